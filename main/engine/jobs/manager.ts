@@ -1,0 +1,230 @@
+/**
+ * The job queue of one project: persisted in the `jobs` table, run one at a time (in the compute worker, or
+ * in-process for the CLI), progress pushed as events. After a crash, jobs that were running are marked failed with
+ * the reason and stay resumable; their runners continue from the cursor they saved.
+ */
+import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { ApiError, EngineEvent, Job, JobKind, JobStatus } from '../../../preload/contract';
+import { WinnowError, toErrorValue } from '../util/errors';
+import { RESUMABLE_KINDS, type JobOutcome, type JobProgress } from './types';
+
+export interface JobExecutor {
+  run(
+    spec: { jobId: string; kind: JobKind; dbPath: string; projectDir: string; params: Record<string, unknown> },
+    onProgress: (p: JobProgress) => void,
+    onLog: (level: 'info' | 'warn' | 'error', message: string) => void,
+  ): Promise<JobOutcome>;
+  cancel(): void;
+}
+
+interface JobRow {
+  id: string;
+  kind: JobKind;
+  status: JobStatus;
+  params_json: string;
+  current: number;
+  total: number;
+  message: string;
+  error_json: string | null;
+  stats_json: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export class JobManager {
+  private queue: string[] = [];
+  private running: string | null = null;
+  private cancelRequested = new Set<string>();
+  private live = new Map<string, { eta: number | null; stats: Record<string, number | string> }>();
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly opts: {
+      dbPath: string;
+      projectDir: string;
+      executor: JobExecutor;
+      emit: (e: EngineEvent) => void;
+      /** called after a job finishes successfully (e.g. to refresh project info) */
+      onFinished?: (job: Job) => void;
+    },
+  ) {}
+
+  /** Jobs left running or queued by a dead engine are failed with a reason; resumable kinds can be resumed. */
+  recoverAfterRestart(): number {
+    const stale = this.db
+      .prepare(`SELECT id FROM jobs WHERE status IN ('running','queued')`)
+      .all() as Array<{ id: string }>;
+    const mark = this.db.prepare(
+      `UPDATE jobs SET status='failed', error_json=?, message=?, updated_at=datetime('now') WHERE id=?`,
+    );
+    const error: ApiError = {
+      code: 'internal',
+      message: 'the engine stopped while this job ran; finished work is saved — resume to continue',
+    };
+    for (const { id } of stale) mark.run(JSON.stringify(error), error.message, id);
+    return stale.length;
+  }
+
+  submit(kind: JobKind, params: Record<string, unknown>): Job {
+    const id = randomUUID();
+    this.db
+      .prepare(
+        `INSERT INTO jobs (id, kind, status, params_json, current, total, message, created_at, updated_at)
+         VALUES (?, ?, 'queued', ?, 0, 0, 'queued', datetime('now'), datetime('now'))`,
+      )
+      .run(id, kind, JSON.stringify(params));
+    this.queue.push(id);
+    const job = this.get(id);
+    this.opts.emit({ type: 'job', job });
+    queueMicrotask(() => void this.pump());
+    return job;
+  }
+
+  get(jobId: string): Job {
+    const row = this.db.prepare(`SELECT * FROM jobs WHERE id = ?`).get(jobId) as JobRow | undefined;
+    if (!row) throw new WinnowError('not_found', `job ${jobId} not found`);
+    return this.toJob(row);
+  }
+
+  list(limit = 200): Job[] {
+    const rows = this.db.prepare(`SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?`).all(limit) as JobRow[];
+    return rows.map((r) => this.toJob(r));
+  }
+
+  params(jobId: string): Record<string, unknown> {
+    const row = this.db.prepare(`SELECT params_json FROM jobs WHERE id = ?`).get(jobId) as { params_json: string } | undefined;
+    if (!row) throw new WinnowError('not_found', `job ${jobId} not found`);
+    return JSON.parse(row.params_json);
+  }
+
+  cancel(jobId: string): Job {
+    const job = this.get(jobId);
+    if (job.status === 'queued') {
+      this.queue = this.queue.filter((q) => q !== jobId);
+      this.update(jobId, { status: 'cancelled', message: 'cancelled before it started' });
+    } else if (job.status === 'running') {
+      this.cancelRequested.add(jobId);
+      this.opts.executor.cancel();
+      this.update(jobId, { message: 'cancelling…' });
+    }
+    return this.get(jobId);
+  }
+
+  resume(jobId: string): Job {
+    const job = this.get(jobId);
+    if (job.status !== 'failed' && job.status !== 'cancelled') {
+      throw new WinnowError('conflict', `job ${jobId} is ${job.status}; only failed or cancelled jobs can be resumed`);
+    }
+    if (!RESUMABLE_KINDS.has(job.kind)) {
+      throw new WinnowError('unsupported', `${job.kind} jobs cannot be resumed; start a new one`);
+    }
+    this.update(jobId, { status: 'queued', message: 'queued to resume', error: null });
+    this.queue.push(jobId);
+    queueMicrotask(() => void this.pump());
+    return this.get(jobId);
+  }
+
+  /** Resolves when no job is queued or running (tests and the CLI wait on it). */
+  whenIdle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    const next = this.queue.shift();
+    if (!next) {
+      const waiters = this.idleWaiters.splice(0);
+      waiters.forEach((w) => w());
+      return;
+    }
+    this.running = next;
+    const kind = this.get(next).kind;
+    const params = this.params(next);
+    const started = Date.now();
+    this.update(next, { status: 'running', message: 'starting' });
+    try {
+      const outcome = await this.opts.executor.run(
+        { jobId: next, kind, dbPath: this.opts.dbPath, projectDir: this.opts.projectDir, params },
+        (p) => this.onProgress(next, p, started),
+        (level, message) => this.opts.emit({ type: 'log', level, message }),
+      );
+      this.live.delete(next);
+      const cur = this.get(next);
+      this.update(next, {
+        status: 'done',
+        message: outcome.message,
+        stats: outcome.stats,
+        current: Math.max(cur.total, cur.current),
+        total: Math.max(cur.total, cur.current),
+      });
+      this.opts.onFinished?.(this.get(next));
+    } catch (err) {
+      this.live.delete(next);
+      const e = toErrorValue(err);
+      if (this.cancelRequested.has(next) || e.code === 'cancelled') {
+        this.update(next, { status: 'cancelled', message: 'cancelled; finished work is saved' });
+      } else {
+        this.update(next, { status: 'failed', message: e.message, error: e });
+      }
+    } finally {
+      this.cancelRequested.delete(next);
+      this.running = null;
+      void this.pump();
+    }
+  }
+
+  private onProgress(jobId: string, p: JobProgress, started: number): void {
+    if (p.metric) {
+      this.opts.emit({
+        type: 'train.metric',
+        runId: p.metric.runId,
+        jobId,
+        metric: { step: p.metric.step, split: p.metric.split, loss: p.metric.loss, lr: p.metric.lr, tokensPerSec: p.metric.tokensPerSec },
+      });
+    }
+    let eta = p.etaSeconds ?? null;
+    if (eta === null && p.current > 0 && p.total > p.current) {
+      eta = ((Date.now() - started) / 1000 / p.current) * (p.total - p.current);
+    }
+    this.live.set(jobId, { eta, stats: p.stats ?? this.live.get(jobId)?.stats ?? {} });
+    this.update(jobId, { current: p.current, total: p.total, message: p.message, stats: p.stats });
+  }
+
+  private update(
+    jobId: string,
+    patch: Partial<{ status: JobStatus; current: number; total: number; message: string; stats: Record<string, number | string>; error: ApiError | null }>,
+  ): void {
+    const sets: string[] = [`updated_at = datetime('now')`];
+    const vals: unknown[] = [];
+    if (patch.status !== undefined) { sets.push('status = ?'); vals.push(patch.status); }
+    if (patch.current !== undefined) { sets.push('current = ?'); vals.push(patch.current); }
+    if (patch.total !== undefined) { sets.push('total = ?'); vals.push(patch.total); }
+    if (patch.message !== undefined) { sets.push('message = ?'); vals.push(patch.message); }
+    if (patch.stats !== undefined) { sets.push('stats_json = ?'); vals.push(JSON.stringify(patch.stats)); }
+    if (patch.error !== undefined) { sets.push('error_json = ?'); vals.push(patch.error ? JSON.stringify(patch.error) : null); }
+    this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...vals, jobId);
+    this.opts.emit({ type: 'job', job: this.get(jobId) });
+  }
+
+  private toJob(row: JobRow): Job {
+    const live = this.live.get(row.id);
+    const error = row.error_json ? (JSON.parse(row.error_json) as ApiError) : null;
+    return {
+      jobId: row.id,
+      kind: row.kind,
+      status: row.status,
+      current: row.current,
+      total: row.total,
+      etaSeconds: row.status === 'running' ? (live?.eta ?? null) : null,
+      message: row.message ?? '',
+      stats: row.stats_json ? JSON.parse(row.stats_json) : {},
+      error,
+      resumable: (row.status === 'failed' || row.status === 'cancelled') && RESUMABLE_KINDS.has(row.kind),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+}

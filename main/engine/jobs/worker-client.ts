@@ -1,0 +1,132 @@
+/**
+ * Runs jobs in the compute worker thread so TF.js work never blocks the engine host's table queries.
+ * Cancellation is a shared flag (Atomics) because a busy worker does not read messages until it yields.
+ */
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { JobKind } from '../../../preload/contract';
+import type { JobOutcome, JobProgress } from './types';
+import type { BackendInfo } from '../../../preload/contract';
+import { WinnowError } from '../util/errors';
+
+export interface WorkerJobSpec {
+  jobId: string;
+  kind: JobKind;
+  dbPath: string;
+  projectDir: string;
+  params: Record<string, unknown>;
+}
+
+type FromWorker =
+  | { t: 'ready'; backend: BackendInfo }
+  | { t: 'progress'; jobId: string; progress: JobProgress }
+  | { t: 'log'; jobId: string; level: 'info' | 'warn' | 'error'; message: string }
+  | { t: 'done'; jobId: string; outcome: JobOutcome }
+  | { t: 'failed'; jobId: string; error: { code: string; message: string; details?: Record<string, unknown> } };
+
+/** Where the worker entry is: the built `compute-worker.js` beside the bundle, or the TS source under tsx/vitest. */
+export function resolveWorkerEntry(): { file: string; execArgv: string[] } {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const dir of [here, join(here, '..'), join(here, '..', '..')]) {
+    const built = join(dir, 'compute-worker.js');
+    if (existsSync(built)) return { file: built, execArgv: [] };
+  }
+  const source = join(here, '..', 'compute', 'worker.ts');
+  if (existsSync(source)) return { file: source, execArgv: ['--import', 'tsx'] };
+  throw new WinnowError('internal', `compute worker not found near ${here}; run "npm run build"`);
+}
+
+export class WorkerClient {
+  private worker: Worker | null = null;
+  private ready: Promise<BackendInfo> | null = null;
+  private cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+  private current: {
+    spec: WorkerJobSpec;
+    onProgress: (p: JobProgress) => void;
+    onLog: (level: 'info' | 'warn' | 'error', message: string) => void;
+    resolve: (o: JobOutcome) => void;
+    reject: (e: unknown) => void;
+  } | null = null;
+  backend: BackendInfo | null = null;
+
+  constructor(private readonly env: Record<string, string> = {}) {}
+
+  start(): Promise<BackendInfo> {
+    if (this.ready) return this.ready;
+    const entry = resolveWorkerEntry();
+    const worker = new Worker(entry.file, {
+      execArgv: entry.execArgv,
+      workerData: { cancelFlag: this.cancelFlag },
+      env: { ...process.env, ...this.env },
+    });
+    this.worker = worker;
+    this.ready = new Promise<BackendInfo>((resolve, reject) => {
+      worker.on('message', (msg: FromWorker) => {
+        if (msg.t === 'ready') {
+          this.backend = msg.backend;
+          resolve(msg.backend);
+          return;
+        }
+        this.onMessage(msg);
+      });
+      worker.on('error', (err) => {
+        reject(err);
+        this.failCurrent(new WinnowError('internal', `compute worker crashed: ${err.message}`));
+      });
+      worker.on('exit', (code) => {
+        this.worker = null;
+        this.ready = null;
+        reject(new WinnowError('internal', `compute worker exited with code ${code}`));
+        this.failCurrent(new WinnowError('internal', `compute worker exited with code ${code} during the job`));
+      });
+    });
+    return this.ready;
+  }
+
+  async run(
+    spec: WorkerJobSpec,
+    onProgress: (p: JobProgress) => void,
+    onLog: (level: 'info' | 'warn' | 'error', message: string) => void,
+  ): Promise<JobOutcome> {
+    if (this.current) throw new WinnowError('conflict', 'the compute worker is busy');
+    await this.start();
+    Atomics.store(this.cancelFlag, 0, 0);
+    return new Promise<JobOutcome>((resolve, reject) => {
+      this.current = { spec, onProgress, onLog, resolve, reject };
+      this.worker!.postMessage({ t: 'run', spec });
+    });
+  }
+
+  cancel(): void {
+    Atomics.store(this.cancelFlag, 0, 1);
+  }
+
+  async stop(): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    this.ready = null;
+    if (w) await w.terminate();
+  }
+
+  private failCurrent(err: unknown): void {
+    const cur = this.current;
+    this.current = null;
+    cur?.reject(err);
+  }
+
+  private onMessage(msg: FromWorker): void {
+    const cur = this.current;
+    if (!cur || msg.t === 'ready' || msg.jobId !== cur.spec.jobId) return;
+    if (msg.t === 'progress') cur.onProgress(msg.progress);
+    else if (msg.t === 'log') cur.onLog(msg.level, msg.message);
+    else if (msg.t === 'done') {
+      this.current = null;
+      cur.resolve(msg.outcome);
+    } else if (msg.t === 'failed') {
+      this.current = null;
+      cur.reject(new WinnowError(msg.error.code as never, msg.error.message, msg.error.details));
+    }
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Errors cross every boundary as values: `{ ok: false, error: { code, message } }`.
+ * Inside the engine we throw WinnowError so the message can name the file, line or field.
+ */
+export type ErrorCode =
+  | 'bad_input'
+  | 'not_found'
+  | 'parse_error'
+  | 'unsupported'
+  | 'too_large'
+  | 'conflict'
+  | 'cancelled'
+  | 'io_error'
+  | 'internal';
+
+export class WinnowError extends Error {
+  constructor(
+    public readonly code: ErrorCode,
+    message: string,
+    public readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'WinnowError';
+  }
+}
+
+export function toErrorValue(err: unknown): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+  if (err instanceof WinnowError) return { code: err.code, message: err.message, details: err.details };
+  if (err instanceof Error) return { code: 'internal', message: err.message };
+  return { code: 'internal', message: String(err) };
+}

@@ -1,0 +1,376 @@
+/**
+ * The one API contract between the renderer and the engine host.
+ *
+ * Every call is `name → (input) → Result<output>`; every push is an `EngineEvent`. The engine service implements the
+ * calls (main/engine/api), main registers IPC handlers for them, the preload bridge and the browser-mode WebSocket
+ * client both satisfy `WinnowApi`, and the renderer talks only through it. Inputs are validated here with zod at the
+ * boundary; errors travel as values, never as thrown strings.
+ *
+ * This file is imported by Node code and by the renderer, so it must import nothing but zod.
+ */
+import { z } from 'zod';
+
+// ---------- results and errors ----------
+
+export type ErrorCode =
+  | 'bad_input'
+  | 'not_found'
+  | 'parse_error'
+  | 'unsupported'
+  | 'too_large'
+  | 'conflict'
+  | 'cancelled'
+  | 'io_error'
+  | 'internal'
+  | 'engine_unavailable';
+
+export interface ApiError {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ApiError };
+
+// ---------- shared value types ----------
+
+export const SIGNALS = [
+  'token_loss',
+  'token_entropy',
+  'token_prob',
+  'token_rank',
+  'excess_loss',
+  'mean_loss',
+  'ppl',
+  'ifd',
+  'learnability',
+  'length_tokens',
+  'response_tokens',
+  'trainable_tokens',
+  'embedding',
+  'exact_dup',
+  'near_dup',
+  'fim',
+  'layer_grad_norm',
+] as const;
+export type SignalId = (typeof SIGNALS)[number];
+export const TOKEN_SIGNALS: readonly SignalId[] = ['token_loss', 'token_entropy', 'token_prob', 'token_rank', 'excess_loss'];
+export const LAYER_SIGNALS: readonly SignalId[] = ['fim', 'layer_grad_norm'];
+
+export type JobKind = 'import' | 'score' | 'train' | 'export';
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface Job {
+  jobId: string;
+  kind: JobKind;
+  status: JobStatus;
+  current: number;
+  total: number;
+  etaSeconds: number | null;
+  message: string;
+  /** kind-specific figures: examples/s, tokens/s, loss, output paths … */
+  stats: Record<string, number | string>;
+  error: ApiError | null;
+  /** true when a failed/cancelled job has a saved cursor and can continue */
+  resumable: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface BackendInfo {
+  name: string;
+  reason: string;
+  unavailable: Array<{ name: string; why: string }>;
+  threads: number;
+}
+
+export interface ProjectInfo {
+  name: string;
+  path: string;
+  datasets: DatasetInfo[];
+  models: ModelInfo[];
+}
+
+export interface DatasetInfo {
+  id: number;
+  name: string;
+  sourcePath: string;
+  format: string;
+  rowCount: number;
+  renderErrors: number;
+  skipped: number;
+}
+
+export interface ModelInfo {
+  id: number;
+  name: string;
+  path: string;
+  architecture: string;
+  numLayers: number;
+  params: number;
+  /** set for models Winnow trained: the run that produced it */
+  trainRunId: number | null;
+}
+
+export interface ExampleRow {
+  id: number;
+  datasetId: number;
+  rowIndex: number;
+  preview: string;
+  nTokens: number | null;
+  nLabel: number | null;
+  signals: Record<string, number | null>;
+}
+
+export interface TokenView {
+  id: number;
+  text: string;
+  start: number;
+  end: number;
+  role: 'system' | 'user' | 'assistant' | 'template';
+  label: boolean;
+}
+
+export interface ExampleDetail {
+  id: number;
+  rowIndex: number;
+  raw: unknown;
+  messages: Array<{ role: string; content: string }> | null;
+  renderedText: string;
+  tokenizerId: string;
+  tokens: TokenView[];
+  truncated: boolean;
+  renderError: string | null;
+  /** signal → one value per token (null where the position has no prediction, e.g. the first token) */
+  tokenSignals: Record<string, Array<number | null>>;
+  signals: Record<string, number | null>;
+}
+
+export interface SubsetInfo {
+  id: number;
+  name: string;
+  size: number;
+  rule: SubsetRule;
+  createdAt: string;
+}
+
+export interface TensorRow {
+  name: string;
+  shape: number[];
+  block: number | null;
+  kind: string;
+  size: number;
+  scores: Record<string, number>;
+}
+
+export interface LayerMaskInfo {
+  id: number;
+  name: string;
+  modelId: number;
+  tensors: string[];
+  provenance: Record<string, unknown>;
+}
+
+export interface TrainRunInfo {
+  id: number;
+  jobId: string | null;
+  modelId: number;
+  subsetId: number | null;
+  status: JobStatus;
+  step: number;
+  totalSteps: number;
+  outDir: string | null;
+  outModelId: number | null;
+  config: TrainConfig;
+}
+
+export interface TrainMetric {
+  step: number;
+  split: 'train' | 'eval';
+  loss: number;
+  lr: number;
+  tokensPerSec: number;
+}
+
+// ---------- input schemas ----------
+
+const id = z.number().int().positive();
+const signalName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'signal names are lower_snake_case');
+
+export const SubsetRuleSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('all') }),
+  z.object({
+    kind: z.literal('top'),
+    signal: signalName,
+    /** keep the k highest (or lowest with dir 'asc') */
+    count: z.number().int().positive().optional(),
+    percent: z.number().gt(0).max(100).optional(),
+    dir: z.enum(['desc', 'asc']).default('desc'),
+  }),
+  z.object({
+    kind: z.literal('threshold'),
+    signal: signalName,
+    min: z.number().optional(),
+    max: z.number().optional(),
+  }),
+  z.object({ kind: z.literal('random'), count: z.number().int().positive(), seed: z.number().int().default(0) }),
+]);
+export type SubsetRule = z.infer<typeof SubsetRuleSchema>;
+
+export const TrainConfigSchema = z.object({
+  modelId: id,
+  subsetId: id.nullable(),
+  datasetId: id.optional(),
+  /** layer spec: last:N | top:N:fim | attention | mlp | hft:SEED | all | names:a,b */
+  layers: z.string().min(1),
+  steps: z.number().int().positive().max(1_000_000),
+  batchSize: z.number().int().positive().max(512).default(4),
+  gradAccum: z.number().int().positive().max(1024).default(1),
+  lr: z.number().positive().max(1).default(1e-3),
+  optimizer: z.enum(['adamw', 'sgd']).default('adamw'),
+  weightDecay: z.number().min(0).max(1).default(0),
+  schedule: z.enum(['constant', 'linear', 'cosine']).default('cosine'),
+  warmupSteps: z.number().int().min(0).default(0),
+  clipNorm: z.number().positive().nullable().default(1),
+  maxTokens: z.number().int().positive().max(1 << 16).default(256),
+  tokenPolicy: z.enum(['response', 'all']).default('response'),
+  dftWeight: z.boolean().default(false),
+  evalEvery: z.number().int().positive().default(10),
+  evalFraction: z.number().min(0).max(0.5).default(0.05),
+  checkpointEvery: z.number().int().positive().default(20),
+  seed: z.number().int().default(0),
+});
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+
+export const ExportRequestSchema = z.object({
+  outDir: z.string().min(1),
+  subsetId: id.nullable(),
+  datasetId: id.optional(),
+  modelId: id.optional(),
+  layerMaskId: id.optional(),
+  trainRunId: id.optional(),
+  what: z.array(z.enum(['subset', 'token_masks', 'layer_mask', 'weights', 'scores'])).min(1),
+  overwrite: z.boolean().default(false),
+});
+export type ExportRequest = z.infer<typeof ExportRequestSchema>;
+
+const QueryFilterSchema = z.object({
+  column: signalName,
+  min: z.number().optional(),
+  max: z.number().optional(),
+});
+
+/** Every call: its input schema. The output type lives in `ApiOutputs`. */
+export const ApiInputs = {
+  'app.info': z.object({}),
+  'project.open': z.object({ name: z.string().min(1).max(200).optional() }),
+  'datasets.import': z.object({
+    path: z.string().min(1),
+    name: z.string().max(200).optional(),
+    format: z.string().optional(),
+    skipMalformed: z.boolean().default(false),
+  }),
+  'datasets.upload': z.object({
+    fileName: z.string().min(1).max(255),
+    content: z.string().max(256 * 1024 * 1024),
+    skipMalformed: z.boolean().default(false),
+  }),
+  'datasets.renderErrors': z.object({ datasetId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(100) }),
+  'models.add': z.object({ path: z.string().min(1) }),
+  'examples.query': z.object({
+    datasetId: id.optional(),
+    subsetId: id.optional(),
+    sort: z.object({ column: signalName, dir: z.enum(['asc', 'desc']) }).optional(),
+    filters: z.array(QueryFilterSchema).max(32).default([]),
+    text: z.string().max(500).optional(),
+    offset: z.number().int().min(0).default(0),
+    limit: z.number().int().min(1).max(1000).default(100),
+  }),
+  'examples.get': z.object({ exampleId: id, modelId: id.optional() }),
+  'scoring.start': z.object({
+    modelId: id,
+    datasetId: id.optional(),
+    signals: z.array(signalName).min(1),
+    refModelId: id.optional(),
+    batchSize: z.number().int().positive().max(256).default(8),
+    maxTokens: z.number().int().positive().max(1 << 16).default(512),
+  }),
+  'subsets.create': z.object({ name: z.string().min(1).max(200), rule: SubsetRuleSchema, datasetId: id.optional() }),
+  'subsets.list': z.object({}),
+  'subsets.delete': z.object({ subsetId: id }),
+  'layers.list': z.object({ modelId: id }),
+  'layerMasks.save': z.object({ name: z.string().min(1).max(200), modelId: id, layers: z.string().min(1) }),
+  'layerMasks.list': z.object({ modelId: id.optional() }),
+  'train.start': TrainConfigSchema,
+  'train.list': z.object({}),
+  'train.metrics': z.object({ runId: id }),
+  'export.start': ExportRequestSchema,
+  'jobs.list': z.object({}),
+  'jobs.cancel': z.object({ jobId: z.string().min(1) }),
+  'jobs.resume': z.object({ jobId: z.string().min(1) }),
+} as const;
+
+export type ApiName = keyof typeof ApiInputs;
+export type ApiInput<N extends ApiName> = z.input<(typeof ApiInputs)[N]>;
+export type ApiParsedInput<N extends ApiName> = z.output<(typeof ApiInputs)[N]>;
+
+export interface ApiOutputs {
+  'app.info': { version: string; backend: BackendInfo | null; projectsDir: string; mode: 'electron' | 'browser' };
+  'project.open': ProjectInfo;
+  'datasets.import': { jobId: string };
+  'datasets.upload': { jobId: string };
+  'datasets.renderErrors': { total: number; rows: Array<{ rowIndex: number; reason: string }> };
+  'models.add': ModelInfo;
+  'examples.query': { total: number; rows: ExampleRow[]; columns: string[] };
+  'examples.get': ExampleDetail;
+  'scoring.start': { jobId: string; plan: ScorePlan };
+  'subsets.create': SubsetInfo;
+  'subsets.list': SubsetInfo[];
+  'subsets.delete': { deleted: boolean };
+  'layers.list': { tensors: TensorRow[]; numLayers: number };
+  'layerMasks.save': LayerMaskInfo;
+  'layerMasks.list': LayerMaskInfo[];
+  'train.start': { jobId: string; runId: number };
+  'train.list': TrainRunInfo[];
+  'train.metrics': TrainMetric[];
+  'export.start': { jobId: string };
+  'jobs.list': Job[];
+  'jobs.cancel': Job;
+  'jobs.resume': Job;
+}
+
+export interface ScorePlan {
+  passes: Array<{ model: string; kind: 'forward' | 'forward_answer_only' | 'backward'; signals: string[] }>;
+  examples: number;
+  estimatedSeconds: number | null;
+}
+
+// ---------- pushed events ----------
+
+export type EngineEvent =
+  | { type: 'job'; job: Job }
+  | { type: 'train.metric'; runId: number; jobId: string; metric: TrainMetric }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  | { type: 'engine'; status: 'ready' | 'restarting' | 'down'; message: string }
+  | { type: 'project'; project: ProjectInfo };
+
+// ---------- the API object every transport provides ----------
+
+export type WinnowApi = {
+  call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<Result<ApiOutputs[N]>>;
+  /** subscribe to pushed events; returns an unsubscribe function */
+  onEvent(listener: (event: EngineEvent) => void): () => void;
+};
+
+export function isApiName(name: unknown): name is ApiName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(ApiInputs, name);
+}
+
+/** Validate a call's input at a boundary. Returns the parsed input, or an error value naming the field. */
+export function parseInput<N extends ApiName>(name: N, input: unknown): Result<ApiParsedInput<N>> {
+  const schema = ApiInputs[name];
+  const parsed = schema.safeParse(input ?? {});
+  if (parsed.success) return { ok: true, value: parsed.data as ApiParsedInput<N> };
+  const issue = parsed.error.issues[0];
+  const field = issue && issue.path.length ? issue.path.join('.') : '(input)';
+  return { ok: false, error: { code: 'bad_input', message: `${name}: field "${field}": ${issue?.message ?? 'invalid'}` } };
+}

@@ -1,0 +1,27 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { WinnowError } from '../util/errors';
+import { migrate } from './migrate';
+
+export type Db = Database.Database;
+
+/**
+ * Open (or create) a project's SQLite file and bring its schema up to date.
+ * WAL lets the UI read while a job writes; NORMAL sync is safe with WAL and much faster than FULL.
+ */
+export function openProjectDb(file: string, opts: { migrate?: boolean } = {}): Db {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(file);
+  } catch (err) {
+    throw new WinnowError('io_error', `${file}: cannot open project database: ${(err as Error).message}`);
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('synchronous = NORMAL');
+  if (opts.migrate !== false) migrate(db);
+  return db;
+}

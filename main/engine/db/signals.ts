@@ -1,0 +1,55 @@
+import type { Db } from './open';
+import { WinnowError } from '../util/errors';
+
+const SIGNAL_NAME = /^[a-z][a-z0-9_]*$/;
+
+export function assertSignalName(name: string): void {
+  if (!SIGNAL_NAME.test(name) || name.length > 64) {
+    throw new WinnowError('bad_input', `signal "${name}" is not a valid signal id (lowercase letters, digits, _; starts with a letter)`);
+  }
+}
+
+/** Signal columns currently present in example_signals. */
+export function listSignalColumns(db: Db): string[] {
+  const cols = db.prepare('SELECT name FROM pragma_table_info(\'example_signals\')').pluck().all() as string[];
+  return cols.filter((c) => c !== 'example_id');
+}
+
+/**
+ * Add a REAL column (and its index) for a per-example signal if it is missing. The name is validated
+ * because it is spliced into DDL.
+ */
+export function ensureSignalColumn(db: Db, name: string): void {
+  assertSignalName(name);
+  if (name === 'example_id') throw new WinnowError('bad_input', `signal "${name}" is reserved`);
+  if (listSignalColumns(db).includes(name)) return;
+  db.transaction(() => {
+    db.exec(`ALTER TABLE example_signals ADD COLUMN "${name}" REAL`);
+    db.exec(`CREATE INDEX IF NOT EXISTS "idx_example_signals_${name}" ON example_signals("${name}")`);
+  })();
+}
+
+/**
+ * Record one run's values of a signal: history in example_scores, latest in example_signals.
+ * Non-finite values are stored as NULL (they cannot be sorted meaningfully).
+ */
+export function writeExampleSignal(db: Db, runId: number | null, signal: string, values: Iterable<[number, number | null]>): void {
+  ensureSignalColumn(db, signal);
+  const hist = db.prepare('INSERT OR REPLACE INTO example_scores (run_id, example_id, signal, value) VALUES (?, ?, ?, ?)');
+  const latest = db.prepare(`INSERT INTO example_signals (example_id, "${signal}") VALUES (?, ?)
+    ON CONFLICT(example_id) DO UPDATE SET "${signal}" = excluded."${signal}"`);
+  db.transaction(() => {
+    for (const [exampleId, v] of values) {
+      const value = v === null || !Number.isFinite(v) ? null : v;
+      if (runId !== null) hist.run(runId, exampleId, signal, value);
+      latest.run(exampleId, value);
+    }
+  })();
+}
+
+export function getExampleSignals(db: Db, exampleId: number): Record<string, number | null> {
+  const row = db.prepare('SELECT * FROM example_signals WHERE example_id = ?').get(exampleId) as Record<string, number | null> | undefined;
+  const out: Record<string, number | null> = {};
+  for (const c of listSignalColumns(db)) out[c] = row ? row[c] ?? null : null;
+  return out;
+}

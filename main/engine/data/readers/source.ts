@@ -1,0 +1,45 @@
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { WinnowError } from '../../util/errors';
+import type { FileFormat } from './types';
+
+/** File name without a trailing .gz, so `train.jsonl.gz` is read as JSONL. */
+export function innerName(path: string): string {
+  return basename(path).replace(/\.gz$/i, '');
+}
+
+export function formatFromPath(path: string): FileFormat {
+  const name = innerName(path).toLowerCase();
+  const ext = name.includes('.') ? name.slice(name.lastIndexOf('.') + 1) : '';
+  switch (ext) {
+    case 'jsonl': case 'ndjson': return 'jsonl';
+    case 'json': return 'json';
+    case 'csv': return 'csv';
+    case 'tsv': case 'tab': return 'tsv';
+    case 'txt': case 'text': case 'md': return 'txt';
+    case 'parquet':
+      throw new WinnowError('unsupported', `${basename(path)}: Parquet is not supported yet; convert to JSONL`);
+    default:
+      throw new WinnowError('unsupported', `${basename(path)}: unknown file type ".${ext}" (expected .jsonl, .json, .csv, .tsv, .txt, optionally .gz)`);
+  }
+}
+
+/** A UTF-8 text stream of the file, gunzipped when the name ends in .gz. */
+export function openText(path: string): Readable {
+  const file = createReadStream(path);
+  const out: Readable = /\.gz$/i.test(path) ? file.pipe(createGunzip()) : file;
+  // errors on the file stream do not propagate through pipe(); forward them so the reader sees them
+  if (out !== file) file.on('error', (err) => out.destroy(err));
+  out.setEncoding('utf8');
+  return out;
+}
+
+export function ioError(path: string, err: unknown): WinnowError {
+  if (err instanceof WinnowError) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOENT') return new WinnowError('not_found', `${basename(path)}: file not found (${path})`);
+  if (e.code === 'Z_DATA_ERROR' || e.code === 'Z_BUF_ERROR') return new WinnowError('parse_error', `${basename(path)}: not a valid gzip file (${e.message})`);
+  return new WinnowError('io_error', `${basename(path)}: ${e.message}`);
+}

@@ -1,0 +1,168 @@
+import { WinnowError } from '../util/errors';
+import type { ChatMessage, WinnowTokenizer } from '../models/types';
+import { ROLE_ASSISTANT, ROLE_OTHER, ROLE_TEMPLATE, ROLE_USER } from '../db/renders';
+import { isTextRecord, type Normalized } from './formats';
+
+export type LabelPolicy = 'assistant' | 'all' | 'last_assistant';
+
+export interface RenderOptions {
+  labelPolicy: LabelPolicy;
+  maxTokens?: number;
+}
+
+export interface RenderedExample {
+  tokenIds: Int32Array;
+  /** [start, end) character offsets into `text`, 2 per token */
+  offsets: Int32Array;
+  /** 0 system/other, 1 user, 2 assistant, 3 template/special */
+  roles: Uint8Array;
+  labelMask: Uint8Array;
+  text: string;
+  truncated: boolean;
+}
+
+interface Span {
+  role: string;
+  /** where the message's turn starts and ends in the rendered text (header + content + closing) */
+  start: number;
+  end: number;
+  contentStart: number;
+  contentEnd: number;
+}
+
+function roleCode(role: string): number {
+  if (role === 'user') return ROLE_USER;
+  if (role === 'assistant') return ROLE_ASSISTANT;
+  return ROLE_OTHER;
+}
+
+function locate(text: string, content: string, from: number, to: number): [number, number] | null {
+  for (const c of content.trim() === content ? [content] : [content, content.trim()]) {
+    if (c === '') return [from, from];
+    const i = text.indexOf(c, from);
+    if (i !== -1 && i + c.length <= to) return [i, i + c.length];
+  }
+  return null;
+}
+
+/**
+ * Each message's turn span, by rendering prefixes: the text added by message i is everything between
+ * the rendering of messages[0..i) and messages[0..i]. Works when the template renders prefixes as
+ * prefixes (true of ChatML, Llama, Mistral, Zephyr ... templates); returns null otherwise.
+ */
+function spansByPrefix(tok: WinnowTokenizer, messages: ChatMessage[], text: string): Span[] | null {
+  const spans: Span[] = [];
+  let prev = '';
+  for (let i = 0; i < messages.length; i++) {
+    let cur: string;
+    try {
+      cur = i === messages.length - 1 ? text : tok.applyChatTemplate(messages.slice(0, i + 1));
+    } catch {
+      return null; // some templates refuse partial conversations (e.g. one ending on a user turn)
+    }
+    if (!cur.startsWith(prev) || !text.startsWith(cur)) return null;
+    const hit = locate(text, messages[i].content, prev.length, cur.length);
+    if (!hit) return null;
+    spans.push({ role: messages[i].role, start: prev.length, end: cur.length, contentStart: hit[0], contentEnd: hit[1] });
+    prev = cur;
+  }
+  return spans;
+}
+
+/** Fallback: find each content string in order; the turn is just its content (closing eos handled per token). */
+function spansByContent(messages: ChatMessage[], text: string): Span[] {
+  let cursor = 0;
+  return messages.map((m, i) => {
+    const hit = locate(text, m.content, cursor, text.length);
+    if (!hit) throw new WinnowError('parse_error', `message ${i} (${m.role}): its content does not appear in the chat template's output`);
+    cursor = hit[1];
+    return { role: m.role, start: hit[0], end: hit[1], contentStart: hit[0], contentEnd: hit[1] };
+  });
+}
+
+function truncate(r: RenderedExample, maxTokens: number | undefined): RenderedExample {
+  if (maxTokens === undefined || r.tokenIds.length <= maxTokens) return r;
+  return {
+    ...r, truncated: true, tokenIds: r.tokenIds.slice(0, maxTokens), offsets: r.offsets.slice(0, 2 * maxTokens),
+    roles: r.roles.slice(0, maxTokens), labelMask: r.labelMask.slice(0, maxTokens),
+  };
+}
+
+function renderText(tok: WinnowTokenizer, text: string): RenderedExample {
+  const enc = tok.encode(text, { addSpecialTokens: true });
+  const n = enc.ids.length;
+  const out: RenderedExample = {
+    tokenIds: Int32Array.from(enc.ids), offsets: new Int32Array(2 * n), roles: new Uint8Array(n),
+    labelMask: new Uint8Array(n), text, truncated: false,
+  };
+  for (let t = 0; t < n; t++) {
+    const [s, e] = enc.offsets[t];
+    out.offsets[2 * t] = s; out.offsets[2 * t + 1] = e;
+    const isBos = t === 0 && tok.bosId !== null && enc.ids[0] === tok.bosId;
+    out.roles[t] = e > s ? ROLE_OTHER : ROLE_TEMPLATE;
+    out.labelMask[t] = isBos ? 0 : 1;
+  }
+  return out;
+}
+
+function renderChat(tok: WinnowTokenizer, messages: ChatMessage[], policy: LabelPolicy): RenderedExample {
+  if (messages.length === 0) throw new WinnowError('bad_input', 'the example has no messages');
+  const text = tok.applyChatTemplate(messages);
+  const byPrefix = spansByPrefix(tok, messages, text);
+  const spans = byPrefix ?? spansByContent(messages, text);
+
+  let lastAssistant = -1;
+  spans.forEach((s, i) => { if (s.role === 'assistant') lastAssistant = i; });
+  const charRole = new Uint8Array(text.length).fill(ROLE_TEMPLATE);
+  const charLabel = new Uint8Array(text.length);
+  spans.forEach((s, i) => {
+    charRole.fill(roleCode(s.role), s.contentStart, s.contentEnd);
+    const learn = s.role === 'assistant' && (policy === 'assistant' || (policy === 'last_assistant' && i === lastAssistant));
+    // the turn's closing template text (e.g. eos) is learned too, so the model learns to stop; not the next header
+    if (learn) charLabel.fill(1, s.contentStart, s.end);
+  });
+
+  const enc = tok.encode(text, { addSpecialTokens: false });
+  const n = enc.ids.length;
+  const out: RenderedExample = {
+    tokenIds: Int32Array.from(enc.ids), offsets: new Int32Array(2 * n), roles: new Uint8Array(n),
+    labelMask: new Uint8Array(n), text, truncated: false,
+  };
+  for (let t = 0; t < n; t++) {
+    const s = Math.max(0, Math.min(enc.offsets[t][0], text.length));
+    const e = Math.max(s, Math.min(enc.offsets[t][1], text.length));
+    out.offsets[2 * t] = s; out.offsets[2 * t + 1] = e;
+    let role = ROLE_TEMPLATE;
+    let label = 0;
+    // a token straddling template text and content (e.g. " Hello" after "Assistant:") belongs to the content
+    for (let c = s; c < e; c++) {
+      if (role === ROLE_TEMPLATE && charRole[c] !== ROLE_TEMPLATE) role = charRole[c];
+      if (charLabel[c]) label = 1;
+    }
+    out.roles[t] = role;
+    out.labelMask[t] = policy === 'all' ? (t === 0 && enc.ids[0] === tok.bosId ? 0 : 1) : label;
+  }
+  // content-located spans stop at the content: still learn the eos that closes an assistant turn
+  if (!byPrefix && policy !== 'all' && tok.eosId !== null) {
+    for (let t = 1; t < n; t++) {
+      if (enc.ids[t] === tok.eosId && out.labelMask[t - 1] === 1 && out.roles[t - 1] === ROLE_ASSISTANT) out.labelMask[t] = 1;
+    }
+  }
+  return out;
+}
+
+/**
+ * Tokenize one example with per-token roles and the label mask. Chat examples go through the chat
+ * template; `{ text }` records are encoded as-is with the tokenizer's special tokens (BOS) and learn
+ * every token but BOS.
+ */
+export function renderExample(tok: WinnowTokenizer, input: Normalized, opts: RenderOptions): RenderedExample {
+  const r = isTextRecord(input) ? renderText(tok, input.text) : renderChat(tok, input, opts.labelPolicy);
+  return truncate(r, opts.maxTokens);
+}
+
+export function countLabels(mask: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) n += mask[i];
+  return n;
+}

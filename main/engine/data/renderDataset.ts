@@ -1,0 +1,83 @@
+import type { Db } from '../db/open';
+import { examplesAfter, getDataset } from '../db/datasets';
+import { clearRenderErrors, renderErrorWriter, renderWriter } from '../db/renders';
+import type { WinnowTokenizer } from '../models/types';
+import { WinnowError } from '../util/errors';
+import type { Normalized } from './formats';
+import { countLabels, renderExample, type LabelPolicy } from './render';
+
+export interface RenderDatasetOptions {
+  labelPolicy: LabelPolicy;
+  maxTokens?: number;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface RenderDatasetResult {
+  rendered: number;
+  /** already rendered with this tokenizer and the same options */
+  cached: number;
+  errors: number;
+  truncated: number;
+}
+
+const BATCH = 500;
+
+/**
+ * Render every example of a dataset for one tokenizer into `renders`. Each batch commits on its own,
+ * so a cancelled run keeps its work and the next run resumes (already-rendered rows are skipped).
+ * Rows that cannot be rendered, or leave nothing to learn, go to render_errors instead.
+ */
+export async function renderDataset(db: Db, datasetId: number, tok: WinnowTokenizer, opts: RenderDatasetOptions): Promise<RenderDatasetResult> {
+  const total = getDataset(db, datasetId).rowCount;
+  const maxTokens = opts.maxTokens ?? null;
+  const isCached = db.prepare(`SELECT 1 FROM renders WHERE example_id = ? AND tokenizer_id = ? AND label_policy = ?
+    AND max_tokens IS ?`).pluck();
+  const write = renderWriter(db);
+  const writeError = renderErrorWriter(db, datasetId, tok.id);
+  const dropRender = db.prepare('DELETE FROM renders WHERE example_id = ? AND tokenizer_id = ?');
+  clearRenderErrors(db, datasetId, tok.id);
+
+  const res: RenderDatasetResult = { rendered: 0, cached: 0, errors: 0, truncated: 0 };
+  let after = 0;
+  let done = 0;
+  for (;;) {
+    if (opts.signal?.aborted) throw new WinnowError('cancelled', `rendering dataset ${datasetId} cancelled after ${done} of ${total} rows`);
+    const batch = examplesAfter(db, datasetId, after, BATCH);
+    if (batch.length === 0) break;
+    db.transaction(() => {
+      for (const ex of batch) {
+        if (isCached.get(ex.id, tok.id, opts.labelPolicy, maxTokens)) { res.cached++; continue; }
+        let reason: string | null = null;
+        try {
+          const r = renderExample(tok, JSON.parse(ex.messagesJson) as Normalized, { labelPolicy: opts.labelPolicy, maxTokens: opts.maxTokens });
+          const nLabel = countLabels(r.labelMask);
+          if (nLabel === 0) {
+            reason = r.truncated ? `no trainable tokens (all of them fall after max_tokens ${opts.maxTokens})` : 'no trainable tokens';
+          } else {
+            write({
+              exampleId: ex.id, tokenizerId: tok.id, tokenIds: r.tokenIds, offsets: r.offsets, roles: r.roles,
+              labelMask: r.labelMask, nTokens: r.tokenIds.length, nLabel, truncated: r.truncated,
+              labelPolicy: opts.labelPolicy, maxTokens,
+            });
+            res.rendered++;
+            if (r.truncated) res.truncated++;
+          }
+        } catch (err) {
+          reason = err instanceof Error ? err.message : String(err);
+        }
+        if (reason !== null) {
+          dropRender.run(ex.id, tok.id); // a stale render from other options must not stay trainable
+          writeError(ex.rowIndex, reason);
+          res.errors++;
+        }
+      }
+    })();
+    after = batch[batch.length - 1].id;
+    done += batch.length;
+    opts.onProgress?.(done, total);
+    // let the event loop run between batches so cancellation and progress messages get through
+    await new Promise((r) => setImmediate(r));
+  }
+  return res;
+}

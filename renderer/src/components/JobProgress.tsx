@@ -1,0 +1,97 @@
+import { useState } from 'react';
+import type { ApiError, Job } from '../../../preload/contract';
+import { useApp, useJob } from '../api/hooks';
+import { ErrorText } from './ErrorText';
+import { fmtEta, fmtNum } from './format';
+
+const RATE_KEYS: Array<[string, string]> = [
+  ['examplesPerSec', 'examples/s'],
+  ['tokensPerSec', 'tokens/s'],
+];
+
+export function ProgressBar({ current, total, status }: { current: number; total: number; status?: string }) {
+  const pct = total > 0 ? Math.min(100, (100 * current) / total) : status === 'done' ? 100 : 0;
+  return (
+    <div className="progress" role="progressbar" aria-valuemin={0} aria-valuemax={total} aria-valuenow={current} data-status={status}>
+      <div className="progress-fill" style={{ width: `${pct}%` }} />
+    </div>
+  );
+}
+
+/** Cancel / Resume buttons for a job, with the engine's answer shown if it refuses. */
+export function JobActions({ job }: { job: Job }) {
+  const { client } = useApp();
+  const [error, setError] = useState<ApiError | null>(null);
+  const active = job.status === 'queued' || job.status === 'running';
+  const canResume = job.resumable && (job.status === 'failed' || job.status === 'cancelled');
+  return (
+    <span className="job-actions">
+      {active && (
+        <button
+          className="btn btn-small"
+          data-testid="job-cancel"
+          onClick={async () => {
+            const r = await client.call('jobs.cancel', { jobId: job.jobId });
+            setError(r.ok ? null : r.error);
+          }}
+        >
+          Cancel
+        </button>
+      )}
+      {canResume && (
+        <button
+          className="btn btn-small btn-primary"
+          data-testid="job-resume"
+          onClick={async () => {
+            const r = await client.call('jobs.resume', { jobId: job.jobId });
+            setError(r.ok ? null : r.error);
+          }}
+        >
+          Resume
+        </button>
+      )}
+      <ErrorText error={error} testId="job-action-error" />
+    </span>
+  );
+}
+
+/** Live progress of one job: bar, n/N, rates, ETA, message, error, actions. */
+export function JobProgress({ jobId, label }: { jobId: string | null | undefined; label?: string }) {
+  const job = useJob(jobId);
+  if (!jobId) return null;
+  if (!job) {
+    return (
+      <div className="job-progress" data-testid="job-progress" data-status="queued" data-job-id={jobId}>
+        <div className="muted">Waiting for job {jobId}…</div>
+      </div>
+    );
+  }
+  return (
+    <div className="job-progress" data-testid="job-progress" data-status={job.status} data-job-id={job.jobId}>
+      <div className="job-progress-head">
+        <span className="job-kind">{label ?? job.kind}</span>
+        <span className={`status-pill status-${job.status}`} data-testid="job-status">
+          {job.status}
+        </span>
+        <span className="num muted">
+          {fmtNum(job.current)} / {fmtNum(job.total)}
+        </span>
+        <span className="spacer" />
+        <JobActions job={job} />
+      </div>
+      <ProgressBar current={job.current} total={job.total} status={job.status} />
+      <div className="job-progress-stats">
+        {RATE_KEYS.map(([key, unit]) =>
+          typeof job.stats[key] === 'number' ? (
+            <span key={key} className="num" data-testid={`job-${key}`}>
+              {fmtNum(job.stats[key] as number, 3)} {unit}
+            </span>
+          ) : null,
+        )}
+        {job.status === 'running' && <span className="num">ETA {fmtEta(job.etaSeconds)}</span>}
+        {job.message && <span className="muted job-message">{job.message}</span>}
+      </div>
+      {job.error && <ErrorText error={job.error} testId="job-error" />}
+    </div>
+  );
+}

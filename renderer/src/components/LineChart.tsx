@@ -1,0 +1,84 @@
+import { niceTicks, tickLabel } from './charts';
+
+export interface Series {
+  name: string;
+  /** CSS colour or var(--…) */
+  color: string;
+  points: Array<{ x: number; y: number }>;
+  /** draw dots (for sparse series such as eval loss) */
+  dots?: boolean;
+}
+
+const W = 640;
+const H = 260;
+const PAD = { left: 48, right: 16, top: 16, bottom: 32 };
+
+/** A line chart with axes, ticks and a legend; scales to its container's width. */
+export function LineChart({ series, xLabel, yLabel, testId }: { series: Series[]; xLabel: string; yLabel: string; testId?: string }) {
+  const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  const count = all.length;
+  const xMin = count ? Math.min(...all.map((p) => p.x)) : 0;
+  const xMax = count ? Math.max(...all.map((p) => p.x)) : 1;
+  let yMin = count ? Math.min(...all.map((p) => p.y)) : 0;
+  let yMax = count ? Math.max(...all.map((p) => p.y)) : 1;
+  if (yMin === yMax) {
+    yMin -= 0.5;
+    yMax += 0.5;
+  }
+  const xSpan = xMax - xMin || 1;
+  const sx = (x: number) => PAD.left + ((x - xMin) / xSpan) * (W - PAD.left - PAD.right);
+  const sy = (y: number) => H - PAD.bottom - ((y - yMin) / (yMax - yMin)) * (H - PAD.top - PAD.bottom);
+  const xTicks = niceTicks(xMin, xMax, 6);
+  const yTicks = niceTicks(yMin, yMax, 5);
+  return (
+    <figure className="chart" data-testid={testId} data-points={count}>
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${yLabel} by ${xLabel}`}>
+        {yTicks.map((t) => (
+          <g key={`y${t}`}>
+            <line className="chart-grid" x1={PAD.left} x2={W - PAD.right} y1={sy(t)} y2={sy(t)} />
+            <text className="chart-tick" x={PAD.left - 6} y={sy(t)} textAnchor="end" dominantBaseline="middle">
+              {tickLabel(t)}
+            </text>
+          </g>
+        ))}
+        {xTicks.map((t) => (
+          <text key={`x${t}`} className="chart-tick" x={sx(t)} y={H - PAD.bottom + 14} textAnchor="middle">
+            {tickLabel(t)}
+          </text>
+        ))}
+        <line className="chart-axis" x1={PAD.left} x2={W - PAD.right} y1={H - PAD.bottom} y2={H - PAD.bottom} />
+        <line className="chart-axis" x1={PAD.left} x2={PAD.left} y1={PAD.top} y2={H - PAD.bottom} />
+        <text className="chart-label" x={(W + PAD.left) / 2} y={H - 4} textAnchor="middle">
+          {xLabel}
+        </text>
+        <text className="chart-label" x={12} y={(H - PAD.bottom) / 2} textAnchor="middle" transform={`rotate(-90 12 ${(H - PAD.bottom) / 2})`}>
+          {yLabel}
+        </text>
+        {series.map((s) => {
+          const pts = s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+          if (!pts.length) return null;
+          const d = pts.map((p, i) => `${i ? 'L' : 'M'}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join('');
+          return (
+            <g key={s.name} data-series={s.name} data-count={pts.length}>
+              <path d={d} fill="none" stroke={s.color} strokeWidth={1.75} />
+              {(s.dots || pts.length === 1) &&
+                pts.map((p, i) => <circle key={i} cx={sx(p.x)} cy={sy(p.y)} r={2.5} fill={s.color} />)}
+            </g>
+          );
+        })}
+        {!count && (
+          <text className="chart-empty" x={(W + PAD.left) / 2} y={H / 2} textAnchor="middle">
+            No points yet
+          </text>
+        )}
+      </svg>
+      <figcaption className="chart-legend">
+        {series.map((s) => (
+          <span key={s.name}>
+            <span className="swatch" style={{ background: s.color }} /> {s.name}
+          </span>
+        ))}
+      </figcaption>
+    </figure>
+  );
+}

@@ -1,0 +1,274 @@
+/** Data: the project's datasets and models; import a dataset (path or upload); add a model folder. */
+import { useState } from 'react';
+import type { ApiError } from '../../../../preload/contract';
+import { useApp, useCall, useOnJobDone } from '../../api/hooks';
+import { EmptyState } from '../../components/EmptyState';
+import { ErrorText } from '../../components/ErrorText';
+import { JobProgress } from '../../components/JobProgress';
+import { fmtCount, fmtNum } from '../../components/format';
+
+export function DataScreen() {
+  const { project, datasetId, setDatasetId } = useApp();
+  const [errorsOf, setErrorsOf] = useState<number | null>(null);
+  return (
+    <div className="screen" data-testid="screen-data">
+      <h1>Data</h1>
+      <section className="card">
+        <h2>Datasets</h2>
+        {project && project.datasets.length === 0 && (
+          <EmptyState title="No datasets yet" testId="datasets-empty">
+            Import a JSONL, JSON, CSV, TSV, Parquet or text file below — by path on this machine or by upload.
+          </EmptyState>
+        )}
+        {project && project.datasets.length > 0 && (
+          <table className="simple-table" data-testid="datasets-table">
+            <thead>
+              <tr>
+                <th />
+                <th>Name</th>
+                <th>Format</th>
+                <th className="num">Rows</th>
+                <th className="num">Render errors</th>
+                <th className="num">Skipped</th>
+                <th>Source</th>
+              </tr>
+            </thead>
+            <tbody>
+              {project.datasets.map((d) => (
+                <tr key={d.id} data-testid="dataset-row" data-dataset-id={d.id} className={d.id === datasetId ? 'selected' : ''}>
+                  <td>
+                    <input
+                      type="radio"
+                      name="current-dataset"
+                      data-testid="dataset-select"
+                      aria-label={`Work on ${d.name}`}
+                      checked={d.id === datasetId}
+                      onChange={() => setDatasetId(d.id)}
+                    />
+                  </td>
+                  <td>{d.name}</td>
+                  <td>{d.format}</td>
+                  <td className="num" data-testid="dataset-rows">
+                    {fmtNum(d.rowCount)}
+                  </td>
+                  <td className="num">
+                    {d.renderErrors > 0 ? (
+                      <button className="link" data-testid="dataset-render-errors" onClick={() => setErrorsOf(errorsOf === d.id ? null : d.id)}>
+                        {fmtNum(d.renderErrors)}
+                      </button>
+                    ) : (
+                      '0'
+                    )}
+                  </td>
+                  <td className="num">{fmtNum(d.skipped)}</td>
+                  <td className="path" title={d.sourcePath}>
+                    {d.sourcePath}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {errorsOf !== null && <RenderErrors datasetId={errorsOf} onClose={() => setErrorsOf(null)} />}
+      </section>
+      <ImportDataset />
+      <section className="card">
+        <h2>Models</h2>
+        {project && project.models.length === 0 && (
+          <EmptyState title="No models yet" testId="models-empty">
+            Add a Hugging Face model folder (config.json, model.safetensors, tokenizer.json) below to score and train.
+          </EmptyState>
+        )}
+        {project && project.models.length > 0 && (
+          <table className="simple-table" data-testid="models-table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Architecture</th>
+                <th className="num">Layers</th>
+                <th className="num">Params</th>
+                <th>Origin</th>
+                <th>Path</th>
+              </tr>
+            </thead>
+            <tbody>
+              {project.models.map((m) => (
+                <tr key={m.id} data-testid="model-row" data-model-id={m.id}>
+                  <td>{m.name}</td>
+                  <td>{m.architecture}</td>
+                  <td className="num">{m.numLayers}</td>
+                  <td className="num">{fmtCount(m.params)}</td>
+                  <td>{m.trainRunId ? `train run #${m.trainRunId}` : 'added'}</td>
+                  <td className="path" title={m.path}>
+                    {m.path}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <AddModel />
+      </section>
+    </div>
+  );
+}
+
+function RenderErrors({ datasetId, onClose }: { datasetId: number; onClose: () => void }) {
+  const [offset, setOffset] = useState(0);
+  const limit = 100;
+  const { data, error } = useCall('datasets.renderErrors', { datasetId, offset, limit });
+  return (
+    <div className="subcard" data-testid="render-errors" data-total={data?.total ?? ''}>
+      <div className="row">
+        <strong>Rows that could not be rendered</strong>
+        <span className="muted num">{data ? `${fmtNum(data.total)} rows` : 'loading…'}</span>
+        <span className="spacer" />
+        {data && data.total > limit && (
+          <>
+            <button className="btn btn-small" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - limit))}>
+              Previous
+            </button>
+            <button className="btn btn-small" disabled={offset + limit >= data.total} onClick={() => setOffset(offset + limit)}>
+              Next
+            </button>
+          </>
+        )}
+        <button className="btn btn-small btn-ghost" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      <ErrorText error={error} />
+      {data && (
+        <table className="simple-table">
+          <thead>
+            <tr>
+              <th className="num">Row</th>
+              <th>Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.rows.map((r) => (
+              <tr key={r.rowIndex} data-testid="render-error-row">
+                <td className="num">{r.rowIndex}</td>
+                <td>{r.reason}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+function ImportDataset() {
+  const { client, reloadProject } = useApp();
+  const [path, setPath] = useState('');
+  const [name, setName] = useState('');
+  const [skipMalformed, setSkipMalformed] = useState(false);
+  const [jobId, setJobId] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  useOnJobDone(jobId, reloadProject);
+
+  const importPath = async () => {
+    setBusy(true);
+    const r = await client.call('datasets.import', { path: path.trim(), name: name.trim() || undefined, skipMalformed });
+    setBusy(false);
+    setError(r.ok ? null : r.error);
+    if (r.ok) setJobId(r.value.jobId);
+  };
+
+  const upload = async (file: File) => {
+    setBusy(true);
+    const content = await file.text();
+    const r = await client.call('datasets.upload', { fileName: file.name, content, skipMalformed });
+    setBusy(false);
+    setError(r.ok ? null : r.error);
+    if (r.ok) setJobId(r.value.jobId);
+  };
+
+  return (
+    <section className="card">
+      <h2>Import a dataset</h2>
+      <div className="form-row">
+        <label className="field grow">
+          <span>File path on this machine</span>
+          <input
+            data-testid="import-path"
+            value={path}
+            placeholder="/data/train.jsonl"
+            onChange={(e) => setPath(e.target.value)}
+            onKeyDown={(e) => e.key === 'Enter' && path.trim() && void importPath()}
+          />
+        </label>
+        <label className="field">
+          <span>Name (optional)</span>
+          <input data-testid="import-name" value={name} onChange={(e) => setName(e.target.value)} />
+        </label>
+        <button className="btn btn-primary" data-testid="import-submit" disabled={!path.trim() || busy} onClick={() => void importPath()}>
+          Import
+        </button>
+      </div>
+      <div className="form-row">
+        <label className="field">
+          <span>…or upload a file</span>
+          <input
+            type="file"
+            data-testid="import-file"
+            accept=".jsonl,.json,.csv,.tsv,.txt,.parquet"
+            onChange={(e) => {
+              const file = e.target.files?.[0];
+              if (file) void upload(file);
+              e.target.value = '';
+            }}
+          />
+        </label>
+        <label className="check">
+          <input type="checkbox" data-testid="import-skip-malformed" checked={skipMalformed} onChange={(e) => setSkipMalformed(e.target.checked)} />
+          Skip malformed lines (otherwise the first bad line stops the import and is reported)
+        </label>
+      </div>
+      <ErrorText error={error} testId="import-error" />
+      <JobProgress jobId={jobId} label="import" />
+    </section>
+  );
+}
+
+function AddModel() {
+  const { client, reloadProject } = useApp();
+  const [path, setPath] = useState('');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [added, setAdded] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const add = async () => {
+    setBusy(true);
+    const r = await client.call('models.add', { path: path.trim() });
+    setBusy(false);
+    setError(r.ok ? null : r.error);
+    setAdded(r.ok ? `${r.value.name} (${r.value.architecture}, ${r.value.numLayers} layers)` : null);
+    if (r.ok) reloadProject();
+  };
+  return (
+    <div className="form-row">
+      <label className="field grow">
+        <span>Model folder (Hugging Face layout)</span>
+        <input
+          data-testid="model-path"
+          value={path}
+          placeholder="/models/SmolLM2-135M-Instruct"
+          onChange={(e) => setPath(e.target.value)}
+          onKeyDown={(e) => e.key === 'Enter' && path.trim() && void add()}
+        />
+      </label>
+      <button className="btn btn-primary" data-testid="model-add" disabled={!path.trim() || busy} onClick={() => void add()}>
+        Add model
+      </button>
+      {added && (
+        <span className="ok-text" data-testid="model-added">
+          Added {added}
+        </span>
+      )}
+      <ErrorText error={error} testId="model-error" />
+    </div>
+  );
+}

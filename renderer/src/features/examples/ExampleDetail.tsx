@@ -1,0 +1,204 @@
+/**
+ * One example as the model sees it: every token of the rendered template as a span coloured by the chosen token
+ * signal, tokens outside the label mask dimmed and struck, with the trainable share and any render problem up top.
+ */
+import { useEffect, useState } from 'react';
+import type { ExampleDetail, TokenView } from '../../../../preload/contract';
+import { useApp, useCall } from '../../api/hooks';
+import { ErrorText } from '../../components/ErrorText';
+import { Histogram } from '../../components/Histogram';
+import { fmtNum, fmtPercent } from '../../components/format';
+
+interface Props {
+  exampleId: number;
+  tokenSignal: string | null;
+  onTokenSignal: (signal: string) => void;
+  onClose: () => void;
+}
+
+function range(values: Array<number | null>): { min: number; max: number } | null {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v === null || !Number.isFinite(v)) continue;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return min <= max ? { min, max } : null;
+}
+
+function shownText(text: string): string {
+  if (text === '') return '∅';
+  // make line breaks and tabs visible while keeping the layout
+  return text.replace(/\n/g, '↵\n').replace(/\t/g, '→\t');
+}
+
+export function ExampleDetailPanel({ exampleId, tokenSignal, onTokenSignal, onClose }: Props) {
+  const { project } = useApp();
+  const [modelId, setModelId] = useState<number | null>(null);
+  const { data, error, loading } = useCall('examples.get', { exampleId, modelId: modelId ?? undefined });
+  const detail = data && data.id === exampleId ? data : null;
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onClose();
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [onClose]);
+  return (
+    <aside className="detail" data-testid="example-detail" data-example-id={exampleId} data-loading={loading || !detail}>
+      <div className="detail-head">
+        <h2>Example {detail ? `row ${detail.rowIndex}` : ''}</h2>
+        <span className="spacer" />
+        {project && project.models.length > 0 && (
+          <label className="field inline">
+            <span>Scores from</span>
+            <select data-testid="detail-model" value={modelId ?? ''} onChange={(e) => setModelId(e.target.value ? Number(e.target.value) : null)}>
+              <option value="">latest scoring</option>
+              {project.models.map((m) => (
+                <option key={m.id} value={m.id}>
+                  {m.name}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        <button className="btn btn-ghost" data-testid="detail-close" onClick={onClose} title="Close (Esc)">
+          ✕
+        </button>
+      </div>
+      <ErrorText error={error} testId="detail-error" />
+      {detail && <DetailBody detail={detail} tokenSignal={tokenSignal} onTokenSignal={onTokenSignal} />}
+    </aside>
+  );
+}
+
+function DetailBody({ detail, tokenSignal, onTokenSignal }: { detail: ExampleDetail; tokenSignal: string | null; onTokenSignal: (s: string) => void }) {
+  const [hovered, setHovered] = useState<number | null>(null);
+  const signalNames = Object.keys(detail.tokenSignals);
+  const signal = tokenSignal && signalNames.includes(tokenSignal) ? tokenSignal : (signalNames[0] ?? null);
+  const values = signal ? detail.tokenSignals[signal]! : [];
+  const scale = range(values);
+  const nLabel = detail.tokens.filter((t) => t.label).length;
+  const hoveredToken: TokenView | undefined = hovered === null ? undefined : detail.tokens[hovered];
+
+  const background = (v: number | null | undefined) => {
+    if (!scale || v === null || v === undefined || !Number.isFinite(v)) return undefined;
+    const t = scale.max === scale.min ? 0.5 : (v - scale.min) / (scale.max - scale.min);
+    return `color-mix(in oklab, var(--heat-hi) ${Math.round(t * 100)}%, var(--heat-lo))`;
+  };
+
+  return (
+    <div className="detail-body">
+      {detail.renderError && (
+        <div className="banner banner-error" data-testid="detail-render-error">
+          This row could not be rendered: {detail.renderError}
+        </div>
+      )}
+      {detail.truncated && (
+        <div className="banner banner-warn" data-testid="detail-truncated">
+          Truncated: the rendered example is longer than the token limit; tokens past it are not scored or trained on.
+        </div>
+      )}
+      <div className="facts">
+        <span>
+          <span className="muted">Tokens</span> <span className="num">{fmtNum(detail.tokens.length)}</span>
+        </span>
+        <span data-testid="trainable-share" data-trainable={nLabel} data-total={detail.tokens.length} className={nLabel === 0 ? 'warn-text' : ''}>
+          <span className="muted">Trained on</span>{' '}
+          <span className="num">
+            {fmtNum(nLabel)} ({fmtPercent(nLabel, detail.tokens.length)})
+          </span>
+          {nLabel === 0 && detail.tokens.length > 0 && ' — no trainable tokens: this row teaches nothing'}
+        </span>
+        <span>
+          <span className="muted">Tokenizer</span> {detail.tokenizerId}
+        </span>
+      </div>
+      <div className="legend-row">
+        {signalNames.length > 0 ? (
+          <label className="field inline">
+            <span>Colour by</span>
+            <select data-testid="token-signal" value={signal ?? ''} onChange={(e) => onTokenSignal(e.target.value)}>
+              {signalNames.map((s) => (
+                <option key={s}>{s}</option>
+              ))}
+            </select>
+          </label>
+        ) : (
+          <span className="muted" data-testid="token-signal-none">
+            No token scores yet — run Score with token_loss to colour tokens.
+          </span>
+        )}
+        {scale && (
+          <span className="heat-legend" data-testid="token-legend" data-min={scale.min} data-max={scale.max}>
+            <span className="num">{fmtNum(scale.min)}</span>
+            <span className="heat-bar" />
+            <span className="num">{fmtNum(scale.max)}</span>
+          </span>
+        )}
+        <span className="mask-legend">
+          <span className="token-chip label-off">prompt</span> not trained on
+          <span className="token-chip">response</span> trained on
+        </span>
+      </div>
+      <div className="tokens" data-testid="tokens" onMouseLeave={() => setHovered(null)}>
+        {detail.tokens.map((t, i) => {
+          const v = values[i] ?? null;
+          return (
+            <span
+              key={i}
+              className={`token${t.label ? '' : ' label-off'}${hovered === i ? ' hovered' : ''}`}
+              data-testid="token"
+              data-index={i}
+              data-label={t.label}
+              data-role={t.role}
+              data-value={v ?? ''}
+              style={{ background: background(v) }}
+              title={`${JSON.stringify(t.text)} · id ${t.id} · ${t.role}${signal ? ` · ${signal} ${fmtNum(v)}` : ''}${t.label ? '' : ' · not trained on'}`}
+              onMouseEnter={() => setHovered(i)}
+            >
+              {shownText(t.text)}
+            </span>
+          );
+        })}
+      </div>
+      <div className="token-info" data-testid="token-info">
+        {hoveredToken ? (
+          <>
+            <code>{JSON.stringify(hoveredToken.text)}</code>
+            <span>
+              <span className="muted">id</span> <span className="num">{hoveredToken.id}</span>
+            </span>
+            <span>
+              <span className="muted">role</span> {hoveredToken.role}
+            </span>
+            {signal && (
+              <span>
+                <span className="muted">{signal}</span> <span className="num">{fmtNum(values[hovered!] ?? null)}</span>
+              </span>
+            )}
+            <span>{hoveredToken.label ? 'trained on' : 'not trained on'}</span>
+          </>
+        ) : (
+          <span className="muted">Hover a token to see its text, id, role and value.</span>
+        )}
+      </div>
+      {signal && <Histogram values={values} label={signal} testId="token-histogram" />}
+      {Object.keys(detail.signals).length > 0 && (
+        <table className="simple-table signals-table" data-testid="detail-signals">
+          <tbody>
+            {Object.entries(detail.signals).map(([k, v]) => (
+              <tr key={k}>
+                <th>{k}</th>
+                <td className="num">{fmtNum(v)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <details className="raw">
+        <summary>Raw row</summary>
+        <pre>{JSON.stringify(detail.raw, null, 2)}</pre>
+      </details>
+    </div>
+  );
+}

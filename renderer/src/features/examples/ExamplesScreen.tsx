@@ -1,0 +1,169 @@
+/** Examples: the paged, sortable, filterable table of a dataset (or a subset of it) and the detail of one example. */
+import { useEffect, useMemo, useState } from 'react';
+import { useApp, useCall } from '../../api/hooks';
+import { EmptyState } from '../../components/EmptyState';
+import { ErrorText } from '../../components/ErrorText';
+import { fmtNum } from '../../components/format';
+import { ExampleDetailPanel } from './ExampleDetail';
+import { ExamplesTable, type FilterInputs, type SortSpec } from './ExamplesTable';
+import { type RowsQuery, usePagedRows } from './usePagedRows';
+
+/** What the user has set up on this screen; lives in the App so leaving and coming back keeps their place. */
+export interface ExamplesView {
+  subsetId: number | null;
+  sort: SortSpec;
+  filters: FilterInputs;
+  text: string;
+  selectedIndex: number;
+  openExampleId: number | null;
+  tokenSignal: string | null;
+}
+
+export const initialExamplesView: ExamplesView = {
+  subsetId: null,
+  sort: null,
+  filters: {},
+  text: '',
+  selectedIndex: 0,
+  openExampleId: null,
+  tokenSignal: null,
+};
+
+function useDebounced<T>(value: T, ms: number): T {
+  const [debounced, setDebounced] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setDebounced(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return debounced;
+}
+
+function toQuery(datasetId: number, view: ExamplesView): RowsQuery {
+  const filters: RowsQuery['filters'] = [];
+  for (const [column, f] of Object.entries(view.filters)) {
+    const min = f.min.trim() === '' ? undefined : Number(f.min);
+    const max = f.max.trim() === '' ? undefined : Number(f.max);
+    const ok = (v: number | undefined) => v === undefined || Number.isFinite(v);
+    if ((min !== undefined || max !== undefined) && ok(min) && ok(max)) filters.push({ column, min, max });
+  }
+  return {
+    datasetId,
+    subsetId: view.subsetId ?? undefined,
+    sort: view.sort ?? undefined,
+    filters,
+    text: view.text.trim() || undefined,
+  };
+}
+
+export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView: (update: (v: ExamplesView) => ExamplesView) => void }) {
+  const { project, datasetId, setDatasetId } = useApp();
+  const subsets = useCall('subsets.list', {});
+  const queryNow = useMemo(() => (datasetId === null ? null : toQuery(datasetId, view)), [datasetId, view]);
+  const query = useDebounced(queryNow, 250);
+  const rows = usePagedRows(query);
+  const patch = (p: Partial<ExamplesView>) => setView((v) => ({ ...v, ...p }));
+  const resetPlace = { selectedIndex: 0, openExampleId: null };
+
+  if (project && project.datasets.length === 0) {
+    return (
+      <div className="screen" data-testid="screen-examples">
+        <h1>Examples</h1>
+        <EmptyState title="No dataset to show" testId="examples-empty">
+          Import a dataset on the <a href="#/data">Data</a> screen first.
+        </EmptyState>
+      </div>
+    );
+  }
+
+  const open = (index: number) => {
+    const row = rows.rowAt(index);
+    if (row) patch({ selectedIndex: index, openExampleId: row.id });
+  };
+
+  return (
+    <div className={`screen screen-examples${view.openExampleId ? ' with-detail' : ''}`} data-testid="screen-examples">
+      <div className="toolbar">
+        <h1>Examples</h1>
+        <label className="field inline">
+          <span>Dataset</span>
+          <select
+            data-testid="examples-dataset"
+            value={datasetId ?? ''}
+            onChange={(e) => {
+              setDatasetId(Number(e.target.value));
+              patch(resetPlace);
+            }}
+          >
+            {project?.datasets.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field inline">
+          <span>Rows</span>
+          <select
+            data-testid="examples-subset"
+            value={view.subsetId ?? ''}
+            onChange={(e) => patch({ subsetId: e.target.value ? Number(e.target.value) : null, ...resetPlace })}
+          >
+            <option value="">All rows</option>
+            {subsets.data?.map((s) => (
+              <option key={s.id} value={s.id}>
+                {s.name} ({fmtNum(s.size)})
+              </option>
+            ))}
+          </select>
+        </label>
+        <input
+          className="search"
+          type="search"
+          data-testid="examples-search"
+          placeholder="Search text…"
+          value={view.text}
+          onChange={(e) => patch({ text: e.target.value, ...resetPlace })}
+        />
+        <span className="spacer" />
+        <span className="row-count num" data-testid="examples-count" data-total={rows.total ?? ''}>
+          {rows.total === null ? 'loading…' : `${fmtNum(rows.total)} rows`}
+        </span>
+      </div>
+      <ErrorText error={rows.error} testId="examples-error" />
+      <div className="examples-body">
+        <div className="examples-table-wrap">
+          {rows.total === 0 ? (
+            <EmptyState title="No rows match" testId="examples-none">
+              {view.text || Object.keys(view.filters).length || view.subsetId
+                ? 'Clear the search, the filters or the subset to see more rows.'
+                : 'This dataset has no rows.'}
+            </EmptyState>
+          ) : null}
+          <ExamplesTable
+            rows={rows}
+            sort={view.sort}
+            onSort={(sort) => patch({ sort, ...resetPlace })}
+            filters={view.filters}
+            onFilter={(column, bound, value) =>
+              setView((v) => {
+                const current = v.filters[column] ?? { min: '', max: '' };
+                return { ...v, ...resetPlace, filters: { ...v.filters, [column]: { ...current, [bound]: value } } };
+              })
+            }
+            selectedIndex={view.selectedIndex}
+            onSelect={(selectedIndex) => patch({ selectedIndex })}
+            onOpen={open}
+          />
+        </div>
+        {view.openExampleId !== null && (
+          <ExampleDetailPanel
+            exampleId={view.openExampleId}
+            tokenSignal={view.tokenSignal}
+            onTokenSignal={(tokenSignal) => patch({ tokenSignal })}
+            onClose={() => patch({ openExampleId: null })}
+          />
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,238 @@
+/**
+ * The examples table: TanStack Table v8 for columns and sort state (sorting happens in the engine), TanStack Virtual
+ * for rows (only visible rows are in the DOM), a filter row with min/max per numeric column, keyboard navigation.
+ */
+import { type ColumnDef, type SortingState, flexRender, getCoreRowModel, useReactTable } from '@tanstack/react-table';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useEffect, useMemo, useRef } from 'react';
+import type { ExampleRow } from '../../../../preload/contract';
+import { fmtNum } from '../../components/format';
+import type { PagedRows } from './usePagedRows';
+
+export interface Entry {
+  index: number;
+  row: ExampleRow;
+}
+export type SortSpec = { column: string; dir: 'asc' | 'desc' } | null;
+export type FilterInputs = Record<string, { min: string; max: string }>;
+
+/** Fixed columns, by the column name the engine sorts and filters on. */
+export const ROW_COLUMN = 'row_index';
+const FIXED_NUMERIC = ['n_tokens', 'n_label'];
+const ROW_HEIGHT = 32;
+
+interface Props {
+  rows: PagedRows;
+  sort: SortSpec;
+  onSort: (sort: SortSpec) => void;
+  filters: FilterInputs;
+  onFilter: (column: string, bound: 'min' | 'max', value: string) => void;
+  selectedIndex: number;
+  onSelect: (index: number) => void;
+  onOpen: (index: number) => void;
+}
+
+function signalCell(name: string) {
+  return (e: Entry) => e.row.signals[name] ?? null;
+}
+
+export function ExamplesTable({ rows, sort, onSort, filters, onFilter, selectedIndex, onSelect, onOpen }: Props) {
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const signalColumns = rows.columns.filter((c) => !FIXED_NUMERIC.includes(c) && c !== ROW_COLUMN);
+
+  const columns = useMemo<ColumnDef<Entry, unknown>[]>(
+    () => [
+      { id: ROW_COLUMN, header: 'Row', accessorFn: (e) => e.row.rowIndex, size: 72, meta: { numeric: true } },
+      { id: 'preview', header: 'Preview', accessorFn: (e) => e.row.preview, enableSorting: false, size: 0, meta: { numeric: false } },
+      { id: 'n_tokens', header: 'Tokens', accessorFn: (e) => e.row.nTokens, size: 96, meta: { numeric: true } },
+      { id: 'n_label', header: 'Trainable', accessorFn: (e) => e.row.nLabel, size: 104, meta: { numeric: true } },
+      ...signalColumns.map<ColumnDef<Entry, unknown>>((name) => ({
+        id: name,
+        header: name,
+        accessorFn: signalCell(name),
+        size: 120,
+        meta: { numeric: true },
+      })),
+    ],
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [signalColumns.join(',')],
+  );
+
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const data = useMemo(() => rows.loaded(), [rows.version, rows.loaded]);
+  const sorting: SortingState = sort ? [{ id: sort.column, desc: sort.dir === 'desc' }] : [];
+  const table = useReactTable<Entry>({
+    data,
+    columns,
+    getRowId: (e) => String(e.index),
+    getCoreRowModel: getCoreRowModel(),
+    manualSorting: true,
+    manualFiltering: true,
+    state: { sorting },
+    enableMultiSort: false,
+  });
+
+  const total = rows.total ?? 0;
+  const virtualizer = useVirtualizer({
+    count: total,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+  });
+  const items = virtualizer.getVirtualItems();
+  const first = items[0]?.index ?? 0;
+  const last = items[items.length - 1]?.index ?? 0;
+  const { showRange } = rows;
+  useEffect(() => {
+    if (total > 0) showRange(first, last);
+  }, [first, last, total, showRange]);
+
+  // keep the selected row in view when coming back to the screen
+  useEffect(() => {
+    if (selectedIndex > 0 && selectedIndex < total) virtualizer.scrollToIndex(selectedIndex, { align: 'center' });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [total > 0]);
+
+  const template = table
+    .getVisibleLeafColumns()
+    .map((c) => (c.id === 'preview' ? 'minmax(240px, 1fr)' : `${c.getSize()}px`))
+    .join(' ');
+
+  const clickSort = (column: string) => {
+    // desc first (the interesting end of most signals), then asc, then unsorted
+    if (!sort || sort.column !== column) onSort({ column, dir: 'desc' });
+    else if (sort.dir === 'desc') onSort({ column, dir: 'asc' });
+    else onSort(null);
+  };
+
+  const onKeyDown = (e: React.KeyboardEvent) => {
+    if (!total) return;
+    let next = selectedIndex;
+    if (e.key === 'ArrowDown') next = Math.min(total - 1, selectedIndex + 1);
+    else if (e.key === 'ArrowUp') next = Math.max(0, selectedIndex - 1);
+    else if (e.key === 'PageDown') next = Math.min(total - 1, selectedIndex + 20);
+    else if (e.key === 'PageUp') next = Math.max(0, selectedIndex - 20);
+    else if (e.key === 'Home') next = 0;
+    else if (e.key === 'End') next = total - 1;
+    else if (e.key === 'Enter') {
+      e.preventDefault();
+      onOpen(selectedIndex);
+      return;
+    } else return;
+    e.preventDefault();
+    onSelect(next);
+    virtualizer.scrollToIndex(next, { align: 'auto' });
+  };
+
+  const headerGroup = table.getHeaderGroups()[0]!;
+  const rowByIndex = new Map(table.getRowModel().rows.map((r) => [r.original.index, r]));
+  return (
+    <div
+      className="vtable"
+      ref={scrollRef}
+      tabIndex={0}
+      role="grid"
+      aria-rowcount={total}
+      data-testid="examples-table"
+      data-total={rows.total ?? ''}
+      data-loaded={data.length}
+      onKeyDown={onKeyDown}
+    >
+      <div className="vtable-head" role="rowgroup">
+        <div className="vtable-row vtable-header" role="row" style={{ gridTemplateColumns: template }}>
+          {headerGroup.headers.map((h) => {
+            const numeric = (h.column.columnDef.meta as { numeric: boolean }).numeric;
+            const sorted = h.column.getIsSorted();
+            const label = flexRender(h.column.columnDef.header, h.getContext());
+            return (
+              <div key={h.id} role="columnheader" className={`vtable-cell${numeric ? ' num' : ''}`} aria-sort={sorted ? (sorted === 'asc' ? 'ascending' : 'descending') : 'none'}>
+                {h.column.getCanSort() ? (
+                  <button className="sort-button" data-testid={`sort-${h.id}`} data-sort={sorted || 'none'} title={`Sort by ${h.id}`} onClick={() => clickSort(h.id)}>
+                    <span className="ellipsis">{label}</span>
+                    <span className="sort-mark" aria-hidden>
+                      {sorted === 'asc' ? '▲' : sorted === 'desc' ? '▼' : ''}
+                    </span>
+                  </button>
+                ) : (
+                  <span>{label}</span>
+                )}
+              </div>
+            );
+          })}
+        </div>
+        <div className="vtable-row vtable-filters" role="row" style={{ gridTemplateColumns: template }}>
+          {headerGroup.headers.map((h) => {
+            const numeric = (h.column.columnDef.meta as { numeric: boolean }).numeric;
+            if (!numeric || h.id === ROW_COLUMN) return <div key={h.id} className="vtable-cell" />;
+            const f = filters[h.id] ?? { min: '', max: '' };
+            return (
+              <div key={h.id} className="vtable-cell filter-cell">
+                {(['min', 'max'] as const).map((bound) => (
+                  <input
+                    key={bound}
+                    className={f[bound].trim() && Number.isNaN(Number(f[bound])) ? 'invalid' : ''}
+                    data-testid={`filter-${bound}-${h.id}`}
+                    placeholder={bound}
+                    aria-label={`${h.id} ${bound}`}
+                    inputMode="decimal"
+                    value={f[bound]}
+                    onChange={(e) => onFilter(h.id, bound, e.target.value)}
+                    onKeyDown={(e) => e.stopPropagation()}
+                  />
+                ))}
+              </div>
+            );
+          })}
+        </div>
+      </div>
+      <div className="vtable-body" role="rowgroup" style={{ height: virtualizer.getTotalSize() }}>
+        {items.map((item) => {
+          const tableRow = rowByIndex.get(item.index);
+          const selected = item.index === selectedIndex;
+          const style = { gridTemplateColumns: template, height: ROW_HEIGHT, transform: `translateY(${item.start}px)` };
+          if (!tableRow) {
+            return (
+              <div key={item.key} className="vtable-row placeholder" role="row" style={style} data-index={item.index}>
+                <div className="vtable-cell muted">…</div>
+              </div>
+            );
+          }
+          const entry = tableRow.original;
+          return (
+            <div
+              key={item.key}
+              role="row"
+              aria-selected={selected}
+              className={`vtable-row${selected ? ' selected' : ''}`}
+              style={style}
+              data-testid="examples-row"
+              data-index={item.index}
+              data-example-id={entry.row.id}
+              onClick={() => {
+                onSelect(item.index);
+                onOpen(item.index);
+              }}
+            >
+              {tableRow.getVisibleCells().map((cell) => {
+                const numeric = (cell.column.columnDef.meta as { numeric: boolean }).numeric;
+                const value = cell.getValue();
+                if (cell.column.id === 'preview') {
+                  return (
+                    <div key={cell.id} className="vtable-cell ellipsis" title={String(value ?? '')}>
+                      {String(value ?? '')}
+                    </div>
+                  );
+                }
+                return (
+                  <div key={cell.id} className={`vtable-cell${numeric ? ' num' : ''}`} data-column={cell.column.id}>
+                    {typeof value === 'number' ? fmtNum(value) : '—'}
+                  </div>
+                );
+              })}
+            </div>
+          );
+        })}
+      </div>
+    </div>
+  );
+}

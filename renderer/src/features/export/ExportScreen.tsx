@@ -1,0 +1,152 @@
+/** Export: the subset, token masks, layer mask, tuned weights or scores to a folder; shows the written paths. */
+import { useState } from 'react';
+import type { ApiError, ExportRequest } from '../../../../preload/contract';
+import { useApp, useCall, useJob, useJobs } from '../../api/hooks';
+import { ErrorText } from '../../components/ErrorText';
+import { JobProgress } from '../../components/JobProgress';
+import { fmtNum } from '../../components/format';
+
+type What = ExportRequest['what'][number];
+const WHATS: Array<{ id: What; label: string }> = [
+  { id: 'subset', label: 'Subset rows (JSONL)' },
+  { id: 'token_masks', label: 'Token masks (JSONL: labels = -100 and char spans)' },
+  { id: 'layer_mask', label: 'Layer mask (JSON for PEFT / Axolotl / LLaMA-Factory)' },
+  { id: 'weights', label: 'Tuned weights (Hugging Face folder)' },
+  { id: 'scores', label: 'Scores (per-example signals)' },
+];
+
+function isPath(v: number | string): v is string {
+  return typeof v === 'string' && /[\\/]/.test(v);
+}
+
+export function ExportScreen() {
+  const { client, project, datasetId } = useApp();
+  const subsets = useCall('subsets.list', {});
+  const runs = useCall('train.list', {});
+  const masks = useCall('layerMasks.list', {});
+  const jobs = useJobs();
+  const [what, setWhat] = useState<Set<What>>(() => new Set<What>(['subset', 'token_masks']));
+  const [subsetId, setSubsetId] = useState<number | null>(null);
+  const [trainRunId, setTrainRunId] = useState<number | null>(null);
+  const [layerMaskId, setLayerMaskId] = useState<number | null>(null);
+  const [outDir, setOutDir] = useState('');
+  const [overwrite, setOverwrite] = useState(false);
+  const [jobId, setJobId] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const shownJobId = jobId ?? jobs.find((j) => j.kind === 'export')?.jobId ?? null;
+  const job = useJob(shownJobId);
+  const doneRuns = (runs.data ?? []).filter((r) => r.status === 'done');
+
+  const toggle = (w: What, on: boolean) =>
+    setWhat((prev) => {
+      const next = new Set(prev);
+      if (on) next.add(w);
+      else next.delete(w);
+      return next;
+    });
+
+  const start = async () => {
+    setBusy(true);
+    const run = (runs.data ?? []).find((r) => r.id === trainRunId);
+    const r = await client.call('export.start', {
+      outDir: outDir.trim(),
+      subsetId,
+      datasetId: datasetId ?? undefined,
+      trainRunId: trainRunId ?? undefined,
+      modelId: run?.modelId ?? project?.models[0]?.id,
+      layerMaskId: layerMaskId ?? undefined,
+      what: WHATS.map((w) => w.id).filter((w) => what.has(w)),
+      overwrite,
+    });
+    setBusy(false);
+    setError(r.ok ? null : r.error);
+    if (r.ok) setJobId(r.value.jobId);
+  };
+
+  return (
+    <div className="screen" data-testid="screen-export">
+      <h1>Export</h1>
+      <section className="card">
+        <fieldset className="signal-grid">
+          <legend>What</legend>
+          {WHATS.map((w) => (
+            <label key={w.id} className="check">
+              <input type="checkbox" data-testid={`export-what-${w.id}`} checked={what.has(w.id)} onChange={(e) => toggle(w.id, e.target.checked)} />
+              {w.label}
+            </label>
+          ))}
+        </fieldset>
+        <div className="form-row">
+          <label className="field">
+            <span>Rows</span>
+            <select data-testid="export-subset" value={subsetId ?? ''} onChange={(e) => setSubsetId(e.target.value ? Number(e.target.value) : null)}>
+              <option value="">All rows of the dataset</option>
+              {subsets.data?.map((s) => (
+                <option key={s.id} value={s.id}>
+                  {s.name} ({fmtNum(s.size)})
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field">
+            <span>Training run (for weights)</span>
+            <select data-testid="export-train-run" value={trainRunId ?? ''} onChange={(e) => setTrainRunId(e.target.value ? Number(e.target.value) : null)}>
+              <option value="">none</option>
+              {doneRuns.map((r) => (
+                <option key={r.id} value={r.id}>
+                  run #{r.id} ({r.config.layers}, {r.step} steps)
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field">
+            <span>Layer mask</span>
+            <select data-testid="export-layer-mask" value={layerMaskId ?? ''} onChange={(e) => setLayerMaskId(e.target.value ? Number(e.target.value) : null)}>
+              <option value="">from the training run</option>
+              {masks.data?.map((m) => (
+                <option key={m.id} value={m.id}>
+                  {m.name} ({m.tensors.length} tensors)
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+        {what.has('weights') && trainRunId === null && <div className="warn-text">Tuned weights need a finished training run.</div>}
+        <div className="form-row">
+          <label className="field grow">
+            <span>Output folder</span>
+            <input data-testid="export-out-dir" value={outDir} placeholder="/tmp/winnow-export" onChange={(e) => setOutDir(e.target.value)} />
+          </label>
+          <label className="check">
+            <input type="checkbox" data-testid="export-overwrite" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} />
+            Overwrite existing files
+          </label>
+          <button className="btn btn-primary" data-testid="export-start" disabled={busy || !outDir.trim() || what.size === 0} onClick={() => void start()}>
+            Export
+          </button>
+        </div>
+        <ErrorText error={error} testId="export-error" />
+      </section>
+      {shownJobId && (
+        <section className="card">
+          <h2>Progress</h2>
+          <JobProgress jobId={shownJobId} label="export" />
+          {job?.status === 'done' && (
+            <div className="export-result" data-testid="export-result">
+              <strong>Written:</strong>
+              <ul>
+                {Object.entries(job.stats).map(([k, v]) => (
+                  <li key={k}>
+                    <span className="muted">{k}</span>{' '}
+                    {isPath(v) ? <code data-testid="export-path">{v}</code> : <span className="num">{typeof v === 'number' ? fmtNum(v) : v}</span>}
+                  </li>
+                ))}
+              </ul>
+            </div>
+          )}
+        </section>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,58 @@
+/** The jobs indicator in the top bar and the drawer listing every job with progress, errors, cancel and resume. */
+import { useJobs } from '../../api/hooks';
+import { JobActions, ProgressBar } from '../../components/JobProgress';
+import { EmptyState } from '../../components/EmptyState';
+import { ErrorText } from '../../components/ErrorText';
+import { fmtEta, fmtNum } from '../../components/format';
+
+export function JobsIndicator({ onClick, open }: { onClick: () => void; open: boolean }) {
+  const jobs = useJobs();
+  const active = jobs.filter((j) => j.status === 'running' || j.status === 'queued').length;
+  const failed = jobs.filter((j) => j.status === 'failed').length;
+  return (
+    <button className={`btn jobs-indicator${open ? ' active' : ''}`} data-testid="jobs-indicator" data-active={active} onClick={onClick}>
+      {active > 0 && <span className="spinner" aria-hidden />}
+      Jobs
+      <span className="badge num">{active}</span>
+      {failed > 0 && <span className="badge badge-error num">{failed} failed</span>}
+    </button>
+  );
+}
+
+export function JobsDrawer({ onClose }: { onClose: () => void }) {
+  const jobs = useJobs();
+  return (
+    <aside className="drawer" data-testid="jobs-drawer" aria-label="Jobs">
+      <div className="drawer-head">
+        <h2>Jobs</h2>
+        <span className="spacer" />
+        <button className="btn btn-ghost" data-testid="jobs-close" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      {jobs.length === 0 && <EmptyState title="No jobs yet">Imports, scoring, training and exports show up here.</EmptyState>}
+      <ul className="job-list">
+        {jobs.map((job) => (
+          <li key={job.jobId} className="job-row" data-testid="job-row" data-status={job.status} data-kind={job.kind} data-job-id={job.jobId}>
+            <div className="job-progress-head">
+              <span className="job-kind">{job.kind}</span>
+              <span className={`status-pill status-${job.status}`}>{job.status}</span>
+              <span className="num muted">
+                {fmtNum(job.current)} / {fmtNum(job.total)}
+              </span>
+              <span className="spacer" />
+              <JobActions job={job} />
+            </div>
+            <ProgressBar current={job.current} total={job.total} status={job.status} />
+            <div className="job-progress-stats muted">
+              {job.status === 'running' && <span className="num">ETA {fmtEta(job.etaSeconds)}</span>}
+              <span>{job.message}</span>
+              <span className="num">{new Date(job.createdAt).toLocaleTimeString()}</span>
+            </div>
+            <ErrorText error={job.error} testId="job-error" />
+          </li>
+        ))}
+      </ul>
+    </aside>
+  );
+}

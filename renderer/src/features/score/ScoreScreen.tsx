@@ -1,0 +1,156 @@
+/** Score: pick a model and signals, see the planned passes, follow the job. */
+import { useState } from 'react';
+import { type ApiError, type ScorePlan, SIGNALS } from '../../../../preload/contract';
+import { useApp, useJobs } from '../../api/hooks';
+import { EmptyState } from '../../components/EmptyState';
+import { ErrorText } from '../../components/ErrorText';
+import { JobProgress } from '../../components/JobProgress';
+import { fmtEta, fmtNum } from '../../components/format';
+import { NEEDS_REFERENCE, SIGNAL_HELP } from '../../components/signals';
+
+export function ScoreScreen() {
+  const { client, project, datasetId, setDatasetId } = useApp();
+  const jobs = useJobs();
+  const [modelId, setModelId] = useState<number | null>(null);
+  const [refModelId, setRefModelId] = useState<number | null>(null);
+  const [signals, setSignals] = useState<Set<string>>(() => new Set(['token_loss', 'mean_loss']));
+  const [batchSize, setBatchSize] = useState('8');
+  const [maxTokens, setMaxTokens] = useState('512');
+  const [plan, setPlan] = useState<ScorePlan | null>(null);
+  const [jobId, setJobId] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const models = project?.models ?? [];
+  const model = modelId ?? models[0]?.id ?? null;
+  const needsRef = [...signals].some((s) => NEEDS_REFERENCE.has(s));
+  // after navigating away and back, keep showing the latest scoring job
+  const shownJobId = jobId ?? jobs.find((j) => j.kind === 'score')?.jobId ?? null;
+
+  if (project && (!models.length || !project.datasets.length)) {
+    return (
+      <div className="screen" data-testid="screen-score">
+        <h1>Score</h1>
+        <EmptyState title={!models.length ? 'No model to score with' : 'No dataset to score'} testId="score-empty">
+          Add {!models.length ? 'a model' : 'a dataset'} on the <a href="#/data">Data</a> screen first.
+        </EmptyState>
+      </div>
+    );
+  }
+
+  const toggle = (s: string, on: boolean) =>
+    setSignals((prev) => {
+      const next = new Set(prev);
+      if (on) next.add(s);
+      else next.delete(s);
+      return next;
+    });
+
+  const start = async () => {
+    if (model === null) return;
+    setBusy(true);
+    const r = await client.call('scoring.start', {
+      modelId: model,
+      datasetId: datasetId ?? undefined,
+      signals: SIGNALS.filter((s) => signals.has(s)),
+      refModelId: needsRef && refModelId !== null ? refModelId : undefined,
+      batchSize: Number(batchSize),
+      maxTokens: Number(maxTokens),
+    });
+    setBusy(false);
+    if (r.ok) {
+      setPlan(r.value.plan);
+      setJobId(r.value.jobId);
+      setError(null);
+    } else setError(r.error);
+  };
+
+  return (
+    <div className="screen" data-testid="screen-score">
+      <h1>Score</h1>
+      <section className="card">
+        <div className="form-row">
+          <label className="field">
+            <span>Model</span>
+            <select data-testid="score-model" value={model ?? ''} onChange={(e) => setModelId(Number(e.target.value))}>
+              {models.map((m) => (
+                <option key={m.id} value={m.id}>
+                  {m.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field">
+            <span>Dataset</span>
+            <select data-testid="score-dataset" value={datasetId ?? ''} onChange={(e) => setDatasetId(Number(e.target.value))}>
+              {project?.datasets.map((d) => (
+                <option key={d.id} value={d.id}>
+                  {d.name} ({fmtNum(d.rowCount)} rows)
+                </option>
+              ))}
+            </select>
+          </label>
+          {needsRef && (
+            <label className="field">
+              <span>Reference model</span>
+              <select data-testid="score-ref-model" value={refModelId ?? ''} onChange={(e) => setRefModelId(e.target.value ? Number(e.target.value) : null)}>
+                <option value="">choose…</option>
+                {models.map((m) => (
+                  <option key={m.id} value={m.id}>
+                    {m.name}
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
+          <label className="field narrow">
+            <span>Batch size</span>
+            <input data-testid="score-batch-size" inputMode="numeric" value={batchSize} onChange={(e) => setBatchSize(e.target.value)} />
+          </label>
+          <label className="field narrow">
+            <span>Max tokens</span>
+            <input data-testid="score-max-tokens" inputMode="numeric" value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} />
+          </label>
+        </div>
+        <fieldset className="signal-grid">
+          <legend>Signals</legend>
+          {SIGNALS.map((s) => (
+            <label key={s} className="check" title={SIGNAL_HELP[s]}>
+              <input type="checkbox" data-testid={`signal-${s}`} checked={signals.has(s)} onChange={(e) => toggle(s, e.target.checked)} />
+              <code>{s}</code> <span className="muted">{SIGNAL_HELP[s]}</span>
+            </label>
+          ))}
+        </fieldset>
+        <div className="form-row">
+          <button className="btn btn-primary" data-testid="score-start" disabled={busy || model === null || signals.size === 0} onClick={() => void start()}>
+            Score
+          </button>
+          {signals.size === 0 && <span className="muted">Choose at least one signal.</span>}
+          {needsRef && refModelId === null && <span className="warn-text">excess_loss and learnability need a reference model.</span>}
+        </div>
+        <ErrorText error={error} testId="score-error" />
+      </section>
+      {plan && (
+        <section className="card" data-testid="score-plan">
+          <h2>Plan</h2>
+          <p className="muted">
+            {fmtNum(plan.examples)} examples · estimated {fmtEta(plan.estimatedSeconds)}
+          </p>
+          <ol className="plan">
+            {plan.passes.map((p, i) => (
+              <li key={i} data-testid="score-pass">
+                <strong>{p.kind.replace(/_/g, ' ')}</strong> pass with <code>{p.model}</code> → {p.signals.map((s) => <code key={s}>{s} </code>)}
+              </li>
+            ))}
+          </ol>
+        </section>
+      )}
+      {shownJobId && (
+        <section className="card">
+          <h2>Progress</h2>
+          <JobProgress jobId={shownJobId} label="scoring" />
+        </section>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,166 @@
+/** The training form. Validation is the engine's: its message names the field at fault. */
+import { useState } from 'react';
+import type { ApiError, ApiInput } from '../../../../preload/contract';
+import { useApp, useCall } from '../../api/hooks';
+import { ErrorText } from '../../components/ErrorText';
+import { fmtNum } from '../../components/format';
+
+const num = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
+
+export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: string) => void }) {
+  const { client, project, datasetId } = useApp();
+  const subsets = useCall('subsets.list', {});
+  const models = project?.models ?? [];
+  const [modelId, setModelId] = useState<number | null>(null);
+  const [subsetId, setSubsetId] = useState<number | null>(null);
+  const [layerMode, setLayerMode] = useState<'last' | 'custom'>('last');
+  const [lastN, setLastN] = useState('2');
+  const [layersText, setLayersText] = useState('all');
+  const [steps, setSteps] = useState('50');
+  const [batchSize, setBatchSize] = useState('4');
+  const [lr, setLr] = useState('0.001');
+  const [optimizer, setOptimizer] = useState<'adamw' | 'sgd'>('adamw');
+  const [schedule, setSchedule] = useState<'constant' | 'linear' | 'cosine'>('cosine');
+  const [warmup, setWarmup] = useState('0');
+  const [maxTokens, setMaxTokens] = useState('256');
+  const [tokenPolicy, setTokenPolicy] = useState<'response' | 'all'>('response');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const model = modelId ?? models[0]?.id ?? null;
+  const numLayers = models.find((m) => m.id === model)?.numLayers;
+  const layers = layerMode === 'last' ? `last:${lastN.trim()}` : layersText.trim();
+
+  const start = async () => {
+    if (model === null) return;
+    const config: ApiInput<'train.start'> = {
+      modelId: model,
+      subsetId,
+      datasetId: datasetId ?? undefined,
+      layers,
+      steps: num(steps),
+      batchSize: num(batchSize),
+      lr: num(lr),
+      optimizer,
+      schedule,
+      warmupSteps: num(warmup),
+      maxTokens: num(maxTokens),
+      tokenPolicy,
+    };
+    setBusy(true);
+    const r = await client.call('train.start', config);
+    setBusy(false);
+    setError(r.ok ? null : r.error);
+    if (r.ok) onStarted(r.value.runId, r.value.jobId);
+  };
+
+  return (
+    <section className="card">
+      <h2>New training run</h2>
+      <div className="form-row">
+        <label className="field">
+          <span>Model</span>
+          <select data-testid="train-model" value={model ?? ''} onChange={(e) => setModelId(Number(e.target.value))}>
+            {models.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.name} ({m.numLayers} layers)
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field">
+          <span>Rows</span>
+          <select data-testid="train-subset" value={subsetId ?? ''} onChange={(e) => setSubsetId(e.target.value ? Number(e.target.value) : null)}>
+            <option value="">All rows of the dataset</option>
+            {subsets.data?.map((s) => (
+              <option key={s.id} value={s.id}>
+                {s.name} ({fmtNum(s.size)})
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field">
+          <span>Tokens trained on</span>
+          <select data-testid="train-token-policy" value={tokenPolicy} onChange={(e) => setTokenPolicy(e.target.value as 'response' | 'all')}>
+            <option value="response">response only</option>
+            <option value="all">all tokens</option>
+          </select>
+        </label>
+      </div>
+      <div className="form-row">
+        <fieldset className="field-group">
+          <legend>Layers</legend>
+          <label className="check">
+            <input type="radio" name="layer-mode" data-testid="train-layers-mode-last" checked={layerMode === 'last'} onChange={() => setLayerMode('last')} />
+            Last
+            <input
+              className="tiny"
+              data-testid="train-last-n"
+              inputMode="numeric"
+              value={lastN}
+              disabled={layerMode !== 'last'}
+              onChange={(e) => setLastN(e.target.value)}
+            />
+            layers{numLayers ? ` of ${numLayers}` : ''}
+          </label>
+          <label className="check">
+            <input type="radio" name="layer-mode" data-testid="train-layers-mode-custom" checked={layerMode === 'custom'} onChange={() => setLayerMode('custom')} />
+            Spec
+            <input
+              data-testid="train-layers"
+              value={layersText}
+              disabled={layerMode !== 'custom'}
+              onChange={(e) => setLayersText(e.target.value)}
+              title="last:N · top:N:fim · attention · mlp · hft:SEED · all · names:a,b"
+            />
+          </label>
+          <span className="muted hint">
+            Sent as <code data-testid="train-layers-spec">{layers}</code> — forms: last:N, top:N:fim, attention, mlp, hft:SEED, all, names:a,b
+          </span>
+        </fieldset>
+      </div>
+      <div className="form-row">
+        <label className="field narrow">
+          <span>Steps</span>
+          <input data-testid="train-steps" inputMode="numeric" value={steps} onChange={(e) => setSteps(e.target.value)} />
+        </label>
+        <label className="field narrow">
+          <span>Batch size</span>
+          <input data-testid="train-batch-size" inputMode="numeric" value={batchSize} onChange={(e) => setBatchSize(e.target.value)} />
+        </label>
+        <label className="field narrow">
+          <span>Learning rate</span>
+          <input data-testid="train-lr" inputMode="decimal" value={lr} onChange={(e) => setLr(e.target.value)} />
+        </label>
+        <label className="field">
+          <span>Optimizer</span>
+          <select data-testid="train-optimizer" value={optimizer} onChange={(e) => setOptimizer(e.target.value as 'adamw' | 'sgd')}>
+            <option value="adamw">AdamW</option>
+            <option value="sgd">SGD</option>
+          </select>
+        </label>
+        <label className="field">
+          <span>Schedule</span>
+          <select data-testid="train-schedule" value={schedule} onChange={(e) => setSchedule(e.target.value as 'constant' | 'linear' | 'cosine')}>
+            <option value="cosine">cosine</option>
+            <option value="linear">linear</option>
+            <option value="constant">constant</option>
+          </select>
+        </label>
+        <label className="field narrow">
+          <span>Warmup steps</span>
+          <input data-testid="train-warmup" inputMode="numeric" value={warmup} onChange={(e) => setWarmup(e.target.value)} />
+        </label>
+        <label className="field narrow">
+          <span>Max tokens</span>
+          <input data-testid="train-max-tokens" inputMode="numeric" value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} />
+        </label>
+      </div>
+      <div className="form-row">
+        <button className="btn btn-primary" data-testid="train-start" disabled={busy || model === null} onClick={() => void start()}>
+          Start training
+        </button>
+      </div>
+      <ErrorText error={error} testId="train-error" />
+    </section>
+  );
+}

@@ -1,0 +1,188 @@
+/** Train: start a selective fine-tune, list runs, follow one live (loss curve, tokens/s, step, ETA, cancel/resume). */
+import { useEffect, useState } from 'react';
+import type { TrainMetric, TrainRunInfo } from '../../../../preload/contract';
+import { useApp, useCall, useEngineEvent, useJob, useJobs } from '../../api/hooks';
+import { EmptyState } from '../../components/EmptyState';
+import { ErrorText } from '../../components/ErrorText';
+import { JobActions, ProgressBar } from '../../components/JobProgress';
+import { LineChart } from '../../components/LineChart';
+import { fmtEta, fmtNum } from '../../components/format';
+import { TrainForm } from './TrainForm';
+
+export function TrainScreen() {
+  const { project } = useApp();
+  const runs = useCall('train.list', {});
+  const jobs = useJobs();
+  const [selected, setSelected] = useState<number | null>(null);
+
+  // refresh the run list when any training job changes state
+  const trainStates = jobs
+    .filter((j) => j.kind === 'train')
+    .map((j) => `${j.jobId}:${j.status}`)
+    .join(',');
+  const { reload } = runs;
+  useEffect(() => reload(), [trainStates, reload]);
+
+  if (project && (!project.models.length || !project.datasets.length)) {
+    return (
+      <div className="screen" data-testid="screen-train">
+        <h1>Train</h1>
+        <EmptyState title={!project.models.length ? 'No model to train' : 'No dataset to train on'} testId="train-empty">
+          Add {!project.models.length ? 'a model' : 'a dataset'} on the <a href="#/data">Data</a> screen first.
+        </EmptyState>
+      </div>
+    );
+  }
+
+  const list = runs.data ?? [];
+  const current = list.find((r) => r.id === selected) ?? list[0] ?? null;
+  return (
+    <div className="screen" data-testid="screen-train">
+      <h1>Train</h1>
+      <TrainForm
+        onStarted={(runId) => {
+          setSelected(runId);
+          reload();
+        }}
+      />
+      <section className="card">
+        <h2>Runs</h2>
+        <ErrorText error={runs.error} />
+        {list.length === 0 && runs.data && <EmptyState title="No runs yet">Start one above; its loss curve shows here live.</EmptyState>}
+        {list.length > 0 && (
+          <table className="simple-table" data-testid="train-runs">
+            <thead>
+              <tr>
+                <th>Run</th>
+                <th>Status</th>
+                <th className="num">Step</th>
+                <th>Layers</th>
+                <th>Rows</th>
+                <th>Output</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((r) => (
+                <RunRow key={r.id} run={r} selected={current?.id === r.id} onSelect={() => setSelected(r.id)} />
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      {current && <RunView key={current.id} run={current} />}
+    </div>
+  );
+}
+
+function RunRow({ run, selected, onSelect }: { run: TrainRunInfo; selected: boolean; onSelect: () => void }) {
+  const job = useJob(run.jobId);
+  const status = job?.status ?? run.status;
+  return (
+    <tr className={`clickable${selected ? ' selected' : ''}`} data-testid="train-run-row" data-run-id={run.id} data-status={status} onClick={onSelect}>
+      <td>#{run.id}</td>
+      <td>
+        <span className={`status-pill status-${status}`}>{status}</span>
+      </td>
+      <td className="num">
+        {fmtNum(job?.current ?? run.step)} / {fmtNum(job?.total ?? run.totalSteps)}
+      </td>
+      <td>
+        <code>{run.config.layers}</code>
+      </td>
+      <td>{run.subsetId ? `subset #${run.subsetId}` : 'all rows'}</td>
+      <td className="path">{run.outDir ?? '—'}</td>
+    </tr>
+  );
+}
+
+function RunView({ run }: { run: TrainRunInfo }) {
+  const fetched = useCall('train.metrics', { runId: run.id });
+  const [live, setLive] = useState<TrainMetric[]>([]);
+  const job = useJob(run.jobId);
+  useEngineEvent((event) => {
+    if (event.type === 'train.metric' && event.runId === run.id) setLive((prev) => [...prev, event.metric]);
+  });
+  // a fresh fetch already contains what arrived live before it
+  useEffect(() => setLive([]), [fetched.data]);
+
+  const seen = new Set<string>();
+  const metrics: TrainMetric[] = [];
+  for (const m of [...(fetched.data ?? []), ...live]) {
+    const k = `${m.split}:${m.step}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    metrics.push(m);
+  }
+  const trainPts = metrics.filter((m) => m.split === 'train').sort((a, b) => a.step - b.step);
+  const evalPts = metrics.filter((m) => m.split === 'eval').sort((a, b) => a.step - b.step);
+  const lastTrain = trainPts[trainPts.length - 1];
+  const tokensPerSec = typeof job?.stats.tokensPerSec === 'number' ? job.stats.tokensPerSec : lastTrain?.tokensPerSec;
+  const status = job?.status ?? run.status;
+  const step = job?.current ?? lastTrain?.step ?? run.step;
+  const total = job?.total ?? run.totalSteps;
+
+  return (
+    <section className="card" data-testid="train-run" data-run-id={run.id} data-status={status}>
+      <div className="row">
+        <h2>Run #{run.id}</h2>
+        <span className={`status-pill status-${status}`} data-testid="train-status">
+          {status}
+        </span>
+        <span className="spacer" />
+        {job && <JobActions job={job} />}
+      </div>
+      <ProgressBar current={step} total={total} status={status} />
+      <div className="stat-row">
+        <div className="stat">
+          <span className="stat-label">Step</span>
+          <span className="stat-value num" data-testid="train-step" data-step={step} data-total={total}>
+            {fmtNum(step)} / {fmtNum(total)}
+          </span>
+        </div>
+        <div className="stat">
+          <span className="stat-label">Train loss</span>
+          <span className="stat-value num" data-testid="train-loss">
+            {fmtNum(lastTrain?.loss ?? null)}
+          </span>
+        </div>
+        <div className="stat">
+          <span className="stat-label">Eval loss</span>
+          <span className="stat-value num">{fmtNum(evalPts[evalPts.length - 1]?.loss ?? null)}</span>
+        </div>
+        <div className="stat">
+          <span className="stat-label">Tokens/s</span>
+          <span className="stat-value num" data-testid="train-tokens-per-sec">
+            {fmtNum(tokensPerSec ?? null, 3)}
+          </span>
+        </div>
+        <div className="stat">
+          <span className="stat-label">ETA</span>
+          <span className="stat-value num">{status === 'running' ? fmtEta(job?.etaSeconds) : '—'}</span>
+        </div>
+        <div className="stat">
+          <span className="stat-label">Learning rate</span>
+          <span className="stat-value num">{fmtNum(lastTrain?.lr ?? null, 3)}</span>
+        </div>
+      </div>
+      <ErrorText error={job?.error ?? fetched.error} testId="train-run-error" />
+      <LineChart
+        testId="train-loss-chart"
+        xLabel="step"
+        yLabel="loss"
+        series={[
+          { name: 'train', color: 'var(--series-1)', points: trainPts.map((m) => ({ x: m.step, y: m.loss })) },
+          { name: 'eval', color: 'var(--series-2)', points: evalPts.map((m) => ({ x: m.step, y: m.loss })), dots: true },
+        ]}
+      />
+      <div className="muted">
+        layers <code>{run.config.layers}</code> · lr {run.config.lr} · {run.config.optimizer} · {run.config.schedule} · batch {run.config.batchSize}
+        {run.outDir && (
+          <>
+            {' '}
+            · output <code data-testid="train-out-dir">{run.outDir}</code>
+          </>
+        )}
+      </div>
+    </section>
+  );
+}

@@ -114,7 +114,7 @@ export async function importDataset(db: Db, opts: ImportOptions): Promise<Import
         throw err;
       }
       insert({
-        rowIndex: rows, rawJson: JSON.stringify(item.record), messagesJson: JSON.stringify(norm),
+        rowIndex: rows, rawJson: item.raw ?? JSON.stringify(item.record), messagesJson: JSON.stringify(norm),
         textPreview: previewText(norm), normHash: normHash(norm), nChars: charCount(norm), fullText: fullText(norm),
       });
       rows++;

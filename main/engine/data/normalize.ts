@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { isTextRecord, type Normalized } from './formats';
 
 const PREVIEW_CHARS = 280;
@@ -11,7 +11,8 @@ export function fullText(n: Normalized): string {
 /** One line for the table: "user: … ⏎ assistant: …", whitespace collapsed, cut at PREVIEW_CHARS. */
 export function previewText(n: Normalized): string {
   const s = isTextRecord(n) ? n.text : n.map((m) => `${m.role}: ${m.content}`).join(' ⏎ ');
-  const flat = s.replace(/\s+/g, ' ').trim();
+  // collapse only the head: long examples would otherwise pay a regex pass over all their text
+  const flat = s.slice(0, PREVIEW_CHARS * 4).replace(/\s+/g, ' ').trim();
   return flat.length > PREVIEW_CHARS ? `${flat.slice(0, PREVIEW_CHARS - 1)}…` : flat;
 }
 
@@ -26,5 +27,5 @@ export function charCount(n: Normalized): number {
 export function normHash(n: Normalized): string {
   const norm = (s: string) => s.toLowerCase().replace(/\s+/g, ' ').trim();
   const s = isTextRecord(n) ? `text\u0001${norm(n.text)}` : n.map((m) => `${m.role.toLowerCase()}\u0001${norm(m.content)}`).join('\u0002');
-  return createHash('sha1').update(s).digest('hex');
+  return hash('sha1', s, 'hex');
 }

@@ -6,7 +6,7 @@ export interface RecordItem {
   record?: unknown;
   /** why this line is not a record (the record is then absent) */
   error?: string;
-  /** raw text of a malformed line, kept for import_skips */
+  /** the record's source text when the reader has it (JSONL lines, malformed lines), kept as raw_json / in import_skips */
   raw?: string;
 }
 

@@ -359,6 +359,8 @@ export type WinnowApi = {
   call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<Result<ApiOutputs[N]>>;
   /** subscribe to pushed events; returns an unsubscribe function */
   onEvent(listener: (event: EngineEvent) => void): () => void;
+  /** native file dialog (Electron only; browser mode imports by path or upload) */
+  pickFile?(): Promise<string | null>;
 };
 
 export function isApiName(name: unknown): name is ApiName {

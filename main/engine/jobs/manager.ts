@@ -36,7 +36,8 @@ export class JobManager {
   private queue: string[] = [];
   private running: string | null = null;
   private cancelRequested = new Set<string>();
-  private live = new Map<string, { eta: number | null; stats: Record<string, number | string> }>();
+  private live = new Map<string, { eta: number | null; stats: Record<string, number | string>; current?: number; total?: number; message?: string }>();
+  private lastPersist = new Map<string, number>();
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -107,7 +108,7 @@ export class JobManager {
     } else if (job.status === 'running') {
       this.cancelRequested.add(jobId);
       this.opts.executor.cancel();
-      this.update(jobId, { message: 'cancelling…' });
+      this.update(jobId, { message: 'cancelling…' }); // in memory only: the job may hold the write lock
     }
     return this.get(jobId);
   }
@@ -151,8 +152,8 @@ export class JobManager {
         (p) => this.onProgress(next, p, started),
         (level, message) => this.opts.emit({ type: 'log', level, message }),
       );
-      this.live.delete(next);
       const cur = this.get(next);
+      this.live.delete(next);
       this.update(next, {
         status: 'done',
         message: outcome.message,
@@ -189,11 +190,44 @@ export class JobManager {
     if (eta === null && p.current > 0 && p.total > p.current) {
       eta = ((Date.now() - started) / 1000 / p.current) * (p.total - p.current);
     }
-    this.live.set(jobId, { eta, stats: p.stats ?? this.live.get(jobId)?.stats ?? {} });
+    const prev = this.live.get(jobId);
+    this.live.set(jobId, { ...prev, eta, stats: p.stats ?? prev?.stats ?? {} });
     this.update(jobId, { current: p.current, total: p.total, message: p.message, stats: p.stats });
   }
 
   private update(
+    jobId: string,
+    patch: Partial<{ status: JobStatus; current: number; total: number; message: string; stats: Record<string, number | string>; error: ApiError | null }>,
+  ): void {
+    // Progress lives in memory and reaches the database at most every 2 s: a job may hold a long write transaction
+    // (an import is one), and the host must never block its event loop waiting for the lock.
+    if (patch.status === undefined && patch.error === undefined) {
+      const prev = this.live.get(jobId) ?? { eta: null, stats: {} };
+      const next = {
+        ...prev,
+        current: patch.current ?? prev.current,
+        total: patch.total ?? prev.total,
+        message: patch.message ?? prev.message,
+        stats: patch.stats ?? prev.stats,
+      };
+      this.live.set(jobId, next);
+      const now = Date.now();
+      if (now - (this.lastPersist.get(jobId) ?? 0) > 2000) {
+        this.lastPersist.set(jobId, now);
+        try {
+          this.write(jobId, patch);
+        } catch {
+          // busy: the in-memory state is authoritative while the job runs
+        }
+      }
+      this.opts.emit({ type: 'job', job: this.get(jobId) });
+      return;
+    }
+    this.write(jobId, patch);
+    this.opts.emit({ type: 'job', job: this.get(jobId) });
+  }
+
+  private write(
     jobId: string,
     patch: Partial<{ status: JobStatus; current: number; total: number; message: string; stats: Record<string, number | string>; error: ApiError | null }>,
   ): void {
@@ -206,7 +240,6 @@ export class JobManager {
     if (patch.stats !== undefined) { sets.push('stats_json = ?'); vals.push(JSON.stringify(patch.stats)); }
     if (patch.error !== undefined) { sets.push('error_json = ?'); vals.push(patch.error ? JSON.stringify(patch.error) : null); }
     this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...vals, jobId);
-    this.opts.emit({ type: 'job', job: this.get(jobId) });
   }
 
   private toJob(row: JobRow): Job {
@@ -216,11 +249,11 @@ export class JobManager {
       jobId: row.id,
       kind: row.kind,
       status: row.status,
-      current: row.current,
-      total: row.total,
+      current: (row.status === 'running' ? live?.current : undefined) ?? row.current,
+      total: (row.status === 'running' ? live?.total : undefined) ?? row.total ?? 0,
       etaSeconds: row.status === 'running' ? (live?.eta ?? null) : null,
-      message: row.message ?? '',
-      stats: row.stats_json ? JSON.parse(row.stats_json) : {},
+      message: (row.status === 'running' ? live?.message : undefined) ?? row.message ?? '',
+      stats: (row.status === 'running' && live && Object.keys(live.stats).length ? live.stats : null) ?? (row.stats_json ? JSON.parse(row.stats_json) : {}),
       error,
       resumable: (row.status === 'failed' || row.status === 'cancelled') && RESUMABLE_KINDS.has(row.kind),
       createdAt: row.created_at,

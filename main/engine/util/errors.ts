@@ -2,16 +2,9 @@
  * Errors cross every boundary as values: `{ ok: false, error: { code, message } }`.
  * Inside the engine we throw WinnowError so the message can name the file, line or field.
  */
-export type ErrorCode =
-  | 'bad_input'
-  | 'not_found'
-  | 'parse_error'
-  | 'unsupported'
-  | 'too_large'
-  | 'conflict'
-  | 'cancelled'
-  | 'io_error'
-  | 'internal';
+import type { ErrorCode } from '../../../preload/contract';
+
+export type { ErrorCode };
 
 export class WinnowError extends Error {
   constructor(

@@ -1,0 +1,293 @@
+/**
+ * The `winnow` command: every job the UI can start, in-process over the same engine modules.
+ * Progress goes to stderr; with --json the last line of stdout is one JSON object with the result.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EngineService } from '../engine/api/service';
+import { InProcessExecutor } from '../engine/jobs/runners';
+import { initBackend } from '../engine/compute/backend';
+import { convertLlama2c } from '../engine/models/llama2c';
+import { projectsDir } from '../engine/util/paths';
+import { WinnowError, toErrorValue } from '../engine/util/errors';
+import type { ApiInput, ApiName, ApiOutputs, Job } from '../../preload/contract';
+import { writeScoresJsonl } from './score-output';
+import { findSubsetByName } from '../engine/selection/subsets';
+
+const USAGE = `winnow <command> [options]
+
+  convert llama2c MODEL.bin TOKENIZER.bin OUT_DIR     llama2.c checkpoint → Hugging Face folder
+  import FILE --project P [--format F] [--skip-malformed] [--name N]
+  score --model DIR (--data FILE | --project P) --signals a,b [--ref-model DIR] --out OUT.jsonl
+  select --project P --name NAME (--top-percent X | --top K | --min A --max B) --signal S [--asc]
+         | --random K [--seed S]
+  train --model DIR (--data FILE | --project P [--subset NAME]) --layers SPEC --steps N --out DIR
+        [--lr 1e-3] [--batch 4] [--accum 1] [--optimizer adamw|sgd] [--schedule cosine|linear|constant]
+        [--warmup 0] [--token-policy response|all] [--dft] [--seed 0] [--max-tokens 256]
+  export --model DIR (--data FILE | --project P [--subset NAME]) [--layers SPEC] --out DIR [--overwrite]
+  serve [--port N]                                     browser mode (same as npm start without Electron)
+
+  Common: --json (machine-readable result as the last stdout line), --home DIR (WINNOW_HOME)
+  Layer SPEC: last:N | top:N:fim | attention | mlp | hft:SEED | all | names:t1,t2,...`;
+
+const OPTIONS = {
+  project: { type: 'string' },
+  model: { type: 'string' },
+  'ref-model': { type: 'string' },
+  data: { type: 'string' },
+  signals: { type: 'string' },
+  out: { type: 'string' },
+  format: { type: 'string' },
+  name: { type: 'string' },
+  'skip-malformed': { type: 'boolean' },
+  json: { type: 'boolean' },
+  home: { type: 'string' },
+  signal: { type: 'string' },
+  'top-percent': { type: 'string' },
+  top: { type: 'string' },
+  min: { type: 'string' },
+  max: { type: 'string' },
+  asc: { type: 'boolean' },
+  random: { type: 'string' },
+  seed: { type: 'string' },
+  subset: { type: 'string' },
+  layers: { type: 'string' },
+  steps: { type: 'string' },
+  lr: { type: 'string' },
+  batch: { type: 'string' },
+  accum: { type: 'string' },
+  optimizer: { type: 'string' },
+  schedule: { type: 'string' },
+  warmup: { type: 'string' },
+  'token-policy': { type: 'string' },
+  dft: { type: 'boolean' },
+  'max-tokens': { type: 'string' },
+  overwrite: { type: 'boolean' },
+  port: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Opts = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
+
+function num(v: unknown, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new WinnowError('bad_input', `--${flag} must be a number, got "${String(v)}"`);
+  return n;
+}
+
+function need(o: Opts, flag: keyof typeof OPTIONS): string {
+  const v = o[flag];
+  if (typeof v !== 'string' || !v) throw new WinnowError('bad_input', `--${flag} is required`);
+  return v;
+}
+
+/** A CLI session: a project (named, a folder path, or a temporary one) with jobs run in this process. */
+class Session {
+  readonly service: EngineService;
+  private tmp: string | null = null;
+
+  constructor(project: string | undefined, private readonly quiet: boolean) {
+    let dir = projectsDir();
+    let name = 'cli';
+    if (project === undefined) {
+      this.tmp = mkdtempSync(join(tmpdir(), 'winnow-cli-'));
+      dir = this.tmp;
+    } else if (project.includes('/') || project.includes('\\')) {
+      dir = dirname(resolve(project));
+      name = basename(resolve(project));
+    } else name = project;
+    this.service = new EngineService({ projectsDir: dir, mode: 'browser', executor: new InProcessExecutor() });
+    this.service.open(name);
+    this.service.onEvent((e) => {
+      if (this.quiet) return;
+      if (e.type === 'job' && e.job.status === 'running') {
+        process.stderr.write(`[${e.job.kind}] ${e.job.current}/${e.job.total} ${e.job.message}\n`);
+      } else if (e.type === 'log') process.stderr.write(`[${e.level}] ${e.message}\n`);
+    });
+  }
+
+  async call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
+    const r = await this.service.call(name, input);
+    if (!r.ok) throw new WinnowError(r.error.code === 'engine_unavailable' ? 'internal' : r.error.code, r.error.message, r.error.details);
+    return r.value as ApiOutputs[N];
+  }
+
+  /** Wait for a job and fail loudly if it did not finish. */
+  async job(jobId: string): Promise<Job> {
+    await this.service.whenIdle();
+    const jobs = await this.call('jobs.list', {});
+    const job = jobs.find((j) => j.jobId === jobId);
+    if (!job) throw new WinnowError('internal', `job ${jobId} vanished`);
+    if (job.status !== 'done') throw new WinnowError(job.error?.code ?? 'internal', job.error?.message ?? `${job.kind} job ${job.status}`);
+    return job;
+  }
+
+  async importFile(path: string, opts: { format?: string; name?: string; skipMalformed?: boolean }): Promise<Job> {
+    const { jobId } = await this.call('datasets.import', { path: resolve(path), format: opts.format, name: opts.name, skipMalformed: opts.skipMalformed ?? false });
+    return this.job(jobId);
+  }
+
+  async model(dir: string): Promise<number> {
+    return (await this.call('models.add', { path: resolve(dir) })).id;
+  }
+
+  close(): void {
+    this.service.close();
+    if (this.tmp) rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+async function withData(s: Session, o: Opts): Promise<{ datasetId?: number; subsetId: number | null }> {
+  if (typeof o.data === 'string') {
+    const job = await s.importFile(o.data, { format: o.format as string | undefined, skipMalformed: !!o['skip-malformed'] });
+    return { datasetId: Number(job.stats.datasetId), subsetId: null };
+  }
+  if (typeof o.project !== 'string') throw new WinnowError('bad_input', 'give --data FILE or --project P');
+  if (typeof o.subset === 'string') return { subsetId: findSubsetByName(s.service.current().db, o.subset).id };
+  return { subsetId: null };
+}
+
+async function run(argv: string[]): Promise<unknown> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
+  const o = values as Opts;
+  if (typeof o.home === 'string') process.env.WINNOW_HOME = resolve(o.home);
+  const quiet = !!o.json;
+  switch (command) {
+    case 'convert': {
+      const [kind, modelBin, tokBin, outDir] = positionals;
+      if (kind !== 'llama2c' || !modelBin || !tokBin || !outDir) throw new WinnowError('bad_input', 'usage: winnow convert llama2c MODEL.bin TOKENIZER.bin OUT_DIR');
+      const header = convertLlama2c(resolve(modelBin), resolve(tokBin), resolve(outDir));
+      return { out: resolve(outDir), ...header };
+    }
+    case 'import': {
+      const file = positionals[0];
+      if (!file) throw new WinnowError('bad_input', 'usage: winnow import FILE --project P');
+      const s = new Session(need(o, 'project'), quiet);
+      try {
+        const job = await s.importFile(file, { format: o.format as string | undefined, name: o.name as string | undefined, skipMalformed: !!o['skip-malformed'] });
+        return { dataset: job.stats.datasetId, rows: job.stats.rows, skipped: job.stats.skipped, renderErrors: job.stats.renderErrors };
+      } finally {
+        s.close();
+      }
+    }
+    case 'score': {
+      const s = new Session(o.project as string | undefined, quiet);
+      try {
+        await backendLine(quiet);
+        const modelId = await s.model(need(o, 'model'));
+        const refModelId = typeof o['ref-model'] === 'string' ? await s.model(o['ref-model']) : undefined;
+        const { datasetId } = await withData(s, o);
+        const signals = need(o, 'signals').split(',').map((x) => x.trim()).filter(Boolean);
+        const { jobId, plan } = await s.call('scoring.start', {
+          modelId, refModelId, datasetId, signals,
+          batchSize: num(o.batch, 'batch') ?? 8,
+          maxTokens: num(o['max-tokens'], 'max-tokens') ?? 512,
+        });
+        const job = await s.job(jobId);
+        const out = resolve(need(o, 'out'));
+        const written = writeScoresJsonl(s.service.current().db, { runId: Number(job.stats.runId), datasetId, signals, out });
+        return { out, rows: written.rows, errors: written.errors, runId: job.stats.runId, plan, tokensPerSec: job.stats.tokensPerSec };
+      } finally {
+        s.close();
+      }
+    }
+    case 'select': {
+      const s = new Session(need(o, 'project'), quiet);
+      try {
+        const name = need(o, 'name');
+        let rule: ApiInput<'subsets.create'>['rule'];
+        if (o.random !== undefined) rule = { kind: 'random', count: num(o.random, 'random')!, seed: num(o.seed, 'seed') ?? 0 };
+        else if (o['top-percent'] !== undefined) rule = { kind: 'top', signal: need(o, 'signal'), percent: num(o['top-percent'], 'top-percent'), dir: o.asc ? 'asc' : 'desc' };
+        else if (o.top !== undefined) rule = { kind: 'top', signal: need(o, 'signal'), count: num(o.top, 'top'), dir: o.asc ? 'asc' : 'desc' };
+        else if (o.min !== undefined || o.max !== undefined) rule = { kind: 'threshold', signal: need(o, 'signal'), min: num(o.min, 'min'), max: num(o.max, 'max') };
+        else rule = { kind: 'all' };
+        const subset = await s.call('subsets.create', { name, rule });
+        return { subset: subset.id, name: subset.name, size: subset.size, rule: subset.rule };
+      } finally {
+        s.close();
+      }
+    }
+    case 'train': {
+      const s = new Session(o.project as string | undefined, quiet);
+      try {
+        await backendLine(quiet);
+        const modelId = await s.model(need(o, 'model'));
+        const { datasetId, subsetId } = await withData(s, o);
+        const { jobId, runId } = await s.call('train.start', {
+          modelId, subsetId, datasetId,
+          layers: need(o, 'layers'),
+          steps: num(need(o, 'steps'), 'steps')!,
+          lr: num(o.lr, 'lr'),
+          batchSize: num(o.batch, 'batch'),
+          gradAccum: num(o.accum, 'accum'),
+          optimizer: o.optimizer as 'adamw' | 'sgd' | undefined,
+          schedule: o.schedule as 'cosine' | 'linear' | 'constant' | undefined,
+          warmupSteps: num(o.warmup, 'warmup'),
+          tokenPolicy: o['token-policy'] as 'response' | 'all' | undefined,
+          dftWeight: !!o.dft,
+          seed: num(o.seed, 'seed'),
+          maxTokens: num(o['max-tokens'], 'max-tokens'),
+        });
+        const job = await s.job(jobId);
+        const out = resolve(need(o, 'out'));
+        const exp = await s.call('export.start', { outDir: out, subsetId: null, trainRunId: runId, what: ['weights'], overwrite: !!o.overwrite });
+        await s.job(exp.jobId);
+        return { out: join(out, 'model'), runId, loss: job.stats.loss, tokensPerSec: job.stats.tokensPerSec };
+      } finally {
+        s.close();
+      }
+    }
+    case 'export': {
+      const s = new Session(o.project as string | undefined, quiet);
+      try {
+        const modelId = await s.model(need(o, 'model'));
+        const { datasetId, subsetId } = await withData(s, o);
+        const what: Array<'subset' | 'token_masks' | 'layer_mask' | 'scores'> = ['subset', 'token_masks', 'scores'];
+        let layerMaskId: number | undefined;
+        if (typeof o.layers === 'string') {
+          layerMaskId = (await s.call('layerMasks.save', { name: `cli-${Date.now()}`, modelId, layers: o.layers })).id;
+          what.push('layer_mask');
+        }
+        const out = resolve(need(o, 'out'));
+        const { jobId } = await s.call('export.start', { outDir: out, subsetId, datasetId, modelId, layerMaskId, what, overwrite: !!o.overwrite });
+        const job = await s.job(jobId);
+        return { out, files: job.stats.files };
+      } finally {
+        s.close();
+      }
+    }
+    case 'serve': {
+      if (typeof o.port === 'string') process.env.WINNOW_PORT = o.port;
+      await import('../server/index');
+      return new Promise(() => {}); // runs until killed
+    }
+    default:
+      process.stdout.write(USAGE + '\n');
+      if (command && command !== 'help' && !o.help) throw new WinnowError('bad_input', `unknown command "${command}"`);
+      return null;
+  }
+}
+
+async function backendLine(quiet: boolean): Promise<void> {
+  const b = await initBackend();
+  if (!quiet) process.stderr.write(`backend: ${b.name} (${b.reason})${b.unavailable.length ? `; unavailable: ${b.unavailable.map((u) => `${u.name}: ${u.why}`).join('; ')}` : ''}\n`);
+}
+
+run(process.argv.slice(2)).then(
+  (result) => {
+    if (result === null) return;
+    const json = process.argv.includes('--json');
+    process.stdout.write(json ? JSON.stringify(result) + '\n' : JSON.stringify(result, null, 2) + '\n');
+    process.exit(0);
+  },
+  (err) => {
+    const e = toErrorValue(err);
+    if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ ok: false, error: e }) + '\n');
+    process.stderr.write(`winnow: ${e.message}\n`);
+    process.exit(e.code === 'bad_input' ? 2 : 1);
+  },
+);

@@ -1,0 +1,87 @@
+/** Layers of a model: its tensors with their scores, and named layer masks (exact HF tensor names + provenance). */
+import type { Db } from '../db';
+import type { LayerMaskInfo, TensorRow } from '../../../preload/contract';
+import { readModelConfig } from '../models/config';
+import { checkpointFiles, readSafetensorsHeader } from '../models/safetensors';
+import { listTensors } from '../models';
+import type { TensorInfo } from '../models/types';
+import { resolveLayerSpec } from '../selection/layers';
+import { WinnowError } from '../util/errors';
+import { modelPath } from './models-registry';
+
+/** Tensors of a checkpoint from its headers only (no weights are read). */
+export function checkpointTensors(dir: string): TensorInfo[] {
+  const cfg = readModelConfig(dir);
+  const shapes: Record<string, { shape: number[] }> = {};
+  for (const f of checkpointFiles(dir).files) {
+    for (const [name, e] of readSafetensorsHeader(f).entries) shapes[name] = { shape: e.shape };
+  }
+  return listTensors(cfg, shapes);
+}
+
+/** Latest per-block score of a signal for a model (sum over the block's tensors), from layer scoring runs. */
+export function layerBlockScores(db: Db, modelId: number, spec: string): Map<number, number> | undefined {
+  const m = /^top:\d+:([a-z_]+)$/.exec(spec.trim());
+  if (!m) return undefined;
+  const run = db
+    .prepare(`SELECT r.id FROM score_runs r JOIN layer_scores l ON l.run_id = r.id WHERE r.model_id = ? AND l.signal = ? ORDER BY r.id DESC LIMIT 1`)
+    .pluck()
+    .get(modelId, m[1]) as number | undefined;
+  if (!run) return new Map();
+  const rows = db
+    .prepare(`SELECT block, SUM(value) AS v FROM layer_scores WHERE run_id = ? AND signal = ? AND block IS NOT NULL GROUP BY block`)
+    .all(run, m[1]) as Array<{ block: number; v: number }>;
+  return new Map(rows.map((r) => [r.block, r.v]));
+}
+
+export function listLayerTensors(db: Db, modelId: number): { tensors: TensorRow[]; numLayers: number } {
+  const dir = modelPath(db, modelId);
+  const tensors = checkpointTensors(dir);
+  const scores = db
+    .prepare(
+      `SELECT l.tensor_name AS name, l.signal, l.value FROM layer_scores l
+       WHERE l.run_id = (SELECT MAX(r.id) FROM score_runs r JOIN layer_scores x ON x.run_id = r.id WHERE r.model_id = ? AND x.signal = l.signal)`,
+    )
+    .all(modelId) as Array<{ name: string; signal: string; value: number }>;
+  const byName = new Map<string, Record<string, number>>();
+  for (const s of scores) {
+    if (!byName.has(s.name)) byName.set(s.name, {});
+    byName.get(s.name)![s.signal] = s.value;
+  }
+  return {
+    tensors: tensors.map((t) => ({ ...t, scores: byName.get(t.name) ?? {} })),
+    numLayers: readModelConfig(dir).numLayers,
+  };
+}
+
+interface MaskRowDb { id: number; name: string; model_id: number; tensors_json: string; provenance_json: string }
+const toInfo = (r: MaskRowDb): LayerMaskInfo => ({
+  id: r.id,
+  name: r.name,
+  modelId: r.model_id,
+  tensors: JSON.parse(r.tensors_json),
+  provenance: JSON.parse(r.provenance_json),
+});
+
+export function saveLayerMask(db: Db, name: string, modelId: number, spec: string): LayerMaskInfo {
+  const dir = modelPath(db, modelId);
+  const tensors = resolveLayerSpec(spec, checkpointTensors(dir), layerBlockScores(db, modelId, spec));
+  if (db.prepare('SELECT 1 FROM layer_masks WHERE name = ?').get(name)) throw new WinnowError('conflict', `a layer mask named "${name}" already exists`);
+  const info = db
+    .prepare(`INSERT INTO layer_masks (name, model_id, tensors_json, provenance_json, created_at) VALUES (?, ?, ?, ?, datetime('now'))`)
+    .run(name, modelId, JSON.stringify(tensors), JSON.stringify({ spec, modelPath: dir }));
+  return toInfo(db.prepare('SELECT * FROM layer_masks WHERE id = ?').get(Number(info.lastInsertRowid)) as MaskRowDb);
+}
+
+export function listLayerMasks(db: Db, modelId?: number): LayerMaskInfo[] {
+  const rows = (modelId !== undefined
+    ? db.prepare('SELECT * FROM layer_masks WHERE model_id = ? ORDER BY id').all(modelId)
+    : db.prepare('SELECT * FROM layer_masks ORDER BY id').all()) as MaskRowDb[];
+  return rows.map(toInfo);
+}
+
+export function getLayerMask(db: Db, id: number): LayerMaskInfo {
+  const r = db.prepare('SELECT * FROM layer_masks WHERE id = ?').get(id) as MaskRowDb | undefined;
+  if (!r) throw new WinnowError('not_found', `layer mask ${id} not found`);
+  return toInfo(r);
+}

@@ -1,0 +1,81 @@
+/** The project's models: registered by folder, validated on the way in (config, weights, tokenizer). */
+import { existsSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Db } from '../db';
+import type { ModelInfo } from '../../../preload/contract';
+import { readModelConfig } from '../models/config';
+import { checkpointFiles, readSafetensorsHeader } from '../models/safetensors';
+import { WinnowError } from '../util/errors';
+
+interface ModelRowDb { id: number; name: string; path: string; architecture: string; config_json: string; hash: string }
+
+/** Cheap identity of a checkpoint: config + weight files' names, sizes and mtimes (hashing GBs on every add is too slow). */
+function checkpointHash(dir: string, files: string[]): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(readModelConfig(dir).raw));
+  for (const f of files) {
+    const st = statSync(f);
+    h.update(`${basename(f)}:${st.size}:${st.mtimeMs}`);
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+export function validateModelFolder(dir: string): { params: number; files: string[] } {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new WinnowError('not_found', `model folder ${dir} does not exist`);
+  readModelConfig(dir); // names config.json and the bad field
+  const { files } = checkpointFiles(dir);
+  if (!existsSync(join(dir, 'tokenizer.json'))) {
+    throw new WinnowError('not_found', `${join(dir, 'tokenizer.json')}: missing — Winnow needs the model's tokenizer.json`);
+  }
+  let params = 0;
+  for (const f of files) {
+    for (const e of readSafetensorsHeader(f).entries.values()) params += e.shape.reduce((a: number, b: number) => a * b, 1);
+  }
+  return { params, files };
+}
+
+export function addModel(db: Db, path: string, opts: { name?: string; trainRunId?: number | null } = {}): ModelInfo {
+  const dir = resolve(path);
+  const { files } = validateModelFolder(dir);
+  const cfg = readModelConfig(dir);
+  const existing = db.prepare('SELECT id FROM models WHERE path = ?').get(dir) as { id: number } | undefined;
+  const hash = checkpointHash(dir, files);
+  if (existing) {
+    db.prepare('UPDATE models SET config_json = ?, hash = ?, architecture = ? WHERE id = ?').run(JSON.stringify(cfg.raw), hash, cfg.modelType, existing.id);
+    return getModel(db, existing.id);
+  }
+  const info = db
+    .prepare(`INSERT INTO models (name, path, architecture, config_json, hash, created_at, train_run_id) VALUES (?, ?, ?, ?, ?, datetime('now'), ?)`)
+    .run(opts.name ?? basename(dir), dir, cfg.modelType, JSON.stringify(cfg.raw), hash, opts.trainRunId ?? null);
+  return getModel(db, Number(info.lastInsertRowid));
+}
+
+function toInfo(r: ModelRowDb & { train_run_id: number | null }): ModelInfo {
+  let numLayers = 0;
+  let params = 0;
+  try {
+    const raw = JSON.parse(r.config_json) as Record<string, number>;
+    numLayers = raw.num_hidden_layers ?? raw.n_layer ?? 0;
+    params = validateModelFolder(r.path).params;
+  } catch {
+    // a model folder that moved away still lists; using it reports the problem
+  }
+  return { id: r.id, name: r.name, path: r.path, architecture: r.architecture, numLayers, params, trainRunId: r.train_run_id ?? null };
+}
+
+export function getModel(db: Db, id: number): ModelInfo {
+  const r = db.prepare('SELECT * FROM models WHERE id = ?').get(id) as (ModelRowDb & { train_run_id: number | null }) | undefined;
+  if (!r) throw new WinnowError('not_found', `model ${id} not found in this project`);
+  return toInfo(r);
+}
+
+export function listModels(db: Db): ModelInfo[] {
+  return (db.prepare('SELECT * FROM models ORDER BY id').all() as Array<ModelRowDb & { train_run_id: number | null }>).map(toInfo);
+}
+
+export function modelPath(db: Db, id: number): string {
+  const r = db.prepare('SELECT path FROM models WHERE id = ?').get(id) as { path: string } | undefined;
+  if (!r) throw new WinnowError('not_found', `model ${id} not found in this project`);
+  return r.path;
+}

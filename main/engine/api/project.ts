@@ -1,0 +1,91 @@
+/**
+ * An open project: its folder, SQLite file and job queue. The bundled demo project is created on first open with the
+ * demo model registered and the demo dataset imported by an ordinary import job.
+ */
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EngineEvent, ProjectInfo } from '../../../preload/contract';
+import { openProjectDb, listDatasets, listImportSkips, listRenderErrors, type Db } from '../db';
+import { JobManager, type JobExecutor } from '../jobs/manager';
+import { projectSlug, resourcesDir } from '../util/paths';
+import { addModel, listModels } from './models-registry';
+
+export const DEMO_PROJECT = 'demo';
+export const PROJECT_FILE = 'project.winnow';
+
+export interface OpenProject {
+  name: string;
+  dir: string;
+  dbPath: string;
+  db: Db;
+  jobs: JobManager;
+}
+
+export function demoDatasetPath(): string {
+  return join(resourcesDir(), 'demo', 'gsm8k', 'train.jsonl');
+}
+export function demoModelPath(): string {
+  return join(resourcesDir(), 'models', 'stories260K');
+}
+
+export function openProject(
+  projectsDir: string,
+  name: string,
+  executor: JobExecutor,
+  emit: (e: EngineEvent) => void,
+  onJobFinished: (p: OpenProject, job: import('../../../preload/contract').Job) => void,
+): OpenProject {
+  const dir = join(projectsDir, projectSlug(name));
+  mkdirSync(dir, { recursive: true });
+  const dbPath = join(dir, PROJECT_FILE);
+  const isNew = !existsSync(dbPath);
+  const db = openProjectDb(dbPath);
+  const project: OpenProject = { name, dir, dbPath, db, jobs: undefined as unknown as JobManager };
+  project.jobs = new JobManager(db, {
+    dbPath,
+    projectDir: dir,
+    executor,
+    emit,
+    onFinished: (job) => onJobFinished(project, job),
+  });
+  project.jobs.recoverAfterRestart();
+  if (isNew) db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('name', ?)`).run(name);
+  if (isNew && name === DEMO_PROJECT) seedDemo(project);
+  return project;
+}
+
+function seedDemo(p: OpenProject): void {
+  if (existsSync(demoModelPath())) addModel(p.db, demoModelPath(), { name: 'stories260K (demo)' });
+  if (existsSync(demoDatasetPath())) {
+    p.jobs.submit('import', { path: demoDatasetPath(), name: 'gsm8k-train (demo)', skipMalformed: false });
+  }
+}
+
+export function activeModelId(db: Db): number | null {
+  const v = db.prepare(`SELECT value FROM project_meta WHERE key = 'active_model_id'`).pluck().get() as string | undefined;
+  if (v) return Number(v);
+  const first = db.prepare('SELECT id FROM models ORDER BY id LIMIT 1').pluck().get() as number | undefined;
+  return first ?? null;
+}
+
+export function setActiveModel(db: Db, modelId: number): void {
+  db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('active_model_id', ?)`).run(String(modelId));
+}
+
+export function projectInfo(p: OpenProject): ProjectInfo {
+  const datasets = listDatasets(p.db).map((d) => ({
+    id: d.id,
+    name: d.name,
+    sourcePath: d.sourcePath,
+    format: d.format,
+    rowCount: d.rowCount,
+    renderErrors: listRenderErrors(p.db, d.id).length,
+    skipped: listImportSkips(p.db, d.id).length,
+  }));
+  return { name: p.name, path: p.dbPath, datasets, models: listModels(p.db) };
+}
+
+export function listProjectNames(projectsDir: string): string[] {
+  if (!existsSync(projectsDir)) return [];
+  return readdirSync(projectsDir).filter((n) => existsSync(join(projectsDir, n, PROJECT_FILE)));
+}

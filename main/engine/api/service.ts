@@ -1,0 +1,188 @@
+/**
+ * The engine service: implements every call of the contract (preload/contract.ts) over the open project.
+ * Transports (Electron IPC via the utilityProcess port, browser-mode WebSocket, tests) call `call(name, input)`;
+ * inputs are validated here and every failure comes back as an error value.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { ApiName, ApiOutputs, ApiParsedInput, EngineEvent, Job, Result } from '../../../preload/contract';
+import { isApiName, parseInput } from '../../../preload/contract';
+import { queryExamples, listRenderErrors } from '../db';
+import { WinnowError, toErrorValue } from '../util/errors';
+import type { JobExecutor } from '../jobs/manager';
+import { DEMO_PROJECT, activeModelId, openProject, projectInfo, setActiveModel, type OpenProject } from './project';
+import { addModel, getModel, modelPath } from './models-registry';
+import { createSubset, deleteSubset, listSubsets } from '../selection/subsets';
+import { exampleDetail, tokenizerFor } from './examples';
+import { planScoring } from '../scoring/plan';
+import { listLayerTensors, saveLayerMask, listLayerMasks } from './layers';
+import { createTrainRun, listTrainRuns, trainMetrics } from './train-runs';
+import { projectSlug } from '../util/paths';
+
+export interface EngineServiceOptions {
+  projectsDir: string;
+  mode: 'electron' | 'browser';
+  executor: JobExecutor & { backend?: import('../../../preload/contract').BackendInfo | null };
+  version?: string;
+}
+
+type Handlers = { [N in ApiName]: (input: ApiParsedInput<N>) => Promise<ApiOutputs[N]> | ApiOutputs[N] };
+
+export class EngineService {
+  private project: OpenProject | null = null;
+  private listeners = new Set<(e: EngineEvent) => void>();
+
+  constructor(private readonly opts: EngineServiceOptions) {}
+
+  onEvent(listener: (e: EngineEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit = (e: EngineEvent): void => {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // a broken listener must not stop the others
+      }
+    }
+  };
+
+  async call(name: string, input: unknown): Promise<Result<unknown>> {
+    if (!isApiName(name)) return { ok: false, error: { code: 'bad_input', message: `unknown call "${name}"` } };
+    const parsed = parseInput(name, input);
+    if (!parsed.ok) return parsed;
+    try {
+      const handler = this.handlers[name] as (i: unknown) => unknown;
+      return { ok: true, value: await handler(parsed.value) };
+    } catch (err) {
+      return { ok: false, error: toErrorValue(err) };
+    }
+  }
+
+  /** The open project, opening the demo project on first use. */
+  current(): OpenProject {
+    if (!this.project) this.open(DEMO_PROJECT);
+    return this.project!;
+  }
+
+  open(name: string): OpenProject {
+    if (this.project?.name === name) return this.project;
+    if (this.project) this.project.db.close();
+    mkdirSync(this.opts.projectsDir, { recursive: true });
+    this.project = openProject(this.opts.projectsDir, name, this.opts.executor, this.emit, (p, job) => this.onJobFinished(p, job));
+    return this.project;
+  }
+
+  whenIdle(): Promise<void> {
+    return this.project ? this.project.jobs.whenIdle() : Promise.resolve();
+  }
+
+  close(): void {
+    this.project?.db.close();
+    this.project = null;
+  }
+
+  private onJobFinished(p: OpenProject, job: Job): void {
+    if (job.kind === 'train' && typeof job.stats.outDir === 'string') {
+      const runId = Number(job.stats.runId);
+      const model = addModel(p.db, job.stats.outDir, { name: `trained run ${runId}`, trainRunId: runId });
+      p.db.prepare('UPDATE train_runs SET out_model_id = ? WHERE id = ?').run(model.id, runId);
+    }
+    if (job.kind === 'import' || job.kind === 'train') this.emit({ type: 'project', project: projectInfo(p) });
+  }
+
+  private handlers: Handlers = {
+    'app.info': () => ({
+      version: this.opts.version ?? '0.1.0',
+      backend: this.opts.executor.backend ?? null,
+      projectsDir: this.opts.projectsDir,
+      mode: this.opts.mode,
+    }),
+
+    'project.open': (i) => projectInfo(i.name ? this.open(i.name) : this.current()),
+
+    'datasets.import': (i) => {
+      const p = this.current();
+      const job = p.jobs.submit('import', { path: i.path, name: i.name, format: i.format, skipMalformed: i.skipMalformed });
+      return { jobId: job.jobId };
+    },
+
+    'datasets.upload': (i) => {
+      const p = this.current();
+      const dir = join(p.dir, 'uploads');
+      mkdirSync(dir, { recursive: true });
+      // the name comes from the browser: keep only its last component, in safe characters
+      const safe = projectSlug(basename(i.fileName));
+      const file = join(dir, `${Date.now()}-${safe}`);
+      writeFileSync(file, i.content);
+      const job = p.jobs.submit('import', { path: file, name: safe, skipMalformed: i.skipMalformed });
+      return { jobId: job.jobId };
+    },
+
+    'datasets.renderErrors': (i) => {
+      const all = listRenderErrors(this.current().db, i.datasetId);
+      return { total: all.length, rows: all.slice(i.offset, i.offset + i.limit).map((r) => ({ rowIndex: r.rowIndex, reason: r.reason })) };
+    },
+
+    'models.add': (i) => addModel(this.current().db, i.path),
+
+    'examples.query': async (i) => {
+      const p = this.current();
+      const modelId = activeModelId(p.db);
+      const tokenizerId = modelId ? (await tokenizerFor(modelPath(p.db, modelId))).id : undefined;
+      const res = queryExamples(p.db, { ...i, tokenizerId });
+      const columns = p.db
+        .prepare(`SELECT name FROM pragma_table_info('example_signals') WHERE name != 'example_id'`)
+        .pluck()
+        .all() as string[];
+      return { total: res.total, rows: res.rows, columns };
+    },
+
+    'examples.get': async (i) => {
+      const p = this.current();
+      const modelId = i.modelId ?? activeModelId(p.db);
+      if (!modelId) throw new WinnowError('not_found', 'no model in this project: add one to render examples');
+      return exampleDetail(p.db, i.exampleId, modelId);
+    },
+
+    'scoring.start': (i) => {
+      const p = this.current();
+      getModel(p.db, i.modelId);
+      if (i.refModelId) getModel(p.db, i.refModelId);
+      const plan = planScoring(p.db, i);
+      setActiveModel(p.db, i.modelId);
+      const job = p.jobs.submit('score', { ...i, projectModelPath: modelPath(p.db, i.modelId) });
+      return { jobId: job.jobId, plan };
+    },
+
+    'subsets.create': (i) => createSubset(this.current().db, i.name, i.rule, i.datasetId),
+    'subsets.list': () => listSubsets(this.current().db),
+    'subsets.delete': (i) => ({ deleted: deleteSubset(this.current().db, i.subsetId) }),
+
+    'layers.list': (i) => listLayerTensors(this.current().db, i.modelId),
+    'layerMasks.save': (i) => saveLayerMask(this.current().db, i.name, i.modelId, i.layers),
+    'layerMasks.list': (i) => listLayerMasks(this.current().db, i.modelId),
+
+    'train.start': (i) => {
+      const p = this.current();
+      getModel(p.db, i.modelId);
+      const runId = createTrainRun(p.db, i);
+      const job = p.jobs.submit('train', { runId });
+      p.db.prepare('UPDATE train_runs SET job_id = ? WHERE id = ?').run(job.jobId, runId);
+      return { jobId: job.jobId, runId };
+    },
+    'train.list': () => listTrainRuns(this.current().db),
+    'train.metrics': (i) => trainMetrics(this.current().db, i.runId),
+
+    'export.start': (i) => {
+      const job = this.current().jobs.submit('export', { ...i });
+      return { jobId: job.jobId };
+    },
+
+    'jobs.list': () => this.current().jobs.list(),
+    'jobs.cancel': (i) => this.current().jobs.cancel(i.jobId),
+    'jobs.resume': (i) => this.current().jobs.resume(i.jobId),
+  };
+}

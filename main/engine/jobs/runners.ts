@@ -1,0 +1,40 @@
+/** Job kind → implementation. Imported by the compute worker and by the CLI (in-process); not by the engine host. */
+import type { JobKind } from '../../../preload/contract';
+import type { JobContext, JobOutcome, JobRunner } from './types';
+import { runImportJob } from '../data/import-job';
+import { runScoreJob } from '../scoring/run';
+import { runTrainJob } from '../training/run';
+import { runExportJob } from '../export/run';
+
+const RUNNERS: Record<JobKind, JobRunner> = {
+  import: runImportJob,
+  score: runScoreJob,
+  train: runTrainJob,
+  export: runExportJob,
+};
+
+export function runJob(kind: JobKind, ctx: JobContext): Promise<JobOutcome> {
+  return RUNNERS[kind](ctx);
+}
+
+/** Runs jobs in the calling thread (CLI, tests): same runners, no worker. */
+export class InProcessExecutor {
+  private cancelled = false;
+  backend: import('../../../preload/contract').BackendInfo | null = null;
+  async run(
+    spec: { jobId: string; kind: JobKind; dbPath: string; projectDir: string; params: Record<string, unknown> },
+    onProgress: (p: import('./types').JobProgress) => void,
+    onLog: (level: 'info' | 'warn' | 'error', message: string) => void,
+  ): Promise<JobOutcome> {
+    this.cancelled = false;
+    return runJob(spec.kind, {
+      ...spec,
+      progress: onProgress,
+      log: onLog,
+      isCancelled: () => this.cancelled,
+    });
+  }
+  cancel(): void {
+    this.cancelled = true;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Per-token signals from one forward pass. Position t holds the model's view of token x_t given x_<t, read from the
+ * logits at t−1; position 0 has no prediction (NaN here, null on the wire).
+ *   token_loss    ℓ_t = −log p(x_t | x_<t)
+ *   token_prob    p(x_t | x_<t)
+ *   token_entropy H_t = −Σ_v p(v) log p(v) of the predictive distribution for position t
+ *   token_rank    1 + #{v : logit_v > logit_{x_t}}
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface TokenSignalArrays {
+  token_loss: Float32Array;
+  token_prob: Float32Array;
+  token_entropy: Float32Array;
+  token_rank: Float32Array;
+}
+
+/**
+ * @param logits [B, T, V] float32
+ * @param ids token ids per row, right-padded to T
+ * @param lengths real length of each row
+ * @returns per row, arrays of its real length
+ */
+export function tokenSignalsFromLogits(
+  logits: tf.Tensor3D,
+  ids: Int32Array[],
+  lengths: number[],
+  want: { entropy: boolean; rank: boolean },
+): TokenSignalArrays[] {
+  const [B, T, V] = logits.shape;
+  const N = B * (T - 1);
+  // targets: x_{t+1} for prediction at t
+  const targets = new Int32Array(N);
+  for (let b = 0; b < B; b++) {
+    const row = ids[b]!;
+    for (let t = 0; t < T - 1; t++) targets[b * (T - 1) + t] = t + 1 < row.length ? row[t + 1]! : 0;
+  }
+  const tensors = tf.tidy(() => {
+    const pred = logits.slice([0, 0, 0], [B, T - 1, V]).reshape([N, V]) as tf.Tensor2D;
+    const logp = tf.logSoftmax(pred);
+    const tgt = tf.tensor2d(targets, [N, 1], 'int32');
+    const loss = tf.neg(tf.gather(logp, tgt, 1, 1).reshape([N]));
+    const result: Record<string, tf.Tensor> = { loss };
+    if (want.entropy) result.ent = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 1));
+    if (want.rank) {
+      const tgtLogit = tf.gather(pred, tgt, 1, 1); // [N,1]
+      result.rank = tf.add(tf.sum(tf.cast(tf.greater(pred, tgtLogit), 'float32'), 1), 1);
+    }
+    return result;
+  });
+  const lossData = tensors.loss!.dataSync() as Float32Array;
+  const entData = tensors.ent ? (tensors.ent.dataSync() as Float32Array) : null;
+  const rankData = tensors.rank ? (tensors.rank.dataSync() as Float32Array) : null;
+  tf.dispose(tensors);
+  const out: TokenSignalArrays[] = [];
+  for (let b = 0; b < B; b++) {
+    const L = lengths[b]!;
+    const mk = () => {
+      const a = new Float32Array(L);
+      a[0] = NaN;
+      return a;
+    };
+    const s: TokenSignalArrays = { token_loss: mk(), token_prob: mk(), token_entropy: mk(), token_rank: mk() };
+    for (let t = 1; t < L; t++) {
+      const k = b * (T - 1) + (t - 1);
+      const l = lossData[k]!;
+      s.token_loss[t] = l;
+      s.token_prob[t] = Math.exp(-l);
+      s.token_entropy[t] = entData ? entData[k]! : NaN;
+      s.token_rank[t] = rankData ? rankData[k]! : NaN;
+    }
+    out.push(s);
+  }
+  return out;
+}
+
+/** mean of ℓ_t over positions t ≥ 1 with label_mask[t] = 1; null when there are none */
+export function maskedMean(values: Float32Array, labelMask: Uint8Array): number | null {
+  let sum = 0;
+  let n = 0;
+  for (let t = 1; t < values.length; t++) {
+    if (labelMask[t] === 1 && Number.isFinite(values[t]!)) {
+      sum += values[t]!;
+      n++;
+    }
+  }
+  return n ? sum / n : null;
+}

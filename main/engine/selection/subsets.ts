@@ -1,0 +1,106 @@
+/**
+ * Subsets: a named set of examples and the rule that made it. Rules run as SQL over the indexed signal columns,
+ * so they scale with the table, not with JS memory.
+ */
+import type { Db } from '../db';
+import { listSignalColumns } from '../db';
+import { WinnowError } from '../util/errors';
+import type { SubsetInfo, SubsetRule } from '../../../preload/contract';
+import { mulberry32 } from '../util/random';
+
+const BUILTIN_COLUMNS: Record<string, string> = { row_index: 'e.row_index', n_chars: 'e.n_chars' };
+
+function columnSql(db: Db, name: string): string {
+  if (name in BUILTIN_COLUMNS) return BUILTIN_COLUMNS[name]!;
+  if (listSignalColumns(db).includes(name)) return `s."${name}"`;
+  throw new WinnowError('bad_input', `rule: unknown column "${name}" — score the dataset with it first`);
+}
+
+/** The example ids a rule selects, in rule order (best first for top-k). */
+export function evaluateRule(db: Db, rule: SubsetRule, datasetId?: number): number[] {
+  const scope = datasetId !== undefined ? 'e.dataset_id = ?' : '1=1';
+  const scopeArgs = datasetId !== undefined ? [datasetId] : [];
+  const from = 'examples e LEFT JOIN example_signals s ON s.example_id = e.id';
+  switch (rule.kind) {
+    case 'all':
+      return db.prepare(`SELECT e.id FROM ${from} WHERE ${scope} ORDER BY e.id`).pluck().all(...scopeArgs) as number[];
+    case 'threshold': {
+      if (rule.min === undefined && rule.max === undefined) throw new WinnowError('bad_input', 'rule: threshold needs min or max');
+      const col = columnSql(db, rule.signal);
+      const conds = [scope, `${col} IS NOT NULL`];
+      const args: unknown[] = [...scopeArgs];
+      if (rule.min !== undefined) { conds.push(`${col} >= ?`); args.push(rule.min); }
+      if (rule.max !== undefined) { conds.push(`${col} <= ?`); args.push(rule.max); }
+      return db.prepare(`SELECT e.id FROM ${from} WHERE ${conds.join(' AND ')} ORDER BY e.id`).pluck().all(...args) as number[];
+    }
+    case 'top': {
+      const col = columnSql(db, rule.signal);
+      if ((rule.count === undefined) === (rule.percent === undefined)) {
+        throw new WinnowError('bad_input', 'rule: top needs exactly one of count or percent');
+      }
+      const scored = db.prepare(`SELECT COUNT(*) FROM ${from} WHERE ${scope} AND ${col} IS NOT NULL`).pluck().get(...scopeArgs) as number;
+      const k = rule.count ?? Math.max(1, Math.round(((rule.percent ?? 0) / 100) * scored));
+      const dir = rule.dir === 'asc' ? 'ASC' : 'DESC';
+      return db
+        .prepare(`SELECT e.id FROM ${from} WHERE ${scope} AND ${col} IS NOT NULL ORDER BY ${col} ${dir}, e.id LIMIT ?`)
+        .pluck()
+        .all(...scopeArgs, k) as number[];
+    }
+    case 'random': {
+      const ids = db.prepare(`SELECT e.id FROM ${from} WHERE ${scope} ORDER BY e.id`).pluck().all(...scopeArgs) as number[];
+      const rand = mulberry32(rule.seed);
+      for (let i = ids.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [ids[i], ids[j]] = [ids[j]!, ids[i]!];
+      }
+      return ids.slice(0, rule.count);
+    }
+  }
+}
+
+export function createSubset(db: Db, name: string, rule: SubsetRule, datasetId?: number): SubsetInfo {
+  const exists = db.prepare('SELECT id FROM subsets WHERE name = ?').get(name);
+  if (exists) throw new WinnowError('conflict', `a subset named "${name}" already exists`);
+  const ids = evaluateRule(db, rule, datasetId);
+  const stored = { ...rule, ...(datasetId !== undefined ? { datasetId } : {}) };
+  const id = db.transaction(() => {
+    const info = db
+      .prepare(`INSERT INTO subsets (name, rule_json, size, created_at) VALUES (?, ?, ?, datetime('now'))`)
+      .run(name, JSON.stringify(stored), ids.length);
+    const subsetId = Number(info.lastInsertRowid);
+    const ins = db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)');
+    for (const e of ids) ins.run(subsetId, e);
+    return subsetId;
+  })();
+  return getSubset(db, id);
+}
+
+interface SubsetRowDb { id: number; name: string; rule_json: string; size: number; created_at: string }
+
+function toInfo(r: SubsetRowDb): SubsetInfo {
+  return { id: r.id, name: r.name, size: r.size, rule: JSON.parse(r.rule_json), createdAt: r.created_at };
+}
+
+export function getSubset(db: Db, id: number): SubsetInfo {
+  const r = db.prepare('SELECT * FROM subsets WHERE id = ?').get(id) as SubsetRowDb | undefined;
+  if (!r) throw new WinnowError('not_found', `subset ${id} not found`);
+  return toInfo(r);
+}
+
+export function findSubsetByName(db: Db, name: string): SubsetInfo {
+  const r = db.prepare('SELECT * FROM subsets WHERE name = ?').get(name) as SubsetRowDb | undefined;
+  if (!r) throw new WinnowError('not_found', `subset "${name}" not found`);
+  return toInfo(r);
+}
+
+export function listSubsets(db: Db): SubsetInfo[] {
+  return (db.prepare('SELECT * FROM subsets ORDER BY id').all() as SubsetRowDb[]).map(toInfo);
+}
+
+export function deleteSubset(db: Db, id: number): boolean {
+  return db.prepare('DELETE FROM subsets WHERE id = ?').run(id).changes > 0;
+}
+
+export function subsetMemberIds(db: Db, id: number): number[] {
+  return db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(id) as number[];
+}

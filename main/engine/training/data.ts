@@ -1,0 +1,105 @@
+/**
+ * Training data: the rendered examples of a subset (or dataset), each with its token weights, split into train and
+ * eval by a seeded shuffle. The order of training examples is a function of (seed, step) only, so a resumed run
+ * sees exactly the batches it would have seen — no RNG state needs saving.
+ */
+import type { Db } from '../db';
+import { getRender } from '../db';
+import { WinnowError } from '../util/errors';
+import { mulberry32 } from '../util/random';
+
+export interface TrainExample {
+  exampleId: number;
+  ids: Int32Array;
+  /** 1 where the token's loss counts (label mask, or every token after the first with policy 'all') */
+  weights: Uint8Array;
+}
+
+export interface TrainData {
+  train: TrainExample[];
+  eval: TrainExample[];
+  /** examples left out because no token was trainable (never trained on silently) */
+  skippedEmpty: number;
+}
+
+export function loadTrainData(
+  db: Db,
+  opts: { subsetId: number | null; datasetId?: number; tokenizerId: string; tokenPolicy: 'response' | 'all'; evalFraction: number; seed: number },
+): TrainData {
+  let ids: number[];
+  if (opts.subsetId !== null) {
+    ids = db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(opts.subsetId) as number[];
+  } else if (opts.datasetId !== undefined) {
+    ids = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(opts.datasetId) as number[];
+  } else {
+    ids = db.prepare('SELECT id FROM examples ORDER BY id').pluck().all() as number[];
+  }
+  const all: TrainExample[] = [];
+  let skippedEmpty = 0;
+  for (const id of ids) {
+    const r = getRender(db, id, opts.tokenizerId);
+    if (!r) continue;
+    const weights = new Uint8Array(r.nTokens);
+    for (let t = 1; t < r.nTokens; t++) weights[t] = opts.tokenPolicy === 'all' ? 1 : r.labelMask[t]!;
+    if (!weights.some((w) => w === 1)) {
+      skippedEmpty++;
+      continue;
+    }
+    all.push({ exampleId: id, ids: r.tokenIds, weights });
+  }
+  if (all.length === 0) {
+    throw new WinnowError('bad_input', `no trainable examples: ${ids.length} selected, ${skippedEmpty} have no trainable tokens, the rest are not rendered`);
+  }
+  const rand = mulberry32(opts.seed ^ 0x5eed);
+  const order = all.map((e) => ({ e, r: rand() })).sort((a, b) => a.r - b.r).map((o) => o.e);
+  const nEval = opts.evalFraction > 0 && order.length >= 2 ? Math.max(1, Math.round(order.length * opts.evalFraction)) : 0;
+  return { eval: order.slice(0, nEval), train: order.slice(nEval), skippedEmpty };
+}
+
+/** The examples of micro-batch `micro` (global index) — epoch-wise seeded permutations, deterministic in (seed, index). */
+export function microBatch(train: TrainExample[], seed: number, micro: number, size: number): TrainExample[] {
+  const out: TrainExample[] = [];
+  const n = train.length;
+  for (let k = 0; k < size; k++) {
+    const pos = micro * size + k;
+    const epoch = Math.floor(pos / n);
+    out.push(train[permutation(n, seed + epoch * 7919)[pos % n]!]!);
+  }
+  return out;
+}
+
+const permCache = new Map<string, Int32Array>();
+function permutation(n: number, seed: number): Int32Array {
+  const key = `${n}:${seed}`;
+  let p = permCache.get(key);
+  if (!p) {
+    p = new Int32Array(n);
+    for (let i = 0; i < n; i++) p[i] = i;
+    const rand = mulberry32(seed);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [p[i], p[j]] = [p[j]!, p[i]!];
+    }
+    if (permCache.size > 8) permCache.clear();
+    permCache.set(key, p);
+  }
+  return p;
+}
+
+/** Right-pad a batch to its longest row (capped at maxTokens). */
+export function padBatch(batch: TrainExample[], padId: number, maxTokens: number): { ids: Int32Array; weights: Float32Array; attn: Int32Array; B: number; T: number; tokens: number } {
+  const T = Math.min(maxTokens, Math.max(...batch.map((e) => e.ids.length)));
+  const B = batch.length;
+  const ids = new Int32Array(B * T).fill(padId);
+  const weights = new Float32Array(B * T);
+  const attn = new Int32Array(B * T);
+  let tokens = 0;
+  batch.forEach((e, b) => {
+    const L = Math.min(T, e.ids.length);
+    ids.set(e.ids.subarray(0, L), b * T);
+    attn.fill(1, b * T, b * T + L);
+    for (let t = 0; t < L; t++) weights[b * T + t] = e.weights[t]!;
+    tokens += L;
+  });
+  return { ids, weights, attn, B, T, tokens };
+}

@@ -1,0 +1,267 @@
+/**
+ * Selective fine-tuning job. Only the chosen tensors become variables (with gradients and optimizer state); blocks
+ * below the lowest trainable one run once outside the gradient tape. Checkpoints every N steps (and on cancel) hold
+ * the trainable tensors, the optimizer state and the step; data order is a function of (seed, step), so a resumed run
+ * continues its loss curve exactly where it stopped.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
+import { openProjectDb, type Db } from '../db';
+import { loadModel, disposeModel, embed, runBlocks, finalNorm, lmHead, saveModel, type LoadedModel } from '../models';
+import { renderDataset } from '../data/renderDataset';
+import { resolveLayerSpec } from '../selection/layers';
+import { DEFAULT_RENDER } from '../api/examples';
+import type { TrainConfig } from '../../../preload/contract';
+import type { JobContext, JobOutcome } from '../jobs/types';
+import { WinnowError } from '../util/errors';
+import { loadTrainData, microBatch, padBatch, type TrainExample } from './data';
+import { weightedLmLoss } from './loss';
+import { createOptimizer, clipByGlobalNorm } from './optimizer';
+import { learningRate } from './schedule';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { layerBlockScores } from '../api/layers';
+
+interface RunRow { id: number; config_json: string; model_id: number; status: string }
+
+function modelDir(db: Db, id: number): string {
+  const p = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(id) as string | undefined;
+  if (!p) throw new WinnowError('not_found', `model ${id} not found`);
+  return p;
+}
+
+/** The lowest block that holds a trainable tensor; embeddings (or a tied head) force 0; none → numLayers. */
+export function lowestTrainableBlock(model: LoadedModel, trainable: Set<string>): number {
+  let low = model.config.numLayers;
+  for (const t of model.tensors) {
+    if (!trainable.has(t.name)) continue;
+    if (t.block === null) {
+      if (t.kind === 'embed' || t.kind === 'pos_embed') return 0;
+    } else low = Math.min(low, t.block);
+  }
+  return low;
+}
+
+export interface BatchLoss {
+  /** the loss as a function of the variables (for tf.variableGrads) */
+  loss: () => tf.Scalar;
+  tokens: number;
+  weightSum: number;
+  dispose(): void;
+}
+
+export function lossOnBatch(
+  model: LoadedModel,
+  weights: Record<string, tf.Tensor>,
+  batch: TrainExample[],
+  opts: { padId: number; maxTokens: number; frozenBelow: number; dft: boolean },
+): BatchLoss {
+  const cfg = model.config;
+  const { ids, weights: w, attn, B, T, tokens } = padBatch(batch, opts.padId, opts.maxTokens);
+  const idsT = tf.tensor2d(ids, [B, T], 'int32');
+  const attnT = tf.tensor2d(attn, [B, T], 'int32');
+  // frozen prefix: computed once, outside the tape
+  const prefix =
+    opts.frozenBelow > 0 ? tf.tidy(() => runBlocks(cfg, weights, embed(cfg, weights, idsT), 0, opts.frozenBelow, attnT)) : null;
+  let weightSum = 0;
+  for (let b = 0; b < B; b++) for (let t = 1; t < T; t++) weightSum += w[b * T + t]!;
+  return {
+    loss: () => {
+      const h0 = prefix ?? embed(cfg, weights, idsT);
+      const h = runBlocks(cfg, weights, h0, opts.frozenBelow, cfg.numLayers, attnT);
+      const logits = lmHead(cfg, weights, finalNorm(cfg, weights, h));
+      return weightedLmLoss(logits, ids, w, B, T, { dft: opts.dft }).loss;
+    },
+    tokens,
+    weightSum,
+    dispose: () => {
+      idsT.dispose();
+      attnT.dispose();
+      prefix?.dispose();
+    },
+  };
+}
+
+export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
+  const runId = Number(ctx.params.runId);
+  const db = openProjectDb(ctx.dbPath);
+  let model: LoadedModel | null = null;
+  const vars = new Map<string, tf.Variable>();
+  const opt: { o: ReturnType<typeof createOptimizer> | null } = { o: null };
+  try {
+    const run = db.prepare('SELECT * FROM train_runs WHERE id = ?').get(runId) as RunRow | undefined;
+    if (!run) throw new WinnowError('not_found', `train run ${runId} not found`);
+    const cfg = JSON.parse(run.config_json) as TrainConfig;
+    const runDir = join(ctx.projectDir, 'runs', String(runId));
+    const ckptDir = join(runDir, 'checkpoint');
+    db.prepare(`UPDATE train_runs SET status = 'running', error = NULL WHERE id = ?`).run(runId);
+
+    ctx.progress({ current: 0, total: cfg.steps, message: 'loading model' });
+    const dir = modelDir(db, cfg.modelId);
+    model = await loadModel(dir);
+    const m = model;
+    const trainable = resolveLayerSpec(cfg.layers, m.tensors, layerBlockScores(db, cfg.modelId, cfg.layers));
+    const trainableSet = new Set(trainable);
+    const frozenBelow = lowestTrainableBlock(m, trainableSet);
+
+    // make sure every example is rendered with this tokenizer
+    const datasets = (cfg.subsetId !== null
+      ? db.prepare('SELECT DISTINCT e.dataset_id FROM subset_members s JOIN examples e ON e.id = s.example_id WHERE s.subset_id = ?').pluck().all(cfg.subsetId)
+      : cfg.datasetId !== undefined ? [cfg.datasetId] : db.prepare('SELECT id FROM datasets').pluck().all()) as number[];
+    for (const d of datasets) {
+      ctx.progress({ current: 0, total: cfg.steps, message: 'rendering examples' });
+      await renderDataset(db, d, m.tokenizer, { ...DEFAULT_RENDER, maxTokens: cfg.maxTokens });
+    }
+    const data = loadTrainData(db, {
+      subsetId: cfg.subsetId,
+      datasetId: cfg.datasetId,
+      tokenizerId: m.tokenizer.id,
+      tokenPolicy: cfg.tokenPolicy,
+      evalFraction: cfg.evalFraction,
+      seed: cfg.seed,
+    });
+    if (data.skippedEmpty) ctx.log('warn', `train run ${runId}: ${data.skippedEmpty} example(s) have no trainable tokens and are left out`);
+
+    for (const name of trainable) {
+      const v = tf.variable(m.weights[name]!, true);
+      m.weights[name]!.dispose();
+      m.weights[name] = v;
+      vars.set(name, v);
+    }
+    opt.o = createOptimizer(cfg.optimizer, { weightDecay: cfg.weightDecay });
+
+    let start = 0;
+    const ckpt = loadCheckpoint(ckptDir);
+    if (ckpt) {
+      for (const [name, t] of ckpt.trainable) {
+        const v = vars.get(name);
+        if (!v) throw new WinnowError('conflict', `checkpoint of run ${runId} has tensor ${name} that the run does not train`);
+        v.assign(t);
+        t.dispose();
+      }
+      opt.o.load(ckpt.optimizer);
+      start = ckpt.state.step;
+      // steps after the checkpoint are recomputed: drop their metrics so the curve has no duplicates
+      db.prepare('DELETE FROM train_metrics WHERE run_id = ? AND step > ?').run(runId, start);
+      ctx.log('info', `train run ${runId}: resumed from step ${start}`);
+    }
+
+    const padId = m.tokenizer.padId ?? m.tokenizer.eosId ?? 0;
+    const insertMetric = db.prepare('INSERT INTO train_metrics (run_id, step, split, loss, lr, tokens_per_sec) VALUES (?, ?, ?, ?, ?, ?)');
+    const varList = [...vars.values()];
+    const names = [...vars.keys()];
+
+    const evalLoss = (): number | null => {
+      if (!data.eval.length) return null;
+      let sum = 0;
+      let wsum = 0;
+      for (let i = 0; i < data.eval.length; i += cfg.batchSize) {
+        const batch = data.eval.slice(i, i + cfg.batchSize);
+        const b = lossOnBatch(m, m.weights, batch, { padId, maxTokens: cfg.maxTokens, frozenBelow: 0, dft: false });
+        const l = tf.tidy(() => b.loss().dataSync()[0]!);
+        sum += l * b.weightSum;
+        wsum += b.weightSum;
+        b.dispose();
+      }
+      return wsum ? sum / wsum : null;
+    };
+
+    let lastLoss = NaN;
+    let tokensTotal = 0;
+    const started = Date.now();
+    for (let step = start; step < cfg.steps; step++) {
+      if (ctx.isCancelled()) {
+        await saveCheckpoint(ckptDir, step, vars, opt.o.state());
+        db.prepare(`UPDATE train_runs SET status = 'cancelled', step = ?, checkpoint_path = ? WHERE id = ?`).run(step, ckptDir, runId);
+        throw new WinnowError('cancelled', `cancelled at step ${step}; checkpoint saved — resume to continue`);
+      }
+      const t0 = Date.now();
+      const lr = learningRate(cfg.schedule, cfg.lr, step, cfg.steps, cfg.warmupSteps);
+      const acc = new Map<string, tf.Tensor>();
+      let lossSum = 0;
+      let stepTokens = 0;
+      for (let a = 0; a < cfg.gradAccum; a++) {
+        const batch = microBatch(data.train, cfg.seed, step * cfg.gradAccum + a, cfg.batchSize);
+        const b = lossOnBatch(m, m.weights, batch, { padId, maxTokens: cfg.maxTokens, frozenBelow, dft: cfg.dftWeight });
+        const { value, grads } = tf.variableGrads(b.loss, varList);
+        lossSum += value.dataSync()[0]!;
+        value.dispose();
+        for (const n of names) {
+          const g = grads[vars.get(n)!.name];
+          if (!g) continue;
+          const prev = acc.get(n);
+          if (prev) {
+            acc.set(n, tf.keep(tf.add(prev, g)));
+            prev.dispose();
+            g.dispose();
+          } else acc.set(n, g);
+        }
+        stepTokens += b.tokens;
+        b.dispose();
+      }
+      if (cfg.gradAccum > 1) {
+        for (const [n, g] of acc) {
+          acc.set(n, tf.keep(tf.div(g, cfg.gradAccum)));
+          g.dispose();
+        }
+      }
+      const gradNorm = clipByGlobalNorm(acc, cfg.clipNorm);
+      opt.o.apply(vars, acc, lr);
+      for (const g of acc.values()) g.dispose();
+      lastLoss = lossSum / cfg.gradAccum;
+      tokensTotal += stepTokens;
+      const tps = stepTokens / Math.max((Date.now() - t0) / 1000, 1e-3);
+      insertMetric.run(runId, step + 1, 'train', lastLoss, lr, tps);
+      db.prepare('UPDATE train_runs SET step = ? WHERE id = ?').run(step + 1, runId);
+      const elapsed = (Date.now() - started) / 1000;
+      const perStep = elapsed / (step + 1 - start);
+      ctx.progress({
+        current: step + 1,
+        total: cfg.steps,
+        message: `step ${step + 1}/${cfg.steps} loss ${lastLoss.toFixed(4)}`,
+        etaSeconds: perStep * (cfg.steps - step - 1),
+        stats: { runId, loss: lastLoss, lr, tokensPerSec: Math.round(tps), gradNorm, trainableTensors: trainable.length },
+        metric: { runId, step: step + 1, split: 'train', loss: lastLoss, lr, tokensPerSec: tps },
+      });
+      if ((step + 1) % cfg.evalEvery === 0 || step + 1 === cfg.steps) {
+        const ev = evalLoss();
+        if (ev !== null) {
+          insertMetric.run(runId, step + 1, 'eval', ev, lr, 0);
+          ctx.progress({
+            current: step + 1,
+            total: cfg.steps,
+            metric: { runId, step: step + 1, split: 'eval', loss: ev, lr, tokensPerSec: 0 },
+            stats: { runId, loss: lastLoss, evalLoss: ev, lr, tokensPerSec: Math.round(tps) },
+          });
+        }
+      }
+      if ((step + 1) % cfg.checkpointEvery === 0 && step + 1 < cfg.steps) {
+        await saveCheckpoint(ckptDir, step + 1, vars, opt.o.state());
+        db.prepare('UPDATE train_runs SET checkpoint_path = ? WHERE id = ?').run(ckptDir, runId);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+
+    ctx.progress({ current: cfg.steps, total: cfg.steps, message: 'saving the tuned model' });
+    const outDir = join(runDir, 'model');
+    await saveModel(outDir, { config: m.config, weights: m.weights }, { tokenizerFrom: dir });
+    db.prepare(`UPDATE train_runs SET status = 'done', out_dir = ?, step = ? WHERE id = ?`).run(outDir, cfg.steps, runId);
+    const secs = (Date.now() - started) / 1000;
+    return {
+      message: `trained ${cfg.steps} steps on ${trainable.length} tensors; final loss ${lastLoss.toFixed(4)}`,
+      stats: { runId, outDir, loss: lastLoss, tokensPerSec: Math.round(tokensTotal / Math.max(secs, 1e-3)), trainableTensors: trainable.length },
+    };
+  } catch (err) {
+    if (!(err instanceof WinnowError && err.code === 'cancelled')) {
+      try {
+        db.prepare(`UPDATE train_runs SET status = 'failed', error = ? WHERE id = ?`).run((err as Error).message, runId);
+      } catch {
+        // reported through the job
+      }
+    }
+    throw err;
+  } finally {
+    opt.o?.dispose();
+    if (model) disposeModel(model);
+    db.close();
+  }
+}

@@ -223,8 +223,15 @@ export function ExamplesTable({ rows, sort, onSort, filters, onFilter, selectedI
                     </div>
                   );
                 }
+                // a row that trains on nothing is a silent mask failure: make it stand out
+                const zeroTrainable = cell.column.id === 'n_label' && value === 0;
                 return (
-                  <div key={cell.id} className={`vtable-cell${numeric ? ' num' : ''}`} data-column={cell.column.id}>
+                  <div
+                    key={cell.id}
+                    className={`vtable-cell${numeric ? ' num' : ''}${zeroTrainable ? ' warn-text' : ''}`}
+                    data-column={cell.column.id}
+                    title={zeroTrainable ? 'no trainable tokens' : undefined}
+                  >
                     {typeof value === 'number' ? fmtNum(value) : '—'}
                   </div>
                 );

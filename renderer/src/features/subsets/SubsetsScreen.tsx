@@ -181,7 +181,7 @@ export function SubsetsScreen() {
                 <th>Name</th>
                 <th className="num">Rows</th>
                 <th>Rule</th>
-                <th>Created</th>
+                <th className="num">Created</th>
                 <th />
               </tr>
             </thead>

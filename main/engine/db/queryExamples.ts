@@ -53,39 +53,71 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
     throw new WinnowError('bad_input', `unknown column "${name}" (known: ${[...Object.keys(BUILTIN), ...signals].join(', ')})`);
   };
 
-  const where: string[] = [];
-  const args: unknown[] = [];
-  if (q.datasetId !== undefined) { where.push('e.dataset_id = ?'); args.push(q.datasetId); }
+  // each condition remembers which joined table it reads, so counts join only what they need
+  type Cond = { sql: string; args: unknown[]; uses: 'e' | 's' | 'r' };
+  const conds: Cond[] = [];
+  const usesOf = (c: string): Cond['uses'] => (c.startsWith('s.') ? 's' : c.startsWith('r.') ? 'r' : 'e');
+  if (q.datasetId !== undefined) conds.push({ sql: 'e.dataset_id = ?', args: [q.datasetId], uses: 'e' });
   if (q.subsetId !== undefined) {
-    where.push('e.id IN (SELECT example_id FROM subset_members WHERE subset_id = ?)');
-    args.push(q.subsetId);
+    conds.push({ sql: 'e.id IN (SELECT example_id FROM subset_members WHERE subset_id = ?)', args: [q.subsetId], uses: 'e' });
   }
   for (const f of q.filters ?? []) {
     const c = colSql(f.column);
-    if (f.min !== undefined) { where.push(`${c} >= ?`); args.push(f.min); }
-    if (f.max !== undefined) { where.push(`${c} <= ?`); args.push(f.max); }
+    if (f.min !== undefined) conds.push({ sql: `${c} >= ?`, args: [f.min], uses: usesOf(c) });
+    if (f.max !== undefined) conds.push({ sql: `${c} <= ?`, args: [f.max], uses: usesOf(c) });
   }
   if (q.text !== undefined) {
     const m = ftsQuery(q.text);
-    if (m !== null) { where.push('e.id IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)'); args.push(m); }
+    if (m !== null) conds.push({ sql: 'e.id IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)', args: [m], uses: 'e' });
   }
   if (q.sort && q.sort.dir !== 'asc' && q.sort.dir !== 'desc') {
     throw new WinnowError('bad_input', `sort direction must be "asc" or "desc", got "${String(q.sort.dir)}"`);
   }
-  const order = q.sort
-    ? `${colSql(q.sort.column)} ${q.sort.dir.toUpperCase()} NULLS LAST, e.id ${q.sort.dir.toUpperCase()}`
-    : 'e.id ASC';
+  const dir = q.sort?.dir === 'desc' ? 'DESC' : 'ASC';
+  const sortCol = q.sort ? colSql(q.sort.column) : null;
+  const tokArg = q.tokenizerId ?? null;
+  const sJoin = 'LEFT JOIN example_signals s ON s.example_id = e.id';
+  const rJoin = 'LEFT JOIN renders r ON r.example_id = e.id AND r.tokenizer_id = ?';
+  const where = (extra: Cond[] = []) => {
+    const all = [...conds, ...extra];
+    return { sql: all.length ? `WHERE ${all.map((c) => c.sql).join(' AND ')}` : '', args: all.flatMap((c) => c.args) };
+  };
+  const needs = (t: Cond['uses'], extra: Cond[] = []) => [...conds, ...extra].some((c) => c.uses === t);
 
-  const from = `FROM examples e
-    LEFT JOIN example_signals s ON s.example_id = e.id
-    LEFT JOIN renders r ON r.example_id = e.id AND r.tokenizer_id = ?`;
-  const fromArgs = [q.tokenizerId ?? null];
-  const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const w0 = where();
+  const total = db.prepare(`SELECT COUNT(*) FROM examples e ${needs('s') ? sJoin : ''} ${needs('r') ? rJoin : ''} ${w0.sql}`)
+    .pluck().get(...(needs('r') ? [tokArg] : []), ...w0.args) as number;
 
-  const total = db.prepare(`SELECT COUNT(*) ${from} ${whereSql}`).pluck().get(...fromArgs, ...args) as number;
-  const sigSel = signals.map((s) => `, s."${s}" AS "sig_${s}"`).join('');
-  const raw = db.prepare(`SELECT e.id, e.dataset_id, e.row_index, e.text_preview, r.n_tokens, r.n_label${sigSel}
-    ${from} ${whereSql} ORDER BY ${order} LIMIT ? OFFSET ?`).all(...fromArgs, ...args, q.limit, q.offset) as Array<Record<string, unknown>>;
+  const sigSel = signals.map((c) => `, s."${c}" AS "sig_${c}"`).join('');
+  const select = `SELECT e.id, e.dataset_id, e.row_index, e.text_preview, r.n_tokens, r.n_label${sigSel}`;
+  const pageFrom = `FROM examples e ${sJoin} ${rJoin}`;
+  let raw: Array<Record<string, unknown>>;
+  if (sortCol && sortCol.startsWith('s.')) {
+    // Signal sort in two parts so SQLite walks the signal's index (a LEFT JOIN from examples would sort in a
+    // temp b-tree): rows with a value in index order, then rows without one (NULLs last) in id order.
+    // CROSS JOIN fixes the loop order (signals outer), which is what lets the index serve the ORDER BY.
+    const notNull: Cond = { sql: `${sortCol} IS NOT NULL`, args: [], uses: 's' };
+    const isNull: Cond = { sql: `${sortCol} IS NULL`, args: [], uses: 's' };
+    const wv = where([notNull]);
+    const countFrom = needs('e') || needs('r')
+      ? `FROM example_signals s CROSS JOIN examples e ON e.id = s.example_id ${needs('r') ? rJoin : ''}`
+      : 'FROM example_signals s';
+    const nValued = db.prepare(`SELECT COUNT(*) ${countFrom} ${wv.sql}`).pluck().get(...(needs('r') ? [tokArg] : []), ...wv.args) as number;
+    raw = [];
+    if (q.offset < nValued) {
+      raw = db.prepare(`${select} FROM example_signals s CROSS JOIN examples e ON e.id = s.example_id ${rJoin} ${wv.sql}
+        ORDER BY ${sortCol} ${dir}, s.example_id ${dir} LIMIT ? OFFSET ?`).all(tokArg, ...wv.args, q.limit, q.offset) as Array<Record<string, unknown>>;
+    }
+    if (raw.length < q.limit) {
+      const wn = where([isNull]);
+      raw = raw.concat(db.prepare(`${select} ${pageFrom} ${wn.sql} ORDER BY e.id ${dir} LIMIT ? OFFSET ?`)
+        .all(tokArg, ...wn.args, q.limit - raw.length, Math.max(0, q.offset - nValued)) as Array<Record<string, unknown>>);
+    }
+  } else {
+    const order = sortCol ? `${sortCol} ${dir} NULLS LAST, e.id ${dir}` : 'e.id ASC';
+    raw = db.prepare(`${select} ${pageFrom} ${w0.sql} ORDER BY ${order} LIMIT ? OFFSET ?`)
+      .all(tokArg, ...w0.args, q.limit, q.offset) as Array<Record<string, unknown>>;
+  }
 
   const rows = raw.map((r): ExampleListRow => {
     const sig: Record<string, number | null> = {};

@@ -158,8 +158,15 @@ function decode(file: string, name: string, dtype: string, buf: Buffer): Float32
   }
 }
 
-/** Read a whole .safetensors file. `only` restricts which tensors are decoded (others are still validated). */
-export function readSafetensors(file: string, only?: (name: string) => boolean): SafetensorsFile {
+/**
+ * Read a whole .safetensors file. `only` restricts which tensors are decoded (others are still validated);
+ * `onRaw` sees each tensor's stored bytes (used to hash a checkpoint while loading it).
+ */
+export function readSafetensors(
+  file: string,
+  only?: (name: string) => boolean,
+  onRaw?: (name: string, bytes: Buffer) => void,
+): SafetensorsFile {
   const { entries, metadata, dataStart } = readSafetensorsHeader(file);
   const tensors = new Map<string, StoredTensor>();
   const fd = fs.openSync(file, 'r');
@@ -169,6 +176,7 @@ export function readSafetensors(file: string, only?: (name: string) => boolean):
       const [b, end] = e.data_offsets;
       const buf = Buffer.alloc(end - b);
       if (buf.byteLength > 0) fs.readSync(fd, buf, 0, buf.byteLength, dataStart + b);
+      onRaw?.(name, buf);
       tensors.set(name, { dtype: e.dtype as SafetensorsDtype, shape: e.shape, data: decode(file, name, e.dtype, buf) });
     }
   } finally {
@@ -264,12 +272,16 @@ export function checkpointFiles(dir: string): { files: string[]; weightMap: Map<
 }
 
 /** Read every tensor of a (possibly sharded) checkpoint folder. Names are unique across shards. */
-export function readCheckpoint(dir: string, only?: (name: string) => boolean): SafetensorsFile & { files: string[] } {
+export function readCheckpoint(
+  dir: string,
+  only?: (name: string) => boolean,
+  onRaw?: (name: string, bytes: Buffer) => void,
+): SafetensorsFile & { files: string[] } {
   const { files, weightMap } = checkpointFiles(dir);
   const tensors = new Map<string, StoredTensor>();
   let metadata: Record<string, string> = {};
   for (const f of files) {
-    const part = readSafetensors(f, only);
+    const part = readSafetensors(f, only, onRaw);
     if (files.length === 1 || !Object.keys(metadata).length) metadata = part.metadata;
     for (const [name, t] of part.tensors) {
       if (tensors.has(name)) {

@@ -1,0 +1,136 @@
+/**
+ * TF.js backend choice: 'tensorflow' (tfjs-node-gpu, then tfjs-node; optional, CUDA/native) › 'wasm' › 'cpu'.
+ * The result says which backend runs, why, and why the better ones did not, so the UI can show it.
+ * WINNOW_BACKEND=<name> forces one backend (and fails loudly if it cannot start).
+ */
+import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { WinnowError } from '../util/errors';
+import { registerWasmFixes } from './wasm-fixes';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+export interface BackendInfo {
+  name: string;
+  reason: string;
+  unavailable: Array<{ name: string; why: string }>;
+  threads: number;
+}
+
+let last: BackendInfo | null = null;
+
+export function getBackendInfo(): BackendInfo | null {
+  return last;
+}
+
+function errText(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  return m.split('\n')[0].slice(0, 200);
+}
+
+/** Optional native bindings; a variable specifier keeps bundlers from trying to resolve them at build time. */
+async function tryTensorflow(): Promise<{ ok: true; pkg: string } | { ok: false; why: string }> {
+  const whys: string[] = [];
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await import(/* @vite-ignore */ pkg);
+      if (await tf.setBackend('tensorflow')) return { ok: true, pkg };
+      whys.push(`${pkg.replace('@tensorflow/', '')} loaded but its backend did not start`);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      whys.push(
+        code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND'
+          ? `${pkg.replace('@tensorflow/', '')} not installed`
+          : `${pkg.replace('@tensorflow/', '')} failed to load: ${errText(err)}`,
+      );
+    }
+  }
+  return { ok: false, why: whys.join('; ') };
+}
+
+/**
+ * Folder of the installed tfjs-backend-wasm .wasm files. Resolved from this module's own location, so it works
+ * from sources (tsx/vitest) and from a bundled file next to node_modules.
+ */
+export function wasmDir(): string {
+  const require = createRequire(import.meta.url);
+  const pkg = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+  const dir = path.join(path.dirname(pkg), 'dist');
+  if (!fs.existsSync(path.join(dir, 'tfjs-backend-wasm.wasm'))) {
+    throw new Error(`no tfjs-backend-wasm.wasm in ${dir}`);
+  }
+  return dir + path.sep;
+}
+
+async function tryWasm(): Promise<{ ok: true } | { ok: false; why: string }> {
+  try {
+    setWasmPaths(wasmDir());
+    registerWasmFixes();
+    if (await tf.setBackend('wasm')) return { ok: true };
+    return { ok: false, why: 'wasm backend did not start' };
+  } catch (err) {
+    return { ok: false, why: `wasm failed: ${errText(err)}` };
+  }
+}
+
+async function tryOne(name: BackendName): Promise<{ ok: true; note?: string } | { ok: false; why: string }> {
+  if (name === 'tensorflow') {
+    const r = await tryTensorflow();
+    return r.ok ? { ok: true, note: r.pkg.replace('@tensorflow/', '') } : r;
+  }
+  if (name === 'wasm') return tryWasm();
+  try {
+    if (await tf.setBackend('cpu')) return { ok: true };
+    return { ok: false, why: 'cpu backend did not start' };
+  } catch (err) {
+    return { ok: false, why: `cpu failed: ${errText(err)}` };
+  }
+}
+
+function threadsOf(name: string): number {
+  if (name === 'wasm') return getThreadsCount();
+  if (name === 'cpu') return 1;
+  return 0; // native: TensorFlow's own thread pool, not visible from JS
+}
+
+/**
+ * Start the best available backend (or `prefer` first, then the usual order). Idempotent: calling it again
+ * returns the current backend unless a different one is asked for.
+ */
+export async function initBackend(prefer?: BackendName): Promise<BackendInfo> {
+  const envForced = process.env.WINNOW_BACKEND?.trim();
+  if (envForced && !BACKEND_ORDER.includes(envForced as BackendName)) {
+    throw new WinnowError('bad_input', `WINNOW_BACKEND="${envForced}" is not a backend (use one of: ${BACKEND_ORDER.join(', ')})`);
+  }
+  const forced = envForced as BackendName | undefined;
+  const want = forced ?? prefer;
+  if (last && (!want || last.name === want) && tf.getBackend() === last.name) return last;
+
+  const order = forced ? [forced] : want ? [want, ...BACKEND_ORDER.filter((b) => b !== want)] : BACKEND_ORDER;
+  const unavailable: BackendInfo['unavailable'] = [];
+  for (const name of order) {
+    const r = await tryOne(name);
+    if (!r.ok) {
+      unavailable.push({ name, why: r.why });
+      continue;
+    }
+    await tf.ready();
+    const via = r.note ? ` (${r.note})` : '';
+    let reason: string;
+    if (forced) reason = `forced by WINNOW_BACKEND=${forced}${via}`;
+    else if (want === name) reason = `requested${via}`;
+    else if (unavailable.length) reason = `best available${via}: ${unavailable.map((u) => `${u.name}: ${u.why}`).join('; ')}`;
+    else reason = `best available${via}`;
+    last = { name, reason, unavailable, threads: threadsOf(name) };
+    return last;
+  }
+  throw new WinnowError(
+    'unsupported',
+    `no TF.js backend could start: ${unavailable.map((u) => `${u.name}: ${u.why}`).join('; ')}`,
+    { unavailable },
+  );
+}

@@ -1,0 +1,108 @@
+/**
+ * Llama-family decoder block (Llama, Mistral, Qwen2, SmolLM, TinyLlama) as in transformers' modeling_llama:
+ * pre-RMSNorm, rotate-half RoPE, grouped-query attention, SwiGLU MLP, optional q/k/v (and o) and MLP biases.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from './types';
+import { attend, linear, mergeHeads, rmsNorm, splitHeads, type Weights } from './layers';
+
+const f = Math.fround;
+
+/**
+ * inv_freq as transformers computes it (float32 at each step): default, linear (inv_freq / factor) and llama3
+ * (_compute_llama3_parameters: low frequencies divided by factor, high kept, the band between smoothed).
+ */
+export function ropeInvFreq(cfg: ModelConfig): Float32Array {
+  const dim = cfg.headDim;
+  const inv = new Float32Array(dim / 2);
+  for (let i = 0; i < dim / 2; i++) inv[i] = f(1 / f(Math.pow(cfg.ropeTheta, f((2 * i) / dim))));
+  const rs = cfg.ropeScaling;
+  if (!rs) return inv;
+  if (rs.type === 'linear') return inv.map((x) => f(x / rs.factor));
+  const lowWavelen = rs.originalMaxPositions / rs.lowFreqFactor;
+  const highWavelen = rs.originalMaxPositions / rs.highFreqFactor;
+  return inv.map((x) => {
+    const wavelen = (2 * Math.PI) / x;
+    if (wavelen < highWavelen) return x;
+    if (wavelen > lowWavelen) return f(x / rs.factor);
+    const smooth = (rs.originalMaxPositions / wavelen - rs.lowFreqFactor) / (rs.highFreqFactor - rs.lowFreqFactor);
+    return f((1 - smooth) * (x / rs.factor) + smooth * x);
+  });
+}
+
+const tableCache = new Map<string, { cos: Float32Array; sin: Float32Array }>();
+
+/** cos/sin tables [T, headDim] (freqs duplicated as cat(freqs, freqs)), cached per config and length. */
+export function ropeTables(cfg: ModelConfig, T: number): { cos: Float32Array; sin: Float32Array } {
+  const key = `${cfg.headDim}|${cfg.ropeTheta}|${JSON.stringify(cfg.ropeScaling)}|${T}`;
+  const hit = tableCache.get(key);
+  if (hit) return hit;
+  const inv = ropeInvFreq(cfg);
+  const half = cfg.headDim / 2;
+  const cos = new Float32Array(T * cfg.headDim);
+  const sin = new Float32Array(T * cfg.headDim);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < half; i++) {
+      const a = f(t * inv[i]);
+      const c = Math.cos(a);
+      const s = Math.sin(a);
+      cos[t * cfg.headDim + i] = cos[t * cfg.headDim + half + i] = c;
+      sin[t * cfg.headDim + i] = sin[t * cfg.headDim + half + i] = s;
+    }
+  }
+  if (tableCache.size > 64) tableCache.clear();
+  const v = { cos, sin };
+  tableCache.set(key, v);
+  return v;
+}
+
+function rotateHalf(x: tf.Tensor4D): tf.Tensor4D {
+  const hd = x.shape[3];
+  const [x1, x2] = tf.split(x, [hd / 2, hd / 2], 3);
+  return tf.concat([tf.neg(x2), x1], 3) as tf.Tensor4D;
+}
+
+function applyRope(x: tf.Tensor4D, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor4D {
+  return tf.add(tf.mul(x, cos), tf.mul(rotateHalf(x), sin));
+}
+
+/** repeat_kv: kv head j serves query heads j*nRep .. j*nRep+nRep-1 */
+function repeatKv(x: tf.Tensor4D, nRep: number): tf.Tensor4D {
+  if (nRep === 1) return x;
+  const [B, KV, T, hd] = x.shape;
+  return tf.reshape(tf.tile(tf.reshape(x, [B, KV, 1, T, hd]), [1, 1, nRep, 1, 1]), [B, KV * nRep, T, hd]);
+}
+
+export interface BlockContext {
+  /** additive attention bias [B|1, 1, T, T] */
+  bias: tf.Tensor4D;
+  /** [T, headDim] rope tables (llama only) */
+  cos?: tf.Tensor;
+  sin?: tf.Tensor;
+}
+
+export function llamaContext(cfg: ModelConfig, T: number, bias: tf.Tensor4D): BlockContext {
+  const { cos, sin } = ropeTables(cfg, T);
+  return { bias, cos: tf.tensor2d(cos, [T, cfg.headDim]), sin: tf.tensor2d(sin, [T, cfg.headDim]) };
+}
+
+export function llamaBlock(cfg: ModelConfig, w: Weights, l: number, h: tf.Tensor3D, ctx: BlockContext): tf.Tensor3D {
+  const p = `model.layers.${l}`;
+  const hd = cfg.headDim;
+  const x = rmsNorm(h, w[`${p}.input_layernorm.weight`], cfg.normEps);
+  const q = splitHeads(linear(x, w[`${p}.self_attn.q_proj.weight`], w[`${p}.self_attn.q_proj.bias`]), cfg.numHeads, hd);
+  const k = splitHeads(linear(x, w[`${p}.self_attn.k_proj.weight`], w[`${p}.self_attn.k_proj.bias`]), cfg.numKvHeads, hd);
+  const v = splitHeads(linear(x, w[`${p}.self_attn.v_proj.weight`], w[`${p}.self_attn.v_proj.bias`]), cfg.numKvHeads, hd);
+  const qr = applyRope(q, ctx.cos!, ctx.sin!);
+  const kr = applyRope(k, ctx.cos!, ctx.sin!);
+  const nRep = cfg.numHeads / cfg.numKvHeads;
+  const a = attend(qr, repeatKv(kr, nRep), repeatKv(v, nRep), { mul: Math.pow(hd, -0.5) }, ctx.bias);
+  const o = linear(mergeHeads(a), w[`${p}.self_attn.o_proj.weight`], w[`${p}.self_attn.o_proj.bias`]);
+  const h2 = tf.add(h, o) as tf.Tensor3D;
+  const y = rmsNorm(h2, w[`${p}.post_attention_layernorm.weight`], cfg.normEps);
+  const gate = linear(y, w[`${p}.mlp.gate_proj.weight`], w[`${p}.mlp.gate_proj.bias`]);
+  const up = linear(y, w[`${p}.mlp.up_proj.weight`], w[`${p}.mlp.up_proj.bias`]);
+  const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor3D; // silu(gate) * up
+  const down = linear(act, w[`${p}.mlp.down_proj.weight`], w[`${p}.mlp.down_proj.bias`]);
+  return tf.add(h2, down) as tf.Tensor3D;
+}

@@ -89,10 +89,11 @@ const SHAREGPT_ROLES: Record<string, string> = {
 };
 
 /**
- * Normalize one record. `where` names the position for messages, e.g. `train.jsonl line 17`.
+ * Normalize one record. `at` names the position for messages: `train.jsonl line 17`, or a bare line number.
  * Throws WinnowError naming the field at fault.
  */
-export function toMessages(record: unknown, mapping: Mapping, where: string): Normalized {
+export function toMessages(record: unknown, mapping: Mapping, at: string | number): Normalized {
+  const where = typeof at === 'number' ? `line ${at}` : at;
   if (!isObj(record)) throw new WinnowError('parse_error', `${where}: expected an object, found ${record === null ? 'null' : Array.isArray(record) ? 'an array' : typeof record}`);
   const str = (field: string, opts: { optional?: boolean; allowEmpty?: boolean } = {}): string | undefined => {
     const v = record[field];
@@ -142,5 +143,7 @@ export function toMessages(record: unknown, mapping: Mapping, where: string): No
         return { role: r, content };
       });
     }
+    default:
+      throw new WinnowError('bad_input', `mapping: unknown record format "${(mapping as { format: unknown }).format}"`);
   }
 }

@@ -71,16 +71,21 @@ export async function importDataset(db: Db, opts: ImportOptions): Promise<Import
   if (head.length === 0) throw new WinnowError('bad_input', `${file}: no records found`);
   let mapping: Mapping;
   let recordFormat: string;
-  if (opts.mapping) {
-    mapping = opts.mapping;
-    recordFormat = opts.mapping.format;
-  } else {
-    if (recordsInHead.length === 0) {
-      throw new WinnowError('parse_error', `${where(head[0].line)}: ${head[0].error}`, { line: head[0].line });
+  try {
+    if (opts.mapping) {
+      mapping = opts.mapping;
+      recordFormat = opts.mapping.format;
+    } else {
+      if (recordsInHead.length === 0) {
+        throw new WinnowError('parse_error', `${where(head[0].line)}: ${head[0].error}`, { line: head[0].line });
+      }
+      const d = detectFormat(recordsInHead, file);
+      mapping = d.mapping;
+      recordFormat = d.format;
     }
-    const d = detectFormat(recordsInHead, file);
-    mapping = d.mapping;
-    recordFormat = d.format;
+  } catch (err) {
+    await records.return(undefined); // close the file
+    throw err;
   }
 
   async function* all(): AsyncGenerator<RecordItem> {

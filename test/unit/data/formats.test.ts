@@ -60,5 +60,6 @@ describe('toMessages', () => {
     expect(() => toMessages({ messages: [{ role: 'user' }] }, { format: 'messages', field: 'messages' }, 'f line 3'))
       .toThrow('f line 3: field "messages[0].content" is missing or not a string');
     expect(() => toMessages([1, 2], qa, 'f line 4')).toThrow('f line 4: expected an object, found an array');
+    expect(() => toMessages({ question: 'q' }, qa, 9)).toThrow('line 9: field "answer" is missing');
   });
 });

@@ -102,6 +102,16 @@ describe('importDataset', () => {
     expect(count('SELECT COUNT(*) FROM examples_fts')).toBe(0);
   });
 
+  it('uses a mapping given by the caller', async () => {
+    setup();
+    const p = join(dir, 'custom.csv');
+    writeFileSync(p, 'q,a,id\nWhy?,Because.,1\n');
+    const r = await importDataset(db, { path: p, mapping: { format: 'prompt_completion', prompt: 'q', completion: 'a' } });
+    expect(getExampleByRow(db, r.datasetId, 0).messages).toEqual([{ role: 'user', content: 'Why?' }, { role: 'assistant', content: 'Because.' }]);
+    await expect(importDataset(db, { path: p, mapping: { format: 'question_answer', question: 'q', answer: 'answer' } }))
+      .rejects.toThrow('custom.csv line 2: field "answer" is missing');
+  });
+
   it('refuses a file whose records fit no format, naming the fields', async () => {
     setup();
     const p = join(dir, 'odd.jsonl');

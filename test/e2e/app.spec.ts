@@ -54,6 +54,7 @@ test('examples: rows, count, sort, keyboard, detail with tokens', async ({ page 
 
   await page.getByTestId('sort-row_index').click();
   await expect(page.getByTestId('sort-row_index')).toHaveAttribute('data-sort', 'desc');
+  await expect(table).toHaveAttribute('data-loading', 'false');
   const rowCells = page.locator('[data-testid="examples-row"] [data-column="row_index"]');
   await expect(rowCells.first()).not.toHaveText('0');
   const r0 = Number((await rowCells.nth(0).textContent())!.replace(/,/g, ''));
@@ -97,6 +98,7 @@ test('score, sort by mean_loss, make a subset, train, export', async ({ page }) 
   await page.getByTestId('nav-examples').click();
   await page.getByTestId('sort-mean_loss').click();
   await expect(page.getByTestId('sort-mean_loss')).toHaveAttribute('data-sort', 'desc');
+  await expect(page.getByTestId('examples-table')).toHaveAttribute('data-loading', 'false');
   const firstTwo = page.locator('[data-testid="examples-row"] [data-column="mean_loss"]');
   await expect(firstTwo.first()).not.toHaveText('—');
   const a = Number((await firstTwo.nth(0).textContent())!.replace(/,/g, ''));

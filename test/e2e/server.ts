@@ -14,6 +14,9 @@ export interface RunningServer {
 }
 
 export async function startServer(): Promise<RunningServer> {
+  // point the tests at a server that is already running (e.g. one started by hand while debugging)
+  const given = process.env.WINNOW_E2E_URL;
+  if (given) return { url: given, home: '', stop: async () => {} };
   const home = mkdtempSync(join(tmpdir(), 'winnow-e2e-'));
   const entry = resolve('out/main/server.js');
   const child: ChildProcess = spawn(process.execPath, [entry, '--port', '0', '--home', home], { stdio: ['ignore', 'pipe', 'pipe'] });

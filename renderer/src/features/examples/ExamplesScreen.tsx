@@ -61,6 +61,8 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
   const queryNow = useMemo(() => (datasetId === null ? null : toQuery(datasetId, view)), [datasetId, view]);
   const query = useDebounced(queryNow, 250);
   const rows = usePagedRows(query);
+  // settled: what the table shows answers what the user asked (debounce over and first page in)
+  const loading = !rows.ready || JSON.stringify(queryNow) !== JSON.stringify(query);
   const patch = (p: Partial<ExamplesView>) => setView((v) => ({ ...v, ...p }));
   const resetPlace = { selectedIndex: 0, openExampleId: null };
 
@@ -125,7 +127,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
           onChange={(e) => patch({ text: e.target.value, ...resetPlace })}
         />
         <span className="spacer" />
-        <span className="row-count num" data-testid="examples-count" data-total={rows.total ?? ''}>
+        <span className="row-count num" data-testid="examples-count" data-total={rows.total ?? ''} data-loading={loading}>
           {rows.total === null ? 'loading…' : `${fmtNum(rows.total)} rows`}
         </span>
       </div>
@@ -141,6 +143,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
           ) : null}
           <ExamplesTable
             rows={rows}
+            loading={loading}
             sort={view.sort}
             onSort={(sort) => patch({ sort, ...resetPlace })}
             filters={view.filters}

@@ -23,6 +23,8 @@ const ROW_HEIGHT = 32;
 
 interface Props {
   rows: PagedRows;
+  /** the rows shown do not yet answer the current query */
+  loading: boolean;
   sort: SortSpec;
   onSort: (sort: SortSpec) => void;
   filters: FilterInputs;
@@ -36,7 +38,7 @@ function signalCell(name: string) {
   return (e: Entry) => e.row.signals[name] ?? null;
 }
 
-export function ExamplesTable({ rows, sort, onSort, filters, onFilter, selectedIndex, onSelect, onOpen }: Props) {
+export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, selectedIndex, onSelect, onOpen }: Props) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const signalColumns = rows.columns.filter((c) => !FIXED_NUMERIC.includes(c) && c !== ROW_COLUMN);
 
@@ -136,6 +138,8 @@ export function ExamplesTable({ rows, sort, onSort, filters, onFilter, selectedI
       data-testid="examples-table"
       data-total={rows.total ?? ''}
       data-loaded={data.length}
+      data-loading={loading}
+      aria-busy={loading}
       onKeyDown={onKeyDown}
     >
       <div className="vtable-head" role="rowgroup">

@@ -23,6 +23,8 @@ export interface PagedRows {
   loaded: () => Array<{ index: number; row: ExampleRow }>;
   /** bumps whenever loaded rows change */
   version: number;
+  /** true once rows of the current query have arrived (false while a new query is in flight) */
+  ready: boolean;
 }
 
 export function usePagedRows(query: RowsQuery | null): PagedRows {
@@ -37,6 +39,7 @@ export function usePagedRows(query: RowsQuery | null): PagedRows {
   const [columns, setColumns] = useState<string[]>([]);
   const [error, setError] = useState<ApiError | null>(null);
   const [version, setVersion] = useState(0);
+  const [loadedKey, setLoadedKey] = useState<string | null>(null);
 
   const evict = () => {
     const keep = new Set<number>();
@@ -69,6 +72,7 @@ export function usePagedRows(query: RowsQuery | null): PagedRows {
       setColumns((prev) => (prev.join('\u0000') === r.value.columns.join('\u0000') ? prev : r.value.columns));
       evict();
       setVersion((v) => v + 1);
+      setLoadedKey(key);
     },
     [client, key],
   );
@@ -111,5 +115,5 @@ export function usePagedRows(query: RowsQuery | null): PagedRows {
     return out;
   }, []);
 
-  return { total, columns, error, rowAt, showRange, loaded, version };
+  return { total, columns, error, rowAt, showRange, loaded, version, ready: key !== null && loadedKey === key };
 }

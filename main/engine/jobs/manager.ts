@@ -55,16 +55,20 @@ export class JobManager {
   /** Jobs left running or queued by a dead engine are failed with a reason; resumable kinds can be resumed. */
   recoverAfterRestart(): number {
     const stale = this.db
-      .prepare(`SELECT id FROM jobs WHERE status IN ('running','queued')`)
-      .all() as Array<{ id: string }>;
+      .prepare(`SELECT id, kind FROM jobs WHERE status IN ('running','queued')`)
+      .all() as Array<{ id: string; kind: JobKind }>;
     const mark = this.db.prepare(
       `UPDATE jobs SET status='failed', error_json=?, message=?, updated_at=datetime('now') WHERE id=?`,
     );
-    const error: ApiError = {
-      code: 'internal',
-      message: 'the engine stopped while this job ran; finished work is saved — resume to continue',
-    };
-    for (const { id } of stale) mark.run(JSON.stringify(error), error.message, id);
+    for (const { id, kind } of stale) {
+      const error: ApiError = {
+        code: 'internal',
+        message: RESUMABLE_KINDS.has(kind)
+          ? 'the engine stopped while this job ran; finished work is saved — resume to continue'
+          : 'the engine stopped while this job ran; nothing partial was kept — start it again',
+      };
+      mark.run(JSON.stringify(error), error.message, id);
+    }
     return stale.length;
   }
 

@@ -29,21 +29,25 @@ export function tokenSignalsFromLogits(
 ): TokenSignalArrays[] {
   const [B, T, V] = logits.shape;
   const N = B * (T - 1);
-  // targets: x_{t+1} for prediction at t
-  const targets = new Int32Array(N);
+  // flat index of target x_{t+1} in the [N·V] prediction matrix (wasm's GatherV2 with batchDims reads out of
+  // bounds in tfjs 4.22, so every gather here is a plain 1-D gather)
+  const flat = new Int32Array(N);
   for (let b = 0; b < B; b++) {
     const row = ids[b]!;
-    for (let t = 0; t < T - 1; t++) targets[b * (T - 1) + t] = t + 1 < row.length ? row[t + 1]! : 0;
+    for (let t = 0; t < T - 1; t++) {
+      const n = b * (T - 1) + t;
+      flat[n] = n * V + (t + 1 < row.length ? row[t + 1]! : 0);
+    }
   }
   const tensors = tf.tidy(() => {
     const pred = logits.slice([0, 0, 0], [B, T - 1, V]).reshape([N, V]) as tf.Tensor2D;
     const logp = tf.logSoftmax(pred);
-    const tgt = tf.tensor2d(targets, [N, 1], 'int32');
-    const loss = tf.neg(tf.gather(logp, tgt, 1, 1).reshape([N]));
+    const tgt = tf.tensor1d(flat, 'int32');
+    const loss = tf.neg(tf.gather(logp.reshape([N * V]), tgt));
     const result: Record<string, tf.Tensor> = { loss };
     if (want.entropy) result.ent = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 1));
     if (want.rank) {
-      const tgtLogit = tf.gather(pred, tgt, 1, 1); // [N,1]
+      const tgtLogit = tf.gather(pred.reshape([N * V]), tgt).reshape([N, 1]);
       result.rank = tf.add(tf.sum(tf.cast(tf.greater(pred, tgtLogit), 'float32'), 1), 1);
     }
     return result;

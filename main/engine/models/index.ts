@@ -3,3 +3,9 @@ export { loadModel, disposeModel, saveModel, type LoadedModel, type LoadModelOpt
 export { embed, runBlocks, finalNorm, lmHead, headWeight, forward, forwardWithHidden, greedyGenerate, type Weights } from './forward';
 export { listTensors, classifyTensor } from './tensors';
 export { readModelConfig } from './config';
+export { parseModelConfig, SUPPORTED_MODEL_TYPES } from './config';
+export { loadTokenizer, DEFAULT_CHAT_TEMPLATE } from './tokenizer';
+export { readSafetensors, writeSafetensors, readCheckpoint, writeCheckpoint, type SafetensorsDtype } from './safetensors';
+export { estimateMemory, countParams, type MemoryEstimate } from './memory';
+export { convertLlama2c } from './llama2c';
+export { expectedTensors } from './tensors';

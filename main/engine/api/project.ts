@@ -49,14 +49,17 @@ export function openProject(
     onFinished: (job) => onJobFinished(project, job),
   });
   project.jobs.recoverAfterRestart();
-  if (isNew) db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('name', ?)`).run(name);
-  if (isNew && name === DEMO_PROJECT) seedDemo(project);
+  if (isNew) {
+    db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('name', ?)`).run(name);
+    seed(project, name === DEMO_PROJECT);
+  }
   return project;
 }
 
-function seedDemo(p: OpenProject): void {
+/** Every new project starts with the bundled model registered, so it can score at once; the demo also gets GSM8K. */
+function seed(p: OpenProject, withDataset: boolean): void {
   if (existsSync(demoModelPath())) addModel(p.db, demoModelPath(), { name: 'stories260K (demo)' });
-  if (existsSync(demoDatasetPath())) {
+  if (withDataset && existsSync(demoDatasetPath())) {
     p.jobs.submit('import', { path: demoDatasetPath(), name: 'gsm8k-train (demo)', skipMalformed: false });
   }
 }

@@ -70,7 +70,8 @@ function applyRope(x: tf.Tensor4D, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor4D 
 function repeatKv(x: tf.Tensor4D, nRep: number): tf.Tensor4D {
   if (nRep === 1) return x;
   const [B, KV, T, hd] = x.shape;
-  return tf.reshape(tf.tile(tf.reshape(x, [B, KV, 1, T, hd]), [1, 1, nRep, 1, 1]), [B, KV * nRep, T, hd]);
+  // tile at rank 3: tfjs implements Tile's gradient only up to rank 4
+  return tf.reshape(tf.tile(tf.reshape(x, [B * KV, 1, T * hd]), [1, nRep, 1]), [B, KV * nRep, T, hd]);
 }
 
 export interface BlockContext {

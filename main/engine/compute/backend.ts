@@ -57,7 +57,8 @@ async function tryTensorflow(): Promise<{ ok: true; pkg: string } | { ok: false;
  * from sources (tsx/vitest) and from a bundled file next to node_modules.
  */
 export function wasmDir(): string {
-  const require = createRequire(import.meta.url);
+  // import.meta.url is the bundle's own URL when bundled; fall back to cwd if a CJS bundle left it undefined
+  const require = createRequire(import.meta.url ?? path.join(process.cwd(), 'index.js'));
   const pkg = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
   const dir = path.join(path.dirname(pkg), 'dist');
   if (!fs.existsSync(path.join(dir, 'tfjs-backend-wasm.wasm'))) {

@@ -141,6 +141,13 @@ export function parseModelConfig(raw: Raw, file = 'config.json'): ModelConfig {
         field: 'hidden_act',
       });
     }
+    if (modelType === 'qwen2' && raw.use_sliding_window === true) {
+      // Qwen2 applies its window only above max_window_layers; not implemented, so refuse rather than differ.
+      throw new WinnowError('unsupported', `${file}: field "use_sliding_window" is true; Qwen2 sliding-window attention is not supported`, {
+        file,
+        field: 'use_sliding_window',
+      });
+    }
     const ropeParams = raw.rope_parameters as Raw | undefined;
     const ropeThetaRaw = raw.rope_theta ?? ropeParams?.rope_theta;
     const ropeTheta = typeof ropeThetaRaw === 'number' && ropeThetaRaw > 0 ? ropeThetaRaw : 10000;

@@ -30,6 +30,12 @@ export function embed(cfg: ModelConfig, w: Weights, inputIds: tf.Tensor2D): tf.T
   });
 }
 
+/** Mistral attends within `sliding_window` tokens (HF applies it on every layer); null elsewhere. */
+export function slidingWindow(cfg: ModelConfig): number | null {
+  const w = cfg.raw.sliding_window;
+  return cfg.modelType === 'mistral' && typeof w === 'number' && w > 0 ? w : null;
+}
+
 /** Blocks [from, to) (0-based, `to` exclusive). Each block runs in its own tidy so inference memory stays flat. */
 export function runBlocks(
   cfg: ModelConfig,
@@ -44,7 +50,7 @@ export function runBlocks(
   }
   if (from === to) return tf.clone(h);
   const T = h.shape[1];
-  const bias = tf.tidy(() => attentionBias(T, attentionMask));
+  const bias = tf.tidy(() => attentionBias(T, attentionMask, slidingWindow(cfg)));
   const ctx: BlockContext = cfg.arch === 'llama' ? llamaContext(cfg, T, bias) : { bias };
   try {
     let cur = h;

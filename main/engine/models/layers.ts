@@ -58,8 +58,10 @@ export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
  * a large negative number elsewhere. transformers adds finfo(float32).min; any value that underflows exp()
  * gives the same probabilities, and -1e9 stays finite when added to scores.
  */
-export function attentionBias(T: number, mask?: tf.Tensor2D): tf.Tensor4D {
-  const causal = tf.linalg.bandPart(tf.ones([T, T]), -1, 0).reshape([1, 1, T, T]);
+export function attentionBias(T: number, mask?: tf.Tensor2D, slidingWindow?: number | null): tf.Tensor4D {
+  // Mistral's sliding window: query i sees keys j with i - window < j <= i
+  const lower = slidingWindow && slidingWindow < T ? slidingWindow - 1 : -1;
+  const causal = tf.linalg.bandPart(tf.ones([T, T]), lower, 0).reshape([1, 1, T, T]);
   const allowed = mask ? tf.mul(causal, tf.cast(mask, 'float32').reshape([mask.shape[0], 1, 1, T])) : causal;
   return tf.mul(tf.sub(1, allowed), -1e9) as tf.Tensor4D;
 }

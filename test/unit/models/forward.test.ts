@@ -168,3 +168,60 @@ describe('loading errors and memory estimate', () => {
     disposeModel(m);
   });
 });
+
+describe('gradients through the forward pass', () => {
+  it.each([
+    ['gpt2', TINY_GPT2],
+    ['qwen2', TINY_QWEN2],
+  ])('%s: loss gradients on wasm match cpu (embedding, attention, MLP, norms)', async (_label, raw) => {
+    const dir = writeTinyModel(raw as Record<string, unknown>, 5);
+    const grads = async (backend: 'cpu' | 'wasm'): Promise<Record<string, number[]>> => {
+      await initBackend(backend);
+      const m = await loadModel(dir);
+      const names = Object.keys(m.weights).filter((_, i) => i % 3 === 0 || i === 0);
+      const x = tf.tensor2d([[1, 17, 300, 44, 5], [1, 99, 98, 0, 0]], [2, 5], 'int32');
+      const mask = tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], [2, 5], 'int32');
+      const targets = tf.tensor2d([[17, 300, 44, 5, 2], [99, 98, 2, 0, 0]], [2, 5], 'int32');
+      const f = (...ts: tf.Tensor[]) => {
+        const w = { ...m.weights };
+        names.forEach((n, i) => (w[n] = ts[i]));
+        const logits = forward(m.config, w, x, mask);
+        const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(targets, 512), logits, tf.cast(mask, 'float32'));
+        return ce as tf.Scalar;
+      };
+      const g = tf.grads(f)(names.map((n) => m.weights[n]));
+      const out = Object.fromEntries(names.map((n, i) => [n, Array.from(g[i].dataSync())]));
+      tf.dispose([...g, x, mask, targets]);
+      disposeModel(m);
+      return out;
+    };
+    try {
+      const cpu = await grads('cpu');
+      const wasm = await grads('wasm');
+      for (const [n, v] of Object.entries(cpu)) {
+        const worst = v.reduce((mx, a, i) => Math.max(mx, Math.abs(a - wasm[n][i])), 0);
+        expect(worst, n).toBeLessThan(1e-5);
+        expect(v.some((a) => a !== 0), n).toBe(true);
+      }
+    } finally {
+      await initBackend('cpu');
+    }
+  });
+});
+
+describe('mistral sliding window', () => {
+  it('keys further back than sliding_window are hidden, nearer ones are not', async () => {
+    await initBackend('cpu');
+    const raw = { ...TINY_QWEN2, model_type: 'mistral', architectures: ['MistralForCausalLM'], sliding_window: 3 };
+    const dir = writeTinyModel(raw, 9);
+    const m = await loadModel(dir);
+    const full = { ...m.config, raw: { ...m.config.raw, sliding_window: null } };
+    const x = tf.tensor2d([[1, 50, 60, 70, 80, 90]], [1, 6], 'int32');
+    const windowed = forward(m.config, m.weights, x);
+    const unwindowed = forward(full, m.weights, x);
+    // positions 0..2 see at most 3 keys either way; position 5 loses keys 0..2
+    expect(maxAbsDiff(windowed.slice([0, 0, 0], [1, 3, 512]), unwindowed.slice([0, 0, 0], [1, 3, 512]))).toBe(0);
+    expect(maxAbsDiff(windowed.slice([0, 5, 0], [1, 1, 512]), unwindowed.slice([0, 5, 0], [1, 1, 512]))).toBeGreaterThan(1e-4);
+    disposeModel(m);
+  });
+});

@@ -126,7 +126,12 @@ export async function initBackend(prefer?: BackendName): Promise<BackendInfo> {
     else if (want === name) reason = `requested${via}`;
     else if (unavailable.length) reason = `best available${via}: ${unavailable.map((u) => `${u.name}: ${u.why}`).join('; ')}`;
     else reason = `best available${via}`;
-    last = { name, reason, unavailable, threads: threadsOf(name) };
+    const threads = threadsOf(name);
+    if (name === 'wasm' && threads === 1 && !tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')) {
+      // tfjs-backend-wasm turns its threaded build off under Node (tensorflow/tfjs#3830)
+      reason += '; 1 thread (wasm multithreading is unavailable in Node)';
+    }
+    last = { name, reason, unavailable, threads };
     return last;
   }
   throw new WinnowError(

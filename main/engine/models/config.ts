@@ -92,6 +92,18 @@ export function parseModelConfig(raw: Raw, file = 'config.json'): ModelConfig {
   }
   const f = new Fields(raw, file);
   if (modelType === 'gpt2') {
+    const act = raw.activation_function ?? 'gelu_new';
+    if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') {
+      throw new WinnowError('unsupported', `${file}: field "activation_function" is "${String(act)}"; only "gelu_new" is supported`, {
+        file,
+        field: 'activation_function',
+      });
+    }
+    for (const flag of ['scale_attn_by_inverse_layer_idx', 'reorder_and_upcast_attn']) {
+      if (raw[flag] === true) {
+        throw new WinnowError('unsupported', `${file}: field "${flag}" is true; not supported`, { file, field: flag });
+      }
+    }
     const hidden = f.posInt('n_embd', 768);
     const heads = f.posInt('n_head', 12);
     if (hidden % heads) {

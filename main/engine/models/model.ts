@@ -18,7 +18,7 @@ export interface LoadedModel {
   config: ModelConfig;
   weights: Record<string, tf.Tensor>;
   tokenizer: WinnowTokenizer;
-  /** sha256 (hex, 16 chars) of config.json and every loaded tensor's name, dtype, shape and stored bytes */
+  /** sha256 (hex, 16 chars) of config.json and every loaded tensor's name and stored bytes */
   hash: string;
   tensors: TensorInfo[];
 }
@@ -108,7 +108,10 @@ export async function saveModel(
   }
   fs.mkdirSync(outDir, { recursive: true });
   const files = writeCheckpoint(outDir, tensors, opts.dtype ?? 'F32', { maxShardBytes: opts.maxShardBytes });
-  fs.writeFileSync(path.join(outDir, 'config.json'), JSON.stringify(model.config.raw, null, 2) + '\n');
+  // config.json as read, except torch_dtype, which transformers uses to pick the load dtype
+  const raw = { ...model.config.raw };
+  if (opts.dtype && opts.dtype !== 'F32') raw.torch_dtype = opts.dtype === 'F16' ? 'float16' : 'bfloat16';
+  fs.writeFileSync(path.join(outDir, 'config.json'), JSON.stringify(raw, null, 2) + '\n');
   if (path.resolve(opts.tokenizerFrom) !== path.resolve(outDir)) {
     for (const f of TOKENIZER_FILES) {
       const src = path.join(opts.tokenizerFrom, f);

@@ -104,6 +104,8 @@ describe('config.json parsing', () => {
     );
     expect(err(() => parseModelConfig({ ...llama, num_hidden_layers: undefined })).message).toMatch(/field "num_hidden_layers" is missing/);
     expect(err(() => parseModelConfig({ ...llama, num_key_value_heads: 5 })).message).toMatch(/multiple of "num_key_value_heads"/);
+    expect(err(() => parseModelConfig({ model_type: 'gpt2', activation_function: 'relu' })).message).toMatch(/field "activation_function" is "relu"/);
+    expect(err(() => parseModelConfig({ ...llama, model_type: 'qwen2', use_sliding_window: true })).code).toBe('unsupported');
     const dir = tmpDir('cfg');
     const e2 = err(() => readModelConfig(dir));
     expect(e2.code).toBe('not_found');

@@ -204,9 +204,10 @@ lm_head is tied to the token embedding. The tokenizer is rebuilt as a Llama-styl
 the model was never trained on chat, it only exists so the demo can render chat-shaped data.
 `;
 
+/** llama2.c's LICENSE, verbatim (it covers the tinyllamas checkpoints distributed with it) */
 const LICENSE = `MIT License
 
-Copyright (c) 2023 Andrej Karpathy
+Copyright (c) 2023 Andrej
 
 Permission is hereby granted, free of charge, to any person obtaining a copy
 of this software and associated documentation files (the "Software"), to deal

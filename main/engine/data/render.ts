@@ -2,6 +2,7 @@ import { WinnowError } from '../util/errors';
 import type { ChatMessage, WinnowTokenizer } from '../models/types';
 import { ROLE_ASSISTANT, ROLE_OTHER, ROLE_TEMPLATE, ROLE_USER } from '../db/renders';
 import { isTextRecord, type Normalized } from './formats';
+import { renderChatTemplate } from './chatShapes';
 
 export type LabelPolicy = 'assistant' | 'all' | 'last_assistant';
 
@@ -56,7 +57,7 @@ function spansByPrefix(tok: WinnowTokenizer, messages: ChatMessage[], text: stri
   for (let i = 0; i < messages.length; i++) {
     let cur: string;
     try {
-      cur = i === messages.length - 1 ? text : tok.applyChatTemplate(messages.slice(0, i + 1));
+      cur = i === messages.length - 1 ? text : renderChatTemplate(tok, messages.slice(0, i + 1));
     } catch {
       return null; // some templates refuse partial conversations (e.g. one ending on a user turn)
     }
@@ -107,7 +108,7 @@ function renderText(tok: WinnowTokenizer, text: string): RenderedExample {
 
 function renderChat(tok: WinnowTokenizer, messages: ChatMessage[], policy: LabelPolicy): RenderedExample {
   if (messages.length === 0) throw new WinnowError('bad_input', 'the example has no messages');
-  const text = tok.applyChatTemplate(messages);
+  const text = renderChatTemplate(tok, messages);
   const byPrefix = spansByPrefix(tok, messages, text);
   const spans = byPrefix ?? spansByContent(messages, text);
 

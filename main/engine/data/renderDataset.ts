@@ -21,7 +21,7 @@ export interface RenderDatasetResult {
   truncated: number;
 }
 
-const BATCH = 500;
+const BATCH = 1000;
 
 /**
  * Render every example of a dataset for one tokenizer into `renders`. Each batch commits on its own,
@@ -31,8 +31,9 @@ const BATCH = 500;
 export async function renderDataset(db: Db, datasetId: number, tok: WinnowTokenizer, opts: RenderDatasetOptions): Promise<RenderDatasetResult> {
   const total = getDataset(db, datasetId).rowCount;
   const maxTokens = opts.maxTokens ?? null;
-  const isCached = db.prepare(`SELECT 1 FROM renders WHERE example_id = ? AND tokenizer_id = ? AND label_policy = ?
-    AND max_tokens IS ?`).pluck();
+  // one lookup per batch (ids are contiguous in a batch's range), not one per row
+  const cachedIn = db.prepare(`SELECT example_id FROM renders WHERE tokenizer_id = ? AND example_id BETWEEN ? AND ?
+    AND label_policy = ? AND max_tokens IS ?`).pluck();
   const write = renderWriter(db);
   const writeError = renderErrorWriter(db, datasetId, tok.id);
   const dropRender = db.prepare('DELETE FROM renders WHERE example_id = ? AND tokenizer_id = ?');
@@ -45,9 +46,10 @@ export async function renderDataset(db: Db, datasetId: number, tok: WinnowTokeni
     if (opts.signal?.aborted) throw new WinnowError('cancelled', `rendering dataset ${datasetId} cancelled after ${done} of ${total} rows`);
     const batch = examplesAfter(db, datasetId, after, BATCH);
     if (batch.length === 0) break;
+    const cached = new Set(cachedIn.all(tok.id, batch[0].id, batch[batch.length - 1].id, opts.labelPolicy, maxTokens) as number[]);
     db.transaction(() => {
       for (const ex of batch) {
-        if (isCached.get(ex.id, tok.id, opts.labelPolicy, maxTokens)) { res.cached++; continue; }
+        if (cached.has(ex.id)) { res.cached++; continue; }
         let reason: string | null = null;
         try {
           const r = renderExample(tok, JSON.parse(ex.messagesJson) as Normalized, { labelPolicy: opts.labelPolicy, maxTokens: opts.maxTokens });

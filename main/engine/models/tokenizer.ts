@@ -9,6 +9,7 @@ import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { WinnowError } from '../util/errors';
 import { computeOffsets, TokenBytes, type TokenByteMode } from './offsets';
+import { installFastPaths } from './tokenizer-fast';
 import type { ChatMessage, Encoding, WinnowTokenizer } from './types';
 
 /**
@@ -102,6 +103,7 @@ class HfTokenizer implements WinnowTokenizer {
     private cfg: Json,
     id: string,
     private dir: string,
+    private fast = true,
   ) {
     this.id = id;
     const added = tok.get_added_tokens_decoder();
@@ -144,6 +146,7 @@ class HfTokenizer implements WinnowTokenizer {
       content,
       content.map((t) => this.special.has(t)),
       this.bytes,
+      this.fast,
     );
     const offsets: Array<[number, number]> = add
       ? [...this.prefix.map((): [number, number] => [0, 0]), ...contentOffsets, ...this.suffix.map((): [number, number] => [text.length, text.length])]
@@ -178,7 +181,8 @@ class HfTokenizer implements WinnowTokenizer {
   }
 }
 
-export async function loadTokenizer(dir: string): Promise<WinnowTokenizer> {
+/** `fast: false` keeps the library's own code paths (slow, same tokens and offsets); tests compare the two. */
+export async function loadTokenizer(dir: string, opts: { fast?: boolean } = {}): Promise<WinnowTokenizer> {
   const tjFile = path.join(dir, 'tokenizer.json');
   const cfgFile = path.join(dir, 'tokenizer_config.json');
   const tj = readJson(tjFile, true)!;
@@ -192,5 +196,6 @@ export async function loadTokenizer(dir: string): Promise<WinnowTokenizer> {
   } catch (err) {
     throw new WinnowError('parse_error', `${tjFile}: cannot build tokenizer (${(err as Error).message})`, { file: tjFile });
   }
-  return new HfTokenizer(tok, tj, cfg, hash.digest('hex').slice(0, 16), dir);
+  if (opts.fast !== false) installFastPaths(tok);
+  return new HfTokenizer(tok, tj, cfg, hash.digest('hex').slice(0, 16), dir, opts.fast !== false);
 }

@@ -13,13 +13,14 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(): Promise<RunningServer> {
+export async function startServer(opts: { project?: string } = {}): Promise<RunningServer> {
   // point the tests at a server that is already running (e.g. one started by hand while debugging)
   const given = process.env.WINNOW_E2E_URL;
   if (given) return { url: given, home: '', stop: async () => {} };
   const home = mkdtempSync(join(tmpdir(), 'winnow-e2e-'));
   const entry = resolve('out/main/server.js');
-  const child: ChildProcess = spawn(process.execPath, [entry, '--port', '0', '--home', home], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [entry, '--port', '0', '--home', home, ...(opts.project ? ['--project', opts.project] : [])];
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const url = await new Promise<string>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`server did not print WINNOW_URL within 60 s:\n${log}`)), 60_000);

@@ -34,9 +34,11 @@ export async function exampleDetail(db: Db, exampleId: number, modelId: number):
   let render = getRender(db, exampleId, tok.id);
   let renderError: string | null = null;
   let renderedText = '';
-  if (!render) {
-    try {
-      const r = renderExample(tok, ex.messages as never, DEFAULT_RENDER);
+  try {
+    // rendering one example is cheap and gives the exact text the offsets point into
+    const r = renderExample(tok, ex.messages as never, DEFAULT_RENDER);
+    renderedText = r.text;
+    if (!render) {
       renderWriter(db)({
         exampleId,
         tokenizerId: tok.id,
@@ -51,25 +53,26 @@ export async function exampleDetail(db: Db, exampleId: number, modelId: number):
         maxTokens: DEFAULT_RENDER.maxTokens ?? null,
       });
       render = getRender(db, exampleId, tok.id);
-      renderedText = r.text;
-    } catch (err) {
-      renderError = (err as Error).message;
     }
+  } catch (err) {
+    renderError = (err as Error).message;
   }
   const tokens: TokenView[] = [];
   if (render) {
     const ids = render.tokenIds;
     for (let t = 0; t < ids.length; t++) {
+      const start = render.offsets[2 * t]!;
+      const end = render.offsets[2 * t + 1]!;
       tokens.push({
         id: ids[t]!,
-        text: tok.decode([ids[t]!]) || (tok.idToToken(ids[t]!) ?? ''),
-        start: render.offsets[2 * t]!,
-        end: render.offsets[2 * t + 1]!,
+        // the token's own characters in the rendered text; special tokens (no characters) show their piece
+        text: end > start && renderedText ? renderedText.slice(start, end) : (tok.idToToken(ids[t]!) ?? ''),
+        start,
+        end,
         role: roleName(render.roles[t]!),
         label: render.labelMask[t] === 1,
       });
     }
-    if (!renderedText) renderedText = tok.decode(Array.from(ids));
   }
   // token signals of the most recent run of this model that scored this example
   const rows = db

@@ -15,9 +15,11 @@ import { addModel, getModel, modelPath } from './models-registry';
 import { createSubset, deleteSubset, listSubsets } from '../selection/subsets';
 import { exampleDetail, tokenizerFor } from './examples';
 import { planScoring } from '../scoring/plan';
-import { listLayerTensors, saveLayerMask, listLayerMasks } from './layers';
+import { checkpointTensors, layerBlockScores, listLayerTensors, saveLayerMask, listLayerMasks } from './layers';
+import { resolveLayerSpec } from '../selection/layers';
 import { createTrainRun, listTrainRuns, trainMetrics } from './train-runs';
 import { projectSlug } from '../util/paths';
+import { validateExport } from '../export/run';
 
 export interface EngineServiceOptions {
   projectsDir: string;
@@ -168,6 +170,8 @@ export class EngineService {
     'train.start': (i) => {
       const p = this.current();
       getModel(p.db, i.modelId);
+      // a bad layer spec is refused here, where the form can show it, not minutes later in the job
+      resolveLayerSpec(i.layers, checkpointTensors(modelPath(p.db, i.modelId)), layerBlockScores(p.db, i.modelId, i.layers));
       const runId = createTrainRun(p.db, i);
       const job = p.jobs.submit('train', { runId });
       p.db.prepare('UPDATE train_runs SET job_id = ? WHERE id = ?').run(job.jobId, runId);
@@ -177,6 +181,7 @@ export class EngineService {
     'train.metrics': (i) => trainMetrics(this.current().db, i.runId),
 
     'export.start': (i) => {
+      validateExport(this.current().db, i);
       const job = this.current().jobs.submit('export', { ...i });
       return { jobId: job.jobId };
     },

@@ -62,14 +62,37 @@ function csvCell(v: unknown): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
-  const req = ctx.params as unknown as ExportRequest;
+/** Everything an export needs is checked before a single file is written. */
+export function validateExport(db: Db, req: ExportRequest): void {
   const outDir = resolve(req.outDir);
   if (existsSync(outDir) && readdirSync(outDir).length > 0 && !req.overwrite) {
     throw new WinnowError('conflict', `${outDir} is not empty; choose an empty folder or allow overwriting`);
   }
-  mkdirSync(outDir, { recursive: true });
+  if (req.what.includes('token_masks') && !req.modelId) throw new WinnowError('bad_input', 'token masks need a model (its tokenizer defines input_ids)');
+  if (req.what.includes('layer_mask') && !req.layerMaskId && !req.trainRunId) {
+    throw new WinnowError('bad_input', 'layer mask export needs a layer mask or a training run');
+  }
+  if (req.what.includes('weights')) {
+    if (!req.trainRunId) throw new WinnowError('bad_input', 'tuned weights export needs a finished training run');
+    const outModel = db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string | null | undefined;
+    if (!outModel || !existsSync(outModel)) throw new WinnowError('not_found', `training run ${req.trainRunId} has no tuned model yet`);
+  }
+  if (req.subsetId !== null && !db.prepare('SELECT 1 FROM subsets WHERE id = ?').get(req.subsetId)) {
+    throw new WinnowError('not_found', `subset ${req.subsetId} not found`);
+  }
+}
+
+export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
+  const req = ctx.params as unknown as ExportRequest;
+  const outDir = resolve(req.outDir);
   const db = openProjectDb(ctx.dbPath);
+  try {
+    validateExport(db, req);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  mkdirSync(outDir, { recursive: true });
   const manifest: Record<string, unknown> = { winnow: '0.1.0', createdAt: new Date().toISOString(), request: req, artifacts: {} };
   const artifacts = manifest.artifacts as Record<string, unknown>;
   try {

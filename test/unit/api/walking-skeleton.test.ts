@@ -194,12 +194,10 @@ describe('walking skeleton through the engine service', () => {
     for (const [file, hash] of Object.entries(manifest.files)) {
       expect(createHash('sha256').update(readFileSync(join(out, file))).digest('hex'), file).toBe(hash);
     }
-    // a second export into the same folder is refused unless overwriting is asked for
-    const again = await call('export.start', { outDir: out, subsetId, what: ['subset'] });
-    await service.whenIdle();
-    const job = (await call('jobs.list', {})).find((j) => j.jobId === again.jobId)!;
-    expect(job.status).toBe('failed');
-    expect(job.error!.message).toContain('not empty');
+    // a second export into the same folder is refused up front unless overwriting is asked for
+    const again = await service.call('export.start', { outDir: out, subsetId, what: ['subset'] });
+    expect(again.ok).toBe(false);
+    if (!again.ok) expect(again.error.message).toContain('not empty');
   });
 
   it('the tuned model is registered and loads for re-scoring', async () => {

@@ -14,7 +14,9 @@ export function openProjectDb(file: string, opts: { migrate?: boolean } = {}): D
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   let db: Db;
   try {
-    db = new Database(file);
+    // Electron's engine host loads a better-sqlite3 build for Electron's ABI (see scripts/start.mjs)
+    const nativeBinding = process.env.WINNOW_SQLITE_BINDING;
+    db = new Database(file, nativeBinding ? { nativeBinding } : {});
   } catch (err) {
     throw new WinnowError('io_error', `${file}: cannot open project database: ${(err as Error).message}`);
   }

@@ -5,7 +5,8 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 import type { JobKind } from '../../../preload/contract';
 import type { JobOutcome, JobProgress } from './types';
 import type { BackendInfo } from '../../../preload/contract';
@@ -26,15 +27,22 @@ type FromWorker =
   | { t: 'done'; jobId: string; outcome: JobOutcome }
   | { t: 'failed'; jobId: string; error: { code: string; message: string; details?: Record<string, unknown> } };
 
-/** Where the worker entry is: the built `compute-worker.js` beside the bundle, or the TS source under tsx/vitest. */
-export function resolveWorkerEntry(): { file: string; execArgv: string[] } {
+/**
+ * Where the worker entry is: the built `compute-worker.js` beside the bundle, or — running from sources (tests, tsx) —
+ * a small bootstrap that registers tsx's loader inside the worker (loader flags of the parent do not reach workers).
+ */
+export function resolveWorkerEntry(): { file: string | URL; eval: boolean } {
   const here = dirname(fileURLToPath(import.meta.url));
   for (const dir of [here, join(here, '..'), join(here, '..', '..')]) {
     const built = join(dir, 'compute-worker.js');
-    if (existsSync(built)) return { file: built, execArgv: [] };
+    if (existsSync(built)) return { file: built, eval: false };
   }
   const source = join(here, '..', 'compute', 'worker.ts');
-  if (existsSync(source)) return { file: source, execArgv: ['--import', 'tsx'] };
+  if (existsSync(source)) {
+    const api = createRequire(import.meta.url).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs');
+    const code = `import(${JSON.stringify(pathToFileURL(api).href)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(source).href)}); });`;
+    return { file: code, eval: true };
+  }
   throw new WinnowError('internal', `compute worker not found near ${here}; run "npm run build"`);
 }
 
@@ -57,7 +65,7 @@ export class WorkerClient {
     if (this.ready) return this.ready;
     const entry = resolveWorkerEntry();
     const worker = new Worker(entry.file, {
-      execArgv: entry.execArgv,
+      eval: entry.eval,
       workerData: { cancelFlag: this.cancelFlag },
       env: { ...process.env, ...this.env },
     });

@@ -63,7 +63,8 @@ export function runBlocks(
   } finally {
     ctx.bias.dispose();
     ctx.cos?.dispose();
-    ctx.sin?.dispose();
+    ctx.signedSin?.dispose();
+    ctx.rotatePerm?.dispose();
   }
 }
 

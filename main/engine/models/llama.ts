@@ -56,35 +56,58 @@ export function ropeTables(cfg: ModelConfig, T: number): { cos: Float32Array; si
   return v;
 }
 
-function rotateHalf(x: tf.Tensor4D): tf.Tensor4D {
-  const hd = x.shape[3];
-  const [x1, x2] = tf.split(x, [hd / 2, hd / 2], 3);
-  return tf.concat([tf.neg(x2), x1], 3) as tf.Tensor4D;
+/**
+ * rotate_half(x) * sin == x[..., perm] * (sign * sin) with perm = [hd/2..hd-1, 0..hd/2-1] and sign = -1 on the
+ * first half: the same products as transformers' cat(-x2, x1) * sin, bit for bit (negation is exact), but one
+ * gather instead of split + neg + concat, which are slow kernels on wasm.
+ */
+function applyRope(x: tf.Tensor4D, ctx: BlockContext): tf.Tensor4D {
+  return tf.add(tf.mul(x, ctx.cos!), tf.mul(tf.gather(x, ctx.rotatePerm!, 3), ctx.signedSin!));
 }
 
-function applyRope(x: tf.Tensor4D, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor4D {
-  return tf.add(tf.mul(x, cos), tf.mul(rotateHalf(x), sin));
-}
-
-/** repeat_kv: kv head j serves query heads j*nRep .. j*nRep+nRep-1 */
-function repeatKv(x: tf.Tensor4D, nRep: number): tf.Tensor4D {
-  if (nRep === 1) return x;
-  const [B, KV, T, hd] = x.shape;
-  // tile at rank 3: tfjs implements Tile's gradient only up to rank 4
-  return tf.reshape(tf.tile(tf.reshape(x, [B * KV, 1, T * hd]), [1, nRep, 1]), [B, KV * nRep, T, hd]);
+/**
+ * Grouped-query attention without materialising repeat_kv: query heads kv*nRep .. kv*nRep+nRep-1 all use kv
+ * head kv, so view q as [B, KV, nRep*T, hd] and multiply against the KV heads directly. Every score is the same
+ * dot product as with repeated keys; no Tile (slow on wasm, and its gradient only exists up to rank 4).
+ */
+function groupedAttend(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  scale: number,
+  bias: tf.Tensor4D,
+): tf.Tensor4D {
+  const [B, H, T, hd] = q.shape;
+  const KV = k.shape[1];
+  if (KV === H) return attend(q, k, v, { mul: scale }, bias);
+  const qg = tf.reshape(q, [B, KV, (H / KV) * T, hd]);
+  const scores = tf.add(tf.reshape(tf.mul(tf.matMul(qg, k, false, true), scale), [B, H, T, T]), bias);
+  const probs = tf.reshape(tf.softmax(scores), [B, KV, (H / KV) * T, T]);
+  return tf.reshape(tf.matMul(probs, v), [B, H, T, hd]);
 }
 
 export interface BlockContext {
   /** additive attention bias [B|1, 1, T, T] */
   bias: tf.Tensor4D;
-  /** [T, headDim] rope tables (llama only) */
+  /** [T, headDim] rope tables (llama only); signedSin is sin with the first half negated (see applyRope) */
   cos?: tf.Tensor;
-  sin?: tf.Tensor;
+  signedSin?: tf.Tensor;
+  rotatePerm?: tf.Tensor;
 }
 
 export function llamaContext(cfg: ModelConfig, T: number, bias: tf.Tensor4D): BlockContext {
   const { cos, sin } = ropeTables(cfg, T);
-  return { bias, cos: tf.tensor2d(cos, [T, cfg.headDim]), sin: tf.tensor2d(sin, [T, cfg.headDim]) };
+  const hd = cfg.headDim;
+  const half = hd / 2;
+  const signed = sin.slice();
+  for (let t = 0; t < T; t++) for (let i = 0; i < half; i++) signed[t * hd + i] = -signed[t * hd + i];
+  const perm = Int32Array.from({ length: hd }, (_, i) => (i + half) % hd);
+  return {
+    bias,
+    cos: tf.tensor2d(cos, [T, hd]),
+    signedSin: tf.tensor2d(signed, [T, hd]),
+    rotatePerm: tf.tensor1d(perm, 'int32'),
+  };
 }
 
 export function llamaBlock(cfg: ModelConfig, w: Weights, l: number, h: tf.Tensor3D, ctx: BlockContext): tf.Tensor3D {
@@ -94,10 +117,7 @@ export function llamaBlock(cfg: ModelConfig, w: Weights, l: number, h: tf.Tensor
   const q = splitHeads(linear(x, w[`${p}.self_attn.q_proj.weight`], w[`${p}.self_attn.q_proj.bias`]), cfg.numHeads, hd);
   const k = splitHeads(linear(x, w[`${p}.self_attn.k_proj.weight`], w[`${p}.self_attn.k_proj.bias`]), cfg.numKvHeads, hd);
   const v = splitHeads(linear(x, w[`${p}.self_attn.v_proj.weight`], w[`${p}.self_attn.v_proj.bias`]), cfg.numKvHeads, hd);
-  const qr = applyRope(q, ctx.cos!, ctx.sin!);
-  const kr = applyRope(k, ctx.cos!, ctx.sin!);
-  const nRep = cfg.numHeads / cfg.numKvHeads;
-  const a = attend(qr, repeatKv(kr, nRep), repeatKv(v, nRep), { mul: Math.pow(hd, -0.5) }, ctx.bias);
+  const a = groupedAttend(applyRope(q, ctx), applyRope(k, ctx), v, Math.pow(hd, -0.5), ctx.bias);
   const o = linear(mergeHeads(a), w[`${p}.self_attn.o_proj.weight`], w[`${p}.self_attn.o_proj.bias`]);
   const h2 = tf.add(h, o) as tf.Tensor3D;
   const y = rmsNorm(h2, w[`${p}.post_attention_layernorm.weight`], cfg.normEps);

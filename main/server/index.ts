@@ -34,6 +34,8 @@ async function main(): Promise<void> {
     subscribe: (l) => engine.service.onEvent(l),
     rendererDir,
     port: Number(values.port),
+    // a supervisor that restarts this process passes the same secret, so open pages reconnect
+    token: process.env.WINNOW_TOKEN || undefined,
   });
   console.log(`Winnow (browser mode) is running at ${server.url}`);
   console.log(`Projects live in ${join(process.env.WINNOW_HOME ?? '~/.winnow', 'projects')}`);

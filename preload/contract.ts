@@ -298,6 +298,13 @@ export const ApiInputs = {
   'subsets.list': z.object({}),
   'subsets.delete': z.object({ subsetId: id }),
   'layers.list': z.object({ modelId: id }),
+  'layers.resolve': z.object({ modelId: id, layers: z.string().min(1) }),
+  'train.estimate': z.object({
+    modelId: id,
+    layers: z.string().min(1),
+    batchSize: z.number().int().positive().max(512).default(4),
+    maxTokens: z.number().int().positive().max(1 << 16).default(256),
+  }),
   'layerMasks.save': z.object({ name: z.string().min(1).max(200), modelId: id, layers: z.string().min(1) }),
   'layerMasks.list': z.object({ modelId: id.optional() }),
   'train.start': TrainConfigSchema,
@@ -327,6 +334,8 @@ export interface ApiOutputs {
   'subsets.list': SubsetInfo[];
   'subsets.delete': { deleted: boolean };
   'layers.list': { tensors: TensorRow[]; numLayers: number };
+  'layers.resolve': { tensors: string[]; trainableParams: number; totalParams: number };
+  'train.estimate': TrainEstimate;
   'layerMasks.save': LayerMaskInfo;
   'layerMasks.list': LayerMaskInfo[];
   'train.start': { jobId: string; runId: number };
@@ -336,6 +345,16 @@ export interface ApiOutputs {
   'jobs.list': Job[];
   'jobs.cancel': Job;
   'jobs.resume': Job;
+}
+
+export interface TrainEstimate {
+  trainableParams: number;
+  totalParams: number;
+  trainableTensors: number;
+  memory: { weightsBytes: number; activationBytes: number; gradBytes: number; optimizerBytes: number; totalBytes: number };
+  /** the backend's memory limit in bytes (wasm: 4 GiB), null when unknown */
+  limitBytes: number | null;
+  fits: boolean;
 }
 
 export interface ScorePlan {

@@ -35,7 +35,7 @@ test('the desktop window opens the demo project through the preload bridge', asy
     await expect(win.getByTestId('model-row').first()).toContainText('stories260K');
     // the renderer has no Node: only the contract bridge is exposed
     expect(await win.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');
-    expect(await win.evaluate(() => Object.keys((window as unknown as { winnow: object }).winnow).sort())).toEqual(['call', 'onEvent', 'pickFile']);
+    expect(await win.evaluate(() => Object.keys((globalThis as unknown as { winnow: object }).winnow).sort())).toEqual(['call', 'onEvent', 'pickFile']);
     await win.screenshot({ path: 'test-results/screens/electron-data.png' });
   } finally {
     await app.close();

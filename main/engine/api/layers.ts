@@ -1,6 +1,7 @@
 /** Layers of a model: its tensors with their scores, and named layer masks (exact HF tensor names + provenance). */
 import type { Db } from '../db';
-import type { LayerMaskInfo, TensorRow } from '../../../preload/contract';
+import type { LayerMaskInfo, TensorRow, TrainEstimate } from '../../../preload/contract';
+import { estimateMemory } from '../models/memory';
 import { readModelConfig } from '../models/config';
 import { checkpointFiles, readSafetensorsHeader } from '../models/safetensors';
 import { listTensors } from '../models';
@@ -84,4 +85,38 @@ export function getLayerMask(db: Db, id: number): LayerMaskInfo {
   const r = db.prepare('SELECT * FROM layer_masks WHERE id = ?').get(id) as MaskRowDb | undefined;
   if (!r) throw new WinnowError('not_found', `layer mask ${id} not found`);
   return toInfo(r);
+}
+
+/** A layer spec resolved to exact tensor names with parameter counts (presets preview in the UI). */
+export function resolveLayers(db: Db, modelId: number, spec: string): { tensors: string[]; trainableParams: number; totalParams: number } {
+  const all = checkpointTensors(modelPath(db, modelId));
+  const names = resolveLayerSpec(spec, all, layerBlockScores(db, modelId, spec));
+  const chosen = new Set(names);
+  return {
+    tensors: names,
+    trainableParams: all.filter((t) => chosen.has(t.name)).reduce((a, t) => a + t.size, 0),
+    totalParams: all.reduce((a, t) => a + t.size, 0),
+  };
+}
+
+/** wasm32 memory tops out at 4 GiB; the other backends are not capped by Winnow. */
+export const WASM_LIMIT_BYTES = 4 * 1024 ** 3;
+
+export function trainEstimate(
+  db: Db,
+  i: { modelId: number; layers: string; batchSize: number; maxTokens: number },
+  backend: string | null,
+): TrainEstimate {
+  const r = resolveLayers(db, i.modelId, i.layers);
+  const cfg = readModelConfig(modelPath(db, i.modelId));
+  const memory = estimateMemory(cfg, { batch: i.batchSize, seqLen: i.maxTokens, trainableParams: r.trainableParams });
+  const limitBytes = backend === 'wasm' ? WASM_LIMIT_BYTES : null;
+  return {
+    trainableParams: r.trainableParams,
+    totalParams: r.totalParams,
+    trainableTensors: r.tensors.length,
+    memory,
+    limitBytes,
+    fits: limitBytes === null || memory.totalBytes <= limitBytes,
+  };
 }

@@ -15,7 +15,7 @@ import { addModel, getModel, modelPath } from './models-registry';
 import { createSubset, deleteSubset, listSubsets } from '../selection/subsets';
 import { exampleDetail, tokenizerFor } from './examples';
 import { planScoring } from '../scoring/plan';
-import { checkpointTensors, layerBlockScores, listLayerTensors, saveLayerMask, listLayerMasks } from './layers';
+import { checkpointTensors, layerBlockScores, listLayerTensors, saveLayerMask, listLayerMasks, resolveLayers, trainEstimate } from './layers';
 import { resolveLayerSpec } from '../selection/layers';
 import { createTrainRun, listTrainRuns, trainMetrics } from './train-runs';
 import { projectSlug } from '../util/paths';
@@ -164,6 +164,8 @@ export class EngineService {
     'subsets.delete': (i) => ({ deleted: deleteSubset(this.current().db, i.subsetId) }),
 
     'layers.list': (i) => listLayerTensors(this.current().db, i.modelId),
+    'layers.resolve': (i) => resolveLayers(this.current().db, i.modelId, i.layers),
+    'train.estimate': (i) => trainEstimate(this.current().db, i, this.opts.executor.backend?.name ?? null),
     'layerMasks.save': (i) => saveLayerMask(this.current().db, i.name, i.modelId, i.layers),
     'layerMasks.list': (i) => listLayerMasks(this.current().db, i.modelId),
 
@@ -172,6 +174,16 @@ export class EngineService {
       getModel(p.db, i.modelId);
       // a bad layer spec is refused here, where the form can show it, not minutes later in the job
       resolveLayerSpec(i.layers, checkpointTensors(modelPath(p.db, i.modelId)), layerBlockScores(p.db, i.modelId, i.layers));
+      const est = trainEstimate(p.db, i, this.opts.executor.backend?.name ?? null);
+      if (!est.fits) {
+        const gib = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;
+        throw new WinnowError(
+          'too_large',
+          `this run needs about ${gib(est.memory.totalBytes)} (weights ${gib(est.memory.weightsBytes)}, activations ${gib(est.memory.activationBytes)}, ` +
+            `gradients ${gib(est.memory.gradBytes)}, optimizer ${gib(est.memory.optimizerBytes)}) but the ${this.opts.executor.backend?.name} backend has ${gib(est.limitBytes!)}: ` +
+            'lower the batch size or max tokens (use gradient accumulation for the same effective batch), or train fewer layers',
+        );
+      }
       const runId = createTrainRun(p.db, i);
       const job = p.jobs.submit('train', { runId });
       p.db.prepare('UPDATE train_runs SET job_id = ? WHERE id = ?').run(job.jobId, runId);

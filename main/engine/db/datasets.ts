@@ -19,8 +19,8 @@ export interface NewExample {
   textPreview: string;
   normHash: string;
   nChars: number;
-  /** full searchable text, indexed in examples_fts */
-  fullText: string;
+  /** full searchable text, indexed in examples_fts (not needed with exampleInserter's fts: false) */
+  fullText?: string;
 }
 
 export interface ExampleRow {
@@ -71,16 +71,24 @@ export function deleteDataset(db: Db, datasetId: number): void {
   db.prepare('DELETE FROM datasets WHERE id = ?').run(datasetId);
 }
 
-/** Prepared once per import: returns a function inserting one example (row + FTS text), giving its id. */
-export function exampleInserter(db: Db, datasetId: number): (e: NewExample) => number {
+/**
+ * Prepared once per import: returns a function inserting one example (row + FTS text), giving its id.
+ * `fts: false` leaves search out (fullText is then not needed). Measured: FTS5 indexing costs about as much as
+ * the row insert itself; building it in bulk at the end from messages_json (SQL JSON) was slower, not faster.
+ */
+export function exampleInserter(db: Db, datasetId: number, opts: { fts?: boolean } = {}): (e: NewExample) => number {
   const ins = db.prepare(`INSERT INTO examples (dataset_id, row_index, raw_json, messages_json, text_preview, norm_hash, n_chars)
     VALUES (?, ?, ?, ?, ?, ?, ?)`);
-  const fts = db.prepare('INSERT INTO examples_fts (rowid, text) VALUES (?, ?)');
+  const fts = opts.fts === false ? null : db.prepare('INSERT INTO examples_fts (rowid, text) VALUES (?, ?)');
   return (e) => {
     const id = Number(ins.run(datasetId, e.rowIndex, e.rawJson, e.messagesJson, e.textPreview, e.normHash, e.nChars).lastInsertRowid);
-    fts.run(id, e.fullText);
+    fts?.run(id, e.fullText ?? '');
     return id;
   };
+}
+
+export function setDatasetHash(db: Db, datasetId: number, hash: string): void {
+  db.prepare('UPDATE datasets SET hash = ? WHERE id = ?').run(hash, datasetId);
 }
 
 export function importSkipInserter(db: Db, datasetId: number): (line: number, reason: string, raw: string | null) => void {

@@ -40,7 +40,7 @@ describe('importDataset', () => {
     ]);
     expect(ex.raw).toMatchObject({ question: expect.any(String), answer: expect.any(String) });
     expect(ex.textPreview).toMatch(/^user: Natalia sold clips.*assistant: Natalia sold 48\/2/);
-    expect(ex.normHash).toMatch(/^[0-9a-f]{40}$/);
+    expect(ex.normHash).toMatch(/^[0-9a-f]{16}$/);
     expect(count("SELECT COUNT(*) FROM examples_fts WHERE examples_fts MATCH 'Natalia'")).toBe(1);
     expect(progress.at(-1)).toBe(50);
   });

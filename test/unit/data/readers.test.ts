@@ -110,7 +110,7 @@ describe('readRecords', () => {
       await expect(collect(p)).rejects.toThrow(/fake\.jsonl\.gz: not a valid gzip/);
       const q = join(t.dir, 'x.parquet');
       writeFileSync(q, '');
-      await expect(collect(q)).rejects.toThrow(/Parquet is not supported yet/);
+      await expect(collect(q)).rejects.toThrow(/x\.parquet: not a valid Parquet file/);
       const g = join(t.dir, 'ok.csv.gz');
       writeFileSync(g, gzipSync('a,b\n1,2\n'));
       expect((await collect(g))[0].record).toEqual({ a: '1', b: '2' });

@@ -82,7 +82,7 @@ export async function* parseCsvRows(stream: Readable, delimiter: string): AsyncG
 }
 
 /** CSV/TSV with a header row: each row becomes an object keyed by the header. */
-export async function* readCsv(stream: Readable, delimiter: string): AsyncGenerator<RecordItem> {
+export async function* readCsvItems(stream: Readable, delimiter: string): AsyncGenerator<RecordItem> {
   let header: string[] | null = null;
   for await (const row of parseCsvRows(stream, delimiter)) {
     if (row.fields.length === 1 && row.fields[0] === '' && !row.error) continue; // blank line
@@ -107,4 +107,16 @@ export async function* readCsv(stream: Readable, delimiter: string): AsyncGenera
     header.forEach((h, i) => { rec[h] = row.fields[i]; });
     yield { line: row.line, record: rec };
   }
+}
+
+const CSV_BATCH = 1000;
+
+/** readCsvItems in batches (the CSV parser yields per row; batching keeps the caller's awaits per chunk). */
+export async function* readCsv(stream: Readable, delimiter: string): AsyncGenerator<RecordItem[]> {
+  let out: RecordItem[] = [];
+  for await (const item of readCsvItems(stream, delimiter)) {
+    out.push(item);
+    if (out.length >= CSV_BATCH) { yield out; out = []; }
+  }
+  if (out.length) yield out;
 }

@@ -2,6 +2,7 @@ import { readJsonl } from './jsonl';
 import { readJson } from './json';
 import { readCsv } from './csv';
 import { readText } from './text';
+import { readParquet } from './parquet';
 import { formatFromPath, ioError, openText } from './source';
 import type { ReadOptions, RecordItem } from './types';
 
@@ -10,11 +11,20 @@ export { formatFromPath, innerName } from './source';
 export { parseCsvRows } from './csv';
 
 /**
- * Records of a data file, streamed. Malformed lines come through as `{ line, error }` so the caller
- * decides between aborting and skipping; I/O failures (missing file, bad gzip) throw WinnowError.
+ * Records of a data file, streamed in batches (one per chunk or row group). Malformed lines come through as
+ * `{ line, error }` so the caller decides between aborting and skipping; I/O failures (missing file, bad gzip,
+ * unreadable Parquet) throw WinnowError.
  */
-export async function* readRecords(path: string, opts: ReadOptions = {}): AsyncGenerator<RecordItem> {
+export async function* readRecordBatches(path: string, opts: ReadOptions = {}): AsyncGenerator<RecordItem[]> {
   const format = opts.format ?? formatFromPath(path);
+  if (format === 'parquet') {
+    try {
+      yield* readParquet(path);
+    } catch (err) {
+      throw ioError(path, err);
+    }
+    return;
+  }
   const stream = openText(path);
   try {
     switch (format) {
@@ -31,7 +41,13 @@ export async function* readRecords(path: string, opts: ReadOptions = {}): AsyncG
   }
 }
 
-/** How a record position is named in messages: JSON arrays count items, everything else lines. */
-export function positionName(path: string, format?: string): 'item' | 'line' {
-  return (format ?? formatFromPath(path)) === 'json' ? 'item' : 'line';
+/** Records one at a time (same as readRecordBatches, flattened). */
+export async function* readRecords(path: string, opts: ReadOptions = {}): AsyncGenerator<RecordItem> {
+  for await (const batch of readRecordBatches(path, opts)) yield* batch;
+}
+
+/** How a record position is named in messages: JSON arrays count items, Parquet rows, everything else lines. */
+export function positionName(path: string, format?: string): 'item' | 'line' | 'row' {
+  const f = format ?? formatFromPath(path);
+  return f === 'json' ? 'item' : f === 'parquet' ? 'row' : 'line';
 }

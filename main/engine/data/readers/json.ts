@@ -1,11 +1,13 @@
 import type { Readable } from 'node:stream';
 import type { RecordItem } from './types';
 
+const BATCH = 1000;
+
 /**
  * A JSON document: an array of records, or an object holding exactly one array (e.g. `{"data": [...]}`).
  * Read whole: JSON arrays cannot be split safely without a streaming parser, and such files are small in practice.
  */
-export async function* readJson(stream: Readable): AsyncGenerator<RecordItem> {
+export async function* readJson(stream: Readable): AsyncGenerator<RecordItem[]> {
   let text = '';
   for await (const chunk of stream as AsyncIterable<string>) text += chunk;
   text = text.replace(/^\uFEFF/, '');
@@ -13,7 +15,7 @@ export async function* readJson(stream: Readable): AsyncGenerator<RecordItem> {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    yield { line: lineOfError(text, err as Error), error: `invalid JSON (${(err as Error).message})` };
+    yield [{ line: lineOfError(text, err as Error), error: `invalid JSON (${(err as Error).message})` }];
     return;
   }
   let items: unknown[];
@@ -21,15 +23,15 @@ export async function* readJson(stream: Readable): AsyncGenerator<RecordItem> {
   else if (doc !== null && typeof doc === 'object') {
     const lists = Object.entries(doc).filter(([, v]) => Array.isArray(v));
     if (lists.length !== 1) {
-      yield { line: 1, error: `expected an array of records or an object with exactly one list field, found ${lists.length} list fields${lists.length ? ` (${lists.map(([k]) => `"${k}"`).join(', ')})` : ''}` };
+      yield [{ line: 1, error: `expected an array of records or an object with exactly one list field, found ${lists.length} list fields${lists.length ? ` (${lists.map(([k]) => `"${k}"`).join(', ')})` : ''}` }];
       return;
     }
     items = lists[0][1] as unknown[];
   } else {
-    yield { line: 1, error: 'expected an array of records' };
+    yield [{ line: 1, error: 'expected an array of records' }];
     return;
   }
-  for (let i = 0; i < items.length; i++) yield { line: i + 1, record: items[i] };
+  for (let i = 0; i < items.length; i += BATCH) yield items.slice(i, i + BATCH).map((record, k) => ({ line: i + k + 1, record }));
 }
 
 /** Line number of a JSON.parse error when the engine reports a position. */

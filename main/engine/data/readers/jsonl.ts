@@ -1,14 +1,18 @@
 import type { Readable } from 'node:stream';
-import { lines } from './lines';
+import { lineBatches } from './lines';
 import type { RecordItem } from './types';
 
-export async function* readJsonl(stream: Readable): AsyncGenerator<RecordItem> {
-  for await (const { n, text } of lines(stream)) {
-    if (text.trim() === '') continue;
-    try {
-      yield { line: n, record: JSON.parse(text), raw: text };
-    } catch (err) {
-      yield { line: n, error: `invalid JSON (${(err as Error).message})`, raw: text };
+export async function* readJsonl(stream: Readable): AsyncGenerator<RecordItem[]> {
+  for await (const batch of lineBatches(stream)) {
+    const out: RecordItem[] = [];
+    for (const { n, text } of batch) {
+      if (text.trim() === '') continue;
+      try {
+        out.push({ line: n, record: JSON.parse(text), raw: text });
+      } catch (err) {
+        out.push({ line: n, error: `invalid JSON (${(err as Error).message})`, raw: text });
+      }
     }
+    if (out.length) yield out;
   }
 }

@@ -19,10 +19,12 @@ export function formatFromPath(path: string): FileFormat {
     case 'csv': return 'csv';
     case 'tsv': case 'tab': return 'tsv';
     case 'txt': case 'text': case 'md': return 'txt';
-    case 'parquet':
-      throw new WinnowError('unsupported', `${basename(path)}: Parquet is not supported yet; convert to JSONL`);
+    case 'parquet': case 'pq':
+      // Parquet compresses inside the file; a gzipped one cannot be read a row group at a time
+      if (/\.gz$/i.test(path)) throw new WinnowError('unsupported', `${basename(path)}: gzipped Parquet is not supported; gunzip it first`);
+      return 'parquet';
     default:
-      throw new WinnowError('unsupported', `${basename(path)}: unknown file type ".${ext}" (expected .jsonl, .json, .csv, .tsv, .txt, optionally .gz)`);
+      throw new WinnowError('unsupported', `${basename(path)}: unknown file type ".${ext}" (expected .jsonl, .json, .csv, .tsv, .txt, optionally .gz, or .parquet)`);
   }
 }
 

@@ -2,7 +2,7 @@
  * Electron main: windows, menus, dialogs, and supervision of the engine host (a utilityProcess). It relays contract
  * calls from the renderer to the engine host and pushes engine events back. Nothing heavy runs here.
  */
-import { app, BrowserWindow, ipcMain, dialog, utilityProcess, session, shell, type UtilityProcess } from 'electron';
+import { app, BrowserWindow, ipcMain, dialog, utilityProcess, session, type UtilityProcess } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isApiName, type EngineEvent, type Result } from '../preload/contract';
@@ -58,17 +58,16 @@ function createWindow(): void {
       nodeIntegration: false,
       webSecurity: true,
       spellcheck: false,
+      // middle-click must not open links in new windows (electronegativity AUXCLICK_JS_CHECK)
+      disableBlinkFeatures: 'Auxclick',
     },
   });
   win.once('ready-to-show', () => win?.show());
-  // no navigation away from the app and no new windows; links open in the system browser
+  // no navigation away from the app and no new windows of any kind
   win.webContents.on('will-navigate', (e, url) => {
     if (url !== win?.webContents.getURL()) e.preventDefault();
   });
-  win.webContents.setWindowOpenHandler(({ url }) => {
-    if (/^https:\/\//.test(url)) void shell.openExternal(url);
-    return { action: 'deny' };
-  });
+  win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
   if (process.env.ELECTRON_RENDERER_URL) void win.loadURL(process.env.ELECTRON_RENDERER_URL);
   else void win.loadFile(join(here, '..', 'renderer', 'index.html'));
 }

@@ -213,6 +213,19 @@ export const SubsetRuleSchema = z.discriminatedUnion('kind', [
     max: z.number().optional(),
   }),
   z.object({ kind: z.literal('random'), count: z.number().int().positive(), seed: z.number().int().default(0) }),
+  /** IFD's recipe: drop ifd > 1 (the prompt does not help), then keep the top by ifd (percent of the rows left) */
+  z.object({
+    kind: z.literal('ifd_top'),
+    count: z.number().int().positive().optional(),
+    percent: z.number().gt(0).max(100).optional(),
+  }),
+  /** set operation on existing subsets (difference: the first minus the others); names as they were when made */
+  z.object({
+    kind: z.literal('combine'),
+    op: z.enum(['union', 'intersection', 'difference']),
+    subsetIds: z.array(z.number().int().positive()).min(2).max(32),
+    names: z.array(z.string()).optional(),
+  }),
 ]);
 export type SubsetRule = z.infer<typeof SubsetRuleSchema>;
 
@@ -297,6 +310,35 @@ export const ApiInputs = {
   'subsets.create': z.object({ name: z.string().min(1).max(200), rule: SubsetRuleSchema, datasetId: id.optional() }),
   'subsets.list': z.object({}),
   'subsets.delete': z.object({ subsetId: id }),
+  'subsets.combine': z.object({
+    name: z.string().min(1).max(200),
+    op: z.enum(['union', 'intersection', 'difference']),
+    subsetIds: z.array(id).min(2).max(32),
+  }),
+  'examples.histogram': z.object({
+    datasetId: id.optional(),
+    subsetId: id.optional(),
+    column: signalName,
+    bins: z.number().int().min(1).max(1000).default(30),
+    filters: z.array(QueryFilterSchema).max(32).default([]),
+    text: z.string().max(500).optional(),
+  }),
+  'examples.map': z.object({
+    datasetId: id.optional(),
+    /** column whose value colours each point */
+    signal: signalName.optional(),
+    method: z.enum(['pca']).default('pca'),
+    limit: z.number().int().positive().max(1_000_000).default(200_000),
+  }),
+  'tokenMasks.save': z.object({
+    exampleId: id,
+    modelId: id.optional(),
+    name: z.string().min(1).max(200).default('edited'),
+    mask: z.array(z.number().int().min(0).max(1)).max(1 << 16),
+    /** how the mask was made (e.g. the token policy), stored with it */
+    provenance: z.record(z.string(), z.unknown()).optional(),
+  }),
+  'tokenMasks.get': z.object({ exampleId: id, modelId: id.optional(), name: z.string().min(1).max(200).default('edited') }),
   'layers.list': z.object({ modelId: id }),
   'layers.resolve': z.object({ modelId: id, layers: z.string().min(1) }),
   'train.estimate': z.object({
@@ -333,6 +375,11 @@ export interface ApiOutputs {
   'subsets.create': SubsetInfo;
   'subsets.list': SubsetInfo[];
   'subsets.delete': { deleted: boolean };
+  'subsets.combine': SubsetInfo;
+  'examples.histogram': { min: number | null; max: number | null; counts: number[]; total: number; nulls: number };
+  'examples.map': ExampleMap;
+  'tokenMasks.save': TokenMaskInfo;
+  'tokenMasks.get': TokenMaskInfo | null;
   'layers.list': { tensors: TensorRow[]; numLayers: number };
   'layers.resolve': { tensors: string[]; trainableParams: number; totalParams: number };
   'train.estimate': TrainEstimate;
@@ -355,6 +402,28 @@ export interface TrainEstimate {
   /** the backend's memory limit in bytes (wasm: 4 GiB), null when unknown */
   limitBytes: number | null;
   fits: boolean;
+}
+
+export interface TokenMaskInfo {
+  name: string;
+  exampleId: number;
+  tokenizerId: string;
+  /** 1 = trained on, one entry per rendered token */
+  mask: number[];
+  trainable: number;
+  provenance: Record<string, unknown>;
+}
+
+export interface ExampleMap {
+  /** x0, y0, x1, y1, … (2-D projection) */
+  points: number[];
+  ids: number[];
+  /** colour value per point (null where the signal is missing) */
+  values: Array<number | null>;
+  /** set when there is nothing to draw, saying what to do */
+  message: string | null;
+  /** share of variance the two components explain */
+  explained: number[];
 }
 
 export interface ScorePlan {

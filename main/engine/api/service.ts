@@ -12,7 +12,10 @@ import { WinnowError, toErrorValue } from '../util/errors';
 import type { JobExecutor } from '../jobs/manager';
 import { DEMO_PROJECT, activeModelId, openProject, projectInfo, setActiveModel, type OpenProject } from './project';
 import { addModel, getModel, modelPath } from './models-registry';
-import { createSubset, deleteSubset, listSubsets } from '../selection/subsets';
+import { combineSubsets, createSubset, deleteSubset, listSubsets } from '../selection/subsets';
+import { columnHistogram } from './histogram';
+import { exampleMap } from './example-map';
+import { getTokenMask, saveTokenMask } from './token-masks';
 import { exampleDetail, tokenizerFor } from './examples';
 import { planScoring } from '../scoring/plan';
 import { checkpointTensors, layerBlockScores, listLayerTensors, saveLayerMask, listLayerMasks, resolveLayers, trainEstimate } from './layers';
@@ -84,6 +87,12 @@ export class EngineService {
   close(): void {
     this.project?.db.close();
     this.project = null;
+  }
+
+  private modelFor(modelId: number | undefined): number {
+    const m = modelId ?? activeModelId(this.current().db);
+    if (!m) throw new WinnowError('not_found', 'no model in this project: add one first');
+    return m;
   }
 
   private onJobFinished(p: OpenProject, job: Job): void {
@@ -162,6 +171,16 @@ export class EngineService {
     'subsets.create': (i) => createSubset(this.current().db, i.name, i.rule, i.datasetId),
     'subsets.list': () => listSubsets(this.current().db),
     'subsets.delete': (i) => ({ deleted: deleteSubset(this.current().db, i.subsetId) }),
+    'subsets.combine': (i) => combineSubsets(this.current().db, i.name, i.op, i.subsetIds),
+    'examples.histogram': async (i) => {
+      const p = this.current();
+      const modelId = activeModelId(p.db);
+      const tokenizerId = modelId ? (await tokenizerFor(modelPath(p.db, modelId))).id : undefined;
+      return columnHistogram(p.db, { ...i, tokenizerId });
+    },
+    'examples.map': (i) => exampleMap(this.current().db, i),
+    'tokenMasks.save': (i) => saveTokenMask(this.current().db, { ...i, modelId: this.modelFor(i.modelId) }),
+    'tokenMasks.get': (i) => getTokenMask(this.current().db, { ...i, modelId: this.modelFor(i.modelId) }),
 
     'layers.list': (i) => listLayerTensors(this.current().db, i.modelId),
     'layers.resolve': (i) => resolveLayers(this.current().db, i.modelId, i.layers),

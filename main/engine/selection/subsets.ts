@@ -46,6 +46,29 @@ export function evaluateRule(db: Db, rule: SubsetRule, datasetId?: number): numb
         .pluck()
         .all(...scopeArgs, k) as number[];
     }
+    case 'ifd_top': {
+      // IFD > 1: the prompt makes the answer harder, not easier — the paper drops these before taking the top
+      const col = columnSql(db, 'ifd');
+      if ((rule.count === undefined) === (rule.percent === undefined)) {
+        throw new WinnowError('bad_input', 'rule: ifd_top needs exactly one of count or percent');
+      }
+      const kept = `${scope} AND ${col} IS NOT NULL AND ${col} <= 1`;
+      const n = db.prepare(`SELECT COUNT(*) FROM ${from} WHERE ${kept}`).pluck().get(...scopeArgs) as number;
+      const k = rule.count ?? Math.max(1, Math.round(((rule.percent ?? 0) / 100) * n));
+      return db.prepare(`SELECT e.id FROM ${from} WHERE ${kept} ORDER BY ${col} DESC, e.id LIMIT ?`).pluck().all(...scopeArgs, k) as number[];
+    }
+    case 'combine': {
+      for (const sid of rule.subsetIds) getSubset(db, sid);
+      const [first, ...rest] = rule.subsetIds;
+      const member = 'SELECT example_id FROM subset_members WHERE subset_id = ?';
+      const op = rule.op === 'union' ? 'UNION' : rule.op === 'intersection' ? 'INTERSECT' : 'EXCEPT';
+      // difference: the first minus every other one (EXCEPT chains left to right)
+      const sql = [member, ...rest.map(() => `${op} ${member}`)].join(' ');
+      const ids = db.prepare(`SELECT example_id FROM (${sql}) ORDER BY example_id`).pluck().all(first, ...rest) as number[];
+      if (datasetId === undefined) return ids;
+      const inScope = new Set(db.prepare('SELECT id FROM examples WHERE dataset_id = ?').pluck().all(datasetId) as number[]);
+      return ids.filter((e) => inScope.has(e));
+    }
     case 'random': {
       const ids = db.prepare(`SELECT e.id FROM ${from} WHERE ${scope} ORDER BY e.id`).pluck().all(...scopeArgs) as number[];
       const rand = mulberry32(rule.seed);
@@ -103,4 +126,11 @@ export function deleteSubset(db: Db, id: number): boolean {
 
 export function subsetMemberIds(db: Db, id: number): number[] {
   return db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(id) as number[];
+}
+
+/** A subset made from existing ones with a set operation; its stored rule names the operation and the sources. */
+export function combineSubsets(db: Db, name: string, op: 'union' | 'intersection' | 'difference', subsetIds: number[]): SubsetInfo {
+  if (subsetIds.length < 2) throw new WinnowError('bad_input', 'subsets.combine: field "subsetIds" needs at least two subsets');
+  const names = subsetIds.map((sid) => getSubset(db, sid).name);
+  return createSubset(db, name, { kind: 'combine', op, subsetIds, names });
 }

@@ -20,6 +20,13 @@ export function describeRule(rule: SubsetRule): string {
       return `${rule.min ?? '−∞'} ≤ ${rule.signal} ≤ ${rule.max ?? '∞'}`;
     case 'random':
       return `random ${rule.count} (seed ${rule.seed})`;
+    case 'ifd_top':
+      return `ifd ≤ 1, then highest ${rule.percent !== undefined ? `${rule.percent}%` : rule.count} by ifd`;
+    case 'combine': {
+      const names = rule.names ?? rule.subsetIds.map((id) => `#${id}`);
+      const sym = rule.op === 'union' ? ' ∪ ' : rule.op === 'intersection' ? ' ∩ ' : ' − ';
+      return names.join(sym);
+    }
   }
 }
 

@@ -53,3 +53,25 @@ export function getExampleSignals(db: Db, exampleId: number): Record<string, num
   for (const c of listSignalColumns(db)) out[c] = row ? row[c] ?? null : null;
   return out;
 }
+
+/**
+ * Several signals of the same examples at once: one upsert per example instead of one per example and signal
+ * (writeExampleSignal's cost at a million rows). Rows are [exampleId, value per signal in `signals` order].
+ */
+export function writeExampleSignals(db: Db, runId: number | null, signals: string[], rows: Iterable<Array<number | null>>): void {
+  if (signals.length === 0) return;
+  for (const s of signals) ensureSignalColumn(db, s);
+  const cols = signals.map((s) => `"${s}"`).join(', ');
+  const latest = db.prepare(`INSERT INTO example_signals (example_id, ${cols}) VALUES (?${', ?'.repeat(signals.length)})
+    ON CONFLICT(example_id) DO UPDATE SET ${signals.map((s) => `"${s}" = excluded."${s}"`).join(', ')}`);
+  const hist = db.prepare('INSERT OR REPLACE INTO example_scores (run_id, example_id, signal, value) VALUES (?, ?, ?, ?)');
+  const clean = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? null : v);
+  db.transaction(() => {
+    for (const row of rows) {
+      if (row.length !== signals.length + 1) throw new WinnowError('bad_input', `signal row for example ${row[0]} has ${row.length - 1} values, expected ${signals.length}`);
+      const values = row.slice(1).map(clean);
+      latest.run(row[0], ...values);
+      if (runId !== null) signals.forEach((s, i) => hist.run(runId, row[0], s, values[i]));
+    }
+  })();
+}

@@ -86,6 +86,9 @@ function ropeScaling(raw: Raw, file: string): ModelConfig['ropeScaling'] {
 
 /** Parse an already-read config object. `file` is only used in messages. */
 export function parseModelConfig(raw: Raw, file = 'config.json'): ModelConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new WinnowError('parse_error', `${file}: must be a JSON object`, { file });
+  }
   const modelType = raw.model_type;
   if (typeof modelType !== 'string') {
     throw new WinnowError('parse_error', `${file}: field "model_type" is missing`, { file, field: 'model_type' });

@@ -39,9 +39,28 @@ export function ftsQuery(text: string): string | null {
   return words.map((w) => `"${w}"*`).join(' ');
 }
 
+interface Scope { lo: number; hi: number; n: number }
+
+/**
+ * A dataset's examples as an id range. An import inserts all of a dataset's rows in one write transaction and
+ * nothing deletes single examples, so a dataset's ids are contiguous; checked here (ends by index seeks, count
+ * from datasets.row_count, counted only when that disagrees). With the range, index walks on signals or n_chars
+ * test membership from the index entry itself (the rowid) instead of joining every row to examples.
+ */
+function datasetScope(db: Db, datasetId: number): Scope | null {
+  const lo = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY row_index ASC LIMIT 1').pluck().get(datasetId) as number | undefined;
+  if (lo === undefined) return { lo: 1, hi: 0, n: 0 };
+  const hi = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY row_index DESC LIMIT 1').pluck().get(datasetId) as number;
+  const rowCount = db.prepare('SELECT row_count FROM datasets WHERE id = ?').pluck().get(datasetId) as number | undefined;
+  const n = rowCount === hi - lo + 1 ? rowCount : (db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ?').pluck().get(datasetId) as number);
+  return n === hi - lo + 1 ? { lo, hi, n } : null;
+}
+
 /**
  * The example table's query: every column name is checked against the built-ins and the signal columns
  * that exist, so the SQL is assembled only from known identifiers; values are bound.
+ * A page is found as ids first (touching only the indexes the order and filters need), then its rows are
+ * fetched with their signals and token counts: OFFSET then skips index entries, not joined rows.
  */
 export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: ExampleListRow[] } {
   if (!Number.isInteger(q.offset) || q.offset < 0) throw new WinnowError('bad_input', `offset must be a non-negative integer, got ${q.offset}`);
@@ -52,14 +71,24 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
     if (signals.includes(name)) return `s."${name}"`;
     throw new WinnowError('bad_input', `unknown column "${name}" (known: ${[...Object.keys(BUILTIN), ...signals].join(', ')})`);
   };
+  if (q.sort && q.sort.dir !== 'asc' && q.sort.dir !== 'desc') {
+    throw new WinnowError('bad_input', `sort direction must be "asc" or "desc", got "${String(q.sort.dir)}"`);
+  }
+  const tokArg = q.tokenizerId ?? null;
 
-  // each condition remembers which joined table it reads, so counts join only what they need
-  type Cond = { sql: string; args: unknown[]; uses: 'e' | 's' | 'r' };
+  // each condition remembers which table it reads, so queries join only what they need
+  type Cond = { sql: string; args: unknown[]; uses: 'e' | 's' | 'r' | 'id' };
   const conds: Cond[] = [];
   const usesOf = (c: string): Cond['uses'] => (c.startsWith('s.') ? 's' : c.startsWith('r.') ? 'r' : 'e');
-  if (q.datasetId !== undefined) conds.push({ sql: 'e.dataset_id = ?', args: [q.datasetId], uses: 'e' });
+  let scope: Scope | null = null;
+  if (q.datasetId !== undefined) {
+    scope = datasetScope(db, q.datasetId);
+    // 'id' conditions name the example id as {id}: s.example_id or e.id, whichever table leads the query
+    if (scope) conds.push({ sql: '{id} BETWEEN ? AND ?', args: [scope.lo, scope.hi], uses: 'id' });
+    else conds.push({ sql: 'e.dataset_id = ?', args: [q.datasetId], uses: 'e' });
+  }
   if (q.subsetId !== undefined) {
-    conds.push({ sql: 'e.id IN (SELECT example_id FROM subset_members WHERE subset_id = ?)', args: [q.subsetId], uses: 'e' });
+    conds.push({ sql: '{id} IN (SELECT example_id FROM subset_members WHERE subset_id = ?)', args: [q.subsetId], uses: 'id' });
   }
   for (const f of q.filters ?? []) {
     const c = colSql(f.column);
@@ -68,58 +97,75 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
   }
   if (q.text !== undefined) {
     const m = ftsQuery(q.text);
-    if (m !== null) conds.push({ sql: 'e.id IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)', args: [m], uses: 'e' });
-  }
-  if (q.sort && q.sort.dir !== 'asc' && q.sort.dir !== 'desc') {
-    throw new WinnowError('bad_input', `sort direction must be "asc" or "desc", got "${String(q.sort.dir)}"`);
+    if (m !== null) conds.push({ sql: '{id} IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)', args: [m], uses: 'id' });
   }
   const dir = q.sort?.dir === 'desc' ? 'DESC' : 'ASC';
   const sortCol = q.sort ? colSql(q.sort.column) : null;
-  const tokArg = q.tokenizerId ?? null;
-  const sJoin = 'LEFT JOIN example_signals s ON s.example_id = e.id';
-  const rJoin = 'LEFT JOIN renders r ON r.example_id = e.id AND r.tokenizer_id = ?';
-  const where = (extra: Cond[] = []) => {
+  const has = (t: Cond['uses'], extra: Cond[] = []) => [...conds, ...extra].some((c) => c.uses === t);
+
+  /** FROM clause and WHERE for `extra` conditions, driven by `lead` (the table whose index orders the rows). */
+  const build = (lead: 'e' | 's', extra: Cond[] = []) => {
     const all = [...conds, ...extra];
-    return { sql: all.length ? `WHERE ${all.map((c) => c.sql).join(' AND ')}` : '', args: all.flatMap((c) => c.args) };
+    const idCol = lead === 's' ? 's.example_id' : 'e.id';
+    const joins: string[] = [];
+    const args: unknown[] = [];
+    if (lead === 's') {
+      if (has('e', extra)) joins.push('CROSS JOIN examples e ON e.id = s.example_id');
+    } else if (has('s', extra)) joins.push('LEFT JOIN example_signals s ON s.example_id = e.id');
+    if (has('r', extra) || sortCol?.startsWith('r.')) {
+      joins.push(`LEFT JOIN renders r ON r.example_id = ${idCol} AND r.tokenizer_id = ?`);
+      args.push(tokArg);
+    }
+    const from = `${lead === 's' ? 'example_signals s' : 'examples e'} ${joins.join(' ')}`;
+    const where = all.length ? `WHERE ${all.map((c) => c.sql.replaceAll('{id}', idCol)).join(' AND ')}` : '';
+    return { from, where, args: [...args, ...all.flatMap((c) => c.args)], idCol };
   };
-  const needs = (t: Cond['uses'], extra: Cond[] = []) => [...conds, ...extra].some((c) => c.uses === t);
 
-  const w0 = where();
-  const total = db.prepare(`SELECT COUNT(*) FROM examples e ${needs('s') ? sJoin : ''} ${needs('r') ? rJoin : ''} ${w0.sql}`)
-    .pluck().get(...(needs('r') ? [tokArg] : []), ...w0.args) as number;
-
-  const sigSel = signals.map((c) => `, s."${c}" AS "sig_${c}"`).join('');
-  const select = `SELECT e.id, e.dataset_id, e.row_index, e.text_preview, r.n_tokens, r.n_label${sigSel}`;
-  const pageFrom = `FROM examples e ${sJoin} ${rJoin}`;
-  let raw: Array<Record<string, unknown>>;
-  if (sortCol && sortCol.startsWith('s.')) {
-    // Signal sort in two parts so SQLite walks the signal's index (a LEFT JOIN from examples would sort in a
-    // temp b-tree): rows with a value in index order, then rows without one (NULLs last) in id order.
-    // CROSS JOIN fixes the loop order (signals outer), which is what lets the index serve the ORDER BY.
-    const notNull: Cond = { sql: `${sortCol} IS NOT NULL`, args: [], uses: 's' };
-    const isNull: Cond = { sql: `${sortCol} IS NULL`, args: [], uses: 's' };
-    const wv = where([notNull]);
-    const countFrom = needs('e') || needs('r')
-      ? `FROM example_signals s CROSS JOIN examples e ON e.id = s.example_id ${needs('r') ? rJoin : ''}`
-      : 'FROM example_signals s';
-    const nValued = db.prepare(`SELECT COUNT(*) ${countFrom} ${wv.sql}`).pluck().get(...(needs('r') ? [tokArg] : []), ...wv.args) as number;
-    raw = [];
-    if (q.offset < nValued) {
-      raw = db.prepare(`${select} FROM example_signals s CROSS JOIN examples e ON e.id = s.example_id ${rJoin} ${wv.sql}
-        ORDER BY ${sortCol} ${dir}, s.example_id ${dir} LIMIT ? OFFSET ?`).all(tokArg, ...wv.args, q.limit, q.offset) as Array<Record<string, unknown>>;
-    }
-    if (raw.length < q.limit) {
-      const wn = where([isNull]);
-      raw = raw.concat(db.prepare(`${select} ${pageFrom} ${wn.sql} ORDER BY e.id ${dir} LIMIT ? OFFSET ?`)
-        .all(tokArg, ...wn.args, q.limit - raw.length, Math.max(0, q.offset - nValued)) as Array<Record<string, unknown>>);
-    }
-  } else {
-    const order = sortCol ? `${sortCol} ${dir} NULLS LAST, e.id ${dir}` : 'e.id ASC';
-    raw = db.prepare(`${select} ${pageFrom} ${w0.sql} ORDER BY ${order} LIMIT ? OFFSET ?`)
-      .all(tokArg, ...w0.args, q.limit, q.offset) as Array<Record<string, unknown>>;
+  // total: the dataset's size when nothing else narrows it
+  let total: number;
+  const onlyScope = conds.every((c) => c.sql === '{id} BETWEEN ? AND ?');
+  if (onlyScope && scope) total = scope.n;
+  else if (conds.length === 0) total = db.prepare('SELECT COUNT(*) FROM examples').pluck().get() as number;
+  else {
+    const b = build(has('e') || has('r') || !has('s') ? 'e' : 's');
+    total = db.prepare(`SELECT COUNT(*) FROM ${b.from} ${b.where}`).pluck().get(...b.args) as number;
   }
 
-  const rows = raw.map((r): ExampleListRow => {
+  let ids: number[];
+  if (!sortCol && onlyScope && scope) {
+    // row order over a contiguous dataset: the page is an id range
+    ids = [];
+    for (let id = scope.lo + q.offset; id <= scope.hi && ids.length < q.limit; id++) ids.push(id);
+  } else if (sortCol && sortCol.startsWith('s.')) {
+    // Signal sort in two parts so SQLite walks the signal's index (a LEFT JOIN from examples would sort in a
+    // temp b-tree): rows with a value in index order, then rows without one (NULLs last) in id order.
+    const valued = build('s', [{ sql: `${sortCol} IS NOT NULL`, args: [], uses: 's' }]);
+    ids = db.prepare(`SELECT s.example_id FROM ${valued.from} ${valued.where} ORDER BY ${sortCol} ${dir}, s.example_id ${dir} LIMIT ? OFFSET ?`)
+      .pluck().all(...valued.args, q.limit, q.offset) as number[];
+    if (ids.length < q.limit) {
+      // the page reaches the rows without a value: how many valued rows come before them decides the offset
+      const nValued = ids.length > 0 ? q.offset + ids.length
+        : (db.prepare(`SELECT COUNT(*) FROM ${valued.from} ${valued.where}`).pluck().get(...valued.args) as number);
+      const nulls = build('e', [{ sql: `${sortCol} IS NULL`, args: [], uses: 's' }]);
+      ids = ids.concat(db.prepare(`SELECT e.id FROM ${nulls.from} ${nulls.where} ORDER BY e.id ${dir} LIMIT ? OFFSET ?`)
+        .pluck().all(...nulls.args, q.limit - ids.length, Math.max(0, q.offset - nValued)) as number[]);
+    }
+  } else {
+    const b = build('e');
+    const order = sortCol ? `${sortCol} ${dir} NULLS LAST, e.id ${dir}` : 'e.id ASC';
+    ids = db.prepare(`SELECT e.id FROM ${b.from} ${b.where} ORDER BY ${order} LIMIT ? OFFSET ?`)
+      .pluck().all(...b.args, q.limit, q.offset) as number[];
+  }
+
+  if (ids.length === 0) return { total, rows: [] };
+  const sigSel = signals.map((c) => `, s."${c}" AS "sig_${c}"`).join('');
+  const raw = db.prepare(`SELECT e.id, e.dataset_id, e.row_index, e.text_preview, r.n_tokens, r.n_label${sigSel}
+    FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id
+    LEFT JOIN renders r ON r.example_id = e.id AND r.tokenizer_id = ?
+    WHERE e.id IN (SELECT value FROM json_each(?))`).all(tokArg, JSON.stringify(ids)) as Array<Record<string, unknown>>;
+  const byId = new Map(raw.map((r) => [r.id as number, r]));
+  const rows = ids.filter((id) => byId.has(id)).map((id): ExampleListRow => {
+    const r = byId.get(id)!;
     const sig: Record<string, number | null> = {};
     for (const s of signals) sig[s] = (r[`sig_${s}`] as number | null) ?? null;
     return {

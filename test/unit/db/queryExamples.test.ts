@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { openProjectDb, type Db } from '../../../main/engine/db/open';
-import { createDataset, exampleInserter } from '../../../main/engine/db/datasets';
+import { createDataset, exampleInserter, setDatasetRowCount } from '../../../main/engine/db/datasets';
 import { ensureSignalColumn, getExampleSignals, listSignalColumns, writeExampleSignal } from '../../../main/engine/db/signals';
 import { queryExamples } from '../../../main/engine/db/queryExamples';
 import { renderWriter } from '../../../main/engine/db/renders';
@@ -98,6 +98,40 @@ describe('queryExamples', () => {
     db.prepare("INSERT INTO subsets (id, name, rule_json, size, created_at) VALUES (1, 's', '{}', 2, 't')").run();
     db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (1, ?), (1, ?)').run(ids[4], ids[21]);
     expect(queryExamples(db, { subsetId: 1, offset: 0, limit: 10 }).rows.map((r) => r.id)).toEqual([ids[4], ids[21]]);
+  });
+
+  it('pages a dataset by id range, across the valued/NULL boundary of a signal sort, and past the end', () => {
+    setDatasetRowCount(db, 1, 20); // as an import leaves it: the count is then not recounted
+    const page = (offset: number, limit: number, sort?: 'asc' | 'desc') =>
+      queryExamples(db, { datasetId: 1, offset, limit, ...(sort ? { sort: { column: 'mean_loss', dir: sort } } : {}) });
+    expect(page(5, 4).rows.map((r) => r.rowIndex)).toEqual([5, 6, 7, 8]);
+    expect(page(18, 5).rows.map((r) => r.rowIndex)).toEqual([18, 19]);
+    expect(page(25, 5)).toEqual({ total: 20, rows: [] });
+    // desc: 18 valued rows, then the NULL rows 3 and 7 in id order... descending
+    expect(page(16, 4, 'desc').rows.map((r) => r.rowIndex)).toEqual([1, 0, 7, 3]);
+    expect(page(18, 4, 'desc').rows.map((r) => r.rowIndex)).toEqual([7, 3]);
+    expect(page(19, 4, 'asc').rows.map((r) => r.rowIndex)).toEqual([7]);
+    expect(page(0, 3, 'asc').total).toBe(20);
+  });
+
+  it('gives the same answers when a dataset\'s ids are not one range', () => {
+    // interleave two more datasets row by row (imports never do this; the query must not assume it)
+    const d3 = createDataset(db, { name: 'c', sourcePath: 'c', format: 'jsonl:text', mapping: {}, hash: 'h' });
+    const d4 = createDataset(db, { name: 'd', sourcePath: 'd', format: 'jsonl:text', mapping: {}, hash: 'h' });
+    const i3 = exampleInserter(db, d3);
+    const i4 = exampleInserter(db, d4);
+    const three: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      three.push(i3({ rowIndex: i, rawJson: '{}', messagesJson: '{"text":"x"}', textPreview: 'x', normHash: 'x', nChars: i, fullText: `kiwi ${i}` }));
+      i4({ rowIndex: i, rawJson: '{}', messagesJson: '{"text":"y"}', textPreview: 'y', normHash: 'y', nChars: i, fullText: `kiwi ${i}` });
+    }
+    writeExampleSignal(db, null, 'mean_loss', three.map((id, i): [number, number] => [id, 10 - i]));
+    setDatasetRowCount(db, d3, 6);
+    const q = queryExamples(db, { datasetId: d3, sort: { column: 'mean_loss', dir: 'asc' }, offset: 1, limit: 3 });
+    expect(q.total).toBe(6);
+    expect(q.rows.map((r) => r.rowIndex)).toEqual([4, 3, 2]);
+    expect(queryExamples(db, { datasetId: d3, offset: 4, limit: 10 }).rows.map((r) => r.id)).toEqual(three.slice(4));
+    expect(queryExamples(db, { datasetId: d3, text: 'kiwi', offset: 0, limit: 10 }).total).toBe(6);
   });
 
   it('rejects unknown columns and bad paging, naming them', () => {

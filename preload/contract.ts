@@ -245,7 +245,13 @@ export const TrainConfigSchema = z.object({
   warmupSteps: z.number().int().min(0).default(0),
   clipNorm: z.number().positive().nullable().default(1),
   maxTokens: z.number().int().positive().max(1 << 16).default(256),
-  tokenPolicy: z.enum(['response', 'all']).default('response'),
+  /** response: the label mask (or the hand-edited mask `tokenMaskName`); all: every token; top_percent: the top
+   * `tokenPercent`% of response tokens by `tokenSignal`, per example or with one global threshold */
+  tokenPolicy: z.enum(['response', 'all', 'top_percent']).default('response'),
+  tokenSignal: z.string().regex(/^[a-z][a-z0-9_]*$/).default('excess_loss'),
+  tokenPercent: z.number().gt(0).max(100).default(60),
+  tokenScope: z.enum(['example', 'global']).default('example'),
+  tokenMaskName: z.string().min(1).max(200).optional(),
   dftWeight: z.boolean().default(false),
   evalEvery: z.number().int().positive().default(10),
   evalFraction: z.number().min(0).max(0.5).default(0.05),
@@ -261,8 +267,13 @@ export const ExportRequestSchema = z.object({
   modelId: id.optional(),
   layerMaskId: id.optional(),
   trainRunId: id.optional(),
-  what: z.array(z.enum(['subset', 'token_masks', 'layer_mask', 'weights', 'scores'])).min(1),
+  /** configs: train_trl.py, axolotl.yaml, llamafactory.yaml (+ dataset_info.json) */
+  what: z.array(z.enum(['subset', 'token_masks', 'layer_mask', 'weights', 'scores', 'configs'])).min(1),
   overwrite: z.boolean().default(false),
+  /** token mask as training applies it: the label mask (response) or every token (all) */
+  tokenPolicy: z.enum(['response', 'all']).optional(),
+  /** token_masks rows of this name (hand-edited masks) replace the render's mask; default "edited" */
+  tokenMaskName: z.string().min(1).max(200).optional(),
 });
 export type ExportRequest = z.infer<typeof ExportRequestSchema>;
 
@@ -353,6 +364,7 @@ export const ApiInputs = {
   'train.list': z.object({}),
   'train.metrics': z.object({ runId: id }),
   'export.start': ExportRequestSchema,
+  'bundles.open': z.object({ dir: z.string().min(1) }),
   'jobs.list': z.object({}),
   'jobs.cancel': z.object({ jobId: z.string().min(1) }),
   'jobs.resume': z.object({ jobId: z.string().min(1) }),
@@ -389,6 +401,7 @@ export interface ApiOutputs {
   'train.list': TrainRunInfo[];
   'train.metrics': TrainMetric[];
   'export.start': { jobId: string };
+  'bundles.open': BundleOpenResult;
   'jobs.list': Job[];
   'jobs.cancel': Job;
   'jobs.resume': Job;
@@ -424,6 +437,20 @@ export interface ExampleMap {
   message: string | null;
   /** share of variance the two components explain */
   explained: number[];
+}
+
+/** What re-opening an export bundle restored. */
+export interface BundleOpenResult {
+  subsetId: number;
+  /** null when the bundle has no layer mask */
+  layerMaskId: number | null;
+  /** the (first) dataset holding the subset's rows */
+  datasetId: number;
+  datasetIds: number[];
+  /** datasets imported from the bundle's subset.jsonl because the project did not have them */
+  importedDatasets: number;
+  /** examples whose token mask was restored into token_masks */
+  tokenMasks: number;
 }
 
 export interface ScorePlan {

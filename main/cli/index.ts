@@ -25,8 +25,10 @@ const USAGE = `winnow <command> [options]
          | --random K [--seed S]
   train --model DIR (--data FILE | --project P [--subset NAME]) --layers SPEC --steps N --out DIR
         [--lr 1e-3] [--batch 4] [--accum 1] [--optimizer adamw|sgd] [--schedule cosine|linear|constant]
-        [--warmup 0] [--token-policy response|all] [--dft] [--seed 0] [--max-tokens 256]
-  export --model DIR (--data FILE | --project P [--subset NAME]) [--layers SPEC] --out DIR [--overwrite]
+        [--warmup 0] [--token-policy response|all|top_percent [--token-signal excess_loss] [--token-percent 60]
+        [--token-scope example|global]] [--dft] [--seed 0] [--max-tokens 256]
+  export --model DIR (--data FILE | --project P [--subset NAME]) [--layers SPEC] [--token-policy response|all]
+         --out DIR [--overwrite]                      bundle: subset, masks, scores, trainer configs, manifest
   serve [--port N]                                     browser mode (same as npm start without Electron)
 
   Common: --json (machine-readable result as the last stdout line), --home DIR (WINNOW_HOME)
@@ -62,6 +64,9 @@ const OPTIONS = {
   schedule: { type: 'string' },
   warmup: { type: 'string' },
   'token-policy': { type: 'string' },
+  'token-signal': { type: 'string' },
+  'token-percent': { type: 'string' },
+  'token-scope': { type: 'string' },
   dft: { type: 'boolean' },
   'max-tokens': { type: 'string' },
   overwrite: { type: 'boolean' },
@@ -227,7 +232,10 @@ async function run(argv: string[]): Promise<unknown> {
           optimizer: o.optimizer as 'adamw' | 'sgd' | undefined,
           schedule: o.schedule as 'cosine' | 'linear' | 'constant' | undefined,
           warmupSteps: num(o.warmup, 'warmup'),
-          tokenPolicy: o['token-policy'] as 'response' | 'all' | undefined,
+          tokenPolicy: o['token-policy'] as 'response' | 'all' | 'top_percent' | undefined,
+          tokenSignal: o['token-signal'] as string | undefined,
+          tokenPercent: num(o['token-percent'], 'token-percent'),
+          tokenScope: o['token-scope'] as 'example' | 'global' | undefined,
           dftWeight: !!o.dft,
           seed: num(o.seed, 'seed'),
           maxTokens: num(o['max-tokens'], 'max-tokens'),
@@ -246,14 +254,15 @@ async function run(argv: string[]): Promise<unknown> {
       try {
         const modelId = await s.model(need(o, 'model'));
         const { datasetId, subsetId } = await withData(s, o);
-        const what: Array<'subset' | 'token_masks' | 'layer_mask' | 'scores'> = ['subset', 'token_masks', 'scores'];
+        const what: Array<'subset' | 'token_masks' | 'layer_mask' | 'scores' | 'configs'> = ['subset', 'token_masks', 'scores', 'configs'];
         let layerMaskId: number | undefined;
         if (typeof o.layers === 'string') {
           layerMaskId = (await s.call('layerMasks.save', { name: `cli-${Date.now()}`, modelId, layers: o.layers })).id;
           what.push('layer_mask');
         }
         const out = resolve(need(o, 'out'));
-        const { jobId } = await s.call('export.start', { outDir: out, subsetId, datasetId, modelId, layerMaskId, what, overwrite: !!o.overwrite });
+        const tokenPolicy = o['token-policy'] as 'response' | 'all' | undefined;
+        const { jobId } = await s.call('export.start', { outDir: out, subsetId, datasetId, modelId, layerMaskId, what, tokenPolicy, overwrite: !!o.overwrite });
         const job = await s.job(jobId);
         return { out, files: job.stats.files };
       } finally {

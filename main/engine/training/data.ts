@@ -4,7 +4,7 @@
  * sees exactly the batches it would have seen — no RNG state needs saving.
  */
 import type { Db } from '../db';
-import { getRender } from '../db';
+import { createTokenMasker, type TokenPolicySpec } from '../selection/token-policy';
 import { WinnowError } from '../util/errors';
 import { mulberry32 } from '../util/random';
 
@@ -24,7 +24,7 @@ export interface TrainData {
 
 export function loadTrainData(
   db: Db,
-  opts: { subsetId: number | null; datasetId?: number; tokenizerId: string; tokenPolicy: 'response' | 'all'; evalFraction: number; seed: number },
+  opts: { subsetId: number | null; datasetId?: number; tokenizerId: string; modelId: number; policy: TokenPolicySpec; evalFraction: number; seed: number },
 ): TrainData {
   let ids: number[];
   if (opts.subsetId !== null) {
@@ -36,16 +36,15 @@ export function loadTrainData(
   }
   const all: TrainExample[] = [];
   let skippedEmpty = 0;
+  const masker = createTokenMasker(db, { tokenizerId: opts.tokenizerId, modelId: opts.modelId, policy: opts.policy }, ids);
   for (const id of ids) {
-    const r = getRender(db, id, opts.tokenizerId);
-    if (!r) continue;
-    const weights = new Uint8Array(r.nTokens);
-    for (let t = 1; t < r.nTokens; t++) weights[t] = opts.tokenPolicy === 'all' ? 1 : r.labelMask[t]!;
-    if (!weights.some((w) => w === 1)) {
+    const m = masker(id);
+    if (!m) continue;
+    if (!m.mask.some((w) => w === 1)) {
       skippedEmpty++;
       continue;
     }
-    all.push({ exampleId: id, ids: r.tokenIds, weights });
+    all.push({ exampleId: id, ids: m.ids, weights: m.mask });
   }
   if (all.length === 0) {
     throw new WinnowError('bad_input', `no trainable examples: ${ids.length} selected, ${skippedEmpty} have no trainable tokens, the rest are not rendered`);

@@ -20,6 +20,15 @@ import { createOptimizer, clipByGlobalNorm } from './optimizer';
 import { learningRate } from './schedule';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { layerBlockScores } from '../api/layers';
+import type { TokenPolicySpec } from '../selection/token-policy';
+
+export function trainTokenPolicy(cfg: TrainConfig): TokenPolicySpec {
+  if (cfg.tokenPolicy === 'all') return { kind: 'all' };
+  if (cfg.tokenPolicy === 'top_percent') {
+    return { kind: 'top_percent', signal: cfg.tokenSignal, percent: cfg.tokenPercent, scope: cfg.tokenScope, editedName: cfg.tokenMaskName };
+  }
+  return { kind: 'response', editedName: cfg.tokenMaskName };
+}
 
 interface RunRow { id: number; config_json: string; model_id: number; status: string }
 
@@ -115,7 +124,8 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
       subsetId: cfg.subsetId,
       datasetId: cfg.datasetId,
       tokenizerId: m.tokenizer.id,
-      tokenPolicy: cfg.tokenPolicy,
+      modelId: cfg.modelId,
+      policy: trainTokenPolicy(cfg),
       evalFraction: cfg.evalFraction,
       seed: cfg.seed,
     });

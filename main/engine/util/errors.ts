@@ -19,6 +19,14 @@ export class WinnowError extends Error {
 
 export function toErrorValue(err: unknown): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
   if (err instanceof WinnowError) return { code: err.code, message: err.message, details: err.details };
+  const sqlite = (err as { code?: unknown })?.code;
+  if (sqlite === 'SQLITE_FULL') {
+    return { code: 'io_error', message: 'the disk is full (or the project database reached its size limit); nothing partial was saved — free some space and try again' };
+  }
+  if (sqlite === 'SQLITE_IOERR' || (typeof sqlite === 'string' && sqlite.startsWith('SQLITE_IOERR'))) {
+    return { code: 'io_error', message: `the project database could not be written (${(err as Error).message})` };
+  }
+  if (sqlite === 'ENOSPC') return { code: 'io_error', message: `the disk is full: ${(err as Error).message}` };
   if (err instanceof Error) return { code: 'internal', message: err.message };
   return { code: 'internal', message: String(err) };
 }

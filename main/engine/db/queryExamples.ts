@@ -104,20 +104,21 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
   const has = (t: Cond['uses'], extra: Cond[] = []) => [...conds, ...extra].some((c) => c.uses === t);
 
   /** FROM clause and WHERE for `extra` conditions, driven by `lead` (the table whose index orders the rows). */
-  const build = (lead: 'e' | 's', extra: Cond[] = []) => {
+  const build = (lead: 'e' | 's' | 'r', extra: Cond[] = []) => {
     const all = [...conds, ...extra];
-    const idCol = lead === 's' ? 's.example_id' : 'e.id';
+    const idCol = lead === 's' ? 's.example_id' : lead === 'r' ? 'r.example_id' : 'e.id';
     const joins: string[] = [];
     const args: unknown[] = [];
-    if (lead === 's') {
-      if (has('e', extra)) joins.push('CROSS JOIN examples e ON e.id = s.example_id');
-    } else if (has('s', extra)) joins.push('LEFT JOIN example_signals s ON s.example_id = e.id');
-    if (has('r', extra) || sortCol?.startsWith('r.')) {
+    if (lead !== 'e' && has('e', extra)) joins.push(`CROSS JOIN examples e ON e.id = ${idCol}`);
+    if (lead !== 's' && has('s', extra)) joins.push(`LEFT JOIN example_signals s ON s.example_id = ${idCol}`);
+    if (lead === 'r') args.push(tokArg);
+    else if (has('r', extra) || sortCol?.startsWith('r.')) {
       joins.push(`LEFT JOIN renders r ON r.example_id = ${idCol} AND r.tokenizer_id = ?`);
       args.push(tokArg);
     }
-    const from = `${lead === 's' ? 'example_signals s' : 'examples e'} ${joins.join(' ')}`;
-    const where = all.length ? `WHERE ${all.map((c) => c.sql.replaceAll('{id}', idCol)).join(' AND ')}` : '';
+    const from = `${lead === 's' ? 'example_signals s' : lead === 'r' ? 'renders r' : 'examples e'} ${joins.join(' ')}`;
+    const sql = [...(lead === 'r' ? ['r.tokenizer_id = ?'] : []), ...all.map((c) => c.sql.replaceAll('{id}', idCol))];
+    const where = sql.length ? `WHERE ${sql.join(' AND ')}` : '';
     return { from, where, args: [...args, ...all.flatMap((c) => c.args)], idCol };
   };
 
@@ -136,17 +137,18 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
     // row order over a contiguous dataset: the page is an id range
     ids = [];
     for (let id = scope.lo + q.offset; id <= scope.hi && ids.length < q.limit; id++) ids.push(id);
-  } else if (sortCol && sortCol.startsWith('s.')) {
-    // Signal sort in two parts so SQLite walks the signal's index (a LEFT JOIN from examples would sort in a
-    // temp b-tree): rows with a value in index order, then rows without one (NULLs last) in id order.
-    const valued = build('s', [{ sql: `${sortCol} IS NOT NULL`, args: [], uses: 's' }]);
-    ids = db.prepare(`SELECT s.example_id FROM ${valued.from} ${valued.where} ORDER BY ${sortCol} ${dir}, s.example_id ${dir} LIMIT ? OFFSET ?`)
+  } else if (sortCol && (sortCol.startsWith('s.') || sortCol.startsWith('r.'))) {
+    // Signal (or token count) sort in two parts so SQLite walks that column's index (a LEFT JOIN from examples
+    // would sort in a temp b-tree): rows with a value in index order, then rows without one (NULLs last) in id order.
+    const lead = sortCol.startsWith('s.') ? 's' : 'r';
+    const valued = build(lead, [{ sql: `${sortCol} IS NOT NULL`, args: [], uses: lead }]);
+    ids = db.prepare(`SELECT ${valued.idCol} FROM ${valued.from} ${valued.where} ORDER BY ${sortCol} ${dir}, ${valued.idCol} ${dir} LIMIT ? OFFSET ?`)
       .pluck().all(...valued.args, q.limit, q.offset) as number[];
     if (ids.length < q.limit) {
       // the page reaches the rows without a value: how many valued rows come before them decides the offset
       const nValued = ids.length > 0 ? q.offset + ids.length
         : (db.prepare(`SELECT COUNT(*) FROM ${valued.from} ${valued.where}`).pluck().get(...valued.args) as number);
-      const nulls = build('e', [{ sql: `${sortCol} IS NULL`, args: [], uses: 's' }]);
+      const nulls = build('e', [{ sql: `${sortCol} IS NULL`, args: [], uses: lead }]);
       ids = ids.concat(db.prepare(`SELECT e.id FROM ${nulls.from} ${nulls.where} ORDER BY e.id ${dir} LIMIT ? OFFSET ?`)
         .pluck().all(...nulls.args, q.limit - ids.length, Math.max(0, q.offset - nValued)) as number[]);
     }

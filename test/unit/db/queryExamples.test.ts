@@ -112,6 +112,13 @@ describe('queryExamples', () => {
     expect(page(18, 4, 'desc').rows.map((r) => r.rowIndex)).toEqual([7, 3]);
     expect(page(19, 4, 'asc').rows.map((r) => r.rowIndex)).toEqual([7]);
     expect(page(0, 3, 'asc').total).toBe(20);
+    // token-count sorts walk renders the same way; examples without a render for the tokenizer come last
+    const byTokens = (datasetId: number, offset: number, dir: 'asc' | 'desc') =>
+      queryExamples(db, { datasetId, tokenizerId: 'tok', sort: { column: 'n_tokens', dir }, offset, limit: 3 }).rows.map((r) => r.nTokens);
+    expect(byTokens(1, 0, 'desc')).toEqual([20, 19, 18]);
+    expect(byTokens(1, 18, 'asc')).toEqual([19, 20]);
+    expect(byTokens(2, 0, 'asc')).toEqual([null, null, null]);
+    expect(queryExamples(db, { datasetId: 2, tokenizerId: 'tok', sort: { column: 'n_label', dir: 'desc' }, offset: 3, limit: 3 }).rows.map((r) => r.id)).toEqual([ids[21], ids[20]]);
   });
 
   it('gives the same answers when a dataset\'s ids are not one range', () => {

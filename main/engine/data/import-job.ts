@@ -1,6 +1,7 @@
 /**
  * The import job: one transactional import (see import.ts), then a render with the project's active model so the
- * table shows token counts and the rows that cannot be rendered are listed at once.
+ * table shows token counts and the rows that cannot be rendered are listed at once, then the duplicate signals
+ * (exact_dup, near_dup and their size/rank columns; see duplicates.ts).
  */
 import { openProjectDb } from '../db';
 import type { JobContext, JobOutcome } from '../jobs/types';
@@ -9,9 +10,13 @@ import { renderDataset } from './renderDataset';
 import { loadTokenizer } from '../models/tokenizer';
 import { DEFAULT_RENDER } from '../api/examples';
 import type { FileFormat } from './readers';
+import type { Mapping } from './formats';
+import { computeDuplicates } from './duplicates';
 
 export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
-  const p = ctx.params as { path: string; name?: string; format?: FileFormat; skipMalformed?: boolean };
+  const p = ctx.params as {
+    path: string; name?: string; format?: FileFormat; mapping?: Mapping; textMode?: 'block' | 'line'; skipMalformed?: boolean;
+  };
   const db = openProjectDb(ctx.dbPath);
   const abort = new AbortController();
   const poll = setInterval(() => {
@@ -23,6 +28,8 @@ export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
       path: p.path,
       name: p.name,
       format: p.format,
+      mapping: p.mapping,
+      textMode: p.textMode,
       skipMalformed: p.skipMalformed,
       signal: abort.signal,
       onProgress: (done, total) => ctx.progress({ current: done, total: total ?? 0, message: `imported ${done} rows` }),
@@ -41,9 +48,17 @@ export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
       });
       renderErrors = r.errors;
     }
+    const dups = await computeDuplicates(db, res.datasetId, {
+      signal: abort.signal,
+      onProgress: (done, total) => ctx.progress({ current: done, total, message: `looking for duplicates: ${done}/${total} rows` }),
+    });
     return {
-      message: `imported ${res.rows} rows${res.skipped ? `, skipped ${res.skipped} malformed` : ''}${renderErrors ? `, ${renderErrors} could not be rendered` : ''}`,
-      stats: { datasetId: res.datasetId, rows: res.rows, skipped: res.skipped, renderErrors },
+      message: `imported ${res.rows} rows${res.skipped ? `, skipped ${res.skipped} malformed` : ''}${renderErrors ? `, ${renderErrors} could not be rendered` : ''}` +
+        `${dups.exactDuplicates ? `, ${dups.exactDuplicates} in exact-duplicate groups` : ''}${dups.nearDuplicates ? `, ${dups.nearDuplicates} in near-duplicate groups` : ''}`,
+      stats: {
+        datasetId: res.datasetId, rows: res.rows, skipped: res.skipped, renderErrors,
+        exactDuplicates: dups.exactDuplicates, nearDuplicates: dups.nearDuplicates,
+      },
     };
   } finally {
     clearInterval(poll);

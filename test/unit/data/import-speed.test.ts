@@ -9,7 +9,7 @@ import { writeExampleSignal } from '../../../main/engine/db/signals';
 import { tempDir } from './helpers';
 
 // A measurement, not an assertion on speed: prints rows/s for 100k generated GSM8K-shaped rows.
-const ROWS = Number(process.env.WINNOW_IMPORT_ROWS ?? 100_000);
+const ROWS = Number(process.env.WINNOW_IMPORT_ROWS ?? 20_000); // bench/import.ts measures a million
 const t = tempDir();
 afterAll(() => t.cleanup());
 

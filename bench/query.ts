@@ -1,0 +1,80 @@
+/**
+ * Example-table query benchmark (not part of npm test), on the project bench/import.ts left with --keep:
+ *   npx tsx bench/import.ts --keep /tmp/winnow-bench && npx tsx bench/query.ts --project /tmp/winnow-bench/bench.winnow
+ * Fills three synthetic signal columns (if absent), then runs each table query 20 times (after one warm-up run):
+ * pages of 100 at offsets 0 and half the rows, sorted by a signal, range filters, FTS search. Reports p50/p95
+ * against the 150 ms target; results in bench/results/query.json.
+ */
+import { existsSync } from 'node:fs';
+import { openProjectDb } from '../main/engine/db/open';
+import { listSignalColumns, writeExampleSignals } from '../main/engine/db/signals';
+import { queryExamples, type ExampleQuery } from '../main/engine/db/queryExamples';
+import { arg, machine, percentile, writeResult } from './import-stats';
+
+const project = arg('project') ?? '/tmp/winnow-bench/bench.winnow';
+const RUNS = Number(arg('runs') ?? 20);
+const TARGET_MS = 150;
+const log = (s: string) => console.log(`[bench:query] ${s}`);
+
+function main() {
+  if (!existsSync(project)) {
+    console.error(`${project}: no project; run  npx tsx bench/import.ts --keep ${project.replace(/\/[^/]*$/, '')}  first`);
+    process.exit(2);
+  }
+  const db = openProjectDb(project);
+  const ds = db.prepare('SELECT id, row_count AS n FROM datasets ORDER BY row_count DESC LIMIT 1').get() as { id: number; n: number };
+  const tok = db.prepare('SELECT tokenizer_id FROM renders LIMIT 1').pluck().get() as string | undefined;
+  const half = Math.floor(ds.n / 2);
+
+  const synthetic = ['bench_loss', 'bench_ifd', 'bench_grad'];
+  if (!synthetic.every((s) => listSignalColumns(db).includes(s))) {
+    const t = performance.now();
+    const ids = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(ds.id) as number[];
+    let s = 12345;
+    const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    // a tenth of the rows unscored (NULL), as after a partial scoring run
+    writeExampleSignals(db, null, synthetic, ids.map((id) => [id, rnd() < 0.1 ? null : 3 * rnd(), 0.5 + rnd(), rnd() ** 3]));
+    log(`filled ${synthetic.join(', ')} for ${ids.length} rows in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  const cols = listSignalColumns(db);
+
+  const base = { datasetId: ds.id, limit: 100 };
+  const cases: Array<[string, ExampleQuery]> = [
+    ['page 0, row order', { ...base, offset: 0 }],
+    [`page at ${half}, row order`, { ...base, offset: half }],
+    ['sort bench_loss desc, page 0', { ...base, offset: 0, sort: { column: 'bench_loss', dir: 'desc' } }],
+    [`sort bench_loss desc, page at ${half}`, { ...base, offset: half, sort: { column: 'bench_loss', dir: 'desc' } }],
+    ['sort bench_ifd asc, page 0, with token counts', { ...base, offset: 0, sort: { column: 'bench_ifd', dir: 'asc' }, ...(tok ? { tokenizerId: tok } : {}) }],
+    ['range bench_loss 1..1.1, sorted by bench_ifd', { ...base, offset: 0, filters: [{ column: 'bench_loss', min: 1, max: 1.1 }], sort: { column: 'bench_ifd', dir: 'desc' } }],
+    ['range bench_grad <= 0.001', { ...base, offset: 0, filters: [{ column: 'bench_grad', max: 0.001 }] }],
+    ['range n_chars 500..520', { ...base, offset: 0, filters: [{ column: 'n_chars', min: 500, max: 520 }] }],
+    ['two ranges (bench_loss, bench_ifd), page 0', { ...base, offset: 0, filters: [{ column: 'bench_loss', min: 2 }, { column: 'bench_ifd', max: 0.6 }] }],
+    ['search rare: "case 4242"', { ...base, offset: 0, text: 'case 4242' }],
+    ['search common: "apples"', { ...base, offset: 0, text: 'apples' }],
+    ['search common + sort bench_loss', { ...base, offset: 0, text: 'apples', sort: { column: 'bench_loss', dir: 'desc' } }],
+    ...(tok ? [['range n_tokens 300..310', { ...base, offset: 0, tokenizerId: tok, filters: [{ column: 'n_tokens', min: 300, max: 310 }] }] as [string, ExampleQuery]] : []),
+    ...(cols.includes('exact_dup') ? [['is a duplicate (exact_dup >= 2)', { ...base, offset: 0, filters: [{ column: 'exact_dup', min: 2 }] }] as [string, ExampleQuery],
+      ['keep one per near group, sorted by bench_loss', { ...base, offset: 0, filters: [{ column: 'near_dup_rank', max: 0 }], sort: { column: 'bench_loss', dir: 'desc' } }] as [string, ExampleQuery]] : []),
+  ];
+
+  const results = cases.map(([name, q]) => {
+    const first = performance.now();
+    const r = queryExamples(db, q);
+    const cold = performance.now() - first;
+    const times: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t = performance.now();
+      queryExamples(db, q);
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    const out = { name, total: r.total, rows: r.rows.length, firstMs: +cold.toFixed(1), p50Ms: +percentile(times, 50).toFixed(1), p95Ms: +percentile(times, 95).toFixed(1) };
+    log(`${out.p95Ms <= TARGET_MS ? 'ok  ' : 'SLOW'} p50 ${String(out.p50Ms).padStart(7)} ms  p95 ${String(out.p95Ms).padStart(7)} ms  first ${String(out.firstMs).padStart(7)} ms  total ${r.total}  ${name}`);
+    return out;
+  });
+  db.close();
+  const file = writeResult('query.json', { machine: machine(), project, rows: ds.n, runs: RUNS, targetP95Ms: TARGET_MS, results });
+  log(`${results.filter((r) => r.p95Ms > TARGET_MS).length} of ${results.length} over the target; wrote ${file}`);
+}
+
+main();

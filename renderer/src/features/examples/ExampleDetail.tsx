@@ -8,6 +8,7 @@ import { useApp, useCall } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { Histogram } from '../../components/Histogram';
 import { fmtNum, fmtPercent } from '../../components/format';
+import { MaskTools, useMaskEdit } from './MaskTools';
 
 interface Props {
   exampleId: number;
@@ -66,18 +67,37 @@ export function ExampleDetailPanel({ exampleId, tokenSignal, onTokenSignal, onCl
         </button>
       </div>
       <ErrorText error={error} testId="detail-error" />
-      {detail && <DetailBody detail={detail} tokenSignal={tokenSignal} onTokenSignal={onTokenSignal} />}
+      {detail && <DetailBody key={`${detail.id}:${detail.tokenizerId}`} detail={detail} modelId={modelId} tokenSignal={tokenSignal} onTokenSignal={onTokenSignal} />}
     </aside>
   );
 }
 
-function DetailBody({ detail, tokenSignal, onTokenSignal }: { detail: ExampleDetail; tokenSignal: string | null; onTokenSignal: (s: string) => void }) {
+function DetailBody({
+  detail,
+  modelId,
+  tokenSignal,
+  onTokenSignal,
+}: {
+  detail: ExampleDetail;
+  modelId: number | null;
+  tokenSignal: string | null;
+  onTokenSignal: (s: string) => void;
+}) {
   const [hovered, setHovered] = useState<number | null>(null);
+  const edit = useMaskEdit(detail, modelId);
+  // drag-painting: the value the first token toggled to is painted onto every token the pointer enters
+  const [paint, setPaint] = useState<number | null>(null);
+  useEffect(() => {
+    if (paint === null) return;
+    const up = () => setPaint(null);
+    window.addEventListener('pointerup', up);
+    return () => window.removeEventListener('pointerup', up);
+  }, [paint]);
   const signalNames = Object.keys(detail.tokenSignals);
   const signal = tokenSignal && signalNames.includes(tokenSignal) ? tokenSignal : (signalNames[0] ?? null);
   const values = signal ? detail.tokenSignals[signal]! : [];
   const scale = range(values);
-  const nLabel = detail.tokens.filter((t) => t.label).length;
+  const nLabel = edit.mask.reduce((a, b) => a + b, 0);
   const hoveredToken: TokenView | undefined = hovered === null ? undefined : detail.tokens[hovered];
 
   const background = (v: number | null | undefined) => {
@@ -140,20 +160,33 @@ function DetailBody({ detail, tokenSignal, onTokenSignal }: { detail: ExampleDet
           <span className="token-chip">response</span> trained on
         </span>
       </div>
-      <div className="tokens" data-testid="tokens" onMouseLeave={() => setHovered(null)}>
+      <MaskTools detail={detail} edit={edit} signals={signalNames} />
+      <div className={`tokens editable${paint !== null ? ' painting' : ''}`} data-testid="tokens" onMouseLeave={() => setHovered(null)}>
         {detail.tokens.map((t, i) => {
           const v = values[i] ?? null;
+          const label = edit.mask[i] === 1;
           return (
             <span
               key={i}
-              className={`token${t.label ? '' : ' label-off'}${hovered === i ? ' hovered' : ''}`}
+              className={`token${label ? '' : ' label-off'}${hovered === i ? ' hovered' : ''}${label !== t.label ? ' changed' : ''}`}
               data-testid="token"
               data-index={i}
-              data-label={t.label}
+              data-label={label}
+              data-template-label={t.label}
+              onPointerDown={(e) => {
+                if (e.button !== 0) return;
+                e.preventDefault();
+                const value = label ? 0 : 1;
+                setPaint(value);
+                edit.toggle(i, value);
+              }}
+              onPointerEnter={() => {
+                if (paint !== null && (edit.mask[i] ?? 0) !== paint) edit.toggle(i, paint);
+              }}
               data-role={t.role}
               data-value={v ?? ''}
               style={{ background: background(v) }}
-              title={`${JSON.stringify(t.text)} · id ${t.id} · ${t.role}${signal ? ` · ${signal} ${fmtNum(v)}` : ''}${t.label ? '' : ' · not trained on'}`}
+              title={`${JSON.stringify(t.text)} · id ${t.id} · ${t.role}${signal ? ` · ${signal} ${fmtNum(v)}` : ''}${label ? '' : ' · not trained on'} — click to toggle`}
               onMouseEnter={() => setHovered(i)}
             >
               {shownText(t.text)}
@@ -176,7 +209,7 @@ function DetailBody({ detail, tokenSignal, onTokenSignal }: { detail: ExampleDet
                 <span className="muted">{signal}</span> <span className="num">{fmtNum(values[hovered!] ?? null)}</span>
               </span>
             )}
-            <span>{hoveredToken.label ? 'trained on' : 'not trained on'}</span>
+            <span>{edit.mask[hovered!] === 1 ? 'trained on' : 'not trained on'}</span>
           </>
         ) : (
           <span className="muted">Hover a token to see its text, id, role and value.</span>

@@ -29,6 +29,8 @@ export const initialExamplesView: ExamplesView = {
   tokenSignal: null,
 };
 
+const DUP_COLUMNS = ['exact_dup', 'near_dup'];
+
 function useDebounced<T>(value: T, ms: number): T {
   const [debounced, setDebounced] = useState(value);
   useEffect(() => {
@@ -63,6 +65,16 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
   const rows = usePagedRows(query);
   // settled: what the table shows answers what the user asked (debounce over and first page in)
   const loading = !rows.ready || JSON.stringify(queryNow) !== JSON.stringify(query);
+  const dupColumns = DUP_COLUMNS.filter((c) => rows.columns.includes(c));
+  const dupValue =
+    dupColumns
+      .map((c) => {
+        const f = view.filters[c];
+        if (f && f.max === '0' && !f.min) return `hide:${c}`;
+        if (f && f.min === '1' && !f.max) return `only:${c}`;
+        return '';
+      })
+      .find((v) => v) ?? '';
   const patch = (p: Partial<ExamplesView>) => setView((v) => ({ ...v, ...p }));
   const resetPlace = { selectedIndex: 0, openExampleId: null };
 
@@ -118,6 +130,36 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
             ))}
           </select>
         </label>
+        {dupColumns.length > 0 && (
+          <label className="field inline">
+            <span>Duplicates</span>
+            <select
+              data-testid="dup-filter"
+              value={dupValue}
+              onChange={(e) =>
+                setView((v) => {
+                  const filters = { ...v.filters };
+                  for (const c of DUP_COLUMNS) delete filters[c];
+                  const [mode, col] = e.target.value.split(':');
+                  // a duplicate has a value ≥ 1 (it repeats an earlier row); 0 = no earlier copy
+                  if (mode === 'hide' && col) filters[col] = { min: '', max: '0' };
+                  if (mode === 'only' && col) filters[col] = { min: '1', max: '' };
+                  return { ...v, ...resetPlace, filters };
+                })
+              }
+            >
+              <option value="">show all</option>
+              {dupColumns.map((c) => [
+                <option key={`hide:${c}`} value={`hide:${c}`}>
+                  hide {c === 'exact_dup' ? 'exact' : 'near'} duplicates
+                </option>,
+                <option key={`only:${c}`} value={`only:${c}`}>
+                  {c === 'exact_dup' ? 'exact' : 'near'} duplicates only
+                </option>,
+              ])}
+            </select>
+          </label>
+        )}
         <input
           className="search"
           type="search"
@@ -147,6 +189,16 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
             sort={view.sort}
             onSort={(sort) => patch({ sort, ...resetPlace })}
             filters={view.filters}
+            query={query}
+            projectPath={project?.path ?? null}
+            onRange={(column, min, max) =>
+              setView((v) => {
+                const filters = { ...v.filters };
+                if (min === '' && max === '') delete filters[column];
+                else filters[column] = { min, max };
+                return { ...v, ...resetPlace, filters };
+              })
+            }
             onFilter={(column, bound, value) =>
               setView((v) => {
                 const current = v.filters[column] ?? { min: '', max: '' };

@@ -4,10 +4,12 @@
  */
 import { type ColumnDef, type SortingState, flexRender, getCoreRowModel, useReactTable } from '@tanstack/react-table';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useMemo, useRef } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { ExampleRow } from '../../../../preload/contract';
 import { fmtNum } from '../../components/format';
-import type { PagedRows } from './usePagedRows';
+import { ColumnHistogram } from './ColumnHistogram';
+import { ordered, useColumnLayout } from './columnLayout';
+import type { PagedRows, RowsQuery } from './usePagedRows';
 
 export interface Entry {
   index: number;
@@ -20,6 +22,7 @@ export type FilterInputs = Record<string, { min: string; max: string }>;
 export const ROW_COLUMN = 'row_index';
 const FIXED_NUMERIC = ['n_tokens', 'n_label'];
 const ROW_HEIGHT = 32;
+const MIN_WIDTH = 56;
 
 interface Props {
   rows: PagedRows;
@@ -29,6 +32,12 @@ interface Props {
   onSort: (sort: SortSpec) => void;
   filters: FilterInputs;
   onFilter: (column: string, bound: 'min' | 'max', value: string) => void;
+  /** set both bounds at once (the histogram brush) */
+  onRange: (column: string, min: string, max: string) => void;
+  /** the query the rows answer (for the column histograms) */
+  query: RowsQuery | null;
+  /** column order and widths are remembered per project */
+  projectPath: string | null;
   selectedIndex: number;
   onSelect: (index: number) => void;
   onOpen: (index: number) => void;
@@ -38,11 +47,19 @@ function signalCell(name: string) {
   return (e: Entry) => e.row.signals[name] ?? null;
 }
 
-export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, selectedIndex, onSelect, onOpen }: Props) {
+function numericFilter(f: { min: string; max: string } | undefined): { min?: number; max?: number } {
+  const n = (t: string | undefined) => (t === undefined || t.trim() === '' || !Number.isFinite(Number(t)) ? undefined : Number(t));
+  return { min: n(f?.min), max: n(f?.max) };
+}
+
+export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, onRange, query, projectPath, selectedIndex, onSelect, onOpen }: Props) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const signalColumns = rows.columns.filter((c) => !FIXED_NUMERIC.includes(c) && c !== ROW_COLUMN);
+  const { layout, setWidth, move, reset } = useColumnLayout(projectPath);
+  const [dragging, setDragging] = useState<string | null>(null);
+  const [dropTarget, setDropTarget] = useState<string | null>(null);
 
-  const columns = useMemo<ColumnDef<Entry, unknown>[]>(
+  const baseColumns = useMemo<ColumnDef<Entry, unknown>[]>(
     () => [
       { id: ROW_COLUMN, header: 'Row', accessorFn: (e) => e.row.rowIndex, size: 72, meta: { numeric: true } },
       { id: 'preview', header: 'Preview', accessorFn: (e) => e.row.preview, enableSorting: false, size: 0, meta: { numeric: false } },
@@ -59,6 +76,15 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [signalColumns.join(',')],
   );
+  const columns = useMemo(() => {
+    const byId = new Map(baseColumns.map((c) => [c.id!, c]));
+    return ordered([...byId.keys()], layout.order).map((id) => {
+      const c = byId.get(id)!;
+      const w = layout.widths[id];
+      return w ? { ...c, size: w } : c;
+    });
+  }, [baseColumns, layout]);
+  const columnIds = columns.map((c) => c.id!);
 
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const data = useMemo(() => rows.loaded(), [rows.version, rows.loaded]);
@@ -97,7 +123,7 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
 
   const template = table
     .getVisibleLeafColumns()
-    .map((c) => (c.id === 'preview' ? 'minmax(240px, 1fr)' : `${c.getSize()}px`))
+    .map((c) => (c.id === 'preview' && !layout.widths.preview ? 'minmax(240px, 1fr)' : `${c.getSize()}px`))
     .join(' ');
 
   const clickSort = (column: string) => {
@@ -149,7 +175,38 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
             const sorted = h.column.getIsSorted();
             const label = flexRender(h.column.columnDef.header, h.getContext());
             return (
-              <div key={h.id} role="columnheader" className={`vtable-cell${numeric ? ' num' : ''}`} aria-sort={sorted ? (sorted === 'asc' ? 'ascending' : 'descending') : 'none'}>
+              <div
+                key={h.id}
+                role="columnheader"
+                className={`vtable-cell header-cell${numeric ? ' num' : ''}${dropTarget === h.id && dragging !== h.id ? ' drop-target' : ''}${dragging === h.id ? ' dragging' : ''}`}
+                aria-sort={sorted ? (sorted === 'asc' ? 'ascending' : 'descending') : 'none'}
+                data-testid={`header-${h.id}`}
+                data-width={Math.round(h.column.getSize())}
+                draggable
+                title="Drag to move the column; drag its right edge to resize"
+                onDragStart={(e) => {
+                  e.dataTransfer.setData('text/plain', h.id);
+                  e.dataTransfer.effectAllowed = 'move';
+                  setDragging(h.id);
+                }}
+                onDragOver={(e) => {
+                  if (!dragging) return;
+                  e.preventDefault();
+                  setDropTarget(h.id);
+                }}
+                onDragLeave={() => setDropTarget((t) => (t === h.id ? null : t))}
+                onDrop={(e) => {
+                  e.preventDefault();
+                  const id = e.dataTransfer.getData('text/plain') || dragging;
+                  if (id && id !== h.id) move(columnIds, id, h.id);
+                  setDragging(null);
+                  setDropTarget(null);
+                }}
+                onDragEnd={() => {
+                  setDragging(null);
+                  setDropTarget(null);
+                }}
+              >
                 {h.column.getCanSort() ? (
                   <button className="sort-button" data-testid={`sort-${h.id}`} data-sort={sorted || 'none'} title={`Sort by ${h.id}`} onClick={() => clickSort(h.id)}>
                     <span className="ellipsis">{label}</span>
@@ -160,6 +217,38 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
                 ) : (
                   <span>{label}</span>
                 )}
+                <span
+                  className="col-resize"
+                  data-testid={`resize-${h.id}`}
+                  aria-hidden
+                  draggable={false}
+                  onDragStart={(e) => e.preventDefault()}
+                  onPointerDown={(e) => {
+                    e.preventDefault();
+                    e.stopPropagation();
+                    const startX = e.clientX;
+                    const cell = (e.currentTarget.parentElement as HTMLElement).getBoundingClientRect().width;
+                    const onMove = (ev: PointerEvent) => setWidth(h.id, Math.max(MIN_WIDTH, cell + ev.clientX - startX));
+                    const onUp = () => {
+                      window.removeEventListener('pointermove', onMove);
+                      window.removeEventListener('pointerup', onUp);
+                    };
+                    window.addEventListener('pointermove', onMove);
+                    window.addEventListener('pointerup', onUp);
+                  }}
+                  onDoubleClick={reset}
+                />
+              </div>
+            );
+          })}
+        </div>
+        <div className="vtable-row vtable-hists" role="row" style={{ gridTemplateColumns: template }}>
+          {headerGroup.headers.map((h) => {
+            const numeric = (h.column.columnDef.meta as { numeric: boolean }).numeric;
+            if (!numeric || h.id === ROW_COLUMN) return <div key={h.id} className="vtable-cell" />;
+            return (
+              <div key={h.id} className="vtable-cell hist-cell">
+                <ColumnHistogram column={h.id} query={query} range={numericFilter(filters[h.id])} onRange={(min, max) => onRange(h.id, min, max)} />
               </div>
             );
           })}

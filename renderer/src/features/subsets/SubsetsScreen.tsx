@@ -1,12 +1,17 @@
-/** Subsets: create one from a rule (top-k, top-k%, threshold, random), list them with size and rule, delete. */
-import { useState } from 'react';
+/**
+ * Subsets: create one from a rule (top-k, top-k%, threshold, random, IFD's drop-then-top), combine existing ones
+ * (union, intersection, difference), list them with size and rule, delete; undo/redo of create and delete.
+ */
+import { useEffect, useState } from 'react';
 import type { ApiError, SubsetInfo, SubsetRule } from '../../../../preload/contract';
 import { useApp, useCall } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { fmtNum, parseOptionalNumber } from '../../components/format';
+import { opOf, useSubsetHistory } from './useSubsetHistory';
 
-type RuleKind = 'top' | 'top_percent' | 'threshold' | 'random';
+type RuleKind = 'top' | 'top_percent' | 'threshold' | 'random' | 'ifd_top' | 'ifd_top_percent';
+type CombineOp = 'union' | 'intersection' | 'difference';
 
 export function describeRule(rule: SubsetRule): string {
   switch (rule.kind) {
@@ -47,6 +52,24 @@ export function SubsetsScreen() {
   const [localError, setLocalError] = useState<string | null>(null);
   const [created, setCreated] = useState<SubsetInfo | null>(null);
   const column = signal || columns.find((c) => c === 'mean_loss') || columns[0] || '';
+  const history = useSubsetHistory(list.reload);
+  const [picked, setPicked] = useState<number[]>([]);
+  const [combineName, setCombineName] = useState('');
+  const [combineOp, setCombineOp] = useState<CombineOp>('union');
+  const [combineError, setCombineError] = useState<ApiError | null>(null);
+  const livePicked = picked.filter((id) => list.data?.some((s) => s.id === id));
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement | null;
+      if (target && (target.tagName === 'INPUT' || target.tagName === 'SELECT' || target.tagName === 'TEXTAREA')) return;
+      if (!(e.ctrlKey || e.metaKey) || e.key.toLowerCase() !== 'z') return;
+      e.preventDefault();
+      void (e.shiftKey ? history.redo() : history.undo());
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  });
 
   const buildRule = (): SubsetRule | string => {
     const n = Number(amount);
@@ -64,6 +87,12 @@ export function SubsetsScreen() {
         if (lo === undefined && hi === undefined) return 'Give a min, a max or both.';
         return { kind: 'threshold', signal: column, min: lo, max: hi };
       }
+      case 'ifd_top':
+        if (!Number.isInteger(n) || n <= 0) return 'Count must be a positive whole number.';
+        return { kind: 'ifd_top', count: n };
+      case 'ifd_top_percent':
+        if (!(n > 0 && n <= 100)) return 'Percent must be more than 0 and at most 100.';
+        return { kind: 'ifd_top', percent: n };
       case 'random': {
         const s = Number(seed);
         if (!Number.isInteger(n) || n <= 0) return 'Count must be a positive whole number.';
@@ -85,19 +114,60 @@ export function SubsetsScreen() {
     if (r.ok) {
       setCreated(r.value);
       setName('');
+      history.record(opOf('create', r.value));
       list.reload();
     }
   };
 
-  const remove = async (subsetId: number) => {
-    const r = await client.call('subsets.delete', { subsetId });
+  const remove = async (subset: SubsetInfo) => {
+    const r = await client.call('subsets.delete', { subsetId: subset.id });
     setError(r.ok ? null : r.error);
+    if (r.ok) history.record(opOf('delete', subset));
+    setPicked((p) => p.filter((id) => id !== subset.id));
     list.reload();
   };
 
+  const combine = async () => {
+    const r = await client.call('subsets.combine', { name: combineName.trim(), op: combineOp, subsetIds: livePicked });
+    setCombineError(r.ok ? null : r.error);
+    if (r.ok) {
+      setCreated(r.value);
+      setCombineName('');
+      setPicked([]);
+      history.record(opOf('create', r.value));
+      list.reload();
+    }
+  };
+  const nameOf = (id: number) => list.data?.find((s) => s.id === id)?.name ?? `#${id}`;
+  const sym = combineOp === 'union' ? ' ∪ ' : combineOp === 'intersection' ? ' ∩ ' : ' − ';
+
   return (
     <div className="screen" data-testid="screen-subsets">
-      <h1>Subsets</h1>
+      <div className="toolbar">
+        <h1>Subsets</h1>
+        <span className="spacer" />
+        <button
+          className="btn btn-small"
+          data-testid="subset-undo"
+          data-count={history.undoCount}
+          disabled={!history.canUndo}
+          title={history.canUndo ? `Undo ${history.undoLabel} (Ctrl+Z)` : 'Nothing to undo'}
+          onClick={() => void history.undo()}
+        >
+          ↶ Undo{history.canUndo ? ` ${history.undoLabel}` : ''}
+        </button>
+        <button
+          className="btn btn-small"
+          data-testid="subset-redo"
+          data-count={history.redoCount}
+          disabled={!history.canRedo}
+          title={history.canRedo ? `Redo ${history.redoLabel} (Ctrl+Shift+Z)` : 'Nothing to redo'}
+          onClick={() => void history.redo()}
+        >
+          ↷ Redo{history.canRedo ? ` ${history.redoLabel}` : ''}
+        </button>
+      </div>
+      <ErrorText error={history.error} testId="subset-history-error" />
       <section className="card">
         <h2>New subset</h2>
         <div className="form-row">
@@ -112,9 +182,11 @@ export function SubsetsScreen() {
               <option value="top_percent">Top k% by a column</option>
               <option value="threshold">Threshold on a column</option>
               <option value="random">Random sample</option>
+              <option value="ifd_top">IFD: drop ifd &gt; 1, then top k</option>
+              <option value="ifd_top_percent">IFD: drop ifd &gt; 1, then top k%</option>
             </select>
           </label>
-          {kind !== 'random' && (
+          {kind !== 'random' && !kind.startsWith('ifd') && (
             <label className="field">
               <span>Column</span>
               <select data-testid="subset-column" value={column} onChange={(e) => setSignal(e.target.value)}>
@@ -126,7 +198,7 @@ export function SubsetsScreen() {
           )}
           {kind !== 'threshold' && (
             <label className="field narrow">
-              <span>{kind === 'top_percent' ? 'Percent' : 'Count'}</span>
+              <span>{kind === 'top_percent' || kind === 'ifd_top_percent' ? 'Percent' : 'Count'}</span>
               <input data-testid="subset-amount" inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} />
             </label>
           )}
@@ -166,6 +238,12 @@ export function SubsetsScreen() {
             {localError}
           </div>
         )}
+        {kind.startsWith('ifd') && (
+          <p className="muted hint">
+            IFD &gt; 1 means the prompt makes the answer harder to predict; the IFD paper drops those rows, then keeps the highest
+            {kind === 'ifd_top_percent' ? ' percent of the rest' : ''}. Needs the <code>ifd</code> score.
+          </p>
+        )}
         <ErrorText error={error} testId="subset-error" />
         {created && (
           <div className="ok-text" data-testid="subset-created" data-size={created.size}>
@@ -185,6 +263,7 @@ export function SubsetsScreen() {
           <table className="simple-table" data-testid="subsets-table">
             <thead>
               <tr>
+                <th title="Pick subsets to combine">Pick</th>
                 <th>Name</th>
                 <th className="num">Rows</th>
                 <th>Rule</th>
@@ -194,7 +273,18 @@ export function SubsetsScreen() {
             </thead>
             <tbody>
               {list.data.map((s) => (
-                <tr key={s.id} data-testid="subset-row" data-subset-id={s.id} data-name={s.name}>
+                <tr key={s.id} data-testid="subset-row" data-subset-id={s.id} data-name={s.name} className={livePicked.includes(s.id) ? 'selected' : ''}>
+                  <td>
+                    <label className="check pick">
+                      <input
+                        type="checkbox"
+                        data-testid="subset-pick"
+                        checked={livePicked.includes(s.id)}
+                        onChange={(e) => setPicked((p) => (e.target.checked ? [...p.filter((x) => x !== s.id), s.id] : p.filter((x) => x !== s.id)))}
+                      />
+                      {livePicked.includes(s.id) && <span className="pick-order num">{livePicked.indexOf(s.id) + 1}</span>}
+                    </label>
+                  </td>
                   <td>{s.name}</td>
                   <td className="num" data-testid="subset-size">
                     {fmtNum(s.size)}
@@ -202,7 +292,7 @@ export function SubsetsScreen() {
                   <td>{describeRule(s.rule)}</td>
                   <td className="num">{new Date(s.createdAt).toLocaleString()}</td>
                   <td>
-                    <button className="btn btn-small btn-danger" data-testid="subset-delete" onClick={() => void remove(s.id)}>
+                    <button className="btn btn-small btn-danger" data-testid="subset-delete" onClick={() => void remove(s)}>
                       Delete
                     </button>
                   </td>
@@ -210,6 +300,37 @@ export function SubsetsScreen() {
               ))}
             </tbody>
           </table>
+        )}
+        {list.data && list.data.length > 0 && (
+          <div className="combine" data-testid="combine">
+            <h3>Combine</h3>
+            <div className="form-row">
+              <label className="field">
+                <span>Operation</span>
+                <select data-testid="combine-op" value={combineOp} onChange={(e) => setCombineOp(e.target.value as CombineOp)}>
+                  <option value="union">union (in any)</option>
+                  <option value="intersection">intersection (in all)</option>
+                  <option value="difference">difference (first minus the others)</option>
+                </select>
+              </label>
+              <label className="field grow">
+                <span>Name</span>
+                <input data-testid="combine-name" value={combineName} placeholder="hard-and-long" onChange={(e) => setCombineName(e.target.value)} />
+              </label>
+              <button
+                className="btn btn-primary"
+                data-testid="combine-create"
+                disabled={livePicked.length < 2 || !combineName.trim()}
+                onClick={() => void combine()}
+              >
+                Combine
+              </button>
+            </div>
+            <p className="muted hint" data-testid="combine-preview">
+              {livePicked.length < 2 ? 'Pick two or more subsets in the table (the order you pick them in matters for difference).' : livePicked.map(nameOf).join(sym)}
+            </p>
+            <ErrorText error={combineError} testId="combine-error" />
+          </div>
         )}
       </section>
     </div>

@@ -1,0 +1,93 @@
+/**
+ * Undo/redo of subset create/delete as a client-side stack of inverse operations: a delete is undone by recreating
+ * the subset from its stored rule (same name), a create by deleting it. Ids change when a subset is recreated, so
+ * combine rules that name an old id are mapped to the new one.
+ */
+import { useCallback, useRef, useState } from 'react';
+import type { ApiError, SubsetInfo, SubsetRule } from '../../../../preload/contract';
+import { useApp } from '../../api/hooks';
+
+interface Op {
+  kind: 'create' | 'delete';
+  name: string;
+  rule: SubsetRule;
+  datasetId?: number;
+  /** id the subset had when the op happened */
+  id: number;
+}
+
+export function opOf(kind: Op['kind'], s: SubsetInfo): Op {
+  const stored = s.rule as SubsetRule & { datasetId?: number };
+  return { kind, name: s.name, rule: s.rule, datasetId: stored.datasetId, id: s.id };
+}
+
+export function useSubsetHistory(onChange: () => void) {
+  const { client } = useApp();
+  const [done, setDone] = useState<Op[]>([]);
+  const [undone, setUndone] = useState<Op[]>([]);
+  const [error, setError] = useState<ApiError | null>(null);
+  const ids = useRef(new Map<number, number>());
+  const current = (id: number) => {
+    let x = id;
+    while (ids.current.has(x)) x = ids.current.get(x)!;
+    return x;
+  };
+
+  const recreate = async (op: Op): Promise<boolean> => {
+    const rule: SubsetRule = op.rule.kind === 'combine' ? { ...op.rule, subsetIds: op.rule.subsetIds.map(current) } : op.rule;
+    const r = await client.call('subsets.create', { name: op.name, rule, datasetId: op.datasetId });
+    if (!r.ok) {
+      setError(r.error);
+      return false;
+    }
+    ids.current.set(current(op.id), r.value.id);
+    return true;
+  };
+  const remove = async (op: Op): Promise<boolean> => {
+    const r = await client.call('subsets.delete', { subsetId: current(op.id) });
+    if (!r.ok) setError(r.error);
+    return r.ok;
+  };
+
+  const record = useCallback((op: Op) => {
+    setDone((d) => [...d, op]);
+    setUndone([]);
+    setError(null);
+  }, []);
+
+  const undo = async () => {
+    const op = done[done.length - 1];
+    if (!op) return;
+    const ok = op.kind === 'create' ? await remove(op) : await recreate(op);
+    if (ok) {
+      setError(null);
+      setDone((d) => d.slice(0, -1));
+      setUndone((u) => [...u, op]);
+    }
+    onChange();
+  };
+  const redo = async () => {
+    const op = undone[undone.length - 1];
+    if (!op) return;
+    const ok = op.kind === 'create' ? await recreate(op) : await remove(op);
+    if (ok) {
+      setError(null);
+      setUndone((u) => u.slice(0, -1));
+      setDone((d) => [...d, op]);
+    }
+    onChange();
+  };
+  const describe = (op: Op | undefined) => (op ? `${op.kind} “${op.name}”` : '');
+  return {
+    record,
+    undo,
+    redo,
+    canUndo: done.length > 0,
+    canRedo: undone.length > 0,
+    undoLabel: describe(done[done.length - 1]),
+    redoLabel: describe(undone[undone.length - 1]),
+    undoCount: done.length,
+    redoCount: undone.length,
+    error,
+  };
+}

@@ -39,10 +39,16 @@ function fastBpeEncode(model: unknown): boolean {
     !(m.tokens_to_ids instanceof Map) || m.end_of_word_suffix || m.continuing_subword_suffix) return false;
   // (last code point of a merge's left part, first code point of its right part), as one number
   const joins = new Set<number>();
+  // BMP characters that begin some merge's right part; before any other character a word always splits
+  // (for SentencePiece vocabularies: before every "▁"), which a table lookup finds without hashing
+  const startsRight = new Uint8Array(0x10000);
   for (const mg of m.merges) {
     const [l, r] = (typeof mg === 'string' ? mg.split(' ', 2) : mg) as [string, string];
     if (typeof l !== 'string' || typeof r !== 'string' || !l || !r) return false;
-    joins.add(Array.from(l).at(-1)!.codePointAt(0)! * 0x110000 + r.codePointAt(0)!);
+    const b = r.codePointAt(0)!;
+    joins.add(Array.from(l).at(-1)!.codePointAt(0)! * 0x110000 + b);
+    if (b < 0x10000) startsRight[b] = 1;
+    else startsRight[r.charCodeAt(0)] = 1; // a surrogate pair: never split between or before its halves blindly
   }
   const vocab = m.tokens_to_ids;
   const utf8 = new TextEncoder();
@@ -67,25 +73,47 @@ function fastBpeEncode(model: unknown): boolean {
     }
     return r;
   };
+  // one stretch between sure boundaries: cut where no merge can join, each piece through the piece cache
+  const pieces = (word: string, out: string[]): void => {
+    let start = 0;
+    let prev = word.codePointAt(0)!;
+    for (let i = prev > 0xffff ? 2 : 1; ; ) {
+      const cp = i < word.length ? word.codePointAt(i)! : -1;
+      if (cp >= 0 && joins.has(prev * 0x110000 + cp)) {
+        prev = cp;
+        i += cp > 0xffff ? 2 : 1;
+        continue;
+      }
+      for (const t of piece(word.slice(start, i))) out.push(t);
+      if (cp < 0) break;
+      start = i;
+      prev = cp;
+      i += cp > 0xffff ? 2 : 1;
+    }
+  };
+  const stretches = new Map<string, string[]>();
   m.encode = (tokens: string[]): string[] => {
     const out: string[] = [];
     for (const word of tokens) {
       if (m.ignore_merges && vocab.has(word)) { out.push(word); continue; }
       if (word.length === 0) continue; // bpe('') is []
       let start = 0;
-      let prev = word.codePointAt(0)!;
-      for (let i = prev > 0xffff ? 2 : 1; ; ) {
-        const cp = i < word.length ? word.codePointAt(i)! : -1;
-        if (cp >= 0 && joins.has(prev * 0x110000 + cp)) {
-          prev = cp;
-          i += cp > 0xffff ? 2 : 1;
-          continue;
+      for (let i = 1; i <= word.length; i++) {
+        // a sure boundary: the end, or a character no merge's right part begins with (not a low surrogate)
+        if (i < word.length) {
+          const c = word.charCodeAt(i);
+          if (startsRight[c] || (c >= 0xdc00 && c <= 0xdfff)) continue;
         }
-        for (const t of piece(word.slice(start, i))) out.push(t);
-        if (cp < 0) break;
+        const w = word.slice(start, i);
+        let toks = stretches.get(w);
+        if (toks === undefined) {
+          toks = [];
+          pieces(w, toks);
+          if (stretches.size >= PIECE_CACHE) stretches.clear();
+          stretches.set(w, toks);
+        }
+        for (const t of toks) out.push(t);
         start = i;
-        prev = cp;
-        i += cp > 0xffff ? 2 : 1;
       }
     }
     return out;

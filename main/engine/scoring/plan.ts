@@ -20,9 +20,12 @@ export const TEXT_SIGNALS = ['exact_dup', 'near_dup'] as const;
 
 /** Signals this build computes. Anything else is refused up front with the list, not half-run. */
 export const IMPLEMENTED_SIGNALS = new Set<string>([
-  'token_loss', 'token_entropy', 'token_prob', 'token_rank', 'mean_loss', 'ppl',
-  'length_tokens', 'response_tokens', 'trainable_tokens',
+  ...FORWARD_SIGNALS, ...REFERENCE_SIGNALS, ...ANSWER_ONLY_SIGNALS, ...GRADIENT_SIGNALS,
 ]);
+
+/** A backward pass (batch 1) costs about this many batched forward passes per example (measured on stories260K). */
+const BACKWARD_COST = 3;
+export const DEFAULT_FIM_EXAMPLES = 100;
 
 export function checkSignals(signals: string[]): void {
   const unknown = signals.filter((s) => !IMPLEMENTED_SIGNALS.has(s));
@@ -36,7 +39,7 @@ export function checkSignals(signals: string[]): void {
 
 export function planScoring(
   db: Db,
-  input: { signals: string[]; datasetId?: number; refModelId?: number },
+  input: { signals: string[]; datasetId?: number; refModelId?: number; fimExamples?: number },
 ): ScorePlan {
   checkSignals(input.signals);
   const has = (list: readonly string[]) => input.signals.filter((s) => list.includes(s));
@@ -57,5 +60,10 @@ export function planScoring(
   ) as number;
   // the last measured throughput of this project, if any, gives an estimate
   const eps = Number(db.prepare(`SELECT value FROM project_meta WHERE key = 'score_examples_per_sec'`).pluck().get() ?? 0);
-  return { passes, examples, estimatedSeconds: eps > 0 ? (examples * Math.max(1, passes.length)) / eps : null };
+  // forward passes see every example; the backward pass only the N chosen ones, one at a time
+  const work = passes.reduce(
+    (a, pass) => a + (pass.kind === 'backward' ? BACKWARD_COST * Math.min(examples, input.fimExamples ?? DEFAULT_FIM_EXAMPLES) : examples),
+    0,
+  );
+  return { passes, examples, estimatedSeconds: eps > 0 ? work / eps : null };
 }

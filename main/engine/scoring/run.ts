@@ -1,17 +1,26 @@
 /**
- * The scoring job: renders what is not rendered yet, then runs the planned forward pass over length-bucketed
- * batches. Each batch's results are written in one transaction together with the run's cursor, so a killed job
- * resumes at the next unfinished batch with no example missing or scored twice.
+ * The scoring job: renders what is not rendered yet, then runs the planned passes with the fewest model calls:
+ *  - forward loop over length-bucketed batches: per batch, one forward pass of the scored model (every token signal,
+ *    mean_loss/ppl, counts, `embedding`), one of the reference model (`excess_loss`, `learnability`) and one over the
+ *    answer-only sequences (`ifd`). Each batch's results are written in one transaction together with the run's
+ *    cursor, so a killed job resumes at the next unfinished batch with no example missing or scored twice.
+ *  - gradient pass (`fim`, `layer_grad_norm`): one backward pass per example over a seeded choice of N examples,
+ *    written in one transaction at the end. Not resumable mid-way: a killed pass restarts from its first example
+ *    (N is small: 100 by default); a finished one is never redone.
  */
-import * as tf from '@tensorflow/tfjs';
-import { openProjectDb, getRender, writeExampleSignal, toBlob, type Db } from '../db';
-import { loadModel, disposeModel, forward } from '../models';
+import { openProjectDb, getRender, writeExampleSignal, toBlob, type Db, type StoredRender } from '../db';
+import { loadModel, disposeModel, type LoadedModel } from '../models';
 import { renderDataset } from '../data/renderDataset';
 import { DEFAULT_RENDER } from '../api/examples';
 import type { JobContext, JobOutcome } from '../jobs/types';
 import { WinnowError } from '../util/errors';
-import { checkSignals } from './plan';
-import { maskedMean, tokenSignalsFromLogits } from './token-signals';
+import { ANSWER_ONLY_SIGNALS, DEFAULT_FIM_EXAMPLES, FORWARD_SIGNALS, GRADIENT_SIGNALS, REFERENCE_SIGNALS, checkSignals } from './plan';
+import { maskedMean } from './token-signals';
+import { forwardBatch, rowsByMemory } from './passes/forward';
+import { answerOnlyIds, answerSpan, ifdFrom } from './passes/answer-only';
+import { excessLoss, learnability, loadReference } from './passes/reference';
+import { gradientScores, seededChoice } from './passes/gradients';
+import { writeExampleVectors } from './vectors';
 
 export interface ScoreParams {
   modelId: number;
@@ -21,11 +30,13 @@ export interface ScoreParams {
   batchSize: number;
   maxTokens: number;
   projectModelPath: string;
+  /** gradient signals: how many examples (default 100), drawn with `seed` (default 0) from the dataset or `subsetId` */
+  fimExamples?: number;
+  seed?: number;
+  subsetId?: number;
 }
 
 const TOKEN_SIGNAL_IDS = ['token_loss', 'token_entropy', 'token_prob', 'token_rank'] as const;
-/** logits elements per micro-batch (B·T·V): bounds memory on every backend */
-const MAX_LOGIT_ELEMENTS = 1 << 24;
 
 export function cancelled(): WinnowError {
   return new WinnowError('cancelled', 'cancelled');
@@ -43,124 +54,60 @@ function findOrCreateRun(db: Db, jobId: string, p: ScoreParams): number {
   return Number(info.lastInsertRowid);
 }
 
+interface Scope {
+  sql: string;
+  args: unknown[];
+}
+
+function scopeOf(p: ScoreParams, tokenizerId: string): Scope {
+  const parts = ['r.tokenizer_id = ?'];
+  const args: unknown[] = [tokenizerId];
+  if (p.datasetId !== undefined) {
+    parts.push('e.dataset_id = ?');
+    args.push(p.datasetId);
+  }
+  return { sql: parts.join(' AND '), args };
+}
+
 export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
   const p = ctx.params as unknown as ScoreParams;
   checkSignals(p.signals);
+  const want = new Set(p.signals);
+  const has = (list: readonly string[]) => list.some((s) => want.has(s));
+  const needRef = has(REFERENCE_SIGNALS);
+  if (needRef && !p.refModelId) {
+    throw new WinnowError('bad_input', `${REFERENCE_SIGNALS.filter((s) => want.has(s)).join(', ')} need a reference model (refModelId)`);
+  }
   const db = openProjectDb(ctx.dbPath);
+  let model: LoadedModel | null = null;
+  let ref: LoadedModel | null = null;
   try {
     const runId = findOrCreateRun(db, ctx.jobId, p);
     db.prepare(`UPDATE score_runs SET status = 'running', error = NULL WHERE id = ?`).run(runId);
     ctx.progress({ current: 0, total: 0, message: 'loading model' });
-    const model = await loadModel(p.projectModelPath);
-    try {
-      const tokenizerId = model.tokenizer.id;
-      const datasetIds = p.datasetId !== undefined
-        ? [p.datasetId]
-        : (db.prepare('SELECT id FROM datasets ORDER BY id').pluck().all() as number[]);
-      for (const d of datasetIds) {
-        ctx.progress({ current: 0, total: 0, message: 'rendering examples' });
-        await renderDataset(db, d, model.tokenizer, { ...DEFAULT_RENDER, maxTokens: p.maxTokens });
-      }
-      const scope = p.datasetId !== undefined ? 'AND e.dataset_id = ?' : '';
-      const args = p.datasetId !== undefined ? [tokenizerId, p.datasetId] : [tokenizerId];
-      const total = db
-        .prepare(`SELECT COUNT(*) FROM renders r JOIN examples e ON e.id = r.example_id WHERE r.tokenizer_id = ? ${scope}`)
-        .pluck()
-        .get(...args) as number;
-      // pending: rendered, not yet scored by this run (length_tokens is written for every scored example)
-      const pending = db
-        .prepare(
-          `SELECT r.example_id AS id, r.n_tokens AS n FROM renders r JOIN examples e ON e.id = r.example_id
-           WHERE r.tokenizer_id = ? ${scope}
-             AND NOT EXISTS (SELECT 1 FROM example_scores s WHERE s.run_id = ${runId} AND s.example_id = r.example_id AND s.signal = 'length_tokens')
-           ORDER BY r.n_tokens, r.example_id`,
-        )
-        .all(...args) as Array<{ id: number; n: number }>;
-      let done = total - pending.length;
-      db.prepare('UPDATE score_runs SET total = ?, cursor = ? WHERE id = ?').run(total, done, runId);
-
-      const want = new Set(p.signals);
-      const tokenSignals = TOKEN_SIGNAL_IDS.filter((s) => want.has(s));
-      const insertToken = db.prepare(`INSERT INTO token_scores (run_id, example_id, signal, "values") VALUES (?, ?, ?, ?)`);
-      const started = Date.now();
-      let tokensDone = 0;
-      const V = model.config.vocabSize;
-      const padId = model.tokenizer.padId ?? model.tokenizer.eosId ?? 0;
-
-      for (let i = 0; i < pending.length; ) {
-        if (ctx.isCancelled()) throw cancelled();
-        // length-bucketed batch: pending is sorted by length, so neighbours pad little
-        const maxLen = pending[Math.min(i + p.batchSize, pending.length) - 1]!.n;
-        const byMemory = Math.max(1, Math.floor(MAX_LOGIT_ELEMENTS / Math.max(1, maxLen * V)));
-        const batch = pending.slice(i, i + Math.min(p.batchSize, byMemory));
-        i += batch.length;
-        const renders = batch.map((b) => getRender(db, b.id, tokenizerId)!);
-        const T = Math.max(...renders.map((r) => r.nTokens));
-        const B = renders.length;
-        const idsFlat = new Int32Array(B * T).fill(padId);
-        const maskFlat = new Int32Array(B * T);
-        renders.forEach((r, b) => {
-          idsFlat.set(r.tokenIds, b * T);
-          maskFlat.fill(1, b * T, b * T + r.nTokens);
-        });
-        const logits = tf.tidy(() => {
-          const ids = tf.tensor2d(idsFlat, [B, T], 'int32');
-          const attn = tf.tensor2d(maskFlat, [B, T], 'int32');
-          return forward(model.config, model.weights, ids, attn);
-        });
-        const results = tokenSignalsFromLogits(
-          logits,
-          renders.map((r) => r.tokenIds),
-          renders.map((r) => r.nTokens),
-          { entropy: want.has('token_entropy'), rank: want.has('token_rank') },
-        );
-        logits.dispose();
-        const perExample = new Map<string, Array<[number, number | null]>>();
-        const put = (signal: string, id: number, v: number | null) => {
-          if (!perExample.has(signal)) perExample.set(signal, []);
-          perExample.get(signal)!.push([id, v]);
-        };
-        db.transaction(() => {
-          renders.forEach((r, b) => {
-            const s = results[b]!;
-            for (const sig of tokenSignals) insertToken.run(runId, r.exampleId, sig, toBlob(s[sig]));
-            const mean = maskedMean(s.token_loss, r.labelMask);
-            if (want.has('mean_loss')) put('mean_loss', r.exampleId, mean);
-            if (want.has('ppl')) put('ppl', r.exampleId, mean === null ? null : Math.exp(mean));
-            let response = 0;
-            for (let t = 0; t < r.nTokens; t++) if (r.roles[t] === 2) response++;
-            if (want.has('response_tokens')) put('response_tokens', r.exampleId, response);
-            if (want.has('trainable_tokens')) put('trainable_tokens', r.exampleId, r.nLabel);
-            put('length_tokens', r.exampleId, r.nTokens);
-          });
-          for (const [signal, values] of perExample) writeExampleSignal(db, runId, signal, values);
-          done += B;
-          db.prepare('UPDATE score_runs SET cursor = ? WHERE id = ?').run(done, runId);
-        })();
-        tokensDone += renders.reduce((a, r) => a + r.nTokens, 0);
-        const secs = (Date.now() - started) / 1000;
-        const eps = (done - (total - pending.length)) / Math.max(secs, 1e-3);
-        ctx.progress({
-          current: done,
-          total,
-          message: `scored ${done}/${total}`,
-          etaSeconds: eps > 0 ? (total - done) / eps : null,
-          stats: { examplesPerSec: Math.round(eps * 10) / 10, tokensPerSec: Math.round(tokensDone / Math.max(secs, 1e-3)), runId },
-        });
-        await new Promise((r) => setImmediate(r));
-      }
-      const secs = (Date.now() - started) / 1000;
-      if (pending.length && secs > 0) {
-        db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('score_examples_per_sec', ?)`).run(String(pending.length / secs));
-      }
-      db.prepare(`UPDATE score_runs SET status = 'done', finished_at = datetime('now'), cursor = ? WHERE id = ?`).run(done, runId);
-      return {
-        message: `scored ${total} examples`,
-        stats: { runId, examples: total, tokensPerSec: Math.round(tokensDone / Math.max(secs, 1e-3)), seconds: Math.round(secs * 10) / 10 },
-      };
-    } finally {
-      disposeModel(model);
+    model = await loadModel(p.projectModelPath);
+    // a mismatched reference is refused before any rendering or scoring
+    if (needRef) ref = await loadReference(db, p.refModelId!, model, p.modelId);
+    const tokenizerId = model.tokenizer.id;
+    const datasetIds = p.datasetId !== undefined
+      ? [p.datasetId]
+      : (db.prepare('SELECT id FROM datasets ORDER BY id').pluck().all() as number[]);
+    for (const d of datasetIds) {
+      ctx.progress({ current: 0, total: 0, message: 'rendering examples' });
+      await renderDataset(db, d, model.tokenizer, { ...DEFAULT_RENDER, maxTokens: p.maxTokens });
     }
+    const scope = scopeOf(p, tokenizerId);
+    const stats: Record<string, number> = { runId };
+    if (has(FORWARD_SIGNALS) || needRef || has(ANSWER_ONLY_SIGNALS)) {
+      Object.assign(stats, await forwardLoop(ctx, db, runId, p, model, ref, scope));
+    }
+    if (ref) {
+      disposeModel(ref);
+      ref = null;
+    }
+    if (has(GRADIENT_SIGNALS)) Object.assign(stats, await gradientPass(ctx, db, runId, p, model, scope));
+    db.prepare(`UPDATE score_runs SET status = 'done', finished_at = datetime('now') WHERE id = ?`).run(runId);
+    return { message: `scored ${stats.examples ?? stats.gradientExamples ?? 0} examples`, stats };
   } catch (err) {
     try {
       db.prepare(`UPDATE score_runs SET status = ?, error = ? WHERE job_id = ?`).run(
@@ -173,6 +120,182 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
     }
     throw err;
   } finally {
+    if (ref) disposeModel(ref);
+    if (model) disposeModel(model);
     db.close();
   }
+}
+
+async function forwardLoop(
+  ctx: JobContext,
+  db: Db,
+  runId: number,
+  p: ScoreParams,
+  model: LoadedModel,
+  ref: LoadedModel | null,
+  scope: Scope,
+): Promise<Record<string, number>> {
+  const tokenizerId = model.tokenizer.id;
+  const total = db
+    .prepare(`SELECT COUNT(*) FROM renders r JOIN examples e ON e.id = r.example_id WHERE ${scope.sql}`)
+    .pluck()
+    .get(...scope.args) as number;
+  // pending: rendered, not yet scored by this run (length_tokens is written for every scored example)
+  const pending = db
+    .prepare(
+      `SELECT r.example_id AS id, r.n_tokens AS n FROM renders r JOIN examples e ON e.id = r.example_id
+       WHERE ${scope.sql}
+         AND NOT EXISTS (SELECT 1 FROM example_scores s WHERE s.run_id = ${runId} AND s.example_id = r.example_id AND s.signal = 'length_tokens')
+       ORDER BY r.n_tokens, r.example_id`,
+    )
+    .all(...scope.args) as Array<{ id: number; n: number }>;
+  let done = total - pending.length;
+  db.prepare('UPDATE score_runs SET total = ?, cursor = ? WHERE id = ?').run(total, done, runId);
+
+  const want = new Set(p.signals);
+  const tokenSignals = TOKEN_SIGNAL_IDS.filter((s) => want.has(s));
+  const wantIfd = want.has('ifd');
+  const insertToken = db.prepare(`INSERT INTO token_scores (run_id, example_id, signal, "values") VALUES (?, ?, ?, ?)`);
+  const setCursor = db.prepare('UPDATE score_runs SET cursor = ? WHERE id = ?');
+  const bosId = model.tokenizer.bosId;
+  const passesPerBatch = 1 + (ref ? 1 : 0) + (wantIfd ? 1 : 0);
+  const started = Date.now();
+  let tokensDone = 0;
+
+  for (let i = 0; i < pending.length; ) {
+    if (ctx.isCancelled()) throw cancelled();
+    // length-bucketed batch: pending is sorted by length, so neighbours pad little
+    const maxLen = pending[Math.min(i + p.batchSize, pending.length) - 1]!.n;
+    const batch = pending.slice(i, i + Math.min(p.batchSize, rowsByMemory(maxLen, model.config.vocabSize)));
+    i += batch.length;
+    const renders = batch.map((b) => getRender(db, b.id, tokenizerId)!);
+    const seqs = renders.map((r) => r.tokenIds);
+    const main = forwardBatch(model, seqs, {
+      entropy: want.has('token_entropy'),
+      rank: want.has('token_rank'),
+      embedding: want.has('embedding'),
+    });
+    const refOut = ref ? forwardBatch(ref, seqs, { entropy: false, rank: false, embedding: false }) : null;
+    const ifd = wantIfd ? ifdForBatch(model, renders, main.tokens.map((s) => s.token_loss), bosId) : null;
+
+    const perExample = new Map<string, Array<[number, number | null]>>();
+    const put = (signal: string, id: number, v: number | null) => {
+      if (!perExample.has(signal)) perExample.set(signal, []);
+      perExample.get(signal)!.push([id, v]);
+    };
+    db.transaction(() => {
+      renders.forEach((r, b) => {
+        const s = main.tokens[b]!;
+        for (const sig of tokenSignals) insertToken.run(runId, r.exampleId, sig, toBlob(s[sig]));
+        const mean = maskedMean(s.token_loss, r.labelMask);
+        if (want.has('mean_loss')) put('mean_loss', r.exampleId, mean);
+        if (want.has('ppl')) put('ppl', r.exampleId, mean === null ? null : Math.exp(mean));
+        if (refOut) {
+          const refLoss = refOut.tokens[b]!.token_loss;
+          if (want.has('excess_loss')) insertToken.run(runId, r.exampleId, 'excess_loss', toBlob(excessLoss(s.token_loss, refLoss)));
+          if (want.has('learnability')) put('learnability', r.exampleId, learnability(mean, maskedMean(refLoss, r.labelMask)));
+        }
+        if (ifd) put('ifd', r.exampleId, ifd[b]!);
+        let response = 0;
+        for (let t = 0; t < r.nTokens; t++) if (r.roles[t] === 2) response++;
+        if (want.has('response_tokens')) put('response_tokens', r.exampleId, response);
+        if (want.has('trainable_tokens')) put('trainable_tokens', r.exampleId, r.nLabel);
+        put('length_tokens', r.exampleId, r.nTokens);
+      });
+      if (main.embeddings) writeExampleVectors(db, runId, 'embedding', renders.map((r, b) => [r.exampleId, main.embeddings![b]!]));
+      for (const [signal, values] of perExample) writeExampleSignal(db, runId, signal, values);
+      done += batch.length;
+      setCursor.run(done, runId);
+    })();
+    tokensDone += renders.reduce((a, r) => a + r.nTokens, 0);
+    const secs = (Date.now() - started) / 1000;
+    const eps = (done - (total - pending.length)) / Math.max(secs, 1e-3);
+    ctx.progress({
+      current: done,
+      total,
+      message: `scored ${done}/${total}`,
+      etaSeconds: eps > 0 ? (total - done) / eps : null,
+      stats: { examplesPerSec: Math.round(eps * 10) / 10, tokensPerSec: Math.round(tokensDone / Math.max(secs, 1e-3)), runId },
+    });
+    await new Promise((r) => setImmediate(r));
+  }
+  const secs = (Date.now() - started) / 1000;
+  if (pending.length && secs > 0) {
+    // throughput per forward pass over one example: plan.ts multiplies by the number of passes
+    db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('score_examples_per_sec', ?)`).run(
+      String((pending.length * passesPerBatch) / secs),
+    );
+  }
+  return { examples: total, tokensPerSec: Math.round(tokensDone / Math.max(secs, 1e-3)), seconds: Math.round(secs * 10) / 10 };
+}
+
+/** The answer-only pass of one batch: IFD per render (null where there is no answer to score). */
+function ifdForBatch(model: LoadedModel, renders: StoredRender[], condLoss: Float32Array[], bosId: number | null): Array<number | null> {
+  const spans = renders.map((r) => answerSpan(r.roles));
+  const idx: number[] = [];
+  const seqs: Int32Array[] = [];
+  spans.forEach((span, b) => {
+    if (!span) return;
+    const ids = answerOnlyIds(renders[b]!.tokenIds, span, bosId);
+    if (ids.length < 2) return;
+    idx.push(b);
+    seqs.push(ids);
+  });
+  const out: Array<number | null> = renders.map(() => null);
+  if (!seqs.length) return out;
+  const alone = forwardBatch(model, seqs, { entropy: false, rank: false, embedding: false });
+  idx.forEach((b, k) => (out[b] = ifdFrom(condLoss[b]!, alone.tokens[k]!.token_loss, spans[b]!, bosId !== null)));
+  return out;
+}
+
+async function gradientPass(
+  ctx: JobContext,
+  db: Db,
+  runId: number,
+  p: ScoreParams,
+  model: LoadedModel,
+  scope: Scope,
+): Promise<Record<string, number>> {
+  const want = GRADIENT_SIGNALS.filter((s) => p.signals.includes(s));
+  const finished = db
+    .prepare(`SELECT COUNT(*) FROM layer_scores WHERE run_id = ? AND signal = ?`)
+    .pluck()
+    .get(runId, want[0]) as number;
+  if (finished > 0) return {};
+  const subset = p.subsetId !== undefined ? 'AND r.example_id IN (SELECT example_id FROM subset_members WHERE subset_id = ?)' : '';
+  const args = p.subsetId !== undefined ? [...scope.args, p.subsetId] : scope.args;
+  // examples with nothing to learn have a zero gradient and would only dilute the mean
+  const candidates = db
+    .prepare(`SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE ${scope.sql} AND r.n_label > 0 ${subset} ORDER BY r.example_id`)
+    .pluck()
+    .all(...args) as number[];
+  const n = p.fimExamples ?? DEFAULT_FIM_EXAMPLES;
+  const chosen = seededChoice(candidates, n, p.seed ?? 0);
+  if (!chosen.length) throw new WinnowError('bad_input', `${want.join(', ')}: no rendered example with trainable tokens in scope`);
+  const examples = chosen.map((id) => {
+    const r = getRender(db, id, model.tokenizer.id)!;
+    return { tokenIds: r.tokenIds, labelMask: r.labelMask };
+  });
+  const started = Date.now();
+  const scores = await gradientScores(model, examples, (k) => {
+    const secs = (Date.now() - started) / 1000;
+    ctx.progress({
+      current: k,
+      total: examples.length,
+      message: `gradients ${k}/${examples.length}`,
+      etaSeconds: ((examples.length - k) * secs) / k,
+    });
+    return !ctx.isCancelled();
+  });
+  if (!scores) throw cancelled();
+  const info = new Map(model.tensors.map((t) => [t.name, t]));
+  const insert = db.prepare('INSERT OR REPLACE INTO layer_scores (run_id, tensor_name, block, kind, signal, value) VALUES (?, ?, ?, ?, ?, ?)');
+  db.transaction(() => {
+    scores.names.forEach((name, k) => {
+      const t = info.get(name)!;
+      if (want.includes('fim')) insert.run(runId, name, t.block, t.kind, 'fim', scores.fim[k]!);
+      if (want.includes('layer_grad_norm')) insert.run(runId, name, t.block, t.kind, 'layer_grad_norm', scores.gradNorm[k]!);
+    });
+  })();
+  return { gradientExamples: examples.length, gradientSeconds: Math.round((Date.now() - started) / 100) / 10 };
 }

@@ -9,6 +9,7 @@ import { ExamplesScreen, type ExamplesView, initialExamplesView } from './featur
 import { ScoreScreen } from './features/score/ScoreScreen';
 import { SubsetsScreen } from './features/subsets/SubsetsScreen';
 import { TrainScreen } from './features/train/TrainScreen';
+import { LayersScreen } from './features/layers/LayersScreen';
 import { ExportScreen } from './features/export/ExportScreen';
 import { ThemeToggle } from './components/ThemeToggle';
 
@@ -17,6 +18,7 @@ const SCREENS = [
   { id: 'examples', label: 'Examples' },
   { id: 'score', label: 'Score' },
   { id: 'subsets', label: 'Subsets' },
+  { id: 'layers', label: 'Layers' },
   { id: 'train', label: 'Train' },
   { id: 'export', label: 'Export' },
 ] as const;
@@ -174,6 +176,7 @@ export function App() {
           {screen === 'examples' && <ExamplesScreen view={examplesView} setView={setExamplesView} />}
           {screen === 'score' && <ScoreScreen />}
           {screen === 'subsets' && <SubsetsScreen />}
+          {screen === 'layers' && <LayersScreen />}
           {screen === 'train' && <TrainScreen />}
           {screen === 'export' && <ExportScreen />}
         </main>

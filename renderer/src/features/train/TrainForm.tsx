@@ -7,15 +7,26 @@ import { fmtNum } from '../../components/format';
 
 const num = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
 
+/** `#/train?layers=SPEC&model=ID` (from the Layers screen) pre-fills the form once, then leaves the URL clean. */
+function takeHashParams(): { layers: string | null; model: number | null } {
+  const q = window.location.hash.split('?')[1];
+  if (!q) return { layers: null, model: null };
+  const params = new URLSearchParams(q);
+  window.history.replaceState(window.history.state, '', `${window.location.pathname}${window.location.search}#/train`);
+  const model = Number(params.get('model'));
+  return { layers: params.get('layers'), model: Number.isInteger(model) && model > 0 ? model : null };
+}
+
 export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: string) => void }) {
   const { client, project, datasetId } = useApp();
   const subsets = useCall('subsets.list', {});
   const models = project?.models ?? [];
-  const [modelId, setModelId] = useState<number | null>(null);
+  const [given] = useState(takeHashParams);
+  const [modelId, setModelId] = useState<number | null>(given.model);
   const [subsetId, setSubsetId] = useState<number | null>(null);
-  const [layerMode, setLayerMode] = useState<'last' | 'custom'>('last');
+  const [layerMode, setLayerMode] = useState<'last' | 'custom'>(given.layers ? 'custom' : 'last');
   const [lastN, setLastN] = useState('2');
-  const [layersText, setLayersText] = useState('all');
+  const [layersText, setLayersText] = useState(given.layers ?? 'all');
   const [steps, setSteps] = useState('50');
   const [batchSize, setBatchSize] = useState('4');
   const [lr, setLr] = useState('0.001');

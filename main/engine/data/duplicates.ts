@@ -15,7 +15,8 @@
  * LSH with 16 bands of 8 rows (pairs above Jaccard ~0.7 collide in some band with high probability), and each
  * candidate checked against its bucket's first member with the Jaccard estimated from 8-bit signatures.
  * Memory per example: 128 B of signature + 64 B of band keys (~200 MB at a million rows), not the full 512 B
- * signatures; bands are bucketed one at a time by sorting.
+ * signatures; bands are bucketed one at a time by sorting. Exact groups key on the first 52 bits of the 64-bit
+ * norm_hash (a false merge among a million rows has odds near 1e-4).
  */
 import type { Db } from '../db/open';
 import { writeExampleSignals } from '../db/signals';
@@ -126,7 +127,8 @@ export async function computeDuplicates(db: Db, datasetId: number, opts: Duplica
   }
   const cancelled = () => new WinnowError('cancelled', `duplicates for dataset ${datasetId} cancelled`);
   const ids = new Int32Array(total);
-  const hashes: string[] = new Array(total);
+  // exact groups key on the first 52 bits of norm_hash (a double), not a million strings in a Map
+  const hashKeys = new Float64Array(total);
   const sig = new Uint8Array(total * NUM_PERM);
   const bandKeys = new Int32Array(total * BANDS);
   const mh = new Int32Array(NUM_PERM);
@@ -143,7 +145,7 @@ export async function computeDuplicates(db: Db, datasetId: number, opts: Duplica
     for (const r of rows) {
       if (n >= total) break; // rows added meanwhile are left for the next run
       ids[n] = r.id;
-      hashes[n] = r.h;
+      hashKeys[n] = parseInt(r.h.slice(0, 13), 16) || 0;
       minhash(fullText(JSON.parse(r.m) as Normalized), mh);
       for (let i = 0; i < NUM_PERM; i++) sig[n * NUM_PERM + i] = mh[i] & 0xff;
       for (let b = 0; b < BANDS; b++) {
@@ -191,18 +193,20 @@ export async function computeDuplicates(db: Db, datasetId: number, opts: Duplica
   const root = new Int32Array(n);
   for (let i = 0; i < n; i++) { root[i] = find(parent, i); nearSize[root[i]]++; }
   const nearSeen = new Int32Array(n);
-  const exact = new Map<string, number[]>();
-  for (let i = 0; i < n; i++) {
-    const g = exact.get(hashes[i]);
-    if (g) g.push(i);
-    else exact.set(hashes[i], [i]);
-  }
-  const exactSize = new Int32Array(n);
+  const groupOf = new Map<number, number>(); // hash key -> index of the group's first example
+  const exactFirst = new Int32Array(n);
+  const exactSize = new Int32Array(n); // by first index
   const exactRank = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let f = groupOf.get(hashKeys[i]);
+    if (f === undefined) groupOf.set(hashKeys[i], (f = i));
+    exactFirst[i] = f;
+    exactRank[i] = exactSize[f]++;
+  }
+  groupOf.clear();
   const res: DuplicateResult = { examples: n, exactGroups: 0, exactDuplicates: 0, nearGroups: 0, nearDuplicates: 0 };
-  for (const g of exact.values()) {
-    g.forEach((i, k) => { exactSize[i] = g.length; exactRank[i] = k; });
-    if (g.length > 1) { res.exactGroups++; res.exactDuplicates += g.length; }
+  for (let i = 0; i < n; i++) {
+    if (exactFirst[i] === i && exactSize[i] > 1) { res.exactGroups++; res.exactDuplicates += exactSize[i]; }
   }
   for (let i = 0; i < n; i++) {
     if (root[i] === i && nearSize[i] > 1) { res.nearGroups++; res.nearDuplicates += nearSize[i]; }
@@ -213,7 +217,7 @@ export async function computeDuplicates(db: Db, datasetId: number, opts: Duplica
     (function* () {
       for (let i = 0; i < n; i++) {
         const r = root[i];
-        yield [ids[i], exactSize[i], exactRank[i], ids[r], nearSize[r], nearSeen[r]++];
+        yield [ids[i], exactSize[exactFirst[i]], exactRank[i], ids[r], nearSize[r], nearSeen[r]++];
       }
     })());
   return res;

@@ -30,12 +30,13 @@ export function JobActions({ job }: { job: Job }) {
         <button
           className="btn btn-small"
           data-testid="job-cancel"
+          title={job.kind === 'train' ? 'Stop after the current step; the last checkpoint is kept so the run can resume' : undefined}
           onClick={async () => {
             const r = await client.call('jobs.cancel', { jobId: job.jobId });
             setError(r.ok ? null : r.error);
           }}
         >
-          Cancel
+          {job.kind === 'train' ? 'Pause' : 'Cancel'}
         </button>
       )}
       {canResume && (

@@ -7,14 +7,16 @@ export interface Series {
   points: Array<{ x: number; y: number }>;
   /** draw dots (for sparse series such as eval loss) */
   dots?: boolean;
+  /** dashed line (e.g. runs overlaid for comparison) */
+  dashed?: boolean;
 }
 
 const W = 640;
-const H = 260;
 const PAD = { left: 48, right: 16, top: 16, bottom: 32 };
 
 /** A line chart with axes, ticks and a legend; scales to its container's width. */
-export function LineChart({ series, xLabel, yLabel, testId }: { series: Series[]; xLabel: string; yLabel: string; testId?: string }) {
+export function LineChart({ series, xLabel, yLabel, testId, height = 260 }: { series: Series[]; xLabel: string; yLabel: string; testId?: string; height?: number }) {
+  const H = height;
   const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
   const count = all.length;
   const xMin = count ? Math.min(...all.map((p) => p.x)) : 0;
@@ -60,7 +62,7 @@ export function LineChart({ series, xLabel, yLabel, testId }: { series: Series[]
           const d = pts.map((p, i) => `${i ? 'L' : 'M'}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join('');
           return (
             <g key={s.name} data-series={s.name} data-count={pts.length}>
-              <path d={d} fill="none" stroke={s.color} strokeWidth={1.75} />
+              <path d={d} fill="none" stroke={s.color} strokeWidth={1.75} strokeDasharray={s.dashed ? '5 3' : undefined} />
               {(s.dots || pts.length === 1) &&
                 pts.map((p, i) => <circle key={i} cx={sx(p.x)} cy={sy(p.y)} r={2.5} fill={s.color} />)}
             </g>

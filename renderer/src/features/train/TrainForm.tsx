@@ -3,7 +3,9 @@ import { useState } from 'react';
 import type { ApiError, ApiInput } from '../../../../preload/contract';
 import { useApp, useCall } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
-import { fmtNum } from '../../components/format';
+import { fmtCount, fmtNum } from '../../components/format';
+
+const mem = (b: number) => (b < 1024 ** 3 ? `${(b / 1024 ** 2).toFixed(1)} MiB` : `${(b / 1024 ** 3).toFixed(2)} GiB`);
 
 const num = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
 
@@ -40,6 +42,13 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
   const model = modelId ?? models[0]?.id ?? null;
   const numLayers = models.find((m) => m.id === model)?.numLayers;
   const layers = layerMode === 'last' ? `last:${lastN.trim()}` : layersText.trim();
+  const bs = num(batchSize);
+  const mt = num(maxTokens);
+  const estimate = useCall(
+    'train.estimate',
+    model !== null && layers && Number.isInteger(bs) && bs > 0 && Number.isInteger(mt) && mt > 0 ? { modelId: model, layers, batchSize: bs, maxTokens: mt } : null,
+  );
+  const est = estimate.error ? null : estimate.data;
 
   const start = async () => {
     if (model === null) return;
@@ -165,6 +174,27 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
           <span>Max tokens</span>
           <input data-testid="train-max-tokens" inputMode="numeric" value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} />
         </label>
+      </div>
+      <div className="train-estimate" data-testid="train-estimate" data-fits={est ? est.fits : ''} data-trainable={est?.trainableParams ?? ''}>
+        {est ? (
+          <>
+            <span>
+              <span className="muted">Trainable</span>{' '}
+              <span className="num">
+                {fmtCount(est.trainableParams)} of {fmtCount(est.totalParams)} params ({((100 * est.trainableParams) / Math.max(1, est.totalParams)).toFixed(1)}%, {est.trainableTensors} tensors)
+              </span>
+            </span>
+            <span title={`weights ${mem(est.memory.weightsBytes)} · activations ${mem(est.memory.activationBytes)} · gradients ${mem(est.memory.gradBytes)} · optimizer ${mem(est.memory.optimizerBytes)}`}>
+              <span className="muted">Memory</span> <span className="num">{mem(est.memory.totalBytes)}</span>
+            </span>
+            <span className={est.fits ? 'ok-text' : 'error-text'} data-testid="train-estimate-fits">
+              {est.fits ? 'fits' : 'does not fit'}
+              {est.limitBytes ? ` the ${mem(est.limitBytes)} limit` : ''}
+            </span>
+          </>
+        ) : (
+          <span className="muted">{estimate.error ? `No estimate: ${estimate.error.message}` : 'Estimating…'}</span>
+        )}
       </div>
       <div className="form-row">
         <button className="btn btn-primary" data-testid="train-start" disabled={busy || model === null} onClick={() => void start()}>

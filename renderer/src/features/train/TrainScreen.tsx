@@ -1,5 +1,6 @@
 /** Train: start a selective fine-tune, list runs, follow one live (loss curve, tokens/s, step, ETA, cancel/resume). */
 import { useEffect, useState } from 'react';
+import type { Series } from '../../components/LineChart';
 import type { TrainMetric, TrainRunInfo } from '../../../../preload/contract';
 import { useApp, useCall, useEngineEvent, useJob, useJobs } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
@@ -14,6 +15,7 @@ export function TrainScreen() {
   const runs = useCall('train.list', {});
   const jobs = useJobs();
   const [selected, setSelected] = useState<number | null>(null);
+  const [compare, setCompare] = useState<number[]>([]);
 
   // refresh the run list when any training job changes state
   const trainStates = jobs
@@ -53,6 +55,7 @@ export function TrainScreen() {
           <table className="simple-table" data-testid="train-runs">
             <thead>
               <tr>
+                <th title="Overlay this run's loss on the chart">Compare</th>
                 <th>Run</th>
                 <th>Status</th>
                 <th className="num">Step</th>
@@ -63,22 +66,44 @@ export function TrainScreen() {
             </thead>
             <tbody>
               {list.map((r) => (
-                <RunRow key={r.id} run={r} selected={current?.id === r.id} onSelect={() => setSelected(r.id)} />
+                <RunRow
+                  key={r.id}
+                  run={r}
+                  selected={current?.id === r.id}
+                  onSelect={() => setSelected(r.id)}
+                  compared={compare.includes(r.id)}
+                  onCompare={(on) => setCompare((c) => (on ? [...c.filter((x) => x !== r.id), r.id] : c.filter((x) => x !== r.id)))}
+                />
               ))}
             </tbody>
           </table>
         )}
       </section>
-      {current && <RunView key={current.id} run={current} />}
+      {current && <RunView key={current.id} run={current} compare={list.filter((r) => r.id !== current.id && compare.includes(r.id))} />}
     </div>
   );
 }
 
-function RunRow({ run, selected, onSelect }: { run: TrainRunInfo; selected: boolean; onSelect: () => void }) {
+function RunRow({
+  run,
+  selected,
+  onSelect,
+  compared,
+  onCompare,
+}: {
+  run: TrainRunInfo;
+  selected: boolean;
+  onSelect: () => void;
+  compared: boolean;
+  onCompare: (on: boolean) => void;
+}) {
   const job = useJob(run.jobId);
   const status = job?.status ?? run.status;
   return (
     <tr className={`clickable${selected ? ' selected' : ''}`} data-testid="train-run-row" data-run-id={run.id} data-status={status} onClick={onSelect}>
+      <td onClick={(e) => e.stopPropagation()}>
+        <input type="checkbox" data-testid="train-compare" checked={compared} aria-label={`compare run ${run.id}`} onChange={(e) => onCompare(e.target.checked)} />
+      </td>
       <td>#{run.id}</td>
       <td>
         <span className={`status-pill status-${status}`}>{status}</span>
@@ -95,7 +120,33 @@ function RunRow({ run, selected, onSelect }: { run: TrainRunInfo; selected: bool
   );
 }
 
-function RunView({ run }: { run: TrainRunInfo }) {
+const COMPARE_COLORS = ['var(--series-3)', 'var(--series-4)', 'var(--series-5)', 'var(--series-6)'];
+
+/** Train-loss curves of other runs, fetched once per run id set (finished runs do not change). */
+function useCompared(runs: TrainRunInfo[]): Series[] {
+  const { client, epoch } = useApp();
+  const [byRun, setByRun] = useState<Record<number, TrainMetric[]>>({});
+  const key = runs.map((r) => `${r.id}:${r.status}`).join(',');
+  useEffect(() => {
+    let live = true;
+    for (const r of runs) {
+      void client.call('train.metrics', { runId: r.id }).then((res) => live && res.ok && setByRun((m) => ({ ...m, [r.id]: res.value })));
+    }
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [client, epoch, key]);
+  return runs.map((r, i) => ({
+    name: `#${r.id} train`,
+    color: COMPARE_COLORS[i % COMPARE_COLORS.length]!,
+    points: (byRun[r.id] ?? []).filter((m) => m.split === 'train').sort((a, b) => a.step - b.step).map((m) => ({ x: m.step, y: m.loss })),
+    dashed: true,
+  }));
+}
+
+function RunView({ run, compare }: { run: TrainRunInfo; compare: TrainRunInfo[] }) {
+  const compared = useCompared(compare);
   const fetched = useCall('train.metrics', { runId: run.id });
   const [live, setLive] = useState<TrainMetric[]>([]);
   const job = useJob(run.jobId);
@@ -128,6 +179,11 @@ function RunView({ run }: { run: TrainRunInfo }) {
         <span className={`status-pill status-${status}`} data-testid="train-status">
           {status}
         </span>
+        {status === 'cancelled' && job?.resumable && (
+          <span className="muted" data-testid="train-paused">
+            paused at a checkpoint — Resume continues from it
+          </span>
+        )}
         <span className="spacer" />
         {job && <JobActions job={job} />}
       </div>
@@ -170,10 +226,20 @@ function RunView({ run }: { run: TrainRunInfo }) {
         xLabel="step"
         yLabel="loss"
         series={[
-          { name: 'train', color: 'var(--series-1)', points: trainPts.map((m) => ({ x: m.step, y: m.loss })) },
-          { name: 'eval', color: 'var(--series-2)', points: evalPts.map((m) => ({ x: m.step, y: m.loss })), dots: true },
+          { name: compared.length ? `#${run.id} train` : 'train', color: 'var(--series-1)', points: trainPts.map((m) => ({ x: m.step, y: m.loss })) },
+          { name: compared.length ? `#${run.id} eval` : 'eval', color: 'var(--series-2)', points: evalPts.map((m) => ({ x: m.step, y: m.loss })), dots: true },
+          ...compared,
         ]}
       />
+      {trainPts.length > 1 && (
+        <LineChart
+          testId="train-lr-chart"
+          xLabel="step"
+          yLabel="learning rate"
+          height={120}
+          series={[{ name: `learning rate (${run.config.schedule}, warmup ${run.config.warmupSteps})`, color: 'var(--series-2)', points: trainPts.map((m) => ({ x: m.step, y: m.lr })) }]}
+        />
+      )}
       <div className="muted">
         layers <code>{run.config.layers}</code> · lr {run.config.lr} · {run.config.optimizer} · {run.config.schedule} · batch {run.config.batchSize}
         {run.outDir && (

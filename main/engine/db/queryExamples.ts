@@ -123,9 +123,17 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
   };
 
   // total: the dataset's size when nothing else narrows it
-  let total: number;
+  // row order over whole datasets: the page is made of id ranges (a table scan to an OFFSET reads every row)
+  let ranges: Scope[] | null = null;
   const onlyScope = conds.every((c) => c.sql === '{id} BETWEEN ? AND ?');
-  if (onlyScope && scope) total = scope.n;
+  if (conds.length === 0) {
+    // every example belongs to one dataset, so contiguous datasets' ranges are all the examples
+    const all = (db.prepare('SELECT id FROM datasets').pluck().all() as number[]).map((d) => datasetScope(db, d));
+    if (all.every((r): r is Scope => r !== null)) ranges = all.filter((r) => r.n > 0).sort((a, b) => a.lo - b.lo);
+  } else if (onlyScope && scope) ranges = [scope];
+
+  let total: number;
+  if (ranges) total = ranges.reduce((t, r) => t + r.n, 0);
   else if (conds.length === 0) total = db.prepare('SELECT COUNT(*) FROM examples').pluck().get() as number;
   else {
     const b = build(has('e') || has('r') || !has('s') ? 'e' : 's');
@@ -133,10 +141,15 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
   }
 
   let ids: number[];
-  if (!sortCol && onlyScope && scope) {
-    // row order over a contiguous dataset: the page is an id range
+  if (ranges && !sortCol) {
     ids = [];
-    for (let id = scope.lo + q.offset; id <= scope.hi && ids.length < q.limit; id++) ids.push(id);
+    let skip = q.offset;
+    for (const r of ranges) {
+      if (skip >= r.n) { skip -= r.n; continue; }
+      for (let id = r.lo + skip; id <= r.hi && ids.length < q.limit; id++) ids.push(id);
+      skip = 0;
+      if (ids.length >= q.limit) break;
+    }
   } else if (sortCol && (sortCol.startsWith('s.') || sortCol.startsWith('r.'))) {
     // Signal (or token count) sort in two parts so SQLite walks that column's index (a LEFT JOIN from examples
     // would sort in a temp b-tree): rows with a value in index order, then rows without one (NULLs last) in id order.

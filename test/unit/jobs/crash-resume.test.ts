@@ -41,6 +41,25 @@ function integrity(): string {
 }
 
 describe('crash safety', () => {
+  it('an import killed mid-transaction leaves nothing of itself; the job is failed with the reason', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const big = join(home, 'big.jsonl');
+    const row = (i: number) => JSON.stringify({ question: `Q${i}: how many apples does Ann have?`, answer: `She has ${i} apples. #### ${i}` });
+    writeFileSync(big, Array.from({ length: 200_000 }, (_, i) => row(i)).join('\n') + '\n');
+    const datasetsBefore = (await engine.call('project.open', {})).datasets.length;
+    const { jobId } = await engine.call('datasets.import', { path: big });
+    await engine.waitFor((e) => e.type === 'job' && e.job.jobId === jobId && e.job.status === 'running' && e.job.current > 0 && /^imported/.test(e.job.message));
+    await engine.kill();
+    expect(integrity()).toBe('ok');
+    await engine.start();
+    const project = await engine.call('project.open', {});
+    expect(project.datasets.length).toBe(datasetsBefore);
+    const job = (await engine.call('jobs.list', {})).find((j) => j.jobId === jobId)!;
+    expect(job.status).toBe('failed');
+    expect(job.resumable).toBe(false);
+    expect(job.error!.message).toContain('start it again');
+  }, 600_000);
+
   it('a scoring job killed mid-run resumes with no example missing or scored twice', async () => {
     const project = await engine.call('project.open', {});
     const modelId = project.models[0]!.id;
@@ -83,7 +102,7 @@ describe('crash safety', () => {
     expect(perExample.n).toBe(rendered);
     expect(perExample.d).toBe(rendered);
     expect(integrity()).toBe('ok');
-  });
+  }, 600_000);
 
   it('a training run killed mid-run resumes from its checkpoint and its loss curve continues exactly', async () => {
     const project = await engine.call('project.open', {});
@@ -117,5 +136,5 @@ describe('crash safety', () => {
     for (const [step, loss] of after) if (before.has(step)) expect(loss).toBeCloseTo(before.get(step)!, 5);
     const metrics = await engine.call('train.metrics', { runId });
     expect(metrics.filter((m) => m.split === 'train').map((m) => m.step)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
-  });
+  }, 600_000);
 });

@@ -22,6 +22,7 @@ export class EngineProcess {
   constructor(private readonly home: string, private readonly project: string) {}
 
   async start(): Promise<void> {
+    this.log = '';
     const renderer = join(this.home, 'renderer');
     mkdirSync(renderer, { recursive: true });
     writeFileSync(join(renderer, 'index.html'), '<!doctype html>');

@@ -27,8 +27,3 @@ export async function* lineBatches(stream: Readable): AsyncGenerator<Line[]> {
   }
   if (buf.length > 0) yield [{ n: ++n, text: buf.endsWith('\r') ? buf.slice(0, -1) : buf }];
 }
-
-/** Line by line (for readers that keep per-line state). */
-export async function* lines(stream: Readable): AsyncGenerator<Line> {
-  for await (const batch of lineBatches(stream)) yield* batch;
-}

@@ -11,6 +11,7 @@ import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { runScoreJob, type ScoreParams } from '../../../main/engine/scoring/run';
 import { modelPath } from '../../../main/engine/api/models-registry';
+import type { JobProgress } from '../../../main/engine/jobs/types';
 import type { ApiInput, ApiName, ApiOutputs, Job } from '../../../preload/contract';
 
 export const GSM8K_50 = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
@@ -59,8 +60,11 @@ export class TestProject {
   }
 
   /** Run a scoring job in this process; returns the score run id. */
-  async score(params: Partial<ScoreParams> & { modelId: number; signals: string[] }): Promise<number> {
-    const jobId = `test-${++this.jobNo}-${Date.now()}`;
+  async score(
+    params: Partial<ScoreParams> & { modelId: number; signals: string[] },
+    opts: { jobId?: string; isCancelled?: () => boolean; progress?: (p: JobProgress) => void } = {},
+  ): Promise<number> {
+    const jobId = opts.jobId ?? `test-${++this.jobNo}-${Date.now()}`;
     const full: ScoreParams = {
       batchSize: 8,
       maxTokens: 512,
@@ -72,8 +76,8 @@ export class TestProject {
       dbPath: this.service.current().dbPath,
       projectDir: this.service.current().dir,
       params: full as unknown as Record<string, unknown>,
-      progress: () => {},
-      isCancelled: () => false,
+      progress: opts.progress ?? (() => {}),
+      isCancelled: opts.isCancelled ?? (() => false),
       log: () => {},
     });
     return Number(out.stats.runId);

@@ -1,0 +1,180 @@
+/**
+ * fim and layer_grad_norm through the scoring job on a tiny Llama whose block-0 attention output is multiplied by a
+ * zero o_proj: block 0's q/k/v projections and its input norm cannot influence the loss, so their FIM and gradient
+ * norm are exactly 0. Every tensor's values match a direct computation written here (per-example gradients of a
+ * one-hot masked NLL, squared and summed in float64), a few gradient entries match finite differences, and the
+ * stored rows make `top:N:fim` layer specs resolve.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../../main/engine/compute/backend';
+import { loadModel, forward, type LoadedModel } from '../../../main/engine/models';
+import { readCheckpoint, writeSafetensors } from '../../../main/engine/models/safetensors';
+import { getRender } from '../../../main/engine/db';
+import { layerBlockScores, checkpointTensors } from '../../../main/engine/api/layers';
+import { resolveLayerSpec } from '../../../main/engine/selection/layers';
+import { seededChoice } from '../../../main/engine/scoring/passes/gradients';
+import { writeTinyModel } from '../models/tiny';
+import { TestProject, gsm8kRows } from './helpers';
+
+const TINY_LLAMA = {
+  model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: 512, hidden_size: 16, intermediate_size: 24,
+  num_hidden_layers: 3, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 512, rms_norm_eps: 1e-5,
+  rope_theta: 10000, tie_word_embeddings: false, bos_token_id: 1, eos_token_id: 2,
+};
+const ROWS = 5;
+
+let proj: TestProject;
+let model: LoadedModel;
+let modelId = 0;
+let datasetId = 0;
+let runId = 0;
+
+beforeAll(async () => {
+  await initBackend();
+  proj = new TestProject();
+  const dir = writeTinyModel(TINY_LLAMA, 11);
+  const ckpt = readCheckpoint(dir).tensors;
+  ckpt.get('model.layers.0.self_attn.o_proj.weight')!.data.fill(0);
+  writeSafetensors(join(dir, 'model.safetensors'), [...ckpt].map(([name, t]) => ({ name, shape: t.shape, data: t.data as Float32Array })), 'F32');
+  model = await loadModel(dir);
+  modelId = await proj.addModel(dir);
+  datasetId = await proj.importDataset(gsm8kRows(proj.home, ROWS));
+  // fimExamples above the dataset size: every example is used, so the direct computation needs no sampling
+  runId = await proj.score({ modelId, datasetId, signals: ['fim', 'layer_grad_norm'], fimExamples: 100, seed: 3 });
+});
+
+afterAll(() => proj?.close());
+
+const stored = (signal: string) =>
+  new Map(
+    (proj.db.prepare('SELECT tensor_name AS name, block, kind, value FROM layer_scores WHERE run_id = ? AND signal = ?').all(runId, signal) as Array<{
+      name: string; block: number | null; kind: string; value: number;
+    }>).map((r) => [r.name, r]),
+  );
+
+/** per-example loss written here: mean over label positions of −log softmax(logits[t−1])[x_t], via a one-hot product */
+function directLoss(ids: Int32Array, mask: Uint8Array, names: string[]) {
+  const T = ids.length;
+  const targets: number[] = [];
+  const w: number[] = [];
+  for (let t = 1; t < T; t++) {
+    targets.push(ids[t]!);
+    w.push(mask[t] ? 1 : 0);
+  }
+  const n = w.reduce((a, b) => a + b, 0);
+  return (...ws: tf.Tensor[]): tf.Scalar => {
+    const rec: Record<string, tf.Tensor> = {};
+    names.forEach((nm, k) => (rec[nm] = ws[k]!));
+    const logits = forward(model.config, rec, tf.tensor2d(Array.from(ids), [1, T], 'int32')).reshape([T, -1]).slice([0, 0], [T - 1, -1]);
+    const picked = tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.tensor1d(targets, 'int32'), model.config.vocabSize)), 1);
+    return tf.div(tf.neg(tf.sum(tf.mul(picked, tf.tensor1d(w)))), n) as tf.Scalar;
+  };
+}
+
+describe('gradient signals', () => {
+  it('every tensor gets fim and layer_grad_norm with its block and kind', () => {
+    for (const signal of ['fim', 'layer_grad_norm']) {
+      const rows = stored(signal);
+      expect(rows.size).toBe(model.tensors.length);
+      for (const t of model.tensors) {
+        expect(rows.get(t.name)!.block).toBe(t.block);
+        expect(rows.get(t.name)!.kind).toBe(t.kind);
+      }
+    }
+  });
+
+  it('is exactly 0 for the tensors behind a zero o_proj, and not for o_proj itself', () => {
+    const fim = stored('fim');
+    const norm = stored('layer_grad_norm');
+    for (const k of ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'input_layernorm']) {
+      expect(fim.get(`model.layers.0.${k}.weight`)!.value).toBe(0);
+      expect(norm.get(`model.layers.0.${k}.weight`)!.value).toBe(0);
+    }
+    expect(fim.get('model.layers.0.self_attn.o_proj.weight')!.value).toBeGreaterThan(0);
+    expect(fim.get('model.layers.1.self_attn.q_proj.weight')!.value).toBeGreaterThan(0);
+  });
+
+  it('matches a direct per-example computation (F = mean g², ‖F‖_F; mean ‖g‖₂)', () => {
+    const names = Object.keys(model.weights);
+    const xs = names.map((n) => model.weights[n]!);
+    const sq = names.map((n) => new Float64Array(model.weights[n]!.size));
+    const normSum = new Float64Array(names.length);
+    const ids = proj.db.prepare('SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE e.dataset_id = ? AND r.n_label > 0').pluck().all(datasetId) as number[];
+    expect(ids).toHaveLength(ROWS);
+    for (const id of ids) {
+      const r = getRender(proj.db, id, model.tokenizer.id)!;
+      const grads = tf.grads(directLoss(r.tokenIds, r.labelMask, names))(xs);
+      grads.forEach((g, k) => {
+        const d = g.dataSync();
+        let s = 0;
+        for (let i = 0; i < d.length; i++) {
+          sq[k]![i] += d[i]! * d[i]!;
+          s += d[i]! * d[i]!;
+        }
+        normSum[k] += Math.sqrt(s);
+      });
+      tf.dispose(grads);
+    }
+    const fim = stored('fim');
+    const norm = stored('layer_grad_norm');
+    names.forEach((name, k) => {
+      let f2 = 0;
+      for (const v of sq[k]!) f2 += (v / ids.length) ** 2;
+      const expectFim = Math.sqrt(f2);
+      const expectNorm = normSum[k]! / ids.length;
+      expect(Math.abs(fim.get(name)!.value - expectFim), name).toBeLessThanOrEqual(1e-4 * expectFim + 1e-12);
+      expect(Math.abs(norm.get(name)!.value - expectNorm), name).toBeLessThanOrEqual(1e-4 * expectNorm + 1e-12);
+    });
+  });
+
+  it('the autodiff gradient agrees with finite differences on a few entries', () => {
+    const names = Object.keys(model.weights);
+    const id = proj.db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id LIMIT 1').pluck().get(datasetId) as number;
+    const r = getRender(proj.db, id, model.tokenizer.id)!;
+    const f = directLoss(r.tokenIds, r.labelMask, names);
+    const k = names.indexOf('model.layers.2.mlp.down_proj.weight');
+    const base = model.weights[names[k]!]!;
+    const g = tf.grads(f)(names.map((n) => model.weights[n]!))[k]!.dataSync();
+    const data = base.dataSync().slice();
+    const eps = 1e-2;
+    // the entries with the largest gradients: finite differences in float32 are only meaningful there
+    const top = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!)).slice(0, 3);
+    for (const i of top) {
+      const at = (delta: number) => {
+        const d = data.slice();
+        d[i] += delta;
+        const ws = names.map((n, j) => (j === k ? tf.tensor(d, base.shape) : model.weights[n]!));
+        const v = tf.tidy(() => f(...ws).dataSync()[0]!);
+        ws[k]!.dispose();
+        return v;
+      };
+      const fd = (at(eps) - at(-eps)) / (2 * eps);
+      expect(Math.abs(fd - g[i]!)).toBeLessThan(0.05 * Math.abs(g[i]!));
+    }
+  });
+
+  it('top:N:fim resolves from the stored scores (block score = sum over its tensors)', () => {
+    const blocks = layerBlockScores(proj.db, modelId, 'top:1:fim')!;
+    expect([...blocks.keys()].sort()).toEqual([0, 1, 2]);
+    const fim = stored('fim');
+    for (const [b, v] of blocks) {
+      const sum = [...fim.values()].filter((r) => r.block === b).reduce((a, r) => a + r.value, 0);
+      expect(v).toBeCloseTo(sum, 10);
+    }
+    const best = [...blocks].sort((a, b) => b[1] - a[1])[0]![0];
+    const chosen = resolveLayerSpec('top:1:fim', checkpointTensors(model.dir), blocks);
+    expect(chosen.length).toBeGreaterThan(0);
+    expect(chosen.every((n) => n.startsWith(`model.layers.${best}.`))).toBe(true);
+  });
+
+  it('the seeded choice is deterministic and a choice without repeats', () => {
+    const ids = Array.from({ length: 50 }, (_, i) => i + 1);
+    const a = seededChoice(ids, 10, 7);
+    expect(seededChoice(ids, 10, 7)).toEqual(a);
+    expect(new Set(a).size).toBe(10);
+    expect(seededChoice(ids, 10, 8)).not.toEqual(a);
+    expect(seededChoice(ids, 100, 7)).toHaveLength(50);
+  });
+});

@@ -270,8 +270,11 @@ export const ExportRequestSchema = z.object({
   /** configs: train_trl.py, axolotl.yaml, llamafactory.yaml (+ dataset_info.json) */
   what: z.array(z.enum(['subset', 'token_masks', 'layer_mask', 'weights', 'scores', 'configs'])).min(1),
   overwrite: z.boolean().default(false),
-  /** token mask as training applies it: the label mask (response) or every token (all) */
-  tokenPolicy: z.enum(['response', 'all']).optional(),
+  /** token mask as training applies it (selection/token-policy); default: the training run's policy, else response */
+  tokenPolicy: z.enum(['response', 'all', 'top_percent']).optional(),
+  tokenSignal: z.string().regex(/^[a-z][a-z0-9_]*$/).optional(),
+  tokenPercent: z.number().gt(0).max(100).optional(),
+  tokenScope: z.enum(['example', 'global']).optional(),
   /** token_masks rows of this name (hand-edited masks) replace the render's mask; default "edited" */
   tokenMaskName: z.string().min(1).max(200).optional(),
 });

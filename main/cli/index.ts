@@ -27,7 +27,7 @@ const USAGE = `winnow <command> [options]
         [--lr 1e-3] [--batch 4] [--accum 1] [--optimizer adamw|sgd] [--schedule cosine|linear|constant]
         [--warmup 0] [--token-policy response|all|top_percent [--token-signal excess_loss] [--token-percent 60]
         [--token-scope example|global]] [--dft] [--seed 0] [--max-tokens 256]
-  export --model DIR (--data FILE | --project P [--subset NAME]) [--layers SPEC] [--token-policy response|all]
+  export --model DIR (--data FILE | --project P [--subset NAME]) [--layers SPEC] [--token-policy P ...]
          --out DIR [--overwrite]                      bundle: subset, masks, scores, trainer configs, manifest
   serve [--port N]                                     browser mode (same as npm start without Electron)
 
@@ -261,8 +261,13 @@ async function run(argv: string[]): Promise<unknown> {
           what.push('layer_mask');
         }
         const out = resolve(need(o, 'out'));
-        const tokenPolicy = o['token-policy'] as 'response' | 'all' | undefined;
-        const { jobId } = await s.call('export.start', { outDir: out, subsetId, datasetId, modelId, layerMaskId, what, tokenPolicy, overwrite: !!o.overwrite });
+        const { jobId } = await s.call('export.start', {
+          outDir: out, subsetId, datasetId, modelId, layerMaskId, what, overwrite: !!o.overwrite,
+          tokenPolicy: o['token-policy'] as 'response' | 'all' | 'top_percent' | undefined,
+          tokenSignal: o['token-signal'] as string | undefined,
+          tokenPercent: num(o['token-percent'], 'token-percent'),
+          tokenScope: o['token-scope'] as 'example' | 'global' | undefined,
+        });
         const job = await s.job(jobId);
         return { out, files: job.stats.files };
       } finally {

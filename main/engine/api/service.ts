@@ -23,6 +23,7 @@ import { resolveLayerSpec } from '../selection/layers';
 import { createTrainRun, listTrainRuns, trainMetrics } from './train-runs';
 import { projectSlug } from '../util/paths';
 import { validateExport } from '../export/run';
+import { openBundle } from '../export/bundle';
 
 export interface EngineServiceOptions {
   projectsDir: string;
@@ -215,6 +216,12 @@ export class EngineService {
       validateExport(this.current().db, i);
       const job = this.current().jobs.submit('export', { ...i });
       return { jobId: job.jobId };
+    },
+    'bundles.open': async (i) => {
+      const p = this.current();
+      const res = await openBundle(p.db, i.dir);
+      if (res.importedDatasets) this.emit({ type: 'project', project: projectInfo(p) });
+      return res;
     },
 
     'jobs.list': () => this.current().jobs.list(),

@@ -1,28 +1,54 @@
 /**
- * Export job: writes the hand-off files into one folder — subset rows, token masks (`labels` = −100 convention), the
- * layer mask with exact HF tensor names, the tuned weights as an HF folder, per-example scores — plus a manifest with
- * file hashes. It never overwrites a non-empty folder unless asked, and writes only the fixed file names below.
+ * Export job: writes one bundle folder — the subset (original rows and normalized messages, JSONL and Parquet), token
+ * masks (per tokenizer and as character spans), the layer mask (exact tensor names and each trainer's form), tuned
+ * weights, scores (CSV, Parquet, token signals JSONL), trainer configs, a README and a manifest with every file's
+ * hash. It refuses a non-empty folder unless asked, and every path goes through `insideDir` (names from data are
+ * sanitized), so nothing is written outside the chosen folder.
  */
 import { createHash } from 'node:crypto';
 import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { openProjectDb, getRender, listSignalColumns, type Db } from '../db';
+import { openProjectDb, listSignalColumns, blobToFloat32, type Db } from '../db';
 import type { ExportRequest } from '../../../preload/contract';
 import type { JobContext, JobOutcome } from '../jobs/types';
 import { WinnowError } from '../util/errors';
 import { loadTokenizer } from '../models/tokenizer';
+import { readModelConfig } from '../models/config';
 import { renderDataset } from '../data/renderDataset';
+import { isTextRecord, type Normalized } from '../data/formats';
 import { DEFAULT_RENDER } from '../api/examples';
 import { checkpointTensors, getLayerMask } from '../api/layers';
 import { resolveLayerSpec } from '../selection/layers';
+import { insideDir, sanitizeFileName } from './names';
+import { writeParquet, rowsToColumns } from './tables';
+import { spanRow, tokenMaskRow } from './token-masks';
+import { createTokenMasker, type TokenPolicySpec } from '../selection/token-policy';
+import { layerMaskForms, type LayerMaskForms } from './layer-formats';
+import { axolotlYaml, llamaFactoryDatasetInfo, llamaFactoryYaml, trlScript, type TrainerSettings } from './configs';
+import { bundleReadme } from './readme';
+
+export const WINNOW_VERSION = '0.1.0';
+export const BUNDLE_FORMAT = 'winnow-bundle/1';
 
 export const EXPORT_FILES = {
   subset: 'subset.jsonl',
   subsetMessages: 'subset.messages.jsonl',
+  subsetMessagesParquet: 'subset.messages.parquet',
+  /** one per source dataset: original rows keep their own columns */
+  subsetRawParquetDir: 'subset_parquet',
   tokenMasks: 'token_masks.jsonl',
+  tokenSpans: 'token_masks.spans.jsonl',
   layerMask: 'layer_mask.json',
+  layerForms: 'layer_mask.forms.json',
   weights: 'model',
   scores: 'scores.csv',
+  scoresParquet: 'scores.parquet',
+  tokenScores: 'token_scores.jsonl',
+  trl: 'train_trl.py',
+  axolotl: 'axolotl.yaml',
+  llamafactory: 'llamafactory.yaml',
+  llamafactoryData: 'dataset_info.json',
+  readme: 'README.md',
   manifest: 'manifest.json',
 } as const;
 
@@ -36,11 +62,11 @@ function end(stream: WriteStream): Promise<void> {
   });
 }
 
-function sha256File(file: string): string {
+export function sha256File(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-function filesUnder(dir: string): string[] {
+export function filesUnder(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
@@ -65,13 +91,18 @@ function csvCell(v: unknown): string {
 /** Everything an export needs is checked before a single file is written. */
 export function validateExport(db: Db, req: ExportRequest): void {
   const outDir = resolve(req.outDir);
+  if (req.outDir.includes('\0')) throw new WinnowError('bad_input', 'export folder: the path contains a NUL byte');
+  if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new WinnowError('conflict', `${outDir} is a file, not a folder`);
   if (existsSync(outDir) && readdirSync(outDir).length > 0 && !req.overwrite) {
     throw new WinnowError('conflict', `${outDir} is not empty; choose an empty folder or allow overwriting`);
   }
-  if (req.what.includes('token_masks') && !req.modelId) throw new WinnowError('bad_input', 'token masks need a model (its tokenizer defines input_ids)');
+  const needsModel = req.what.includes('token_masks') || req.what.includes('configs');
+  if (needsModel && !req.modelId) throw new WinnowError('bad_input', 'token masks and trainer configs need a model (its tokenizer defines input_ids)');
+  if (req.modelId && !db.prepare('SELECT 1 FROM models WHERE id = ?').get(req.modelId)) throw new WinnowError('not_found', `model ${req.modelId} not found`);
   if (req.what.includes('layer_mask') && !req.layerMaskId && !req.trainRunId) {
     throw new WinnowError('bad_input', 'layer mask export needs a layer mask or a training run');
   }
+  if (req.layerMaskId) getLayerMask(db, req.layerMaskId);
   if (req.what.includes('weights')) {
     if (!req.trainRunId) throw new WinnowError('bad_input', 'tuned weights export needs a finished training run');
     const outModel = db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string | null | undefined;
@@ -80,6 +111,53 @@ export function validateExport(db: Db, req: ExportRequest): void {
   if (req.subsetId !== null && !db.prepare('SELECT 1 FROM subsets WHERE id = ?').get(req.subsetId)) {
     throw new WinnowError('not_found', `subset ${req.subsetId} not found`);
   }
+}
+
+/**
+ * The token policy of the export: as asked, else the training run's, else `response` with hand-edited masks
+ * ("edited") where they exist.
+ */
+function tokenPolicyOf(db: Db, req: ExportRequest): TokenPolicySpec {
+  const run = req.trainRunId
+    ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as Record<string, unknown>)
+    : {};
+  const kind = req.tokenPolicy ?? (run.tokenPolicy as TokenPolicySpec['kind'] | undefined) ?? 'response';
+  const editedName = req.tokenMaskName ?? (run.tokenMaskName as string | undefined) ?? 'edited';
+  if (kind === 'all') return { kind };
+  if (kind === 'response') return { kind, editedName };
+  return {
+    kind, editedName,
+    signal: req.tokenSignal ?? (run.tokenSignal as string | undefined) ?? 'excess_loss',
+    percent: req.tokenPercent ?? (run.tokenPercent as number | undefined) ?? 60,
+    scope: req.tokenScope ?? (run.tokenScope as 'example' | 'global' | undefined) ?? 'example',
+  };
+}
+
+interface ModelRow { id: number; name: string; path: string; architecture: string; hash: string }
+interface DatasetRow { id: number; name: string; hash: string; format: string; row_count: number; source_path: string }
+
+/** sha256 of the model's small files (config, tokenizer); weights only below 512 MB (hashing GBs on export is slow). */
+function modelHashes(dir: string): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const f of readdirSync(dir).sort()) {
+    const p = join(dir, f);
+    if (!statSync(p).isFile()) continue;
+    out[f] = statSync(p).size < 512 << 20 ? sha256File(p) : null;
+  }
+  return out;
+}
+
+function layerMaskTensors(db: Db, req: ExportRequest): { tensors: string[]; provenance: Record<string, unknown>; modelDir: string | null } {
+  if (req.layerMaskId) {
+    const mask = getLayerMask(db, req.layerMaskId);
+    const dir = mask.modelId ? (db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(mask.modelId) as string | undefined) ?? null : null;
+    return { tensors: mask.tensors, provenance: { layerMask: mask.name, ...mask.provenance }, modelDir: dir };
+  }
+  const run = db.prepare('SELECT config_json, model_id FROM train_runs WHERE id = ?').get(req.trainRunId) as { config_json: string; model_id: number } | undefined;
+  if (!run) throw new WinnowError('not_found', `train run ${req.trainRunId} not found`);
+  const spec = JSON.parse(run.config_json).layers as string;
+  const dir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(run.model_id) as string;
+  return { tensors: resolveLayerSpec(spec, checkpointTensors(dir)), provenance: { trainRun: req.trainRunId, spec }, modelDir: dir };
 }
 
 export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
@@ -93,120 +171,257 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
     throw err;
   }
   mkdirSync(outDir, { recursive: true });
-  const manifest: Record<string, unknown> = { winnow: '0.1.0', createdAt: new Date().toISOString(), request: req, artifacts: {} };
-  const artifacts = manifest.artifacts as Record<string, unknown>;
+  const at = (rel: string) => insideDir(outDir, rel);
+  const artifacts: Record<string, Record<string, unknown>> = {};
+  const described: Array<{ file: string; what: string }> = [];
+  const notes: string[] = [];
   try {
     const ids = exampleIds(db, req);
-    const total = ids.length * req.what.filter((w) => w === 'subset' || w === 'token_masks' || w === 'scores').length + 1;
+    const perExample = ['subset', 'token_masks', 'scores'].filter((w) => req.what.includes(w as never)).length;
+    const total = ids.length * perExample + 1;
     let done = 0;
     const tick = (msg: string) => ctx.progress({ current: ++done, total, message: msg });
     const check = () => {
       if (ctx.isCancelled()) throw new WinnowError('cancelled', 'export cancelled');
     };
-    if (req.subsetId !== null) {
-      manifest.subset = db.prepare('SELECT id, name, rule_json AS rule, size FROM subsets WHERE id = ?').get(req.subsetId);
-    }
+
+    // provenance: which dataset rows are exported, in file order
+    const exRows = db.prepare('SELECT id, dataset_id, row_index, raw_json, messages_json FROM examples WHERE id = ?');
+    const dsIds = [...new Set(ids.map((id) => (db.prepare('SELECT dataset_id FROM examples WHERE id = ?').pluck().get(id) as number)))].sort((a, b) => a - b);
+    const datasets = dsIds.map((d) => db.prepare('SELECT id, name, hash, format, row_count, source_path FROM datasets WHERE id = ?').get(d) as DatasetRow);
+    const dsIndex = new Map(datasets.map((d, i) => [d.id, i]));
+    const examples: Array<[number, number, number]> = [];
+    const subset = req.subsetId !== null
+      ? (() => {
+          const s = db.prepare('SELECT id, name, rule_json, size FROM subsets WHERE id = ?').get(req.subsetId) as { id: number; name: string; rule_json: string; size: number };
+          return { name: s.name, rule: JSON.parse(s.rule_json) as unknown, size: s.size };
+        })()
+      : null;
+    const model = req.modelId ? (db.prepare('SELECT id, name, path, architecture, hash FROM models WHERE id = ?').get(req.modelId) as ModelRow) : null;
+    const tok = model ? await loadTokenizer(model.path) : null;
+    let allChat = true;
 
     if (req.what.includes('subset')) {
-      const raw = createWriteStream(join(outDir, EXPORT_FILES.subset));
-      const msgs = createWriteStream(join(outDir, EXPORT_FILES.subsetMessages));
-      const get = db.prepare('SELECT raw_json, messages_json FROM examples WHERE id = ?');
+      const raw = createWriteStream(at(EXPORT_FILES.subset));
+      const msgs = createWriteStream(at(EXPORT_FILES.subsetMessages));
+      const rawByDs = new Map<number, unknown[]>();
+      const msgCol: unknown[] = [];
       for (const id of ids) {
         check();
-        const r = get.get(id) as { raw_json: string; messages_json: string };
+        const r = exRows.get(id) as { id: number; dataset_id: number; row_index: number; raw_json: string; messages_json: string };
+        examples.push([dsIndex.get(r.dataset_id)!, r.row_index, id]);
         await write(raw, r.raw_json + '\n');
-        const m = JSON.parse(r.messages_json);
-        await write(msgs, JSON.stringify(Array.isArray(m) ? { messages: m } : m) + '\n');
+        const m = JSON.parse(r.messages_json) as Normalized;
+        if (isTextRecord(m)) allChat = false;
+        const line = Array.isArray(m) ? { messages: m } : m;
+        await write(msgs, JSON.stringify(line) + '\n');
+        msgCol.push(Array.isArray(m) ? m : (m as { text: string }).text);
+        if (!rawByDs.has(r.dataset_id)) rawByDs.set(r.dataset_id, []);
+        rawByDs.get(r.dataset_id)!.push(JSON.parse(r.raw_json));
         tick('subset');
       }
       await end(raw);
       await end(msgs);
-      artifacts.subset = { file: EXPORT_FILES.subset, rows: ids.length, form: 'original rows, untouched' };
-      artifacts.subsetMessages = { file: EXPORT_FILES.subsetMessages, rows: ids.length, form: 'normalized chat messages' };
+      writeParquet(at(EXPORT_FILES.subsetMessagesParquet), [
+        { name: 'example_id', values: ids, type: 'INT32' },
+        { name: allChat ? 'messages' : 'text', values: msgCol, type: allChat ? 'JSON' : undefined },
+      ]);
+      // original rows keep their own columns, so one Parquet file per source dataset, named after it (sanitized)
+      mkdirSync(at(EXPORT_FILES.subsetRawParquetDir), { recursive: true });
+      const rawFiles: Record<string, string> = {};
+      const used = new Set<string>();
+      for (const d of datasets) {
+        let base = sanitizeFileName(d.name, `dataset-${d.id}`);
+        while (used.has(base.toLowerCase())) base = `${base}-${d.id}`;
+        used.add(base.toLowerCase());
+        const rel = `${EXPORT_FILES.subsetRawParquetDir}/${base}.parquet`;
+        writeParquet(at(rel), rowsToColumns(rawByDs.get(d.id) ?? []));
+        rawFiles[d.name] = rel;
+        described.push({ file: rel, what: `original rows from dataset "${d.name}" (Parquet, its own columns)` });
+      }
+      artifacts.subset = { file: EXPORT_FILES.subset, rows: ids.length, form: 'original rows, untouched (JSONL)', rule: subset?.rule ?? null };
+      artifacts.subsetMessages = { file: EXPORT_FILES.subsetMessages, parquet: EXPORT_FILES.subsetMessagesParquet, rows: ids.length, form: allChat ? 'normalized chat messages' : 'normalized records (messages or text)' };
+      artifacts.subsetParquet = { files: rawFiles, form: 'original rows, one Parquet file per source dataset; nested values as JSON text' };
+      described.unshift(
+        { file: EXPORT_FILES.subset, what: 'original rows, untouched, one per line' },
+        { file: EXPORT_FILES.subsetMessages, what: 'the same rows normalized: `{"messages": [{"role", "content"}...]}` (or `{"text"}`)' },
+        { file: EXPORT_FILES.subsetMessagesParquet, what: 'normalized rows as Parquet (example_id, messages as JSON text)' },
+      );
+    } else {
+      for (const id of ids) {
+        const r = exRows.get(id) as { dataset_id: number; row_index: number; messages_json: string };
+        examples.push([dsIndex.get(r.dataset_id)!, r.row_index, id]);
+        if (!Array.isArray(JSON.parse(r.messages_json))) allChat = false;
+      }
     }
 
-    if (req.what.includes('token_masks')) {
-      if (!req.modelId) throw new WinnowError('bad_input', 'token masks need a model (its tokenizer defines input_ids)');
-      const modelDir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(req.modelId) as string;
-      const tok = await loadTokenizer(modelDir);
-      const datasets = db.prepare(`SELECT DISTINCT dataset_id FROM examples WHERE id IN (${ids.map(() => '?').join(',') || 'NULL'})`).pluck().all(...ids) as number[];
-      for (const d of datasets) await renderDataset(db, d, tok, DEFAULT_RENDER);
-      const out = createWriteStream(join(outDir, EXPORT_FILES.tokenMasks));
+    let renderInfo: { labelPolicy: string; maxTokens: number | null } | null = null;
+    let tokenPolicyName: string | null = null;
+    if (req.what.includes('token_masks') && tok) {
+      for (const d of dsIds) await renderDataset(db, d, tok, DEFAULT_RENDER);
+      renderInfo = { labelPolicy: DEFAULT_RENDER.labelPolicy, maxTokens: DEFAULT_RENDER.maxTokens ?? null };
+      const out = createWriteStream(at(EXPORT_FILES.tokenMasks));
+      const spans = createWriteStream(at(EXPORT_FILES.tokenSpans));
+      const policy = tokenPolicyOf(db, req);
+      const masker = createTokenMasker(db, { tokenizerId: tok.id, modelId: model!.id, policy }, ids);
       let rows = 0;
       let skipped = 0;
+      let edited = 0;
       for (const id of ids) {
         check();
-        const r = getRender(db, id, tok.id);
-        if (!r) {
+        const m = masker(id);
+        tick('token masks');
+        if (!m) {
           skipped++;
-          tick('token masks');
           continue;
         }
-        const input_ids = Array.from(r.tokenIds);
-        const labels = input_ids.map((t, i) => (r.labelMask[i] === 1 ? t : -100));
-        await write(out, JSON.stringify({ example_id: id, input_ids, attention_mask: input_ids.map(() => 1), labels }) + '\n');
+        if (m.edited) edited++;
+        await write(out, JSON.stringify(tokenMaskRow(id, m.ids, m.mask)) + '\n');
+        const norm = JSON.parse((exRows.get(id) as { messages_json: string }).messages_json) as Normalized;
+        await write(spans, JSON.stringify(spanRow(tok, id, norm, m.offsets, m.mask)) + '\n');
         rows++;
-        tick('token masks');
       }
       await end(out);
-      artifacts.tokenMasks = { file: EXPORT_FILES.tokenMasks, rows, skipped, tokenizer: tok.id, convention: 'labels = -100 where the loss is masked' };
+      await end(spans);
+      if (skipped) notes.push(`${skipped} example(s) have no render for this tokenizer (see the project's render errors) and are absent from the token mask files.`);
+      tokenPolicyName = policy.kind;
+      const settings = { tokenizer: tok.id, policy: policy.kind, policySpec: policy, render: renderInfo, editedMasks: { name: 'editedName' in policy ? policy.editedName : null, used: edited } };
+      artifacts.tokenMasks = { file: EXPORT_FILES.tokenMasks, rows, skipped, convention: 'labels = -100 where the loss is masked', ...settings };
+      artifacts.tokenSpans = { file: EXPORT_FILES.tokenSpans, rows, convention: 'per message, [start, end) code-point ranges of content that are trained on', ...settings };
+      described.push(
+        { file: EXPORT_FILES.tokenMasks, what: `token mask for tokenizer ${tok.id}: input_ids, attention_mask, labels (−100 = not trained), example_id` },
+        { file: EXPORT_FILES.tokenSpans, what: 'token mask as character spans per message (tokenizer-independent)' },
+      );
     }
 
+    let forms: LayerMaskForms | null = null;
+    let maskSize: number | null = null;
     if (req.what.includes('layer_mask')) {
-      let tensors: string[];
-      let provenance: Record<string, unknown>;
-      if (req.layerMaskId) {
-        const mask = getLayerMask(db, req.layerMaskId);
-        tensors = mask.tensors;
-        provenance = { layerMask: mask.name, ...mask.provenance };
-      } else if (req.trainRunId) {
-        const run = db.prepare('SELECT config_json, model_id FROM train_runs WHERE id = ?').get(req.trainRunId) as { config_json: string; model_id: number } | undefined;
-        if (!run) throw new WinnowError('not_found', `train run ${req.trainRunId} not found`);
-        const spec = JSON.parse(run.config_json).layers as string;
-        const dir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(run.model_id) as string;
-        tensors = resolveLayerSpec(spec, checkpointTensors(dir));
-        provenance = { trainRun: req.trainRunId, spec };
-      } else throw new WinnowError('bad_input', 'layer mask export needs a layer mask or a train run');
-      const file = join(outDir, EXPORT_FILES.layerMask);
-      writeFileSync(file, JSON.stringify({ trainable_tensors: tensors, provenance }, null, 2) + '\n');
-      artifacts.layerMask = { file: EXPORT_FILES.layerMask, tensors: tensors.length };
+      const { tensors, provenance, modelDir } = layerMaskTensors(db, req);
+      maskSize = tensors.length;
+      writeFileSync(at(EXPORT_FILES.layerMask), JSON.stringify({ trainable_tensors: tensors, provenance }, null, 2) + '\n');
+      const dir = modelDir ?? model?.path ?? null;
+      if (dir) {
+        forms = layerMaskForms(checkpointTensors(dir), tensors, readModelConfig(dir).numLayers);
+        writeFileSync(at(EXPORT_FILES.layerForms), JSON.stringify(forms, null, 2) + '\n');
+        described.push({ file: EXPORT_FILES.layerForms, what: 'the layer mask as PEFT / Axolotl / LLaMA-Factory settings, each with its exactness check' });
+      }
+      artifacts.layerMask = {
+        file: EXPORT_FILES.layerMask, tensors: tensors.length, provenance,
+        forms: forms ? { file: EXPORT_FILES.layerForms, peft: forms.peft.report.exact, axolotl: forms.axolotl.report.exact, llamafactory: forms.llamafactory.report.exact } : null,
+      };
+      described.push({ file: EXPORT_FILES.layerMask, what: 'layer mask: the exact names of the trainable tensors' });
       tick('layer mask');
     }
 
     if (req.what.includes('weights')) {
-      if (!req.trainRunId) throw new WinnowError('bad_input', 'weights export needs a finished train run');
-      const outModel = db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string | null;
-      if (!outModel || !existsSync(outModel)) throw new WinnowError('not_found', `train run ${req.trainRunId} has no tuned model yet`);
-      cpSync(outModel, join(outDir, EXPORT_FILES.weights), { recursive: true });
-      artifacts.weights = { dir: EXPORT_FILES.weights, from: outModel };
+      const outModel = db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string;
+      cpSync(outModel, at(EXPORT_FILES.weights), { recursive: true });
+      artifacts.weights = { dir: EXPORT_FILES.weights, from: outModel, trainRun: req.trainRunId };
+      described.push({ file: `${EXPORT_FILES.weights}/`, what: 'tuned weights (Hugging Face folder)' });
       tick('weights');
     }
 
-    if (req.what.includes('scores')) {
-      const cols = listSignalColumns(db);
-      const out = createWriteStream(join(outDir, EXPORT_FILES.scores));
-      await write(out, ['example_id', 'dataset_id', 'row_index', ...cols].join(',') + '\n');
-      const get = db.prepare(`SELECT e.id, e.dataset_id, e.row_index${cols.map((c) => `, s."${c}"`).join('')} FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id WHERE e.id = ?`);
-      for (const id of ids) {
-        check();
-        const r = get.get(id) as Record<string, unknown>;
-        await write(out, [r.id, r.dataset_id, r.row_index, ...cols.map((c) => r[c])].map(csvCell).join(',') + '\n');
-        tick('scores');
-      }
-      await end(out);
-      artifacts.scores = { file: EXPORT_FILES.scores, rows: ids.length, columns: cols };
+    if (req.what.includes('scores')) await writeScores(db, ids, at, check, tick, artifacts, described);
+
+    if (req.what.includes('configs') && model) {
+      const run = req.trainRunId ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as { lr?: number; batchSize?: number; maxTokens?: number }) : {};
+      const s: TrainerSettings = {
+        modelPath: model.path, lr: run.lr ?? 1e-4, epochs: 1, batchSize: run.batchSize ?? 4, maxTokens: run.maxTokens ?? DEFAULT_RENDER.maxTokens ?? 512,
+        hasTokenMasks: req.what.includes('token_masks'), hasLayerMask: forms !== null, allChat,
+      };
+      writeFileSync(at(EXPORT_FILES.trl), trlScript(s));
+      writeFileSync(at(EXPORT_FILES.axolotl), axolotlYaml(s, forms));
+      writeFileSync(at(EXPORT_FILES.llamafactory), llamaFactoryYaml(s, forms));
+      writeFileSync(at(EXPORT_FILES.llamafactoryData), JSON.stringify(llamaFactoryDatasetInfo(EXPORT_FILES.subsetMessages, allChat), null, 2) + '\n');
+      artifacts.configs = { trl: EXPORT_FILES.trl, axolotl: EXPORT_FILES.axolotl, llamafactory: EXPORT_FILES.llamafactory, settings: s };
+      described.push(
+        { file: EXPORT_FILES.trl, what: 'TRL SFTTrainer script: trains on token_masks.jsonl labels with only layer_mask.json tensors unfrozen' },
+        { file: EXPORT_FILES.axolotl, what: 'Axolotl config (pre-tokenized dataset + unfrozen_parameters)' },
+        { file: EXPORT_FILES.llamafactory, what: 'LLaMA-Factory config (freeze tuning) with dataset_info.json' },
+      );
+      if (!req.what.includes('token_masks')) notes.push('train_trl.py and axolotl.yaml read token_masks.jsonl, which this export does not include.');
+      if (!req.what.includes('subset')) notes.push('llamafactory.yaml reads subset.messages.jsonl, which this export does not include.');
     }
 
-    const hashes: Record<string, string> = {};
+    writeFileSync(at(EXPORT_FILES.readme), bundleReadme({
+      files: described, subset, model: model ? { name: model.name, path: model.path } : null, tokenizerId: tok?.id ?? null,
+      tokenPolicy: tokenPolicyName, forms, layerMaskSize: maskSize, notes,
+    }));
+
+    const manifest = {
+      format: BUNDLE_FORMAT,
+      winnow: WINNOW_VERSION,
+      createdAt: new Date().toISOString(),
+      request: req,
+      model: model ? { name: model.name, path: model.path, architecture: model.architecture, checkpointId: model.hash, files: modelHashes(model.path), tokenizer: tok!.id } : null,
+      datasets: datasets.map((d) => ({ name: d.name, hash: d.hash, format: d.format, rowCount: d.row_count, sourcePath: d.source_path })),
+      /** [index into datasets, row index, example id in the exporting project] of each exported example, in file order */
+      examples,
+      subset,
+      artifacts,
+      notes,
+      files: {} as Record<string, string>,
+    };
     for (const f of filesUnder(outDir)) {
-      const rel = relative(outDir, f);
-      if (rel !== EXPORT_FILES.manifest) hashes[rel] = sha256File(f);
+      const rel = relative(outDir, f).split('\\').join('/');
+      if (rel !== EXPORT_FILES.manifest) manifest.files[rel] = sha256File(f);
     }
-    manifest.files = hashes;
-    writeFileSync(join(outDir, EXPORT_FILES.manifest), JSON.stringify(manifest, null, 2) + '\n');
-    db.prepare(`INSERT INTO exports (kind, out_path, manifest_json, created_at) VALUES (?, ?, ?, datetime('now'))`).run(req.what.join(','), outDir, JSON.stringify(manifest));
-    return { message: `exported ${Object.keys(artifacts).length} artifact(s) to ${outDir}`, stats: { outDir, files: Object.keys(hashes).length } };
+    writeFileSync(at(EXPORT_FILES.manifest), JSON.stringify(manifest, null, 2) + '\n');
+    db.prepare(`INSERT INTO exports (kind, out_path, manifest_json, created_at) VALUES (?, ?, ?, datetime('now'))`).run(req.what.join(','), outDir, JSON.stringify({ ...manifest, examples: examples.length }));
+    return { message: `exported ${Object.keys(artifacts).length} artifact(s) to ${outDir}`, stats: { outDir, files: Object.keys(manifest.files).length } };
   } finally {
     db.close();
   }
+}
+
+async function writeScores(
+  db: Db, ids: number[], at: (rel: string) => string, check: () => void, tick: (m: string) => void,
+  artifacts: Record<string, Record<string, unknown>>, described: Array<{ file: string; what: string }>,
+): Promise<void> {
+  const cols = listSignalColumns(db);
+  const out = createWriteStream(at(EXPORT_FILES.scores));
+  await write(out, ['example_id', 'dataset_id', 'row_index', ...cols].join(',') + '\n');
+  const get = db.prepare(`SELECT e.id, e.dataset_id, e.row_index${cols.map((c) => `, s."${c}"`).join('')} FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id WHERE e.id = ?`);
+  const table: Array<Record<string, unknown>> = [];
+  for (const id of ids) {
+    check();
+    const r = get.get(id) as Record<string, unknown>;
+    table.push(r);
+    await write(out, [r.id, r.dataset_id, r.row_index, ...cols.map((c) => r[c])].map(csvCell).join(',') + '\n');
+    tick('scores');
+  }
+  await end(out);
+  writeParquet(at(EXPORT_FILES.scoresParquet), [
+    { name: 'example_id', values: table.map((r) => r.id), type: 'INT32' },
+    { name: 'dataset_id', values: table.map((r) => r.dataset_id), type: 'INT32' },
+    { name: 'row_index', values: table.map((r) => r.row_index), type: 'INT32' },
+    ...cols.map((c) => ({ name: c, values: table.map((r) => r[c] ?? null), type: 'DOUBLE' as const })),
+  ]);
+  // token signals: the latest run's values per (example, signal); one line per example
+  const tokenSignals = db.prepare(`SELECT signal, "values" FROM token_scores t WHERE example_id = ?
+    AND run_id = (SELECT MAX(run_id) FROM token_scores u WHERE u.example_id = t.example_id AND u.signal = t.signal) ORDER BY signal`);
+  const ts = createWriteStream(at(EXPORT_FILES.tokenScores));
+  const tokenCols = new Set<string>();
+  let tsRows = 0;
+  for (const id of ids) {
+    check();
+    const rows = tokenSignals.all(id) as Array<{ signal: string; values: Buffer }>;
+    if (!rows.length) continue;
+    const line: Record<string, unknown> = { example_id: id };
+    for (const r of rows) {
+      tokenCols.add(r.signal);
+      line[r.signal] = Array.from(blobToFloat32(r.values), (v) => (Number.isFinite(v) ? v : null));
+    }
+    await write(ts, JSON.stringify(line) + '\n');
+    tsRows++;
+  }
+  await end(ts);
+  artifacts.scores = { file: EXPORT_FILES.scores, parquet: EXPORT_FILES.scoresParquet, rows: ids.length, columns: cols };
+  artifacts.tokenScores = { file: EXPORT_FILES.tokenScores, rows: tsRows, signals: [...tokenCols].sort(), form: 'one value per token (null where the position has no prediction)' };
+  described.push(
+    { file: EXPORT_FILES.scores, what: 'one row per example, one column per signal (empty = not scored)' },
+    { file: EXPORT_FILES.scoresParquet, what: 'the same scores as Parquet' },
+    { file: EXPORT_FILES.tokenScores, what: 'token signals: per example, one array per signal, one value per token' },
+  );
 }

@@ -1,0 +1,48 @@
+/** The bundle's README.md: what each file is, what made it, and where a trainer's form of a mask is not exact. */
+import type { FormReport, LayerMaskForms } from './layer-formats';
+
+export interface ReadmeInput {
+  files: Array<{ file: string; what: string }>;
+  subset: { name: string; rule: unknown; size: number } | null;
+  model: { name: string; path: string } | null;
+  tokenizerId: string | null;
+  tokenPolicy: string | null;
+  forms: LayerMaskForms | null;
+  layerMaskSize: number | null;
+  notes: string[];
+}
+
+function reportLines(tool: string, r: FormReport): string[] {
+  if (r.exact) return [`- **${tool}**: exact — selects exactly the mask's tensors.${r.notes.length ? ` (${r.notes.join('; ')})` : ''}`];
+  const list = (xs: string[]) => xs.slice(0, 12).map((x) => `\`${x}\``).join(', ') + (xs.length > 12 ? `, … (${xs.length} in all)` : '');
+  const out = [`- **${tool}**: NOT exact. ${r.notes.join('; ')}.`];
+  if (r.missing.length) out.push(`  - left frozen although in the mask (${r.missing.length}): ${list(r.missing)}`);
+  if (r.extra.length) out.push(`  - trained although not in the mask (${r.extra.length}): ${list(r.extra)}`);
+  return out;
+}
+
+export function bundleReadme(i: ReadmeInput): string {
+  const lines = ['# Winnow export bundle', ''];
+  if (i.subset) lines.push(`Subset **${i.subset.name}** (${i.subset.size} examples), rule \`${JSON.stringify(i.subset.rule)}\`.`, '');
+  if (i.model) lines.push(`Model: ${i.model.name} (\`${i.model.path}\`)${i.tokenizerId ? `, tokenizer ${i.tokenizerId}` : ''}.`, '');
+  lines.push('`manifest.json` records the Winnow version, model/tokenizer/dataset hashes, the rules and settings behind each file and the sha256 of every file; Winnow refuses to re-open a bundle whose files were edited.', '');
+  lines.push('## Files', '', '| file | what |', '|---|---|');
+  for (const f of i.files) lines.push(`| \`${f.file}\` | ${f.what} |`);
+  lines.push('');
+  if (i.tokenPolicy) {
+    lines.push(
+      '## Token mask',
+      '',
+      `Policy: \`${i.tokenPolicy}\`. \`token_masks.jsonl\` is exact for this tokenizer: \`labels\` is the token id where the loss counts and −100 where it does not (the Hugging Face convention; position 0 never counts).`,
+      '`token_masks.spans.jsonl` is the same choice without a tokenizer: per message, `[start, end)` ranges of its `content` (Unicode code points, i.e. Python string indices) that are trained on, and `turn_end_trained` when the template text closing that turn (e.g. the eos) is trained too. To re-apply it with another tokenizer, train on a token when its characters overlap a trained range.',
+      'TRL (`train_trl.py`) and Axolotl (`axolotl.yaml`) use the pre-tokenized rows, so the mask applies exactly. LLaMA-Factory re-tokenizes `subset.messages.jsonl` with its own template and masks the prompt itself: that matches only the `response` policy with the same chat template, and does not carry hand-edited masks.',
+      '',
+    );
+  }
+  if (i.forms) {
+    lines.push('## Layer mask', '', `\`layer_mask.json\` lists the ${i.layerMaskSize} trainable tensors by exact name; \`layer_mask.forms.json\` has each tool's form and its check. Each form was checked by applying that tool's selection rules to the model's parameter names:`, '');
+    lines.push(...reportLines('PEFT LoRA', i.forms.peft.report), ...reportLines('Axolotl unfrozen_parameters', i.forms.axolotl.report), ...reportLines('LLaMA-Factory freeze tuning', i.forms.llamafactory.report), '');
+  }
+  if (i.notes.length) lines.push('## Notes', '', ...i.notes.map((n) => `- ${n}`), '');
+  return lines.join('\n');
+}

@@ -36,35 +36,82 @@ function unsortedSegmentSum({ inputs, backend, attrs }: Args): tf.TensorInfo {
 }
 
 /**
- * (b) wasm's BatchMatMul with transposeA/transposeB takes a much slower path than the plain product. Every
- * q/k/v/o and MLP projection of an HF checkpoint is `x @ W^T`, and every backward pass transposes, so: transpose
- * the flagged input explicitly with the wasm Transpose kernel, then call the original kernel untransposed.
- * Measured [1,512,768] x [3072,768]^T, interleaved A/B in one process, 2 shared cores under load (~4):
- * plain 1.09 GFLOP/s, transposeB before 0.54, after 1.05 (the transpose costs O(K*N), the product O(M*K*N)).
+ * (b) wasm's BatchMatMul reaches XNNPACK (SIMD, threaded, weights packed once per `b` tensor) only for an
+ * untransposed product with batch 1 on both sides; everything else runs a scalar triple loop at ~0.6–1 GFLOP/s
+ * against ~11 for XNNPACK. Attention (batched over heads) and every backward pass (transposes) hit that loop.
+ * So: transpose flagged inputs explicitly (wasm Transpose kernel), then run each batch entry as its own 2-D
+ * product through the original kernel (XNNPACK) and concatenate. Same products and sums, just another kernel.
+ * Measured on stories260K [8,256] forward, 2 shared cores: batched matmuls 0.5–0.9 → ~8 GFLOP/s.
  */
 function wrapBatchMatMul(original: KernelFunc): KernelFunc {
   return (args: Args) => {
     const { inputs, backend, attrs } = args;
     const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
-    if (!transposeA && !transposeB) return original(args);
-    const transpose = tf.getKernel('Transpose', 'wasm')!.kernelFunc;
     const be = backend as BackendWasm;
     const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const batchA = sizeOf(a.shape.slice(0, -2));
+    const batchB = sizeOf(b.shape.slice(0, -2));
+    const batched = batchA > 1 || batchB > 1;
+    if (!transposeA && !transposeB && !batched) return original(args);
+    const kernel = (name: string) => tf.getKernel(name, 'wasm')!.kernelFunc;
+    const temps: tf.TensorInfo[] = [];
+    const tmp = (t: tf.TensorInfo): tf.TensorInfo => (temps.push(t), t);
     const swapLast = (t: tf.TensorInfo): tf.TensorInfo => {
       const perm = t.shape.map((_, i) => i);
       perm[perm.length - 2] = perm.length - 1;
       perm[perm.length - 1] = perm.length - 2;
-      return transpose({ inputs: { x: t }, backend, attrs: { perm } }) as tf.TensorInfo;
+      return tmp(kernel('Transpose')({ inputs: { x: t }, backend, attrs: { perm } }) as tf.TensorInfo);
     };
-    const a2 = transposeA ? swapLast(a) : a;
-    const b2 = transposeB ? swapLast(b) : b;
     try {
-      return original({ inputs: { a: a2, b: b2 }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      const a2 = transposeA ? swapLast(a) : a;
+      const b2 = transposeB ? swapLast(b) : b;
+      const plain = { ...attrs, transposeA: false, transposeB: false };
+      const outBatch = batchA >= batchB ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
+      // split only batch shapes we can pair entry by entry (equal, or one side broadcast); others keep the loop
+      const pairable = batchA === batchB ? sameShape(a.shape.slice(0, -2), b.shape.slice(0, -2)) : batchA === 1 || batchB === 1;
+      if (!batched || !pairable) return original({ inputs: { a: a2, b: b2 }, backend, attrs: plain });
+      const [M, K] = a2.shape.slice(-2);
+      const N = b2.shape[b2.shape.length - 1];
+      const reshape = (t: tf.TensorInfo, shape: number[]) => tmp(kernel('Reshape')({ inputs: { x: t }, backend, attrs: { shape } }) as tf.TensorInfo);
+      // Slice and Concat on wasm copy their whole input through JS (readSync) on every call: copy heap ranges instead
+      const slice = (t: tf.TensorInfo, i: number, r: number, c: number): tf.TensorInfo => {
+        const out = be.makeOutput([1, r, c], 'float32');
+        const src = be.typedArrayFromHeap(t) as Float32Array; // after makeOutput, which may grow the heap
+        (be.typedArrayFromHeap(out) as Float32Array).set(src.subarray(i * r * c, (i + 1) * r * c));
+        return out;
+      };
+      const a3 = reshape(a2, [batchA, M, K]);
+      const b3 = reshape(b2, [batchB, K, N]);
+      const n = Math.max(batchA, batchB);
+      const joined = tmp(be.makeOutput([n, M, N], 'float32'));
+      for (let i = 0; i < n; i++) {
+        // a broadcast side is passed whole, so XNNPACK packs it once for all entries
+        const ai = batchA === 1 ? a3 : slice(a3, i, M, K);
+        const bi = batchB === 1 ? b3 : slice(b3, i, K, N);
+        let part: tf.TensorInfo | null = null;
+        try {
+          part = original({ inputs: { a: ai, b: bi }, backend, attrs: plain }) as tf.TensorInfo;
+          const dst = be.typedArrayFromHeap(joined) as Float32Array;
+          dst.set(be.typedArrayFromHeap(part) as Float32Array, i * M * N);
+        } finally {
+          if (ai !== a3) be.disposeData(ai.dataId);
+          if (bi !== b3) be.disposeData(bi.dataId);
+          if (part) be.disposeData(part.dataId);
+        }
+      }
+      return kernel('Reshape')({ inputs: { x: joined }, backend, attrs: { shape: [...outBatch, M, N] } }) as tf.TensorInfo;
     } finally {
-      if (a2 !== a) be.disposeData(a2.dataId);
-      if (b2 !== b) be.disposeData(b2.dataId);
+      for (const t of temps) be.disposeData(t.dataId);
     }
   };
+}
+
+function sizeOf(shape: number[]): number {
+  return shape.reduce((x, y) => x * y, 1);
+}
+
+function sameShape(x: number[], y: number[]): boolean {
+  return x.length === y.length && x.every((d, i) => d === y[i]);
 }
 
 /** Register the fixes once; safe to call before or after the wasm backend is initialised. */

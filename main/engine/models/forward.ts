@@ -50,7 +50,7 @@ export function runBlocks(
   }
   if (from === to) return tf.clone(h);
   const T = h.shape[1];
-  const bias = tf.tidy(() => attentionBias(T, attentionMask, slidingWindow(cfg)));
+  const bias = attentionBias(T, attentionMask, slidingWindow(cfg));
   const ctx: BlockContext = cfg.arch === 'llama' ? llamaContext(cfg, T, bias) : { bias };
   try {
     let cur = h;
@@ -63,8 +63,8 @@ export function runBlocks(
   } finally {
     ctx.bias.dispose();
     ctx.cos?.dispose();
-    ctx.signedSin?.dispose();
-    ctx.rotatePerm?.dispose();
+    ctx.sin?.dispose();
+    ctx.rotate?.dispose();
   }
 }
 

@@ -3,22 +3,28 @@
  * (float32 throughout) so parity with PyTorch is a matter of rounding, not of formulas.
  */
 import * as tf from '@tensorflow/tfjs';
+import { weightMatMul } from '../compute/weight-matmul';
 
 export type Weights = Record<string, tf.Tensor>;
 
 /** nn.Linear: x @ W^T + b with W stored [out, in]. 3-D x is flattened so gradients never see broadcast matmuls. */
 export function linear(x: tf.Tensor3D, w: tf.Tensor, b?: tf.Tensor): tf.Tensor3D {
   const [B, T, In] = x.shape;
-  let y = tf.matMul(tf.reshape(x, [B * T, In]), w as tf.Tensor2D, false, true);
-  if (b) y = tf.add(y, b);
+  const x2 = tf.reshape(x, [B * T, In]) as tf.Tensor2D;
+  const y = weightMatMul(x2, w, true, b) ?? addBias(tf.matMul(x2, w as tf.Tensor2D, false, true), b);
   return tf.reshape(y, [B, T, w.shape[0]]);
 }
 
 /** GPT-2 Conv1D: x @ W + b with W stored [in, out]. */
 export function conv1d(x: tf.Tensor3D, w: tf.Tensor, b: tf.Tensor): tf.Tensor3D {
   const [B, T, In] = x.shape;
-  const y = tf.add(tf.matMul(tf.reshape(x, [B * T, In]), w as tf.Tensor2D), b);
+  const x2 = tf.reshape(x, [B * T, In]) as tf.Tensor2D;
+  const y = weightMatMul(x2, w, false, b) ?? tf.add(tf.matMul(x2, w as tf.Tensor2D), b);
   return tf.reshape(y, [B, T, w.shape[1]!]);
+}
+
+function addBias(y: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+  return b ? tf.add(y, b) : y;
 }
 
 /** LlamaRMSNorm: x * rsqrt(mean(x^2) + eps) * weight */
@@ -37,7 +43,8 @@ export function layerNorm(x: tf.Tensor3D, w: tf.Tensor, b: tf.Tensor, eps: numbe
 
 /** gelu_new / gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 export function geluNew(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+  // torch.pow(x, 3.0) on CPU computes x * x * x
+  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x))));
   return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
 }
 
@@ -59,11 +66,22 @@ export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
  * gives the same probabilities, and -1e9 stays finite when added to scores.
  */
 export function attentionBias(T: number, mask?: tf.Tensor2D, slidingWindow?: number | null): tf.Tensor4D {
+  // Built in JS: bandPart/mul/sub on [B,1,T,T] are several slow kernels on wasm for what is a few loops here.
   // Mistral's sliding window: query i sees keys j with i - window < j <= i
-  const lower = slidingWindow && slidingWindow < T ? slidingWindow - 1 : -1;
-  const causal = tf.linalg.bandPart(tf.ones([T, T]), lower, 0).reshape([1, 1, T, T]);
-  const allowed = mask ? tf.mul(causal, tf.cast(mask, 'float32').reshape([mask.shape[0], 1, 1, T])) : causal;
-  return tf.mul(tf.sub(1, allowed), -1e9) as tf.Tensor4D;
+  const window = slidingWindow && slidingWindow < T ? slidingWindow : T;
+  const m = mask ? mask.dataSync() : null;
+  const Bm = mask ? mask.shape[0] : 1;
+  const out = new Float32Array(Bm * T * T);
+  for (let b = 0; b < Bm; b++) {
+    for (let i = 0; i < T; i++) {
+      const row = (b * T + i) * T;
+      for (let j = 0; j < T; j++) {
+        const ok = j <= i && i - j < window && (!m || m[b * T + j] !== 0);
+        out[row + j] = ok ? 0 : -1e9;
+      }
+    }
+  }
+  return tf.tensor4d(out, [Bm, 1, T, T]);
 }
 
 /**

@@ -57,12 +57,14 @@ export function ropeTables(cfg: ModelConfig, T: number): { cos: Float32Array; si
 }
 
 /**
- * rotate_half(x) * sin == x[..., perm] * (sign * sin) with perm = [hd/2..hd-1, 0..hd/2-1] and sign = -1 on the
- * first half: the same products as transformers' cat(-x2, x1) * sin, bit for bit (negation is exact), but one
- * gather instead of split + neg + concat, which are slow kernels on wasm.
+ * rotate_half(x) == x @ R with R the signed permutation R[k + hd/2, k] = -1, R[k, k + hd/2] = 1: each output is one
+ * input times ±1 plus exact zeros, so the same values as transformers' cat(-x2, x1), bit for bit. A matmul because on
+ * wasm it runs in XNNPACK, while gather / slice + concat are slow kernels there.
  */
 function applyRope(x: tf.Tensor4D, ctx: BlockContext): tf.Tensor4D {
-  return tf.add(tf.mul(x, ctx.cos!), tf.mul(tf.gather(x, ctx.rotatePerm!, 3), ctx.signedSin!));
+  const [B, H, T, hd] = x.shape;
+  const rotated = tf.reshape(tf.matMul(tf.reshape(x, [B * H * T, hd]), ctx.rotate!), [B, H, T, hd]);
+  return tf.add(tf.mul(x, ctx.cos!), tf.mul(rotated, ctx.sin!));
 }
 
 /**
@@ -89,25 +91,22 @@ function groupedAttend(
 export interface BlockContext {
   /** additive attention bias [B|1, 1, T, T] */
   bias: tf.Tensor4D;
-  /** [T, headDim] rope tables (llama only); signedSin is sin with the first half negated (see applyRope) */
+  /** [T, headDim] rope tables and the [headDim, headDim] rotate_half matrix (llama only; see applyRope) */
   cos?: tf.Tensor;
-  signedSin?: tf.Tensor;
-  rotatePerm?: tf.Tensor;
+  sin?: tf.Tensor;
+  rotate?: tf.Tensor2D;
 }
 
 export function llamaContext(cfg: ModelConfig, T: number, bias: tf.Tensor4D): BlockContext {
   const { cos, sin } = ropeTables(cfg, T);
   const hd = cfg.headDim;
   const half = hd / 2;
-  const signed = sin.slice();
-  for (let t = 0; t < T; t++) for (let i = 0; i < half; i++) signed[t * hd + i] = -signed[t * hd + i];
-  const perm = Int32Array.from({ length: hd }, (_, i) => (i + half) % hd);
-  return {
-    bias,
-    cos: tf.tensor2d(cos, [T, hd]),
-    signedSin: tf.tensor2d(signed, [T, hd]),
-    rotatePerm: tf.tensor1d(perm, 'int32'),
-  };
+  const r = new Float32Array(hd * hd);
+  for (let k = 0; k < half; k++) {
+    r[(k + half) * hd + k] = -1;
+    r[k * hd + k + half] = 1;
+  }
+  return { bias, cos: tf.tensor2d(cos, [T, hd]), sin: tf.tensor2d(sin, [T, hd]), rotate: tf.tensor2d(r, [hd, hd]) };
 }
 
 export function llamaBlock(cfg: ModelConfig, w: Weights, l: number, h: tf.Tensor3D, ctx: BlockContext): tf.Tensor3D {

@@ -10,6 +10,7 @@ import { WinnowError } from '../util/errors';
 import { readModelConfig } from './config';
 import { readCheckpoint, writeCheckpoint, type WriteDtype } from './safetensors';
 import { expectedTensors, isIgnoredBuffer, listTensors } from './tensors';
+import { dropWeightCopies } from '../compute/weight-matmul';
 import { loadTokenizer } from './tokenizer';
 import type { ModelConfig, TensorInfo, WinnowTokenizer } from './types';
 
@@ -71,6 +72,7 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
 }
 
 export function disposeModel(m: { weights: Record<string, tf.Tensor> }): void {
+  dropWeightCopies(Object.values(m.weights));
   for (const t of Object.values(m.weights)) t.dispose();
   m.weights = {};
 }

@@ -1,0 +1,231 @@
+/**
+ * Shared pieces of the model benchmarks: the GPT-2-small-shaped random model (written once as an HF folder so
+ * PyTorch loads the very same weights), forward and training-step runners, and a per-kernel profiler.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { parseModelConfig } from '../main/engine/models/config';
+import { embed, finalNorm, lmHead, runBlocks, type Weights } from '../main/engine/models/forward';
+import { writeSafetensors } from '../main/engine/models/safetensors';
+import { expectedTensors } from '../main/engine/models/tensors';
+import type { ModelConfig } from '../main/engine/models/types';
+import { weightedLmLoss } from '../main/engine/training/loss';
+import { createOptimizer } from '../main/engine/training/optimizer';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const STORIES_DIR = path.join(ROOT, 'resources/models/stories260K');
+
+export const GPT2_SMALL = {
+  model_type: 'gpt2',
+  architectures: ['GPT2LMHeadModel'],
+  vocab_size: 50257,
+  n_embd: 768,
+  n_layer: 12,
+  n_head: 12,
+  n_positions: 1024,
+  layer_norm_epsilon: 1e-5,
+  activation_function: 'gelu_new',
+};
+
+/** mulberry32 */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random model folder (config.json + model.safetensors), written once per config into the OS tmp dir. */
+export function randomModelDir(raw: Record<string, unknown>, name: string, seed = 7): string {
+  const dir = path.join(os.tmpdir(), 'winnow-bench', name);
+  const file = path.join(dir, 'model.safetensors');
+  if (fs.existsSync(file) && fs.existsSync(path.join(dir, 'config.json'))) return dir;
+  fs.mkdirSync(dir, { recursive: true });
+  const cfg = parseModelConfig(raw);
+  const r = rng(seed);
+  const tensors = expectedTensors(cfg).map((t) => {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    const isNorm = /norm|ln_/.test(t.name) && t.name.endsWith('weight');
+    // uniform with std 0.02 (GPT-2's init scale), so activations stay in a realistic range
+    for (let i = 0; i < n; i++) data[i] = isNorm ? 1 : 0.0346 * (2 * r() - 1);
+    return { name: t.name, shape: t.shape, data };
+  });
+  writeSafetensors(file, tensors, 'F32');
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(raw));
+  // loadModel wants a tokenizer; the benchmarks feed ids directly, so any will do
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(STORIES_DIR, f), path.join(dir, f));
+  return dir;
+}
+
+export function randomIds(B: number, T: number, vocab: number, seed = 3): Int32Array {
+  const r = rng(seed);
+  return Int32Array.from({ length: B * T }, () => Math.floor(r() * vocab));
+}
+
+/** Forward pass to logits, read back (so the work is really done). */
+export function runForward(cfg: ModelConfig, w: Weights, ids: Int32Array, B: number, T: number): void {
+  tf.tidy(() => {
+    const x = tf.tensor2d(ids, [B, T], 'int32');
+    const h = finalNorm(cfg, w, runBlocks(cfg, w, embed(cfg, w, x), 0, cfg.numLayers));
+    lmHead(cfg, w, h).dataSync();
+  });
+}
+
+export interface Trainer {
+  /** one step: forward, backward, AdamW update; returns the loss */
+  step(): number;
+  dispose(): void;
+}
+
+/**
+ * A training step the way training/run.ts does it: the chosen tensors become variables, blocks below the lowest
+ * trainable one run outside the tape, loss = mean token loss, then AdamW.
+ */
+export function makeTrainer(
+  cfg: ModelConfig,
+  weights: Weights,
+  ids: Int32Array,
+  B: number,
+  T: number,
+  trainable: (name: string) => boolean,
+  frozenBelow: number,
+): Trainer {
+  const vars = new Map<string, tf.Variable>();
+  const w: Weights = { ...weights };
+  for (const [name, t] of Object.entries(weights)) {
+    if (!trainable(name)) continue;
+    const v = tf.variable(t, true, `bench/${name}`);
+    vars.set(name, v);
+    w[name] = v;
+  }
+  const opt = createOptimizer('adamw', { weightDecay: 0 });
+  const ones = new Float32Array(B * T).fill(1);
+  const varList = [...vars.values()];
+  return {
+    step() {
+      const idsT = tf.tensor2d(ids, [B, T], 'int32');
+      const prefix = frozenBelow > 0 ? tf.tidy(() => runBlocks(cfg, w, embed(cfg, w, idsT), 0, frozenBelow)) : null;
+      const { value, grads } = tf.variableGrads(() => {
+        const h0 = prefix ?? embed(cfg, w, idsT);
+        const h = runBlocks(cfg, w, h0, frozenBelow, cfg.numLayers);
+        return weightedLmLoss(lmHead(cfg, w, finalNorm(cfg, w, h)), ids, ones, B, T, { dft: false }).loss;
+      }, varList);
+      const g = new Map<string, tf.Tensor>();
+      for (const [name, v] of vars) g.set(name, grads[v.name]);
+      opt.apply(vars, g, 1e-5);
+      const loss = value.dataSync()[0];
+      value.dispose();
+      for (const t of Object.values(grads)) t.dispose();
+      idsT.dispose();
+      prefix?.dispose();
+      return loss;
+    },
+    dispose() {
+      opt.dispose();
+      for (const v of vars.values()) v.dispose();
+    },
+  };
+}
+
+/** Seconds per call: `warm` untimed calls, then the median of `reps` timed ones. */
+export function timeIt(fn: () => void, reps: number, warm = 1): { median: number; all: number[] } {
+  for (let i = 0; i < warm; i++) fn();
+  const all: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    all.push((performance.now() - t0) / 1000);
+  }
+  const s = [...all].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)], all };
+}
+
+/** Per-kernel self time (nested kernel calls, e.g. a Transpose inside BatchMatMul, are charged to themselves). */
+export class KernelProfiler {
+  readonly stats = new Map<string, { ms: number; calls: number; flops: number }>();
+  private installed = false;
+  private stack: number[] = [];
+  on = false;
+
+  install(backend: string): void {
+    if (this.installed) return;
+    this.installed = true;
+    for (const k of tf.getKernelsForBackend(backend)) {
+      const orig = k.kernelFunc;
+      tf.unregisterKernel(k.kernelName, backend);
+      tf.registerKernel({
+        ...k,
+        kernelFunc: (args) => {
+          if (!this.on) return orig(args);
+          this.stack.push(0);
+          const t0 = performance.now();
+          const out = orig(args);
+          const dt = performance.now() - t0;
+          const child = this.stack.pop()!;
+          if (this.stack.length) this.stack[this.stack.length - 1] += dt;
+          const key = k.kernelName === 'BatchMatMul' || k.kernelName === '_FusedMatMul' ? `${k.kernelName}${mmKind(args)}` : k.kernelName;
+          const s = this.stats.get(key) ?? { ms: 0, calls: 0, flops: 0 };
+          s.ms += dt - child;
+          s.calls += 1;
+          s.flops += k.kernelName.includes('MatMul') ? mmFlops(args) : 0;
+          this.stats.set(key, s);
+          return out;
+        },
+      });
+    }
+  }
+
+  reset(): void {
+    this.stats.clear();
+  }
+
+  table(top = 14): Array<{ op: string; ms: number; pct: number; calls: number; gflops: number | null }> {
+    const total = [...this.stats.values()].reduce((a, s) => a + s.ms, 0);
+    return [...this.stats.entries()]
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .slice(0, top)
+      .map(([op, s]) => ({
+        op,
+        ms: Math.round(s.ms),
+        pct: Math.round((1000 * s.ms) / total) / 10,
+        calls: s.calls,
+        gflops: s.flops ? Math.round((s.flops / (s.ms / 1000) / 1e9) * 100) / 100 : null,
+      }));
+  }
+
+  totalMs(): number {
+    return [...this.stats.values()].reduce((a, s) => a + s.ms, 0);
+  }
+}
+
+type KArgs = Parameters<tf.KernelConfig['kernelFunc']>[0];
+
+function mmDims(args: KArgs): { batch: number; m: number; k: number; n: number; tA: boolean; tB: boolean } {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { transposeA: tA, transposeB: tB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const m = tA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = tA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = tB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const batch = Math.max(a.shape.slice(0, -2).reduce((x, y) => x * y, 1), b.shape.slice(0, -2).reduce((x, y) => x * y, 1));
+  return { batch, m, k, n, tA, tB };
+}
+
+function mmFlops(args: KArgs): number {
+  const d = mmDims(args);
+  return 2 * d.batch * d.m * d.k * d.n;
+}
+
+function mmKind(args: KArgs): string {
+  const d = mmDims(args);
+  return `[${d.batch > 1 ? 'batched' : '2-D'}${d.tA ? ',tA' : ''}${d.tB ? ',tB' : ''}]`;
+}

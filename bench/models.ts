@@ -1,0 +1,109 @@
+/**
+ * Model speed, Winnow (TF.js, best backend) against a plain-PyTorch reference on the same weights and ids, in one run:
+ * forward and training-step tokens/s for a GPT-2-small-shaped random model (T=128, B=1 and 4) and stories260K
+ * (T=256, B=1 and 8); Winnow top-2-of-L training against full training; the backend's own 2-D matmul throughput.
+ * Writes bench/results/models.json and prints a table. Usage: npx tsx bench/models.ts  (WINNOW_BENCH_QUICK=1: B=1 only)
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../main/engine/compute/backend';
+import { disposeModel, loadModel } from '../main/engine/models/model';
+import { GPT2_SMALL, ROOT, STORIES_DIR, makeTrainer, randomIds, randomModelDir, runForward, timeIt } from './models-lib';
+
+const PY = '/usr/bin/python3';
+const quick = process.env.WINNOW_BENCH_QUICK === '1';
+
+interface Row {
+  model: string;
+  batch: number;
+  seq: number;
+  winnow: { forwardTps: number; trainTps: number; top2TrainTps?: number; peakHeapMb: number };
+  torch: { forwardTps: number; trainTps: number; threads: number; peakRssMb: number } | { error: string };
+  ratio: { forward: number; train: number } | null;
+}
+
+function heapMb(): number {
+  const be = tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } };
+  return Math.round((be.wasm ? be.wasm.HEAPU8.length : tf.memory().numBytes) / 2 ** 20);
+}
+
+/** 2-D matmul GFLOP/s of the backend itself at a projection's shape (the ceiling the model's matmuls are held to). */
+function matmulCeiling(m: number, k: number, n: number): number {
+  const a = tf.randomNormal([m, k]);
+  const b = tf.randomNormal([k, n]);
+  const { median } = timeIt(() => tf.tidy(() => void tf.matMul(a, b).dataSync()), 5, 2);
+  tf.dispose([a, b]);
+  return (2 * m * k * n) / median / 1e9;
+}
+
+function torchRun(folder: string, ids: Int32Array, B: number, T: number, reps: number): Row['torch'] {
+  const rows = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * T, (b + 1) * T)));
+  const spec = { folder, ids: rows, reps, threads: [1, 2] };
+  const r = spawnSync(PY, [path.join(ROOT, 'bench/reference/models_ref.py'), JSON.stringify(spec)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').slice(-1)[0] };
+  const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as { forward_s: number; train_s: number; threads: number; peak_rss_mb: number };
+  return { forwardTps: Math.round((B * T) / o.forward_s), trainTps: Math.round((B * T) / o.train_s), threads: o.threads, peakRssMb: o.peak_rss_mb };
+}
+
+async function benchModel(label: string, dir: string, shapes: Array<[number, number]>, reps: number, top2: boolean): Promise<Row[]> {
+  const m = await loadModel(dir);
+  const rows: Row[] = [];
+  for (const [B, T] of shapes) {
+    const ids = randomIds(B, T, m.config.vocabSize);
+    const fwd = timeIt(() => runForward(m.config, m.weights, ids, B, T), reps).median;
+    const full = makeTrainer(m.config, m.weights, ids, B, T, () => true, 0);
+    const train = timeIt(() => full.step(), Math.max(1, reps - 1)).median;
+    full.dispose();
+    let top2Tps: number | undefined;
+    if (top2) {
+      // only the top 2 blocks (and the final norm) train; the blocks below run once, outside the tape
+      const L = m.config.numLayers;
+      const re = new RegExp(`(h|layers)\\.(${L - 2}|${L - 1})\\.|ln_f|model\\.norm`);
+      const t2 = makeTrainer(m.config, m.weights, ids, B, T, (n) => re.test(n), L - 2);
+      top2Tps = Math.round((B * T) / timeIt(() => t2.step(), Math.max(1, reps - 1)).median);
+      t2.dispose();
+    }
+    const winnow = { forwardTps: Math.round((B * T) / fwd), trainTps: Math.round((B * T) / train), top2TrainTps: top2Tps, peakHeapMb: heapMb() };
+    const torch = torchRun(dir, ids, B, T, reps);
+    const ratio = 'error' in torch ? null : { forward: +(winnow.forwardTps / torch.forwardTps).toFixed(3), train: +(winnow.trainTps / torch.trainTps).toFixed(3) };
+    rows.push({ model: label, batch: B, seq: T, winnow, torch, ratio });
+    console.error(`[bench:models] ${label} [${B},${T}] done`);
+  }
+  disposeModel(m);
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const info = await initBackend();
+  const ceiling = { shape: '[512,768]x[768,3072]', gflops: +matmulCeiling(512, 768, 3072).toFixed(2) };
+  const rows = [
+    ...(await benchModel('gpt2-small (random)', randomModelDir(GPT2_SMALL, 'gpt2-small'), quick ? [[1, 128]] : [[1, 128], [4, 128]], 2, true)),
+    ...(await benchModel('stories260K', STORIES_DIR, quick ? [[1, 256]] : [[1, 256], [8, 256]], 3, false)),
+  ];
+  const out = { date: new Date().toISOString(), backend: info.name, threads: info.threads, matmulCeiling: ceiling, rows };
+  fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'bench/results/models.json'), JSON.stringify(out, null, 2) + '\n');
+  console.log(`backend ${info.name} (${info.threads} thread(s)); backend 2-D matmul ${ceiling.shape}: ${ceiling.gflops} GFLOP/s`);
+  console.table(
+    rows.map((r) => ({
+      model: r.model,
+      'B×T': `${r.batch}×${r.seq}`,
+      'fwd tok/s': r.winnow.forwardTps,
+      'torch fwd': 'error' in r.torch ? r.torch.error : r.torch.forwardTps,
+      'fwd ratio': r.ratio?.forward ?? '-',
+      'train tok/s': r.winnow.trainTps,
+      'torch train': 'error' in r.torch ? '-' : r.torch.trainTps,
+      'train ratio': r.ratio?.train ?? '-',
+      'top-2 train tok/s': r.winnow.top2TrainTps ?? '-',
+      'heap MB': r.winnow.peakHeapMb,
+      'torch RSS MB': 'error' in r.torch ? '-' : r.torch.peakRssMb,
+    })),
+  );
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

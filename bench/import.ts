@@ -1,12 +1,18 @@
 /**
- * Import benchmark (not part of npm test): `npx tsx bench/import.ts [--rows 1000000] [--keep DIR] [--no-render]`
- * 1. writes a GSM8K-like JSONL of --rows rows in a tmp dir (or DIR with --keep, so bench/query.ts can reuse it);
- * 2. imports it into a fresh project (one transaction: rows + FTS);
- * 3. renders it with the demo model's tokenizer (resources/models/stories260K);
- * 4. computes the duplicate signals.
- * Each phase reports rows/s and its RSS peak; VmHWM is the process's peak so far. Results: bench/results/import.json.
+ * Import benchmark (not part of npm test):
+ *   npx tsx bench/import.ts [--rows 1000000] [--keep DIR] [--phases import,duplicates,render] [--render-rows 50000]
+ * - import:     writes a GSM8K-like JSONL of --rows rows (kept in DIR with --keep, reused when present) and imports
+ *               it into a fresh project (one transaction: rows + FTS);
+ * - duplicates: computeDuplicates on that project's dataset (reuses the project in DIR when import is not run);
+ * - render:     import + render of the first --render-rows rows (default: all) into a separate project, with the
+ *               demo model's tokenizer (resources/models/stories260K): rendering a million rows on a small shared
+ *               machine takes long, so it can be measured on a prefix.
+ * Each phase reports rows/s and its RSS peak (sampled) and VmHWM (the process's peak so far). Results are merged
+ * into bench/results/import.json with machine info. bench/query.ts runs on the project left in DIR.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,58 +22,96 @@ import { renderDataset } from '../main/engine/data/renderDataset';
 import { computeDuplicates } from '../main/engine/data/duplicates';
 import { loadTokenizer } from '../main/engine/models/tokenizer';
 import { writeGsm8kLike } from './import-data';
-import { arg, machine, vmHwmMiB, withRssPeak, writeResult } from './import-stats';
+import { arg, machine, RESULTS_DIR, vmHwmMiB, withRssPeak, writeResult } from './import-stats';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const rows = Number(arg('rows') ?? 1_000_000);
 const keep = arg('keep');
+const phases = (arg('phases') ?? 'import,duplicates,render').split(',');
+const renderRows = Number(arg('render-rows') ?? rows);
 const dir = keep ? resolve(keep) : mkdtempSync(join(tmpdir(), 'winnow-bench-'));
 mkdirSync(dir, { recursive: true });
 const data = join(dir, `gsm8k-like-${rows}.jsonl`);
 const project = join(dir, 'bench.winnow');
 const log = (s: string) => console.log(`[bench:import] ${s}`);
+const secs = (t: number) => +((performance.now() - t) / 1000).toFixed(2);
+
+function fresh(file: string) {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+  return openProjectDb(file);
+}
+
+async function head(src: string, dst: string, n: number): Promise<void> {
+  const out = createWriteStream(dst);
+  let k = 0;
+  for await (const line of createInterface({ input: createReadStream(src) })) {
+    if (k++ >= n) break;
+    if (!out.write(`${line}\n`)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+}
 
 async function main() {
-  const phases: Record<string, unknown> = {};
+  const prev = existsSync(join(RESULTS_DIR, 'import.json')) ? JSON.parse(readFileSync(join(RESULTS_DIR, 'import.json'), 'utf8')) : {};
+  const results: Record<string, unknown> = prev.rows === rows ? { ...(prev.phases ?? {}) } : {};
   if (!existsSync(data)) {
     const t = performance.now();
     const bytes = await writeGsm8kLike(data, rows);
-    log(`wrote ${rows} rows (${(bytes / 2 ** 20).toFixed(0)} MiB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    log(`wrote ${rows} rows (${(bytes / 2 ** 20).toFixed(0)} MiB) in ${secs(t)} s`);
   }
-  const fileMiB = Math.round(statSync(data).size / 2 ** 20);
-  for (const f of [project, `${project}-wal`, `${project}-shm`]) rmSync(f, { force: true });
-  const db = openProjectDb(project);
 
-  let t = performance.now();
-  const imp = await withRssPeak(() => importDataset(db, { path: data }));
-  let s = (performance.now() - t) / 1000;
-  phases.import = { rows: imp.value.rows, seconds: +s.toFixed(2), rowsPerSec: Math.round(imp.value.rows / s), rssPeakMiB: imp.rssPeakMiB, vmHwmMiB: vmHwmMiB() };
-  log(`import: ${JSON.stringify(phases.import)}`);
-  const datasetId = imp.value.datasetId;
+  if (phases.includes('import')) {
+    const db = fresh(project);
+    const t = performance.now();
+    const r = await withRssPeak(() => importDataset(db, { path: data }));
+    const s = secs(t);
+    results.import = { rows: r.value.rows, seconds: s, rowsPerSec: Math.round(r.value.rows / s), rssPeakMiB: r.rssPeakMiB, vmHwmMiB: vmHwmMiB() };
+    log(`import: ${JSON.stringify(results.import)}`);
+    db.close();
+  }
 
-  if (!process.argv.includes('--no-render')) {
+  if (phases.includes('duplicates')) {
+    const db = openProjectDb(project);
+    const datasetId = db.prepare('SELECT id FROM datasets ORDER BY row_count DESC LIMIT 1').pluck().get() as number;
+    const t = performance.now();
+    const d = await withRssPeak(() => computeDuplicates(db, datasetId));
+    const s = secs(t);
+    results.duplicates = { ...d.value, seconds: s, rowsPerSec: Math.round(d.value.examples / s), rssPeakMiB: d.rssPeakMiB, vmHwmMiB: vmHwmMiB() };
+    log(`duplicates: ${JSON.stringify(results.duplicates)}`);
+    db.close();
+  }
+
+  if (phases.includes('render')) {
+    const part = renderRows < rows ? join(dir, `head-${renderRows}.jsonl`) : data;
+    if (part !== data && !existsSync(part)) await head(data, part, renderRows);
+    const file = join(dir, 'render.winnow');
+    const db = fresh(file);
+    let t = performance.now();
+    const imp = await importDataset(db, { path: part });
+    const importS = secs(t);
     const tok = await loadTokenizer(join(ROOT, 'resources/models/stories260K'));
     t = performance.now();
-    const r = await withRssPeak(() => renderDataset(db, datasetId, tok, {
+    const r = await withRssPeak(() => renderDataset(db, imp.datasetId, tok, {
       labelPolicy: 'assistant',
-      onProgress: (done, total) => { if (done % 100_000 < 1000) log(`render ${done}/${total}`); },
+      onProgress: (done, total) => { if (done % 50_000 < 1000) log(`render ${done}/${total}`); },
     }));
-    s = (performance.now() - t) / 1000;
-    phases.render = { ...r.value, seconds: +s.toFixed(2), rowsPerSec: Math.round(rows / s), rssPeakMiB: r.rssPeakMiB, vmHwmMiB: vmHwmMiB() };
-    log(`render: ${JSON.stringify(phases.render)}`);
-    phases.importPlusRender = { seconds: +((phases.import as { seconds: number }).seconds + s).toFixed(2) };
+    const renderS = secs(t);
+    results.importPlusRender = {
+      rows: imp.rows, importSeconds: importS, importRowsPerSec: Math.round(imp.rows / importS),
+      renderSeconds: renderS, renderRowsPerSec: Math.round(imp.rows / renderS), ...r.value,
+      totalSeconds: +(importS + renderS).toFixed(2), rssPeakMiB: r.rssPeakMiB, vmHwmMiB: vmHwmMiB(),
+    };
+    log(`import + render: ${JSON.stringify(results.importPlusRender)}`);
+    db.close();
+    rmSync(file, { force: true });
   }
 
-  t = performance.now();
-  const d = await withRssPeak(() => computeDuplicates(db, datasetId));
-  s = (performance.now() - t) / 1000;
-  phases.duplicates = { ...d.value, seconds: +s.toFixed(2), rowsPerSec: Math.round(rows / s), rssPeakMiB: d.rssPeakMiB, vmHwmMiB: vmHwmMiB() };
-  log(`duplicates: ${JSON.stringify(phases.duplicates)}`);
-  db.close();
-
-  const dbMiB = Math.round(statSync(project).size / 2 ** 20);
-  const file = writeResult('import.json', { machine: machine(), rows, fileMiB, projectDbMiB: dbMiB, project: keep ? project : null, phases });
-  log(`wrote ${file}`);
+  const out = writeResult('import.json', {
+    machine: machine(), rows, fileMiB: Math.round(statSync(data).size / 2 ** 20),
+    projectDbMiB: existsSync(project) ? Math.round(statSync(project).size / 2 ** 20) : null, project: keep ? project : null, phases: results,
+  });
+  log(`wrote ${out}`);
   if (!keep) rmSync(dir, { recursive: true, force: true });
 }
 

@@ -86,12 +86,13 @@ export interface Trainer {
 }
 
 /**
- * A training step the way training/run.ts does it: the chosen tensors become variables, blocks below the lowest
- * trainable one run outside the tape, loss = mean token loss, then AdamW.
+ * A training step the way training/run.ts does it: the chosen tensors become variables (replacing, and disposing,
+ * the loaded tensors — the trainer owns `weights` from here on), blocks below the lowest trainable one run outside
+ * the tape, loss = mean token loss, then AdamW.
  */
 export function makeTrainer(
   cfg: ModelConfig,
-  weights: Weights,
+  w: Weights,
   ids: Int32Array,
   B: number,
   T: number,
@@ -99,10 +100,10 @@ export function makeTrainer(
   frozenBelow: number,
 ): Trainer {
   const vars = new Map<string, tf.Variable>();
-  const w: Weights = { ...weights };
-  for (const [name, t] of Object.entries(weights)) {
+  for (const [name, t] of Object.entries(w)) {
     if (!trainable(name)) continue;
     const v = tf.variable(t, true, `bench/${name}`);
+    t.dispose();
     vars.set(name, v);
     w[name] = v;
   }
@@ -130,7 +131,6 @@ export function makeTrainer(
     },
     dispose() {
       opt.dispose();
-      for (const v of vars.values()) v.dispose();
     },
   };
 }

@@ -48,22 +48,28 @@ function torchRun(folder: string, ids: Int32Array, B: number, T: number, reps: n
 }
 
 async function benchModel(label: string, dir: string, shapes: Array<[number, number]>, reps: number, top2: boolean): Promise<Row[]> {
-  const m = await loadModel(dir);
   const rows: Row[] = [];
   for (const [B, T] of shapes) {
+    // each phase loads the model afresh: a trainer turns tensors into variables, as training/run.ts does
+    let m = await loadModel(dir);
     const ids = randomIds(B, T, m.config.vocabSize);
     const fwd = timeIt(() => runForward(m.config, m.weights, ids, B, T), reps).median;
+    disposeModel(m);
+    m = await loadModel(dir);
     const full = makeTrainer(m.config, m.weights, ids, B, T, () => true, 0);
     const train = timeIt(() => full.step(), Math.max(1, reps - 1)).median;
     full.dispose();
+    disposeModel(m);
     let top2Tps: number | undefined;
     if (top2) {
       // only the top 2 blocks (and the final norm) train; the blocks below run once, outside the tape
+      m = await loadModel(dir);
       const L = m.config.numLayers;
       const re = new RegExp(`(h|layers)\\.(${L - 2}|${L - 1})\\.|ln_f|model\\.norm`);
       const t2 = makeTrainer(m.config, m.weights, ids, B, T, (n) => re.test(n), L - 2);
       top2Tps = Math.round((B * T) / timeIt(() => t2.step(), Math.max(1, reps - 1)).median);
       t2.dispose();
+      disposeModel(m);
     }
     const winnow = { forwardTps: Math.round((B * T) / fwd), trainTps: Math.round((B * T) / train), top2TrainTps: top2Tps, peakHeapMb: heapMb() };
     const torch = torchRun(dir, ids, B, T, reps);
@@ -71,7 +77,6 @@ async function benchModel(label: string, dir: string, shapes: Array<[number, num
     rows.push({ model: label, batch: B, seq: T, winnow, torch, ratio });
     console.error(`[bench:models] ${label} [${B},${T}] done`);
   }
-  disposeModel(m);
   return rows;
 }
 

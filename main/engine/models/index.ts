@@ -6,6 +6,6 @@ export { readModelConfig } from './config';
 export { parseModelConfig, SUPPORTED_MODEL_TYPES } from './config';
 export { loadTokenizer, DEFAULT_CHAT_TEMPLATE } from './tokenizer';
 export { readSafetensors, writeSafetensors, readCheckpoint, writeCheckpoint, type SafetensorsDtype } from './safetensors';
-export { estimateMemory, countParams, type MemoryEstimate } from './memory';
+export { estimateMemory, countParams, checkFits, WASM_HEAP_BYTES, type MemoryEstimate, type FitCheck } from './memory';
 export { convertLlama2c } from './llama2c';
 export { expectedTensors } from './tensors';

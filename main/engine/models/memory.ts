@@ -2,6 +2,8 @@
  * Rough float32 memory needs of a model and one training step, to refuse or warn before a job runs out of
  * memory. Estimates, not measurements: activations count what the autograd tape keeps per block.
  */
+import * as os from 'node:os';
+import { WinnowError } from '../util/errors';
 import { expectedTensors } from './tensors';
 import type { ModelConfig } from './types';
 
@@ -45,4 +47,53 @@ export function estimateMemory(
     optimizerBytes,
     totalBytes: weightsBytes + activationBytes + gradBytes + optimizerBytes,
   };
+}
+
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+/** share of the limit a job may plan to use: the rest is fragmentation, kernels' scratch and JS-side copies */
+const USABLE = 0.9;
+/** keep in step with CACHE_CEILING_BYTES in compute/weight-matmul.ts */
+const WASM_COPY_CEILING = 2.5 * 2 ** 30;
+
+export interface FitCheck extends MemoryEstimate {
+  /** wasm: transposed weight copies and XNNPACK's packed copies of the weights */
+  backendExtraBytes: number;
+  limitBytes: number;
+  backend: string;
+}
+
+const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`;
+
+/**
+ * Will weights + activations + gradients + optimizer state for this batch and trainable set fit the backend?
+ * Returns the estimate when it does; throws WinnowError('too_large') naming every figure when it does not.
+ * Limits: wasm, its 4 GiB heap (all tensors live there); cpu and tensorflow, the machine's RAM (`totalMem`).
+ */
+export function checkFits(
+  cfg: ModelConfig,
+  opts: { batch: number; seqLen: number; trainableParams: number; backend: string; totalMem?: number },
+): FitCheck {
+  const est = estimateMemory(cfg, opts);
+  let extra = 0;
+  let limit = opts.totalMem ?? os.totalmem();
+  if (opts.backend === 'wasm') {
+    limit = Math.min(limit, WASM_HEAP_BYTES);
+    // frozen weights get a transposed copy, and XNNPACK keeps a packed copy of each weight it multiplies by,
+    // while tensors + copies stay under the copy ceiling (past it the uncached path runs)
+    extra = Math.min(2 * est.weightsBytes, Math.max(0, WASM_COPY_CEILING - est.weightsBytes));
+  }
+  const need = est.totalBytes + extra;
+  const result: FitCheck = { ...est, backendExtraBytes: extra, limitBytes: limit, backend: opts.backend };
+  if (need > USABLE * limit) {
+    const what = opts.trainableParams > 0 ? `training ${opts.trainableParams.toLocaleString('en')} parameters` : 'inference';
+    throw new WinnowError(
+      'too_large',
+      `${cfg.modelType} model does not fit the ${opts.backend} backend for ${what} at batch ${opts.batch} × ${opts.seqLen} tokens: ` +
+        `needs ~${gib(need)} (weights ${gib(est.weightsBytes)}, activations ${gib(est.activationBytes)}, gradients ${gib(est.gradBytes)}, ` +
+        `optimizer ${gib(est.optimizerBytes)}${extra ? `, ${opts.backend} weight copies ${gib(extra)}` : ''}) but ${gib(USABLE * limit)} is usable ` +
+        `(${Math.round(USABLE * 100)}% of ${gib(limit)}). Use a smaller batch or sequence length, or train fewer tensors.`,
+      { needBytes: need, limitBytes: limit, ...result },
+    );
+  }
+  return result;
 }

@@ -1,0 +1,85 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../../main/engine/compute/backend';
+import { parseModelConfig, readModelConfig } from '../../../main/engine/models/config';
+import { forward } from '../../../main/engine/models/forward';
+import { checkFits, countParams, WASM_HEAP_BYTES } from '../../../main/engine/models/memory';
+import { disposeModel, loadModel } from '../../../main/engine/models/model';
+import { WinnowError } from '../../../main/engine/util/errors';
+import { STORIES, TINY_GPT2, TINY_QWEN2, writeTinyModel } from './tiny';
+
+const LLAMA_1B = parseModelConfig({
+  model_type: 'llama',
+  hidden_size: 2048,
+  intermediate_size: 8192,
+  num_hidden_layers: 16,
+  num_attention_heads: 32,
+  num_key_value_heads: 8,
+  vocab_size: 128256,
+  tie_word_embeddings: true,
+});
+
+describe('checkFits', () => {
+  it('passes stories260K training on wasm and returns the estimate', () => {
+    const cfg = readModelConfig(STORIES);
+    const r = checkFits(cfg, { batch: 8, seqLen: 256, trainableParams: countParams(cfg), backend: 'wasm' });
+    expect(r.limitBytes).toBe(WASM_HEAP_BYTES);
+    expect(r.totalBytes).toBeGreaterThan(r.weightsBytes);
+    expect(r.backendExtraBytes).toBe(2 * r.weightsBytes);
+  });
+
+  it('refuses a 1B model on wasm with the numbers, but allows it where RAM is large', () => {
+    const opts = { batch: 4, seqLen: 512, trainableParams: countParams(LLAMA_1B), backend: 'wasm' };
+    let err: unknown;
+    try {
+      checkFits(LLAMA_1B, opts);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(WinnowError);
+    expect((err as WinnowError).code).toBe('too_large');
+    expect((err as WinnowError).message).toMatch(/needs ~\d+\.\d\d GiB \(weights 4\.\d\d GiB, activations .* optimizer .*\) but 3\.60 GiB is usable/);
+    // inference of the same model on a 64 GiB machine with the native backend fits
+    const ok = checkFits(LLAMA_1B, { ...opts, trainableParams: 0, backend: 'tensorflow', totalMem: 64 * 2 ** 30 });
+    expect(ok.gradBytes).toBe(0);
+    expect(ok.backendExtraBytes).toBe(0);
+  });
+
+  it('grows with batch: a batch that fits at 1 is refused at 512 on wasm', () => {
+    const cfg = parseModelConfig({ ...TINY_GPT2, vocab_size: 50257, n_embd: 768, n_layer: 12, n_head: 12, n_positions: 1024 });
+    expect(() => checkFits(cfg, { batch: 1, seqLen: 128, trainableParams: countParams(cfg), backend: 'wasm' })).not.toThrow();
+    expect(() => checkFits(cfg, { batch: 512, seqLen: 1024, trainableParams: 0, backend: 'wasm' })).toThrow(/batch 512 × 1024 tokens/);
+  });
+});
+
+describe('no tensor leaks', () => {
+  afterAll(async () => {
+    await initBackend('cpu');
+  });
+
+  it.each([
+    ['gpt2', TINY_GPT2],
+    ['qwen2', TINY_QWEN2],
+  ])('%s on wasm: tf.memory().numTensors is flat over 1,000 scoring batches', async (_l, raw) => {
+    await initBackend('wasm');
+    const m = await loadModel(writeTinyModel({ ...(raw as Record<string, unknown>), vocab_size: 512 }, 11));
+    try {
+      const B = 2;
+      const T = 6;
+      const batch = (i: number) => {
+        // what scoring does: padded ids + mask → logits → per-token log-probs read back
+        const ids = tf.tensor2d(Int32Array.from({ length: B * T }, (_, k) => (i * 7 + k * 13) % 512), [B, T], 'int32');
+        const mask = tf.tensor2d(Int32Array.from({ length: B * T }, (_, k) => (k % T < T - (i % 3) ? 1 : 0)), [B, T], 'int32');
+        const lp = tf.tidy(() => tf.logSoftmax(forward(m.config, m.weights, ids, mask)));
+        lp.dataSync();
+        tf.dispose([lp, ids, mask]);
+      };
+      batch(0); // first call makes the cached weight copies
+      const before = tf.memory().numTensors;
+      for (let i = 1; i <= 1000; i++) batch(i);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      disposeModel(m);
+    }
+  });
+});

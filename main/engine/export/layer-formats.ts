@@ -123,7 +123,8 @@ function peftForm(tensors: TensorInfo[], mask: Set<string>): { config: PeftForm;
       }
       lora.push(m);
       const b = ts.find((t) => leaf(t.name) === 'bias');
-      if (b) mask.has(b.name) ? biasIn++ : biasOut++;
+      if (b && mask.has(b.name)) biasIn++;
+      else if (b) biasOut++;
     } else {
       save.push(m);
       if (!ts.every((t) => mask.has(t.name))) notes.push(`${m}: modules_to_save trains the whole module, the mask only part of it`);

@@ -17,7 +17,6 @@ const MAX_NAME_BYTES = 120;
 export function sanitizeFileName(name: string, fallback = 'unnamed'): string {
   let s = name
     .normalize('NFKC')
-    // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f]/g, '')
     .replace(/[^\p{L}\p{N}._-]+/gu, '_')
     .replace(/^[._]+|[._ ]+$/g, '');

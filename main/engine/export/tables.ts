@@ -42,6 +42,12 @@ export function rowsToColumns(rows: unknown[], lead: Column[] = []): Column[] {
   const keys: string[] = [];
   const seen = new Set(lead.map((c) => c.name));
   const objs = rows.map((r) => (r !== null && typeof r === 'object' && !Array.isArray(r) ? (r as Record<string, unknown>) : { value: r }));
-  for (const o of objs) for (const k of Object.keys(o)) if (!seen.has(k)) (seen.add(k), keys.push(k));
+  for (const o of objs) {
+    for (const k of Object.keys(o)) {
+      if (seen.has(k)) continue;
+      seen.add(k);
+      keys.push(k);
+    }
+  }
   return [...lead, ...keys.map((k) => ({ name: k, values: objs.map((o) => (k in o ? o[k] : null)) }))];
 }

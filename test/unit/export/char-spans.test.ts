@@ -43,7 +43,7 @@ describe('trainedCharSpans', () => {
         const got = new Array<boolean>(cps.length).fill(false);
         for (const [a, b] of spans[i]!.trained) for (let k = a; k < b; k++) got[k] = true;
         expect(got, `${policy} message ${i}`).toEqual(want);
-        for (const [a, b] of spans[i]!.trained) expect(b).toBeLessThanOrEqual(cps.length);
+        for (const [, b] of spans[i]!.trained) expect(b).toBeLessThanOrEqual(cps.length);
       });
       if (policy === 'assistant') {
         expect(spans[2]!.trained).toEqual([[0, Array.from(messages[2]!.content).length]]);

@@ -226,6 +226,8 @@ export const SubsetRuleSchema = z.discriminatedUnion('kind', [
     subsetIds: z.array(z.number().int().positive()).min(2).max(32),
     names: z.array(z.string()).optional(),
   }),
+  /** hand-picked rows (e.g. a lasso on the Map); `source` says how they were picked */
+  z.object({ kind: z.literal('ids'), ids: z.array(z.number().int().positive()).min(1).max(1_000_000), source: z.string().max(200).optional() }),
 ]);
 export type SubsetRule = z.infer<typeof SubsetRuleSchema>;
 

@@ -10,12 +10,14 @@ import { ScoreScreen } from './features/score/ScoreScreen';
 import { SubsetsScreen } from './features/subsets/SubsetsScreen';
 import { TrainScreen } from './features/train/TrainScreen';
 import { LayersScreen } from './features/layers/LayersScreen';
+import { MapScreen } from './features/map/MapScreen';
 import { ExportScreen } from './features/export/ExportScreen';
 import { ThemeToggle } from './components/ThemeToggle';
 
 const SCREENS = [
   { id: 'data', label: 'Data' },
   { id: 'examples', label: 'Examples' },
+  { id: 'map', label: 'Map' },
   { id: 'score', label: 'Score' },
   { id: 'subsets', label: 'Subsets' },
   { id: 'layers', label: 'Layers' },
@@ -174,6 +176,7 @@ export function App() {
           )}
           {screen === 'data' && <DataScreen />}
           {screen === 'examples' && <ExamplesScreen view={examplesView} setView={setExamplesView} />}
+          {screen === 'map' && <MapScreen />}
           {screen === 'score' && <ScoreScreen />}
           {screen === 'subsets' && <SubsetsScreen />}
           {screen === 'layers' && <LayersScreen />}

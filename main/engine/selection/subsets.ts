@@ -69,6 +69,11 @@ export function evaluateRule(db: Db, rule: SubsetRule, datasetId?: number): numb
       const inScope = new Set(db.prepare('SELECT id FROM examples WHERE dataset_id = ?').pluck().all(datasetId) as number[]);
       return ids.filter((e) => inScope.has(e));
     }
+    case 'ids': {
+      // only rows that exist (and are in the dataset, when given)
+      const known = new Set(db.prepare(`SELECT e.id FROM examples e WHERE ${scope}`).pluck().all(...scopeArgs) as number[]);
+      return [...new Set(rule.ids)].filter((e) => known.has(e)).sort((a, b) => a - b);
+    }
     case 'random': {
       const ids = db.prepare(`SELECT e.id FROM ${from} WHERE ${scope} ORDER BY e.id`).pluck().all(...scopeArgs) as number[];
       const rand = mulberry32(rule.seed);

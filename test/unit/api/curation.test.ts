@@ -106,6 +106,14 @@ describe('subset rules', () => {
   });
 });
 
+describe('picked rows', () => {
+  it('an ids rule keeps the rows that exist, once each', async () => {
+    const s = await call('subsets.create', { name: 'lasso', rule: { kind: 'ids', ids: [ids[5]!, ids[2]!, ids[5]!, 999999], source: 'map lasso' }, datasetId });
+    expect(s.size).toBe(2);
+    expect(s.rule).toMatchObject({ kind: 'ids', source: 'map lasso' });
+  });
+});
+
 describe('token masks', () => {
   it('saves an edited mask of the render length and reads it back; a wrong length names the counts', async () => {
     const detail = await call('examples.get', { exampleId: ids[3]! });
@@ -115,7 +123,7 @@ describe('token masks', () => {
     const saved = await call('tokenMasks.save', { exampleId: ids[3]!, mask, provenance: { policy: 'top:50:token_loss' } });
     expect(saved.name).toBe('edited');
     expect(saved.mask).toEqual(mask);
-    expect(saved.trainable).toBe(mask.reduce((a, b) => a + b, 0));
+    expect(saved.trainable).toBe(mask.reduce((a: number, b) => a + b, 0));
     expect(saved.provenance).toMatchObject({ source: 'edited', policy: 'top:50:token_loss' });
     const got = await call('tokenMasks.get', { exampleId: ids[3]! });
     expect(got?.mask).toEqual(mask);

@@ -22,13 +22,12 @@ interface Props {
   onRange: (min: string, max: string) => void;
 }
 
-/** A bin edge as short text that still lands on the right side of the values it separates. */
-function edgeText(v: number, side: 'min' | 'max'): string {
-  if (Number.isInteger(v)) return String(v);
-  const p = Number(v.toPrecision(4));
-  // rounding must not cut off values that are inside the brushed bins
-  const adj = side === 'min' ? (p > v ? Number((v - Math.abs(v) * 1e-4).toPrecision(4)) : p) : p < v ? Number((v + Math.abs(v) * 1e-4).toPrecision(4)) : p;
-  return String(adj);
+/** A bin edge as short text (4 significant digits), rounded outwards so no value inside the brushed bins is cut off. */
+export function edgeText(v: number, side: 'min' | 'max'): string {
+  if (Number.isInteger(v) || v === 0) return String(v);
+  const step = 10 ** (Math.floor(Math.log10(Math.abs(v))) - 3);
+  const r = side === 'min' ? Math.floor(v / step) * step : Math.ceil(v / step) * step;
+  return String(Number(r.toPrecision(4)) === r ? r : Number(r.toPrecision(6)));
 }
 
 export function ColumnHistogram({ column, query, range, onRange }: Props) {

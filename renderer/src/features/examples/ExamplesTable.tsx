@@ -58,6 +58,8 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
   const { layout, setWidth, move, reset } = useColumnLayout(projectPath);
   const [dragging, setDragging] = useState<string | null>(null);
   const [dropTarget, setDropTarget] = useState<string | null>(null);
+  // a press on a resize handle must not start dragging the header it sits in
+  const resizing = useRef(false);
 
   const baseColumns = useMemo<ColumnDef<Entry, unknown>[]>(
     () => [
@@ -185,6 +187,10 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
                 draggable
                 title="Drag to move the column; drag its right edge to resize"
                 onDragStart={(e) => {
+                  if (resizing.current) {
+                    e.preventDefault();
+                    return;
+                  }
                   e.dataTransfer.setData('text/plain', h.id);
                   e.dataTransfer.effectAllowed = 'move';
                   setDragging(h.id);
@@ -226,10 +232,12 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
                   onPointerDown={(e) => {
                     e.preventDefault();
                     e.stopPropagation();
+                    resizing.current = true;
                     const startX = e.clientX;
                     const cell = (e.currentTarget.parentElement as HTMLElement).getBoundingClientRect().width;
                     const onMove = (ev: PointerEvent) => setWidth(h.id, Math.max(MIN_WIDTH, cell + ev.clientX - startX));
                     const onUp = () => {
+                      resizing.current = false;
                       window.removeEventListener('pointermove', onMove);
                       window.removeEventListener('pointerup', onUp);
                     };

@@ -27,6 +27,8 @@ export function describeRule(rule: SubsetRule): string {
       return `random ${rule.count} (seed ${rule.seed})`;
     case 'ifd_top':
       return `ifd ≤ 1, then highest ${rule.percent !== undefined ? `${rule.percent}%` : rule.count} by ifd`;
+    case 'ids':
+      return `${rule.ids.length} picked rows${rule.source ? ` (${rule.source})` : ''}`;
     case 'combine': {
       const names = rule.names ?? rule.subsetIds.map((id) => `#${id}`);
       const sym = rule.op === 'union' ? ' ∪ ' : rule.op === 'intersection' ? ' ∩ ' : ' − ';

@@ -55,7 +55,7 @@ export function TrainScreen() {
           <table className="simple-table" data-testid="train-runs">
             <thead>
               <tr>
-                <th title="Overlay this run's loss on the chart">Compare</th>
+                <th className="narrow-col" title="Overlay this run's loss on the chart">Compare</th>
                 <th>Run</th>
                 <th>Status</th>
                 <th className="num">Step</th>

@@ -4,7 +4,8 @@
  * undo/redo. Waits on data-* state, never on sleeps; screenshots go to test-results/screens/curation-NN-*.png.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join, resolve } from 'node:path';
 import { type RunningServer, startServer } from './server';
 
@@ -259,4 +260,67 @@ test('subset rules, set operations and undo/redo', async ({ page }) => {
   await page.getByTestId('examples-subset').selectOption({ label: 'hard-and-long (' + inter + ')' });
   await settled(page);
   await expect(page.getByTestId('examples-count')).toHaveText(`${inter} rows`);
+});
+
+test('the map says what to do without embeddings; with them, hover reads a row and a lasso saves a subset', async ({ page }) => {
+  await page.goto(`${server.url}#/map`);
+  await expect(page.getByTestId('map-empty')).toContainText('embedding');
+  await shot(page, '08-map-empty');
+
+  // Embeddings as the scoring pass stores them (example_vectors, Float32 blobs): two clusters, even and odd rows.
+  const dbPath = `${server.home}/projects/curation/project.winnow`;
+  test.skip(!existsSync(dbPath), 'needs the server started by this spec (not WINNOW_E2E_URL)');
+  const db = new Database(dbPath);
+  try {
+    db.exec(`CREATE TABLE IF NOT EXISTS example_vectors (run_id INTEGER NOT NULL, example_id INTEGER NOT NULL, signal TEXT NOT NULL,
+      dim INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (run_id, example_id, signal))`);
+    const run = Number(db.prepare(`INSERT INTO score_runs (model_id, dataset_id, signals_json, params_json, status, created_at)
+      VALUES (NULL, NULL, '["embedding"]', '{}', 'done', datetime('now'))`).run().lastInsertRowid);
+    const rows = db.prepare('SELECT id, row_index FROM examples ORDER BY id').all() as Array<{ id: number; row_index: number }>;
+    const put = db.prepare('INSERT INTO example_vectors (run_id, example_id, signal, dim, vector) VALUES (?, ?, ?, ?, ?)');
+    for (const r of rows) {
+      const side = r.row_index % 2 === 0 ? 5 : -5;
+      const v = Float32Array.from([side, (r.row_index % 7) / 7, (r.row_index % 5) / 10, 0.1]);
+      put.run(run, r.id, 'embedding', 4, Buffer.from(v.buffer));
+    }
+  } finally {
+    db.close();
+  }
+  await page.reload();
+  const canvas = page.getByTestId('map-canvas');
+  await expect(canvas).toHaveAttribute('data-points', '50');
+  await expect(page.getByTestId('map-info')).toContainText('PCA');
+  await page.getByTestId('map-signal').selectOption('mean_loss');
+  await expect(canvas).toHaveAttribute('data-loading', 'false');
+
+  const box = (await canvas.boundingBox())!;
+  // sweep the pointer across the middle until it is over a point
+  const hover = page.getByTestId('map-hover');
+  for (let x = box.x + 4; x < box.x + box.width; x += 3) {
+    await page.mouse.move(x, box.y + box.height / 2);
+    if (await hover.getAttribute('data-example-id')) break;
+  }
+  await expect(hover).not.toHaveAttribute('data-example-id', '');
+  await expect(hover).toContainText('Row');
+  await shot(page, '09-map-hover');
+
+  // lasso the left half: one of the two clusters
+  const path: Array<[number, number]> = [
+    [box.x + 2, box.y + 2],
+    [box.x + box.width / 2, box.y + 2],
+    [box.x + box.width / 2, box.y + box.height - 2],
+    [box.x + 2, box.y + box.height - 2],
+    [box.x + 2, box.y + 4],
+  ];
+  await page.mouse.move(...path[0]!);
+  await page.mouse.down();
+  for (const p of path.slice(1)) await page.mouse.move(p[0], p[1], { steps: 4 });
+  await page.mouse.up();
+  await expect(page.getByTestId('map-selected')).toHaveAttribute('data-count', '25');
+  await page.getByTestId('map-subset-name').fill('left-cluster');
+  await page.getByTestId('map-save').click();
+  await expect(page.getByTestId('map-saved')).toHaveAttribute('data-size', '25');
+  await shot(page, '10-map-lasso');
+  await page.getByTestId('nav-subsets').click();
+  await expect(page.locator('[data-testid="subset-row"][data-name="left-cluster"]')).toContainText('25 picked rows');
 });

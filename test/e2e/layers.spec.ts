@@ -149,6 +149,7 @@ test('save a named layer mask, then train with it; compare runs; pause and resum
   await expect(chart.locator(`g[data-series="#${firstId} train"]`)).toHaveAttribute('data-count', '3');
   await expect(chart.locator(`g[data-series="#${secondId} train"]`)).toHaveAttribute('data-count', '3');
   await expect(page.getByTestId('train-lr-chart')).toBeVisible();
+  await chart.scrollIntoViewIfNeeded();
   await shot(page, '04-compare');
 
   // pause (cancel with a checkpoint) and resume
@@ -166,4 +167,35 @@ test('save a named layer mask, then train with it; compare runs; pause and resum
   await expect(run).toHaveAttribute('data-status', 'done', { timeout: 300_000 });
   await expect(page.getByTestId('train-step')).toHaveAttribute('data-step', '40');
   await shot(page, '06-resumed');
+});
+
+test('after scoring fim the grid is coloured by it and top:N:fim picks the highest-scoring blocks', async ({ page }) => {
+  test.setTimeout(900_000);
+  await page.goto(`${server.url}#/score`);
+  for (const s of ['token_loss', 'mean_loss', 'ifd', 'embedding']) {
+    const box = page.getByTestId(`signal-${s}`);
+    if ((await box.count()) && (await box.isChecked())) await box.uncheck();
+  }
+  await page.getByTestId('signal-fim').check();
+  await page.getByTestId('score-start').click();
+  await expect(page.getByTestId('job-progress')).toHaveAttribute('data-status', 'done', { timeout: 840_000 });
+
+  await page.getByTestId('nav-layers').click();
+  await expect(page.getByTestId('layers-signal')).toHaveValue('fim');
+  await expect(page.getByTestId('layers-no-scores')).toHaveCount(0);
+  await expect(page.getByTestId('layers-fim-note')).toContainText('not normalised by tensor size');
+  const scored = page.locator('[data-testid="layer-cell"][data-block="0"]:not([data-value=""])');
+  await expect(scored).toHaveCount(9);
+  // block score = sum of its tensors' fim (as the engine ranks blocks for top:N)
+  const sums = await page.locator('[data-testid="layer-cell"][data-block]:not([data-block=""])').evaluateAll((els) => {
+    const s = new Map<number, number>();
+    for (const e of els) s.set(Number(e.getAttribute('data-block')), (s.get(Number(e.getAttribute('data-block'))) ?? 0) + Number(e.getAttribute('data-value')));
+    return [...s.entries()].sort((a, b) => b[1] - a[1]).map(([b]) => b);
+  });
+  await page.getByTestId('preset-top-n').fill('2');
+  await page.getByTestId('preset-top').click();
+  await expect(page.getByTestId('layers-spec')).toHaveText('top:2:fim');
+  for (const b of sums.slice(0, 2)) await expect(page.locator(`[data-testid="layer-block"][data-block="${b}"]`)).toHaveAttribute('data-selected', 'all');
+  await expect(page.locator('[data-testid="layer-block"][data-selected="all"]')).toHaveCount(2);
+  await shot(page, '07-fim');
 });

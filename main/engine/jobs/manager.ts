@@ -167,12 +167,15 @@ export class JobManager {
       });
       this.opts.onFinished?.(this.get(next));
     } catch (err) {
+      // keep how far it got, so the job list (and a later resume) shows real progress
+      const last = this.live.get(next);
+      const reached = { current: last?.current, total: last?.total, stats: Object.keys(last?.stats ?? {}).length ? last!.stats : undefined };
       this.live.delete(next);
       const e = toErrorValue(err);
       if (this.cancelRequested.has(next) || e.code === 'cancelled') {
-        this.update(next, { status: 'cancelled', message: 'cancelled; finished work is saved' });
+        this.update(next, { ...reached, status: 'cancelled', message: 'cancelled; finished work is saved' });
       } else {
-        this.update(next, { status: 'failed', message: e.message, error: e });
+        this.update(next, { ...reached, status: 'failed', message: e.message, error: e });
       }
     } finally {
       this.cancelRequested.delete(next);

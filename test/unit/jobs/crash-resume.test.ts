@@ -69,10 +69,12 @@ describe('crash safety', () => {
 
     expect(integrity()).toBe('ok');
     const db = new Database(dbPath(), { readonly: true });
-    const scoredBefore = db.prepare(`SELECT COUNT(*) FROM example_scores WHERE run_id = 1 AND signal = 'length_tokens'`).pluck().get() as number;
-    const tokenRows = db.prepare(`SELECT COUNT(*) FROM token_scores WHERE run_id = 1 AND signal = 'token_loss'`).pluck().get() as number;
-    const meanRows = db.prepare(`SELECT COUNT(*) FROM example_scores WHERE run_id = 1 AND signal = 'mean_loss'`).pluck().get() as number;
+    const run = db.prepare('SELECT id, cursor FROM score_runs WHERE job_id = ?').get(jobId) as { id: number; cursor: number };
+    const scoredBefore = db.prepare(`SELECT COUNT(*) FROM example_scores WHERE run_id = ? AND signal = 'length_tokens'`).pluck().get(run.id) as number;
+    const tokenRows = db.prepare(`SELECT COUNT(*) FROM token_scores WHERE run_id = ? AND signal = 'token_loss'`).pluck().get(run.id) as number;
+    const meanRows = db.prepare(`SELECT COUNT(*) FROM example_scores WHERE run_id = ? AND signal = 'mean_loss'`).pluck().get(run.id) as number;
     db.close();
+    expect(run.cursor).toBe(scoredBefore);
     expect(scoredBefore).toBeGreaterThanOrEqual(24);
     expect(scoredBefore).toBeLessThan(300);
     // batches are atomic: every scored example has all its signals
@@ -86,7 +88,7 @@ describe('crash safety', () => {
     expect(stale.resumable).toBe(true);
     expect(stale.error!.message).toContain('resume');
 
-    const firstProgress = engine.waitFor((e) => e.type === 'job' && e.job.jobId === jobId && e.job.status === 'running' && e.job.total > 0);
+    const firstProgress = engine.waitFor((e) => e.type === 'job' && e.job.jobId === jobId && e.job.status === 'running' && /^scored/.test(e.job.message));
     await engine.call('jobs.resume', { jobId });
     const first = (await firstProgress) as { job: Job };
     expect(first.job.current).toBeGreaterThanOrEqual(scoredBefore); // it did not start over
@@ -96,8 +98,8 @@ describe('crash safety', () => {
     const after = new Database(dbPath(), { readonly: true });
     const rendered = after.prepare('SELECT COUNT(*) FROM renders').pluck().get() as number;
     const perExample = after
-      .prepare(`SELECT COUNT(*) AS n, COUNT(DISTINCT example_id) AS d FROM token_scores WHERE run_id = 1 AND signal = 'token_loss'`)
-      .get() as { n: number; d: number };
+      .prepare(`SELECT COUNT(*) AS n, COUNT(DISTINCT example_id) AS d FROM token_scores WHERE run_id = ? AND signal = 'token_loss'`)
+      .get(run.id) as { n: number; d: number };
     after.close();
     expect(perExample.n).toBe(rendered);
     expect(perExample.d).toBe(rendered);

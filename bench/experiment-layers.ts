@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     const layers = await call('layers.list', { modelId: base.id });
     const L = layers.numLayers;
 
-    const arms = [];
+    const arms: Array<Awaited<ReturnType<typeof train>>> = [];
     arms.push(await train('(a) all blocks', { layers: 'all' }));
     arms.push(await train('(b) top-2 blocks by fim', { layers: 'top:2:fim' }));
     const bottom = layers.tensors.filter((t) => t.block !== null && t.block < 2).map((t) => t.name);

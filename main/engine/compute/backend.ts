@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { WinnowError } from '../util/errors';
 import { registerWasmFixes } from './wasm-fixes';
+import { withWasmThreads } from './wasm-threads';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -67,11 +68,29 @@ export function wasmDir(): string {
   return dir + path.sep;
 }
 
+/**
+ * wasm threads: WINNOW_WASM_THREADS=<n> (default 1). n > 1 loads the threaded-SIMD build through the Node shims in
+ * wasm-threads.ts. Off by default: on the 2 shared cores we measure on, 2 threads gained nothing reliable (see
+ * README, "Compute backends"); on an idle machine with more cores, matmuls scale with threads.
+ */
+export function wasmThreadsWanted(): number {
+  const v = process.env.WINNOW_WASM_THREADS?.trim();
+  if (!v) return 1;
+  const n = Number(v);
+  // the threaded build preloads 8 pthread workers; more would be started later, outside our Node shims
+  if (!Number.isInteger(n) || n < 1 || n > 8) {
+    throw new WinnowError('bad_input', `WINNOW_WASM_THREADS="${v}" must be a whole number of threads from 1 to 8`);
+  }
+  return n;
+}
+
 async function tryWasm(): Promise<{ ok: true } | { ok: false; why: string }> {
   try {
     setWasmPaths(wasmDir());
     registerWasmFixes();
-    if (await tf.setBackend('wasm')) return { ok: true };
+    const threads = wasmThreadsWanted();
+    const started = threads > 1 ? await withWasmThreads(threads, () => tf.setBackend('wasm')) : await tf.setBackend('wasm');
+    if (started) return { ok: true };
     return { ok: false, why: 'wasm backend did not start' };
   } catch (err) {
     return { ok: false, why: `wasm failed: ${errText(err)}` };
@@ -127,9 +146,8 @@ export async function initBackend(prefer?: BackendName): Promise<BackendInfo> {
     else if (unavailable.length) reason = `best available${via}: ${unavailable.map((u) => `${u.name}: ${u.why}`).join('; ')}`;
     else reason = `best available${via}`;
     const threads = threadsOf(name);
-    if (name === 'wasm' && threads === 1 && !tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')) {
-      // tfjs-backend-wasm turns its threaded build off under Node (tensorflow/tfjs#3830)
-      reason += '; 1 thread (wasm multithreading is unavailable in Node)';
+    if (name === 'wasm') {
+      reason += threads > 1 ? `; ${threads} threads (WINNOW_WASM_THREADS)` : '; 1 thread (set WINNOW_WASM_THREADS=n for more)';
     }
     last = { name, reason, unavailable, threads };
     return last;

@@ -92,7 +92,7 @@ export function checkFits(
         `needs ~${gib(need)} (weights ${gib(est.weightsBytes)}, activations ${gib(est.activationBytes)}, gradients ${gib(est.gradBytes)}, ` +
         `optimizer ${gib(est.optimizerBytes)}${extra ? `, ${opts.backend} weight copies ${gib(extra)}` : ''}) but ${gib(USABLE * limit)} is usable ` +
         `(${Math.round(USABLE * 100)}% of ${gib(limit)}). Use a smaller batch or sequence length, or train fewer tensors.`,
-      { needBytes: need, limitBytes: limit, ...result },
+      { needBytes: need, ...result },
     );
   }
   return result;

@@ -9,7 +9,7 @@ export interface ExampleQuery {
   tokenizerId?: string;
   sort?: { column: string; dir: 'asc' | 'desc' };
   filters?: Array<{ column: string; min?: number; max?: number }>;
-  /** full-text search over the example's text; words match as prefixes, all must occur */
+  /** full-text search over the example's text: all words must occur, the last one as a prefix (it may be half typed) */
   text?: string;
   offset: number;
   limit: number;
@@ -32,11 +32,15 @@ const BUILTIN: Record<string, string> = {
   n_label: 'r.n_label',
 };
 
-/** Turn user text into an FTS5 query: each word a quoted prefix term, so FTS syntax in the input is inert. */
+/**
+ * Turn user text into an FTS5 query: each word quoted, so FTS syntax in the input is inert; the last word matches
+ * as a prefix (the one being typed), earlier ones as whole words. A prefix of a word in every row (e.g. "case"*)
+ * makes FTS5 merge a million-entry doclist; a whole word lets it skip through the doclist index.
+ */
 export function ftsQuery(text: string): string | null {
   const words = text.split(/\s+/).map((w) => w.replace(/"/g, '')).filter((w) => /[\p{L}\p{N}]/u.test(w));
   if (words.length === 0) return null;
-  return words.map((w) => `"${w}"*`).join(' ');
+  return words.map((w, i) => (i === words.length - 1 ? `"${w}"*` : `"${w}"`)).join(' ');
 }
 
 interface Scope { lo: number; hi: number; n: number }
@@ -84,7 +88,9 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
   if (q.datasetId !== undefined) {
     scope = datasetScope(db, q.datasetId);
     // 'id' conditions name the example id as {id}: s.example_id or e.id, whichever table leads the query
-    if (scope) conds.push({ sql: '{id} BETWEEN ? AND ?', args: [scope.lo, scope.hi], uses: 'id' });
+    // unary + keeps the planner from driving queries by this rowid range (without statistics it takes a range
+    // for very selective, and would scan a million rows rather than walk a signal's or the FTS index)
+    if (scope) conds.push({ sql: '+{id} BETWEEN ? AND ?', args: [scope.lo, scope.hi], uses: 'id' });
     else conds.push({ sql: 'e.dataset_id = ?', args: [q.datasetId], uses: 'e' });
   }
   if (q.subsetId !== undefined) {
@@ -125,7 +131,7 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
   // total: the dataset's size when nothing else narrows it
   // row order over whole datasets: the page is made of id ranges (a table scan to an OFFSET reads every row)
   let ranges: Scope[] | null = null;
-  const onlyScope = conds.every((c) => c.sql === '{id} BETWEEN ? AND ?');
+  const onlyScope = conds.every((c) => c.sql === '+{id} BETWEEN ? AND ?');
   if (conds.length === 0) {
     // every example belongs to one dataset, so contiguous datasets' ranges are all the examples
     const all = (db.prepare('SELECT id FROM datasets').pluck().all() as number[]).map((d) => datasetScope(db, d));

@@ -90,6 +90,9 @@ describe('queryExamples', () => {
     expect(queryExamples(db, { text: 'cherry', offset: 0, limit: 100 }).total).toBe(5); // rows 2,7,12,17 of ds1 + row 2 of ds2
     expect(queryExamples(db, { text: 'cher', datasetId: 2, offset: 0, limit: 100 }).rows.map((r) => r.rowIndex)).toEqual([2]);
     expect(queryExamples(db, { text: 'banana number 6', offset: 0, limit: 100 }).rows.map((r) => r.rowIndex)).toEqual([6]);
+    // the last word is a prefix (being typed), earlier words are whole words
+    expect(queryExamples(db, { text: 'banana numb', datasetId: 1, offset: 0, limit: 100 }).total).toBe(4);
+    expect(queryExamples(db, { text: 'banan number', datasetId: 1, offset: 0, limit: 100 }).total).toBe(0);
     // FTS syntax in user input is inert
     expect(queryExamples(db, { text: 'apple OR "banana" NEAR(', offset: 0, limit: 100 }).total).toBe(0);
   });

@@ -9,8 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../main/engine/compute/backend';
-import { disposeModel, loadModel } from '../main/engine/models/model';
-import { GPT2_SMALL, ROOT, STORIES_DIR, makeTrainer, randomIds, randomModelDir, runForward, timeIt } from './models-lib';
+import { GPT2_SMALL, ROOT, STORIES_DIR, randomIds, randomModelDir, timeIt } from './models-lib';
 
 const PY = '/usr/bin/python3';
 const quick = process.env.WINNOW_BENCH_QUICK === '1';
@@ -19,14 +18,9 @@ interface Row {
   model: string;
   batch: number;
   seq: number;
-  winnow: { forwardTps: number; trainTps: number; top2TrainTps?: number; peakHeapMb: number };
+  winnow: { forwardTps: number | null; trainTps: number | null; top2TrainTps: number | null; peakHeapMb: number | null; errors: string[] };
   torch: { forwardTps: number; trainTps: number; threads: number; peakRssMb: number } | { error: string };
-  ratio: { forward: number; train: number } | null;
-}
-
-function heapMb(): number {
-  const be = tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } };
-  return Math.round((be.wasm ? be.wasm.HEAPU8.length : tf.memory().numBytes) / 2 ** 20);
+  ratio: { forward: number | null; train: number | null } | null;
 }
 
 /** 2-D matmul GFLOP/s of the backend itself at a projection's shape (the ceiling the model's matmuls are held to). */
@@ -47,33 +41,42 @@ function torchRun(folder: string, ids: Int32Array, B: number, T: number, reps: n
   return { forwardTps: Math.round((B * T) / o.forward_s), trainTps: Math.round((B * T) / o.train_s), threads: o.threads, peakRssMb: o.peak_rss_mb };
 }
 
+/** A Winnow phase in its own process (see models-run.ts). */
+function winnowRun(dir: string, phase: 'forward' | 'train' | 'top2', B: number, T: number, reps: number): { seconds: number; heapMb: number } | { error: string } {
+  const r = spawnSync('npx', ['tsx', path.join(ROOT, 'bench/models-run.ts'), JSON.stringify({ dir, phase, batch: B, seq: T, reps })], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
+  const last = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!last) return { error: `exit ${r.status}: ${(r.stderr || '').trim().split('\n').filter((l) => /Error|abort/i.test(l))[0] ?? 'no output'}`.slice(0, 200) };
+  return JSON.parse(last);
+}
+
 async function benchModel(label: string, dir: string, shapes: Array<[number, number]>, reps: number, top2: boolean): Promise<Row[]> {
   const rows: Row[] = [];
   for (const [B, T] of shapes) {
-    // each phase loads the model afresh: a trainer turns tensors into variables, as training/run.ts does
-    let m = await loadModel(dir);
-    const ids = randomIds(B, T, m.config.vocabSize);
-    const fwd = timeIt(() => runForward(m.config, m.weights, ids, B, T), reps).median;
-    disposeModel(m);
-    m = await loadModel(dir);
-    const full = makeTrainer(m.config, m.weights, ids, B, T, () => true, 0);
-    const train = timeIt(() => full.step(), Math.max(1, reps - 1)).median;
-    full.dispose();
-    disposeModel(m);
-    let top2Tps: number | undefined;
-    if (top2) {
-      // only the top 2 blocks (and the final norm) train; the blocks below run once, outside the tape
-      m = await loadModel(dir);
-      const L = m.config.numLayers;
-      const re = new RegExp(`(h|layers)\\.(${L - 2}|${L - 1})\\.|ln_f|model\\.norm`);
-      const t2 = makeTrainer(m.config, m.weights, ids, B, T, (n) => re.test(n), L - 2);
-      top2Tps = Math.round((B * T) / timeIt(() => t2.step(), Math.max(1, reps - 1)).median);
-      t2.dispose();
-      disposeModel(m);
-    }
-    const winnow = { forwardTps: Math.round((B * T) / fwd), trainTps: Math.round((B * T) / train), top2TrainTps: top2Tps, peakHeapMb: heapMb() };
+    const ids = randomIds(B, T, (JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size);
+    const fwd = winnowRun(dir, 'forward', B, T, reps);
+    const train = winnowRun(dir, 'train', B, T, Math.max(1, reps - 1));
+    const t2 = top2 ? winnowRun(dir, 'top2', B, T, Math.max(1, reps - 1)) : null;
+    const tps = (r: { seconds: number } | { error: string } | null) => (r && 'seconds' in r ? Math.round((B * T) / r.seconds) : null);
+    const heaps = [fwd, train, t2].flatMap((r) => (r && 'heapMb' in r ? [r.heapMb] : []));
+    const winnow = {
+      forwardTps: tps(fwd),
+      trainTps: tps(train),
+      top2TrainTps: tps(t2),
+      peakHeapMb: heaps.length ? Math.max(...heaps) : null,
+      errors: [fwd, train, t2].flatMap((r) => (r && 'error' in r ? [r.error] : [])),
+    };
     const torch = torchRun(dir, ids, B, T, reps);
-    const ratio = 'error' in torch ? null : { forward: +(winnow.forwardTps / torch.forwardTps).toFixed(3), train: +(winnow.trainTps / torch.trainTps).toFixed(3) };
+    const ratio =
+      'error' in torch
+        ? null
+        : {
+            forward: winnow.forwardTps ? +(winnow.forwardTps / torch.forwardTps).toFixed(3) : null,
+            train: winnow.trainTps ? +(winnow.trainTps / torch.trainTps).toFixed(3) : null,
+          };
     rows.push({ model: label, batch: B, seq: T, winnow, torch, ratio });
     console.error(`[bench:models] ${label} [${B},${T}] done`);
   }
@@ -95,10 +98,10 @@ async function main(): Promise<void> {
     rows.map((r) => ({
       model: r.model,
       'B×T': `${r.batch}×${r.seq}`,
-      'fwd tok/s': r.winnow.forwardTps,
+      'fwd tok/s': r.winnow.forwardTps ?? 'failed',
       'torch fwd': 'error' in r.torch ? r.torch.error : r.torch.forwardTps,
       'fwd ratio': r.ratio?.forward ?? '-',
-      'train tok/s': r.winnow.trainTps,
+      'train tok/s': r.winnow.trainTps ?? 'failed',
       'torch train': 'error' in r.torch ? '-' : r.torch.trainTps,
       'train ratio': r.ratio?.train ?? '-',
       'top-2 train tok/s': r.winnow.top2TrainTps ?? '-',
@@ -106,6 +109,7 @@ async function main(): Promise<void> {
       'torch RSS MB': 'error' in r.torch ? '-' : r.torch.peakRssMb,
     })),
   );
+  for (const r of rows) for (const e of r.winnow.errors) console.log(`${r.model} ${r.batch}×${r.seq}: ${e}`);
 }
 
 main().catch((e) => {

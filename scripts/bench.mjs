@@ -1,5 +1,5 @@
-// `npm run bench [name ...]`: runs bench/<name>.ts (or every bench/*.ts that is an entry, i.e. not a *-lib helper
-// or a profile) one after another with tsx, stopping at the first failure.
+// `npm run bench [name ...]`: runs bench/<name>.ts, or every bench/*.ts entry (not *-lib helpers, *-profile tools or
+// *-run child processes), one after another with tsx, stopping at the first failure.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const given = process.argv.slice(2).map((n) => n.replace(/^bench\//, '').replace(/\.ts$/, ''));
 const all = readdirSync(join(root, 'bench'))
-  .filter((f) => f.endsWith('.ts') && !/-lib\.ts$|-profile\.ts$/.test(f))
+  .filter((f) => f.endsWith('.ts') && !/-(lib|profile|run)\.ts$/.test(f))
   .map((f) => f.slice(0, -3));
 const names = given.length ? given : all;
 for (const name of names) {

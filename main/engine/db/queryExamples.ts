@@ -81,7 +81,7 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
   const tokArg = q.tokenizerId ?? null;
 
   // each condition remembers which table it reads, so queries join only what they need
-  type Cond = { sql: string; args: unknown[]; uses: 'e' | 's' | 'r' | 'id' };
+  type Cond = { sql: string; args: unknown[]; uses: 'e' | 's' | 'r' | 'id'; fts?: true };
   const conds: Cond[] = [];
   const usesOf = (c: string): Cond['uses'] => (c.startsWith('s.') ? 's' : c.startsWith('r.') ? 'r' : 'e');
   let scope: Scope | null = null;
@@ -103,16 +103,21 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
   }
   if (q.text !== undefined) {
     const m = ftsQuery(q.text);
-    if (m !== null) conds.push({ sql: '{id} IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)', args: [m], uses: 'id' });
+    if (m !== null) conds.push({ sql: '{id} IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)', args: [m], uses: 'id', fts: true });
   }
   const dir = q.sort?.dir === 'desc' ? 'DESC' : 'ASC';
   const sortCol = q.sort ? colSql(q.sort.column) : null;
   const has = (t: Cond['uses'], extra: Cond[] = []) => [...conds, ...extra].some((c) => c.uses === t);
 
-  /** FROM clause and WHERE for `extra` conditions, driven by `lead` (the table whose index orders the rows). */
-  const build = (lead: 'e' | 's' | 'r', extra: Cond[] = []) => {
+  type Lead = 'e' | 's' | 'r' | 'f';
+  /**
+   * FROM clause and WHERE for `extra` conditions, driven by `lead`: the table whose index orders or narrows the
+   * rows (examples, signals, renders, or the FTS index). Leading from signals/renders/FTS keeps the query off
+   * the examples table (~1 KB rows), which it otherwise reads page by page.
+   */
+  const build = (lead: Lead, extra: Cond[] = []) => {
     const all = [...conds, ...extra];
-    const idCol = lead === 's' ? 's.example_id' : lead === 'r' ? 'r.example_id' : 'e.id';
+    const idCol = lead === 's' ? 's.example_id' : lead === 'r' ? 'r.example_id' : lead === 'f' ? 'examples_fts.rowid' : 'e.id';
     const joins: string[] = [];
     const args: unknown[] = [];
     if (lead !== 'e' && has('e', extra)) joins.push(`CROSS JOIN examples e ON e.id = ${idCol}`);
@@ -122,8 +127,9 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
       joins.push(`LEFT JOIN renders r ON r.example_id = ${idCol} AND r.tokenizer_id = ?`);
       args.push(tokArg);
     }
-    const from = `${lead === 's' ? 'example_signals s' : lead === 'r' ? 'renders r' : 'examples e'} ${joins.join(' ')}`;
-    const sql = [...(lead === 'r' ? ['r.tokenizer_id = ?'] : []), ...all.map((c) => c.sql.replaceAll('{id}', idCol))];
+    const from = `${lead === 's' ? 'example_signals s' : lead === 'r' ? 'renders r' : lead === 'f' ? 'examples_fts' : 'examples e'} ${joins.join(' ')}`;
+    const sql = [...(lead === 'r' ? ['r.tokenizer_id = ?'] : []),
+      ...all.map((c) => (lead === 'f' && c.fts ? 'examples_fts MATCH ?' : c.sql.replaceAll('{id}', idCol)))];
     const where = sql.length ? `WHERE ${sql.join(' AND ')}` : '';
     return { from, where, args: [...args, ...all.flatMap((c) => c.args)], idCol };
   };
@@ -138,11 +144,13 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
     if (all.every((r): r is Scope => r !== null)) ranges = all.filter((r) => r.n > 0).sort((a, b) => a.lo - b.lo);
   } else if (onlyScope && scope) ranges = [scope];
 
+  // the table to lead counts and row-order pages: one whose conditions narrow the rows, examples last
+  const lead: Lead = has('s') ? 's' : has('r') ? 'r' : conds.some((c) => c.fts) ? 'f' : 'e';
   let total: number;
   if (ranges) total = ranges.reduce((t, r) => t + r.n, 0);
   else if (conds.length === 0) total = db.prepare('SELECT COUNT(*) FROM examples').pluck().get() as number;
   else {
-    const b = build(has('e') || has('r') || !has('s') ? 'e' : 's');
+    const b = build(lead);
     total = db.prepare(`SELECT COUNT(*) FROM ${b.from} ${b.where}`).pluck().get(...b.args) as number;
   }
 
@@ -156,24 +164,28 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
       skip = 0;
       if (ids.length >= q.limit) break;
     }
-  } else if (sortCol && (sortCol.startsWith('s.') || sortCol.startsWith('r.'))) {
+  } else if (!sortCol) {
+    const b = build(lead);
+    ids = db.prepare(`SELECT ${b.idCol} FROM ${b.from} ${b.where} ORDER BY ${b.idCol} ASC LIMIT ? OFFSET ?`)
+      .pluck().all(...b.args, q.limit, q.offset) as number[];
+  } else if (sortCol.startsWith('s.') || sortCol.startsWith('r.')) {
     // Signal (or token count) sort in two parts so SQLite walks that column's index (a LEFT JOIN from examples
     // would sort in a temp b-tree): rows with a value in index order, then rows without one (NULLs last) in id order.
-    const lead = sortCol.startsWith('s.') ? 's' : 'r';
-    const valued = build(lead, [{ sql: `${sortCol} IS NOT NULL`, args: [], uses: lead }]);
+    const sl = sortCol.startsWith('s.') ? 's' : 'r';
+    const valued = build(sl, [{ sql: `${sortCol} IS NOT NULL`, args: [], uses: sl }]);
     ids = db.prepare(`SELECT ${valued.idCol} FROM ${valued.from} ${valued.where} ORDER BY ${sortCol} ${dir}, ${valued.idCol} ${dir} LIMIT ? OFFSET ?`)
       .pluck().all(...valued.args, q.limit, q.offset) as number[];
     if (ids.length < q.limit) {
       // the page reaches the rows without a value: how many valued rows come before them decides the offset
       const nValued = ids.length > 0 ? q.offset + ids.length
         : (db.prepare(`SELECT COUNT(*) FROM ${valued.from} ${valued.where}`).pluck().get(...valued.args) as number);
-      const nulls = build('e', [{ sql: `${sortCol} IS NULL`, args: [], uses: lead }]);
+      const nulls = build('e', [{ sql: `${sortCol} IS NULL`, args: [], uses: sl }]);
       ids = ids.concat(db.prepare(`SELECT e.id FROM ${nulls.from} ${nulls.where} ORDER BY e.id ${dir} LIMIT ? OFFSET ?`)
         .pluck().all(...nulls.args, q.limit - ids.length, Math.max(0, q.offset - nValued)) as number[]);
     }
   } else {
     const b = build('e');
-    const order = sortCol ? `${sortCol} ${dir} NULLS LAST, e.id ${dir}` : 'e.id ASC';
+    const order = `${sortCol} ${dir} NULLS LAST, e.id ${dir}`;
     ids = db.prepare(`SELECT e.id FROM ${b.from} ${b.where} ORDER BY ${order} LIMIT ? OFFSET ?`)
       .pluck().all(...b.args, q.limit, q.offset) as number[];
   }

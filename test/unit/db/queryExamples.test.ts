@@ -93,6 +93,13 @@ describe('queryExamples', () => {
     // the last word is a prefix (being typed), earlier words are whole words
     expect(queryExamples(db, { text: 'banana numb', datasetId: 1, offset: 0, limit: 100 }).total).toBe(4);
     expect(queryExamples(db, { text: 'banan number', datasetId: 1, offset: 0, limit: 100 }).total).toBe(0);
+    // search led by the FTS index, with conditions on examples, signals and renders joined to it
+    const cherries = (extra: object) => queryExamples(db, { text: 'cherry', datasetId: 1, offset: 0, limit: 100, ...extra });
+    expect(cherries({}).rows.map((r) => r.rowIndex)).toEqual([2, 7, 12, 17]);
+    expect(cherries({ filters: [{ column: 'n_chars', min: 29 }] }).rows.map((r) => r.rowIndex)).toEqual([12, 17]);
+    expect(cherries({ filters: [{ column: 'mean_loss', max: 1.5 }] }).rows.map((r) => r.rowIndex)).toEqual([2, 12]);
+    expect(cherries({ tokenizerId: 'tok', filters: [{ column: 'n_tokens', max: 5 }] })).toMatchObject({ total: 1, rows: [{ rowIndex: 2, nTokens: 3 }] });
+    expect(cherries({ offset: 3 }).rows.map((r) => r.rowIndex)).toEqual([17]);
     // FTS syntax in user input is inert
     expect(queryExamples(db, { text: 'apple OR "banana" NEAR(', offset: 0, limit: 100 }).total).toBe(0);
   });

@@ -105,6 +105,9 @@ test('column widths and order are remembered for the project', async ({ page }) 
   await settled(page);
   const header = page.getByTestId('header-mean_loss');
   const before = Number(await header.getAttribute('data-width'));
+  await expect(page.getByTestId('hist-mean_loss')).toHaveAttribute('data-loading', 'false');
+  // the table scrolls sideways when there are many signal columns
+  await page.getByTestId('resize-mean_loss').scrollIntoViewIfNeeded();
   const handle = (await page.getByTestId('resize-mean_loss').boundingBox())!;
   await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
   await page.mouse.down();
@@ -249,7 +252,7 @@ test('subset rules, set operations and undo/redo', async ({ page }) => {
   await page.keyboard.press('Control+z');
   await expect(size('hard-20')).toHaveText('20');
   // undo a create
-  await page.getByTestId('subset-undo').click(); // (the redo stack was used: this undoes the difference subset)
+  await page.getByTestId('subset-undo').click(); // next on the stack: the creation of hard-not-long
   await expect(page.locator('[data-testid="subset-row"][data-name="hard-not-long"]')).toHaveCount(0);
   await page.getByTestId('subset-redo').click();
   await expect(size('hard-not-long')).toHaveText(String(20 - inter));

@@ -32,13 +32,14 @@ export function MapScreen() {
   const [saveError, setSaveError] = useState<ApiError | null>(null);
   const [saved, setSaved] = useState<{ name: string; size: number } | null>(null);
 
+  const hasPoints = n > 0;
   useEffect(() => {
     const el = wrapRef.current;
     if (!el) return;
     const ro = new ResizeObserver(() => setWidth(Math.max(320, Math.floor(el.clientWidth))));
     ro.observe(el);
     return () => ro.disconnect();
-  }, [n > 0]);
+  }, [hasPoints]);
 
   // screen coordinates of every point (recomputed on resize), and the hover index over them
   const screen = useMemo(() => {

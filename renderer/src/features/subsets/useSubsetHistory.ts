@@ -28,8 +28,13 @@ export function useSubsetHistory(onChange: () => void) {
   const [error, setError] = useState<ApiError | null>(null);
   const ids = useRef(new Map<number, number>());
   const current = (id: number) => {
+    // SQLite may hand a recreated subset its old id again: follow the chain, never around a loop
     let x = id;
-    while (ids.current.has(x)) x = ids.current.get(x)!;
+    const seen = new Set<number>([x]);
+    while (ids.current.has(x) && !seen.has(ids.current.get(x)!)) {
+      x = ids.current.get(x)!;
+      seen.add(x);
+    }
     return x;
   };
 
@@ -40,7 +45,8 @@ export function useSubsetHistory(onChange: () => void) {
       setError(r.error);
       return false;
     }
-    ids.current.set(current(op.id), r.value.id);
+    const was = current(op.id);
+    if (was !== r.value.id) ids.current.set(was, r.value.id);
     return true;
   };
   const remove = async (op: Op): Promise<boolean> => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../../main/engine/compute/backend';
 import { blobToFloat32 } from '../../../main/engine/db';
 import { tmpDir } from '../models/tiny';
+import { assertSameTokenizer } from '../../../main/engine/scoring/passes/reference';
 import { STORIES, TestProject, gsm8kRows } from './helpers';
 
 const ROWS = 16;
@@ -91,5 +92,7 @@ describe('reference signals', () => {
     await expect(proj.score({ modelId, datasetId, refModelId, signals: ['excess_loss'] })).rejects.toThrow(
       /stories-other-tokenizer.*stories260K.*same tokenizer/s,
     );
+    await expect(assertSameTokenizer(proj.db, modelId, refModelId)).rejects.toThrow(/stories-other-tokenizer.*stories260K.*same tokenizer/s);
+    await expect(assertSameTokenizer(proj.db, modelId, modelId)).resolves.toBeUndefined();
   });
 });

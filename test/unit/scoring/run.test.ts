@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../../../main/engine/compute/backend';
-import { planScoring, IMPLEMENTED_SIGNALS } from '../../../main/engine/scoring/plan';
+import { planScoring, IMPLEMENTED_SIGNALS, BACKWARD_COST } from '../../../main/engine/scoring/plan';
 import { SIGNALS } from '../../../preload/contract';
 import { tmpDir } from '../models/tiny';
 import { STORIES, TestProject, gsm8kRows } from './helpers';
@@ -65,7 +65,7 @@ describe('scoring job', () => {
     expect(plan.examples).toBe(ROWS);
     const eps = Number(proj.db.prepare(`SELECT value FROM project_meta WHERE key = 'score_examples_per_sec'`).pluck().get());
     expect(eps).toBeGreaterThan(0);
-    expect(plan.estimatedSeconds!).toBeCloseTo((3 * ROWS + 3 * 10) / eps, 6);
+    expect(plan.estimatedSeconds!).toBeCloseTo((3 * ROWS + BACKWARD_COST * 10) / eps, 6);
     expect(() => planScoring(proj.db, { signals: ['excess_loss'] })).toThrow(/refModelId/);
   });
 

@@ -4,23 +4,33 @@
  * refused before any work, naming both models.
  */
 import type { Db } from '../../db';
-import { loadModel, disposeModel, type LoadedModel } from '../../models';
+import { loadModel, disposeModel, loadTokenizer, type LoadedModel } from '../../models';
 import { getModel } from '../../api/models-registry';
 import { WinnowError } from '../../util/errors';
 
-export async function loadReference(db: Db, refModelId: number, model: LoadedModel, modelId: number): Promise<LoadedModel> {
+function mismatch(db: Db, modelId: number, refModelId: number, tok: string, refTok: string, vocab: number, refVocab: number): WinnowError {
+  const info = getModel(db, modelId);
   const refInfo = getModel(db, refModelId);
-  const ref = await loadModel(refInfo.path);
+  return new WinnowError(
+    'bad_input',
+    `reference model "${refInfo.name}" (id ${refModelId}, ${refInfo.path}) uses tokenizer ${refTok} (vocab ${refVocab}), ` +
+      `but the scored model "${info.name}" (id ${modelId}, ${info.path}) uses tokenizer ${tok} (vocab ${vocab}): ` +
+      'excess_loss and learnability compare token by token and need the same tokenizer',
+    { modelId, refModelId },
+  );
+}
+
+/** Cheap up-front check (tokenizer files only), e.g. for scoring.start before a job is queued. */
+export async function assertSameTokenizer(db: Db, modelId: number, refModelId: number): Promise<void> {
+  const [a, b] = await Promise.all([loadTokenizer(getModel(db, modelId).path), loadTokenizer(getModel(db, refModelId).path)]);
+  if (a.id !== b.id || a.vocabSize !== b.vocabSize) throw mismatch(db, modelId, refModelId, a.id, b.id, a.vocabSize, b.vocabSize);
+}
+
+export async function loadReference(db: Db, refModelId: number, model: LoadedModel, modelId: number): Promise<LoadedModel> {
+  const ref = await loadModel(getModel(db, refModelId).path);
   if (ref.tokenizer.id !== model.tokenizer.id || ref.config.vocabSize !== model.config.vocabSize) {
-    const info = getModel(db, modelId);
     disposeModel(ref);
-    throw new WinnowError(
-      'bad_input',
-      `reference model "${refInfo.name}" (id ${refModelId}, ${refInfo.path}) uses tokenizer ${ref.tokenizer.id} (vocab ${ref.config.vocabSize}), ` +
-        `but the scored model "${info.name}" (id ${modelId}, ${info.path}) uses tokenizer ${model.tokenizer.id} (vocab ${model.config.vocabSize}): ` +
-        'excess_loss and learnability compare token by token and need the same tokenizer',
-      { modelId, refModelId },
-    );
+    throw mismatch(db, modelId, refModelId, model.tokenizer.id, ref.tokenizer.id, model.config.vocabSize, ref.config.vocabSize);
   }
   return ref;
 }

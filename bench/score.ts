@@ -1,0 +1,220 @@
+/**
+ * Scoring benchmark: GSM8K train (resources/demo/gsm8k/train.jsonl) with the demo model (stories260K), the P1
+ * forward-signal family (token_loss/entropy/prob/rank, mean_loss, ppl, counts, embedding) through the engine service
+ * as the app runs it, and the same work in PyTorch (bench/reference/score_ref.py) on the very token ids Winnow
+ * rendered. The first 500 rows are scored first; the full set follows only if it is projected to take ≤ 10 minutes.
+ * Second family: fim + layer_grad_norm over the job's default 100 seeded examples (one backward pass each), against
+ * the usual PyTorch loop (loss.backward() per example, g² accumulated).
+ * Writes bench/results/score.json and prints a table. Usage: npx tsx bench/score.ts [--rows N] [--python PATH]
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EngineService } from '../main/engine/api/service';
+import { InProcessExecutor } from '../main/engine/jobs/runners';
+import { initBackend } from '../main/engine/compute/backend';
+import { getRender } from '../main/engine/db';
+import { loadTokenizer } from '../main/engine/models';
+import { seededChoice } from '../main/engine/scoring/passes/gradients';
+import { DEFAULT_FIM_EXAMPLES } from '../main/engine/scoring/plan';
+import type { ApiInput, ApiName, ApiOutputs, Job } from '../preload/contract';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DATA = join(ROOT, 'resources/demo/gsm8k/train.jsonl');
+const MODEL = join(ROOT, 'resources/models/stories260K');
+const FORWARD = ['token_loss', 'token_entropy', 'token_prob', 'token_rank', 'mean_loss', 'ppl', 'length_tokens', 'response_tokens', 'trainable_tokens', 'embedding'];
+const BATCH = 8;
+const LIMIT_SECONDS = 600;
+
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+
+function pythonWithTorch(): string {
+  const candidates = [arg('python'), '/usr/bin/python3', 'python3'].filter((p): p is string => !!p);
+  for (const py of candidates) {
+    try {
+      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
+      return py;
+    } catch {
+      // next
+    }
+  }
+  throw new Error(`no python with torch among ${candidates.join(', ')}`);
+}
+
+interface WinnowRun {
+  examples: number; tokens: number; wallSeconds: number; loopSeconds: number; tokensPerSec: number; meanLoss: Map<number, number | null>; tokenFile: string;
+  fim: { examples: number; tokens: number; wallSeconds: number; loopSeconds: number; values: Map<string, number>; tokenFile: string };
+}
+
+async function scoreWithWinnow(rows: number, work: string): Promise<WinnowRun> {
+  const file = join(work, `gsm8k-${rows}.jsonl`);
+  writeFileSync(file, readFileSync(DATA, 'utf8').trim().split('\n').slice(0, rows).join('\n') + '\n');
+  const service = new EngineService({ projectsDir: join(work, `projects-${rows}`), mode: 'browser', executor: new InProcessExecutor() });
+  const call = async <N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> => {
+    const r = await service.call(name, input);
+    if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
+    return r.value as ApiOutputs[N];
+  };
+  const done = async (jobId: string): Promise<Job> => {
+    await service.whenIdle();
+    const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
+    if (job.status !== 'done') throw new Error(`job ${job.kind} ${job.status}: ${job.error?.message}`);
+    return job;
+  };
+  try {
+    service.open('bench');
+    const modelId = (await call('project.open', {})).models[0]!.id;
+    // import renders the rows with the active model's tokenizer: tokenisation is not part of the scoring figure
+    const imp = await done((await call('datasets.import', { path: file })).jobId);
+    const datasetId = Number(imp.stats.datasetId);
+    const t0 = performance.now();
+    const job = await done((await call('scoring.start', { modelId, datasetId, signals: FORWARD, batchSize: BATCH })).jobId);
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const db = service.current().db;
+    const runId = Number(job.stats.runId);
+    const tok = await loadTokenizer(MODEL);
+    const ids = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(datasetId) as number[];
+    const lines: string[] = [];
+    let tokens = 0;
+    for (const id of ids) {
+      const r = getRender(db, id, tok.id);
+      if (!r) continue;
+      tokens += r.nTokens;
+      lines.push(JSON.stringify({ id, ids: Array.from(r.tokenIds), mask: Array.from(r.labelMask) }));
+    }
+    const tokenFile = join(work, `tokens-${rows}.jsonl`);
+    writeFileSync(tokenFile, lines.join('\n') + '\n');
+    const meanLoss = new Map(
+      (db.prepare(`SELECT example_id AS id, value FROM example_scores WHERE run_id = ? AND signal = 'mean_loss'`).all(runId) as Array<{ id: number; value: number | null }>).map((r) => [r.id, r.value]),
+    );
+    const loopSeconds = Number(job.stats.seconds);
+
+    // gradient family: the job's own seeded choice (default N, seed 0), rebuilt here so PyTorch sees the same examples
+    const t1 = performance.now();
+    const gjob = await done((await call('scoring.start', { modelId, datasetId, signals: ['fim', 'layer_grad_norm'] })).jobId);
+    const gWall = (performance.now() - t1) / 1000;
+    const candidates = db
+      .prepare(`SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE r.tokenizer_id = ? AND e.dataset_id = ? AND r.n_label > 0 ORDER BY r.example_id`)
+      .pluck()
+      .all(tok.id, datasetId) as number[];
+    const chosen = seededChoice(candidates, DEFAULT_FIM_EXAMPLES, 0);
+    let gTokens = 0;
+    const gLines = chosen.map((id) => {
+      const r = getRender(db, id, tok.id)!;
+      gTokens += r.nTokens;
+      return JSON.stringify({ id, ids: Array.from(r.tokenIds), mask: Array.from(r.labelMask) });
+    });
+    const fimFile = join(work, `fim-${rows}.jsonl`);
+    writeFileSync(fimFile, gLines.join('\n') + '\n');
+    const fimValues = new Map(
+      (db.prepare(`SELECT tensor_name AS name, value FROM layer_scores WHERE run_id = ? AND signal = 'fim'`).all(Number(gjob.stats.runId)) as Array<{ name: string; value: number }>).map((r) => [r.name, r.value]),
+    );
+    return {
+      examples: lines.length, tokens, wallSeconds, loopSeconds, tokensPerSec: tokens / loopSeconds, meanLoss, tokenFile,
+      fim: { examples: chosen.length, tokens: gTokens, wallSeconds: gWall, loopSeconds: Number(gjob.stats.gradientSeconds), values: fimValues, tokenFile: fimFile },
+    };
+  } finally {
+    service.close();
+  }
+}
+
+interface TorchRun {
+  threads: number; calibration: Record<string, number>; seconds: number; load_seconds: number; tokens_per_sec: number; tokens: number; torch: string;
+  mean_loss?: Record<string, number | null>; fim?: Record<string, number>;
+}
+
+function scoreWithTorch(py: string, tokenFile: string, family: 'forward' | 'fim'): TorchRun {
+  const out = execFileSync(py, [join(ROOT, 'bench/reference/score_ref.py'), '--model', MODEL, '--data', tokenFile, '--family', family, '--batch', String(BATCH)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  return JSON.parse(out.trim().split('\n').pop()!) as TorchRun;
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend();
+  const py = pythonWithTorch();
+  const work = mkdtempSync(join(tmpdir(), 'winnow-bench-score-'));
+  const total = readFileSync(DATA, 'utf8').trim().split('\n').length;
+  const results: Array<Record<string, unknown>> = [];
+  try {
+    const sizes = arg('rows') ? [Number(arg('rows'))] : [500];
+    for (let k = 0; k < sizes.length; k++) {
+      const rows = sizes[k]!;
+      console.log(`scoring ${rows} rows with Winnow (${backend.name}, ${backend.threads} thread)…`);
+      const w = await scoreWithWinnow(rows, work);
+      console.log(`  ${w.wallSeconds.toFixed(1)} s wall; PyTorch…`);
+      const t = scoreWithTorch(py, w.tokenFile, 'forward');
+      let maxDiff = 0;
+      for (const [id, v] of w.meanLoss) {
+        const ref = t.mean_loss![String(id)];
+        if (v !== null && ref !== null && ref !== undefined) maxDiff = Math.max(maxDiff, Math.abs(v - ref));
+      }
+      results.push({
+        family: 'forward',
+        signals: FORWARD,
+        rows,
+        examples: w.examples,
+        tokens: w.tokens,
+        winnow: { backend: backend.name, threads: backend.threads, wallSeconds: w.wallSeconds, loopSeconds: w.loopSeconds, tokensPerSec: w.tokensPerSec },
+        pytorch: { version: t.torch, threads: t.threads, calibrationSeconds: t.calibration, seconds: t.seconds, loadSeconds: t.load_seconds, tokensPerSec: t.tokens_per_sec },
+        ratioTorchOverWinnow: t.tokens_per_sec / w.tokensPerSec,
+        parity: { maxAbsMeanLossDiff: maxDiff },
+      });
+      console.log(`  fim: ${w.fim.wallSeconds.toFixed(1)} s wall; PyTorch…`);
+      const g = scoreWithTorch(py, w.fim.tokenFile, 'fim');
+      let maxRel = 0;
+      for (const [name, v] of w.fim.values) maxRel = Math.max(maxRel, Math.abs(v - g.fim![name]!) / Math.max(Math.abs(g.fim![name]!), 1e-30));
+      results.push({
+        family: 'fim',
+        signals: ['fim', 'layer_grad_norm'],
+        rows,
+        examples: w.fim.examples,
+        tokens: w.fim.tokens,
+        winnow: { backend: backend.name, threads: backend.threads, wallSeconds: w.fim.wallSeconds, loopSeconds: w.fim.loopSeconds, tokensPerSec: w.fim.tokens / w.fim.loopSeconds },
+        pytorch: { version: g.torch, threads: g.threads, calibrationSeconds: g.calibration, seconds: g.seconds, loadSeconds: g.load_seconds, tokensPerSec: g.tokens_per_sec },
+        ratioTorchOverWinnow: g.tokens_per_sec / (w.fim.tokens / w.fim.loopSeconds),
+        parity: { maxRelFimDiff: maxRel },
+      });
+      // the full set only when it fits the time budget
+      if (!arg('rows') && rows < total && (w.wallSeconds * total) / rows <= LIMIT_SECONDS) sizes.push(total);
+      else if (!arg('rows') && rows < total) console.log(`  full set (${total} rows) projected at ${Math.round((w.wallSeconds * total) / rows)} s > ${LIMIT_SECONDS} s: kept ${rows} rows`);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const outDir = join(ROOT, 'bench/results');
+  if (!existsSync(outDir)) mkdirSync(outDir, { recursive: true });
+  const report = { date: new Date().toISOString(), model: 'stories260K', data: 'resources/demo/gsm8k/train.jsonl', batchSize: BATCH, machine: 'see bench/results/*.json notes: 2 shared cores', results };
+  writeFileSync(join(outDir, 'score.json'), JSON.stringify(report, null, 2) + '\n');
+  console.table(
+    results.map((r) => {
+      const w = r.winnow as Record<string, number>;
+      const t = r.pytorch as Record<string, number>;
+      return {
+        family: r.family,
+        rows: r.rows,
+        examples: r.examples,
+        tokens: r.tokens,
+        'winnow wall s': w.wallSeconds!.toFixed(1),
+        'winnow loop s': w.loopSeconds!.toFixed(1),
+        'winnow tok/s': Math.round(w.tokensPerSec!),
+        'torch s': t.seconds!.toFixed(1),
+        'torch threads': t.threads,
+        'torch tok/s': Math.round(t.tokensPerSec!),
+        'torch/winnow': (r.ratioTorchOverWinnow as number).toFixed(2),
+        parity: Object.entries(r.parity as Record<string, number>).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(''),
+      };
+    }),
+  );
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -167,8 +167,8 @@ export function MapScreen() {
       )}
       {data && n > 0 && (
         <div className="map-body">
-          <div className="card map-card" ref={wrapRef}>
-            <div className="map-canvas-wrap" style={{ height: HEIGHT }}>
+          <div className="card map-card">
+            <div className="map-canvas-wrap" style={{ height: HEIGHT }} ref={wrapRef}>
               <canvas
                 ref={canvasRef}
                 data-testid="map-canvas"
@@ -243,7 +243,9 @@ export function MapScreen() {
               )}
             </div>
             <div className="map-pick" data-testid="map-selected" data-count={picked.size}>
-              <strong className="num">{fmtNum(picked.size)}</strong> <span className="muted">picked</span>
+              <span>
+                <strong className="num">{fmtNum(picked.size)}</strong> <span className="muted">picked{picked.size ? '' : ' — drag a lasso on the map'}</span>
+              </span>
               {picked.size > 0 && (
                 <div className="form-row">
                   <label className="field grow">

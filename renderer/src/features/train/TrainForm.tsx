@@ -36,7 +36,11 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
   const [schedule, setSchedule] = useState<'constant' | 'linear' | 'cosine'>('cosine');
   const [warmup, setWarmup] = useState('0');
   const [maxTokens, setMaxTokens] = useState('256');
-  const [tokenPolicy, setTokenPolicy] = useState<'response' | 'all'>('response');
+  const [tokenPolicy, setTokenPolicy] = useState<'response' | 'all' | 'top_percent'>('response');
+  const [tokenSignal, setTokenSignal] = useState('excess_loss');
+  const [tokenPercent, setTokenPercent] = useState('60');
+  const [tokenScope, setTokenScope] = useState<'example' | 'global'>('example');
+  const [useEdited, setUseEdited] = useState(true);
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const model = modelId ?? models[0]?.id ?? null;
@@ -65,6 +69,9 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
       warmupSteps: num(warmup),
       maxTokens: num(maxTokens),
       tokenPolicy,
+      ...(tokenPolicy === 'top_percent' ? { tokenSignal, tokenPercent: num(tokenPercent), tokenScope } : {}),
+      // masks edited by hand in the example view (saved as "edited") replace the template mask where they exist
+      ...(tokenPolicy !== 'all' && useEdited ? { tokenMaskName: 'edited' } : {}),
     };
     setBusy(true);
     const r = await client.call('train.start', config);
@@ -100,11 +107,43 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
         </label>
         <label className="field">
           <span>Tokens trained on</span>
-          <select data-testid="train-token-policy" value={tokenPolicy} onChange={(e) => setTokenPolicy(e.target.value as 'response' | 'all')}>
+          <select data-testid="train-token-policy" value={tokenPolicy} onChange={(e) => setTokenPolicy(e.target.value as 'response' | 'all' | 'top_percent')}>
             <option value="response">response only</option>
+            <option value="top_percent">top k% of response by a signal</option>
             <option value="all">all tokens</option>
           </select>
         </label>
+        {tokenPolicy === 'top_percent' && (
+          <>
+            <label className="field">
+              <span>Token signal</span>
+              <select data-testid="train-token-signal" value={tokenSignal} onChange={(e) => setTokenSignal(e.target.value)}>
+                {['excess_loss', 'token_loss', 'token_entropy', 'token_prob', 'token_rank'].map((sig) => (
+                  <option key={sig} value={sig}>
+                    {sig}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label className="field">
+              <span>Keep %</span>
+              <input data-testid="train-token-percent" inputMode="decimal" value={tokenPercent} onChange={(e) => setTokenPercent(e.target.value)} />
+            </label>
+            <label className="field">
+              <span>Threshold</span>
+              <select data-testid="train-token-scope" value={tokenScope} onChange={(e) => setTokenScope(e.target.value as 'example' | 'global')}>
+                <option value="example">per example</option>
+                <option value="global">global</option>
+              </select>
+            </label>
+          </>
+        )}
+        {tokenPolicy !== 'all' && (
+          <label className="check">
+            <input type="checkbox" data-testid="train-use-edited" checked={useEdited} onChange={(e) => setUseEdited(e.target.checked)} />
+            use hand-edited masks where saved
+          </label>
+        )}
       </div>
       <div className="form-row">
         <fieldset className="field-group">

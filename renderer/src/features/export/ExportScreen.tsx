@@ -58,6 +58,16 @@ export function ExportScreen() {
       layerMaskId: layerMaskId ?? undefined,
       what: WHATS.map((w) => w.id).filter((w) => what.has(w)),
       overwrite,
+      // token masks as the chosen run trained on them; otherwise the response mask with hand edits
+      ...(run
+        ? {
+            tokenPolicy: run.config.tokenPolicy,
+            tokenSignal: run.config.tokenSignal,
+            tokenPercent: run.config.tokenPercent,
+            tokenScope: run.config.tokenScope,
+            tokenMaskName: run.config.tokenMaskName,
+          }
+        : { tokenMaskName: 'edited' }),
     });
     setBusy(false);
     setError(r.ok ? null : r.error);

@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineService } from '../main/engine/api/service';
@@ -190,7 +190,8 @@ async function main(): Promise<void> {
   }
   const outDir = join(ROOT, 'bench/results');
   if (!existsSync(outDir)) mkdirSync(outDir, { recursive: true });
-  const report = { date: new Date().toISOString(), model: 'stories260K', data: 'resources/demo/gsm8k/train.jsonl', batchSize: BATCH, machine: 'see bench/results/*.json notes: 2 shared cores', results };
+  // the machine is shared: the load average says how much of it the figures got
+  const report = { date: new Date().toISOString(), model: 'stories260K', data: 'resources/demo/gsm8k/train.jsonl', batchSize: BATCH, cores: cpus().length, loadAverageAtEnd: loadavg(), results };
   writeFileSync(join(outDir, 'score.json'), JSON.stringify(report, null, 2) + '\n');
   console.table(
     results.map((r) => {

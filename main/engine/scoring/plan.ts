@@ -25,9 +25,10 @@ export const IMPLEMENTED_SIGNALS = new Set<string>([
 
 /**
  * A backward pass (batch 1, all parameters) costs about this many batched forward passes per example: measured on
- * stories260K / GSM8K, wasm, 2 loaded cores: forward family ~1.5k tokens/s at batch 8, fim ~385 tokens/s.
+ * stories260K / GSM8K, wasm, 2 loaded cores (bench/score.ts): forward family 1.1-1.5k tokens/s at batch 8, fim
+ * 385-445 tokens/s.
  */
-export const BACKWARD_COST = 4;
+export const BACKWARD_COST = 3;
 export const DEFAULT_FIM_EXAMPLES = 100;
 
 export function checkSignals(signals: string[]): void {

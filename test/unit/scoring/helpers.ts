@@ -11,6 +11,7 @@ import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { runScoreJob, type ScoreParams } from '../../../main/engine/scoring/run';
 import { modelPath } from '../../../main/engine/api/models-registry';
+import type { Db } from '../../../main/engine/db';
 import type { JobProgress } from '../../../main/engine/jobs/types';
 import type { ApiInput, ApiName, ApiOutputs, Job } from '../../../preload/contract';
 
@@ -33,7 +34,7 @@ export class TestProject {
     this.service.open(name);
   }
 
-  get db() {
+  get db(): Db {
     return this.service.current().db;
   }
 

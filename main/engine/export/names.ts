@@ -3,7 +3,8 @@
  * a path is resolved inside the chosen folder or refused. A name can never climb out (`..`), be absolute, carry a NUL,
  * be a Windows device name, or exceed what file systems accept.
  */
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { existsSync, lstatSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { WinnowError } from '../util/errors';
 
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
@@ -37,7 +38,26 @@ export function insideDir(root: string, rel: string): string {
   if (!r || r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r)) {
     throw new WinnowError('bad_input', `refusing to write ${rel}: it resolves outside the export folder ${base}`);
   }
+  refuseLinks(base, full, rel);
   return full;
+}
+
+/**
+ * Symbolic links are never followed inside an export or bundle folder: a link at the file itself, or a linked folder
+ * on the way to it, could point anywhere on the machine. The folder the user chose may itself be a link.
+ */
+function refuseLinks(base: string, full: string, rel: string): void {
+  if (existsSync(full) && lstatSync(full).isSymbolicLink()) {
+    throw new WinnowError('bad_input', `refusing ${rel}: it is a symbolic link inside ${base}; Winnow does not follow links in export or bundle folders`);
+  }
+  let parent = dirname(full);
+  while (!existsSync(parent) && parent !== dirname(parent)) parent = dirname(parent);
+  if (!existsSync(base)) return;
+  const realBase = realpathSync(base);
+  const realParent = realpathSync(parent);
+  if (realParent !== realBase && !realParent.startsWith(realBase + sep)) {
+    throw new WinnowError('bad_input', `refusing ${rel}: a linked folder on its path leads outside ${base}`);
+  }
 }
 
 /** A name not in `taken`: `name`, else `name (2)`, `name (3)`, ... */

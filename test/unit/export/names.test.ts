@@ -40,3 +40,25 @@ describe('freeName', () => {
     expect(freeName('t', (n) => taken.has(n))).toBe('t');
   });
 });
+
+describe('symbolic links in export and bundle folders', () => {
+  it('are refused, whether the file or a folder on its path is the link', async () => {
+    const { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const root = mkdtempSync(join(tmpdir(), 'winnow-links-'));
+    const outside = mkdtempSync(join(tmpdir(), 'winnow-outside-'));
+    try {
+      writeFileSync(join(outside, 'secret.txt'), 'x');
+      symlinkSync(join(outside, 'secret.txt'), join(root, 'subset.jsonl'));
+      symlinkSync(outside, join(root, 'model'));
+      mkdirSync(join(root, 'real'));
+      expect(() => insideDir(root, 'subset.jsonl')).toThrow(/symbolic link/);
+      expect(() => insideDir(root, 'model/config.json')).toThrow(/linked folder/);
+      expect(insideDir(root, 'real/file.json')).toBe(join(root, 'real', 'file.json'));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+});

@@ -322,6 +322,10 @@ export const ApiInputs = {
     refModelId: id.optional(),
     batchSize: z.number().int().positive().max(256).default(8),
     maxTokens: z.number().int().positive().max(1 << 16).default(512),
+    /** gradient signals (fim, layer_grad_norm): how many examples, drawn with `seed` from the dataset or `subsetId` */
+    fimExamples: z.number().int().positive().max(100_000).optional(),
+    seed: z.number().int().optional(),
+    subsetId: id.optional(),
   }),
   'subsets.create': z.object({ name: z.string().min(1).max(200), rule: SubsetRuleSchema, datasetId: id.optional() }),
   'subsets.list': z.object({}),

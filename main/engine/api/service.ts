@@ -23,6 +23,7 @@ import { resolveLayerSpec } from '../selection/layers';
 import { createTrainRun, listTrainRuns, trainMetrics } from './train-runs';
 import { projectSlug } from '../util/paths';
 import { validateExport } from '../export/run';
+import { assertSameTokenizer } from '../scoring/passes/reference';
 import { openBundle } from '../export/bundle';
 
 export interface EngineServiceOptions {
@@ -159,10 +160,14 @@ export class EngineService {
       return exampleDetail(p.db, i.exampleId, modelId);
     },
 
-    'scoring.start': (i) => {
+    'scoring.start': async (i) => {
       const p = this.current();
       getModel(p.db, i.modelId);
-      if (i.refModelId) getModel(p.db, i.refModelId);
+      if (i.refModelId) {
+        getModel(p.db, i.refModelId);
+        // a reference with another tokenizer cannot be compared token by token: refuse now, not in the job
+        await assertSameTokenizer(p.db, i.modelId, i.refModelId);
+      }
       const plan = planScoring(p.db, i);
       setActiveModel(p.db, i.modelId);
       const job = p.jobs.submit('score', { ...i, projectModelPath: modelPath(p.db, i.modelId) });

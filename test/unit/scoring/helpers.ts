@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 /**
  * A real project for scoring tests: the engine service (in-process jobs) over a tmp dir, a dataset imported from the
  * fixtures, models registered by folder; scoring jobs run through runScoreJob with the full job params (the
@@ -11,7 +12,6 @@ import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { runScoreJob, type ScoreParams } from '../../../main/engine/scoring/run';
 import { modelPath } from '../../../main/engine/api/models-registry';
-import type { Db } from '../../../main/engine/db';
 import type { JobProgress } from '../../../main/engine/jobs/types';
 import type { ApiInput, ApiName, ApiOutputs, Job } from '../../../preload/contract';
 
@@ -34,7 +34,7 @@ export class TestProject {
     this.service.open(name);
   }
 
-  get db(): Db {
+  get db(): Database.Database {
     return this.service.current().db;
   }
 

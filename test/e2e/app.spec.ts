@@ -190,3 +190,18 @@ test('score, sort by mean_loss, subset, train the last layer, export', async ({ 
   await expect(page.locator('[data-testid="job-row"][data-kind="train"]').first()).toHaveAttribute('data-status', 'done');
   await shot(page, '11-jobs');
 });
+
+test('duplicates: show only rows with copies, or keep one per group', async ({ page }) => {
+  await page.goto(server.url);
+  await page.getByTestId('import-path').fill(resolve('test/fixtures/data/dups.jsonl'));
+  await page.getByTestId('import-submit').click();
+  await expect(page.locator('[data-testid="dataset-row"]', { hasText: 'dups.jsonl' })).toBeVisible();
+  await page.locator('[data-testid="dataset-row"]', { hasText: 'dups.jsonl' }).getByTestId('dataset-select').check();
+  await page.getByTestId('nav-examples').click();
+  await expect(page.getByTestId('examples-count')).toHaveText('4 rows');
+  await page.getByTestId('dup-filter').selectOption('only:exact_dup');
+  await expect(page.getByTestId('examples-count')).toHaveText('2 rows');
+  await page.getByTestId('dup-filter').selectOption('hide:exact_dup');
+  await expect(page.getByTestId('examples-count')).toHaveText('3 rows');
+  await shot(page, '12-duplicates');
+});

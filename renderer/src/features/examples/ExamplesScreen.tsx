@@ -30,6 +30,15 @@ export const initialExamplesView: ExamplesView = {
 };
 
 const DUP_COLUMNS = ['exact_dup', 'near_dup'];
+/**
+ * The engine's duplicate columns: exact_dup / near_dup_size = size of the row's group (1 = unique), *_rank = 0 for
+ * the row kept from its group. "Hide" keeps one per group; "only" shows rows whose group has copies.
+ */
+const DUP_FILTERS: Record<string, { hide: [string, { min: string; max: string }]; only: [string, { min: string; max: string }] }> = {
+  exact_dup: { hide: ['exact_dup_rank', { min: '', max: '0' }], only: ['exact_dup', { min: '2', max: '' }] },
+  near_dup: { hide: ['near_dup_rank', { min: '', max: '0' }], only: ['near_dup_size', { min: '2', max: '' }] },
+};
+const DUP_FILTER_COLUMNS = Object.values(DUP_FILTERS).flatMap((d) => [d.hide[0], d.only[0]]);
 
 function useDebounced<T>(value: T, ms: number): T {
   const [debounced, setDebounced] = useState(value);
@@ -69,9 +78,11 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
   const dupValue =
     dupColumns
       .map((c) => {
-        const f = view.filters[c];
-        if (f && f.max === '0' && !f.min) return `hide:${c}`;
-        if (f && f.min === '1' && !f.max) return `only:${c}`;
+        const { hide, only } = DUP_FILTERS[c]!;
+        const h = view.filters[hide[0]];
+        const o = view.filters[only[0]];
+        if (h && h.max === hide[1].max && !h.min) return `hide:${c}`;
+        if (o && o.min === only[1].min && !o.max) return `only:${c}`;
         return '';
       })
       .find((v) => v) ?? '';
@@ -139,11 +150,13 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
               onChange={(e) =>
                 setView((v) => {
                   const filters = { ...v.filters };
-                  for (const c of DUP_COLUMNS) delete filters[c];
+                  for (const c of DUP_FILTER_COLUMNS) delete filters[c];
                   const [mode, col] = e.target.value.split(':');
-                  // a duplicate has a value ≥ 1 (it repeats an earlier row); 0 = no earlier copy
-                  if (mode === 'hide' && col) filters[col] = { min: '', max: '0' };
-                  if (mode === 'only' && col) filters[col] = { min: '1', max: '' };
+                  const rule = col ? DUP_FILTERS[col] : undefined;
+                  if (rule && (mode === 'hide' || mode === 'only')) {
+                    const [column, range] = rule[mode];
+                    filters[column] = { ...range };
+                  }
                   return { ...v, ...resetPlace, filters };
                 })
               }
@@ -151,7 +164,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
               <option value="">show all</option>
               {dupColumns.map((c) => [
                 <option key={`hide:${c}`} value={`hide:${c}`}>
-                  hide {c === 'exact_dup' ? 'exact' : 'near'} duplicates
+                  hide {c === 'exact_dup' ? 'exact' : 'near'} duplicates (keep one per group)
                 </option>,
                 <option key={`only:${c}`} value={`only:${c}`}>
                   {c === 'exact_dup' ? 'exact' : 'near'} duplicates only

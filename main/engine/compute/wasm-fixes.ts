@@ -114,12 +114,31 @@ function sameShape(x: number[], y: number[]): boolean {
   return x.length === y.length && x.every((d, i) => d === y[i]);
 }
 
+/**
+ * (c) wasm's Identity copies its input. tf.clone is Identity, and the engine clones every tensor it saves for the
+ * backward pass, so a training step held a copy of each weight per use (GPT-2 small: ~1.3 GB of copies at
+ * [1,128]) and ran the 4 GiB heap out. Tensors are immutable (a Variable's assign swaps in a new dataId) and the wasm
+ * backend reference-counts dataIds, so sharing is safe — it is what the cpu backend's Identity does.
+ */
+function shareIdentity(original: KernelFunc): KernelFunc {
+  return (args: Args) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x;
+    if (x.dtype === 'string') return original(args);
+    (args.backend as BackendWasm).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
 /** Register the fixes once; safe to call before or after the wasm backend is initialised. */
 export function registerWasmFixes(): void {
   if (registered) return;
   registered = true;
   if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
     tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as KernelFunc });
+  }
+  const id = tf.getKernel('Identity', 'wasm');
+  if (id) {
+    tf.unregisterKernel('Identity', 'wasm');
+    tf.registerKernel({ ...id, kernelFunc: shareIdentity(id.kernelFunc) });
   }
   const mm = tf.getKernel('BatchMatMul', 'wasm');
   if (mm) {

@@ -47,6 +47,21 @@ function register(): void {
   if (registered) return;
   registered = true;
   tf.registerKernel({ kernelName: KERNEL, backendName: 'wasm', kernelFunc });
+  tf.registerKernel({ kernelName: FRESH, backendName: 'wasm', kernelFunc: freshKernel });
+  tf.registerGradient({
+    kernelName: FRESH,
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, saved, attrs) => {
+      const [a, b] = saved as tf.Tensor2D[];
+      const g = dy as tf.Tensor2D;
+      const tB = (attrs as unknown as { transposeB: boolean }).transposeB;
+      return {
+        a: () => freshMatMul(g, b, !tB),
+        b: () => (tB ? tf.matMul(g, a, true, false) : tf.matMul(a, g, true, false)),
+        bias: () => tf.sum(g, 0),
+      };
+    },
+  });
   tf.registerGradient({
     kernelName: KERNEL,
     inputsToSave: ['x', 'w', 'wt'],
@@ -63,6 +78,37 @@ function register(): void {
       };
     },
   });
+}
+
+/**
+ * 'WinnowMatMulFreshB': a @ b^T (transposeB) or a @ b, with b's transpose or copy made inside the kernel and freed
+ * right after. For trainable weights (tf.Variable): XNNPACK keeps a packed copy of every right-hand tensor until that
+ * tensor is disposed, so multiplying by a variable directly would hold a packed copy of every trainable weight
+ * through the step (GPT-2 small: +0.5 GB, enough to run the 4 GiB heap out during full training).
+ */
+const FRESH = 'WinnowMatMulFreshB';
+
+function freshKernel({ inputs, backend, attrs }: Args): tf.TensorInfo {
+  const be = backend as BackendWasm;
+  const { a, b, bias } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
+  let fresh: tf.TensorInfo;
+  if ((attrs as { transposeB: boolean }).transposeB) {
+    fresh = tf.getKernel('Transpose', 'wasm')!.kernelFunc({ inputs: { x: b }, backend, attrs: { perm: [1, 0] } }) as tf.TensorInfo;
+  } else {
+    fresh = be.makeOutput(b.shape, 'float32');
+    (be.typedArrayFromHeap(fresh) as Float32Array).set(be.typedArrayFromHeap(b) as Float32Array);
+  }
+  try {
+    return kernelFunc({ inputs: bias ? { x: a, w: fresh, wt: fresh, bias } : { x: a, w: fresh, wt: fresh }, backend, attrs: { outIn: false } });
+  } finally {
+    be.disposeData(fresh.dataId);
+  }
+}
+
+function freshMatMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeB: boolean, bias?: tf.Tensor): tf.Tensor2D {
+  register();
+  const inputs: tf.NamedTensorMap = bias ? { a, b, bias } : { a, b };
+  return tf.engine().runKernel(FRESH, inputs, { transposeB } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
 }
 
 const transposed = new Map<tf.Tensor, tf.Tensor2D>();
@@ -88,11 +134,12 @@ function transposedCopy(w: tf.Tensor): tf.Tensor2D | null {
 
 /**
  * x [M,K] times a weight: nn.Linear layout (w [N,K], outIn) gives x @ w^T, Conv1D layout (w [K,N]) gives x @ w; plus
- * bias. Returns null where the plain ops should be used instead (backend other than wasm, weight that is a
- * tf.Variable — it changes each step, so a cached copy would go stale — or no room for the copy).
+ * bias. A tf.Variable (trainable, changes every step, so no cached copy) goes through WinnowMatMulFreshB. Returns
+ * null where the plain ops should be used instead (backend other than wasm, or no room for the copy).
  */
 export function weightMatMul(x: tf.Tensor2D, w: tf.Tensor, outIn: boolean, bias?: tf.Tensor): tf.Tensor2D | null {
-  if (tf.getBackend() !== 'wasm' || w.rank !== 2 || w instanceof tf.Variable || (bias && bias.rank !== 1)) return null;
+  if (tf.getBackend() !== 'wasm' || w.rank !== 2 || (bias && bias.rank !== 1)) return null;
+  if (w instanceof tf.Variable) return freshMatMul(x, w as tf.Tensor2D, outIn, bias);
   const wt = transposedCopy(w);
   if (!wt) return null;
   register();

@@ -154,19 +154,24 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
     total = db.prepare(`SELECT COUNT(*) FROM ${b.from} ${b.where}`).pluck().get(...b.args) as number;
   }
 
+  // within one dataset (a contiguous id range in row order) sorting by row_index is sorting by id
+  const idOrder = !sortCol || (sortCol === 'e.row_index' && scope !== null && q.datasetId !== undefined);
+  const idDir = sortCol && q.sort?.dir === 'desc' ? 'DESC' : 'ASC';
   let ids: number[];
-  if (ranges && !sortCol) {
+  if (ranges && idOrder) {
     ids = [];
     let skip = q.offset;
-    for (const r of ranges) {
+    const ordered = idDir === 'DESC' ? [...ranges].reverse() : ranges;
+    for (const r of ordered) {
       if (skip >= r.n) { skip -= r.n; continue; }
-      for (let id = r.lo + skip; id <= r.hi && ids.length < q.limit; id++) ids.push(id);
+      if (idDir === 'DESC') for (let id = r.hi - skip; id >= r.lo && ids.length < q.limit; id--) ids.push(id);
+      else for (let id = r.lo + skip; id <= r.hi && ids.length < q.limit; id++) ids.push(id);
       skip = 0;
       if (ids.length >= q.limit) break;
     }
-  } else if (!sortCol) {
+  } else if (idOrder) {
     const b = build(lead);
-    ids = db.prepare(`SELECT ${b.idCol} FROM ${b.from} ${b.where} ORDER BY ${b.idCol} ASC LIMIT ? OFFSET ?`)
+    ids = db.prepare(`SELECT ${b.idCol} FROM ${b.from} ${b.where} ORDER BY ${b.idCol} ${idDir} LIMIT ? OFFSET ?`)
       .pluck().all(...b.args, q.limit, q.offset) as number[];
   } else if (sortCol.startsWith('s.') || sortCol.startsWith('r.')) {
     // Signal (or token count) sort in two parts so SQLite walks that column's index (a LEFT JOIN from examples

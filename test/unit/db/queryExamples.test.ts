@@ -158,3 +158,18 @@ describe('queryExamples', () => {
     expect(() => queryExamples(db, { offset: 0, limit: 0 })).toThrow(/limit/);
   });
 });
+
+describe('row order sorts', () => {
+  it('row_index asc/desc within a dataset pages by id range, equal to a plain ORDER BY', () => {
+    for (const dir of ['asc', 'desc'] as const) {
+      for (const [offset, limit] of [[0, 7], [5, 10], [18, 5]]) {
+        const got = queryExamples(db, { datasetId: 1, sort: { column: 'row_index', dir }, offset, limit }).rows.map((r) => r.rowIndex);
+        const want = (db.prepare(`SELECT row_index FROM examples WHERE dataset_id = 1 ORDER BY row_index ${dir} LIMIT ? OFFSET ?`).pluck().all(limit, offset) as number[]);
+        expect(got).toEqual(want);
+      }
+    }
+    // with a filter the same order holds
+    const filtered = queryExamples(db, { datasetId: 1, sort: { column: 'row_index', dir: 'desc' }, filters: [{ column: 'mean_loss', min: 1 }], offset: 0, limit: 100 });
+    expect(filtered.rows.map((r) => r.rowIndex)).toEqual([19, 18, 17, 16, 15, 14, 13, 12, 11, 10]);
+  });
+});

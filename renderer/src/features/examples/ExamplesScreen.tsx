@@ -40,13 +40,24 @@ const DUP_FILTERS: Record<string, { hide: [string, { min: string; max: string }]
 };
 const DUP_FILTER_COLUMNS = Object.values(DUP_FILTERS).flatMap((d) => [d.hide[0], d.only[0]]);
 
-function useDebounced<T>(value: T, ms: number): T {
+/**
+ * Typing (search text, range inputs) waits `ms` for the user to pause; a click that changes sort, dataset, subset or
+ * a quick filter applies at once — the table must answer a click within a frame or two, not after a debounce.
+ */
+function useQueryDebounce(value: RowsQuery | null, ms: number): RowsQuery | null {
   const [debounced, setDebounced] = useState(value);
+  const typed = (q: RowsQuery | null) => (q ? JSON.stringify({ text: q.text ?? '', filters: q.filters }) : '');
+  const clicked = (q: RowsQuery | null) => (q ? JSON.stringify({ ...q, text: undefined, filters: undefined }) : '');
+  const immediate = clicked(value) !== clicked(debounced) && typed(value) === typed(debounced);
   useEffect(() => {
+    if (immediate) {
+      setDebounced(value);
+      return;
+    }
     const t = setTimeout(() => setDebounced(value), ms);
     return () => clearTimeout(t);
-  }, [value, ms]);
-  return debounced;
+  }, [value, ms, immediate]);
+  return immediate ? value : debounced;
 }
 
 function toQuery(datasetId: number, view: ExamplesView): RowsQuery {
@@ -70,7 +81,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
   const { project, datasetId, setDatasetId } = useApp();
   const subsets = useCall('subsets.list', {});
   const queryNow = useMemo(() => (datasetId === null ? null : toQuery(datasetId, view)), [datasetId, view]);
-  const query = useDebounced(queryNow, 250);
+  const query = useQueryDebounce(queryNow, 250);
   const rows = usePagedRows(query);
   // settled: what the table shows answers what the user asked (debounce over and first page in)
   const loading = !rows.ready || JSON.stringify(queryNow) !== JSON.stringify(query);

@@ -127,13 +127,15 @@ async function plot(result: { arms: Array<{ label: string; eval: Array<{ step: n
   const lines = result.arms.map((a, i) =>
     `<polyline fill="none" stroke="${colours[i % 4]}" stroke-width="2.5" points="${a.eval.map((p) => `${x(p.step)},${y(p.loss)}`).join(' ')}"/>` +
     `<text x="${W - P - 330}" y="${P + 20 * i}" fill="${colours[i % 4]}" font-size="14">${a.label}</text>`).join('');
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
+  const xTicks = [0, 0.25, 0.5, 0.75, 1].map((f) => Math.round(f * xMax)).map((st) =>
+    `<text x="${x(st)}" y="${H - P + 18}" text-anchor="middle" font-size="12">${st}</text>`).join('');
+  const ticks = xTicks + [0, 0.25, 0.5, 0.75, 1].map((f) => {
     const l = yMin + f * (yMax - yMin);
     return `<text x="${P - 8}" y="${y(l) + 4}" text-anchor="end" font-size="12">${l.toFixed(3)}</text><line x1="${P}" x2="${W - P}" y1="${y(l)}" y2="${y(l)}" stroke="#e5e7eb"/>`;
   }).join('');
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${ticks}
     <line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="#111"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="#111"/>
-    <text x="${W / 2}" y="${H - 15}" text-anchor="middle" font-size="13">step</text><text x="15" y="${H / 2}" font-size="13" transform="rotate(-90 15 ${H / 2})">held-out loss</text>${lines}</svg>`;
+    <text x="${W / 2}" y="${H - 15}" text-anchor="middle" font-size="13">step</text><text x="15" y="${H / 2}" font-size="13" transform="rotate(-90 15 ${H / 2})">held-out loss (response tokens)</text>${lines}</svg>`;
   try {
     const { chromium } = await import('@playwright/test');
     const browser = await chromium.launch({ executablePath: process.env.WINNOW_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });

@@ -182,6 +182,14 @@ test('score, sort by mean_loss, subset, train the last layer, export', async ({ 
     const firstMask = JSON.parse(readFileSync(join(out, 'token_masks.jsonl'), 'utf8').split('\n')[0]!) as { input_ids: number[]; labels: number[] };
     expect(firstMask.labels).toHaveLength(firstMask.input_ids.length);
     expect(firstMask.labels).toContain(-100);
+
+    // the bundle opens again in Winnow: its subset and masks come back
+    await page.getByTestId('nav-data').click();
+    await page.getByTestId('bundle-path').fill(out);
+    await page.getByTestId('bundle-open').click();
+    await expect(page.getByTestId('bundle-opened')).toContainText('restored subset');
+    await page.getByTestId('nav-subsets').click();
+    await expect(page.locator('[data-testid="subset-row"][data-name="e2e-hardest-20 (2)"] [data-testid="subset-size"]')).toHaveText('60');
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

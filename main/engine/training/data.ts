@@ -52,7 +52,12 @@ export function loadTrainData(
   const rand = mulberry32(opts.seed ^ 0x5eed);
   const order = all.map((e) => ({ e, r: rand() })).sort((a, b) => a.r - b.r).map((o) => o.e);
   const nEval = opts.evalFraction > 0 && order.length >= 2 ? Math.max(1, Math.round(order.length * opts.evalFraction)) : 0;
-  return { eval: order.slice(0, nEval), train: order.slice(nEval), skippedEmpty };
+  // Held-out loss is always measured on the same tokens — the response (or, with policy 'all', every token) — so
+  // runs with different token policies (e.g. top-60% by excess_loss) are compared on one yardstick.
+  const evalPolicy: TokenPolicySpec = opts.policy.kind === 'all' ? { kind: 'all' } : { kind: 'response' };
+  const evalMasker = createTokenMasker(db, { tokenizerId: opts.tokenizerId, modelId: opts.modelId, policy: evalPolicy }, []);
+  const evalSet = order.slice(0, nEval).map((e) => ({ ...e, weights: evalMasker(e.exampleId)?.mask ?? e.weights }));
+  return { eval: evalSet, train: order.slice(nEval), skippedEmpty };
 }
 
 /** The examples of micro-batch `micro` (global index) — epoch-wise seeded permutations, deterministic in (seed, index). */

@@ -109,6 +109,49 @@ export function DataScreen() {
         )}
         <AddModel />
       </section>
+      <section className="card">
+        <h2>Open an export bundle</h2>
+        <OpenBundle />
+      </section>
+    </div>
+  );
+}
+
+/** Re-open a bundle Winnow exported: its files are checked against the manifest, then subset and masks come back. */
+function OpenBundle() {
+  const { client, reloadProject } = useApp();
+  const [dir, setDir] = useState('');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const open = async () => {
+    setBusy(true);
+    const r = await client.call('bundles.open', { dir: dir.trim() });
+    setBusy(false);
+    setError(r.ok ? null : r.error);
+    setDone(
+      r.ok
+        ? `restored subset #${r.value.subsetId}${r.value.layerMaskId ? `, layer mask #${r.value.layerMaskId}` : ''}, ` +
+            `${r.value.tokenMasks} token mask(s)${r.value.importedDatasets ? `; imported ${r.value.importedDatasets} dataset(s)` : ''}`
+        : null,
+    );
+    if (r.ok) reloadProject();
+  };
+  return (
+    <div className="form-row">
+      <label className="field grow">
+        <span>Bundle folder (has manifest.json)</span>
+        <input data-testid="bundle-path" value={dir} placeholder="/tmp/winnow-export" onChange={(e) => setDir(e.target.value)} />
+      </label>
+      <button className="btn btn-primary" data-testid="bundle-open" disabled={!dir.trim() || busy} onClick={() => void open()}>
+        Open bundle
+      </button>
+      {done && (
+        <span className="ok-text" data-testid="bundle-opened">
+          {done}
+        </span>
+      )}
+      <ErrorText error={error} testId="bundle-error" />
     </div>
   );
 }

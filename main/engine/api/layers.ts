@@ -1,7 +1,7 @@
 /** Layers of a model: its tensors with their scores, and named layer masks (exact HF tensor names + provenance). */
 import type { Db } from '../db';
 import type { LayerMaskInfo, TensorRow, TrainEstimate } from '../../../preload/contract';
-import { estimateMemory } from '../models/memory';
+import { checkFits, estimateMemory } from '../models/memory';
 import { readModelConfig } from '../models/config';
 import { checkpointFiles, readSafetensorsHeader } from '../models/safetensors';
 import { listTensors } from '../models';
@@ -99,9 +99,10 @@ export function resolveLayers(db: Db, modelId: number, spec: string): { tensors:
   };
 }
 
-/** wasm32 memory tops out at 4 GiB; the other backends are not capped by Winnow. */
-export const WASM_LIMIT_BYTES = 4 * 1024 ** 3;
-
+/**
+ * Trainable parameters and the memory a run needs, checked against the backend by models/memory.ts `checkFits`
+ * (wasm: its 4 GiB heap including weight copies; cpu/tensorflow: the machine's RAM).
+ */
 export function trainEstimate(
   db: Db,
   i: { modelId: number; layers: string; batchSize: number; maxTokens: number },
@@ -109,14 +110,26 @@ export function trainEstimate(
 ): TrainEstimate {
   const r = resolveLayers(db, i.modelId, i.layers);
   const cfg = readModelConfig(modelPath(db, i.modelId));
-  const memory = estimateMemory(cfg, { batch: i.batchSize, seqLen: i.maxTokens, trainableParams: r.trainableParams });
-  const limitBytes = backend === 'wasm' ? WASM_LIMIT_BYTES : null;
+  const opts = { batch: i.batchSize, seqLen: i.maxTokens, trainableParams: r.trainableParams, backend: backend ?? 'wasm' };
+  let memory = estimateMemory(cfg, opts);
+  let limitBytes: number | null = null;
+  let fits = true;
+  try {
+    const fit = checkFits(cfg, opts);
+    limitBytes = fit.limitBytes;
+    memory = { ...memory, totalBytes: memory.totalBytes + fit.backendExtraBytes };
+  } catch (err) {
+    if (!(err instanceof WinnowError) || err.code !== 'too_large') throw err;
+    fits = false;
+    limitBytes = Number(err.details?.limitBytes ?? 0) || null;
+    memory = { ...memory, totalBytes: Number(err.details?.needBytes ?? memory.totalBytes) };
+  }
   return {
     trainableParams: r.trainableParams,
     totalParams: r.totalParams,
     trainableTensors: r.tensors.length,
     memory,
     limitBytes,
-    fits: limitBytes === null || memory.totalBytes <= limitBytes,
+    fits,
   };
 }

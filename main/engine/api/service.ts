@@ -22,6 +22,8 @@ import { checkpointTensors, layerBlockScores, listLayerTensors, saveLayerMask, l
 import { resolveLayerSpec } from '../selection/layers';
 import { createTrainRun, listTrainRuns, trainMetrics } from './train-runs';
 import { projectSlug } from '../util/paths';
+import { checkFits } from '../models/memory';
+import { readModelConfig } from '../models/config';
 import { validateExport } from '../export/run';
 import { assertSameTokenizer } from '../scoring/passes/reference';
 import { openBundle } from '../export/bundle';
@@ -199,16 +201,11 @@ export class EngineService {
       getModel(p.db, i.modelId);
       // a bad layer spec is refused here, where the form can show it, not minutes later in the job
       resolveLayerSpec(i.layers, checkpointTensors(modelPath(p.db, i.modelId)), layerBlockScores(p.db, i.modelId, i.layers));
-      const est = trainEstimate(p.db, i, this.opts.executor.backend?.name ?? null);
-      if (!est.fits) {
-        const gib = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;
-        throw new WinnowError(
-          'too_large',
-          `this run needs about ${gib(est.memory.totalBytes)} (weights ${gib(est.memory.weightsBytes)}, activations ${gib(est.memory.activationBytes)}, ` +
-            `gradients ${gib(est.memory.gradBytes)}, optimizer ${gib(est.memory.optimizerBytes)}) but the ${this.opts.executor.backend?.name} backend has ${gib(est.limitBytes!)}: ` +
-            'lower the batch size or max tokens (use gradient accumulation for the same effective batch), or train fewer layers',
-        );
-      }
+      // refuses, naming every figure, a run that will not fit the backend's memory
+      checkFits(readModelConfig(modelPath(p.db, i.modelId)), {
+        batch: i.batchSize, seqLen: i.maxTokens, backend: this.opts.executor.backend?.name ?? 'wasm',
+        trainableParams: resolveLayers(p.db, i.modelId, i.layers).trainableParams,
+      });
       const runId = createTrainRun(p.db, i);
       const job = p.jobs.submit('train', { runId });
       p.db.prepare('UPDATE train_runs SET job_id = ? WHERE id = ?').run(job.jobId, runId);

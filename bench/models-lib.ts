@@ -14,6 +14,7 @@ import { expectedTensors } from '../main/engine/models/tensors';
 import type { ModelConfig } from '../main/engine/models/types';
 import { weightedLmLoss } from '../main/engine/training/loss';
 import { createOptimizer } from '../main/engine/training/optimizer';
+import { mulberry32 } from '../main/engine/util/random';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const STORIES_DIR = path.join(ROOT, 'resources/models/stories260K');
@@ -30,17 +31,7 @@ export const GPT2_SMALL = {
   activation_function: 'gelu_new',
 };
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** A random model folder (config.json + model.safetensors), written once per config into the OS tmp dir. */
 export function randomModelDir(raw: Record<string, unknown>, name: string, seed = 7): string {

@@ -282,6 +282,31 @@ export const ExportRequestSchema = z.object({
 });
 export type ExportRequest = z.infer<typeof ExportRequestSchema>;
 
+const field = z.string().min(1).max(200);
+/** How a record's fields map to messages (field names are the record's own keys). */
+export const MappingSchema = z.discriminatedUnion('format', [
+  z.object({ format: z.literal('messages'), field }),
+  z.object({ format: z.literal('sharegpt'), field }),
+  z.object({ format: z.literal('alpaca'), instruction: field, input: field.optional(), output: field, system: field.optional() }),
+  z.object({ format: z.literal('prompt_completion'), prompt: field, completion: field, system: field.optional() }),
+  z.object({ format: z.literal('question_answer'), question: field, answer: field }),
+  z.object({ format: z.literal('text'), field }),
+]);
+export type DatasetMapping = z.infer<typeof MappingSchema>;
+
+export interface DatasetPreview {
+  fileFormat: string;
+  format: DatasetMapping['format'];
+  /** share of the sampled records the mapping accepts */
+  confidence: number;
+  mapping: DatasetMapping;
+  /** fields seen in the sampled records */
+  fields: string[];
+  rows: Array<{ line: number; rendered?: string; nTokens?: number; nLabel?: number; error?: string }>;
+  /** no known format was recognised; `mapping` is a guess from the field names */
+  guessed: boolean;
+}
+
 const QueryFilterSchema = z.object({
   column: signalName,
   min: z.number().optional(),
@@ -294,9 +319,17 @@ export const ApiInputs = {
   'project.open': z.object({ name: z.string().min(1).max(200).optional() }),
   'datasets.import': z.object({
     path: z.string().min(1),
+    /** how records map to messages; detected from the first records when absent */
+    mapping: MappingSchema.optional(),
+    textMode: z.enum(['block', 'line']).optional(),
     name: z.string().max(200).optional(),
     format: z.string().optional(),
     skipMalformed: z.boolean().default(false),
+  }),
+  'datasets.preview': z.object({
+    path: z.string().min(1),
+    mapping: MappingSchema.optional(),
+    textMode: z.enum(['block', 'line']).optional(),
   }),
   'datasets.upload': z.object({
     fileName: z.string().min(1).max(255),
@@ -387,6 +420,7 @@ export interface ApiOutputs {
   'app.info': { version: string; backend: BackendInfo | null; projectsDir: string; mode: 'electron' | 'browser' };
   'project.open': ProjectInfo;
   'datasets.import': { jobId: string };
+  'datasets.preview': DatasetPreview;
   'datasets.upload': { jobId: string };
   'datasets.renderErrors': { total: number; rows: Array<{ rowIndex: number; reason: string }> };
   'models.add': ModelInfo;

@@ -213,3 +213,23 @@ test('duplicates: show only rows with copies, or keep one per group', async ({ p
   await expect(page.getByTestId('examples-count')).toHaveText('3 rows');
   await shot(page, '12-duplicates');
 });
+
+test('mapping step: preview the first rows rendered, map odd field names, import with that mapping', async ({ page }) => {
+  await page.goto(server.url);
+  await page.getByTestId('import-path').fill(resolve('test/fixtures/data/odd-fields.jsonl'));
+  await page.getByTestId('import-preview-button').click();
+  const preview = page.getByTestId('import-preview');
+  await expect(preview).toBeVisible();
+  // no known format: the preview opens on a guess and says so
+  await expect(page.getByTestId('mapping-check')).toContainText('guess');
+  await page.getByTestId('mapping-format').selectOption('question_answer');
+  await page.getByTestId('mapping-question').selectOption('query');
+  await page.getByTestId('mapping-answer').selectOption('reply');
+  await expect(page.locator('[data-testid="preview-row"][data-error="false"]')).toHaveCount(2);
+  await expect(page.getByTestId('preview-row').first()).toContainText('What is 2+2?');
+  await shot(page, '13-import-preview');
+  await page.getByTestId('import-submit').click();
+  const row = page.locator('[data-testid="dataset-row"]', { hasText: 'odd-fields.jsonl' });
+  await expect(row).toBeVisible();
+  await expect(row.getByTestId('dataset-rows')).toHaveText('2');
+});

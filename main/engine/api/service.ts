@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { ApiName, ApiOutputs, ApiParsedInput, EngineEvent, Job, Result } from '../../../preload/contract';
+import type { ApiName, ApiOutputs, ApiParsedInput, DatasetMapping, EngineEvent, Job, Result } from '../../../preload/contract';
 import { isApiName, parseInput } from '../../../preload/contract';
 import { queryExamples, listRenderErrors } from '../db';
 import { WinnowError, toErrorValue } from '../util/errors';
@@ -25,6 +25,8 @@ import { projectSlug } from '../util/paths';
 import { checkFits } from '../models/memory';
 import { readModelConfig } from '../models/config';
 import { validateExport } from '../export/run';
+import { previewImport } from '../data/preview';
+import type { Mapping } from '../data/formats';
 import { assertSameTokenizer } from '../scoring/passes/reference';
 import { openBundle } from '../export/bundle';
 
@@ -120,8 +122,25 @@ export class EngineService {
 
     'datasets.import': (i) => {
       const p = this.current();
-      const job = p.jobs.submit('import', { path: i.path, name: i.name, format: i.format, skipMalformed: i.skipMalformed });
+      const job = p.jobs.submit('import', { path: i.path, name: i.name, format: i.format, mapping: i.mapping, textMode: i.textMode, skipMalformed: i.skipMalformed });
       return { jobId: job.jobId };
+    },
+
+    // the mapping step: the first rows as the active model will see them, before anything is written
+    'datasets.preview': async (i) => {
+      const p = this.current();
+      const modelId = activeModelId(p.db);
+      const tok = modelId ? await tokenizerFor(modelPath(p.db, modelId)) : undefined;
+      const r = await previewImport(i.path, { mapping: i.mapping as Mapping | undefined, textMode: i.textMode }, tok);
+      return {
+        fileFormat: r.fileFormat,
+        format: r.format,
+        confidence: r.confidence,
+        mapping: r.mapping as DatasetMapping,
+        fields: r.fields,
+        guessed: r.guessed,
+        rows: r.rows.map((row) => ({ line: row.line, rendered: row.rendered ?? row.text, nTokens: row.nTokens, nLabel: row.nLabel, error: row.error })),
+      };
     },
 
     'datasets.upload': (i) => {

@@ -43,6 +43,8 @@ export interface ImportPreview {
   /** fields seen in the sampled records, for building a mapping by hand */
   fields: string[];
   rows: PreviewRow[];
+  /** no known format was recognised: `mapping` is a first guess from the field names, to be checked */
+  guessed: boolean;
 }
 
 const SAMPLE = 200;
@@ -70,12 +72,23 @@ export async function previewImport(path: string, opts: PreviewOptions = {}, tok
 
   let mapping: Mapping;
   let format: RecordFormat;
+  let guessed = false;
   if (opts.mapping) {
     mapping = opts.mapping;
     format = opts.mapping.format;
   } else {
     if (records.length === 0) throw new WinnowError('parse_error', `${file} ${unit} ${sample[0].line}: ${sample[0].error}`, { line: sample[0].line });
-    ({ mapping, format } = detectFormat(records, file));
+    try {
+      ({ mapping, format } = detectFormat(records, file));
+    } catch (err) {
+      // nothing recognisable: the preview still opens, on a first guess the user corrects in the mapping step
+      // (every row then says why it does not fit, and confidence is 0)
+      if (!(err instanceof WinnowError) || fields.size === 0) throw err;
+      const [a, b] = [...fields];
+      mapping = b !== undefined ? { format: 'question_answer', question: a!, answer: b } : { format: 'text', field: a! };
+      format = mapping.format;
+      guessed = true;
+    }
   }
 
   let accepted = 0;
@@ -107,5 +120,5 @@ export async function previewImport(path: string, opts: PreviewOptions = {}, tok
     }
     if (rows.length < shown) rows.push(row);
   }
-  return { fileFormat, format, confidence: accepted / sample.length, mapping, fields: [...fields], rows };
+  return { fileFormat, format, confidence: accepted / sample.length, mapping, fields: [...fields], rows, guessed };
 }

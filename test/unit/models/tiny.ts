@@ -5,20 +5,12 @@ import * as path from 'node:path';
 import { parseModelConfig } from '../../../main/engine/models/config';
 import { writeSafetensors } from '../../../main/engine/models/safetensors';
 import { expectedTensors } from '../../../main/engine/models/tensors';
+import { mulberry32 } from '../../../main/engine/util/random';
 
 export const STORIES = path.resolve(__dirname, '../../../resources/models/stories260K');
 
-/** deterministic pseudo-random numbers (mulberry32) so failures reproduce */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** deterministic pseudo-random numbers (the engine's mulberry32) so failures reproduce */
+export const rng = mulberry32;
 
 export function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `winnow-${prefix}-`));

@@ -1,6 +1,7 @@
 /** Data: the project's datasets and models; import a dataset (path or upload); add a model folder. */
 import { useState } from 'react';
-import type { ApiError } from '../../../../preload/contract';
+import type { ApiError, DatasetMapping, DatasetPreview } from '../../../../preload/contract';
+import { ImportPreview } from './ImportPreview';
 import { useApp, useCall, useOnJobDone } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
@@ -211,11 +212,24 @@ function ImportDataset() {
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
+  const [preview, setPreview] = useState<DatasetPreview | null>(null);
+  const [mapping, setMapping] = useState<DatasetMapping | null>(null);
+  const [mappingEdited, setMappingEdited] = useState(false);
   useOnJobDone(jobId, reloadProject);
+
+  const loadPreview = async (m: DatasetMapping | null) => {
+    setBusy(true);
+    const r = await client.call('datasets.preview', { path: path.trim(), mapping: m ?? undefined });
+    setBusy(false);
+    setError(r.ok ? null : r.error);
+    setPreview(r.ok ? r.value : null);
+    if (r.ok) setMapping(r.value.mapping);
+  };
 
   const importPath = async () => {
     setBusy(true);
-    const r = await client.call('datasets.import', { path: path.trim(), name: name.trim() || undefined, skipMalformed });
+    // the mapping the preview showed (detected or edited) is the one imported
+    const r = await client.call('datasets.import', { path: path.trim(), name: name.trim() || undefined, skipMalformed, mapping: preview ? (mapping ?? undefined) : undefined });
     setBusy(false);
     setError(r.ok ? null : r.error);
     if (r.ok) setJobId(r.value.jobId);
@@ -240,7 +254,12 @@ function ImportDataset() {
             data-testid="import-path"
             value={path}
             placeholder="/data/train.jsonl"
-            onChange={(e) => setPath(e.target.value)}
+            onChange={(e) => {
+              setPath(e.target.value);
+              setPreview(null);
+              setMapping(null);
+              setMappingEdited(false);
+            }}
             onKeyDown={(e) => e.key === 'Enter' && path.trim() && void importPath()}
           />
         </label>
@@ -248,6 +267,9 @@ function ImportDataset() {
           <span>Name (optional)</span>
           <input data-testid="import-name" value={name} onChange={(e) => setName(e.target.value)} />
         </label>
+        <button className="btn" data-testid="import-preview-button" disabled={!path.trim() || busy} onClick={() => void loadPreview(null)}>
+          Preview
+        </button>
         <button className="btn btn-primary" data-testid="import-submit" disabled={!path.trim() || busy} onClick={() => void importPath()}>
           Import
         </button>
@@ -272,6 +294,18 @@ function ImportDataset() {
         </label>
       </div>
       <ErrorText error={error} testId="import-error" />
+      {preview && mapping && (
+        <ImportPreview
+          edited={mappingEdited}
+          preview={preview}
+          mapping={mapping}
+          onMapping={(m) => {
+            setMapping(m);
+            setMappingEdited(true);
+            void loadPreview(m);
+          }}
+        />
+      )}
       <JobProgress jobId={jobId} label="import" />
     </section>
   );

@@ -1,0 +1,114 @@
+/**
+ * The mapping step: the first rows of a file as the model will see them, the detected record format and how sure
+ * the detection is, and a mapping editor for files whose fields are named differently.
+ */
+import type { DatasetMapping, DatasetPreview } from '../../../../preload/contract';
+import { fmtNum } from '../../components/format';
+
+const ROLES: Record<DatasetMapping['format'], Array<{ key: string; label: string; optional?: boolean }>> = {
+  messages: [{ key: 'field', label: 'messages field' }],
+  sharegpt: [{ key: 'field', label: 'conversations field' }],
+  alpaca: [
+    { key: 'instruction', label: 'instruction' },
+    { key: 'input', label: 'input', optional: true },
+    { key: 'output', label: 'output' },
+    { key: 'system', label: 'system', optional: true },
+  ],
+  prompt_completion: [
+    { key: 'prompt', label: 'prompt' },
+    { key: 'completion', label: 'completion' },
+    { key: 'system', label: 'system', optional: true },
+  ],
+  question_answer: [
+    { key: 'question', label: 'question (user turn)' },
+    { key: 'answer', label: 'answer (assistant turn)' },
+  ],
+  text: [{ key: 'field', label: 'text field' }],
+};
+
+export function ImportPreview({
+  preview,
+  mapping,
+  onMapping,
+  edited,
+}: {
+  edited: boolean;
+  preview: DatasetPreview;
+  mapping: DatasetMapping;
+  onMapping: (m: DatasetMapping) => void;
+}) {
+  const fields = preview.fields;
+  const m = mapping as unknown as Record<string, string | undefined>;
+  const setFormat = (format: DatasetMapping['format']) => {
+    const next: Record<string, string> = { format };
+    for (const r of ROLES[format]) if (!r.optional) next[r.key] = fields[0] ?? '';
+    onMapping(next as unknown as DatasetMapping);
+  };
+  const setField = (key: string, value: string) => {
+    const next: Record<string, string | undefined> = { ...m, [key]: value || undefined };
+    onMapping(next as unknown as DatasetMapping);
+  };
+  const errors = preview.rows.filter((r) => r.error).length;
+  return (
+    <div className="subcard" data-testid="import-preview" data-format={preview.format} data-confidence={preview.confidence}>
+      <div className="row">
+        <strong>Preview</strong>
+        <span className="muted">
+          {preview.fileFormat} · {edited ? 'mapped as' : preview.guessed ? 'no known format recognised; guessed' : 'detected'} <code>{preview.format}</code> (
+          {Math.round(preview.confidence * 100)}% of sampled records fit)
+        </span>
+        {(preview.confidence < 1 || (preview.guessed && !edited)) && (
+          <span className="warn-text" data-testid="mapping-check">
+            Check the mapping{preview.guessed && !edited ? ': it is a guess from the field names' : ': not every record fits it'}.
+          </span>
+        )}
+      </div>
+      <div className="form-row">
+        <label className="field">
+          <span>Record format</span>
+          <select data-testid="mapping-format" value={mapping.format} onChange={(e) => setFormat(e.target.value as DatasetMapping['format'])}>
+            {Object.keys(ROLES).map((f) => (
+              <option key={f} value={f}>
+                {f}
+              </option>
+            ))}
+          </select>
+        </label>
+        {ROLES[mapping.format].map((r) => (
+          <label className="field" key={r.key}>
+            <span>{r.label}</span>
+            <select data-testid={`mapping-${r.key}`} value={m[r.key] ?? ''} onChange={(e) => setField(r.key, e.target.value)}>
+              {r.optional && <option value="">(none)</option>}
+              {fields.map((f) => (
+                <option key={f} value={f}>
+                  {f}
+                </option>
+              ))}
+            </select>
+          </label>
+        ))}
+      </div>
+      <table className="simple-table preview-table">
+        <thead>
+          <tr>
+            <th className="num">Line</th>
+            <th>As the model sees it</th>
+            <th className="num">Tokens</th>
+            <th className="num">Trained on</th>
+          </tr>
+        </thead>
+        <tbody>
+          {preview.rows.map((r) => (
+            <tr key={r.line} data-testid="preview-row" data-error={r.error ? 'true' : 'false'}>
+              <td className="num">{r.line}</td>
+              <td>{r.error ? <span className="error-inline">{r.error}</span> : <pre className="preview-text">{r.rendered}</pre>}</td>
+              <td className="num">{r.nTokens !== undefined ? fmtNum(r.nTokens) : '—'}</td>
+              <td className="num">{r.nLabel !== undefined ? fmtNum(r.nLabel) : '—'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {errors > 0 && <div className="warn-text">{errors} of the first {preview.rows.length} rows cannot be imported as mapped.</div>}
+    </div>
+  );
+}

@@ -190,6 +190,10 @@ export class EngineService {
         await assertSameTokenizer(p.db, i.modelId, i.refModelId);
       }
       const plan = planScoring(p.db, i);
+      // forward passes at this batch and length must fit the backend (refused with the figures otherwise)
+      checkFits(readModelConfig(modelPath(p.db, i.modelId)), {
+        batch: i.batchSize, seqLen: i.maxTokens, trainableParams: 0, backend: this.opts.executor.backend?.name ?? 'wasm',
+      });
       setActiveModel(p.db, i.modelId);
       const job = p.jobs.submit('score', { ...i, projectModelPath: modelPath(p.db, i.modelId) });
       return { jobId: job.jobId, plan };

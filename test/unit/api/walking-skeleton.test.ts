@@ -127,6 +127,18 @@ describe('walking skeleton through the engine service', () => {
     logits.dispose();
   });
 
+  it('a scoring or training request that cannot fit the backend is refused up front with the figures', async () => {
+    const score = await service.call('scoring.start', { modelId, datasetId, signals: ['mean_loss'], batchSize: 256, maxTokens: 65536 });
+    expect(score.ok).toBe(false);
+    if (!score.ok) {
+      expect(score.error.code).toBe('too_large');
+      expect(score.error.message).toMatch(/does not fit .*activations/);
+    }
+    const train = await service.call('train.start', { modelId, subsetId: null, datasetId, layers: 'all', steps: 1, batchSize: 512, maxTokens: 65536 });
+    expect(train.ok).toBe(false);
+    if (!train.ok) expect(train.error.code).toBe('too_large');
+  });
+
   it('makes a top-20% subset by mean_loss with exactly k members', async () => {
     const subset = await call('subsets.create', { name: 'hardest', rule: { kind: 'top', signal: 'mean_loss', percent: 20, dir: 'desc' } });
     expect(subset.size).toBe(10);

@@ -3,9 +3,10 @@ import { m002 } from './002_examples_fts';
 import { m003 } from './003_jobs_and_runs';
 import { m004 } from './004_example_vectors';
 import { m005 } from './005_render_sort_indexes';
+import { m006 } from './006_score_pass_state';
 import type { Migration } from './types';
 
 export type { Migration } from './types';
 
 /** In version order; never edit a released migration, add a new one. */
-export const migrations: Migration[] = [m001, m002, m003, m004, m005];
+export const migrations: Migration[] = [m001, m002, m003, m004, m005, m006];

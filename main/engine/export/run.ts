@@ -3,10 +3,11 @@
  * masks (per tokenizer and as character spans), the layer mask (exact tensor names and each trainer's form), tuned
  * weights, scores (CSV, Parquet, token signals JSONL), trainer configs, a README and a manifest with every file's
  * hash. It refuses a non-empty folder unless asked, and every path goes through `insideDir` (names from data are
- * sanitized), so nothing is written outside the chosen folder.
+ * sanitized), so nothing is written outside the chosen folder. Files are written into a sibling `.partial-<jobId>`
+ * folder and moved into place when complete (partial.ts): a killed export never leaves a half bundle.
  */
 import { createHash } from 'node:crypto';
-import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { openProjectDb, listSignalColumns, blobToFloat32, type Db } from '../db';
 import type { ExportRequest } from '../../../preload/contract';
@@ -26,6 +27,7 @@ import { createTokenMasker, type TokenPolicySpec } from '../selection/token-poli
 import { layerMaskForms, type LayerMaskForms } from './layer-formats';
 import { axolotlYaml, llamaFactoryDatasetInfo, llamaFactoryYaml, trlScript, type TrainerSettings } from './configs';
 import { bundleReadme } from './readme';
+import { exportTarget, partialDirOf, publishExport } from './partial';
 
 export const WINNOW_VERSION = '0.1.0';
 export const BUNDLE_FORMAT = 'winnow-bundle/1';
@@ -170,8 +172,12 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
     db.close();
     throw err;
   }
-  mkdirSync(outDir, { recursive: true });
-  const at = (rel: string) => insideDir(outDir, rel);
+  const dest = exportTarget(outDir);
+  const partial = partialDirOf(outDir, ctx.jobId);
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  const at = (rel: string) => insideDir(partial, rel);
+  let published = false;
   const artifacts: Record<string, Record<string, unknown>> = {};
   const described: Array<{ file: string; what: string }> = [];
   const notes: string[] = [];
@@ -363,14 +369,17 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       notes,
       files: {} as Record<string, string>,
     };
-    for (const f of filesUnder(outDir)) {
-      const rel = relative(outDir, f).split('\\').join('/');
+    for (const f of filesUnder(partial)) {
+      const rel = relative(partial, f).split('\\').join('/');
       if (rel !== EXPORT_FILES.manifest) manifest.files[rel] = sha256File(f);
     }
     writeFileSync(at(EXPORT_FILES.manifest), JSON.stringify(manifest, null, 2) + '\n');
+    publishExport(partial, dest);
+    published = true;
     db.prepare(`INSERT INTO exports (kind, out_path, manifest_json, created_at) VALUES (?, ?, ?, datetime('now'))`).run(req.what.join(','), outDir, JSON.stringify({ ...manifest, examples: examples.length }));
     return { message: `exported ${Object.keys(artifacts).length} artifact(s) to ${outDir}`, stats: { outDir, files: Object.keys(manifest.files).length } };
   } finally {
+    if (!published) rmSync(partial, { recursive: true, force: true });
     db.close();
   }
 }

@@ -8,6 +8,7 @@ import type Database from 'better-sqlite3';
 import type { ApiError, EngineEvent, Job, JobKind, JobStatus } from '../../../preload/contract';
 import { WinnowError, toErrorValue } from '../util/errors';
 import { RESUMABLE_KINDS, type JobOutcome, type JobProgress } from './types';
+import { discardPartialExport } from '../export/partial';
 
 export interface JobExecutor {
   run(
@@ -55,17 +56,26 @@ export class JobManager {
   /** Jobs left running or queued by a dead engine are failed with a reason; resumable kinds can be resumed. */
   recoverAfterRestart(): number {
     const stale = this.db
-      .prepare(`SELECT id, kind FROM jobs WHERE status IN ('running','queued')`)
-      .all() as Array<{ id: string; kind: JobKind }>;
+      .prepare(`SELECT id, kind, params_json FROM jobs WHERE status IN ('running','queued')`)
+      .all() as Array<{ id: string; kind: JobKind; params_json: string }>;
     const mark = this.db.prepare(
       `UPDATE jobs SET status='failed', error_json=?, message=?, updated_at=datetime('now') WHERE id=?`,
     );
-    for (const { id, kind } of stale) {
+    for (const { id, kind, params_json } of stale) {
+      // an export killed mid-way leaves only its `.partial-<jobId>` folder, never a half bundle: remove it
+      let removed: string | null = null;
+      if (kind === 'export') {
+        try {
+          removed = discardPartialExport((JSON.parse(params_json) as { outDir?: unknown }).outDir, id);
+        } catch {
+          // unreadable params or a locked folder: the job is failed all the same, and the folder is not a bundle
+        }
+      }
       const error: ApiError = {
         code: 'internal',
         message: RESUMABLE_KINDS.has(kind)
           ? 'the engine stopped while this job ran; finished work is saved — resume to continue'
-          : 'the engine stopped while this job ran; nothing partial was kept — start it again',
+          : `the engine stopped while this job ran; nothing partial was kept${removed ? ` (removed the unfinished ${removed})` : ''} — start it again`,
       };
       mark.run(JSON.stringify(error), error.message, id);
     }

@@ -1,9 +1,10 @@
 /**
  * SIGKILL the engine host mid-job, start it again, resume: the database is intact, finished work is kept, nothing
- * is missing or done twice, and a training run's loss curve continues exactly where its checkpoint left it.
+ * is missing or done twice, a training run's loss curve continues exactly where its checkpoint left it, and a killed
+ * export leaves no folder that could pass for a bundle.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -139,4 +140,78 @@ describe('crash safety', () => {
     const metrics = await engine.call('train.metrics', { runId });
     expect(metrics.filter((m) => m.split === 'train').map((m) => m.step)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
   }, 600_000);
+
+  it('an export killed mid-way leaves no bundle; on restart its partial folder is removed and the job failed with the reason', async () => {
+    // big enough that the kill lands while files are being written (rendering and the token masks take seconds)
+    const rows = join(home, 'export-rows.jsonl');
+    writeFileSync(rows, Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ question: `Q${i}: what is ${i} + ${i}?`, answer: `It is ${2 * i}. #### ${2 * i}` })).join('\n') + '\n');
+    const imp = await engine.call('datasets.import', { path: rows, name: 'export-rows' });
+    const imported = (await engine.waitFor(jobDone(imp.jobId))) as { job: Job };
+    expect(imported.job.status).toBe('done');
+    const datasetId = Number(imported.job.stats.datasetId);
+    const modelId = (await engine.call('project.open', {})).models[0]!.id;
+    const exportsBefore = countExports();
+
+    const outParent = join(home, 'exports');
+    const dest = join(outParent, 'bundle');
+    const req = { outDir: dest, subsetId: null, datasetId, modelId, what: ['subset', 'token_masks', 'scores'] as Array<'subset' | 'token_masks' | 'scores'> };
+    const { jobId } = await engine.call('export.start', req);
+    // subset.jsonl is complete (20,000 ticks) and the token masks are half written
+    await engine.waitFor((e) => e.type === 'job' && e.job.jobId === jobId && e.job.status === 'running' && e.job.message === 'token masks' && e.job.current > 30_000);
+    await engine.kill();
+
+    const partial = join(outParent, `bundle.partial-${jobId}`);
+    expect(existsSync(dest)).toBe(false); // nothing at the destination until the bundle is complete
+    expect(readdirSync(partial)).toContain('token_masks.jsonl');
+    expect(readdirSync(partial)).not.toContain('manifest.json');
+    expect(integrity()).toBe('ok');
+
+    await engine.start();
+    const job = (await engine.call('jobs.list', {})).find((j) => j.jobId === jobId)!;
+    expect(job.status).toBe('failed');
+    expect(job.resumable).toBe(false);
+    expect(job.error!.message).toContain(`removed the unfinished ${partial}`);
+    expect(job.error!.message).toContain('start it again');
+    expect(existsSync(partial)).toBe(false);
+    expect(readdirSync(outParent)).toEqual([]);
+    expect(countExports()).toBe(exportsBefore);
+    const refused = await engine.call('bundles.open', { dir: dest }).catch((e: Error) => e.message);
+    expect(refused).toMatch(/manifest\.json: missing/);
+
+    // started again, the same export completes into the same folder and is a valid bundle
+    const again = await engine.call('export.start', req);
+    const done = (await engine.waitFor(jobDone(again.jobId))) as { job: Job };
+    expect(done.job.status, done.job.error?.message).toBe('done');
+    expect(readdirSync(outParent)).toEqual(['bundle']);
+    const manifest = JSON.parse(readFileSync(join(dest, 'manifest.json'), 'utf8')) as { examples: unknown[]; files: Record<string, string> };
+    expect(manifest.examples.length).toBe(20_000);
+    expect(Object.keys(manifest.files).some((f) => f.includes('partial'))).toBe(false);
+    const opened = await engine.call('bundles.open', { dir: dest });
+    expect(opened.datasetIds).toEqual([datasetId]);
+    expect(opened.tokenMasks).toBe(20_000);
+    expect(countExports()).toBe(exportsBefore + 1);
+    expect(integrity()).toBe('ok');
+
+    // overwriting a non-empty folder swaps in the new files, manifest last, and leaves the user's own files alone
+    writeFileSync(join(dest, 'my-notes.txt'), 'mine');
+    const over = await engine.call('export.start', { ...req, what: ['subset'], overwrite: true });
+    const overDone = (await engine.waitFor(jobDone(over.jobId))) as { job: Job };
+    expect(overDone.job.status, overDone.job.error?.message).toBe('done');
+    expect(readFileSync(join(dest, 'my-notes.txt'), 'utf8')).toBe('mine');
+    const m2 = JSON.parse(readFileSync(join(dest, 'manifest.json'), 'utf8')) as { request: { what: string[] }; files: Record<string, string> };
+    expect(m2.request.what).toEqual(['subset']);
+    expect(Object.keys(m2.files)).not.toContain('my-notes.txt');
+    expect(Object.keys(m2.files)).not.toContain('token_masks.jsonl');
+    expect(readdirSync(outParent)).toEqual(['bundle']);
+    expect((await engine.call('bundles.open', { dir: dest })).tokenMasks).toBe(0);
+  }, 600_000);
 });
+
+function countExports(): number {
+  const db = new Database(dbPath(), { readonly: true });
+  try {
+    return db.prepare('SELECT COUNT(*) FROM exports').pluck().get() as number;
+  } finally {
+    db.close();
+  }
+}

@@ -56,7 +56,8 @@ export type SignalId = (typeof SIGNALS)[number];
 export const TOKEN_SIGNALS: readonly SignalId[] = ['token_loss', 'token_entropy', 'token_prob', 'token_rank', 'excess_loss'];
 export const LAYER_SIGNALS: readonly SignalId[] = ['fim', 'layer_grad_norm'];
 
-export type JobKind = 'import' | 'score' | 'train' | 'export';
+/** cluster: K-means on embedding; umap: a Map layout; select: a subset rule too slow to answer at once (k-center) */
+export type JobKind = 'import' | 'score' | 'train' | 'export' | 'cluster' | 'umap' | 'select';
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface Job {
@@ -226,6 +227,34 @@ export const SubsetRuleSchema = z.discriminatedUnion('kind', [
     subsetIds: z.array(z.number().int().positive()).min(2).max(32),
     names: z.array(z.string()).optional(),
   }),
+  /**
+   * per-cluster quota over a K-means run (`cluster` column): `count` rows, or `percent` of each cluster (at least one),
+   * ranked by `signal` (dir) or, without a signal, a seeded random sample. The engine fills `clusterRunId` (the latest
+   * clustering when absent) and `k`.
+   */
+  z.object({
+    kind: z.literal('cluster_quota'),
+    count: z.number().int().positive().optional(),
+    percent: z.number().gt(0).max(100).optional(),
+    signal: signalName.optional(),
+    dir: z.enum(['desc', 'asc']).default('desc'),
+    seed: z.number().int().default(0),
+    clusterRunId: z.number().int().positive().optional(),
+    k: z.number().int().positive().optional(),
+  }),
+  /**
+   * diversity: greedy k-center (farthest point) on `embedding` from a seeded start, optionally among a subset's rows.
+   * The engine fills `radius` (every candidate lies within it of a selected row) and `candidates`.
+   */
+  z.object({
+    kind: z.literal('kcenter'),
+    count: z.number().int().positive().max(1_000_000),
+    seed: z.number().int().default(0),
+    subsetId: z.number().int().positive().optional(),
+    subsetName: z.string().optional(),
+    radius: z.number().optional(),
+    candidates: z.number().int().optional(),
+  }),
   /** hand-picked rows (e.g. a lasso on the Map); `source` says how they were picked */
   z.object({ kind: z.literal('ids'), ids: z.array(z.number().int().positive()).min(1).max(1_000_000), source: z.string().max(200).optional() }),
 ]);
@@ -361,6 +390,8 @@ export const ApiInputs = {
     subsetId: id.optional(),
   }),
   'subsets.create': z.object({ name: z.string().min(1).max(200), rule: SubsetRuleSchema, datasetId: id.optional() }),
+  /** the same as subsets.create, as a `select` job with progress and cancel (for k-center on many rows) */
+  'subsets.start': z.object({ name: z.string().min(1).max(200), rule: SubsetRuleSchema, datasetId: id.optional() }),
   'subsets.list': z.object({}),
   'subsets.delete': z.object({ subsetId: id }),
   'subsets.combine': z.object({
@@ -380,9 +411,29 @@ export const ApiInputs = {
     datasetId: id.optional(),
     /** column whose value colours each point */
     signal: signalName.optional(),
-    method: z.enum(['pca']).default('pca'),
+    /** pca: computed on the call; umap: the layout stored by the latest `map.umap` job */
+    method: z.enum(['pca', 'umap']).default('pca'),
     limit: z.number().int().positive().max(1_000_000).default(200_000),
   }),
+  /** start a `umap` job: a seeded UMAP layout of the embeddings in scope, stored for examples.map method umap */
+  'map.umap': z.object({
+    datasetId: id.optional(),
+    seed: z.number().int().default(0),
+    nNeighbors: z.number().int().min(2).max(200).default(15),
+    minDist: z.number().min(0).max(1).default(0.1),
+    /** 0: umap-js's default for the data size */
+    nEpochs: z.number().int().min(0).max(5000).default(0),
+    limit: z.number().int().positive().max(1_000_000).default(200_000),
+  }),
+  /** start a `cluster` job: seeded K-means (k-means++) on embedding, stored as the `cluster` column */
+  'clusters.start': z.object({
+    datasetId: id.optional(),
+    k: z.number().int().min(2).max(1000),
+    seed: z.number().int().default(0),
+    maxIter: z.number().int().min(1).max(1000).default(100),
+  }),
+  /** the latest clustering of the dataset: parameters, objective, cluster sizes (null when none) */
+  'clusters.info': z.object({ datasetId: id.optional() }),
   'tokenMasks.save': z.object({
     exampleId: id,
     modelId: id.optional(),
@@ -428,11 +479,15 @@ export interface ApiOutputs {
   'examples.get': ExampleDetail;
   'scoring.start': { jobId: string; plan: ScorePlan };
   'subsets.create': SubsetInfo;
+  'subsets.start': { jobId: string };
   'subsets.list': SubsetInfo[];
   'subsets.delete': { deleted: boolean };
   'subsets.combine': SubsetInfo;
   'examples.histogram': { min: number | null; max: number | null; counts: number[]; total: number; nulls: number };
   'examples.map': ExampleMap;
+  'map.umap': { jobId: string };
+  'clusters.start': { jobId: string };
+  'clusters.info': ClusterInfo | null;
   'tokenMasks.save': TokenMaskInfo;
   'tokenMasks.get': TokenMaskInfo | null;
   'layers.list': { tensors: TensorRow[]; numLayers: number };
@@ -478,8 +533,28 @@ export interface ExampleMap {
   values: Array<number | null>;
   /** set when there is nothing to draw, saying what to do */
   message: string | null;
-  /** share of variance the two components explain */
+  /** share of variance the two components explain (pca) */
   explained: number[];
+  method: 'pca' | 'umap';
+  /** umap: the stored layout's parameters */
+  layout: { runId: number; seed: number; nNeighbors: number; minDist: number; createdAt: string } | null;
+}
+
+/** A stored K-means run over `embedding` (the provenance of the `cluster` column). */
+export interface ClusterInfo {
+  runId: number;
+  datasetId: number | null;
+  k: number;
+  seed: number;
+  iterations: number;
+  /** Σ squared distance to the assigned centroid at the end */
+  objective: number;
+  converged: boolean;
+  n: number;
+  dim: number;
+  /** rows per cluster, index = cluster id */
+  sizes: number[];
+  createdAt: string;
 }
 
 /** What re-opening an export bundle restored. */

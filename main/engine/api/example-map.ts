@@ -1,40 +1,73 @@
-/** The Map screen's data: every example's embedding projected to 2-D (PCA), with a colour value per point. */
+/**
+ * The Map screen's data: every example's embedding projected to 2-D — PCA (computed here, cached until the
+ * embeddings change) or the latest stored UMAP layout — with a colour value per point.
+ */
 import type { ExampleMap } from '../../../preload/contract';
 import { blobToFloat32, listSignalColumns, type Db } from '../db';
+import { NO_EMBEDDINGS, hasEmbeddingTable, loadEmbeddings } from '../selection/embeddings';
 import { pca2 } from '../selection/projection';
+import { latestUmapRun } from '../selection/umap';
 import { WinnowError } from '../util/errors';
 
-const EMPTY = (message: string): ExampleMap => ({ points: [], ids: [], values: [], message, explained: [] });
+const EMPTY = (message: string, method: 'pca' | 'umap'): ExampleMap => ({ points: [], ids: [], values: [], message, explained: [], method, layout: null });
 
-export function exampleMap(db: Db, i: { datasetId?: number; signal?: string; limit: number }): ExampleMap {
-  const hasTable = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'example_vectors'`).get();
-  if (!hasTable) return EMPTY('No embeddings yet: score the dataset with the embedding signal (Score → embedding).');
+/**
+ * PCA of 100k × 64 takes ~2 s; colouring by another column must not pay it again. Keyed by the project file, the scope
+ * and a fingerprint of the embedding rows (latest run, count), so rescoring invalidates it.
+ */
+const pcaCache = new Map<string, { ids: number[]; points: number[]; explained: number[] }>();
+
+function pcaPoints(db: Db, datasetId: number | undefined, limit: number): { ids: number[]; points: number[]; explained: number[] } {
+  const fp = db.prepare(`SELECT MAX(run_id) AS run, COUNT(*) AS n FROM example_vectors WHERE signal = 'embedding'`).get() as { run: number | null; n: number };
+  const key = `${db.name}|${datasetId ?? '*'}|${limit}|${fp.run}|${fp.n}`;
+  const hit = pcaCache.get(key);
+  if (hit) return hit;
+  const m = loadEmbeddings(db, { datasetId, limit });
+  const rows: Float32Array[] = [];
+  for (let i = 0; i < m.ids.length; i++) rows.push(m.data.subarray(i * m.dim, (i + 1) * m.dim));
+  const p = pca2(rows);
+  const out = { ids: m.ids, points: Array.from(p.points, (x) => Math.round(x * 1e5) / 1e5), explained: p.explained as number[] };
+  if (pcaCache.size >= 4) pcaCache.delete(pcaCache.keys().next().value!);
+  pcaCache.set(key, out);
+  return out;
+}
+
+function colourValues(db: Db, ids: number[], signal: string | undefined): Array<number | null> {
+  if (signal === undefined) return ids.map(() => null);
+  const byId = new Map<number, number | null>();
+  const stmt = db.prepare(`SELECT example_id AS id, "${signal}" AS v FROM example_signals WHERE example_id BETWEEN ? AND ?`);
+  if (ids.length) for (const r of stmt.all(ids[0], ids[ids.length - 1]) as Array<{ id: number; v: number | null }>) byId.set(r.id, r.v);
+  return ids.map((id) => {
+    const v = byId.get(id);
+    return v === null || v === undefined || !Number.isFinite(v) ? null : v;
+  });
+}
+
+export function exampleMap(db: Db, i: { datasetId?: number; signal?: string; limit: number; method?: 'pca' | 'umap' }): ExampleMap {
+  const method = i.method ?? 'pca';
+  if (!hasEmbeddingTable(db)) return EMPTY(NO_EMBEDDINGS, method);
   if (i.signal !== undefined && !listSignalColumns(db).includes(i.signal)) {
     throw new WinnowError('bad_input', `examples.map: field "signal": unknown column "${i.signal}"`);
   }
-  const scope = i.datasetId !== undefined ? 'AND e.dataset_id = ?' : '';
-  const colour = i.signal !== undefined ? `, s."${i.signal}" AS value` : ', NULL AS value';
-  // the latest run's vector per example
-  const rows = db
-    .prepare(
-      `SELECT v.example_id AS id, v.vector${colour} FROM example_vectors v
-       JOIN examples e ON e.id = v.example_id LEFT JOIN example_signals s ON s.example_id = v.example_id
-       WHERE v.signal = 'embedding' ${scope}
-         AND v.run_id = (SELECT MAX(run_id) FROM example_vectors x WHERE x.example_id = v.example_id AND x.signal = 'embedding')
-       ORDER BY v.example_id LIMIT ?`,
-    )
-    .all(...(i.datasetId !== undefined ? [i.datasetId] : []), i.limit) as Array<{ id: number; vector: Buffer; value: number | null }>;
-  if (!rows.length) return EMPTY('No embeddings yet: score the dataset with the embedding signal (Score → embedding).');
-  const vectors = rows.map((r) => blobToFloat32(r.vector));
-  const dim = vectors[0]!.length;
-  const same = vectors.filter((v) => v.length === dim);
-  if (same.length !== vectors.length) throw new WinnowError('internal', `examples.map: embeddings of different sizes (${dim} and others) — rescore embedding`);
-  const p = pca2(vectors);
-  return {
-    points: Array.from(p.points, (x) => Math.round(x * 1e5) / 1e5),
-    ids: rows.map((r) => r.id),
-    values: rows.map((r) => (r.value === null || r.value === undefined || !Number.isFinite(r.value) ? null : r.value)),
-    message: null,
-    explained: p.explained,
-  };
+  if (method === 'umap') {
+    const run = latestUmapRun(db, i.datasetId);
+    if (!run) {
+      const any = loadEmbeddings(db, { datasetId: i.datasetId, limit: 1 }).ids.length > 0;
+      return EMPTY(any ? 'No UMAP layout yet: compute one (a background job; the same seed gives the same layout).' : NO_EMBEDDINGS, method);
+    }
+    const rows = db
+      .prepare(`SELECT example_id AS id, vector FROM example_vectors WHERE run_id = ? AND signal = 'umap' ORDER BY example_id LIMIT ?`)
+      .all(run.runId, i.limit) as Array<{ id: number; vector: Buffer }>;
+    const ids = rows.map((r) => r.id);
+    const points: number[] = [];
+    for (const r of rows) {
+      const v = blobToFloat32(r.vector);
+      points.push(Math.round(v[0]! * 1e5) / 1e5, Math.round(v[1]! * 1e5) / 1e5);
+    }
+    const { seed, nNeighbors, minDist } = run.params;
+    return { points, ids, values: colourValues(db, ids, i.signal), message: null, explained: [], method, layout: { runId: run.runId, seed, nNeighbors, minDist, createdAt: run.createdAt } };
+  }
+  const p = pcaPoints(db, i.datasetId, i.limit);
+  if (!p.ids.length) return EMPTY(NO_EMBEDDINGS, method);
+  return { points: p.points, ids: p.ids, values: colourValues(db, p.ids, i.signal), message: null, explained: p.explained, method, layout: null };
 }

@@ -12,7 +12,8 @@ import { WinnowError, toErrorValue } from '../util/errors';
 import type { JobExecutor } from '../jobs/manager';
 import { DEMO_PROJECT, activeModelId, openProject, projectInfo, setActiveModel, type OpenProject } from './project';
 import { addModel, getModel, modelPath } from './models-registry';
-import { combineSubsets, createSubset, deleteSubset, listSubsets } from '../selection/subsets';
+import { assertSubsetNameFree, combineSubsets, createSubset, deleteSubset, getSubset, listSubsets } from '../selection/subsets';
+import { latestClusterRun } from '../selection/clusters';
 import { columnHistogram } from './histogram';
 import { exampleMap } from './example-map';
 import { getTokenMask, saveTokenMask } from './token-masks';
@@ -200,6 +201,12 @@ export class EngineService {
     },
 
     'subsets.create': (i) => createSubset(this.current().db, i.name, i.rule, i.datasetId),
+    'subsets.start': (i) => {
+      const p = this.current();
+      assertSubsetNameFree(p.db, i.name);
+      if (i.rule.kind === 'kcenter' && i.rule.subsetId !== undefined) getSubset(p.db, i.rule.subsetId);
+      return { jobId: p.jobs.submit('select', { ...i }).jobId };
+    },
     'subsets.list': () => listSubsets(this.current().db),
     'subsets.delete': (i) => ({ deleted: deleteSubset(this.current().db, i.subsetId) }),
     'subsets.combine': (i) => combineSubsets(this.current().db, i.name, i.op, i.subsetIds),
@@ -210,6 +217,9 @@ export class EngineService {
       return columnHistogram(p.db, { ...i, tokenizerId });
     },
     'examples.map': (i) => exampleMap(this.current().db, i),
+    'map.umap': (i) => ({ jobId: this.current().jobs.submit('umap', { ...i }).jobId }),
+    'clusters.start': (i) => ({ jobId: this.current().jobs.submit('cluster', { ...i }).jobId }),
+    'clusters.info': (i) => latestClusterRun(this.current().db, i.datasetId),
     'tokenMasks.save': (i) => saveTokenMask(this.current().db, { ...i, modelId: this.modelFor(i.modelId) }),
     'tokenMasks.get': (i) => getTokenMask(this.current().db, { ...i, modelId: this.modelFor(i.modelId) }),
 

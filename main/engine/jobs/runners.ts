@@ -5,12 +5,18 @@ import { runImportJob } from '../data/import-job';
 import { runScoreJob } from '../scoring/run';
 import { runTrainJob } from '../training/run';
 import { runExportJob } from '../export/run';
+import { runClusterJob } from '../selection/clusters';
+import { runUmapJob } from '../selection/umap';
+import { runSelectJob } from '../selection/subsets';
 
 const RUNNERS: Record<JobKind, JobRunner> = {
   import: runImportJob,
   score: runScoreJob,
   train: runTrainJob,
   export: runExportJob,
+  cluster: runClusterJob,
+  umap: runUmapJob,
+  select: runSelectJob,
 };
 
 export function runJob(kind: JobKind, ctx: JobContext): Promise<JobOutcome> {

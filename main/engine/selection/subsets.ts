@@ -1,12 +1,28 @@
 /**
  * Subsets: a named set of examples and the rule that made it. Rules run as SQL over the indexed signal columns,
- * so they scale with the table, not with JS memory.
+ * so they scale with the table, not with JS memory; the embedding rules (per-cluster quotas, k-center) read vectors
+ * or a clustering run and record what they used in the stored rule.
  */
 import type { Db } from '../db';
-import { listSignalColumns } from '../db';
+import { listSignalColumns, openProjectDb } from '../db';
 import { WinnowError } from '../util/errors';
 import type { SubsetInfo, SubsetRule } from '../../../preload/contract';
 import { mulberry32 } from '../util/random';
+import type { JobContext, JobOutcome } from '../jobs/types';
+import { clusterQuota, getClusterRun, latestClusterRun } from './clusters';
+import { NO_EMBEDDINGS, loadEmbeddings } from './embeddings';
+import { kcenterGreedy } from './kcenter';
+
+export interface RuleHooks {
+  /** k-center progress (picks so far of k); throw to stop */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What a rule selected, and what the engine filled into the stored rule (run ids, radius, …). */
+export interface RuleResult {
+  ids: number[];
+  provenance: Record<string, unknown>;
+}
 
 const BUILTIN_COLUMNS: Record<string, string> = { row_index: 'e.row_index', n_chars: 'e.n_chars' };
 
@@ -17,7 +33,32 @@ function columnSql(db: Db, name: string): string {
 }
 
 /** The example ids a rule selects, in rule order (best first for top-k). */
-export function evaluateRule(db: Db, rule: SubsetRule, datasetId?: number): number[] {
+export function evaluateRule(db: Db, rule: SubsetRule, datasetId?: number, hooks: RuleHooks = {}): number[] {
+  return evaluateRuleWithProvenance(db, rule, datasetId, hooks).ids;
+}
+
+export function evaluateRuleWithProvenance(db: Db, rule: SubsetRule, datasetId?: number, hooks: RuleHooks = {}): RuleResult {
+  if (rule.kind === 'cluster_quota') {
+    const run = rule.clusterRunId !== undefined ? getClusterRun(db, rule.clusterRunId) : latestClusterRun(db, datasetId);
+    if (!run) throw new WinnowError('not_found', 'rule: no clusters yet — run K-means first (Map → Clusters)');
+    const scope = datasetId !== undefined ? { sql: 'e.dataset_id = ?', args: [datasetId] } : { sql: '1=1', args: [] };
+    const ids = clusterQuota(db, run.runId, rule, scope, rule.signal !== undefined ? columnSql(db, rule.signal) : null);
+    return { ids, provenance: { clusterRunId: run.runId, k: run.k } };
+  }
+  if (rule.kind === 'kcenter') {
+    const subsetName = rule.subsetId !== undefined ? getSubset(db, rule.subsetId).name : undefined;
+    const m = loadEmbeddings(db, { datasetId, subsetId: rule.subsetId });
+    if (!m.ids.length) throw new WinnowError('not_found', rule.subsetId !== undefined ? `rule: no row of subset "${subsetName}" has an embedding. ${NO_EMBEDDINGS}` : `rule: ${NO_EMBEDDINGS}`);
+    const r = kcenterGreedy(m.data, m.ids.length, m.dim, rule.count, { seed: rule.seed, onPick: hooks.onProgress });
+    return {
+      ids: r.picked.map((i) => m.ids[i]!),
+      provenance: { radius: r.radius, candidates: m.ids.length, embeddingRuns: m.runIds, ...(subsetName !== undefined ? { subsetName } : {}) },
+    };
+  }
+  return { ids: evaluateSqlRule(db, rule, datasetId), provenance: {} };
+}
+
+function evaluateSqlRule(db: Db, rule: Exclude<SubsetRule, { kind: 'cluster_quota' | 'kcenter' }>, datasetId?: number): number[] {
   const scope = datasetId !== undefined ? 'e.dataset_id = ?' : '1=1';
   const scopeArgs = datasetId !== undefined ? [datasetId] : [];
   const from = 'examples e LEFT JOIN example_signals s ON s.example_id = e.id';
@@ -86,11 +127,17 @@ export function evaluateRule(db: Db, rule: SubsetRule, datasetId?: number): numb
   }
 }
 
-export function createSubset(db: Db, name: string, rule: SubsetRule, datasetId?: number): SubsetInfo {
+export function assertSubsetNameFree(db: Db, name: string): void {
   const exists = db.prepare('SELECT id FROM subsets WHERE name = ?').get(name);
   if (exists) throw new WinnowError('conflict', `a subset named "${name}" already exists`);
-  const ids = evaluateRule(db, rule, datasetId);
-  const stored = { ...rule, ...(datasetId !== undefined ? { datasetId } : {}) };
+}
+
+export function createSubset(db: Db, name: string, rule: SubsetRule, datasetId?: number, hooks: RuleHooks = {}): SubsetInfo {
+  assertSubsetNameFree(db, name);
+  const { ids, provenance } = evaluateRuleWithProvenance(db, rule, datasetId, hooks);
+  // the name may have been taken while a slow rule ran
+  assertSubsetNameFree(db, name);
+  const stored = { ...rule, ...provenance, ...(datasetId !== undefined ? { datasetId } : {}) };
   const id = db.transaction(() => {
     const info = db
       .prepare(`INSERT INTO subsets (name, rule_json, size, created_at) VALUES (?, ?, ?, datetime('now'))`)
@@ -138,4 +185,26 @@ export function combineSubsets(db: Db, name: string, op: 'union' | 'intersection
   if (subsetIds.length < 2) throw new WinnowError('bad_input', 'subsets.combine: field "subsetIds" needs at least two subsets');
   const names = subsetIds.map((sid) => getSubset(db, sid).name);
   return createSubset(db, name, { kind: 'combine', op, subsetIds, names });
+}
+
+/** Job runner (kind `select`): params {name, rule, datasetId?} — a subset whose rule takes a while (k-center). */
+export async function runSelectJob(ctx: JobContext): Promise<JobOutcome> {
+  const db = openProjectDb(ctx.dbPath);
+  try {
+    const p = ctx.params as { name: string; rule: SubsetRule; datasetId?: number };
+    let last = 0;
+    ctx.progress({ current: 0, total: 1, message: 'reading embeddings' });
+    const subset = createSubset(db, p.name, p.rule, p.datasetId, {
+      onProgress: (done, total) => {
+        if (ctx.isCancelled()) throw new WinnowError('cancelled', 'subset rule cancelled; no subset was made');
+        const now = Date.now();
+        if (now - last < 200) return;
+        last = now;
+        ctx.progress({ current: done, total, message: `${done} of ${total} picked` });
+      },
+    });
+    return { message: `subset "${subset.name}": ${subset.size} rows`, stats: { subsetId: subset.id, size: subset.size } };
+  } finally {
+    db.close();
+  }
 }

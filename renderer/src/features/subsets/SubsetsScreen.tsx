@@ -27,6 +27,17 @@ export function describeRule(rule: SubsetRule): string {
       return `random ${rule.count} (seed ${rule.seed})`;
     case 'ifd_top':
       return `ifd ≤ 1, then highest ${rule.percent !== undefined ? `${rule.percent}%` : rule.count} by ifd`;
+    case 'cluster_quota': {
+      const n = rule.percent !== undefined ? `${rule.percent}%` : String(rule.count);
+      const by = rule.signal ? `${rule.dir === 'asc' ? 'lowest' : 'highest'} by ${rule.signal}` : `random (seed ${rule.seed})`;
+      const run = rule.clusterRunId !== undefined ? ` of K-means run ${rule.clusterRunId}${rule.k ? ` (k = ${rule.k})` : ''}` : '';
+      return `${n} per cluster${run}, ${by}`;
+    }
+    case 'kcenter': {
+      const within = rule.subsetName ? ` within “${rule.subsetName}”` : rule.subsetId !== undefined ? ` within subset #${rule.subsetId}` : '';
+      const radius = rule.radius !== undefined ? `; every row within ${rule.radius.toPrecision(3)} of one picked` : '';
+      return `k-center ${rule.count} on embedding${within} (seed ${rule.seed})${radius}`;
+    }
     case 'ids':
       return `${rule.ids.length} picked rows${rule.source ? ` (${rule.source})` : ''}`;
     case 'combine': {

@@ -1,0 +1,283 @@
+/**
+ * Clusters of the `embedding` signal: seeded K-means (k-means++ start, Lloyd iterations), stored as the per-example
+ * `cluster` column with a score_runs row as provenance (method, k, seed, iterations, objective, embedding runs), and
+ * the per-cluster quota rule that reads one such run back.
+ */
+import { openProjectDb, writeExampleSignal, type Db } from '../db';
+import type { JobContext, JobOutcome } from '../jobs/types';
+import { WinnowError } from '../util/errors';
+import { mulberry32 } from '../util/random';
+import { NO_EMBEDDINGS, loadEmbeddings, sqDist } from './embeddings';
+
+export interface KMeansResult {
+  /** cluster of each row, 0..k-1 */
+  assignments: Int32Array;
+  /** k × dim, row-major */
+  centroids: Float64Array;
+  /** Σ squared distance to the assigned centroid after each assignment step (never increases) */
+  objective: number[];
+  iterations: number;
+  converged: boolean;
+}
+
+export interface KMeansOptions {
+  seed?: number;
+  maxIter?: number;
+  /** called after each assignment step; return true to stop (cancel) */
+  onIteration?: (iteration: number, objective: number) => boolean | void;
+}
+
+/** k-means++: the first centre uniformly, each next one with probability ∝ squared distance to the nearest chosen. */
+export function kmeansPlusPlus(data: Float32Array, n: number, dim: number, k: number, rand: () => number): Float64Array {
+  const centroids = new Float64Array(k * dim);
+  const near = new Float64Array(n);
+  let first = Math.floor(rand() * n);
+  for (let t = 0; t < dim; t++) centroids[t] = data[first * dim + t]!;
+  for (let i = 0; i < n; i++) near[i] = sqDist(data, i, centroids, 0, dim);
+  for (let c = 1; c < k; c++) {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += near[i]!;
+    let pick = n - 1;
+    if (total > 0) {
+      let r = rand() * total;
+      for (let i = 0; i < n; i++) {
+        r -= near[i]!;
+        if (r < 0) {
+          pick = i;
+          break;
+        }
+      }
+    } else pick = Math.floor(rand() * n); // every point sits on a centre already (duplicates)
+    first = pick;
+    for (let t = 0; t < dim; t++) centroids[c * dim + t] = data[pick * dim + t]!;
+    for (let i = 0; i < n; i++) {
+      const d = sqDist(data, i, centroids, c, dim);
+      if (d < near[i]!) near[i] = d;
+    }
+  }
+  return centroids;
+}
+
+/** Lloyd's K-means on the n × dim rows of `data`. Deterministic for a seed (ties go to the lower cluster index). */
+export function kmeans(data: Float32Array, n: number, dim: number, k: number, opts: KMeansOptions = {}): KMeansResult {
+  if (!Number.isInteger(k) || k < 1) throw new WinnowError('bad_input', `K-means: k must be a positive whole number, got ${k}`);
+  if (k > n) throw new WinnowError('bad_input', `K-means: k = ${k} is more than the ${n} examples with an embedding`);
+  const maxIter = opts.maxIter ?? 100;
+  const centroids = kmeansPlusPlus(data, n, dim, k, mulberry32(opts.seed ?? 0));
+  const assignments = new Int32Array(n).fill(-1);
+  const cost = new Float64Array(n);
+  const objective: number[] = [];
+  let converged = false;
+  let it = 0;
+  // every pass ends on an assignment step, so the returned assignments are the nearest of the returned centroids
+  for (;;) {
+    // assignment step
+    let changed = 0;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      let bestD = Infinity;
+      for (let c = 0; c < k; c++) {
+        const d = sqDist(data, i, centroids, c, dim);
+        if (d < bestD) {
+          bestD = d;
+          best = c;
+        }
+      }
+      if (assignments[i] !== best) changed++;
+      assignments[i] = best;
+      cost[i] = bestD;
+      total += bestD;
+    }
+    objective.push(total);
+    it++;
+    if (opts.onIteration?.(it, total)) break;
+    if (changed === 0) {
+      converged = true;
+      break;
+    }
+    if (it >= maxIter) break;
+    // update step: each centroid to the mean of its rows
+    const counts = new Int32Array(k);
+    centroids.fill(0);
+    for (let i = 0; i < n; i++) {
+      const c = assignments[i]!;
+      counts[c]!++;
+      for (let t = 0; t < dim; t++) centroids[c * dim + t]! += data[i * dim + t]!;
+    }
+    for (let c = 0; c < k; c++) {
+      if (counts[c]! > 0) {
+        for (let t = 0; t < dim; t++) centroids[c * dim + t]! /= counts[c]!;
+        continue;
+      }
+      // an empty cluster takes the row farthest from its centre: that row's cost drops to 0, so the objective
+      // still cannot rise
+      let far = 0;
+      for (let i = 1; i < n; i++) if (cost[i]! > cost[far]!) far = i;
+      for (let t = 0; t < dim; t++) centroids[c * dim + t] = data[far * dim + t]!;
+      cost[far] = -1;
+    }
+  }
+  return { assignments, centroids, objective, iterations: it, converged };
+}
+
+// ---------- stored clusterings ----------
+
+export interface ClusterRun {
+  runId: number;
+  datasetId: number | null;
+  k: number;
+  seed: number;
+  iterations: number;
+  objective: number;
+  converged: boolean;
+  n: number;
+  dim: number;
+  /** rows per cluster, index = cluster id */
+  sizes: number[];
+  createdAt: string;
+}
+
+const CLUSTER_SIGNALS = '["cluster"]';
+
+/** The latest K-means run over this dataset (or over all rows when no dataset is given), if any. */
+export function latestClusterRun(db: Db, datasetId?: number): ClusterRun | null {
+  const row = db
+    .prepare(
+      `SELECT id, dataset_id, params_json, created_at FROM score_runs WHERE signals_json = ? AND status = 'done'
+       AND ${datasetId !== undefined ? '(dataset_id = ? OR dataset_id IS NULL)' : 'dataset_id IS NULL'} ORDER BY id DESC LIMIT 1`,
+    )
+    .get(CLUSTER_SIGNALS, ...(datasetId !== undefined ? [datasetId] : [])) as
+    | { id: number; dataset_id: number | null; params_json: string; created_at: string }
+    | undefined;
+  return row ? toClusterRun(row) : null;
+}
+
+export function getClusterRun(db: Db, runId: number): ClusterRun {
+  const row = db.prepare(`SELECT id, dataset_id, params_json, created_at FROM score_runs WHERE id = ? AND signals_json = ?`).get(runId, CLUSTER_SIGNALS) as
+    | { id: number; dataset_id: number | null; params_json: string; created_at: string }
+    | undefined;
+  if (!row) throw new WinnowError('not_found', `clustering run ${runId} not found — run K-means again (Map → Clusters)`);
+  return toClusterRun(row);
+}
+
+function toClusterRun(row: { id: number; dataset_id: number | null; params_json: string; created_at: string }): ClusterRun {
+  const p = JSON.parse(row.params_json) as Omit<ClusterRun, 'runId' | 'datasetId' | 'createdAt'>;
+  return { ...p, runId: row.id, datasetId: row.dataset_id, createdAt: row.created_at };
+}
+
+/** K-means over the embeddings in scope, stored as the `cluster` column; one transaction, so a cancel leaves nothing. */
+export function clusterEmbeddings(
+  db: Db,
+  p: { datasetId?: number; k: number; seed: number; maxIter?: number; jobId?: string },
+  hooks: { onIteration?: (iteration: number, objective: number) => boolean | void } = {},
+): ClusterRun {
+  const m = loadEmbeddings(db, { datasetId: p.datasetId });
+  const n = m.ids.length;
+  if (!n) throw new WinnowError('not_found', NO_EMBEDDINGS);
+  const r = kmeans(m.data, n, m.dim, p.k, { seed: p.seed, maxIter: p.maxIter, onIteration: hooks.onIteration });
+  const sizes = new Array<number>(p.k).fill(0);
+  for (const c of r.assignments) sizes[c]!++;
+  const params = {
+    method: 'kmeans',
+    init: 'k-means++',
+    source: 'embedding',
+    embeddingRuns: m.runIds,
+    k: p.k,
+    seed: p.seed,
+    maxIter: p.maxIter ?? 100,
+    iterations: r.iterations,
+    objective: r.objective[r.objective.length - 1]!,
+    converged: r.converged,
+    n,
+    dim: m.dim,
+    sizes,
+  };
+  const runId = db.transaction(() => {
+    const info = db
+      .prepare(
+        `INSERT INTO score_runs (model_id, ref_model_id, dataset_id, signals_json, params_json, status, cursor, total, created_at, finished_at, job_id)
+         VALUES (NULL, NULL, ?, ?, ?, 'done', ?, ?, datetime('now'), datetime('now'), ?)`,
+      )
+      .run(p.datasetId ?? null, CLUSTER_SIGNALS, JSON.stringify(params), n, n, p.jobId ?? null);
+    const id = Number(info.lastInsertRowid);
+    writeExampleSignal(db, id, 'cluster', m.ids.map((e, i): [number, number] => [e, r.assignments[i]!]));
+    return id;
+  })();
+  return getClusterRun(db, runId);
+}
+
+/** Job runner (kind `cluster`): params {datasetId?, k, seed, maxIter?}. */
+export async function runClusterJob(ctx: JobContext): Promise<JobOutcome> {
+  const db = openProjectDb(ctx.dbPath);
+  try {
+    const params = ctx.params as { datasetId?: number; k: number; seed: number; maxIter?: number };
+    const maxIter = params.maxIter ?? 100;
+    ctx.progress({ current: 0, total: maxIter, message: 'reading embeddings' });
+    const run = clusterEmbeddings(db, { ...params, maxIter, jobId: ctx.jobId }, {
+      onIteration: (it, obj) => {
+        ctx.progress({ current: it, total: maxIter, message: `iteration ${it}, objective ${obj.toPrecision(6)}` });
+        // thrown from inside the loop, before anything is written
+        if (ctx.isCancelled()) throw new WinnowError('cancelled', 'K-means cancelled; nothing was written');
+      },
+    });
+    return {
+      message: `${run.k} clusters of ${run.n} examples (${run.iterations} iterations${run.converged ? ', converged' : ''})`,
+      stats: { runId: run.runId, k: run.k, n: run.n, iterations: run.iterations, objective: run.objective },
+    };
+  } finally {
+    db.close();
+  }
+}
+
+// ---------- the per-cluster quota rule ----------
+
+export interface QuotaRule {
+  count?: number;
+  percent?: number;
+  /** rank by this column; absent: a seeded random sample per cluster */
+  signal?: string;
+  dir?: 'asc' | 'desc';
+  seed?: number;
+}
+
+/**
+ * Per cluster of one clustering run: the best `count` rows (or `percent` of the cluster, at least one) by `signalSql`
+ * (rows without a value are left out), or a seeded random sample. Returns ids cluster by cluster, best first.
+ */
+export function clusterQuota(db: Db, runId: number, rule: QuotaRule, scope: { sql: string; args: unknown[] }, signalSql: string | null): number[] {
+  if ((rule.count === undefined) === (rule.percent === undefined)) {
+    throw new WinnowError('bad_input', 'rule: cluster_quota needs exactly one of count or percent');
+  }
+  const rows = db
+    .prepare(
+      `SELECT es.example_id AS id, es.value AS c, ${signalSql ?? 'NULL'} AS v
+       FROM example_scores es JOIN examples e ON e.id = es.example_id LEFT JOIN example_signals s ON s.example_id = es.example_id
+       WHERE es.run_id = ? AND es.signal = 'cluster' AND es.value IS NOT NULL AND ${scope.sql} ORDER BY es.example_id`,
+    )
+    .all(runId, ...scope.args) as Array<{ id: number; c: number; v: number | null }>;
+  const byCluster = new Map<number, Array<{ id: number; v: number | null }>>();
+  for (const r of rows) {
+    let list = byCluster.get(r.c);
+    if (!list) byCluster.set(r.c, (list = []));
+    list.push(r);
+  }
+  const rand = mulberry32(rule.seed ?? 0);
+  const out: number[] = [];
+  for (const c of [...byCluster.keys()].sort((a, b) => a - b)) {
+    let members = byCluster.get(c)!;
+    const size = members.length;
+    if (signalSql !== null) {
+      const sign = rule.dir === 'asc' ? 1 : -1;
+      members = members.filter((m) => m.v !== null).sort((a, b) => sign * (a.v! - b.v!) || a.id - b.id);
+    } else {
+      for (let i = members.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [members[i], members[j]] = [members[j]!, members[i]!];
+      }
+    }
+    const quota = rule.count ?? Math.max(1, Math.round(((rule.percent ?? 0) / 100) * size));
+    for (const m of members.slice(0, quota)) out.push(m.id);
+  }
+  return out;
+}

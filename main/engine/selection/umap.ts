@@ -1,0 +1,115 @@
+/**
+ * UMAP layout of the `embedding` signal for the Map, on request, as a background job (`umap`). umap-js (PAIR-code)
+ * does the work; every random draw it makes goes through the seeded PRNG we hand it, so one seed gives one layout.
+ * The 2-D points are stored in example_vectors (signal `umap`) under a score_runs row that records the parameters.
+ */
+import { UMAP } from 'umap-js';
+import { openProjectDb, toBlob, type Db } from '../db';
+import type { JobContext, JobOutcome } from '../jobs/types';
+import { WinnowError } from '../util/errors';
+import { mulberry32 } from '../util/random';
+import { NO_EMBEDDINGS, loadEmbeddings } from './embeddings';
+
+export interface UmapParams {
+  seed: number;
+  nNeighbors: number;
+  minDist: number;
+  /** optimisation epochs; 0 = umap-js's default for the data size (500 below 2,500 rows … 200 above 10,000) */
+  nEpochs?: number;
+}
+
+export interface UmapHooks {
+  /** after the neighbour graph (stage 'graph') and after each epoch; throw to stop */
+  onProgress?: (stage: 'graph' | 'epoch', epoch: number, epochs: number) => void;
+}
+
+/** n × dim rows → interleaved x, y. Needs at least 3 rows (a neighbour graph of one or two points is empty). */
+export function umapLayout(data: Float32Array, n: number, dim: number, p: UmapParams, hooks: UmapHooks = {}): Float32Array {
+  if (n < 3) throw new WinnowError('bad_input', `UMAP needs at least 3 examples with an embedding, found ${n}`);
+  const rows: number[][] = new Array(n);
+  for (let i = 0; i < n; i++) rows[i] = Array.from(data.subarray(i * dim, (i + 1) * dim));
+  const umap = new UMAP({
+    nComponents: 2,
+    nNeighbors: Math.max(2, Math.min(p.nNeighbors, n - 1)),
+    minDist: p.minDist,
+    nEpochs: p.nEpochs ?? 0,
+    random: mulberry32(p.seed),
+  });
+  const epochs = umap.initializeFit(rows);
+  hooks.onProgress?.('graph', 0, epochs);
+  for (let e = 0; e < epochs; e++) {
+    umap.step();
+    hooks.onProgress?.('epoch', e + 1, epochs);
+  }
+  const emb = umap.getEmbedding();
+  const out = new Float32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    out[2 * i] = emb[i]![0]!;
+    out[2 * i + 1] = emb[i]![1]!;
+  }
+  return out;
+}
+
+const UMAP_SIGNALS = '["umap"]';
+
+export interface UmapRun {
+  runId: number;
+  datasetId: number | null;
+  params: UmapParams & { n: number; limit: number; embeddingRuns: number[] };
+  createdAt: string;
+}
+
+/** The latest UMAP layout of this dataset's embeddings (or of all rows), if one was computed. */
+export function latestUmapRun(db: Db, datasetId?: number): UmapRun | null {
+  const row = db
+    .prepare(
+      `SELECT id, dataset_id, params_json, created_at FROM score_runs WHERE signals_json = ? AND status = 'done'
+       AND ${datasetId !== undefined ? 'dataset_id = ?' : 'dataset_id IS NULL'} ORDER BY id DESC LIMIT 1`,
+    )
+    .get(UMAP_SIGNALS, ...(datasetId !== undefined ? [datasetId] : [])) as
+    | { id: number; dataset_id: number | null; params_json: string; created_at: string }
+    | undefined;
+  return row ? { runId: row.id, datasetId: row.dataset_id, params: JSON.parse(row.params_json), createdAt: row.created_at } : null;
+}
+
+/** Compute and store a layout; one transaction at the end, so a cancelled job leaves nothing. */
+export function computeUmap(db: Db, scope: { datasetId?: number; limit: number; jobId?: string }, p: UmapParams, hooks: UmapHooks = {}): UmapRun {
+  const m = loadEmbeddings(db, { datasetId: scope.datasetId, limit: scope.limit });
+  if (!m.ids.length) throw new WinnowError('not_found', NO_EMBEDDINGS);
+  const xy = umapLayout(m.data, m.ids.length, m.dim, p, hooks);
+  const params = { ...p, nEpochs: p.nEpochs ?? 0, n: m.ids.length, limit: scope.limit, embeddingRuns: m.runIds };
+  db.transaction(() => {
+    const info = db
+      .prepare(
+        `INSERT INTO score_runs (model_id, ref_model_id, dataset_id, signals_json, params_json, status, cursor, total, created_at, finished_at, job_id)
+         VALUES (NULL, NULL, ?, ?, ?, 'done', ?, ?, datetime('now'), datetime('now'), ?)`,
+      )
+      .run(scope.datasetId ?? null, UMAP_SIGNALS, JSON.stringify(params), m.ids.length, m.ids.length, scope.jobId ?? null);
+    const runId = Number(info.lastInsertRowid);
+    const put = db.prepare(`INSERT INTO example_vectors (run_id, example_id, signal, dim, vector) VALUES (?, ?, 'umap', 2, ?)`);
+    m.ids.forEach((id, i) => put.run(runId, id, toBlob(xy.subarray(2 * i, 2 * i + 2))));
+  })();
+  return latestUmapRun(db, scope.datasetId)!;
+}
+
+/** Job runner (kind `umap`): params {datasetId?, limit, seed, nNeighbors, minDist, nEpochs?}. */
+export async function runUmapJob(ctx: JobContext): Promise<JobOutcome> {
+  const db = openProjectDb(ctx.dbPath);
+  try {
+    const q = ctx.params as unknown as { datasetId?: number; limit: number } & UmapParams;
+    ctx.progress({ current: 0, total: 1, message: 'finding nearest neighbours' });
+    let last = 0;
+    const run = computeUmap(db, { datasetId: q.datasetId, limit: q.limit, jobId: ctx.jobId }, q, {
+      onProgress: (stage, epoch, epochs) => {
+        if (ctx.isCancelled()) throw new WinnowError('cancelled', 'UMAP cancelled; nothing was written');
+        const now = Date.now();
+        if (stage === 'epoch' && now - last < 200 && epoch < epochs) return;
+        last = now;
+        ctx.progress({ current: epoch, total: epochs, message: stage === 'graph' ? 'neighbour graph built; optimising the layout' : `epoch ${epoch} of ${epochs}` });
+      },
+    });
+    return { message: `UMAP layout of ${run.params.n} examples (seed ${run.params.seed})`, stats: { runId: run.runId, n: run.params.n } };
+  } finally {
+    db.close();
+  }
+}

@@ -3,7 +3,6 @@
  * does the work; every random draw it makes goes through the seeded PRNG we hand it, so one seed gives one layout.
  * The 2-D points are stored in example_vectors (signal `umap`) under a score_runs row that records the parameters.
  */
-import { UMAP } from 'umap-js';
 import { openProjectDb, toBlob, type Db } from '../db';
 import type { JobContext, JobOutcome } from '../jobs/types';
 import { WinnowError } from '../util/errors';
@@ -24,8 +23,12 @@ export interface UmapHooks {
 }
 
 /** n × dim rows → interleaved x, y. Needs at least 3 rows (a neighbour graph of one or two points is empty). */
-export function umapLayout(data: Float32Array, n: number, dim: number, p: UmapParams, hooks: UmapHooks = {}): Float32Array {
+export async function umapLayout(data: Float32Array, n: number, dim: number, p: UmapParams, hooks: UmapHooks = {}): Promise<Float32Array> {
   if (n < 3) throw new WinnowError('bad_input', `UMAP needs at least 3 examples with an embedding, found ${n}`);
+  // loaded on first use: only this job needs it, so a missing package fails this job alone, by name
+  const { UMAP } = await import('umap-js').catch((e: Error) => {
+    throw new WinnowError('unsupported', `UMAP needs the umap-js package (npm install umap-js@1.4.0): ${e.message}`);
+  });
   const rows: number[][] = new Array(n);
   for (let i = 0; i < n; i++) rows[i] = Array.from(data.subarray(i * dim, (i + 1) * dim));
   const umap = new UMAP({
@@ -73,10 +76,10 @@ export function latestUmapRun(db: Db, datasetId?: number): UmapRun | null {
 }
 
 /** Compute and store a layout; one transaction at the end, so a cancelled job leaves nothing. */
-export function computeUmap(db: Db, scope: { datasetId?: number; limit: number; jobId?: string }, p: UmapParams, hooks: UmapHooks = {}): UmapRun {
+export async function computeUmap(db: Db, scope: { datasetId?: number; limit: number; jobId?: string }, p: UmapParams, hooks: UmapHooks = {}): Promise<UmapRun> {
   const m = loadEmbeddings(db, { datasetId: scope.datasetId, limit: scope.limit });
   if (!m.ids.length) throw new WinnowError('not_found', NO_EMBEDDINGS);
-  const xy = umapLayout(m.data, m.ids.length, m.dim, p, hooks);
+  const xy = await umapLayout(m.data, m.ids.length, m.dim, p, hooks);
   const params = { ...p, nEpochs: p.nEpochs ?? 0, n: m.ids.length, limit: scope.limit, embeddingRuns: m.runIds };
   db.transaction(() => {
     const info = db
@@ -99,7 +102,7 @@ export async function runUmapJob(ctx: JobContext): Promise<JobOutcome> {
     const q = ctx.params as unknown as { datasetId?: number; limit: number } & UmapParams;
     ctx.progress({ current: 0, total: 1, message: 'finding nearest neighbours' });
     let last = 0;
-    const run = computeUmap(db, { datasetId: q.datasetId, limit: q.limit, jobId: ctx.jobId }, q, {
+    const run = await computeUmap(db, { datasetId: q.datasetId, limit: q.limit, jobId: ctx.jobId }, q, {
       onProgress: (stage, epoch, epochs) => {
         if (ctx.isCancelled()) throw new WinnowError('cancelled', 'UMAP cancelled; nothing was written');
         const now = Date.now();

@@ -1,42 +1,71 @@
 /**
  * Re-opening an export bundle: verify every file against manifest.json, find the subset's rows in the project (same
  * dataset hash + row index) or import them from the bundle's subset.jsonl, then recreate the subset, the layer mask
- * and the token masks under free names.
+ * and the token masks under free names. The manifest is checked field by field and every file it uses is read and
+ * checked before anything is written; rows imported for a bundle that is then refused are removed again, so a
+ * refused bundle leaves the project as it was.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { z } from 'zod';
 import type { Db } from '../db';
-import { toBlob } from '../db';
+import { deleteDataset, toBlob } from '../db';
 import type { BundleOpenResult } from '../../../preload/contract';
 import { importDataset } from '../data/import';
 import { WinnowError } from '../util/errors';
 import { BUNDLE_FORMAT, EXPORT_FILES, sha256File } from './run';
 import { freeName, insideDir } from './names';
 
-interface Manifest {
-  format: string;
-  model: { path: string; checkpointId: string; tokenizer: string } | null;
-  datasets: Array<{ name: string; hash: string; rowCount: number }>;
-  examples: Array<[number, number, number]>;
-  subset: { name: string; rule: unknown } | null;
-  artifacts: { tokenMasks?: { tokenizer: string; policy: string }; layerMask?: { provenance: Record<string, unknown> } };
-  files: Record<string, string>;
+const nat = z.number().int().nonnegative();
+/** The fields of manifest.json that re-opening reads; others are informative and ignored. */
+const ManifestSchema = z.object({
+  format: z.string(),
+  model: z.object({ path: z.string(), checkpointId: z.string(), tokenizer: z.string().nullable() }).nullable().optional(),
+  datasets: z.array(z.object({ name: z.string().min(1), hash: z.string().min(1), rowCount: nat.optional() })),
+  /** [index into datasets, row index, example id in the exporting project] */
+  examples: z.array(z.tuple([nat, nat, z.number().int()])),
+  subset: z.object({ name: z.string().min(1).max(200), rule: z.record(z.string(), z.unknown()).nullable() }).nullable().optional(),
+  artifacts: z.object({ tokenMasks: z.object({ tokenizer: z.string().min(1), policy: z.string() }).optional() }).optional(),
+  files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 (64 hex digits)')),
+});
+type Manifest = z.infer<typeof ManifestSchema>;
+
+const TokenMaskLine = z.object({ example_id: z.number().int(), labels: z.array(z.number().int()) });
+const LayerMaskFile = z.object({ trainable_tensors: z.array(z.string()), provenance: z.record(z.string(), z.unknown()).optional() });
+
+/** `examples[3][1]`-style name of a field, for messages. */
+function fieldName(path: PropertyKey[]): string {
+  return path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '') || '(the whole document)';
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  throw new WinnowError('parse_error', `${where}: field "${fieldName(issue.path)}": ${issue.message}`);
+}
+
+function readJson(file: string, name: string): unknown {
+  if (!statSync(file).isFile()) throw new WinnowError('parse_error', `${name} is not a file`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8').replace(/^\ufeff/, ''));
+  } catch (err) {
+    throw new WinnowError('parse_error', `${name}: not valid JSON (${(err as Error).message})`);
+  }
 }
 
 function readManifest(dir: string): Manifest {
   const file = join(dir, EXPORT_FILES.manifest);
   if (!existsSync(file)) throw new WinnowError('not_found', `${file}: missing — not a Winnow export bundle`);
-  let m: Manifest;
-  try {
-    m = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
-  } catch (err) {
-    throw new WinnowError('parse_error', `${file}: not valid JSON (${(err as Error).message})`);
-  }
-  if (m.format !== BUNDLE_FORMAT) throw new WinnowError('unsupported', `${file}: field "format" is ${JSON.stringify(m.format)}, expected "${BUNDLE_FORMAT}"`);
-  if (!m.files || typeof m.files !== 'object' || !Array.isArray(m.examples) || !Array.isArray(m.datasets)) {
-    throw new WinnowError('parse_error', `${file}: fields "files", "examples" and "datasets" are required`);
-  }
+  const raw = readJson(file, file);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new WinnowError('parse_error', `${file}: expected a JSON object`);
+  const format = (raw as { format?: unknown }).format;
+  if (format !== BUNDLE_FORMAT) throw new WinnowError('unsupported', `${file}: field "format" is ${JSON.stringify(format) ?? 'missing'}, expected "${BUNDLE_FORMAT}"`);
+  const m = parseWith(ManifestSchema, raw, file);
+  m.examples.forEach((e, i) => {
+    if (e[0] >= m.datasets.length) throw new WinnowError('parse_error', `${file}: field "examples[${i}][0]" is ${e[0]}, but "datasets" has ${m.datasets.length} entries`);
+  });
   return m;
 }
 
@@ -44,98 +73,137 @@ function readManifest(dir: string): Manifest {
 export function verifyBundle(dir: string): Manifest {
   const m = readManifest(dir);
   for (const [rel, hash] of Object.entries(m.files)) {
-    const p = insideDir(dir, rel); // a manifest naming ../ paths is refused, not followed
+    let p: string;
+    try {
+      p = insideDir(dir, rel); // a manifest naming ../ paths or links is refused, not followed
+    } catch (err) {
+      throw new WinnowError('bad_input', `manifest.json lists ${JSON.stringify(rel)}, which is refused: ${(err as Error).message}`);
+    }
     if (!existsSync(p) || !statSync(p).isFile()) throw new WinnowError('not_found', `bundle file ${rel} is missing (listed in manifest.json)`);
     if (sha256File(p) !== hash) throw new WinnowError('conflict', `bundle file ${rel} was changed after export: its sha256 differs from manifest.json`);
   }
   return m;
 }
 
-function jsonLines(file: string): string[] {
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+/** Non-blank lines with their 1-based line numbers. */
+function jsonLines(file: string): Array<{ line: number; text: string }> {
+  return readFileSync(file, 'utf8').split('\n').map((text, i) => ({ line: i + 1, text })).filter((l) => l.text.trim() !== '');
+}
+
+function parseLine(name: string, line: number, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new WinnowError('parse_error', `${name} line ${line}: not valid JSON (${(err as Error).message})`);
+  }
 }
 
 export async function openBundle(db: Db, dirIn: string): Promise<BundleOpenResult> {
   const dir = resolve(dirIn);
   const m = verifyBundle(dir);
-  const has = (f: string) => f in m.files;
+  const has = (f: string) => Object.hasOwn(m.files, f);
 
-  // 1. each exported example → an example id in this project
+  // 1. read and check every file used, before anything is written
+  const lm = has(EXPORT_FILES.layerMask) ? parseWith(LayerMaskFile, readJson(join(dir, EXPORT_FILES.layerMask), EXPORT_FILES.layerMask), EXPORT_FILES.layerMask) : null;
+  const tm = m.artifacts?.tokenMasks;
+  const oldIds = new Set(m.examples.map((e) => e[2]));
+  const maskRows = has(EXPORT_FILES.tokenMasks) && tm
+    ? jsonLines(join(dir, EXPORT_FILES.tokenMasks)).map(({ line, text }) => {
+        const where = `${EXPORT_FILES.tokenMasks} line ${line}`;
+        const row = parseWith(TokenMaskLine, parseLine(EXPORT_FILES.tokenMasks, line, text), where);
+        if (!oldIds.has(row.example_id)) throw new WinnowError('parse_error', `${where}: example ${row.example_id} is not in manifest.json`);
+        return row;
+      })
+    : [];
+
+  // 2. each exported example → an example id in this project: found by dataset hash and row index, else imported
   const newIds = new Array<number>(m.examples.length);
   const datasetIds: number[] = [];
-  let imported = 0;
   const rowId = db.prepare('SELECT id FROM examples WHERE dataset_id = ? AND row_index = ?').pluck();
+  const toImport: Array<{ di: number; positions: number[] }> = [];
   for (let di = 0; di < m.datasets.length; di++) {
-    const d = m.datasets[di];
+    const d = m.datasets[di]!;
     const positions = m.examples.map((e, k) => (e[0] === di ? k : -1)).filter((k) => k >= 0);
     // the same file imported twice has one hash: prefer the dataset of the same name
     const candidates = db.prepare('SELECT id FROM datasets WHERE hash = ? ORDER BY name = ? DESC, id').pluck().all(d.hash, d.name) as number[];
-    const found = candidates.find((cid) => positions.every((k) => rowId.get(cid, m.examples[k][1]) !== undefined));
-    if (found !== undefined) {
-      for (const k of positions) newIds[k] = rowId.get(found, m.examples[k][1]) as number;
-      datasetIds.push(found);
+    const found = candidates.find((cid) => positions.every((k) => rowId.get(cid, m.examples[k]![1]) !== undefined));
+    if (found === undefined) {
+      toImport.push({ di, positions });
       continue;
     }
+    for (const k of positions) newIds[k] = rowId.get(found, m.examples[k]![1]) as number;
+    datasetIds.push(found);
+  }
+  let lines: string[] = [];
+  if (toImport.length) {
+    const d = m.datasets[toImport[0]!.di]!;
     if (!has(EXPORT_FILES.subset)) {
       throw new WinnowError('not_found', `dataset "${d.name}" (sha256 ${d.hash.slice(0, 12)}…) is not in this project and the bundle has no ${EXPORT_FILES.subset} to import it from`);
     }
-    const lines = jsonLines(join(dir, EXPORT_FILES.subset));
-    if (lines.length !== m.examples.length) throw new WinnowError('parse_error', `${EXPORT_FILES.subset}: ${lines.length} rows, manifest.json lists ${m.examples.length}`);
-    const tmp = mkdtempSync(join(tmpdir(), 'winnow-bundle-'));
-    try {
-      const file = join(tmp, 'subset.jsonl');
-      writeFileSync(file, positions.map((k) => lines[k]).join('\n') + '\n');
-      const res = await importDataset(db, { path: file, name: d.name, format: 'jsonl' });
-      if (res.rows !== positions.length) throw new WinnowError('parse_error', `${EXPORT_FILES.subset}: only ${res.rows} of ${positions.length} rows of dataset "${d.name}" imported`);
-      positions.forEach((k, j) => (newIds[k] = rowId.get(res.datasetId, j) as number));
-      datasetIds.push(res.datasetId);
-      imported++;
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    const rows = jsonLines(join(dir, EXPORT_FILES.subset));
+    if (rows.length !== m.examples.length) throw new WinnowError('parse_error', `${EXPORT_FILES.subset}: ${rows.length} rows, manifest.json lists ${m.examples.length}`);
+    for (const r of rows) parseLine(EXPORT_FILES.subset, r.line, r.text);
+    lines = rows.map((r) => r.text);
   }
 
-  // 2. subset, layer mask and token masks, all or nothing
-  return db.transaction((): BundleOpenResult => {
-    const name = freeName(m.subset?.name ?? `bundle ${basename(dir)}`, (n) => !!db.prepare('SELECT 1 FROM subsets WHERE name = ?').get(n));
-    const rule = { ...((m.subset?.rule as object | undefined) ?? { kind: 'all' }), bundle: dir };
-    const members = [...new Set(newIds)];
-    const subsetId = Number(
-      db.prepare(`INSERT INTO subsets (name, rule_json, size, created_at) VALUES (?, ?, ?, datetime('now'))`).run(name, JSON.stringify(rule), members.length).lastInsertRowid,
-    );
-    const addMember = db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)');
-    for (const id of members) addMember.run(subsetId, id);
-
-    let layerMaskId: number | null = null;
-    if (has(EXPORT_FILES.layerMask)) {
-      const lm = JSON.parse(readFileSync(join(dir, EXPORT_FILES.layerMask), 'utf8')) as { trainable_tensors: string[]; provenance?: Record<string, unknown> };
-      if (!Array.isArray(lm.trainable_tensors)) throw new WinnowError('parse_error', `${EXPORT_FILES.layerMask}: field "trainable_tensors" must be a list of tensor names`);
-      const modelId = m.model
-        ? ((db.prepare('SELECT id FROM models WHERE hash = ? ORDER BY id').pluck().get(m.model.checkpointId) as number | undefined) ??
-          (db.prepare('SELECT id FROM models WHERE path = ? ORDER BY id').pluck().get(m.model.path) as number | undefined) ?? null)
-        : null;
-      const lmName = freeName(name, (n) => !!db.prepare('SELECT 1 FROM layer_masks WHERE name = ?').get(n));
-      layerMaskId = Number(
-        db.prepare(`INSERT INTO layer_masks (name, model_id, tensors_json, provenance_json, created_at) VALUES (?, ?, ?, ?, datetime('now'))`)
-          .run(lmName, modelId, JSON.stringify(lm.trainable_tensors), JSON.stringify({ ...(lm.provenance ?? {}), bundle: dir })).lastInsertRowid,
-      );
-    }
-
-    let tokenMasks = 0;
-    const tm = m.artifacts.tokenMasks;
-    if (has(EXPORT_FILES.tokenMasks) && tm) {
-      const byOldId = new Map(m.examples.map((e, k) => [e[2], newIds[k]]));
-      const put = db.prepare(`INSERT INTO token_masks (name, example_id, tokenizer_id, mask, provenance_json) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT(name, example_id, tokenizer_id) DO UPDATE SET mask = excluded.mask, provenance_json = excluded.provenance_json`);
-      const prov = JSON.stringify({ source: 'bundle', bundle: dir, policy: tm.policy });
-      for (const [i, line] of jsonLines(join(dir, EXPORT_FILES.tokenMasks)).entries()) {
-        const row = JSON.parse(line) as { example_id: number; labels: number[] };
-        const id = byOldId.get(row.example_id);
-        if (id === undefined || !Array.isArray(row.labels)) throw new WinnowError('parse_error', `${EXPORT_FILES.tokenMasks} line ${i + 1}: example ${row.example_id} is not in manifest.json`);
-        put.run(name, id, tm.tokenizer, toBlob(Uint8Array.from(row.labels, (l) => (l === -100 ? 0 : 1))), prov);
-        tokenMasks++;
+  const importedIds: number[] = [];
+  try {
+    for (const { di, positions } of toImport) {
+      const d = m.datasets[di]!;
+      const tmp = mkdtempSync(join(tmpdir(), 'winnow-bundle-'));
+      try {
+        const file = join(tmp, 'subset.jsonl');
+        writeFileSync(file, positions.map((k) => lines[k]).join('\n') + '\n');
+        const res = await importDataset(db, { path: file, name: d.name, format: 'jsonl' });
+        importedIds.push(res.datasetId);
+        if (res.rows !== positions.length) throw new WinnowError('parse_error', `${EXPORT_FILES.subset}: only ${res.rows} of ${positions.length} rows of dataset "${d.name}" imported`);
+        positions.forEach((k, j) => (newIds[k] = rowId.get(res.datasetId, j) as number));
+        datasetIds.push(res.datasetId);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
       }
     }
-    return { subsetId, layerMaskId, datasetId: datasetIds[0] ?? 0, datasetIds, importedDatasets: imported, tokenMasks };
-  })();
+
+    // 3. subset, layer mask and token masks, all or nothing
+    return db.transaction((): BundleOpenResult => {
+      const name = freeName(m.subset?.name ?? `bundle ${basename(dir)}`, (n) => !!db.prepare('SELECT 1 FROM subsets WHERE name = ?').get(n));
+      const rule = { ...(m.subset?.rule ?? { kind: 'all' }), bundle: dir };
+      const members = [...new Set(newIds)];
+      const subsetId = Number(
+        db.prepare(`INSERT INTO subsets (name, rule_json, size, created_at) VALUES (?, ?, ?, datetime('now'))`).run(name, JSON.stringify(rule), members.length).lastInsertRowid,
+      );
+      const addMember = db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)');
+      for (const id of members) addMember.run(subsetId, id);
+
+      let layerMaskId: number | null = null;
+      if (lm) {
+        const modelId = m.model
+          ? ((db.prepare('SELECT id FROM models WHERE hash = ? ORDER BY id').pluck().get(m.model.checkpointId) as number | undefined) ??
+            (db.prepare('SELECT id FROM models WHERE path = ? ORDER BY id').pluck().get(m.model.path) as number | undefined) ?? null)
+          : null;
+        const lmName = freeName(name, (n) => !!db.prepare('SELECT 1 FROM layer_masks WHERE name = ?').get(n));
+        layerMaskId = Number(
+          db.prepare(`INSERT INTO layer_masks (name, model_id, tensors_json, provenance_json, created_at) VALUES (?, ?, ?, ?, datetime('now'))`)
+            .run(lmName, modelId, JSON.stringify(lm.trainable_tensors), JSON.stringify({ ...(lm.provenance ?? {}), bundle: dir })).lastInsertRowid,
+        );
+      }
+
+      let tokenMasks = 0;
+      if (tm && maskRows.length) {
+        const byOldId = new Map(m.examples.map((e, k) => [e[2], newIds[k]!]));
+        const put = db.prepare(`INSERT INTO token_masks (name, example_id, tokenizer_id, mask, provenance_json) VALUES (?, ?, ?, ?, ?)
+          ON CONFLICT(name, example_id, tokenizer_id) DO UPDATE SET mask = excluded.mask, provenance_json = excluded.provenance_json`);
+        const prov = JSON.stringify({ source: 'bundle', bundle: dir, policy: tm.policy });
+        for (const row of maskRows) {
+          put.run(name, byOldId.get(row.example_id)!, tm.tokenizer, toBlob(Uint8Array.from(row.labels, (l) => (l === -100 ? 0 : 1))), prov);
+          tokenMasks++;
+        }
+      }
+      return { subsetId, layerMaskId, datasetId: datasetIds[0] ?? 0, datasetIds, importedDatasets: importedIds.length, tokenMasks };
+    })();
+  } catch (err) {
+    // a refused bundle leaves the project as it was: rows imported for it go again
+    for (const id of importedIds) deleteDataset(db, id);
+    throw err;
+  }
 }

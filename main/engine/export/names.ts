@@ -31,12 +31,12 @@ export function sanitizeFileName(name: string, fallback = 'unnamed'): string {
 /** `rel` resolved under `root`; throws unless the result stays strictly inside `root`. */
 export function insideDir(root: string, rel: string): string {
   if (rel.includes('\0')) throw new WinnowError('bad_input', `refusing a file name with a NUL byte under ${root}`);
-  if (isAbsolute(rel)) throw new WinnowError('bad_input', `refusing to write ${rel}: export files are written only inside ${root}`);
+  if (isAbsolute(rel)) throw new WinnowError('bad_input', `refusing ${rel}: an absolute path; only paths inside ${root} are used`);
   const base = resolve(root);
   const full = resolve(base, rel);
   const r = relative(base, full);
   if (!r || r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r)) {
-    throw new WinnowError('bad_input', `refusing to write ${rel}: it resolves outside the export folder ${base}`);
+    throw new WinnowError('bad_input', `refusing ${rel}: it resolves outside the folder ${base}`);
   }
   refuseLinks(base, full, rel);
   return full;

@@ -17,3 +17,22 @@ export async function cleanly(f: () => unknown | Promise<unknown>): Promise<'ok'
     throw new Error(`not a clear error: ${err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err)}`);
   }
 }
+
+/** Rows per table: equal snapshots before and after a refused input mean it wrote nothing. */
+export function dbSnapshot(db: import('better-sqlite3').Database): Record<string, number> {
+  const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).pluck().all() as string[];
+  return Object.fromEntries(tables.map((t) => [t, db.prepare(`SELECT COUNT(*) FROM "${t}"`).pluck().get() as number]));
+}
+
+/** `f` must settle within `ms`: a hang is a failure, named after the case. */
+export async function withinTime<T>(ms: number, what: string, f: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`${what}: no result or error within ${ms} ms (a hang)`)), ms);
+  });
+  try {
+    return await Promise.race([f(), limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -47,7 +47,7 @@ export async function* readParquet(path: string): AsyncGenerator<RecordItem[]> {
       rows = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: start + n, compressors });
     } catch (err) {
       const msg = (err as Error).message;
-      const codec = /compression|codec|unsupported/i.test(msg) ? ' (Winnow reads uncompressed, snappy, gzip and brotli Parquet)' : '';
+      const codec = /compression codec/i.test(msg) ? ' (Winnow reads uncompressed, snappy, gzip and brotli Parquet)' : '';
       throw new WinnowError('parse_error', `${name}: row group ${g + 1} (rows ${start + 1}-${start + n}): ${msg}${codec}`);
     }
     yield rows.map((r, i) => ({ line: start + i + 1, record: plain(r) }));

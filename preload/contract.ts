@@ -61,7 +61,7 @@ export type JobKind = 'import' | 'score' | 'train' | 'export' | 'cluster' | 'uma
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface Job {
-  jobId: string;
+export type JobKind = 'import' | 'score' | 'train' | 'export' | 'param_mask' | 'cluster' | 'umap' | 'select';
   kind: JobKind;
   status: JobStatus;
   current: number;
@@ -175,6 +175,29 @@ export interface TrainRunInfo {
   id: number;
   jobId: string | null;
   modelId: number;
+/** A named parameter mask (salience / gps): the entries of some tensors a run may change; bitsets stay in the engine. */
+export interface ParamMaskInfo {
+  id: number;
+  name: string;
+  modelId: number;
+  method: 'salience' | 'gps';
+  /** salience metric: abs_g |Σg|, abs_wg |w·Σg|, sq_wg Σ(w·g)²; null for gps */
+  metric: string | null;
+  /** share of entries asked for (salience: of the scope or of each tensor; gps: of each row's inputs); null for gps:N */
+  density: number | null;
+  /** gps: inputs kept per output row, when given as a count */
+  perRow: number | null;
+  topk: 'global' | 'per_tensor' | 'per_row';
+  /** layer spec of the tensors the mask could open */
+  scope: string;
+  trainableParams: number;
+  scopeParams: number;
+  /** tensors with at least one trainable entry; every other tensor stays frozen */
+  tensors: Array<{ name: string; shape: number[]; selected: number }>;
+  provenance: Record<string, unknown>;
+  createdAt: string;
+}
+
   subsetId: number | null;
   status: JobStatus;
   step: number;
@@ -292,18 +315,51 @@ export const TrainConfigSchema = z.object({
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
 export const ExportRequestSchema = z.object({
+  /** a parameter mask: only its entries change (its tensors become the trainable set; `layers` is its scope) */
+  paramMaskId: id.optional(),
   outDir: z.string().min(1),
   subsetId: id.nullable(),
   datasetId: id.optional(),
+/** Compute a parameter mask from one gradient pass (paramMasks.compute). */
+export const ParamMaskRequestSchema = z.object({
+  name: z.string().min(1).max(200),
+  modelId: id,
+  method: z.enum(['salience', 'gps']),
+  metric: z.enum(['abs_g', 'abs_wg', 'sq_wg']).default('abs_wg'),
+  /** salience: share of the scope's entries (global) or of each tensor's; gps: share of each row's inputs */
+  density: z.number().gt(0).max(1).default(0.01),
+  topk: z.enum(['global', 'per_tensor']).default('global'),
+  /** gps: inputs kept per output row (overrides density) */
+  perRow: z.number().int().positive().optional(),
+  /** layer spec of the tensors the mask may open */
+  scope: z.string().min(1).default('all'),
+  subsetId: id.nullable().default(null),
+  datasetId: id.optional(),
+  /** examples in the gradient pass, a seeded choice among those with trainable tokens */
+  examples: z.number().int().positive().max(100_000).default(100),
+  seed: z.number().int().default(0),
+  maxTokens: z.number().int().positive().max(1 << 16).default(256),
+  tokenPolicy: z.enum(['response', 'all', 'top_percent']).default('response'),
+  tokenSignal: z.string().regex(/^[a-z][a-z0-9_]*$/).default('excess_loss'),
+  tokenPercent: z.number().gt(0).max(100).default(60),
+  tokenScope: z.enum(['example', 'global']).default('example'),
+  tokenMaskName: z.string().min(1).max(200).optional(),
+});
+export type ParamMaskRequest = z.infer<typeof ParamMaskRequestSchema>;
+
   modelId: id.optional(),
   layerMaskId: id.optional(),
   trainRunId: id.optional(),
   /** configs: train_trl.py, axolotl.yaml, llamafactory.yaml (+ dataset_info.json) */
   what: z.array(z.enum(['subset', 'token_masks', 'layer_mask', 'weights', 'scores', 'configs'])).min(1),
   overwrite: z.boolean().default(false),
+  /** param_mask: this mask, else the training run's */
+  paramMaskId: id.optional(),
   /** token mask as training applies it (selection/token-policy); default: the training run's policy, else response */
   tokenPolicy: z.enum(['response', 'all', 'top_percent']).optional(),
-  tokenSignal: z.string().regex(/^[a-z][a-z0-9_]*$/).optional(),
+  what: z.array(z.enum(['subset', 'token_masks', 'layer_mask', 'param_mask', 'weights', 'scores', 'configs'])).min(1),
+  /** weights: the whole tuned folder, or only the tensors training changed plus winnow_delta.json naming the base */
+  weightsForm: z.enum(['full', 'changed']).default('full'),
   tokenPercent: z.number().gt(0).max(100).optional(),
   tokenScope: z.enum(['example', 'global']).optional(),
   /** token_masks rows of this name (hand-edited masks) replace the render's mask; default "edited" */
@@ -461,9 +517,14 @@ export const ApiInputs = {
   'jobs.list': z.object({}),
   'jobs.cancel': z.object({ jobId: z.string().min(1) }),
   'jobs.resume': z.object({ jobId: z.string().min(1) }),
+    /** count a parameter mask's tensors (dense gradients and optimizer state) instead of the layer spec's */
+    paramMaskId: id.optional(),
 } as const;
 
 export type ApiName = keyof typeof ApiInputs;
+  'paramMasks.compute': ParamMaskRequestSchema,
+  'paramMasks.list': z.object({ modelId: id.optional() }),
+  'paramMasks.get': z.object({ maskId: id }),
 export type ApiInput<N extends ApiName> = z.input<(typeof ApiInputs)[N]>;
 export type ApiParsedInput<N extends ApiName> = z.output<(typeof ApiInputs)[N]>;
 
@@ -506,6 +567,9 @@ export interface ApiOutputs {
 }
 
 export interface TrainEstimate {
+  'paramMasks.compute': { jobId: string };
+  'paramMasks.list': ParamMaskInfo[];
+  'paramMasks.get': ParamMaskInfo;
   trainableParams: number;
   totalParams: number;
   trainableTensors: number;
@@ -517,7 +581,10 @@ export interface TrainEstimate {
 
 export interface TokenMaskInfo {
   name: string;
+  /** parameters of the trained tensors (with a parameter mask: of its tensors, whose gradients and state are dense) */
   exampleId: number;
+  /** with a parameter mask: the entries that can change; else null */
+  maskedParams: number | null;
   tokenizerId: string;
   /** 1 = trained on, one entry per rendered token */
   mask: number[];

@@ -12,9 +12,11 @@ import { initBackend } from '../engine/compute/backend';
 import { convertLlama2c } from '../engine/models/llama2c';
 import { projectsDir } from '../engine/util/paths';
 import { WinnowError, toErrorValue } from '../engine/util/errors';
-import type { ApiInput, ApiName, ApiOutputs, Job } from '../../preload/contract';
+import type { ApiInput, ApiName, ApiOutputs, Job, ParamMaskInfo } from '../../preload/contract';
 import { writeScoresJsonl } from './score-output';
 import { findSubsetByName } from '../engine/selection/subsets';
+import { findParamMaskByName } from '../engine/selection/param-masks-store';
+import { parseParamMaskSpec } from '../engine/selection/param-masks';
 
 const USAGE = `winnow <command> [options]
 
@@ -27,12 +29,16 @@ const USAGE = `winnow <command> [options]
         [--lr 1e-3] [--batch 4] [--accum 1] [--optimizer adamw|sgd] [--schedule cosine|linear|constant]
         [--warmup 0] [--token-policy response|all|top_percent [--token-signal excess_loss] [--token-percent 60]
         [--token-scope example|global]] [--dft] [--seed 0] [--max-tokens 256]
+        [--param-mask MASK [--param-examples 100]] [--changed-only]
   export --model DIR (--data FILE | --project P [--subset NAME]) [--layers SPEC] [--token-policy P ...]
          --out DIR [--overwrite]                      bundle: subset, masks, scores, trainer configs, manifest
   serve [--port N]                                     browser mode (same as npm start without Electron)
 
   Common: --json (machine-readable result as the last stdout line), --home DIR (WINNOW_HOME)
-  Layer SPEC: last:N | top:N:fim | attention | mlp | hft:SEED | all | names:t1,t2,...`;
+  Layer SPEC: last:N | top:N:fim | attention | mlp | hft:SEED | all | names:t1,t2,...
+  Parameter MASK (train only these entries; --layers, default all, is the scope it picks from):
+    salience:abs_g|abs_wg|sq_wg:DENSITY[:global|per_tensor] | gps:N (inputs per row) | gps:DENSITY | name:MASK (saved)
+  --changed-only writes only the changed tensors plus winnow_delta.json (the base's path and hash)`;
 
 const OPTIONS = {
   project: { type: 'string' },
@@ -69,6 +75,9 @@ const OPTIONS = {
   'token-scope': { type: 'string' },
   dft: { type: 'boolean' },
   'max-tokens': { type: 'string' },
+  'param-mask': { type: 'string' },
+  'param-examples': { type: 'string' },
+  'changed-only': { type: 'boolean' },
   overwrite: { type: 'boolean' },
   port: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -219,12 +228,16 @@ async function run(argv: string[]): Promise<unknown> {
     case 'train': {
       const s = new Session(o.project as string | undefined, quiet);
       try {
+        // a bad --param-mask is refused before any import or model work
+        if (typeof o['param-mask'] === 'string' && !o['param-mask'].startsWith('name:')) parseParamMaskSpec(o['param-mask']);
         await backendLine(quiet);
         const modelId = await s.model(need(o, 'model'));
         const { datasetId, subsetId } = await withData(s, o);
+        const paramMask = typeof o['param-mask'] === 'string' ? await cliParamMask(s, o, { modelId, datasetId, subsetId }) : null;
         const { jobId, runId } = await s.call('train.start', {
           modelId, subsetId, datasetId,
-          layers: need(o, 'layers'),
+          layers: paramMask ? paramMask.scope : need(o, 'layers'),
+          paramMaskId: paramMask?.id,
           steps: num(need(o, 'steps'), 'steps')!,
           lr: num(o.lr, 'lr'),
           batchSize: num(o.batch, 'batch'),
@@ -242,9 +255,15 @@ async function run(argv: string[]): Promise<unknown> {
         });
         const job = await s.job(jobId);
         const out = resolve(need(o, 'out'));
-        const exp = await s.call('export.start', { outDir: out, subsetId: null, trainRunId: runId, what: ['weights'], overwrite: !!o.overwrite });
+        const exp = await s.call('export.start', {
+          outDir: out, subsetId: null, trainRunId: runId, what: paramMask ? ['weights', 'param_mask'] : ['weights'], overwrite: !!o.overwrite,
+          weightsForm: o['changed-only'] ? 'changed' : 'full',
+        });
         await s.job(exp.jobId);
-        return { out: join(out, 'model'), runId, loss: job.stats.loss, tokensPerSec: job.stats.tokensPerSec };
+        return {
+          out: join(out, 'model'), runId, loss: job.stats.loss, tokensPerSec: job.stats.tokensPerSec,
+          ...(paramMask ? { paramMask: { name: paramMask.name, trainableParams: paramMask.trainableParams, file: join(out, 'param_mask.safetensors') } } : {}),
+        };
       } finally {
         s.close();
       }
@@ -284,6 +303,32 @@ async function run(argv: string[]): Promise<unknown> {
       if (command && command !== 'help' && !o.help) throw new WinnowError('bad_input', `unknown command "${command}"`);
       return null;
   }
+}
+
+/** --param-mask: a saved mask by name, or one computed now (scope --layers, default all) with the run's token policy. */
+async function cliParamMask(s: Session, o: Opts, d: { modelId: number; datasetId?: number; subsetId: number | null }): Promise<ParamMaskInfo> {
+  const spec = String(o['param-mask']);
+  if (spec.startsWith('name:')) {
+    const m = findParamMaskByName(s.service.current().db, spec.slice('name:'.length));
+    if (m.modelId !== d.modelId) throw new WinnowError('bad_input', `--param-mask ${spec}: the mask belongs to another model`);
+    return m;
+  }
+  const m = parseParamMaskSpec(spec);
+  const { jobId } = await s.call('paramMasks.compute', {
+    name: `cli ${spec} ${new Date().toISOString()}`, modelId: d.modelId, subsetId: d.subsetId, datasetId: d.datasetId,
+    method: m.method, density: m.density,
+    ...(m.method === 'salience' ? { metric: m.metric, topk: m.topk } : { perRow: m.perRow }),
+    scope: typeof o.layers === 'string' ? o.layers : 'all',
+    examples: num(o['param-examples'], 'param-examples'),
+    seed: num(o.seed, 'seed'),
+    maxTokens: num(o['max-tokens'], 'max-tokens'),
+    tokenPolicy: o['token-policy'] as 'response' | 'all' | 'top_percent' | undefined,
+    tokenSignal: o['token-signal'] as string | undefined,
+    tokenPercent: num(o['token-percent'], 'token-percent'),
+    tokenScope: o['token-scope'] as 'example' | 'global' | undefined,
+  });
+  const job = await s.job(jobId);
+  return s.call('paramMasks.get', { maskId: Number(job.stats.maskId) });
 }
 
 async function backendLine(quiet: boolean): Promise<void> {

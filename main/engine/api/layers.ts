@@ -9,9 +9,14 @@ import type { TensorInfo } from '../models/types';
 import { resolveLayerSpec } from '../selection/layers';
 import { WinnowError } from '../util/errors';
 import { modelPath } from './models-registry';
+import { getParamMask } from '../selection/param-masks-store';
+import { deltaBaseDir, readDeltaManifest } from '../models/delta';
 
 /** Tensors of a checkpoint from its headers only (no weights are read). */
 export function checkpointTensors(dir: string): TensorInfo[] {
+  // a changed-tensors-only folder has the base's tensors
+  const delta = readDeltaManifest(dir);
+  if (delta) return checkpointTensors(deltaBaseDir(dir, delta));
   const cfg = readModelConfig(dir);
   const shapes: Record<string, { shape: number[] }> = {};
   for (const f of checkpointFiles(dir).files) {
@@ -100,15 +105,33 @@ export function resolveLayers(db: Db, modelId: number, spec: string): { tensors:
 }
 
 /**
+ * A parameter mask's tensors as a layer choice: memory is that of training those tensors in full (gradients and
+ * optimizer state stay dense), while `maskedParams` counts the entries that can change.
+ */
+export function paramMaskLayers(db: Db, modelId: number, maskId: number): { tensors: string[]; trainableParams: number; totalParams: number; maskedParams: number } {
+  const mask = getParamMask(db, maskId);
+  if (mask.modelId !== modelId) throw new WinnowError('bad_input', `parameter mask "${mask.name}" belongs to model ${mask.modelId}, not model ${modelId}`);
+  const all = checkpointTensors(modelPath(db, modelId));
+  const chosen = new Set(mask.tensors.map((t) => t.name));
+  return {
+    tensors: [...chosen],
+    trainableParams: all.filter((t) => chosen.has(t.name)).reduce((a, t) => a + t.size, 0),
+    totalParams: all.reduce((a, t) => a + t.size, 0),
+    maskedParams: mask.trainableParams,
+  };
+}
+
+/**
  * Trainable parameters and the memory a run needs, checked against the backend by models/memory.ts `checkFits`
  * (wasm: its 4 GiB heap including weight copies; cpu/tensorflow: the machine's RAM).
  */
 export function trainEstimate(
   db: Db,
-  i: { modelId: number; layers: string; batchSize: number; maxTokens: number },
+  i: { modelId: number; layers: string; batchSize: number; maxTokens: number; paramMaskId?: number },
   backend: string | null,
 ): TrainEstimate {
-  const r = resolveLayers(db, i.modelId, i.layers);
+  const r: { tensors: string[]; trainableParams: number; totalParams: number; maskedParams?: number } =
+    i.paramMaskId !== undefined ? paramMaskLayers(db, i.modelId, i.paramMaskId) : resolveLayers(db, i.modelId, i.layers);
   const cfg = readModelConfig(modelPath(db, i.modelId));
   const opts = { batch: i.batchSize, seqLen: i.maxTokens, trainableParams: r.trainableParams, backend: backend ?? 'wasm' };
   let memory = estimateMemory(cfg, opts);
@@ -126,6 +149,7 @@ export function trainEstimate(
   }
   return {
     trainableParams: r.trainableParams,
+    maskedParams: r.maskedParams ?? null,
     totalParams: r.totalParams,
     trainableTensors: r.tensors.length,
     memory,

@@ -30,6 +30,8 @@ import { previewImport } from '../data/preview';
 import type { Mapping } from '../data/formats';
 import { assertSameTokenizer } from '../scoring/passes/reference';
 import { openBundle } from '../export/bundle';
+import { paramMaskLayers } from './layers';
+import { assertMaskNameFree, getParamMask, listParamMasks } from '../selection/param-masks-store';
 
 export interface EngineServiceOptions {
   projectsDir: string;
@@ -229,6 +231,17 @@ export class EngineService {
     'layerMasks.save': (i) => saveLayerMask(this.current().db, i.name, i.modelId, i.layers),
     'layerMasks.list': (i) => listLayerMasks(this.current().db, i.modelId),
 
+    'paramMasks.compute': (i) => {
+      const p = this.current();
+      getModel(p.db, i.modelId);
+      assertMaskNameFree(p.db, i.name);
+      resolveLayerSpec(i.scope, checkpointTensors(modelPath(p.db, i.modelId)), layerBlockScores(p.db, i.modelId, i.scope));
+      const job = p.jobs.submit('param_mask', { ...i });
+      return { jobId: job.jobId };
+    },
+    'paramMasks.list': (i) => listParamMasks(this.current().db, i.modelId),
+    'paramMasks.get': (i) => getParamMask(this.current().db, i.maskId),
+
     'train.start': (i) => {
       const p = this.current();
       getModel(p.db, i.modelId);
@@ -237,7 +250,7 @@ export class EngineService {
       // refuses, naming every figure, a run that will not fit the backend's memory
       checkFits(readModelConfig(modelPath(p.db, i.modelId)), {
         batch: i.batchSize, seqLen: i.maxTokens, backend: this.opts.executor.backend?.name ?? 'wasm',
-        trainableParams: resolveLayers(p.db, i.modelId, i.layers).trainableParams,
+        trainableParams: (i.paramMaskId !== undefined ? paramMaskLayers(p.db, i.modelId, i.paramMaskId) : resolveLayers(p.db, i.modelId, i.layers)).trainableParams,
       });
       const runId = createTrainRun(p.db, i);
       const job = p.jobs.submit('train', { runId });

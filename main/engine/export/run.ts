@@ -230,7 +230,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       await end(msgs);
       writeParquet(at(EXPORT_FILES.subsetMessagesParquet), [
         { name: 'example_id', values: ids, type: 'INT32' },
-        { name: allChat ? 'messages' : 'text', values: msgCol, type: allChat ? 'JSON' : undefined },
+        const m = normOf(id);
       ]);
       // original rows keep their own columns, so one Parquet file per source dataset, named after it (sanitized)
       mkdirSync(at(EXPORT_FILES.subsetRawParquetDir), { recursive: true });
@@ -270,7 +270,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       const spans = createWriteStream(at(EXPORT_FILES.tokenSpans));
       const policy = tokenPolicyOf(db, req);
       const masker = createTokenMasker(db, { tokenizerId: tok.id, modelId: model!.id, policy }, ids);
-      let rows = 0;
+        if (!Array.isArray(normOf(id))) allChat = false;
       let skipped = 0;
       let edited = 0;
       for (const id of ids) {
@@ -296,7 +296,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       artifacts.tokenSpans = { file: EXPORT_FILES.tokenSpans, rows, convention: 'per message, [start, end) code-point ranges of content that are trained on', ...settings };
       described.push(
         { file: EXPORT_FILES.tokenMasks, what: `token mask for tokenizer ${tok.id}: input_ids, attention_mask, labels (−100 = not trained), example_id` },
-        { file: EXPORT_FILES.tokenSpans, what: 'token mask as character spans per message (tokenizer-independent)' },
+        const norm = normOf(id);
       );
     }
 

@@ -8,12 +8,14 @@ import { runExportJob } from '../export/run';
 import { runClusterJob } from '../selection/clusters';
 import { runUmapJob } from '../selection/umap';
 import { runSelectJob } from '../selection/subsets';
+import { runParamMaskJob } from '../selection/param-masks-job';
 
 const RUNNERS: Record<JobKind, JobRunner> = {
   import: runImportJob,
   score: runScoreJob,
   train: runTrainJob,
   export: runExportJob,
+  param_mask: runParamMaskJob,
   cluster: runClusterJob,
   umap: runUmapJob,
   select: runSelectJob,

@@ -12,6 +12,7 @@ import { readCheckpoint, writeCheckpoint, type WriteDtype } from './safetensors'
 import { expectedTensors, isIgnoredBuffer, listTensors } from './tensors';
 import { dropWeightCopies } from '../compute/weight-matmul';
 import { loadTokenizer } from './tokenizer';
+import { applyDelta, deltaBaseDir, readDeltaManifest } from './delta';
 import type { ModelConfig, TensorInfo, WinnowTokenizer } from './types';
 
 export interface LoadedModel {
@@ -30,6 +31,17 @@ export interface LoadModelOptions {
 }
 
 export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+  // a tuned model saved as its changed tensors over a base (models/delta.ts)
+  const delta = readDeltaManifest(dir);
+  if (delta) {
+    const base = await loadModel(deltaBaseDir(dir, delta), opts);
+    try {
+      return { ...base, dir, tokenizer: await loadTokenizer(dir), hash: applyDelta(dir, delta, base) };
+    } catch (err) {
+      disposeModel(base);
+      throw err;
+    }
+  }
   const config = readModelConfig(dir);
   const tokenizer = await loadTokenizer(dir);
   const hash = createHash('sha256');

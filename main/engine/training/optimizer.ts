@@ -1,6 +1,11 @@
 /**
  * Optimizers over an explicit set of variables, with their state as plain named tensors so checkpoints can save and
  * restore it exactly. AdamW uses decoupled weight decay (Loshchilov & Hutter), as torch.optim.AdamW does.
+ *
+ * Parameter masks: a variable with a mask (1 = trainable) gets its new value only where the mask is 1 — the update,
+ * weight decay included, is selected entry by entry with `where`, so every other entry keeps its exact bits. The
+ * caller also masks the gradient (so clipping and the moments see only trainable entries; the moments of frozen
+ * entries stay 0). Optimizer state stays dense: a masked tensor carries full-size exp_avg/exp_avg_sq.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -12,7 +17,8 @@ export interface OptimizerState {
 
 export interface Optimizer {
   readonly kind: 'adamw' | 'sgd';
-  apply(vars: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number): void;
+  /** @param masks per variable, a bool tensor of its shape: only its true entries change */
+  apply(vars: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number, masks?: Map<string, tf.Tensor>): void;
   state(): OptimizerState;
   load(state: OptimizerState): void;
   dispose(): void;
@@ -33,15 +39,17 @@ export function createOptimizer(kind: 'adamw' | 'sgd', opts: { weightDecay: numb
 
   return {
     kind,
-    apply(vars, grads, lr) {
+    apply(vars, grads, lr, masks) {
       t += 1;
       for (const [name, v] of vars) {
         const g = grads.get(name);
         if (!g) continue;
+        const mask = masks?.get(name);
+        const put = (next: tf.Tensor) => v.assign(mask ? tf.where(mask, next, v) : next);
         if (kind === 'sgd') {
           tf.tidy(() => {
             const decayed = wd > 0 ? tf.mul(v, 1 - lr * wd) : v;
-            v.assign(tf.sub(decayed, tf.mul(g, lr)));
+            put(tf.sub(decayed, tf.mul(g, lr)));
           });
           continue;
         }
@@ -59,7 +67,7 @@ export function createOptimizer(kind: 'adamw' | 'sgd', opts: { weightDecay: numb
           const bc2 = 1 - Math.pow(beta2, t);
           const update = tf.div(tf.div(m1!, bc1), tf.add(tf.sqrt(tf.div(v1!, bc2)), eps));
           const decayed = wd > 0 ? tf.mul(v, 1 - lr * wd) : v;
-          v.assign(tf.sub(decayed, tf.mul(update, lr)));
+          put(tf.sub(decayed, tf.mul(update, lr)));
         });
       }
     },

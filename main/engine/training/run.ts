@@ -3,6 +3,9 @@
  * below the lowest trainable one run once outside the gradient tape. Checkpoints every N steps (and on cancel) hold
  * the trainable tensors, the optimizer state and the step; data order is a function of (seed, step), so a resumed run
  * continues its loss curve exactly where it stopped.
+ * With a parameter mask the trainable set is the mask's tensors, and only the mask's entries change: the gradient is
+ * masked before clipping and the optimizer writes new values only where the mask is 1 (optimizer.ts), so every
+ * other entry stays bit-identical to the base weights.
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
@@ -21,8 +24,9 @@ import { learningRate } from './schedule';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { layerBlockScores } from '../api/layers';
 import type { TokenPolicySpec } from '../selection/token-policy';
+import { getParamMask, loadParamMaskBits } from '../selection/param-masks-store';
 
-export function trainTokenPolicy(cfg: TrainConfig): TokenPolicySpec {
+export function trainTokenPolicy(cfg: Pick<TrainConfig, 'tokenPolicy' | 'tokenSignal' | 'tokenPercent' | 'tokenScope' | 'tokenMaskName'>): TokenPolicySpec {
   if (cfg.tokenPolicy === 'all') return { kind: 'all' };
   if (cfg.tokenPolicy === 'top_percent') {
     return { kind: 'top_percent', signal: cfg.tokenSignal, percent: cfg.tokenPercent, scope: cfg.tokenScope, editedName: cfg.tokenMaskName };
@@ -36,6 +40,28 @@ function modelDir(db: Db, id: number): string {
   const p = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(id) as string | undefined;
   if (!p) throw new WinnowError('not_found', `model ${id} not found`);
   return p;
+}
+
+/**
+ * The tensors a run trains, and for a parameter mask each tensor's bool mask (the caller disposes them). The mask
+ * must come from these very weights (LoadedModel.hash), since it addresses entries by position.
+ */
+export function trainableSet(db: Db, cfg: TrainConfig, m: LoadedModel): { names: string[]; masks: Map<string, tf.Tensor> } {
+  if (cfg.paramMaskId === undefined) {
+    return { names: resolveLayerSpec(cfg.layers, m.tensors, layerBlockScores(db, cfg.modelId, cfg.layers)), masks: new Map() };
+  }
+  const info = getParamMask(db, cfg.paramMaskId);
+  const hash = info.provenance.modelHash;
+  if (hash !== m.hash) {
+    throw new WinnowError('conflict', `parameter mask "${info.name}" was computed on other weights (model hash ${String(hash)}, this model ${m.hash}); compute it again for this model`);
+  }
+  const masks = new Map<string, tf.Tensor>();
+  for (const [name, t] of loadParamMaskBits(db, cfg.paramMaskId)) {
+    const w = m.weights[name];
+    if (!w || w.shape.join() !== t.shape.join()) throw new WinnowError('conflict', `parameter mask "${info.name}": tensor ${name} [${t.shape.join(', ')}] is not in the model with that shape`);
+    masks.set(name, tf.tensor(t.mask, t.shape, 'bool'));
+  }
+  return { names: [...masks.keys()], masks };
 }
 
 /** The lowest block that holds a trainable tensor; embeddings (or a tied head) force 0; none → numLayers. */
@@ -96,6 +122,7 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
   let model: LoadedModel | null = null;
   const vars = new Map<string, tf.Variable>();
   const opt: { o: ReturnType<typeof createOptimizer> | null } = { o: null };
+  let masks = new Map<string, tf.Tensor>();
   try {
     const run = db.prepare('SELECT * FROM train_runs WHERE id = ?').get(runId) as RunRow | undefined;
     if (!run) throw new WinnowError('not_found', `train run ${runId} not found`);
@@ -108,9 +135,10 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
     const dir = modelDir(db, cfg.modelId);
     model = await loadModel(dir);
     const m = model;
-    const trainable = resolveLayerSpec(cfg.layers, m.tensors, layerBlockScores(db, cfg.modelId, cfg.layers));
-    const trainableSet = new Set(trainable);
-    const frozenBelow = lowestTrainableBlock(m, trainableSet);
+    const chosen = trainableSet(db, cfg, m);
+    masks = chosen.masks;
+    const trainable = chosen.names;
+    const frozenBelow = lowestTrainableBlock(m, new Set(trainable));
 
     // make sure every example is rendered with this tokenizer
     const datasets = (cfg.subsetId !== null
@@ -214,8 +242,15 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
           g.dispose();
         }
       }
+      // frozen entries of a masked tensor have no gradient: clipping and the moments see only trainable entries
+      for (const [n, mk] of masks) {
+        const g = acc.get(n);
+        if (!g) continue;
+        acc.set(n, tf.keep(tf.tidy(() => tf.where(mk, g, tf.zerosLike(g)))));
+        g.dispose();
+      }
       const gradNorm = clipByGlobalNorm(acc, cfg.clipNorm);
-      opt.o.apply(vars, acc, lr);
+      opt.o.apply(vars, acc, lr, masks);
       for (const g of acc.values()) g.dispose();
       lastLoss = lossSum / cfg.gradAccum;
       tokensTotal += stepTokens;
@@ -270,6 +305,7 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
     }
     throw err;
   } finally {
+    for (const mk of masks.values()) mk.dispose();
     opt.o?.dispose();
     if (model) disposeModel(model);
     db.close();

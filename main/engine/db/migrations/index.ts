@@ -4,9 +4,11 @@ import { m003 } from './003_jobs_and_runs';
 import { m004 } from './004_example_vectors';
 import { m005 } from './005_render_sort_indexes';
 import { m006 } from './006_score_pass_state';
+import { m007 } from './007_param_masks';
+import { m008 } from './008_fast_import';
 import type { Migration } from './types';
 
 export type { Migration } from './types';
 
 /** In version order; never edit a released migration, add a new one. */
-export const migrations: Migration[] = [m001, m002, m003, m004, m005, m006];
+export const migrations: Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008];

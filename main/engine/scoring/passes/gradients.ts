@@ -96,3 +96,24 @@ export async function gradientScores(
     for (const a of acc) a.dispose();
   }
 }
+
+/**
+ * ∇ of one example's mean response NLL (batch 1) with respect to the named weights, in `names` order; every other
+ * weight is a constant. null when the example has no position to learn (its gradient is not defined: 0/0).
+ * The caller disposes the returned tensors.
+ */
+export function exampleGradients(model: LoadedModel, ex: GradientExample, names: string[]): tf.Tensor[] | null {
+  const T = ex.tokenIds.length;
+  const weights = Float32Array.from(ex.labelMask, (m, t) => (t > 0 && m === 1 ? 1 : 0));
+  if (!weights.some((w) => w > 0)) return null;
+  return tf.tidy((): tf.Tensor[] => {
+    const ids = tf.tensor2d(ex.tokenIds, [1, T], 'int32');
+    const lossOf = (...ws: tf.Tensor[]): tf.Scalar => {
+      const rec: Record<string, tf.Tensor> = { ...model.weights };
+      names.forEach((n, k) => (rec[n] = ws[k]!));
+      const logits = forward(model.config, rec, ids);
+      return weightedLmLoss(logits, ex.tokenIds, weights, 1, T, { dft: false }).loss;
+    };
+    return tf.grads(lossOf)(names.map((n) => model.weights[n]!));
+  });
+}

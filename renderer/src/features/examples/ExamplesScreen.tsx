@@ -80,12 +80,17 @@ function toQuery(datasetId: number, view: ExamplesView): RowsQuery {
 export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView: (update: (v: ExamplesView) => ExamplesView) => void }) {
   const { project, datasetId, setDatasetId } = useApp();
   const subsets = useCall('subsets.list', {});
+
   const queryNow = useMemo(() => (datasetId === null ? null : toQuery(datasetId, view)), [datasetId, view]);
   const query = useQueryDebounce(queryNow, 250);
   const rows = usePagedRows(query);
   // settled: what the table shows answers what the user asked (debounce over and first page in)
   const loading = !rows.ready || JSON.stringify(queryNow) !== JSON.stringify(query);
   const dupColumns = DUP_COLUMNS.filter((c) => rows.columns.includes(c));
+  // the cluster filter: the `cluster` column (K-means on the Map screen) at one value
+  const clusters = useCall('clusters.info', datasetId === null || !rows.columns.includes('cluster') ? null : { datasetId });
+  const clusterFilter = view.filters.cluster;
+  const clusterValue = clusterFilter && clusterFilter.min !== '' && clusterFilter.min === clusterFilter.max ? clusterFilter.min : '';
   const dupValue =
     dupColumns
       .map((c) => {
@@ -181,6 +186,30 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
                   {c === 'exact_dup' ? 'exact' : 'near'} duplicates only
                 </option>,
               ])}
+            </select>
+          </label>
+        )}
+        {clusters.data && (
+          <label className="field inline">
+            <span>Cluster</span>
+            <select
+              data-testid="cluster-filter"
+              value={clusterValue}
+              onChange={(e) =>
+                setView((v) => {
+                  const filters = { ...v.filters };
+                  if (e.target.value === '') delete filters.cluster;
+                  else filters.cluster = { min: e.target.value, max: e.target.value };
+                  return { ...v, ...resetPlace, filters };
+                })
+              }
+            >
+              <option value="">all clusters</option>
+              {clusters.data.sizes.map((size, c) => (
+                <option key={c} value={String(c)}>
+                  cluster {c} ({fmtNum(size)})
+                </option>
+              ))}
             </select>
           </label>
         )}

@@ -1,36 +1,64 @@
 /**
- * Map: every example's embedding projected to 2-D (PCA in the engine), drawn on a canvas so 100k points stay
- * interactive; colour by any column, hover to read the example, drag a lasso to pick rows and save them as a subset.
+ * Map: every example's embedding in 2-D — PCA (computed by the engine) or a stored, seeded UMAP layout — drawn with
+ * WebGL (a 2-D canvas when WebGL is missing) so 100k points stay interactive. Colour by any column or by cluster,
+ * hover to read the example, wheel to zoom, shift-drag to pan, drag a lasso to pick rows and save them as a subset.
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { ApiError, ExampleDetail } from '../../../../preload/contract';
-import { useApp, useCall } from '../../api/hooks';
+import { useApp, useCall, useOnJobDone } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
+import { JobProgress } from '../../components/JobProgress';
 import { fmtNum } from '../../components/format';
-import { GridIndex, fitPoints, insidePolygon, ramp } from './scatter';
+import { ClustersPanel } from './ClustersPanel';
+import { type ScatterRenderer, type View, createCanvasRenderer, createWebGlRenderer } from './renderers';
+import { GridIndex, clusterColour, fitPoints, insidePolygon, parseColor, ramp, rgbCss } from './scatter';
 
 const HEIGHT = 560;
+const IDENTITY: View = { k: 1, tx: 0, ty: 0 };
+
+/** Re-read theme colours when the theme changes (data-theme on <html>). */
+function useThemeVersion(): number {
+  const [v, setV] = useState(0);
+  useEffect(() => {
+    const mo = new MutationObserver(() => setV((x) => x + 1));
+    mo.observe(document.documentElement, { attributes: true, attributeFilter: ['data-theme'] });
+    return () => mo.disconnect();
+  }, []);
+  return v;
+}
 
 export function MapScreen() {
   const { client, project, datasetId } = useApp();
   const columnsQuery = useCall('examples.query', datasetId === null ? null : { datasetId, limit: 1 });
   const columns = columnsQuery.data?.columns ?? [];
   const [signalChoice, setSignalChoice] = useState<string | null>(null);
-  const signal = signalChoice ?? (columns.includes('mean_loss') ? 'mean_loss' : (columns[0] ?? null));
-  const map = useCall('examples.map', datasetId === null ? null : { datasetId, signal: signal ?? undefined, method: 'pca' });
-  const data = map.data;
+  const signal = signalChoice ?? (columns.includes('cluster') ? 'cluster' : columns.includes('mean_loss') ? 'mean_loss' : (columns[0] ?? null));
+  const [method, setMethod] = useState<'pca' | 'umap'>('pca');
+  const map = useCall('examples.map', datasetId === null ? null : { datasetId, signal: signal ?? undefined, method });
+  const clusters = useCall('clusters.info', datasetId === null ? null : { datasetId });
+  const data = map.data && map.data.method === method ? map.data : null;
   const n = data?.ids.length ?? 0;
+  const byCluster = signal === 'cluster';
+  const themeVersion = useThemeVersion();
 
   const wrapRef = useRef<HTMLDivElement>(null);
   const canvasRef = useRef<HTMLCanvasElement>(null);
+  const [renderer, setRenderer] = useState<ScatterRenderer | null>(null);
   const [width, setWidth] = useState(800);
+  const [view, setView] = useState<View>(IDENTITY);
   const [hover, setHover] = useState<number | null>(null);
   const [lasso, setLasso] = useState<Array<[number, number]> | null>(null);
-  const [picked, setPicked] = useState<Set<number>>(new Set());
+  const pan = useRef<{ x: number; y: number; view: View } | null>(null);
+  const [picked, setPicked] = useState<Uint32Array>(new Uint32Array(0));
   const [name, setName] = useState('');
   const [saveError, setSaveError] = useState<ApiError | null>(null);
   const [saved, setSaved] = useState<{ name: string; size: number } | null>(null);
+  const [umapSeed, setUmapSeed] = useState('0');
+  const [umapNeighbors, setUmapNeighbors] = useState('15');
+  const [umapJob, setUmapJob] = useState<string | null>(null);
+  const [umapError, setUmapError] = useState<ApiError | null>(null);
+  useOnJobDone(umapJob, () => map.reload());
 
   const hasPoints = n > 0;
   useEffect(() => {
@@ -41,17 +69,31 @@ export function MapScreen() {
     return () => ro.disconnect();
   }, [hasPoints]);
 
-  // screen coordinates of every point (recomputed on resize), and the hover index over them
-  const screen = useMemo(() => {
+  // one renderer per canvas element: WebGL unless unavailable (or ?scatter=canvas, for comparing the two)
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    if (!canvas) return;
+    const forceCanvas = new URLSearchParams(window.location.search).get('scatter') === 'canvas';
+    const r = (!forceCanvas && createWebGlRenderer(canvas)) || createCanvasRenderer(canvas);
+    setRenderer(r);
+    return () => {
+      r.dispose();
+      setRenderer(null);
+    };
+  }, [hasPoints]);
+
+  // fit-space coordinates (CSS px at zoom 1) and the hover index over them; recomputed on resize or new data
+  const fit = useMemo(() => {
     if (!data || !n) return null;
-    const fit = fitPoints(data.points, width, HEIGHT);
+    const f = fitPoints(data.points, width, HEIGHT);
     const xs = new Float32Array(n);
     const ys = new Float32Array(n);
+    const xy = new Float32Array(2 * n);
     for (let i = 0; i < n; i++) {
-      xs[i] = fit.sx(data.points[2 * i]!);
-      ys[i] = fit.sy(data.points[2 * i + 1]!);
+      xy[2 * i] = xs[i] = f.sx(data.points[2 * i]!);
+      xy[2 * i + 1] = ys[i] = f.sy(data.points[2 * i + 1]!);
     }
-    return { xs, ys, index: new GridIndex(xs, ys) };
+    return { xs, ys, xy, index: new GridIndex(xs, ys) };
   }, [data, n, width]);
 
   const scale = useMemo(() => {
@@ -65,58 +107,78 @@ export function MapScreen() {
     return lo <= hi ? { lo, hi } : null;
   }, [data]);
 
-  useEffect(() => setPicked(new Set()), [data]);
-
-  // draw: every point as a 3×3 square, coloured by value; picked points on top with an outline
   useEffect(() => {
-    const canvas = canvasRef.current;
-    if (!canvas || !screen || !data) return;
-    const dpr = window.devicePixelRatio || 1;
-    canvas.width = width * dpr;
-    canvas.height = HEIGHT * dpr;
-    const ctx = canvas.getContext('2d')!;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, width, HEIGHT);
+    setPicked(new Uint32Array(0));
+    setView(IDENTITY);
+  }, [data?.ids, width]);
+
+  const dark = document.documentElement.dataset.theme === 'dark';
+  // one RGBA per point: by value on the theme's ramp, or by cluster; faded when there is a pick
+  const colours = useMemo(() => {
+    if (!data) return null;
     const css = getComputedStyle(document.documentElement);
-    const colours = ramp(css.getPropertyValue('--series-1').trim() || '#2f6fde', css.getPropertyValue('--heat-hi').trim() || '#e4572e');
-    const none = css.getPropertyValue('--border').trim() || '#ccc';
-    const accent = css.getPropertyValue('--text').trim() || '#000';
+    const steps = ramp(css.getPropertyValue('--series-1').trim() || '#2f6fde', css.getPropertyValue('--heat-hi').trim() || '#e4572e');
+    const none = parseColor(css.getPropertyValue('--border').trim() || '#ccc');
+    const rgba = new Uint8Array(4 * n);
     const span = scale ? scale.hi - scale.lo || 1 : 1;
-    const size = n > 20_000 ? 2 : 3;
-    ctx.globalAlpha = picked.size ? 0.35 : 0.85;
+    const pickedSet = picked.length ? new Set(picked) : null;
     for (let i = 0; i < n; i++) {
       const v = data.values[i];
-      ctx.fillStyle = v === null || v === undefined || !scale ? none : colours[Math.round(((v - scale.lo) / span) * 63)]!;
-      ctx.fillRect(screen.xs[i]! - size / 2, screen.ys[i]! - size / 2, size, size);
+      const c = v === null || v === undefined || !scale ? none : byCluster ? clusterColour(v, dark) : steps[Math.round(((v - scale.lo) / span) * 63)]!;
+      rgba[4 * i] = c[0];
+      rgba[4 * i + 1] = c[1];
+      rgba[4 * i + 2] = c[2];
+      rgba[4 * i + 3] = pickedSet ? (pickedSet.has(i) ? 255 : 80) : 220;
     }
-    ctx.globalAlpha = 1;
-    if (picked.size) {
-      ctx.strokeStyle = accent;
-      ctx.lineWidth = 1;
-      for (const i of picked) {
-        const v = data.values[i];
-        ctx.fillStyle = v === null || v === undefined || !scale ? none : colours[Math.round(((v - scale.lo) / span) * 63)]!;
-        ctx.fillRect(screen.xs[i]! - 2.5, screen.ys[i]! - 2.5, 5, 5);
-        ctx.strokeRect(screen.xs[i]! - 2.5, screen.ys[i]! - 2.5, 5, 5);
-      }
-    }
-  }, [screen, data, n, width, scale, picked]);
+    return { rgba, outline: parseColor(css.getPropertyValue('--text').trim() || '#000') };
+    // themeVersion: theme colours are read from CSS
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [data, n, scale, picked, byCluster, dark, themeVersion]);
+
+  const draws = useRef(0);
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    if (!renderer || !fit || !colours || !canvas) return;
+    const t0 = performance.now();
+    renderer.draw({ width, height: HEIGHT, xy: fit.xy, rgba: colours.rgba, picked, outline: colours.outline, view, size: n > 20_000 ? 2.5 : 4 });
+    // read back by bench/ui-map.ts and the e2e test
+    canvas.dataset.drawMs = (performance.now() - t0).toFixed(2);
+    canvas.dataset.draws = String(++draws.current);
+  }, [renderer, fit, colours, picked, view, width, n]);
 
   const hoveredId = hover !== null && data ? data.ids[hover]! : null;
   const detail = useCall('examples.get', hoveredId === null ? null : { exampleId: hoveredId });
   const hoveredDetail: ExampleDetail | null = detail.data && detail.data.id === hoveredId ? detail.data : null;
 
-  const local = (e: React.PointerEvent): [number, number] => {
+  const local = (e: { clientX: number; clientY: number }): [number, number] => {
     const r = canvasRef.current!.getBoundingClientRect();
     return [e.clientX - r.left, e.clientY - r.top];
+  };
+  const toFit = ([x, y]: [number, number]): [number, number] => [(x - view.tx) / view.k, (y - view.ty) / view.k];
+
+  const finishLasso = (poly: Array<[number, number]>) => {
+    if (!fit || poly.length <= 3) return setPicked(new Uint32Array(0));
+    const fpoly = poly.map(toFit);
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (const [x, y] of fpoly) {
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x);
+      y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    }
+    const inside: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const x = fit.xs[i]!;
+      const y = fit.ys[i]!;
+      if (x >= x0 && x <= x1 && y >= y0 && y <= y1 && insidePolygon(x, y, fpoly)) inside.push(i);
+    }
+    setPicked(Uint32Array.from(inside));
   };
 
   const save = async () => {
     if (!data) return;
-    const ids = [...picked].map((i) => data.ids[i]!);
+    const ids = Array.from(picked, (i) => data.ids[i]!);
     const r = await client.call('subsets.create', {
       name: name.trim(),
-      rule: { kind: 'ids', ids, source: `map lasso (pca of embedding)` },
+      rule: { kind: 'ids', ids, source: `map lasso (${method.toUpperCase()} of embedding)` },
       datasetId: datasetId ?? undefined,
     });
     setSaveError(r.ok ? null : r.error);
@@ -124,6 +186,18 @@ export function MapScreen() {
       setSaved({ name: r.value.name, size: r.value.size });
       setName('');
     }
+  };
+
+  const startUmap = async () => {
+    const seed = Number(umapSeed);
+    const nn = Number(umapNeighbors);
+    if (!Number.isInteger(seed) || !Number.isInteger(nn) || nn < 2 || nn > 200) {
+      setUmapError({ code: 'bad_input', message: 'Seed must be a whole number and neighbours a whole number from 2 to 200.' });
+      return;
+    }
+    const r = await client.call('map.umap', { datasetId: datasetId ?? undefined, seed, nNeighbors: nn });
+    setUmapError(r.ok ? null : r.error);
+    if (r.ok) setUmapJob(r.value.jobId);
   };
 
   if (project && project.datasets.length === 0) {
@@ -137,11 +211,36 @@ export function MapScreen() {
     );
   }
 
+  const clusterLegend = byCluster && scale ? Array.from({ length: Math.min(24, scale.hi + 1) }, (_, c) => c) : [];
   const lassoPath = lasso && lasso.length > 1 ? `M${lasso.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join('L')}Z` : null;
+  const hoverXY = hover !== null && fit ? [view.tx + view.k * fit.xs[hover]!, view.ty + view.k * fit.ys[hover]!] : null;
+  const umapForm = (
+    <div className="form-row umap-form" data-testid="umap-form">
+      <label className="field narrow">
+        <span>Seed</span>
+        <input data-testid="umap-seed" inputMode="numeric" value={umapSeed} onChange={(e) => setUmapSeed(e.target.value)} />
+      </label>
+      <label className="field narrow">
+        <span>Neighbours</span>
+        <input data-testid="umap-neighbors" inputMode="numeric" value={umapNeighbors} onChange={(e) => setUmapNeighbors(e.target.value)} />
+      </label>
+      <button className="btn" data-testid="umap-run" onClick={() => void startUmap()}>
+        {data?.layout ? 'Recompute UMAP' : 'Compute UMAP'}
+      </button>
+    </div>
+  );
+
   return (
     <div className="screen screen-map" data-testid="screen-map">
       <div className="toolbar">
         <h1>Map</h1>
+        <label className="field inline">
+          <span>Projection</span>
+          <select data-testid="map-method" value={method} onChange={(e) => setMethod(e.target.value as 'pca' | 'umap')}>
+            <option value="pca">PCA</option>
+            <option value="umap">UMAP</option>
+          </select>
+        </label>
         {columns.length > 0 && (
           <label className="field inline">
             <span>Colour by</span>
@@ -155,13 +254,24 @@ export function MapScreen() {
         <span className="spacer" />
         {data && n > 0 && (
           <span className="muted num" data-testid="map-info">
-            {fmtNum(n)} examples · PCA of embedding · {data.explained.map((x) => `${(100 * x).toFixed(0)}%`).join(' + ')} of variance
+            {fmtNum(n)} examples ·{' '}
+            {method === 'pca'
+              ? `PCA of embedding · ${data.explained.map((x) => `${(100 * x).toFixed(0)}%`).join(' + ')} of variance`
+              : `UMAP of embedding · seed ${data.layout?.seed}, ${data.layout?.nNeighbors} neighbours`}
           </span>
         )}
       </div>
       <ErrorText error={map.error} testId="map-error" />
+      {method === 'umap' && (
+        <div className="umap-bar">
+          {umapForm}
+          <span className="muted hint">UMAP runs as a background job (minutes at 100k rows); the same seed gives the same layout.</span>
+          <ErrorText error={umapError} testId="umap-error" />
+          <JobProgress jobId={umapJob} label="UMAP" />
+        </div>
+      )}
       {data && data.message && (
-        <EmptyState title="Nothing to map yet" testId="map-empty">
+        <EmptyState title={method === 'umap' ? 'No UMAP layout yet' : 'Nothing to map yet'} testId="map-empty">
           {data.message}
         </EmptyState>
       )}
@@ -173,55 +283,84 @@ export function MapScreen() {
                 ref={canvasRef}
                 data-testid="map-canvas"
                 data-points={n}
+                data-renderer={renderer?.kind ?? ''}
                 data-loading={map.loading}
+                data-zoom={view.k.toFixed(3)}
                 style={{ width, height: HEIGHT }}
                 onPointerDown={(e) => {
                   (e.target as Element).setPointerCapture?.(e.pointerId);
+                  if (e.shiftKey || e.button === 1) {
+                    pan.current = { x: e.clientX, y: e.clientY, view };
+                    return;
+                  }
                   setLasso([local(e)]);
                   setSaved(null);
                 }}
                 onPointerMove={(e) => {
-                  const [x, y] = local(e);
-                  if (lasso) {
-                    setLasso([...lasso, [x, y]]);
+                  if (pan.current) {
+                    const p = pan.current;
+                    setView({ ...p.view, tx: p.view.tx + e.clientX - p.x, ty: p.view.ty + e.clientY - p.y });
                     return;
                   }
-                  setHover(screen?.index.nearest(x, y, 8) ?? null);
+                  const pt = local(e);
+                  if (lasso) {
+                    setLasso([...lasso, pt]);
+                    return;
+                  }
+                  const [fx, fy] = toFit(pt);
+                  setHover(fit?.index.nearest(fx, fy, 8 / view.k) ?? null);
                 }}
                 onPointerUp={() => {
-                  if (lasso && lasso.length > 3 && screen) {
-                    const inside = new Set<number>();
-                    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-                    for (const [x, y] of lasso) {
-                      x0 = Math.min(x0, x); x1 = Math.max(x1, x);
-                      y0 = Math.min(y0, y); y1 = Math.max(y1, y);
-                    }
-                    for (let i = 0; i < n; i++) {
-                      const x = screen.xs[i]!;
-                      const y = screen.ys[i]!;
-                      if (x >= x0 && x <= x1 && y >= y0 && y <= y1 && insidePolygon(x, y, lasso)) inside.add(i);
-                    }
-                    setPicked(inside);
-                  } else setPicked(new Set());
+                  if (pan.current) {
+                    pan.current = null;
+                    return;
+                  }
+                  if (lasso) finishLasso(lasso);
                   setLasso(null);
                 }}
                 onPointerLeave={() => !lasso && setHover(null)}
+                onWheel={(e) => {
+                  const [x, y] = local(e);
+                  const f = Math.exp(-e.deltaY * 0.0015);
+                  setView((v) => {
+                    const k = Math.min(200, Math.max(0.5, v.k * f));
+                    const r = k / v.k;
+                    return { k, tx: x - (x - v.tx) * r, ty: y - (y - v.ty) * r };
+                  });
+                }}
+                onDoubleClick={() => setView(IDENTITY)}
               />
               <svg className="map-overlay" width={width} height={HEIGHT} aria-hidden>
                 {lassoPath && <path d={lassoPath} className="lasso" />}
-                {hover !== null && screen && <circle cx={screen.xs[hover]} cy={screen.ys[hover]} r={6} className="hover-ring" />}
+                {hoverXY && <circle cx={hoverXY[0]} cy={hoverXY[1]} r={6} className="hover-ring" />}
               </svg>
             </div>
             <div className="map-foot">
-              {scale && signal && (
-                <span className="heat-legend">
+              {scale && signal && !byCluster && (
+                <span className="heat-legend" data-testid="map-legend">
                   <span className="num">{fmtNum(scale.lo)}</span>
                   <span className="heat-bar map-bar" />
                   <span className="num">{fmtNum(scale.hi)}</span>
                   <span className="muted">{signal}</span>
                 </span>
               )}
-              <span className="muted">Hover a point to read it; drag to draw a lasso around points.</span>
+              {byCluster && (
+                <span className="cluster-legend" data-testid="map-legend" data-clusters={scale ? scale.hi + 1 : 0}>
+                  {clusterLegend.map((c) => (
+                    <span key={c} className="cluster-swatch">
+                      <span className="swatch" style={{ background: rgbCss(clusterColour(c, dark)) }} />
+                      <span className="num">{c}</span>
+                    </span>
+                  ))}
+                  {scale && scale.hi + 1 > clusterLegend.length && <span className="muted">+{scale.hi + 1 - clusterLegend.length} more</span>}
+                </span>
+              )}
+              <span className="muted">Hover to read a point · drag a lasso to pick · wheel to zoom, shift-drag to pan, double-click to reset.</span>
+              {view !== IDENTITY && (
+                <button className="btn btn-small" data-testid="map-reset-view" onClick={() => setView(IDENTITY)}>
+                  Reset view
+                </button>
+              )}
             </div>
           </div>
           <aside className="card map-side">
@@ -242,11 +381,11 @@ export function MapScreen() {
                 </>
               )}
             </div>
-            <div className="map-pick" data-testid="map-selected" data-count={picked.size}>
+            <div className="map-pick" data-testid="map-selected" data-count={picked.length}>
               <span>
-                <strong className="num">{fmtNum(picked.size)}</strong> <span className="muted">picked{picked.size ? '' : ' — drag a lasso on the map'}</span>
+                <strong className="num">{fmtNum(picked.length)}</strong> <span className="muted">picked{picked.length ? '' : ' — drag a lasso on the map'}</span>
               </span>
-              {picked.size > 0 && (
+              {picked.length > 0 && (
                 <div className="form-row">
                   <label className="field grow">
                     <span>Subset name</span>
@@ -264,6 +403,15 @@ export function MapScreen() {
                 </div>
               )}
             </div>
+            <ClustersPanel
+              info={clusters.data}
+              onDone={() => {
+                clusters.reload();
+                columnsQuery.reload();
+                setSignalChoice('cluster');
+                map.reload();
+              }}
+            />
           </aside>
         </div>
       )}

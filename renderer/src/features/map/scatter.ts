@@ -76,7 +76,8 @@ export function insidePolygon(x: number, y: number, poly: Array<[number, number]
   return inside;
 }
 
-function parseColor(css: string): [number, number, number] {
+/** A CSS colour (as the theme variables give it) → [r, g, b]. */
+export function parseColor(css: string): [number, number, number] {
   const c = document.createElement('canvas').getContext('2d')!;
   c.fillStyle = css;
   const hex = c.fillStyle as string;
@@ -86,11 +87,25 @@ function parseColor(css: string): [number, number, number] {
 }
 
 /** A colour ramp between two CSS colours (read from theme variables), 64 steps. */
-export function ramp(lo: string, hi: string): string[] {
+export function ramp(lo: string, hi: string): Array<[number, number, number]> {
   const a = parseColor(lo);
   const b = parseColor(hi);
   return Array.from({ length: 64 }, (_, i) => {
     const t = i / 63;
-    return `rgb(${a.map((v, k) => Math.round(v + (b[k]! - v) * t)).join(',')})`;
+    return a.map((v, k) => Math.round(v + (b[k]! - v) * t)) as [number, number, number];
   });
 }
+
+function hslToRgb(h: number, s: number, l: number): [number, number, number] {
+  const k = (n: number) => (n + h / 30) % 12;
+  const a = s * Math.min(l, 1 - l);
+  const f = (n: number) => l - a * Math.max(-1, Math.min(k(n) - 3, Math.min(9 - k(n), 1)));
+  return [Math.round(255 * f(0)), Math.round(255 * f(8)), Math.round(255 * f(4))];
+}
+
+/** Colours for cluster ids: hues a golden angle apart, so neighbouring ids never look alike; lighter on dark themes. */
+export function clusterColour(c: number, dark: boolean): [number, number, number] {
+  return hslToRgb((c * 137.508 + 210) % 360, 0.62, dark ? 0.64 : 0.48);
+}
+
+export const rgbCss = (c: [number, number, number]) => `rgb(${c.join(',')})`;

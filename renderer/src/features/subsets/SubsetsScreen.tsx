@@ -1,16 +1,19 @@
 /**
- * Subsets: create one from a rule (top-k, top-k%, threshold, random, IFD's drop-then-top), combine existing ones
- * (union, intersection, difference), list them with size and rule, delete; undo/redo of create and delete.
+ * Subsets: create one from a rule (top-k, top-k%, threshold, random, IFD's drop-then-top, n or n% per K-means cluster,
+ * k-center diversity), combine existing ones (union, intersection, difference), list them with size and rule,
+ * delete; undo/redo of create and delete. k-center runs as a job with progress and cancel.
  */
 import { useEffect, useState } from 'react';
 import type { ApiError, SubsetInfo, SubsetRule } from '../../../../preload/contract';
-import { useApp, useCall } from '../../api/hooks';
+import { useApp, useCall, useJob } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
+import { JobProgress } from '../../components/JobProgress';
 import { fmtNum, parseOptionalNumber } from '../../components/format';
 import { opOf, useSubsetHistory } from './useSubsetHistory';
 
-type RuleKind = 'top' | 'top_percent' | 'threshold' | 'random' | 'ifd_top' | 'ifd_top_percent';
+type RuleKind = 'top' | 'top_percent' | 'threshold' | 'random' | 'ifd_top' | 'ifd_top_percent' | 'cluster_quota' | 'cluster_quota_percent' | 'kcenter';
+const RANDOM = '(random)';
 type CombineOp = 'union' | 'intersection' | 'difference';
 
 export function describeRule(rule: SubsetRule): string {
@@ -61,6 +64,10 @@ export function SubsetsScreen() {
   const [min, setMin] = useState('');
   const [max, setMax] = useState('');
   const [seed, setSeed] = useState('0');
+  const [rankBy, setRankBy] = useState('');
+  const [within, setWithin] = useState('');
+  const [selectJob, setSelectJob] = useState<{ jobId: string; name: string } | null>(null);
+  const clusters = useCall('clusters.info', datasetId === null ? null : { datasetId });
   const [error, setError] = useState<ApiError | null>(null);
   const [localError, setLocalError] = useState<string | null>(null);
   const [created, setCreated] = useState<SubsetInfo | null>(null);
@@ -112,8 +119,46 @@ export function SubsetsScreen() {
         if (!Number.isInteger(s)) return 'Seed must be a whole number.';
         return { kind: 'random', count: n, seed: s };
       }
+      case 'cluster_quota':
+      case 'cluster_quota_percent': {
+        const s = Number(seed);
+        if (!clusters.data) return 'No clusters yet: run K-means on the Map screen first.';
+        if (kind === 'cluster_quota' && (!Number.isInteger(n) || n <= 0)) return 'Count must be a positive whole number.';
+        if (kind === 'cluster_quota_percent' && !(n > 0 && n <= 100)) return 'Percent must be more than 0 and at most 100.';
+        if (!Number.isInteger(s)) return 'Seed must be a whole number.';
+        const by = rankBy || column;
+        return {
+          kind: 'cluster_quota',
+          ...(kind === 'cluster_quota' ? { count: n } : { percent: n }),
+          ...(by === RANDOM ? { dir, seed: s } : { signal: by, dir, seed: s }),
+          clusterRunId: clusters.data.runId,
+        };
+      }
+      case 'kcenter': {
+        const s = Number(seed);
+        if (!Number.isInteger(n) || n <= 0) return 'Count must be a positive whole number.';
+        if (!Number.isInteger(s)) return 'Seed must be a whole number.';
+        return { kind: 'kcenter', count: n, seed: s, ...(within ? { subsetId: Number(within) } : {}) };
+      }
     }
   };
+
+  // k-center: a job; when it is done, the new subset joins the list and the undo history
+  const selectState = useJob(selectJob?.jobId);
+  useEffect(() => {
+    if (!selectJob || selectState?.status !== 'done') return;
+    const subsetId = Number(selectState.stats.subsetId);
+    setSelectJob(null);
+    void client.call('subsets.list', {}).then((r) => {
+      const made = r.ok ? r.value.find((x) => x.id === subsetId) : undefined;
+      if (made) {
+        setCreated(made);
+        history.record(opOf('create', made));
+      }
+      list.reload();
+    });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [selectState?.status]);
 
   const create = async () => {
     const rule = buildRule();
@@ -122,6 +167,16 @@ export function SubsetsScreen() {
       return;
     }
     setLocalError(null);
+    if (rule.kind === 'kcenter') {
+      const r = await client.call('subsets.start', { name: name.trim(), rule, datasetId: datasetId ?? undefined });
+      setError(r.ok ? null : r.error);
+      if (r.ok) {
+        setSelectJob({ jobId: r.value.jobId, name: name.trim() });
+        setCreated(null);
+        setName('');
+      }
+      return;
+    }
     const r = await client.call('subsets.create', { name: name.trim(), rule, datasetId: datasetId ?? undefined });
     setError(r.ok ? null : r.error);
     if (r.ok) {
@@ -197,9 +252,38 @@ export function SubsetsScreen() {
               <option value="random">Random sample</option>
               <option value="ifd_top">IFD: drop ifd &gt; 1, then top k</option>
               <option value="ifd_top_percent">IFD: drop ifd &gt; 1, then top k%</option>
+              <option value="cluster_quota">n per cluster (K-means)</option>
+              <option value="cluster_quota_percent">n% of each cluster (K-means)</option>
+              <option value="kcenter">Diverse k (k-center on embedding)</option>
             </select>
           </label>
-          {kind !== 'random' && !kind.startsWith('ifd') && (
+          {kind.startsWith('cluster_quota') && (
+            <label className="field">
+              <span>Rank by</span>
+              <select data-testid="subset-rank-by" value={rankBy || column} onChange={(e) => setRankBy(e.target.value)}>
+                <option value={RANDOM}>random (seeded)</option>
+                {columns
+                  .filter((c) => c !== 'cluster')
+                  .map((c) => (
+                    <option key={c}>{c}</option>
+                  ))}
+              </select>
+            </label>
+          )}
+          {kind === 'kcenter' && (
+            <label className="field">
+              <span>Among</span>
+              <select data-testid="subset-within" value={within} onChange={(e) => setWithin(e.target.value)}>
+                <option value="">all rows with an embedding</option>
+                {list.data?.map((s) => (
+                  <option key={s.id} value={s.id}>
+                    subset {s.name} ({fmtNum(s.size)})
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
+          {!['random', 'kcenter'].includes(kind) && !kind.startsWith('ifd') && !kind.startsWith('cluster_quota') && (
             <label className="field">
               <span>Column</span>
               <select data-testid="subset-column" value={column} onChange={(e) => setSignal(e.target.value)}>
@@ -211,11 +295,11 @@ export function SubsetsScreen() {
           )}
           {kind !== 'threshold' && (
             <label className="field narrow">
-              <span>{kind === 'top_percent' || kind === 'ifd_top_percent' ? 'Percent' : 'Count'}</span>
+              <span>{kind.endsWith('percent') ? 'Percent' : kind.startsWith('cluster_quota') ? 'Per cluster' : 'Count'}</span>
               <input data-testid="subset-amount" inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} />
             </label>
           )}
-          {(kind === 'top' || kind === 'top_percent') && (
+          {(kind === 'top' || kind === 'top_percent' || (kind.startsWith('cluster_quota') && (rankBy || column) !== RANDOM)) && (
             <label className="field">
               <span>Keep</span>
               <select data-testid="subset-dir" value={dir} onChange={(e) => setDir(e.target.value as 'desc' | 'asc')}>
@@ -236,7 +320,7 @@ export function SubsetsScreen() {
               </label>
             </>
           )}
-          {kind === 'random' && (
+          {(kind === 'random' || kind === 'kcenter' || kind.startsWith('cluster_quota')) && (
             <label className="field narrow">
               <span>Seed</span>
               <input data-testid="subset-seed" inputMode="numeric" value={seed} onChange={(e) => setSeed(e.target.value)} />
@@ -257,7 +341,21 @@ export function SubsetsScreen() {
             {kind === 'ifd_top_percent' ? ' percent of the rest' : ''}. Needs the <code>ifd</code> score.
           </p>
         )}
+        {kind.startsWith('cluster_quota') && (
+          <p className="muted hint" data-testid="subset-cluster-hint">
+            {clusters.data
+              ? `Uses K-means run ${clusters.data.runId}: k = ${clusters.data.k}, seed ${clusters.data.seed}, cluster sizes ${clusters.data.sizes.slice(0, 10).join(' · ')}${clusters.data.sizes.length > 10 ? ' …' : ''}. Rows without a value of the ranking column are left out.`
+              : 'No clusters yet: run K-means on the Map screen (Clusters), then come back.'}
+          </p>
+        )}
+        {kind === 'kcenter' && (
+          <p className="muted hint">
+            Greedy k-center: from a seeded random row, keep taking the row farthest from those taken, so the subset covers the embedding
+            space; the rule records the radius within which every candidate lies. Runs as a job; needs the <code>embedding</code> score.
+          </p>
+        )}
         <ErrorText error={error} testId="subset-error" />
+        {selectJob && <JobProgress jobId={selectJob.jobId} label={`k-center “${selectJob.name}”`} />}
         {created && (
           <div className="ok-text" data-testid="subset-created" data-size={created.size}>
             Created “{created.name}” with {fmtNum(created.size)} rows.

@@ -4,8 +4,25 @@
  * combine rules that name an old id are mapped to the new one.
  */
 import { useCallback, useRef, useState } from 'react';
-import type { ApiError, SubsetInfo, SubsetRule } from '../../../../preload/contract';
-import { useApp } from '../../api/hooks';
+import type { ApiError, Job, Result, SubsetInfo, SubsetRule } from '../../../../preload/contract';
+import { type JobsStore, useApp } from '../../api/hooks';
+
+/** Resolves when a job ends (done, failed or cancelled), from the live job table. */
+function jobEnded(jobs: JobsStore, jobId: string): Promise<Job> {
+  return new Promise((resolve) => {
+    const check = () => {
+      const j = jobs.get(jobId);
+      if (j && (j.status === 'done' || j.status === 'failed' || j.status === 'cancelled')) {
+        unsubscribe();
+        resolve(j);
+        return true;
+      }
+      return false;
+    };
+    const unsubscribe = jobs.subscribe(() => void check());
+    check();
+  });
+}
 
 interface Op {
   kind: 'create' | 'delete';
@@ -22,7 +39,7 @@ export function opOf(kind: Op['kind'], s: SubsetInfo): Op {
 }
 
 export function useSubsetHistory(onChange: () => void) {
-  const { client } = useApp();
+  const { client, jobs } = useApp();
   const [done, setDone] = useState<Op[]>([]);
   const [undone, setUndone] = useState<Op[]>([]);
   const [error, setError] = useState<ApiError | null>(null);
@@ -39,8 +56,19 @@ export function useSubsetHistory(onChange: () => void) {
   };
 
   const recreate = async (op: Op): Promise<boolean> => {
-    const rule: SubsetRule = op.rule.kind === 'combine' ? { ...op.rule, subsetIds: op.rule.subsetIds.map(current) } : op.rule;
-    const r = await client.call('subsets.create', { name: op.name, rule, datasetId: op.datasetId });
+    let rule: SubsetRule = op.rule;
+    if (rule.kind === 'combine') rule = { ...rule, subsetIds: rule.subsetIds.map(current) };
+    if (rule.kind === 'kcenter' && rule.subsetId !== undefined) rule = { ...rule, subsetId: current(rule.subsetId) };
+    let r: Result<{ id: number }>;
+    if (rule.kind === 'kcenter') {
+      // slow on many rows: as a job, like the first time
+      const started = await client.call('subsets.start', { name: op.name, rule, datasetId: op.datasetId });
+      if (!started.ok) r = started;
+      else {
+        const job = await jobEnded(jobs, started.value.jobId);
+        r = job.status === 'done' ? { ok: true, value: { id: Number(job.stats.subsetId) } } : { ok: false, error: job.error ?? { code: 'cancelled', message: `recreating “${op.name}” was ${job.status}` } };
+      }
+    } else r = await client.call('subsets.create', { name: op.name, rule, datasetId: op.datasetId });
     if (!r.ok) {
       setError(r.error);
       return false;

@@ -1,0 +1,109 @@
+/**
+ * Named parameter masks in the project database (migration 007): one row with the provenance, one bitset per tensor
+ * that has a trainable entry. Tensors of a model that have no row are frozen under the mask.
+ */
+import type { Db } from '../db';
+import { toBlob, blobToUint8 } from '../db';
+import type { ParamMaskInfo } from '../../../preload/contract';
+import { WinnowError } from '../util/errors';
+import { packBits, unpackBits, type TensorMask } from './param-masks';
+
+interface MaskRowDb {
+  id: number; name: string; model_id: number; method: string; trainable_params: number; scope_params: number;
+  provenance_json: string; created_at: string;
+}
+
+/** What a mask was made from: method and settings, data, token policy and the model's content hash. */
+export interface ParamMaskProvenance {
+  spec: string;
+  method: 'salience' | 'gps';
+  metric: string | null;
+  density: number | null;
+  perRow: number | null;
+  topk: 'global' | 'per_tensor' | 'per_row';
+  scope: string;
+  examples: number;
+  seed: number;
+  subsetId: number | null;
+  subsetName: string | null;
+  datasetId: number | null;
+  tokenPolicy: Record<string, unknown>;
+  maxTokens: number;
+  /** LoadedModel.hash: config.json and every tensor's bytes — a mask only fits the weights it was computed on */
+  modelHash: string;
+  modelPath: string;
+  seconds: number;
+}
+
+function info(db: Db, r: MaskRowDb): ParamMaskInfo {
+  const p = JSON.parse(r.provenance_json) as ParamMaskProvenance;
+  const tensors = (db.prepare('SELECT tensor_name AS name, shape_json, selected FROM param_mask_tensors WHERE mask_id = ? ORDER BY rowid').all(r.id) as Array<{ name: string; shape_json: string; selected: number }>)
+    .map((t) => ({ name: t.name, shape: JSON.parse(t.shape_json) as number[], selected: t.selected }));
+  return {
+    id: r.id,
+    name: r.name,
+    modelId: r.model_id,
+    method: r.method as ParamMaskInfo['method'],
+    metric: p.metric,
+    density: p.density,
+    perRow: p.perRow,
+    topk: p.topk,
+    scope: p.scope,
+    trainableParams: r.trainable_params,
+    scopeParams: r.scope_params,
+    tensors,
+    provenance: p as unknown as Record<string, unknown>,
+    createdAt: r.created_at,
+  };
+}
+
+export function assertMaskNameFree(db: Db, name: string): void {
+  if (!name.trim()) throw new WinnowError('bad_input', 'parameter mask: give it a name');
+  if (db.prepare('SELECT 1 FROM param_masks WHERE name = ?').get(name)) throw new WinnowError('conflict', `a parameter mask named "${name}" already exists`);
+}
+
+export function saveParamMask(db: Db, opts: { name: string; modelId: number; scopeParams: number; provenance: ParamMaskProvenance; tensors: TensorMask[] }): ParamMaskInfo {
+  const trainable = opts.tensors.reduce((a, t) => a + t.selected, 0);
+  const id = db.transaction(() => {
+    assertMaskNameFree(db, opts.name);
+    const r = db
+      .prepare(`INSERT INTO param_masks (name, model_id, method, trainable_params, scope_params, provenance_json, created_at) VALUES (?, ?, ?, ?, ?, ?, datetime('now'))`)
+      .run(opts.name, opts.modelId, opts.provenance.method, trainable, opts.scopeParams, JSON.stringify(opts.provenance));
+    const maskId = Number(r.lastInsertRowid);
+    const ins = db.prepare('INSERT INTO param_mask_tensors (mask_id, tensor_name, shape_json, selected, bits) VALUES (?, ?, ?, ?, ?)');
+    for (const t of opts.tensors) ins.run(maskId, t.name, JSON.stringify(t.shape), t.selected, toBlob(packBits(t.mask)));
+    return maskId;
+  })();
+  return getParamMask(db, id);
+}
+
+export function getParamMask(db: Db, id: number): ParamMaskInfo {
+  const r = db.prepare('SELECT * FROM param_masks WHERE id = ?').get(id) as MaskRowDb | undefined;
+  if (!r) throw new WinnowError('not_found', `parameter mask ${id} not found`);
+  return info(db, r);
+}
+
+export function findParamMaskByName(db: Db, name: string): ParamMaskInfo {
+  const r = db.prepare('SELECT * FROM param_masks WHERE name = ?').get(name) as MaskRowDb | undefined;
+  if (!r) throw new WinnowError('not_found', `no parameter mask named "${name}" in this project`);
+  return info(db, r);
+}
+
+export function listParamMasks(db: Db, modelId?: number): ParamMaskInfo[] {
+  const rows = (modelId !== undefined
+    ? db.prepare('SELECT * FROM param_masks WHERE model_id = ? ORDER BY id').all(modelId)
+    : db.prepare('SELECT * FROM param_masks ORDER BY id').all()) as MaskRowDb[];
+  return rows.map((r) => info(db, r));
+}
+
+/** The mask's entries per tensor (1 = trainable), unpacked. */
+export function loadParamMaskBits(db: Db, id: number): Map<string, { shape: number[]; mask: Uint8Array }> {
+  getParamMask(db, id);
+  const rows = db.prepare('SELECT tensor_name, shape_json, bits FROM param_mask_tensors WHERE mask_id = ? ORDER BY rowid').all(id) as Array<{ tensor_name: string; shape_json: string; bits: Buffer }>;
+  const out = new Map<string, { shape: number[]; mask: Uint8Array }>();
+  for (const r of rows) {
+    const shape = JSON.parse(r.shape_json) as number[];
+    out.set(r.tensor_name, { shape, mask: unpackBits(blobToUint8(r.bits), shape.reduce((a, b) => a * b, 1)) });
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+/** K-means on `embedding` for the current dataset: run it (a background job), and read what the stored clustering is. */
+import { useState } from 'react';
+import type { ApiError, ClusterInfo } from '../../../../preload/contract';
+import { useApp, useOnJobDone } from '../../api/hooks';
+import { ErrorText } from '../../components/ErrorText';
+import { JobProgress } from '../../components/JobProgress';
+import { fmtNum } from '../../components/format';
+
+interface Props {
+  info: ClusterInfo | null;
+  /** a clustering job finished: reload the columns, the info and the map */
+  onDone: () => void;
+}
+
+export function ClustersPanel({ info, onDone }: Props) {
+  const { client, datasetId } = useApp();
+  const [k, setK] = useState('8');
+  const [seed, setSeed] = useState('0');
+  const [jobId, setJobId] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [formError, setFormError] = useState<string | null>(null);
+  useOnJobDone(jobId, onDone);
+
+  const run = async () => {
+    const kk = Number(k);
+    const s = Number(seed);
+    if (!Number.isInteger(kk) || kk < 2 || kk > 1000) return setFormError('k must be a whole number from 2 to 1000.');
+    if (!Number.isInteger(s)) return setFormError('Seed must be a whole number.');
+    setFormError(null);
+    const r = await client.call('clusters.start', { datasetId: datasetId ?? undefined, k: kk, seed: s });
+    setError(r.ok ? null : r.error);
+    if (r.ok) setJobId(r.value.jobId);
+  };
+
+  return (
+    <div className="map-clusters" data-testid="map-clusters" data-k={info?.k ?? ''}>
+      <h3>Clusters</h3>
+      <p className="muted hint">
+        K-means on <code>embedding</code> (k-means++ start, seeded). Stored as the <code>cluster</code> column: colour the map by it,
+        filter the table by it, or keep n per cluster on the Subsets screen.
+      </p>
+      <div className="form-row">
+        <label className="field narrow">
+          <span>k</span>
+          <input data-testid="clusters-k" inputMode="numeric" value={k} onChange={(e) => setK(e.target.value)} />
+        </label>
+        <label className="field narrow">
+          <span>Seed</span>
+          <input data-testid="clusters-seed" inputMode="numeric" value={seed} onChange={(e) => setSeed(e.target.value)} />
+        </label>
+        <button className="btn" data-testid="clusters-run" onClick={() => void run()}>
+          {info ? 'Run again' : 'Run K-means'}
+        </button>
+      </div>
+      {formError && (
+        <div className="error-text" role="alert">
+          {formError}
+        </div>
+      )}
+      <ErrorText error={error} testId="clusters-error" />
+      <JobProgress jobId={jobId} label="K-means" />
+      {info ? (
+        <p className="muted" data-testid="clusters-info">
+          k = {info.k}, seed {info.seed}: {fmtNum(info.n)} examples, {info.iterations} iterations{info.converged ? ' (converged)' : ' (stopped at the limit)'},
+          objective {fmtNum(info.objective)}; sizes {info.sizes.slice(0, 12).join(' · ')}
+          {info.sizes.length > 12 ? ' …' : ''}. Run {info.runId}, {new Date(info.createdAt.replace(' ', 'T') + 'Z').toLocaleString()}.
+        </p>
+      ) : (
+        <p className="muted" data-testid="clusters-none">
+          No clusters yet.
+        </p>
+      )}
+    </div>
+  );
+}

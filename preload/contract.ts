@@ -51,17 +51,21 @@ export const SIGNALS = [
   'near_dup',
   'fim',
   'layer_grad_norm',
+  'grad_norm',
+  'grad_sim',
+  'rifd',
+  'sstoken',
 ] as const;
 export type SignalId = (typeof SIGNALS)[number];
-export const TOKEN_SIGNALS: readonly SignalId[] = ['token_loss', 'token_entropy', 'token_prob', 'token_rank', 'excess_loss'];
+export const TOKEN_SIGNALS: readonly SignalId[] = ['token_loss', 'token_entropy', 'token_prob', 'token_rank', 'excess_loss', 'sstoken'];
 export const LAYER_SIGNALS: readonly SignalId[] = ['fim', 'layer_grad_norm'];
 
 /** cluster: K-means on embedding; umap: a Map layout; select: a subset rule too slow to answer at once (k-center) */
-export type JobKind = 'import' | 'score' | 'train' | 'export' | 'cluster' | 'umap' | 'select';
+export type JobKind = 'import' | 'score' | 'train' | 'export' | 'param_mask' | 'cluster' | 'umap' | 'select';
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface Job {
-export type JobKind = 'import' | 'score' | 'train' | 'export' | 'param_mask' | 'cluster' | 'umap' | 'select';
+  jobId: string;
   kind: JobKind;
   status: JobStatus;
   current: number;
@@ -171,10 +175,6 @@ export interface LayerMaskInfo {
   provenance: Record<string, unknown>;
 }
 
-export interface TrainRunInfo {
-  id: number;
-  jobId: string | null;
-  modelId: number;
 /** A named parameter mask (salience / gps): the entries of some tensors a run may change; bitsets stay in the engine. */
 export interface ParamMaskInfo {
   id: number;
@@ -198,6 +198,10 @@ export interface ParamMaskInfo {
   createdAt: string;
 }
 
+export interface TrainRunInfo {
+  id: number;
+  jobId: string | null;
+  modelId: number;
   subsetId: number | null;
   status: JobStatus;
   step: number;
@@ -311,15 +315,11 @@ export const TrainConfigSchema = z.object({
   evalFraction: z.number().min(0).max(0.5).default(0.05),
   checkpointEvery: z.number().int().positive().default(20),
   seed: z.number().int().default(0),
+  /** a parameter mask: only its entries change (its tensors become the trainable set; `layers` is its scope) */
+  paramMaskId: id.optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
-export const ExportRequestSchema = z.object({
-  /** a parameter mask: only its entries change (its tensors become the trainable set; `layers` is its scope) */
-  paramMaskId: id.optional(),
-  outDir: z.string().min(1),
-  subsetId: id.nullable(),
-  datasetId: id.optional(),
 /** Compute a parameter mask from one gradient pass (paramMasks.compute). */
 export const ParamMaskRequestSchema = z.object({
   name: z.string().min(1).max(200),
@@ -347,19 +347,23 @@ export const ParamMaskRequestSchema = z.object({
 });
 export type ParamMaskRequest = z.infer<typeof ParamMaskRequestSchema>;
 
+export const ExportRequestSchema = z.object({
+  outDir: z.string().min(1),
+  subsetId: id.nullable(),
+  datasetId: id.optional(),
   modelId: id.optional(),
   layerMaskId: id.optional(),
-  trainRunId: id.optional(),
-  /** configs: train_trl.py, axolotl.yaml, llamafactory.yaml (+ dataset_info.json) */
-  what: z.array(z.enum(['subset', 'token_masks', 'layer_mask', 'weights', 'scores', 'configs'])).min(1),
-  overwrite: z.boolean().default(false),
   /** param_mask: this mask, else the training run's */
   paramMaskId: id.optional(),
-  /** token mask as training applies it (selection/token-policy); default: the training run's policy, else response */
-  tokenPolicy: z.enum(['response', 'all', 'top_percent']).optional(),
+  trainRunId: id.optional(),
+  /** configs: train_trl.py, axolotl.yaml, llamafactory.yaml (+ dataset_info.json) */
   what: z.array(z.enum(['subset', 'token_masks', 'layer_mask', 'param_mask', 'weights', 'scores', 'configs'])).min(1),
   /** weights: the whole tuned folder, or only the tensors training changed plus winnow_delta.json naming the base */
   weightsForm: z.enum(['full', 'changed']).default('full'),
+  overwrite: z.boolean().default(false),
+  /** token mask as training applies it (selection/token-policy); default: the training run's policy, else response */
+  tokenPolicy: z.enum(['response', 'all', 'top_percent']).optional(),
+  tokenSignal: z.string().regex(/^[a-z][a-z0-9_]*$/).optional(),
   tokenPercent: z.number().gt(0).max(100).optional(),
   tokenScope: z.enum(['example', 'global']).optional(),
   /** token_masks rows of this name (hand-edited masks) replace the render's mask; default "edited" */
@@ -444,6 +448,13 @@ export const ApiInputs = {
     fimExamples: z.number().int().positive().max(100_000).optional(),
     seed: z.number().int().optional(),
     subsetId: id.optional(),
+    /** grad_norm / grad_sim: the parameters the gradient is taken over, as a layer spec (default all) */
+    gradLayers: z.string().min(1).max(10_000).optional(),
+    /** grad_sim: projection dimension d (default 1024) and the target set whose mean gradient examples are compared with */
+    gradDim: z.number().int().min(8).max(65_536).optional(),
+    targetSubsetId: id.optional(),
+    /** sstoken: γ, the weight of the loss-difference term against the attention term (default 0.5) */
+    sstokenGamma: z.number().min(0).max(1).optional(),
   }),
   'subsets.create': z.object({ name: z.string().min(1).max(200), rule: SubsetRuleSchema, datasetId: id.optional() }),
   /** the same as subsets.create, as a `select` job with progress and cancel (for k-center on many rows) */
@@ -506,9 +517,14 @@ export const ApiInputs = {
     layers: z.string().min(1),
     batchSize: z.number().int().positive().max(512).default(4),
     maxTokens: z.number().int().positive().max(1 << 16).default(256),
+    /** count a parameter mask's tensors (dense gradients and optimizer state) instead of the layer spec's */
+    paramMaskId: id.optional(),
   }),
   'layerMasks.save': z.object({ name: z.string().min(1).max(200), modelId: id, layers: z.string().min(1) }),
   'layerMasks.list': z.object({ modelId: id.optional() }),
+  'paramMasks.compute': ParamMaskRequestSchema,
+  'paramMasks.list': z.object({ modelId: id.optional() }),
+  'paramMasks.get': z.object({ maskId: id }),
   'train.start': TrainConfigSchema,
   'train.list': z.object({}),
   'train.metrics': z.object({ runId: id }),
@@ -517,14 +533,9 @@ export const ApiInputs = {
   'jobs.list': z.object({}),
   'jobs.cancel': z.object({ jobId: z.string().min(1) }),
   'jobs.resume': z.object({ jobId: z.string().min(1) }),
-    /** count a parameter mask's tensors (dense gradients and optimizer state) instead of the layer spec's */
-    paramMaskId: id.optional(),
 } as const;
 
 export type ApiName = keyof typeof ApiInputs;
-  'paramMasks.compute': ParamMaskRequestSchema,
-  'paramMasks.list': z.object({ modelId: id.optional() }),
-  'paramMasks.get': z.object({ maskId: id }),
 export type ApiInput<N extends ApiName> = z.input<(typeof ApiInputs)[N]>;
 export type ApiParsedInput<N extends ApiName> = z.output<(typeof ApiInputs)[N]>;
 
@@ -556,6 +567,9 @@ export interface ApiOutputs {
   'train.estimate': TrainEstimate;
   'layerMasks.save': LayerMaskInfo;
   'layerMasks.list': LayerMaskInfo[];
+  'paramMasks.compute': { jobId: string };
+  'paramMasks.list': ParamMaskInfo[];
+  'paramMasks.get': ParamMaskInfo;
   'train.start': { jobId: string; runId: number };
   'train.list': TrainRunInfo[];
   'train.metrics': TrainMetric[];
@@ -567,10 +581,10 @@ export interface ApiOutputs {
 }
 
 export interface TrainEstimate {
-  'paramMasks.compute': { jobId: string };
-  'paramMasks.list': ParamMaskInfo[];
-  'paramMasks.get': ParamMaskInfo;
+  /** parameters of the trained tensors (with a parameter mask: of its tensors, whose gradients and state are dense) */
   trainableParams: number;
+  /** with a parameter mask: the entries that can change; else null */
+  maskedParams: number | null;
   totalParams: number;
   trainableTensors: number;
   memory: { weightsBytes: number; activationBytes: number; gradBytes: number; optimizerBytes: number; totalBytes: number };
@@ -581,10 +595,7 @@ export interface TrainEstimate {
 
 export interface TokenMaskInfo {
   name: string;
-  /** parameters of the trained tensors (with a parameter mask: of its tensors, whose gradients and state are dense) */
   exampleId: number;
-  /** with a parameter mask: the entries that can change; else null */
-  maskedParams: number | null;
   tokenizerId: string;
   /** 1 = trained on, one entry per rendered token */
   mask: number[];
@@ -639,7 +650,14 @@ export interface BundleOpenResult {
 }
 
 export interface ScorePlan {
-  passes: Array<{ model: string; kind: 'forward' | 'forward_answer_only' | 'backward'; signals: string[] }>;
+  passes: Array<{
+    model: string;
+    kind: 'forward' | 'forward_answer_only' | 'forward_reverse' | 'forward_instruction_only' | 'backward';
+    signals: string[];
+    /** examples this pass runs over, and its share of the estimate */
+    examples?: number;
+    estimatedSeconds?: number | null;
+  }>;
   examples: number;
   estimatedSeconds: number | null;
 }

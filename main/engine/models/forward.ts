@@ -36,7 +36,16 @@ export function slidingWindow(cfg: ModelConfig): number | null {
   return cfg.modelType === 'mistral' && typeof w === 'number' && w > 0 ? w : null;
 }
 
-/** Blocks [from, to) (0-based, `to` exclusive). Each block runs in its own tidy so inference memory stays flat. */
+/** Asks runBlocks for one block's attention probabilities [B, heads, T, T] (kept out of the block's tidy). */
+export interface AttentionCapture {
+  layer: number;
+  probs?: tf.Tensor4D;
+}
+
+/**
+ * Blocks [from, to) (0-based, `to` exclusive). Each block runs in its own tidy so inference memory stays flat.
+ * With `capture`, that block also hands out its attention probabilities; every other block runs as without it.
+ */
 export function runBlocks(
   cfg: ModelConfig,
   w: Weights,
@@ -44,6 +53,7 @@ export function runBlocks(
   from: number,
   to: number,
   attentionMask?: tf.Tensor2D,
+  capture?: AttentionCapture,
 ): tf.Tensor3D {
   if (from < 0 || to > cfg.numLayers || from > to) {
     throw new WinnowError('bad_input', `runBlocks: block range [${from}, ${to}) is outside 0..${cfg.numLayers}`);
@@ -56,7 +66,9 @@ export function runBlocks(
     let cur = h;
     for (let l = from; l < to; l++) {
       const prev = cur;
-      cur = tf.tidy(() => (cfg.arch === 'llama' ? llamaBlock : gpt2Block)(cfg, w, l, prev, ctx));
+      const c = capture?.layer === l ? capture : null;
+      const blockCtx: BlockContext = c ? { ...ctx, onAttention: (p) => void (c.probs = tf.keep(p)) } : ctx;
+      cur = tf.tidy(() => (cfg.arch === 'llama' ? llamaBlock : gpt2Block)(cfg, w, l, prev, blockCtx));
       if (prev !== h) prev.dispose();
     }
     return cur;
@@ -100,6 +112,25 @@ export function forwardWithHidden(
     const hidden = finalNorm(cfg, w, runBlocks(cfg, w, embed(cfg, w, ids), 0, cfg.numLayers, mask));
     return { logits: lmHead(cfg, w, hidden), hidden };
   });
+}
+
+/**
+ * Logits, the final normed hidden state and the last block's attention probabilities [B, heads, T, T] (rows are
+ * queries, softmax over keys, padding keys at 0), as transformers' output_attentions=True gives for attentions[-1].
+ */
+export function forwardWithAttention(
+  cfg: ModelConfig,
+  w: Weights,
+  ids: tf.Tensor2D,
+  mask?: tf.Tensor2D,
+): { logits: tf.Tensor3D; hidden: tf.Tensor3D; attention: tf.Tensor4D } {
+  const capture: AttentionCapture = { layer: cfg.numLayers - 1 };
+  const out = tf.tidy(() => {
+    const hidden = finalNorm(cfg, w, runBlocks(cfg, w, embed(cfg, w, ids), 0, cfg.numLayers, mask, capture));
+    return { logits: lmHead(cfg, w, hidden), hidden };
+  });
+  if (!capture.probs) throw new WinnowError('internal', `forwardWithAttention: block ${capture.layer} gave no attention probabilities`);
+  return { ...out, attention: capture.probs };
 }
 
 export function forward(cfg: ModelConfig, w: Weights, ids: tf.Tensor2D, mask?: tf.Tensor2D): tf.Tensor3D {

@@ -25,6 +25,7 @@ export function gpt2Block(cfg: ModelConfig, w: Weights, l: number, h: tf.Tensor3
     splitHeads(v, cfg.numHeads, hd),
     { div: Math.sqrt(hd) },
     ctx.bias,
+    ctx.onAttention,
   );
   const o = conv1d(mergeHeads(a), w[`${p}.attn.c_proj.weight`], w[`${p}.attn.c_proj.bias`]);
   const h2 = tf.add(h, o) as tf.Tensor3D;

@@ -1,6 +1,6 @@
 export * from './types';
 export { loadModel, disposeModel, saveModel, type LoadedModel, type LoadModelOptions, type SaveModelOptions } from './model';
-export { embed, runBlocks, finalNorm, lmHead, headWeight, forward, forwardWithHidden, greedyGenerate, type Weights } from './forward';
+export { embed, runBlocks, finalNorm, lmHead, headWeight, forward, forwardWithHidden, forwardWithAttention, greedyGenerate, type Weights, type AttentionCapture } from './forward';
 export { listTensors, classifyTensor } from './tensors';
 export { readModelConfig } from './config';
 export { parseModelConfig, SUPPORTED_MODEL_TYPES } from './config';

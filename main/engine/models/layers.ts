@@ -94,9 +94,12 @@ export function attend(
   v: tf.Tensor4D,
   scale: { mul: number } | { div: number },
   bias: tf.Tensor4D,
+  onProbs?: (probs: tf.Tensor4D) => void,
 ): tf.Tensor4D {
   const raw = tf.matMul(q, k, false, true);
   const scaled = 'mul' in scale ? tf.mul(raw, scale.mul) : tf.div(raw, scale.div);
   const scores = tf.add(scaled, bias);
-  return tf.matMul(tf.softmax(scores), v);
+  const probs = tf.softmax(scores) as tf.Tensor4D;
+  onProbs?.(probs);
+  return tf.matMul(probs, v);
 }

@@ -78,13 +78,16 @@ function groupedAttend(
   v: tf.Tensor4D,
   scale: number,
   bias: tf.Tensor4D,
+  onProbs?: (probs: tf.Tensor4D) => void,
 ): tf.Tensor4D {
   const [B, H, T, hd] = q.shape;
   const KV = k.shape[1];
-  if (KV === H) return attend(q, k, v, { mul: scale }, bias);
+  if (KV === H) return attend(q, k, v, { mul: scale }, bias, onProbs);
   const qg = tf.reshape(q, [B, KV, (H / KV) * T, hd]);
   const scores = tf.add(tf.reshape(tf.mul(tf.matMul(qg, k, false, true), scale), [B, H, T, T]), bias);
-  const probs = tf.reshape(tf.softmax(scores), [B, KV, (H / KV) * T, T]);
+  const soft = tf.softmax(scores) as tf.Tensor4D;
+  onProbs?.(soft);
+  const probs = tf.reshape(soft, [B, KV, (H / KV) * T, T]);
   return tf.reshape(tf.matMul(probs, v), [B, H, T, hd]);
 }
 
@@ -95,6 +98,8 @@ export interface BlockContext {
   cos?: tf.Tensor;
   sin?: tf.Tensor;
   rotate?: tf.Tensor2D;
+  /** when set, receives the block's attention probabilities [B, heads, T, T] (models/forward.ts forwardWithAttention) */
+  onAttention?: (probs: tf.Tensor4D) => void;
 }
 
 export function llamaContext(cfg: ModelConfig, T: number, bias: tf.Tensor4D): BlockContext {
@@ -116,7 +121,7 @@ export function llamaBlock(cfg: ModelConfig, w: Weights, l: number, h: tf.Tensor
   const q = splitHeads(linear(x, w[`${p}.self_attn.q_proj.weight`], w[`${p}.self_attn.q_proj.bias`]), cfg.numHeads, hd);
   const k = splitHeads(linear(x, w[`${p}.self_attn.k_proj.weight`], w[`${p}.self_attn.k_proj.bias`]), cfg.numKvHeads, hd);
   const v = splitHeads(linear(x, w[`${p}.self_attn.v_proj.weight`], w[`${p}.self_attn.v_proj.bias`]), cfg.numKvHeads, hd);
-  const a = groupedAttend(applyRope(q, ctx), applyRope(k, ctx), v, Math.pow(hd, -0.5), ctx.bias);
+  const a = groupedAttend(applyRope(q, ctx), applyRope(k, ctx), v, Math.pow(hd, -0.5), ctx.bias, ctx.onAttention);
   const o = linear(mergeHeads(a), w[`${p}.self_attn.o_proj.weight`], w[`${p}.self_attn.o_proj.bias`]);
   const h2 = tf.add(h, o) as tf.Tensor3D;
   const y = rmsNorm(h2, w[`${p}.post_attention_layernorm.weight`], cfg.normEps);

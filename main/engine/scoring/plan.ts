@@ -1,35 +1,55 @@
 /**
  * Scoring plans: a set of signals → the fewest model passes that yield them. One forward pass of a model gives every
- * forward-only signal of that model; a reference model is one more pass; IFD adds the answer-only pass; gradient
- * signals share one backward pass; text signals (duplicates) need no model at all.
+ * forward-only signal of that model (and, for sstoken, its last layer's attention); a reference model is one more
+ * pass; IFD adds the answer-only pass; RIFD the reverse-prompt pass and the instruction-only pass; every gradient
+ * signal shares one backward pass per example; text signals (duplicates) need no model at all.
  */
 import type { ScorePlan } from '../../../preload/contract';
 import type { Db } from '../db';
 import { WinnowError } from '../util/errors';
+import { modelPath } from '../api/models-registry';
+import { checkpointTensors, layerBlockScores } from '../api/layers';
+import { resolveLayerSpec } from '../selection/layers';
+import { DEFAULT_GRAD_DIM } from './passes/projection';
 
 /** Signals one forward pass of the scored model yields. */
 export const FORWARD_SIGNALS = [
   'token_loss', 'token_entropy', 'token_prob', 'token_rank', 'mean_loss', 'ppl',
   'length_tokens', 'response_tokens', 'trainable_tokens', 'embedding',
 ] as const;
-/** Signals that need a second model's forward pass. */
-export const REFERENCE_SIGNALS = ['excess_loss', 'learnability'] as const;
+/** Signals that need a second model's forward pass (for sstoken: the "history" model). */
+export const REFERENCE_SIGNALS = ['excess_loss', 'learnability', 'sstoken'] as const;
+/** Signals that need the scored model's last-layer attention from its forward pass. */
+export const ATTENTION_SIGNALS = ['sstoken'] as const;
 export const ANSWER_ONLY_SIGNALS = ['ifd'] as const;
-export const GRADIENT_SIGNALS = ['fim', 'layer_grad_norm'] as const;
+/** Reflection-tuning's reverse IFD: two more forward passes (reverse prompt; instruction alone). */
+export const REVERSE_SIGNALS = ['rifd'] as const;
+/** Per-layer gradient signals: over N seeded examples. */
+export const LAYER_GRADIENT_SIGNALS = ['fim', 'layer_grad_norm'] as const;
+/** Per-example gradient signals: over every example of the scope. */
+export const EXAMPLE_GRADIENT_SIGNALS = ['grad_norm', 'grad_sim'] as const;
+export const GRADIENT_SIGNALS = [...LAYER_GRADIENT_SIGNALS, ...EXAMPLE_GRADIENT_SIGNALS] as const;
 export const TEXT_SIGNALS = ['exact_dup', 'near_dup'] as const;
 
 /** Signals this build computes. Anything else is refused up front with the list, not half-run. */
 export const IMPLEMENTED_SIGNALS = new Set<string>([
-  ...FORWARD_SIGNALS, ...REFERENCE_SIGNALS, ...ANSWER_ONLY_SIGNALS, ...GRADIENT_SIGNALS,
+  ...FORWARD_SIGNALS, ...REFERENCE_SIGNALS, ...ANSWER_ONLY_SIGNALS, ...REVERSE_SIGNALS, ...GRADIENT_SIGNALS,
 ]);
 
 /**
  * A backward pass (batch 1, all parameters) costs about this many batched forward passes per example: measured on
  * stories260K / GSM8K, wasm, 2 loaded cores (bench/score.ts): forward family 1.1-1.5k tokens/s at batch 8, fim
- * 385-445 tokens/s.
+ * 385-445 tokens/s. Used until the project has measured its own backward throughput.
  */
 export const BACKWARD_COST = 3;
 export const DEFAULT_FIM_EXAMPLES = 100;
+/**
+ * grad_sim's projection, per example: P·d sign entries generated per batch (shared by the batch's B examples) and
+ * a 2·P·d-flop matmul. Rates measured on wasm here (2 loaded cores; test/unit/scoring/projection.test.ts prints them).
+ */
+export const SIGN_RATE = 4e8;
+export const PROJECTION_FLOPS = 4e9;
+export const DEFAULT_SSTOKEN_GAMMA = 0.5;
 
 export function checkSignals(signals: string[]): void {
   const unknown = signals.filter((s) => !IMPLEMENTED_SIGNALS.has(s));
@@ -41,33 +61,89 @@ export function checkSignals(signals: string[]): void {
   }
 }
 
-export function planScoring(
-  db: Db,
-  input: { signals: string[]; datasetId?: number; refModelId?: number; fimExamples?: number },
-): ScorePlan {
+export interface PlanInput {
+  signals: string[];
+  modelId?: number;
+  datasetId?: number;
+  refModelId?: number;
+  fimExamples?: number;
+  targetSubsetId?: number;
+  gradLayers?: string;
+  gradDim?: number;
+  batchSize?: number;
+}
+
+/** Parameters a per-example gradient signal is taken over (from the checkpoint headers; null without a model). */
+function gradParams(db: Db, input: PlanInput): number | null {
+  if (input.modelId === undefined) return null;
+  const tensors = checkpointTensors(modelPath(db, input.modelId));
+  const spec = input.gradLayers?.trim();
+  const names = new Set(spec && spec !== 'all' ? resolveLayerSpec(spec, tensors, layerBlockScores(db, input.modelId, spec)) : tensors.map((t) => t.name));
+  return tensors.filter((t) => names.has(t.name)).reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+}
+
+export function planScoring(db: Db, input: PlanInput): ScorePlan {
   checkSignals(input.signals);
   const has = (list: readonly string[]) => input.signals.filter((s) => list.includes(s));
-  const passes: ScorePlan['passes'] = [];
-  const fwd = has(FORWARD_SIGNALS);
-  const ref = has(REFERENCE_SIGNALS);
-  if (fwd.length || ref.length || has(ANSWER_ONLY_SIGNALS).length) passes.push({ model: 'model', kind: 'forward', signals: fwd });
-  if (ref.length) {
-    if (!input.refModelId) throw new WinnowError('bad_input', `${ref.join(', ')} need a reference model (refModelId)`);
-    passes.push({ model: 'reference', kind: 'forward', signals: ref });
-  }
-  if (has(ANSWER_ONLY_SIGNALS).length) passes.push({ model: 'model', kind: 'forward_answer_only', signals: has(ANSWER_ONLY_SIGNALS) });
-  if (has(GRADIENT_SIGNALS).length) passes.push({ model: 'model', kind: 'backward', signals: has(GRADIENT_SIGNALS) });
   const examples = (
     input.datasetId !== undefined
       ? db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ?').pluck().get(input.datasetId)
       : db.prepare('SELECT COUNT(*) FROM examples').pluck().get()
   ) as number;
-  // the last measured throughput of this project, if any, gives an estimate
-  const eps = Number(db.prepare(`SELECT value FROM project_meta WHERE key = 'score_examples_per_sec'`).pluck().get() ?? 0);
-  // forward passes see every example; the backward pass only the N chosen ones, one at a time
-  const work = passes.reduce(
-    (a, pass) => a + (pass.kind === 'backward' ? BACKWARD_COST * Math.min(examples, input.fimExamples ?? DEFAULT_FIM_EXAMPLES) : examples),
-    0,
-  );
-  return { passes, examples, estimatedSeconds: eps > 0 ? work / eps : null };
+  // the last measured throughputs of this project, if any, give the estimate
+  const meta = (key: string) => Number(db.prepare(`SELECT value FROM project_meta WHERE key = ?`).pluck().get(key) ?? 0);
+  const eps = meta('score_examples_per_sec');
+  const backEps = meta('score_backward_examples_per_sec') || eps / BACKWARD_COST;
+  const fwdSeconds = (n: number) => (eps > 0 ? n / eps : null);
+
+  const passes: ScorePlan['passes'] = [];
+  const fwd = [...has(FORWARD_SIGNALS), ...has(ATTENTION_SIGNALS)];
+  const ref = has(REFERENCE_SIGNALS);
+  if (fwd.length || ref.length || has(ANSWER_ONLY_SIGNALS).length || has(REVERSE_SIGNALS).length) {
+    passes.push({ model: 'model', kind: 'forward', signals: fwd, examples, estimatedSeconds: fwdSeconds(examples) });
+  }
+  if (ref.length) {
+    if (!input.refModelId) {
+      throw new WinnowError('bad_input', `${ref.join(', ')} need a ${has(ATTENTION_SIGNALS).length ? 'reference ("history") model' : 'reference model'} (refModelId; CLI --ref-model)`);
+    }
+    passes.push({ model: 'reference', kind: 'forward', signals: ref, examples, estimatedSeconds: fwdSeconds(examples) });
+  }
+  if (has(ANSWER_ONLY_SIGNALS).length) {
+    passes.push({ model: 'model', kind: 'forward_answer_only', signals: has(ANSWER_ONLY_SIGNALS), examples, estimatedSeconds: fwdSeconds(examples) });
+  }
+  if (has(REVERSE_SIGNALS).length) {
+    // the reverse prompt holds the whole answer: about as long as the example itself
+    passes.push({ model: 'model', kind: 'forward_reverse', signals: has(REVERSE_SIGNALS), examples, estimatedSeconds: fwdSeconds(examples) });
+    passes.push({ model: 'model', kind: 'forward_instruction_only', signals: has(REVERSE_SIGNALS), examples, estimatedSeconds: fwdSeconds(examples) });
+  }
+  const grad = has(GRADIENT_SIGNALS);
+  if (grad.length) {
+    const n = backwardExamples(db, input, examples);
+    let secs = backEps > 0 ? n / backEps : null;
+    if (secs !== null && input.signals.includes('grad_sim')) {
+      const P = gradParams(db, input);
+      const d = input.gradDim ?? DEFAULT_GRAD_DIM;
+      if (P !== null) secs += (n * P * d) / Math.max(1, input.batchSize ?? 8) / SIGN_RATE + (2 * n * P * d) / PROJECTION_FLOPS;
+    }
+    passes.push({ model: 'model', kind: 'backward', signals: grad, examples: n, estimatedSeconds: secs });
+  }
+  const known = passes.every((p) => p.estimatedSeconds !== null && p.estimatedSeconds !== undefined);
+  return { passes, examples, estimatedSeconds: known && passes.length ? passes.reduce((a, p) => a + p.estimatedSeconds!, 0) : null };
+}
+
+/** Examples the backward pass differentiates: fim's sample ∪ the scope (per-example signals) ∪ the target set. */
+function backwardExamples(db: Db, input: PlanInput, examples: number): number {
+  const fim = input.signals.some((s) => (LAYER_GRADIENT_SIGNALS as readonly string[]).includes(s)) ? Math.min(examples, input.fimExamples ?? DEFAULT_FIM_EXAMPLES) : 0;
+  const perExample = input.signals.some((s) => (EXAMPLE_GRADIENT_SIGNALS as readonly string[]).includes(s));
+  let n = perExample ? examples : fim;
+  if (input.signals.includes('grad_sim')) {
+    if (input.targetSubsetId === undefined) throw new WinnowError('bad_input', 'grad_sim needs a target set: targetSubsetId (CLI --target-subset NAME)');
+    const size = db.prepare('SELECT COUNT(*) FROM subset_members WHERE subset_id = ?').pluck().get(input.targetSubsetId) as number;
+    if (!size) throw new WinnowError('bad_input', `grad_sim: target subset ${input.targetSubsetId} is empty or does not exist`);
+    const outside = (input.datasetId !== undefined
+      ? db.prepare('SELECT COUNT(*) FROM subset_members m JOIN examples e ON e.id = m.example_id WHERE m.subset_id = ? AND e.dataset_id != ?').pluck().get(input.targetSubsetId, input.datasetId)
+      : 0) as number;
+    n += perExample ? outside : size;
+  }
+  return n;
 }

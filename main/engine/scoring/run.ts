@@ -1,12 +1,12 @@
 /**
  * The scoring job: renders what is not rendered yet, then runs the planned passes with the fewest model calls:
  *  - forward loop over length-bucketed batches: per batch, one forward pass of the scored model (every token signal,
- *    mean_loss/ppl, counts, `embedding`), one of the reference model (`excess_loss`, `learnability`) and one over the
- *    answer-only sequences (`ifd`). Each batch's results are written in one transaction together with the run's
- *    cursor, so a killed job resumes at the next unfinished batch with no example missing or scored twice.
- *  - gradient pass (`fim`, `layer_grad_norm`): one backward pass per example over a seeded choice of N examples,
- *    written in one transaction at the end. Not resumable mid-way: a killed pass restarts from its first example
- *    (N is small: 100 by default); a finished one is never redone.
+ *    mean_loss/ppl, counts, `embedding`, and the last layer's attention for `sstoken`), one of the reference model
+ *    (`excess_loss`, `learnability`, `sstoken`), one over the answer-only sequences (`ifd`) and two for `rifd`
+ *    (reverse prompt; instruction alone). Each batch's results are written in one transaction together with the
+ *    run's cursor, so a killed job resumes at the next unfinished batch with no example missing or scored twice.
+ *  - gradient pass (`fim`, `layer_grad_norm`, `grad_norm`, `grad_sim`; gradient-pass.ts): one backward pass per
+ *    example, resumable at its last finished batch the same way.
  */
 import { openProjectDb, getRender, writeExampleSignal, toBlob, type Db, type StoredRender } from '../db';
 import { loadModel, disposeModel, type LoadedModel } from '../models';
@@ -14,13 +14,19 @@ import { renderDataset } from '../data/renderDataset';
 import { DEFAULT_RENDER } from '../api/examples';
 import type { JobContext, JobOutcome } from '../jobs/types';
 import { WinnowError } from '../util/errors';
-import { ANSWER_ONLY_SIGNALS, DEFAULT_FIM_EXAMPLES, FORWARD_SIGNALS, GRADIENT_SIGNALS, REFERENCE_SIGNALS, checkSignals } from './plan';
+import {
+  ANSWER_ONLY_SIGNALS, ATTENTION_SIGNALS, DEFAULT_SSTOKEN_GAMMA, FORWARD_SIGNALS, GRADIENT_SIGNALS, REFERENCE_SIGNALS, REVERSE_SIGNALS,
+  checkSignals,
+} from './plan';
 import { maskedMean } from './token-signals';
 import { forwardBatch, rowsByMemory } from './passes/forward';
 import { answerOnlyIds, answerSpan, ifdFrom } from './passes/answer-only';
 import { excessLoss, learnability, loadReference } from './passes/reference';
-import { gradientScores, seededChoice } from './passes/gradients';
+import { reverseRender } from './passes/reverse';
+import { promptKeys, sstokenFrom } from './passes/sstoken';
+import { gradientPass, type Scope as GradientScope } from './gradient-pass';
 import { writeExampleVectors } from './vectors';
+import type { Normalized } from '../data/formats';
 
 export interface ScoreParams {
   modelId: number;
@@ -30,10 +36,18 @@ export interface ScoreParams {
   batchSize: number;
   maxTokens: number;
   projectModelPath: string;
-  /** gradient signals: how many examples (default 100), drawn with `seed` (default 0) from the dataset or `subsetId` */
+  /** fim / layer_grad_norm: how many examples (default 100), drawn with `seed` (default 0) from the dataset or `subsetId` */
   fimExamples?: number;
+  /** also grad_sim's projection seed */
   seed?: number;
   subsetId?: number;
+  /** grad_norm / grad_sim: layer spec of the parameters the gradient is taken over (default all) */
+  gradLayers?: string;
+  /** grad_sim: projection dimension (default 1024) and the target subset */
+  gradDim?: number;
+  targetSubsetId?: number;
+  /** sstoken's γ (default 0.5) */
+  sstokenGamma?: number;
 }
 
 const TOKEN_SIGNAL_IDS = ['token_loss', 'token_entropy', 'token_prob', 'token_rank'] as const;
@@ -54,10 +68,7 @@ function findOrCreateRun(db: Db, jobId: string, p: ScoreParams): number {
   return Number(info.lastInsertRowid);
 }
 
-interface Scope {
-  sql: string;
-  args: unknown[];
-}
+type Scope = GradientScope;
 
 function scopeOf(p: ScoreParams, tokenizerId: string): Scope {
   const parts = ['r.tokenizer_id = ?'];
@@ -76,7 +87,8 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
   const has = (list: readonly string[]) => list.some((s) => want.has(s));
   const needRef = has(REFERENCE_SIGNALS);
   if (needRef && !p.refModelId) {
-    throw new WinnowError('bad_input', `${REFERENCE_SIGNALS.filter((s) => want.has(s)).join(', ')} need a reference model (refModelId)`);
+    const history = want.has('sstoken') ? ' (for sstoken: the "history" model, e.g. the base model the scored one was tuned from)' : '';
+    throw new WinnowError('bad_input', `${REFERENCE_SIGNALS.filter((s) => want.has(s)).join(', ')} need a reference model${history}: refModelId (CLI --ref-model DIR)`);
   }
   const db = openProjectDb(ctx.dbPath);
   let model: LoadedModel | null = null;
@@ -92,13 +104,21 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
     const datasetIds = p.datasetId !== undefined
       ? [p.datasetId]
       : (db.prepare('SELECT id FROM datasets ORDER BY id').pluck().all() as number[]);
+    if (want.has('grad_sim') && p.targetSubsetId !== undefined) {
+      // the target set may come from another dataset: it is differentiated too, so it must be rendered
+      const more = db
+        .prepare('SELECT DISTINCT e.dataset_id FROM subset_members m JOIN examples e ON e.id = m.example_id WHERE m.subset_id = ?')
+        .pluck()
+        .all(p.targetSubsetId) as number[];
+      for (const d of more) if (!datasetIds.includes(d)) datasetIds.push(d);
+    }
     for (const d of datasetIds) {
       ctx.progress({ current: 0, total: 0, message: 'rendering examples' });
       await renderDataset(db, d, model.tokenizer, { ...DEFAULT_RENDER, maxTokens: p.maxTokens });
     }
     const scope = scopeOf(p, tokenizerId);
     const stats: Record<string, number> = { runId };
-    if (has(FORWARD_SIGNALS) || needRef || has(ANSWER_ONLY_SIGNALS)) {
+    if (has(FORWARD_SIGNALS) || needRef || has(ANSWER_ONLY_SIGNALS) || has(REVERSE_SIGNALS)) {
       Object.assign(stats, await forwardLoop(ctx, db, runId, p, model, ref, scope));
     }
     if (ref) {
@@ -155,10 +175,14 @@ async function forwardLoop(
   const want = new Set(p.signals);
   const tokenSignals = TOKEN_SIGNAL_IDS.filter((s) => want.has(s));
   const wantIfd = want.has('ifd');
+  const wantRifd = want.has('rifd');
+  const wantSs = ATTENTION_SIGNALS.some((s) => want.has(s));
+  const gamma = p.sstokenGamma ?? DEFAULT_SSTOKEN_GAMMA;
+  const messagesOf = db.prepare('SELECT messages_json FROM examples WHERE id = ?').pluck();
   const insertToken = db.prepare(`INSERT INTO token_scores (run_id, example_id, signal, "values") VALUES (?, ?, ?, ?)`);
   const setCursor = db.prepare('UPDATE score_runs SET cursor = ? WHERE id = ?');
   const bosId = model.tokenizer.bosId;
-  const passesPerBatch = 1 + (ref ? 1 : 0) + (wantIfd ? 1 : 0);
+  const passesPerBatch = 1 + (ref ? 1 : 0) + (wantIfd ? 1 : 0) + (wantRifd ? 2 : 0);
   const started = Date.now();
   let tokensDone = 0;
 
@@ -174,9 +198,13 @@ async function forwardLoop(
       entropy: want.has('token_entropy'),
       rank: want.has('token_rank'),
       embedding: want.has('embedding'),
+      attentionKeys: wantSs ? renders.map((r) => promptKeys(r.labelMask)) : undefined,
     });
     const refOut = ref ? forwardBatch(ref, seqs, { entropy: false, rank: false, embedding: false }) : null;
     const ifd = wantIfd ? ifdForBatch(model, renders, main.tokens.map((s) => s.token_loss), bosId) : null;
+    const rifd = wantRifd
+      ? rifdForBatch(model, renders.map((r) => JSON.parse(messagesOf.get(r.exampleId) as string) as Normalized), p.maxTokens, bosId)
+      : null;
 
     const perExample = new Map<string, Array<[number, number | null]>>();
     const put = (signal: string, id: number, v: number | null) => {
@@ -194,8 +222,10 @@ async function forwardLoop(
           const refLoss = refOut.tokens[b]!.token_loss;
           if (want.has('excess_loss')) insertToken.run(runId, r.exampleId, 'excess_loss', toBlob(excessLoss(s.token_loss, refLoss)));
           if (want.has('learnability')) put('learnability', r.exampleId, learnability(mean, maskedMean(refLoss, r.labelMask)));
+          if (wantSs) insertToken.run(runId, r.exampleId, 'sstoken', toBlob(sstokenFrom(s.token_loss, refLoss, main.keyAttention![b]!, r.labelMask, gamma)));
         }
         if (ifd) put('ifd', r.exampleId, ifd[b]!);
+        if (rifd) put('rifd', r.exampleId, rifd[b]!);
         let response = 0;
         for (let t = 0; t < r.nTokens; t++) if (r.roles[t] === 2) response++;
         if (want.has('response_tokens')) put('response_tokens', r.exampleId, response);
@@ -248,54 +278,35 @@ function ifdForBatch(model: LoadedModel, renders: StoredRender[], condLoss: Floa
   return out;
 }
 
-async function gradientPass(
-  ctx: JobContext,
-  db: Db,
-  runId: number,
-  p: ScoreParams,
-  model: LoadedModel,
-  scope: Scope,
-): Promise<Record<string, number>> {
-  const want = GRADIENT_SIGNALS.filter((s) => p.signals.includes(s));
-  const finished = db
-    .prepare(`SELECT COUNT(*) FROM layer_scores WHERE run_id = ? AND signal = ?`)
-    .pluck()
-    .get(runId, want[0]) as number;
-  if (finished > 0) return {};
-  const subset = p.subsetId !== undefined ? 'AND r.example_id IN (SELECT example_id FROM subset_members WHERE subset_id = ?)' : '';
-  const args = p.subsetId !== undefined ? [...scope.args, p.subsetId] : scope.args;
-  // examples with nothing to learn have a zero gradient and would only dilute the mean
-  const candidates = db
-    .prepare(`SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE ${scope.sql} AND r.n_label > 0 ${subset} ORDER BY r.example_id`)
-    .pluck()
-    .all(...args) as number[];
-  const n = p.fimExamples ?? DEFAULT_FIM_EXAMPLES;
-  const chosen = seededChoice(candidates, n, p.seed ?? 0);
-  if (!chosen.length) throw new WinnowError('bad_input', `${want.join(', ')}: no rendered example with trainable tokens in scope`);
-  const examples = chosen.map((id) => {
-    const r = getRender(db, id, model.tokenizer.id)!;
-    return { tokenIds: r.tokenIds, labelMask: r.labelMask };
+/**
+ * rifd's two passes over one batch: the reverse-prompt renders (Q scored after the response) and Q's tokens after
+ * BOS alone. null where the row has no instruction/response pair.
+ */
+function rifdForBatch(model: LoadedModel, messages: Normalized[], maxTokens: number, bosId: number | null): Array<number | null> {
+  const out: Array<number | null> = messages.map(() => null);
+  const idx: number[] = [];
+  const cond: Int32Array[] = [];
+  const alone: Int32Array[] = [];
+  const spans: Array<[number, number]> = [];
+  messages.forEach((m, b) => {
+    const rev = reverseRender(model.tokenizer, m, maxTokens);
+    const span = rev ? answerSpan(rev.roles) : null;
+    if (!rev || !span) return;
+    const ids = answerOnlyIds(rev.tokenIds, span, bosId);
+    if (ids.length < 2) return;
+    idx.push(b);
+    cond.push(rev.tokenIds);
+    alone.push(ids);
+    spans.push(span);
   });
-  const started = Date.now();
-  const scores = await gradientScores(model, examples, (k) => {
-    const secs = (Date.now() - started) / 1000;
-    ctx.progress({
-      current: k,
-      total: examples.length,
-      message: `gradients ${k}/${examples.length}`,
-      etaSeconds: ((examples.length - k) * secs) / k,
-    });
-    return !ctx.isCancelled();
-  });
-  if (!scores) throw cancelled();
-  const info = new Map(model.tensors.map((t) => [t.name, t]));
-  const insert = db.prepare('INSERT OR REPLACE INTO layer_scores (run_id, tensor_name, block, kind, signal, value) VALUES (?, ?, ?, ?, ?, ?)');
-  db.transaction(() => {
-    scores.names.forEach((name, k) => {
-      const t = info.get(name)!;
-      if (want.includes('fim')) insert.run(runId, name, t.block, t.kind, 'fim', scores.fim[k]!);
-      if (want.includes('layer_grad_norm')) insert.run(runId, name, t.block, t.kind, 'layer_grad_norm', scores.gradNorm[k]!);
-    });
-  })();
-  return { gradientExamples: examples.length, gradientSeconds: Math.round((Date.now() - started) / 100) / 10 };
+  if (!idx.length) return out;
+  const w = { entropy: false, rank: false, embedding: false };
+  // the reverse renders are longer than the rows; keep each pass under the logits budget
+  const rows = rowsByMemory(Math.max(...cond.map((c) => c.length)), model.config.vocabSize);
+  for (let i = 0; i < idx.length; i += rows) {
+    const c = forwardBatch(model, cond.slice(i, i + rows), w);
+    const a = forwardBatch(model, alone.slice(i, i + rows), w);
+    c.tokens.forEach((t, k) => (out[idx[i + k]!] = ifdFrom(t.token_loss, a.tokens[k]!.token_loss, spans[i + k]!, bosId !== null)));
+  }
+  return out;
 }

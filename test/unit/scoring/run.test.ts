@@ -56,21 +56,44 @@ describe('scoring job', () => {
 
   it('the plan lists each pass once and estimates from the measured throughput', () => {
     const plan = planScoring(proj.db, { signals: ['token_loss', 'embedding', 'excess_loss', 'learnability', 'ifd', 'fim', 'layer_grad_norm'], datasetId, refModelId, fimExamples: 10 });
-    expect(plan.passes).toEqual([
+    expect(plan.passes.map(({ model, kind, signals }) => ({ model, kind, signals }))).toEqual([
       { model: 'model', kind: 'forward', signals: ['token_loss', 'embedding'] },
       { model: 'reference', kind: 'forward', signals: ['excess_loss', 'learnability'] },
       { model: 'model', kind: 'forward_answer_only', signals: ['ifd'] },
       { model: 'model', kind: 'backward', signals: ['fim', 'layer_grad_norm'] },
     ]);
+    expect(plan.passes.map((p) => p.examples)).toEqual([ROWS, ROWS, ROWS, 10]);
     expect(plan.examples).toBe(ROWS);
     const eps = Number(proj.db.prepare(`SELECT value FROM project_meta WHERE key = 'score_examples_per_sec'`).pluck().get());
     expect(eps).toBeGreaterThan(0);
+    // no backward pass measured in this project yet: BACKWARD_COST forward passes each
+    expect(proj.db.prepare(`SELECT value FROM project_meta WHERE key = 'score_backward_examples_per_sec'`).pluck().get()).toBeUndefined();
     expect(plan.estimatedSeconds!).toBeCloseTo((3 * ROWS + BACKWARD_COST * 10) / eps, 6);
+    expect(plan.passes.reduce((a, p) => a + p.estimatedSeconds!, 0)).toBeCloseTo(plan.estimatedSeconds!, 9);
     expect(() => planScoring(proj.db, { signals: ['excess_loss'] })).toThrow(/refModelId/);
+    expect(() => planScoring(proj.db, { signals: ['sstoken'] })).toThrow(/history/);
   });
 
-  it('every P1 signal of the contract except the text ones is implemented', () => {
-    const missing = SIGNALS.filter((s) => !IMPLEMENTED_SIGNALS.has(s));
+  it('the P2 passes: rifd adds two forward passes, sstoken the reference, per-example gradients cover the scope plus the target set', () => {
+    const outside = proj.db.prepare('SELECT id FROM examples WHERE dataset_id != ? LIMIT 1').pluck().get(datasetId) as number | undefined;
+    const inside = proj.db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id LIMIT 3').pluck().all(datasetId) as number[];
+    const target = proj.db.prepare(`INSERT INTO subsets (name, rule_json, size, created_at) VALUES ('plan-target', '{"kind":"ids"}', 0, datetime('now'))`).run().lastInsertRowid;
+    for (const id of outside === undefined ? inside : [...inside, outside]) proj.db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)').run(target, id);
+    const plan = planScoring(proj.db, { signals: ['rifd', 'sstoken', 'grad_norm', 'grad_sim', 'fim'], modelId, datasetId, refModelId, targetSubsetId: Number(target), fimExamples: 5 });
+    expect(plan.passes.map(({ model, kind, signals }) => ({ model, kind, signals }))).toEqual([
+      { model: 'model', kind: 'forward', signals: ['sstoken'] },
+      { model: 'reference', kind: 'forward', signals: ['sstoken'] },
+      { model: 'model', kind: 'forward_reverse', signals: ['rifd'] },
+      { model: 'model', kind: 'forward_instruction_only', signals: ['rifd'] },
+      { model: 'model', kind: 'backward', signals: ['grad_norm', 'grad_sim', 'fim'] },
+    ]);
+    // one backward pass per example of the scope, plus target members from other datasets; fim's sample is inside
+    expect(plan.passes[4]!.examples).toBe(ROWS + (outside === undefined ? 0 : 1));
+    expect(() => planScoring(proj.db, { signals: ['grad_sim'], modelId, datasetId })).toThrow(/target/);
+  });
+
+  it('every signal of the contract is implemented except the text ones and the per-parameter masks (selection/)', () => {
+    const missing = SIGNALS.filter((s) => !IMPLEMENTED_SIGNALS.has(s) && !['salience', 'gps'].includes(s));
     expect(missing.sort()).toEqual(['exact_dup', 'near_dup']);
   });
 });

@@ -1,22 +1,27 @@
 /**
  * One forward pass of a model over a batch of token sequences (right-padded, attention-masked): the per-token
  * signals of every sequence and, when asked, the `embedding` (mean of the final normed hidden state over the
- * sequence's real tokens). The scored model, the reference model and the answer-only pass all go through here.
+ * sequence's real tokens) and sstoken's attention term (the last layer's attention, averaged over heads, summed
+ * over the prompt's key positions). The scored model, the reference model and the extra passes all go through here.
  */
 import * as tf from '@tensorflow/tfjs';
-import { forward, forwardWithHidden, type LoadedModel } from '../../models';
+import { forward, forwardWithAttention, forwardWithHidden, type LoadedModel } from '../../models';
 import { tokenSignalsFromLogits, type TokenSignalArrays } from '../token-signals';
 
 export interface ForwardWant {
   entropy: boolean;
   rank: boolean;
   embedding: boolean;
+  /** per sequence, 1 on the key positions whose attention is summed (sstoken: the prompt, label mask 0) */
+  attentionKeys?: Uint8Array[];
 }
 
 export interface ForwardResult {
   tokens: TokenSignalArrays[];
   /** one [hiddenSize] vector per sequence, or null when not asked */
   embeddings: Float32Array[] | null;
+  /** per sequence and query position t: Σ_{j: key} mean_heads A_last[t, j]; null when not asked */
+  keyAttention: Float32Array[] | null;
 }
 
 /** logits elements per micro-batch (B·T·V): bounds memory on every backend */
@@ -43,6 +48,20 @@ export function forwardBatch(model: LoadedModel, seqs: Int32Array[], want: Forwa
   const out = tf.tidy((): tf.NamedTensorMap => {
     const ids = tf.tensor2d(idsFlat, [B, T], 'int32');
     const attn = tf.tensor2d(maskFlat, [B, T], 'int32');
+    if (want.attentionKeys) {
+      const fa = forwardWithAttention(model.config, model.weights, ids, attn);
+      const keys = new Float32Array(B * T);
+      want.attentionKeys.forEach((k, b) => keys.set(k.subarray(0, Math.min(k.length, seqs[b]!.length)), b * T));
+      // mean over heads, then each query row times the 0/1 key vector: [B, T, T] @ [B, T, 1]
+      const keyAttn = tf.matMul(tf.mean(fa.attention, 1), tf.tensor3d(keys, [B, T, 1])).reshape([B, T]);
+      const res: tf.NamedTensorMap = { logits: fa.logits, keyAttn };
+      fa.attention.dispose();
+      if (want.embedding) {
+        const m = tf.cast(attn, 'float32').reshape([B, T, 1]);
+        res.pooled = tf.div(tf.sum(tf.mul(fa.hidden, m), 1), tf.sum(m, 1));
+      }
+      return res;
+    }
     if (!want.embedding) return { logits: forward(model.config, model.weights, ids, attn) };
     const fh = forwardWithHidden(model.config, model.weights, ids, attn);
     // masked mean over real tokens: padding rows are zeroed before the sum, the count is the real length
@@ -52,6 +71,7 @@ export function forwardBatch(model: LoadedModel, seqs: Int32Array[], want: Forwa
   });
   const logits = out.logits as tf.Tensor3D;
   const pooled = (out.pooled as tf.Tensor2D | undefined) ?? null;
+  const keyAttn = (out.keyAttn as tf.Tensor2D | undefined) ?? null;
   try {
     const tokens = tokenSignalsFromLogits(
       logits,
@@ -65,9 +85,15 @@ export function forwardBatch(model: LoadedModel, seqs: Int32Array[], want: Forwa
       const data = pooled.dataSync() as Float32Array;
       embeddings = seqs.map((_, b) => data.slice(b * H, (b + 1) * H));
     }
-    return { tokens, embeddings };
+    let keyAttention: Float32Array[] | null = null;
+    if (keyAttn) {
+      const data = keyAttn.dataSync() as Float32Array;
+      keyAttention = seqs.map((s, b) => data.slice(b * T, b * T + s.length));
+    }
+    return { tokens, embeddings, keyAttention };
   } finally {
     logits.dispose();
     pooled?.dispose();
+    keyAttn?.dispose();
   }
 }

@@ -1,11 +1,14 @@
 /**
- * Gradient signals over N examples, one backward pass per example (batch 1) through every parameter:
+ * Gradient signals, one backward pass per example (batch 1):
  *   fim             surgical fine-tuning (ymtao5219/surgical_fine_tuning code/fim_calculator.py): F = (1/N) Σ_n g_n²
  *                   per tensor (empirical Fisher diagonal), tensor score = ‖F_tensor‖_F. A block's score is the sum over
  *                   its tensors (api/layers.ts sums layer_scores per block) — no size normalisation, as in the paper.
  *   layer_grad_norm (1/N) Σ_n ‖g_n,tensor‖₂
+ *   grad_norm       ‖g_n‖₂ over the chosen parameter set (per example)
  * where g_n = ∇ of the example's mean response NLL (weightedLmLoss over its label mask). A tied input/output
  * embedding is one tensor and gets both uses' gradient, as in PyTorch.
+ * The job (../gradient-pass.ts) drives exampleGradients + LayerAccumulator batch by batch so it can persist the sums;
+ * gradientScores is the same computation in one call.
  */
 import * as tf from '@tensorflow/tfjs';
 import { forward, type LoadedModel } from '../../models';
@@ -44,57 +47,9 @@ export function seededChoice<T>(items: T[], n: number, seed: number): T[] {
   return a.slice(0, k);
 }
 
-/**
- * @param onExample called after each example; returning false stops early (cancel): the caller then discards the
- *   partial sums — the pass is not resumable mid-way and restarts from its first example.
- */
-export async function gradientScores(
-  model: LoadedModel,
-  examples: GradientExample[],
-  onExample?: (done: number) => boolean | void,
-): Promise<GradientScores | null> {
-  const names = Object.keys(model.weights);
-  const xs = names.map((n) => model.weights[n]!);
-  const acc = xs.map((x) => tf.zerosLike(x));
-  const normSum = new Float64Array(names.length);
-  const cfg = model.config;
-  try {
-    for (let i = 0; i < examples.length; i++) {
-      const ex = examples[i]!;
-      const T = ex.tokenIds.length;
-      const weights = Float32Array.from(ex.labelMask, (m, t) => (t > 0 && m === 1 ? 1 : 0));
-      const sq = tf.tidy(() => {
-        const ids = tf.tensor2d(ex.tokenIds, [1, T], 'int32');
-        const lossOf = (...ws: tf.Tensor[]): tf.Scalar => {
-          const rec: Record<string, tf.Tensor> = {};
-          names.forEach((n, k) => (rec[n] = ws[k]!));
-          const logits = forward(cfg, rec, ids);
-          return weightedLmLoss(logits, ex.tokenIds, weights, 1, T, { dft: false }).loss;
-        };
-        const grads = tf.grads(lossOf)(xs);
-        return grads.map((g) => tf.square(g));
-      });
-      const norms = tf.tidy(() => tf.sqrt(tf.stack(sq.map((s) => tf.sum(s)))));
-      const nd = (await norms.data()) as Float32Array;
-      norms.dispose();
-      for (let k = 0; k < names.length; k++) {
-        normSum[k] += nd[k]!;
-        const next = tf.add(acc[k]!, sq[k]!);
-        acc[k]!.dispose();
-        sq[k]!.dispose();
-        acc[k] = next;
-      }
-      if (onExample?.(i + 1) === false) return null;
-      await new Promise((r) => setImmediate(r));
-    }
-    const N = Math.max(1, examples.length);
-    const fro = tf.tidy(() => tf.sqrt(tf.stack(acc.map((a) => tf.sum(tf.square(tf.div(a, N)))))));
-    const fim = Float64Array.from((await fro.data()) as Float32Array);
-    fro.dispose();
-    return { names, fim, gradNorm: normSum.map((s) => s / N), examples: examples.length };
-  } finally {
-    for (const a of acc) a.dispose();
-  }
+/** Weight of each position in the example's loss: its label mask, position 0 excluded (nothing predicts it). */
+export function lossWeights(labelMask: Uint8Array): Float32Array {
+  return Float32Array.from(labelMask, (m, t) => (t > 0 && m === 1 ? 1 : 0));
 }
 
 /**
@@ -104,7 +59,7 @@ export async function gradientScores(
  */
 export function exampleGradients(model: LoadedModel, ex: GradientExample, names: string[]): tf.Tensor[] | null {
   const T = ex.tokenIds.length;
-  const weights = Float32Array.from(ex.labelMask, (m, t) => (t > 0 && m === 1 ? 1 : 0));
+  const weights = lossWeights(ex.labelMask);
   if (!weights.some((w) => w > 0)) return null;
   return tf.tidy((): tf.Tensor[] => {
     const ids = tf.tensor2d(ex.tokenIds, [1, T], 'int32');
@@ -116,4 +71,100 @@ export function exampleGradients(model: LoadedModel, ex: GradientExample, names:
     };
     return tf.grads(lossOf)(names.map((n) => model.weights[n]!));
   });
+}
+
+/** Σ g² over each tensor, in order (one read back for all of them). */
+export async function squaredNorms(grads: tf.Tensor[]): Promise<Float64Array> {
+  const s = tf.tidy(() => tf.stack(grads.map((g) => tf.sum(tf.square(g)))));
+  const d = (await s.data()) as Float32Array;
+  s.dispose();
+  return Float64Array.from(d);
+}
+
+/** The running sums of fim and layer_grad_norm: Σ_n g_n² per tensor (float32, on the backend) and Σ_n ‖g_n‖ (float64). */
+export interface LayerSums {
+  sq: Float32Array[];
+  normSum: Float64Array;
+  count: number;
+}
+
+/**
+ * Accumulates fim / layer_grad_norm over examples. `sums()` reads the running state back exactly (float32 sums as
+ * stored, float64 norm sums), and a new accumulator built from it continues bit for bit: a resumed pass ends with
+ * the same values as an uninterrupted one.
+ */
+export class LayerAccumulator {
+  private acc: tf.Tensor[];
+  private readonly normSum: Float64Array;
+  private n: number;
+
+  constructor(readonly names: string[], model: LoadedModel, from?: LayerSums) {
+    this.acc = names.map((name, k) => {
+      const w = model.weights[name]!;
+      return from ? tf.tensor(from.sq[k]!, w.shape, 'float32') : tf.zerosLike(w);
+    });
+    this.normSum = from ? Float64Array.from(from.normSum) : new Float64Array(names.length);
+    this.n = from?.count ?? 0;
+  }
+
+  get count(): number {
+    return this.n;
+  }
+
+  /** Add one example's gradients (in `names` order) and, already computed, their Σ g² per tensor. */
+  add(grads: tf.Tensor[], sqNorms: Float64Array): void {
+    for (let k = 0; k < this.names.length; k++) {
+      // the norm from the float32 sum, as the single-call version always did
+      this.normSum[k] += Math.sqrt(Math.fround(sqNorms[k]!));
+      const next = tf.tidy(() => tf.add(this.acc[k]!, tf.square(grads[k]!)));
+      this.acc[k]!.dispose();
+      this.acc[k] = next;
+    }
+    this.n++;
+  }
+
+  async sums(): Promise<LayerSums> {
+    const sq = await Promise.all(this.acc.map(async (a) => Float32Array.from((await a.data()) as Float32Array)));
+    return { sq, normSum: Float64Array.from(this.normSum), count: this.n };
+  }
+
+  async scores(): Promise<GradientScores> {
+    const N = Math.max(1, this.n);
+    const fro = tf.tidy(() => tf.sqrt(tf.stack(this.acc.map((a) => tf.sum(tf.square(tf.div(a, N)))))));
+    const fim = Float64Array.from((await fro.data()) as Float32Array);
+    fro.dispose();
+    return { names: this.names, fim, gradNorm: this.normSum.map((s) => s / N), examples: this.n };
+  }
+
+  dispose(): void {
+    for (const a of this.acc) a.dispose();
+    this.acc = [];
+  }
+}
+
+/**
+ * fim and layer_grad_norm over `examples` in one call (every tensor).
+ * @param onExample called after each example; returning false stops early (cancel) and returns null.
+ */
+export async function gradientScores(
+  model: LoadedModel,
+  examples: GradientExample[],
+  onExample?: (done: number) => boolean | void,
+): Promise<GradientScores | null> {
+  const names = Object.keys(model.weights);
+  const acc = new LayerAccumulator(names, model);
+  try {
+    for (let i = 0; i < examples.length; i++) {
+      const grads = exampleGradients(model, examples[i]!, names);
+      if (grads) {
+        acc.add(grads, await squaredNorms(grads));
+        tf.dispose(grads);
+      }
+      if (onExample?.(i + 1) === false) return null;
+      await new Promise((r) => setImmediate(r));
+    }
+    return await acc.scores();
+  } finally {
+    acc.dispose();
+  }
 }

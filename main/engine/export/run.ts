@@ -28,6 +28,8 @@ import { layerMaskForms, type LayerMaskForms } from './layer-formats';
 import { axolotlYaml, llamaFactoryDatasetInfo, llamaFactoryYaml, trlScript, type TrainerSettings } from './configs';
 import { bundleReadme } from './readme';
 import { exportTarget, partialDirOf, publishExport } from './partial';
+import { PARAM_MASK_FILES, paramMaskIdOf, writeChangedWeights, writeParamMaskFiles } from './param-mask';
+import { getParamMask } from '../selection/param-masks-store';
 
 export const WINNOW_VERSION = '0.1.0';
 export const BUNDLE_FORMAT = 'winnow-bundle/1';
@@ -105,6 +107,11 @@ export function validateExport(db: Db, req: ExportRequest): void {
     throw new WinnowError('bad_input', 'layer mask export needs a layer mask or a training run');
   }
   if (req.layerMaskId) getLayerMask(db, req.layerMaskId);
+  if (req.what.includes('param_mask')) {
+    const pm = paramMaskIdOf(db, req);
+    if (pm === null) throw new WinnowError('bad_input', 'parameter mask export needs a parameter mask or a training run that used one');
+    getParamMask(db, pm);
+  }
   if (req.what.includes('weights')) {
     if (!req.trainRunId) throw new WinnowError('bad_input', 'tuned weights export needs a finished training run');
     const outModel = db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string | null | undefined;
@@ -230,7 +237,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       await end(msgs);
       writeParquet(at(EXPORT_FILES.subsetMessagesParquet), [
         { name: 'example_id', values: ids, type: 'INT32' },
-        const m = normOf(id);
+        { name: allChat ? 'messages' : 'text', values: msgCol, type: allChat ? 'JSON' : undefined },
       ]);
       // original rows keep their own columns, so one Parquet file per source dataset, named after it (sanitized)
       mkdirSync(at(EXPORT_FILES.subsetRawParquetDir), { recursive: true });
@@ -270,7 +277,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       const spans = createWriteStream(at(EXPORT_FILES.tokenSpans));
       const policy = tokenPolicyOf(db, req);
       const masker = createTokenMasker(db, { tokenizerId: tok.id, modelId: model!.id, policy }, ids);
-        if (!Array.isArray(normOf(id))) allChat = false;
+      let rows = 0;
       let skipped = 0;
       let edited = 0;
       for (const id of ids) {
@@ -296,7 +303,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       artifacts.tokenSpans = { file: EXPORT_FILES.tokenSpans, rows, convention: 'per message, [start, end) code-point ranges of content that are trained on', ...settings };
       described.push(
         { file: EXPORT_FILES.tokenMasks, what: `token mask for tokenizer ${tok.id}: input_ids, attention_mask, labels (−100 = not trained), example_id` },
-        const norm = normOf(id);
+        { file: EXPORT_FILES.tokenSpans, what: 'token mask as character spans per message (tokenizer-independent)' },
       );
     }
 
@@ -320,11 +327,30 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       tick('layer mask');
     }
 
+    if (req.what.includes('param_mask')) {
+      const pm = writeParamMaskFiles(db, paramMaskIdOf(db, req)!, at);
+      artifacts.paramMask = { file: PARAM_MASK_FILES.tensors, info: PARAM_MASK_FILES.info, name: pm.name, method: pm.method, trainableParams: pm.trainableParams, tensors: pm.tensors.length, provenance: pm.provenance };
+      described.push(
+        { file: PARAM_MASK_FILES.tensors, what: `parameter mask "${pm.name}" (${pm.method}): one uint8 tensor per opened tensor, same name and shape as the model's, 1 = trainable; tensors not listed are frozen` },
+        { file: PARAM_MASK_FILES.info, what: 'the parameter mask\'s settings, counts, provenance and how to apply it in PyTorch' },
+      );
+      notes.push(`The parameter mask opens ${pm.trainableParams} entries of ${pm.tensors.length} tensor(s); the trainer configs here do not apply it (see ${PARAM_MASK_FILES.info}, "how_to_apply").`);
+      tick('parameter mask');
+    }
+
     if (req.what.includes('weights')) {
-      const outModel = db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string;
-      cpSync(outModel, at(EXPORT_FILES.weights), { recursive: true });
-      artifacts.weights = { dir: EXPORT_FILES.weights, from: outModel, trainRun: req.trainRunId };
-      described.push({ file: `${EXPORT_FILES.weights}/`, what: 'tuned weights (Hugging Face folder)' });
+      const run = db.prepare('SELECT out_dir, model_id FROM train_runs WHERE id = ?').get(req.trainRunId) as { out_dir: string; model_id: number };
+      const outModel = run.out_dir;
+      if (req.weightsForm === 'changed') {
+        const baseDir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(run.model_id) as string;
+        const changed = await writeChangedWeights(baseDir, outModel, at(EXPORT_FILES.weights), { trainRun: req.trainRunId });
+        artifacts.weights = { dir: EXPORT_FILES.weights, from: outModel, trainRun: req.trainRunId, form: 'changed tensors only + winnow_delta.json (base path and hash)', base: baseDir, tensors: changed };
+        described.push({ file: `${EXPORT_FILES.weights}/`, what: `tuned weights: only the ${changed.length} changed tensor(s), with winnow_delta.json naming the base model (load the base, then these tensors over it)` });
+      } else {
+        cpSync(outModel, at(EXPORT_FILES.weights), { recursive: true });
+        artifacts.weights = { dir: EXPORT_FILES.weights, from: outModel, trainRun: req.trainRunId, form: 'full' };
+        described.push({ file: `${EXPORT_FILES.weights}/`, what: 'tuned weights (Hugging Face folder)' });
+      }
       tick('weights');
     }
 

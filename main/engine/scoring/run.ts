@@ -8,7 +8,7 @@
  *  - gradient pass (`fim`, `layer_grad_norm`, `grad_norm`, `grad_sim`; gradient-pass.ts): one backward pass per
  *    example, resumable at its last finished batch the same way.
  */
-import { openProjectDb, getRender, writeExampleSignal, toBlob, type Db, type StoredRender } from '../db';
+import { openProjectDb, getExample, getRender, writeExampleSignal, toBlob, type Db, type StoredRender } from '../db';
 import { loadModel, disposeModel, type LoadedModel } from '../models';
 import { renderDataset } from '../data/renderDataset';
 import { DEFAULT_RENDER } from '../api/examples';
@@ -178,7 +178,6 @@ async function forwardLoop(
   const wantRifd = want.has('rifd');
   const wantSs = ATTENTION_SIGNALS.some((s) => want.has(s));
   const gamma = p.sstokenGamma ?? DEFAULT_SSTOKEN_GAMMA;
-  const messagesOf = db.prepare('SELECT messages_json FROM examples WHERE id = ?').pluck();
   const insertToken = db.prepare(`INSERT INTO token_scores (run_id, example_id, signal, "values") VALUES (?, ?, ?, ?)`);
   const setCursor = db.prepare('UPDATE score_runs SET cursor = ? WHERE id = ?');
   const bosId = model.tokenizer.bosId;
@@ -203,7 +202,7 @@ async function forwardLoop(
     const refOut = ref ? forwardBatch(ref, seqs, { entropy: false, rank: false, embedding: false }) : null;
     const ifd = wantIfd ? ifdForBatch(model, renders, main.tokens.map((s) => s.token_loss), bosId) : null;
     const rifd = wantRifd
-      ? rifdForBatch(model, renders.map((r) => JSON.parse(messagesOf.get(r.exampleId) as string) as Normalized), p.maxTokens, bosId)
+      ? rifdForBatch(model, renders.map((r) => getExample(db, r.exampleId).messages as Normalized), p.maxTokens, bosId)
       : null;
 
     const perExample = new Map<string, Array<[number, number | null]>>();

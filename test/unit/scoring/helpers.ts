@@ -110,3 +110,32 @@ export function logitsOf(
   t.dispose();
   return out;
 }
+
+/**
+ * One example's loss written independently of the engine's loss: the mean over label positions t ≥ 1 of
+ * −log softmax(logits[t−1])[x_t], picked with a one-hot product. Takes the weights in `names` order (for tf.grads).
+ */
+export function directLoss(
+  fwd: (rec: Record<string, tf.Tensor>, ids: tf.Tensor2D) => tf.Tensor3D,
+  vocab: number,
+  ids: Int32Array,
+  mask: Uint8Array,
+  names: string[],
+  constants: Record<string, tf.Tensor> = {},
+): (...ws: tf.Tensor[]) => tf.Scalar {
+  const T = ids.length;
+  const targets: number[] = [];
+  const w: number[] = [];
+  for (let t = 1; t < T; t++) {
+    targets.push(ids[t]!);
+    w.push(mask[t] ? 1 : 0);
+  }
+  const n = w.reduce((a, b) => a + b, 0);
+  return (...ws: tf.Tensor[]): tf.Scalar => {
+    const rec: Record<string, tf.Tensor> = { ...constants };
+    names.forEach((nm, k) => (rec[nm] = ws[k]!));
+    const logits = fwd(rec, tf.tensor2d(Array.from(ids), [1, T], 'int32')).reshape([T, -1]).slice([0, 0], [T - 1, -1]);
+    const picked = tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.tensor1d(targets, 'int32'), vocab)), 1);
+    return tf.div(tf.neg(tf.sum(tf.mul(picked, tf.tensor1d(w)))), n) as tf.Scalar;
+  };
+}

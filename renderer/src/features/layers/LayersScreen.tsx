@@ -10,6 +10,7 @@ import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { fmtCount, fmtNum } from '../../components/format';
 import { layerGrid, namesSpec } from './layerGrid';
+import { ParamMaskPanel } from './ParamMaskPanel';
 
 const gib = (b: number) => `${(b / 1024 ** 3).toFixed(b < 1024 ** 3 ? 3 : 2)} GiB`;
 const mib = (b: number) => (b < 1024 ** 3 ? `${(b / 1024 ** 2).toFixed(1)} MiB` : gib(b));
@@ -387,6 +388,8 @@ export function LayersScreen() {
           </table>
         )}
       </section>
+
+      {modelId !== null && <ParamMaskPanel modelId={modelId} scope={spec} />}
     </div>
   );
 }

@@ -9,14 +9,17 @@ const mem = (b: number) => (b < 1024 ** 3 ? `${(b / 1024 ** 2).toFixed(1)} MiB` 
 
 const num = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
 
-/** `#/train?layers=SPEC&model=ID` (from the Layers screen) pre-fills the form once, then leaves the URL clean. */
-function takeHashParams(): { layers: string | null; model: number | null } {
+/** `#/train?layers=SPEC&model=ID[&paramMask=ID]` (from the Layers screen) pre-fills the form once, then leaves the URL clean. */
+function takeHashParams(): { layers: string | null; model: number | null; paramMask: number | null } {
   const q = window.location.hash.split('?')[1];
-  if (!q) return { layers: null, model: null };
+  if (!q) return { layers: null, model: null, paramMask: null };
   const params = new URLSearchParams(q);
   window.history.replaceState(window.history.state, '', `${window.location.pathname}${window.location.search}#/train`);
-  const model = Number(params.get('model'));
-  return { layers: params.get('layers'), model: Number.isInteger(model) && model > 0 ? model : null };
+  const id = (k: string) => {
+    const n = Number(params.get(k));
+    return Number.isInteger(n) && n > 0 ? n : null;
+  };
+  return { layers: params.get('layers'), model: id('model'), paramMask: id('paramMask') };
 }
 
 export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: string) => void }) {
@@ -41,16 +44,22 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
   const [tokenPercent, setTokenPercent] = useState('60');
   const [tokenScope, setTokenScope] = useState<'example' | 'global'>('example');
   const [useEdited, setUseEdited] = useState(true);
+  const [paramMaskId, setParamMaskId] = useState<number | null>(given.paramMask);
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const model = modelId ?? models[0]?.id ?? null;
   const numLayers = models.find((m) => m.id === model)?.numLayers;
-  const layers = layerMode === 'last' ? `last:${lastN.trim()}` : layersText.trim();
+  const paramMasks = useCall('paramMasks.list', model === null ? null : { modelId: model });
+  // a mask of another model cannot be used: it addresses that model's entries
+  const paramMask = paramMasks.data?.find((m) => m.id === paramMaskId) ?? null;
+  const layers = paramMask ? paramMask.scope : layerMode === 'last' ? `last:${lastN.trim()}` : layersText.trim();
   const bs = num(batchSize);
   const mt = num(maxTokens);
   const estimate = useCall(
     'train.estimate',
-    model !== null && layers && Number.isInteger(bs) && bs > 0 && Number.isInteger(mt) && mt > 0 ? { modelId: model, layers, batchSize: bs, maxTokens: mt } : null,
+    model !== null && layers && Number.isInteger(bs) && bs > 0 && Number.isInteger(mt) && mt > 0
+      ? { modelId: model, layers, batchSize: bs, maxTokens: mt, ...(paramMask ? { paramMaskId: paramMask.id } : {}) }
+      : null,
   );
   const est = estimate.error ? null : estimate.data;
 
@@ -61,6 +70,7 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
       subsetId,
       datasetId: datasetId ?? undefined,
       layers,
+      ...(paramMask ? { paramMaskId: paramMask.id } : {}),
       steps: num(steps),
       batchSize: num(batchSize),
       lr: num(lr),
@@ -146,7 +156,7 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
         )}
       </div>
       <div className="form-row">
-        <fieldset className="field-group">
+        <fieldset className="field-group" disabled={paramMask !== null}>
           <legend>Layers</legend>
           <label className="check">
             <input type="radio" name="layer-mode" data-testid="train-layers-mode-last" checked={layerMode === 'last'} onChange={() => setLayerMode('last')} />
@@ -176,6 +186,22 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
             Sent as <code data-testid="train-layers-spec">{layers}</code> — forms: last:N, top:N:fim, attention, mlp, hft:SEED, all, names:a,b
           </span>
         </fieldset>
+        <label className="field">
+          <span>Parameter mask</span>
+          <select data-testid="train-param-mask" value={paramMask?.id ?? ''} onChange={(e) => setParamMaskId(e.target.value ? Number(e.target.value) : null)}>
+            <option value="">none — whole tensors</option>
+            {paramMasks.data?.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.name} ({fmtCount(m.trainableParams)} entries)
+              </option>
+            ))}
+          </select>
+          {paramMask && (
+            <span className="muted hint" data-testid="train-param-mask-note">
+              only the mask’s {fmtNum(paramMask.trainableParams)} entries change; its scope <code>{paramMask.scope}</code> replaces the layer choice
+            </span>
+          )}
+        </label>
       </div>
       <div className="form-row">
         <label className="field narrow">
@@ -219,9 +245,16 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
           <>
             <span>
               <span className="muted">Trainable</span>{' '}
-              <span className="num">
-                {fmtCount(est.trainableParams)} of {fmtCount(est.totalParams)} params ({((100 * est.trainableParams) / Math.max(1, est.totalParams)).toFixed(1)}%, {est.trainableTensors} tensors)
-              </span>
+              {est.maskedParams !== null ? (
+                <span className="num" data-testid="train-estimate-masked" data-masked={est.maskedParams}>
+                  {fmtCount(est.maskedParams)} entries of {fmtCount(est.totalParams)} params ({((100 * est.maskedParams) / Math.max(1, est.totalParams)).toFixed(2)}%) in {est.trainableTensors} tensors;
+                  gradients and optimizer state are dense over those tensors ({fmtCount(est.trainableParams)})
+                </span>
+              ) : (
+                <span className="num">
+                  {fmtCount(est.trainableParams)} of {fmtCount(est.totalParams)} params ({((100 * est.trainableParams) / Math.max(1, est.totalParams)).toFixed(1)}%, {est.trainableTensors} tensors)
+                </span>
+              )}
             </span>
             <span title={`weights ${mem(est.memory.weightsBytes)} · activations ${mem(est.memory.activationBytes)} · gradients ${mem(est.memory.gradBytes)} · optimizer ${mem(est.memory.optimizerBytes)}`}>
               <span className="muted">Memory</span> <span className="num">{mem(est.memory.totalBytes)}</span>

@@ -113,6 +113,12 @@ function RunRow({
       </td>
       <td>
         <code>{run.config.layers}</code>
+        {run.config.paramMaskId !== undefined && (
+          <span className="muted" data-testid="train-run-param-mask">
+            {' '}
+            + parameter mask #{run.config.paramMaskId}
+          </span>
+        )}
       </td>
       <td>{run.subsetId ? `subset #${run.subsetId}` : 'all rows'}</td>
       <td className="path">{run.outDir ?? '—'}</td>

@@ -1,0 +1,206 @@
+/**
+ * Parameter masks (salience, gps) on the Layers screen: which entries of the chosen tensors a run may change, from one
+ * gradient pass over the rows. The scope is the grid's current choice (or every tensor); the mask's trainable count
+ * is shown next to the scope's; "Train with" opens the Train form with the mask picked.
+ */
+import { useState } from 'react';
+import type { ApiError, ApiInput, ParamMaskInfo } from '../../../../preload/contract';
+import { useApp, useCall, useOnJobDone } from '../../api/hooks';
+import { ErrorText } from '../../components/ErrorText';
+import { JobProgress } from '../../components/JobProgress';
+import { fmtCount, fmtNum } from '../../components/format';
+
+const METRICS: Array<[ParamMaskInfo['metric'] & string, string]> = [
+  ['abs_wg', '|w·g| (saliency)'],
+  ['abs_g', '|Σg| (gradient)'],
+  ['sq_wg', 'Σ(w·g)² (Taylor, per example)'],
+];
+
+export function describeMask(m: ParamMaskInfo): string {
+  if (m.method === 'gps') return `gps, ${m.perRow !== null ? `${m.perRow} inputs per row` : `${fmtNum(100 * (m.density ?? 0))}% of each row`}`;
+  return `salience ${METRICS.find(([k]) => k === m.metric)?.[1] ?? m.metric}, ${fmtNum(100 * (m.density ?? 0))}% ${m.topk === 'global' ? 'of the scope' : 'per tensor'}`;
+}
+
+const pct = (part: number, whole: number) => `${((100 * part) / Math.max(1, whole)).toFixed(part / Math.max(1, whole) < 0.01 ? 2 : 1)}%`;
+
+export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: string | null }) {
+  const { client, datasetId } = useApp();
+  const masks = useCall('paramMasks.list', { modelId });
+  const subsets = useCall('subsets.list', {});
+  const [method, setMethod] = useState<'salience' | 'gps'>('salience');
+  const [metric, setMetric] = useState<'abs_g' | 'abs_wg' | 'sq_wg'>('abs_wg');
+  const [densityPct, setDensityPct] = useState('1');
+  const [topk, setTopk] = useState<'global' | 'per_tensor'>('global');
+  const [perRow, setPerRow] = useState('4');
+  const [subsetId, setSubsetId] = useState<number | null>(null);
+  const [examples, setExamples] = useState('100');
+  const [tokenPolicy, setTokenPolicy] = useState<'response' | 'all'>('response');
+  const [name, setName] = useState('');
+  const [jobId, setJobId] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [made, setMade] = useState<string | null>(null);
+  const scopeSpec = scope ?? 'all';
+
+  useOnJobDone(jobId, (job) => {
+    if (job.status === 'done') {
+      setMade(typeof job.stats.maskId === 'number' ? String(job.stats.maskId) : null);
+      masks.reload();
+    }
+  });
+
+  const compute = async () => {
+    const input: ApiInput<'paramMasks.compute'> = {
+      name: name.trim(),
+      modelId,
+      method,
+      scope: scopeSpec,
+      subsetId,
+      datasetId: subsetId === null ? (datasetId ?? undefined) : undefined,
+      examples: Number(examples),
+      tokenPolicy,
+      // hand-edited masks (saved as "edited") replace the template mask where they exist, as in training
+      ...(tokenPolicy === 'response' ? { tokenMaskName: 'edited' } : {}),
+      ...(method === 'salience' ? { metric, density: Number(densityPct) / 100, topk } : { perRow: Number(perRow) }),
+    };
+    const r = await client.call('paramMasks.compute', input);
+    setError(r.ok ? null : r.error);
+    if (r.ok) {
+      setJobId(r.value.jobId);
+      setMade(null);
+      setName('');
+    }
+  };
+  const trainWith = (m: ParamMaskInfo) => {
+    window.location.hash = `#/train?model=${modelId}&paramMask=${m.id}&layers=${encodeURIComponent(m.scope)}`;
+  };
+
+  return (
+    <section className="card" data-testid="param-mask-panel">
+      <h2>Parameter mask</h2>
+      <p className="muted hint">
+        Train only some entries of the chosen tensors, picked from one gradient pass over the rows: <b>salience</b> keeps the entries with the highest score
+        (of the whole scope or of each tensor), <b>gps</b> keeps, for every output row of each matrix, the inputs with the largest accumulated gradient. Every
+        other entry stays exactly as in the base model.
+      </p>
+      <div className="form-row">
+        <label className="field">
+          <span>Method</span>
+          <select data-testid="pm-method" value={method} onChange={(e) => setMethod(e.target.value as 'salience' | 'gps')}>
+            <option value="salience">salience</option>
+            <option value="gps">gps (per output row)</option>
+          </select>
+        </label>
+        {method === 'salience' ? (
+          <>
+            <label className="field">
+              <span>Metric</span>
+              <select data-testid="pm-metric" value={metric} onChange={(e) => setMetric(e.target.value as 'abs_g' | 'abs_wg' | 'sq_wg')}>
+                {METRICS.map(([k, label]) => (
+                  <option key={k} value={k}>
+                    {label}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label className="field narrow">
+              <span>Density %</span>
+              <input data-testid="pm-density" inputMode="decimal" value={densityPct} onChange={(e) => setDensityPct(e.target.value)} />
+            </label>
+            <label className="field">
+              <span>Top-k over</span>
+              <select data-testid="pm-topk" value={topk} onChange={(e) => setTopk(e.target.value as 'global' | 'per_tensor')}>
+                <option value="global">the whole scope</option>
+                <option value="per_tensor">each tensor</option>
+              </select>
+            </label>
+          </>
+        ) : (
+          <label className="field narrow">
+            <span>Inputs per row</span>
+            <input data-testid="pm-per-row" inputMode="numeric" value={perRow} onChange={(e) => setPerRow(e.target.value)} />
+          </label>
+        )}
+      </div>
+      <div className="form-row">
+        <label className="field">
+          <span>Rows</span>
+          <select data-testid="pm-subset" value={subsetId ?? ''} onChange={(e) => setSubsetId(e.target.value ? Number(e.target.value) : null)}>
+            <option value="">All rows of the dataset</option>
+            {subsets.data?.map((s) => (
+              <option key={s.id} value={s.id}>
+                {s.name} ({fmtNum(s.size)})
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field narrow">
+          <span>Examples</span>
+          <input data-testid="pm-examples" inputMode="numeric" value={examples} onChange={(e) => setExamples(e.target.value)} title="a seeded choice of this many rows with trainable tokens; one backward pass each" />
+        </label>
+        <label className="field">
+          <span>Tokens</span>
+          <select data-testid="pm-token-policy" value={tokenPolicy} onChange={(e) => setTokenPolicy(e.target.value as 'response' | 'all')}>
+            <option value="response">response only</option>
+            <option value="all">all tokens</option>
+          </select>
+        </label>
+        <label className="field grow">
+          <span>Name</span>
+          <input data-testid="pm-name" value={name} placeholder="salience-1pct" onChange={(e) => setName(e.target.value)} />
+        </label>
+        <button className="btn btn-primary" data-testid="pm-compute" disabled={!name.trim()} onClick={() => void compute()}>
+          Compute mask
+        </button>
+      </div>
+      <div className="spec-line">
+        <span className="muted">Scope</span> <code data-testid="pm-scope">{scopeSpec}</code>{' '}
+        <span className="muted">{scope ? '— the grid’s choice' : '— every tensor (choose tensors above to narrow it)'}</span>
+      </div>
+      <ErrorText error={error} testId="pm-error" />
+      {jobId && <JobProgress jobId={jobId} label="parameter mask" />}
+      {made && (
+        <div className="ok-text" data-testid="pm-made">
+          Mask computed.
+        </div>
+      )}
+      <ErrorText error={masks.error} />
+      {masks.data && masks.data.length === 0 && <div className="muted">No parameter masks for this model yet.</div>}
+      {masks.data && masks.data.length > 0 && (
+        <table className="simple-table" data-testid="pm-list">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Rule</th>
+              <th>Scope</th>
+              <th className="num">Trainable entries</th>
+              <th className="num">Tensors</th>
+              <th className="num">Examples</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {masks.data.map((m) => (
+              <tr key={m.id} data-testid="pm-row" data-name={m.name} data-trainable={m.trainableParams} data-scope-params={m.scopeParams}>
+                <td>{m.name}</td>
+                <td>{describeMask(m)}</td>
+                <td className="ellipsis spec-cell">
+                  <code title={m.scope}>{m.scope}</code>
+                </td>
+                <td className="num" title={`${fmtNum(m.trainableParams)} of the scope's ${fmtNum(m.scopeParams)} parameters`}>
+                  {fmtCount(m.trainableParams)} of {fmtCount(m.scopeParams)} ({pct(m.trainableParams, m.scopeParams)})
+                </td>
+                <td className="num">{m.tensors.length}</td>
+                <td className="num">{fmtNum(Number(m.provenance.examples ?? 0))}</td>
+                <td className="actions">
+                  <button className="btn btn-small" data-testid="pm-train" onClick={() => trainWith(m)}>
+                    Train with
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

@@ -17,6 +17,12 @@ export const SIGNAL_HELP: Record<string, string> = {
   near_dup: 'near-duplicates by MinHash',
   fim: 'per-layer Fisher information',
   layer_grad_norm: 'per-layer gradient norm',
+  grad_norm: 'norm of the example’s gradient (one backward pass per example)',
+  grad_sim: 'LESS: cosine of the example’s projected gradient with a target set’s (needs a target subset)',
+  rifd: 'reverse IFD: instruction loss after seeing the response / alone (two more forward passes)',
+  sstoken: 'ssToken: history-model loss gain + attention to the prompt, per token (needs a history model)',
 };
 
-export const NEEDS_REFERENCE = new Set(['excess_loss', 'learnability']);
+export const NEEDS_REFERENCE = new Set(['excess_loss', 'learnability', 'sstoken']);
+/** signals that differentiate every example of the scope (their parameter set is chosen in the Score screen) */
+export const PER_EXAMPLE_GRADIENT = new Set(['grad_norm', 'grad_sim']);

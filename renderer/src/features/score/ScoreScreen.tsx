@@ -1,12 +1,12 @@
-/** Score: pick a model and signals, see the planned passes, follow the job. */
+/** Score: pick a model and signals (with the options the chosen ones need), see the planned passes, follow the job. */
 import { useState } from 'react';
 import { type ApiError, type ScorePlan, SIGNALS } from '../../../../preload/contract';
-import { useApp, useJobs } from '../../api/hooks';
+import { useApp, useCall, useJobs } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtEta, fmtNum } from '../../components/format';
-import { NEEDS_REFERENCE, SIGNAL_HELP } from '../../components/signals';
+import { NEEDS_REFERENCE, PER_EXAMPLE_GRADIENT, SIGNAL_HELP } from '../../components/signals';
 
 export function ScoreScreen() {
   const { client, project, datasetId, setDatasetId } = useApp();
@@ -16,6 +16,11 @@ export function ScoreScreen() {
   const [signals, setSignals] = useState<Set<string>>(() => new Set(['token_loss', 'mean_loss']));
   const [batchSize, setBatchSize] = useState('8');
   const [maxTokens, setMaxTokens] = useState('512');
+  const [gradLayers, setGradLayers] = useState('all');
+  const [gradDim, setGradDim] = useState('1024');
+  const [targetSubsetId, setTargetSubsetId] = useState<number | null>(null);
+  const [gamma, setGamma] = useState('0.5');
+  const subsets = useCall('subsets.list', {});
   const [plan, setPlan] = useState<ScorePlan | null>(null);
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -24,6 +29,9 @@ export function ScoreScreen() {
   const models = project?.models ?? [];
   const model = modelId ?? models[0]?.id ?? null;
   const needsRef = [...signals].some((s) => NEEDS_REFERENCE.has(s));
+  const perExampleGrad = [...signals].some((s) => PER_EXAMPLE_GRADIENT.has(s));
+  const wantSim = signals.has('grad_sim');
+  const wantSs = signals.has('sstoken');
   // after navigating away and back, keep showing the latest scoring job
   const shownJobId = jobId ?? jobs.find((j) => j.kind === 'score')?.jobId ?? null;
 
@@ -56,6 +64,10 @@ export function ScoreScreen() {
       refModelId: needsRef && refModelId !== null ? refModelId : undefined,
       batchSize: Number(batchSize),
       maxTokens: Number(maxTokens),
+      gradLayers: perExampleGrad && gradLayers.trim() && gradLayers.trim() !== 'all' ? gradLayers.trim() : undefined,
+      gradDim: wantSim ? Number(gradDim) : undefined,
+      targetSubsetId: wantSim && targetSubsetId !== null ? targetSubsetId : undefined,
+      sstokenGamma: wantSs ? Number(gamma) : undefined,
     });
     setBusy(false);
     if (r.ok) {
@@ -92,7 +104,7 @@ export function ScoreScreen() {
           </label>
           {needsRef && (
             <label className="field">
-              <span>Reference model</span>
+              <span>{wantSs ? 'Reference / history model' : 'Reference model'}</span>
               <select data-testid="score-ref-model" value={refModelId ?? ''} onChange={(e) => setRefModelId(e.target.value ? Number(e.target.value) : null)}>
                 <option value="">choose…</option>
                 {models.map((m) => (
@@ -121,12 +133,51 @@ export function ScoreScreen() {
             </label>
           ))}
         </fieldset>
+        {(perExampleGrad || wantSs) && (
+          <div className="form-row" data-testid="score-options">
+            {perExampleGrad && (
+              <label className="field" title="layer spec: all | last:N | top:N:fim | attention | mlp | names:t1,t2">
+                <span>Gradient over</span>
+                <input data-testid="score-grad-layers" value={gradLayers} onChange={(e) => setGradLayers(e.target.value)} />
+              </label>
+            )}
+            {wantSim && (
+              <label className="field">
+                <span>Target set (grad_sim)</span>
+                <select data-testid="score-target-subset" value={targetSubsetId ?? ''} onChange={(e) => setTargetSubsetId(e.target.value ? Number(e.target.value) : null)}>
+                  <option value="">choose a subset…</option>
+                  {subsets.data?.map((s) => (
+                    <option key={s.id} value={s.id}>
+                      {s.name} ({fmtNum(s.size)})
+                    </option>
+                  ))}
+                </select>
+              </label>
+            )}
+            {wantSim && (
+              <label className="field narrow" title="dimension of the random projection (LESS uses 8192 on GPU)">
+                <span>Projection d</span>
+                <input data-testid="score-grad-dim" inputMode="numeric" value={gradDim} onChange={(e) => setGradDim(e.target.value)} />
+              </label>
+            )}
+            {wantSs && (
+              <label className="field narrow" title="weight of the loss-gain term; 1 − γ weighs the attention term">
+                <span>sstoken γ</span>
+                <input data-testid="score-sstoken-gamma" inputMode="decimal" value={gamma} onChange={(e) => setGamma(e.target.value)} />
+              </label>
+            )}
+          </div>
+        )}
         <div className="form-row">
           <button className="btn btn-primary" data-testid="score-start" disabled={busy || model === null || signals.size === 0} onClick={() => void start()}>
             Score
           </button>
           {signals.size === 0 && <span className="muted">Choose at least one signal.</span>}
-          {needsRef && refModelId === null && <span className="warn-text">excess_loss and learnability need a reference model.</span>}
+          {needsRef && refModelId === null && (
+            <span className="warn-text">{[...signals].filter((s) => NEEDS_REFERENCE.has(s)).join(', ')} need a reference model{wantSs ? ' (for sstoken: the history model, e.g. the base the scored model was tuned from)' : ''}.</span>
+          )}
+          {wantSim && targetSubsetId === null && <span className="warn-text">grad_sim needs a target set: make a subset on the Subsets screen, then choose it.</span>}
+          {perExampleGrad && <span className="muted">grad_norm / grad_sim take one backward pass per example.</span>}
         </div>
         <ErrorText error={error} testId="score-error" />
       </section>
@@ -140,6 +191,12 @@ export function ScoreScreen() {
             {plan.passes.map((p, i) => (
               <li key={i} data-testid="score-pass">
                 <strong>{p.kind.replace(/_/g, ' ')}</strong> pass with <code>{p.model}</code> → {p.signals.map((s) => <code key={s}>{s} </code>)}
+                {p.examples !== undefined && (
+                  <span className="muted">
+                    {' '}
+                    · {fmtNum(p.examples)} examples · {fmtEta(p.estimatedSeconds ?? null)}
+                  </span>
+                )}
               </li>
             ))}
           </ol>

@@ -5,12 +5,12 @@
  * checked before anything is written; rows imported for a bundle that is then refused are removed again, so a
  * refused bundle leaves the project as it was.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Db } from '../db';
-import { deleteDataset, toBlob } from '../db';
+import { deleteDataset, openProjectDb, toBlob } from '../db';
 import type { BundleOpenResult } from '../../../preload/contract';
 import { importDataset } from '../data/import';
 import { WinnowError } from '../util/errors';
@@ -147,21 +147,40 @@ export async function openBundle(db: Db, dirIn: string): Promise<BundleOpenResul
   }
 
   const importedIds: number[] = [];
+  const tmp = mkdtempSync(join(tmpdir(), 'winnow-bundle-'));
   try {
-    for (const { di, positions } of toImport) {
-      const d = m.datasets[di]!;
-      const tmp = mkdtempSync(join(tmpdir(), 'winnow-bundle-'));
+    const files = toImport.map(({ di, positions }, i) => {
+      const file = join(tmp, String(i), EXPORT_FILES.subset);
+      mkdirSync(join(tmp, String(i)));
+      writeFileSync(file, positions.map((k) => lines[k]).join('\n') + '\n');
+      return { d: m.datasets[di]!, positions, file };
+    });
+    // a dry run into a scratch project first: rows that would not import refuse the bundle before this project is
+    // touched (an import commits, and removing it again would still leave traces in the search index)
+    if (files.length) {
+      const scratch = openProjectDb(join(tmp, 'check.winnow'));
       try {
-        const file = join(tmp, 'subset.jsonl');
-        writeFileSync(file, positions.map((k) => lines[k]).join('\n') + '\n');
-        const res = await importDataset(db, { path: file, name: d.name, format: 'jsonl' });
-        importedIds.push(res.datasetId);
-        if (res.rows !== positions.length) throw new WinnowError('parse_error', `${EXPORT_FILES.subset}: only ${res.rows} of ${positions.length} rows of dataset "${d.name}" imported`);
-        positions.forEach((k, j) => (newIds[k] = rowId.get(res.datasetId, j) as number));
-        datasetIds.push(res.datasetId);
+        for (const { d, positions, file } of files) {
+          let rows: number;
+          try {
+            rows = (await importDataset(scratch, { path: file, name: d.name, format: 'jsonl', textIndex: false })).rows;
+          } catch (err) {
+            // the importer names its own line numbers, counted among this dataset's rows only
+            if (!(err instanceof WinnowError)) throw err;
+            throw new WinnowError(err.code, `${EXPORT_FILES.subset}: the rows of dataset "${d.name}" do not import (line numbers count only its rows): ${err.message}`);
+          }
+          if (rows !== positions.length) throw new WinnowError('parse_error', `${EXPORT_FILES.subset}: only ${rows} of ${positions.length} rows of dataset "${d.name}" would import`);
+        }
       } finally {
-        rmSync(tmp, { recursive: true, force: true });
+        scratch.close();
       }
+    }
+    for (const { d, positions, file } of files) {
+      const res = await importDataset(db, { path: file, name: d.name, format: 'jsonl' });
+      importedIds.push(res.datasetId);
+      if (res.rows !== positions.length) throw new WinnowError('parse_error', `${EXPORT_FILES.subset}: only ${res.rows} of ${positions.length} rows of dataset "${d.name}" imported`);
+      positions.forEach((k, j) => (newIds[k] = rowId.get(res.datasetId, j) as number));
+      datasetIds.push(res.datasetId);
     }
 
     // 3. subset, layer mask and token masks, all or nothing
@@ -202,8 +221,10 @@ export async function openBundle(db: Db, dirIn: string): Promise<BundleOpenResul
       return { subsetId, layerMaskId, datasetId: datasetIds[0] ?? 0, datasetIds, importedDatasets: importedIds.length, tokenMasks };
     })();
   } catch (err) {
-    // a refused bundle leaves the project as it was: rows imported for it go again
+    // should the final transaction still fail, rows imported for the bundle go again
     for (const id of importedIds) deleteDataset(db, id);
     throw err;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 }

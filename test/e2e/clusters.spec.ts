@@ -58,8 +58,9 @@ test('K-means from the Map: a job, then the map is coloured by cluster and the t
   await page.goto(`${server.url}#/map`);
   const canvas = page.getByTestId('map-canvas');
   await expect(canvas).toHaveAttribute('data-points', '50');
-  // Chromium here runs with --disable-gpu: WebGL comes from SwiftShader
-  await expect(canvas).toHaveAttribute('data-renderer', 'webgl');
+  // Chromium here runs with --disable-gpu: WebGL would be SwiftShader, so the map draws on the pixel-buffer canvas
+  await expect(canvas).toHaveAttribute('data-renderer', 'canvas');
+  await expect(canvas).toHaveAttribute('data-draws', /\d+/);
   await expect(page.getByTestId('clusters-none')).toBeVisible();
   await page.getByTestId('clusters-k').fill('3');
   await page.getByTestId('clusters-seed').fill('1');
@@ -126,7 +127,12 @@ test('per-cluster quota and k-center rules; each subset shows its rule; k-center
 });
 
 test('UMAP on request: says what to do, runs as a job, then draws the same points with the same seed', async ({ page }) => {
-  await page.goto(`${server.url}#/map`);
+  // the WebGL path, forced (SwiftShader here), must draw as well
+  const u = new URL(server.url);
+  u.searchParams.set('scatter', 'webgl');
+  await page.goto(`${u.toString()}#/map`);
+  await expect(page.getByTestId('map-canvas')).toHaveAttribute('data-renderer', 'webgl');
+  await expect(page.getByTestId('map-canvas')).toHaveAttribute('data-draws', /\d+/);
   await page.getByTestId('map-method').selectOption('umap');
   await expect(page.getByTestId('map-empty')).toContainText('No UMAP layout yet');
   await shot(page, '04-umap-empty');

@@ -69,12 +69,13 @@ export function MapScreen() {
     return () => ro.disconnect();
   }, [hasPoints]);
 
-  // one renderer per canvas element: WebGL unless unavailable (or ?scatter=canvas, for comparing the two)
+  // one renderer per canvas element: WebGL on a GPU; the pixel-buffer canvas where WebGL is missing or emulated on the
+  // CPU (?scatter=webgl|canvas forces one, for comparing them)
   useEffect(() => {
     const canvas = canvasRef.current;
     if (!canvas) return;
-    const forceCanvas = new URLSearchParams(window.location.search).get('scatter') === 'canvas';
-    const r = (!forceCanvas && createWebGlRenderer(canvas)) || createCanvasRenderer(canvas);
+    const force = new URLSearchParams(window.location.search).get('scatter');
+    const r = (force !== 'canvas' && createWebGlRenderer(canvas, { allowSoftware: force === 'webgl' })) || createCanvasRenderer(canvas);
     setRenderer(r);
     return () => {
       r.dispose();
@@ -113,22 +114,26 @@ export function MapScreen() {
   }, [data?.ids, width]);
 
   const dark = document.documentElement.dataset.theme === 'dark';
-  // one RGBA per point: by value on the theme's ramp, or by cluster; faded when there is a pick
+  // one RGBA per point: by value on the theme's ramp, or by cluster; faded toward the background when there is a pick.
+  // Opaque on purpose: the canvas path writes opaque pixels with one store each (blending costs ~10× that).
   const colours = useMemo(() => {
     if (!data) return null;
     const css = getComputedStyle(document.documentElement);
     const steps = ramp(css.getPropertyValue('--series-1').trim() || '#2f6fde', css.getPropertyValue('--heat-hi').trim() || '#e4572e');
     const none = parseColor(css.getPropertyValue('--border').trim() || '#ccc');
+    const bg = parseColor(css.getPropertyValue('--surface').trim() || '#fff');
     const rgba = new Uint8Array(4 * n);
     const span = scale ? scale.hi - scale.lo || 1 : 1;
     const pickedSet = picked.length ? new Set(picked) : null;
+    const palette: Array<[number, number, number]> = [];
     for (let i = 0; i < n; i++) {
       const v = data.values[i];
-      const c = v === null || v === undefined || !scale ? none : byCluster ? clusterColour(v, dark) : steps[Math.round(((v - scale.lo) / span) * 63)]!;
-      rgba[4 * i] = c[0];
-      rgba[4 * i + 1] = c[1];
-      rgba[4 * i + 2] = c[2];
-      rgba[4 * i + 3] = pickedSet ? (pickedSet.has(i) ? 255 : 80) : 220;
+      const c = v === null || v === undefined || !scale ? none : byCluster ? (palette[v] ??= clusterColour(v, dark)) : steps[Math.round(((v - scale.lo) / span) * 63)]!;
+      const keep = !pickedSet || pickedSet.has(i) ? 1 : 0.3;
+      rgba[4 * i] = Math.round(bg[0] + (c[0] - bg[0]) * keep);
+      rgba[4 * i + 1] = Math.round(bg[1] + (c[1] - bg[1]) * keep);
+      rgba[4 * i + 2] = Math.round(bg[2] + (c[2] - bg[2]) * keep);
+      rgba[4 * i + 3] = 255;
     }
     return { rgba, outline: parseColor(css.getPropertyValue('--text').trim() || '#000') };
     // themeVersion: theme colours are read from CSS
@@ -288,7 +293,11 @@ export function MapScreen() {
                 data-zoom={view.k.toFixed(3)}
                 style={{ width, height: HEIGHT }}
                 onPointerDown={(e) => {
-                  (e.target as Element).setPointerCapture?.(e.pointerId);
+                  try {
+                    (e.target as Element).setPointerCapture?.(e.pointerId);
+                  } catch {
+                    // not an active pointer (synthetic events): the drag still works inside the canvas
+                  }
                   if (e.shiftKey || e.button === 1) {
                     pan.current = { x: e.clientX, y: e.clientY, view };
                     return;

@@ -67,7 +67,18 @@ function compile(gl: WebGL2RenderingContext, type: number, src: string): WebGLSh
   return sh;
 }
 
-export function createWebGlRenderer(canvas: HTMLCanvasElement): ScatterRenderer | null {
+/** WebGL emulated on the CPU (SwiftShader, llvmpipe): slower than the canvas path for scatter plots. */
+export function isSoftware(gl: WebGL2RenderingContext): boolean {
+  const ext = gl.getExtension('WEBGL_debug_renderer_info');
+  const name = String(ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
+  return /swiftshader|llvmpipe|software/i.test(name);
+}
+
+export function createWebGlRenderer(canvas: HTMLCanvasElement, opts: { allowSoftware?: boolean } = {}): ScatterRenderer | null {
+  // asked on a spare canvas: once a canvas has a WebGL context it can never give a 2-D one
+  const probe = document.createElement('canvas').getContext('webgl2');
+  if (!probe || (!opts.allowSoftware && isSoftware(probe))) return null;
+  probe.getExtension('WEBGL_lose_context')?.loseContext();
   const gl = canvas.getContext('webgl2', { antialias: false, premultipliedAlpha: true, preserveDrawingBuffer: false });
   if (!gl) return null;
   let prog: WebGLProgram;
@@ -158,8 +169,14 @@ export function createWebGlRenderer(canvas: HTMLCanvasElement): ScatterRenderer 
   };
 }
 
+/**
+ * The 2-D canvas path: points are written straight into an RGBA pixel buffer and put on the canvas in one call.
+ * Without a GPU this beats both fillRect per point (~0.8 s at 100k here) and WebGL on SwiftShader (~150 ms a frame,
+ * bound by its per-point setup): 100k points cost a few milliseconds of plain array writes.
+ */
 export function createCanvasRenderer(canvas: HTMLCanvasElement): ScatterRenderer {
   const ctx = canvas.getContext('2d')!;
+  let image: ImageData | null = null;
   return {
     kind: 'canvas',
     invalidate: () => {},
@@ -171,36 +188,73 @@ export function createCanvasRenderer(canvas: HTMLCanvasElement): ScatterRenderer
         canvas.width = w;
         canvas.height = h;
       }
-      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-      ctx.clearRect(0, 0, d.width, d.height);
-      const { k, tx, ty } = d.view;
-      const s = d.size;
-      const n = d.xy.length / 2;
-      let last = -1;
-      for (let i = 0; i < n; i++) {
-        const x = tx + k * d.xy[2 * i]!;
-        const y = ty + k * d.xy[2 * i + 1]!;
-        if (x < -s || y < -s || x > d.width + s || y > d.height + s) continue;
-        // fillStyle is slow to set: only when the colour changes
-        const c = (d.rgba[4 * i]! << 24) | (d.rgba[4 * i + 1]! << 16) | (d.rgba[4 * i + 2]! << 8) | d.rgba[4 * i + 3]!;
-        if (c !== last) {
-          ctx.fillStyle = `rgba(${d.rgba[4 * i]},${d.rgba[4 * i + 1]},${d.rgba[4 * i + 2]},${(d.rgba[4 * i + 3]! / 255).toFixed(3)})`;
-          last = c;
+      if (!image || image.width !== w || image.height !== h) image = ctx.createImageData(w, h);
+      const px = new Uint32Array(image.data.buffer);
+      px.fill(0);
+      const k = d.view.k * dpr;
+      const tx = d.view.tx * dpr;
+      const ty = d.view.ty * dpr;
+      const size = Math.max(1, Math.round(d.size * dpr));
+      const disc = discOffsets(size);
+      const put = (cx: number, cy: number, r: number, g: number, b: number, a: number, offsets: Int16Array) => {
+        for (let o = 0; o < offsets.length; o += 2) {
+          const x = cx + offsets[o]!;
+          const y = cy + offsets[o + 1]!;
+          if (x < 0 || y < 0 || x >= w || y >= h) continue;
+          const at = y * w + x;
+          if (a === 255) {
+            px[at] = 0xff000000 | (b << 16) | (g << 8) | r;
+            continue;
+          }
+          // "over" a pixel already drawn (non-premultiplied, as ImageData is)
+          const dst = px[at]!;
+          const da = dst >>> 24;
+          const oa = a + ((da * (255 - a)) >> 8);
+          const mix = (sc: number, dc: number) => (oa ? ((sc * a + ((dc * da * (255 - a)) >> 8)) / oa) | 0 : 0);
+          px[at] = ((oa & 255) << 24) | (mix(b, (dst >>> 16) & 255) << 16) | (mix(g, (dst >>> 8) & 255) << 8) | mix(r, dst & 255);
         }
-        ctx.fillRect(x - s / 2, y - s / 2, s, s);
+      };
+      const n = d.xy.length / 2;
+      for (let i = 0; i < n; i++) {
+        const cx = Math.round(tx + k * d.xy[2 * i]!);
+        const cy = Math.round(ty + k * d.xy[2 * i + 1]!);
+        if (cx < -size || cy < -size || cx > w + size || cy > h + size) continue;
+        put(cx, cy, d.rgba[4 * i]!, d.rgba[4 * i + 1]!, d.rgba[4 * i + 2]!, d.rgba[4 * i + 3]!, disc);
       }
       if (d.picked.length) {
-        ctx.strokeStyle = `rgb(${d.outline.join(',')})`;
-        ctx.lineWidth = 1;
+        const ring = discOffsets(size + 3);
+        const inner = discOffsets(size + 1);
+        const [or, og, ob] = d.outline;
         for (const i of d.picked) {
-          const x = tx + k * d.xy[2 * i]!;
-          const y = ty + k * d.xy[2 * i + 1]!;
-          ctx.fillStyle = `rgb(${d.rgba[4 * i]},${d.rgba[4 * i + 1]},${d.rgba[4 * i + 2]})`;
-          ctx.fillRect(x - (s + 2) / 2, y - (s + 2) / 2, s + 2, s + 2);
-          ctx.strokeRect(x - (s + 2) / 2, y - (s + 2) / 2, s + 2, s + 2);
+          const cx = Math.round(tx + k * d.xy[2 * i]!);
+          const cy = Math.round(ty + k * d.xy[2 * i + 1]!);
+          put(cx, cy, or, og, ob, 255, ring);
+          put(cx, cy, d.rgba[4 * i]!, d.rgba[4 * i + 1]!, d.rgba[4 * i + 2]!, 255, inner);
         }
       }
+      ctx.putImageData(image, 0, 0);
     },
-    dispose: () => {},
+    dispose: () => {
+      image = null;
+    },
   };
+}
+
+const discs = new Map<number, Int16Array>();
+/** Pixel offsets of a filled disc of `size` px (a square up to 3 px, where a disc would look the same). */
+function discOffsets(size: number): Int16Array {
+  let d = discs.get(size);
+  if (d) return d;
+  const out: number[] = [];
+  const r = size / 2;
+  const lo = -Math.floor((size - 1) / 2);
+  for (let y = lo; y < lo + size; y++) {
+    for (let x = lo; x < lo + size; x++) {
+      const cx = x - lo + 0.5 - r;
+      const cy = y - lo + 0.5 - r;
+      if (size <= 3 || cx * cx + cy * cy <= r * r) out.push(x, y);
+    }
+  }
+  discs.set(size, (d = Int16Array.from(out)));
+  return d;
 }

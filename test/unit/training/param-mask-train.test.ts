@@ -7,7 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../main/engine/compute/backend';
-import { readCheckpoint } from '../../../main/engine/models/safetensors';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readCheckpoint, readSafetensorsHeader } from '../../../main/engine/models/safetensors';
 import { createOptimizer } from '../../../main/engine/training/optimizer';
 import { loadParamMaskBits } from '../../../main/engine/selection/param-masks-store';
 import { rng, writeTinyModel } from '../models/tiny';
@@ -131,6 +133,35 @@ describe('a training job under a parameter mask', () => {
       expect(moved).toBe(info.trainableParams);
     });
   }
+
+  it('exports the run\'s mask (uint8 safetensors + json) and its changed tensors; refuses a mask export without a mask', async () => {
+    const run = (await proj.call('train.list', {})).find((r) => r.config.paramMaskId !== undefined && r.config.optimizer === 'adamw')!;
+    const info = await proj.call('paramMasks.get', { maskId: run.config.paramMaskId! });
+    const out = join(proj.home, 'bundle');
+    const { jobId } = await proj.call('export.start', { outDir: out, subsetId: null, trainRunId: run.id, what: ['param_mask', 'weights'], weightsForm: 'changed' });
+    await proj.finished(jobId);
+    const json = JSON.parse(readFileSync(join(out, 'param_mask.json'), 'utf8')) as { trainable_params: number; tensors: Array<{ name: string }> };
+    expect(json.trainable_params).toBe(info.trainableParams);
+    const header = readSafetensorsHeader(join(out, 'param_mask.safetensors'));
+    expect([...header.entries.keys()].sort()).toEqual(info.tensors.map((t) => t.name).sort());
+    for (const e of header.entries.values()) expect(e.dtype).toBe('U8');
+    const bits = loadParamMaskBits(proj.db, info.id);
+    const raw = readFileSync(join(out, 'param_mask.safetensors'));
+    const start = 8 + Number(raw.readBigUInt64LE(0));
+    for (const [name, e] of header.entries) {
+      expect(Uint8Array.from(raw.subarray(start + e.data_offsets[0], start + e.data_offsets[1])), name).toEqual(bits.get(name)!.mask);
+    }
+    // changed tensors: exactly the mask's tensors that moved; the manifest and README name the files
+    const delta = JSON.parse(readFileSync(join(out, 'model', 'winnow_delta.json'), 'utf8')) as { tensors: string[] };
+    for (const n of delta.tensors) expect(bits.has(n), n).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: Record<string, string> };
+    expect(Object.keys(manifest.files)).toEqual(expect.arrayContaining(['param_mask.safetensors', 'param_mask.json', 'model/winnow_delta.json']));
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain('param_mask.safetensors');
+
+    const none = await proj.service.call('export.start', { outDir: join(proj.home, 'none'), subsetId: null, datasetId, what: ['param_mask'] });
+    expect(none.ok).toBe(false);
+    if (!none.ok) expect(none.error.message).toMatch(/needs a parameter mask/);
+  });
 
   it('refuses a mask of another model', async () => {
     const other = await proj.addModel(writeTinyModel(TINY_LLAMA, 32));

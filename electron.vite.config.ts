@@ -7,7 +7,7 @@ const root = dirname(fileURLToPath(import.meta.url));
 
 // Top-level main/ preload/ renderer/ (not electron-vite's src/ default), so every entry is explicit.
 // The main build also emits the engine entries that run without Electron: the engine host (utilityProcess or plain
-// Node), the compute worker, the browser-mode server and the CLI.
+// Node), the compute worker, the import's parsing worker, the browser-mode server and the CLI.
 export default defineConfig({
   main: {
     build: {
@@ -17,6 +17,7 @@ export default defineConfig({
           index: resolve(root, 'main/index.ts'),
           'engine-host': resolve(root, 'main/engine/host.ts'),
           'compute-worker': resolve(root, 'main/engine/compute/worker.ts'),
+          'import-worker': resolve(root, 'main/engine/data/parse-worker.ts'),
           server: resolve(root, 'main/server/index.ts'),
           cli: resolve(root, 'main/cli/index.ts'),
         },

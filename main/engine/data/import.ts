@@ -3,11 +3,16 @@ import { readFileSync, statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { basename } from 'node:path';
 import type { Db } from '../db/open';
-import { createDataset, exampleInserter, importSkipInserter, setDatasetHash, setDatasetRowCount } from '../db/datasets';
+import {
+  createDataset, createExampleIndexes, dropExampleIndexes, exampleBatchInserter, importSkipInserter, projectExampleCount, setDatasetHash,
+  setDatasetRowCount,
+} from '../db/datasets';
 import { WinnowError } from '../util/errors';
-import { formatFromPath, positionName, readRecordBatches, type FileFormat, type RecordItem } from './readers';
-import { detectFormat, toMessages, type Mapping } from './formats';
-import { charCount, fullText, normHash, previewText } from './normalize';
+import { formatFromPath, positionName, type FileFormat } from './readers';
+import type { Mapping } from './formats';
+import { parseFile } from './parse';
+import { canParseInWorker, parseFileInWorker } from './parse-client';
+import { indexText } from './textIndex';
 
 export interface ImportOptions {
   path: string;
@@ -19,7 +24,16 @@ export interface ImportOptions {
   /** keep going past malformed records, listing them in import_skips (default: abort naming the line) */
   skipMalformed?: boolean;
   textMode?: 'block' | 'line';
+  /** rows written so far (total once committed) */
   onProgress?: (done: number, total?: number) => void;
+  /** the rows are committed: they sort and filter from now on; the search index follows */
+  onCommitted?: (rows: number) => void;
+  /** search-index progress, after the commit */
+  onIndexProgress?: (done: number, total: number) => void;
+  /** build the search index after the commit (default true); without it the next import's or re-mapping's does */
+  textIndex?: boolean;
+  /** parse in a worker thread (default: for files of 8 MiB or more, when the worker can be started) */
+  worker?: boolean;
   signal?: AbortSignal;
 }
 
@@ -30,9 +44,9 @@ export interface ImportResult {
   errors: Array<{ line: number; reason: string }>;
 }
 
-const DETECT_SAMPLE = 200;
-const PROGRESS_EVERY = 1000;
 const SMALL_FILE = 16 << 20;
+/** below this a worker's start-up (a second V8 isolate loading the parser) costs more than it saves */
+const WORKER_FILE = 8 << 20;
 
 /**
  * sha256 of the file, in a worker thread so it overlaps the import instead of adding a full pass over a
@@ -66,107 +80,73 @@ function fileHash(path: string): Promise<string> {
 }
 
 /**
- * Import a data file as one dataset in ONE transaction: an error or an abort rolls everything back,
- * leaving the project as it was. The transaction spans awaits (the file is streamed), so nothing else
- * may write through this connection meanwhile; other connections wait on busy_timeout.
+ * Import a data file as one dataset in ONE transaction: an error or an abort rolls everything back, leaving the
+ * project as it was. The transaction spans awaits (the file is streamed), so nothing else may write through this
+ * connection meanwhile; other connections wait on busy_timeout. Parsing (read, JSON, mapping, hashing) runs in a
+ * worker thread for big files while this thread writes. After the commit the search index is built (textIndex.ts):
+ * an abort from then on keeps the committed rows and leaves the index to be finished by the next job.
  */
 export async function importDataset(db: Db, opts: ImportOptions): Promise<ImportResult> {
   const file = basename(opts.path);
   const format = opts.format ?? formatFromPath(opts.path);
   const unit = positionName(opts.path, format);
   const where = (line: number) => `${file} ${unit} ${line}`;
-  const hashing = fileHash(opts.path);
-  hashing.catch(() => undefined); // awaited below; a failure before then must not go unhandled
   const checkAbort = () => {
     if (opts.signal?.aborted) throw new WinnowError('cancelled', `${file}: import cancelled`);
   };
-
-  const batches = readRecordBatches(opts.path, { format, textMode: opts.textMode });
-  // detection needs a sample before the first insert; the sample's batches are replayed below
-  const head: RecordItem[][] = [];
-  let nHead = 0;
-  let ended = false;
-  let mapping: Mapping;
-  let recordFormat: string;
+  let size = 0;
   try {
-    while (nHead < DETECT_SAMPLE) {
-      const next = await batches.next();
-      if (next.done) { ended = true; break; }
-      head.push(next.value);
-      nHead += next.value.length;
-    }
-    const sample = head.flat().slice(0, DETECT_SAMPLE);
-    if (sample.length === 0) throw new WinnowError('bad_input', `${file}: no records found`);
-    if (opts.mapping) {
-      mapping = opts.mapping;
-      recordFormat = opts.mapping.format;
-    } else {
-      const records = sample.filter((h) => h.error === undefined).map((h) => h.record);
-      if (records.length === 0) throw new WinnowError('parse_error', `${where(sample[0].line)}: ${sample[0].error}`, { line: sample[0].line });
-      const d = detectFormat(records, file);
-      mapping = d.mapping;
-      recordFormat = d.format;
-    }
-  } catch (err) {
-    await batches.return(undefined); // close the file
-    await hashing.catch(() => undefined);
-    throw err;
+    size = statSync(opts.path).size;
+  } catch {
+    // the reader reports a missing file in the usual words
   }
-
-  async function* all(): AsyncGenerator<RecordItem[]> {
-    yield* head;
-    if (!ended) yield* batches;
-  }
+  const useWorker = opts.worker ?? (size >= WORKER_FILE && canParseInWorker());
+  const parseOpts = { format, mapping: opts.mapping, textMode: opts.textMode };
+  const src = useWorker ? await parseFileInWorker(opts.path, parseOpts) : await parseFile(opts.path, parseOpts);
+  const hashing = fileHash(opts.path);
+  hashing.catch(() => undefined); // awaited below; a failure before then must not go unhandled
 
   const errors: Array<{ line: number; reason: string }> = [];
   let rows = 0;
+  let datasetId: number;
   db.exec('BEGIN IMMEDIATE');
   try {
-    const datasetId = createDataset(db, {
-      name: opts.name ?? file, sourcePath: opts.path, format: `${format}:${recordFormat}`, mapping, hash: '',
+    datasetId = createDataset(db, {
+      name: opts.name ?? file, sourcePath: opts.path, format: `${format}:${src.recordFormat}`, mapping: src.mapping, hash: '',
     });
-    const insert = exampleInserter(db, datasetId);
+    // a big import into a smaller project: drop examples' secondary indexes now, build them once at the end
+    // (rows are rarely under 256 bytes, so size / 256 underestimates the rows to come)
+    const rebuild = size / 256 > projectExampleCount(db);
+    if (rebuild) dropExampleIndexes(db);
+    const insert = exampleBatchInserter(db, datasetId);
     const skip = importSkipInserter(db, datasetId);
-    const malformed = (item: RecordItem, reason: string) => {
-      if (!opts.skipMalformed) throw new WinnowError('parse_error', reason.startsWith(file) ? reason : `${where(item.line)}: ${reason}`, { line: item.line });
-      errors.push({ line: item.line, reason });
-      skip(item.line, reason, item.raw ?? (item.record !== undefined ? JSON.stringify(item.record) : null));
-    };
-    let nextProgress = PROGRESS_EVERY;
-    for await (const batch of all()) {
+    for await (const batch of src.batches) {
       checkAbort();
-      for (const item of batch) {
-        if (item.error !== undefined) { malformed(item, item.error); continue; }
-        let norm;
-        try {
-          norm = toMessages(item.record, mapping, where(item.line));
-        } catch (err) {
-          if (err instanceof WinnowError) { malformed(item, err.message); continue; }
-          throw err;
-        }
-        insert({
-          rowIndex: rows, rawJson: item.raw ?? JSON.stringify(item.record), messagesJson: JSON.stringify(norm),
-          textPreview: previewText(norm), normHash: normHash(norm), nChars: charCount(norm), fullText: fullText(norm),
-        });
-        rows++;
+      for (const b of batch.bad) {
+        if (!opts.skipMalformed) throw new WinnowError('parse_error', b.reason.startsWith(file) ? b.reason : `${where(b.line)}: ${b.reason}`, { line: b.line });
+        errors.push({ line: b.line, reason: b.reason });
+        skip(b.line, b.reason, b.raw);
       }
-      if (rows >= nextProgress) {
-        opts.onProgress?.(rows);
-        nextProgress = rows + PROGRESS_EVERY;
-        // the progress callback may abort; look before the next batch
-      }
+      insert(rows, batch.raws, batch.hashes, batch.nChars);
+      rows += batch.raws.length;
+      // the progress callback may abort; looked at before the next batch
+      opts.onProgress?.(rows);
     }
     checkAbort();
     if (rows === 0) throw new WinnowError('bad_input', `${file}: no usable records (${errors.length} skipped as malformed)`);
+    if (rebuild) createExampleIndexes(db);
     setDatasetRowCount(db, datasetId, rows);
     setDatasetHash(db, datasetId, await hashing);
     db.exec('COMMIT');
-    opts.onProgress?.(rows, rows);
-    return { datasetId, rows, skipped: errors.length, errors };
   } catch (err) {
     if (db.inTransaction) db.exec('ROLLBACK');
-    await batches.return(undefined);
+    await src.batches.return(undefined);
     await hashing.catch(() => undefined);
     throw err;
   }
+  opts.onProgress?.(rows, rows);
+  opts.onCommitted?.(rows);
+  // this dataset, and any left behind by a cancelled or killed job
+  if (opts.textIndex !== false) await indexText(db, { signal: opts.signal, onProgress: opts.onIndexProgress });
+  return { datasetId, rows, skipped: errors.length, errors };
 }

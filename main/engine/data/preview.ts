@@ -8,6 +8,8 @@ import { WinnowError } from '../util/errors';
 import { detectFormat, isTextRecord, toMessages, type Mapping, type RecordFormat } from './formats';
 import { formatFromPath, positionName, readRecordBatches, type FileFormat, type RecordItem } from './readers';
 import { renderExample, type LabelPolicy } from './render';
+import type { Db } from '../db/open';
+import { getDataset } from '../db/datasets';
 
 export interface PreviewOptions {
   /** file format; from the extension by default */
@@ -64,6 +66,29 @@ export async function previewImport(path: string, opts: PreviewOptions = {}, tok
     await batches.return(undefined);
   }
   if (sample.length === 0) throw new WinnowError('bad_input', `${file}: no records found`);
+  return previewSample(sample, { file, unit, fileFormat, mapping: opts.mapping, rows: opts.rows, labelPolicy: opts.labelPolicy }, tok);
+}
+
+/**
+ * The mapping step for a dataset already in the project ("Edit mapping"): its first stored rows (not the source
+ * file, which may have moved) under `mapping`, by default the dataset's current one. `line` is the 1-based row.
+ */
+export function previewDataset(db: Db, datasetId: number, opts: { mapping?: Mapping; rows?: number; labelPolicy?: LabelPolicy } = {}, tok?: WinnowTokenizer): ImportPreview {
+  const ds = getDataset(db, datasetId);
+  const raws = db.prepare('SELECT row_index AS rowIndex, raw_json AS raw FROM examples WHERE dataset_id = ? ORDER BY row_index LIMIT ?')
+    .all(datasetId, SAMPLE) as Array<{ rowIndex: number; raw: string }>;
+  if (raws.length === 0) throw new WinnowError('bad_input', `dataset "${ds.name}" has no rows`);
+  const sample: RecordItem[] = raws.map((r) => ({ line: r.rowIndex + 1, record: JSON.parse(r.raw) }));
+  const fileFormat = (ds.format.includes(':') ? ds.format.slice(0, ds.format.indexOf(':')) : ds.format) as FileFormat;
+  return previewSample(sample, { file: ds.name, unit: 'row', fileFormat, mapping: opts.mapping ?? (ds.mapping as Mapping), rows: opts.rows, labelPolicy: opts.labelPolicy }, tok);
+}
+
+function previewSample(
+  sample: RecordItem[],
+  opts: { file: string; unit: string; fileFormat: FileFormat; mapping?: Mapping; rows?: number; labelPolicy?: LabelPolicy },
+  tok?: WinnowTokenizer,
+): ImportPreview {
+  const { file, unit, fileFormat } = opts;
   const records = sample.filter((s) => s.error === undefined).map((s) => s.record);
   const fields = new Set<string>();
   for (const r of records.slice(0, 50)) {

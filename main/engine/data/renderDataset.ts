@@ -3,7 +3,6 @@ import { examplesAfter, getDataset } from '../db/datasets';
 import { clearRenderErrors, renderErrorWriter, renderWriter } from '../db/renders';
 import type { WinnowTokenizer } from '../models/types';
 import { WinnowError } from '../util/errors';
-import type { Normalized } from './formats';
 import { countLabels, renderExample, type LabelPolicy } from './render';
 
 export interface RenderDatasetOptions {
@@ -52,7 +51,7 @@ export async function renderDataset(db: Db, datasetId: number, tok: WinnowTokeni
         if (cached.has(ex.id)) { res.cached++; continue; }
         let reason: string | null = null;
         try {
-          const r = renderExample(tok, JSON.parse(ex.messagesJson) as Normalized, { labelPolicy: opts.labelPolicy, maxTokens: opts.maxTokens });
+          const r = renderExample(tok, ex.messages, { labelPolicy: opts.labelPolicy, maxTokens: opts.maxTokens });
           const nLabel = countLabels(r.labelMask);
           if (nLabel === 0) {
             reason = r.truncated ? `no trainable tokens (all of them fall after max_tokens ${opts.maxTokens})` : 'no trainable tokens';

@@ -1,5 +1,7 @@
 import type { Db } from './open';
 import { WinnowError } from '../util/errors';
+import { toMessages, type Mapping, type Normalized } from '../data/formats';
+import { previewText } from '../data/normalize';
 
 export interface DatasetRow {
   id: number;
@@ -10,6 +12,8 @@ export interface DatasetRow {
   hash: string;
   rowCount: number;
   createdAt: string;
+  /** examples with ids up to this one are in the search index (built after the import commits) */
+  textIndexedUpto: number;
 }
 
 export interface NewExample {
@@ -37,13 +41,13 @@ export interface ExampleRow {
 
 interface DatasetDbRow {
   id: number; name: string; source_path: string; format: string; mapping_json: string;
-  hash: string; row_count: number; created_at: string;
+  hash: string; row_count: number; created_at: string; text_indexed_upto: number;
 }
 
 function toDataset(r: DatasetDbRow): DatasetRow {
   return {
     id: r.id, name: r.name, sourcePath: r.source_path, format: r.format, mapping: JSON.parse(r.mapping_json),
-    hash: r.hash, rowCount: r.row_count, createdAt: r.created_at,
+    hash: r.hash, rowCount: r.row_count, createdAt: r.created_at, textIndexedUpto: r.text_indexed_upto,
   };
 }
 
@@ -72,18 +76,82 @@ export function deleteDataset(db: Db, datasetId: number): void {
 }
 
 /**
- * Prepared once per import: returns a function inserting one example (row + FTS text), giving its id.
- * `fts: false` leaves search out (fullText is then not needed). Measured: FTS5 indexing costs about as much as
- * the row insert itself; building it in bulk at the end from messages_json (SQL JSON) was slower, not faster.
+ * One example at a time with everything given (tests, hand-made rows): returns a function inserting one example
+ * (row + search text), giving its id. `fts: false` leaves search out (fullText is then not needed). Imports use
+ * exampleBatchInserter.
  */
 export function exampleInserter(db: Db, datasetId: number, opts: { fts?: boolean } = {}): (e: NewExample) => number {
   const ins = db.prepare(`INSERT INTO examples (dataset_id, row_index, raw_json, messages_json, text_preview, norm_hash, n_chars)
     VALUES (?, ?, ?, ?, ?, ?, ?)`);
   const fts = opts.fts === false ? null : db.prepare('INSERT INTO examples_fts (rowid, text) VALUES (?, ?)');
+  const indexed = db.prepare('UPDATE datasets SET text_indexed_upto = max(text_indexed_upto, ?) WHERE id = ?');
   return (e) => {
     const id = Number(ins.run(datasetId, e.rowIndex, e.rawJson, e.messagesJson, e.textPreview, e.normHash, e.nChars).lastInsertRowid);
-    fts?.run(id, e.fullText ?? '');
+    if (fts) {
+      fts.run(id, e.fullText ?? '');
+      indexed.run(id, datasetId);
+    }
     return id;
+  };
+}
+
+/**
+ * The import's writer: rows as the parser gives them (record JSON, normalized-text hash, character count), numbered
+ * from `firstRow`. messages_json and text_preview are stored as '' and derived when read (deriveMessages), which
+ * halves what an import writes. The search index is built afterwards (data/textIndex.ts). (Multi-row INSERTs were
+ * measured: no faster than one prepared single-row statement.)
+ */
+export function exampleBatchInserter(db: Db, datasetId: number): (firstRow: number, raws: string[], hashes: string[], nChars: number[]) => void {
+  const one = db.prepare(`INSERT INTO examples (dataset_id, row_index, raw_json, messages_json, text_preview, norm_hash, n_chars)
+    VALUES (?, ?, ?, '', '', ?, ?)`);
+  return (firstRow, raws, hashes, nChars) => {
+    for (let i = 0; i < raws.length; i++) one.run(datasetId, firstRow + i, raws[i], hashes[i], nChars[i]);
+  };
+}
+
+/**
+ * Secondary indexes of examples that a big import drops and builds again once its rows are in: one sort at the end
+ * costs far less than keeping a random-order index up to date row by row (measured: half of the insert time).
+ */
+const EXAMPLE_INDEXES: Record<string, string> = {
+  idx_examples_n_chars: 'CREATE INDEX IF NOT EXISTS idx_examples_n_chars ON examples(n_chars)',
+};
+
+export function dropExampleIndexes(db: Db): void {
+  for (const name of Object.keys(EXAMPLE_INDEXES)) db.exec(`DROP INDEX IF EXISTS ${name}`);
+}
+
+export function createExampleIndexes(db: Db): void {
+  for (const sql of Object.values(EXAMPLE_INDEXES)) db.exec(sql);
+}
+
+/** Examples in the project (from datasets' row counts: no table walk). */
+export function projectExampleCount(db: Db): number {
+  return db.prepare('SELECT COALESCE(SUM(row_count), 0) FROM datasets').pluck().get() as number;
+}
+
+/**
+ * An example's messages (or `{ text }`): stored in messages_json by older imports, else derived from the record's
+ * JSON with its dataset's mapping (the same toMessages the import ran, so the same result).
+ */
+export function deriveMessages(rawJson: string, messagesJson: string, mapping: Mapping, at: string): Normalized {
+  if (messagesJson !== '') return JSON.parse(messagesJson) as Normalized;
+  return toMessages(JSON.parse(rawJson), mapping, at);
+}
+
+/** deriveMessages for rows of any dataset, with each dataset's mapping read once. */
+export function messagesReader(db: Db): (row: { datasetId: number; rowIndex: number; rawJson: string; messagesJson: string }) => Normalized {
+  const mappings = new Map<number, Mapping>();
+  const get = db.prepare('SELECT mapping_json FROM datasets WHERE id = ?').pluck();
+  return (row) => {
+    let m = mappings.get(row.datasetId);
+    if (!m) {
+      const json = get.get(row.datasetId) as string | undefined;
+      if (json === undefined) throw new WinnowError('not_found', `dataset ${row.datasetId} does not exist`);
+      m = JSON.parse(json) as Mapping;
+      mappings.set(row.datasetId, m);
+    }
+    return deriveMessages(row.rawJson, row.messagesJson, m, `dataset ${row.datasetId} row ${row.rowIndex}`);
   };
 }
 
@@ -103,31 +171,48 @@ export function listImportSkips(db: Db, datasetId: number): Array<{ line: number
 
 interface ExampleDbRow {
   id: number; dataset_id: number; row_index: number; raw_json: string; messages_json: string;
-  text_preview: string; norm_hash: string; n_chars: number;
+  text_preview: string; norm_hash: string; n_chars: number; mapping_json: string;
 }
 
 function toExample(r: ExampleDbRow): ExampleRow {
+  const messages = deriveMessages(r.raw_json, r.messages_json, JSON.parse(r.mapping_json) as Mapping, `dataset ${r.dataset_id} row ${r.row_index}`);
   return {
     id: r.id, datasetId: r.dataset_id, rowIndex: r.row_index, raw: JSON.parse(r.raw_json),
-    messages: JSON.parse(r.messages_json), textPreview: r.text_preview, normHash: r.norm_hash, nChars: r.n_chars,
+    messages, textPreview: r.text_preview || previewText(messages), normHash: r.norm_hash, nChars: r.n_chars,
   };
 }
 
+const EXAMPLE_SELECT = 'SELECT e.*, d.mapping_json FROM examples e JOIN datasets d ON d.id = e.dataset_id';
+
 export function getExample(db: Db, exampleId: number): ExampleRow {
-  const r = db.prepare('SELECT * FROM examples WHERE id = ?').get(exampleId) as ExampleDbRow | undefined;
+  const r = db.prepare(`${EXAMPLE_SELECT} WHERE e.id = ?`).get(exampleId) as ExampleDbRow | undefined;
   if (!r) throw new WinnowError('not_found', `example ${exampleId} does not exist`);
   return toExample(r);
 }
 
 export function getExampleByRow(db: Db, datasetId: number, rowIndex: number): ExampleRow {
-  const r = db.prepare('SELECT * FROM examples WHERE dataset_id = ? AND row_index = ?').get(datasetId, rowIndex) as ExampleDbRow | undefined;
+  const r = db.prepare(`${EXAMPLE_SELECT} WHERE e.dataset_id = ? AND e.row_index = ?`).get(datasetId, rowIndex) as ExampleDbRow | undefined;
   if (!r) throw new WinnowError('not_found', `dataset ${datasetId} has no row ${rowIndex}`);
   return toExample(r);
 }
 
 /** Keyset pagination in id order: safe to write between pages (better-sqlite3 forbids writes while iterating). */
-export function examplesAfter(db: Db, datasetId: number, afterId: number, limit: number): Array<{ id: number; rowIndex: number; messagesJson: string }> {
-  return db.prepare(`SELECT id, row_index AS rowIndex, messages_json AS messagesJson FROM examples
+export function examplesAfter(db: Db, datasetId: number, afterId: number, limit: number): Array<{ id: number; rowIndex: number; messages: Normalized }> {
+  const rows = db.prepare(`SELECT id, row_index AS rowIndex, raw_json AS rawJson, messages_json AS messagesJson FROM examples
     WHERE dataset_id = ? AND id > ? ORDER BY id LIMIT ?`).all(datasetId, afterId, limit) as
-    Array<{ id: number; rowIndex: number; messagesJson: string }>;
+    Array<{ id: number; rowIndex: number; rawJson: string; messagesJson: string }>;
+  if (rows.length === 0) return [];
+  const mapping = JSON.parse(getDatasetMappingJson(db, datasetId)) as Mapping;
+  return rows.map((r) => ({ id: r.id, rowIndex: r.rowIndex, messages: deriveMessages(r.rawJson, r.messagesJson, mapping, `dataset ${datasetId} row ${r.rowIndex}`) }));
+}
+
+function getDatasetMappingJson(db: Db, datasetId: number): string {
+  const m = db.prepare('SELECT mapping_json FROM datasets WHERE id = ?').pluck().get(datasetId) as string | undefined;
+  if (m === undefined) throw new WinnowError('not_found', `dataset ${datasetId} does not exist`);
+  return m;
+}
+
+/** Marks a dataset's examples up to `exampleId` as in the search index. */
+export function setTextIndexedUpto(db: Db, datasetId: number, exampleId: number): void {
+  db.prepare('UPDATE datasets SET text_indexed_upto = ? WHERE id = ?').run(exampleId, datasetId);
 }

@@ -1,6 +1,8 @@
 import type { Db } from './open';
 import { WinnowError } from '../util/errors';
 import { listSignalColumns } from './signals';
+import { messagesReader } from './datasets';
+import { previewText } from '../data/normalize';
 
 export interface ExampleQuery {
   datasetId?: number;
@@ -66,7 +68,30 @@ function datasetScope(db: Db, datasetId: number): Scope | null {
  * A page is found as ids first (touching only the indexes the order and filters need), then its rows are
  * fetched with their signals and token counts: OFFSET then skips index entries, not joined rows.
  */
-export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: ExampleListRow[] } {
+export interface ExampleQueryResult {
+  total: number;
+  rows: ExampleListRow[];
+  /** with a text filter: rows in scope not yet in the search index (built after an import commits); absent when 0 */
+  textPending?: number;
+}
+
+/**
+ * Rows of the scope (one dataset, or all) that the search index does not cover yet. A dataset's ids are one range
+ * (see datasetScope), so this is arithmetic on index seeks, not a count.
+ */
+function textPending(db: Db, datasetId: number | undefined): number {
+  const ds = db.prepare(`SELECT id, text_indexed_upto AS upto FROM datasets${datasetId === undefined ? '' : ' WHERE id = ?'}`)
+    .all(...(datasetId === undefined ? [] : [datasetId])) as Array<{ id: number; upto: number }>;
+  let n = 0;
+  for (const d of ds) {
+    const s = datasetScope(db, d.id);
+    if (s === null) n += db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ? AND id > ?').pluck().get(d.id, d.upto) as number;
+    else if (s.n > 0) n += Math.max(0, s.hi - Math.max(d.upto, s.lo - 1));
+  }
+  return n;
+}
+
+export function queryExamples(db: Db, q: ExampleQuery): ExampleQueryResult {
   if (!Number.isInteger(q.offset) || q.offset < 0) throw new WinnowError('bad_input', `offset must be a non-negative integer, got ${q.offset}`);
   if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > 10000) throw new WinnowError('bad_input', `limit must be an integer in 1..10000, got ${q.limit}`);
   const signals = listSignalColumns(db);
@@ -195,22 +220,30 @@ export function queryExamples(db: Db, q: ExampleQuery): { total: number; rows: E
       .pluck().all(...b.args, q.limit, q.offset) as number[];
   }
 
-  if (ids.length === 0) return { total, rows: [] };
+  const pending = q.text !== undefined && ftsQuery(q.text) !== null ? textPending(db, q.datasetId) : 0;
+  const extra = pending > 0 ? { textPending: pending } : {};
+  if (ids.length === 0) return { total, rows: [], ...extra };
   const sigSel = signals.map((c) => `, s."${c}" AS "sig_${c}"`).join('');
-  const raw = db.prepare(`SELECT e.id, e.dataset_id, e.row_index, e.text_preview, r.n_tokens, r.n_label${sigSel}
+  const raw = db.prepare(`SELECT e.id, e.dataset_id, e.row_index, e.text_preview, r.n_tokens, r.n_label${sigSel},
+    CASE WHEN e.text_preview = '' THEN e.raw_json END AS raw_json, CASE WHEN e.text_preview = '' THEN e.messages_json END AS messages_json
     FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id
     LEFT JOIN renders r ON r.example_id = e.id AND r.tokenizer_id = ?
     WHERE e.id IN (SELECT value FROM json_each(?))`).all(tokArg, JSON.stringify(ids)) as Array<Record<string, unknown>>;
   const byId = new Map(raw.map((r) => [r.id as number, r]));
+  // rows imported since schema 8 store no preview: it is made from the row's messages, for this page only
+  const messagesOf = messagesReader(db);
+  const preview = (r: Record<string, unknown>): string => (r.text_preview as string) || previewText(messagesOf({
+    datasetId: r.dataset_id as number, rowIndex: r.row_index as number, rawJson: r.raw_json as string, messagesJson: r.messages_json as string,
+  }));
   const rows = ids.filter((id) => byId.has(id)).map((id): ExampleListRow => {
     const r = byId.get(id)!;
     const sig: Record<string, number | null> = {};
     for (const s of signals) sig[s] = (r[`sig_${s}`] as number | null) ?? null;
     return {
       id: r.id as number, datasetId: r.dataset_id as number, rowIndex: r.row_index as number,
-      preview: r.text_preview as string, nTokens: (r.n_tokens as number | null) ?? null,
+      preview: preview(r), nTokens: (r.n_tokens as number | null) ?? null,
       nLabel: (r.n_label as number | null) ?? null, signals: sig,
     };
   });
-  return { total, rows };
+  return { total, rows, ...extra };
 }

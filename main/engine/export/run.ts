@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { openProjectDb, listSignalColumns, blobToFloat32, type Db } from '../db';
+import { openProjectDb, listSignalColumns, blobToFloat32, messagesReader, type Db } from '../db';
 import type { ExportRequest } from '../../../preload/contract';
 import type { JobContext, JobOutcome } from '../jobs/types';
 import { WinnowError } from '../util/errors';
@@ -200,6 +200,12 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
 
     // provenance: which dataset rows are exported, in file order
     const exRows = db.prepare('SELECT id, dataset_id, row_index, raw_json, messages_json FROM examples WHERE id = ?');
+    // messages are stored, or derived from the row and its dataset's mapping (imports since schema 8)
+    const messagesOf = messagesReader(db);
+    const normOf = (id: number): Normalized => {
+      const r = exRows.get(id) as { dataset_id: number; row_index: number; raw_json: string; messages_json: string };
+      return messagesOf({ datasetId: r.dataset_id, rowIndex: r.row_index, rawJson: r.raw_json, messagesJson: r.messages_json });
+    };
     const dsIds = [...new Set(ids.map((id) => (db.prepare('SELECT dataset_id FROM examples WHERE id = ?').pluck().get(id) as number)))].sort((a, b) => a - b);
     const datasets = dsIds.map((d) => db.prepare('SELECT id, name, hash, format, row_count, source_path FROM datasets WHERE id = ?').get(d) as DatasetRow);
     const dsIndex = new Map(datasets.map((d, i) => [d.id, i]));
@@ -224,7 +230,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
         const r = exRows.get(id) as { id: number; dataset_id: number; row_index: number; raw_json: string; messages_json: string };
         examples.push([dsIndex.get(r.dataset_id)!, r.row_index, id]);
         await write(raw, r.raw_json + '\n');
-        const m = JSON.parse(r.messages_json) as Normalized;
+        const m = normOf(id);
         if (isTextRecord(m)) allChat = false;
         const line = Array.isArray(m) ? { messages: m } : m;
         await write(msgs, JSON.stringify(line) + '\n');
@@ -264,7 +270,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       for (const id of ids) {
         const r = exRows.get(id) as { dataset_id: number; row_index: number; messages_json: string };
         examples.push([dsIndex.get(r.dataset_id)!, r.row_index, id]);
-        if (!Array.isArray(JSON.parse(r.messages_json))) allChat = false;
+        if (!Array.isArray(normOf(id))) allChat = false;
       }
     }
 
@@ -290,7 +296,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
         }
         if (m.edited) edited++;
         await write(out, JSON.stringify(tokenMaskRow(id, m.ids, m.mask)) + '\n');
-        const norm = JSON.parse((exRows.get(id) as { messages_json: string }).messages_json) as Normalized;
+        const norm = normOf(id);
         await write(spans, JSON.stringify(spanRow(tok, id, norm, m.offsets, m.mask)) + '\n');
         rows++;
       }

@@ -64,6 +64,27 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('008 makes the search index contentless with the same matches, marks it complete, drops the hash index', () => {
+    const { db } = fresh();
+    migrate(db, { upTo: 7 });
+    db.prepare("INSERT INTO datasets (id,name,source_path,format,mapping_json,hash,created_at) VALUES (1,'d','p','text','{}','h','t'), (2,'e','p','text','{}','h','t')").run();
+    const ins = db.prepare("INSERT INTO examples (id,dataset_id,row_index,raw_json,messages_json,text_preview,norm_hash,n_chars) VALUES (?,1,?,'{}','[]','','h',0)");
+    const fts = db.prepare('INSERT INTO examples_fts (rowid, text) VALUES (?, ?)');
+    ['purple elephants', 'green frogs', 'purple frogs'].forEach((t, i) => { ins.run(i + 5, i); fts.run(i + 5, t); });
+    const hit = (q: string) => db.prepare('SELECT rowid FROM examples_fts WHERE examples_fts MATCH ? ORDER BY rowid').pluck().all(q);
+    const before = ['purple', 'frog*', 'elephants'].map(hit);
+    expect(migrate(db, { upTo: 8 })).toEqual([8]);
+    expect(['purple', 'frog*', 'elephants'].map(hit)).toEqual(before);
+    expect(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'examples_fts'").pluck().get()).toMatch(/content = ''/);
+    expect(db.prepare('SELECT id, text_indexed_upto FROM datasets ORDER BY id').all()).toEqual([{ id: 1, text_indexed_upto: 7 }, { id: 2, text_indexed_upto: 0 }]);
+    expect(objects(db, 'index')).not.toContain('idx_examples_norm_hash');
+    expect(db.prepare("SELECT name FROM pragma_table_info('subsets')").pluck().all()).toContain('stale_reason');
+    // deletions still reach the (contentless) index
+    db.prepare('DELETE FROM examples WHERE id = 5').run();
+    expect(hit('purple')).toEqual([7]);
+    db.close();
+  });
+
   it('records each migration and re-opening is idempotent', () => {
     const { file, db } = fresh();
     expect(migrate(db)).toEqual(migrations.map((m) => m.version));

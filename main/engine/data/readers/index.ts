@@ -3,7 +3,7 @@ import { readJson } from './json';
 import { readCsv } from './csv';
 import { readText } from './text';
 import { readParquet } from './parquet';
-import { formatFromPath, ioError, openText } from './source';
+import { formatFromPath, ioError, openBytes, openText } from './source';
 import type { ReadOptions, RecordItem } from './types';
 
 export type { FileFormat, ReadOptions, RecordItem } from './types';
@@ -25,7 +25,8 @@ export async function* readRecordBatches(path: string, opts: ReadOptions = {}): 
     }
     return;
   }
-  const stream = openText(path);
+  // line formats are split in bytes (see lines.ts); the others parse decoded text
+  const stream = format === 'jsonl' || format === 'txt' ? openBytes(path) : openText(path);
   try {
     switch (format) {
       case 'jsonl': yield* readJsonl(stream); break;

@@ -28,12 +28,19 @@ export function formatFromPath(path: string): FileFormat {
   }
 }
 
-/** A UTF-8 text stream of the file, gunzipped when the name ends in .gz. */
-export function openText(path: string): Readable {
-  const file = createReadStream(path);
-  const out: Readable = /\.gz$/i.test(path) ? file.pipe(createGunzip()) : file;
+/** The file's bytes, gunzipped when the name ends in .gz. */
+export function openBytes(path: string): Readable {
+  // 1 MiB reads: fewer chunks (each one an await and a line-splitting pass) at a million rows
+  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  const out: Readable = /\.gz$/i.test(path) ? file.pipe(createGunzip({ chunkSize: 1 << 20 })) : file;
   // errors on the file stream do not propagate through pipe(); forward them so the reader sees them
   if (out !== file) file.on('error', (err) => out.destroy(err));
+  return out;
+}
+
+/** A UTF-8 text stream of the file, gunzipped when the name ends in .gz. */
+export function openText(path: string): Readable {
+  const out = openBytes(path);
   out.setEncoding('utf8');
   return out;
 }

@@ -1,0 +1,118 @@
+/**
+ * The CPU half of an import: a data file's records detected, mapped and reduced to what the examples table stores
+ * (the record's JSON text, the normalized-text hash, the character count), in batches. No database here, so it runs
+ * the same in the importing thread or in a worker (parse-worker.ts) while the importing thread writes.
+ */
+import { basename } from 'node:path';
+import { WinnowError } from '../util/errors';
+import { formatFromPath, positionName, readRecordBatches, type FileFormat, type RecordItem } from './readers';
+import { detectFormat, toMessages, type Mapping } from './formats';
+import { charCount, normHash } from './normalize';
+
+export interface ParseOptions {
+  format?: FileFormat;
+  /** record mapping; detected from the first records by default */
+  mapping?: Mapping;
+  textMode?: 'block' | 'line';
+}
+
+/**
+ * Rows in file order; `bad` are the records that are malformed (reason as the reader gives it) or do not fit the
+ * mapping (reason naming file, line and field).
+ */
+export interface ParsedBatch {
+  lines: number[];
+  raws: string[];
+  hashes: string[];
+  nChars: number[];
+  bad: Array<{ line: number; reason: string; raw: string | null }>;
+}
+
+export interface ParsedSource {
+  mapping: Mapping;
+  /** e.g. `question_answer` */
+  recordFormat: string;
+  batches: AsyncGenerator<ParsedBatch>;
+}
+
+const DETECT_SAMPLE = 200;
+/** rows per batch: big enough that per-batch costs (an await, a message between threads) vanish */
+const BATCH_ROWS = 4000;
+
+/** Opens the file, reads enough records to detect the mapping (unless given), and streams mapped batches. */
+export async function parseFile(path: string, opts: ParseOptions = {}): Promise<ParsedSource> {
+  const file = basename(path);
+  const format = opts.format ?? formatFromPath(path);
+  const unit = positionName(path, format);
+  const items = readRecordBatches(path, { format, textMode: opts.textMode });
+  // detection needs a sample first; its batches are replayed below
+  const head: RecordItem[][] = [];
+  let nHead = 0;
+  let ended = false;
+  let mapping: Mapping;
+  let recordFormat: string;
+  try {
+    while (nHead < DETECT_SAMPLE) {
+      const next = await items.next();
+      if (next.done) { ended = true; break; }
+      head.push(next.value);
+      nHead += next.value.length;
+    }
+    const sample = head.flat().slice(0, DETECT_SAMPLE);
+    if (sample.length === 0) throw new WinnowError('bad_input', `${file}: no records found`);
+    if (opts.mapping) {
+      mapping = opts.mapping;
+      recordFormat = opts.mapping.format;
+    } else {
+      const records = sample.filter((h) => h.error === undefined).map((h) => h.record);
+      if (records.length === 0) throw new WinnowError('parse_error', `${file} ${unit} ${sample[0].line}: ${sample[0].error}`, { line: sample[0].line });
+      const d = detectFormat(records, file);
+      mapping = d.mapping;
+      recordFormat = d.format;
+    }
+  } catch (err) {
+    await items.return(undefined); // close the file
+    throw err;
+  }
+
+  async function* all(): AsyncGenerator<RecordItem[]> {
+    yield* head;
+    if (!ended) yield* items;
+  }
+
+  async function* batches(): AsyncGenerator<ParsedBatch> {
+    let out: ParsedBatch = { lines: [], raws: [], hashes: [], nChars: [], bad: [] };
+    try {
+      for await (const chunk of all()) {
+        for (const item of chunk) {
+          if (item.error !== undefined) {
+            out.bad.push({ line: item.line, reason: item.error, raw: item.raw ?? null });
+            continue;
+          }
+          let norm;
+          try {
+            norm = toMessages(item.record, mapping, `${file} ${unit} ${item.line}`);
+          } catch (err) {
+            if (!(err instanceof WinnowError)) throw err;
+            out.bad.push({ line: item.line, reason: err.message, raw: item.raw ?? JSON.stringify(item.record) });
+            continue;
+          }
+          out.lines.push(item.line);
+          // the stored row is the record's own JSON: the messages follow from it and the mapping (never stored twice)
+          out.raws.push(item.raw ?? JSON.stringify(item.record));
+          out.hashes.push(normHash(norm));
+          out.nChars.push(charCount(norm));
+        }
+        if (out.lines.length + out.bad.length >= BATCH_ROWS) {
+          yield out;
+          out = { lines: [], raws: [], hashes: [], nChars: [], bad: [] };
+        }
+      }
+      if (out.lines.length + out.bad.length > 0) yield out;
+    } finally {
+      await items.return(undefined);
+    }
+  }
+
+  return { mapping, recordFormat, batches: batches() };
+}

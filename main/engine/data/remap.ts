@@ -1,0 +1,135 @@
+/**
+ * Changing a stored dataset's mapping: every row is mapped again from its stored record (never the source file,
+ * which may have moved), in one transaction, and what was computed from the old messages is removed: renders,
+ * per-example and per-token scores, embeddings, hand-edited token masks, the search index, and the layer scores of
+ * runs that read the dataset (those runs are marked `stale`). Subsets keep their rows (the rows are the same) but are
+ * marked stale, since the scores that chose them are gone. The caller then indexes, renders and finds duplicates
+ * again (import-job.ts), as after an import.
+ */
+import type { Db } from '../db/open';
+import { WinnowError } from '../util/errors';
+import { getDataset } from '../db/datasets';
+import { toMessages, type Mapping } from './formats';
+import { charCount, normHash } from './normalize';
+
+export interface RemapImpact {
+  /** examples of the dataset */
+  rows: number;
+  /** stored renders (token ids and label masks), all tokenizers */
+  renders: number;
+  /** examples with at least one per-example signal value */
+  scoredExamples: number;
+  /** score runs that read the dataset; their values for it are deleted, their layer scores too, and they become stale */
+  scoreRuns: Array<{ id: number; signals: string[] }>;
+  /** hand-edited token masks on the dataset's examples (deleted) */
+  tokenMasks: number;
+  /** subsets holding rows of the dataset (kept, marked stale) */
+  subsets: Array<{ id: number; name: string }>;
+}
+
+const IN_DATASET = 'IN (SELECT id FROM examples WHERE dataset_id = ?)';
+
+/** What a re-mapping would invalidate; shown before the user confirms, and returned by the job. */
+export function remapImpact(db: Db, datasetId: number): RemapImpact {
+  const ds = getDataset(db, datasetId);
+  const count = (sql: string) => db.prepare(sql).pluck().get(datasetId) as number;
+  const runs = db.prepare(`SELECT id, signals_json FROM score_runs WHERE status != 'stale' AND (dataset_id = ? OR (dataset_id IS NULL AND created_at >= ?))
+    ORDER BY id`).all(datasetId, ds.createdAt) as Array<{ id: number; signals_json: string }>;
+  return {
+    rows: ds.rowCount,
+    renders: count(`SELECT COUNT(*) FROM renders WHERE example_id ${IN_DATASET}`),
+    scoredExamples: count(`SELECT COUNT(*) FROM example_signals WHERE example_id ${IN_DATASET}`),
+    scoreRuns: runs.map((r) => ({ id: r.id, signals: parseSignals(r.signals_json) })),
+    tokenMasks: count(`SELECT COUNT(*) FROM token_masks WHERE example_id ${IN_DATASET}`),
+    subsets: db.prepare(`SELECT id, name FROM subsets WHERE id IN (SELECT DISTINCT subset_id FROM subset_members WHERE example_id ${IN_DATASET}) ORDER BY id`)
+      .all(datasetId) as Array<{ id: number; name: string }>,
+  };
+}
+
+function parseSignals(json: string): string[] {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? v.map(String) : [];
+  } catch {
+    return [];
+  }
+}
+
+export interface RemapOptions {
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+const PAGE = 5000;
+/** rows named in the error when some rows do not fit the new mapping */
+const SHOW_BAD = 5;
+
+/**
+ * Re-map every row of the dataset with `mapping` in one transaction. If any row does not fit, nothing changes and the
+ * error names how many and the first few (rows are 0-based row indexes of the dataset). Returns what was invalidated.
+ */
+export async function remapDataset(db: Db, datasetId: number, mapping: Mapping, opts: RemapOptions = {}): Promise<RemapImpact> {
+  const ds = getDataset(db, datasetId);
+  const impact = remapImpact(db, datasetId);
+  const page = db.prepare('SELECT id, row_index AS rowIndex, raw_json AS raw FROM examples WHERE dataset_id = ? AND id > ? ORDER BY id LIMIT ?');
+  const update = db.prepare(`UPDATE examples SET messages_json = '', text_preview = '', norm_hash = ?, n_chars = ? WHERE id = ?`);
+  const checkAbort = () => {
+    if (opts.signal?.aborted) throw new WinnowError('cancelled', `re-mapping dataset "${ds.name}" cancelled; nothing changed`);
+  };
+  const bad: string[] = [];
+  let nBad = 0;
+  let done = 0;
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    let after = 0;
+    for (;;) {
+      checkAbort();
+      const rows = page.all(datasetId, after, PAGE) as Array<{ id: number; rowIndex: number; raw: string }>;
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        try {
+          const norm = toMessages(JSON.parse(r.raw), mapping, `row ${r.rowIndex}`);
+          if (nBad === 0) update.run(normHash(norm), charCount(norm), r.id);
+        } catch (err) {
+          if (!(err instanceof WinnowError)) throw err;
+          if (nBad++ < SHOW_BAD) bad.push(err.message);
+        }
+      }
+      after = rows[rows.length - 1].id;
+      done += rows.length;
+      opts.onProgress?.(done, ds.rowCount);
+      await new Promise((r) => setImmediate(r));
+    }
+    if (nBad > 0) {
+      throw new WinnowError('parse_error', `${nBad} of ${done} rows of "${ds.name}" do not fit the new mapping, so nothing was changed: ${bad.join('; ')}${nBad > bad.length ? '; …' : ''}`,
+        { badRows: nBad });
+    }
+    checkAbort();
+    const runIds = impact.scoreRuns.map((r) => r.id);
+    const reason = `dataset "${ds.name}" was re-mapped`;
+    const del = (sql: string) => db.prepare(sql).run(datasetId);
+    del(`DELETE FROM renders WHERE example_id ${IN_DATASET}`);
+    del('DELETE FROM render_errors WHERE dataset_id = ?');
+    del(`DELETE FROM example_scores WHERE example_id ${IN_DATASET}`);
+    del(`DELETE FROM token_scores WHERE example_id ${IN_DATASET}`);
+    del(`DELETE FROM example_vectors WHERE example_id ${IN_DATASET}`);
+    del(`DELETE FROM example_signals WHERE example_id ${IN_DATASET}`);
+    del(`DELETE FROM token_masks WHERE example_id ${IN_DATASET}`);
+    del(`DELETE FROM examples_fts WHERE rowid ${IN_DATASET}`);
+    if (runIds.length) {
+      const list = runIds.join(',');
+      db.exec(`DELETE FROM layer_scores WHERE run_id IN (${list})`);
+      db.prepare(`UPDATE score_runs SET status = 'stale', error = ? WHERE id IN (${list})`).run(reason);
+    }
+    db.prepare(`UPDATE subsets SET stale_reason = ? WHERE id IN (SELECT DISTINCT subset_id FROM subset_members WHERE example_id ${IN_DATASET})`)
+      .run(`${reason}: its scores were deleted`, datasetId);
+    const fileFormat = ds.format.includes(':') ? ds.format.slice(0, ds.format.indexOf(':')) : ds.format;
+    db.prepare('UPDATE datasets SET mapping_json = ?, format = ?, text_indexed_upto = 0 WHERE id = ?')
+      .run(JSON.stringify(mapping), `${fileFormat}:${mapping.format}`, datasetId);
+    db.exec('COMMIT');
+  } catch (err) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+  return impact;
+}

@@ -394,6 +394,23 @@ export interface DatasetPreview {
   rows: Array<{ line: number; rendered?: string; nTokens?: number; nLabel?: number; error?: string }>;
   /** no known format was recognised; `mapping` is a guess from the field names */
   guessed: boolean;
+  /** previewing a new mapping for a stored dataset: what re-mapping it would invalidate */
+  impact?: RemapImpact;
+}
+
+/** What re-mapping a stored dataset invalidates (`datasets.remap`; shown before confirming). */
+export interface RemapImpact {
+  rows: number;
+  /** renders (token ids, label masks) deleted; the job renders again with the active model */
+  renders: number;
+  /** examples whose scores are deleted */
+  scoredExamples: number;
+  /** score runs that read the dataset: their values for it and their layer scores are deleted, the runs marked stale */
+  scoreRuns: Array<{ id: number; signals: string[] }>;
+  /** hand-edited token masks deleted */
+  tokenMasks: number;
+  /** subsets holding its rows: kept, marked stale */
+  subsets: Array<{ id: number; name: string }>;
 }
 
 const QueryFilterSchema = z.object({
@@ -415,8 +432,10 @@ export const ApiInputs = {
     format: z.string().optional(),
     skipMalformed: z.boolean().default(false),
   }),
+  /** a file before import (`path`), or a stored dataset under a new mapping (`datasetId`, from its stored rows) */
   'datasets.preview': z.object({
-    path: z.string().min(1),
+    path: z.string().min(1).optional(),
+    datasetId: id.optional(),
     mapping: MappingSchema.optional(),
     textMode: z.enum(['block', 'line']).optional(),
   }),
@@ -425,6 +444,8 @@ export const ApiInputs = {
     content: z.string().max(256 * 1024 * 1024),
     skipMalformed: z.boolean().default(false),
   }),
+  /** change a stored dataset's mapping: a job re-maps every row, deletes what depended on the old messages, renders again */
+  'datasets.remap': z.object({ datasetId: id, mapping: MappingSchema }),
   'datasets.renderErrors': z.object({ datasetId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(100) }),
   'models.add': z.object({ path: z.string().min(1) }),
   'examples.query': z.object({
@@ -545,9 +566,11 @@ export interface ApiOutputs {
   'datasets.import': { jobId: string };
   'datasets.preview': DatasetPreview;
   'datasets.upload': { jobId: string };
+  'datasets.remap': { jobId: string; impact: RemapImpact };
   'datasets.renderErrors': { total: number; rows: Array<{ rowIndex: number; reason: string }> };
   'models.add': ModelInfo;
-  'examples.query': { total: number; rows: ExampleRow[]; columns: string[] };
+  /** textPending: with a text filter, rows in scope not yet in the search index (it is built after an import) */
+  'examples.query': { total: number; rows: ExampleRow[]; columns: string[]; textPending?: number };
   'examples.get': ExampleDetail;
   'scoring.start': { jobId: string; plan: ScorePlan };
   'subsets.create': SubsetInfo;

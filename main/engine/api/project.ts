@@ -9,6 +9,7 @@ import { openProjectDb, listDatasets, listImportSkips, listRenderErrors, type Db
 import { JobManager, type JobExecutor } from '../jobs/manager';
 import { projectSlug, resourcesDir } from '../util/paths';
 import { addModel, listModels } from './models-registry';
+import { textIndexBacklog } from '../data/textIndex';
 
 export const DEMO_PROJECT = 'demo';
 export const PROJECT_FILE = 'project.winnow';
@@ -52,6 +53,9 @@ export function openProject(
   if (isNew) {
     db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('name', ?)`).run(name);
     seed(project, name === DEMO_PROJECT);
+  } else if (textIndexBacklog(db).length > 0) {
+    // a search index left incomplete by a cancelled or killed import is finished in the background
+    project.jobs.submit('import', { textIndexOnly: true });
   }
   return project;
 }

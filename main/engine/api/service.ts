@@ -26,7 +26,8 @@ import { projectSlug } from '../util/paths';
 import { checkFits } from '../models/memory';
 import { readModelConfig } from '../models/config';
 import { validateExport } from '../export/run';
-import { previewImport } from '../data/preview';
+import { previewDataset, previewImport } from '../data/preview';
+import { remapImpact } from '../data/remap';
 import type { Mapping } from '../data/formats';
 import { assertSameTokenizer } from '../scoring/passes/reference';
 import { openBundle } from '../export/bundle';
@@ -134,8 +135,12 @@ export class EngineService {
       const p = this.current();
       const modelId = activeModelId(p.db);
       const tok = modelId ? await tokenizerFor(modelPath(p.db, modelId)) : undefined;
-      const r = await previewImport(i.path, { mapping: i.mapping as Mapping | undefined, textMode: i.textMode }, tok);
+      if ((i.path === undefined) === (i.datasetId === undefined)) throw new WinnowError('bad_input', 'preview: give a file path or a dataset id (one of them)');
+      const r = i.datasetId !== undefined
+        ? previewDataset(p.db, i.datasetId, { mapping: i.mapping as Mapping | undefined }, tok)
+        : await previewImport(i.path!, { mapping: i.mapping as Mapping | undefined, textMode: i.textMode }, tok);
       return {
+        ...(i.datasetId !== undefined ? { impact: remapImpact(p.db, i.datasetId) } : {}),
         fileFormat: r.fileFormat,
         format: r.format,
         confidence: r.confidence,
@@ -158,6 +163,16 @@ export class EngineService {
       return { jobId: job.jobId };
     },
 
+    'datasets.remap': (i) => {
+      const p = this.current();
+      // a mapping that does not fit the first rows is refused here, where the form can show it
+      const bad = previewDataset(p.db, i.datasetId, { mapping: i.mapping as Mapping }).rows.find((r) => r.error);
+      if (bad) throw new WinnowError('parse_error', `the new mapping does not fit row ${bad.line}: ${bad.error}`);
+      const impact = remapImpact(p.db, i.datasetId);
+      const job = p.jobs.submit('import', { remap: { datasetId: i.datasetId, mapping: i.mapping } });
+      return { jobId: job.jobId, impact };
+    },
+
     'datasets.renderErrors': (i) => {
       const all = listRenderErrors(this.current().db, i.datasetId);
       return { total: all.length, rows: all.slice(i.offset, i.offset + i.limit).map((r) => ({ rowIndex: r.rowIndex, reason: r.reason })) };
@@ -174,7 +189,7 @@ export class EngineService {
         .prepare(`SELECT name FROM pragma_table_info('example_signals') WHERE name != 'example_id'`)
         .pluck()
         .all() as string[];
-      return { total: res.total, rows: res.rows, columns };
+      return { total: res.total, rows: res.rows, columns, ...(res.textPending ? { textPending: res.textPending } : {}) };
     },
 
     'examples.get': async (i) => {

@@ -1,0 +1,89 @@
+/**
+ * Re-mapping through the engine service, as the Data screen does it: preview a new mapping on the stored rows with
+ * what it would invalidate, refuse one that does not fit, run it as a job; and a search index left behind by a
+ * stopped import is finished when the project is opened again.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EngineService } from '../../../main/engine/api/service';
+import { InProcessExecutor } from '../../../main/engine/jobs/runners';
+import { importDataset } from '../../../main/engine/data/import';
+import type { ApiInput, ApiName, ApiOutputs, Job } from '../../../preload/contract';
+import { fixture } from './helpers';
+
+let home: string;
+let service: EngineService;
+
+async function call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
+  const r = await service.call(name, input);
+  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
+  return r.value as ApiOutputs[N];
+}
+
+async function done(jobId: string): Promise<Job> {
+  await service.whenIdle();
+  const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
+  expect(job.error?.message ?? null).toBeNull();
+  return job;
+}
+
+beforeAll(() => {
+  home = mkdtempSync(join(tmpdir(), 'winnow-remap-'));
+  service = new EngineService({ projectsDir: join(home, 'projects'), mode: 'browser', executor: new InProcessExecutor() });
+  service.open('remap');
+});
+afterAll(() => {
+  service.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('datasets.remap', () => {
+  it('previews a new mapping on the stored rows with its impact, refuses a misfit, re-maps as a job', async () => {
+    const imp = await call('datasets.import', { path: fixture('gsm8k-50.jsonl') });
+    await done(imp.jobId);
+    const datasetId = (await call('project.open', {})).datasets[0]!.id;
+
+    const current = await call('datasets.preview', { datasetId });
+    expect(current.mapping).toEqual({ format: 'question_answer', question: 'question', answer: 'answer' });
+    expect(current.impact).toMatchObject({ rows: 50, renders: 50, scoredExamples: 50, tokenMasks: 0, subsets: [] });
+    expect(current.rows[0]!.rendered).toContain('Natalia');
+
+    const next = { format: 'prompt_completion' as const, prompt: 'question', completion: 'answer', system: 'missing' };
+    const preview = await call('datasets.preview', { datasetId, mapping: next });
+    expect(preview.confidence).toBe(1);
+    expect((await service.call('datasets.preview', {})).ok).toBe(false);
+
+    const misfit = await service.call('datasets.remap', { datasetId, mapping: { format: 'text', field: 'prompt' } });
+    expect(misfit.ok).toBe(false);
+    if (!misfit.ok) expect(misfit.error.message).toMatch(/does not fit row 1: .*field "prompt" is missing/);
+
+    const r = await call('datasets.remap', { datasetId, mapping: next });
+    expect(r.impact.renders).toBe(50);
+    const job = await done(r.jobId);
+    expect(job.status).toBe('done');
+    expect(job.message).toMatch(/^re-mapped 50 rows as prompt_completion/);
+    const info = (await call('project.open', {})).datasets[0]!;
+    expect(info.format).toBe('jsonl:prompt_completion');
+    const page = await call('examples.query', { datasetId, text: 'Natalia', offset: 0, limit: 5 });
+    expect(page.total).toBe(1);
+    expect(page.textPending).toBeUndefined();
+    expect(page.rows[0]!.nTokens).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a search index left behind is reported by the table and finished when the project opens again', async () => {
+    const db = service.current().db;
+    const r = await importDataset(db, { path: fixture('alpaca.json'), textIndex: false });
+    const q = await call('examples.query', { datasetId: r.datasetId, text: 'Bonjour', offset: 0, limit: 5 });
+    expect(q).toMatchObject({ total: 0, textPending: 3 });
+    service.close();
+    service.open('remap');
+    await service.whenIdle();
+    const jobs = await call('jobs.list', {});
+    expect(jobs[0]).toMatchObject({ kind: 'import', status: 'done', message: 'indexed 3 rows for search' });
+    const after = await call('examples.query', { datasetId: r.datasetId, text: 'Bonjour', offset: 0, limit: 5 });
+    expect(after.textPending).toBeUndefined();
+    expect(after.total).toBe(1);
+  }, 60_000);
+});

@@ -89,6 +89,7 @@ export function makeTrainer(
   T: number,
   trainable: (name: string) => boolean,
   frozenBelow: number,
+  micro?: number,
 ): Trainer {
   const vars = new Map<string, tf.Variable>();
   for (const [name, t] of Object.entries(w)) {
@@ -99,25 +100,41 @@ export function makeTrainer(
     w[name] = v;
   }
   const opt = createOptimizer('adamw', { weightDecay: 0 });
-  const ones = new Float32Array(B * T).fill(1);
   const varList = [...vars.values()];
+  // micro-batches of `micro` rows, gradients summed (each micro-batch's loss is weighted by its share of the batch, so
+  // the step equals one over the whole batch): how a batch that does not fit the backend is trained
+  const mb = Math.max(1, Math.min(micro ?? B, B));
+  if (B % mb !== 0) throw new Error(`micro-batch ${mb} does not divide batch ${B}`);
+  const ones = new Float32Array(mb * T).fill(1);
   return {
     step() {
-      const idsT = tf.tensor2d(ids, [B, T], 'int32');
-      const prefix = frozenBelow > 0 ? tf.tidy(() => runBlocks(cfg, w, embed(cfg, w, idsT), 0, frozenBelow)) : null;
-      const { value, grads } = tf.variableGrads(() => {
-        const h0 = prefix ?? embed(cfg, w, idsT);
-        const h = runBlocks(cfg, w, h0, frozenBelow, cfg.numLayers);
-        return weightedLmLoss(lmHead(cfg, w, finalNorm(cfg, w, h)), ids, ones, B, T, { dft: false }).loss;
-      }, varList);
-      const g = new Map<string, tf.Tensor>();
-      for (const [name, v] of vars) g.set(name, grads[v.name]);
-      opt.apply(vars, g, 1e-5);
-      const loss = value.dataSync()[0];
-      value.dispose();
-      for (const t of Object.values(grads)) t.dispose();
-      idsT.dispose();
-      prefix?.dispose();
+      let loss = 0;
+      let acc: Map<string, tf.Tensor> | null = null;
+      for (let r0 = 0; r0 < B; r0 += mb) {
+        const part = ids.subarray(r0 * T, (r0 + mb) * T);
+        const idsT = tf.tensor2d(part, [mb, T], 'int32');
+        const prefix = frozenBelow > 0 ? tf.tidy(() => runBlocks(cfg, w, embed(cfg, w, idsT), 0, frozenBelow)) : null;
+        const { value, grads } = tf.variableGrads(() => {
+          const h0 = prefix ?? embed(cfg, w, idsT);
+          const h = runBlocks(cfg, w, h0, frozenBelow, cfg.numLayers);
+          const l = weightedLmLoss(lmHead(cfg, w, finalNorm(cfg, w, h)), part, ones, mb, T, { dft: false }).loss;
+          return mb === B ? l : tf.mul(l, mb / B);
+        }, varList);
+        loss += value.dataSync()[0]!;
+        value.dispose();
+        idsT.dispose();
+        prefix?.dispose();
+        if (!acc) acc = new Map([...vars].map(([name, v]) => [name, grads[v.name]!]));
+        else
+          for (const [name, v] of vars) {
+            const prev = acc.get(name)!;
+            acc.set(name, tf.add(prev, grads[v.name]!));
+            prev.dispose();
+            grads[v.name]!.dispose();
+          }
+      }
+      opt.apply(vars, acc!, 1e-5);
+      for (const t of acc!.values()) t.dispose();
       return loss;
     },
     dispose() {

@@ -1,6 +1,6 @@
 /**
  * One Winnow measurement of bench/models.ts in a process of its own (a wasm heap only grows, and an out-of-memory
- * abort kills the module): `npx tsx bench/models-run.ts '{"dir","phase":"forward"|"train"|"top2","batch","seq","reps"}'`
+ * abort kills the module): `npx tsx bench/models-run.ts '{"dir","phase":"forward"|"train"|"top2","batch","seq","reps","micro"?}'`
  * prints {"seconds", "heapMb"} or {"error"}.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -9,7 +9,7 @@ import { loadModel } from '../main/engine/models/model';
 import { makeTrainer, randomIds, runForward, timeIt } from './models-lib';
 
 async function main(): Promise<void> {
-  const spec = JSON.parse(process.argv[2]!) as { dir: string; phase: 'forward' | 'train' | 'top2'; batch: number; seq: number; reps: number };
+  const spec = JSON.parse(process.argv[2]!) as { dir: string; phase: 'forward' | 'train' | 'top2'; batch: number; seq: number; reps: number; micro?: number };
   await initBackend();
   const m = await loadModel(spec.dir);
   const { batch: B, seq: T } = spec;
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     const L = m.config.numLayers;
     // top2: only the top 2 blocks (and the final norm) train; the blocks below run once, outside the tape
     const re = new RegExp(`(h|layers)\\.(${L - 2}|${L - 1})\\.|ln_f|model\\.norm`);
-    const tr = spec.phase === 'train' ? makeTrainer(m.config, m.weights, ids, B, T, () => true, 0) : makeTrainer(m.config, m.weights, ids, B, T, (n) => re.test(n), L - 2);
+    const tr = spec.phase === 'train' ? makeTrainer(m.config, m.weights, ids, B, T, () => true, 0, spec.micro) : makeTrainer(m.config, m.weights, ids, B, T, (n) => re.test(n), L - 2, spec.micro);
     seconds = timeIt(() => tr.step(), spec.reps).median;
   }
   const be = tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } };

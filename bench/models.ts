@@ -1,7 +1,8 @@
 /**
  * Model speed, Winnow (TF.js, best backend) against a plain-PyTorch reference on the same weights and ids, in one run:
  * forward and training-step tokens/s for a GPT-2-small-shaped random model (T=128, B=1 and 4) and stories260K
- * (T=256, B=1 and 8); Winnow top-2-of-L training against full training; the backend's own 2-D matmul throughput.
+ * (T=256, B=1 and 8); Winnow top-2-of-L training against full training (a batch the wasm heap cannot hold is trained
+ * as micro-batches with summed gradients, as the app does); the backend's own 2-D matmul throughput.
  * Writes bench/results/models.json and prints a table. Usage: npx tsx bench/models.ts  (WINNOW_BENCH_QUICK=1: B=1 only)
  */
 import { spawnSync } from 'node:child_process';
@@ -9,6 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../main/engine/compute/backend';
+import { readModelConfig } from '../main/engine/models/config';
+import { checkFits, countParams } from '../main/engine/models/memory';
 import { GPT2_SMALL, ROOT, STORIES_DIR, randomIds, randomModelDir, timeIt } from './models-lib';
 
 const PY = '/usr/bin/python3';
@@ -17,6 +20,8 @@ const quick = process.env.WINNOW_BENCH_QUICK === '1';
 interface Row {
   model: string;
   batch: number;
+  /** full training ran as B / trainMicroBatch micro-batches with summed gradients (the largest that checkFits accepts) */
+  trainMicroBatch: number;
   seq: number;
   winnow: { forwardTps: number | null; trainTps: number | null; top2TrainTps: number | null; peakHeapMb: number | null; errors: string[] };
   torch: { forwardTps: number; trainTps: number; threads: number; peakRssMb: number } | { error: string };
@@ -41,9 +46,25 @@ function torchRun(folder: string, ids: Int32Array, B: number, T: number, reps: n
   return { forwardTps: Math.round((B * T) / o.forward_s), trainTps: Math.round((B * T) / o.train_s), threads: o.threads, peakRssMb: o.peak_rss_mb };
 }
 
+/** The largest micro-batch dividing B that the engine's own memory check accepts for full training on wasm. */
+function trainMicroBatch(dir: string, B: number, T: number): number {
+  const cfg = readModelConfig(dir);
+  const all = countParams(cfg);
+  for (let m = B; m >= 1; m--) {
+    if (B % m !== 0) continue;
+    try {
+      checkFits(cfg, { batch: m, seqLen: T, trainableParams: all, backend: 'wasm' });
+      return m;
+    } catch {
+      // too large: try a smaller micro-batch
+    }
+  }
+  return 1;
+}
+
 /** A Winnow phase in its own process (see models-run.ts). */
-function winnowRun(dir: string, phase: 'forward' | 'train' | 'top2', B: number, T: number, reps: number): { seconds: number; heapMb: number } | { error: string } {
-  const r = spawnSync('npx', ['tsx', path.join(ROOT, 'bench/models-run.ts'), JSON.stringify({ dir, phase, batch: B, seq: T, reps })], {
+function winnowRun(dir: string, phase: 'forward' | 'train' | 'top2', B: number, T: number, reps: number, micro?: number): { seconds: number; heapMb: number } | { error: string } {
+  const r = spawnSync('npx', ['tsx', path.join(ROOT, 'bench/models-run.ts'), JSON.stringify({ dir, phase, batch: B, seq: T, reps, micro })], {
     cwd: ROOT,
     encoding: 'utf8',
     maxBuffer: 1 << 26,
@@ -58,8 +79,9 @@ async function benchModel(label: string, dir: string, shapes: Array<[number, num
   for (const [B, T] of shapes) {
     const ids = randomIds(B, T, (JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size);
     const fwd = winnowRun(dir, 'forward', B, T, reps);
-    const train = winnowRun(dir, 'train', B, T, Math.max(1, reps - 1));
-    const t2 = top2 ? winnowRun(dir, 'top2', B, T, Math.max(1, reps - 1)) : null;
+    const micro = trainMicroBatch(dir, B, T);
+    const train = winnowRun(dir, 'train', B, T, Math.max(1, reps - 1), micro);
+    const t2 = top2 ? winnowRun(dir, 'top2', B, T, Math.max(1, reps - 1), micro) : null;
     const tps = (r: { seconds: number } | { error: string } | null) => (r && 'seconds' in r ? Math.round((B * T) / r.seconds) : null);
     const heaps = [fwd, train, t2].flatMap((r) => (r && 'heapMb' in r ? [r.heapMb] : []));
     const winnow = {
@@ -77,7 +99,7 @@ async function benchModel(label: string, dir: string, shapes: Array<[number, num
             forward: winnow.forwardTps ? +(winnow.forwardTps / torch.forwardTps).toFixed(3) : null,
             train: winnow.trainTps ? +(winnow.trainTps / torch.trainTps).toFixed(3) : null,
           };
-    rows.push({ model: label, batch: B, seq: T, winnow, torch, ratio });
+    rows.push({ model: label, batch: B, seq: T, trainMicroBatch: micro, winnow, torch, ratio });
     console.error(`[bench:models] ${label} [${B},${T}] done`);
   }
   return rows;
@@ -98,6 +120,7 @@ async function main(): Promise<void> {
     rows.map((r) => ({
       model: r.model,
       'B×T': `${r.batch}×${r.seq}`,
+      'train micro-batch': r.trainMicroBatch,
       'fwd tok/s': r.winnow.forwardTps ?? 'failed',
       'torch fwd': 'error' in r.torch ? r.torch.error : r.torch.forwardTps,
       'fwd ratio': r.ratio?.forward ?? '-',

@@ -163,6 +163,30 @@ describe('a training job under a parameter mask', () => {
     if (!none.ok) expect(none.error.message).toMatch(/needs a parameter mask/);
   });
 
+  it('paused and resumed under a mask, a run ends with the same weights as an uninterrupted one', async () => {
+    const maskId = (await proj.call('paramMasks.list', { modelId })).find((m) => m.method === 'salience')!.id;
+    const cfg = { modelId, subsetId: null, datasetId, layers: 'all', paramMaskId: maskId, steps: 6, batchSize: 2, lr: 0.02, weightDecay: 0.1, evalFraction: 0, checkpointEvery: 2 };
+    const straight = await proj.call('train.start', cfg);
+    await proj.finished(straight.jobId);
+    const paused = await proj.call('train.start', cfg);
+    // pause once the job reports step 3 (a checkpoint is written on cancel)
+    const off = proj.service.onEvent((e) => {
+      if (e.type === 'job' && e.job.jobId === paused.jobId && e.job.status === 'running' && e.job.current >= 3) {
+        off();
+        void proj.service.call('jobs.cancel', { jobId: paused.jobId });
+      }
+    });
+    await proj.service.whenIdle();
+    const job = (await proj.call('jobs.list', {})).find((j) => j.jobId === paused.jobId)!;
+    expect(job.status).toBe('cancelled');
+    await proj.call('jobs.resume', { jobId: paused.jobId });
+    await proj.finished(paused.jobId);
+    const runs = await proj.call('train.list', {});
+    const a = readCheckpoint(runs.find((r) => r.id === straight.runId)!.outDir!).tensors;
+    const b = readCheckpoint(runs.find((r) => r.id === paused.runId)!.outDir!).tensors;
+    for (const [name, t] of a) expect(Buffer.from(b.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).toBe(true);
+  });
+
   it('refuses a mask of another model', async () => {
     const other = await proj.addModel(writeTinyModel(TINY_LLAMA, 32));
     const maskId = (await proj.call('paramMasks.list', { modelId }))[0]!.id;

@@ -58,6 +58,8 @@ export async function indexText(db: Db, opts: TextIndexOptions = {}): Promise<Te
       if (opts.signal?.aborted) return { indexed: done, complete: false };
       let n = 0;
       let more = true;
+      // IMMEDIATE: the transaction reads before it writes, and a deferred one fails at once ("database is locked",
+      // SQLITE_BUSY_SNAPSHOT) when the host commits job progress in between; taking the write lock first waits instead
       db.transaction(() => {
         while (n < perCommit) {
           const want = Math.min(PAGE, perCommit - n);
@@ -68,7 +70,7 @@ export async function indexText(db: Db, opts: TextIndexOptions = {}): Promise<Te
           if (rows.length < want) { more = false; break; }
         }
         setTextIndexedUpto(db, b.datasetId, after);
-      })();
+      }).immediate();
       done += n;
       opts.onProgress?.(done, total);
       if (!more) break;

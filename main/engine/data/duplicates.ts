@@ -42,6 +42,9 @@ export interface DuplicateResult {
   nearDuplicates: number;
 }
 
+/** the per-example columns computeDuplicates writes */
+export const DUPLICATE_COLUMNS = ['exact_dup', 'exact_dup_rank', 'near_dup', 'near_dup_size', 'near_dup_rank'];
+
 export const NUM_PERM = 128;
 const BANDS = 16;
 const ROWS = NUM_PERM / BANDS;
@@ -214,7 +217,7 @@ export async function computeDuplicates(db: Db, datasetId: number, opts: Duplica
   }
 
   if (opts.signal?.aborted) throw cancelled();
-  writeExampleSignals(db, opts.runId ?? null, ['exact_dup', 'exact_dup_rank', 'near_dup', 'near_dup_size', 'near_dup_rank'],
+  writeExampleSignals(db, opts.runId ?? null, DUPLICATE_COLUMNS,
     (function* () {
       for (let i = 0; i < n; i++) {
         const r = root[i];

@@ -9,6 +9,8 @@
 import type { Db } from '../db/open';
 import { WinnowError } from '../util/errors';
 import { getDataset } from '../db/datasets';
+import { listSignalColumns } from '../db/signals';
+import { DUPLICATE_COLUMNS } from './duplicates';
 import { toMessages, type Mapping } from './formats';
 import { charCount, normHash } from './normalize';
 
@@ -17,7 +19,7 @@ export interface RemapImpact {
   rows: number;
   /** stored renders (token ids and label masks), all tokenizers */
   renders: number;
-  /** examples with at least one per-example signal value */
+  /** examples with at least one per-example score (the duplicate columns, made again after the re-map, aside) */
   scoredExamples: number;
   /** score runs that read the dataset; their values for it are deleted, their layer scores too, and they become stale */
   scoreRuns: Array<{ id: number; signals: string[] }>;
@@ -33,12 +35,14 @@ const IN_DATASET = 'IN (SELECT id FROM examples WHERE dataset_id = ?)';
 export function remapImpact(db: Db, datasetId: number): RemapImpact {
   const ds = getDataset(db, datasetId);
   const count = (sql: string) => db.prepare(sql).pluck().get(datasetId) as number;
+  // the duplicate columns are computed again by the job, from the new messages: not counted as lost scores
+  const scored = listSignalColumns(db).filter((c) => !DUPLICATE_COLUMNS.includes(c));
   const runs = db.prepare(`SELECT id, signals_json FROM score_runs WHERE status != 'stale' AND (dataset_id = ? OR (dataset_id IS NULL AND created_at >= ?))
     ORDER BY id`).all(datasetId, ds.createdAt) as Array<{ id: number; signals_json: string }>;
   return {
     rows: ds.rowCount,
     renders: count(`SELECT COUNT(*) FROM renders WHERE example_id ${IN_DATASET}`),
-    scoredExamples: count(`SELECT COUNT(*) FROM example_signals WHERE example_id ${IN_DATASET}`),
+    scoredExamples: scored.length ? count(`SELECT COUNT(*) FROM example_signals WHERE example_id ${IN_DATASET} AND (${scored.map((c) => `"${c}" IS NOT NULL`).join(' OR ')})`) : 0,
     scoreRuns: runs.map((r) => ({ id: r.id, signals: parseSignals(r.signals_json) })),
     tokenMasks: count(`SELECT COUNT(*) FROM token_masks WHERE example_id ${IN_DATASET}`),
     subsets: db.prepare(`SELECT id, name FROM subsets WHERE id IN (SELECT DISTINCT subset_id FROM subset_members WHERE example_id ${IN_DATASET}) ORDER BY id`)

@@ -47,7 +47,7 @@ describe('datasets.remap', () => {
 
     const current = await call('datasets.preview', { datasetId });
     expect(current.mapping).toEqual({ format: 'question_answer', question: 'question', answer: 'answer' });
-    expect(current.impact).toMatchObject({ rows: 50, renders: 50, scoredExamples: 50, tokenMasks: 0, subsets: [] });
+    expect(current.impact).toMatchObject({ rows: 50, renders: 50, scoredExamples: 0, tokenMasks: 0, subsets: [] });
     expect(current.rows[0]!.rendered).toContain('Natalia');
 
     const next = { format: 'prompt_completion' as const, prompt: 'question', completion: 'answer', system: 'missing' };

@@ -2,6 +2,7 @@
 import { useState } from 'react';
 import type { ApiError, DatasetMapping, DatasetPreview } from '../../../../preload/contract';
 import { ImportPreview } from './ImportPreview';
+import { EditMapping } from './EditMapping';
 import { useApp, useCall, useOnJobDone } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
@@ -11,6 +12,8 @@ import { fmtCount, fmtNum } from '../../components/format';
 export function DataScreen() {
   const { project, datasetId, setDatasetId } = useApp();
   const [errorsOf, setErrorsOf] = useState<number | null>(null);
+  const [mappingOf, setMappingOf] = useState<number | null>(null);
+  const mappingName = project?.datasets.find((d) => d.id === mappingOf)?.name;
   return (
     <div className="screen" data-testid="screen-data">
       <h1>Data</h1>
@@ -32,6 +35,7 @@ export function DataScreen() {
                 <th className="num">Render errors</th>
                 <th className="num">Skipped</th>
                 <th>Source</th>
+                <th />
               </tr>
             </thead>
             <tbody>
@@ -65,12 +69,18 @@ export function DataScreen() {
                   <td className="path" title={d.sourcePath}>
                     {d.sourcePath}
                   </td>
+                  <td>
+                    <button className="btn btn-small" data-testid="dataset-edit-mapping" onClick={() => setMappingOf(mappingOf === d.id ? null : d.id)}>
+                      Edit mapping
+                    </button>
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         )}
         {errorsOf !== null && <RenderErrors datasetId={errorsOf} onClose={() => setErrorsOf(null)} />}
+        {mappingOf !== null && mappingName !== undefined && <EditMapping datasetId={mappingOf} name={mappingName} onClose={() => setMappingOf(null)} />}
       </section>
       <ImportDataset />
       <section className="card">

@@ -31,8 +31,11 @@ export function ImportPreview({
   mapping,
   onMapping,
   edited,
+  lineLabel = 'Line',
 }: {
   edited: boolean;
+  /** what the first column numbers: file lines, or a stored dataset's rows */
+  lineLabel?: string;
   preview: DatasetPreview;
   mapping: DatasetMapping;
   onMapping: (m: DatasetMapping) => void;
@@ -91,7 +94,7 @@ export function ImportPreview({
       <table className="simple-table preview-table">
         <thead>
           <tr>
-            <th className="num">Line</th>
+            <th className="num">{lineLabel}</th>
             <th>As the model sees it</th>
             <th className="num">Tokens</th>
             <th className="num">Trained on</th>

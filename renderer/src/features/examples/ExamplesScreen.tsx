@@ -221,6 +221,11 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
           value={view.text}
           onChange={(e) => patch({ text: e.target.value, ...resetPlace })}
         />
+        {view.text.trim() && rows.textPending > 0 && (
+          <span className="muted" data-testid="examples-indexing" title="The search index is built after an import; these rows are not searched yet">
+            indexing… {fmtNum(rows.textPending)} rows not searchable yet
+          </span>
+        )}
         <span className="spacer" />
         <span className="row-count num" data-testid="examples-count" data-total={rows.total ?? ''} data-loading={loading}>
           {rows.total === null ? 'loading…' : `${fmtNum(rows.total)} rows`}

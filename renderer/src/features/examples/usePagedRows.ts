@@ -13,6 +13,8 @@ export type RowsQuery = Omit<ApiInput<'examples.query'>, 'offset' | 'limit'>;
 
 export interface PagedRows {
   total: number | null;
+  /** with a search text: rows not in the search index yet (it is built after an import commits) */
+  textPending: number;
   columns: string[];
   error: ApiError | null;
   /** the row at an absolute index, if its page is loaded */
@@ -36,6 +38,8 @@ export function usePagedRows(query: RowsQuery | null): PagedRows {
   const range = useRef({ start: 0, end: PAGE_SIZE - 1 });
   const lastKey = useRef<string | null>(null);
   const [total, setTotal] = useState<number | null>(null);
+  const [textPending, setTextPending] = useState(0);
+  const [recheck, setRecheck] = useState(0);
   const [columns, setColumns] = useState<string[]>([]);
   const [error, setError] = useState<ApiError | null>(null);
   const [version, setVersion] = useState(0);
@@ -69,6 +73,7 @@ export function usePagedRows(query: RowsQuery | null): PagedRows {
       setError(null);
       pages.current.set(page, r.value.rows);
       setTotal(r.value.total);
+      setTextPending(r.value.textPending ?? 0);
       setColumns((prev) => (prev.join('\u0000') === r.value.columns.join('\u0000') ? prev : r.value.columns));
       evict();
       setVersion((v) => v + 1);
@@ -93,7 +98,14 @@ export function usePagedRows(query: RowsQuery | null): PagedRows {
       if (!toFetch.length) toFetch = [0];
     }
     for (const p of toFetch) void fetchPage(p);
-  }, [key, epoch, fetchPage]);
+  }, [key, epoch, fetchPage, recheck]);
+
+  // rows not searchable yet: ask again now and then, so the matches and the count grow as the index is built
+  useEffect(() => {
+    if (textPending <= 0) return;
+    const t = setTimeout(() => setRecheck((n) => n + 1), 3000);
+    return () => clearTimeout(t);
+  }, [textPending, recheck]);
 
   const showRange = useCallback(
     (start: number, end: number) => {
@@ -115,5 +127,5 @@ export function usePagedRows(query: RowsQuery | null): PagedRows {
     return out;
   }, []);
 
-  return { total, columns, error, rowAt, showRange, loaded, version, ready: key !== null && loadedKey === key };
+  return { total, textPending, columns, error, rowAt, showRange, loaded, version, ready: key !== null && loadedKey === key };
 }

@@ -137,7 +137,7 @@ function applyEdits(dir: string, edits: Edit[]): void {
       text = e.how === 'truncate' ? t.slice(0, at) : e.how === 'insert' ? t.slice(0, at) + e.text + t.slice(at) : e.how === 'replace' ? e.text : e.how === 'empty' ? '' : e.how === 'bom' ? '\ufeff' + t : t;
       if (e.how === 'folder') text = '<folder>';
     } else if (e.kind === 'hostile-path') {
-      if (e.path === 'link.txt') symlinkSync(outside, join(dir, 'link.txt'));
+      if (e.path === 'link.txt' && !existsSync(join(dir, 'link.txt'))) symlinkSync(outside, join(dir, 'link.txt'));
       const hash = e.realHash ? sha(readFileSync(outside)) : '0'.repeat(64);
       const f = filesOf() as Record<string, unknown>;
       if (e.renameExisting && files.length) delete f[files[e.which % files.length]!];

@@ -4,16 +4,24 @@
  * whether scrolling leaves blank rows once it stops. Target (issue 6): p95 < 200 ms at 1,000,000 rows.
  *
  *   npx tsx bench/ui-table.ts --project /path/to/big.winnow    (e.g. one kept by `bench/import.ts --keep DIR`)
+ *   --out DIR: the build to serve (default out/; a copy keeps a long run safe from rebuilds)
+ *   npx tsx bench/ui-table.ts --rows 1000000 [--keep FILE]     (a synthetic project: rows and three signal columns,
+ *                                                               no renders; quicker to make than a real import)
+ *
+ * Each click is split into: click → the page request sent (React work before it), the engine round trip, and
+ * response → first page painted (React render and paint); the WebSocket is wrapped to time the request.
  *
  * The project file is opened read-write (its WAL beside it). Needs `npm run build` and /usr/bin/chromium.
  * Writes bench/results/ui-table.json.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
+import { createDataset, exampleBatchInserter, openProjectDb, setDatasetRowCount, writeExampleSignals } from '../main/engine/db';
+import { mulberry32 } from '../main/engine/util/random';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -22,13 +30,65 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
+/** A project of `n` synthetic rows with three signal columns (a tenth unscored), written straight into SQLite. */
+function makeProject(file: string, n: number): void {
+  const db = openProjectDb(file);
+  const ds = createDataset(db, { name: 'synthetic', sourcePath: 'bench', format: 'jsonl', mapping: { format: 'question_answer', question: 'question', answer: 'answer' }, hash: 'bench' });
+  const insert = exampleBatchInserter(db, ds);
+  db.transaction(() => {
+    for (let start = 0; start < n; start += 4096) {
+      const m = Math.min(4096, n - start);
+      const raws = Array.from({ length: m }, (_, i) => `{"question":"Question ${start + i}: how many apples?","answer":"Answer ${start + i}"}`);
+      insert(start, raws, raws.map((_, i) => `h${start + i}`), raws.map((r) => r.length));
+    }
+  })();
+  setDatasetRowCount(db, ds, n);
+  const rnd = mulberry32(7);
+  const ids = db.prepare('SELECT id FROM examples ORDER BY id').pluck().all() as number[];
+  writeExampleSignals(db, null, ['mean_loss', 'ifd', 'ppl'], ids.map((id) => [id, rnd() < 0.1 ? null : 3 * rnd(), 0.5 + rnd(), Math.exp(1 + rnd())]));
+  db.close();
+}
+
+/** In the page, before the app loads: time every examples.query request and its answer on the WebSocket. */
+const WS_TIMING = `(() => {
+  const Native = window.WebSocket;
+  window.__wsLog = [];
+  window.WebSocket = class extends Native {
+    constructor(...a) {
+      super(...a);
+      this.addEventListener('message', (m) => {
+        const s = String(m.data);
+        const id = /"id":(\\d+)/.exec(s.slice(0, 64));
+        if (id) window.__wsLog.push({ t: performance.now(), dir: 'in', id: Number(id[1]) });
+      });
+    }
+    send(data) {
+      const s = String(data);
+      if (s.includes('"examples.query"')) {
+        const id = /"id":(\\d+)/.exec(s);
+        window.__wsLog.push({ t: performance.now(), dir: 'out', id: id ? Number(id[1]) : -1, first: /"offset":0[,}]/.test(s) });
+      }
+      return super.send(data);
+    }
+  };
+})();`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { project: { type: 'string' }, clicks: { type: 'string', default: '20' } } });
-  if (!values.project) throw new Error('give --project FILE.winnow (a project with many rows; bench/import.ts --keep makes one)');
+  const { values } = parseArgs({ options: { project: { type: 'string' }, rows: { type: 'string' }, keep: { type: 'string' }, out: { type: 'string' }, clicks: { type: 'string', default: '20' } } });
+  if (!values.project && !values.rows) throw new Error('give --project FILE.winnow (a project with many rows; bench/import.ts --keep makes one) or --rows N');
+  if (!values.project) {
+    const file = values.keep ?? join(mkdtempSync(join(tmpdir(), 'winnow-ui-rows-')), 'bench.winnow');
+    if (!existsSync(file)) {
+      const t = performance.now();
+      makeProject(file, Number(values.rows));
+      console.log(`made ${file}: ${Number(values.rows).toLocaleString()} rows in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+    }
+    values.project = file;
+  }
   const home = mkdtempSync(join(tmpdir(), 'winnow-ui-bench-'));
   mkdirSync(join(home, 'projects', 'big'), { recursive: true });
   symlinkSync(resolve(values.project), join(home, 'projects', 'big', 'project.winnow'));
-  const server = spawn(process.execPath, [join(ROOT, 'out/main/server.js'), '--port', '0', '--home', home, '--project', 'big'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [join(resolve(values.out ?? join(ROOT, 'out')), 'main/server.js'), '--port', '0', '--home', home, '--project', 'big'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((ok, fail) => {
     let log = '';
     server.stdout!.on('data', (c: Buffer) => {
@@ -41,6 +101,7 @@ async function main(): Promise<void> {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   try {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    await page.addInitScript(WS_TIMING);
     await page.goto(url);
     await page.getByTestId('nav-examples').click();
     const table = page.getByTestId('examples-table');
@@ -65,11 +126,18 @@ async function main(): Promise<void> {
           for (;;) {
             await new Promise((r) => requestAnimationFrame(() => r(null)));
             if (tableEl.getAttribute('data-loading') === 'true') sawLoading = true;
-            if (sawLoading && tableEl.getAttribute('data-loading') === 'false' && firstRow() !== '') return performance.now() - t0;
+            if (sawLoading && tableEl.getAttribute('data-loading') === 'false' && firstRow() !== '') {
+              const total = performance.now() - t0;
+              const out = window.__wsLog.find((e) => e.dir === 'out' && e.first && e.t >= t0);
+              const back = out && window.__wsLog.find((e) => e.dir === 'in' && e.id === out.id);
+              window.__last = out && back ? { send: out.t - t0, trip: back.t - out.t, paint: t0 + total - back.t } : null;
+              return total;
+            }
             if (performance.now() - t0 > 60000) return NaN;
           }
         } finally { seen.disconnect(); }
       })(${JSON.stringify(testId)})`) as Promise<number>;
+    const lastBreakdown = () => page.evaluate('window.__last') as Promise<{ send: number; trip: number; paint: number } | null>;
 
     // the first click on each column reads its index from disk (cold cache): timed, reported apart
     const coldMs: Record<string, number> = {};
@@ -81,12 +149,17 @@ async function main(): Promise<void> {
     const sortMs: number[] = [];
     const clicks = Number(values.clicks);
     const perColumn: Record<string, number[]> = {};
+    const parts = { send: [] as number[], trip: [] as number[], paint: [] as number[] };
     for (let i = 0; i < clicks; i++) {
       const col = columns[i % columns.length]!;
       const ms = await timeClick(col);
       if (Number.isFinite(ms)) sortMs.push(ms);
       (perColumn[col] ??= []).push(Math.round(ms));
+      const b = await lastBreakdown();
+      if (b) for (const k of ['send', 'trip', 'paint'] as const) parts[k].push(b[k]);
     }
+    const breakdown = Object.fromEntries(Object.entries(parts).map(([k, xs]) => [k, { p50: +pct(xs, 50).toFixed(1), p95: +pct(xs, 95).toFixed(1) }]));
+    console.log('click → request sent / engine round trip / response → painted (ms):', JSON.stringify(breakdown));
     console.log('per column (ms):', JSON.stringify(perColumn));
 
     // scrolling: jump far, stop, and count rows without text after two frames
@@ -99,15 +172,16 @@ async function main(): Promise<void> {
     }
     const result = {
       date: new Date().toISOString(),
-      machine: { cpus: cpus().length, model: cpus()[0]?.model },
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg().map((x) => +x.toFixed(2)) },
       rows: total,
       columns,
       coldFirstClickMs: coldMs,
       sortClickToFirstPageMs: { n: sortMs.length, p50: pct(sortMs, 50), p95: pct(sortMs, 95), max: Math.max(...sortMs), perColumn },
+      breakdownMs: breakdown,
       blankRowsAfterScrollStops: blanks,
     };
     mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-    writeFileSync(join(ROOT, 'bench/results/ui-table.json'), JSON.stringify(result, null, 2) + '\n');
+    writeFileSync(join(ROOT, `bench/results/ui-table${values.rows ? '-synthetic' : ''}.json`), JSON.stringify(result, null, 2) + '\n');
     console.log(`cold first click per column (ms): ${JSON.stringify(coldMs)}`);
     console.log(`${total.toLocaleString()} rows (warm): sort click → first page painted p50 ${result.sortClickToFirstPageMs.p50.toFixed(0)} ms, p95 ${result.sortClickToFirstPageMs.p95.toFixed(0)} ms (target < 200); blank rows after scrolling stops: ${blanks.join(', ')}`);
   } finally {

@@ -117,6 +117,15 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
     if (total > 0) showRange(first, last);
   }, [first, last, total, showRange]);
 
+  // a new sort, filter or search starts at the top (the old rows stay on screen until the new ones arrive)
+  const queryKey = JSON.stringify(query);
+  const shownKey = useRef(queryKey);
+  useEffect(() => {
+    if (shownKey.current === queryKey) return;
+    shownKey.current = queryKey;
+    if (scrollRef.current) scrollRef.current.scrollTop = 0;
+  }, [queryKey]);
+
   // keep the selected row in view when coming back to the screen
   useEffect(() => {
     if (selectedIndex > 0 && selectedIndex < total) virtualizer.scrollToIndex(selectedIndex, { align: 'center' });

@@ -37,6 +37,8 @@ export function usePagedRows(query: RowsQuery | null): PagedRows {
   const generation = useRef(0);
   const range = useRef({ start: 0, end: PAGE_SIZE - 1 });
   const lastKey = useRef<string | null>(null);
+  /** pages still hold the previous query's rows */
+  const fresh = useRef(false);
   const [total, setTotal] = useState<number | null>(null);
   const [textPending, setTextPending] = useState(0);
   const [recheck, setRecheck] = useState(0);
@@ -71,6 +73,11 @@ export function usePagedRows(query: RowsQuery | null): PagedRows {
         return;
       }
       setError(null);
+      // the first page of a new query replaces what was on screen (kept until now, so a sort click never blanks the table)
+      if (fresh.current) {
+        fresh.current = false;
+        pages.current.clear();
+      }
       pages.current.set(page, r.value.rows);
       setTotal(r.value.total);
       setTextPending(r.value.textPending ?? 0);
@@ -88,9 +95,12 @@ export function usePagedRows(query: RowsQuery | null): PagedRows {
     inflight.current = new Set();
     let toFetch: number[];
     if (lastKey.current !== key) {
+      // keep showing the old rows (the table says it is loading) until the new first page arrives: clearing now
+      // would unmount every row and mount them again a moment later
+      const first = lastKey.current === null;
       lastKey.current = key;
-      pages.current.clear();
-      setTotal(null);
+      if (first) pages.current.clear();
+      else fresh.current = true;
       range.current = { start: 0, end: PAGE_SIZE - 1 };
       toFetch = [0];
     } else {
@@ -112,6 +122,8 @@ export function usePagedRows(query: RowsQuery | null): PagedRows {
       range.current = { start, end };
       const first = Math.floor(start / PAGE_SIZE);
       const last = Math.floor(end / PAGE_SIZE);
+      // while the old query's rows are still shown, only the new first page is worth asking for
+      if (fresh.current) return;
       for (let p = first; p <= last; p++) if (!pages.current.has(p)) void fetchPage(p);
     },
     [fetchPage],

@@ -21,6 +21,11 @@ export class EngineProcess {
 
   constructor(private readonly home: string, private readonly project: string) {}
 
+  /** the engine host's process id while it runs */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
   async start(): Promise<void> {
     this.log = '';
     const renderer = join(this.home, 'renderer');

@@ -23,6 +23,9 @@ const USAGE = `winnow <command> [options]
   convert llama2c MODEL.bin TOKENIZER.bin OUT_DIR     llama2.c checkpoint → Hugging Face folder
   import FILE --project P [--format F] [--skip-malformed] [--name N]
   score --model DIR (--data FILE | --project P) --signals a,b [--ref-model DIR] --out OUT.jsonl
+        [--batch 8] [--max-tokens 512] [--fim-examples 100] [--seed 0]
+        [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5]
+        (grad_norm/grad_sim over --grad-layers; grad_sim against the target set; sstoken needs --ref-model, γ = --gamma)
   select --project P --name NAME (--top-percent X | --top K | --min A --max B) --signal S [--asc]
          | --random K [--seed S]
   train --model DIR (--data FILE | --project P [--subset NAME]) --layers SPEC --steps N --out DIR
@@ -75,6 +78,12 @@ const OPTIONS = {
   'token-scope': { type: 'string' },
   dft: { type: 'boolean' },
   'max-tokens': { type: 'string' },
+  'fim-examples': { type: 'string' },
+  'grad-layers': { type: 'string' },
+  'grad-dim': { type: 'string' },
+  'target-subset': { type: 'string' },
+  'target-data': { type: 'string' },
+  gamma: { type: 'string' },
   'param-mask': { type: 'string' },
   'param-examples': { type: 'string' },
   'changed-only': { type: 'boolean' },
@@ -196,10 +205,25 @@ async function run(argv: string[]): Promise<unknown> {
         const refModelId = typeof o['ref-model'] === 'string' ? await s.model(o['ref-model']) : undefined;
         const { datasetId } = await withData(s, o);
         const signals = need(o, 'signals').split(',').map((x) => x.trim()).filter(Boolean);
+        // grad_sim's target set: a subset of the project, or a file imported as a dataset of its own
+        let targetSubsetId: number | undefined;
+        if (typeof o['target-subset'] === 'string') targetSubsetId = findSubsetByName(s.service.current().db, o['target-subset']).id;
+        else if (typeof o['target-data'] === 'string') {
+          const job = await s.importFile(o['target-data'], { format: o.format as string | undefined, skipMalformed: !!o['skip-malformed'] });
+          const targetDataset = Number(job.stats.datasetId);
+          const name = `target: ${basename(o['target-data'])} (dataset ${targetDataset})`;
+          targetSubsetId = (await s.call('subsets.create', { name, rule: { kind: 'all' }, datasetId: targetDataset })).id;
+        }
         const { jobId, plan } = await s.call('scoring.start', {
           modelId, refModelId, datasetId, signals,
           batchSize: num(o.batch, 'batch') ?? 8,
           maxTokens: num(o['max-tokens'], 'max-tokens') ?? 512,
+          fimExamples: num(o['fim-examples'], 'fim-examples'),
+          seed: num(o.seed, 'seed'),
+          gradLayers: o['grad-layers'] as string | undefined,
+          gradDim: num(o['grad-dim'], 'grad-dim'),
+          targetSubsetId,
+          sstokenGamma: num(o.gamma, 'gamma'),
         });
         const job = await s.job(jobId);
         const out = resolve(need(o, 'out'));

@@ -44,11 +44,11 @@ export const IMPLEMENTED_SIGNALS = new Set<string>([
 export const BACKWARD_COST = 3;
 export const DEFAULT_FIM_EXAMPLES = 100;
 /**
- * grad_sim's projection, per example: P·d sign entries generated per batch (shared by the batch's B examples) and
- * a 2·P·d-flop matmul. Rates measured on wasm here (2 loaded cores; test/unit/scoring/projection.test.ts prints them).
+ * grad_sim's projection costs about P·d / PROJECTION_RATE seconds per example (P parameters, d dimensions): measured
+ * 0.26-0.35 s per example for P = 300k, d = 1024, batches of 1 and 8 (passes/projection.ts, Node 20, 2 shared cores
+ * at load 4-7, 2026-11-29).
  */
-export const SIGN_RATE = 4e8;
-export const PROJECTION_FLOPS = 4e9;
+export const PROJECTION_RATE = 1e9;
 export const DEFAULT_SSTOKEN_GAMMA = 0.5;
 
 export function checkSignals(signals: string[]): void {
@@ -119,11 +119,12 @@ export function planScoring(db: Db, input: PlanInput): ScorePlan {
   const grad = has(GRADIENT_SIGNALS);
   if (grad.length) {
     const n = backwardExamples(db, input, examples);
+    // resolving the layer spec here refuses a bad one before any job runs
+    const P = has(EXAMPLE_GRADIENT_SIGNALS).length ? gradParams(db, input) : null;
     let secs = backEps > 0 ? n / backEps : null;
-    if (secs !== null && input.signals.includes('grad_sim')) {
-      const P = gradParams(db, input);
+    if (secs !== null && P !== null && input.signals.includes('grad_sim')) {
       const d = input.gradDim ?? DEFAULT_GRAD_DIM;
-      if (P !== null) secs += (n * P * d) / Math.max(1, input.batchSize ?? 8) / SIGN_RATE + (2 * n * P * d) / PROJECTION_FLOPS;
+      secs += (n * P * d) / PROJECTION_RATE;
     }
     passes.push({ model: 'model', kind: 'backward', signals: grad, examples: n, estimatedSeconds: secs });
   }

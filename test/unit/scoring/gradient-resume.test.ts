@@ -2,8 +2,8 @@
  * The gradient pass survives SIGKILL: the engine host (a real child process) is killed right after the first
  * finished batch of a fim + layer_grad_norm + grad_norm + grad_sim job, started again and the job resumed. It goes
  * on from the persisted cursor (not from its first example), every example gets its per-example values exactly once,
- * and the final fim / layer_grad_norm / grad_norm equal those of an uninterrupted run of the same job bit for bit
- * (grad_sim to float rounding: the projection's batches may be cut differently after the restart).
+ * and the final fim / layer_grad_norm / grad_norm / grad_sim equal those of an uninterrupted run of the same job bit
+ * for bit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -122,10 +122,7 @@ describe('gradient pass resume', () => {
     expect(resumed.layer.size).toBeGreaterThan(0);
     expect(resumed.layer.size).toBe(uninterrupted.layer.size);
     for (const [k, v] of uninterrupted.layer) expect(resumed.layer.get(k), k).toBe(v);
-    for (const [k, v] of uninterrupted.example) {
-      if (k.startsWith('grad_norm:')) expect(resumed.example.get(k), k).toBe(v);
-      else expect(Math.abs(resumed.example.get(k)! - v!), k).toBeLessThan(1e-6);
-    }
+    for (const [k, v] of uninterrupted.example) expect(resumed.example.get(k), k).toBe(v);
     // the pass cleaned up after itself: only its done marker is left
     const after = new Database(dbPath(), { readonly: true });
     expect(after.prepare('SELECT key FROM score_pass_state WHERE run_id = ?').pluck().all(runId)).toEqual(['meta']);

@@ -538,6 +538,8 @@ export const ApiInputs = {
     layers: z.string().min(1),
     batchSize: z.number().int().positive().max(512).default(4),
     maxTokens: z.number().int().positive().max(1 << 16).default(256),
+    /** micro-batches per step: more than 1 keeps a gradient sum besides each micro-batch's gradients */
+    gradAccum: z.number().int().positive().max(1024).default(1),
     /** count a parameter mask's tensors (dense gradients and optimizer state) instead of the layer spec's */
     paramMaskId: id.optional(),
   }),

@@ -127,13 +127,13 @@ export function paramMaskLayers(db: Db, modelId: number, maskId: number): { tens
  */
 export function trainEstimate(
   db: Db,
-  i: { modelId: number; layers: string; batchSize: number; maxTokens: number; paramMaskId?: number },
+  i: { modelId: number; layers: string; batchSize: number; maxTokens: number; gradAccum?: number; paramMaskId?: number },
   backend: string | null,
 ): TrainEstimate {
   const r: { tensors: string[]; trainableParams: number; totalParams: number; maskedParams?: number } =
     i.paramMaskId !== undefined ? paramMaskLayers(db, i.modelId, i.paramMaskId) : resolveLayers(db, i.modelId, i.layers);
   const cfg = readModelConfig(modelPath(db, i.modelId));
-  const opts = { batch: i.batchSize, seqLen: i.maxTokens, trainableParams: r.trainableParams, backend: backend ?? 'wasm' };
+  const opts = { batch: i.batchSize, seqLen: i.maxTokens, gradAccum: i.gradAccum, trainableParams: r.trainableParams, backend: backend ?? 'wasm' };
   let memory = estimateMemory(cfg, opts);
   let limitBytes: number | null = null;
   let fits = true;

@@ -264,7 +264,7 @@ export class EngineService {
       resolveLayerSpec(i.layers, checkpointTensors(modelPath(p.db, i.modelId)), layerBlockScores(p.db, i.modelId, i.layers));
       // refuses, naming every figure, a run that will not fit the backend's memory
       checkFits(readModelConfig(modelPath(p.db, i.modelId)), {
-        batch: i.batchSize, seqLen: i.maxTokens, backend: this.opts.executor.backend?.name ?? 'wasm',
+        batch: i.batchSize, seqLen: i.maxTokens, gradAccum: i.gradAccum, backend: this.opts.executor.backend?.name ?? 'wasm',
         trainableParams: (i.paramMaskId !== undefined ? paramMaskLayers(p.db, i.modelId, i.paramMaskId) : resolveLayers(p.db, i.modelId, i.layers)).trainableParams,
       });
       const runId = createTrainRun(p.db, i);

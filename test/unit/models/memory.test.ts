@@ -26,7 +26,7 @@ describe('checkFits', () => {
     expect(r.limitBytes).toBe(WASM_HEAP_BYTES);
     expect(r.totalBytes).toBeGreaterThan(r.weightsBytes);
     // every weight trains: no cached copies, only the heap's training overhead
-    expect(r.backendExtraBytes).toBeCloseTo(1.25 * (r.gradBytes + r.optimizerBytes), 0);
+    expect(r.backendExtraBytes).toBeCloseTo(0.4 * (r.gradBytes + r.optimizerBytes), 0);
     const scoring = checkFits(cfg, { batch: 8, seqLen: 256, trainableParams: 0, backend: 'wasm' });
     expect(scoring.backendExtraBytes).toBe(2 * scoring.weightsBytes);
   });
@@ -48,12 +48,22 @@ describe('checkFits', () => {
     expect(ok.backendExtraBytes).toBe(0);
   });
 
-  it('GPT-2 small on wasm: scoring and top-2-block training fit, full training is refused (measured 3.88 of 4 GiB)', () => {
+  it('GPT-2 small on wasm, as measured: full training fits at [1,128] and [2,128] and as 4 accumulated micro-batches, not at [4,128]', () => {
+    // measured heap peaks (bench/models-run.ts, 2026-11-29): 2.86 GiB at [1,128], 3.34 GiB at [2,128], 3.26 GiB for
+    // 4 × [1,128] accumulated; [4,128] aborted. The estimate must be within 0.15 GiB of each and refuse the last.
     const cfg = parseModelConfig({ ...TINY_GPT2, vocab_size: 50257, n_embd: 768, n_layer: 12, n_head: 12, n_positions: 1024 });
+    const all = countParams(cfg);
+    const need = (batch: number, gradAccum = 1) => {
+      const r = checkFits(cfg, { batch, seqLen: 128, trainableParams: all, backend: 'wasm', gradAccum });
+      return (r.totalBytes + r.backendExtraBytes) / 2 ** 30;
+    };
+    expect(Math.abs(need(1) - 2.86)).toBeLessThan(0.15);
+    expect(Math.abs(need(2) - 3.34)).toBeLessThan(0.15);
+    expect(Math.abs(need(1, 4) - 3.26)).toBeLessThan(0.15);
+    expect(() => need(4)).toThrow(/batch 4 × 128 tokens: needs ~\d\.\d\d GiB .*heap overhead/);
     const top2 = 2 * (768 * 2304 + 2304 + 768 * 768 + 768 + 2 * 768 * 3072 + 3072 + 768 + 4 * 768);
     expect(() => checkFits(cfg, { batch: 4, seqLen: 128, trainableParams: 0, backend: 'wasm' })).not.toThrow();
     expect(() => checkFits(cfg, { batch: 4, seqLen: 128, trainableParams: top2, backend: 'wasm' })).not.toThrow();
-    expect(() => checkFits(cfg, { batch: 1, seqLen: 128, trainableParams: countParams(cfg), backend: 'wasm' })).toThrow(/heap overhead/);
     expect(() => checkFits(cfg, { batch: 512, seqLen: 1024, trainableParams: 0, backend: 'wasm' })).toThrow(/batch 512 × 1024 tokens/);
   });
 });

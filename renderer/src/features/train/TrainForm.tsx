@@ -45,6 +45,14 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
   const [tokenScope, setTokenScope] = useState<'example' | 'global'>('example');
   const [useEdited, setUseEdited] = useState(true);
   const [paramMaskId, setParamMaskId] = useState<number | null>(given.paramMask);
+  const [gradAccum, setGradAccum] = useState('1');
+  const [weightDecay, setWeightDecay] = useState('0');
+  const [clipNorm, setClipNorm] = useState('1');
+  const [dft, setDft] = useState(false);
+  const [evalEvery, setEvalEvery] = useState('10');
+  const [evalPercent, setEvalPercent] = useState('5');
+  const [checkpointEvery, setCheckpointEvery] = useState('20');
+  const [seed, setSeed] = useState('0');
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const model = modelId ?? models[0]?.id ?? null;
@@ -55,10 +63,11 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
   const layers = paramMask ? paramMask.scope : layerMode === 'last' ? `last:${lastN.trim()}` : layersText.trim();
   const bs = num(batchSize);
   const mt = num(maxTokens);
+  const ga = num(gradAccum);
   const estimate = useCall(
     'train.estimate',
-    model !== null && layers && Number.isInteger(bs) && bs > 0 && Number.isInteger(mt) && mt > 0
-      ? { modelId: model, layers, batchSize: bs, maxTokens: mt, ...(paramMask ? { paramMaskId: paramMask.id } : {}) }
+    model !== null && layers && Number.isInteger(bs) && bs > 0 && Number.isInteger(mt) && mt > 0 && Number.isInteger(ga) && ga > 0
+      ? { modelId: model, layers, batchSize: bs, maxTokens: mt, gradAccum: ga, ...(paramMask ? { paramMaskId: paramMask.id } : {}) }
       : null,
   );
   const est = estimate.error ? null : estimate.data;
@@ -73,7 +82,16 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
       ...(paramMask ? { paramMaskId: paramMask.id } : {}),
       steps: num(steps),
       batchSize: num(batchSize),
+      gradAccum: num(gradAccum),
       lr: num(lr),
+      weightDecay: num(weightDecay),
+      // empty = no clipping
+      clipNorm: clipNorm.trim() === '' ? null : num(clipNorm),
+      dftWeight: dft,
+      evalEvery: num(evalEvery),
+      evalFraction: num(evalPercent) / 100,
+      checkpointEvery: num(checkpointEvery),
+      seed: num(seed),
       optimizer,
       schedule,
       warmupSteps: num(warmup),
@@ -240,6 +258,40 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
           <input data-testid="train-max-tokens" inputMode="numeric" value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} />
         </label>
       </div>
+      <div className="form-row">
+        <label className="field narrow" title="micro-batches per optimizer step: the effective batch is batch size × this, at the memory of one micro-batch">
+          <span>Accumulation</span>
+          <input data-testid="train-grad-accum" inputMode="numeric" value={gradAccum} onChange={(e) => setGradAccum(e.target.value)} />
+        </label>
+        <label className="field narrow">
+          <span>Weight decay</span>
+          <input data-testid="train-weight-decay" inputMode="decimal" value={weightDecay} onChange={(e) => setWeightDecay(e.target.value)} />
+        </label>
+        <label className="field narrow" title="global gradient-norm clipping; empty for none">
+          <span>Clip norm</span>
+          <input data-testid="train-clip-norm" inputMode="decimal" value={clipNorm} placeholder="none" onChange={(e) => setClipNorm(e.target.value)} />
+        </label>
+        <label className="field narrow" title="held-out loss every N steps">
+          <span>Eval every</span>
+          <input data-testid="train-eval-every" inputMode="numeric" value={evalEvery} onChange={(e) => setEvalEvery(e.target.value)} />
+        </label>
+        <label className="field narrow" title="share of the rows held out for the eval loss (0–50%)">
+          <span>Eval rows %</span>
+          <input data-testid="train-eval-percent" inputMode="decimal" value={evalPercent} onChange={(e) => setEvalPercent(e.target.value)} />
+        </label>
+        <label className="field narrow" title="weights, optimizer state, data cursor and RNG are saved every N steps; a killed run resumes from the last one">
+          <span>Checkpoint every</span>
+          <input data-testid="train-checkpoint-every" inputMode="numeric" value={checkpointEvery} onChange={(e) => setCheckpointEvery(e.target.value)} />
+        </label>
+        <label className="field narrow">
+          <span>Seed</span>
+          <input data-testid="train-seed" inputMode="numeric" value={seed} onChange={(e) => setSeed(e.target.value)} />
+        </label>
+        <label className="check" title="Dynamic Fine-Tuning: each token's loss × its (gradient-stopped) probability">
+          <input type="checkbox" data-testid="train-dft" checked={dft} onChange={(e) => setDft(e.target.checked)} />
+          DFT weighting
+        </label>
+      </div>
       <div className="train-estimate" data-testid="train-estimate" data-fits={est ? est.fits : ''} data-trainable={est?.trainableParams ?? ''}>
         {est ? (
           <>
@@ -262,6 +314,7 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
             <span className={est.fits ? 'ok-text' : 'error-text'} data-testid="train-estimate-fits">
               {est.fits ? 'fits' : 'does not fit'}
               {est.limitBytes ? ` the ${mem(est.limitBytes)} limit` : ''}
+              {!est.fits && ' — lower the batch size and raise accumulation (same effective batch), or train fewer tensors'}
             </span>
           </>
         ) : (

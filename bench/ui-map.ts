@@ -5,7 +5,7 @@
  * (pixel buffer) path in the same run. Target (issue 6): hover and redraw well under 100 ms. Without a GPU the app
  * picks the canvas path (WebGL there is SwiftShader, bound by per-point setup at ~150 ms a frame).
  *
- *   npx tsx bench/ui-map.ts [--points 100000] [--dim 64] [--reps 40]
+ *   npx tsx bench/ui-map.ts [--points 100000] [--dim 64] [--reps 40] [--out DIR (the build to serve; default out/)]
  *
  * Makes a throwaway project (synthetic rows, embeddings from a mixture of Gaussians, two signal columns). Needs
  * `npm run build` and /usr/bin/chromium (run with --disable-gpu, as the e2e tests: WebGL is SwiftShader on the CPU).
@@ -138,14 +138,14 @@ async function measure(page: Page, reps: number) {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { points: { type: 'string', default: '100000' }, dim: { type: 'string', default: '64' }, reps: { type: 'string', default: '40' } } });
+  const { values } = parseArgs({ options: { points: { type: 'string', default: '100000' }, dim: { type: 'string', default: '64' }, reps: { type: 'string', default: '40' }, out: { type: 'string' } } });
   const n = Number(values.points);
   const home = mkdtempSync(join(tmpdir(), 'winnow-map-bench-'));
   const t = performance.now();
   mkdirSync(join(home, 'projects', 'map'), { recursive: true });
   makeProject(join(home, 'projects', 'map', 'project.winnow'), n, Number(values.dim));
   console.log(`project with ${n.toLocaleString()} rows and ${values.dim}-d embeddings made in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  const server = spawn(process.execPath, [join(ROOT, 'out/main/server.js'), '--port', '0', '--home', home, '--project', 'map'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [join(resolve(values.out ?? join(ROOT, 'out')), 'main/server.js'), '--port', '0', '--home', home, '--project', 'map'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((ok, fail) => {
     let log = '';
     server.stdout!.on('data', (c: Buffer) => {

@@ -67,6 +67,7 @@ export function ExampleDetailPanel({ exampleId, tokenSignal, onTokenSignal, onCl
         </button>
       </div>
       <ErrorText error={error} testId="detail-error" />
+      {!detail && !error && <p className="muted detail-loading">Rendering the example with the model’s chat template…</p>}
       {detail && <DetailBody key={`${detail.id}:${detail.tokenizerId}`} detail={detail} modelId={modelId} tokenSignal={tokenSignal} onTokenSignal={onTokenSignal} />}
     </aside>
   );

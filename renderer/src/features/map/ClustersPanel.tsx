@@ -1,5 +1,5 @@
 /** K-means on `embedding` for the current dataset: run it (a background job), and read what the stored clustering is. */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { ApiError, ClusterInfo } from '../../../../preload/contract';
 import { useApp, useOnJobDone } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
@@ -20,6 +20,12 @@ export function ClustersPanel({ info, onDone }: Props) {
   const [error, setError] = useState<ApiError | null>(null);
   const [formError, setFormError] = useState<string | null>(null);
   useOnJobDone(jobId, onDone);
+  // start from the stored clustering's settings
+  useEffect(() => {
+    if (!info) return;
+    setK(String(info.k));
+    setSeed(String(info.seed));
+  }, [info?.runId]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const run = async () => {
     const kk = Number(k);

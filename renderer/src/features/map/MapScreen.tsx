@@ -145,7 +145,7 @@ export function MapScreen() {
     const canvas = canvasRef.current;
     if (!renderer || !fit || !colours || !canvas) return;
     const t0 = performance.now();
-    renderer.draw({ width, height: HEIGHT, xy: fit.xy, rgba: colours.rgba, picked, outline: colours.outline, view, size: n > 20_000 ? 2.5 : 4 });
+    renderer.draw({ width, height: HEIGHT, xy: fit.xy, rgba: colours.rgba, picked, outline: colours.outline, view, size: n > 20_000 ? 2.5 : n > 2_000 ? 4 : 6 });
     // read back by bench/ui-map.ts and the e2e test
     canvas.dataset.drawMs = (performance.now() - t0).toFixed(2);
     canvas.dataset.draws = String(++draws.current);

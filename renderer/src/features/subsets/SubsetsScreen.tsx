@@ -52,7 +52,7 @@ export function describeRule(rule: SubsetRule): string {
 }
 
 export function SubsetsScreen() {
-  const { client, datasetId } = useApp();
+  const { client, datasetId, project } = useApp();
   const list = useCall('subsets.list', {});
   const columnsQuery = useCall('examples.query', datasetId === null ? null : { datasetId, limit: 1 });
   const columns = [...new Set([...(columnsQuery.data?.columns ?? []), 'n_chars'])];
@@ -367,7 +367,17 @@ export function SubsetsScreen() {
         <ErrorText error={list.error} />
         {list.data && list.data.length === 0 && (
           <EmptyState title="No subsets yet" testId="subsets-empty">
-            Score the dataset, then keep the rows you want with a rule above — e.g. the 500 with the highest mean_loss.
+            {project && project.datasets.length === 0 ? (
+              <>
+                Import a dataset on the <a href="#/data">Data</a> screen, score it on <a href="#/score">Score</a>, then keep the rows you want
+                with a rule above.
+              </>
+            ) : (
+              <>
+                Keep the rows you want with a rule above — e.g. the 500 with the highest <code>mean_loss</code> (score it on{' '}
+                <a href="#/score">Score</a>), a seeded random sample, or n per K-means cluster (run it on the <a href="#/map">Map</a>).
+              </>
+            )}
           </EmptyState>
         )}
         {list.data && list.data.length > 0 && (

@@ -81,10 +81,10 @@ window.__fire = (type, x, y, extra) => {
 
 async function measure(page: Page, reps: number) {
   await page.evaluate(TIMERS);
-  const size = await page.evaluate(() => {
-    const r = document.querySelector('[data-testid="map-canvas"]')!.getBoundingClientRect();
+  const size = (await page.evaluate(`(() => {
+    const r = document.querySelector('[data-testid="map-canvas"]').getBoundingClientRect();
     return { w: r.width, h: r.height };
-  });
+  })()`)) as { w: number; h: number };
   // hover: a spiral of pointer positions over the middle; timed when the hovered row changes (to another row or to
   // none); a move that changes nothing within 500 ms is counted as a miss
   const hover: number[] = [];
@@ -167,11 +167,11 @@ async function main(): Promise<void> {
       await page.waitForSelector(`[data-testid="map-canvas"][data-points="${n}"][data-draws]`, { timeout: 600_000 });
       const firstDrawS = (Date.now() - t0) / 1000;
       const renderer = await page.getByTestId('map-canvas').getAttribute('data-renderer');
-      const gpu = await page.evaluate(() => {
+      const gpu = (await page.evaluate(`(() => {
         const gl = document.createElement('canvas').getContext('webgl2');
-        const ext = gl?.getExtension('WEBGL_debug_renderer_info');
+        const ext = gl && gl.getExtension('WEBGL_debug_renderer_info');
         return gl && ext ? String(gl.getParameter(ext.UNMASKED_RENDERER_WEBGL)) : null;
-      });
+      })()`)) as string | null;
       const m = await measure(page, Number(values.reps));
       results[mode] = { renderer, gpu, openToFirstDrawS: firstDrawS, ...m };
       console.log(`${mode} (${renderer}): open → first draw ${firstDrawS.toFixed(1)} s; ${JSON.stringify(m)}`);

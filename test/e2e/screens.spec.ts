@@ -24,7 +24,7 @@ test.afterAll(async () => {
 });
 
 async function visitAll(page: Page, theme: 'light' | 'dark', stage: string): Promise<void> {
-  await page.addInitScript((t) => localStorage.setItem('winnow.theme', t), theme);
+  await page.addInitScript(`localStorage.setItem('winnow.theme', '${theme}')`);
   await page.goto(server.url);
   for (const s of SCREENS) {
     await page.getByTestId(`nav-${s}`).click();

@@ -20,9 +20,9 @@
  */
 import type { Db } from '../db/open';
 import { writeExampleSignals } from '../db/signals';
-import { messagesReader } from '../db/datasets';
+import { examplePager, messagesReader } from '../db/datasets';
 import { WinnowError } from '../util/errors';
-import { fullText } from './normalize';
+import { fullText, normHash } from './normalize';
 
 export interface DuplicateOptions {
   /** Jaccard similarity (estimated) at or above which two examples are near duplicates; default 0.7 */
@@ -137,20 +137,22 @@ export async function computeDuplicates(db: Db, datasetId: number, opts: Duplica
   const mh = new Int32Array(NUM_PERM);
 
   // 1. signatures, in id order (keyset pages: no statement stays open across awaits)
-  const page = db.prepare(`SELECT id, row_index AS rowIndex, raw_json AS rawJson, messages_json AS messagesJson, norm_hash AS h FROM examples
-    WHERE dataset_id = ? AND id > ? ORDER BY id LIMIT ?`);
+  const page = examplePager<{ id: number; rowIndex: number; rawJson: string; messagesJson: string; h: string }>(
+    db, datasetId, 'id, row_index AS rowIndex, raw_json AS rawJson, messages_json AS messagesJson, norm_hash AS h');
   const messagesOf = messagesReader(db);
   let n = 0;
   let after = 0;
   for (;;) {
     if (opts.signal?.aborted) throw cancelled();
-    const rows = page.all(datasetId, after, PAGE) as Array<{ id: number; rowIndex: number; rawJson: string; messagesJson: string; h: string }>;
+    const rows = page(after, PAGE);
     if (rows.length === 0) break;
     for (const r of rows) {
       if (n >= total) break; // rows added meanwhile are left for the next run
       ids[n] = r.id;
-      hashKeys[n] = parseInt(r.h.slice(0, 13), 16) || 0;
-      minhash(fullText(messagesOf({ datasetId, ...r })), mh);
+      const norm = messagesOf({ datasetId, ...r });
+      // rows imported since schema 8 store no hash: it is made here, its only use
+      hashKeys[n] = parseInt((r.h || normHash(norm)).slice(0, 13), 16) || 0;
+      minhash(fullText(norm), mh);
       for (let i = 0; i < NUM_PERM; i++) sig[n * NUM_PERM + i] = mh[i] & 0xff;
       for (let b = 0; b < BANDS; b++) {
         let k = 0x811c9dc5;

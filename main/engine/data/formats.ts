@@ -89,59 +89,69 @@ const SHAREGPT_ROLES: Record<string, string> = {
 };
 
 /**
+ * A field's text: numbers and booleans as text, anything else named as the wrong kind; missing or blank fields are
+ * errors unless optional. (Module-level rather than a closure per call: the import runs this for every row.)
+ */
+function fieldText(record: Rec, field: string, where: string, optional = false): string | undefined {
+  const v = record[field];
+  if (v === undefined || v === null) {
+    if (optional) return undefined;
+    throw new WinnowError('parse_error', `${where}: field "${field}" is missing`);
+  }
+  if (typeof v !== 'string') {
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    throw new WinnowError('parse_error', `${where}: field "${field}" must be a string, found ${Array.isArray(v) ? 'an array' : typeof v}`);
+  }
+  if (!optional && v.trim() === '') throw new WinnowError('parse_error', `${where}: field "${field}" is empty`);
+  return v;
+}
+
+function withSystem(system: string | undefined, rest: ChatMessage[]): ChatMessage[] {
+  return system && system.trim() !== '' ? [{ role: 'system', content: system }, ...rest] : rest;
+}
+
+/**
  * Normalize one record. `at` names the position for messages: `train.jsonl line 17`, or a bare line number.
  * Throws WinnowError naming the field at fault.
  */
 export function toMessages(record: unknown, mapping: Mapping, at: string | number): Normalized {
   const where = typeof at === 'number' ? `line ${at}` : at;
   if (!isObj(record)) throw new WinnowError('parse_error', `${where}: expected an object, found ${record === null ? 'null' : Array.isArray(record) ? 'an array' : typeof record}`);
-  const str = (field: string, opts: { optional?: boolean; allowEmpty?: boolean } = {}): string | undefined => {
-    const v = record[field];
-    if (v === undefined || v === null) {
-      if (opts.optional) return undefined;
-      throw new WinnowError('parse_error', `${where}: field "${field}" is missing`);
-    }
-    if (typeof v !== 'string') {
-      if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-      throw new WinnowError('parse_error', `${where}: field "${field}" must be a string, found ${Array.isArray(v) ? 'an array' : typeof v}`);
-    }
-    if (v.trim() === '' && !opts.allowEmpty && !opts.optional) throw new WinnowError('parse_error', `${where}: field "${field}" is empty`);
-    return v;
-  };
-  const withSystem = (system: string | undefined, rest: ChatMessage[]): ChatMessage[] =>
-    system && system.trim() !== '' ? [{ role: 'system', content: system }, ...rest] : rest;
 
   switch (mapping.format) {
     case 'text':
-      return { text: str(mapping.field)! };
+      return { text: fieldText(record, mapping.field, where)! };
     case 'question_answer':
-      return [{ role: 'user', content: str(mapping.question)! }, { role: 'assistant', content: str(mapping.answer)! }];
+      return [{ role: 'user', content: fieldText(record, mapping.question, where)! }, { role: 'assistant', content: fieldText(record, mapping.answer, where)! }];
     case 'prompt_completion':
-      return withSystem(mapping.system ? str(mapping.system, { optional: true }) : undefined,
-        [{ role: 'user', content: str(mapping.prompt)! }, { role: 'assistant', content: str(mapping.completion)! }]);
+      return withSystem(mapping.system ? fieldText(record, mapping.system, where, true) : undefined,
+        [{ role: 'user', content: fieldText(record, mapping.prompt, where)! }, { role: 'assistant', content: fieldText(record, mapping.completion, where)! }]);
     case 'alpaca': {
-      const instruction = str(mapping.instruction)!;
-      const input = mapping.input ? str(mapping.input, { optional: true }) : undefined;
+      const instruction = fieldText(record, mapping.instruction, where)!;
+      const input = mapping.input ? fieldText(record, mapping.input, where, true) : undefined;
       const user = input && input.trim() !== '' ? `${instruction}\n\n${input}` : instruction;
-      return withSystem(mapping.system ? str(mapping.system, { optional: true }) : undefined,
-        [{ role: 'user', content: user }, { role: 'assistant', content: str(mapping.output)! }]);
+      return withSystem(mapping.system ? fieldText(record, mapping.system, where, true) : undefined,
+        [{ role: 'user', content: user }, { role: 'assistant', content: fieldText(record, mapping.output, where)! }]);
     }
     case 'messages':
     case 'sharegpt': {
-      const [roleKey, contentKey] = mapping.format === 'messages' ? ['role', 'content'] : ['from', 'value'];
+      const sharegpt = mapping.format === 'sharegpt';
+      const roleKey = sharegpt ? 'from' : 'role';
+      const contentKey = sharegpt ? 'value' : 'content';
       const list = record[mapping.field];
       if (list === undefined) throw new WinnowError('parse_error', `${where}: field "${mapping.field}" is missing`);
       if (!Array.isArray(list) || list.length === 0) throw new WinnowError('parse_error', `${where}: field "${mapping.field}" must be a non-empty list of turns`);
-      return list.map((m, i): ChatMessage => {
-        const at = `${mapping.field}[${i}]`;
-        if (!isObj(m)) throw new WinnowError('parse_error', `${where}: field "${at}" must be an object`);
+      const out: ChatMessage[] = new Array(list.length);
+      for (let i = 0; i < list.length; i++) {
+        const m: unknown = list[i];
+        if (!isObj(m)) throw new WinnowError('parse_error', `${where}: field "${mapping.field}[${i}]" must be an object`);
         const role = m[roleKey];
         const content = m[contentKey];
-        if (typeof role !== 'string') throw new WinnowError('parse_error', `${where}: field "${at}.${roleKey}" is missing`);
-        if (typeof content !== 'string') throw new WinnowError('parse_error', `${where}: field "${at}.${contentKey}" is missing or not a string`);
-        const r = mapping.format === 'sharegpt' ? SHAREGPT_ROLES[role.toLowerCase()] ?? role.toLowerCase() : role;
-        return { role: r, content };
-      });
+        if (typeof role !== 'string') throw new WinnowError('parse_error', `${where}: field "${mapping.field}[${i}].${roleKey}" is missing`);
+        if (typeof content !== 'string') throw new WinnowError('parse_error', `${where}: field "${mapping.field}[${i}].${contentKey}" is missing or not a string`);
+        out[i] = { role: sharegpt ? SHAREGPT_ROLES[role.toLowerCase()] ?? role.toLowerCase() : role, content };
+      }
+      return out;
     }
     default:
       throw new WinnowError('bad_input', `mapping: unknown record format "${(mapping as { format: unknown }).format}"`);

@@ -48,7 +48,8 @@ export function canParseInWorker(): boolean {
 export async function parseFileInWorker(path: string, opts: ParseOptions = {}): Promise<ParsedSource> {
   const entry = workerEntry();
   if (!entry) throw new WinnowError('internal', `import worker not found near ${dirname(fileURLToPath(import.meta.url))}; run "npm run build"`);
-  const worker = new Worker(entry.file, { eval: entry.eval, workerData: { path, opts, ahead: AHEAD } });
+  // a roomier young generation: each row's strings and objects die young, and fewer scavenges promote fewer of them
+  const worker = new Worker(entry.file, { eval: entry.eval, workerData: { path, opts, ahead: AHEAD }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
   const queue: FromWorker[] = [];
   let failure: unknown = null;
   let finished = false;

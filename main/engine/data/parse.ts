@@ -1,13 +1,13 @@
 /**
  * The CPU half of an import: a data file's records detected, mapped and reduced to what the examples table stores
- * (the record's JSON text, the normalized-text hash, the character count), in batches. No database here, so it runs
+ * (the record's JSON text and the character count), in batches. No database here, so it runs
  * the same in the importing thread or in a worker (parse-worker.ts) while the importing thread writes.
  */
 import { basename } from 'node:path';
 import { WinnowError } from '../util/errors';
 import { formatFromPath, positionName, readRecordBatches, type FileFormat, type RecordItem } from './readers';
 import { detectFormat, toMessages, type Mapping } from './formats';
-import { charCount, normHash } from './normalize';
+import { charCount } from './normalize';
 
 export interface ParseOptions {
   format?: FileFormat;
@@ -17,15 +17,23 @@ export interface ParseOptions {
 }
 
 /**
- * Rows in file order; `bad` are the records that are malformed (reason as the reader gives it) or do not fit the
- * mapping (reason naming file, line and field).
+ * Rows in file order: each row's record JSON as UTF-8 in one buffer (row i is bytes ends[i-1]..ends[i]; one buffer
+ * crosses between threads without a copy and binds to SQLite without re-encoding), its source line and character
+ * count. `bad` are the records that are malformed (reason as the reader gives it) or do not fit the mapping (reason
+ * naming file, line and field).
  */
 export interface ParsedBatch {
   lines: number[];
-  raws: string[];
-  hashes: string[];
+  raw: Uint8Array;
+  ends: number[];
   nChars: number[];
   bad: Array<{ line: number; reason: string; raw: string | null }>;
+}
+
+/** A batch's rows as strings (tests, small callers). */
+export function batchRaws(b: ParsedBatch): string[] {
+  const buf = Buffer.from(b.raw.buffer, b.raw.byteOffset, b.raw.byteLength);
+  return b.ends.map((end, i) => buf.toString('utf8', i ? b.ends[i - 1] : 0, end));
 }
 
 export interface ParsedSource {
@@ -81,7 +89,17 @@ export async function parseFile(path: string, opts: ParseOptions = {}): Promise<
   }
 
   async function* batches(): AsyncGenerator<ParsedBatch> {
-    let out: ParsedBatch = { lines: [], raws: [], hashes: [], nChars: [], bad: [] };
+    let out = { lines: [] as number[], raws: [] as Uint8Array[], nChars: [] as number[], bad: [] as ParsedBatch['bad'] };
+    const pack = (): ParsedBatch => {
+      let total = 0;
+      for (const r of out.raws) total += r.byteLength;
+      // not from Buffer's shared pool: the whole ArrayBuffer is handed to the importing thread
+      const raw = new Uint8Array(total);
+      const ends: number[] = new Array(out.raws.length);
+      let at = 0;
+      out.raws.forEach((r, i) => { raw.set(r, at); at += r.byteLength; ends[i] = at; });
+      return { lines: out.lines, raw, ends, nChars: out.nChars, bad: out.bad };
+    };
     try {
       for await (const chunk of all()) {
         for (const item of chunk) {
@@ -98,17 +116,18 @@ export async function parseFile(path: string, opts: ParseOptions = {}): Promise<
             continue;
           }
           out.lines.push(item.line);
-          // the stored row is the record's own JSON: the messages follow from it and the mapping (never stored twice)
-          out.raws.push(item.raw ?? JSON.stringify(item.record));
-          out.hashes.push(normHash(norm));
+          // the stored row is the record's own JSON: the messages follow from it and the mapping (never stored twice);
+          // the bytes as read unless decoding replaced invalid UTF-8 (then the text as decoded)
+          const raw = item.raw ?? JSON.stringify(item.record);
+          out.raws.push(item.rawBytes && !raw.includes('\uFFFD') ? item.rawBytes : Buffer.from(raw, 'utf8'));
           out.nChars.push(charCount(norm));
         }
         if (out.lines.length + out.bad.length >= BATCH_ROWS) {
-          yield out;
-          out = { lines: [], raws: [], hashes: [], nChars: [], bad: [] };
+          yield pack();
+          out = { lines: [], raws: [], nChars: [], bad: [] };
         }
       }
-      if (out.lines.length + out.bad.length > 0) yield out;
+      if (out.lines.length + out.bad.length > 0) yield pack();
     } finally {
       await items.return(undefined);
     }

@@ -8,11 +8,11 @@
  */
 import type { Db } from '../db/open';
 import { WinnowError } from '../util/errors';
-import { getDataset } from '../db/datasets';
+import { examplePager, getDataset } from '../db/datasets';
 import { listSignalColumns } from '../db/signals';
 import { DUPLICATE_COLUMNS } from './duplicates';
 import { toMessages, type Mapping } from './formats';
-import { charCount, normHash } from './normalize';
+import { charCount } from './normalize';
 
 export interface RemapImpact {
   /** examples of the dataset */
@@ -75,8 +75,9 @@ const SHOW_BAD = 5;
 export async function remapDataset(db: Db, datasetId: number, mapping: Mapping, opts: RemapOptions = {}): Promise<RemapImpact> {
   const ds = getDataset(db, datasetId);
   const impact = remapImpact(db, datasetId);
-  const page = db.prepare('SELECT id, row_index AS rowIndex, raw_json AS raw FROM examples WHERE dataset_id = ? AND id > ? ORDER BY id LIMIT ?');
-  const update = db.prepare(`UPDATE examples SET messages_json = '', text_preview = '', norm_hash = ?, n_chars = ? WHERE id = ?`);
+  const page = examplePager<{ id: number; rowIndex: number; raw: string }>(db, datasetId, 'id, row_index AS rowIndex, raw_json AS raw');
+  // messages, preview and hash follow from the record and the new mapping (derived on read / by the duplicate pass)
+  const update = db.prepare(`UPDATE examples SET messages_json = '', text_preview = '', norm_hash = '', n_chars = ? WHERE id = ?`);
   const checkAbort = () => {
     if (opts.signal?.aborted) throw new WinnowError('cancelled', `re-mapping dataset "${ds.name}" cancelled; nothing changed`);
   };
@@ -88,12 +89,12 @@ export async function remapDataset(db: Db, datasetId: number, mapping: Mapping, 
     let after = 0;
     for (;;) {
       checkAbort();
-      const rows = page.all(datasetId, after, PAGE) as Array<{ id: number; rowIndex: number; raw: string }>;
+      const rows = page(after, PAGE);
       if (rows.length === 0) break;
       for (const r of rows) {
         try {
           const norm = toMessages(JSON.parse(r.raw), mapping, `row ${r.rowIndex}`);
-          if (nBad === 0) update.run(normHash(norm), charCount(norm), r.id);
+          if (nBad === 0) update.run(charCount(norm), r.id);
         } catch (err) {
           if (!(err instanceof WinnowError)) throw err;
           if (nBad++ < SHOW_BAD) bad.push(err.message);

@@ -6,7 +6,7 @@
  * from there. Until then a text filter searches the indexed rows and the table says the index is incomplete.
  */
 import type { Db } from '../db/open';
-import { messagesReader, setTextIndexedUpto } from '../db/datasets';
+import { datasetIdRange, examplePager, messagesReader, setTextIndexedUpto } from '../db/datasets';
 import { fullText } from './normalize';
 
 export interface TextIndexOptions {
@@ -33,12 +33,12 @@ export function textIndexBacklog(db: Db, datasetId?: number): Array<{ datasetId:
   const ds = db.prepare(`SELECT id, text_indexed_upto AS upto FROM datasets${datasetId === undefined ? '' : ' WHERE id = ?'} ORDER BY id`)
     .all(...(datasetId === undefined ? [] : [datasetId])) as Array<{ id: number; upto: number }>;
   const pending = db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ? AND id > ?').pluck();
-  const last = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY row_index DESC LIMIT 1').pluck();
   const out: Array<{ datasetId: number; upto: number; pending: number }> = [];
   for (const d of ds) {
-    const hi = last.get(d.id) as number | undefined;
-    if (hi === undefined || hi <= d.upto) continue;
-    out.push({ datasetId: d.id, upto: d.upto, pending: pending.get(d.id, d.upto) as number });
+    const r = datasetIdRange(db, d.id);
+    if (r === null || r.hi <= d.upto) continue;
+    const n = r.contiguous ? r.hi - Math.max(d.upto, r.lo - 1) : (pending.get(d.id, d.upto) as number);
+    out.push({ datasetId: d.id, upto: d.upto, pending: n });
   }
   return out;
 }
@@ -46,13 +46,13 @@ export function textIndexBacklog(db: Db, datasetId?: number): Array<{ datasetId:
 export async function indexText(db: Db, opts: TextIndexOptions = {}): Promise<TextIndexResult> {
   const backlog = textIndexBacklog(db, opts.datasetId);
   const total = backlog.reduce((s, b) => s + b.pending, 0);
-  const page = db.prepare(`SELECT id, row_index AS rowIndex, raw_json AS rawJson, messages_json AS messagesJson FROM examples
-    WHERE dataset_id = ? AND id > ? ORDER BY id LIMIT ?`);
+  type Row = { id: number; rowIndex: number; rawJson: string; messagesJson: string };
   const ins = db.prepare('INSERT INTO examples_fts (rowid, text) VALUES (?, ?)');
   const messagesOf = messagesReader(db);
   const perCommit = opts.perCommit ?? PER_COMMIT;
   let done = 0;
   for (const b of backlog) {
+    const page = examplePager<Row>(db, b.datasetId, 'id, row_index AS rowIndex, raw_json AS rawJson, messages_json AS messagesJson');
     let after = b.upto;
     for (;;) {
       if (opts.signal?.aborted) return { indexed: done, complete: false };
@@ -63,7 +63,7 @@ export async function indexText(db: Db, opts: TextIndexOptions = {}): Promise<Te
       db.transaction(() => {
         while (n < perCommit) {
           const want = Math.min(PAGE, perCommit - n);
-          const rows = page.all(b.datasetId, after, want) as Array<{ id: number; rowIndex: number; rawJson: string; messagesJson: string }>;
+          const rows = page(after, want);
           for (const r of rows) ins.run(r.id, fullText(messagesOf({ datasetId: b.datasetId, ...r })));
           n += rows.length;
           if (rows.length) after = rows[rows.length - 1].id;

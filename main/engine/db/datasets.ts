@@ -1,7 +1,7 @@
 import type { Db } from './open';
 import { WinnowError } from '../util/errors';
 import { toMessages, type Mapping, type Normalized } from '../data/formats';
-import { previewText } from '../data/normalize';
+import { normHash, previewText } from '../data/normalize';
 
 export interface DatasetRow {
   id: number;
@@ -96,16 +96,35 @@ export function exampleInserter(db: Db, datasetId: number, opts: { fts?: boolean
 }
 
 /**
- * The import's writer: rows as the parser gives them (record JSON, normalized-text hash, character count), numbered
- * from `firstRow`. messages_json and text_preview are stored as '' and derived when read (deriveMessages), which
- * halves what an import writes. The search index is built afterwards (data/textIndex.ts). (Multi-row INSERTs were
- * measured: no faster than one prepared single-row statement.)
+ * The import's writer: rows as the parser gives them (record JSON, character count), numbered from `firstRow`.
+ * messages_json, text_preview and norm_hash are stored as '' and derived when needed: messages and preview on read
+ * (deriveMessages), the normalized-text hash by the duplicate pass, its only user (hashing every character was a
+ * third of the parsing time). That halves what an import writes. The search index is built afterwards
+ * (data/textIndex.ts). (Multi-row INSERTs were measured: no faster than one prepared single-row statement.)
  */
-export function exampleBatchInserter(db: Db, datasetId: number): (firstRow: number, raws: string[], hashes: string[], nChars: number[]) => void {
+export function exampleBatchInserter(db: Db, datasetId: number): (firstRow: number, raws: string[], hashes: string[] | null, nChars: number[]) => void {
   const one = db.prepare(`INSERT INTO examples (dataset_id, row_index, raw_json, messages_json, text_preview, norm_hash, n_chars)
     VALUES (?, ?, ?, '', '', ?, ?)`);
+  // hashes: normalized-text hashes when the caller has them; null stores '' (the duplicate pass makes them)
   return (firstRow, raws, hashes, nChars) => {
-    for (let i = 0; i < raws.length; i++) one.run(datasetId, firstRow + i, raws[i], hashes[i], nChars[i]);
+    for (let i = 0; i < raws.length; i++) one.run(datasetId, firstRow + i, raws[i], hashes ? hashes[i] : '', nChars[i]);
+  };
+}
+
+/**
+ * exampleBatchInserter for rows given as UTF-8 bytes (the import's parser): row i is raw[ends[i-1]..ends[i]], bound
+ * as a blob and stored as TEXT (CAST), so no string is made or re-encoded per row.
+ */
+export function exampleBytesInserter(db: Db, datasetId: number): (firstRow: number, raw: Uint8Array, ends: number[], nChars: number[]) => void {
+  const one = db.prepare(`INSERT INTO examples (dataset_id, row_index, raw_json, messages_json, text_preview, norm_hash, n_chars)
+    VALUES (?, ?, CAST(? AS TEXT), '', '', '', ?)`);
+  return (firstRow, raw, ends, nChars) => {
+    const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      one.run(datasetId, firstRow + i, buf.subarray(start, ends[i]), nChars[i]);
+      start = ends[i];
+    }
   };
 }
 
@@ -178,7 +197,7 @@ function toExample(r: ExampleDbRow): ExampleRow {
   const messages = deriveMessages(r.raw_json, r.messages_json, JSON.parse(r.mapping_json) as Mapping, `dataset ${r.dataset_id} row ${r.row_index}`);
   return {
     id: r.id, datasetId: r.dataset_id, rowIndex: r.row_index, raw: JSON.parse(r.raw_json),
-    messages, textPreview: r.text_preview || previewText(messages), normHash: r.norm_hash, nChars: r.n_chars,
+    messages, textPreview: r.text_preview || previewText(messages), normHash: r.norm_hash || normHash(messages), nChars: r.n_chars,
   };
 }
 
@@ -196,11 +215,35 @@ export function getExampleByRow(db: Db, datasetId: number, rowIndex: number): Ex
   return toExample(r);
 }
 
-/** Keyset pagination in id order: safe to write between pages (better-sqlite3 forbids writes while iterating). */
+/**
+ * A dataset's first and last example ids (an import writes a dataset's rows in one transaction, so its ids are one
+ * range; `contiguous` checks it against the row count), or null when it has no rows. Two index seeks.
+ */
+export function datasetIdRange(db: Db, datasetId: number): { lo: number; hi: number; contiguous: boolean } | null {
+  const end = (dir: 'ASC' | 'DESC') => db.prepare(`SELECT id FROM examples WHERE dataset_id = ? ORDER BY row_index ${dir} LIMIT 1`).pluck().get(datasetId) as number | undefined;
+  const lo = end('ASC');
+  if (lo === undefined) return null;
+  const hi = end('DESC')!;
+  const n = db.prepare('SELECT row_count FROM datasets WHERE id = ?').pluck().get(datasetId) as number | undefined;
+  return { lo, hi, contiguous: n === hi - lo + 1 };
+}
+
+/**
+ * Keyset pages of a dataset's examples in id order (safe to write between pages: better-sqlite3 forbids writes while
+ * iterating): `page(afterId, limit)` gives up to `limit` rows with ids above `afterId`, with the given columns.
+ * The query walks the rowid range up to the dataset's last id: written as "dataset_id = ? AND id > ?" SQLite took the
+ * (dataset_id, row_index) index and sorted the rest of the dataset for every page — quadratic at a million rows.
+ */
+export function examplePager<T>(db: Db, datasetId: number, columns: string): (afterId: number, limit: number) => T[] {
+  const range = datasetIdRange(db, datasetId);
+  const st = db.prepare(`SELECT ${columns} FROM examples WHERE id > ? AND id <= ? AND +dataset_id = ? ORDER BY id LIMIT ?`);
+  return (afterId, limit) => (range ? st.all(afterId, range.hi, datasetId, limit) as T[] : []);
+}
+
+/** Keyset pagination in id order, with each row's messages (stored or derived). */
 export function examplesAfter(db: Db, datasetId: number, afterId: number, limit: number): Array<{ id: number; rowIndex: number; messages: Normalized }> {
-  const rows = db.prepare(`SELECT id, row_index AS rowIndex, raw_json AS rawJson, messages_json AS messagesJson FROM examples
-    WHERE dataset_id = ? AND id > ? ORDER BY id LIMIT ?`).all(datasetId, afterId, limit) as
-    Array<{ id: number; rowIndex: number; rawJson: string; messagesJson: string }>;
+  const rows = examplePager<{ id: number; rowIndex: number; rawJson: string; messagesJson: string }>(
+    db, datasetId, 'id, row_index AS rowIndex, raw_json AS rawJson, messages_json AS messagesJson')(afterId, limit);
   if (rows.length === 0) return [];
   const mapping = JSON.parse(getDatasetMappingJson(db, datasetId)) as Mapping;
   return rows.map((r) => ({ id: r.id, rowIndex: r.rowIndex, messages: deriveMessages(r.rawJson, r.messagesJson, mapping, `dataset ${datasetId} row ${r.rowIndex}`) }));

@@ -5,10 +5,10 @@ import type { RecordItem } from './types';
 export async function* readJsonl(stream: Readable): AsyncGenerator<RecordItem[]> {
   for await (const batch of lineBatches(stream)) {
     const out: RecordItem[] = [];
-    for (const { n, text } of batch) {
+    for (const { n, text, bytes } of batch) {
       if (text.trim() === '') continue;
       try {
-        out.push({ line: n, record: JSON.parse(text), raw: text });
+        out.push({ line: n, record: JSON.parse(text), raw: text, rawBytes: bytes });
       } catch (err) {
         out.push({ line: n, error: `invalid JSON (${(err as Error).message})`, raw: text });
       }

@@ -1,6 +1,11 @@
 import type { Readable } from 'node:stream';
 
-export interface Line { n: number; text: string }
+export interface Line {
+  n: number;
+  text: string;
+  /** the line's bytes (a view into the chunk read), for callers that store the line as it was */
+  bytes: Buffer;
+}
 
 const LF = 10;
 const CR = 13;
@@ -30,7 +35,7 @@ export async function* lineBatches(stream: Readable): AsyncGenerator<Line[]> {
     let nl: number;
     while ((nl = buf.indexOf(LF, start)) !== -1) {
       const end = nl > start && buf[nl - 1] === CR ? nl - 1 : nl;
-      out.push({ n: ++n, text: buf.toString('utf8', start, end) });
+      out.push({ n: ++n, text: buf.toString('utf8', start, end), bytes: buf.subarray(start, end) });
       start = nl + 1;
     }
     // copied, so the chunk is not kept alive by a short tail
@@ -40,6 +45,6 @@ export async function* lineBatches(stream: Readable): AsyncGenerator<Line[]> {
   if (rest && first && rest.length >= 3 && rest[0] === 0xef && rest[1] === 0xbb && rest[2] === 0xbf) rest = rest.subarray(3);
   if (rest && rest.length > 0) {
     const end = rest[rest.length - 1] === CR ? rest.length - 1 : rest.length;
-    yield [{ n: ++n, text: rest.toString('utf8', 0, end) }];
+    yield [{ n: ++n, text: rest.toString('utf8', 0, end), bytes: rest.subarray(0, end) }];
   }
 }

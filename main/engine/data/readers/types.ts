@@ -8,6 +8,8 @@ export interface RecordItem {
   error?: string;
   /** the record's source text when the reader has it (JSONL lines, malformed lines), kept as raw_json / in import_skips */
   raw?: string;
+  /** `raw` as UTF-8 bytes, when the reader read it as bytes (JSONL): stored as they are, with no re-encoding */
+  rawBytes?: Uint8Array;
 }
 
 export interface ReadOptions {

@@ -83,6 +83,17 @@ export function App() {
     };
   }, [client, jobs, epoch]);
 
+  // app.info waits for the compute backend, but not forever: if it was not up yet, ask again
+  const [infoRetry, setInfoRetry] = useState(0);
+  useEffect(() => {
+    if (!info || info.backend) return;
+    const t = setTimeout(() => {
+      void client.call('app.info', {}).then((r) => r.ok && setInfo(r.value));
+      setInfoRetry((n) => n + 1);
+    }, 10_000);
+    return () => clearTimeout(t);
+  }, [client, info, infoRetry]);
+
   useEffect(() => {
     let live = true;
     void client.call('project.open', {}).then((r) => {

@@ -37,9 +37,16 @@ import { assertMaskNameFree, getParamMask, listParamMasks } from '../selection/p
 export interface EngineServiceOptions {
   projectsDir: string;
   mode: 'electron' | 'browser';
-  executor: JobExecutor & { backend?: import('../../../preload/contract').BackendInfo | null };
+  executor: JobExecutor & {
+    backend?: import('../../../preload/contract').BackendInfo | null;
+    /** resolves once the backend is up (the compute worker); app.info waits for it, up to BACKEND_WAIT_MS */
+    whenBackend?: () => Promise<import('../../../preload/contract').BackendInfo>;
+  };
   version?: string;
 }
+
+/** how long app.info waits for the compute worker's backend (it starts with the engine, in a few seconds) */
+const BACKEND_WAIT_MS = 20_000;
 
 type Handlers = { [N in ApiName]: (input: ApiParsedInput<N>) => Promise<ApiOutputs[N]> | ApiOutputs[N] };
 
@@ -99,6 +106,19 @@ export class EngineService {
     this.project = null;
   }
 
+  /** The backend jobs run on; null only when it does not come up within BACKEND_WAIT_MS (or failed to start). */
+  private async backendInfo(): Promise<import('../../../preload/contract').BackendInfo | null> {
+    const ex = this.opts.executor;
+    if (ex.backend || !ex.whenBackend) return ex.backend ?? null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), BACKEND_WAIT_MS)));
+    try {
+      return await Promise.race([ex.whenBackend().catch(() => null), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private modelFor(modelId: number | undefined): number {
     const m = modelId ?? activeModelId(this.current().db);
     if (!m) throw new WinnowError('not_found', 'no model in this project: add one first');
@@ -115,9 +135,9 @@ export class EngineService {
   }
 
   private handlers: Handlers = {
-    'app.info': () => ({
+    'app.info': async () => ({
       version: this.opts.version ?? '0.1.0',
-      backend: this.opts.executor.backend ?? null,
+      backend: await this.backendInfo(),
       projectsDir: this.opts.projectsDir,
       mode: this.opts.mode,
     }),

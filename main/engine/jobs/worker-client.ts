@@ -93,6 +93,15 @@ export class WorkerClient {
     return this.ready;
   }
 
+  /**
+   * The backend the worker runs (or will run once it is up). The worker is started with the engine, but its TF.js
+   * start takes seconds; `app.info` waits for it here, so a page that connects right after a (re)start still
+   * shows the real backend rather than none.
+   */
+  whenBackend(): Promise<BackendInfo> {
+    return this.start();
+  }
+
   async run(
     spec: WorkerJobSpec,
     onProgress: (p: JobProgress) => void,

@@ -502,6 +502,8 @@ export const ApiInputs = {
     /** pca: computed on the call; umap: the layout stored by the latest `map.umap` job */
     method: z.enum(['pca', 'umap']).default('pca'),
     limit: z.number().int().positive().max(1_000_000).default(200_000),
+    /** only `values` (and `layoutKey`): recolouring keeps the points it has; they align when the layoutKeys match */
+    valuesOnly: z.boolean().default(false),
   }),
   /** start a `umap` job: a seeded UMAP layout of the embeddings in scope, stored for examples.map method umap */
   'map.umap': z.object({
@@ -641,6 +643,8 @@ export interface ExampleMap {
   method: 'pca' | 'umap';
   /** umap: the stored layout's parameters */
   layout: { runId: number; seed: number; nNeighbors: number; minDist: number; createdAt: string } | null;
+  /** names the points and their order: `values` of a valuesOnly call belong to the points of the call with this key */
+  layoutKey: string | null;
 }
 
 /** A stored K-means run over `embedding` (the provenance of the `cluster` column). */

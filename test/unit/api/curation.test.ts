@@ -158,4 +158,24 @@ describe('examples.map', () => {
     expect(m.values[10]).toBe(10);
     expect(m.explained[0]).toBeGreaterThan(0.99);
   });
+
+  it('valuesOnly sends a colour column without the points, keyed to the layout they belong to', async () => {
+    const full = await call('examples.map', { datasetId, signal: 'ifd' });
+    const only = await call('examples.map', { datasetId, signal: 'mean_loss', valuesOnly: true });
+    expect(only.points).toEqual([]);
+    expect(only.ids).toEqual([]);
+    expect(only.layoutKey).toBe(full.layoutKey);
+    // the values line up with the full call's ids: mean_loss = row index, none for row 0
+    const rowOf = new Map(ids.map((id, i) => [id, i]));
+    expect(only.values).toEqual(full.ids.map((id) => (rowOf.get(id) === 0 ? null : rowOf.get(id))));
+    expect(full.values).toEqual(full.ids.map((id) => rowOf.get(id)! / 25));
+    // new embeddings are other points: the key changes, so values made for the old points are not used on them
+    const db = service.current().db;
+    const run = Number(db.prepare(`INSERT INTO score_runs (model_id, dataset_id, signals_json, params_json, status, created_at) VALUES (NULL, ?, '[]', '{}', 'done', datetime('now'))`).run(datasetId).lastInsertRowid);
+    const put = db.prepare('INSERT INTO example_vectors (run_id, example_id, signal, dim, vector) VALUES (?, ?, ?, ?, ?)');
+    ids.slice(0, 40).forEach((id, i) => put.run(run, id, 'embedding', 3, toBlob(Float32Array.from([-i, i % 3, 1]))));
+    const after = await call('examples.map', { datasetId, signal: 'mean_loss', valuesOnly: true });
+    expect(after.layoutKey).not.toBe(full.layoutKey);
+    expect(after.values).toHaveLength(50);
+  });
 });

@@ -4,7 +4,8 @@
  * as the app runs it, and the same work in PyTorch (bench/reference/score_ref.py) on the very token ids Winnow
  * rendered. The first 500 rows are scored first; the full set follows only if it is projected to take ≤ 10 minutes.
  * Second family: fim + layer_grad_norm over the job's default 100 seeded examples (one backward pass each), against
- * the usual PyTorch loop (loss.backward() per example, g² accumulated).
+ * the usual PyTorch loop (loss.backward() per example, g² accumulated). Third family: grad_norm (one backward pass per
+ * example, every parameter) over the first 100 rows, against the same PyTorch loop taking ‖g‖ per example.
  * Writes bench/results/score.json and prints a table. Usage: npx tsx bench/score.ts [--rows N] [--python PATH]
  */
 import { execFileSync } from 'node:child_process';
@@ -49,7 +50,10 @@ function pythonWithTorch(): string {
 interface WinnowRun {
   examples: number; tokens: number; wallSeconds: number; loopSeconds: number; tokensPerSec: number; meanLoss: Map<number, number | null>; tokenFile: string;
   fim: { examples: number; tokens: number; wallSeconds: number; loopSeconds: number; values: Map<string, number>; tokenFile: string };
+  gradNorm: { examples: number; tokens: number; wallSeconds: number; loopSeconds: number; values: Map<number, number | null>; tokenFile: string };
 }
+
+const GRAD_NORM_ROWS = 100;
 
 async function scoreWithWinnow(rows: number, work: string): Promise<WinnowRun> {
   const file = join(work, `gsm8k-${rows}.jsonl`);
@@ -114,9 +118,32 @@ async function scoreWithWinnow(rows: number, work: string): Promise<WinnowRun> {
     const fimValues = new Map(
       (db.prepare(`SELECT tensor_name AS name, value FROM layer_scores WHERE run_id = ? AND signal = 'fim'`).all(Number(gjob.stats.runId)) as Array<{ name: string; value: number }>).map((r) => [r.name, r.value]),
     );
+
+    // grad_norm: every example of its own dataset (the first rows), one backward pass each
+    const gnFile = join(work, `gn-${rows}.jsonl`);
+    writeFileSync(gnFile, readFileSync(file, 'utf8').trim().split('\n').slice(0, GRAD_NORM_ROWS).join('\n') + '\n');
+    const gnDataset = Number((await done((await call('datasets.import', { path: gnFile })).jobId)).stats.datasetId);
+    const t2 = performance.now();
+    const gnJob = await done((await call('scoring.start', { modelId, datasetId: gnDataset, signals: ['grad_norm'], batchSize: BATCH })).jobId);
+    const gnWall = (performance.now() - t2) / 1000;
+    const gnIds = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(gnDataset) as number[];
+    let gnTokens = 0;
+    const gnLines: string[] = [];
+    for (const id of gnIds) {
+      const r = getRender(db, id, tok.id);
+      if (!r) continue;
+      gnTokens += r.nTokens;
+      gnLines.push(JSON.stringify({ id, ids: Array.from(r.tokenIds), mask: Array.from(r.labelMask) }));
+    }
+    const gnTokenFile = join(work, `gn-tokens-${rows}.jsonl`);
+    writeFileSync(gnTokenFile, gnLines.join('\n') + '\n');
+    const gnValues = new Map(
+      (db.prepare(`SELECT example_id AS id, value FROM example_scores WHERE run_id = ? AND signal = 'grad_norm'`).all(Number(gnJob.stats.runId)) as Array<{ id: number; value: number | null }>).map((r) => [r.id, r.value]),
+    );
     return {
       examples: lines.length, tokens, wallSeconds, loopSeconds, tokensPerSec: tokens / loopSeconds, meanLoss, tokenFile,
       fim: { examples: chosen.length, tokens: gTokens, wallSeconds: gWall, loopSeconds: Number(gjob.stats.gradientSeconds), values: fimValues, tokenFile: fimFile },
+      gradNorm: { examples: gnLines.length, tokens: gnTokens, wallSeconds: gnWall, loopSeconds: Number(gnJob.stats.gradientSeconds), values: gnValues, tokenFile: gnTokenFile },
     };
   } finally {
     service.close();
@@ -125,10 +152,10 @@ async function scoreWithWinnow(rows: number, work: string): Promise<WinnowRun> {
 
 interface TorchRun {
   threads: number; calibration: Record<string, number>; seconds: number; load_seconds: number; tokens_per_sec: number; tokens: number; torch: string;
-  mean_loss?: Record<string, number | null>; fim?: Record<string, number>;
+  mean_loss?: Record<string, number | null>; fim?: Record<string, number>; grad_norm?: Record<string, number>;
 }
 
-function scoreWithTorch(py: string, tokenFile: string, family: 'forward' | 'fim'): TorchRun {
+function scoreWithTorch(py: string, tokenFile: string, family: 'forward' | 'fim' | 'grad_norm'): TorchRun {
   const out = execFileSync(py, [join(ROOT, 'bench/reference/score_ref.py'), '--model', MODEL, '--data', tokenFile, '--family', family, '--batch', String(BATCH)], {
     encoding: 'utf8',
     maxBuffer: 1 << 28,
@@ -180,6 +207,24 @@ async function main(): Promise<void> {
         pytorch: { version: g.torch, threads: g.threads, calibrationSeconds: g.calibration, seconds: g.seconds, loadSeconds: g.load_seconds, tokensPerSec: g.tokens_per_sec },
         ratioTorchOverWinnow: g.tokens_per_sec / (w.fim.tokens / w.fim.loopSeconds),
         parity: { maxRelFimDiff: maxRel },
+      });
+      console.log(`  grad_norm: ${w.gradNorm.wallSeconds.toFixed(1)} s wall; PyTorch…`);
+      const n = scoreWithTorch(py, w.gradNorm.tokenFile, 'grad_norm');
+      let maxRelNorm = 0;
+      for (const [id, v] of w.gradNorm.values) {
+        const ref = n.grad_norm![String(id)];
+        if (v !== null && ref !== undefined) maxRelNorm = Math.max(maxRelNorm, Math.abs(v - ref) / Math.max(ref, 1e-30));
+      }
+      results.push({
+        family: 'grad_norm',
+        signals: ['grad_norm'],
+        rows: Math.min(rows, GRAD_NORM_ROWS),
+        examples: w.gradNorm.examples,
+        tokens: w.gradNorm.tokens,
+        winnow: { backend: backend.name, threads: backend.threads, wallSeconds: w.gradNorm.wallSeconds, loopSeconds: w.gradNorm.loopSeconds, tokensPerSec: w.gradNorm.tokens / w.gradNorm.loopSeconds },
+        pytorch: { version: n.torch, threads: n.threads, calibrationSeconds: n.calibration, seconds: n.seconds, loadSeconds: n.load_seconds, tokensPerSec: n.tokens_per_sec },
+        ratioTorchOverWinnow: n.tokens_per_sec / (w.gradNorm.tokens / w.gradNorm.loopSeconds),
+        parity: { maxRelGradNormDiff: maxRelNorm },
       });
       // the full set only when it fits the time budget
       if (!arg('rows') && rows < total && (w.wallSeconds * total) / rows <= LIMIT_SECONDS) sizes.push(total);

@@ -8,6 +8,7 @@ pre-RMSNorm, rotate-half RoPE, GQA via repeat_kv, SwiGLU, tied or untied head), 
            batches length-sorted and right-padded like Winnow's job (same batch size)
   fim      fim and layer_grad_norm: per example (batch 1) backward of the mean response NLL through every parameter,
            F = mean g², ‖F‖_F per tensor; mean ‖g‖₂ per tensor (surgical_fine_tuning fim_calculator.py)
+  grad_norm  per example (batch 1): ‖∇θ L‖₂ over every parameter, L the mean response NLL
 Prints one JSON line with timings and values for a parity check (per-example mean_loss, per-tensor fim).
 
 Usage: python3 score_ref.py --model DIR --data tokens.jsonl --family forward --batch 8 [--threads N] [--calibrate]
@@ -173,11 +174,29 @@ def fim_family(model, rows):
     return {k: float(torch.linalg.norm((a / n).flatten())) for k, a in acc.items()}, {k: v / n for k, v in norm_sum.items()}
 
 
+def grad_norm_family(model, rows):
+    params = dict(model.w)
+    for t in params.values():
+        t.requires_grad_(True)
+    out = {}
+    for r in rows:
+        for t in params.values():
+            t.grad = None
+        ids = torch.tensor([r["ids"]])
+        logits = model.logits(model.hidden(ids, torch.ones_like(ids)))
+        lm = torch.tensor(r["mask"][1:], dtype=torch.float32)
+        nll = F.cross_entropy(logits[0, :-1], ids[0, 1:], reduction="none")
+        ((nll * lm).sum() / lm.sum()).backward()
+        with torch.no_grad():
+            out[str(r["id"])] = float(torch.sqrt(sum((t.grad.double() ** 2).sum() for t in params.values())))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
     ap.add_argument("--data", required=True)
-    ap.add_argument("--family", default="forward", choices=["forward", "fim"])
+    ap.add_argument("--family", default="forward", choices=["forward", "fim", "grad_norm"])
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=0, help="0: the faster of 1 and 2 on a calibration slice")
     args = ap.parse_args()
@@ -186,7 +205,11 @@ def main():
     model = Llama(args.model)
     load_s = time.perf_counter() - t0
     pad_id = model.cfg.get("pad_token_id") or model.cfg.get("eos_token_id") or 0
-    work = (lambda sl: run(model, sl, args.batch, pad_id)) if args.family == "forward" else (lambda sl: fim_family(model, sl))
+    work = {
+        "forward": lambda sl: run(model, sl, args.batch, pad_id),
+        "fim": lambda sl: fim_family(model, sl),
+        "grad_norm": lambda sl: grad_norm_family(model, sl),
+    }[args.family]
     threads = args.threads
     calib = {}
     if threads == 0:
@@ -209,8 +232,10 @@ def main():
     }
     if args.family == "forward":
         out["mean_loss"] = {str(k): v["mean_loss"] for k, v in res.items()}
-    else:
+    elif args.family == "fim":
         out["fim"], out["layer_grad_norm"] = res
+    else:
+        out["grad_norm"] = res
     print(json.dumps(out))
 
 

@@ -30,6 +30,9 @@ const SCOPE = 2;
 const TARGET = 4;
 /** gradients of one batch held for the projection (B × P float32) */
 const MAX_PROJECTION_BYTES = 256 << 20;
+/** fim sums up to this size are saved with every batch; larger ones at most every FIM_SAVE_SECONDS (env overrides for tests) */
+const FIM_STATE_BYTES = Number(process.env.WINNOW_FIM_STATE_BYTES ?? 64 << 20);
+const FIM_SAVE_SECONDS = Number(process.env.WINNOW_FIM_SAVE_SECONDS ?? 30);
 
 interface Meta {
   cursor: number;
@@ -137,11 +140,33 @@ export async function gradientPass(
   const d = p.gradDim ?? DEFAULT_GRAD_DIM;
   const seed = p.seed ?? 0;
 
+  const fimSaved = meta.cursor > 0 && st.json<number>('fim_count') !== undefined;
   const acc = layerSignals.length
-    ? new LayerAccumulator(allNames, model, meta.cursor > 0
+    ? new LayerAccumulator(allNames, model, fimSaved
       ? { sq: allNames.map((n) => st.float32(`sq:${n}`)!), normSum: st.float64('norm_sum')!, count: st.json<number>('fim_count')! }
       : undefined)
     : null;
+  // The fim sums are one float per parameter (GPT-2 small: 500 MB), so past FIM_STATE_BYTES they are saved at most
+  // every FIM_SAVE_SECONDS; a resumed pass re-adds the fim examples between their save and the cursor (same order,
+  // so the same float32 sums), while the per-example values are saved with every batch.
+  const accBytes = acc ? allNames.reduce((a, n) => a + 4 * model.weights[n]!.size, 0) : 0;
+  let fimCursor = fimSaved ? (st.json<number>('fim_cursor') ?? meta.cursor) : 0;
+  if (acc && fimCursor < meta.cursor) {
+    for (let k = fimCursor; k < meta.cursor; k++) {
+      if (ctx.isCancelled()) throw cancelled();
+      if (!(flags[k]! & FIM)) continue;
+      const r = getRender(db, order[k]!, tokenizerId);
+      const grads = r ? exampleGradients(model, r, gradNames) : null;
+      if (!grads) continue;
+      try {
+        acc.add(grads, await squaredNorms(grads));
+      } finally {
+        tf.dispose(grads);
+      }
+    }
+    fimCursor = meta.cursor;
+  }
+  let fimSavedAt = Date.now();
   const targetSum = st.float64('target_sum') ?? new Float64Array(d);
   const batchRows = Math.max(1, Math.min(p.batchSize, want.has('grad_sim') ? Math.floor(MAX_PROJECTION_BYTES / (4 * Math.max(1, selParams))) : p.batchSize));
   const started = Date.now();
@@ -213,7 +238,8 @@ export async function gradientPass(
         const waiting: Array<[number, Float64Array]> = st.keys('tproj:').map((key) => [Number(key.slice('tproj:'.length)), st.float64(key)!]);
         for (const [id, v] of [...waiting, ...newTproj]) simOut.push([id, cosine(v, targetSum)]);
       }
-      const sums = acc ? await acc.sums() : null;
+      const saveFim = acc !== null && (accBytes <= FIM_STATE_BYTES || Date.now() - fimSavedAt >= FIM_SAVE_SECONDS * 1000 || to === meta.total);
+      const sums = saveFim ? await acc!.sums() : null;
       meta.cursor = to;
       const m = meta;
       db.transaction(() => {
@@ -223,6 +249,7 @@ export async function gradientPass(
           allNames.forEach((n, k) => st.putArray(`sq:${n}`, sums.sq[k]!));
           st.putArray('norm_sum', sums.normSum);
           st.putJson('fim_count', sums.count);
+          st.putJson('fim_cursor', to);
         }
         if (want.has('grad_sim')) {
           st.putArray('target_sum', targetSum);
@@ -231,6 +258,7 @@ export async function gradientPass(
         }
         st.putJson('meta', m);
       })();
+      if (saveFim) fimSavedAt = Date.now();
       const secs = (Date.now() - started) / 1000;
       const eps = (meta.cursor - startCursor) / Math.max(secs, 1e-3);
       ctx.progress({

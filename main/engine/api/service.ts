@@ -18,12 +18,12 @@ import { columnHistogram } from './histogram';
 import { exampleMap } from './example-map';
 import { getTokenMask, saveTokenMask } from './token-masks';
 import { exampleDetail, tokenizerFor } from './examples';
-import { planScoring } from '../scoring/plan';
+import { GRADIENT_SIGNALS, LAYER_GRADIENT_SIGNALS, gradParams, planScoring } from '../scoring/plan';
 import { checkpointTensors, layerBlockScores, listLayerTensors, saveLayerMask, listLayerMasks, resolveLayers, trainEstimate } from './layers';
 import { resolveLayerSpec } from '../selection/layers';
 import { createTrainRun, listTrainRuns, trainMetrics } from './train-runs';
 import { projectSlug } from '../util/paths';
-import { checkFits } from '../models/memory';
+import { checkFits, countParams } from '../models/memory';
 import { readModelConfig } from '../models/config';
 import { validateExport } from '../export/run';
 import { previewDataset, previewImport } from '../data/preview';
@@ -229,9 +229,16 @@ export class EngineService {
       }
       const plan = planScoring(p.db, i);
       // forward passes at this batch and length must fit the backend (refused with the figures otherwise)
-      checkFits(readModelConfig(modelPath(p.db, i.modelId)), {
-        batch: i.batchSize, seqLen: i.maxTokens, trainableParams: 0, backend: this.opts.executor.backend?.name ?? 'wasm',
-      });
+      const cfg = readModelConfig(modelPath(p.db, i.modelId));
+      const backend = this.opts.executor.backend?.name ?? 'wasm';
+      checkFits(cfg, { batch: i.batchSize, seqLen: i.maxTokens, trainableParams: 0, backend });
+      // the gradient pass backpropagates one example at a time and keeps a sum per parameter for fim: about a training
+      // step's memory at batch 1 (its "optimizer" share stands for those sums and grad_sim's gradient copies)
+      if (i.signals.some((s) => (GRADIENT_SIGNALS as readonly string[]).includes(s))) {
+        const layerSignals = i.signals.some((s) => (LAYER_GRADIENT_SIGNALS as readonly string[]).includes(s));
+        const differentiated = layerSignals ? countParams(cfg) : (gradParams(p.db, i) ?? countParams(cfg));
+        checkFits(cfg, { batch: 1, seqLen: i.maxTokens, trainableParams: differentiated, backend });
+      }
       setActiveModel(p.db, i.modelId);
       const job = p.jobs.submit('score', { ...i, projectModelPath: modelPath(p.db, i.modelId) });
       return { jobId: job.jobId, plan };

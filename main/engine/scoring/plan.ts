@@ -74,7 +74,8 @@ export interface PlanInput {
 }
 
 /** Parameters a per-example gradient signal is taken over (from the checkpoint headers; null without a model). */
-function gradParams(db: Db, input: PlanInput): number | null {
+/** parameters the gradient pass differentiates for the per-example signals (all, or the `gradLayers` spec's) */
+export function gradParams(db: Db, input: PlanInput): number | null {
   if (input.modelId === undefined) return null;
   const tensors = checkpointTensors(modelPath(db, input.modelId));
   const spec = input.gradLayers?.trim();

@@ -89,7 +89,8 @@ describe('walking skeleton through the engine service', () => {
 
   it('scores token_loss and mean_loss; mean_loss is the mean of token_loss over the label mask', async () => {
     const { jobId, plan } = await call('scoring.start', { modelId, datasetId, signals: ['token_loss', 'mean_loss'], batchSize: 8 });
-    expect(plan.passes).toEqual([{ model: 'model', kind: 'forward', signals: ['token_loss', 'mean_loss'] }]);
+    expect(plan.passes).toHaveLength(1);
+    expect(plan.passes[0]).toMatchObject({ model: 'model', kind: 'forward', signals: ['token_loss', 'mean_loss'], examples: 50 });
     await finished(jobId);
     const sorted = await call('examples.query', { datasetId, sort: { column: 'mean_loss', dir: 'desc' }, limit: 50 });
     const values = sorted.rows.map((r) => r.signals.mean_loss!);
@@ -137,6 +138,13 @@ describe('walking skeleton through the engine service', () => {
     const train = await service.call('train.start', { modelId, subsetId: null, datasetId, layers: 'all', steps: 1, batchSize: 512, maxTokens: 65536 });
     expect(train.ok).toBe(false);
     if (!train.ok) expect(train.error.code).toBe('too_large');
+    // 4,096 tokens: one forward at batch 1 fits, but the gradient pass (the whole tape, one example) does not
+    const fim = await service.call('scoring.start', { modelId, datasetId, signals: ['fim'], batchSize: 1, maxTokens: 4096 });
+    expect(fim.ok).toBe(false);
+    if (!fim.ok) expect(fim.error.message).toMatch(/does not fit .*batch 1 × 4096 tokens/);
+    const forward = await service.call('scoring.start', { modelId, datasetId, signals: ['mean_loss'], batchSize: 1, maxTokens: 4096 });
+    expect(forward.ok).toBe(true);
+    if (forward.ok) await finished(forward.value.jobId);
   });
 
   it('makes a top-20% subset by mean_loss with exactly k members', async () => {

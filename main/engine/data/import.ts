@@ -35,8 +35,11 @@ export interface ImportOptions {
   onIndexProgress?: (done: number, total: number) => void;
   /** build the search index after the commit (default true); without it the next import's or re-mapping's does */
   textIndex?: boolean;
-  /** parse in a worker thread (default: for files of 8 MiB or more, when the worker can be started) */
-  worker?: boolean;
+  /**
+   * parse in worker threads (default: for files of 8 MiB or more, when workers can be started); with a number, that
+   * many workers share a plain JSONL file in pieces of `pieceBytes` (default: parseWorkerCount(), 8 MiB)
+   */
+  worker?: boolean | { workers: number; pieceBytes?: number };
   signal?: AbortSignal;
 }
 
@@ -105,7 +108,9 @@ export async function importDataset(db: Db, opts: ImportOptions): Promise<Import
   }
   const useWorker = opts.worker ?? (size >= WORKER_FILE && canParseInWorker());
   const parseOpts = { format, mapping: opts.mapping, textMode: opts.textMode };
-  const src = useWorker ? await parseFileInWorker(opts.path, parseOpts) : await parseFile(opts.path, parseOpts);
+  const src = !useWorker ? await parseFile(opts.path, parseOpts)
+    : typeof useWorker === 'object' ? await parseFileInWorker(opts.path, parseOpts, useWorker.workers, useWorker.pieceBytes)
+    : await parseFileInWorker(opts.path, parseOpts);
   const hashing = fileHash(opts.path);
   hashing.catch(() => undefined); // awaited below; a failure before then must not go unhandled
 

@@ -14,6 +14,19 @@ export interface ParseOptions {
   /** record mapping; detected from the first records by default */
   mapping?: Mapping;
   textMode?: 'block' | 'line';
+  /**
+   * plain JSONL read in pieces (by several workers): the lines starting in [start, end). Lines are numbered within
+   * the piece; where a reason names one, it is marked (see markLine) for the reader of all pieces to renumber.
+   */
+  range?: { start: number; end: number };
+}
+
+/** A line number inside a piece of a file, in a message: `fixLines` makes it the file's line number. */
+const markLine = (n: number) => `\u0001${n}\u0002`;
+
+/** Message text with marked piece line numbers turned into file line numbers (`offset` lines come before the piece). */
+export function fixLines(text: string, offset: number): string {
+  return text.includes('\u0001') ? text.replace(/\u0001(\d+)\u0002/g, (_, n: string) => String(Number(n) + offset)) : text;
 }
 
 /**
@@ -41,6 +54,8 @@ export interface ParsedSource {
   /** e.g. `question_answer` */
   recordFormat: string;
   batches: AsyncGenerator<ParsedBatch>;
+  /** lines read, blank ones included (known once `batches` has ended) */
+  lineCount(): number;
 }
 
 const DETECT_SAMPLE = 200;
@@ -52,7 +67,11 @@ export async function parseFile(path: string, opts: ParseOptions = {}): Promise<
   const file = basename(path);
   const format = opts.format ?? formatFromPath(path);
   const unit = positionName(path, format);
-  const items = readRecordBatches(path, { format, textMode: opts.textMode });
+  const counted = { lines: 0 };
+  const range = opts.range ? { from: Math.max(0, opts.range.start - 1), start: opts.range.start, end: opts.range.end, counted } : undefined;
+  const items = readRecordBatches(path, { format, textMode: opts.textMode, range });
+  // a piece after the first cannot know its lines' numbers in the file
+  const lineName = range && range.start > 0 ? markLine : (n: number) => String(n);
   // detection needs a sample first; its batches are replayed below
   const head: RecordItem[][] = [];
   let nHead = 0;
@@ -67,13 +86,14 @@ export async function parseFile(path: string, opts: ParseOptions = {}): Promise<
       nHead += next.value.length;
     }
     const sample = head.flat().slice(0, DETECT_SAMPLE);
-    if (sample.length === 0) throw new WinnowError('bad_input', `${file}: no records found`);
+    // a piece after the first may hold no line start at all (inside one very long line)
+    if (sample.length === 0 && !(range && range.start > 0)) throw new WinnowError('bad_input', `${file}: no records found`);
     if (opts.mapping) {
       mapping = opts.mapping;
       recordFormat = opts.mapping.format;
     } else {
       const records = sample.filter((h) => h.error === undefined).map((h) => h.record);
-      if (records.length === 0) throw new WinnowError('parse_error', `${file} ${unit} ${sample[0].line}: ${sample[0].error}`, { line: sample[0].line });
+      if (records.length === 0) throw new WinnowError('parse_error', `${file} ${unit} ${lineName(sample[0].line)}: ${sample[0].error}`, { line: sample[0].line });
       const d = detectFormat(records, file);
       mapping = d.mapping;
       recordFormat = d.format;
@@ -109,7 +129,7 @@ export async function parseFile(path: string, opts: ParseOptions = {}): Promise<
           }
           let norm;
           try {
-            norm = toMessages(item.record, mapping, `${file} ${unit} ${item.line}`);
+            norm = toMessages(item.record, mapping, `${file} ${unit} ${lineName(item.line)}`);
           } catch (err) {
             if (!(err instanceof WinnowError)) throw err;
             out.bad.push({ line: item.line, reason: err.message, raw: item.raw ?? JSON.stringify(item.record) });
@@ -133,5 +153,5 @@ export async function parseFile(path: string, opts: ParseOptions = {}): Promise<
     }
   }
 
-  return { mapping, recordFormat, batches: batches() };
+  return { mapping, recordFormat, batches: batches(), lineCount: () => counted.lines };
 }

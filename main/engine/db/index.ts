@@ -6,3 +6,4 @@ export * from './datasets';
 export * from './renders';
 export * from './signals';
 export * from './queryExamples';
+export { columnHistogram, type HistogramQuery, type HistogramResult } from './histogram';

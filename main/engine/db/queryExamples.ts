@@ -1,6 +1,7 @@
 import type { Db } from './open';
 import { WinnowError } from '../util/errors';
 import { listSignalColumns } from './signals';
+import { countSignalRanges } from './rangeCount';
 import { messagesReader } from './datasets';
 import { previewText } from '../data/normalize';
 
@@ -172,7 +173,12 @@ export function queryExamples(db: Db, q: ExampleQuery): ExampleQueryResult {
   // the table to lead counts and row-order pages: one whose conditions narrow the rows, examples last
   const lead: Lead = has('s') ? 's' : has('r') ? 'r' : conds.some((c) => c.fts) ? 'f' : 'e';
   let total: number;
+  // only range filters on signal columns (in a dataset or everywhere): counted from the columns' indexes
+  const signalRangesOnly = q.subsetId === undefined && (q.text === undefined || ftsQuery(q.text) === null) &&
+    (q.datasetId === undefined || scope !== null) && (q.filters ?? []).length > 0 && (q.filters ?? []).every((f) => signals.includes(f.column));
+  const fromIndexes = !ranges && signalRangesOnly ? countSignalRanges(db, q.filters!, scope) : null;
   if (ranges) total = ranges.reduce((t, r) => t + r.n, 0);
+  else if (fromIndexes !== null) total = fromIndexes;
   else if (conds.length === 0) total = db.prepare('SELECT COUNT(*) FROM examples').pluck().get() as number;
   else {
     const b = build(lead);

@@ -25,12 +25,18 @@ function project(): { db: Db; dir: string } {
   return { db, dir: t.dir };
 }
 
-/** n alpaca rows with unicode, empty inputs, a malformed line and a row missing its output every 997 rows */
-function writeRows(path: string, n: number): void {
+/**
+ * n alpaca rows with unicode, empty inputs, a malformed line and a row missing its output every 997 rows, blank lines,
+ * and (with `long`) a 300 KB row and a malformed one as long
+ */
+function writeRows(path: string, n: number, long = false): void {
   const lines: string[] = [];
   for (let i = 0; i < n; i++) {
     if (i % 997 === 500) lines.push(`{"instruction": "broken ${i}"`);
     else if (i % 997 === 600) lines.push(JSON.stringify({ instruction: `no output ${i}` }));
+    else if (i % 1499 === 700) lines.push('');
+    else if (long && i === 2000) lines.push(JSON.stringify({ instruction: 'long', output: 'ä'.repeat(150_000) }));
+    else if (long && i === 3000) lines.push(`{"instruction": "${'x'.repeat(300_000)}`);
     else lines.push(JSON.stringify({ instruction: `Übersetze Satz ${i}: „Grüß Gott“ 👋`, input: i % 3 ? '' : `ctx ${i}`, output: `Translation ${i}\r\nline two` }));
   }
   writeFileSync(path, lines.join('\r\n') + '\r\n');
@@ -47,13 +53,29 @@ describe('fast import', () => {
     const inThread = await importDataset(a.db, { path, skipMalformed: true, worker: false });
     const inWorker = await importDataset(b.db, { path, skipMalformed: true, worker: true });
     expect(inWorker).toEqual(inThread);
-    expect(inThread.rows).toBe(6000 - inThread.skipped);
+    expect(inThread.rows).toBe(6000 - inThread.skipped - 4);
     expect(inThread.errors.map((e) => e.line).slice(0, 2)).toEqual([501, 601]);
     expect(rowsOf(b.db)).toEqual(rowsOf(a.db));
     expect(listImportSkips(b.db, 1)).toEqual(listImportSkips(a.db, 1));
     // without skipping, the worker's first malformed line aborts the import, naming it, and nothing is kept
     await expect(importDataset(b.db, { path, worker: true })).rejects.toThrow(/^rows\.jsonl line 501: invalid JSON/);
     expect(b.db.prepare('SELECT COUNT(*) FROM datasets').pluck().get()).toBe(1);
+  }, 120_000);
+
+  it('several workers sharing a file in pieces give the same rows, line numbers and reasons as one reader', async () => {
+    const a = project();
+    const b = project();
+    const path = join(a.dir, 'rows.jsonl');
+    // pieces of 64 KB: lines cross piece ends everywhere, and the two long lines span whole pieces
+    writeRows(path, 8000, true);
+    const one = await importDataset(a.db, { path, skipMalformed: true, worker: false });
+    const shared = await importDataset(b.db, { path, skipMalformed: true, worker: { workers: 3, pieceBytes: 64 << 10 } });
+    expect(shared).toEqual(one);
+    expect(one.errors.map((e) => e.line)).toContain(3001);
+    expect(one.errors.find((e) => e.line === 6583)!.reason).toBe('rows.jsonl line 6583: field "output" is missing');
+    expect(rowsOf(b.db)).toEqual(rowsOf(a.db));
+    expect(listImportSkips(b.db, 1)).toEqual(listImportSkips(a.db, 1));
+    await expect(importDataset(b.db, { path, worker: { workers: 3, pieceBytes: 64 << 10 } })).rejects.toThrow(/^rows\.jsonl line 501: invalid JSON/);
   }, 120_000);
 
   it('stores the record once; messages and preview are the mapping applied to it', async () => {

@@ -3,6 +3,8 @@ import { readJson } from './json';
 import { readCsv } from './csv';
 import { readText } from './text';
 import { readParquet } from './parquet';
+import { createReadStream } from 'node:fs';
+import { WinnowError } from '../../util/errors';
 import { formatFromPath, ioError, openBytes, openText } from './source';
 import type { ReadOptions, RecordItem } from './types';
 
@@ -25,11 +27,13 @@ export async function* readRecordBatches(path: string, opts: ReadOptions = {}): 
     }
     return;
   }
+  if (opts.range && (format !== 'jsonl' || /\.gz$/i.test(path))) throw new WinnowError('internal', `${path}: only plain JSONL is read by byte range`);
   // line formats are split in bytes (see lines.ts); the others parse decoded text
-  const stream = format === 'jsonl' || format === 'txt' ? openBytes(path) : openText(path);
+  const stream = opts.range ? createReadStream(path, { start: opts.range.from, highWaterMark: 1 << 20 })
+    : format === 'jsonl' || format === 'txt' ? openBytes(path) : openText(path);
   try {
     switch (format) {
-      case 'jsonl': yield* readJsonl(stream); break;
+      case 'jsonl': yield* readJsonl(stream, opts.range); break;
       case 'json': yield* readJson(stream); break;
       case 'csv': yield* readCsv(stream, ','); break;
       case 'tsv': yield* readCsv(stream, '\t'); break;

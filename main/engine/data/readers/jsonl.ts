@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
-import { lineBatches } from './lines';
+import { lineBatches, type LineRange } from './lines';
 import type { RecordItem } from './types';
 
-export async function* readJsonl(stream: Readable): AsyncGenerator<RecordItem[]> {
-  for await (const batch of lineBatches(stream)) {
+/** JSON Lines; with a range, the lines starting in it (numbered within it: see lineBatches). */
+export async function* readJsonl(stream: Readable, range?: LineRange): AsyncGenerator<RecordItem[]> {
+  for await (const batch of lineBatches(stream, range)) {
     const out: RecordItem[] = [];
     for (const { n, text, bytes } of batch) {
       if (text.trim() === '') continue;

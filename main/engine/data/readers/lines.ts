@@ -10,6 +10,16 @@ export interface Line {
 const LF = 10;
 const CR = 13;
 
+/** Part of a file: the lines that start at a byte offset in [start, end) (for reading one file in pieces). */
+export interface LineRange {
+  /** file offset of the stream's first byte: start − 1 (to see whether a line starts at `start`), or 0 */
+  from: number;
+  start: number;
+  end: number;
+  /** lines of the range, blank ones included, once the stream is read */
+  counted?: { lines: number };
+}
+
 /**
  * Lines of a byte stream (a file, gunzipped if need be), numbered from 1, without their terminator (\n or \r\n),
  * in batches: one batch per chunk read, so a consumer pays one await per chunk rather than per line (it matters at a
@@ -18,33 +28,53 @@ const CR = 13;
  * was a third of a JSONL import's parsing time. '\n' never occurs inside a UTF-8 sequence, so splitting first is exact;
  * invalid UTF-8 becomes U+FFFD as with any decoder. A leading BOM is dropped. Written by hand rather than with
  * readline so stream errors surface as rejections of the iterator.
+ *
+ * With a range, only the lines starting in it are given (numbered from 1 within it): the partial line before
+ * `start` belongs to the previous range, and the line running past `end` to this one.
  */
-export async function* lineBatches(stream: Readable): AsyncGenerator<Line[]> {
+export async function* lineBatches(stream: Readable, range?: LineRange): AsyncGenerator<Line[]> {
   let rest: Buffer | null = null;
+  let pos = range?.from ?? 0; // file offset of the next unread byte of `rest` + chunks
   let n = 0;
-  let first = true;
+  let skipping = range !== undefined && range.start > 0; // up to and including the first '\n' read
+  let bomCheck = !skipping;
+  const end = range?.end ?? Infinity;
+  const done = () => { if (range?.counted) range.counted.lines = n; };
   for await (const chunk of stream as AsyncIterable<Buffer | string>) {
     let buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     if (rest) buf = Buffer.concat([rest, buf]);
-    if (first && buf.length >= 3) {
-      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
-      first = false;
+    let start = 0;
+    if (skipping) {
+      const nl = buf.indexOf(LF);
+      if (nl === -1) { pos += buf.length; rest = null; continue; }
+      start = nl + 1;
+      skipping = false;
+    }
+    if (bomCheck && buf.length - start >= 3) {
+      if (buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
+      bomCheck = false;
     }
     const out: Line[] = [];
-    let start = 0;
     let nl: number;
-    while ((nl = buf.indexOf(LF, start)) !== -1) {
-      const end = nl > start && buf[nl - 1] === CR ? nl - 1 : nl;
-      out.push({ n: ++n, text: buf.toString('utf8', start, end), bytes: buf.subarray(start, end) });
+    while (pos + start < end && (nl = buf.indexOf(LF, start)) !== -1) {
+      const e = nl > start && buf[nl - 1] === CR ? nl - 1 : nl;
+      out.push({ n: ++n, text: buf.toString('utf8', start, e), bytes: buf.subarray(start, e) });
       start = nl + 1;
+    }
+    if (pos + start >= end) {
+      if (out.length) yield out;
+      done();
+      return;
     }
     // copied, so the chunk is not kept alive by a short tail
     rest = start < buf.length ? Buffer.from(buf.subarray(start)) : null;
+    pos += start;
     if (out.length) yield out;
   }
-  if (rest && first && rest.length >= 3 && rest[0] === 0xef && rest[1] === 0xbb && rest[2] === 0xbf) rest = rest.subarray(3);
-  if (rest && rest.length > 0) {
-    const end = rest[rest.length - 1] === CR ? rest.length - 1 : rest.length;
-    yield [{ n: ++n, text: rest.toString('utf8', 0, end), bytes: rest.subarray(0, end) }];
+  if (rest && bomCheck && rest.length >= 3 && rest[0] === 0xef && rest[1] === 0xbb && rest[2] === 0xbf) rest = rest.subarray(3);
+  if (rest && rest.length > 0 && !skipping && pos < end) {
+    const e = rest[rest.length - 1] === CR ? rest.length - 1 : rest.length;
+    yield [{ n: ++n, text: rest.toString('utf8', 0, e), bytes: rest.subarray(0, e) }];
   }
+  done();
 }

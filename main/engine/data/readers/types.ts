@@ -14,6 +14,8 @@ export interface RecordItem {
 
 export interface ReadOptions {
   format?: FileFormat;
+  /** plain (not gzipped) JSONL only: the lines that start in a byte range, numbered within it */
+  range?: import('./lines').LineRange;
   /** .txt files: one example per blank-line-separated block (default) or per line */
   textMode?: 'block' | 'line';
 }

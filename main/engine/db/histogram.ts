@@ -1,0 +1,198 @@
+/**
+ * Histogram of one numeric column over the rows the Examples table would show (same dataset/subset/filters/search
+ * scope): min, max, `bins` equal-width counts (the max folded into the last), rows with a value, rows without.
+ *
+ * The table asks for one per numeric column whenever it opens, before the user does anything, and the engine answers
+ * calls one at a time: a histogram that reads every row keeps the first sort click waiting (measured: 40 s for the
+ * first click on a cold 1M-row project). So a column with an index over a whole dataset (or all of them) and no other
+ * condition is answered from its index alone: min and max by seeks, each bucket's edge by a seek and its count by a
+ * walk over index entries (a few bytes each), never touching the rows. Anything else (other filters, a subset, a
+ * search) goes through one SQL pass as before.
+ */
+import type { Db } from './open';
+import { WinnowError } from '../util/errors';
+import { listSignalColumns } from './signals';
+import { datasetIdRange } from './datasets';
+import { ftsQuery } from './queryExamples';
+
+export interface HistogramQuery {
+  datasetId?: number;
+  subsetId?: number;
+  column: string;
+  bins: number;
+  filters?: Array<{ column: string; min?: number; max?: number }>;
+  text?: string;
+  /** renders of this tokenizer supply n_tokens / n_label */
+  tokenizerId?: string;
+}
+
+export interface HistogramResult {
+  min: number | null;
+  max: number | null;
+  /** `bins` counts; the last bucket includes `max` */
+  counts: number[];
+  /** rows in scope with a value */
+  total: number;
+  /** rows in scope without a value (not scored, or not rendered) */
+  nulls: number;
+}
+
+const BUILTIN: Record<string, string> = {
+  row_index: 'e.row_index',
+  n_chars: 'e.n_chars',
+  n_tokens: 'r.n_tokens',
+  n_label: 'r.n_label',
+};
+
+/** Bucket of value v, as SQL computes it in the one-pass path (the index path finds the same edges). */
+const BUCKET = (v: string) => `MIN(CAST((${v} - ?) / (? - ?) * ? AS INTEGER), ? - 1)`;
+
+export function columnHistogram(db: Db, q: HistogramQuery): HistogramResult {
+  if (!Number.isInteger(q.bins) || q.bins < 1 || q.bins > 1000) throw new WinnowError('bad_input', `examples.histogram: field "bins" must be 1..1000, got ${q.bins}`);
+  const signals = listSignalColumns(db);
+  const colSql = (name: string): string => {
+    if (name in BUILTIN) return BUILTIN[name]!;
+    if (signals.includes(name)) return `s."${name}"`;
+    throw new WinnowError('bad_input', `examples.histogram: unknown column "${name}" (known: ${[...Object.keys(BUILTIN), ...signals].join(', ')})`);
+  };
+  const col = colSql(q.column);
+  for (const f of q.filters ?? []) colSql(f.column);
+  const text = q.text !== undefined ? ftsQuery(q.text) : null;
+  if (q.subsetId === undefined && text === null && (q.filters ?? []).length === 0) {
+    const fast = fromIndex(db, q, col);
+    if (fast) return fast;
+  }
+  return onePass(db, q, col, colSql, text);
+}
+
+/**
+ * The column's index as a source: the table, its index, the value's column, conditions every entry must meet
+ * (tokenizer) and the example-id column. Null for columns without one (or without a usable scope).
+ */
+function indexSource(db: Db, q: HistogramQuery, col: string): { from: string; value: string; fixed: string[]; fixedArgs: unknown[]; id: string; table: string } | null {
+  if (col.startsWith('s.')) {
+    const name = col.slice(3, -1);
+    const index = `idx_example_signals_${name}`;
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(index)) return null;
+    return { from: `example_signals INDEXED BY "${index}"`, value: `"${name}"`, fixed: [], fixedArgs: [], id: 'example_id', table: 'example_signals' };
+  }
+  if (col === 'r.n_tokens' || col === 'r.n_label') {
+    if (q.tokenizerId === undefined) return null;
+    const c = col.slice(2);
+    return { from: `renders INDEXED BY idx_renders_tok_${c === 'n_tokens' ? 'ntokens' : 'nlabel'}`, value: c, fixed: ['tokenizer_id = ?'], fixedArgs: [q.tokenizerId], id: 'example_id', table: 'renders' };
+  }
+  if (col === 'e.n_chars') {
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'idx_examples_n_chars'").get()) return null;
+    return { from: 'examples INDEXED BY idx_examples_n_chars', value: 'n_chars', fixed: [], fixedArgs: [], id: 'id', table: 'examples' };
+  }
+  return null;
+}
+
+function fromIndex(db: Db, q: HistogramQuery, col: string): HistogramResult | null {
+  const src = indexSource(db, q, col);
+  if (!src) return null;
+  // the scope as an id range; the whole project when no dataset is given
+  let lo: number;
+  let hi: number;
+  let inScope: number;
+  if (q.datasetId !== undefined) {
+    const r = datasetIdRange(db, q.datasetId);
+    if (r === null) return { min: null, max: null, counts: new Array<number>(q.bins).fill(0), total: 0, nulls: 0 };
+    if (!r.contiguous) return null;
+    ({ lo, hi } = r);
+    inScope = hi - lo + 1;
+  } else {
+    lo = -Infinity;
+    hi = Infinity;
+    inScope = db.prepare('SELECT COALESCE(SUM(row_count), 0) FROM datasets').pluck().get() as number;
+  }
+  // when the range holds every id the table has, leave it out: then MIN/MAX are single seeks
+  const ends = db.prepare(`SELECT MIN(${src.id}) AS a, MAX(${src.id}) AS b FROM ${src.table}`).get() as { a: number | null; b: number | null };
+  const whole = ends.a === null || (ends.a >= lo && ends.b! <= hi);
+  const conds = [...src.fixed, ...(whole ? [] : [`+${src.id} BETWEEN ? AND ?`])];
+  const condArgs = [...src.fixedArgs, ...(whole ? [] : [lo, hi])];
+  const where = (extra: string[]) => `WHERE ${[...conds, ...extra].join(' AND ')}`;
+  const v = src.value;
+  const one = (sql: string, ...args: unknown[]) => db.prepare(sql).pluck().get(...condArgs, ...args) as number | null;
+  const min = one(`SELECT ${v} FROM ${src.from} ${where([`${v} IS NOT NULL`])} ORDER BY ${v} ASC LIMIT 1`) ?? null;
+  const max = one(`SELECT ${v} FROM ${src.from} ${where([`${v} IS NOT NULL`])} ORDER BY ${v} DESC LIMIT 1`) ?? null;
+  const counts = new Array<number>(q.bins).fill(0);
+  if (min === null || max === null) return { min: null, max: null, counts, total: 0, nulls: inScope };
+  const count = db.prepare(`SELECT COUNT(*) FROM ${src.from} ${where([`${v} >= ?`, `${v} < ?`])}`).pluck();
+  if (max === min) {
+    counts[0] = one(`SELECT COUNT(*) FROM ${src.from} ${where([`${v} = ?`])}`, min)!;
+  } else {
+    // edge k: the smallest value the bucket expression puts in bucket ≥ k — found from just below the arithmetic edge
+    // (rounding moves it by an ulp or two) by a seek, so the counts are the one-pass SQL's exactly
+    const edge = db.prepare(`SELECT ${v} FROM ${src.from} ${where([`${v} >= ?`, `${BUCKET(v)} >= ?`])} ORDER BY ${v} LIMIT 1`).pluck();
+    const edges: number[] = [min];
+    const span = max - min;
+    for (let k = 1; k < q.bins; k++) {
+      const approx = min + (k * span) / q.bins;
+      const e = edge.get(...condArgs, approx - Math.abs(approx) * 1e-12 - span * 1e-12, min, max, min, q.bins, q.bins, k) as number | undefined;
+      edges.push(e ?? Infinity);
+    }
+    edges.push(Infinity);
+    for (let k = 0; k < q.bins; k++) {
+      counts[k] = edges[k] === Infinity ? 0 : (count.get(...condArgs, edges[k], edges[k + 1]) as number);
+    }
+  }
+  const total = counts.reduce((a, b) => a + b, 0);
+  return { min, max, counts, total, nulls: inScope - total };
+}
+
+/** One SQL pass over the rows in scope (joined as the conditions need). */
+function onePass(db: Db, q: HistogramQuery, col: string, colSql: (n: string) => string, text: string | null): HistogramResult {
+  const conds: string[] = [];
+  const args: unknown[] = [];
+  if (q.datasetId !== undefined) {
+    const r = datasetIdRange(db, q.datasetId);
+    // a dataset's id range needs no look at each row's dataset_id
+    if (r?.contiguous) {
+      conds.push('+e.id BETWEEN ? AND ?');
+      args.push(r.lo, r.hi);
+    } else {
+      conds.push('e.dataset_id = ?');
+      args.push(q.datasetId);
+    }
+  }
+  if (q.subsetId !== undefined) {
+    conds.push('e.id IN (SELECT example_id FROM subset_members WHERE subset_id = ?)');
+    args.push(q.subsetId);
+  }
+  for (const f of q.filters ?? []) {
+    const c = colSql(f.column);
+    if (f.min !== undefined) {
+      conds.push(`${c} >= ?`);
+      args.push(f.min);
+    }
+    if (f.max !== undefined) {
+      conds.push(`${c} <= ?`);
+      args.push(f.max);
+    }
+  }
+  if (text !== null) {
+    conds.push('e.id IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)');
+    args.push(text);
+  }
+  const usesR = col.startsWith('r.') || (q.filters ?? []).some((f) => colSql(f.column).startsWith('r.'));
+  const from = `FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id${usesR ? ' LEFT JOIN renders r ON r.example_id = e.id AND r.tokenizer_id = ?' : ''}`;
+  const fromArgs = usesR ? [q.tokenizerId ?? null] : [];
+  const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
+
+  const agg = db
+    .prepare(`SELECT MIN(${col}) AS lo, MAX(${col}) AS hi, COUNT(${col}) AS n, COUNT(*) AS rows ${from} ${where}`)
+    .get(...fromArgs, ...args) as { lo: number | null; hi: number | null; n: number; rows: number };
+  const counts = new Array<number>(q.bins).fill(0);
+  if (agg.lo === null || agg.hi === null) return { min: null, max: null, counts, total: 0, nulls: agg.rows };
+  if (agg.hi === agg.lo) {
+    counts[0] = agg.n;
+  } else {
+    const valued = where ? `${where} AND ${col} IS NOT NULL` : `WHERE ${col} IS NOT NULL`;
+    const rows = db
+      .prepare(`SELECT ${BUCKET(col)} AS b, COUNT(*) AS c ${from} ${valued} GROUP BY b`)
+      .all(agg.lo, agg.hi, agg.lo, q.bins, q.bins, ...fromArgs, ...args) as Array<{ b: number; c: number }>;
+    for (const r of rows) counts[Math.max(0, Math.min(q.bins - 1, r.b))]! += r.c;
+  }
+  return { min: agg.lo, max: agg.hi, counts, total: agg.n, nulls: agg.rows - agg.n };
+}

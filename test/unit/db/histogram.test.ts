@@ -1,0 +1,103 @@
+/**
+ * Column histograms: answered from the column's index (signals, token counts, n_chars) or in one SQL pass (with other
+ * conditions), both against buckets computed directly in the test from the values; edges that floating point puts
+ * on the other side of the arithmetic boundary, NULLs, rows never scored or rendered, constant columns, two datasets.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { openProjectDb, type Db } from '../../../main/engine/db/open';
+import { createDataset, exampleInserter, setDatasetRowCount } from '../../../main/engine/db/datasets';
+import { writeExampleSignals } from '../../../main/engine/db/signals';
+import { renderWriter } from '../../../main/engine/db/renders';
+import { columnHistogram, type HistogramQuery } from '../../../main/engine/db/histogram';
+import { mulberry32 } from '../../../main/engine/util/random';
+import { tempDir } from './helpers';
+
+let db: Db;
+let cleanup: () => void;
+/** per dataset: example ids and their values (null = no value) per column */
+const data: Record<number, { ids: number[]; cols: Record<string, Array<number | null>> }> = {};
+
+beforeEach(() => {
+  const t = tempDir();
+  db = openProjectDb(join(t.dir, 'p.winnow'));
+  cleanup = () => { db.close(); t.cleanup(); };
+  const rnd = mulberry32(7);
+  for (const [name, n] of [['a', 3000], ['b', 700]] as const) {
+    const ds = createDataset(db, { name, sourcePath: `${name}.jsonl`, format: 'jsonl:text', mapping: { format: 'text', field: 'text' }, hash: 'h' });
+    const ins = exampleInserter(db, ds, { fts: false });
+    const ids: number[] = [];
+    const nChars: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = 20 + Math.floor(rnd() * 400);
+      nChars.push(c);
+      ids.push(ins({ rowIndex: i, rawJson: JSON.stringify({ text: 'x' }), messagesJson: '', textPreview: '', normHash: '', nChars: c }));
+    }
+    setDatasetRowCount(db, ds, n);
+    // loss: reals with a tenth missing; third: multiples of 1/3 (edges fall between rounding neighbours); flat: constant
+    const loss = ids.map((_, i) => (i % 10 === 3 ? null : 3 * rnd()));
+    const third = ids.map(() => Math.floor(rnd() * 31) / 3);
+    const flat = ids.map(() => 2.5);
+    // a fifth of the rows are never scored at all (no example_signals row)
+    const scored = ids.map((id, i) => [id, loss[i], third[i], flat[i]]).filter((_, i) => i % 5 !== 1);
+    writeExampleSignals(db, null, ['loss', 'third', 'flat'], scored);
+    const notScored = (i: number) => i % 5 === 1;
+    const nTokens = ids.map((_, i) => (i % 7 === 0 ? null : 1 + Math.floor(rnd() * 600)));
+    const w = renderWriter(db);
+    ids.forEach((id, i) => {
+      const nt = nTokens[i];
+      if (nt === null) return;
+      w({ exampleId: id, tokenizerId: 'tok', tokenIds: new Int32Array(0), offsets: new Int32Array(0), roles: new Uint8Array(0), labelMask: new Uint8Array(0),
+        nTokens: nt, nLabel: Math.floor(nt / 2), truncated: false, labelPolicy: 'assistant', maxTokens: null });
+    });
+    data[ds] = {
+      ids,
+      cols: {
+        loss: loss.map((v, i) => (notScored(i) ? null : v)), third: third.map((v, i) => (notScored(i) ? null : v)),
+        flat: flat.map((v, i) => (notScored(i) ? null : v)), n_tokens: nTokens, n_chars: nChars,
+      },
+    };
+  }
+});
+afterEach(() => cleanup());
+
+/** The histogram computed here from the values, with SQL's arithmetic (left to right, truncation). */
+function direct(values: Array<number | null>, bins: number) {
+  const v = values.filter((x): x is number => x !== null);
+  const counts = new Array<number>(bins).fill(0);
+  if (v.length === 0) return { min: null, max: null, counts, total: 0, nulls: values.length };
+  const min = Math.min(...v);
+  const max = Math.max(...v);
+  for (const x of v) counts[max === min ? 0 : Math.min(Math.trunc(((x - min) / (max - min)) * bins), bins - 1)]++;
+  return { min, max, counts, total: v.length, nulls: values.length - v.length };
+}
+
+const datasets = () => Object.keys(data).map(Number);
+
+describe('column histograms', () => {
+  it('from the index: each dataset and all of them, every indexed kind of column, several bin counts', () => {
+    for (const column of ['loss', 'third', 'flat', 'n_tokens', 'n_chars']) {
+      for (const bins of [1, 7, 30, 31]) {
+        for (const datasetId of [...datasets(), undefined]) {
+          const values = datasetId === undefined ? datasets().flatMap((d) => data[d].cols[column]) : data[datasetId].cols[column];
+          const q: HistogramQuery = { datasetId, column, bins, tokenizerId: 'tok' };
+          expect(columnHistogram(db, q), `${column} bins ${bins} dataset ${datasetId}`).toEqual(direct(values, bins));
+        }
+      }
+    }
+  });
+
+  it('in one pass with other conditions: a filter on another column, a subset', () => {
+    const [a] = datasets();
+    const { ids, cols } = data[a];
+    const keep = ids.map((_, i) => cols.third[i] !== null && cols.third[i]! <= 4);
+    expect(columnHistogram(db, { datasetId: a, column: 'loss', bins: 12, filters: [{ column: 'third', max: 4 }] }))
+      .toEqual(direct(cols.loss.filter((_, i) => keep[i]), 12));
+    const sub = Number(db.prepare("INSERT INTO subsets (name, rule_json, size, created_at) VALUES ('s', '{}', 0, 't')").run().lastInsertRowid);
+    const members = ids.filter((_, i) => i % 3 === 0);
+    const add = db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)');
+    for (const id of members) add.run(sub, id);
+    expect(columnHistogram(db, { datasetId: a, subsetId: sub, column: 'n_tokens', bins: 9, tokenizerId: 'tok' }))
+      .toEqual(direct(cols.n_tokens.filter((_, i) => i % 3 === 0), 9));
+  });
+});

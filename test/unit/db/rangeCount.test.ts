@@ -1,0 +1,86 @@
+/**
+ * Row counts of range filters on signal columns from the indexes (db/rangeCount.ts), against counting the values in
+ * the test: one column (small ranges, and large ones counted as all rows minus NULLs and the entries outside), several
+ * columns, a dataset's id range or everything; rows with NULLs and rows never scored. Small probe caps make every
+ * path run on a small table; the table query gives the same totals.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { openProjectDb, type Db } from '../../../main/engine/db/open';
+import { createDataset, exampleInserter, setDatasetRowCount } from '../../../main/engine/db/datasets';
+import { writeExampleSignals } from '../../../main/engine/db/signals';
+import { countSignalRanges, type SignalRange } from '../../../main/engine/db/rangeCount';
+import { queryExamples } from '../../../main/engine/db/queryExamples';
+import { mulberry32 } from '../../../main/engine/util/random';
+import { tempDir } from './helpers';
+
+let db: Db;
+let cleanup: () => void;
+const rows: Array<{ id: number; ds: number; v: Record<string, number | null> | null }> = [];
+const scopes: Record<number, { lo: number; hi: number }> = {};
+
+beforeAll(() => {
+  const t = tempDir();
+  db = openProjectDb(join(t.dir, 'p.winnow'));
+  cleanup = () => { db.close(); t.cleanup(); };
+  const rnd = mulberry32(11);
+  for (const n of [4000, 1500]) {
+    const ds = createDataset(db, { name: `d${n}`, sourcePath: 'x', format: 'jsonl:text', mapping: { format: 'text', field: 'text' }, hash: 'h' });
+    const ins = exampleInserter(db, ds, { fts: false });
+    const ids = Array.from({ length: n }, (_, i) => ins({ rowIndex: i, rawJson: '{"text":"x"}', messagesJson: '', textPreview: '', normHash: '', nChars: 1 }));
+    setDatasetRowCount(db, ds, n);
+    scopes[ds] = { lo: ids[0]!, hi: ids[ids.length - 1]! };
+    const scored: Array<Array<number | null>> = [];
+    for (const id of ids) {
+      // a tenth never scored; loss NULL for another tenth; rank 0 for most rows (like keep-one-per-group)
+      if (rnd() < 0.1) { rows.push({ id, ds, v: null }); continue; }
+      const v = { loss: rnd() < 0.1 ? null : Math.round(3000 * rnd()) / 1000, ifd: 0.5 + rnd(), rank: rnd() < 0.9 ? 0 : 1 + Math.floor(3 * rnd()) };
+      rows.push({ id, ds, v });
+      scored.push([id, v.loss, v.ifd, v.rank]);
+    }
+    writeExampleSignals(db, null, ['loss', 'ifd', 'rank'], scored);
+  }
+});
+afterAll(() => cleanup());
+
+function direct(ranges: SignalRange[], ds: number | undefined): number {
+  return rows.filter((r) => (ds === undefined || r.ds === ds) && r.v !== null && ranges.every((f) => {
+    const x = r.v![f.column];
+    return x !== null && x !== undefined && (f.min === undefined || x >= f.min) && (f.max === undefined || x <= f.max);
+  })).length;
+}
+
+const CASES: SignalRange[][] = [
+  [{ column: 'loss', min: 1, max: 1.1 }],
+  [{ column: 'loss', min: 0.2 }],
+  [{ column: 'loss', max: 2.9 }],
+  [{ column: 'rank', max: 0 }],
+  [{ column: 'rank', min: 1 }],
+  [{ column: 'ifd', min: 0.5, max: 1.5 }],
+  [{ column: 'loss', min: 2 }, { column: 'ifd', max: 0.6 }],
+  [{ column: 'loss', min: 0.1 }, { column: 'ifd', max: 1.4 }, { column: 'rank', max: 0 }],
+  [{ column: 'loss', min: 0.5 }, { column: 'loss', max: 2.5 }, { column: 'loss', min: 1 }],
+];
+
+describe('countSignalRanges', () => {
+  it('equals counting the values, for every path (probe caps from tiny to larger than the table)', () => {
+    for (const cap of [5, 300, 1000, 100_000]) {
+      for (const ranges of CASES) {
+        for (const ds of [...Object.keys(scopes).map(Number), undefined]) {
+          const got = countSignalRanges(db, ranges, ds === undefined ? null : scopes[ds]!, cap);
+          expect(got, `${JSON.stringify(ranges)} dataset ${ds} cap ${cap}`).toBe(direct(ranges, ds));
+        }
+      }
+    }
+  });
+
+  it('gives the table query its totals; is not used for columns without an index', () => {
+    for (const ranges of CASES) {
+      for (const ds of [...Object.keys(scopes).map(Number), undefined]) {
+        expect(queryExamples(db, { datasetId: ds, filters: ranges, offset: 0, limit: 5 }).total).toBe(direct(ranges, ds));
+      }
+    }
+    expect(countSignalRanges(db, [{ column: 'no_such', min: 1 }], null)).toBeNull();
+    expect(countSignalRanges(db, [], null)).toBeNull();
+  });
+});

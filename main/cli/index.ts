@@ -28,6 +28,11 @@ const USAGE = `winnow <command> [options]
         (grad_norm/grad_sim over --grad-layers; grad_sim against the target set; sstoken needs --ref-model, γ = --gamma)
   select --project P --name NAME (--top-percent X | --top K | --min A --max B) --signal S [--asc]
          | --random K [--seed S]
+         | (--per-cluster N | --per-cluster-percent X) [--signal S [--asc]] [--seed S] [--cluster-run ID]
+         | --kcenter K [--among SUBSET] [--seed S]
+        (per cluster of the latest K-means run: the top N (or X% of each cluster) by --signal, or a seeded random N;
+         --kcenter: K diverse rows by greedy k-center on embedding, optionally among a subset's rows)
+  cluster --project P --k K [--seed 0] [--max-iter 100]   K-means on embedding → the cluster column
   train --model DIR (--data FILE | --project P [--subset NAME]) --layers SPEC --steps N --out DIR
         [--lr 1e-3] [--batch 4] [--accum 1] [--optimizer adamw|sgd] [--schedule cosine|linear|constant]
         [--warmup 0] [--token-policy response|all|top_percent [--token-signal excess_loss] [--token-percent 60]
@@ -62,6 +67,13 @@ const OPTIONS = {
   max: { type: 'string' },
   asc: { type: 'boolean' },
   random: { type: 'string' },
+  'per-cluster': { type: 'string' },
+  'per-cluster-percent': { type: 'string' },
+  'cluster-run': { type: 'string' },
+  kcenter: { type: 'string' },
+  among: { type: 'string' },
+  k: { type: 'string' },
+  'max-iter': { type: 'string' },
   seed: { type: 'string' },
   subset: { type: 'string' },
   layers: { type: 'string' },
@@ -238,13 +250,46 @@ async function run(argv: string[]): Promise<unknown> {
       try {
         const name = need(o, 'name');
         let rule: ApiInput<'subsets.create'>['rule'];
+        if (o.kcenter !== undefined) {
+          // k-center reads every embedding and takes n·k distance steps: a job, with progress on stderr
+          const among = typeof o.among === 'string' ? findSubsetByName(s.service.current().db, o.among).id : undefined;
+          const { jobId } = await s.call('subsets.start', { name, rule: { kind: 'kcenter', count: num(o.kcenter, 'kcenter')!, seed: num(o.seed, 'seed') ?? 0, subsetId: among } });
+          const job = await s.job(jobId);
+          const subset = (await s.call('subsets.list', {})).find((x) => x.id === Number(job.stats.subsetId))!;
+          return { subset: subset.id, name: subset.name, size: subset.size, rule: subset.rule };
+        }
         if (o.random !== undefined) rule = { kind: 'random', count: num(o.random, 'random')!, seed: num(o.seed, 'seed') ?? 0 };
+        else if (o['per-cluster'] !== undefined || o['per-cluster-percent'] !== undefined) {
+          if (o['per-cluster'] !== undefined && o['per-cluster-percent'] !== undefined) {
+            throw new WinnowError('bad_input', 'give --per-cluster N or --per-cluster-percent X, not both');
+          }
+          rule = {
+            kind: 'cluster_quota',
+            count: num(o['per-cluster'], 'per-cluster'),
+            percent: num(o['per-cluster-percent'], 'per-cluster-percent'),
+            signal: o.signal as string | undefined,
+            dir: o.asc ? 'asc' : 'desc',
+            seed: num(o.seed, 'seed') ?? 0,
+            clusterRunId: num(o['cluster-run'], 'cluster-run'),
+          };
+        }
         else if (o['top-percent'] !== undefined) rule = { kind: 'top', signal: need(o, 'signal'), percent: num(o['top-percent'], 'top-percent'), dir: o.asc ? 'asc' : 'desc' };
         else if (o.top !== undefined) rule = { kind: 'top', signal: need(o, 'signal'), count: num(o.top, 'top'), dir: o.asc ? 'asc' : 'desc' };
         else if (o.min !== undefined || o.max !== undefined) rule = { kind: 'threshold', signal: need(o, 'signal'), min: num(o.min, 'min'), max: num(o.max, 'max') };
         else rule = { kind: 'all' };
         const subset = await s.call('subsets.create', { name, rule });
         return { subset: subset.id, name: subset.name, size: subset.size, rule: subset.rule };
+      } finally {
+        s.close();
+      }
+    }
+    case 'cluster': {
+      const s = new Session(need(o, 'project'), quiet);
+      try {
+        const { jobId } = await s.call('clusters.start', { k: num(need(o, 'k'), 'k')!, seed: num(o.seed, 'seed') ?? 0, maxIter: num(o['max-iter'], 'max-iter') ?? 100 });
+        await s.job(jobId);
+        const info = (await s.call('clusters.info', {}))!;
+        return { runId: info.runId, k: info.k, n: info.n, sizes: info.sizes, iterations: info.iterations, converged: info.converged, objective: info.objective };
       } finally {
         s.close();
       }

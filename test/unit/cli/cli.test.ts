@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
 
 const ROOT = resolve(__dirname, '../../..');
 const MODEL = join(ROOT, 'resources/models/stories260K');
@@ -106,6 +107,72 @@ describe('winnow CLI', () => {
     const mask = JSON.parse(readFileSync(join(tmp, 'bundle', 'layer_mask.json'), 'utf8'));
     expect(mask.trainable_tensors.every((n: string) => /self_attn\.[qkvo]_proj/.test(n))).toBe(true);
     expect(readFileSync(join(tmp, 'bundle', 'subset.jsonl'), 'utf8').trim().split('\n')).toHaveLength(10);
+  });
+
+  it('cluster, then select n per cluster and a diverse k by k-center on embedding', () => {
+    const project = 'cli-diverse';
+    expect(winnow(['import', GSM, '--project', project, '--json']).status).toBe(0);
+    // no clusters yet: the quota rule says what to run first
+    const early = winnow(['select', '--project', project, '--name', 'early', '--per-cluster', '2', '--json']);
+    expect(early.status).not.toBe(0);
+    expect(early.stderr).toMatch(/K-means first/);
+    const scored = winnow(['score', '--model', MODEL, '--project', project, '--signals', 'embedding,mean_loss', '--out', join(tmp, 'emb.jsonl'), '--json']);
+    expect(scored.status, scored.stderr).toBe(0);
+    const clustered = winnow(['cluster', '--project', project, '--k', '3', '--seed', '1', '--json']);
+    expect(clustered.status, clustered.stderr).toBe(0);
+    expect(clustered.json.k).toBe(3);
+    expect((clustered.json.sizes as number[]).reduce((a, b) => a + b, 0)).toBe(50);
+
+    const db = new Database(join(tmp, 'home', 'projects', project, 'project.winnow'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT example_id AS id, cluster AS c, mean_loss AS v FROM example_signals').all() as Array<{ id: number; c: number; v: number }>;
+      const members = (subsetId: unknown) => new Set(db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ?').pluck().all(Number(subsetId)) as number[]);
+
+      // the two highest mean_loss rows of each cluster, worked out here from the stored columns
+      const quota = winnow(['select', '--project', project, '--name', 'top2-per-cluster', '--per-cluster', '2', '--signal', 'mean_loss', '--json']);
+      expect(quota.status, quota.stderr).toBe(0);
+      const want = new Set<number>();
+      for (let c = 0; c < 3; c++) {
+        rows.filter((r) => r.c === c).sort((a, b) => b.v - a.v || a.id - b.id).slice(0, 2).forEach((r) => want.add(r.id));
+      }
+      expect(members(quota.json.subset)).toEqual(want);
+      expect(quota.json.rule).toMatchObject({ kind: 'cluster_quota', count: 2, signal: 'mean_loss', clusterRunId: clustered.json.runId, k: 3 });
+
+      // n% of each cluster, a seeded random sample: the same seed gives the same rows
+      const pct = (name: string, seed: string) => winnow(['select', '--project', project, '--name', name, '--per-cluster-percent', '50', '--seed', seed, '--json']);
+      const [a, b] = [pct('half-a', '7'), pct('half-b', '7')];
+      expect(a.status, a.stderr).toBe(0);
+      const sizes = [0, 1, 2].map((c) => rows.filter((r) => r.c === c).length);
+      expect(a.json.size).toBe(sizes.reduce((t, n) => t + Math.max(1, Math.round(n / 2)), 0));
+      expect(members(b.json.subset)).toEqual(members(a.json.subset));
+
+      // k-center: every row lies within the recorded radius of a picked row, and the radius is attained
+      const kc = winnow(['select', '--project', project, '--name', 'diverse-5', '--kcenter', '5', '--seed', '2', '--json']);
+      expect(kc.status, kc.stderr).toBe(0);
+      expect(kc.json.size).toBe(5);
+      const vecs = new Map(
+        (db.prepare(`SELECT example_id AS id, vector FROM example_vectors v WHERE signal = 'embedding'
+          AND run_id = (SELECT MAX(run_id) FROM example_vectors x WHERE x.example_id = v.example_id AND x.signal = 'embedding')`).all() as Array<{ id: number; vector: Buffer }>)
+          .map((r) => [r.id, Array.from(new Float32Array(r.vector.buffer.slice(r.vector.byteOffset, r.vector.byteOffset + r.vector.byteLength)))]),
+      );
+      expect(vecs.size).toBe(50);
+      const picked = [...members(kc.json.subset)].map((id) => vecs.get(id)!);
+      const dist = (x: number[], y: number[]) => Math.sqrt(x.reduce((t, xi, i) => t + (xi - y[i]!) ** 2, 0));
+      const radius = Math.max(...[...vecs.values()].map((v) => Math.min(...picked.map((p) => dist(v, p)))));
+      const rule = kc.json.rule as { kind: string; radius: number; candidates: number };
+      expect(rule.kind).toBe('kcenter');
+      expect(rule.candidates).toBe(50);
+      expect(rule.radius).toBeCloseTo(radius, 3);
+
+      // among a subset: only its rows are candidates
+      const among = winnow(['select', '--project', project, '--name', 'diverse-among', '--kcenter', '3', '--among', 'top2-per-cluster', '--json']);
+      expect(among.status, among.stderr).toBe(0);
+      expect(among.json.size).toBe(3);
+      expect([...members(among.json.subset)].every((id) => want.has(id))).toBe(true);
+      expect(among.json.rule).toMatchObject({ kind: 'kcenter', candidates: want.size, subsetName: 'top2-per-cluster' });
+    } finally {
+      db.close();
+    }
   });
 
   it('convert llama2c writes a Hugging Face folder', () => {

@@ -6,7 +6,9 @@
  * Second family: fim + layer_grad_norm over the job's default 100 seeded examples (one backward pass each), against
  * the usual PyTorch loop (loss.backward() per example, g² accumulated). Third family: grad_norm (one backward pass per
  * example, every parameter) over the first 100 rows, against the same PyTorch loop taking ‖g‖ per example.
- * Writes bench/results/score.json and prints a table. Usage: npx tsx bench/score.ts [--rows N] [--python PATH]
+ * Last family: the P1 forward signals on a GPT-2-small-shaped model (random weights) over the first --gpt2-rows rows
+ * (default 40; 0 skips it), against the same PyTorch script.
+ * Writes bench/results/score.json and prints a table. Usage: npx tsx bench/score.ts [--rows N] [--gpt2-rows N] [--python PATH]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { loadTokenizer } from '../main/engine/models';
 import { seededChoice } from '../main/engine/scoring/passes/gradients';
 import { DEFAULT_FIM_EXAMPLES } from '../main/engine/scoring/plan';
 import type { ApiInput, ApiName, ApiOutputs, Job } from '../preload/contract';
+import { randomModelDir } from './models-lib';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, 'resources/demo/gsm8k/train.jsonl');
@@ -150,13 +153,70 @@ async function scoreWithWinnow(rows: number, work: string): Promise<WinnowRun> {
   }
 }
 
+/**
+ * A GPT-2-small-shaped model (12 blocks × 768, 12 heads, vocabulary 50257, random weights) in the Llama family, so
+ * the one PyTorch reference script scores it: its SwiGLU MLP (3 × 768 × 2048) has GPT-2's MLP size (2 × 768 × 3072),
+ * so the FLOPs per token match GPT-2 small. The demo tokenizer is reused (ids stay below 512).
+ */
+const GPT2_SHAPED_LLAMA = {
+  model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: 50257, hidden_size: 768, intermediate_size: 2048,
+  num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 12, max_position_embeddings: 1024,
+  rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true,
+};
+
+async function forwardOnGpt2Shape(rows: number, work: string): Promise<{ examples: number; tokens: number; wallSeconds: number; loopSeconds: number; meanLoss: Map<number, number | null>; tokenFile: string; dir: string }> {
+  const dir = randomModelDir(GPT2_SHAPED_LLAMA, 'gpt2-small-llama');
+  const file = join(work, `gsm8k-gpt2-${rows}.jsonl`);
+  writeFileSync(file, readFileSync(DATA, 'utf8').trim().split('\n').slice(0, rows).join('\n') + '\n');
+  const service = new EngineService({ projectsDir: join(work, 'projects-gpt2'), mode: 'browser', executor: new InProcessExecutor() });
+  const call = async <N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> => {
+    const r = await service.call(name, input);
+    if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
+    return r.value as ApiOutputs[N];
+  };
+  const done = async (jobId: string): Promise<Job> => {
+    await service.whenIdle();
+    const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
+    if (job.status !== 'done') throw new Error(`job ${job.kind} ${job.status}: ${job.error?.message}`);
+    return job;
+  };
+  try {
+    service.open('bench-gpt2');
+    await call('project.open', {});
+    const model = await call('models.add', { path: dir });
+    const datasetId = Number((await done((await call('datasets.import', { path: file })).jobId)).stats.datasetId);
+    const t0 = performance.now();
+    const job = await done((await call('scoring.start', { modelId: model.id, datasetId, signals: FORWARD, batchSize: BATCH })).jobId);
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const db = service.current().db;
+    const tok = await loadTokenizer(dir);
+    const ids = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(datasetId) as number[];
+    let tokens = 0;
+    const lines: string[] = [];
+    for (const id of ids) {
+      const r = getRender(db, id, tok.id);
+      if (!r) continue;
+      tokens += r.nTokens;
+      lines.push(JSON.stringify({ id, ids: Array.from(r.tokenIds), mask: Array.from(r.labelMask) }));
+    }
+    const tokenFile = join(work, `tokens-gpt2-${rows}.jsonl`);
+    writeFileSync(tokenFile, lines.join('\n') + '\n');
+    const meanLoss = new Map(
+      (db.prepare(`SELECT example_id AS id, value FROM example_scores WHERE run_id = ? AND signal = 'mean_loss'`).all(Number(job.stats.runId)) as Array<{ id: number; value: number | null }>).map((r) => [r.id, r.value]),
+    );
+    return { examples: lines.length, tokens, wallSeconds, loopSeconds: Number(job.stats.seconds), meanLoss, tokenFile, dir };
+  } finally {
+    service.close();
+  }
+}
+
 interface TorchRun {
   threads: number; calibration: Record<string, number>; seconds: number; load_seconds: number; tokens_per_sec: number; tokens: number; torch: string;
   mean_loss?: Record<string, number | null>; fim?: Record<string, number>; grad_norm?: Record<string, number>;
 }
 
-function scoreWithTorch(py: string, tokenFile: string, family: 'forward' | 'fim' | 'grad_norm'): TorchRun {
-  const out = execFileSync(py, [join(ROOT, 'bench/reference/score_ref.py'), '--model', MODEL, '--data', tokenFile, '--family', family, '--batch', String(BATCH)], {
+function scoreWithTorch(py: string, tokenFile: string, family: 'forward' | 'fim' | 'grad_norm', model = MODEL): TorchRun {
+  const out = execFileSync(py, [join(ROOT, 'bench/reference/score_ref.py'), '--model', model, '--data', tokenFile, '--family', family, '--batch', String(BATCH)], {
     encoding: 'utf8',
     maxBuffer: 1 << 28,
   });
@@ -230,13 +290,36 @@ async function main(): Promise<void> {
       if (!arg('rows') && rows < total && (w.wallSeconds * total) / rows <= LIMIT_SECONDS) sizes.push(total);
       else if (!arg('rows') && rows < total) console.log(`  full set (${total} rows) projected at ${Math.round((w.wallSeconds * total) / rows)} s > ${LIMIT_SECONDS} s: kept ${rows} rows`);
     }
+    const gRows = Number(arg('gpt2-rows') ?? 40);
+    if (gRows > 0) {
+      console.log(`GPT-2-small-shaped model, ${gRows} rows, P1 forward signals…`);
+      const w = await forwardOnGpt2Shape(gRows, work);
+      console.log(`  ${w.wallSeconds.toFixed(1)} s wall; PyTorch…`);
+      const t = scoreWithTorch(py, w.tokenFile, 'forward', w.dir);
+      let maxDiff = 0;
+      for (const [id, v] of w.meanLoss) {
+        const ref = t.mean_loss![String(id)];
+        if (v !== null && ref !== null && ref !== undefined) maxDiff = Math.max(maxDiff, Math.abs(v - ref));
+      }
+      results.push({
+        family: 'forward (GPT-2-small shape)',
+        signals: FORWARD,
+        rows: gRows,
+        examples: w.examples,
+        tokens: w.tokens,
+        winnow: { backend: backend.name, threads: backend.threads, wallSeconds: w.wallSeconds, loopSeconds: w.loopSeconds, tokensPerSec: w.tokens / w.loopSeconds },
+        pytorch: { version: t.torch, threads: t.threads, calibrationSeconds: t.calibration, seconds: t.seconds, loadSeconds: t.load_seconds, tokensPerSec: t.tokens_per_sec },
+        ratioTorchOverWinnow: t.tokens_per_sec / (w.tokens / w.loopSeconds),
+        parity: { maxAbsMeanLossDiff: maxDiff },
+      });
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
   const outDir = join(ROOT, 'bench/results');
   if (!existsSync(outDir)) mkdirSync(outDir, { recursive: true });
   // the machine is shared: the load average says how much of it the figures got
-  const report = { date: new Date().toISOString(), model: 'stories260K', data: 'resources/demo/gsm8k/train.jsonl', batchSize: BATCH, cores: cpus().length, loadAverageAtEnd: loadavg(), results };
+  const report = { date: new Date().toISOString(), model: 'stories260K (and a GPT-2-small-shaped Llama for the last family)', data: 'resources/demo/gsm8k/train.jsonl', batchSize: BATCH, cores: cpus().length, loadAverageAtEnd: loadavg(), results };
   writeFileSync(join(outDir, 'score.json'), JSON.stringify(report, null, 2) + '\n');
   console.table(
     results.map((r) => {

@@ -144,7 +144,7 @@ describe('walking skeleton through the engine service', () => {
     if (!fim.ok) expect(fim.error.message).toMatch(/does not fit .*batch 1 × 4096 tokens/);
     const forward = await service.call('scoring.start', { modelId, datasetId, signals: ['mean_loss'], batchSize: 1, maxTokens: 4096 });
     expect(forward.ok).toBe(true);
-    if (forward.ok) await finished(forward.value.jobId);
+    if (forward.ok) await finished((forward.value as { jobId: string }).jobId);
   });
 
   it('makes a top-20% subset by mean_loss with exactly k members', async () => {

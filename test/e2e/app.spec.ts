@@ -3,32 +3,15 @@
  * import → examples → detail → score → sort → subset → train → export. Waits on data-* state and app events,
  * never on sleeps. Screenshots of every screen go to test-results/screens/ (look at them).
  */
-import { expect, test, type Page } from '@playwright/test';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { expect, test } from '@playwright/test';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type RunningServer, startServer } from './server';
+import { GSM8K_300 as FIXTURE, shooter, useServer } from './helpers';
 
-const FIXTURE = resolve('test/fixtures/data/gsm8k-300.jsonl');
 const MALFORMED = resolve('test/fixtures/data/e2e-malformed.jsonl');
-const SHOTS = resolve('test-results/screens');
-mkdirSync(SHOTS, { recursive: true });
-
-let server: RunningServer;
-
-test.describe.configure({ mode: 'serial' });
-
-test.beforeAll(async () => {
-  server = await startServer({ project: 'e2e' });
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
-}
+const server = useServer('e2e');
+const shot = shooter('');
 
 test('the token leaves the URL; a fresh project opens with the bundled model', async ({ page }) => {
   await page.goto(server.url);

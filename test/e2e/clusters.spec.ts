@@ -4,54 +4,17 @@
  * a job, undo/redo), a UMAP layout on request. Embeddings and mean_loss are written straight into the project (scoring
  * is tested elsewhere): three far-apart blobs by row % 3. Screenshots go to test-results/screens/clusters-*.png.
  */
-import { expect, test, type Page } from '@playwright/test';
-import { existsSync, mkdirSync } from 'node:fs';
-import Database from 'better-sqlite3';
-import { join, resolve } from 'node:path';
-import { type RunningServer, startServer } from './server';
+import { expect, test } from '@playwright/test';
+import { GSM8K_50, importDataset, shooter, useServer, withProjectDb, writeEmbeddings } from './helpers';
 
-const FIXTURE = resolve('test/fixtures/data/gsm8k-50.jsonl');
-const SHOTS = resolve('test-results/screens');
-mkdirSync(SHOTS, { recursive: true });
-
-let server: RunningServer;
-test.describe.configure({ mode: 'serial' });
-
-test.beforeAll(async () => {
-  server = await startServer({ project: 'clusters' });
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `clusters-${name}.png`) });
-}
+const server = useServer('clusters');
+const shot = shooter('clusters-');
 
 test('import, then embeddings (three blobs) and mean_loss written into the project', async ({ page }) => {
-  await page.goto(server.url);
-  await page.getByTestId('import-path').fill(FIXTURE);
-  await page.getByTestId('import-submit').click();
-  await expect(page.getByTestId('dataset-rows').first()).toHaveText('50');
-  const dbPath = `${server.home}/projects/clusters/project.winnow`;
-  test.skip(!existsSync(dbPath), 'needs the server started by this spec (not WINNOW_E2E_URL)');
-  const db = new Database(dbPath);
-  try {
-    const run = Number(db.prepare(`INSERT INTO score_runs (model_id, dataset_id, signals_json, params_json, status, created_at)
-      VALUES (NULL, NULL, '["embedding"]', '{}', 'done', datetime('now'))`).run().lastInsertRowid);
-    const rows = db.prepare('SELECT id, row_index FROM examples ORDER BY id').all() as Array<{ id: number; row_index: number }>;
-    const put = db.prepare('INSERT INTO example_vectors (run_id, example_id, signal, dim, vector) VALUES (?, ?, ?, ?, ?)');
-    db.exec('ALTER TABLE example_signals ADD COLUMN mean_loss REAL');
-    const loss = db.prepare('INSERT INTO example_signals (example_id, mean_loss) VALUES (?, ?) ON CONFLICT(example_id) DO UPDATE SET mean_loss = excluded.mean_loss');
-    for (const r of rows) {
-      const v = Float32Array.from([0, 1, 2, 3].map((t) => (t === r.row_index % 3 ? 10 : 0) + ((r.row_index * (t + 3)) % 7) / 20));
-      put.run(run, r.id, 'embedding', 4, Buffer.from(v.buffer));
-      loss.run(r.id, r.row_index);
-    }
-  } finally {
-    db.close();
-  }
+  await importDataset(page, server, GSM8K_50, 50);
+  withProjectDb(server, 'clusters', (db) =>
+    writeEmbeddings(db, (row) => [0, 1, 2, 3].map((t) => (t === row % 3 ? 10 : 0) + ((row * (t + 3)) % 7) / 20), { mean_loss: (row) => row }),
+  );
 });
 
 test('K-means from the Map: a job, then the map is coloured by cluster and the table filters by it', async ({ page }) => {

@@ -4,35 +4,10 @@
  * undo/redo. Waits on data-* state, never on sleeps; screenshots go to test-results/screens/curation-NN-*.png.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { existsSync, mkdirSync } from 'node:fs';
-import Database from 'better-sqlite3';
-import { join, resolve } from 'node:path';
-import { type RunningServer, startServer } from './server';
+import { GSM8K_50, importDataset, settled, shooter, useServer, withProjectDb, writeEmbeddings } from './helpers';
 
-const FIXTURE = resolve('test/fixtures/data/gsm8k-50.jsonl');
-const SHOTS = resolve('test-results/screens');
-mkdirSync(SHOTS, { recursive: true });
-
-let server: RunningServer;
-
-test.describe.configure({ mode: 'serial' });
-
-test.beforeAll(async () => {
-  server = await startServer({ project: 'curation' });
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `curation-${name}.png`) });
-}
-
-async function settled(page: Page): Promise<void> {
-  await expect(page.getByTestId('examples-count')).toHaveAttribute('data-loading', 'false');
-  await expect(page.getByTestId('examples-table')).toHaveAttribute('data-loading', 'false');
-}
+const server = useServer('curation');
+const shot = shooter('curation-');
 
 async function shownValues(page: Page, column: string): Promise<number[]> {
   const cells = page.locator(`[data-testid="examples-row"] [data-column="${column}"]`);
@@ -41,10 +16,7 @@ async function shownValues(page: Page, column: string): Promise<number[]> {
 
 test('import gsm8k-50 and score token_loss, mean_loss and ifd', async ({ page }) => {
   test.setTimeout(900_000);
-  await page.goto(server.url);
-  await page.getByTestId('import-path').fill(FIXTURE);
-  await page.getByTestId('import-submit').click();
-  await expect(page.getByTestId('dataset-rows').first()).toHaveText('50');
+  await importDataset(page, server, GSM8K_50, 50);
   await page.getByTestId('nav-score').click();
   for (const s of ['token_loss', 'mean_loss', 'ifd']) {
     const box = page.getByTestId(`signal-${s}`);
@@ -270,25 +242,8 @@ test('the map says what to do without embeddings; with them, hover reads a row a
   await expect(page.getByTestId('map-empty')).toContainText('embedding');
   await shot(page, '08-map-empty');
 
-  // Embeddings as the scoring pass stores them (example_vectors, Float32 blobs): two clusters, even and odd rows.
-  const dbPath = `${server.home}/projects/curation/project.winnow`;
-  test.skip(!existsSync(dbPath), 'needs the server started by this spec (not WINNOW_E2E_URL)');
-  const db = new Database(dbPath);
-  try {
-    db.exec(`CREATE TABLE IF NOT EXISTS example_vectors (run_id INTEGER NOT NULL, example_id INTEGER NOT NULL, signal TEXT NOT NULL,
-      dim INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (run_id, example_id, signal))`);
-    const run = Number(db.prepare(`INSERT INTO score_runs (model_id, dataset_id, signals_json, params_json, status, created_at)
-      VALUES (NULL, NULL, '["embedding"]', '{}', 'done', datetime('now'))`).run().lastInsertRowid);
-    const rows = db.prepare('SELECT id, row_index FROM examples ORDER BY id').all() as Array<{ id: number; row_index: number }>;
-    const put = db.prepare('INSERT INTO example_vectors (run_id, example_id, signal, dim, vector) VALUES (?, ?, ?, ?, ?)');
-    for (const r of rows) {
-      const side = r.row_index % 2 === 0 ? 5 : -5;
-      const v = Float32Array.from([side, (r.row_index % 7) / 7, (r.row_index % 5) / 10, 0.1]);
-      put.run(run, r.id, 'embedding', 4, Buffer.from(v.buffer));
-    }
-  } finally {
-    db.close();
-  }
+  // embeddings in two clusters, even and odd rows
+  withProjectDb(server, 'curation', (db) => writeEmbeddings(db, (row) => [row % 2 === 0 ? 5 : -5, (row % 7) / 7, (row % 5) / 10, 0.1]));
   await page.reload();
   const canvas = page.getByTestId('map-canvas');
   await expect(canvas).toHaveAttribute('data-points', '50');
@@ -320,6 +275,21 @@ test('the map says what to do without embeddings; with them, hover reads a row a
   for (const p of path.slice(1)) await page.mouse.move(p[0], p[1], { steps: 4 });
   await page.mouse.up();
   await expect(page.getByTestId('map-selected')).toHaveAttribute('data-count', '25');
+
+  // another colour fetches only that column's values: the points, the zoom and the pick stay
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.wheel(0, -300);
+  await expect(canvas).not.toHaveAttribute('data-zoom', '1.000');
+  const zoom = await canvas.getAttribute('data-zoom');
+  const draws = Number(await canvas.getAttribute('data-draws'));
+  await page.getByTestId('map-signal').selectOption('ifd');
+  await expect(page.getByTestId('map-legend')).toContainText('ifd');
+  await expect(canvas).toHaveAttribute('data-loading', 'false');
+  await expect.poll(async () => Number(await canvas.getAttribute('data-draws'))).toBeGreaterThan(draws);
+  await expect(canvas).toHaveAttribute('data-zoom', zoom!);
+  await expect(page.getByTestId('map-selected')).toHaveAttribute('data-count', '25');
+  await page.getByTestId('map-reset-view').click();
+  await expect(canvas).toHaveAttribute('data-zoom', '1.000');
   await page.getByTestId('map-subset-name').fill('left-cluster');
   await page.getByTestId('map-save').click();
   await expect(page.getByTestId('map-saved')).toHaveAttribute('data-size', '25');

@@ -4,29 +4,10 @@
  * "Train with this mask", runs overlaid on the loss chart, pause and resume. Screenshots: layers-NN-*.png.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { type RunningServer, startServer } from './server';
+import { GSM8K_50, importDataset, shooter, useServer } from './helpers';
 
-const FIXTURE = resolve('test/fixtures/data/gsm8k-50.jsonl');
-const SHOTS = resolve('test-results/screens');
-mkdirSync(SHOTS, { recursive: true });
-
-let server: RunningServer;
-
-test.describe.configure({ mode: 'serial' });
-
-test.beforeAll(async () => {
-  server = await startServer({ project: 'layers' });
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `layers-${name}.png`) });
-}
+const server = useServer('layers');
+const shot = shooter('layers-');
 
 const cells = (page: Page, selected?: boolean) =>
   page.locator(`[data-testid="layer-cell"]${selected === undefined ? '' : `[data-selected="${selected}"]`}`);
@@ -36,10 +17,7 @@ async function trainable(page: Page): Promise<number> {
 }
 
 test('the grid shows every tensor of the bundled model; without layer scores it says what to do', async ({ page }) => {
-  await page.goto(server.url);
-  await page.getByTestId('import-path').fill(FIXTURE);
-  await page.getByTestId('import-submit').click();
-  await expect(page.getByTestId('dataset-rows').first()).toHaveText('50');
+  await importDataset(page, server, GSM8K_50, 50);
 
   await page.getByTestId('nav-layers').click();
   const grid = page.getByTestId('layer-grid');
@@ -53,6 +31,11 @@ test('the grid shows every tensor of the bundled model; without layer scores it 
   await expect(page.getByTestId('layers-no-scores')).toContainText('score layers first');
   await expect(page.getByTestId('preset-top')).toBeDisabled();
   await expect(page.getByTestId('layers-spec')).toContainText('nothing chosen');
+  // nothing to train or save yet, and the buttons say why
+  for (const id of ['layers-train', 'layer-mask-save']) {
+    await expect(page.getByTestId(id)).toBeDisabled();
+    await expect(page.getByTestId(id)).toHaveAttribute('title', /No tensor chosen/);
+  }
   await shot(page, '01-empty');
 });
 
@@ -114,6 +97,8 @@ test('save a named layer mask, then train with it; compare runs; pause and resum
   await expect(page.getByTestId('layer-grid')).toBeVisible();
   await page.getByTestId('preset-attention').click();
   await expect(page.getByTestId('layers-spec')).toHaveText('attention');
+  await expect(page.getByTestId('layers-train')).toBeEnabled();
+  await expect(page.getByTestId('layer-mask-save')).toHaveAttribute('title', /name/);
   await page.getByTestId('layer-mask-name').fill('attn-only');
   await page.getByTestId('layer-mask-save').click();
   await expect(page.getByTestId('layer-mask-saved')).toBeVisible();

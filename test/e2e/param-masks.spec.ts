@@ -4,38 +4,16 @@
  * mask over every tensor, read their trainable counts, train with one from the Train form. Screenshots: pmask-NN-*.png.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { type RunningServer, startServer } from './server';
+import { GSM8K_50, importDataset, shooter, useServer } from './helpers';
 
-const FIXTURE = resolve('test/fixtures/data/gsm8k-50.jsonl');
-const SHOTS = resolve('test-results/screens');
-mkdirSync(SHOTS, { recursive: true });
-
-let server: RunningServer;
-
-test.describe.configure({ mode: 'serial' });
-
-test.beforeAll(async () => {
-  server = await startServer({ project: 'pmasks' });
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `pmask-${name}.png`), fullPage: true });
-}
+const server = useServer('pmasks');
+const shot = shooter('pmask-', { fullPage: true });
 
 const maskRow = (page: Page, name: string) => page.locator(`[data-testid="pm-row"][data-name="${name}"]`);
 
 test('salience over the grid’s choice, gps over every tensor: counts follow the rule', async ({ page }) => {
   test.setTimeout(300_000);
-  await page.goto(server.url);
-  await page.getByTestId('import-path').fill(FIXTURE);
-  await page.getByTestId('import-submit').click();
-  await expect(page.getByTestId('dataset-rows').first()).toHaveText('50');
+  await importDataset(page, server, GSM8K_50, 50);
 
   await page.getByTestId('nav-layers').click();
   const panel = page.getByTestId('param-mask-panel');

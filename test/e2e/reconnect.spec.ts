@@ -4,37 +4,13 @@
  * started again on the same port with the same secret (what scripts/start.mjs's supervisor does). The page must say
  * it is reconnecting, then come back by itself to the same screen, sort, filter, row count, rows, scroll position
  * and open example; a click made while the engine was down is answered once it is back.
- * Screenshots: test-results/screens/reconnect-NN-*.png.
+ * The top bar names the compute backend again without a job having run. Screenshots: test-results/screens/reconnect-NN-*.png.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { type RunningServer, startServer } from './server';
+import { GSM8K_300, importDataset, settled, shooter, useServer } from './helpers';
 
-const FIXTURE = resolve('test/fixtures/data/gsm8k-300.jsonl');
-const SHOTS = resolve('test-results/screens');
-mkdirSync(SHOTS, { recursive: true });
-
-let server: RunningServer;
-
-test.describe.configure({ mode: 'serial' });
-
-test.beforeAll(async () => {
-  server = await startServer({ project: 'reconnect' });
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `reconnect-${name}.png`) });
-}
-
-async function settled(page: Page): Promise<void> {
-  await expect(page.getByTestId('examples-count')).toHaveAttribute('data-loading', 'false');
-  await expect(page.getByTestId('examples-table')).toHaveAttribute('data-loading', 'false');
-}
+const server = useServer('reconnect');
+const shot = shooter('reconnect-');
 
 /** What the user sees of the Examples screen, to compare before and after the crash. */
 async function place(page: Page) {
@@ -57,10 +33,7 @@ async function place(page: Page) {
 
 test('after the engine is killed and restarted on the same port and token, the Examples screen is as it was', async ({ page }) => {
   test.setTimeout(600_000);
-  await page.goto(server.url);
-  await page.getByTestId('import-path').fill(FIXTURE);
-  await page.getByTestId('import-submit').click();
-  await expect(page.getByTestId('dataset-rows').first()).toHaveText('300');
+  await importDataset(page, server, GSM8K_300, 300);
 
   await page.getByTestId('nav-examples').click();
   await settled(page);
@@ -112,6 +85,8 @@ test('after the engine is killed and restarted on the same port and token, the E
   await server.restart();
   await expect(page.getByTestId('app')).toHaveAttribute('data-connection', 'open', { timeout: 30_000 });
   await expect(page.getByTestId('engine-banner')).toHaveCount(0);
+  // the restarted engine has run no job yet, and the top bar still names its backend
+  await expect(page.getByTestId('backend')).toContainText(/wasm|cpu|tensorflow/);
   await settled(page);
   await expect(detail).toHaveAttribute('data-loading', 'false');
   expect(await place(page)).toEqual(before);

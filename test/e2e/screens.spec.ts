@@ -4,24 +4,11 @@
  * person to look at. Checks only that each screen renders without an error and that empty screens say what to do.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { existsSync, mkdirSync } from 'node:fs';
-import Database from 'better-sqlite3';
-import { join, resolve } from 'node:path';
-import { type RunningServer, startServer } from './server';
+import { GSM8K_50, importDataset, shooter, useServer, withProjectDb, writeEmbeddings } from './helpers';
 
-const FIXTURE = resolve('test/fixtures/data/gsm8k-50.jsonl');
-const SHOTS = resolve('test-results/screens');
-mkdirSync(SHOTS, { recursive: true });
 const SCREENS = ['data', 'examples', 'map', 'score', 'subsets', 'layers', 'train', 'export'] as const;
-
-let server: RunningServer;
-test.describe.configure({ mode: 'serial' });
-test.beforeAll(async () => {
-  server = await startServer({ project: 'screens' });
-});
-test.afterAll(async () => {
-  await server?.stop();
-});
+const server = useServer('screens');
+const shot = shooter('theme-');
 
 async function visitAll(page: Page, theme: 'light' | 'dark', stage: string): Promise<void> {
   await page.addInitScript(`localStorage.setItem('winnow.theme', '${theme}')`);
@@ -32,7 +19,7 @@ async function visitAll(page: Page, theme: 'light' | 'dark', stage: string): Pro
     await expect(page.locator('html')).toHaveAttribute('data-theme', theme);
     // let calls settle: nothing says "loading" in the main area
     await expect(page.locator('main [data-loading="true"]')).toHaveCount(0, { timeout: 30_000 });
-    await page.screenshot({ path: join(SHOTS, `theme-${stage}-${theme}-${s}.png`) });
+    await shot(page, `${stage}-${theme}-${s}`);
   }
 }
 
@@ -42,33 +29,19 @@ test('empty project: every screen, both themes; empty screens say what to do nex
   await expect(page.getByTestId('examples-empty')).toContainText('Import a dataset');
   await page.getByTestId('nav-map').click();
   await expect(page.getByTestId('map-empty')).toContainText('Import a dataset');
+  await page.getByTestId('nav-export').click();
+  await expect(page.getByTestId('export-empty')).toContainText('Import a dataset');
+  await expect(page.getByTestId('export-start')).toHaveCount(0);
 });
 
 test('with data: every screen, both themes, with an example open and the map coloured by cluster', async ({ page }) => {
-  await page.goto(server.url);
-  await page.getByTestId('nav-data').click();
-  await page.getByTestId('import-path').fill(FIXTURE);
-  await page.getByTestId('import-submit').click();
-  await expect(page.getByTestId('dataset-rows').first()).toHaveText('50');
-  const dbPath = `${server.home}/projects/screens/project.winnow`;
-  test.skip(!existsSync(dbPath), 'needs the server started by this spec (not WINNOW_E2E_URL)');
-  const db = new Database(dbPath);
-  try {
-    const run = Number(db.prepare(`INSERT INTO score_runs (model_id, dataset_id, signals_json, params_json, status, created_at)
-      VALUES (NULL, NULL, '["embedding"]', '{}', 'done', datetime('now'))`).run().lastInsertRowid);
-    const rows = db.prepare('SELECT id, row_index FROM examples ORDER BY id').all() as Array<{ id: number; row_index: number }>;
-    const put = db.prepare('INSERT INTO example_vectors (run_id, example_id, signal, dim, vector) VALUES (?, ?, ?, ?, ?)');
-    for (const c of ['mean_loss', 'ifd']) db.exec(`ALTER TABLE example_signals ADD COLUMN ${c} REAL`);
-    const sig = db.prepare(`INSERT INTO example_signals (example_id, mean_loss, ifd) VALUES (?, ?, ?)
-      ON CONFLICT(example_id) DO UPDATE SET mean_loss = excluded.mean_loss, ifd = excluded.ifd`);
-    for (const r of rows) {
-      const v = Float32Array.from([0, 1, 2, 3].map((t) => (t === r.row_index % 4 ? 6 : 0) + Math.sin(r.row_index * (t + 1))));
-      put.run(run, r.id, 'embedding', 4, Buffer.from(v.buffer));
-      sig.run(r.id, 2 + Math.sin(r.row_index), 0.5 + (r.row_index % 9) / 10);
-    }
-  } finally {
-    db.close();
-  }
+  await importDataset(page, server, GSM8K_50, 50);
+  withProjectDb(server, 'screens', (db) =>
+    writeEmbeddings(db, (row) => [0, 1, 2, 3].map((t) => (t === row % 4 ? 6 : 0) + Math.sin(row * (t + 1))), {
+      mean_loss: (row) => 2 + Math.sin(row),
+      ifd: (row) => 0.5 + (row % 9) / 10,
+    }),
+  );
   await page.getByTestId('nav-map').click();
   await page.getByTestId('clusters-k').fill('4');
   await page.getByTestId('clusters-run').click();
@@ -85,10 +58,10 @@ test('with data: every screen, both themes, with an example open and the map col
     await page.getByTestId('nav-examples').click();
     await page.locator('[data-testid="examples-row"]').first().click();
     await expect(page.getByTestId('example-detail')).toHaveAttribute('data-loading', 'false');
-    await page.screenshot({ path: join(SHOTS, `theme-data-${theme}-example-detail.png`) });
+    await shot(page, `data-${theme}-example-detail`);
     await page.getByTestId('jobs-indicator').click();
     await expect(page.getByTestId('jobs-drawer')).toBeVisible();
-    await page.screenshot({ path: join(SHOTS, `theme-data-${theme}-jobs.png`) });
+    await shot(page, `data-${theme}-jobs`);
     await page.getByTestId('jobs-close').click();
   }
 });

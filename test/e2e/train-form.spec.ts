@@ -4,23 +4,10 @@
  * gradients), and a bad value is refused naming its field. Screenshot: train-form-01-advanced.png.
  */
 import { expect, test } from '@playwright/test';
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { type RunningServer, startServer } from './server';
+import { GSM8K_50, importDataset, shooter, useServer } from './helpers';
 
-const FIXTURE = resolve('test/fixtures/data/gsm8k-50.jsonl');
-const SHOTS = resolve('test-results/screens');
-mkdirSync(SHOTS, { recursive: true });
-
-let server: RunningServer;
-
-test.beforeAll(async () => {
-  server = await startServer({ project: 'train-form' });
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
+const server = useServer('train-form');
+const shot = shooter('train-form-', { fullPage: true });
 
 /** MiB of gradients in the estimate's breakdown (its title) */
 async function gradientMiB(title: string | null): Promise<number> {
@@ -30,10 +17,7 @@ async function gradientMiB(title: string | null): Promise<number> {
 }
 
 test('accumulation doubles the gradient memory in the estimate; a bad seed is refused by name', async ({ page }) => {
-  await page.goto(server.url);
-  await page.getByTestId('import-path').fill(FIXTURE);
-  await page.getByTestId('import-submit').click();
-  await expect(page.getByTestId('dataset-rows').first()).toHaveText('50');
+  await importDataset(page, server, GSM8K_50, 50);
   await page.getByTestId('nav-train').click();
   // every tensor trains, so the figures are large enough to compare after rounding to 0.1 MiB
   await page.getByTestId('train-layers-mode-custom').check();
@@ -49,7 +33,7 @@ test('accumulation doubles the gradient memory in the estimate; a bad seed is re
   await page.getByTestId('train-weight-decay').fill('0.01');
   await page.getByTestId('train-clip-norm').fill('');
   await page.getByTestId('train-dft').check();
-  await page.screenshot({ path: join(SHOTS, 'train-form-01-advanced.png'), fullPage: true });
+  await shot(page, '01-advanced');
 
   await page.getByTestId('train-seed').fill('x');
   await page.getByTestId('train-start').click();

@@ -177,5 +177,10 @@ describe('examples.map', () => {
     const after = await call('examples.map', { datasetId, signal: 'mean_loss', valuesOnly: true });
     expect(after.layoutKey).not.toBe(full.layoutKey);
     expect(after.values).toHaveLength(50);
+    // a row with no signal row at all gets null; its neighbours keep theirs
+    db.prepare('DELETE FROM example_signals WHERE example_id = ?').run(ids[5]);
+    const gap = await call('examples.map', { datasetId, signal: 'mean_loss', valuesOnly: true });
+    const layout = await call('examples.map', { datasetId });
+    expect(gap.values).toEqual(layout.ids.map((id) => (id === ids[5] || rowOf.get(id) === 0 ? null : rowOf.get(id))));
   });
 });

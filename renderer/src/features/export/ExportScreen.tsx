@@ -2,7 +2,9 @@
 import { useState } from 'react';
 import type { ApiError, ExportRequest } from '../../../../preload/contract';
 import { useApp, useCall, useJob, useJobs } from '../../api/hooks';
+import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
+import { SubsetField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtNum } from '../../components/format';
 
@@ -74,6 +76,18 @@ export function ExportScreen() {
     if (r.ok) setJobId(r.value.jobId);
   };
 
+  if (project && project.datasets.length === 0) {
+    return (
+      <div className="screen" data-testid="screen-export">
+        <h1>Export</h1>
+        <EmptyState title="Nothing to export yet" testId="export-empty">
+          Import a dataset on the <a href="#/data">Data</a> screen first. Then pick rows on <a href="#/subsets">Subsets</a> and train on{' '}
+          <a href="#/train">Train</a>; the subset, its token masks, the layer mask and the tuned weights are exported here.
+        </EmptyState>
+      </div>
+    );
+  }
+
   return (
     <div className="screen" data-testid="screen-export">
       <h1>Export</h1>
@@ -88,17 +102,7 @@ export function ExportScreen() {
           ))}
         </fieldset>
         <div className="form-row">
-          <label className="field">
-            <span>Rows</span>
-            <select data-testid="export-subset" value={subsetId ?? ''} onChange={(e) => setSubsetId(e.target.value ? Number(e.target.value) : null)}>
-              <option value="">All rows of the dataset</option>
-              {subsets.data?.map((s) => (
-                <option key={s.id} value={s.id}>
-                  {s.name} ({fmtNum(s.size)})
-                </option>
-              ))}
-            </select>
-          </label>
+          <SubsetField testId="export-subset" value={subsetId} onChange={setSubsetId} subsets={subsets.data} />
           <label className="field">
             <span>Training run (for weights)</span>
             <select data-testid="export-train-run" value={trainRunId ?? ''} onChange={(e) => setTrainRunId(e.target.value ? Number(e.target.value) : null)}>
@@ -124,10 +128,7 @@ export function ExportScreen() {
         </div>
         {what.has('weights') && trainRunId === null && <div className="warn-text">Tuned weights need a finished training run.</div>}
         <div className="form-row">
-          <label className="field grow">
-            <span>Output folder</span>
-            <input data-testid="export-out-dir" value={outDir} placeholder="/tmp/winnow-export" onChange={(e) => setOutDir(e.target.value)} />
-          </label>
+          <TextField label="Output folder" testId="export-out-dir" width="grow" value={outDir} placeholder="/tmp/winnow-export" onChange={setOutDir} />
           <label className="check">
             <input type="checkbox" data-testid="export-overwrite" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} />
             Overwrite existing files

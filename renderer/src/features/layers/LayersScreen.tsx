@@ -8,10 +8,12 @@ import { LAYER_SIGNALS, type ApiError, type TensorRow } from '../../../../preloa
 import { useApp, useCall } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
+import { ModelField, SelectField, TextField } from '../../components/Field';
 import { fmtCount, fmtNum } from '../../components/format';
 import { layerGrid, namesSpec } from './layerGrid';
 import { ParamMaskPanel } from './ParamMaskPanel';
 
+const NOTHING_CHOSEN = 'No tensor chosen yet: pick a preset or click cells in the grid';
 const gib = (b: number) => `${(b / 1024 ** 3).toFixed(b < 1024 ** 3 ? 3 : 2)} GiB`;
 const mib = (b: number) => (b < 1024 ** 3 ? `${(b / 1024 ** 2).toFixed(1)} MiB` : gib(b));
 
@@ -143,25 +145,9 @@ export function LayersScreen() {
     <div className="screen screen-layers" data-testid="screen-layers">
       <div className="toolbar">
         <h1>Layers</h1>
-        <label className="field inline">
-          <span>Model</span>
-          <select data-testid="layers-model" value={modelId ?? ''} onChange={(e) => setModelChoice(Number(e.target.value))}>
-            {models.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.name} ({m.numLayers} layers)
-              </option>
-            ))}
-          </select>
-        </label>
+        <ModelField testId="layers-model" width="inline" value={modelId} onChange={setModelChoice} models={models} />
         {scored.length > 0 && (
-          <label className="field inline">
-            <span>Colour by</span>
-            <select data-testid="layers-signal" value={signal ?? ''} onChange={(e) => setSignalChoice(e.target.value)}>
-              {scored.map((s) => (
-                <option key={s}>{s}</option>
-              ))}
-            </select>
-          </label>
+          <SelectField label="Colour by" testId="layers-signal" width="inline" value={signal ?? ''} onChange={setSignalChoice} options={scored.map((s) => [s, s] as const)} />
         )}
       </div>
       <ErrorText error={list.error} testId="layers-error" />
@@ -192,14 +178,8 @@ export function LayersScreen() {
               {est ? (est.fits ? `yes${est.limitBytes ? ` (limit ${gib(est.limitBytes)})` : ''}` : `no — over ${gib(est.limitBytes!)}`) : '—'}
             </span>
           </div>
-          <label className="field narrow">
-            <span>Batch size</span>
-            <input data-testid="layers-batch-size" inputMode="numeric" value={batchSize} onChange={(e) => setBatchSize(e.target.value)} />
-          </label>
-          <label className="field narrow">
-            <span>Max tokens</span>
-            <input data-testid="layers-max-tokens" inputMode="numeric" value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} />
-          </label>
+          <TextField label="Batch size" testId="layers-batch-size" width="narrow" inputMode="numeric" value={batchSize} onChange={setBatchSize} />
+          <TextField label="Max tokens" testId="layers-max-tokens" width="narrow" inputMode="numeric" value={maxTokens} onChange={setMaxTokens} />
         </div>
         <div className="spec-line">
           <span className="muted">Spec</span>{' '}
@@ -328,14 +308,17 @@ export function LayersScreen() {
       <section className="card">
         <h2>Layer masks</h2>
         <div className="form-row">
-          <label className="field grow">
-            <span>Name</span>
-            <input data-testid="layer-mask-name" value={maskName} placeholder="last-2-attention" onChange={(e) => setMaskName(e.target.value)} />
-          </label>
-          <button className="btn" data-testid="layer-mask-save" disabled={!spec || !maskName.trim()} onClick={() => void save()}>
+          <TextField label="Name" testId="layer-mask-name" width="grow" value={maskName} placeholder="last-2-attention" onChange={setMaskName} />
+          <button
+            className="btn"
+            data-testid="layer-mask-save"
+            disabled={!spec || !maskName.trim()}
+            title={!spec ? NOTHING_CHOSEN : !maskName.trim() ? 'Give the mask a name first' : undefined}
+            onClick={() => void save()}
+          >
             Save mask
           </button>
-          <button className="btn btn-primary" data-testid="layers-train" disabled={!spec} onClick={() => spec && trainWith(spec)}>
+          <button className="btn btn-primary" data-testid="layers-train" disabled={!spec} title={spec ? undefined : NOTHING_CHOSEN} onClick={() => spec && trainWith(spec)}>
             Train with this mask →
           </button>
         </div>

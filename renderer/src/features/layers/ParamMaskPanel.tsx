@@ -7,14 +7,27 @@ import { useState } from 'react';
 import type { ApiError, ApiInput, ParamMaskInfo } from '../../../../preload/contract';
 import { useApp, useCall, useOnJobDone } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
+import { SelectField, SubsetField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtCount, fmtNum } from '../../components/format';
 
-const METRICS: Array<[ParamMaskInfo['metric'] & string, string]> = [
+const METRICS = [
   ['abs_wg', '|w·g| (saliency)'],
   ['abs_g', '|Σg| (gradient)'],
   ['sq_wg', 'Σ(w·g)² (Taylor, per example)'],
-];
+] as const satisfies ReadonlyArray<readonly [ParamMaskInfo['metric'] & string, string]>;
+const METHODS = [
+  ['salience', 'salience'],
+  ['gps', 'gps (per output row)'],
+] as const;
+const TOPK = [
+  ['global', 'the whole scope'],
+  ['per_tensor', 'each tensor'],
+] as const;
+const TOKENS = [
+  ['response', 'response only'],
+  ['all', 'all tokens'],
+] as const;
 
 export function describeMask(m: ParamMaskInfo): string {
   if (m.method === 'gps') return `gps, ${m.perRow !== null ? `${m.perRow} inputs per row` : `${fmtNum(100 * (m.density ?? 0))}% of each row`}`;
@@ -83,71 +96,30 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
         other entry stays exactly as in the base model.
       </p>
       <div className="form-row">
-        <label className="field">
-          <span>Method</span>
-          <select data-testid="pm-method" value={method} onChange={(e) => setMethod(e.target.value as 'salience' | 'gps')}>
-            <option value="salience">salience</option>
-            <option value="gps">gps (per output row)</option>
-          </select>
-        </label>
+        <SelectField label="Method" testId="pm-method" value={method} onChange={setMethod} options={METHODS} />
         {method === 'salience' ? (
           <>
-            <label className="field">
-              <span>Metric</span>
-              <select data-testid="pm-metric" value={metric} onChange={(e) => setMetric(e.target.value as 'abs_g' | 'abs_wg' | 'sq_wg')}>
-                {METRICS.map(([k, label]) => (
-                  <option key={k} value={k}>
-                    {label}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label className="field narrow">
-              <span>Density %</span>
-              <input data-testid="pm-density" inputMode="decimal" value={densityPct} onChange={(e) => setDensityPct(e.target.value)} />
-            </label>
-            <label className="field">
-              <span>Top-k over</span>
-              <select data-testid="pm-topk" value={topk} onChange={(e) => setTopk(e.target.value as 'global' | 'per_tensor')}>
-                <option value="global">the whole scope</option>
-                <option value="per_tensor">each tensor</option>
-              </select>
-            </label>
+            <SelectField label="Metric" testId="pm-metric" value={metric} onChange={setMetric} options={METRICS} />
+            <TextField label="Density %" testId="pm-density" width="narrow" inputMode="decimal" value={densityPct} onChange={setDensityPct} />
+            <SelectField label="Top-k over" testId="pm-topk" value={topk} onChange={setTopk} options={TOPK} />
           </>
         ) : (
-          <label className="field narrow">
-            <span>Inputs per row</span>
-            <input data-testid="pm-per-row" inputMode="numeric" value={perRow} onChange={(e) => setPerRow(e.target.value)} />
-          </label>
+          <TextField label="Inputs per row" testId="pm-per-row" width="narrow" inputMode="numeric" value={perRow} onChange={setPerRow} />
         )}
       </div>
       <div className="form-row">
-        <label className="field">
-          <span>Rows</span>
-          <select data-testid="pm-subset" value={subsetId ?? ''} onChange={(e) => setSubsetId(e.target.value ? Number(e.target.value) : null)}>
-            <option value="">All rows of the dataset</option>
-            {subsets.data?.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name} ({fmtNum(s.size)})
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field narrow">
-          <span>Examples</span>
-          <input data-testid="pm-examples" inputMode="numeric" value={examples} onChange={(e) => setExamples(e.target.value)} title="a seeded choice of this many rows with trainable tokens; one backward pass each" />
-        </label>
-        <label className="field">
-          <span>Tokens</span>
-          <select data-testid="pm-token-policy" value={tokenPolicy} onChange={(e) => setTokenPolicy(e.target.value as 'response' | 'all')}>
-            <option value="response">response only</option>
-            <option value="all">all tokens</option>
-          </select>
-        </label>
-        <label className="field grow">
-          <span>Name</span>
-          <input data-testid="pm-name" value={name} placeholder="salience-1pct" onChange={(e) => setName(e.target.value)} />
-        </label>
+        <SubsetField testId="pm-subset" value={subsetId} onChange={setSubsetId} subsets={subsets.data} />
+        <TextField
+          label="Examples"
+          testId="pm-examples"
+          width="narrow"
+          inputMode="numeric"
+          value={examples}
+          onChange={setExamples}
+          title="a seeded choice of this many rows with trainable tokens; one backward pass each"
+        />
+        <SelectField label="Tokens" testId="pm-token-policy" value={tokenPolicy} onChange={setTokenPolicy} options={TOKENS} />
+        <TextField label="Name" testId="pm-name" width="grow" value={name} placeholder="salience-1pct" onChange={setName} />
         <button className="btn btn-primary" data-testid="pm-compute" disabled={!name.trim()} onClick={() => void compute()}>
           Compute mask
         </button>

@@ -3,16 +3,19 @@ import { useEffect, useState } from 'react';
 import type { ApiError, ClusterInfo } from '../../../../preload/contract';
 import { useApp, useOnJobDone } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
+import { TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtNum } from '../../components/format';
 
 interface Props {
   info: ClusterInfo | null;
+  /** the stored clustering is still being read */
+  loading?: boolean;
   /** a clustering job finished: reload the columns, the info and the map */
   onDone: () => void;
 }
 
-export function ClustersPanel({ info, onDone }: Props) {
+export function ClustersPanel({ info, loading, onDone }: Props) {
   const { client, datasetId } = useApp();
   const [k, setK] = useState('8');
   const [seed, setSeed] = useState('0');
@@ -46,14 +49,8 @@ export function ClustersPanel({ info, onDone }: Props) {
         filter the table by it, or keep n per cluster on the Subsets screen.
       </p>
       <div className="form-row">
-        <label className="field narrow">
-          <span>k</span>
-          <input data-testid="clusters-k" inputMode="numeric" value={k} onChange={(e) => setK(e.target.value)} />
-        </label>
-        <label className="field narrow">
-          <span>Seed</span>
-          <input data-testid="clusters-seed" inputMode="numeric" value={seed} onChange={(e) => setSeed(e.target.value)} />
-        </label>
+        <TextField label="k" testId="clusters-k" width="narrow" inputMode="numeric" value={k} onChange={setK} />
+        <TextField label="Seed" testId="clusters-seed" width="narrow" inputMode="numeric" value={seed} onChange={setSeed} />
         <button className="btn" data-testid="clusters-run" onClick={() => void run()}>
           {info ? 'Run again' : 'Run K-means'}
         </button>
@@ -65,7 +62,11 @@ export function ClustersPanel({ info, onDone }: Props) {
       )}
       <ErrorText error={error} testId="clusters-error" />
       <JobProgress jobId={jobId} label="K-means" />
-      {info ? (
+      {loading ? (
+        <p className="muted" data-testid="clusters-loading" data-loading="true">
+          Reading the stored clustering…
+        </p>
+      ) : info ? (
         <p className="muted" data-testid="clusters-info">
           k = {info.k}, seed {info.seed}: {fmtNum(info.n)} examples, {info.iterations} iterations{info.converged ? ' (converged)' : ' (stopped at the limit)'},
           objective {fmtNum(info.objective)}; sizes {info.sizes.slice(0, 12).join(' · ')}

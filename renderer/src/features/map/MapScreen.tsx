@@ -8,14 +8,19 @@ import type { ApiError, ExampleDetail } from '../../../../preload/contract';
 import { useApp, useCall, useOnJobDone } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
+import { SelectField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtNum } from '../../components/format';
 import { ClustersPanel } from './ClustersPanel';
 import { type ScatterRenderer, type View, createCanvasRenderer, createWebGlRenderer } from './renderers';
-import { GridIndex, clusterColour, fitPoints, insidePolygon, parseColor, ramp, rgbCss } from './scatter';
+import { GridIndex, clusterColour, fitPoints, insidePolygon, parseColor, ramp, rgbCss, themeColour } from './scatter';
 
 const HEIGHT = 560;
 const IDENTITY: View = { k: 1, tx: 0, ty: 0 };
+const PROJECTIONS = [
+  ['pca', 'PCA'],
+  ['umap', 'UMAP'],
+] as const;
 
 /** Re-read theme colours when the theme changes (data-theme on <html>). */
 function useThemeVersion(): number {
@@ -35,10 +40,29 @@ export function MapScreen() {
   const [signalChoice, setSignalChoice] = useState<string | null>(null);
   const signal = signalChoice ?? (columns.includes('cluster') ? 'cluster' : columns.includes('mean_loss') ? 'mean_loss' : (columns[0] ?? null));
   const [method, setMethod] = useState<'pca' | 'umap'>('pca');
-  const map = useCall('examples.map', datasetId === null ? null : { datasetId, signal: signal ?? undefined, method });
+  // the points once per layout; a colour change fetches only the new column's values (~1/4 of the bytes) and keeps
+  // the fitted positions, hover index, zoom and pick
+  const map = useCall('examples.map', datasetId === null ? null : { datasetId, method });
+  const colour = useCall('examples.map', datasetId === null || signal === null ? null : { datasetId, method, signal, valuesOnly: true });
   const clusters = useCall('clusters.info', datasetId === null ? null : { datasetId });
   const data = map.data && map.data.method === method ? map.data : null;
   const n = data?.ids.length ?? 0;
+  const values = data && colour.data && colour.data.layoutKey === data.layoutKey ? colour.data.values : null;
+  const reloadMap = () => {
+    map.reload();
+    colour.reload();
+  };
+  // values made for other points (the embeddings changed between the two calls): ask for the values again, and if
+  // they still belong to newer points, for the points
+  const resynced = useRef<string | null>(null);
+  useEffect(() => {
+    if (!data || !colour.data || map.loading || colour.loading || colour.data.layoutKey === data.layoutKey) return;
+    if (resynced.current !== data.layoutKey) {
+      resynced.current = data.layoutKey;
+      colour.reload();
+    } else map.reload();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [data, colour.data, map.loading, colour.loading]);
   const byCluster = signal === 'cluster';
   const themeVersion = useThemeVersion();
 
@@ -58,7 +82,7 @@ export function MapScreen() {
   const [umapNeighbors, setUmapNeighbors] = useState('15');
   const [umapJob, setUmapJob] = useState<string | null>(null);
   const [umapError, setUmapError] = useState<ApiError | null>(null);
-  useOnJobDone(umapJob, () => map.reload());
+  useOnJobDone(umapJob, reloadMap);
 
   const hasPoints = n > 0;
   useEffect(() => {
@@ -100,13 +124,13 @@ export function MapScreen() {
   const scale = useMemo(() => {
     let lo = Infinity;
     let hi = -Infinity;
-    for (const v of data?.values ?? []) {
+    for (const v of values ?? []) {
       if (v === null) continue;
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
     return lo <= hi ? { lo, hi } : null;
-  }, [data]);
+  }, [values]);
 
   useEffect(() => {
     setPicked(new Uint32Array(0));
@@ -114,20 +138,22 @@ export function MapScreen() {
   }, [data?.ids, width]);
 
   const dark = document.documentElement.dataset.theme === 'dark';
+  // the colours for this layout are on their way: wait for them rather than draw grey points first
+  const pending = signal === null ? columnsQuery.loading : values === null && colour.loading;
   // one RGBA per point: by value on the theme's ramp, or by cluster; faded toward the background when there is a pick.
   // Opaque on purpose: the canvas path writes opaque pixels with one store each (blending costs ~10× that).
   const colours = useMemo(() => {
-    if (!data) return null;
-    const css = getComputedStyle(document.documentElement);
-    const steps = ramp(css.getPropertyValue('--series-1').trim() || '#2f6fde', css.getPropertyValue('--heat-hi').trim() || '#e4572e');
-    const none = parseColor(css.getPropertyValue('--border').trim() || '#ccc');
-    const bg = parseColor(css.getPropertyValue('--surface').trim() || '#fff');
+    if (!data || pending) return null;
+    const steps = ramp(themeColour('--series-1', '#2f6fde'), themeColour('--heat-hi', '#e4572e'));
+    // rows without a value: grey that shows on both themes (the border colour all but vanished on dark)
+    const none = parseColor(themeColour('--muted', '#888'));
+    const bg = parseColor(themeColour('--surface', '#fff'));
     const rgba = new Uint8Array(4 * n);
     const span = scale ? scale.hi - scale.lo || 1 : 1;
     const pickedSet = picked.length ? new Set(picked) : null;
     const palette: Array<[number, number, number]> = [];
     for (let i = 0; i < n; i++) {
-      const v = data.values[i];
+      const v = values?.[i];
       const c = v === null || v === undefined || !scale ? none : byCluster ? (palette[v] ??= clusterColour(v, dark)) : steps[Math.round(((v - scale.lo) / span) * 63)]!;
       const keep = !pickedSet || pickedSet.has(i) ? 1 : 0.3;
       rgba[4 * i] = Math.round(bg[0] + (c[0] - bg[0]) * keep);
@@ -135,10 +161,10 @@ export function MapScreen() {
       rgba[4 * i + 2] = Math.round(bg[2] + (c[2] - bg[2]) * keep);
       rgba[4 * i + 3] = 255;
     }
-    return { rgba, outline: parseColor(css.getPropertyValue('--text').trim() || '#000') };
+    return { rgba, outline: parseColor(themeColour('--text', '#000')) };
     // themeVersion: theme colours are read from CSS
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [data, n, scale, picked, byCluster, dark, themeVersion]);
+  }, [data, values, pending, n, scale, picked, byCluster, dark, themeVersion]);
 
   const draws = useRef(0);
   useEffect(() => {
@@ -221,14 +247,8 @@ export function MapScreen() {
   const hoverXY = hover !== null && fit ? [view.tx + view.k * fit.xs[hover]!, view.ty + view.k * fit.ys[hover]!] : null;
   const umapForm = (
     <div className="form-row umap-form" data-testid="umap-form">
-      <label className="field narrow">
-        <span>Seed</span>
-        <input data-testid="umap-seed" inputMode="numeric" value={umapSeed} onChange={(e) => setUmapSeed(e.target.value)} />
-      </label>
-      <label className="field narrow">
-        <span>Neighbours</span>
-        <input data-testid="umap-neighbors" inputMode="numeric" value={umapNeighbors} onChange={(e) => setUmapNeighbors(e.target.value)} />
-      </label>
+      <TextField label="Seed" testId="umap-seed" width="narrow" inputMode="numeric" value={umapSeed} onChange={setUmapSeed} />
+      <TextField label="Neighbours" testId="umap-neighbors" width="narrow" inputMode="numeric" value={umapNeighbors} onChange={setUmapNeighbors} />
       <button className="btn" data-testid="umap-run" onClick={() => void startUmap()}>
         {data?.layout ? 'Recompute UMAP' : 'Compute UMAP'}
       </button>
@@ -239,22 +259,9 @@ export function MapScreen() {
     <div className="screen screen-map" data-testid="screen-map">
       <div className="toolbar">
         <h1>Map</h1>
-        <label className="field inline">
-          <span>Projection</span>
-          <select data-testid="map-method" value={method} onChange={(e) => setMethod(e.target.value as 'pca' | 'umap')}>
-            <option value="pca">PCA</option>
-            <option value="umap">UMAP</option>
-          </select>
-        </label>
+        <SelectField label="Projection" testId="map-method" width="inline" value={method} onChange={setMethod} options={PROJECTIONS} />
         {columns.length > 0 && (
-          <label className="field inline">
-            <span>Colour by</span>
-            <select data-testid="map-signal" value={signal ?? ''} onChange={(e) => setSignalChoice(e.target.value)}>
-              {columns.map((c) => (
-                <option key={c}>{c}</option>
-              ))}
-            </select>
-          </label>
+          <SelectField label="Colour by" testId="map-signal" width="inline" value={signal ?? ''} onChange={setSignalChoice} options={columns.map((c) => [c, c] as const)} />
         )}
         <span className="spacer" />
         {data && n > 0 && (
@@ -266,7 +273,7 @@ export function MapScreen() {
           </span>
         )}
       </div>
-      <ErrorText error={map.error} testId="map-error" />
+      <ErrorText error={map.error ?? colour.error} testId="map-error" />
       {method === 'umap' && (
         <div className="umap-bar">
           {umapForm}
@@ -289,7 +296,7 @@ export function MapScreen() {
                 data-testid="map-canvas"
                 data-points={n}
                 data-renderer={renderer?.kind ?? ''}
-                data-loading={map.loading}
+                data-loading={map.loading || colour.loading || columnsQuery.loading}
                 data-zoom={view.k.toFixed(3)}
                 style={{ width, height: HEIGHT }}
                 onPointerDown={(e) => {
@@ -382,7 +389,7 @@ export function MapScreen() {
                     <strong>Row {hoveredDetail ? hoveredDetail.rowIndex : '…'}</strong>
                     {signal && hover !== null && (
                       <span className="muted num">
-                        {signal} {fmtNum(data.values[hover] ?? null)}
+                        {signal} {fmtNum(values?.[hover] ?? null)}
                       </span>
                     )}
                   </div>
@@ -396,10 +403,7 @@ export function MapScreen() {
               </span>
               {picked.length > 0 && (
                 <div className="form-row">
-                  <label className="field grow">
-                    <span>Subset name</span>
-                    <input data-testid="map-subset-name" value={name} placeholder="cluster-a" onChange={(e) => setName(e.target.value)} />
-                  </label>
+                  <TextField label="Subset name" testId="map-subset-name" width="grow" value={name} placeholder="cluster-a" onChange={setName} />
                   <button className="btn btn-primary" data-testid="map-save" disabled={!name.trim()} onClick={() => void save()}>
                     Save as subset
                   </button>
@@ -414,11 +418,12 @@ export function MapScreen() {
             </div>
             <ClustersPanel
               info={clusters.data}
+              loading={clusters.loading && !clusters.data}
               onDone={() => {
                 clusters.reload();
                 columnsQuery.reload();
                 setSignalChoice('cluster');
-                map.reload();
+                reloadMap();
               }}
             />
           </aside>

@@ -76,6 +76,19 @@ export function insidePolygon(x: number, y: number, poly: Array<[number, number]
   return inside;
 }
 
+/**
+ * A theme variable's colour as the page shows it now, e.g. "rgb(47, 111, 222)". The variables hold light-dark(…)
+ * pairs, which only an element (with its color-scheme) resolves, so a probe element is asked.
+ */
+export function themeColour(variable: string, fallback: string): string {
+  const probe = document.createElement('span');
+  probe.style.color = `var(${variable}, ${fallback})`;
+  document.body.appendChild(probe);
+  const rgb = getComputedStyle(probe).color;
+  probe.remove();
+  return rgb || fallback;
+}
+
 /** A CSS colour (as the theme variables give it) → [r, g, b]. */
 export function parseColor(css: string): [number, number, number] {
   const c = document.createElement('canvas').getContext('2d')!;

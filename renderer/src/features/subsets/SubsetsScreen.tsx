@@ -8,13 +8,34 @@ import type { ApiError, SubsetInfo, SubsetRule } from '../../../../preload/contr
 import { useApp, useCall, useJob } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
+import { SelectField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtNum, parseOptionalNumber } from '../../components/format';
 import { opOf, useSubsetHistory } from './useSubsetHistory';
 
-type RuleKind = 'top' | 'top_percent' | 'threshold' | 'random' | 'ifd_top' | 'ifd_top_percent' | 'cluster_quota' | 'cluster_quota_percent' | 'kcenter';
+const RULE_KINDS = [
+  ['top', 'Top k by a column'],
+  ['top_percent', 'Top k% by a column'],
+  ['threshold', 'Threshold on a column'],
+  ['random', 'Random sample'],
+  ['ifd_top', 'IFD: drop ifd > 1, then top k'],
+  ['ifd_top_percent', 'IFD: drop ifd > 1, then top k%'],
+  ['cluster_quota', 'n per cluster (K-means)'],
+  ['cluster_quota_percent', 'n% of each cluster (K-means)'],
+  ['kcenter', 'Diverse k (k-center on embedding)'],
+] as const;
+type RuleKind = (typeof RULE_KINDS)[number][0];
 const RANDOM = '(random)';
-type CombineOp = 'union' | 'intersection' | 'difference';
+const COMBINE_OPS = [
+  ['union', 'union (in any)'],
+  ['intersection', 'intersection (in all)'],
+  ['difference', 'difference (first minus the others)'],
+] as const;
+type CombineOp = (typeof COMBINE_OPS)[number][0];
+const DIRS = [
+  ['desc', 'highest'],
+  ['asc', 'lowest'],
+] as const;
 
 export function describeRule(rule: SubsetRule): string {
   switch (rule.kind) {
@@ -239,24 +260,8 @@ export function SubsetsScreen() {
       <section className="card">
         <h2>New subset</h2>
         <div className="form-row">
-          <label className="field grow">
-            <span>Name</span>
-            <input data-testid="subset-name" value={name} placeholder="hardest-500" onChange={(e) => setName(e.target.value)} />
-          </label>
-          <label className="field">
-            <span>Rule</span>
-            <select data-testid="subset-kind" value={kind} onChange={(e) => setKind(e.target.value as RuleKind)}>
-              <option value="top">Top k by a column</option>
-              <option value="top_percent">Top k% by a column</option>
-              <option value="threshold">Threshold on a column</option>
-              <option value="random">Random sample</option>
-              <option value="ifd_top">IFD: drop ifd &gt; 1, then top k</option>
-              <option value="ifd_top_percent">IFD: drop ifd &gt; 1, then top k%</option>
-              <option value="cluster_quota">n per cluster (K-means)</option>
-              <option value="cluster_quota_percent">n% of each cluster (K-means)</option>
-              <option value="kcenter">Diverse k (k-center on embedding)</option>
-            </select>
-          </label>
+          <TextField label="Name" testId="subset-name" width="grow" value={name} placeholder="hardest-500" onChange={setName} />
+          <SelectField label="Rule" testId="subset-kind" value={kind} onChange={setKind} options={RULE_KINDS} />
           {kind.startsWith('cluster_quota') && (
             <label className="field">
               <span>Rank by</span>
@@ -284,47 +289,29 @@ export function SubsetsScreen() {
             </label>
           )}
           {!['random', 'kcenter'].includes(kind) && !kind.startsWith('ifd') && !kind.startsWith('cluster_quota') && (
-            <label className="field">
-              <span>Column</span>
-              <select data-testid="subset-column" value={column} onChange={(e) => setSignal(e.target.value)}>
-                {columns.map((c) => (
-                  <option key={c}>{c}</option>
-                ))}
-              </select>
-            </label>
+            <SelectField label="Column" testId="subset-column" value={column} onChange={setSignal} options={columns.map((c) => [c, c] as const)} />
           )}
           {kind !== 'threshold' && (
-            <label className="field narrow">
-              <span>{kind.endsWith('percent') ? 'Percent' : kind.startsWith('cluster_quota') ? 'Per cluster' : 'Count'}</span>
-              <input data-testid="subset-amount" inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} />
-            </label>
+            <TextField
+              label={kind.endsWith('percent') ? 'Percent' : kind.startsWith('cluster_quota') ? 'Per cluster' : 'Count'}
+              testId="subset-amount"
+              width="narrow"
+              inputMode="decimal"
+              value={amount}
+              onChange={setAmount}
+            />
           )}
           {(kind === 'top' || kind === 'top_percent' || (kind.startsWith('cluster_quota') && (rankBy || column) !== RANDOM)) && (
-            <label className="field">
-              <span>Keep</span>
-              <select data-testid="subset-dir" value={dir} onChange={(e) => setDir(e.target.value as 'desc' | 'asc')}>
-                <option value="desc">highest</option>
-                <option value="asc">lowest</option>
-              </select>
-            </label>
+            <SelectField label="Keep" testId="subset-dir" value={dir} onChange={setDir} options={DIRS} />
           )}
           {kind === 'threshold' && (
             <>
-              <label className="field narrow">
-                <span>Min</span>
-                <input data-testid="subset-min" inputMode="decimal" value={min} onChange={(e) => setMin(e.target.value)} />
-              </label>
-              <label className="field narrow">
-                <span>Max</span>
-                <input data-testid="subset-max" inputMode="decimal" value={max} onChange={(e) => setMax(e.target.value)} />
-              </label>
+              <TextField label="Min" testId="subset-min" width="narrow" inputMode="decimal" value={min} onChange={setMin} />
+              <TextField label="Max" testId="subset-max" width="narrow" inputMode="decimal" value={max} onChange={setMax} />
             </>
           )}
           {(kind === 'random' || kind === 'kcenter' || kind.startsWith('cluster_quota')) && (
-            <label className="field narrow">
-              <span>Seed</span>
-              <input data-testid="subset-seed" inputMode="numeric" value={seed} onChange={(e) => setSeed(e.target.value)} />
-            </label>
+            <TextField label="Seed" testId="subset-seed" width="narrow" inputMode="numeric" value={seed} onChange={setSeed} />
           )}
           <button className="btn btn-primary" data-testid="subset-create" disabled={!name.trim()} onClick={() => void create()}>
             Create
@@ -426,18 +413,8 @@ export function SubsetsScreen() {
           <div className="combine" data-testid="combine">
             <h3>Combine</h3>
             <div className="form-row">
-              <label className="field">
-                <span>Operation</span>
-                <select data-testid="combine-op" value={combineOp} onChange={(e) => setCombineOp(e.target.value as CombineOp)}>
-                  <option value="union">union (in any)</option>
-                  <option value="intersection">intersection (in all)</option>
-                  <option value="difference">difference (first minus the others)</option>
-                </select>
-              </label>
-              <label className="field grow">
-                <span>Name</span>
-                <input data-testid="combine-name" value={combineName} placeholder="hard-and-long" onChange={(e) => setCombineName(e.target.value)} />
-              </label>
+              <SelectField label="Operation" testId="combine-op" value={combineOp} onChange={setCombineOp} options={COMBINE_OPS} />
+              <TextField label="Name" testId="combine-name" width="grow" value={combineName} placeholder="hard-and-long" onChange={setCombineName} />
               <button
                 className="btn btn-primary"
                 data-testid="combine-create"

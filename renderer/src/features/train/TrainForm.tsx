@@ -3,11 +3,32 @@ import { useState } from 'react';
 import type { ApiError, ApiInput } from '../../../../preload/contract';
 import { useApp, useCall } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
+import { ModelField, SelectField, SubsetField, TextField } from '../../components/Field';
 import { fmtCount, fmtNum } from '../../components/format';
 
 const mem = (b: number) => (b < 1024 ** 3 ? `${(b / 1024 ** 2).toFixed(1)} MiB` : `${(b / 1024 ** 3).toFixed(2)} GiB`);
 
 const num = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
+
+const TOKEN_POLICIES = [
+  ['response', 'response only'],
+  ['top_percent', 'top k% of response by a signal'],
+  ['all', 'all tokens'],
+] as const;
+const TOKEN_SIGNALS = (['excess_loss', 'token_loss', 'token_entropy', 'token_prob', 'token_rank'] as const).map((s) => [s, s] as const);
+const TOKEN_SCOPES = [
+  ['example', 'per example'],
+  ['global', 'global'],
+] as const;
+const OPTIMIZERS = [
+  ['adamw', 'AdamW'],
+  ['sgd', 'SGD'],
+] as const;
+const SCHEDULES = [
+  ['cosine', 'cosine'],
+  ['linear', 'linear'],
+  ['constant', 'constant'],
+] as const;
 
 /** `#/train?layers=SPEC&model=ID[&paramMask=ID]` (from the Layers screen) pre-fills the form once, then leaves the URL clean. */
 function takeHashParams(): { layers: string | null; model: number | null; paramMask: number | null } {
@@ -112,58 +133,14 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
     <section className="card">
       <h2>New training run</h2>
       <div className="form-row">
-        <label className="field">
-          <span>Model</span>
-          <select data-testid="train-model" value={model ?? ''} onChange={(e) => setModelId(Number(e.target.value))}>
-            {models.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.name} ({m.numLayers} layers)
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field">
-          <span>Rows</span>
-          <select data-testid="train-subset" value={subsetId ?? ''} onChange={(e) => setSubsetId(e.target.value ? Number(e.target.value) : null)}>
-            <option value="">All rows of the dataset</option>
-            {subsets.data?.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name} ({fmtNum(s.size)})
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field">
-          <span>Tokens trained on</span>
-          <select data-testid="train-token-policy" value={tokenPolicy} onChange={(e) => setTokenPolicy(e.target.value as 'response' | 'all' | 'top_percent')}>
-            <option value="response">response only</option>
-            <option value="top_percent">top k% of response by a signal</option>
-            <option value="all">all tokens</option>
-          </select>
-        </label>
+        <ModelField testId="train-model" value={model} onChange={setModelId} models={models} />
+        <SubsetField testId="train-subset" value={subsetId} onChange={setSubsetId} subsets={subsets.data} />
+        <SelectField label="Tokens trained on" testId="train-token-policy" value={tokenPolicy} onChange={setTokenPolicy} options={TOKEN_POLICIES} />
         {tokenPolicy === 'top_percent' && (
           <>
-            <label className="field">
-              <span>Token signal</span>
-              <select data-testid="train-token-signal" value={tokenSignal} onChange={(e) => setTokenSignal(e.target.value)}>
-                {['excess_loss', 'token_loss', 'token_entropy', 'token_prob', 'token_rank'].map((sig) => (
-                  <option key={sig} value={sig}>
-                    {sig}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label className="field">
-              <span>Keep %</span>
-              <input data-testid="train-token-percent" inputMode="decimal" value={tokenPercent} onChange={(e) => setTokenPercent(e.target.value)} />
-            </label>
-            <label className="field">
-              <span>Threshold</span>
-              <select data-testid="train-token-scope" value={tokenScope} onChange={(e) => setTokenScope(e.target.value as 'example' | 'global')}>
-                <option value="example">per example</option>
-                <option value="global">global</option>
-              </select>
-            </label>
+            <SelectField label="Token signal" testId="train-token-signal" value={tokenSignal} onChange={setTokenSignal} options={TOKEN_SIGNALS} />
+            <TextField label="Keep %" testId="train-token-percent" inputMode="decimal" value={tokenPercent} onChange={setTokenPercent} />
+            <SelectField label="Threshold" testId="train-token-scope" value={tokenScope} onChange={setTokenScope} options={TOKEN_SCOPES} />
           </>
         )}
         {tokenPolicy !== 'all' && (
@@ -222,71 +199,55 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
         </label>
       </div>
       <div className="form-row">
-        <label className="field narrow">
-          <span>Steps</span>
-          <input data-testid="train-steps" inputMode="numeric" value={steps} onChange={(e) => setSteps(e.target.value)} />
-        </label>
-        <label className="field narrow">
-          <span>Batch size</span>
-          <input data-testid="train-batch-size" inputMode="numeric" value={batchSize} onChange={(e) => setBatchSize(e.target.value)} />
-        </label>
-        <label className="field narrow">
-          <span>Learning rate</span>
-          <input data-testid="train-lr" inputMode="decimal" value={lr} onChange={(e) => setLr(e.target.value)} />
-        </label>
-        <label className="field">
-          <span>Optimizer</span>
-          <select data-testid="train-optimizer" value={optimizer} onChange={(e) => setOptimizer(e.target.value as 'adamw' | 'sgd')}>
-            <option value="adamw">AdamW</option>
-            <option value="sgd">SGD</option>
-          </select>
-        </label>
-        <label className="field">
-          <span>Schedule</span>
-          <select data-testid="train-schedule" value={schedule} onChange={(e) => setSchedule(e.target.value as 'constant' | 'linear' | 'cosine')}>
-            <option value="cosine">cosine</option>
-            <option value="linear">linear</option>
-            <option value="constant">constant</option>
-          </select>
-        </label>
-        <label className="field narrow">
-          <span>Warmup steps</span>
-          <input data-testid="train-warmup" inputMode="numeric" value={warmup} onChange={(e) => setWarmup(e.target.value)} />
-        </label>
-        <label className="field narrow">
-          <span>Max tokens</span>
-          <input data-testid="train-max-tokens" inputMode="numeric" value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} />
-        </label>
+        <TextField label="Steps" testId="train-steps" width="narrow" inputMode="numeric" value={steps} onChange={setSteps} />
+        <TextField label="Batch size" testId="train-batch-size" width="narrow" inputMode="numeric" value={batchSize} onChange={setBatchSize} />
+        <TextField label="Learning rate" testId="train-lr" width="narrow" inputMode="decimal" value={lr} onChange={setLr} />
+        <SelectField label="Optimizer" testId="train-optimizer" value={optimizer} onChange={setOptimizer} options={OPTIMIZERS} />
+        <SelectField label="Schedule" testId="train-schedule" value={schedule} onChange={setSchedule} options={SCHEDULES} />
+        <TextField label="Warmup steps" testId="train-warmup" width="narrow" inputMode="numeric" value={warmup} onChange={setWarmup} />
+        <TextField label="Max tokens" testId="train-max-tokens" width="narrow" inputMode="numeric" value={maxTokens} onChange={setMaxTokens} />
       </div>
       <div className="form-row">
-        <label className="field narrow" title="micro-batches per optimizer step: the effective batch is batch size × this, at the memory of one micro-batch">
-          <span>Accumulation</span>
-          <input data-testid="train-grad-accum" inputMode="numeric" value={gradAccum} onChange={(e) => setGradAccum(e.target.value)} />
-        </label>
-        <label className="field narrow">
-          <span>Weight decay</span>
-          <input data-testid="train-weight-decay" inputMode="decimal" value={weightDecay} onChange={(e) => setWeightDecay(e.target.value)} />
-        </label>
-        <label className="field narrow" title="global gradient-norm clipping; empty for none">
-          <span>Clip norm</span>
-          <input data-testid="train-clip-norm" inputMode="decimal" value={clipNorm} placeholder="none" onChange={(e) => setClipNorm(e.target.value)} />
-        </label>
-        <label className="field narrow" title="held-out loss every N steps">
-          <span>Eval every</span>
-          <input data-testid="train-eval-every" inputMode="numeric" value={evalEvery} onChange={(e) => setEvalEvery(e.target.value)} />
-        </label>
-        <label className="field narrow" title="share of the rows held out for the eval loss (0–50%)">
-          <span>Eval rows %</span>
-          <input data-testid="train-eval-percent" inputMode="decimal" value={evalPercent} onChange={(e) => setEvalPercent(e.target.value)} />
-        </label>
-        <label className="field narrow" title="weights, optimizer state, data cursor and RNG are saved every N steps; a killed run resumes from the last one">
-          <span>Checkpoint every</span>
-          <input data-testid="train-checkpoint-every" inputMode="numeric" value={checkpointEvery} onChange={(e) => setCheckpointEvery(e.target.value)} />
-        </label>
-        <label className="field narrow">
-          <span>Seed</span>
-          <input data-testid="train-seed" inputMode="numeric" value={seed} onChange={(e) => setSeed(e.target.value)} />
-        </label>
+        <TextField
+          label="Accumulation"
+          testId="train-grad-accum"
+          width="narrow"
+          inputMode="numeric"
+          value={gradAccum}
+          onChange={setGradAccum}
+          title="micro-batches per optimizer step: the effective batch is batch size × this, at the memory of one micro-batch"
+        />
+        <TextField label="Weight decay" testId="train-weight-decay" width="narrow" inputMode="decimal" value={weightDecay} onChange={setWeightDecay} />
+        <TextField
+          label="Clip norm"
+          testId="train-clip-norm"
+          width="narrow"
+          inputMode="decimal"
+          value={clipNorm}
+          onChange={setClipNorm}
+          placeholder="none"
+          title="global gradient-norm clipping; empty for none"
+        />
+        <TextField label="Eval every" testId="train-eval-every" width="narrow" inputMode="numeric" value={evalEvery} onChange={setEvalEvery} title="held-out loss every N steps" />
+        <TextField
+          label="Eval rows %"
+          testId="train-eval-percent"
+          width="narrow"
+          inputMode="decimal"
+          value={evalPercent}
+          onChange={setEvalPercent}
+          title="share of the rows held out for the eval loss (0–50%)"
+        />
+        <TextField
+          label="Checkpoint every"
+          testId="train-checkpoint-every"
+          width="narrow"
+          inputMode="numeric"
+          value={checkpointEvery}
+          onChange={setCheckpointEvery}
+          title="weights, optimizer state, data cursor and RNG are saved every N steps; a killed run resumes from the last one"
+        />
+        <TextField label="Seed" testId="train-seed" width="narrow" inputMode="numeric" value={seed} onChange={setSeed} />
         <label className="check" title="Dynamic Fine-Tuning: each token's loss × its (gradient-stopped) probability">
           <input type="checkbox" data-testid="train-dft" checked={dft} onChange={(e) => setDft(e.target.checked)} />
           DFT weighting

@@ -76,11 +76,12 @@ test('presets resolve through the engine; cells and blocks toggle; the estimate 
 
   await page.getByTestId('preset-attention').click();
   await expect(page.getByTestId('layers-spec')).toHaveText('attention');
-  const attnKinds = await cells(page, true).evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute('data-kind')))].sort());
-  expect(attnKinds).toEqual(['k', 'o', 'q', 'v']);
+  // the preset is resolved by the engine: poll until the grid shows it
+  const selectedKinds = () => cells(page, true).evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute('data-kind')))].sort());
+  await expect.poll(selectedKinds).toEqual(['k', 'o', 'q', 'v']);
   await page.getByTestId('preset-mlp').click();
-  const mlpKinds = await cells(page, true).evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute('data-kind')))].sort());
-  expect(mlpKinds).toEqual(['down', 'gate', 'up']);
+  await expect(page.getByTestId('layers-spec')).toHaveText('mlp');
+  await expect.poll(selectedKinds).toEqual(['down', 'gate', 'up']);
   await page.getByTestId('preset-hft').click();
   await expect(page.getByTestId('layers-spec')).toHaveText('hft:0');
   await expect(cells(page, true)).toHaveCount(18); // half of the 35 block matrices, rounded up

@@ -126,12 +126,20 @@ async function measure(page: Page, reps: number) {
     panMs.push(await redraw(`window.__fire('pointermove', ${300 + (i % 2 ? -15 : 15)}, 310, { shiftKey: true })`));
     await page.evaluate(`window.__fire('pointerup', 300, 310)`);
   }
-  // colour change: the engine sends 100k values again (projection cached), then colours and a redraw
+  // colour change: the engine sends the new column's values (and, before valuesOnly, the points again), then colours
+  // and a redraw; timed to the first frame drawn after the answer arrived (data-loading false)
   const colour: number[] = [];
   for (let i = 0; i < Math.min(reps, 10); i++) {
     const to = i % 2 ? 'mean_loss' : 'ifd';
     colour.push(
-      await redraw(`(() => { const s = document.querySelector('[data-testid="map-signal"]'); const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set; set.call(s, '${to}'); s.dispatchEvent(new Event('change', { bubbles: true })); })()`),
+      (await page.evaluate(`(async () => {
+        const d0 = ${drawsOf};
+        const t0 = performance.now();
+        const s = document.querySelector('[data-testid="map-signal"]');
+        Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set.call(s, '${to}');
+        s.dispatchEvent(new Event('change', { bubbles: true }));
+        return window.__until(() => ${drawsOf} > d0 && window.__canvas().dataset.loading === 'false', t0);
+      })()`)) as number,
     );
   }
   return { hover: { ...stats(hover), movesWithoutChange: misses }, lassoRedraw: stats(lasso), drawCallMs: stats(drawMs), wheelZoom: stats(zoom), pan: stats(panMs), colourChange: stats(colour) };

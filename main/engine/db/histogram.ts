@@ -48,6 +48,28 @@ const BUILTIN: Record<string, string> = {
 const BUCKET = (v: string) => `MIN(CAST((${v} - ?) / (? - ?) * ? AS INTEGER), ? - 1)`;
 
 export function columnHistogram(db: Db, q: HistogramQuery): HistogramResult {
+  const steps = histogramSteps(db, q);
+  for (;;) {
+    const s = steps.next();
+    if (s.done) return s.value;
+  }
+}
+
+/**
+ * columnHistogram for the engine service: between its statements (a bucket count each) it lets other calls run, so a
+ * page the user asked for is not kept waiting behind the histograms of a table that just opened.
+ */
+export async function columnHistogramYielding(db: Db, q: HistogramQuery): Promise<HistogramResult> {
+  const steps = histogramSteps(db, q);
+  for (;;) {
+    const s = steps.next();
+    if (s.done) return s.value;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** The histogram as steps: a generator that yields between SQL statements of the index path. */
+function* histogramSteps(db: Db, q: HistogramQuery): Generator<void, HistogramResult> {
   if (!Number.isInteger(q.bins) || q.bins < 1 || q.bins > 1000) throw new WinnowError('bad_input', `examples.histogram: field "bins" must be 1..1000, got ${q.bins}`);
   const signals = listSignalColumns(db);
   const colSql = (name: string): string => {
@@ -59,7 +81,7 @@ export function columnHistogram(db: Db, q: HistogramQuery): HistogramResult {
   for (const f of q.filters ?? []) colSql(f.column);
   const text = q.text !== undefined ? ftsQuery(q.text) : null;
   if (q.subsetId === undefined && text === null && (q.filters ?? []).length === 0) {
-    const fast = fromIndex(db, q, col);
+    const fast = yield* fromIndex(db, q, col);
     if (fast) return fast;
   }
   return onePass(db, q, col, colSql, text);
@@ -88,7 +110,7 @@ function indexSource(db: Db, q: HistogramQuery, col: string): { from: string; va
   return null;
 }
 
-function fromIndex(db: Db, q: HistogramQuery, col: string): HistogramResult | null {
+function* fromIndex(db: Db, q: HistogramQuery, col: string): Generator<void, HistogramResult | null> {
   const src = indexSource(db, q, col);
   if (!src) return null;
   // the scope as an id range; the whole project when no dataset is given
@@ -107,7 +129,7 @@ function fromIndex(db: Db, q: HistogramQuery, col: string): HistogramResult | nu
     inScope = db.prepare('SELECT COALESCE(SUM(row_count), 0) FROM datasets').pluck().get() as number;
   }
   // when the range holds every id the table has, leave it out: then MIN/MAX are single seeks
-  const ends = db.prepare(`SELECT MIN(${src.id}) AS a, MAX(${src.id}) AS b FROM ${src.table}`).get() as { a: number | null; b: number | null };
+  const ends = idEnds(db, src.table, src.id);
   const whole = ends.a === null || (ends.a >= lo && ends.b! <= hi);
   const conds = [...src.fixed, ...(whole ? [] : [`+${src.id} BETWEEN ? AND ?`])];
   const condArgs = [...src.fixedArgs, ...(whole ? [] : [lo, hi])];
@@ -133,12 +155,33 @@ function fromIndex(db: Db, q: HistogramQuery, col: string): HistogramResult | nu
       edges.push(e ?? Infinity);
     }
     edges.push(Infinity);
+    yield;
     for (let k = 0; k < q.bins; k++) {
       counts[k] = edges[k] === Infinity ? 0 : (count.get(...condArgs, edges[k], edges[k + 1]) as number);
+      yield;
     }
   }
   const total = counts.reduce((a, b) => a + b, 0);
   return { min, max, counts, total, nulls: inScope - total };
+}
+
+/** The one-pass path for any query (benchmarks compare the index path with it). */
+export function columnHistogramOnePass(db: Db, q: HistogramQuery): HistogramResult {
+  const signals = listSignalColumns(db);
+  const colSql = (name: string): string => (name in BUILTIN ? BUILTIN[name]! : `s."${name}"`);
+  if (!(q.column in BUILTIN) && !signals.includes(q.column)) throw new WinnowError('bad_input', `examples.histogram: unknown column "${q.column}"`);
+  return onePass(db, q, colSql(q.column), colSql, q.text !== undefined ? ftsQuery(q.text) : null);
+}
+
+/**
+ * A table's smallest and largest example id, by two seeks (MIN and MAX in one SELECT are not optimized: SQLite then
+ * reads the whole table).
+ */
+export function idEnds(db: Db, table: string, id: string): { a: number | null; b: number | null } {
+  return {
+    a: db.prepare(`SELECT MIN(${id}) FROM ${table}`).pluck().get() as number | null,
+    b: db.prepare(`SELECT MAX(${id}) FROM ${table}`).pluck().get() as number | null,
+  };
 }
 
 /** One SQL pass over the rows in scope (joined as the conditions need). */

@@ -1,7 +1,7 @@
 import type { Db } from './open';
 import { WinnowError } from '../util/errors';
 import { listSignalColumns } from './signals';
-import { countSignalRanges } from './rangeCount';
+import { indexOf, planSignalRanges } from './rangeCount';
 import { messagesReader } from './datasets';
 import { previewText } from '../data/normalize';
 
@@ -141,7 +141,8 @@ export function queryExamples(db: Db, q: ExampleQuery): ExampleQueryResult {
    * rows (examples, signals, renders, or the FTS index). Leading from signals/renders/FTS keeps the query off
    * the examples table (~1 KB rows), which it otherwise reads page by page.
    */
-  const build = (lead: Lead, extra: Cond[] = []) => {
+  /** hint: how example_signals is read when it leads (INDEXED BY a small range's index, or NOT INDEXED) */
+  const build = (lead: Lead, extra: Cond[] = [], hint = '') => {
     const all = [...conds, ...extra];
     const idCol = lead === 's' ? 's.example_id' : lead === 'r' ? 'r.example_id' : lead === 'f' ? 'examples_fts.rowid' : 'e.id';
     const joins: string[] = [];
@@ -153,7 +154,7 @@ export function queryExamples(db: Db, q: ExampleQuery): ExampleQueryResult {
       joins.push(`LEFT JOIN renders r ON r.example_id = ${idCol} AND r.tokenizer_id = ?`);
       args.push(tokArg);
     }
-    const from = `${lead === 's' ? 'example_signals s' : lead === 'r' ? 'renders r' : lead === 'f' ? 'examples_fts' : 'examples e'} ${joins.join(' ')}`;
+    const from = `${lead === 's' ? `example_signals s${hint}` : lead === 'r' ? 'renders r' : lead === 'f' ? 'examples_fts' : 'examples e'} ${joins.join(' ')}`;
     const sql = [...(lead === 'r' ? ['r.tokenizer_id = ?'] : []),
       ...all.map((c) => (lead === 'f' && c.fts ? 'examples_fts MATCH ?' : c.sql.replaceAll('{id}', idCol)))];
     const where = sql.length ? `WHERE ${sql.join(' AND ')}` : '';
@@ -176,9 +177,9 @@ export function queryExamples(db: Db, q: ExampleQuery): ExampleQueryResult {
   // only range filters on signal columns (in a dataset or everywhere): counted from the columns' indexes
   const signalRangesOnly = q.subsetId === undefined && (q.text === undefined || ftsQuery(q.text) === null) &&
     (q.datasetId === undefined || scope !== null) && (q.filters ?? []).length > 0 && (q.filters ?? []).every((f) => signals.includes(f.column));
-  const fromIndexes = !ranges && signalRangesOnly ? countSignalRanges(db, q.filters!, scope) : null;
+  const plan = !ranges && signalRangesOnly ? planSignalRanges(db, q.filters!, scope) : null;
   if (ranges) total = ranges.reduce((t, r) => t + r.n, 0);
-  else if (fromIndexes !== null) total = fromIndexes;
+  else if (plan !== null) total = plan.total;
   else if (conds.length === 0) total = db.prepare('SELECT COUNT(*) FROM examples').pluck().get() as number;
   else {
     const b = build(lead);
@@ -201,14 +202,18 @@ export function queryExamples(db: Db, q: ExampleQuery): ExampleQueryResult {
       if (ids.length >= q.limit) break;
     }
   } else if (idOrder) {
-    const b = build(lead);
+    // with signal ranges: few matches → from the smallest range's index, sorted; many → the rows in id order, tested
+    const b = build(lead, [], plan && lead === 's' ? (plan.index ? ` INDEXED BY "${plan.index}"` : ' NOT INDEXED') : '');
     ids = db.prepare(`SELECT ${b.idCol} FROM ${b.from} ${b.where} ORDER BY ${b.idCol} ${idDir} LIMIT ? OFFSET ?`)
       .pluck().all(...b.args, q.limit, q.offset) as number[];
   } else if (sortCol.startsWith('s.') || sortCol.startsWith('r.')) {
     // Signal (or token count) sort in two parts so SQLite walks that column's index (a LEFT JOIN from examples
     // would sort in a temp b-tree): rows with a value in index order, then rows without one (NULLs last) in id order.
     const sl = sortCol.startsWith('s.') ? 's' : 'r';
-    const valued = build(sl, [{ sql: `${sortCol} IS NOT NULL`, args: [], uses: sl }]);
+    // few rows match the signal ranges: sort them rather than walk the sort column's index looking for them
+    const sortIndex = sl === 's' ? indexOf(q.sort!.column) : null;
+    const hint = plan?.index && sl === 's' && plan.index !== sortIndex ? ` INDEXED BY "${plan.index}"` : '';
+    const valued = build(sl, [{ sql: `${sortCol} IS NOT NULL`, args: [], uses: sl }], hint);
     ids = db.prepare(`SELECT ${valued.idCol} FROM ${valued.from} ${valued.where} ORDER BY ${sortCol} ${dir}, ${valued.idCol} ${dir} LIMIT ? OFFSET ?`)
       .pluck().all(...valued.args, q.limit, q.offset) as number[];
     if (ids.length < q.limit) {

@@ -9,7 +9,8 @@ import { openProjectDb, type Db } from '../../../main/engine/db/open';
 import { createDataset, exampleInserter, setDatasetRowCount } from '../../../main/engine/db/datasets';
 import { writeExampleSignals } from '../../../main/engine/db/signals';
 import { renderWriter } from '../../../main/engine/db/renders';
-import { columnHistogram, type HistogramQuery } from '../../../main/engine/db/histogram';
+import { columnHistogram, columnHistogramYielding, type HistogramQuery } from '../../../main/engine/db/histogram';
+import { queryExamples } from '../../../main/engine/db/queryExamples';
 import { mulberry32 } from '../../../main/engine/util/random';
 import { tempDir } from './helpers';
 
@@ -85,6 +86,16 @@ describe('column histograms', () => {
         }
       }
     }
+  });
+
+  it('as the service runs it, lets a page query in between its statements, with the same answer', async () => {
+    const [a] = datasets();
+    const order: string[] = [];
+    const q = { datasetId: a, column: 'loss', bins: 30 };
+    const h = columnHistogramYielding(db, q).then((r) => { order.push('histogram'); return r; });
+    setImmediate(() => { queryExamples(db, { datasetId: a, sort: { column: 'loss', dir: 'desc' }, offset: 0, limit: 10 }); order.push('page'); });
+    expect(await h).toEqual(columnHistogram(db, q));
+    expect(order).toEqual(['page', 'histogram']);
   });
 
   it('in one pass with other conditions: a filter on another column, a subset', () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { openProjectDb, type Db } from '../../../main/engine/db/open';
 import { createDataset, exampleInserter, setDatasetRowCount } from '../../../main/engine/db/datasets';
 import { writeExampleSignals } from '../../../main/engine/db/signals';
-import { countSignalRanges, type SignalRange } from '../../../main/engine/db/rangeCount';
+import { countSignalRanges, rangeProbe, type SignalRange } from '../../../main/engine/db/rangeCount';
 import { queryExamples } from '../../../main/engine/db/queryExamples';
 import { mulberry32 } from '../../../main/engine/util/random';
 import { tempDir } from './helpers';
@@ -81,6 +81,31 @@ describe('countSignalRanges', () => {
       }
     }
     expect(countSignalRanges(db, [{ column: 'no_such', min: 1 }], null)).toBeNull();
+  });
+
+  it('pages of the table query are the matching rows in id order or sorted, whichever way they are walked', () => {
+    const saved = rangeProbe.cap;
+    try {
+      for (const cap of [5, 100_000]) {
+        rangeProbe.cap = cap;
+        for (const ranges of CASES) {
+          for (const ds of [...Object.keys(scopes).map(Number), undefined]) {
+            const match = rows.filter((r) => (ds === undefined || r.ds === ds) && r.v !== null && ranges.every((f) => {
+              const x = r.v![f.column];
+              return x !== null && x !== undefined && (f.min === undefined || x >= f.min) && (f.max === undefined || x <= f.max);
+            }));
+            const ids = (q: Parameters<typeof queryExamples>[1]) => queryExamples(db, q).rows.map((r) => r.id);
+            const at = `${JSON.stringify(ranges)} dataset ${ds} cap ${cap}`;
+            expect(ids({ datasetId: ds, filters: ranges, offset: 3, limit: 40 }), at).toEqual(match.map((r) => r.id).slice(3, 43));
+            // sorted by ifd descending, ties by id descending (valued rows first)
+            const byIfd = [...match].sort((a, b) => (b.v!.ifd! - a.v!.ifd!) || (b.id - a.id));
+            expect(ids({ datasetId: ds, filters: ranges, sort: { column: 'ifd', dir: 'desc' }, offset: 2, limit: 30 }), at).toEqual(byIfd.map((r) => r.id).slice(2, 32));
+          }
+        }
+      }
+    } finally {
+      rangeProbe.cap = saved;
+    }
     expect(countSignalRanges(db, [], null)).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Import benchmark (not part of npm test):
  *   npx tsx bench/import.ts [--rows 1000000] [--shape chat|gsm8k] [--keep DIR] [--phases import,duplicates,render,render-project]
- *                           [--render-rows 50000]
+ *                           [--render-rows 50000] [--out import.json]
  * - import:     writes a GSM8K-like JSONL of --rows rows (`chat`: messages with a system prompt and sometimes a second
  *               turn, ~1 KB a row, so 1M rows ≈ 1 GB; `gsm8k`: {question, answer}, ~570 B a row; kept in DIR with --keep,
  *               reused when present) and imports it into a fresh project. Timed separately: until the rows are
@@ -33,6 +33,8 @@ import { arg, machine, RESULTS_DIR, vmHwmMiB, withRssPeak, writeResult } from '.
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const rows = Number(arg('rows') ?? 1_000_000);
 const shape = (arg('shape') ?? 'chat') as Shape;
+/** results file under bench/results (phases of the same rows and shape are merged into it) */
+const outName = arg('out') ?? 'import.json';
 const keep = arg('keep');
 const phases = (arg('phases') ?? 'import,duplicates,render').split(',');
 const renderRows = Number(arg('render-rows') ?? rows);
@@ -61,7 +63,7 @@ async function head(src: string, dst: string, n: number): Promise<void> {
 }
 
 async function main() {
-  const prev = existsSync(join(RESULTS_DIR, 'import.json')) ? JSON.parse(readFileSync(join(RESULTS_DIR, 'import.json'), 'utf8')) : {};
+  const prev = existsSync(join(RESULTS_DIR, outName)) ? JSON.parse(readFileSync(join(RESULTS_DIR, outName), 'utf8')) : {};
   const results: Record<string, unknown> = prev.rows === rows && prev.shape === shape ? { ...(prev.phases ?? {}) } : {};
   if (!existsSync(data)) {
     const t = performance.now();
@@ -92,9 +94,9 @@ async function main() {
     const committed = +((committedAt - t) / 1000).toFixed(2);
     const checkpoint = +((checkpointedAt - committedAt) / 1000).toFixed(2);
     const index = +((performance.now() - checkpointedAt) / 1000).toFixed(2);
-    results.import = {
+    results.import = { date: new Date().toISOString(),
       rows: r.value.rows, rowsPerSec: Math.round(r.value.rows / committed), committedSeconds: committed,
-      includes: 'read + parse + map (worker thread) + insert + n_chars index + commit; the rows sort and filter from then on',
+      includes: 'read + parse + map (worker threads) + insert + n_chars index + commit; the rows sort and filter from then on',
       checkpointSeconds: checkpoint,
       textIndexSeconds: index, textIndexRowsPerSec: Math.round(r.value.rows / index),
       totalSeconds: total, totalRowsPerSec: Math.round(r.value.rows / total),
@@ -110,7 +112,7 @@ async function main() {
     const t = performance.now();
     const d = await withRssPeak(() => computeDuplicates(db, datasetId));
     const s = secs(t);
-    results.duplicates = { ...d.value, seconds: s, rowsPerSec: Math.round(d.value.examples / s), rssPeakMiB: d.rssPeakMiB, vmHwmMiB: vmHwmMiB() };
+    results.duplicates = { date: new Date().toISOString(), ...d.value, seconds: s, rowsPerSec: Math.round(d.value.examples / s), rssPeakMiB: d.rssPeakMiB, vmHwmMiB: vmHwmMiB() };
     log(`duplicates: ${JSON.stringify(results.duplicates)}`);
     db.close();
   }
@@ -130,7 +132,7 @@ async function main() {
       onProgress: (done, total) => { if (done % 50_000 < 1000) log(`render ${done}/${total}`); },
     }));
     const renderS = secs(t);
-    results.importPlusRender = {
+    results.importPlusRender = { date: new Date().toISOString(),
       rows: imp.rows, importSeconds: importS, importRowsPerSec: Math.round(imp.rows / importS),
       renderSeconds: renderS, renderRowsPerSec: Math.round(imp.rows / renderS), ...r.value,
       totalSeconds: +(importS + renderS).toFixed(2), rssPeakMiB: r.rssPeakMiB, vmHwmMiB: vmHwmMiB(),
@@ -151,12 +153,12 @@ async function main() {
       onProgress: (done, total) => { if (done % 100_000 < 1000) log(`render ${done}/${total}`); },
     }));
     const s2 = secs(t);
-    results.renderProject = { ...r.value, seconds: s2, rowsPerSec: Math.round((r.value.rendered + r.value.errors) / s2), rssPeakMiB: r.rssPeakMiB, loadBefore, loadAfter: load() };
+    results.renderProject = { date: new Date().toISOString(), ...r.value, seconds: s2, rowsPerSec: Math.round((r.value.rendered + r.value.errors) / s2), rssPeakMiB: r.rssPeakMiB, loadBefore, loadAfter: load() };
     log(`render (project): ${JSON.stringify(results.renderProject)}`);
     db.close();
   }
 
-  const out = writeResult('import.json', {
+  const out = writeResult(outName, {
     machine: machine(), rows, shape, fileMiB: Math.round(statSync(data).size / 2 ** 20),
     projectDbMiB: existsSync(project) ? Math.round(statSync(project).size / 2 ** 20) : null, project: keep ? project : null, phases: results,
   });

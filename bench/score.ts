@@ -58,10 +58,9 @@ interface WinnowRun {
 
 const GRAD_NORM_ROWS = 100;
 
-async function scoreWithWinnow(rows: number, work: string): Promise<WinnowRun> {
-  const file = join(work, `gsm8k-${rows}.jsonl`);
-  writeFileSync(file, readFileSync(DATA, 'utf8').trim().split('\n').slice(0, rows).join('\n') + '\n');
-  const service = new EngineService({ projectsDir: join(work, `projects-${rows}`), mode: 'browser', executor: new InProcessExecutor() });
+/** An engine service on its own projects folder, with calls that throw on error and a wait for a finished job. */
+function benchService(projectsDir: string) {
+  const service = new EngineService({ projectsDir, mode: 'browser', executor: new InProcessExecutor() });
   const call = async <N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> => {
     const r = await service.call(name, input);
     if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
@@ -73,6 +72,13 @@ async function scoreWithWinnow(rows: number, work: string): Promise<WinnowRun> {
     if (job.status !== 'done') throw new Error(`job ${job.kind} ${job.status}: ${job.error?.message}`);
     return job;
   };
+  return { service, call, done };
+}
+
+async function scoreWithWinnow(rows: number, work: string): Promise<WinnowRun> {
+  const file = join(work, `gsm8k-${rows}.jsonl`);
+  writeFileSync(file, readFileSync(DATA, 'utf8').trim().split('\n').slice(0, rows).join('\n') + '\n');
+  const { service, call, done } = benchService(join(work, `projects-${rows}`));
   try {
     service.open('bench');
     const modelId = (await call('project.open', {})).models[0]!.id;
@@ -168,18 +174,7 @@ async function forwardOnGpt2Shape(rows: number, work: string): Promise<{ example
   const dir = randomModelDir(GPT2_SHAPED_LLAMA, 'gpt2-small-llama');
   const file = join(work, `gsm8k-gpt2-${rows}.jsonl`);
   writeFileSync(file, readFileSync(DATA, 'utf8').trim().split('\n').slice(0, rows).join('\n') + '\n');
-  const service = new EngineService({ projectsDir: join(work, 'projects-gpt2'), mode: 'browser', executor: new InProcessExecutor() });
-  const call = async <N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> => {
-    const r = await service.call(name, input);
-    if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
-    return r.value as ApiOutputs[N];
-  };
-  const done = async (jobId: string): Promise<Job> => {
-    await service.whenIdle();
-    const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
-    if (job.status !== 'done') throw new Error(`job ${job.kind} ${job.status}: ${job.error?.message}`);
-    return job;
-  };
+  const { service, call, done } = benchService(join(work, 'projects-gpt2'));
   try {
     service.open('bench-gpt2');
     await call('project.open', {});

@@ -156,6 +156,49 @@ export function timeIt(fn: () => void, reps: number, warm = 1): { median: number
   return { median: s[Math.floor(s.length / 2)], all };
 }
 
+/**
+ * Every matrix product one forward does, as [count, batch, M, K, N] (batch > 1: a batched product): the projections
+ * of each block, the head, and attention's two products per head. `matmulSet` runs them all as the backend's own
+ * plain (untransposed) matMul on random operands — the time the forward would take if it were only its products.
+ */
+export function forwardMatmuls(cfg: ModelConfig, B: number, T: number): Array<[number, number, number, number, number]> {
+  const [H, I, L, V, hd] = [cfg.hiddenSize, cfg.intermediateSize, cfg.numLayers, cfg.vocabSize, cfg.headDim];
+  const BT = B * T;
+  const q = cfg.numHeads * hd;
+  const kv = cfg.numKvHeads * hd;
+  const blocks: Array<[number, number]> =
+    cfg.arch === 'gpt2'
+      ? [[H, 3 * H], [H, H], [H, I], [I, H]]
+      : [[H, q], [H, kv], [H, kv], [q, H], [H, I], [H, I], [I, H]];
+  const shapes = new Map<string, [number, number, number, number, number]>();
+  const add = (n: number, b: number, M: number, K: number, N: number): void => {
+    const key = `${b},${M},${K},${N}`;
+    const cur = shapes.get(key);
+    shapes.set(key, [(cur?.[0] ?? 0) + n, b, M, K, N]);
+  };
+  for (const [K, N] of blocks) add(L, 1, BT, K, N);
+  add(1, 1, BT, H, V);
+  add(L, B * cfg.numHeads, T, hd, T);
+  add(L, B * cfg.numHeads, T, T, hd);
+  return [...shapes.values()];
+}
+
+/** A runner for `forwardMatmuls`: operands made once, each call does every product (and frees its results). */
+export function matmulSet(cfg: ModelConfig, B: number, T: number): { run(): void; flops: number; dispose(): void } {
+  const ops = forwardMatmuls(cfg, B, T).map(([n, b, M, K, N]) => {
+    const a = b === 1 ? tf.randomNormal([M, K]) : tf.randomNormal([b, M, K]);
+    const w = b === 1 ? tf.randomNormal([K, N]) : tf.randomNormal([b, K, N]);
+    return { n, a, w, flops: 2 * n * b * M * K * N };
+  });
+  return {
+    flops: ops.reduce((s, o) => s + o.flops, 0),
+    run: () => {
+      for (const o of ops) for (let i = 0; i < o.n; i++) tf.matMul(o.a as tf.Tensor2D, o.w as tf.Tensor2D).dispose();
+    },
+    dispose: () => ops.forEach((o) => (o.a.dispose(), o.w.dispose())),
+  };
+}
+
 /** Per-kernel self time (nested kernel calls, e.g. a Transpose inside BatchMatMul, are charged to themselves). */
 export class KernelProfiler {
   readonly stats = new Map<string, { ms: number; calls: number; flops: number }>();

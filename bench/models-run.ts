@@ -2,13 +2,14 @@
  * One Winnow measurement of bench/models.ts in a process of its own (a wasm heap only grows, and an out-of-memory
  * abort kills the module): `npx tsx bench/models-run.ts '{"dir","phase":"forward"|"train"|"top2"|"matmul","batch","seq","reps","micro"?}'`
  * (threads: WINNOW_WASM_THREADS)
- * prints {"seconds", "heapMb"} or {"error"}.
+ * prints {"seconds", "heapMb"} (the forward adds its products' own time: matmulSetSeconds, matmulSetGflops,
+ * forwardVsMatmulSet) or {"error"}.
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../main/engine/compute/backend';
 import { readModelConfig } from '../main/engine/models/config';
 import { loadModel } from '../main/engine/models/model';
-import { makeTrainer, randomIds, runForward, timeIt } from './models-lib';
+import { makeTrainer, matmulSet, randomIds, runForward, timeIt } from './models-lib';
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]!) as { dir: string; phase: 'forward' | 'train' | 'top2' | 'matmul'; batch: number; seq: number; reps: number; micro?: number };
@@ -27,8 +28,23 @@ async function main(): Promise<void> {
   const { batch: B, seq: T } = spec;
   const ids = randomIds(B, T, m.config.vocabSize);
   let seconds: number;
+  let extra: Record<string, number> = {};
   if (spec.phase === 'forward') {
-    seconds = timeIt(() => runForward(m.config, m.weights, ids, B, T), spec.reps).median;
+    // each rep: the forward, then the same products as plain matMuls, back to back, so drift hits both alike
+    const set = matmulSet(m.config, B, T);
+    const fwd = () => runForward(m.config, m.weights, ids, B, T);
+    fwd();
+    set.run();
+    const f: number[] = [];
+    const s: number[] = [];
+    for (let i = 0; i < spec.reps; i++) {
+      f.push(timeIt(fwd, 1, 0).median);
+      s.push(timeIt(() => set.run(), 1, 0).median);
+    }
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    seconds = med(f);
+    extra = { matmulSetSeconds: med(s), matmulSetGflops: set.flops / med(s) / 1e9, forwardVsMatmulSet: med(s.map((x, i) => x / f[i]!)) };
+    set.dispose();
   } else {
     const L = m.config.numLayers;
     // top2: only the top 2 blocks (and the final norm) train; the blocks below run once, outside the tape
@@ -38,7 +54,7 @@ async function main(): Promise<void> {
   }
   const be = tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } };
   const heapMb = Math.round((be.wasm ? be.wasm.HEAPU8.length : tf.memory().numBytes) / 2 ** 20);
-  console.log(JSON.stringify({ seconds, heapMb, threads: info.threads }));
+  console.log(JSON.stringify({ seconds, heapMb, threads: info.threads, ...extra }));
 }
 
 main().catch((e) => {

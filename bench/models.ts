@@ -33,6 +33,9 @@ interface Row {
     forwardGflops: number | null;
     matmulCeiling: { shape: string; gflops: number } | null;
     forwardVsMatmul: number | null;
+    /** the forward's own products (every projection, the head, attention) run alone as plain matMuls, same process,
+     * interleaved with the forward: their GFLOP/s, and their time ÷ the forward's time (1 = the forward is only matmul) */
+    matmulSet: { gflops: number; forwardShare: number } | null;
     errors: string[];
   };
   torch: { forwardTps: number; trainTps: number; threads: number; peakRssMb: number } | { error: string };
@@ -64,7 +67,9 @@ function trainMicroBatch(dir: string, B: number, T: number): number {
   return 1;
 }
 
-type RunResult = { seconds: number; heapMb: number; gflops?: number; shape?: string } | { error: string };
+type RunResult =
+  | { seconds: number; heapMb: number; gflops?: number; shape?: string; matmulSetSeconds?: number; matmulSetGflops?: number; forwardVsMatmulSet?: number }
+  | { error: string };
 
 /** A Winnow phase in its own process (see models-run.ts) on `threads` wasm threads. */
 function winnowRun(dir: string, phase: 'forward' | 'train' | 'top2' | 'matmul', B: number, T: number, reps: number, threads: number, micro?: number): RunResult {
@@ -120,6 +125,10 @@ async function benchModel(label: string, dir: string, shapes: Array<[number, num
       matmulCeiling: ceiling === null ? null : { shape: 'shape' in mm ? mm.shape! : '', gflops: +ceiling.toFixed(2) },
       /** the forward's matmul FLOP rate as a share of the backend's own matmul rate, same threads, same shape class */
       forwardVsMatmul: forwardGflops !== null && ceiling ? +(forwardGflops / ceiling).toFixed(3) : null,
+      matmulSet:
+        'forwardVsMatmulSet' in fwd && fwd.forwardVsMatmulSet !== undefined
+          ? { gflops: +fwd.matmulSetGflops!.toFixed(2), forwardShare: +fwd.forwardVsMatmulSet.toFixed(3) }
+          : null,
       errors: [...byThreads.map((x) => x.run), mm, train, t2].flatMap((r) => (r && 'error' in r ? [r.error] : [])),
     };
     const torch = torchRun(dir, ids, B, T, reps);
@@ -156,6 +165,7 @@ async function main(): Promise<void> {
       'fwd GFLOP/s': r.winnow.forwardGflops ?? '-',
       'matmul GFLOP/s': r.winnow.matmulCeiling?.gflops ?? '-',
       'fwd ÷ matmul': r.winnow.forwardVsMatmul ?? '-',
+      'fwd ÷ own products': r.winnow.matmulSet?.forwardShare ?? '-',
       'torch fwd': 'error' in r.torch ? r.torch.error : r.torch.forwardTps,
       'fwd ratio': r.ratio?.forward ?? '-',
       'train tok/s': r.winnow.trainTps ?? 'failed',

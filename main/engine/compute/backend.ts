@@ -70,8 +70,8 @@ export function wasmDir(): string {
 
 /**
  * wasm threads: WINNOW_WASM_THREADS=<n> (default 1). n > 1 loads the threaded-SIMD build through the Node shims in
- * wasm-threads.ts. Off by default: on the 2 shared cores we measure on, 2 threads gained nothing reliable (see
- * README, "Compute backends"); on an idle machine with more cores, matmuls scale with threads.
+ * wasm-threads.ts. Off by default: on an idle 2-core machine 2 threads ran a GPT-2-small forward 1.5–1.8× faster but
+ * stories260K at batch 1 1.7× slower, and on shared, loaded cores they only add contention (README, "Compute backends").
  */
 export function wasmThreadsWanted(): number {
   const v = process.env.WINNOW_WASM_THREADS?.trim();

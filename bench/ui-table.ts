@@ -1,6 +1,7 @@
 /**
  * The Examples table on a big project, in Chromium driven by Playwright against the built browser-mode server:
- * time from a sort click (or a quick-filter change) to the first page painted, p50/p95 over repeated clicks; and
+ * time from a sort click, and from a filter click (a histogram bin, then a double-click to clear it), to the first page
+ * painted, p50/p95 over repeated clicks; and
  * whether scrolling leaves blank rows once it stops. Target (issue 6): p95 < 200 ms at 1,000,000 rows.
  *
  *   npx tsx bench/ui-table.ts --project /path/to/big.winnow    (e.g. one kept by `bench/import.ts --keep DIR`)
@@ -111,17 +112,19 @@ async function main(): Promise<void> {
     for (const el of await page.locator('[data-testid^="sort-"]').all()) sortable.push((await el.getAttribute('data-testid'))!);
     const columns = sortable.filter((id) => id !== 'sort-row_index').slice(0, 3).concat('sort-row_index');
 
-    // one measurement, in the page: click, then wait (frame by frame) until the table is settled and its first row changed
-    // (a string, so the bundler's helper names do not leak into the page)
-    const timeClick = (testId: string) =>
-      page.evaluate(`(async (id) => {
+    // one measurement, in the page: `pre` (untimed), a frame, then `act` — timed until the table is settled and shows
+    // rows (frame by frame). A string, so the bundler's helper names do not leak into the page.
+    const timeAction = (pre: string, act: string) =>
+      page.evaluate(`(async () => {
         const tableEl = document.querySelector('[data-testid="examples-table"]');
         const firstRow = () => document.querySelector('[data-testid="examples-row"]')?.textContent ?? '';
+        ${pre};
+        await new Promise((r) => requestAnimationFrame(() => r(null)));
         const t0 = performance.now();
-        let sawLoading = false;
+        let sawLoading = tableEl.getAttribute('data-loading') === 'true';
         const seen = new MutationObserver(() => { if (tableEl.getAttribute('data-loading') === 'true') sawLoading = true; });
         seen.observe(tableEl, { attributes: true, attributeFilter: ['data-loading'] });
-        document.querySelector('[data-testid="' + id + '"]').click();
+        ${act};
         try {
           for (;;) {
             await new Promise((r) => requestAnimationFrame(() => r(null)));
@@ -136,7 +139,16 @@ async function main(): Promise<void> {
             if (performance.now() - t0 > 60000) return NaN;
           }
         } finally { seen.disconnect(); }
-      })(${JSON.stringify(testId)})`) as Promise<number>;
+      })()`) as Promise<number>;
+    const timeClick = (testId: string) => timeAction('', `document.querySelector('[data-testid="${testId}"]').click()`);
+    /** a click on a column histogram at `frac` of its width (pointer down, a frame, pointer up: the filter applies on
+     * release), or a double-click that clears it */
+    const histAt = (column: string) => `const svg = document.querySelector('[data-testid="hist-${column}"] svg');
+        const box = svg.getBoundingClientRect();
+        const at = (f) => ({ bubbles: true, pointerId: 1, isPrimary: true, clientX: box.left + box.width * f, clientY: box.top + box.height / 2 })`;
+    const timeBrush = (column: string, frac: number) =>
+      timeAction(`${histAt(column)}; svg.dispatchEvent(new PointerEvent('pointerdown', at(${frac})))`, `svg.dispatchEvent(new PointerEvent('pointerup', at(${frac})))`);
+    const timeClear = (column: string) => timeAction(histAt(column), `svg.dispatchEvent(new MouseEvent('dblclick', { bubbles: true }))`);
     const lastBreakdown = () => page.evaluate('window.__last') as Promise<{ send: number; trip: number; paint: number } | null>;
 
     // the first click on each column reads its index from disk (cold cache): timed, reported apart
@@ -162,6 +174,32 @@ async function main(): Promise<void> {
     console.log('click → request sent / engine round trip / response → painted (ms):', JSON.stringify(breakdown));
     console.log('per column (ms):', JSON.stringify(perColumn));
 
+    // filter clicks: a click on a signal column's histogram (one bin's range), then a double-click that clears it,
+    // cycling over the histogram columns and bins
+    const hists: string[] = [];
+    for (const el of await page.locator('[data-testid^="hist-"]').all()) {
+      const id = (await el.getAttribute('data-testid'))!.slice('hist-'.length);
+      if (Number(await el.getAttribute('data-total')) > 0 && (await el.locator('svg').count()) > 0 && id !== 'row_index') hists.push(id);
+    }
+    const filterMs: number[] = [];
+    const filterPerColumn: Record<string, number[]> = {};
+    const filterParts = { send: [] as number[], trip: [] as number[], paint: [] as number[] };
+    console.log('histograms with values:', hists.join(', ') || 'none (no filter clicks timed)');
+    for (let i = 0; i < clicks && hists.length; i++) {
+      const col = hists[i % hists.length]!;
+      await page.waitForSelector(`[data-testid="hist-${col}"][data-loading="false"]`);
+      for (const run of [() => timeBrush(col, [0.15, 0.45, 0.7, 0.3][i % 4]!), () => timeClear(col)]) {
+        const ms = await run();
+        if (Number.isFinite(ms)) filterMs.push(ms);
+        (filterPerColumn[col] ??= []).push(Math.round(ms));
+        const b = await lastBreakdown();
+        if (b) for (const k of ['send', 'trip', 'paint'] as const) filterParts[k].push(b[k]);
+      }
+    }
+    const filterBreakdown = Object.fromEntries(Object.entries(filterParts).map(([k, xs]) => [k, xs.length ? { p50: +pct(xs, 50).toFixed(1), p95: +pct(xs, 95).toFixed(1) } : null]));
+    console.log('filter click → request sent / engine round trip / response → painted (ms):', JSON.stringify(filterBreakdown));
+    console.log('filter clicks per column (ms; click a bin, then double-click to clear):', JSON.stringify(filterPerColumn));
+
     // scrolling: jump far, stop, and count rows without text after two frames
     const blanks: number[] = [];
     for (const frac of [0.1, 0.37, 0.5, 0.83, 0.99]) {
@@ -174,9 +212,11 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg().map((x) => +x.toFixed(2)) },
       rows: total,
+      project: values.rows ? `synthetic (--rows ${values.rows})` : values.project,
       columns,
       coldFirstClickMs: coldMs,
       sortClickToFirstPageMs: { n: sortMs.length, p50: pct(sortMs, 50), p95: pct(sortMs, 95), max: Math.max(...sortMs), perColumn },
+      filterClickToFirstPageMs: filterMs.length ? { n: filterMs.length, p50: pct(filterMs, 50), p95: pct(filterMs, 95), max: Math.max(...filterMs), perColumn: filterPerColumn, breakdownMs: filterBreakdown } : null,
       breakdownMs: breakdown,
       blankRowsAfterScrollStops: blanks,
     };
@@ -184,6 +224,9 @@ async function main(): Promise<void> {
     writeFileSync(join(ROOT, `bench/results/ui-table${values.rows ? '-synthetic' : ''}.json`), JSON.stringify(result, null, 2) + '\n');
     console.log(`cold first click per column (ms): ${JSON.stringify(coldMs)}`);
     console.log(`${total.toLocaleString()} rows (warm): sort click → first page painted p50 ${result.sortClickToFirstPageMs.p50.toFixed(0)} ms, p95 ${result.sortClickToFirstPageMs.p95.toFixed(0)} ms (target < 200); blank rows after scrolling stops: ${blanks.join(', ')}`);
+    if (result.filterClickToFirstPageMs) {
+      console.log(`filter click (histogram bin / clear) → first page painted p50 ${result.filterClickToFirstPageMs.p50.toFixed(0)} ms, p95 ${result.filterClickToFirstPageMs.p95.toFixed(0)} ms (target < 200)`);
+    }
   } finally {
     await browser.close();
     server.kill('SIGTERM');

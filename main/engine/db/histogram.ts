@@ -84,7 +84,7 @@ function* histogramSteps(db: Db, q: HistogramQuery): Generator<void, HistogramRe
     const fast = yield* fromIndex(db, q, col);
     if (fast) return fast;
   }
-  return onePass(db, q, col, colSql, text);
+  return yield* onePassSteps(db, q, col, colSql, text);
 }
 
 /**
@@ -170,7 +170,11 @@ export function columnHistogramOnePass(db: Db, q: HistogramQuery): HistogramResu
   const signals = listSignalColumns(db);
   const colSql = (name: string): string => (name in BUILTIN ? BUILTIN[name]! : `s."${name}"`);
   if (!(q.column in BUILTIN) && !signals.includes(q.column)) throw new WinnowError('bad_input', `examples.histogram: unknown column "${q.column}"`);
-  return onePass(db, q, colSql(q.column), colSql, q.text !== undefined ? ftsQuery(q.text) : null);
+  const steps = onePassSteps(db, q, colSql(q.column), colSql, q.text !== undefined ? ftsQuery(q.text) : null);
+  for (;;) {
+    const s = steps.next();
+    if (s.done) return s.value;
+  }
 }
 
 /**
@@ -184,27 +188,46 @@ export function idEnds(db: Db, table: string, id: string): { a: number | null; b
   };
 }
 
-/** One SQL pass over the rows in scope (joined as the conditions need). */
-function onePass(db: Db, q: HistogramQuery, col: string, colSql: (n: string) => string, text: string | null): HistogramResult {
+/** ids per statement of the pass over rows: each statement is short, and the service lets other calls run between them */
+export const passChunk = { ids: 65_536 };
+
+/**
+ * A pass over the rows in scope (joined as the conditions need), as statements over consecutive id ranges of
+ * `passChunk.ids` (two passes: min, max and counts; then the buckets), yielding between them. Filters only on signal
+ * columns of a signal column read example_signals alone (a row without a signals row fails any such filter). A search
+ * runs as one statement per pass: its FTS match would be evaluated again for every chunk.
+ */
+function* onePassSteps(db: Db, q: HistogramQuery, col: string, colSql: (n: string) => string, text: string | null): Generator<void, HistogramResult> {
+  const filters = q.filters ?? [];
+  const range = q.datasetId === undefined ? undefined : datasetIdRange(db, q.datasetId);
+  if (range === null) return { min: null, max: null, counts: new Array<number>(q.bins).fill(0), total: 0, nulls: 0 };
+  const signalsOnly =
+    q.subsetId === undefined && text === null && (range === undefined || range.contiguous) && filters.length > 0 &&
+    col.startsWith('s.') && filters.every((f) => colSql(f.column).startsWith('s.'));
+  const idCol = signalsOnly ? 's.example_id' : 'e.id';
+  const chunked = text === null;
   const conds: string[] = [];
   const args: unknown[] = [];
-  if (q.datasetId !== undefined) {
-    const r = datasetIdRange(db, q.datasetId);
+  // the ids to walk, chunk by chunk
+  let span: { lo: number; hi: number } | null = null;
+  if (range !== undefined) {
+    span = { lo: range.lo, hi: range.hi };
     // a dataset's id range needs no look at each row's dataset_id
-    if (r?.contiguous) {
-      conds.push('+e.id BETWEEN ? AND ?');
-      args.push(r.lo, r.hi);
-    } else {
+    if (!range.contiguous) {
       conds.push('e.dataset_id = ?');
       args.push(q.datasetId);
     }
+  } else {
+    const ends = signalsOnly ? idEnds(db, 'example_signals', 'example_id') : idEnds(db, 'examples', 'id');
+    if (ends.a !== null) span = { lo: ends.a, hi: ends.b! };
   }
   if (q.subsetId !== undefined) {
-    conds.push('e.id IN (SELECT example_id FROM subset_members WHERE subset_id = ?)');
-    args.push(q.subsetId);
+    conds.push('e.id IN (SELECT example_id FROM subset_members WHERE subset_id = ? AND example_id BETWEEN ? AND ?)');
+    args.push(q.subsetId, CHUNK_LO, CHUNK_HI);
   }
-  for (const f of q.filters ?? []) {
-    const c = colSql(f.column);
+  for (const f of filters) {
+    // chunked, the id range drives: a filter's index would be walked again for every chunk
+    const c = `${chunked ? '+' : ''}${colSql(f.column)}`;
     if (f.min !== undefined) {
       conds.push(`${c} >= ?`);
       args.push(f.min);
@@ -218,24 +241,47 @@ function onePass(db: Db, q: HistogramQuery, col: string, colSql: (n: string) => 
     conds.push('e.id IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)');
     args.push(text);
   }
-  const usesR = col.startsWith('r.') || (q.filters ?? []).some((f) => colSql(f.column).startsWith('r.'));
-  const from = `FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id${usesR ? ' LEFT JOIN renders r ON r.example_id = e.id AND r.tokenizer_id = ?' : ''}`;
-  const fromArgs = usesR ? [q.tokenizerId ?? null] : [];
-  const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
+  const usesR = col.startsWith('r.') || filters.some((f) => colSql(f.column).startsWith('r.'));
+  const from = signalsOnly
+    ? 'FROM example_signals s'
+    : `FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id${usesR ? ' LEFT JOIN renders r ON r.example_id = e.id AND r.tokenizer_id = ?' : ''}`;
+  const fromArgs = usesR && !signalsOnly ? [q.tokenizerId ?? null] : [];
+  // one statement for the whole span when searching (or when there are no rows); else one per chunk of ids
+  const chunks: Array<[number, number]> = [];
+  if (span === null) chunks.push([0, -1]);
+  else if (!chunked) chunks.push([span.lo, span.hi]);
+  else for (let a = span.lo; a <= span.hi; a += passChunk.ids) chunks.push([a, Math.min(span.hi, a + passChunk.ids - 1)]);
+  const bind = ([a, b]: [number, number]) => args.map((x) => (x === CHUNK_LO ? a : x === CHUNK_HI ? b : x));
+  const where = (extra: string[]) => `WHERE ${[`${idCol} BETWEEN ? AND ?`, ...conds, ...extra].join(' AND ')}`;
 
-  const agg = db
-    .prepare(`SELECT MIN(${col}) AS lo, MAX(${col}) AS hi, COUNT(${col}) AS n, COUNT(*) AS rows ${from} ${where}`)
-    .get(...fromArgs, ...args) as { lo: number | null; hi: number | null; n: number; rows: number };
-  const counts = new Array<number>(q.bins).fill(0);
-  if (agg.lo === null || agg.hi === null) return { min: null, max: null, counts, total: 0, nulls: agg.rows };
-  if (agg.hi === agg.lo) {
-    counts[0] = agg.n;
-  } else {
-    const valued = where ? `${where} AND ${col} IS NOT NULL` : `WHERE ${col} IS NOT NULL`;
-    const rows = db
-      .prepare(`SELECT ${BUCKET(col)} AS b, COUNT(*) AS c ${from} ${valued} GROUP BY b`)
-      .all(agg.lo, agg.hi, agg.lo, q.bins, q.bins, ...fromArgs, ...args) as Array<{ b: number; c: number }>;
-    for (const r of rows) counts[Math.max(0, Math.min(q.bins - 1, r.b))]! += r.c;
+  const agg = db.prepare(`SELECT MIN(${col}) AS lo, MAX(${col}) AS hi, COUNT(${col}) AS n, COUNT(*) AS rows ${from} ${where([])}`);
+  let lo: number | null = null;
+  let hi: number | null = null;
+  let n = 0;
+  let rows = 0;
+  for (const c of chunks) {
+    const r = agg.get(...fromArgs, ...c, ...bind(c)) as { lo: number | null; hi: number | null; n: number; rows: number };
+    if (r.lo !== null && (lo === null || r.lo < lo)) lo = r.lo;
+    if (r.hi !== null && (hi === null || r.hi > hi)) hi = r.hi;
+    n += r.n;
+    rows += r.rows;
+    yield;
   }
-  return { min: agg.lo, max: agg.hi, counts, total: agg.n, nulls: agg.rows - agg.n };
+  const counts = new Array<number>(q.bins).fill(0);
+  if (lo === null || hi === null) return { min: null, max: null, counts, total: 0, nulls: rows };
+  if (hi === lo) {
+    counts[0] = n;
+  } else {
+    const buckets = db.prepare(`SELECT ${BUCKET(col)} AS b, COUNT(*) AS c ${from} ${where([`${col} IS NOT NULL`])} GROUP BY b`);
+    for (const c of chunks) {
+      const got = buckets.all(lo, hi, lo, q.bins, q.bins, ...fromArgs, ...c, ...bind(c)) as Array<{ b: number; c: number }>;
+      for (const r of got) counts[Math.max(0, Math.min(q.bins - 1, r.b))]! += r.c;
+      yield;
+    }
+  }
+  return { min: lo, max: hi, counts, total: n, nulls: rows - n };
 }
+
+/** placeholders in the condition arguments for the current chunk's first and last id */
+const CHUNK_LO = Symbol('chunk lo');
+const CHUNK_HI = Symbol('chunk hi');

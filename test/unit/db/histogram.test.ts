@@ -9,7 +9,7 @@ import { openProjectDb, type Db } from '../../../main/engine/db/open';
 import { createDataset, exampleInserter, setDatasetRowCount } from '../../../main/engine/db/datasets';
 import { writeExampleSignals } from '../../../main/engine/db/signals';
 import { renderWriter } from '../../../main/engine/db/renders';
-import { columnHistogram, columnHistogramYielding, type HistogramQuery } from '../../../main/engine/db/histogram';
+import { columnHistogram, columnHistogramYielding, passChunk, type HistogramQuery } from '../../../main/engine/db/histogram';
 import { queryExamples } from '../../../main/engine/db/queryExamples';
 import { mulberry32 } from '../../../main/engine/util/random';
 import { tempDir } from './helpers';
@@ -110,5 +110,56 @@ describe('column histograms', () => {
     for (const id of members) add.run(sub, id);
     expect(columnHistogram(db, { datasetId: a, subsetId: sub, column: 'n_tokens', bins: 9, tokenizerId: 'tok' }))
       .toEqual(direct(cols.n_tokens.filter((_, i) => i % 3 === 0), 9));
+  });
+
+  it('with filters, in chunks of ids: the same answers whatever the chunk size, and a page query gets in between chunks', async () => {
+    const [a, b] = datasets();
+    const all = [a!, b!];
+    const keepIf = (d: number, i: number, col: string, lo: number, hi: number) => {
+      const v = data[d].cols[col][i];
+      return v !== null && v >= lo && v <= hi;
+    };
+    const cases: Array<[string, HistogramQuery, Array<number | null>]> = [
+      // signal column, signal filter: example_signals alone
+      ['loss | third in [1,4]', { datasetId: a, column: 'loss', bins: 11, filters: [{ column: 'third', min: 1, max: 4 }] },
+        data[a!].cols.loss.filter((_, i) => keepIf(a!, i, 'third', 1, 4))],
+      // the whole project, two filters
+      ['third | loss in [0.5,2], flat ≥ 2 (all datasets)', { column: 'third', bins: 9, filters: [{ column: 'loss', min: 0.5, max: 2 }, { column: 'flat', min: 2 }] },
+        all.flatMap((d) => data[d].cols.third.filter((_, i) => keepIf(d, i, 'loss', 0.5, 2) && keepIf(d, i, 'flat', 2, Infinity)))],
+      // a token count under a signal filter: examples joined with renders
+      ['n_tokens | loss ≤ 1.5', { datasetId: b, column: 'n_tokens', bins: 13, tokenizerId: 'tok', filters: [{ column: 'loss', max: 1.5 }] },
+        data[b!].cols.n_tokens.filter((_, i) => keepIf(b!, i, 'loss', -Infinity, 1.5))],
+      // a signal under a token-count filter
+      ['loss | n_tokens in [100,300]', { datasetId: a, column: 'loss', bins: 8, tokenizerId: 'tok', filters: [{ column: 'n_tokens', min: 100, max: 300 }] },
+        data[a!].cols.loss.filter((_, i) => keepIf(a!, i, 'n_tokens', 100, 300))],
+    ];
+    const saved = passChunk.ids;
+    try {
+      for (const [label, q, values] of cases) {
+        const want = direct(values, q.bins);
+        for (const ids of [1 << 20, 97, 1000]) {
+          passChunk.ids = ids;
+          expect(columnHistogram(db, q), `${label}, chunks of ${ids}`).toEqual(want);
+        }
+      }
+      // a subset with a filter (chunked subset membership)
+      const sub = Number(db.prepare("INSERT INTO subsets (name, rule_json, size, created_at) VALUES ('s', '{}', 0, 't')").run().lastInsertRowid);
+      const add = db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)');
+      data[a!].ids.forEach((id, i) => i % 4 === 0 && add.run(sub, id));
+      passChunk.ids = 97;
+      expect(columnHistogram(db, { datasetId: a, subsetId: sub, column: 'loss', bins: 10, filters: [{ column: 'third', max: 5 }] }))
+        .toEqual(direct(data[a!].cols.loss.filter((_, i) => i % 4 === 0 && keepIf(a!, i, 'third', -Infinity, 5)), 10));
+
+      // the service's version yields between chunks: a page asked for meanwhile is answered before the histogram
+      passChunk.ids = 500;
+      const order: string[] = [];
+      const q = cases[0]![1];
+      const h = columnHistogramYielding(db, q).then((r) => { order.push('histogram'); return r; });
+      setImmediate(() => { queryExamples(db, { datasetId: a, filters: [{ column: 'third', min: 1, max: 4 }], offset: 0, limit: 10 }); order.push('page'); });
+      expect(await h).toEqual(direct(cases[0]![2], q.bins));
+      expect(order).toEqual(['page', 'histogram']);
+    } finally {
+      passChunk.ids = saved;
+    }
   });
 });

@@ -19,7 +19,8 @@ interface Props {
   query: RowsQuery | null;
   /** the column's current range filter (numbers or undefined) */
   range: { min?: number; max?: number };
-  onRange: (min: string, max: string) => void;
+  /** live: the brush is still being dragged (the table may wait for a pause); a click or the drag's end is final */
+  onRange: (min: string, max: string, live?: boolean) => void;
 }
 
 /** A bin edge as short text (4 significant digits), rounded outwards so no value inside the brushed bins is cut off. */
@@ -58,11 +59,11 @@ export function ColumnHistogram({ column, query, range, onRange }: Props) {
     return Math.max(0, Math.min(BINS - 1, Math.floor(((clientX - rect.left) / rect.width) * BINS)));
   };
   const edge = (b: number) => min + (b * span) / BINS;
-  const apply = (a: number, b: number) => {
+  const apply = (a: number, b: number, live: boolean) => {
     const lo = Math.min(a, b);
     const hi = Math.max(a, b);
-    if (span === 0) onRange(edgeText(min, 'min'), edgeText(max, 'max'));
-    else onRange(edgeText(edge(lo), 'min'), edgeText(hi === BINS - 1 ? max : edge(hi + 1), 'max'));
+    if (span === 0) onRange(edgeText(min, 'min'), edgeText(max, 'max'), live);
+    else onRange(edgeText(edge(lo), 'min'), edgeText(hi === BINS - 1 ? max : edge(hi + 1), 'max'), live);
   };
   const inRange = (i: number) => {
     if (drag) return i >= Math.min(drag.from, drag.to) && i <= Math.max(drag.from, drag.to);
@@ -98,16 +99,19 @@ export function ColumnHistogram({ column, query, range, onRange }: Props) {
             (e.target as Element).setPointerCapture?.(e.pointerId);
             const b = binAt(e.clientX);
             setDrag({ from: b, to: b });
-            apply(b, b);
+            apply(b, b, true);
           }}
           onPointerMove={(e) => {
             if (!drag) return;
             const b = binAt(e.clientX);
             if (b === drag.to) return;
             setDrag({ ...drag, to: b });
-            apply(drag.from, b);
+            apply(drag.from, b, true);
           }}
-          onPointerUp={() => setDrag(null)}
+          onPointerUp={() => {
+            if (drag) apply(drag.from, drag.to, false);
+            setDrag(null);
+          }}
           onPointerCancel={() => setDrag(null)}
           onDoubleClick={() => onRange('', '')}
         >

@@ -17,6 +17,8 @@ export interface ExamplesView {
   selectedIndex: number;
   openExampleId: number | null;
   tokenSignal: string | null;
+  /** the last change to the query was typing (search text, a range input, a brush still being dragged): wait for a pause */
+  typing: boolean;
 }
 
 export const initialExamplesView: ExamplesView = {
@@ -27,6 +29,7 @@ export const initialExamplesView: ExamplesView = {
   selectedIndex: 0,
   openExampleId: null,
   tokenSignal: null,
+  typing: false,
 };
 
 const DUP_COLUMNS = ['exact_dup', 'near_dup'];
@@ -41,14 +44,15 @@ const DUP_FILTERS: Record<string, { hide: [string, { min: string; max: string }]
 const DUP_FILTER_COLUMNS = Object.values(DUP_FILTERS).flatMap((d) => [d.hide[0], d.only[0]]);
 
 /**
- * Typing (search text, range inputs) waits `ms` for the user to pause; a click that changes sort, dataset, subset or
- * a quick filter applies at once — the table must answer a click within a frame or two, not after a debounce.
+ * Typing (search text, range inputs, a brush being dragged) waits `ms` for the user to pause; a click — sort, dataset,
+ * subset, a quick filter (duplicates, cluster), a brush click or the end of a drag — applies at once: the table must
+ * answer a click within a frame or two, not after a debounce.
  */
-function useQueryDebounce(value: RowsQuery | null, ms: number): RowsQuery | null {
+function useQueryDebounce(value: RowsQuery | null, ms: number, typing: boolean): RowsQuery | null {
   const [debounced, setDebounced] = useState(value);
   const typed = (q: RowsQuery | null) => (q ? JSON.stringify({ text: q.text ?? '', filters: q.filters }) : '');
   const clicked = (q: RowsQuery | null) => (q ? JSON.stringify({ ...q, text: undefined, filters: undefined }) : '');
-  const immediate = clicked(value) !== clicked(debounced) && typed(value) === typed(debounced);
+  const immediate = !typing || (clicked(value) !== clicked(debounced) && typed(value) === typed(debounced));
   useEffect(() => {
     if (immediate) {
       setDebounced(value);
@@ -82,7 +86,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
   const subsets = useCall('subsets.list', {});
 
   const queryNow = useMemo(() => (datasetId === null ? null : toQuery(datasetId, view)), [datasetId, view]);
-  const query = useQueryDebounce(queryNow, 250);
+  const query = useQueryDebounce(queryNow, 250, view.typing);
   const rows = usePagedRows(query);
   // settled: what the table shows answers what the user asked (debounce over and first page in)
   const loading = !rows.ready || JSON.stringify(queryNow) !== JSON.stringify(query);
@@ -147,7 +151,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
           <select
             data-testid="examples-subset"
             value={view.subsetId ?? ''}
-            onChange={(e) => patch({ subsetId: e.target.value ? Number(e.target.value) : null, ...resetPlace })}
+            onChange={(e) => patch({ subsetId: e.target.value ? Number(e.target.value) : null, ...resetPlace, typing: false })}
           >
             <option value="">All rows</option>
             {subsets.data?.map((s) => (
@@ -173,7 +177,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
                     const [column, range] = rule[mode];
                     filters[column] = { ...range };
                   }
-                  return { ...v, ...resetPlace, filters };
+                  return { ...v, ...resetPlace, filters, typing: false };
                 })
               }
             >
@@ -200,7 +204,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
                   const filters = { ...v.filters };
                   if (e.target.value === '') delete filters.cluster;
                   else filters.cluster = { min: e.target.value, max: e.target.value };
-                  return { ...v, ...resetPlace, filters };
+                  return { ...v, ...resetPlace, filters, typing: false };
                 })
               }
             >
@@ -219,7 +223,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
           data-testid="examples-search"
           placeholder="Search text…"
           value={view.text}
-          onChange={(e) => patch({ text: e.target.value, ...resetPlace })}
+          onChange={(e) => patch({ text: e.target.value, ...resetPlace, typing: true })}
         />
         {view.text.trim() && rows.textPending > 0 && (
           <span className="muted" data-testid="examples-indexing" title="The search index is built after an import; these rows are not searched yet">
@@ -245,22 +249,22 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
             rows={rows}
             loading={loading}
             sort={view.sort}
-            onSort={(sort) => patch({ sort, ...resetPlace })}
+            onSort={(sort) => patch({ sort, ...resetPlace, typing: false })}
             filters={view.filters}
             query={query}
             projectPath={project?.path ?? null}
-            onRange={(column, min, max) =>
+            onRange={(column, min, max, live) =>
               setView((v) => {
                 const filters = { ...v.filters };
                 if (min === '' && max === '') delete filters[column];
                 else filters[column] = { min, max };
-                return { ...v, ...resetPlace, filters };
+                return { ...v, ...resetPlace, filters, typing: live === true };
               })
             }
             onFilter={(column, bound, value) =>
               setView((v) => {
                 const current = v.filters[column] ?? { min: '', max: '' };
-                return { ...v, ...resetPlace, filters: { ...v.filters, [column]: { ...current, [bound]: value } } };
+                return { ...v, ...resetPlace, filters: { ...v.filters, [column]: { ...current, [bound]: value } }, typing: true };
               })
             }
             selectedIndex={view.selectedIndex}

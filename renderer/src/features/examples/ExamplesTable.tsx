@@ -33,7 +33,7 @@ interface Props {
   filters: FilterInputs;
   onFilter: (column: string, bound: 'min' | 'max', value: string) => void;
   /** set both bounds at once (the histogram brush) */
-  onRange: (column: string, min: string, max: string) => void;
+  onRange: (column: string, min: string, max: string, live?: boolean) => void;
   /** the query the rows answer (for the column histograms) */
   query: RowsQuery | null;
   /** column order and widths are remembered per project */
@@ -119,6 +119,12 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
 
   // a new sort, filter or search starts at the top (the old rows stay on screen until the new ones arrive)
   const queryKey = JSON.stringify(query);
+  // the histograms follow the query once its first page is in: the engine answers calls one at a time, and at a
+  // million rows a filtered histogram is a pass over the rows, which must not hold up the page the user clicked for
+  const [histQuery, setHistQuery] = useState(query);
+  useEffect(() => {
+    if (!loading) setHistQuery(query);
+  }, [loading, query]);
   const shownKey = useRef(queryKey);
   useEffect(() => {
     if (shownKey.current === queryKey) return;
@@ -265,7 +271,7 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
             if (!numeric || h.id === ROW_COLUMN) return <div key={h.id} className="vtable-cell" />;
             return (
               <div key={h.id} className="vtable-cell hist-cell">
-                <ColumnHistogram column={h.id} query={query} range={numericFilter(filters[h.id])} onRange={(min, max) => onRange(h.id, min, max)} />
+                <ColumnHistogram column={h.id} query={histQuery} range={numericFilter(filters[h.id])} onRange={(min, max, live) => onRange(h.id, min, max, live)} />
               </div>
             );
           })}

@@ -11,22 +11,17 @@
  * `npm run build` and /usr/bin/chromium (run with --disable-gpu, as the e2e tests: WebGL is SwiftShader on the CPU).
  * Writes bench/results/ui-map.json.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium, type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { createDataset, exampleBatchInserter, openProjectDb, setDatasetRowCount, toBlob, writeExampleSignals } from '../main/engine/db';
 import { addModel } from '../main/engine/api/models-registry';
 import { mulberry32 } from '../main/engine/util/random';
+import { ROOT, pct, serveAndBrowse } from './ui-lib';
 
-const ROOT = resolve(import.meta.dirname, '..');
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
-}
 const stats = (xs: number[]) => ({ n: xs.length, p50: +pct(xs, 50).toFixed(1), p95: +pct(xs, 95).toFixed(1), max: +Math.max(...xs).toFixed(1) });
 
 function makeProject(file: string, n: number, dim: number): void {
@@ -153,17 +148,7 @@ async function main(): Promise<void> {
   mkdirSync(join(home, 'projects', 'map'), { recursive: true });
   makeProject(join(home, 'projects', 'map', 'project.winnow'), n, Number(values.dim));
   console.log(`project with ${n.toLocaleString()} rows and ${values.dim}-d embeddings made in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  const server = spawn(process.execPath, [join(resolve(values.out ?? join(ROOT, 'out')), 'main/server.js'), '--port', '0', '--home', home, '--project', 'map'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((ok, fail) => {
-    let log = '';
-    server.stdout!.on('data', (c: Buffer) => {
-      log += c.toString();
-      const m = /WINNOW_URL=(\S+)/.exec(log);
-      if (m) ok(m[1]!);
-    });
-    server.once('exit', (code) => fail(new Error(`server exited ${code}`)));
-  });
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  const { url, browser, close } = await serveAndBrowse(home, 'map', values.out);
   const results: Record<string, unknown> = {};
   try {
     for (const mode of ['webgl', 'canvas'] as const) {
@@ -189,9 +174,7 @@ async function main(): Promise<void> {
     mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
     writeFileSync(join(ROOT, 'bench/results/ui-map.json'), JSON.stringify(out, null, 2) + '\n');
   } finally {
-    await browser.close();
-    server.kill('SIGTERM');
-    rmSync(home, { recursive: true, force: true });
+    await close();
   }
 }
 

@@ -15,21 +15,15 @@
  * The project file is opened read-write (its WAL beside it). Needs `npm run build` and /usr/bin/chromium.
  * Writes bench/results/ui-table.json.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from '@playwright/test';
 import { createDataset, exampleBatchInserter, openProjectDb, setDatasetRowCount, writeExampleSignals } from '../main/engine/db';
 import { mulberry32 } from '../main/engine/util/random';
+import { ROOT, pct, serveAndBrowse } from './ui-lib';
 
-const ROOT = resolve(import.meta.dirname, '..');
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
 
 /** A project of `n` synthetic rows with three signal columns (a tenth unscored), written straight into SQLite. */
 function makeProject(file: string, n: number): void {
@@ -89,17 +83,7 @@ async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'winnow-ui-bench-'));
   mkdirSync(join(home, 'projects', 'big'), { recursive: true });
   symlinkSync(resolve(values.project), join(home, 'projects', 'big', 'project.winnow'));
-  const server = spawn(process.execPath, [join(resolve(values.out ?? join(ROOT, 'out')), 'main/server.js'), '--port', '0', '--home', home, '--project', 'big'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((ok, fail) => {
-    let log = '';
-    server.stdout!.on('data', (c: Buffer) => {
-      log += c.toString();
-      const m = /WINNOW_URL=(\S+)/.exec(log);
-      if (m) ok(m[1]!);
-    });
-    server.once('exit', (code) => fail(new Error(`server exited ${code}`)));
-  });
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  const { url, browser, close } = await serveAndBrowse(home, 'big', values.out);
   try {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     await page.addInitScript(WS_TIMING);
@@ -228,9 +212,7 @@ async function main(): Promise<void> {
       console.log(`filter click (histogram bin / clear) → first page painted p50 ${result.filterClickToFirstPageMs.p50.toFixed(0)} ms, p95 ${result.filterClickToFirstPageMs.p95.toFixed(0)} ms (target < 200)`);
     }
   } finally {
-    await browser.close();
-    server.kill('SIGTERM');
-    rmSync(home, { recursive: true, force: true });
+    await close();
   }
 }
 

@@ -11,10 +11,9 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { EngineService } from '../main/engine/api/service';
-import { InProcessExecutor } from '../main/engine/jobs/runners';
 import { initBackend } from '../main/engine/compute/backend';
-import type { ApiInput, ApiName, ApiOutputs, TrainMetric } from '../preload/contract';
+import { benchService } from './service-lib';
+import type { ApiInput, TrainMetric } from '../preload/contract';
 
 const ROWS = Number(process.env.EXP_ROWS ?? 400);
 const STEPS = Number(process.env.EXP_STEPS ?? 60);
@@ -27,19 +26,8 @@ const OUT = join(ROOT, 'bench', 'results');
 async function main(): Promise<void> {
   const backend = await initBackend();
   const home = mkdtempSync(join(tmpdir(), 'winnow-exp-'));
-  const service = new EngineService({ projectsDir: home, mode: 'browser', executor: new InProcessExecutor() });
+  const { service, call, done: finish } = benchService(home);
   service.open('experiment');
-  const call = async <N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> => {
-    const r = await service.call(name, input);
-    if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
-    return r.value as ApiOutputs[N];
-  };
-  const finish = async (jobId: string) => {
-    await service.whenIdle();
-    const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
-    if (job.status !== 'done') throw new Error(`${job.kind} job ${job.status}: ${job.error?.message}`);
-    return job;
-  };
   const log = (s: string) => process.stderr.write(`[experiment] ${s}\n`);
   try {
     // data: the first ROWS rows of GSM8K train

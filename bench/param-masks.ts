@@ -8,10 +8,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { EngineService } from '../main/engine/api/service';
-import { InProcessExecutor } from '../main/engine/jobs/runners';
 import { initBackend } from '../main/engine/compute/backend';
-import type { ApiInput, ApiName, ApiOutputs } from '../preload/contract';
+import { benchService } from './service-lib';
+import type { ApiInput } from '../preload/contract';
 
 const ROWS = Number(process.env.PM_ROWS ?? 200);
 const EXAMPLES = Number(process.env.PM_EXAMPLES ?? 50);
@@ -27,19 +26,8 @@ const median = (xs: number[]) => {
 async function main(): Promise<void> {
   const backend = await initBackend();
   const home = mkdtempSync(join(tmpdir(), 'winnow-pm-bench-'));
-  const service = new EngineService({ projectsDir: home, mode: 'browser', executor: new InProcessExecutor() });
+  const { service, call, done: finish } = benchService(home);
   service.open('pm');
-  const call = async <N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> => {
-    const r = await service.call(name, input);
-    if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
-    return r.value as ApiOutputs[N];
-  };
-  const finish = async (jobId: string) => {
-    await service.whenIdle();
-    const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
-    if (job.status !== 'done') throw new Error(`${job.kind} job ${job.status}: ${job.error?.message}`);
-    return job;
-  };
   try {
     const load0 = loadavg()[0];
     const data = join(home, 'gsm.jsonl');

@@ -15,15 +15,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EngineService } from '../main/engine/api/service';
-import { InProcessExecutor } from '../main/engine/jobs/runners';
 import { initBackend } from '../main/engine/compute/backend';
 import { getRender } from '../main/engine/db';
 import { loadTokenizer } from '../main/engine/models';
 import { seededChoice } from '../main/engine/scoring/passes/gradients';
 import { DEFAULT_FIM_EXAMPLES } from '../main/engine/scoring/plan';
-import type { ApiInput, ApiName, ApiOutputs, Job } from '../preload/contract';
 import { randomModelDir } from './models-lib';
+import { benchService } from './service-lib';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, 'resources/demo/gsm8k/train.jsonl');
@@ -59,22 +57,6 @@ interface WinnowRun {
 const GRAD_NORM_ROWS = 100;
 
 /** An engine service on its own projects folder, with calls that throw on error and a wait for a finished job. */
-function benchService(projectsDir: string) {
-  const service = new EngineService({ projectsDir, mode: 'browser', executor: new InProcessExecutor() });
-  const call = async <N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> => {
-    const r = await service.call(name, input);
-    if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
-    return r.value as ApiOutputs[N];
-  };
-  const done = async (jobId: string): Promise<Job> => {
-    await service.whenIdle();
-    const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
-    if (job.status !== 'done') throw new Error(`job ${job.kind} ${job.status}: ${job.error?.message}`);
-    return job;
-  };
-  return { service, call, done };
-}
-
 async function scoreWithWinnow(rows: number, work: string): Promise<WinnowRun> {
   const file = join(work, `gsm8k-${rows}.jsonl`);
   writeFileSync(file, readFileSync(DATA, 'utf8').trim().split('\n').slice(0, rows).join('\n') + '\n');

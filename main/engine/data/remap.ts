@@ -13,21 +13,9 @@ import { listSignalColumns } from '../db/signals';
 import { DUPLICATE_COLUMNS } from './duplicates';
 import { toMessages, type Mapping } from './formats';
 import { charCount } from './normalize';
+import type { RemapImpact } from '../../../preload/contract';
 
-export interface RemapImpact {
-  /** examples of the dataset */
-  rows: number;
-  /** stored renders (token ids and label masks), all tokenizers */
-  renders: number;
-  /** examples with at least one per-example score (the duplicate columns, made again after the re-map, aside) */
-  scoredExamples: number;
-  /** score runs that read the dataset; their values for it are deleted, their layer scores too, and they become stale */
-  scoreRuns: Array<{ id: number; signals: string[] }>;
-  /** hand-edited token masks on the dataset's examples (deleted) */
-  tokenMasks: number;
-  /** subsets holding rows of the dataset (kept, marked stale) */
-  subsets: Array<{ id: number; name: string }>;
-}
+export type { RemapImpact };
 
 const IN_DATASET = 'IN (SELECT id FROM examples WHERE dataset_id = ?)';
 

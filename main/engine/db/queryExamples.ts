@@ -4,6 +4,7 @@ import { listSignalColumns } from './signals';
 import { indexOf, planSignalRanges } from './rangeCount';
 import { messagesReader } from './datasets';
 import { previewText } from '../data/normalize';
+import type { ExampleRow } from '../../../preload/contract';
 
 export interface ExampleQuery {
   datasetId?: number;
@@ -18,15 +19,8 @@ export interface ExampleQuery {
   limit: number;
 }
 
-export interface ExampleListRow {
-  id: number;
-  datasetId: number;
-  rowIndex: number;
-  preview: string;
-  nTokens: number | null;
-  nLabel: number | null;
-  signals: Record<string, number | null>;
-}
+/** a table row, as the contract describes it (`examples.query`) */
+export type ExampleListRow = ExampleRow;
 
 const BUILTIN: Record<string, string> = {
   row_index: 'e.row_index',

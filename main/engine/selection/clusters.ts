@@ -8,6 +8,7 @@ import type { JobContext, JobOutcome } from '../jobs/types';
 import { WinnowError } from '../util/errors';
 import { mulberry32 } from '../util/random';
 import { NO_EMBEDDINGS, loadEmbeddings, sqDist } from './embeddings';
+import type { ClusterInfo } from '../../../preload/contract';
 
 export interface KMeansResult {
   /** cluster of each row, 0..k-1 */
@@ -123,20 +124,8 @@ export function kmeans(data: Float32Array, n: number, dim: number, k: number, op
 
 // ---------- stored clusterings ----------
 
-export interface ClusterRun {
-  runId: number;
-  datasetId: number | null;
-  k: number;
-  seed: number;
-  iterations: number;
-  objective: number;
-  converged: boolean;
-  n: number;
-  dim: number;
-  /** rows per cluster, index = cluster id */
-  sizes: number[];
-  createdAt: string;
-}
+/** a stored clustering, as the contract describes it (`clusters.info`) */
+export type ClusterRun = ClusterInfo;
 
 const CLUSTER_SIGNALS = '["cluster"]';
 

@@ -156,6 +156,8 @@ export interface SubsetInfo {
   size: number;
   rule: SubsetRule;
   createdAt: string;
+  /** why the rows may no longer be what the rule would pick (e.g. its dataset was re-mapped and its scores deleted); null when current */
+  staleReason: string | null;
 }
 
 export interface TensorRow {
@@ -344,6 +346,11 @@ export const ParamMaskRequestSchema = z.object({
   tokenPercent: z.number().gt(0).max(100).default(60),
   tokenScope: z.enum(['example', 'global']).default('example'),
   tokenMaskName: z.string().min(1).max(200).optional(),
+  /** leave out the rows a training run on the same rows holds out for eval: its evalFraction (the Train form's "eval
+   * rows %" / 100) and seed (`evalSeed`, default 0); the same token policy and maxTokens pick the same split. Absent:
+   * every row may be in the pass */
+  evalFraction: z.number().min(0).max(0.5).optional(),
+  evalSeed: z.number().int().optional(),
 });
 export type ParamMaskRequest = z.infer<typeof ParamMaskRequestSchema>;
 
@@ -558,6 +565,8 @@ export const ApiInputs = {
   'jobs.list': z.object({}),
   'jobs.cancel': z.object({ jobId: z.string().min(1) }),
   'jobs.resume': z.object({ jobId: z.string().min(1) }),
+  /** drop a failed or cancelled job's saved state, so it can no longer resume (parameter-mask jobs) */
+  'jobs.discard': z.object({ jobId: z.string().min(1) }),
 } as const;
 
 export type ApiName = keyof typeof ApiInputs;
@@ -605,6 +614,7 @@ export interface ApiOutputs {
   'jobs.list': Job[];
   'jobs.cancel': Job;
   'jobs.resume': Job;
+  'jobs.discard': Job;
 }
 
 export interface TrainEstimate {

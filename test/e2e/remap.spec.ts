@@ -1,8 +1,8 @@
 /**
  * Changing an imported dataset's mapping from the Data screen: the mapping editor opens on the stored rows, a mapping
  * that does not fit cannot be applied, a new one shows what it will invalidate before it is applied, and the re-map
- * job renders the dataset again (search and token counts follow the new messages). Screenshots in
- * test-results/screens/ (look at them).
+ * job renders the dataset again (search and token counts follow the new messages); a subset of its rows is then
+ * marked stale on the Subsets and Examples screens. Screenshots in test-results/screens/ (look at them).
  */
 import { expect, test, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
@@ -41,6 +41,17 @@ test('edit the mapping of an imported dataset: preview, impact, re-map', async (
   const firstLabels = page.locator('[data-testid="examples-row"] [data-column="n_label"]').first();
   await expect(firstLabels).not.toHaveText('');
   const labelsBefore = await firstLabels.textContent();
+
+  // a subset of its rows, current for now
+  await page.getByTestId('nav-subsets').click();
+  await page.getByTestId('subset-name').fill('sample-10');
+  await page.getByTestId('subset-kind').selectOption('random');
+  await page.getByTestId('subset-amount').fill('10');
+  await page.getByTestId('subset-create').click();
+  await expect(page.getByTestId('subset-created')).toHaveAttribute('data-size', '10');
+  const subsetRow = page.locator('[data-testid="subset-row"][data-name="sample-10"]');
+  await expect(subsetRow).toHaveAttribute('data-stale', 'false');
+  await expect(subsetRow.getByTestId('subset-stale')).toHaveCount(0);
   await page.getByTestId('nav-data').click();
 
   await row.getByTestId('dataset-edit-mapping').click();
@@ -67,6 +78,7 @@ test('edit the mapping of an imported dataset: preview, impact, re-map', async (
   // the import's only per-example columns are the duplicate ones, made again after the re-map: no scores are lost
   await expect(impact.getByTestId('remap-impact-scores')).toHaveCount(0);
   await expect(impact.getByTestId('remap-impact-dups')).toContainText('duplicate columns are rebuilt');
+  await expect(impact.getByTestId('remap-impact-subsets')).toContainText('"sample-10"');
   await expect(page.getByTestId('remap-apply')).toBeEnabled();
   await shot(page, 'remap-01-impact');
 
@@ -82,4 +94,24 @@ test('edit the mapping of an imported dataset: preview, impact, re-map', async (
   await page.getByTestId('examples-search').fill('Natalia');
   await expect(page.getByTestId('examples-count')).toHaveText('1 rows');
   await expect(page.getByTestId('examples-indexing')).toHaveCount(0);
+  await page.getByTestId('examples-search').fill('');
+
+  // the subset kept its rows but is marked stale wherever subsets are listed, with the reason and what to do
+  const option = page.getByTestId('examples-subset').locator('option', { hasText: 'sample-10' });
+  await expect(option).toHaveText('sample-10 (10) — stale');
+  await expect(option).toHaveAttribute('title', /re-mapped.*Score the dataset again/);
+  await page.getByTestId('examples-subset').selectOption({ label: 'sample-10 (10) — stale' });
+  await expect(page.getByTestId('examples-count')).toHaveText('10 rows');
+  const mark = page.getByTestId('examples-subset-stale');
+  await expect(mark).toBeVisible();
+  await expect(mark).toHaveAttribute('title', 'Stale: dataset "gsm8k-50.jsonl" was re-mapped: its scores were deleted. ' +
+    'Its rows are kept as they were. Score the dataset again, then delete the subset and make it again from its rule so it is chosen on the new scores.');
+  await shot(page, 'remap-03-examples-stale-subset');
+
+  await page.getByTestId('nav-subsets').click();
+  await expect(subsetRow).toHaveAttribute('data-stale', 'true');
+  await expect(subsetRow.getByTestId('subset-stale')).toBeVisible();
+  await expect(subsetRow.getByTestId('subset-stale-reason')).toHaveText(/^dataset "gsm8k-50.jsonl" was re-mapped: its scores were deleted\. .*Score the dataset again, then delete the subset and make it again from its rule/);
+  await expect(subsetRow.getByTestId('subset-size')).toHaveText('10');
+  await shot(page, 'remap-04-subsets-stale');
 });

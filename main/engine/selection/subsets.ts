@@ -150,10 +150,10 @@ export function createSubset(db: Db, name: string, rule: SubsetRule, datasetId?:
   return getSubset(db, id);
 }
 
-interface SubsetRowDb { id: number; name: string; rule_json: string; size: number; created_at: string }
+interface SubsetRowDb { id: number; name: string; rule_json: string; size: number; created_at: string; stale_reason: string | null }
 
 function toInfo(r: SubsetRowDb): SubsetInfo {
-  return { id: r.id, name: r.name, size: r.size, rule: JSON.parse(r.rule_json), createdAt: r.created_at };
+  return { id: r.id, name: r.name, size: r.size, rule: JSON.parse(r.rule_json), createdAt: r.created_at, staleReason: r.stale_reason ?? null };
 }
 
 export function getSubset(db: Db, id: number): SubsetInfo {

@@ -3,7 +3,7 @@
  * screens.css. Numbers are typed as text and checked when the form is sent, so a half-typed value is never lost.
  */
 import type { ModelInfo, SubsetInfo } from '../../../preload/contract';
-import { fmtNum } from './format';
+import { StaleMark, staleTitle, subsetOptionText } from './StaleSubset';
 
 type Width = 'narrow' | 'grow' | 'inline';
 
@@ -51,21 +51,24 @@ export function SelectField<T extends string>({ label, testId, width, title, val
   );
 }
 
-/** Which rows: every row of the dataset (null) or one subset, listed with its size. */
+/** Which rows: every row of the dataset (null) or one subset, listed with its size (and "stale" when it is). */
 export function SubsetField({ testId, value, onChange, subsets }: {
   testId: string;
   value: number | null;
   onChange: (subsetId: number | null) => void;
   subsets: SubsetInfo[] | null | undefined;
 }) {
+  const picked = subsets?.find((s) => s.id === value);
   return (
     <label className="field">
-      <span>Rows</span>
+      <span>
+        Rows <StaleMark subset={picked} testId={`${testId}-stale`} />
+      </span>
       <select data-testid={testId} value={value ?? ''} onChange={(e) => onChange(e.target.value ? Number(e.target.value) : null)}>
         <option value="">All rows of the dataset</option>
         {subsets?.map((s) => (
-          <option key={s.id} value={s.id}>
-            {s.name} ({fmtNum(s.size)})
+          <option key={s.id} value={s.id} title={s.staleReason ? staleTitle(s) : undefined}>
+            {subsetOptionText(s)}
           </option>
         ))}
       </select>

@@ -1,7 +1,8 @@
 /**
  * Re-mapping through the engine service, as the Data screen does it: preview a new mapping on the stored rows with
- * what it would invalidate, refuse one that does not fit, run it as a job; and a search index left behind by a
- * stopped import is finished when the project is opened again.
+ * what it would invalidate, refuse one that does not fit, run it as a job, after which the subsets holding
+ * its rows are listed as stale with the reason; and a search index left behind by a stopped import is finished when the
+ * project is opened again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,7 +44,8 @@ describe('datasets.remap', () => {
   it('previews a new mapping on the stored rows with its impact, refuses a misfit, re-maps as a job', async () => {
     const imp = await call('datasets.import', { path: fixture('gsm8k-50.jsonl') });
     await done(imp.jobId);
-    const datasetId = (await call('project.open', {})).datasets[0]!.id;
+    const info0 = (await call('project.open', {})).datasets[0]!;
+    const datasetId = info0.id;
 
     const current = await call('datasets.preview', { datasetId });
     expect(current.mapping).toEqual({ format: 'question_answer', question: 'question', answer: 'answer' });
@@ -59,11 +61,22 @@ describe('datasets.remap', () => {
     expect(misfit.ok).toBe(false);
     if (!misfit.ok) expect(misfit.error.message).toMatch(/does not fit row 1: .*field "prompt" is missing/);
 
+    // a subset of its rows: listed as current before, as stale (with the reason) after
+    const sample = await call('subsets.create', { name: 'sample-10', rule: { kind: 'random', count: 10, seed: 3 }, datasetId });
+    expect((await call('subsets.list', {})).find((s) => s.id === sample.id)!.staleReason).toBeNull();
+
     const r = await call('datasets.remap', { datasetId, mapping: next });
     expect(r.impact.renders).toBe(50);
+    expect(r.impact.subsets.map((s) => s.name)).toEqual(['sample-10']);
     const job = await done(r.jobId);
     expect(job.status).toBe('done');
     expect(job.message).toMatch(/^re-mapped 50 rows as prompt_completion/);
+    const listed = (await call('subsets.list', {})).find((s) => s.id === sample.id)!;
+    expect(listed.size).toBe(10);
+    expect(listed.staleReason).toBe(`dataset "${info0.name}" was re-mapped: its scores were deleted`);
+    // a subset made after the re-map is chosen on what is there now
+    const fresh = await call('subsets.create', { name: 'sample-after', rule: { kind: 'random', count: 10, seed: 3 }, datasetId });
+    expect(fresh.staleReason).toBeNull();
     const info = (await call('project.open', {})).datasets[0]!;
     expect(info.format).toBe('jsonl:prompt_completion');
     const page = await call('examples.query', { datasetId, text: 'Natalia', offset: 0, limit: 5 });

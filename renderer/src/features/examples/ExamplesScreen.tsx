@@ -4,6 +4,7 @@ import { useApp, useCall } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { fmtNum } from '../../components/format';
+import { StaleMark, staleTitle, subsetOptionText } from '../../components/StaleSubset';
 import { ExampleDetailPanel } from './ExampleDetail';
 import { ExamplesTable, type FilterInputs, type SortSpec } from './ExamplesTable';
 import { type RowsQuery, usePagedRows } from './usePagedRows';
@@ -155,11 +156,12 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
           >
             <option value="">All rows</option>
             {subsets.data?.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name} ({fmtNum(s.size)})
+              <option key={s.id} value={s.id} title={s.staleReason ? staleTitle(s) : undefined}>
+                {subsetOptionText(s)}
               </option>
             ))}
           </select>
+          <StaleMark subset={subsets.data?.find((s) => s.id === view.subsetId)} testId="examples-subset-stale" />
         </label>
         {dupColumns.length > 0 && (
           <label className="field inline">

@@ -6,6 +6,7 @@ import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtEta, fmtNum } from '../../components/format';
+import { staleTitle, subsetOptionText } from '../../components/StaleSubset';
 import { NEEDS_REFERENCE, PER_EXAMPLE_GRADIENT, SIGNAL_HELP } from '../../components/signals';
 
 export function ScoreScreen() {
@@ -147,8 +148,8 @@ export function ScoreScreen() {
                 <select data-testid="score-target-subset" value={targetSubsetId ?? ''} onChange={(e) => setTargetSubsetId(e.target.value ? Number(e.target.value) : null)}>
                   <option value="">choose a subset…</option>
                   {subsets.data?.map((s) => (
-                    <option key={s.id} value={s.id}>
-                      {s.name} ({fmtNum(s.size)})
+                    <option key={s.id} value={s.id} title={s.staleReason ? staleTitle(s) : undefined}>
+                      {subsetOptionText(s)}
                     </option>
                   ))}
                 </select>

@@ -11,6 +11,7 @@ import { ErrorText } from '../../components/ErrorText';
 import { SelectField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtNum, parseOptionalNumber } from '../../components/format';
+import { STALE_ADVICE, StaleMark, staleTitle, subsetOptionText } from '../../components/StaleSubset';
 import { opOf, useSubsetHistory } from './useSubsetHistory';
 
 const RULE_KINDS = [
@@ -281,8 +282,8 @@ export function SubsetsScreen() {
               <select data-testid="subset-within" value={within} onChange={(e) => setWithin(e.target.value)}>
                 <option value="">all rows with an embedding</option>
                 {list.data?.map((s) => (
-                  <option key={s.id} value={s.id}>
-                    subset {s.name} ({fmtNum(s.size)})
+                  <option key={s.id} value={s.id} title={s.staleReason ? staleTitle(s) : undefined}>
+                    subset {subsetOptionText(s)}
                   </option>
                 ))}
               </select>
@@ -381,7 +382,7 @@ export function SubsetsScreen() {
             </thead>
             <tbody>
               {list.data.map((s) => (
-                <tr key={s.id} data-testid="subset-row" data-subset-id={s.id} data-name={s.name} className={livePicked.includes(s.id) ? 'selected' : ''}>
+                <tr key={s.id} data-testid="subset-row" data-subset-id={s.id} data-name={s.name} data-stale={s.staleReason ? 'true' : 'false'} className={livePicked.includes(s.id) ? 'selected' : ''}>
                   <td>
                     <label className="check pick">
                       <input
@@ -393,7 +394,15 @@ export function SubsetsScreen() {
                       {livePicked.includes(s.id) && <span className="pick-order num">{livePicked.indexOf(s.id) + 1}</span>}
                     </label>
                   </td>
-                  <td>{s.name}</td>
+                  <td>
+                    {s.name}
+                    <StaleMark subset={s} testId="subset-stale" />
+                    {s.staleReason && (
+                      <div className="stale-reason" data-testid="subset-stale-reason">
+                        {s.staleReason}. {STALE_ADVICE}
+                      </div>
+                    )}
+                  </td>
                   <td className="num" data-testid="subset-size">
                     {fmtNum(s.size)}
                   </td>

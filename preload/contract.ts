@@ -60,8 +60,11 @@ export type SignalId = (typeof SIGNALS)[number];
 export const TOKEN_SIGNALS: readonly SignalId[] = ['token_loss', 'token_entropy', 'token_prob', 'token_rank', 'excess_loss', 'sstoken'];
 export const LAYER_SIGNALS: readonly SignalId[] = ['fim', 'layer_grad_norm'];
 
-/** cluster: K-means on embedding; umap: a Map layout; select: a subset rule too slow to answer at once (k-center) */
-export type JobKind = 'import' | 'score' | 'train' | 'export' | 'param_mask' | 'cluster' | 'umap' | 'select';
+/**
+ * import: a file (or finishing a search index); remap: a stored dataset with a new mapping; cluster: K-means on
+ * embedding; umap: a Map layout; select: a subset rule too slow to answer at once (k-center)
+ */
+export type JobKind = 'import' | 'remap' | 'score' | 'train' | 'export' | 'param_mask' | 'cluster' | 'umap' | 'select';
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface Job {

@@ -87,6 +87,15 @@ test('edit the mapping of an imported dataset: preview, impact, re-map', async (
   await expect(row).toContainText('jsonl:prompt_completion');
   await shot(page, 'remap-02-done');
 
+  // the jobs drawer names each job by what it did: the import, then the re-map (not a second "import")
+  await page.getByTestId('jobs-indicator').click();
+  const jobKind = (kind: string) => page.locator(`[data-testid="job-row"][data-kind="${kind}"]`).getByTestId('job-kind');
+  await expect(jobKind('remap')).toHaveText('Re-map');
+  await expect(jobKind('import')).toHaveText('Import');
+  await expect(page.locator('[data-testid="job-row"][data-kind="remap"]')).toContainText('re-mapped 50 rows');
+  await shot(page, 'remap-02b-jobs-drawer');
+  await page.getByTestId('jobs-close').click();
+
   // the table follows the new messages: the question is now what is trained on, and search still finds the rows
   await page.getByTestId('nav-examples').click();
   await expect(page.getByTestId('examples-count')).toHaveText('50 rows');

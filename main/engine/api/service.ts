@@ -131,7 +131,7 @@ export class EngineService {
       const model = addModel(p.db, job.stats.outDir, { name: `trained run ${runId}`, trainRunId: runId });
       p.db.prepare('UPDATE train_runs SET out_model_id = ? WHERE id = ?').run(model.id, runId);
     }
-    if (job.kind === 'import' || job.kind === 'train') this.emit({ type: 'project', project: projectInfo(p) });
+    if (job.kind === 'import' || job.kind === 'remap' || job.kind === 'train') this.emit({ type: 'project', project: projectInfo(p) });
   }
 
   private handlers: Handlers = {
@@ -189,7 +189,7 @@ export class EngineService {
       const bad = previewDataset(p.db, i.datasetId, { mapping: i.mapping as Mapping }).rows.find((r) => r.error);
       if (bad) throw new WinnowError('parse_error', `the new mapping does not fit row ${bad.line}: ${bad.error}`);
       const impact = remapImpact(p.db, i.datasetId);
-      const job = p.jobs.submit('import', { remap: { datasetId: i.datasetId, mapping: i.mapping } });
+      const job = p.jobs.submit('remap', { remap: { datasetId: i.datasetId, mapping: i.mapping } });
       return { jobId: job.jobId, impact };
     },
 

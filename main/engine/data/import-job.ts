@@ -2,8 +2,9 @@
  * The import job: one transactional import (see import.ts), the search index (textIndex.ts), then a render with the
  * project's active model so the table shows token counts and the rows that cannot be rendered are listed at once,
  * then the duplicate signals (exact_dup, near_dup and their size/rank columns; see duplicates.ts).
- * The same job kind also re-maps a stored dataset (`remap`: remap.ts, then the same index, render and duplicates)
- * and finishes search indexes left incomplete by a cancelled or killed job (`textIndexOnly`).
+ * The `remap` job kind runs this same code to re-map a stored dataset (params.remap: remap.ts, then the same index,
+ * render and duplicates); an import job also finishes search indexes left incomplete by a cancelled or killed job
+ * (`textIndexOnly`).
  */
 import { openProjectDb, type Db } from '../db';
 import type { JobContext, JobOutcome } from '../jobs/types';

@@ -12,6 +12,8 @@ import { runParamMaskJob } from '../selection/param-masks-job';
 
 const RUNNERS: Record<JobKind, JobRunner> = {
   import: runImportJob,
+  // the import job's code re-maps too (params.remap): same index, render and duplicates after it
+  remap: runImportJob,
   score: runScoreJob,
   train: runTrainJob,
   export: runExportJob,

@@ -1,6 +1,6 @@
 /**
  * Re-mapping through the engine service, as the Data screen does it: preview a new mapping on the stored rows with
- * what it would invalidate, refuse one that does not fit, run it as a job, after which the subsets holding
+ * what it would invalidate, refuse one that does not fit, run it as a job (kind `remap`), after which the subsets holding
  * its rows are listed as stale with the reason; and a search index left behind by a stopped import is finished when the
  * project is opened again.
  */
@@ -70,6 +70,7 @@ describe('datasets.remap', () => {
     expect(r.impact.subsets.map((s) => s.name)).toEqual(['sample-10']);
     const job = await done(r.jobId);
     expect(job.status).toBe('done');
+    expect(job.kind).toBe('remap'); // its own kind, so the jobs drawer does not call it an import
     expect(job.message).toMatch(/^re-mapped 50 rows as prompt_completion/);
     const listed = (await call('subsets.list', {})).find((s) => s.id === sample.id)!;
     expect(listed.size).toBe(10);

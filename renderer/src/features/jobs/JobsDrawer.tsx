@@ -4,6 +4,7 @@ import { JobActions, ProgressBar } from '../../components/JobProgress';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { fmtEta, fmtNum } from '../../components/format';
+import { JOB_KIND_LABELS } from './labels';
 
 export function JobsIndicator({ onClick, open }: { onClick: () => void; open: boolean }) {
   const jobs = useJobs();
@@ -35,7 +36,7 @@ export function JobsDrawer({ onClose }: { onClose: () => void }) {
         {jobs.map((job) => (
           <li key={job.jobId} className="job-row" data-testid="job-row" data-status={job.status} data-kind={job.kind} data-job-id={job.jobId}>
             <div className="job-progress-head">
-              <span className="job-kind">{job.kind}</span>
+              <span className="job-kind" data-testid="job-kind">{JOB_KIND_LABELS[job.kind] ?? job.kind}</span>
               <span className={`status-pill status-${job.status}`}>{job.status}</span>
               <span className="num muted">
                 {fmtNum(job.current)} / {fmtNum(job.total)}

@@ -1,6 +1,6 @@
 /** The training form. Validation is the engine's: its message names the field at fault. */
 import { useState } from 'react';
-import type { ApiError, ApiInput } from '../../../../preload/contract';
+import { TOKEN_SIGNALS, type ApiError, type ApiInput } from '../../../../preload/contract';
 import { useApp, useCall } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { ModelField, SelectField, SubsetField, TextField } from '../../components/Field';
@@ -15,7 +15,8 @@ const TOKEN_POLICIES = [
   ['top_percent', 'top k% of response by a signal'],
   ['all', 'all tokens'],
 ] as const;
-const TOKEN_SIGNALS = (['excess_loss', 'token_loss', 'token_entropy', 'token_prob', 'token_rank'] as const).map((s) => [s, s] as const);
+// every token signal (METHODS.md), from the contract's one list; the policy ranks response tokens by any of them
+const TOKEN_SIGNAL_OPTIONS = TOKEN_SIGNALS.map((s) => [s, s] as const);
 const TOKEN_SCOPES = [
   ['example', 'per example'],
   ['global', 'global'],
@@ -138,7 +139,7 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
         <SelectField label="Tokens trained on" testId="train-token-policy" value={tokenPolicy} onChange={setTokenPolicy} options={TOKEN_POLICIES} />
         {tokenPolicy === 'top_percent' && (
           <>
-            <SelectField label="Token signal" testId="train-token-signal" value={tokenSignal} onChange={setTokenSignal} options={TOKEN_SIGNALS} />
+            <SelectField label="Token signal" testId="train-token-signal" value={tokenSignal} onChange={setTokenSignal} options={TOKEN_SIGNAL_OPTIONS} />
             <TextField label="Keep %" testId="train-token-percent" inputMode="decimal" value={tokenPercent} onChange={setTokenPercent} />
             <SelectField label="Threshold" testId="train-token-scope" value={tokenScope} onChange={setTokenScope} options={TOKEN_SCOPES} />
           </>

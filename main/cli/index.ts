@@ -13,6 +13,7 @@ import { convertLlama2c } from '../engine/models/llama2c';
 import { projectsDir } from '../engine/util/paths';
 import { WinnowError, toErrorValue } from '../engine/util/errors';
 import type { ApiInput, ApiName, ApiOutputs, Job, ParamMaskInfo } from '../../preload/contract';
+import { TrainConfigSchema } from '../../preload/contract';
 import { writeScoresJsonl } from './score-output';
 import { findSubsetByName } from '../engine/selection/subsets';
 import { findParamMaskByName } from '../engine/selection/param-masks-store';
@@ -27,11 +28,13 @@ const USAGE = `winnow <command> [options]
         [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5]
         (grad_norm/grad_sim over --grad-layers; grad_sim against the target set; sstoken needs --ref-model, γ = --gamma)
   select --project P --name NAME (--top-percent X | --top K | --min A --max B) --signal S [--asc]
+         | --ifd-top K | --ifd-top-percent X
          | --random K [--seed S]
          | (--per-cluster N | --per-cluster-percent X) [--signal S [--asc]] [--seed S] [--cluster-run ID]
          | --kcenter K [--among SUBSET] [--seed S]
         (per cluster of the latest K-means run: the top N (or X% of each cluster) by --signal, or a seeded random N;
-         --kcenter: K diverse rows by greedy k-center on embedding, optionally among a subset's rows)
+         --kcenter: K diverse rows by greedy k-center on embedding, optionally among a subset's rows;
+         --ifd-top: IFD's recipe, drop rows with ifd > 1, then the K (X% of those left) highest by ifd)
   cluster --project P --k K [--seed 0] [--max-iter 100]   K-means on embedding → the cluster column
   train --model DIR (--data FILE | --project P [--subset NAME]) --layers SPEC --steps N --out DIR
         [--lr 1e-3] [--batch 4] [--accum 1] [--optimizer adamw|sgd] [--schedule cosine|linear|constant]
@@ -67,6 +70,8 @@ const OPTIONS = {
   max: { type: 'string' },
   asc: { type: 'boolean' },
   random: { type: 'string' },
+  'ifd-top': { type: 'string' },
+  'ifd-top-percent': { type: 'string' },
   'per-cluster': { type: 'string' },
   'per-cluster-percent': { type: 'string' },
   'cluster-run': { type: 'string' },
@@ -259,6 +264,14 @@ async function run(argv: string[]): Promise<unknown> {
           return { subset: subset.id, name: subset.name, size: subset.size, rule: subset.rule };
         }
         if (o.random !== undefined) rule = { kind: 'random', count: num(o.random, 'random')!, seed: num(o.seed, 'seed') ?? 0 };
+        else if (o['ifd-top'] !== undefined || o['ifd-top-percent'] !== undefined) {
+          if (o['ifd-top'] !== undefined && o['ifd-top-percent'] !== undefined) {
+            throw new WinnowError('bad_input', 'give --ifd-top K or --ifd-top-percent X, not both');
+          }
+          // the rule always ranks by ifd: a --signal would be ignored, so it is refused rather than silently dropped
+          if (o.signal !== undefined) throw new WinnowError('bad_input', '--ifd-top ranks by ifd; leave out --signal');
+          rule = { kind: 'ifd_top', count: num(o['ifd-top'], 'ifd-top'), percent: num(o['ifd-top-percent'], 'ifd-top-percent') };
+        }
         else if (o['per-cluster'] !== undefined || o['per-cluster-percent'] !== undefined) {
           if (o['per-cluster'] !== undefined && o['per-cluster-percent'] !== undefined) {
             throw new WinnowError('bad_input', 'give --per-cluster N or --per-cluster-percent X, not both');
@@ -395,6 +408,9 @@ async function cliParamMask(s: Session, o: Opts, d: { modelId: number; datasetId
     tokenSignal: o['token-signal'] as string | undefined,
     tokenPercent: num(o['token-percent'], 'token-percent'),
     tokenScope: o['token-scope'] as 'example' | 'global' | undefined,
+    // leave out the rows this run holds out for eval (its default eval fraction, its seed)
+    evalFraction: TrainConfigSchema.shape.evalFraction.parse(undefined),
+    evalSeed: num(o.seed, 'seed'),
   });
   const job = await s.job(jobId);
   return s.call('paramMasks.get', { maskId: Number(job.stats.maskId) });

@@ -317,5 +317,6 @@ export class EngineService {
     'jobs.list': () => this.current().jobs.list(),
     'jobs.cancel': (i) => this.current().jobs.cancel(i.jobId),
     'jobs.resume': (i) => this.current().jobs.resume(i.jobId),
+    'jobs.discard': (i) => this.current().jobs.discard(i.jobId),
   };
 }

@@ -7,8 +7,9 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { ApiError, EngineEvent, Job, JobKind, JobStatus } from '../../../preload/contract';
 import { WinnowError, toErrorValue } from '../util/errors';
-import { RESUMABLE_KINDS, type JobOutcome, type JobProgress } from './types';
+import { DISCARDABLE_KINDS, RESUMABLE_KINDS, type JobOutcome, type JobProgress } from './types';
 import { discardPartialExport } from '../export/partial';
+import { paramMaskPassState } from '../selection/param-masks-store';
 
 export interface JobExecutor {
   run(
@@ -73,7 +74,7 @@ export class JobManager {
       }
       const error: ApiError = {
         code: 'internal',
-        message: RESUMABLE_KINDS.has(kind)
+        message: this.canResume(kind, id)
           ? 'the engine stopped while this job ran; finished work is saved — resume to continue'
           : `the engine stopped while this job ran; nothing partial was kept${removed ? ` (removed the unfinished ${removed})` : ''} — start it again`,
       };
@@ -135,10 +136,33 @@ export class JobManager {
     if (!RESUMABLE_KINDS.has(job.kind)) {
       throw new WinnowError('unsupported', `${job.kind} jobs cannot be resumed; start a new one`);
     }
+    if (!this.canResume(job.kind, jobId)) {
+      throw new WinnowError('conflict', `job ${jobId} has no saved state (it stopped before saving any, or it was discarded); start a new one`);
+    }
     this.update(jobId, { status: 'queued', message: 'queued to resume', error: null });
     this.queue.push(jobId);
     queueMicrotask(() => void this.pump());
     return this.get(jobId);
+  }
+
+  /** Drops a stopped job's saved state (a parameter-mask pass's sums); the job can then no longer resume. */
+  discard(jobId: string): Job {
+    const job = this.get(jobId);
+    if (job.status !== 'failed' && job.status !== 'cancelled') {
+      throw new WinnowError('conflict', `job ${jobId} is ${job.status}; only a failed or cancelled job's saved state can be discarded`);
+    }
+    if (!DISCARDABLE_KINDS.has(job.kind)) {
+      throw new WinnowError('unsupported', `${job.kind} jobs keep their finished work with their run; there is no separate state to discard`);
+    }
+    paramMaskPassState(this.db, jobId).clear();
+    this.update(jobId, { status: job.status, message: `${job.status}; its saved state was discarded` });
+    return this.get(jobId);
+  }
+
+  /** Whether a stopped job has work to continue from: score and train runs keep it with the run; a parameter-mask pass once it saved state. */
+  private canResume(kind: JobKind, jobId: string): boolean {
+    if (!RESUMABLE_KINDS.has(kind)) return false;
+    return kind !== 'param_mask' || paramMaskPassState(this.db, jobId).exists();
   }
 
   /** Resolves when no job is queued or running (tests and the CLI wait on it). */
@@ -183,7 +207,9 @@ export class JobManager {
       this.live.delete(next);
       const e = toErrorValue(err);
       if (this.cancelRequested.has(next) || e.code === 'cancelled') {
-        this.update(next, { ...reached, status: 'cancelled', message: 'cancelled; finished work is saved' });
+        // a resumable runner says what it kept (a checkpoint, the sums so far); the rest get the generic line
+        const own = e.code === 'cancelled' && RESUMABLE_KINDS.has(kind) && e.message !== 'cancelled' ? e.message : null;
+        this.update(next, { ...reached, status: 'cancelled', message: own ?? 'cancelled; finished work is saved' });
       } else {
         this.update(next, { ...reached, status: 'failed', message: e.message, error: e });
       }
@@ -272,7 +298,7 @@ export class JobManager {
       message: (row.status === 'running' ? live?.message : undefined) ?? row.message ?? '',
       stats: (row.status === 'running' && live && Object.keys(live.stats).length ? live.stats : null) ?? (row.stats_json ? JSON.parse(row.stats_json) : {}),
       error,
-      resumable: (row.status === 'failed' || row.status === 'cancelled') && RESUMABLE_KINDS.has(row.kind),
+      resumable: (row.status === 'failed' || row.status === 'cancelled') && this.canResume(row.kind, row.id),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };

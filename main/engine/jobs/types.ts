@@ -31,4 +31,7 @@ export interface JobOutcome {
 
 export type JobRunner = (ctx: JobContext) => Promise<JobOutcome>;
 
-export const RESUMABLE_KINDS: ReadonlySet<JobKind> = new Set<JobKind>(['score', 'train']);
+/** kinds that keep their finished work when stopped; a param_mask job only once its pass has saved state */
+export const RESUMABLE_KINDS: ReadonlySet<JobKind> = new Set<JobKind>(['score', 'train', 'param_mask']);
+/** kinds whose saved state `jobs.discard` can drop (a score or train run keeps its results with the run) */
+export const DISCARDABLE_KINDS: ReadonlySet<JobKind> = new Set<JobKind>(['param_mask']);

@@ -1,17 +1,31 @@
 /**
- * The running state of one pass of one score run (table score_pass_state, migration 006): small JSON values and
- * binary arrays under string keys. Callers write it inside the transaction that stores a finished batch's results,
- * so what is on disk is always "everything up to the cursor" and never more or less.
+ * The running state of one pass of one score run (table score_pass_state, migration 006) — or of one job with no run
+ * row of its own (table job_state, migration 009: the parameter-mask gradient pass): small JSON values and binary
+ * arrays under string keys. Callers write it inside the transaction that stores a finished batch's results, so what
+ * is on disk is always "everything up to the cursor" and never more or less.
  */
 import type { Db } from '../db';
+
+/** where a pass keeps its state: the table and the column naming its owner */
+export interface StateTable {
+  table: 'score_pass_state' | 'job_state';
+  owner: 'run_id' | 'job_id';
+}
+export const SCORE_PASS_STATE: StateTable = { table: 'score_pass_state', owner: 'run_id' };
+export const JOB_STATE: StateTable = { table: 'job_state', owner: 'job_id' };
 
 export class PassState {
   private readonly getStmt;
   private readonly putStmt;
 
-  constructor(private readonly db: Db, private readonly runId: number, private readonly pass: string) {
-    this.getStmt = db.prepare('SELECT value FROM score_pass_state WHERE run_id = ? AND pass = ? AND key = ?').pluck();
-    this.putStmt = db.prepare('INSERT OR REPLACE INTO score_pass_state (run_id, pass, key, value) VALUES (?, ?, ?, ?)');
+  private readonly t: string;
+  private readonly o: string;
+
+  constructor(private readonly db: Db, private readonly runId: number | string, private readonly pass: string, where: StateTable = SCORE_PASS_STATE) {
+    this.t = where.table;
+    this.o = where.owner;
+    this.getStmt = db.prepare(`SELECT value FROM ${this.t} WHERE ${this.o} = ? AND pass = ? AND key = ?`).pluck();
+    this.putStmt = db.prepare(`INSERT OR REPLACE INTO ${this.t} (${this.o}, pass, key, value) VALUES (?, ?, ?, ?)`);
   }
 
   json<T>(key: string): T | undefined {
@@ -55,18 +69,28 @@ export class PassState {
   /** Keys starting with `prefix`, in key order. */
   keys(prefix: string): string[] {
     return this.db
-      .prepare(`SELECT key FROM score_pass_state WHERE run_id = ? AND pass = ? AND substr(key, 1, ?) = ? ORDER BY key`)
+      .prepare(`SELECT key FROM ${this.t} WHERE ${this.o} = ? AND pass = ? AND substr(key, 1, ?) = ? ORDER BY key`)
       .pluck()
       .all(this.runId, this.pass, prefix.length, prefix) as string[];
   }
 
   delete(key: string): void {
-    this.db.prepare('DELETE FROM score_pass_state WHERE run_id = ? AND pass = ? AND key = ?').run(this.runId, this.pass, key);
+    this.db.prepare(`DELETE FROM ${this.t} WHERE ${this.o} = ? AND pass = ? AND key = ?`).run(this.runId, this.pass, key);
   }
 
   /** Every key but those listed. */
   clearExcept(keep: string[]): void {
-    const all = this.db.prepare('SELECT key FROM score_pass_state WHERE run_id = ? AND pass = ?').pluck().all(this.runId, this.pass) as string[];
+    const all = this.db.prepare(`SELECT key FROM ${this.t} WHERE ${this.o} = ? AND pass = ?`).pluck().all(this.runId, this.pass) as string[];
     for (const k of all) if (!keep.includes(k)) this.delete(k);
+  }
+
+  /** Every key of the pass. */
+  clear(): void {
+    this.db.prepare(`DELETE FROM ${this.t} WHERE ${this.o} = ? AND pass = ?`).run(this.runId, this.pass);
+  }
+
+  /** Whether the pass has saved anything. */
+  exists(): boolean {
+    return this.db.prepare(`SELECT 1 FROM ${this.t} WHERE ${this.o} = ? AND pass = ? LIMIT 1`).get(this.runId, this.pass) !== undefined;
   }
 }

@@ -2,8 +2,19 @@
  * paramMasks.compute as a job: one gradient pass (batch 1, one backward per example, scoring/passes/gradients.ts
  * `exampleGradients`) over a seeded choice of the subset's (or dataset's) examples, with the token policy training
  * would use, accumulating Σg (and Σg² for sq_wg) for the scope's tensors; then the mask (param-masks.ts) is stored
- * with its provenance. Not resumable: a cancelled pass is discarded (it is one pass; start it again).
+ * with its provenance.
+ *
+ * Optionally the rows a training run would hold out for eval (training/data.ts `splitEval`, same rows, token policy,
+ * max tokens, eval fraction and seed) are left out before the choice, so the run's eval loss stays held out.
+ *
+ * Resumable like the scoring gradient pass: when the pass starts, its example ids (in pass order), the scope's tensor
+ * names and a fingerprint of the examples' tokens and masks go to `job_state` (migration 009); the float32 sums and
+ * the cursor follow after every example while they are small (WINNOW_MASK_STATE_BYTES, default 16 MiB), else at most
+ * every WINNOW_MASK_SAVE_SECONDS (default 30), and always on cancel. A resumed job restores the sums exactly and adds
+ * the remaining examples in the same order, so its mask is bit-identical to an uninterrupted run's. The state is
+ * deleted in the transaction that saves the mask, or by `jobs.discard`.
  */
+import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { openProjectDb, type Db } from '../db';
 import { disposeModel, loadModel, type LoadedModel } from '../models';
@@ -11,14 +22,16 @@ import { renderDataset } from '../data/renderDataset';
 import { DEFAULT_RENDER } from '../api/examples';
 import { layerBlockScores } from '../api/layers';
 import { exampleGradients, seededChoice, type GradientExample } from '../scoring/passes/gradients';
+import type { PassState } from '../scoring/state';
 import type { ParamMaskRequest } from '../../../preload/contract';
 import type { JobContext, JobOutcome } from '../jobs/types';
 import { WinnowError } from '../util/errors';
 import { resolveLayerSpec } from './layers';
-import { createTokenMasker } from './token-policy';
+import { createTokenMasker, type MaskedExample } from './token-policy';
 import { trainTokenPolicy } from '../training/run';
+import { isTrainable, splitEval, trainCandidateIds } from '../training/data';
 import { computeParamMask, type ParamMaskMethod, type TensorGrads } from './param-masks';
-import { assertMaskNameFree, saveParamMask, type ParamMaskProvenance } from './param-masks-store';
+import { assertMaskNameFree, paramMaskPassState, saveParamMask, type ParamMaskProvenance } from './param-masks-store';
 
 export function methodOf(req: ParamMaskRequest): ParamMaskMethod {
   return req.method === 'gps'
@@ -31,106 +44,211 @@ export function specOf(req: ParamMaskRequest): string {
   return `salience:${req.metric}:${req.density}:${req.topk}`;
 }
 
-function candidateIds(db: Db, req: ParamMaskRequest): number[] {
-  if (req.subsetId !== null) return db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(req.subsetId) as number[];
-  if (req.datasetId !== undefined) return db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(req.datasetId) as number[];
-  return db.prepare('SELECT id FROM examples ORDER BY id').pluck().all() as number[];
+/** Read per job (not at import) so tests can change them. */
+function savePolicy(): { bytes: number; seconds: number } {
+  return { bytes: Number(process.env.WINNOW_MASK_STATE_BYTES ?? 16 << 20), seconds: Number(process.env.WINNOW_MASK_SAVE_SECONDS ?? 30) };
 }
 
-/** The examples of the pass: those with a trainable token under the policy, then a seeded choice of `examples`. */
-export async function gradientExamples(db: Db, req: ParamMaskRequest, model: LoadedModel): Promise<GradientExample[]> {
-  const ids = candidateIds(db, req);
-  const datasets = [...new Set(ids.length ? (db.prepare(`SELECT DISTINCT dataset_id FROM examples WHERE id IN (SELECT value FROM json_each(?))`).pluck().all(JSON.stringify(ids)) as number[]) : [])];
+interface Meta {
+  /** examples whose gradients are in the saved sums */
+  cursor: number;
+  total: number;
+  /** the scope's tensors when the pass started (a `top:N:fim` scope follows layer scores that may change meanwhile) */
+  names: string[];
+  modelHash: string;
+  /** sha-256 of the examples' ids, token ids and masks: a resumed pass must see the very same inputs */
+  fingerprint: string;
+  heldOut: number | null;
+  /** time spent in the pass by earlier attempts */
+  seconds: number;
+}
+
+/** Render the rows and build training's token masker over all of them (a global top-% cut is taken over every row). */
+async function rowMasker(db: Db, req: ParamMaskRequest, model: LoadedModel): Promise<{ ids: number[]; masker: (id: number) => MaskedExample | null }> {
+  const ids = trainCandidateIds(db, req.subsetId, req.datasetId);
+  const datasets = ids.length ? (db.prepare(`SELECT DISTINCT dataset_id FROM examples WHERE id IN (SELECT value FROM json_each(?))`).pluck().all(JSON.stringify(ids)) as number[]) : [];
   for (const d of datasets) await renderDataset(db, d, model.tokenizer, { ...DEFAULT_RENDER, maxTokens: req.maxTokens });
-  const masker = createTokenMasker(db, { tokenizerId: model.tokenizer.id, modelId: req.modelId, policy: trainTokenPolicy(req) }, ids);
-  const usable: GradientExample[] = [];
+  return { ids, masker: createTokenMasker(db, { tokenizerId: model.tokenizer.id, modelId: req.modelId, policy: trainTokenPolicy(req) }, ids) };
+}
+
+/** The example as the pass differentiates it (at most maxTokens); null when no position is left to learn. */
+function passExample(m: MaskedExample | null, maxTokens: number): GradientExample | null {
+  if (!m) return null;
+  const L = Math.min(m.ids.length, maxTokens);
+  const mask = m.mask.subarray(0, L);
+  return mask.some((v, t) => t > 0 && v === 1) ? { tokenIds: m.ids.subarray(0, L), labelMask: mask } : null;
+}
+
+/**
+ * The examples of the pass: those with a trainable token under the policy, minus the eval split when asked for, then
+ * a seeded choice of `examples` of them (in the choice's order). `heldOut`: how many eval rows were left out.
+ */
+export async function gradientExamples(db: Db, req: ParamMaskRequest, model: LoadedModel): Promise<{ ids: number[]; examples: GradientExample[]; heldOut: number | null }> {
+  const { ids, masker } = await rowMasker(db, req, model);
+  const trainable: number[] = [];
   const byId = new Map<number, GradientExample>();
   for (const id of ids) {
     const m = masker(id);
-    if (!m) continue;
-    const L = Math.min(m.ids.length, req.maxTokens);
-    const mask = m.mask.subarray(0, L);
-    if (!mask.some((v, t) => t > 0 && v === 1)) continue;
-    byId.set(id, { tokenIds: m.ids.subarray(0, L), labelMask: mask });
+    // training's own test, so the split below is the one a run on these rows makes
+    if (isTrainable(m)) trainable.push(id);
+    const ex = passExample(m, req.maxTokens);
+    if (ex) byId.set(id, ex);
   }
-  for (const id of seededChoice([...byId.keys()], req.examples, req.seed)) usable.push(byId.get(id)!);
-  if (!usable.length) throw new WinnowError('bad_input', `parameter mask: none of the ${ids.length} example(s) has a trainable token under the "${req.tokenPolicy}" policy`);
-  return usable;
+  const held = req.evalFraction !== undefined ? new Set(splitEval(trainable, req.evalFraction, req.evalSeed ?? 0).eval) : new Set<number>();
+  const chosen = seededChoice([...byId.keys()].filter((id) => !held.has(id)), req.examples, req.seed);
+  if (!chosen.length) {
+    throw new WinnowError('bad_input', `parameter mask: none of the ${ids.length} example(s) has a trainable token under the "${req.tokenPolicy}" policy${held.size ? ` outside the ${held.size} eval row(s) left out` : ''}`);
+  }
+  return { ids: chosen, examples: chosen.map((id) => byId.get(id)!), heldOut: req.evalFraction !== undefined ? held.size : null };
 }
 
-/** Σg (and Σg² when asked) per scope tensor over the examples; null when cancelled. */
-export async function accumulateGradients(
-  model: LoadedModel,
-  names: string[],
-  examples: GradientExample[],
-  opts: { squares: boolean; onExample?: (done: number) => boolean | void },
-): Promise<{ sumG: tf.Tensor[]; sumG2: tf.Tensor[] | null } | null> {
-  const sumG = names.map((n) => tf.zerosLike(model.weights[n]!));
-  const sumG2 = opts.squares ? names.map((n) => tf.zerosLike(model.weights[n]!)) : null;
-  let ok = false;
-  try {
-    for (let i = 0; i < examples.length; i++) {
-      // null: no position to learn — gradientExamples keeps only examples with one, so this never adds anything
-      const gs = exampleGradients(model, examples[i]!, names) ?? [];
-      gs.forEach((g, k) => {
-        const s = tf.add(sumG[k]!, g);
-        sumG[k]!.dispose();
-        sumG[k] = s;
-        if (sumG2) {
-          const q = tf.tidy(() => tf.add(sumG2[k]!, tf.square(g)));
-          sumG2[k]!.dispose();
-          sumG2[k] = q;
-        }
-        g.dispose();
-      });
-      if (opts.onExample?.(i + 1) === false) return null;
-      await new Promise((r) => setImmediate(r));
-    }
-    ok = true;
-    return { sumG, sumG2 };
-  } finally {
-    if (!ok) for (const t of [...sumG, ...(sumG2 ?? [])]) t.dispose();
+function fingerprint(ids: ArrayLike<number>, examples: GradientExample[]): string {
+  const h = createHash('sha256');
+  examples.forEach((e, i) => {
+    h.update(Int32Array.of(ids[i]!, e.tokenIds.length));
+    h.update(e.tokenIds);
+    h.update(e.labelMask);
+  });
+  return h.digest('hex');
+}
+
+/** Running Σg (and Σg²) per tensor, as tensors; restored from saved float32 arrays bit for bit. */
+class Sums {
+  private constructor(readonly g: tf.Tensor[], readonly g2: tf.Tensor[] | null) {}
+
+  static start(model: LoadedModel, names: string[], squares: boolean, saved?: { st: PassState }): Sums {
+    const load = (key: string, n: string) => {
+      const w = model.weights[n]!;
+      const a = saved?.st.float32(`${key}:${n}`);
+      if (saved && (!a || a.length !== w.size)) throw new WinnowError('conflict', `parameter mask: the saved sums of ${n} are missing or of the wrong size; discard the job and compute the mask again`);
+      return a ? tf.tensor(a, w.shape, 'float32') : tf.zerosLike(w);
+    };
+    return new Sums(names.map((n) => load('g', n)), squares ? names.map((n) => load('g2', n)) : null);
+  }
+
+  add(grads: tf.Tensor[]): void {
+    grads.forEach((g, k) => {
+      const s = tf.add(this.g[k]!, g);
+      this.g[k]!.dispose();
+      this.g[k] = s;
+      if (this.g2) {
+        const q = tf.tidy(() => tf.add(this.g2![k]!, tf.square(g)));
+        this.g2[k]!.dispose();
+        this.g2[k] = q;
+      }
+      g.dispose();
+    });
+  }
+
+  async arrays(): Promise<{ g: Float32Array[]; g2: Float32Array[] | null }> {
+    const read = (ts: tf.Tensor[]) => Promise.all(ts.map(async (t) => (await t.data()) as Float32Array));
+    return { g: await read(this.g), g2: this.g2 ? await read(this.g2) : null };
+  }
+
+  dispose(): void {
+    tf.dispose([...this.g, ...(this.g2 ?? [])]);
   }
 }
 
 export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
   const req = ctx.params as unknown as ParamMaskRequest;
   const db = openProjectDb(ctx.dbPath);
+  const st = paramMaskPassState(db, ctx.jobId);
   let model: LoadedModel | null = null;
+  let sums: Sums | null = null;
   try {
     assertMaskNameFree(db, req.name);
     const dir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(req.modelId) as string | undefined;
     if (!dir) throw new WinnowError('not_found', `model ${req.modelId} not found`);
-    ctx.progress({ current: 0, total: req.examples, message: 'loading model' });
+    let meta = st.json<Meta>('meta');
+    ctx.progress({ current: meta?.cursor ?? 0, total: meta?.total ?? req.examples, message: 'loading model' });
     model = await loadModel(dir);
     const m = model;
-    const names = resolveLayerSpec(req.scope, m.tensors, layerBlockScores(db, req.modelId, req.scope));
-    ctx.progress({ current: 0, total: req.examples, message: 'rendering examples' });
-    const examples = await gradientExamples(db, req, m);
+    const squares = req.method === 'salience' && req.metric === 'sq_wg';
+    let ids: Int32Array;
+    let examples: GradientExample[];
+    if (meta) {
+      // resuming: the same examples in the same order, checked against what the pass started with
+      if (meta.modelHash !== m.hash) throw new WinnowError('conflict', `parameter mask "${req.name}": the weights of ${dir} changed since its gradient pass started (hash ${meta.modelHash}, now ${m.hash}); discard the job and compute the mask again`);
+      const missing = meta.names.filter((n) => !(n in m.weights));
+      if (missing.length) throw new WinnowError('conflict', `parameter mask "${req.name}": tensor ${missing[0]} of the saved pass is not in ${dir}; discard the job and compute the mask again`);
+      ctx.progress({ current: meta.cursor, total: meta.total, message: 'rendering examples' });
+      ids = st.int32('ids')!;
+      const { masker } = await rowMasker(db, req, m);
+      // an example with nothing left to learn shows up as empty, which no fingerprint of a started pass matches
+      examples = Array.from(ids, (id) => passExample(masker(id), req.maxTokens) ?? { tokenIds: new Int32Array(0), labelMask: new Uint8Array(0) });
+      if (fingerprint(ids, examples) !== meta.fingerprint) {
+        throw new WinnowError('conflict', `parameter mask "${req.name}": the examples of its gradient pass changed since it started (re-rendered, re-mapped, a changed token mask or subset); discard the job and compute the mask again`);
+      }
+      sums = Sums.start(m, meta.names, squares, meta.cursor > 0 ? { st } : undefined);
+    } else {
+      const names = resolveLayerSpec(req.scope, m.tensors, layerBlockScores(db, req.modelId, req.scope));
+      ctx.progress({ current: 0, total: req.examples, message: 'rendering examples' });
+      const chosen = await gradientExamples(db, req, m);
+      ids = Int32Array.from(chosen.ids);
+      examples = chosen.examples;
+      meta = { cursor: 0, total: ids.length, names, modelHash: m.hash, fingerprint: fingerprint(ids, examples), heldOut: chosen.heldOut, seconds: 0 };
+      const first = meta;
+      db.transaction(() => {
+        st.putArray('ids', ids);
+        st.putJson('meta', first);
+      })();
+      sums = Sums.start(m, names, squares);
+    }
+    const names = meta.names;
+    const total = meta.total;
+
+    const policy = savePolicy();
+    const stateBytes = 4 * names.reduce((a, n) => a + m.weights[n]!.size, 0) * (squares ? 2 : 1);
     const started = Date.now();
-    const sums = await accumulateGradients(m, names, examples, {
-      squares: req.method === 'salience' && req.metric === 'sq_wg',
-      onExample: (k) => {
-        const secs = (Date.now() - started) / 1000;
-        ctx.progress({ current: k, total: examples.length, message: `gradients ${k}/${examples.length}`, etaSeconds: ((examples.length - k) * secs) / k });
-        return !ctx.isCancelled();
-      },
-    });
-    if (!sums) throw new WinnowError('cancelled', 'parameter mask cancelled; nothing was saved');
-    ctx.progress({ current: examples.length, total: examples.length, message: 'choosing entries' });
+    const secondsBefore = meta.seconds;
+    const startCursor = meta.cursor;
+    let savedAt = Date.now();
+    let savedCursor = meta.cursor;
+    const save = async (): Promise<void> => {
+      const a = await sums!.arrays();
+      meta!.seconds = secondsBefore + (Date.now() - started) / 1000;
+      const at = meta!;
+      db.transaction(() => {
+        names.forEach((n, k) => {
+          st.putArray(`g:${n}`, a.g[k]!);
+          if (a.g2) st.putArray(`g2:${n}`, a.g2[k]!);
+        });
+        st.putJson('meta', at);
+      })();
+      savedAt = Date.now();
+      savedCursor = at.cursor;
+    };
+    if (startCursor > 0) ctx.log('info', `parameter mask "${req.name}": resuming its gradient pass at example ${startCursor} of ${total}`);
+
+    for (let k = meta.cursor; k < total; k++) {
+      if (ctx.isCancelled()) {
+        if (savedCursor < meta.cursor) await save();
+        throw new WinnowError('cancelled', `cancelled after ${meta.cursor} of ${total} examples; the gradient sums so far are saved — Resume continues from there, Discard drops them`);
+      }
+      // null: no position to learn — passExample keeps only examples with one, so this never adds anything
+      sums.add(exampleGradients(m, examples[k]!, names) ?? []);
+      meta.cursor = k + 1;
+      if (meta.cursor < total && (stateBytes <= policy.bytes || Date.now() - savedAt >= policy.seconds * 1000)) await save();
+      const secs = (Date.now() - started) / 1000;
+      const done = meta.cursor - startCursor;
+      ctx.progress({ current: meta.cursor, total, message: `gradients ${meta.cursor}/${total}`, etaSeconds: ((total - meta.cursor) * secs) / done, stats: { examplesPerSec: Math.round((10 * done) / Math.max(secs, 1e-3)) / 10 } });
+      await new Promise((r) => setImmediate(r));
+    }
+
+    ctx.progress({ current: total, total, message: 'choosing entries' });
+    const sumsNow = await sums.arrays();
     const info = new Map(m.tensors.map((t) => [t.name, t]));
     const grads: TensorGrads[] = [];
     for (let k = 0; k < names.length; k++) {
       grads.push({
         info: info.get(names[k]!)!,
         weight: (await m.weights[names[k]!]!.data()) as Float32Array,
-        sumG: (await sums.sumG[k]!.data()) as Float32Array,
-        sumG2: sums.sumG2 ? ((await sums.sumG2[k]!.data()) as Float32Array) : undefined,
+        sumG: sumsNow.g[k]!,
+        sumG2: sumsNow.g2 ? sumsNow.g2[k]! : undefined,
       });
     }
-    for (const t of [...sums.sumG, ...(sums.sumG2 ?? [])]) t.dispose();
-    const method = methodOf(req);
-    const tensors = computeParamMask(grads, method);
+    const tensors = computeParamMask(grads, methodOf(req));
     const scopeParams = grads.reduce((a, g) => a + g.info.size, 0);
     const subsetName = req.subsetId !== null ? ((db.prepare('SELECT name FROM subsets WHERE id = ?').pluck().get(req.subsetId) as string | undefined) ?? null) : null;
     const provenance: ParamMaskProvenance = {
@@ -141,8 +259,9 @@ export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
       perRow: req.method === 'gps' ? (req.perRow ?? null) : null,
       topk: req.method === 'gps' ? 'per_row' : req.topk,
       scope: req.scope,
-      examples: examples.length,
+      examples: total,
       seed: req.seed,
+      evalSplit: req.evalFraction !== undefined ? { fraction: req.evalFraction, seed: req.evalSeed ?? 0, heldOut: meta.heldOut ?? 0 } : null,
       subsetId: req.subsetId,
       subsetName,
       datasetId: req.datasetId ?? null,
@@ -150,14 +269,21 @@ export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
       maxTokens: req.maxTokens,
       modelHash: m.hash,
       modelPath: dir,
-      seconds: Math.round((Date.now() - started) / 100) / 10,
+      seconds: Math.round(10 * (secondsBefore + (Date.now() - started) / 1000)) / 10,
     };
-    const saved = saveParamMask(db, { name: req.name, modelId: req.modelId, scopeParams, provenance, tensors });
+    // the mask and the end of the saved pass in one transaction: a crash leaves one or the other
+    const saved = db.transaction(() => {
+      const s = saveParamMask(db, { name: req.name, modelId: req.modelId, scopeParams, provenance, tensors, exampleIds: ids });
+      st.clear();
+      return s;
+    })();
+    const held = meta.heldOut ? `, ${meta.heldOut} eval row(s) left out` : '';
     return {
-      message: `parameter mask "${saved.name}": ${saved.trainableParams} of ${scopeParams} entries in ${saved.tensors.length} tensor(s), from ${examples.length} example(s)`,
-      stats: { maskId: saved.id, trainableParams: saved.trainableParams, scopeParams, tensors: saved.tensors.length, examples: examples.length },
+      message: `parameter mask "${saved.name}": ${saved.trainableParams} of ${scopeParams} entries in ${saved.tensors.length} tensor(s), from ${total} example(s)${held}${startCursor > 0 ? ` (resumed at ${startCursor})` : ''}`,
+      stats: { maskId: saved.id, trainableParams: saved.trainableParams, scopeParams, tensors: saved.tensors.length, examples: total, heldOut: meta.heldOut ?? 0 },
     };
   } finally {
+    sums?.dispose();
     if (model) disposeModel(model);
     db.close();
   }

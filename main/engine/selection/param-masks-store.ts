@@ -1,9 +1,11 @@
 /**
  * Named parameter masks in the project database (migration 007): one row with the provenance, one bitset per tensor
- * that has a trainable entry. Tensors of a model that have no row are frozen under the mask.
+ * that has a trainable entry. Tensors of a model that have no row are frozen under the mask. The ids of the examples
+ * of the gradient pass are kept beside it (migration 009), and a pass under way keeps its state in `job_state`.
  */
 import type { Db } from '../db';
-import { toBlob, blobToUint8 } from '../db';
+import { toBlob, blobToUint8, blobToInt32 } from '../db';
+import { JOB_STATE, PassState } from '../scoring/state';
 import type { ParamMaskInfo } from '../../../preload/contract';
 import { WinnowError } from '../util/errors';
 import { packBits, unpackBits, type TensorMask } from './param-masks';
@@ -24,6 +26,9 @@ export interface ParamMaskProvenance {
   scope: string;
   examples: number;
   seed: number;
+  /** the eval split left out of the pass: what a training run on the same rows with this eval fraction and seed (and
+   * the same token policy and max tokens) holds out; `heldOut` rows were left out. null: none was left out */
+  evalSplit: { fraction: number; seed: number; heldOut: number } | null;
   subsetId: number | null;
   subsetName: string | null;
   datasetId: number | null;
@@ -62,13 +67,16 @@ export function assertMaskNameFree(db: Db, name: string): void {
   if (db.prepare('SELECT 1 FROM param_masks WHERE name = ?').get(name)) throw new WinnowError('conflict', `a parameter mask named "${name}" already exists`);
 }
 
-export function saveParamMask(db: Db, opts: { name: string; modelId: number; scopeParams: number; provenance: ParamMaskProvenance; tensors: TensorMask[] }): ParamMaskInfo {
+export function saveParamMask(
+  db: Db,
+  opts: { name: string; modelId: number; scopeParams: number; provenance: ParamMaskProvenance; tensors: TensorMask[]; exampleIds?: Int32Array },
+): ParamMaskInfo {
   const trainable = opts.tensors.reduce((a, t) => a + t.selected, 0);
   const id = db.transaction(() => {
     assertMaskNameFree(db, opts.name);
     const r = db
-      .prepare(`INSERT INTO param_masks (name, model_id, method, trainable_params, scope_params, provenance_json, created_at) VALUES (?, ?, ?, ?, ?, ?, datetime('now'))`)
-      .run(opts.name, opts.modelId, opts.provenance.method, trainable, opts.scopeParams, JSON.stringify(opts.provenance));
+      .prepare(`INSERT INTO param_masks (name, model_id, method, trainable_params, scope_params, provenance_json, example_ids, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, datetime('now'))`)
+      .run(opts.name, opts.modelId, opts.provenance.method, trainable, opts.scopeParams, JSON.stringify(opts.provenance), opts.exampleIds ? toBlob(opts.exampleIds) : null);
     const maskId = Number(r.lastInsertRowid);
     const ins = db.prepare('INSERT INTO param_mask_tensors (mask_id, tensor_name, shape_json, selected, bits) VALUES (?, ?, ?, ?, ?)');
     for (const t of opts.tensors) ins.run(maskId, t.name, JSON.stringify(t.shape), t.selected, toBlob(packBits(t.mask)));
@@ -106,4 +114,16 @@ export function loadParamMaskBits(db: Db, id: number): Map<string, { shape: numb
     out.set(r.tensor_name, { shape, mask: unpackBits(blobToUint8(r.bits), shape.reduce((a, b) => a * b, 1)) });
   }
   return out;
+}
+
+/** The examples of the mask's gradient pass, or null for a mask saved before they were recorded. */
+export function paramMaskExampleIds(db: Db, id: number): Int32Array | null {
+  const b = db.prepare('SELECT example_ids FROM param_masks WHERE id = ?').pluck().get(id) as Buffer | null | undefined;
+  if (b === undefined) throw new WinnowError('not_found', `parameter mask ${id} not found`);
+  return b ? blobToInt32(b) : null;
+}
+
+/** The saved state of a parameter-mask job's gradient pass (cursor, example ids, running sums). */
+export function paramMaskPassState(db: Db, jobId: string): PassState {
+  return new PassState(db, jobId, 'param_mask', JOB_STATE);
 }

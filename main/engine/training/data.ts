@@ -22,25 +22,42 @@ export interface TrainData {
   skippedEmpty: number;
 }
 
+/** The rows a run (or a parameter mask computed for it) reads: a subset's members, a dataset's rows, or every row; by id. */
+export function trainCandidateIds(db: Db, subsetId: number | null, datasetId?: number): number[] {
+  if (subsetId !== null) return db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(subsetId) as number[];
+  if (datasetId !== undefined) return db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(datasetId) as number[];
+  return db.prepare('SELECT id FROM examples ORDER BY id').pluck().all() as number[];
+}
+
+/** Whether training keeps an example: it is rendered and its token mask has a trainable token. */
+export function isTrainable(m: { mask: Uint8Array } | null): boolean {
+  return m !== null && m.mask.some((w) => w === 1);
+}
+
+/**
+ * The held-out split: a seeded shuffle of the trainable examples (in id order) whose first round(n·evalFraction) —
+ * at least one when evalFraction > 0 and n ≥ 2 — are the eval rows. A parameter mask uses it to leave a run's eval
+ * rows out of its gradient pass, so keep the two in one place.
+ */
+export function splitEval<T>(all: T[], evalFraction: number, seed: number): { eval: T[]; train: T[] } {
+  const rand = mulberry32(seed ^ 0x5eed);
+  const order = all.map((e) => ({ e, r: rand() })).sort((a, b) => a.r - b.r).map((o) => o.e);
+  const nEval = evalFraction > 0 && order.length >= 2 ? Math.max(1, Math.round(order.length * evalFraction)) : 0;
+  return { eval: order.slice(0, nEval), train: order.slice(nEval) };
+}
+
 export function loadTrainData(
   db: Db,
   opts: { subsetId: number | null; datasetId?: number; tokenizerId: string; modelId: number; policy: TokenPolicySpec; evalFraction: number; seed: number },
 ): TrainData {
-  let ids: number[];
-  if (opts.subsetId !== null) {
-    ids = db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(opts.subsetId) as number[];
-  } else if (opts.datasetId !== undefined) {
-    ids = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(opts.datasetId) as number[];
-  } else {
-    ids = db.prepare('SELECT id FROM examples ORDER BY id').pluck().all() as number[];
-  }
+  const ids = trainCandidateIds(db, opts.subsetId, opts.datasetId);
   const all: TrainExample[] = [];
   let skippedEmpty = 0;
   const masker = createTokenMasker(db, { tokenizerId: opts.tokenizerId, modelId: opts.modelId, policy: opts.policy }, ids);
   for (const id of ids) {
     const m = masker(id);
     if (!m) continue;
-    if (!m.mask.some((w) => w === 1)) {
+    if (!isTrainable(m)) {
       skippedEmpty++;
       continue;
     }
@@ -49,15 +66,13 @@ export function loadTrainData(
   if (all.length === 0) {
     throw new WinnowError('bad_input', `no trainable examples: ${ids.length} selected, ${skippedEmpty} have no trainable tokens, the rest are not rendered`);
   }
-  const rand = mulberry32(opts.seed ^ 0x5eed);
-  const order = all.map((e) => ({ e, r: rand() })).sort((a, b) => a.r - b.r).map((o) => o.e);
-  const nEval = opts.evalFraction > 0 && order.length >= 2 ? Math.max(1, Math.round(order.length * opts.evalFraction)) : 0;
+  const split = splitEval(all, opts.evalFraction, opts.seed);
   // Held-out loss is always measured on the same tokens — the response (or, with policy 'all', every token) — so
   // runs with different token policies (e.g. top-60% by excess_loss) are compared on one yardstick.
   const evalPolicy: TokenPolicySpec = opts.policy.kind === 'all' ? { kind: 'all' } : { kind: 'response' };
   const evalMasker = createTokenMasker(db, { tokenizerId: opts.tokenizerId, modelId: opts.modelId, policy: evalPolicy }, []);
-  const evalSet = order.slice(0, nEval).map((e) => ({ ...e, weights: evalMasker(e.exampleId)?.mask ?? e.weights }));
-  return { eval: evalSet, train: order.slice(nEval), skippedEmpty };
+  const evalSet = split.eval.map((e) => ({ ...e, weights: evalMasker(e.exampleId)?.mask ?? e.weights }));
+  return { eval: evalSet, train: split.train, skippedEmpty };
 }
 
 /** The examples of micro-batch `micro` (global index) — epoch-wise seeded permutations, deterministic in (seed, index). */

@@ -24,7 +24,7 @@ import { learningRate } from './schedule';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { layerBlockScores } from '../api/layers';
 import type { TokenPolicySpec } from '../selection/token-policy';
-import { getParamMask, loadParamMaskBits } from '../selection/param-masks-store';
+import { getParamMask, loadParamMaskBits, paramMaskExampleIds } from '../selection/param-masks-store';
 
 export function trainTokenPolicy(cfg: Pick<TrainConfig, 'tokenPolicy' | 'tokenSignal' | 'tokenPercent' | 'tokenScope' | 'tokenMaskName'>): TokenPolicySpec {
   if (cfg.tokenPolicy === 'all') return { kind: 'all' };
@@ -116,6 +116,23 @@ export function lossOnBatch(
   };
 }
 
+/**
+ * A parameter mask chosen from gradients of this run's eval rows has seen them, so the eval loss is not fully held
+ * out: how many did, and the warning (null when none, or when the mask predates recorded example ids).
+ */
+export function evalRowsSeenByMask(db: Db, cfg: TrainConfig, evalRows: TrainExample[]): { rows: number; warning: string } | null {
+  if (cfg.paramMaskId === undefined) return null;
+  const ids = paramMaskExampleIds(db, cfg.paramMaskId);
+  if (!ids) return null;
+  const seen = new Set(ids);
+  const rows = evalRows.filter((e) => seen.has(e.exampleId)).length;
+  if (!rows) return null;
+  return {
+    rows,
+    warning: `${rows} of the ${evalRows.length} eval row(s) were in the gradient pass of parameter mask #${cfg.paramMaskId}, so the eval loss is not fully held out (compute the mask with this run's eval fraction ${cfg.evalFraction} and seed ${cfg.seed} to leave them out)`,
+  };
+}
+
 export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
   const runId = Number(ctx.params.runId);
   const db = openProjectDb(ctx.dbPath);
@@ -158,6 +175,8 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
       seed: cfg.seed,
     });
     if (data.skippedEmpty) ctx.log('warn', `train run ${runId}: ${data.skippedEmpty} example(s) have no trainable tokens and are left out`);
+    const evalSeen = evalRowsSeenByMask(db, cfg, data.eval);
+    if (evalSeen) ctx.log('warn', `train run ${runId}: ${evalSeen.warning}`);
 
     for (const name of trainable) {
       const v = tf.variable(m.weights[name]!, true);
@@ -292,8 +311,11 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
     db.prepare(`UPDATE train_runs SET status = 'done', out_dir = ?, step = ? WHERE id = ?`).run(outDir, cfg.steps, runId);
     const secs = (Date.now() - started) / 1000;
     return {
-      message: `trained ${cfg.steps} steps on ${trainable.length} tensors; final loss ${lastLoss.toFixed(4)}`,
-      stats: { runId, outDir, loss: lastLoss, tokensPerSec: Math.round(tokensTotal / Math.max(secs, 1e-3)), trainableTensors: trainable.length },
+      message: `trained ${cfg.steps} steps on ${trainable.length} tensors; final loss ${lastLoss.toFixed(4)}${evalSeen ? `; warning: ${evalSeen.warning}` : ''}`,
+      stats: {
+        runId, outDir, loss: lastLoss, tokensPerSec: Math.round(tokensTotal / Math.max(secs, 1e-3)), trainableTensors: trainable.length,
+        ...(evalSeen ? { evalRowsInMaskPass: evalSeen.rows } : {}),
+      },
     };
   } catch (err) {
     if (!(err instanceof WinnowError && err.code === 'cancelled')) {

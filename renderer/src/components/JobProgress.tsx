@@ -18,7 +18,7 @@ export function ProgressBar({ current, total, status }: { current: number; total
   );
 }
 
-/** Cancel / Resume buttons for a job, with the engine's answer shown if it refuses. */
+/** Cancel / Resume (/ Discard, for a parameter mask's saved pass) buttons for a job, with the engine's answer shown if it refuses. */
 export function JobActions({ job }: { job: Job }) {
   const { client } = useApp();
   const [error, setError] = useState<ApiError | null>(null);
@@ -49,6 +49,19 @@ export function JobActions({ job }: { job: Job }) {
           }}
         >
           Resume
+        </button>
+      )}
+      {canResume && job.kind === 'param_mask' && (
+        <button
+          className="btn btn-small"
+          data-testid="job-discard"
+          title="Drop the saved gradient sums; the job can then no longer resume"
+          onClick={async () => {
+            const r = await client.call('jobs.discard', { jobId: job.jobId });
+            setError(r.ok ? null : r.error);
+          }}
+        >
+          Discard
         </button>
       )}
       <ErrorText error={error} testId="job-action-error" />

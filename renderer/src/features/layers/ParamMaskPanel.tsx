@@ -1,7 +1,8 @@
 /**
  * Parameter masks (salience, gps) on the Layers screen: which entries of the chosen tensors a run may change, from one
  * gradient pass over the rows. The scope is the grid's current choice (or every tensor); the mask's trainable count
- * is shown next to the scope's; "Train with" opens the Train form with the mask picked.
+ * is shown next to the scope's; "Train with" opens the Train form with the mask picked. The rows a training run holds
+ * out for eval (its "eval rows %" and seed, the Train form's defaults here) are left out of the pass.
  */
 import { useState } from 'react';
 import type { ApiError, ApiInput, ParamMaskInfo } from '../../../../preload/contract';
@@ -34,6 +35,27 @@ export function describeMask(m: ParamMaskInfo): string {
   return `salience ${METRICS.find(([k]) => k === m.metric)?.[1] ?? m.metric}, ${fmtNum(100 * (m.density ?? 0))}% ${m.topk === 'global' ? 'of the scope' : 'per tensor'}`;
 }
 
+/** The eval split a mask's pass left out, from its provenance. */
+export function describeEvalSplit(m: ParamMaskInfo): string {
+  const e = m.provenance.evalSplit as { fraction: number; seed: number; heldOut: number } | null | undefined;
+  if (!e) return 'none left out';
+  return `${fmtNum(e.heldOut)} left out (${fmtNum(100 * e.fraction)}%, seed ${e.seed})`;
+}
+
+/**
+ * Whether the mask's pass left out the eval rows of a run with these settings (same rows, token policy, max tokens,
+ * eval fraction and seed pick the same split); a run with no eval rows has nothing to leave out.
+ */
+export function maskLeavesOutEval(
+  m: ParamMaskInfo,
+  run: { subsetId: number | null; datasetId: number | null; tokenPolicy: string; maxTokens: number; evalFraction: number; seed: number },
+): boolean {
+  if (!(run.evalFraction > 0)) return true;
+  const p = m.provenance as { evalSplit?: { fraction: number; seed: number } | null; subsetId?: number | null; datasetId?: number | null; tokenPolicy?: { kind?: string }; maxTokens?: number };
+  const sameRows = (p.subsetId ?? null) === run.subsetId && (run.subsetId !== null || (p.datasetId ?? null) === run.datasetId);
+  return !!p.evalSplit && sameRows && p.evalSplit.fraction === run.evalFraction && p.evalSplit.seed === run.seed && p.tokenPolicy?.kind === run.tokenPolicy && p.maxTokens === run.maxTokens;
+}
+
 const pct = (part: number, whole: number) => `${((100 * part) / Math.max(1, whole)).toFixed(part / Math.max(1, whole) < 0.01 ? 2 : 1)}%`;
 
 export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: string | null }) {
@@ -48,6 +70,9 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
   const [subsetId, setSubsetId] = useState<number | null>(null);
   const [examples, setExamples] = useState('100');
   const [tokenPolicy, setTokenPolicy] = useState<'response' | 'all'>('response');
+  // the Train form's defaults: a run started from there holds out these rows
+  const [evalPercent, setEvalPercent] = useState('5');
+  const [evalSeed, setEvalSeed] = useState('0');
   const [name, setName] = useState('');
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -70,6 +95,8 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
       subsetId,
       datasetId: subsetId === null ? (datasetId ?? undefined) : undefined,
       examples: Number(examples),
+      evalFraction: Number(evalPercent) / 100,
+      evalSeed: Number(evalSeed),
       tokenPolicy,
       // hand-edited masks (saved as "edited") replace the template mask where they exist, as in training
       ...(tokenPolicy === 'response' ? { tokenMaskName: 'edited' } : {}),
@@ -119,6 +146,24 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
           title="a seeded choice of this many rows with trainable tokens; one backward pass each"
         />
         <SelectField label="Tokens" testId="pm-token-policy" value={tokenPolicy} onChange={setTokenPolicy} options={TOKENS} />
+        <TextField
+          label="Eval rows %"
+          testId="pm-eval-percent"
+          width="narrow"
+          inputMode="decimal"
+          value={evalPercent}
+          onChange={setEvalPercent}
+          title="left out of the pass: the rows a training run on the same rows holds out for its eval loss at this “eval rows %” and seed (0 leaves none out)"
+        />
+        <TextField
+          label="Training seed"
+          testId="pm-eval-seed"
+          width="narrow"
+          inputMode="numeric"
+          value={evalSeed}
+          onChange={setEvalSeed}
+          title="the seed of the training run whose eval rows to leave out"
+        />
         <TextField label="Name" testId="pm-name" width="grow" value={name} placeholder="salience-1pct" onChange={setName} />
         <button className="btn btn-primary" data-testid="pm-compute" disabled={!name.trim()} onClick={() => void compute()}>
           Compute mask
@@ -147,6 +192,7 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
               <th className="num">Trainable entries</th>
               <th className="num">Tensors</th>
               <th className="num">Examples</th>
+              <th>Eval rows</th>
               <th />
             </tr>
           </thead>
@@ -163,6 +209,7 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
                 </td>
                 <td className="num">{m.tensors.length}</td>
                 <td className="num">{fmtNum(Number(m.provenance.examples ?? 0))}</td>
+                <td data-testid="pm-eval-split">{describeEvalSplit(m)}</td>
                 <td className="actions">
                   <button className="btn btn-small" data-testid="pm-train" onClick={() => trainWith(m)}>
                     Train with

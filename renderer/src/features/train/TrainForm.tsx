@@ -5,6 +5,7 @@ import { useApp, useCall } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { ModelField, SelectField, SubsetField, TextField } from '../../components/Field';
 import { fmtCount, fmtNum } from '../../components/format';
+import { describeEvalSplit, maskLeavesOutEval } from '../layers/ParamMaskPanel';
 
 const mem = (b: number) => (b < 1024 ** 3 ? `${(b / 1024 ** 2).toFixed(1)} MiB` : `${(b / 1024 ** 3).toFixed(2)} GiB`);
 
@@ -197,6 +198,12 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
               only the mask’s {fmtNum(paramMask.trainableParams)} entries change; its scope <code>{paramMask.scope}</code> replaces the layer choice
             </span>
           )}
+          {paramMask &&
+            !maskLeavesOutEval(paramMask, { subsetId, datasetId: subsetId === null ? (datasetId ?? null) : null, tokenPolicy, maxTokens: num(maxTokens), evalFraction: num(evalPercent) / 100, seed: num(seed) }) && (
+              <span className="muted hint" data-testid="train-param-mask-eval">
+                its gradient pass did not leave out this run’s eval rows ({describeEvalSplit(paramMask)}; compute it with the same rows, eval rows % and seed to do so) — the run reports how many of them it saw
+              </span>
+            )}
         </label>
       </div>
       <div className="form-row">

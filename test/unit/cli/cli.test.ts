@@ -175,6 +175,42 @@ describe('winnow CLI', () => {
     }
   });
 
+  it('select --ifd-top / --ifd-top-percent: drop ifd > 1, then the highest by ifd', () => {
+    const project = 'cli-ifd';
+    expect(winnow(['import', GSM, '--project', project, '--json']).status).toBe(0);
+    const scored = winnow(['score', '--model', MODEL, '--project', project, '--signals', 'ifd', '--out', join(tmp, 'ifd.jsonl'), '--json']);
+    expect(scored.status, scored.stderr).toBe(0);
+    const db = new Database(join(tmp, 'home', 'projects', project, 'project.winnow'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT example_id AS id, ifd AS v FROM example_signals WHERE ifd IS NOT NULL').all() as Array<{ id: number; v: number }>;
+      const members = (subsetId: unknown) => db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(Number(subsetId)) as number[];
+      // worked out here: rows with ifd ≤ 1, highest first (ties by id)
+      const kept = rows.filter((r) => r.v <= 1).sort((a, b) => b.v - a.v || a.id - b.id);
+      expect(kept.length).toBeGreaterThan(10);
+      // stories260K finds some GSM8K answers harder with the question than without: those are the rows dropped
+      const dropped = rows.filter((r) => r.v > 1).map((r) => r.id);
+      expect(dropped.length).toBeGreaterThan(0);
+      const top = (n: number) => kept.slice(0, n).map((r) => r.id).sort((a, b) => a - b);
+
+      const k = winnow(['select', '--project', project, '--name', 'ifd-10', '--ifd-top', '10', '--json']);
+      expect(k.status, k.stderr).toBe(0);
+      expect(k.json.rule).toEqual({ kind: 'ifd_top', count: 10 });
+      expect(members(k.json.subset)).toEqual(top(10));
+
+      const pct = winnow(['select', '--project', project, '--name', 'ifd-half', '--ifd-top-percent', '50', '--json']);
+      expect(pct.status, pct.stderr).toBe(0);
+      expect(pct.json.size).toBe(Math.round(kept.length / 2));
+      expect(members(pct.json.subset)).toEqual(top(Math.round(kept.length / 2)));
+      expect(members(k.json.subset).some((id) => dropped.includes(id))).toBe(false);
+
+      const both = winnow(['select', '--project', project, '--name', 'ifd-both', '--ifd-top', '5', '--ifd-top-percent', '5', '--json']);
+      expect(both.status).not.toBe(0);
+      expect(both.stderr).toMatch(/--ifd-top K or --ifd-top-percent X, not both/);
+    } finally {
+      db.close();
+    }
+  });
+
   it('convert llama2c writes a Hugging Face folder', () => {
     const src = resolve(ROOT, '../shared/data/stories260K');
     const out = join(tmp, 'converted');

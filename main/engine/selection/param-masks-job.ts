@@ -9,8 +9,9 @@
  *
  * Resumable like the scoring gradient pass: when the pass starts, its example ids (in pass order), the scope's tensor
  * names and a fingerprint of the examples' tokens and masks go to `job_state` (migration 009); the float32 sums and
- * the cursor follow after every example while they are small (WINNOW_MASK_STATE_BYTES, default 16 MiB), else at most
- * every WINNOW_MASK_SAVE_SECONDS (default 30), and always on cancel. A resumed job restores the sums exactly and adds
+ * the cursor follow as the pass goes — while they are small (WINNOW_MASK_STATE_BYTES, default 16 MiB) whenever
+ * 50× the last save's time has passed since it (so saving costs at most ~2%), else at most every
+ * WINNOW_MASK_SAVE_SECONDS (default 30) — and always on cancel. A resumed job restores the sums exactly and adds
  * the remaining examples in the same order, so its mask is bit-identical to an uninterrupted run's. The state is
  * deleted in the transaction that saves the mask, or by `jobs.discard`.
  */
@@ -43,6 +44,9 @@ export function specOf(req: ParamMaskRequest): string {
   if (req.method === 'gps') return `gps:${req.perRow ?? req.density}`;
   return `salience:${req.metric}:${req.density}:${req.topk}`;
 }
+
+/** Small sums are saved once this many times the last save's duration has passed since it. */
+const SAVE_COST_FACTOR = 50;
 
 /** Read per job (not at import) so tests can change them. */
 function savePolicy(): { bytes: number; seconds: number } {
@@ -204,8 +208,10 @@ export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
     const secondsBefore = meta.seconds;
     const startCursor = meta.cursor;
     let savedAt = Date.now();
+    let saveMs = 0;
     let savedCursor = meta.cursor;
     const save = async (): Promise<void> => {
+      const t0 = Date.now();
       const a = await sums!.arrays();
       meta!.seconds = secondsBefore + (Date.now() - started) / 1000;
       const at = meta!;
@@ -217,8 +223,11 @@ export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
         st.putJson('meta', at);
       })();
       savedAt = Date.now();
+      saveMs = savedAt - t0;
       savedCursor = at.cursor;
     };
+    const saveDue = (): boolean =>
+      Date.now() - savedAt >= (stateBytes <= policy.bytes ? Math.min(policy.seconds * 1000, SAVE_COST_FACTOR * saveMs) : policy.seconds * 1000);
     if (startCursor > 0) ctx.log('info', `parameter mask "${req.name}": resuming its gradient pass at example ${startCursor} of ${total}`);
 
     for (let k = meta.cursor; k < total; k++) {
@@ -229,7 +238,7 @@ export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
       // null: no position to learn — passExample keeps only examples with one, so this never adds anything
       sums.add(exampleGradients(m, examples[k]!, names) ?? []);
       meta.cursor = k + 1;
-      if (meta.cursor < total && (stateBytes <= policy.bytes || Date.now() - savedAt >= policy.seconds * 1000)) await save();
+      if (meta.cursor < total && saveDue()) await save();
       const secs = (Date.now() - started) / 1000;
       const done = meta.cursor - startCursor;
       ctx.progress({ current: meta.cursor, total, message: `gradients ${meta.cursor}/${total}`, etaSeconds: ((total - meta.cursor) * secs) / done, stats: { examplesPerSec: Math.round((10 * done) / Math.max(secs, 1e-3)) / 10 } });

@@ -10,17 +10,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { initBackend } from '../main/engine/compute/backend';
-import { benchService } from './service-lib';
+import { benchService, median } from './service-lib';
 
 const ROWS = Number(process.env.PM_ROWS ?? 100);
 const EXAMPLES = Number(process.env.PM_EXAMPLES ?? 40);
 const ROUNDS = Number(process.env.PM_ROUNDS ?? 2);
 const ROOT = resolve(import.meta.dirname, '..');
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 async function main(): Promise<void> {
   const backend = await initBackend();

@@ -22,7 +22,8 @@ import { parseParamMaskSpec } from '../engine/selection/param-masks';
 const USAGE = `winnow <command> [options]
 
   convert llama2c MODEL.bin TOKENIZER.bin OUT_DIR     llama2.c checkpoint → Hugging Face folder
-  import FILE --project P [--format F] [--skip-malformed] [--name N]
+  import FILE --project P [--format F] [--mapping JSON] [--skip-malformed] [--name N]
+        (--mapping when detection guesses wrong, e.g. '{"format":"alpaca","instruction":"q","output":"a"}')
   score --model DIR (--data FILE | --project P) --signals a,b [--ref-model DIR] --out OUT.jsonl
         [--batch 8] [--max-tokens 512] [--fim-examples 100] [--seed 0]
         [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5]
@@ -61,6 +62,7 @@ const OPTIONS = {
   format: { type: 'string' },
   name: { type: 'string' },
   'skip-malformed': { type: 'boolean' },
+  mapping: { type: 'string' },
   json: { type: 'boolean' },
   home: { type: 'string' },
   signal: { type: 'string' },
@@ -165,8 +167,10 @@ class Session {
     return job;
   }
 
-  async importFile(path: string, opts: { format?: string; name?: string; skipMalformed?: boolean }): Promise<Job> {
-    const { jobId } = await this.call('datasets.import', { path: resolve(path), format: opts.format, name: opts.name, skipMalformed: opts.skipMalformed ?? false });
+  async importFile(path: string, opts: { format?: string; name?: string; skipMalformed?: boolean; mapping?: string }): Promise<Job> {
+    const { jobId } = await this.call('datasets.import', {
+      path: resolve(path), format: opts.format, name: opts.name, skipMalformed: opts.skipMalformed ?? false, mapping: parseMapping(opts.mapping),
+    } as never);
     return this.job(jobId);
   }
 
@@ -180,9 +184,19 @@ class Session {
   }
 }
 
+/** `--mapping` as JSON (checked against the mapping schema by the API call). */
+function parseMapping(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new WinnowError('bad_input', `--mapping: not valid JSON (${(err as Error).message}); e.g. '{"format":"prompt_completion","prompt":"q","completion":"a"}'`);
+  }
+}
+
 async function withData(s: Session, o: Opts): Promise<{ datasetId?: number; subsetId: number | null }> {
   if (typeof o.data === 'string') {
-    const job = await s.importFile(o.data, { format: o.format as string | undefined, skipMalformed: !!o['skip-malformed'] });
+    const job = await s.importFile(o.data, { format: o.format as string | undefined, skipMalformed: !!o['skip-malformed'], mapping: o.mapping as string | undefined });
     return { datasetId: Number(job.stats.datasetId), subsetId: null };
   }
   if (typeof o.project !== 'string') throw new WinnowError('bad_input', 'give --data FILE or --project P');
@@ -208,8 +222,13 @@ async function run(argv: string[]): Promise<unknown> {
       if (!file) throw new WinnowError('bad_input', 'usage: winnow import FILE --project P');
       const s = new Session(need(o, 'project'), quiet);
       try {
-        const job = await s.importFile(file, { format: o.format as string | undefined, name: o.name as string | undefined, skipMalformed: !!o['skip-malformed'] });
-        return { dataset: job.stats.datasetId, rows: job.stats.rows, skipped: job.stats.skipped, renderErrors: job.stats.renderErrors };
+        const job = await s.importFile(file, {
+          format: o.format as string | undefined, name: o.name as string | undefined, skipMalformed: !!o['skip-malformed'], mapping: o.mapping as string | undefined,
+        });
+        return {
+          dataset: job.stats.datasetId, rows: job.stats.rows, skipped: job.stats.skipped, renderErrors: job.stats.renderErrors,
+          format: job.stats.format, mapping: typeof job.stats.mapping === 'string' ? JSON.parse(job.stats.mapping) as unknown : undefined,
+        };
       } finally {
         s.close();
       }

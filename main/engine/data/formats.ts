@@ -15,7 +15,13 @@ export type Mapping =
 /** A plain-text record: tokenized as-is, no chat template, every token (but BOS) trainable. */
 export interface TextRecord { text: string }
 
-export type Normalized = ChatMessage[] | TextRecord;
+/**
+ * A mapped message. `weight: 0` (OpenAI fine-tuning files, ShareGPT exports with per-turn weights) marks a turn the
+ * dataset's author left out of training: its tokens are never in the label mask.
+ */
+export interface DataMessage extends ChatMessage { weight?: 0 }
+
+export type Normalized = DataMessage[] | TextRecord;
 
 export function isTextRecord(n: Normalized): n is TextRecord {
   return !Array.isArray(n);
@@ -28,29 +34,70 @@ const has = (r: Rec, k: string) => typeof r[k] === 'string';
 function firstKey(r: Rec, keys: string[], pred: (v: unknown) => boolean): string | undefined {
   return keys.find((k) => pred(r[k]));
 }
-const isTurnList = (roleKey: string, contentKey: string) => (v: unknown) =>
-  Array.isArray(v) && v.length > 0 && v.every((m) => isObj(m) && typeof m[roleKey] === 'string' && typeof m[contentKey] === 'string');
+
+/** A list of turns, or the same list written as JSON text (CSV cells, Parquet exports that flatten nested columns). */
+function turnArray(v: unknown): unknown {
+  if (typeof v !== 'string' || !/^\s*\[/.test(v)) return v;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    return v;
+  }
+}
+/** Content as chat files write it: text, a list of parts ({type: "text", text}), or null on a tool-call turn. */
+const isContent = (v: unknown) => typeof v === 'string' || v === null || (Array.isArray(v) && v.every(isObj));
+const isTurnList = (roleKey: string, contentKey: string, content: (v: unknown) => boolean) => (v: unknown) => {
+  const list = turnArray(v);
+  return Array.isArray(list) && list.length > 0 && list.every((m) => isObj(m) && typeof m[roleKey] === 'string' && content(m[contentKey]));
+};
+
+// Field names seen in public datasets, most usual first (Alpaca and Dolly; Orca, MetaMathQA, MATH; DPO files' chosen).
+const INSTRUCTION = ['instruction'];
+const OUTPUT = ['output', 'response', 'answer', 'completion'];
+const INPUT = ['input', 'context'];
+const SYSTEM = ['system', 'system_prompt'];
+const PROMPT = ['prompt', 'question', 'query', 'problem', 'input'];
+const COMPLETION = ['completion', 'response', 'answer', 'output', 'solution', 'chosen'];
+const isStr = (v: unknown) => typeof v === 'string';
+
+/**
+ * An OpenAssistant message-tree row (oasst1/oasst2): one message per row with its parent's id, not a conversation.
+ * Detected so it is not silently taken as plain text.
+ */
+function isMessageTreeRow(r: Rec): boolean {
+  return typeof r.text === 'string' && typeof r.role === 'string' && ('parent_id' in r || 'message_tree_id' in r);
+}
 
 /** The mapping one record suggests, most specific first; null when nothing fits. */
 function mappingFor(r: unknown): Mapping | null {
   if (!isObj(r)) return null;
-  const msgField = firstKey(r, ['messages', 'conversations', 'conversation', 'chat', 'dialog'], isTurnList('role', 'content'));
+  const msgField = firstKey(r, ['messages', 'conversations', 'conversation', 'chat', 'dialog', 'dialogue'], isTurnList('role', 'content', isContent));
   if (msgField) return { format: 'messages', field: msgField };
-  const sgField = firstKey(r, ['conversations', 'conversation', 'messages', 'items'], isTurnList('from', 'value'));
+  const sgField = firstKey(r, ['conversations', 'conversation', 'messages', 'items'], isTurnList('from', 'value', isStr));
   if (sgField) return { format: 'sharegpt', field: sgField };
-  if (has(r, 'instruction') && has(r, 'output')) {
-    return {
-      format: 'alpaca', instruction: 'instruction', output: 'output',
-      ...('input' in r ? { input: 'input' } : {}), ...(has(r, 'system') ? { system: 'system' } : {}),
-    };
+  const system = firstKey(r, SYSTEM, isStr);
+  const instruction = firstKey(r, INSTRUCTION, isStr);
+  const output = firstKey(r, OUTPUT, isStr);
+  if (instruction && output) {
+    const input = INPUT.find((k) => k in r);
+    return { format: 'alpaca', instruction, output, ...(input ? { input } : {}), ...(system ? { system } : {}) };
   }
-  const prompt = firstKey(r, ['prompt'], (v) => typeof v === 'string');
-  const completion = firstKey(r, ['completion', 'response', 'chosen'], (v) => typeof v === 'string');
-  if (prompt && completion) return { format: 'prompt_completion', prompt, completion, ...(has(r, 'system') ? { system: 'system' } : {}) };
   if (has(r, 'question') && has(r, 'answer')) return { format: 'question_answer', question: 'question', answer: 'answer' };
-  const text = firstKey(r, ['text', 'content', 'document'], (v) => typeof v === 'string');
+  const prompt = firstKey(r, PROMPT, isStr);
+  const completion = firstKey(r, COMPLETION, isStr);
+  if (prompt && completion) return { format: 'prompt_completion', prompt, completion, ...(system ? { system } : {}) };
+  if (isMessageTreeRow(r)) return null;
+  const text = firstKey(r, ['text', 'content', 'document'], isStr);
   if (text) return { format: 'text', field: text };
   return null;
+}
+
+/** The mapping in words, for messages: `alpaca (instruction: "instruction", input: "context", output: "response")`. */
+export function describeMapping(m: Mapping): string {
+  const rec = m as unknown as Record<string, string | undefined>;
+  const fields = ['field', 'instruction', 'input', 'prompt', 'question', 'output', 'completion', 'answer', 'system']
+    .filter((k) => typeof rec[k] === 'string').map((k) => `${k}: "${rec[k]}"`);
+  return `${m.format} (${fields.join(', ')})`;
 }
 
 /**
@@ -73,20 +120,33 @@ export function detectFormat(samples: unknown[], source = 'data'): { format: Rec
     } else votes.set(key, { n: 1, mapping: m });
   }
   const best = [...votes.values()].sort((a, b) => b.n - a.n)[0];
+  if (!best && valid.some((s) => isObj(s) && isMessageTreeRow(s))) {
+    throw new WinnowError('unsupported',
+      `${source}: the rows look like an OpenAssistant message tree (one message per row, with "parent_id"/"message_tree_id" ` +
+      'and "role"), not conversations; import a conversation export of it (messages or ShareGPT per row), or pass the mapping ' +
+      '{"format": "text", "field": "text"} to train on each message as plain text');
+  }
   if (!best || valid.length === 0) {
     const keys = new Set<string>();
     for (const s of valid.slice(0, 20)) if (isObj(s)) Object.keys(s).forEach((k) => keys.add(k));
     throw new WinnowError('unsupported',
       `${source}: cannot recognise the record format (fields seen: ${[...keys].map((k) => `"${k}"`).join(', ') || 'none'}); ` +
-      'expected messages, ShareGPT conversations, Alpaca instruction/output, prompt/completion, question/answer or text; pass a mapping');
+      'expected messages, ShareGPT conversations, Alpaca instruction/output, prompt/completion, question/answer or text; ' +
+      'pick the fields in the mapping editor (or pass a mapping)');
   }
   return { format: best.mapping.format, confidence: best.n / valid.length, mapping: best.mapping };
 }
 
-const SHAREGPT_ROLES: Record<string, string> = {
-  human: 'user', user: 'user', gpt: 'assistant', assistant: 'assistant', bot: 'assistant', model: 'assistant',
-  chatgpt: 'assistant', system: 'system',
+/**
+ * Speaker names as public chat dumps write them, lowercased: ShareGPT's human/gpt (and the chatgpt/bing/bard turns of
+ * ShareGPT_Vicuna_unfiltered), OpenAssistant's prompter, Gemini's model. Other roles (system, tool, ...) are kept.
+ */
+const ROLE_ALIASES: Record<string, string> = {
+  human: 'user', user: 'user', prompter: 'user',
+  gpt: 'assistant', assistant: 'assistant', bot: 'assistant', model: 'assistant', ai: 'assistant', chatgpt: 'assistant',
+  bing: 'assistant', bard: 'assistant',
 };
+const roleName = (r: string) => { const k = r.trim().toLowerCase(); return ROLE_ALIASES[k] ?? k; };
 
 /**
  * A field's text: numbers and booleans as text, anything else named as the wrong kind; missing or blank fields are
@@ -134,26 +194,58 @@ export function toMessages(record: unknown, mapping: Mapping, at: string | numbe
         [{ role: 'user', content: user }, { role: 'assistant', content: fieldText(record, mapping.output, where)! }]);
     }
     case 'messages':
-    case 'sharegpt': {
-      const sharegpt = mapping.format === 'sharegpt';
-      const roleKey = sharegpt ? 'from' : 'role';
-      const contentKey = sharegpt ? 'value' : 'content';
-      const list = record[mapping.field];
-      if (list === undefined) throw new WinnowError('parse_error', `${where}: field "${mapping.field}" is missing`);
-      if (!Array.isArray(list) || list.length === 0) throw new WinnowError('parse_error', `${where}: field "${mapping.field}" must be a non-empty list of turns`);
-      const out: ChatMessage[] = new Array(list.length);
-      for (let i = 0; i < list.length; i++) {
-        const m: unknown = list[i];
-        if (!isObj(m)) throw new WinnowError('parse_error', `${where}: field "${mapping.field}[${i}]" must be an object`);
-        const role = m[roleKey];
-        const content = m[contentKey];
-        if (typeof role !== 'string') throw new WinnowError('parse_error', `${where}: field "${mapping.field}[${i}].${roleKey}" is missing`);
-        if (typeof content !== 'string') throw new WinnowError('parse_error', `${where}: field "${mapping.field}[${i}].${contentKey}" is missing or not a string`);
-        out[i] = { role: sharegpt ? SHAREGPT_ROLES[role.toLowerCase()] ?? role.toLowerCase() : role, content };
-      }
-      return out;
-    }
+    case 'sharegpt':
+      return turns(record, mapping.field, mapping.format === 'sharegpt', where);
     default:
       throw new WinnowError('bad_input', `mapping: unknown record format "${(mapping as { format: unknown }).format}"`);
   }
+}
+
+/** The turns of a messages or ShareGPT record, each fault named by its field path (`messages[2].content`). */
+function turns(record: Rec, field: string, sharegpt: boolean, where: string): DataMessage[] {
+  const roleKey = sharegpt ? 'from' : 'role';
+  const contentKey = sharegpt ? 'value' : 'content';
+  const list = turnArray(record[field]);
+  if (list === undefined || list === null) throw new WinnowError('parse_error', `${where}: field "${field}" is missing`);
+  if (!Array.isArray(list) || list.length === 0) throw new WinnowError('parse_error', `${where}: field "${field}" must be a non-empty list of turns`);
+  const out: DataMessage[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const m: unknown = list[i];
+    const at = `${field}[${i}]`;
+    if (!isObj(m)) throw new WinnowError('parse_error', `${where}: field "${at}" must be an object`);
+    const role = m[roleKey];
+    if (typeof role !== 'string') throw new WinnowError('parse_error', `${where}: field "${at}.${roleKey}" is missing`);
+    // a tool call's text would not be what the model is trained to emit (chat templates render calls their own way)
+    const calls = m.tool_calls ?? m.function_call;
+    if (calls !== undefined && calls !== null && !(Array.isArray(calls) && calls.length === 0)) {
+      throw new WinnowError('parse_error', `${where}: field "${at}" is a tool call ("${m.tool_calls !== undefined ? 'tool_calls' : 'function_call'}"); ` +
+        'tool-call turns are not supported: skip malformed lines to import the other rows');
+    }
+    const msg: DataMessage = { role: roleName(role), content: turnText(m[contentKey], `${at}.${contentKey}`, where) };
+    const weight = m.weight;
+    if (weight !== undefined && weight !== null && weight !== 0 && weight !== 1) {
+      throw new WinnowError('parse_error', `${where}: field "${at}.weight" must be 0 or 1, found ${JSON.stringify(weight)}`);
+    }
+    if (weight === 0) msg.weight = 0;
+    out[i] = msg;
+  }
+  return out;
+}
+
+/** A turn's text: a string, or the text parts of a content list joined; other parts (images, audio) are refused. */
+function turnText(v: unknown, path: string, where: string): string {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) {
+    const texts: string[] = [];
+    for (let j = 0; j < v.length; j++) {
+      const part: unknown = v[j];
+      if (isObj(part) && part.type === 'text' && typeof part.text === 'string') texts.push(part.text);
+      else {
+        const kind = isObj(part) && typeof part.type === 'string' ? `a "${part.type}" part` : 'not a text part';
+        throw new WinnowError('parse_error', `${where}: field "${path}[${j}]" is ${kind}; only text parts ({"type": "text", "text": ...}) can be trained on`);
+      }
+    }
+    return texts.join('\n');
+  }
+  throw new WinnowError('parse_error', `${where}: field "${path}" is missing or not a string`);
 }

@@ -13,7 +13,7 @@ import { renderDataset } from './renderDataset';
 import { loadTokenizer } from '../models/tokenizer';
 import { DEFAULT_RENDER } from '../api/examples';
 import type { FileFormat } from './readers';
-import type { Mapping } from './formats';
+import { describeMapping, type Mapping } from './formats';
 import { computeDuplicates } from './duplicates';
 import { indexText } from './textIndex';
 import { remapDataset } from './remap';
@@ -86,8 +86,8 @@ export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
     });
     const tail = await renderAndDuplicates(ctx, db, res.datasetId, abort.signal, textComplete);
     return {
-      message: `imported ${res.rows} rows${res.skipped ? `, skipped ${res.skipped} malformed` : ''}${tail.message}`,
-      stats: { datasetId: res.datasetId, rows: res.rows, skipped: res.skipped, ...tail.stats },
+      message: `imported ${res.rows} rows as ${describeMapping(res.mapping)}${res.skipped ? `, skipped ${res.skipped} malformed` : ''}${tail.message}`,
+      stats: { datasetId: res.datasetId, rows: res.rows, skipped: res.skipped, format: res.mapping.format, mapping: JSON.stringify(res.mapping), ...tail.stats },
     };
   } finally {
     clearInterval(poll);

@@ -45,6 +45,8 @@ export interface ImportOptions {
 
 export interface ImportResult {
   datasetId: number;
+  /** the mapping used: given, or detected from the first records */
+  mapping: Mapping;
   rows: number;
   skipped: number;
   errors: Array<{ line: number; reason: string }>;
@@ -136,9 +138,11 @@ export async function importDataset(db: Db, opts: ImportOptions): Promise<Import
     for await (const batch of src.batches) {
       checkAbort();
       for (const b of batch.bad) {
-        if (!opts.skipMalformed) throw new WinnowError('parse_error', b.reason.startsWith(file) ? b.reason : `${where(b.line)}: ${b.reason}`, { line: b.line });
-        errors.push({ line: b.line, reason: b.reason });
-        skip(b.line, b.reason, b.raw);
+        // mapping errors name file and line already; the readers' (invalid JSON, CSV field counts) do not
+        const reason = b.reason.startsWith(file) ? b.reason : `${where(b.line)}: ${b.reason}`;
+        if (!opts.skipMalformed) throw new WinnowError('parse_error', reason, { line: b.line });
+        errors.push({ line: b.line, reason });
+        skip(b.line, reason, b.raw);
       }
       insert(rows, batch.raw, batch.ends, batch.nChars);
       rows += batch.ends.length;
@@ -169,5 +173,5 @@ export async function importDataset(db: Db, opts: ImportOptions): Promise<Import
     const r = await indexText(db, { signal: opts.signal, onProgress: opts.onIndexProgress });
     if (r.complete) opts.onPhase?.('indexed', rows);
   }
-  return { datasetId, rows, skipped: errors.length, errors };
+  return { datasetId, mapping: src.mapping, rows, skipped: errors.length, errors };
 }

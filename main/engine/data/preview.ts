@@ -109,7 +109,9 @@ function previewSample(
       // nothing recognisable: the preview still opens, on a first guess the user corrects in the mapping step
       // (every row then says why it does not fit, and confidence is 0)
       if (!(err instanceof WinnowError) || fields.size === 0) throw err;
-      const [a, b] = [...fields];
+      // ids and numbers make poor guesses: fields holding text come first
+      const text = [...fields].filter((f) => records.some((r) => typeof (r as Record<string, unknown> | null)?.[f] === 'string'));
+      const [a, b] = text.length ? text : [...fields];
       mapping = b !== undefined ? { format: 'question_answer', question: a!, answer: b } : { format: 'text', field: a! };
       format = mapping.format;
       guessed = true;

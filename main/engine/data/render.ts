@@ -1,7 +1,7 @@
 import { WinnowError } from '../util/errors';
 import type { ChatMessage, WinnowTokenizer } from '../models/types';
 import { ROLE_ASSISTANT, ROLE_OTHER, ROLE_TEMPLATE, ROLE_USER } from '../db/renders';
-import { isTextRecord, type Normalized } from './formats';
+import { isTextRecord, type DataMessage, type Normalized } from './formats';
 import { renderChatTemplate } from './chatShapes';
 
 export type LabelPolicy = 'assistant' | 'all' | 'last_assistant';
@@ -106,7 +106,7 @@ function renderText(tok: WinnowTokenizer, text: string): RenderedExample {
   return out;
 }
 
-function renderChat(tok: WinnowTokenizer, messages: ChatMessage[], policy: LabelPolicy): RenderedExample {
+function renderChat(tok: WinnowTokenizer, messages: DataMessage[], policy: LabelPolicy): RenderedExample {
   if (messages.length === 0) throw new WinnowError('bad_input', 'the example has no messages');
   const text = renderChatTemplate(tok, messages);
   const byPrefix = spansByPrefix(tok, messages, text);
@@ -118,7 +118,9 @@ function renderChat(tok: WinnowTokenizer, messages: ChatMessage[], policy: Label
   const charLabel = new Uint8Array(text.length);
   spans.forEach((s, i) => {
     charRole.fill(roleCode(s.role), s.contentStart, s.contentEnd);
-    const learn = s.role === 'assistant' && (policy === 'assistant' || (policy === 'last_assistant' && i === lastAssistant));
+    // weight 0: the file's author left this turn out of training
+    const learn = s.role === 'assistant' && messages[i].weight !== 0 &&
+      (policy === 'assistant' || (policy === 'last_assistant' && i === lastAssistant));
     // the turn's closing template text (e.g. eos) is learned too, so the model learns to stop; not the next header
     if (learn) charLabel.fill(1, s.contentStart, s.end);
   });

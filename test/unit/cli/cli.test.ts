@@ -36,11 +36,26 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('winnow CLI', () => {
-  it('import prints rows, skipped and the dataset id as its last JSON line', () => {
+  it('import prints rows, skipped, the dataset id and the mapping used as its last JSON line', () => {
     const r = winnow(['import', GSM, '--project', 'cli-import', '--json']);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.json).toMatchObject({ rows: 50, skipped: 0 });
+    expect(r.json).toMatchObject({ rows: 50, skipped: 0, format: 'question_answer', mapping: { format: 'question_answer', question: 'question', answer: 'answer' } });
     expect(typeof r.json.dataset).toBe('number');
+  });
+
+  it('import --mapping maps fields detection cannot know, and names a mapping that does not fit', () => {
+    const file = join(tmp, 'renamed.jsonl');
+    writeFileSync(file, `${JSON.stringify({ q: 'Why?', a: 'Because.', id: 1 })}\n`);
+    const bad = winnow(['import', file, '--project', 'cli-mapping', '--json']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/renamed\.jsonl: cannot recognise the record format \(fields seen: "q", "a", "id"\)/);
+    const r = winnow(['import', file, '--project', 'cli-mapping', '--json', '--mapping', '{"format":"prompt_completion","prompt":"q","completion":"a"}']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.json).toMatchObject({ rows: 1, format: 'prompt_completion', mapping: { prompt: 'q', completion: 'a' } });
+    const wrong = winnow(['import', file, '--project', 'cli-mapping', '--mapping', '{"format":"question_answer","question":"q","answer":"answer"}']);
+    expect(wrong.stderr).toContain('renamed.jsonl line 1: field "answer" is missing');
+    const notJson = winnow(['import', file, '--project', 'cli-mapping', '--mapping', '{format:alpaca}']);
+    expect(notJson.stderr).toMatch(/--mapping: not valid JSON/);
   });
 
   it('score writes one aligned JSON line per GSM8K example', () => {

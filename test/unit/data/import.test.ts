@@ -29,7 +29,7 @@ describe('importDataset', () => {
     setup();
     const progress: number[] = [];
     const r = await importDataset(db, { path: fixture('gsm8k-50.jsonl'), onProgress: (d) => progress.push(d) });
-    expect(r).toEqual({ datasetId: 1, rows: 50, skipped: 0, errors: [] });
+    expect(r).toEqual({ datasetId: 1, mapping: { format: 'question_answer', question: 'question', answer: 'answer' }, rows: 50, skipped: 0, errors: [] });
     const [ds] = listDatasets(db);
     expect(ds).toMatchObject({ name: 'gsm8k-50.jsonl', format: 'jsonl:question_answer', rowCount: 50 });
     expect(ds.hash).toMatch(/^[0-9a-f]{64}$/);

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { RecordItem } from './types';
+import { checkNotUtf16 } from './source';
 
 export interface CsvRow {
   /** 1-based line where the row starts */
@@ -15,7 +16,9 @@ const LF = 10;
 /**
  * Streaming RFC 4180 parser: quoted fields may hold the delimiter, newlines and doubled quotes ("").
  * A quote inside an unquoted field is kept literally (common in the wild); text after a closing quote
- * other than a delimiter or newline makes the row malformed. Accepts \n, \r\n and lone \r line ends.
+ * other than a delimiter or newline makes the row malformed — except in TSV, where quoting is optional and a field
+ * like `"Hello" she said` is common: there a quoted part on one line followed by more text is kept as written.
+ * Accepts \n, \r\n and lone \r line ends.
  */
 export async function* parseCsvRows(stream: Readable, delimiter: string): AsyncGenerator<CsvRow> {
   const delim = delimiter.charCodeAt(0);
@@ -25,6 +28,8 @@ export async function* parseCsvRows(stream: Readable, delimiter: string): AsyncG
   let afterQuote = false; // just saw a quote while in a quoted field: either "" or the closing quote
   let fieldStarted = false; // current field has content or was quoted
   let quoted = false;
+  let quoteLine = 0; // line where the current quoted field opened
+  const literalQuotes = delimiter === '\t';
   let error: string | undefined;
   let line = 1;
   let rowLine = 1;
@@ -40,7 +45,7 @@ export async function* parseCsvRows(stream: Readable, delimiter: string): AsyncG
   };
 
   for await (let chunk of stream as AsyncIterable<string>) {
-    if (first) { chunk = chunk.replace(/^\uFEFF/, ''); first = false; }
+    if (first) { checkNotUtf16(chunk.slice(0, 4)); chunk = chunk.replace(/^\uFEFF/, ''); first = false; }
     let runStart = -1; // start of a run of ordinary characters, appended in one slice
     const flush = (i: number) => { if (runStart >= 0) { field += chunk.slice(runStart, i); runStart = -1; } };
     for (let i = 0; i < chunk.length; i++) {
@@ -67,7 +72,12 @@ export async function* parseCsvRows(stream: Readable, delimiter: string): AsyncG
         rowLine = line;
         continue;
       }
-      if (c === QUOTE && !fieldStarted) { flush(i); inQuotes = true; quoted = true; fieldStarted = true; continue; }
+      if (c === QUOTE && !fieldStarted) { flush(i); inQuotes = true; quoted = true; quoteLine = line; fieldStarted = true; continue; }
+      if (quoted && literalQuotes && line === quoteLine) {
+        // the quotes were part of the text: put them back (inside quotes the only change made was "" → ")
+        field = `"${field.replace(/"/g, '""')}"`;
+        quoted = false;
+      }
       if (quoted && error === undefined) error = `text after a closing quote in field ${fields.length + 1}`;
       fieldStarted = true;
       if (runStart < 0) runStart = i;

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { checkNotUtf16 } from './source';
 
 export interface Line {
   n: number;
@@ -50,7 +51,9 @@ export async function* lineBatches(stream: Readable, range?: LineRange): AsyncGe
       start = nl + 1;
       skipping = false;
     }
-    if (bomCheck && buf.length - start >= 3) {
+    // the first bytes decide (a first line shorter than 4 bytes holds no BOM)
+    if (bomCheck && (buf.length - start >= 4 || buf.indexOf(LF, start) !== -1)) {
+      checkNotUtf16(buf.subarray(start, start + 4));
       if (buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
       bomCheck = false;
     }

@@ -45,9 +45,28 @@ export function openText(path: string): Readable {
   return out;
 }
 
+const UTF16 = 'WINNOW_UTF16';
+
+/**
+ * UTF-16 text (Windows "Unicode" saves) would come through as invalid JSON or one garbled column on every line: it is
+ * named instead, from its byte-order mark or the NUL byte beside each ASCII character. `head` holds the first bytes
+ * as read, or as decoded to UTF-8 text (a BOM then reads as two U+FFFD).
+ */
+export function checkNotUtf16(head: Uint8Array | string): void {
+  const at = (i: number) => (typeof head === 'string' ? head.charCodeAt(i) : head[i]);
+  const n = head.length;
+  if (n < 2) return;
+  const bom = typeof head === 'string' ? at(0) === 0xfffd && at(1) === 0xfffd : (at(0) === 0xff && at(1) === 0xfe) || (at(0) === 0xfe && at(1) === 0xff);
+  const nuls = n >= 4 && ((at(1) === 0 && at(3) === 0 && at(0) !== 0) || (at(0) === 0 && at(2) === 0 && at(1) !== 0));
+  if ((bom && n >= 4 && (at(2) === 0 || at(3) === 0)) || nuls) {
+    throw Object.assign(new Error('the file is UTF-16 encoded; save it as UTF-8'), { code: UTF16 });
+  }
+}
+
 export function ioError(path: string, err: unknown): WinnowError {
   if (err instanceof WinnowError) return err;
   const e = err as NodeJS.ErrnoException;
+  if (e.code === UTF16) return new WinnowError('parse_error', `${basename(path)}: ${e.message}`);
   if (e.code === 'ENOENT') return new WinnowError('not_found', `${basename(path)}: file not found (${path})`);
   if (e.code === 'Z_DATA_ERROR' || e.code === 'Z_BUF_ERROR') return new WinnowError('parse_error', `${basename(path)}: not a valid gzip file (${e.message})`);
   return new WinnowError('io_error', `${basename(path)}: ${e.message}`);

@@ -5,7 +5,8 @@
  * label mask? Failures must name file, line and field, and leave the project as it was.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -13,6 +14,7 @@ import { openProjectDb, type Db } from '../../../main/engine/db/open';
 import { getExampleByRow, listDatasets, listImportSkips } from '../../../main/engine/db/datasets';
 import { importDataset, type ImportOptions } from '../../../main/engine/data/import';
 import { previewImport } from '../../../main/engine/data/preview';
+import { readJson } from '../../../main/engine/data/readers/json';
 import { renderExample, type RenderedExample } from '../../../main/engine/data/render';
 import { runImportJob } from '../../../main/engine/data/import-job';
 import type { Normalized } from '../../../main/engine/data/formats';
@@ -297,9 +299,60 @@ describe('file quirks', () => {
     expect(one.row(0).messages).toEqual([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Yo' }]);
     const before = dbSnapshot(db);
     await expect(importDataset(db, { path: write('splits.json', JSON.stringify({ train: qa, test: qa })) }))
-      .rejects.toThrow('splits.json item 1: expected an array of records or an object with exactly one list field, found 2 list fields ("train", "test")');
+      .rejects.toThrow('splits.json: expected an array of records or an object with exactly one list field, found more ("train", "test")');
     expect(dbSnapshot(db)).toEqual(before);
   });
+
+  it('JSON is read item by item: cut into chunks of 1-7 bytes it gives what JSON.parse gives, for arrays and wrapped lists', async () => {
+    const records = [
+      { instruction: 'Quote "this" \\ and [that] {too}', input: '', output: 'ünïcödé ☃ 𝄞 — ok' },
+      { messages: [{ role: 'user', content: 'a, b ] }' }, { role: 'assistant', content: '[1, {"x": 2}]' }], n: [1, [2, [3]]], f: null },
+      'a string item', 42,
+    ];
+    const docs: Array<[string, unknown]> = [
+      [`\uFEFF${JSON.stringify(records, null, 2)}`, records],
+      [JSON.stringify({ version: '1.0', meta: { splits: ['x'] }, data: records, count: 4 }), records],
+      [JSON.stringify({ id: 7, messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Yo' }] }), [{ id: 7, messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Yo' }] }]],
+    ];
+    for (const [doc, want] of docs) {
+      const bytes = Buffer.from(doc);
+      const chunks: Buffer[] = [];
+      for (let i = 0, k = 0; i < bytes.length; k++) { const n = 1 + (k * 5) % 7; chunks.push(bytes.subarray(i, i + n)); i += n; }
+      const got: unknown[] = [];
+      for await (const batch of readJson(Readable.from(chunks))) got.push(...batch.map((x) => x.record));
+      expect(got).toEqual(want);
+    }
+  });
+
+  it('a JSON item that is not valid JSON is skipped alone, naming its line; a cut-short file is named', async () => {
+    setup();
+    const text = '[\n  {"question": "A?", "answer": "a"},\n  {"question": "B?", "answer": b},\n  {"question": "C?", "answer": "c"}\n]\n';
+    const r = await imp(write('items.json', text), { skipMalformed: true });
+    expect(r.rows).toBe(2);
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0].line).toBe(2);
+    expect(r.errors[0].reason).toMatch(/^items\.json item 2: invalid JSON in the item starting on line 3 of the file/);
+    const before = dbSnapshot(db);
+    await expect(importDataset(db, { path: write('cut.json', text.slice(0, 60)) }))
+      .rejects.toThrow('cut.json: the file ends inside the JSON document (cut short?) after 1 complete items');
+    await expect(importDataset(db, { path: write('nolist.json', '{"a": 1}') }))
+      .rejects.toThrow('nolist.json: expected an array of records or an object with exactly one list field, found no list');
+    expect(dbSnapshot(db)).toEqual(before);
+  });
+
+  it('a 100 MB ShareGPT-style JSON array imports through the worker (it was read as one string and ran out of memory)', async () => {
+    setup();
+    const conv = (i: number) => ({ id: `c${i}`, conversations: [{ from: 'human', value: `Question ${i} ${'lorem ipsum '.repeat(20)}` }, { from: 'gpt', value: `Answer ${i} ${'dolor sit amet '.repeat(25)}` }] });
+    const n = 135_000;
+    const parts: string[] = [];
+    for (let i = 0; i < n; i++) parts.push(JSON.stringify(conv(i)));
+    const p = write('ShareGPT_V3_big.json', `[${parts.join(',')}]`);
+    parts.length = 0;
+    expect(statSync(p).size).toBeGreaterThan(95e6);
+    const r = await imp(p, { worker: true, textIndex: false });
+    expect(r.rows).toBe(n);
+    expect(r.row(n - 1).messages).toEqual([{ role: 'user', content: conv(n - 1).conversations[0].value }, { role: 'assistant', content: conv(n - 1).conversations[1].value }]);
+  }, 120_000);
 
   it('CSV with a BOM, CRLF and quoted multi-line fields: rows keep their text and later rows their real line numbers', async () => {
     setup();

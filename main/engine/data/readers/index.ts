@@ -30,7 +30,7 @@ export async function* readRecordBatches(path: string, opts: ReadOptions = {}): 
   if (opts.range && (format !== 'jsonl' || /\.gz$/i.test(path))) throw new WinnowError('internal', `${path}: only plain JSONL is read by byte range`);
   // line formats are split in bytes (see lines.ts); the others parse decoded text
   const stream = opts.range ? createReadStream(path, { start: opts.range.from, highWaterMark: 1 << 20 })
-    : format === 'jsonl' || format === 'txt' ? openBytes(path) : openText(path);
+    : format === 'jsonl' || format === 'txt' || format === 'json' ? openBytes(path) : openText(path);
   try {
     switch (format) {
       case 'jsonl': yield* readJsonl(stream, opts.range); break;

@@ -45,7 +45,9 @@ export function openText(path: string): Readable {
   return out;
 }
 
-const UTF16 = 'WINNOW_UTF16';
+/** Errors of a file's own shape that a reader cannot tie to one record: ioError names the file. */
+const PARSE = 'WINNOW_PARSE';
+export const parseFailure = (message: string): Error => Object.assign(new Error(message), { code: PARSE });
 
 /**
  * UTF-16 text (Windows "Unicode" saves) would come through as invalid JSON or one garbled column on every line: it is
@@ -59,14 +61,14 @@ export function checkNotUtf16(head: Uint8Array | string): void {
   const bom = typeof head === 'string' ? at(0) === 0xfffd && at(1) === 0xfffd : (at(0) === 0xff && at(1) === 0xfe) || (at(0) === 0xfe && at(1) === 0xff);
   const nuls = n >= 4 && ((at(1) === 0 && at(3) === 0 && at(0) !== 0) || (at(0) === 0 && at(2) === 0 && at(1) !== 0));
   if ((bom && n >= 4 && (at(2) === 0 || at(3) === 0)) || nuls) {
-    throw Object.assign(new Error('the file is UTF-16 encoded; save it as UTF-8'), { code: UTF16 });
+    throw parseFailure('the file is UTF-16 encoded; save it as UTF-8');
   }
 }
 
 export function ioError(path: string, err: unknown): WinnowError {
   if (err instanceof WinnowError) return err;
   const e = err as NodeJS.ErrnoException;
-  if (e.code === UTF16) return new WinnowError('parse_error', `${basename(path)}: ${e.message}`);
+  if (e.code === PARSE) return new WinnowError('parse_error', `${basename(path)}: ${e.message}`);
   if (e.code === 'ENOENT') return new WinnowError('not_found', `${basename(path)}: file not found (${path})`);
   if (e.code === 'Z_DATA_ERROR' || e.code === 'Z_BUF_ERROR') return new WinnowError('parse_error', `${basename(path)}: not a valid gzip file (${e.message})`);
   return new WinnowError('io_error', `${basename(path)}: ${e.message}`);

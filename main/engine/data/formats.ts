@@ -29,11 +29,6 @@ export function isTextRecord(n: Normalized): n is TextRecord {
 
 type Rec = Record<string, unknown>;
 const isObj = (v: unknown): v is Rec => v !== null && typeof v === 'object' && !Array.isArray(v);
-const has = (r: Rec, k: string) => typeof r[k] === 'string';
-
-function firstKey(r: Rec, keys: string[], pred: (v: unknown) => boolean): string | undefined {
-  return keys.find((k) => pred(r[k]));
-}
 
 /** A list of turns, or the same list written as JSON text (CSV cells, Parquet exports that flatten nested columns). */
 function turnArray(v: unknown): unknown {
@@ -59,6 +54,8 @@ const SYSTEM = ['system', 'system_prompt'];
 const PROMPT = ['prompt', 'question', 'query', 'problem', 'input'];
 const COMPLETION = ['completion', 'response', 'answer', 'output', 'solution', 'chosen'];
 const isStr = (v: unknown) => typeof v === 'string';
+/** answers may be bare numbers (`"answer": 18`); they map as their text */
+const isAnswer = (v: unknown) => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
 
 /**
  * An OpenAssistant message-tree row (oasst1/oasst2): one message per row with its parent's id, not a conversation.
@@ -68,26 +65,37 @@ function isMessageTreeRow(r: Rec): boolean {
   return typeof r.text === 'string' && typeof r.role === 'string' && ('parent_id' in r || 'message_tree_id' in r);
 }
 
-/** The mapping one record suggests, most specific first; null when nothing fits. */
+/** The mapping one record suggests, most specific first; null when nothing fits. Field names match in any case. */
 function mappingFor(r: unknown): Mapping | null {
   if (!isObj(r)) return null;
-  const msgField = firstKey(r, ['messages', 'conversations', 'conversation', 'chat', 'dialog', 'dialogue'], isTurnList('role', 'content', isContent));
+  const byLower = new Map<string, string>();
+  for (const k of Object.keys(r)) if (!byLower.has(k.toLowerCase())) byLower.set(k.toLowerCase(), k);
+  const find = (names: string[], pred: (v: unknown) => boolean) => {
+    for (const n of names) {
+      const k = byLower.get(n);
+      if (k !== undefined && pred(r[k])) return k;
+    }
+    return undefined;
+  };
+  const msgField = find(['messages', 'conversations', 'conversation', 'chat', 'dialog', 'dialogue'], isTurnList('role', 'content', isContent));
   if (msgField) return { format: 'messages', field: msgField };
-  const sgField = firstKey(r, ['conversations', 'conversation', 'messages', 'items'], isTurnList('from', 'value', isStr));
+  const sgField = find(['conversations', 'conversation', 'messages', 'items'], isTurnList('from', 'value', isStr));
   if (sgField) return { format: 'sharegpt', field: sgField };
-  const system = firstKey(r, SYSTEM, isStr);
-  const instruction = firstKey(r, INSTRUCTION, isStr);
-  const output = firstKey(r, OUTPUT, isStr);
+  const system = find(SYSTEM, isStr);
+  const instruction = find(INSTRUCTION, isStr);
+  const output = find(OUTPUT, isAnswer);
   if (instruction && output) {
-    const input = INPUT.find((k) => k in r);
+    const input = find(INPUT, () => true);
     return { format: 'alpaca', instruction, output, ...(input ? { input } : {}), ...(system ? { system } : {}) };
   }
-  if (has(r, 'question') && has(r, 'answer')) return { format: 'question_answer', question: 'question', answer: 'answer' };
-  const prompt = firstKey(r, PROMPT, isStr);
-  const completion = firstKey(r, COMPLETION, isStr);
+  const question = find(['question'], isStr);
+  const answer = find(['answer'], isAnswer);
+  if (question && answer) return { format: 'question_answer', question, answer };
+  const prompt = find(PROMPT, isStr);
+  const completion = find(COMPLETION, isAnswer);
   if (prompt && completion) return { format: 'prompt_completion', prompt, completion, ...(system ? { system } : {}) };
   if (isMessageTreeRow(r)) return null;
-  const text = firstKey(r, ['text', 'content', 'document'], isStr);
+  const text = find(['text', 'content', 'document'], isStr);
   if (text) return { format: 'text', field: text };
   return null;
 }

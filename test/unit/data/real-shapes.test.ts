@@ -129,12 +129,18 @@ describe('instruction datasets', () => {
     expect(roleText(out, 0)).toContain('You are an AI assistant. Be thorough.');
   });
 
-  it('MetaMathQA (query/response) and MATH (problem/solution) map as prompt/completion; GSM8K stays question/answer', async () => {
+  it('MetaMathQA (query/response) and MATH (problem/solution) map as prompt/completion; GSM8K, numeric answers and Question/Answer headers as question/answer', async () => {
     setup();
     const meta = await imp(write('MetaMathQA-395K.json', JSON.stringify([{ query: 'What is 2+3?', response: '2+3 = 5. The answer is: 5', type: 'GSM_Rephrased', original_question: 'What is 2+3?' }])));
     expect(meta.mapping).toEqual({ format: 'prompt_completion', prompt: 'query', completion: 'response' });
     const math = await imp(write('math.jsonl', jsonl([{ problem: 'Compute $1+1$.', level: 'Level 1', type: 'Algebra', solution: '$1+1=\\boxed{2}$.' }])));
     expect(math.mapping).toEqual({ format: 'prompt_completion', prompt: 'problem', completion: 'solution' });
+    // numeric answers map as their text; spreadsheet-style capitalised headers match too
+    const num = await imp(write('numeric.json', JSON.stringify([{ id: 'chal-1', question: 'Jack has 8 pens and loses 3. How many are left?', answer: 5 }])));
+    expect(num.mapping).toEqual({ format: 'question_answer', question: 'question', answer: 'answer' });
+    expect(num.row(0).messages).toEqual([{ role: 'user', content: 'Jack has 8 pens and loses 3. How many are left?' }, { role: 'assistant', content: '5' }]);
+    const caps = await imp(write('faq.csv', 'ID,Question,Answer\n1,What is Winnow?,A data picker.\n'));
+    expect(caps.mapping).toEqual({ format: 'question_answer', question: 'Question', answer: 'Answer' });
     const gsm = await imp(fixture('gsm8k-50.jsonl'));
     expect(gsm.mapping).toEqual({ format: 'question_answer', question: 'question', answer: 'answer' });
   });
@@ -322,6 +328,19 @@ describe('file quirks', () => {
       for await (const batch of readJson(Readable.from(chunks))) got.push(...batch.map((x) => x.record));
       expect(got).toEqual(want);
     }
+  });
+
+  it('a .json file that is really JSON Lines (as hubs often name them) is read as JSONL, lines named as lines', async () => {
+    setup();
+    const rows = [{ instruction: 'A?', input: '', output: 'a' }, { instruction: 'B?', input: '', output: 'b' }];
+    const r = await imp(write('alpaca_gpt4_data.json', `\uFEFF${rows.map((x) => JSON.stringify(x)).join('\r\n')}\r\n{"instruction": "C?"}\n`), { skipMalformed: true });
+    expect(r.ds.format).toBe('jsonl:alpaca');
+    expect(r.rows).toBe(2);
+    expect(r.errors).toEqual([{ line: 3, reason: 'alpaca_gpt4_data.json line 3: field "output" is missing' }]);
+    // a first line too long to tell (over 64 KB) says what to do
+    const long = [{ text: 'x'.repeat(70_000) }, { text: 'y' }].map((x) => JSON.stringify(x)).join('\n');
+    await expect(importDataset(db, { path: write('long.json', long) }))
+      .rejects.toThrow('long.json: text after the end of the JSON document, on line 2; if the file is JSON Lines (one record per line), name it .jsonl');
   });
 
   it('a JSON item that is not valid JSON is skipped alone, naming its line; a cut-short file is named', async () => {

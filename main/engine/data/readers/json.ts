@@ -90,7 +90,10 @@ export async function* readJson(stream: Readable): AsyncGenerator<RecordItem[]> 
         if (c === 123) { top = 'object'; isObject = true; depth = 1; expectKey = true; doc = [b.subarray(i)]; docBytes = b.length - i; continue; }
         throw parseFailure(`expected an array of records or an object holding one list of them, found ${JSON.stringify(String.fromCharCode(c))} on line ${line}`);
       }
-      if (top === 'done') throw parseFailure(`text after the end of the JSON document, on line ${line}`);
+      if (top === 'done') {
+        throw parseFailure(`text after the end of the JSON document, on line ${line}` +
+          '; if the file is JSON Lines (one record per line), name it .jsonl');
+      }
       const atItems = depth === itemLevel;
       if (c === COMMA) {
         if (item && atItems) endItem(i);

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
@@ -15,7 +15,7 @@ export function formatFromPath(path: string): FileFormat {
   const ext = name.includes('.') ? name.slice(name.lastIndexOf('.') + 1) : '';
   switch (ext) {
     case 'jsonl': case 'ndjson': return 'jsonl';
-    case 'json': return 'json';
+    case 'json': return /\.gz$/i.test(path) || !isJsonLines(path) ? 'json' : 'jsonl';
     case 'csv': return 'csv';
     case 'tsv': case 'tab': return 'tsv';
     case 'txt': case 'text': case 'md': return 'txt';
@@ -26,6 +26,49 @@ export function formatFromPath(path: string): FileFormat {
     default:
       throw new WinnowError('unsupported', `${basename(path)}: unknown file type ".${ext}" (expected .jsonl, .json, .csv, .tsv, .txt, optionally .gz, or .parquet)`);
   }
+}
+
+const SNIFF = 64 << 10;
+
+/**
+ * Whether a .json file is really JSON Lines (common on dataset hubs, and what Hugging Face `datasets` accepts): its
+ * first value is an object that ends within the first 64 KB and is followed by another value.
+ */
+function isJsonLines(path: string): boolean {
+  let head: Buffer;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      head = Buffer.alloc(SNIFF);
+      head = head.subarray(0, readSync(fd, head, 0, SNIFF, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false; // the reader reports a missing or unreadable file in its usual words
+  }
+  let i = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+  while (i < head.length && (head[i] === 32 || head[i] === 10 || head[i] === 13 || head[i] === 9)) i++;
+  if (head[i] !== 123) return false;
+  let depth = 0;
+  let inStr = false;
+  let esc = false;
+  for (; i < head.length; i++) {
+    const c = head[i];
+    if (inStr) {
+      if (esc) esc = false;
+      else if (c === 92) esc = true;
+      else if (c === 34) inStr = false;
+    } else if (c === 34) inStr = true;
+    else if (c === 123 || c === 91) depth++;
+    else if ((c === 125 || c === 93) && --depth === 0) break;
+  }
+  for (i++; i < head.length; i++) {
+    const c = head[i];
+    if (c === 123 || c === 91) return true;
+    if (!(c === 32 || c === 10 || c === 13 || c === 9)) return false;
+  }
+  return false;
 }
 
 /** The file's bytes, gunzipped when the name ends in .gz. */

@@ -457,6 +457,8 @@ export const ApiInputs = {
   /** change a stored dataset's mapping: a job re-maps every row, deletes what depended on the old messages, renders again */
   'datasets.remap': z.object({ datasetId: id, mapping: MappingSchema }),
   'datasets.renderErrors': z.object({ datasetId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(100) }),
+  /** the records an import skipped as malformed (skip malformed lines): file line (JSON item, Parquet row) and why */
+  'datasets.importSkips': z.object({ datasetId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(100) }),
   'models.add': z.object({ path: z.string().min(1) }),
   'examples.query': z.object({
     datasetId: id.optional(),
@@ -584,6 +586,7 @@ export interface ApiOutputs {
   'datasets.upload': { jobId: string };
   'datasets.remap': { jobId: string; impact: RemapImpact };
   'datasets.renderErrors': { total: number; rows: Array<{ rowIndex: number; reason: string }> };
+  'datasets.importSkips': { total: number; rows: Array<{ line: number; reason: string }> };
   'models.add': ModelInfo;
   /** textPending: with a text filter, rows in scope not yet in the search index (it is built after an import) */
   'examples.query': { total: number; rows: ExampleRow[]; columns: string[]; textPending?: number };

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ApiName, ApiOutputs, ApiParsedInput, DatasetMapping, EngineEvent, Job, Result } from '../../../preload/contract';
 import { isApiName, parseInput } from '../../../preload/contract';
-import { queryExamples, listRenderErrors } from '../db';
+import { queryExamples, listRenderErrors, listImportSkips } from '../db';
 import { WinnowError, toErrorValue } from '../util/errors';
 import type { JobExecutor } from '../jobs/manager';
 import { DEMO_PROJECT, activeModelId, openProject, projectInfo, setActiveModel, type OpenProject } from './project';
@@ -196,6 +196,11 @@ export class EngineService {
     'datasets.renderErrors': (i) => {
       const all = listRenderErrors(this.current().db, i.datasetId);
       return { total: all.length, rows: all.slice(i.offset, i.offset + i.limit).map((r) => ({ rowIndex: r.rowIndex, reason: r.reason })) };
+    },
+
+    'datasets.importSkips': (i) => {
+      const all = listImportSkips(this.current().db, i.datasetId);
+      return { total: all.length, rows: all.slice(i.offset, i.offset + i.limit).map((r) => ({ line: r.line, reason: r.reason })) };
     },
 
     'models.add': (i) => addModel(this.current().db, i.path),

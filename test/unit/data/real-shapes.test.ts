@@ -20,6 +20,9 @@ import { runImportJob } from '../../../main/engine/data/import-job';
 import type { Normalized } from '../../../main/engine/data/formats';
 import type { WinnowTokenizer } from '../../../main/engine/models/types';
 import { dbSnapshot } from '../fuzz/fuzz';
+import { EngineService } from '../../../main/engine/api/service';
+import { InProcessExecutor } from '../../../main/engine/jobs/runners';
+import type { ApiInput, ApiName, ApiOutputs } from '../../../preload/contract';
 import { fixture, maskedText, STORIES_DIR, storiesTokenizer, tempDir } from './helpers';
 
 let tok: WinnowTokenizer;
@@ -439,6 +442,34 @@ describe('file quirks', () => {
 });
 
 describe('what detection tells the user', () => {
+  it('the engine lists the records an import skipped, with their lines and reasons (datasets.importSkips)', async () => {
+    setup();
+    const service = new EngineService({ projectsDir: join(dir, 'projects'), mode: 'browser', executor: new InProcessExecutor() });
+    try {
+      service.open('skips');
+      const call = async <N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> => {
+        const r = await service.call(name, input);
+        if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
+        return r.value as ApiOutputs[N];
+      };
+      const p = write('mixed.jsonl', '{"question": "A?", "answer": "a"}\n{"question": "B?"\n[3]\n{"question": "D?", "answer": "d"}\n{"question": "E?"}\n');
+      await call('datasets.import', { path: p, skipMalformed: true });
+      await service.whenIdle();
+      const [ds] = (await call('project.open', {})).datasets;
+      expect(ds).toMatchObject({ rowCount: 2, skipped: 3 });
+      const skips = await call('datasets.importSkips', { datasetId: ds!.id, offset: 0, limit: 2 });
+      expect(skips.total).toBe(3);
+      expect(skips.rows.map((r) => r.line)).toEqual([2, 3]);
+      expect(skips.rows[0]!.reason).toMatch(/^mixed\.jsonl line 2: invalid JSON/);
+      expect(skips.rows[1]!.reason).toBe('mixed.jsonl line 3: expected an object, found an array');
+      const rest = await call('datasets.importSkips', { datasetId: ds!.id, offset: 2, limit: 2 });
+      expect(rest.rows).toEqual([{ line: 5, reason: 'mixed.jsonl line 5: field "answer" is missing' }]);
+    } finally {
+      service.close();
+    }
+  });
+
+
   it('the preview and the import job name the format and the fields used', async () => {
     setup();
     const p = write('dolly.jsonl', jsonl([{ instruction: 'Name a fish.', context: '', response: 'Tope.', category: 'open_qa' }]));

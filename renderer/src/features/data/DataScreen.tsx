@@ -12,6 +12,7 @@ import { fmtCount, fmtNum } from '../../components/format';
 export function DataScreen() {
   const { project, datasetId, setDatasetId } = useApp();
   const [errorsOf, setErrorsOf] = useState<number | null>(null);
+  const [skipsOf, setSkipsOf] = useState<number | null>(null);
   const [mappingOf, setMappingOf] = useState<number | null>(null);
   const mappingName = project?.datasets.find((d) => d.id === mappingOf)?.name;
   return (
@@ -65,7 +66,15 @@ export function DataScreen() {
                       '0'
                     )}
                   </td>
-                  <td className="num">{fmtNum(d.skipped)}</td>
+                  <td className="num">
+                    {d.skipped > 0 ? (
+                      <button className="link" data-testid="dataset-skipped" onClick={() => setSkipsOf(skipsOf === d.id ? null : d.id)}>
+                        {fmtNum(d.skipped)}
+                      </button>
+                    ) : (
+                      '0'
+                    )}
+                  </td>
                   <td className="path" title={d.sourcePath}>
                     {d.sourcePath}
                   </td>
@@ -80,6 +89,7 @@ export function DataScreen() {
           </table>
         )}
         {errorsOf !== null && <RenderErrors datasetId={errorsOf} onClose={() => setErrorsOf(null)} />}
+        {skipsOf !== null && <ImportSkips datasetId={skipsOf} onClose={() => setSkipsOf(null)} />}
         {mappingOf !== null && mappingName !== undefined && <EditMapping datasetId={mappingOf} name={mappingName} onClose={() => setMappingOf(null)} />}
       </section>
       <ImportDataset />
@@ -163,6 +173,54 @@ function OpenBundle() {
         </span>
       )}
       <ErrorText error={error} testId="bundle-error" />
+    </div>
+  );
+}
+
+/** The records an import skipped as malformed (skip malformed lines), with the file line and the reason. */
+function ImportSkips({ datasetId, onClose }: { datasetId: number; onClose: () => void }) {
+  const [offset, setOffset] = useState(0);
+  const limit = 100;
+  const { data, error } = useCall('datasets.importSkips', { datasetId, offset, limit });
+  return (
+    <div className="subcard" data-testid="import-skips" data-total={data?.total ?? ''}>
+      <div className="row">
+        <strong>Records skipped at import</strong>
+        <span className="muted num">{data ? `${fmtNum(data.total)} records` : 'loading…'}</span>
+        <span className="spacer" />
+        {data && data.total > limit && (
+          <>
+            <button className="btn btn-small" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - limit))}>
+              Previous
+            </button>
+            <button className="btn btn-small" disabled={offset + limit >= data.total} onClick={() => setOffset(offset + limit)}>
+              Next
+            </button>
+          </>
+        )}
+        <button className="btn btn-small btn-ghost" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      <ErrorText error={error} />
+      {data && (
+        <table className="simple-table">
+          <thead>
+            <tr>
+              <th className="num">Line</th>
+              <th>Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.rows.map((r) => (
+              <tr key={r.line} data-testid="import-skip-row">
+                <td className="num">{r.line}</td>
+                <td>{r.reason}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </div>
   );
 }

@@ -225,9 +225,13 @@ async function run(argv: string[]): Promise<unknown> {
         const job = await s.importFile(file, {
           format: o.format as string | undefined, name: o.name as string | undefined, skipMalformed: !!o['skip-malformed'], mapping: o.mapping as string | undefined,
         });
+        // the first skipped records with their lines and reasons (all of them: datasets.importSkips, or the Data screen)
+        const skips = Number(job.stats.skipped) > 0
+          ? (await s.call('datasets.importSkips', { datasetId: Number(job.stats.datasetId), offset: 0, limit: 20 })).rows : undefined;
         return {
           dataset: job.stats.datasetId, rows: job.stats.rows, skipped: job.stats.skipped, renderErrors: job.stats.renderErrors,
           format: job.stats.format, mapping: typeof job.stats.mapping === 'string' ? JSON.parse(job.stats.mapping) as unknown : undefined,
+          ...(skips ? { skips } : {}),
         };
       } finally {
         s.close();

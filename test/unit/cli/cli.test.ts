@@ -54,6 +54,13 @@ describe('winnow CLI', () => {
     expect(r.json).toMatchObject({ rows: 1, format: 'prompt_completion', mapping: { prompt: 'q', completion: 'a' } });
     const wrong = winnow(['import', file, '--project', 'cli-mapping', '--mapping', '{"format":"question_answer","question":"q","answer":"answer"}']);
     expect(wrong.stderr).toContain('renamed.jsonl line 1: field "answer" is missing');
+    writeFileSync(file, `${JSON.stringify({ q: 'Why?', a: 'Because.' })}\n{"q": "Broken"\n${JSON.stringify({ q: 'How?' })}\n`);
+    const skipped = winnow(['import', file, '--project', 'cli-mapping', '--json', '--skip-malformed', '--mapping', '{"format":"prompt_completion","prompt":"q","completion":"a"}']);
+    expect(skipped.json).toMatchObject({ rows: 1, skipped: 2 });
+    expect(skipped.json.skips).toEqual([
+      { line: 2, reason: expect.stringMatching(/^renamed\.jsonl line 2: invalid JSON/) },
+      { line: 3, reason: 'renamed.jsonl line 3: field "a" is missing' },
+    ]);
     const notJson = winnow(['import', file, '--project', 'cli-mapping', '--mapping', '{format:alpaca}']);
     expect(notJson.stderr).toMatch(/--mapping: not valid JSON/);
   });

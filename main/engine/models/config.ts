@@ -107,6 +107,13 @@ export function parseModelConfig(raw: Raw, file = 'config.json'): ModelConfig {
         throw new WinnowError('unsupported', `${file}: field "${flag}" is true; not supported`, { file, field: flag });
       }
     }
+    // transformers then leaves the attention scores unscaled; Winnow always divides by sqrt(head_dim)
+    if (raw.scale_attn_weights === false) {
+      throw new WinnowError('unsupported', `${file}: field "scale_attn_weights" is false; only scaled attention is supported`, {
+        file,
+        field: 'scale_attn_weights',
+      });
+    }
     const hidden = f.posInt('n_embd', 768);
     const heads = f.posInt('n_head', 12);
     if (hidden % heads) {

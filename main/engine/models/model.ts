@@ -66,10 +66,11 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
       });
     }
     if (t.shape.length !== e.shape.length || t.shape.some((d, i) => d !== e.shape[i])) {
+      const file = ckpt.fileOf.get(e.name) ?? where;
       throw new WinnowError(
         'parse_error',
-        `${where}: tensor "${e.name}" has shape [${t.shape.join(', ')}] but config.json implies [${e.shape.join(', ')}]`,
-        { file: where, tensor: e.name },
+        `${file}: tensor "${e.name}" has shape [${t.shape.join(', ')}] but config.json implies [${e.shape.join(', ')}]`,
+        { file, tensor: e.name },
       );
     }
   }
@@ -122,9 +123,12 @@ export async function saveModel(
   }
   fs.mkdirSync(outDir, { recursive: true });
   const files = writeCheckpoint(outDir, tensors, opts.dtype ?? 'F32', { maxShardBytes: opts.maxShardBytes });
-  // config.json as read, except torch_dtype, which transformers uses to pick the load dtype
+  // config.json as read, except the dtype written, which transformers uses to pick the load dtype (a bf16 model
+  // saved as F32 must not say bfloat16); transformers >= 4.56 writes it as `dtype`
   const raw = { ...model.config.raw };
-  if (opts.dtype && opts.dtype !== 'F32') raw.torch_dtype = opts.dtype === 'F16' ? 'float16' : 'bfloat16';
+  const written = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[opts.dtype ?? 'F32'];
+  raw.torch_dtype = written;
+  if ('dtype' in raw) raw.dtype = written;
   fs.writeFileSync(path.join(outDir, 'config.json'), JSON.stringify(raw, null, 2) + '\n');
   if (path.resolve(opts.tokenizerFrom) !== path.resolve(outDir)) {
     for (const f of TOKENIZER_FILES) {

@@ -276,9 +276,10 @@ export function readCheckpoint(
   dir: string,
   only?: (name: string) => boolean,
   onRaw?: (name: string, bytes: Buffer) => void,
-): SafetensorsFile & { files: string[] } {
+): SafetensorsFile & { files: string[]; fileOf: Map<string, string> } {
   const { files, weightMap } = checkpointFiles(dir);
   const tensors = new Map<string, StoredTensor>();
+  const fileOf = new Map<string, string>(); // tensor name → the file it was read from (for messages)
   let metadata: Record<string, string> = {};
   for (const f of files) {
     const part = readSafetensors(f, only, onRaw);
@@ -291,9 +292,10 @@ export function readCheckpoint(
         throw new WinnowError('parse_error', `${INDEX_FILE}: tensor "${name}" is in ${path.basename(f)} but the index says ${weightMap.get(name)}`);
       }
       tensors.set(name, t);
+      fileOf.set(name, f);
     }
   }
-  return { tensors, metadata, files };
+  return { tensors, metadata, files, fileOf };
 }
 
 /**

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Template } from '@huggingface/jinja';
+import { Environment, Interpreter, parse, tokenize } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { WinnowError } from '../util/errors';
 import { computeOffsets, TokenBytes, type TokenByteMode } from './offsets';
@@ -47,15 +47,57 @@ function tokenString(v: unknown): string | null {
   return null;
 }
 
-function pickChatTemplate(cfg: Json): string | null {
+/**
+ * The template transformers would use: chat_template.jinja (transformers >= 4.50 saves it there) over
+ * tokenizer_config.json's `chat_template`, which is a string or a list of named templates ({name, template}) of
+ * which "default" is used. `error` when a named set has no "default" (transformers refuses to pick one too).
+ */
+function pickChatTemplate(cfg: Json, jinjaFile: string | null, cfgFile: string): { template: string | null; error?: string } {
+  if (jinjaFile !== null) return { template: jinjaFile };
   const t = cfg.chat_template;
-  if (typeof t === 'string') return t;
-  // Some configs hold several named templates; "default" is the one transformers uses.
-  if (Array.isArray(t)) {
-    const d = t.find((x) => (x as Json)?.name === 'default') as Json | undefined;
-    if (typeof d?.template === 'string') return d.template;
+  if (typeof t === 'string') return { template: t };
+  if (t && typeof t === 'object') {
+    const named = Array.isArray(t)
+      ? new Map(t.map((x) => [(x as Json)?.name, (x as Json)?.template]))
+      : new Map(Object.entries(t as Json));
+    const d = named.get('default');
+    if (typeof d === 'string') return { template: d };
+    const names = [...named.keys()].map((n) => JSON.stringify(n)).join(', ');
+    return { template: null, error: `${cfgFile}: "chat_template" holds named templates (${names}) but none is named "default"` };
   }
-  return null;
+  return { template: null };
+}
+
+/**
+ * transformers' tokenizer classes give some special tokens a default when tokenizer_config.json (and
+ * special_tokens_map.json) leave them out: GPT-2's "<|endoftext|>" (openai-community/gpt2 ships no token at all),
+ * Llama's <s> </s> <unk>, Qwen2's "<|endoftext|>" (its bos stays None). The class comes from `tokenizer_class`, or,
+ * with none, from config.json's model_type, as AutoTokenizer picks it.
+ */
+const CLASS_DEFAULTS: Array<[RegExp, Record<string, string>]> = [
+  [/^GPT2Tokenizer(Fast)?$/, { bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>' }],
+  [/^(Code)?LlamaTokenizer(Fast)?$/, { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>' }],
+  [/^Qwen2Tokenizer(Fast)?$/, { eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '<|endoftext|>' }],
+];
+const CLASS_BY_MODEL_TYPE: Record<string, string> = { gpt2: 'GPT2TokenizerFast', llama: 'LlamaTokenizerFast', mistral: 'LlamaTokenizerFast', qwen2: 'Qwen2TokenizerFast' };
+const SPECIAL_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
+
+function tokenizerClass(cfg: Json, dir: string): string | null {
+  if (typeof cfg.tokenizer_class === 'string') return cfg.tokenizer_class;
+  const modelCfg = readJson(path.join(dir, 'config.json'), false);
+  return typeof modelCfg?.model_type === 'string' ? (CLASS_BY_MODEL_TYPE[modelCfg.model_type] ?? null) : null;
+}
+
+/** Special tokens as transformers resolves them: special_tokens_map.json over tokenizer_config.json over class defaults. */
+function resolveSpecialTokens(cfg: Json, map: Json | null, cls: string | null, inVocab: (t: string) => boolean): Record<string, string | null> {
+  const defaults = CLASS_DEFAULTS.find(([re]) => cls !== null && re.test(cls))?.[1] ?? {};
+  const out: Record<string, string | null> = {};
+  for (const k of SPECIAL_KEYS) {
+    if (map && k in map) out[k] = tokenString(map[k]);
+    else if (k in cfg) out[k] = tokenString(cfg[k]); // an explicit null stays None
+    else out[k] = defaults[k] !== undefined && inVocab(defaults[k]) ? defaults[k] : null;
+  }
+  return out;
 }
 
 function findDecoderTypes(dec: unknown, out: Json[] = []): Json[] {
@@ -90,7 +132,10 @@ class HfTokenizer implements WinnowTokenizer {
   readonly vocabSize: number;
   readonly chatTemplate: string;
   readonly chatTemplateIsDefault: boolean;
-  private template: Template | null = null;
+  private template: ReturnType<typeof parse> | null = null;
+  private templateError: string | null;
+  /** special_tokens_map as transformers passes it to the template: the tokens that are set */
+  private templateTokens: Record<string, string | string[]>;
   private special: Set<string>;
   private unkId: number | null;
   private bytes: TokenBytes;
@@ -100,7 +145,8 @@ class HfTokenizer implements WinnowTokenizer {
   constructor(
     private tok: Tokenizer,
     tj: Json,
-    private cfg: Json,
+    cfg: Json,
+    files: { specialTokensMap: Json | null; chatTemplateJinja: string | null },
     id: string,
     private dir: string,
     private fast = true,
@@ -109,20 +155,40 @@ class HfTokenizer implements WinnowTokenizer {
     const added = tok.get_added_tokens_decoder();
     this.special = new Set([...added.values()].map((t) => t.content));
     const idOf = (t: string | null): number | null => (t === null ? null : (tok.token_to_id(t) ?? null));
-    this.bosToken = tokenString(cfg.bos_token);
-    this.eosToken = tokenString(cfg.eos_token);
-    const padToken = tokenString(cfg.pad_token);
+    const cls = tokenizerClass(cfg, dir);
+    const sp = resolveSpecialTokens(cfg, files.specialTokensMap, cls, (t) => tok.token_to_id(t) != null);
+    this.bosToken = sp.bos_token;
+    this.eosToken = sp.eos_token;
     this.bosId = idOf(this.bosToken);
     this.eosId = idOf(this.eosToken);
-    this.padId = idOf(padToken);
+    this.padId = idOf(sp.pad_token);
     this.vocabSize = tok.get_vocab(true).size;
-    const unk = tokenString(((tj.model ?? {}) as Json).unk_token) ?? tokenString(cfg.unk_token);
+    const unk = tokenString(((tj.model ?? {}) as Json).unk_token) ?? sp.unk_token;
     this.unkId = idOf(unk);
-    const t = pickChatTemplate(cfg);
-    this.chatTemplate = t ?? DEFAULT_CHAT_TEMPLATE;
-    this.chatTemplateIsDefault = t === null;
+    const cfgFile = path.join(dir, 'tokenizer_config.json');
+    const t = pickChatTemplate(cfg, files.chatTemplateJinja, cfgFile);
+    this.chatTemplate = t.template ?? (t.error ? '' : DEFAULT_CHAT_TEMPLATE);
+    this.chatTemplateIsDefault = t.template === null && !t.error;
+    this.templateError = t.error ?? null;
+    this.templateTokens = {};
+    for (const [k, v] of Object.entries(sp)) if (v !== null) this.templateTokens[k] = v;
+    const extra = files.specialTokensMap?.additional_special_tokens ?? cfg.additional_special_tokens;
+    if (Array.isArray(extra) && extra.length) this.templateTokens.additional_special_tokens = extra.map(tokenString).filter((x): x is string => x !== null);
     const bm = byteMode(tj);
     this.bytes = new TokenBytes(bm.mode, bm.byteFallback, bm.wordpiecePrefix);
+    if (cls !== null && /^(Code)?LlamaTokenizer(Fast)?$/.test(cls)) {
+      // LlamaTokenizerFast rebuilds tokenizer.json's post-processor from add_bos_token / add_eos_token
+      const addBos = cfg.add_bos_token !== false;
+      const addEos = cfg.add_eos_token === true;
+      for (const [on, key, tokStr] of [[addBos, 'add_bos_token', this.bosToken], [addEos, 'add_eos_token', this.eosToken]] as const) {
+        if (on && tokStr === null) {
+          throw new WinnowError('parse_error', `${cfgFile}: "${key}" is true but the tokenizer has no ${key.slice(4, 7)}_token`, { file: cfgFile, field: key });
+        }
+      }
+      this.prefix = addBos ? [this.bosToken!] : [];
+      this.suffix = addEos ? [this.eosToken!] : [];
+      return;
+    }
     // Which tokens the post-processor adds around a single sequence (e.g. BOS): found once with a sentinel.
     const sentinel = '\u0000winnow-sentinel\u0000';
     const pp = tok.post_processor as unknown as ((a: string[], b: null, add: boolean) => { tokens: string[] }) | null;
@@ -163,19 +229,32 @@ class HfTokenizer implements WinnowTokenizer {
     return this.tok.id_to_token(id) ?? null;
   }
 
+  /**
+   * The template's variables as transformers' apply_chat_template sets them: messages, tools and documents (None),
+   * add_generation_prompt, the special tokens that are set (an unset one is undefined, as there), and the
+   * strftime_now / raise_exception globals. Winnow's own default template gets "" for a missing bos/eos.
+   */
   applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
+    if (this.templateError) throw new WinnowError('bad_input', this.templateError, { dir: this.dir });
     try {
-      this.template ??= new Template(this.chatTemplate);
-      return this.template.render({
+      // as the library's Template (trim_blocks, lstrip_blocks), with transformers' globals
+      this.template ??= parse(tokenize(this.chatTemplate, { lstrip_blocks: true, trim_blocks: true }));
+      const env = new Environment();
+      const vars = {
+        ...TEMPLATE_GLOBALS,
+        ...(this.chatTemplateIsDefault ? { bos_token: '', eos_token: '' } : {}),
+        ...this.templateTokens,
         messages,
+        tools: null,
+        documents: null,
         add_generation_prompt: opts.addGenerationPrompt ?? false,
-        bos_token: this.bosToken ?? '',
-        eos_token: this.eosToken ?? '',
-        pad_token: tokenString(this.cfg.pad_token) ?? '',
-        unk_token: tokenString(this.cfg.unk_token) ?? '',
-      });
+      };
+      for (const [k, v] of Object.entries(vars)) env.set(k, v);
+      return new Interpreter(env).run(this.template).value as string;
     } catch (err) {
-      const which = this.chatTemplateIsDefault ? "Winnow's default chat template" : `chat_template in ${path.join(this.dir, 'tokenizer_config.json')}`;
+      const which = this.chatTemplateIsDefault
+        ? "Winnow's default chat template"
+        : `chat_template in ${path.join(this.dir, fs.existsSync(path.join(this.dir, 'chat_template.jinja')) ? 'chat_template.jinja' : 'tokenizer_config.json')}`;
       throw new WinnowError('bad_input', `${which}: ${(err as Error).message}`, { dir: this.dir });
     }
   }
@@ -185,11 +264,19 @@ class HfTokenizer implements WinnowTokenizer {
 export async function loadTokenizer(dir: string, opts: { fast?: boolean } = {}): Promise<WinnowTokenizer> {
   const tjFile = path.join(dir, 'tokenizer.json');
   const cfgFile = path.join(dir, 'tokenizer_config.json');
+  const mapFile = path.join(dir, 'special_tokens_map.json');
+  const jinjaFile = path.join(dir, 'chat_template.jinja');
   const tj = readJson(tjFile, true)!;
   const cfg = readJson(cfgFile, false) ?? {};
+  const specialTokensMap = readJson(mapFile, false);
+  const chatTemplateJinja = fs.existsSync(jinjaFile) ? fs.readFileSync(jinjaFile, 'utf8') : null;
+  // every file that changes tokens or renders is in the id (renders are cached by it)
   const hash = createHash('sha256');
   hash.update(fs.readFileSync(tjFile));
   if (fs.existsSync(cfgFile)) hash.update(fs.readFileSync(cfgFile));
+  for (const [tag, f] of [['special_tokens_map', mapFile], ['chat_template.jinja', jinjaFile]]) {
+    if (fs.existsSync(f)) hash.update(`\u0000${tag}\u0000`).update(fs.readFileSync(f));
+  }
   let tok: Tokenizer;
   try {
     tok = new Tokenizer(tj, cfg);
@@ -197,5 +284,44 @@ export async function loadTokenizer(dir: string, opts: { fast?: boolean } = {}):
     throw new WinnowError('parse_error', `${tjFile}: cannot build tokenizer (${(err as Error).message})`, { file: tjFile });
   }
   if (opts.fast !== false) installFastPaths(tok);
-  return new HfTokenizer(tok, tj, cfg, hash.digest('hex').slice(0, 16), dir, opts.fast !== false);
+  return new HfTokenizer(tok, tj, cfg, { specialTokensMap, chatTemplateJinja }, hash.digest('hex').slice(0, 16), dir, opts.fast !== false);
+}
+
+/**
+ * The globals the library's Template sets, except strftime_now: its names months in the machine's locale, and
+ * transformers' (Python's strftime) in the C locale, so a Llama-3 render reads "05 Dec 2024" on every machine.
+ */
+const TEMPLATE_GLOBALS: Record<string, unknown> = {
+  true: true, false: false, none: null, True: true, False: false, None: null,
+  raise_exception: (message: unknown) => {
+    throw new Error(String(message));
+  },
+  range: (start: number, stop?: number, step = 1): number[] => {
+    if (stop === undefined) [start, stop] = [0, start];
+    if (step === 0) throw new Error('range() step must not be zero');
+    const out: number[] = [];
+    for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
+    return out;
+  },
+  strftime_now: (format: string) => strftime(new Date(), format),
+};
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+/**
+ * Python's datetime.strftime in the C locale (what transformers' strftime_now prints), local time. The codes chat
+ * templates use; any other %x is printed as written.
+ */
+export function strftime(d: Date, format: string): string {
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  const h12 = d.getHours() % 12 || 12;
+  const yday = Math.round((new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime() - new Date(d.getFullYear(), 0, 1).getTime()) / 864e5) + 1;
+  const codes: Record<string, () => string> = {
+    Y: () => String(d.getFullYear()), y: () => p2(d.getFullYear() % 100), m: () => p2(d.getMonth() + 1), d: () => p2(d.getDate()),
+    B: () => MONTHS[d.getMonth()], b: () => MONTHS[d.getMonth()].slice(0, 3), A: () => DAYS[d.getDay()], a: () => DAYS[d.getDay()].slice(0, 3),
+    H: () => p2(d.getHours()), I: () => p2(h12), M: () => p2(d.getMinutes()), S: () => p2(d.getSeconds()),
+    p: () => (d.getHours() < 12 ? 'AM' : 'PM'), j: () => String(yday).padStart(3, '0'), '%': () => '%',
+  };
+  return format.replace(/%(.)/g, (all, c: string) => (codes[c] ? codes[c]() : all));
 }

@@ -149,12 +149,18 @@ export function detectFormat(samples: unknown[], source = 'data'): { format: Rec
  * Speaker names as public chat dumps write them, lowercased: ShareGPT's human/gpt (and the chatgpt/bing/bard turns of
  * ShareGPT_Vicuna_unfiltered), OpenAssistant's prompter, Gemini's model. Other roles (system, tool, ...) are kept.
  */
-const ROLE_ALIASES: Record<string, string> = {
+const ROLE_ALIASES = new Map(Object.entries({
   human: 'user', user: 'user', prompter: 'user',
   gpt: 'assistant', assistant: 'assistant', bot: 'assistant', model: 'assistant', ai: 'assistant', chatgpt: 'assistant',
-  bing: 'assistant', bard: 'assistant',
-};
-const roleName = (r: string) => { const k = r.trim().toLowerCase(); return ROLE_ALIASES[k] ?? k; };
+  bing: 'assistant', bard: 'assistant', system: 'system',
+}));
+/** (runs for every turn of every row: the usual lowercase names are looked up before anything is allocated) */
+function roleName(r: string): string {
+  const direct = ROLE_ALIASES.get(r);
+  if (direct !== undefined) return direct;
+  const k = r.trim().toLowerCase();
+  return ROLE_ALIASES.get(k) ?? k;
+}
 
 /**
  * A field's text: numbers and booleans as text, anything else named as the wrong kind; missing or blank fields are

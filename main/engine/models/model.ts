@@ -108,7 +108,7 @@ export interface SaveModelOptions {
   maxShardBytes?: number;
 }
 
-/** Write an HF folder with the same tensor names and shapes; config.json is written back as it was read. */
+/** Write an HF folder with the same tensor names and shapes; config.json is written back as it was read but for its dtype. */
 export async function saveModel(
   outDir: string,
   model: { config: ModelConfig; weights: Record<string, tf.Tensor> },

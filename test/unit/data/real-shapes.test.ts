@@ -346,6 +346,16 @@ describe('file quirks', () => {
       .rejects.toThrow('long.json: text after the end of the JSON document, on line 2; if the file is JSON Lines (one record per line), name it .jsonl');
   });
 
+  it('a JSON array saved as .jsonl is named as such on its first line', async () => {
+    setup();
+    const rows = [{ question: 'A?', answer: 'a' }, { question: 'B?', answer: 'b' }];
+    await expect(importDataset(db, { path: write('pretty.jsonl', JSON.stringify(rows, null, 2)) }))
+      .rejects.toThrow(/^pretty\.jsonl line 1: invalid JSON \(.*\); the file looks like one JSON array, not JSON Lines \(one object per line\): name it \.json$/);
+    await expect(importDataset(db, { path: write('oneline.jsonl', JSON.stringify(rows)) }))
+      .rejects.toThrow('oneline.jsonl line 1: a list of 2 records on one line; the file looks like one JSON array, not JSON Lines (one object per line): name it .json');
+    expect(listDatasets(db)).toEqual([]);
+  });
+
   it('a JSON item that is not valid JSON is skipped alone, naming its line; a cut-short file is named', async () => {
     setup();
     const text = '[\n  {"question": "A?", "answer": "a"},\n  {"question": "B?", "answer": b},\n  {"question": "C?", "answer": "c"}\n]\n';

@@ -404,6 +404,8 @@ export interface DatasetPreview {
   rows: Array<{ line: number; rendered?: string; nTokens?: number; nLabel?: number; error?: string }>;
   /** no known format was recognised; `mapping` is a guess from the field names */
   guessed: boolean;
+  /** with `guessed`: why detection recognised nothing (e.g. an OpenAssistant message tree), for the user to read */
+  note?: string;
   /** previewing a new mapping for a stored dataset: what re-mapping it would invalidate */
   impact?: RemapImpact;
 }

@@ -167,6 +167,7 @@ export class EngineService {
         mapping: r.mapping as DatasetMapping,
         fields: r.fields,
         guessed: r.guessed,
+        ...(r.note ? { note: r.note } : {}),
         rows: r.rows.map((row) => ({ line: row.line, rendered: row.rendered ?? row.text, nTokens: row.nTokens, nLabel: row.nLabel, error: row.error })),
       };
     },

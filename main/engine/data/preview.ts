@@ -47,6 +47,8 @@ export interface ImportPreview {
   rows: PreviewRow[];
   /** no known format was recognised: `mapping` is a first guess from the field names, to be checked */
   guessed: boolean;
+  /** with `guessed`: what detection said */
+  note?: string;
 }
 
 const SAMPLE = 200;
@@ -98,6 +100,7 @@ function previewSample(
   let mapping: Mapping;
   let format: RecordFormat;
   let guessed = false;
+  let note: string | undefined;
   if (opts.mapping) {
     mapping = opts.mapping;
     format = opts.mapping.format;
@@ -109,12 +112,15 @@ function previewSample(
       // nothing recognisable: the preview still opens, on a first guess the user corrects in the mapping step
       // (every row then says why it does not fit, and confidence is 0)
       if (!(err instanceof WinnowError) || fields.size === 0) throw err;
-      // ids and numbers make poor guesses: fields holding text come first
+      // ids and numbers make poor guesses: fields holding text come first, and a field named like text is taken as text
       const text = [...fields].filter((f) => records.some((r) => typeof (r as Record<string, unknown> | null)?.[f] === 'string'));
       const [a, b] = text.length ? text : [...fields];
-      mapping = b !== undefined ? { format: 'question_answer', question: a!, answer: b } : { format: 'text', field: a! };
+      const named = text.find((f) => /^(text|content|document)$/i.test(f));
+      mapping = named ? { format: 'text', field: named }
+        : b !== undefined ? { format: 'question_answer', question: a!, answer: b } : { format: 'text', field: a! };
       format = mapping.format;
       guessed = true;
+      note = err.message;
     }
   }
 
@@ -147,5 +153,5 @@ function previewSample(
     }
     if (rows.length < shown) rows.push(row);
   }
-  return { fileFormat, format, confidence: accepted / sample.length, mapping, fields: [...fields], rows, guessed };
+  return { fileFormat, format, confidence: accepted / sample.length, mapping, fields: [...fields], rows, guessed, ...(note ? { note } : {}) };
 }

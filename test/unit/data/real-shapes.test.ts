@@ -269,6 +269,9 @@ describe('chat datasets', () => {
     ]));
     await expect(importDataset(db, { path: p })).rejects.toThrow(/oasst1\.jsonl: the rows look like an OpenAssistant message tree/);
     expect(listDatasets(db)).toEqual([]);
+    // the preview opens on a guess (the messages as text) and says why
+    const pv = await previewImport(p, {}, tok);
+    expect(pv).toMatchObject({ guessed: true, mapping: { format: 'text', field: 'text' }, note: expect.stringMatching(/OpenAssistant message tree/) });
     const asText = await imp(p, { mapping: { format: 'text', field: 'text' } });
     expect(asText.rows).toBe(2);
   });

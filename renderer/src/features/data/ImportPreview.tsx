@@ -65,6 +65,11 @@ export function ImportPreview({
             Check the mapping{preview.guessed && !edited ? ': it is a guess from the field names' : ': not every record fits it'}.
           </span>
         )}
+        {preview.guessed && !edited && preview.note && (
+          <span className="muted" data-testid="mapping-note">
+            {preview.note}
+          </span>
+        )}
       </div>
       <div className="form-row">
         <label className="field">

@@ -70,11 +70,17 @@ function spansByPrefix(tok: WinnowTokenizer, messages: ChatMessage[], text: stri
   return spans;
 }
 
-/** Fallback: find each content string in order; the turn is just its content (closing eos handled per token). */
+/**
+ * Fallback: find each content string in order; the turn is just its content (closing eos handled per token).
+ * A system (or other non-chat) message the template leaves out gets an empty span: the model never sees it, as in
+ * transformers (Mistral v0.3's template keeps the system prompt only when the conversation ends on a user turn).
+ * A user or assistant message that is missing is an error: what the model sees and learns would be wrong.
+ */
 function spansByContent(messages: ChatMessage[], text: string): Span[] {
   let cursor = 0;
   return messages.map((m, i) => {
     const hit = locate(text, m.content, cursor, text.length);
+    if (!hit && m.role !== 'user' && m.role !== 'assistant') return { role: m.role, start: cursor, end: cursor, contentStart: cursor, contentEnd: cursor };
     if (!hit) throw new WinnowError('parse_error', `message ${i} (${m.role}): its content does not appear in the chat template's output`);
     cursor = hit[1];
     return { role: m.role, start: hit[0], end: hit[1], contentStart: hit[0], contentEnd: hit[1] };

@@ -16,7 +16,7 @@ import { parseModelConfig } from '../../../main/engine/models/config';
 import { disposeModel, loadModel, saveModel, type LoadedModel } from '../../../main/engine/models/model';
 import { readCheckpoint } from '../../../main/engine/models/safetensors';
 import { loadTokenizer, strftime } from '../../../main/engine/models/tokenizer';
-import type { ChatMessage } from '../../../main/engine/models/types';
+import type { ChatMessage, WinnowTokenizer } from '../../../main/engine/models/types';
 import { forwardBatch } from '../../../main/engine/scoring/passes/forward';
 import { createOptimizer } from '../../../main/engine/training/optimizer';
 import { lossOnBatch } from '../../../main/engine/training/run';
@@ -372,5 +372,32 @@ describe('weights', () => {
     } finally {
       disposeModel(m);
     }
+  });
+});
+
+describe('a message the chat template leaves out', () => {
+  it("Mistral v0.3 drops the system prompt of a conversation that ends on the assistant: the render leaves it out, as transformers does; the assistant is still learned", async () => {
+    const tok = await loadTokenizer(writeRealFolder({ name: 'mistral-7b-instruct-v0.3', tokenizer: 'mistral', storage: { dtype: 'F32' } }));
+    const messages = [
+      { role: 'system', content: 'Answer in one word.' },
+      { role: 'user', content: 'Colour of the sky?' },
+      { role: 'assistant', content: 'Blue.' },
+    ];
+    const text = tok.applyChatTemplate(messages);
+    expect(text).not.toContain('Answer in one word.'); // the template's own choice, not ours
+    const r = renderExample(tok, messages, { labelPolicy: 'assistant' });
+    expect(r.text).toBe(text);
+    const learned = Array.from(r.tokenIds).filter((_, t) => r.labelMask[t]);
+    expect(tok.decode(learned, { skipSpecialTokens: true }).trim()).toBe('Blue.');
+    // the system prompt kept when the conversation ends on the user's turn
+    expect(tok.applyChatTemplate(messages.slice(0, 2))).toContain('Answer in one word.');
+  });
+
+  it('a user or assistant message missing from the output is still refused, naming the message', async () => {
+    const tok = await loadTokenizer(writeRealFolder({ name: 'mistral-7b-instruct-v0.3', tokenizer: 'mistral', storage: { dtype: 'F32' } }));
+    // Mistral's template refuses roles out of order; a template that drops the user turn stands in for one that loses it
+    const dropsUser: WinnowTokenizer = Object.create(tok);
+    dropsUser.applyChatTemplate = (ms: ChatMessage[], o) => tok.applyChatTemplate([{ role: 'user', content: 'x' }, ...ms.filter((x) => x.role === 'assistant')], o);
+    expect(() => renderExample(dropsUser, [{ role: 'user', content: 'Colour of the sky?' }, { role: 'assistant', content: 'Blue.' }], { labelPolicy: 'assistant' })).toThrow(/message 0 \(user\)/);
   });
 });

@@ -39,6 +39,17 @@ describe('Parquet reader', () => {
     expect(rows.map((r) => r.record)).toEqual(jsonl);
   });
 
+  it('reads zstd-compressed Parquet (Polars and DuckDB write it by default) with the same rows as the JSONL', async () => {
+    const file = fixture('gsm8k-10.zstd.parquet');
+    // the pages really are zstd frames (magic 28 b5 2f fd), not stored plain
+    expect(readFileSync(file).includes(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))).toBe(true);
+    const groups: number[] = [];
+    for await (const g of readRecordBatches(file)) groups.push(g.length);
+    expect(groups).toEqual([5, 5]);
+    const jsonl = readFileSync(fixture('gsm8k-50.jsonl'), 'utf8').trim().split('\n').slice(0, 10).map((l) => JSON.parse(l));
+    expect((await collect(file)).map((r) => r.record)).toEqual(jsonl);
+  });
+
   it('imports Parquet as a dataset; a broken file is named', async () => {
     const t = tempDir();
     const db: Db = openProjectDb(join(t.dir, 'p.winnow'));

@@ -1,11 +1,16 @@
 import { basename } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, type Compressors } from 'hyparquet';
+import { compressors as jsCompressors } from 'hyparquet-compressors';
 import { WinnowError } from '../../util/errors';
 import type { RecordItem } from './types';
 
-// hyparquet decodes snappy itself; gzip and brotli come from node's zlib (ZSTD/LZ4 files are reported as unsupported)
+// hyparquet decodes snappy itself; gzip and brotli come from node's zlib; zstd (Polars' and DuckDB's default) and lz4
+// from hyparquet-compressors (pure JS: Node 20 has no zstd)
 const compressors: Compressors = {
+  ZSTD: jsCompressors.ZSTD,
+  LZ4: jsCompressors.LZ4,
+  LZ4_RAW: jsCompressors.LZ4_RAW,
   GZIP: (input) => gunzipSync(input),
   BROTLI: (input) => brotliDecompressSync(input),
 };
@@ -47,7 +52,7 @@ export async function* readParquet(path: string): AsyncGenerator<RecordItem[]> {
       rows = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: start + n, compressors });
     } catch (err) {
       const msg = (err as Error).message;
-      const codec = /compression codec/i.test(msg) ? ' (Winnow reads uncompressed, snappy, gzip and brotli Parquet)' : '';
+      const codec = /compression codec/i.test(msg) ? ' (Winnow reads uncompressed, snappy, gzip, brotli, zstd and lz4 Parquet)' : '';
       throw new WinnowError('parse_error', `${name}: row group ${g + 1} (rows ${start + 1}-${start + n}): ${msg}${codec}`);
     }
     yield rows.map((r, i) => ({ line: start + i + 1, record: plain(r) }));

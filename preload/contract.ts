@@ -496,6 +496,8 @@ export const ApiInputs = {
   'subsets.start': z.object({ name: z.string().min(1).max(200), rule: SubsetRuleSchema, datasetId: id.optional() }),
   'subsets.list': z.object({}),
   'subsets.delete': z.object({ subsetId: id }),
+  /** runs a (stale) subset's stored rule again and puts the rows in its place: same id and name, not stale; refused for hand-picked rows */
+  'subsets.recreate': z.object({ subsetId: id }),
   'subsets.combine': z.object({
     name: z.string().min(1).max(200),
     op: z.enum(['union', 'intersection', 'difference']),
@@ -598,6 +600,7 @@ export interface ApiOutputs {
   'subsets.start': { jobId: string };
   'subsets.list': SubsetInfo[];
   'subsets.delete': { deleted: boolean };
+  'subsets.recreate': SubsetInfo;
   'subsets.combine': SubsetInfo;
   'examples.histogram': { min: number | null; max: number | null; counts: number[]; total: number; nulls: number };
   'examples.map': ExampleMap;

@@ -12,7 +12,7 @@ import { WinnowError, toErrorValue } from '../util/errors';
 import type { JobExecutor } from '../jobs/manager';
 import { DEMO_PROJECT, activeModelId, openProject, projectInfo, setActiveModel, type OpenProject } from './project';
 import { addModel, getModel, modelPath } from './models-registry';
-import { assertSubsetNameFree, combineSubsets, createSubset, deleteSubset, getSubset, listSubsets } from '../selection/subsets';
+import { assertSubsetNameFree, combineSubsets, createSubset, deleteSubset, getSubset, listSubsets, recreateSubset } from '../selection/subsets';
 import { latestClusterRun } from '../selection/clusters';
 import { columnHistogram } from './histogram';
 import { exampleMap } from './example-map';
@@ -259,6 +259,7 @@ export class EngineService {
     },
     'subsets.list': () => listSubsets(this.current().db),
     'subsets.delete': (i) => ({ deleted: deleteSubset(this.current().db, i.subsetId) }),
+    'subsets.recreate': (i) => recreateSubset(this.current().db, i.subsetId),
     'subsets.combine': (i) => combineSubsets(this.current().db, i.name, i.op, i.subsetIds),
     'examples.histogram': async (i) => {
       const p = this.current();

@@ -150,6 +150,58 @@ export function createSubset(db: Db, name: string, rule: SubsetRule, datasetId?:
   return getSubset(db, id);
 }
 
+/** Why a subset's stored rule cannot be run again (hand-picked rows, a set operation whose sources are gone); null when it can. */
+export function whyNotRecreatable(db: Db, s: SubsetInfo): string | null {
+  const rule = s.rule;
+  if (rule.kind === 'ids') return `"${s.name}" is hand-picked rows${rule.source ? ` (${rule.source})` : ''}: there is no rule to run again`;
+  if (rule.kind === 'combine' || (rule.kind === 'kcenter' && rule.subsetId !== undefined)) {
+    const sources = rule.kind === 'combine' ? rule.subsetIds : [rule.subsetId!];
+    const has = db.prepare('SELECT 1 FROM subsets WHERE id = ?');
+    const gone = sources.filter((sid) => !has.get(sid));
+    if (gone.length) return `"${s.name}" was made from subset${gone.length > 1 ? 's' : ''} ${gone.map((g) => `#${g}`).join(', ')}, which no longer exist${gone.length > 1 ? '' : 's'}`;
+  }
+  return null;
+}
+
+const datasetName = (db: Db, id: number): string =>
+  (db.prepare('SELECT name FROM datasets WHERE id = ?').pluck().get(id) as string | undefined) ?? `#${id}`;
+
+/** The signal columns a rule ranks or filters by (built-in columns excluded). */
+function ruleColumns(rule: SubsetRule): string[] {
+  const col = rule.kind === 'threshold' || rule.kind === 'top' ? rule.signal : rule.kind === 'ifd_top' ? 'ifd' : rule.kind === 'cluster_quota' ? rule.signal : undefined;
+  return col !== undefined && !(col in BUILTIN_COLUMNS) ? [col] : [];
+}
+
+/**
+ * Runs a subset's stored rule again and puts the result in its place: same id and name, new rows, not stale. All in
+ * one transaction, so the old subset stays as it was if the rule fails. A column the rule reads that has no values in
+ * its dataset (a re-map deletes them) is an error naming the column, not a silently empty subset.
+ */
+export function recreateSubset(db: Db, subsetId: number): SubsetInfo {
+  const old = getSubset(db, subsetId);
+  const why = whyNotRecreatable(db, old);
+  if (why) throw new WinnowError('bad_input', `subsets.recreate: ${why}`);
+  const stored = old.rule as SubsetRule & { datasetId?: number };
+  const datasetId = stored.datasetId;
+  const known = listSignalColumns(db);
+  for (const col of ruleColumns(stored)) {
+    const where = datasetId !== undefined ? ' AND example_id IN (SELECT id FROM examples WHERE dataset_id = ?)' : '';
+    const scored = known.includes(col) && db.prepare(`SELECT 1 FROM example_signals WHERE "${col}" IS NOT NULL${where} LIMIT 1`).get(...(datasetId !== undefined ? [datasetId] : []));
+    if (!scored) {
+      throw new WinnowError('not_found', `subsets.recreate: the rule of "${old.name}" reads column "${col}", which has no values${datasetId !== undefined ? ` in dataset "${datasetName(db, datasetId)}"` : ''} (a re-map deletes a dataset's scores) — score the dataset with ${col} again, then recreate`, { column: col });
+    }
+  }
+  return db.transaction(() => {
+    const { ids, provenance } = evaluateRuleWithProvenance(db, stored, datasetId);
+    const rule = { ...stored, ...provenance };
+    db.prepare(`UPDATE subsets SET rule_json = ?, size = ?, stale_reason = NULL, created_at = datetime('now') WHERE id = ?`).run(JSON.stringify(rule), ids.length, subsetId);
+    db.prepare('DELETE FROM subset_members WHERE subset_id = ?').run(subsetId);
+    const ins = db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)');
+    for (const e of ids) ins.run(subsetId, e);
+    return getSubset(db, subsetId);
+  })();
+}
+
 interface SubsetRowDb { id: number; name: string; rule_json: string; size: number; created_at: string; stale_reason: string | null }
 
 function toInfo(r: SubsetRowDb): SubsetInfo {

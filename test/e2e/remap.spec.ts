@@ -2,7 +2,7 @@
  * Changing an imported dataset's mapping from the Data screen: the mapping editor opens on the stored rows, a mapping
  * that does not fit cannot be applied, a new one shows what it will invalidate before it is applied, and the re-map
  * job renders the dataset again (search and token counts follow the new messages); a subset of its rows is then
- * marked stale on the Subsets and Examples screens. Screenshots in test-results/screens/ (look at them).
+ * marked stale on the Subsets and Examples screens, and Recreate makes it again from its rule. Screenshots in test-results/screens/ (look at them).
  */
 import { expect, test, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
@@ -114,13 +114,26 @@ test('edit the mapping of an imported dataset: preview, impact, re-map', async (
   const mark = page.getByTestId('examples-subset-stale');
   await expect(mark).toBeVisible();
   await expect(mark).toHaveAttribute('title', 'Stale: dataset "gsm8k-50.jsonl" was re-mapped: its scores were deleted. ' +
-    'Its rows are kept as they were. Score the dataset again, then delete the subset and make it again from its rule so it is chosen on the new scores.');
+    'Its rows are kept as they were. Score the dataset again, then press Recreate on the Subsets screen to run its rule again on the new scores.');
   await shot(page, 'remap-03-examples-stale-subset');
 
   await page.getByTestId('nav-subsets').click();
   await expect(subsetRow).toHaveAttribute('data-stale', 'true');
   await expect(subsetRow.getByTestId('subset-stale')).toBeVisible();
-  await expect(subsetRow.getByTestId('subset-stale-reason')).toHaveText(/^dataset "gsm8k-50.jsonl" was re-mapped: its scores were deleted\. .*Score the dataset again, then delete the subset and make it again from its rule/);
+  await expect(subsetRow.getByTestId('subset-stale-reason')).toHaveText(/^dataset "gsm8k-50.jsonl" was re-mapped: its scores were deleted\. .*Score the dataset again, then press Recreate/);
   await expect(subsetRow.getByTestId('subset-size')).toHaveText('10');
+  const subsetId = await subsetRow.getAttribute('data-subset-id');
+  await expect(subsetRow.getByTestId('subset-recreate')).toBeEnabled();
   await shot(page, 'remap-04-subsets-stale');
+
+  // Recreate runs the stored rule (random 10, seed 0) again in place: same row, same name, 10 rows, no longer stale
+  await subsetRow.getByTestId('subset-recreate').click();
+  await expect(subsetRow).toHaveAttribute('data-stale', 'false');
+  await expect(subsetRow).toHaveAttribute('data-subset-id', subsetId ?? '');
+  await expect(subsetRow.getByTestId('subset-stale')).toHaveCount(0);
+  await expect(subsetRow.getByTestId('subset-recreate')).toHaveCount(0);
+  await expect(subsetRow.getByTestId('subset-recreate-error')).toHaveCount(0);
+  await expect(subsetRow.getByTestId('subset-size')).toHaveText('10');
+  await expect(page.locator('[data-testid="subset-row"][data-name="sample-10"]')).toHaveCount(1);
+  await shot(page, 'remap-05-subsets-recreated');
 });

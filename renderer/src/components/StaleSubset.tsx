@@ -5,7 +5,7 @@
 import type { SubsetInfo } from '../../../preload/contract';
 import { fmtNum } from './format';
 
-export const STALE_ADVICE = 'Its rows are kept as they were. Score the dataset again, then delete the subset and make it again from its rule so it is chosen on the new scores.';
+export const STALE_ADVICE = 'Its rows are kept as they were. Score the dataset again, then press Recreate on the Subsets screen to run its rule again on the new scores.';
 
 /** The hover text: why, then what to do. */
 export const staleTitle = (s: Pick<SubsetInfo, 'staleReason'>): string => `Stale: ${s.staleReason ?? ''}. ${STALE_ADVICE}`;

@@ -1,7 +1,8 @@
 /**
  * Subsets: create one from a rule (top-k, top-k%, threshold, random, IFD's drop-then-top, n or n% per K-means cluster,
  * k-center diversity), combine existing ones (union, intersection, difference), list them with size and rule,
- * delete; undo/redo of create and delete. k-center runs as a job with progress and cancel.
+ * delete; undo/redo of create and delete. k-center runs as a job with progress and cancel. A stale subset (its dataset
+ * was re-mapped) can be recreated in place from its stored rule; that is not on the undo stack (its old rows are gone).
  */
 import { useEffect, useState } from 'react';
 import type { ApiError, SubsetInfo, SubsetRule } from '../../../../preload/contract';
@@ -73,6 +74,16 @@ export function describeRule(rule: SubsetRule): string {
   }
 }
 
+/** Why a subset's rule cannot be run again, for the Recreate button's title (the engine refuses the same cases). */
+function whyNotRecreatable(s: SubsetInfo, all: SubsetInfo[]): string | null {
+  const rule = s.rule;
+  if (rule.kind === 'ids') return `Hand-picked rows${rule.source ? ` (${rule.source})` : ''} have no rule to run again: delete the subset and pick the rows again.`;
+  const sources = rule.kind === 'combine' ? rule.subsetIds : rule.kind === 'kcenter' && rule.subsetId !== undefined ? [rule.subsetId] : [];
+  const gone = sources.filter((id) => !all.some((x) => x.id === id));
+  if (gone.length) return `Made from subset${gone.length > 1 ? 's' : ''} ${gone.map((id) => `#${id}`).join(', ')}, which no longer exist${gone.length > 1 ? '' : 's'}: it cannot be made again.`;
+  return null;
+}
+
 export function SubsetsScreen() {
   const { client, datasetId, project } = useApp();
   const list = useCall('subsets.list', {});
@@ -99,6 +110,8 @@ export function SubsetsScreen() {
   const [combineName, setCombineName] = useState('');
   const [combineOp, setCombineOp] = useState<CombineOp>('union');
   const [combineError, setCombineError] = useState<ApiError | null>(null);
+  const [recreateErrors, setRecreateErrors] = useState<Record<number, ApiError>>({});
+  const [recreating, setRecreating] = useState<number | null>(null);
   const livePicked = picked.filter((id) => list.data?.some((s) => s.id === id));
 
   useEffect(() => {
@@ -214,6 +227,15 @@ export function SubsetsScreen() {
     setError(r.ok ? null : r.error);
     if (r.ok) history.record(opOf('delete', subset));
     setPicked((p) => p.filter((id) => id !== subset.id));
+    list.reload();
+  };
+
+  // the stored rule again, in place (same id and name); on failure the old subset stays and the error shows in its row
+  const recreate = async (subset: SubsetInfo) => {
+    setRecreating(subset.id);
+    const r = await client.call('subsets.recreate', { subsetId: subset.id });
+    setRecreating(null);
+    setRecreateErrors(({ [subset.id]: _, ...rest }) => (r.ok ? rest : { ...rest, [subset.id]: r.error }));
     list.reload();
   };
 
@@ -402,6 +424,7 @@ export function SubsetsScreen() {
                         {s.staleReason}. {STALE_ADVICE}
                       </div>
                     )}
+                    <ErrorText error={recreateErrors[s.id] ?? null} testId="subset-recreate-error" />
                   </td>
                   <td className="num" data-testid="subset-size">
                     {fmtNum(s.size)}
@@ -409,6 +432,20 @@ export function SubsetsScreen() {
                   <td>{describeRule(s.rule)}</td>
                   <td className="num">{new Date(s.createdAt).toLocaleString()}</td>
                   <td>
+                    {s.staleReason && (() => {
+                      const why = whyNotRecreatable(s, list.data ?? []);
+                      return (
+                        <button
+                          className="btn btn-small"
+                          data-testid="subset-recreate"
+                          disabled={why !== null || recreating !== null}
+                          title={why ?? `Run the rule again (${describeRule(s.rule)}) on the dataset as it is now and put the rows in place of these, under the same name. Not undoable.`}
+                          onClick={() => void recreate(s)}
+                        >
+                          {recreating === s.id ? 'Recreating…' : 'Recreate'}
+                        </button>
+                      );
+                    })()}{' '}
                     <button className="btn btn-small btn-danger" data-testid="subset-delete" onClick={() => void remove(s)}>
                       Delete
                     </button>

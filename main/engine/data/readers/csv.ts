@@ -119,12 +119,76 @@ export async function* readCsvItems(stream: Readable, delimiter: string): AsyncG
   }
 }
 
+/** The fields a header line splits into with `delim`, quotes respected (a delimiter inside "…" does not split). */
+function countFields(header: string, delim: string): number {
+  let n = 1;
+  let inQuotes = false;
+  for (const ch of header) {
+    if (ch === '"') inQuotes = !inQuotes;
+    else if (ch === delim && !inQuotes) n++;
+  }
+  return n;
+}
+
+/**
+ * The delimiter of a .csv file, from its header line: ',' unless ';' or a tab splits the header into more fields
+ * (European spreadsheet exports write ';' because ',' is their decimal mark). Ties keep ','.
+ */
+export function detectCsvDelimiter(headerLine: string): ',' | ';' | '\t' {
+  let best: ',' | ';' | '\t' = ',';
+  let most = countFields(headerLine, ',');
+  for (const d of [';', '\t'] as const) {
+    const n = countFields(headerLine, d);
+    if (n > most) { best = d; most = n; }
+  }
+  return best;
+}
+
+/** The text up to the first line end outside quotes, or null if the text so far has none. */
+function firstLine(text: string): string | null {
+  let inQuotes = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') inQuotes = !inQuotes;
+    else if (!inQuotes && (ch === '\n' || ch === '\r')) return text.slice(0, i);
+  }
+  return null;
+}
+
+/** A .csv stream read with the delimiter its header line uses: the text read to find the header is replayed first. */
+async function* readCsvDetected(stream: Readable): AsyncGenerator<RecordItem> {
+  const it = (stream as AsyncIterable<string>)[Symbol.asyncIterator]();
+  let head = '';
+  let line: string | null = null;
+  // the header is short; reading on stops at 1 MiB so a file with no line end is not held whole
+  while (line === null && head.length < 1 << 20) {
+    const next = await it.next();
+    if (next.done) break;
+    head += next.value;
+    line = firstLine(head);
+  }
+  const delimiter = detectCsvDelimiter(line ?? head);
+  async function* replay(): AsyncGenerator<string> {
+    if (head) yield head;
+    for (;;) {
+      const next = await it.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+  yield* readCsvItems(replay() as unknown as Readable, delimiter);
+}
+
 const CSV_BATCH = 1000;
 
-/** readCsvItems in batches (the CSV parser yields per row; batching keeps the caller's awaits per chunk). */
+/**
+ * readCsvItems in batches (the CSV parser yields per row; batching keeps the caller's awaits per chunk).
+ * delimiter 'detect': the header line decides between ',', ';' and tab (see detectCsvDelimiter).
+ */
 export async function* readCsv(stream: Readable, delimiter: string): AsyncGenerator<RecordItem[]> {
   let out: RecordItem[] = [];
-  for await (const item of readCsvItems(stream, delimiter)) {
+  const items = delimiter === 'detect' ? readCsvDetected(stream) : readCsvItems(stream, delimiter);
+  for await (const item of items) {
     out.push(item);
     if (out.length >= CSV_BATCH) { yield out; out = []; }
   }

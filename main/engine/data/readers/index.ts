@@ -35,7 +35,8 @@ export async function* readRecordBatches(path: string, opts: ReadOptions = {}): 
     switch (format) {
       case 'jsonl': yield* readJsonl(stream, opts.range); break;
       case 'json': yield* readJson(stream); break;
-      case 'csv': yield* readCsv(stream, ','); break;
+      // a .csv may be ';'- or tab-separated (spreadsheet exports in locales with a decimal comma): its header decides
+      case 'csv': yield* readCsv(stream, 'detect'); break;
       case 'tsv': yield* readCsv(stream, '\t'); break;
       case 'txt': yield* readText(stream, opts.textMode ?? 'block'); break;
     }

@@ -13,7 +13,7 @@ import { forward } from '../../main/engine/models/forward';
 import { disposeModel, loadModel } from '../../main/engine/models/model';
 import { readSafetensors } from '../../main/engine/models/safetensors';
 import { weightedLmLoss } from '../../main/engine/training/loss';
-import { STORIES, tmpDir } from '../unit/models/tiny';
+import { STORIES, copyStoriesTokenizer, tmpDir } from '../unit/models/tiny';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/parity');
 const CASES = ['gpt2', 'llama-gqa', 'qwen2-bias-untied', 'llama-rope-linear', 'llama-rope-llama3', 'stories260K'];
@@ -24,7 +24,7 @@ function modelDir(name: string): string {
   if (name === 'stories260K') return STORIES;
   const dir = tmpDir(`parity-${name}`);
   for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURES, name, f), path.join(dir, f));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(STORIES, f), path.join(dir, f));
+  copyStoriesTokenizer(dir);
   return dir;
 }
 

@@ -60,6 +60,16 @@ export function writeTinyModel(raw: Record<string, unknown>, seed = 1, opts: { n
   });
   writeSafetensors(path.join(dir, 'model.safetensors'), tensors, 'F32');
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(raw));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(STORIES, f), path.join(dir, f));
+  copyStoriesTokenizer(dir);
   return dir;
+}
+
+/**
+ * The bundled model's tokenizer files, so a tiny model shares its tokenizer id (a hash of these files) and a project's
+ * renders: the same rows are rendered once, whichever of the two models asks.
+ */
+export const STORIES_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+
+export function copyStoriesTokenizer(dir: string): void {
+  for (const f of STORIES_TOKENIZER_FILES) fs.copyFileSync(path.join(STORIES, f), path.join(dir, f));
 }

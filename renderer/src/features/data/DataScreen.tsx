@@ -177,44 +177,57 @@ function OpenBundle() {
   );
 }
 
-/** The records an import skipped as malformed (skip malformed lines), with the file line and the reason. */
-function ImportSkips({ datasetId, onClose }: { datasetId: number; onClose: () => void }) {
-  const [offset, setOffset] = useState(0);
-  const limit = 100;
-  const { data, error } = useCall('datasets.importSkips', { datasetId, offset, limit });
+const REASONS_PAGE = 100;
+
+/** A paged list of rows with the reason each was left out (import skips, render errors), with Previous / Next / Close. */
+function PagedReasons(p: {
+  testId: string;
+  rowTestId: string;
+  title: string;
+  /** what one row is, plural: "records", "rows" */
+  unit: string;
+  /** header of the position column: "Line", "Row" */
+  at: string;
+  offset: number;
+  setOffset: (offset: number) => void;
+  data: { total: number; rows: Array<{ at: number; reason: string }> } | null;
+  error: Parameters<typeof ErrorText>[0]['error'];
+  onClose: () => void;
+}) {
+  const { data, offset, setOffset } = p;
   return (
-    <div className="subcard" data-testid="import-skips" data-total={data?.total ?? ''}>
+    <div className="subcard" data-testid={p.testId} data-total={data?.total ?? ''}>
       <div className="row">
-        <strong>Records skipped at import</strong>
-        <span className="muted num">{data ? `${fmtNum(data.total)} records` : 'loading…'}</span>
+        <strong>{p.title}</strong>
+        <span className="muted num">{data ? `${fmtNum(data.total)} ${p.unit}` : 'loading…'}</span>
         <span className="spacer" />
-        {data && data.total > limit && (
+        {data && data.total > REASONS_PAGE && (
           <>
-            <button className="btn btn-small" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - limit))}>
+            <button className="btn btn-small" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - REASONS_PAGE))}>
               Previous
             </button>
-            <button className="btn btn-small" disabled={offset + limit >= data.total} onClick={() => setOffset(offset + limit)}>
+            <button className="btn btn-small" disabled={offset + REASONS_PAGE >= data.total} onClick={() => setOffset(offset + REASONS_PAGE)}>
               Next
             </button>
           </>
         )}
-        <button className="btn btn-small btn-ghost" onClick={onClose}>
+        <button className="btn btn-small btn-ghost" onClick={p.onClose}>
           Close
         </button>
       </div>
-      <ErrorText error={error} />
+      <ErrorText error={p.error} />
       {data && (
         <table className="simple-table">
           <thead>
             <tr>
-              <th className="num">Line</th>
+              <th className="num">{p.at}</th>
               <th>Reason</th>
             </tr>
           </thead>
           <tbody>
             {data.rows.map((r) => (
-              <tr key={r.line} data-testid="import-skip-row">
-                <td className="num">{r.line}</td>
+              <tr key={r.at} data-testid={p.rowTestId}>
+                <td className="num">{r.at}</td>
                 <td>{r.reason}</td>
               </tr>
             ))}
@@ -225,50 +238,28 @@ function ImportSkips({ datasetId, onClose }: { datasetId: number; onClose: () =>
   );
 }
 
+/** The records an import skipped as malformed (skip malformed lines), with the file line and the reason. */
+function ImportSkips({ datasetId, onClose }: { datasetId: number; onClose: () => void }) {
+  const [offset, setOffset] = useState(0);
+  const { data, error } = useCall('datasets.importSkips', { datasetId, offset, limit: REASONS_PAGE });
+  return (
+    <PagedReasons
+      testId="import-skips" rowTestId="import-skip-row" title="Records skipped at import" unit="records" at="Line"
+      offset={offset} setOffset={setOffset} error={error} onClose={onClose}
+      data={data ? { total: data.total, rows: data.rows.map((r) => ({ at: r.line, reason: r.reason })) } : null}
+    />
+  );
+}
+
 function RenderErrors({ datasetId, onClose }: { datasetId: number; onClose: () => void }) {
   const [offset, setOffset] = useState(0);
-  const limit = 100;
-  const { data, error } = useCall('datasets.renderErrors', { datasetId, offset, limit });
+  const { data, error } = useCall('datasets.renderErrors', { datasetId, offset, limit: REASONS_PAGE });
   return (
-    <div className="subcard" data-testid="render-errors" data-total={data?.total ?? ''}>
-      <div className="row">
-        <strong>Rows that could not be rendered</strong>
-        <span className="muted num">{data ? `${fmtNum(data.total)} rows` : 'loading…'}</span>
-        <span className="spacer" />
-        {data && data.total > limit && (
-          <>
-            <button className="btn btn-small" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - limit))}>
-              Previous
-            </button>
-            <button className="btn btn-small" disabled={offset + limit >= data.total} onClick={() => setOffset(offset + limit)}>
-              Next
-            </button>
-          </>
-        )}
-        <button className="btn btn-small btn-ghost" onClick={onClose}>
-          Close
-        </button>
-      </div>
-      <ErrorText error={error} />
-      {data && (
-        <table className="simple-table">
-          <thead>
-            <tr>
-              <th className="num">Row</th>
-              <th>Reason</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data.rows.map((r) => (
-              <tr key={r.rowIndex} data-testid="render-error-row">
-                <td className="num">{r.rowIndex}</td>
-                <td>{r.reason}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-    </div>
+    <PagedReasons
+      testId="render-errors" rowTestId="render-error-row" title="Rows that could not be rendered" unit="rows" at="Row"
+      offset={offset} setOffset={setOffset} error={error} onClose={onClose}
+      data={data ? { total: data.total, rows: data.rows.map((r) => ({ at: r.rowIndex, reason: r.reason })) } : null}
+    />
   );
 }
 

@@ -1,6 +1,6 @@
 /**
  * The converted stories260K (resources/models/stories260K, produced by convertLlama2c) against the original
- * llama2.c files in /work/shared/data: same greedy story, and a tokenizer that agrees with llama2.c's encoder.
+ * llama2.c files (karpathy/tinyllamas stories260K.bin, tok512.bin): same greedy story, and a tokenizer that agrees with llama2.c's encoder.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

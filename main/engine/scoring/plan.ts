@@ -29,11 +29,16 @@ export const LAYER_GRADIENT_SIGNALS = ['fim', 'layer_grad_norm'] as const;
 /** Per-example gradient signals: over every example of the scope. */
 export const EXAMPLE_GRADIENT_SIGNALS = ['grad_norm', 'grad_sim'] as const;
 export const GRADIENT_SIGNALS = [...LAYER_GRADIENT_SIGNALS, ...EXAMPLE_GRADIENT_SIGNALS] as const;
+/**
+ * Text signals: computed at import for every dataset (data/duplicates.ts), no model needed. Asked for in a scoring
+ * run, they are recorded under the run (copied from the import's values; computed where a dataset lacks them), so the
+ * CLI JSONL and the run's history carry them like any other signal.
+ */
 export const TEXT_SIGNALS = ['exact_dup', 'near_dup'] as const;
 
 /** Signals this build computes. Anything else is refused up front with the list, not half-run. */
 export const IMPLEMENTED_SIGNALS = new Set<string>([
-  ...FORWARD_SIGNALS, ...REFERENCE_SIGNALS, ...ANSWER_ONLY_SIGNALS, ...REVERSE_SIGNALS, ...GRADIENT_SIGNALS,
+  ...FORWARD_SIGNALS, ...REFERENCE_SIGNALS, ...ANSWER_ONLY_SIGNALS, ...REVERSE_SIGNALS, ...GRADIENT_SIGNALS, ...TEXT_SIGNALS,
 ]);
 
 /**
@@ -128,6 +133,10 @@ export function planScoring(db: Db, input: PlanInput): ScorePlan {
       secs += (n * P * d) / PROJECTION_RATE;
     }
     passes.push({ model: 'model', kind: 'backward', signals: grad, examples: n, estimatedSeconds: secs });
+  }
+  if (has(TEXT_SIGNALS).length) {
+    // no model: read from the import's duplicate columns (computed only where a dataset has none)
+    passes.push({ model: 'none', kind: 'text', signals: has(TEXT_SIGNALS), examples, estimatedSeconds: 0 });
   }
   const known = passes.every((p) => p.estimatedSeconds !== null && p.estimatedSeconds !== undefined);
   return { passes, examples, estimatedSeconds: known && passes.length ? passes.reduce((a, p) => a + p.estimatedSeconds!, 0) : null };

@@ -45,6 +45,19 @@ export interface DuplicateResult {
 /** the per-example columns computeDuplicates writes */
 export const DUPLICATE_COLUMNS = ['exact_dup', 'exact_dup_rank', 'near_dup', 'near_dup_size', 'near_dup_rank'];
 
+/**
+ * The columns a request for `exact_dup` / `near_dup` stands for in an output (CLI JSONL): each with its size and
+ * rank companions, so "keep one per group" (rank 0) needs no second request. Other signals pass through.
+ */
+export function withDuplicateCompanions(signals: string[]): string[] {
+  const out: string[] = [];
+  for (const s of signals) {
+    const add = s === 'exact_dup' ? ['exact_dup', 'exact_dup_rank'] : s === 'near_dup' ? ['near_dup', 'near_dup_size', 'near_dup_rank'] : [s];
+    for (const c of add) if (!out.includes(c)) out.push(c);
+  }
+  return out;
+}
+
 export const NUM_PERM = 128;
 const BANDS = 16;
 const ROWS = NUM_PERM / BANDS;

@@ -1,0 +1,55 @@
+/**
+ * What the Score screen offers, the engine runs: every signal it lists as a checkbox is planned by the engine (with
+ * the reference model / target set the screen asks for when they are needed), the ones it shows as "computed at
+ * import" are the engine's text signals (and a run may still name them), and the screen's "needs a reference" and
+ * "per-example gradient" groups are the engine's. A signal added to the contract without the engine, or to the
+ * engine without the screen, fails here.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IMPORT_SIGNALS, SIGNALS, parseInput } from '../../../preload/contract';
+import { NEEDS_REFERENCE, PER_EXAMPLE_GRADIENT, SCORE_SCREEN_SIGNALS, SIGNAL_HELP } from '../../../renderer/src/components/signals';
+import { EXAMPLE_GRADIENT_SIGNALS, REFERENCE_SIGNALS, TEXT_SIGNALS, planScoring } from '../../../main/engine/scoring/plan';
+import { TestProject, gsm8kRows } from '../scoring/helpers';
+
+let proj: TestProject;
+let modelId = 0;
+let datasetId = 0;
+let targetSubsetId = 0;
+
+beforeAll(async () => {
+  proj = new TestProject('offers');
+  modelId = (await proj.call('project.open', {})).models[0]!.id;
+  datasetId = await proj.importDataset(gsm8kRows(proj.home, 4));
+  targetSubsetId = (await proj.call('subsets.create', { name: 'target', rule: { kind: 'random', count: 2, seed: 1 }, datasetId })).id;
+});
+
+afterAll(() => proj?.close());
+
+describe('the Score screen offers only what the engine runs', () => {
+  it('its checkboxes and its "computed at import" line cover the contract, each signal once', () => {
+    expect([...SCORE_SCREEN_SIGNALS, ...IMPORT_SIGNALS].sort()).toEqual([...SIGNALS].sort());
+    expect(SCORE_SCREEN_SIGNALS.filter((s) => IMPORT_SIGNALS.includes(s))).toEqual([]);
+    expect([...IMPORT_SIGNALS].sort()).toEqual([...TEXT_SIGNALS].sort());
+    for (const s of SIGNALS) expect(SIGNAL_HELP[s], `help text for ${s}`).toBeTruthy();
+  });
+
+  it("its reference and per-example-gradient groups are the engine's", () => {
+    expect([...NEEDS_REFERENCE].sort()).toEqual([...REFERENCE_SIGNALS].sort());
+    expect([...PER_EXAMPLE_GRADIENT].sort()).toEqual([...EXAMPLE_GRADIENT_SIGNALS].sort());
+  });
+
+  for (const s of [...SCORE_SCREEN_SIGNALS, ...IMPORT_SIGNALS]) {
+    it(`${s}: the API takes it and the engine plans a pass that yields it`, () => {
+      const input = {
+        modelId, datasetId, signals: [s],
+        ...(NEEDS_REFERENCE.has(s) ? { refModelId: modelId } : {}),
+        ...(s === 'grad_sim' ? { targetSubsetId } : {}),
+      };
+      const parsed = parseInput('scoring.start', input);
+      expect(parsed.ok, JSON.stringify(parsed)).toBe(true);
+      const plan = planScoring(proj.db, input);
+      expect(plan.passes.flatMap((p) => p.signals)).toContain(s);
+      expect(plan.passes.every((p) => (p.model === 'none') === (p.kind === 'text'))).toBe(true);
+    });
+  }
+});

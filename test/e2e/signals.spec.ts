@@ -2,12 +2,13 @@
  * What a screen offers, it does (issue 15 §2), in Chromium against the real browser-mode engine (fresh project):
  * the Layers screen's "Score → fim" opens the Score screen with fim ticked; the Score screen lists the import's
  * duplicate signals as computed, not as something to run; the Export screen writes the trainer configs with the files
- * they read, and the bundle's README names only files it has. Screenshots: signals-NN-*.png.
+ * they read, with the model chosen there, and the bundle's README names only files it has; Add model takes a file
+ * inside a model folder. Screenshots: signals-NN-*.png.
  */
 import { expect, test } from '@playwright/test';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { GSM8K_50, importDataset, shooter, useServer } from './helpers';
 
 const server = useServer('signals');
@@ -46,10 +47,11 @@ test('the Export screen writes the trainer configs with the files they read; the
       await expect(page.getByTestId(`export-what-${w}`)).toBeDisabled();
     }
     await expect(page.getByTestId('export-configs-note')).toBeVisible();
+    await expect(page.getByTestId('export-model')).toBeVisible();
     await page.getByTestId('export-out-dir').fill(join(out, 'bundle'));
     await shot(page, '02-export-configs');
     await page.getByTestId('export-start').click();
-    await expect(page.getByTestId('export-result')).toBeVisible({ timeout: 120_000 });
+    await expect(page.getByTestId('export-result')).toContainText(join(out, 'bundle'), { timeout: 120_000 });
     await shot(page, '03-export-done');
     const dir = join(out, 'bundle');
     for (const f of ['train_trl.py', 'axolotl.yaml', 'llamafactory.yaml', 'dataset_info.json', 'token_masks.jsonl', 'subset.messages.jsonl', 'README.md', 'manifest.json']) {
@@ -75,4 +77,30 @@ test('the Export screen says what a layer mask export needs before it is started
   await page.getByTestId('export-what-layer_mask').check();
   await expect(page.getByTestId('export-layer-mask-needed')).toBeVisible();
   await expect(page.getByTestId('export-start')).toBeDisabled();
+});
+
+test('Add model given model.safetensors adds its folder; the Export screen makes the token masks with the model chosen there', async ({ page }) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'winnow-e2e-model-'));
+  try {
+    const folder = join(tmp, 'stories copy');
+    cpSync(resolve('resources/models/stories260K'), folder, { recursive: true });
+    await page.goto(server.url);
+    await page.getByTestId('model-path').fill(join(folder, 'model.safetensors'));
+    await page.getByTestId('model-add').click();
+    await expect(page.getByTestId('model-added')).toContainText('stories copy');
+    await expect(page.getByTestId('model-error')).toHaveCount(0);
+
+    await page.getByTestId('nav-export').click();
+    for (const w of ['subset', 'scores', 'layer_mask', 'weights', 'configs']) await page.getByTestId(`export-what-${w}`).uncheck();
+    await page.getByTestId('export-what-token_masks').check();
+    await page.getByTestId('export-model').selectOption({ label: 'stories copy (5 layers)' });
+    await page.getByTestId('export-out-dir').fill(join(tmp, 'bundle'));
+    await page.getByTestId('export-start').click();
+    // the screen shows the earlier export until this one is done
+    await expect(page.getByTestId('export-result')).toContainText(join(tmp, 'bundle'), { timeout: 120_000 });
+    const manifest = JSON.parse(readFileSync(join(tmp, 'bundle', 'manifest.json'), 'utf8')) as { model: { path: string; name: string } };
+    expect(manifest.model).toMatchObject({ path: folder, name: 'stories copy' });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

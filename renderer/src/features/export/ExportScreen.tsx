@@ -8,7 +8,7 @@ import type { ApiError, ExportRequest } from '../../../../preload/contract';
 import { useApp, useCall, useJob, useJobs } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
-import { SubsetField, TextField } from '../../components/Field';
+import { ModelField, SubsetField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtNum } from '../../components/format';
 
@@ -38,6 +38,7 @@ export function ExportScreen() {
   const [subsetId, setSubsetId] = useState<number | null>(null);
   const [trainRunId, setTrainRunId] = useState<number | null>(null);
   const [layerMaskId, setLayerMaskId] = useState<number | null>(null);
+  const [modelChoice, setModelChoice] = useState<number | null>(null);
   const [outDir, setOutDir] = useState('');
   const [overwrite, setOverwrite] = useState(false);
   const [jobId, setJobId] = useState<string | null>(null);
@@ -46,6 +47,11 @@ export function ExportScreen() {
   const shownJobId = jobId ?? jobs.find((j) => j.kind === 'export')?.jobId ?? null;
   const job = useJob(shownJobId);
   const doneRuns = (runs.data ?? []).filter((r) => r.status === 'done');
+  const run = (runs.data ?? []).find((r) => r.id === trainRunId);
+  // token masks and trainer configs are made with this model's tokenizer: the one chosen, else the run's, else the first
+  const models = project?.models ?? [];
+  const modelId = (modelChoice !== null && models.some((m) => m.id === modelChoice) ? modelChoice : null) ?? run?.modelId ?? models[0]?.id ?? null;
+  const needsModel = what.has('token_masks') || what.has('configs');
   // what the engine would refuse, said before the export starts
   const missing =
     what.has('weights') && trainRunId === null
@@ -64,13 +70,12 @@ export function ExportScreen() {
 
   const start = async () => {
     setBusy(true);
-    const run = (runs.data ?? []).find((r) => r.id === trainRunId);
     const r = await client.call('export.start', {
       outDir: outDir.trim(),
       subsetId,
       datasetId: datasetId ?? undefined,
       trainRunId: trainRunId ?? undefined,
-      modelId: run?.modelId ?? project?.models[0]?.id,
+      modelId: modelId ?? undefined,
       layerMaskId: layerMaskId ?? undefined,
       what: WHATS.map((w) => w.id).filter((w) => what.has(w) || (what.has('configs') && CONFIG_INPUTS.has(w))),
       overwrite,
@@ -126,6 +131,8 @@ export function ExportScreen() {
         </fieldset>
         <div className="form-row">
           <SubsetField testId="export-subset" value={subsetId} onChange={setSubsetId} subsets={subsets.data} />
+          {/* token masks and trainer configs use this model's tokenizer (input_ids) and path */}
+          {needsModel && <ModelField testId="export-model" value={modelId} onChange={setModelChoice} models={models} />}
           <label className="field">
             <span>Training run (for weights)</span>
             <select data-testid="export-train-run" value={trainRunId ?? ''} onChange={(e) => setTrainRunId(e.target.value ? Number(e.target.value) : null)}>

@@ -25,7 +25,7 @@ test('Layers "Score → fim" opens the Score screen with fim ticked; duplicates 
   await expect(page.getByTestId('signal-token_loss')).not.toBeChecked();
   await expect(page.getByTestId('signal-mean_loss')).not.toBeChecked();
   // the query is taken once: the address is the plain screen again
-  await expect.poll(() => page.evaluate(() => window.location.hash)).toBe('#/score');
+  await expect.poll(() => new URL(page.url()).hash).toBe('#/score');
   // exact_dup / near_dup: no checkbox, a line saying they are already there
   await expect(page.getByTestId('signal-exact_dup')).toHaveCount(0);
   await expect(page.getByTestId('signal-near_dup')).toHaveCount(0);

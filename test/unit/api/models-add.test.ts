@@ -11,6 +11,9 @@ import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { modelFolderOf } from '../../../main/engine/api/models-registry';
 import { STORIES } from '../models/tiny';
+import type { ModelInfo, Result } from '../../../preload/contract';
+
+const add = async (path: string) => (await service.call('models.add', { path })) as Result<ModelInfo>;
 
 let home = '';
 let service: EngineService;
@@ -33,7 +36,7 @@ describe('models.add', () => {
   it('given model.safetensors, config.json or tokenizer.json, adds the folder (once)', async () => {
     const ids = new Set<number>();
     for (const file of ['model.safetensors', 'config.json', 'tokenizer.json']) {
-      const r = await service.call('models.add', { path: join(model, file) });
+      const r = await add(join(model, file));
       expect(r.ok, file).toBe(true);
       if (!r.ok) continue;
       expect(r.value.path).toBe(model);
@@ -41,14 +44,14 @@ describe('models.add', () => {
       expect(r.value.numLayers).toBe(5);
       ids.add(r.value.id);
     }
-    const byFolder = await service.call('models.add', { path: model });
+    const byFolder = await add(model);
     expect(byFolder.ok && byFolder.value.id).toBe([...ids][0]);
     expect(ids.size).toBe(1);
   });
 
   it('a path that does not exist is refused naming it', async () => {
     const missing = join(home, 'nowhere', 'model.safetensors');
-    const r = await service.call('models.add', { path: missing });
+    const r = await add(missing);
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.error.code).toBe('not_found');
@@ -60,7 +63,7 @@ describe('models.add', () => {
     const dir = join(home, 'not a model');
     mkdirSync(dir);
     writeFileSync(join(dir, 'notes.txt'), 'hello');
-    const r = await service.call('models.add', { path: join(dir, 'notes.txt') });
+    const r = await add(join(dir, 'notes.txt'));
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.message).toContain(join(dir, 'config.json'));
   });

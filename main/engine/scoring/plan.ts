@@ -158,3 +158,22 @@ function backwardExamples(db: Db, input: PlanInput, examples: number): number {
   }
   return n;
 }
+
+/**
+ * A token policy that keeps the top k% by a token signal needs that signal's token scores for the model: checked
+ * when a training run or a parameter mask is started, so the form shows the refusal instead of a job failing later.
+ * Looks at the model's runs that named the signal (score_runs.signals_json), then for one stored value of it.
+ */
+export function assertTokenSignalScored(db: Db, modelId: number, signal: string): void {
+  const runs = db
+    .prepare(`SELECT id FROM score_runs WHERE model_id = ? AND EXISTS (SELECT 1 FROM json_each(signals_json) WHERE value = ?) ORDER BY id DESC`)
+    .pluck()
+    .all(modelId, signal) as number[];
+  const has = db.prepare('SELECT 1 FROM token_scores WHERE run_id = ? AND signal = ? LIMIT 1');
+  if (runs.some((r) => has.get(r, signal))) return;
+  throw new WinnowError(
+    'bad_input',
+    `token policy top_percent: no "${signal}" token scores for model ${modelId} yet — score it first (Score screen, or winnow score --signals ${signal})`,
+    { field: 'tokenSignal', signal },
+  );
+}

@@ -3,12 +3,13 @@
  * the reference model / target set the screen asks for when they are needed), the ones it shows as "computed at
  * import" are the engine's text signals (and a run may still name them), and the screen's "needs a reference" and
  * "per-example gradient" groups are the engine's. A signal added to the contract without the engine, or to the
- * engine without the screen, fails here.
+ * engine without the screen, fails here. The Train form and the parameter-mask panel offer "top k% of tokens by" every
+ * token signal: one that is not scored for the model is refused when the run is started, not by the job later.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IMPORT_SIGNALS, SIGNALS, parseInput } from '../../../preload/contract';
+import { IMPORT_SIGNALS, SIGNALS, TOKEN_SIGNALS, parseInput } from '../../../preload/contract';
 import { NEEDS_REFERENCE, PER_EXAMPLE_GRADIENT, SCORE_SCREEN_SIGNALS, SIGNAL_HELP } from '../../../renderer/src/components/signals';
-import { EXAMPLE_GRADIENT_SIGNALS, REFERENCE_SIGNALS, TEXT_SIGNALS, planScoring } from '../../../main/engine/scoring/plan';
+import { EXAMPLE_GRADIENT_SIGNALS, REFERENCE_SIGNALS, TEXT_SIGNALS, assertTokenSignalScored, planScoring } from '../../../main/engine/scoring/plan';
 import { TestProject, gsm8kRows } from '../scoring/helpers';
 
 let proj: TestProject;
@@ -52,4 +53,25 @@ describe('the Score screen offers only what the engine runs', () => {
       expect(plan.passes.every((p) => (p.model === 'none') === (p.kind === 'text'))).toBe(true);
     });
   }
+});
+
+describe('top k% of tokens by a token signal is refused at start when the signal is not scored', () => {
+  const train = { modelId: 0, subsetId: null, layers: 'last:1', steps: 1, batchSize: 1, tokenPolicy: 'top_percent' as const, tokenPercent: 50 };
+
+  it('train.start and paramMasks.compute name the missing signal', async () => {
+    for (const s of TOKEN_SIGNALS) {
+      const r = await proj.service.call('train.start', { ...train, modelId, datasetId, tokenSignal: s });
+      expect(r.ok, s).toBe(false);
+      if (!r.ok) expect(r.error.message).toContain(`no "${s}" token scores for model ${modelId}`);
+    }
+    const pm = await proj.service.call('paramMasks.compute', { name: 'pm', modelId, method: 'salience', datasetId, tokenPolicy: 'top_percent', tokenSignal: 'token_loss' });
+    expect(pm.ok).toBe(false);
+    if (!pm.ok) expect(pm.error.message).toContain('no "token_loss" token scores');
+  });
+
+  it('once the model has scores of the signal, the check passes for it alone', async () => {
+    await proj.score({ modelId, datasetId, signals: ['token_entropy'] });
+    expect(() => assertTokenSignalScored(proj.db, modelId, 'token_entropy')).not.toThrow();
+    expect(() => assertTokenSignalScored(proj.db, modelId, 'token_loss')).toThrow(/no "token_loss" token scores/);
+  });
 });

@@ -164,8 +164,9 @@ export function ExportScreen() {
         )}
         {what.has('configs') && (
           <div className="muted" data-testid="export-configs-note">
-            The trainer configs train on the token masks and the subset&apos;s messages, so those are written too; with a layer mask they unfreeze only its
-            tensors, and with a training run they take its learning rate, batch size and max tokens.
+            The trainer configs train on the token masks and the subset&apos;s messages, so those are written too. With Layer mask ticked they unfreeze only
+            its tensors ({what.has('layer_mask') ? 'ticked' : 'not ticked: every parameter trains'}); with a training run they take its learning rate, batch
+            size and max tokens.
           </div>
         )}
         <div className="form-row">

@@ -481,6 +481,9 @@ export const ApiInputs = {
     maxTokens: z.number().int().positive().max(1 << 16).default(512),
     /** gradient signals (fim, layer_grad_norm): how many examples, drawn with `seed` from the dataset or `subsetId` */
     fimExamples: z.number().int().positive().max(100_000).optional(),
+    /** fim, layer_grad_norm: each example's gradient is that of its summed response NLL Σ_t ℓ_t ('sum', as surgical
+     * fine-tuning's fim_calculator.py differentiates one scalar per example) or of its mean Σ_t ℓ_t / T ('mean') */
+    fimLoss: z.enum(['sum', 'mean']).default('sum'),
     seed: z.number().int().optional(),
     subsetId: id.optional(),
     /** grad_norm / grad_sim: the parameters the gradient is taken over, as a layer spec (default all) */

@@ -25,9 +25,11 @@ const USAGE = `winnow <command> [options]
   import FILE --project P [--format F] [--mapping JSON] [--skip-malformed] [--name N]
         (--mapping when detection guesses wrong, e.g. '{"format":"alpaca","instruction":"q","output":"a"}')
   score --model DIR (--data FILE | --project P) --signals a,b [--ref-model DIR] --out OUT.jsonl
-        [--batch 8] [--max-tokens 512] [--fim-examples 100] [--seed 0]
+        [--batch 8] [--max-tokens 512] [--fim-examples 100] [--fim-loss sum|mean] [--seed 0]
         [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5]
-        (grad_norm/grad_sim over --grad-layers; grad_sim against the target set; sstoken needs --ref-model, γ = --gamma)
+        (grad_norm/grad_sim over --grad-layers; grad_sim against the target set; sstoken needs --ref-model, γ = --gamma;
+         fim/layer_grad_norm differentiate each example's summed response NLL (--fim-loss sum, the default, as surgical
+         fine-tuning's fim_calculator.py) or its mean over the response tokens (--fim-loss mean))
   select --project P --name NAME (--top-percent X | --top K | --min A --max B) --signal S [--asc]
          | --ifd-top K | --ifd-top-percent X
          | --random K [--seed S]
@@ -98,6 +100,7 @@ const OPTIONS = {
   dft: { type: 'boolean' },
   'max-tokens': { type: 'string' },
   'fim-examples': { type: 'string' },
+  'fim-loss': { type: 'string' },
   'grad-layers': { type: 'string' },
   'grad-dim': { type: 'string' },
   'target-subset': { type: 'string' },
@@ -118,6 +121,12 @@ function num(v: unknown, flag: string): number | undefined {
   const n = Number(v);
   if (!Number.isFinite(n)) throw new WinnowError('bad_input', `--${flag} must be a number, got "${String(v)}"`);
   return n;
+}
+
+function fimLossFlag(v: unknown): 'sum' | 'mean' | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'sum' && v !== 'mean') throw new WinnowError('bad_input', `--fim-loss must be sum or mean, got "${String(v)}"`);
+  return v;
 }
 
 function need(o: Opts, flag: keyof typeof OPTIONS): string {
@@ -259,6 +268,7 @@ async function run(argv: string[]): Promise<unknown> {
           batchSize: num(o.batch, 'batch') ?? 8,
           maxTokens: num(o['max-tokens'], 'max-tokens') ?? 512,
           fimExamples: num(o['fim-examples'], 'fim-examples'),
+          fimLoss: fimLossFlag(o['fim-loss']),
           seed: num(o.seed, 'seed'),
           gradLayers: o['grad-layers'] as string | undefined,
           gradDim: num(o['grad-dim'], 'grad-dim'),

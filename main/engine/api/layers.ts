@@ -11,6 +11,7 @@ import { WinnowError } from '../util/errors';
 import { modelPath } from './models-registry';
 import { getParamMask } from '../selection/param-masks-store';
 import { deltaBaseDir, readDeltaManifest } from '../models/delta';
+import { BLOCK_ROW_KIND } from '../scoring/layer-rows';
 
 /** Tensors of a checkpoint from its headers only (no weights are read). */
 export function checkpointTensors(dir: string): TensorInfo[] {
@@ -25,18 +26,33 @@ export function checkpointTensors(dir: string): TensorInfo[] {
   return listTensors(cfg, shapes);
 }
 
-/** Latest per-block score of a signal for a model (sum over the block's tensors), from layer scoring runs. */
+/**
+ * Latest per-block score of a signal for a model, from layer scoring runs: the block's own row where the run stored
+ * one (layer_grad_norm: mean ‖g_block‖₂ over the block's whole gradient), else the sum over the block's tensors (fim:
+ * Σ ‖F_tensor‖_F, as surgical fine-tuning sums them). layer_grad_norm runs stored before block rows existed have
+ * only per-tensor norms, whose sum is not ‖g_block‖: they are not used, and the error says to score again.
+ */
 export function layerBlockScores(db: Db, modelId: number, spec: string): Map<number, number> | undefined {
   const m = /^top:\d+:([a-z_]+)$/.exec(spec.trim());
   if (!m) return undefined;
+  const signal = m[1]!;
+  const blockRows = signal === 'layer_grad_norm';
   const run = db
-    .prepare(`SELECT r.id FROM score_runs r JOIN layer_scores l ON l.run_id = r.id WHERE r.model_id = ? AND l.signal = ? ORDER BY r.id DESC LIMIT 1`)
+    .prepare(
+      `SELECT r.id FROM score_runs r JOIN layer_scores l ON l.run_id = r.id WHERE r.model_id = ? AND l.signal = ? ${blockRows ? 'AND l.kind = ?' : ''}
+       ORDER BY r.id DESC LIMIT 1`,
+    )
     .pluck()
-    .get(modelId, m[1]) as number | undefined;
-  if (!run) return new Map();
-  const rows = db
-    .prepare(`SELECT block, SUM(value) AS v FROM layer_scores WHERE run_id = ? AND signal = ? AND block IS NOT NULL GROUP BY block`)
-    .all(run, m[1]) as Array<{ block: number; v: number }>;
+    .get(modelId, signal, ...(blockRows ? [BLOCK_ROW_KIND] : [])) as number | undefined;
+  if (!run) {
+    if (blockRows && db.prepare(`SELECT 1 FROM score_runs r JOIN layer_scores l ON l.run_id = r.id WHERE r.model_id = ? AND l.signal = ?`).get(modelId, signal)) {
+      throw new WinnowError('bad_input', `layers "${spec.trim()}": this model's layer_grad_norm scores are from a run that stored per-tensor norms only (their sum is not the block's gradient norm ‖g_block‖); score layer_grad_norm again`);
+    }
+    return new Map();
+  }
+  const rows = (blockRows
+    ? db.prepare(`SELECT block, value AS v FROM layer_scores WHERE run_id = ? AND signal = ? AND kind = ? AND block IS NOT NULL`).all(run, signal, BLOCK_ROW_KIND)
+    : db.prepare(`SELECT block, SUM(value) AS v FROM layer_scores WHERE run_id = ? AND signal = ? AND kind != ? AND block IS NOT NULL GROUP BY block`).all(run, signal, BLOCK_ROW_KIND)) as Array<{ block: number; v: number }>;
   return new Map(rows.map((r) => [r.block, r.v]));
 }
 

@@ -48,6 +48,9 @@ export interface ScoreParams {
   targetSubsetId?: number;
   /** sstoken's γ (default 0.5) */
   sstokenGamma?: number;
+  /** fim / layer_grad_norm: the per-example loss differentiated, 'sum' or 'mean' over the response tokens (absent:
+   * a run from before the option, which was the mean — gradient-pass.ts fimLossOf) */
+  fimLoss?: 'sum' | 'mean';
 }
 
 const TOKEN_SIGNAL_IDS = ['token_loss', 'token_entropy', 'token_prob', 'token_rank'] as const;

@@ -186,7 +186,8 @@ export interface ParamMaskInfo {
   name: string;
   modelId: number;
   method: 'salience' | 'gps';
-  /** salience metric: abs_g |Σg|, abs_wg |w·Σg|, sq_wg Σ(w·g)²; null for gps */
+  /** salience metric: abs_g |Σg|, abs_wg |w·Σg|, sq_wg (w·Σg)² (sq_wg_per_example: w²·Σg², a mask saved before
+   * sq_wg followed SPEFT's Taylor-FO); null for gps */
   metric: string | null;
   /** share of entries asked for (salience: of the scope or of each tensor; gps: of each row's inputs); null for gps:N */
   density: number | null;
@@ -334,6 +335,9 @@ export const ParamMaskRequestSchema = z.object({
   /** salience: share of the scope's entries (global) or of each tensor's; gps: share of each row's inputs */
   density: z.number().gt(0).max(1).default(0.01),
   topk: z.enum(['global', 'per_tensor']).default('global'),
+  /** salience: score every tensor of the scope (embeddings, norms, biases, the LM head); by default only its linear
+   * weight matrices, as SPEFT does */
+  allParams: z.boolean().default(false),
   /** gps: inputs kept per output row (overrides density) */
   perRow: z.number().int().positive().optional(),
   /** layer spec of the tensors the mask may open */

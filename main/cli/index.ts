@@ -51,7 +51,8 @@ const USAGE = `winnow <command> [options]
   Common: --json (machine-readable result as the last stdout line), --home DIR (WINNOW_HOME)
   Layer SPEC: last:N | top:N:fim | attention | mlp | hft:SEED | all | names:t1,t2,...
   Parameter MASK (train only these entries; --layers, default all, is the scope it picks from):
-    salience:abs_g|abs_wg|sq_wg:DENSITY[:global|per_tensor] | gps:N (inputs per row) | gps:DENSITY | name:MASK (saved)
+    salience:abs_g|abs_wg|sq_wg:DENSITY[:global|per_tensor][:all] | gps:N (inputs per row) | gps:DENSITY | name:MASK (saved)
+    (salience scores the scope's linear weight matrices, as SPEFT; ":all" adds embeddings, norms, biases, the LM head)
   --changed-only writes only the changed tensors plus winnow_delta.json (the base's path and hash)`;
 
 const OPTIONS = {
@@ -432,7 +433,7 @@ async function cliParamMask(s: Session, o: Opts, d: { modelId: number; datasetId
   const { jobId } = await s.call('paramMasks.compute', {
     name: `cli ${spec} ${new Date().toISOString()}`, modelId: d.modelId, subsetId: d.subsetId, datasetId: d.datasetId,
     method: m.method, density: m.density,
-    ...(m.method === 'salience' ? { metric: m.metric, topk: m.topk } : { perRow: m.perRow }),
+    ...(m.method === 'salience' ? { metric: m.metric, topk: m.topk, allParams: !!m.allParams } : { perRow: m.perRow }),
     scope: typeof o.layers === 'string' ? o.layers : 'all',
     examples: num(o['param-examples'], 'param-examples'),
     seed: num(o.seed, 'seed'),

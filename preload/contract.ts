@@ -480,7 +480,10 @@ export const ApiInputs = {
     modelId: id,
     datasetId: id.optional(),
     signals: z.array(signalName).min(1),
+    /** excess_loss, learnability: the LATER reference model (e.g. the one tuned from the scored model) */
     refModelId: id.optional(),
+    /** sstoken: the EARLIER history model (e.g. the base the scored model was tuned from) */
+    historyModelId: id.optional(),
     batchSize: z.number().int().positive().max(256).default(8),
     maxTokens: z.number().int().positive().max(1 << 16).default(512),
     /** gradient signals (fim, layer_grad_norm): how many examples, drawn with `seed` from the dataset or `subsetId` */

@@ -24,10 +24,12 @@ const USAGE = `winnow <command> [options]
   convert llama2c MODEL.bin TOKENIZER.bin OUT_DIR     llama2.c checkpoint → Hugging Face folder
   import FILE --project P [--format F] [--mapping JSON] [--skip-malformed] [--name N]
         (--mapping when detection guesses wrong, e.g. '{"format":"alpaca","instruction":"q","output":"a"}')
-  score --model DIR (--data FILE | --project P) --signals a,b [--ref-model DIR] --out OUT.jsonl
+  score --model DIR (--data FILE | --project P) --signals a,b [--ref-model DIR] [--history-model DIR] --out OUT.jsonl
         [--batch 8] [--max-tokens 512] [--fim-examples 100] [--fim-loss sum|mean] [--seed 0]
         [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5]
-        (grad_norm/grad_sim over --grad-layers; grad_sim against the target set; sstoken needs --ref-model, γ = --gamma;
+        (excess_loss/learnability: --ref-model is the LATER model, e.g. the one tuned from --model;
+         sstoken: --history-model is the EARLIER model, e.g. the base --model was tuned from; γ = --gamma;
+         grad_norm/grad_sim over --grad-layers; grad_sim against the target set;
          fim/layer_grad_norm differentiate each example's summed response NLL (--fim-loss sum, the default, as surgical
          fine-tuning's fim_calculator.py) or its mean over the response tokens (--fim-loss mean))
   select --project P --name NAME (--top-percent X | --top K | --min A --max B) --signal S [--asc]
@@ -59,6 +61,7 @@ const OPTIONS = {
   project: { type: 'string' },
   model: { type: 'string' },
   'ref-model': { type: 'string' },
+  'history-model': { type: 'string' },
   data: { type: 'string' },
   signals: { type: 'string' },
   out: { type: 'string' },
@@ -253,6 +256,7 @@ async function run(argv: string[]): Promise<unknown> {
         await backendLine(quiet);
         const modelId = await s.model(need(o, 'model'));
         const refModelId = typeof o['ref-model'] === 'string' ? await s.model(o['ref-model']) : undefined;
+        const historyModelId = typeof o['history-model'] === 'string' ? await s.model(o['history-model']) : undefined;
         const { datasetId } = await withData(s, o);
         const signals = need(o, 'signals').split(',').map((x) => x.trim()).filter(Boolean);
         // grad_sim's target set: a subset of the project, or a file imported as a dataset of its own
@@ -265,7 +269,7 @@ async function run(argv: string[]): Promise<unknown> {
           targetSubsetId = (await s.call('subsets.create', { name, rule: { kind: 'all' }, datasetId: targetDataset })).id;
         }
         const { jobId, plan } = await s.call('scoring.start', {
-          modelId, refModelId, datasetId, signals,
+          modelId, refModelId, historyModelId, datasetId, signals,
           batchSize: num(o.batch, 'batch') ?? 8,
           maxTokens: num(o['max-tokens'], 'max-tokens') ?? 512,
           fimExamples: num(o['fim-examples'], 'fim-examples'),

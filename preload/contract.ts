@@ -619,7 +619,8 @@ export interface ApiOutputs {
   'clusters.info': ClusterInfo | null;
   'tokenMasks.save': TokenMaskInfo;
   'tokenMasks.get': TokenMaskInfo | null;
-  'layers.list': { tensors: TensorRow[]; numLayers: number };
+  /** lossForms: per layer signal shown, the per-example loss its run differentiated ('sum' or 'mean' response NLL) */
+  'layers.list': { tensors: TensorRow[]; numLayers: number; lossForms: Record<string, 'sum' | 'mean'> };
   'layers.resolve': { tensors: string[]; trainableParams: number; totalParams: number };
   'train.estimate': TrainEstimate;
   'layerMasks.save': LayerMaskInfo;

@@ -11,7 +11,7 @@ import { WinnowError } from '../util/errors';
 import { modelPath } from './models-registry';
 import { getParamMask } from '../selection/param-masks-store';
 import { deltaBaseDir, readDeltaManifest } from '../models/delta';
-import { BLOCK_ROW_KIND } from '../scoring/layer-rows';
+import { BLOCK_ROW_KIND, fimLossOf } from '../scoring/layer-rows';
 
 /** Tensors of a checkpoint from its headers only (no weights are read). */
 export function checkpointTensors(dir: string): TensorInfo[] {
@@ -56,7 +56,7 @@ export function layerBlockScores(db: Db, modelId: number, spec: string): Map<num
   return new Map(rows.map((r) => [r.block, r.v]));
 }
 
-export function listLayerTensors(db: Db, modelId: number): { tensors: TensorRow[]; numLayers: number } {
+export function listLayerTensors(db: Db, modelId: number): { tensors: TensorRow[]; numLayers: number; lossForms: Record<string, 'sum' | 'mean'> } {
   const dir = modelPath(db, modelId);
   const tensors = checkpointTensors(dir);
   const scores = db
@@ -70,9 +70,19 @@ export function listLayerTensors(db: Db, modelId: number): { tensors: TensorRow[
     if (!byName.has(s.name)) byName.set(s.name, {});
     byName.get(s.name)![s.signal] = s.value;
   }
+  // the loss form of each signal's latest run: its fimLoss, or the mean for a run from before the option
+  const runs = db
+    .prepare(
+      `SELECT l.signal, r.params_json FROM score_runs r JOIN (SELECT DISTINCT run_id, signal FROM layer_scores) l ON l.run_id = r.id
+       WHERE r.id = (SELECT MAX(r2.id) FROM score_runs r2 JOIN layer_scores x ON x.run_id = r2.id WHERE r2.model_id = ? AND x.signal = l.signal)`,
+    )
+    .all(modelId) as Array<{ signal: string; params_json: string }>;
+  const lossForms: Record<string, 'sum' | 'mean'> = {};
+  for (const r of runs) lossForms[r.signal] = fimLossOf(JSON.parse(r.params_json) as { fimLoss?: 'sum' | 'mean' });
   return {
     tensors: tensors.map((t) => ({ ...t, scores: byName.get(t.name) ?? {} })),
     numLayers: readModelConfig(dir).numLayers,
+    lossForms,
   };
 }
 

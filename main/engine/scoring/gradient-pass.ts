@@ -19,8 +19,8 @@ import { WinnowError } from '../util/errors';
 import { resolveLayerSpec } from '../selection/layers';
 import { layerBlockScores } from '../api/layers';
 import { DEFAULT_FIM_EXAMPLES, EXAMPLE_GRADIENT_SIGNALS, LAYER_GRADIENT_SIGNALS } from './plan';
-import { BLOCK_ROW_KIND, blockRowName } from './layer-rows';
-import { LayerAccumulator, exampleGradients, fimScale, seededChoice, squaredNorms, type FimLoss } from './passes/gradients';
+import { BLOCK_ROW_KIND, blockRowName, fimLossOf } from './layer-rows';
+import { LayerAccumulator, exampleGradients, fimScale, seededChoice, squaredNorms } from './passes/gradients';
 import { DEFAULT_GRAD_DIM, cosine, norm, projectRows } from './passes/projection';
 import { PassState } from './state';
 import type { ScoreParams } from './run';
@@ -49,14 +49,6 @@ export interface Scope {
 
 function cancelled(): WinnowError {
   return new WinnowError('cancelled', 'cancelled');
-}
-
-/**
- * The loss form of a run's fim / layer_grad_norm: the run's `fimLoss`; a run whose params have none was started
- * before the option existed, when it was always the mean.
- */
-export function fimLossOf(p: { fimLoss?: FimLoss }): FimLoss {
-  return p.fimLoss ?? 'mean';
 }
 
 /** The tensors a per-example gradient signal is taken over: `gradLayers` (a layer spec) or every tensor. */

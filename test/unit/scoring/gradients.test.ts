@@ -14,7 +14,8 @@ import { initBackend } from '../../../main/engine/compute/backend';
 import { loadModel, forward, type LoadedModel } from '../../../main/engine/models';
 import { readCheckpoint, writeSafetensors } from '../../../main/engine/models/safetensors';
 import { getRender } from '../../../main/engine/db';
-import { layerBlockScores, checkpointTensors } from '../../../main/engine/api/layers';
+import { layerBlockScores, checkpointTensors, listLayerTensors } from '../../../main/engine/api/layers';
+import { fimLossOf } from '../../../main/engine/scoring/layer-rows';
 import { ApiInputs } from '../../../preload/contract';
 import { resolveLayerSpec } from '../../../main/engine/selection/layers';
 import { seededChoice } from '../../../main/engine/scoring/passes/gradients';
@@ -160,6 +161,9 @@ describe('gradient signals', () => {
     expect(params(runId).fimLoss).toBe('mean');
     expect(params(sumRunId).fimLoss).toBe('sum');
     expect(ApiInputs['scoring.start'].parse({ modelId: 1, signals: ['fim'] }).fimLoss).toBe('sum');
+    // the Layers screen states the form of the scores it shows (the latest run's), the mean for a run without one
+    expect(listLayerTensors(proj.db, modelId).lossForms).toEqual({ fim: 'sum', layer_grad_norm: 'sum' });
+    expect(fimLossOf({})).toBe('mean');
     // the sum form's F is the mean form's scaled per example by T²: here every example's weight differs, so the
     // ratio of the two runs differs between tensors rather than being one constant
     const ratios = [...stored('fim', sumRunId)].filter(([, r]) => r.value > 0).map(([n, r]) => r.value / stored('fim').get(n)!.value);

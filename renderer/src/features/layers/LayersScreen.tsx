@@ -246,6 +246,12 @@ export function LayersScreen() {
             FIM is not normalised by tensor size, as in the surgical fine-tuning code: bigger tensors tend to score higher. Colours use a log scale.
           </p>
         )}
+        {signal && list.data?.lossForms[signal] && (
+          <p className="muted hint" data-testid="layers-loss-form" data-form={list.data.lossForms[signal]}>
+            {signal} was computed from each example&apos;s {list.data.lossForms[signal] === 'sum' ? 'summed response NLL Σ_t ℓ_t (as surgical fine-tuning)' : 'mean response NLL (Σ_t ℓ_t / T)'}
+            {signal === 'layer_grad_norm' ? '; a block’s score (Top preset) is the norm of its whole gradient.' : '; a block’s score (Top preset) is the sum over its tensors.'}
+          </p>
+        )}
         {list.loading && !list.data && <div className="muted">Reading the checkpoint…</div>}
         {list.data && (
           <div className="layer-grid-wrap">

@@ -7,13 +7,20 @@ import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtEta, fmtNum } from '../../components/format';
 import { staleTitle, subsetOptionText } from '../../components/StaleSubset';
-import { NEEDS_REFERENCE, PER_EXAMPLE_GRADIENT, SIGNAL_HELP } from '../../components/signals';
+import { LAYER_GRADIENT, NEEDS_HISTORY, NEEDS_REFERENCE, PER_EXAMPLE_GRADIENT, SIGNAL_HELP } from '../../components/signals';
+
+const FIM_LOSS = [
+  ['sum', 'summed response NLL Σ_t ℓ_t (surgical fine-tuning)'],
+  ['mean', 'mean response NLL (Σ_t ℓ_t / T)'],
+] as const;
 
 export function ScoreScreen() {
   const { client, project, datasetId, setDatasetId } = useApp();
   const jobs = useJobs();
   const [modelId, setModelId] = useState<number | null>(null);
   const [refModelId, setRefModelId] = useState<number | null>(null);
+  const [historyModelId, setHistoryModelId] = useState<number | null>(null);
+  const [fimLoss, setFimLoss] = useState<'sum' | 'mean'>('sum');
   const [signals, setSignals] = useState<Set<string>>(() => new Set(['token_loss', 'mean_loss']));
   const [batchSize, setBatchSize] = useState('8');
   const [maxTokens, setMaxTokens] = useState('512');
@@ -30,6 +37,8 @@ export function ScoreScreen() {
   const models = project?.models ?? [];
   const model = modelId ?? models[0]?.id ?? null;
   const needsRef = [...signals].some((s) => NEEDS_REFERENCE.has(s));
+  const needsHistory = [...signals].some((s) => NEEDS_HISTORY.has(s));
+  const layerGrad = [...signals].some((s) => LAYER_GRADIENT.has(s));
   const perExampleGrad = [...signals].some((s) => PER_EXAMPLE_GRADIENT.has(s));
   const wantSim = signals.has('grad_sim');
   const wantSs = signals.has('sstoken');
@@ -63,6 +72,8 @@ export function ScoreScreen() {
       datasetId: datasetId ?? undefined,
       signals: SIGNALS.filter((s) => signals.has(s)),
       refModelId: needsRef && refModelId !== null ? refModelId : undefined,
+      historyModelId: needsHistory && historyModelId !== null ? historyModelId : undefined,
+      fimLoss,
       batchSize: Number(batchSize),
       maxTokens: Number(maxTokens),
       gradLayers: perExampleGrad && gradLayers.trim() && gradLayers.trim() !== 'all' ? gradLayers.trim() : undefined,
@@ -104,9 +115,22 @@ export function ScoreScreen() {
             </select>
           </label>
           {needsRef && (
-            <label className="field">
-              <span>{wantSs ? 'Reference / history model' : 'Reference model'}</span>
+            <label className="field" title="excess_loss = ℓ^θ − ℓ^ref and learnability take the LATER model as the reference: e.g. the model tuned from the scored one">
+              <span>Reference model (later, e.g. tuned)</span>
               <select data-testid="score-ref-model" value={refModelId ?? ''} onChange={(e) => setRefModelId(e.target.value ? Number(e.target.value) : null)}>
+                <option value="">choose…</option>
+                {models.map((m) => (
+                  <option key={m.id} value={m.id}>
+                    {m.name}
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
+          {needsHistory && (
+            <label className="field" title="sstoken's REL = ℓ^his − ℓ^θ takes the EARLIER model as its history: e.g. the base the scored model was tuned from">
+              <span>History model (earlier, e.g. base)</span>
+              <select data-testid="score-history-model" value={historyModelId ?? ''} onChange={(e) => setHistoryModelId(e.target.value ? Number(e.target.value) : null)}>
                 <option value="">choose…</option>
                 {models.map((m) => (
                   <option key={m.id} value={m.id}>
@@ -134,8 +158,23 @@ export function ScoreScreen() {
             </label>
           ))}
         </fieldset>
-        {(perExampleGrad || wantSs) && (
+        {(perExampleGrad || wantSs || layerGrad) && (
           <div className="form-row" data-testid="score-options">
+            {layerGrad && (
+              <label
+                className="field"
+                title="fim and layer_grad_norm differentiate each example's loss: its summed response NLL (as surgical fine-tuning's fim_calculator.py, one unnormalised scalar per example) or its mean over the response tokens (long answers then weigh no more than short ones)"
+              >
+                <span>fim / layer_grad_norm loss per example</span>
+                <select data-testid="score-fim-loss" value={fimLoss} onChange={(e) => setFimLoss(e.target.value as 'sum' | 'mean')}>
+                  {FIM_LOSS.map(([v, label]) => (
+                    <option key={v} value={v}>
+                      {label}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            )}
             {perExampleGrad && (
               <label className="field" title="layer spec: all | last:N | top:N:fim | attention | mlp | names:t1,t2">
                 <span>Gradient over</span>
@@ -175,7 +214,10 @@ export function ScoreScreen() {
           </button>
           {signals.size === 0 && <span className="muted">Choose at least one signal.</span>}
           {needsRef && refModelId === null && (
-            <span className="warn-text">{[...signals].filter((s) => NEEDS_REFERENCE.has(s)).join(', ')} need a reference model{wantSs ? ' (for sstoken: the history model, e.g. the base the scored model was tuned from)' : ''}.</span>
+            <span className="warn-text">{[...signals].filter((s) => NEEDS_REFERENCE.has(s)).join(', ')} need a reference model: the later one, e.g. the model tuned from the scored one.</span>
+          )}
+          {needsHistory && historyModelId === null && (
+            <span className="warn-text">sstoken needs a history model: the earlier one, e.g. the base the scored model was tuned from.</span>
           )}
           {wantSim && targetSubsetId === null && <span className="warn-text">grad_sim needs a target set: make a subset on the Subsets screen, then choose it.</span>}
           {perExampleGrad && <span className="muted">grad_norm / grad_sim take one backward pass per example.</span>}

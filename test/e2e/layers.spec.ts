@@ -84,7 +84,8 @@ test('presets resolve through the engine; cells and blocks toggle; the estimate 
   await expect.poll(selectedKinds).toEqual(['down', 'gate', 'up']);
   await page.getByTestId('preset-hft').click();
   await expect(page.getByTestId('layers-spec')).toHaveText('hft:0');
-  await expect(cells(page, true)).toHaveCount(18); // half of the 35 block matrices, rounded up
+  // HFT by category: 2 of the 4 attention matrices of each of the 5 blocks, and 8 of the 15 MLP matrices (1 or 2 per block)
+  await expect(cells(page, true)).toHaveCount(18);
   await page.getByTestId('preset-all').click();
   await expect(cells(page, false)).toHaveCount(0);
   await page.getByTestId('preset-none').click();

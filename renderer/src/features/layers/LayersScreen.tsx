@@ -214,7 +214,7 @@ export function LayersScreen() {
             MLP only
           </button>
           <span className="preset">
-            <button className="btn btn-small" data-testid="preset-hft" onClick={() => void applyPreset(`hft:${seed}`)} title="Half of the block matrices, chosen at random (HFT)">
+            <button className="btn btn-small" data-testid="preset-hft" onClick={() => void applyPreset(`hft:${seed}`)} title="HFT: in every block, half of its attention matrices and half of its MLP matrices, a seeded random choice (norms, biases, embeddings frozen)">
               HFT
             </button>
             <span className="muted">seed</span>

@@ -11,11 +11,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { initBackend } from '../../../main/engine/compute/backend';
 import { loadModel, forward, type LoadedModel } from '../../../main/engine/models';
 import { blobToFloat32, getRender } from '../../../main/engine/db';
-import { modelAncestors } from '../../../main/engine/scoring/passes/reference';
+import { assertModelRoles, modelAncestors } from '../../../main/engine/scoring/passes/reference';
+import { DELTA_FILE, DELTA_FORMAT } from '../../../main/engine/models/delta';
 import { writeTinyModel, TINY_GPT2 } from '../models/tiny';
 import { TestProject, logSoftmax64, logitsOf } from './helpers';
 
@@ -111,6 +112,20 @@ describe('second-model roles', () => {
     const ok2 = await proj.call('scoring.start', { modelId: tunedId, historyModelId: baseId, datasetId, signals: ['sstoken'] });
     expect(ok2.plan.passes.map((p) => [p.model, p.signals])).toEqual([['model', ['sstoken']], ['history', ['sstoken']]]);
     await proj.service.whenIdle();
+  });
+
+  it('knows a changed-tensors folder came from the base its winnow_delta.json names', async () => {
+    const b = writeTinyModel(TINY_GPT2, 34);
+    const d = writeTinyModel(TINY_GPT2, 35);
+    const bId = await proj.addModel(b);
+    const dId = await proj.addModel(d);
+    expect(modelAncestors(proj.db, dId).size).toBe(0);
+    // the manifest a `--changed-only` export writes, base path relative to the folder
+    writeFileSync(join(d, DELTA_FILE), JSON.stringify({ format: DELTA_FORMAT, base: { path: relative(d, b), hash: 'x' }, tensors: [] }));
+    expect(modelAncestors(proj.db, dId).get(bId)).toMatch(/winnow_delta\.json names it as the base/);
+    expect(() => assertModelRoles(proj.db, { modelId: dId, refModelId: bId, signals: ['excess_loss'] })).toThrow(/roles swapped.*winnow_delta\.json/);
+    expect(() => assertModelRoles(proj.db, { modelId: bId, historyModelId: dId, signals: ['sstoken'] })).toThrow(/roles swapped/);
+    expect(() => assertModelRoles(proj.db, { modelId: dId, historyModelId: bId, signals: ['sstoken'] })).not.toThrow();
   });
 
   it('refuses sstoken given only a reference model, and one model in both roles', async () => {

@@ -37,7 +37,7 @@ async function main(): Promise<void> {
       process.env.WINNOW_MASK_STATE_BYTES = arm === 'saved' ? String(16 << 20) : '0';
       process.env.WINNOW_MASK_SAVE_SECONDS = arm === 'saved' ? '30' : '1e9';
       const t0 = Date.now();
-      await done((await call('paramMasks.compute', { name: `${arm} ${++run}`, modelId, datasetId, method: 'salience', metric: 'sq_wg', density: 0.01, scope: 'all', examples: EXAMPLES })).jobId);
+      await done((await call('paramMasks.compute', { name: `${arm} ${++run}`, modelId, datasetId, method: 'salience', metric: 'sq_wg', density: 0.01, scope: 'all', allParams: true, examples: EXAMPLES })).jobId);
       arms[arm].push((Date.now() - t0) / 1000);
       process.stderr.write(`${arm}: ${arms[arm].at(-1)!.toFixed(2)} s\n`);
     }

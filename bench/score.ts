@@ -91,7 +91,7 @@ async function scoreWithWinnow(rows: number, work: string): Promise<WinnowRun> {
 
     // gradient family: the job's own seeded choice (default N, seed 0), rebuilt here so PyTorch sees the same examples
     const t1 = performance.now();
-    const gjob = await done((await call('scoring.start', { modelId, datasetId, signals: ['fim', 'layer_grad_norm'] })).jobId);
+    const gjob = await done((await call('scoring.start', { modelId, datasetId, signals: ['fim', 'layer_grad_norm'], fimLoss: 'mean' })).jobId);
     const gWall = (performance.now() - t1) / 1000;
     const candidates = db
       .prepare(`SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE r.tokenizer_id = ? AND e.dataset_id = ? AND r.n_label > 0 ORDER BY r.example_id`)

@@ -191,7 +191,8 @@ export interface ParamMaskInfo {
   name: string;
   modelId: number;
   method: 'salience' | 'gps';
-  /** salience metric: abs_g |Σg|, abs_wg |w·Σg|, sq_wg Σ(w·g)²; null for gps */
+  /** salience metric: abs_g |Σg|, abs_wg |w·Σg|, sq_wg (w·Σg)² (sq_wg_per_example: w²·Σg², a mask saved before
+   * sq_wg followed SPEFT's Taylor-FO); null for gps */
   metric: string | null;
   /** share of entries asked for (salience: of the scope or of each tensor; gps: of each row's inputs); null for gps:N */
   density: number | null;
@@ -339,6 +340,9 @@ export const ParamMaskRequestSchema = z.object({
   /** salience: share of the scope's entries (global) or of each tensor's; gps: share of each row's inputs */
   density: z.number().gt(0).max(1).default(0.01),
   topk: z.enum(['global', 'per_tensor']).default('global'),
+  /** salience: score every tensor of the scope (embeddings, norms, biases, the LM head); by default only its linear
+   * weight matrices, as SPEFT does */
+  allParams: z.boolean().default(false),
   /** gps: inputs kept per output row (overrides density) */
   perRow: z.number().int().positive().optional(),
   /** layer spec of the tensors the mask may open */
@@ -481,11 +485,17 @@ export const ApiInputs = {
     modelId: id,
     datasetId: id.optional(),
     signals: z.array(signalName).min(1),
+    /** excess_loss, learnability: the LATER reference model (e.g. the one tuned from the scored model) */
     refModelId: id.optional(),
+    /** sstoken: the EARLIER history model (e.g. the base the scored model was tuned from) */
+    historyModelId: id.optional(),
     batchSize: z.number().int().positive().max(256).default(8),
     maxTokens: z.number().int().positive().max(1 << 16).default(512),
     /** gradient signals (fim, layer_grad_norm): how many examples, drawn with `seed` from the dataset or `subsetId` */
     fimExamples: z.number().int().positive().max(100_000).optional(),
+    /** fim, layer_grad_norm: each example's gradient is that of its summed response NLL Σ_t ℓ_t ('sum', as surgical
+     * fine-tuning's fim_calculator.py differentiates one scalar per example) or of its mean Σ_t ℓ_t / T ('mean') */
+    fimLoss: z.enum(['sum', 'mean']).default('sum'),
     seed: z.number().int().optional(),
     subsetId: id.optional(),
     /** grad_norm / grad_sim: the parameters the gradient is taken over, as a layer spec (default all) */
@@ -614,7 +624,8 @@ export interface ApiOutputs {
   'clusters.info': ClusterInfo | null;
   'tokenMasks.save': TokenMaskInfo;
   'tokenMasks.get': TokenMaskInfo | null;
-  'layers.list': { tensors: TensorRow[]; numLayers: number };
+  /** lossForms: per layer signal shown, the per-example loss its run differentiated ('sum' or 'mean' response NLL) */
+  'layers.list': { tensors: TensorRow[]; numLayers: number; lossForms: Record<string, 'sum' | 'mean'> };
   'layers.resolve': { tensors: string[]; trainableParams: number; totalParams: number };
   'train.estimate': TrainEstimate;
   'layerMasks.save': LayerMaskInfo;

@@ -25,10 +25,14 @@ const USAGE = `winnow <command> [options]
   convert llama2c MODEL.bin TOKENIZER.bin OUT_DIR     llama2.c checkpoint → Hugging Face folder
   import FILE --project P [--format F] [--mapping JSON] [--skip-malformed] [--name N]
         (--mapping when detection guesses wrong, e.g. '{"format":"alpaca","instruction":"q","output":"a"}')
-  score --model DIR (--data FILE | --project P) --signals a,b [--ref-model DIR] --out OUT.jsonl
-        [--batch 8] [--max-tokens 512] [--fim-examples 100] [--seed 0]
+  score --model DIR (--data FILE | --project P) --signals a,b [--ref-model DIR] [--history-model DIR] --out OUT.jsonl
+        [--batch 8] [--max-tokens 512] [--fim-examples 100] [--fim-loss sum|mean] [--seed 0]
         [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5]
-        (grad_norm/grad_sim over --grad-layers; grad_sim against the target set; sstoken needs --ref-model, γ = --gamma)
+        (excess_loss/learnability: --ref-model is the LATER model, e.g. the one tuned from --model;
+         sstoken: --history-model is the EARLIER model, e.g. the base --model was tuned from; γ = --gamma;
+         grad_norm/grad_sim over --grad-layers; grad_sim against the target set;
+         fim/layer_grad_norm differentiate each example's summed response NLL (--fim-loss sum, the default, as surgical
+         fine-tuning's fim_calculator.py) or its mean over the response tokens (--fim-loss mean))
   select --project P --name NAME (--top-percent X | --top K | --min A --max B) --signal S [--asc]
          | --ifd-top K | --ifd-top-percent X
          | --random K [--seed S]
@@ -50,13 +54,15 @@ const USAGE = `winnow <command> [options]
   Common: --json (machine-readable result as the last stdout line), --home DIR (WINNOW_HOME)
   Layer SPEC: last:N | top:N:fim | attention | mlp | hft:SEED | all | names:t1,t2,...
   Parameter MASK (train only these entries; --layers, default all, is the scope it picks from):
-    salience:abs_g|abs_wg|sq_wg:DENSITY[:global|per_tensor] | gps:N (inputs per row) | gps:DENSITY | name:MASK (saved)
+    salience:abs_g|abs_wg|sq_wg:DENSITY[:global|per_tensor][:all] | gps:N (inputs per row) | gps:DENSITY | name:MASK (saved)
+    (salience scores the scope's linear weight matrices, as SPEFT; ":all" adds embeddings, norms, biases, the LM head)
   --changed-only writes only the changed tensors plus winnow_delta.json (the base's path and hash)`;
 
 const OPTIONS = {
   project: { type: 'string' },
   model: { type: 'string' },
   'ref-model': { type: 'string' },
+  'history-model': { type: 'string' },
   data: { type: 'string' },
   signals: { type: 'string' },
   out: { type: 'string' },
@@ -99,6 +105,7 @@ const OPTIONS = {
   dft: { type: 'boolean' },
   'max-tokens': { type: 'string' },
   'fim-examples': { type: 'string' },
+  'fim-loss': { type: 'string' },
   'grad-layers': { type: 'string' },
   'grad-dim': { type: 'string' },
   'target-subset': { type: 'string' },
@@ -119,6 +126,12 @@ function num(v: unknown, flag: string): number | undefined {
   const n = Number(v);
   if (!Number.isFinite(n)) throw new WinnowError('bad_input', `--${flag} must be a number, got "${String(v)}"`);
   return n;
+}
+
+function fimLossFlag(v: unknown): 'sum' | 'mean' | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'sum' && v !== 'mean') throw new WinnowError('bad_input', `--fim-loss must be sum or mean, got "${String(v)}"`);
+  return v;
 }
 
 function need(o: Opts, flag: keyof typeof OPTIONS): string {
@@ -244,6 +257,7 @@ async function run(argv: string[]): Promise<unknown> {
         await backendLine(quiet);
         const modelId = await s.model(need(o, 'model'));
         const refModelId = typeof o['ref-model'] === 'string' ? await s.model(o['ref-model']) : undefined;
+        const historyModelId = typeof o['history-model'] === 'string' ? await s.model(o['history-model']) : undefined;
         const { datasetId } = await withData(s, o);
         const signals = need(o, 'signals').split(',').map((x) => x.trim()).filter(Boolean);
         // grad_sim's target set: a subset of the project, or a file imported as a dataset of its own
@@ -256,10 +270,11 @@ async function run(argv: string[]): Promise<unknown> {
           targetSubsetId = (await s.call('subsets.create', { name, rule: { kind: 'all' }, datasetId: targetDataset })).id;
         }
         const { jobId, plan } = await s.call('scoring.start', {
-          modelId, refModelId, datasetId, signals,
+          modelId, refModelId, historyModelId, datasetId, signals,
           batchSize: num(o.batch, 'batch') ?? 8,
           maxTokens: num(o['max-tokens'], 'max-tokens') ?? 512,
           fimExamples: num(o['fim-examples'], 'fim-examples'),
+          fimLoss: fimLossFlag(o['fim-loss']),
           seed: num(o.seed, 'seed'),
           gradLayers: o['grad-layers'] as string | undefined,
           gradDim: num(o['grad-dim'], 'grad-dim'),
@@ -424,7 +439,7 @@ async function cliParamMask(s: Session, o: Opts, d: { modelId: number; datasetId
   const { jobId } = await s.call('paramMasks.compute', {
     name: `cli ${spec} ${new Date().toISOString()}`, modelId: d.modelId, subsetId: d.subsetId, datasetId: d.datasetId,
     method: m.method, density: m.density,
-    ...(m.method === 'salience' ? { metric: m.metric, topk: m.topk } : { perRow: m.perRow }),
+    ...(m.method === 'salience' ? { metric: m.metric, topk: m.topk, allParams: !!m.allParams } : { perRow: m.perRow }),
     scope: typeof o.layers === 'string' ? o.layers : 'all',
     examples: num(o['param-examples'], 'param-examples'),
     seed: num(o.seed, 'seed'),

@@ -84,7 +84,8 @@ test('presets resolve through the engine; cells and blocks toggle; the estimate 
   await expect.poll(selectedKinds).toEqual(['down', 'gate', 'up']);
   await page.getByTestId('preset-hft').click();
   await expect(page.getByTestId('layers-spec')).toHaveText('hft:0');
-  await expect(cells(page, true)).toHaveCount(18); // half of the 35 block matrices, rounded up
+  // HFT by category: 2 of the 4 attention matrices of each of the 5 blocks, and 8 of the 15 MLP matrices (1 or 2 per block)
+  await expect(cells(page, true)).toHaveCount(18);
   await page.getByTestId('preset-all').click();
   await expect(cells(page, false)).toHaveCount(0);
   await page.getByTestId('preset-none').click();
@@ -163,6 +164,8 @@ test('after scoring fim the grid is coloured by it and top:N:fim picks the highe
     if ((await box.count()) && (await box.isChecked())) await box.uncheck();
   }
   await page.getByTestId('signal-fim').check();
+  // the per-example loss form is offered and stated: surgical fine-tuning's summed NLL by default
+  await expect(page.getByTestId('score-fim-loss')).toHaveValue('sum');
   await page.getByTestId('score-start').click();
   await expect(page.getByTestId('job-progress')).toHaveAttribute('data-status', 'done', { timeout: 840_000 });
 
@@ -170,6 +173,8 @@ test('after scoring fim the grid is coloured by it and top:N:fim picks the highe
   await expect(page.getByTestId('layers-signal')).toHaveValue('fim');
   await expect(page.getByTestId('layers-no-scores')).toHaveCount(0);
   await expect(page.getByTestId('layers-fim-note')).toContainText('not normalised by tensor size');
+  await expect(page.getByTestId('layers-loss-form')).toHaveAttribute('data-form', 'sum');
+  await expect(page.getByTestId('layers-loss-form')).toContainText('summed response NLL');
   const scored = page.locator('[data-testid="layer-cell"][data-block="0"]:not([data-value=""])');
   await expect(scored).toHaveCount(9);
   // block score = sum of its tensors' fim (as the engine ranks blocks for top:N)

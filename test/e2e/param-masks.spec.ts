@@ -33,6 +33,8 @@ test('salience over the grid’s choice, gps over every tensor: counts follow th
   await page.getByTestId('pm-metric').selectOption('abs_wg');
   await page.getByTestId('pm-density').fill('2');
   await page.getByTestId('pm-topk').selectOption('global');
+  // every tensor of the scope (by default salience scores its linear weight matrices only, as SPEFT)
+  await page.getByTestId('pm-all-params').check();
   await page.getByTestId('pm-examples').fill('12');
   await page.getByTestId('pm-name').fill('sal-2pct');
   await page.getByTestId('pm-compute').click();
@@ -41,7 +43,8 @@ test('salience over the grid’s choice, gps over every tensor: counts follow th
   await expect(sal).toBeVisible();
   await expect(sal).toHaveAttribute('data-scope-params', String(scopeParams));
   await expect(sal).toHaveAttribute('data-trainable', String(Math.round(0.02 * scopeParams)));
-  await expect(sal).toContainText('|w·g|');
+  await expect(sal).toContainText('|w·Σg|');
+  await expect(sal).toContainText('all tensors');
   await expect(sal).toContainText('last:2');
   await expect(sal).toContainText('(2.0%)');
   await sal.scrollIntoViewIfNeeded();

@@ -48,10 +48,12 @@ test('grad_sim with a target subset, grad_norm over the last block; sstoken asks
   }
   await expect(page.getByTestId('score-options')).toHaveCount(0);
   await page.getByTestId('signal-sstoken').check();
-  await expect(page.getByTestId('score-ref-model')).toBeVisible();
+  // sstoken's second model is the earlier "history" model, a field of its own, not the (later) reference
+  await expect(page.getByTestId('score-history-model')).toBeVisible();
+  await expect(page.getByTestId('score-ref-model')).toHaveCount(0);
   await expect(page.getByTestId('score-sstoken-gamma')).toHaveValue('0.5');
   await page.getByTestId('signal-sstoken').uncheck();
-  await expect(page.getByTestId('score-ref-model')).toHaveCount(0);
+  await expect(page.getByTestId('score-history-model')).toHaveCount(0);
 
   await page.getByTestId('signal-grad_norm').check();
   await expect(page.getByTestId('score-grad-layers')).toHaveValue('all');

@@ -11,6 +11,7 @@ import { WinnowError } from '../util/errors';
 import { modelPath } from './models-registry';
 import { getParamMask } from '../selection/param-masks-store';
 import { deltaBaseDir, readDeltaManifest } from '../models/delta';
+import { BLOCK_ROW_KIND, fimLossOf } from '../scoring/layer-rows';
 
 /** Tensors of a checkpoint from its headers only (no weights are read). */
 export function checkpointTensors(dir: string): TensorInfo[] {
@@ -25,22 +26,37 @@ export function checkpointTensors(dir: string): TensorInfo[] {
   return listTensors(cfg, shapes);
 }
 
-/** Latest per-block score of a signal for a model (sum over the block's tensors), from layer scoring runs. */
+/**
+ * Latest per-block score of a signal for a model, from layer scoring runs: the block's own row where the run stored
+ * one (layer_grad_norm: mean ‖g_block‖₂ over the block's whole gradient), else the sum over the block's tensors (fim:
+ * Σ ‖F_tensor‖_F, as surgical fine-tuning sums them). layer_grad_norm runs stored before block rows existed have
+ * only per-tensor norms, whose sum is not ‖g_block‖: they are not used, and the error says to score again.
+ */
 export function layerBlockScores(db: Db, modelId: number, spec: string): Map<number, number> | undefined {
   const m = /^top:\d+:([a-z_]+)$/.exec(spec.trim());
   if (!m) return undefined;
+  const signal = m[1]!;
+  const blockRows = signal === 'layer_grad_norm';
   const run = db
-    .prepare(`SELECT r.id FROM score_runs r JOIN layer_scores l ON l.run_id = r.id WHERE r.model_id = ? AND l.signal = ? ORDER BY r.id DESC LIMIT 1`)
+    .prepare(
+      `SELECT r.id FROM score_runs r JOIN layer_scores l ON l.run_id = r.id WHERE r.model_id = ? AND l.signal = ? ${blockRows ? 'AND l.kind = ?' : ''}
+       ORDER BY r.id DESC LIMIT 1`,
+    )
     .pluck()
-    .get(modelId, m[1]) as number | undefined;
-  if (!run) return new Map();
-  const rows = db
-    .prepare(`SELECT block, SUM(value) AS v FROM layer_scores WHERE run_id = ? AND signal = ? AND block IS NOT NULL GROUP BY block`)
-    .all(run, m[1]) as Array<{ block: number; v: number }>;
+    .get(modelId, signal, ...(blockRows ? [BLOCK_ROW_KIND] : [])) as number | undefined;
+  if (!run) {
+    if (blockRows && db.prepare(`SELECT 1 FROM score_runs r JOIN layer_scores l ON l.run_id = r.id WHERE r.model_id = ? AND l.signal = ?`).get(modelId, signal)) {
+      throw new WinnowError('bad_input', `layers "${spec.trim()}": this model's layer_grad_norm scores are from a run that stored per-tensor norms only (their sum is not the block's gradient norm ‖g_block‖); score layer_grad_norm again`);
+    }
+    return new Map();
+  }
+  const rows = (blockRows
+    ? db.prepare(`SELECT block, value AS v FROM layer_scores WHERE run_id = ? AND signal = ? AND kind = ? AND block IS NOT NULL`).all(run, signal, BLOCK_ROW_KIND)
+    : db.prepare(`SELECT block, SUM(value) AS v FROM layer_scores WHERE run_id = ? AND signal = ? AND kind != ? AND block IS NOT NULL GROUP BY block`).all(run, signal, BLOCK_ROW_KIND)) as Array<{ block: number; v: number }>;
   return new Map(rows.map((r) => [r.block, r.v]));
 }
 
-export function listLayerTensors(db: Db, modelId: number): { tensors: TensorRow[]; numLayers: number } {
+export function listLayerTensors(db: Db, modelId: number): { tensors: TensorRow[]; numLayers: number; lossForms: Record<string, 'sum' | 'mean'> } {
   const dir = modelPath(db, modelId);
   const tensors = checkpointTensors(dir);
   const scores = db
@@ -54,9 +70,19 @@ export function listLayerTensors(db: Db, modelId: number): { tensors: TensorRow[
     if (!byName.has(s.name)) byName.set(s.name, {});
     byName.get(s.name)![s.signal] = s.value;
   }
+  // the loss form of each signal's latest run: its fimLoss, or the mean for a run from before the option
+  const runs = db
+    .prepare(
+      `SELECT l.signal, r.params_json FROM score_runs r JOIN (SELECT DISTINCT run_id, signal FROM layer_scores) l ON l.run_id = r.id
+       WHERE r.id = (SELECT MAX(r2.id) FROM score_runs r2 JOIN layer_scores x ON x.run_id = r2.id WHERE r2.model_id = ? AND x.signal = l.signal)`,
+    )
+    .all(modelId) as Array<{ signal: string; params_json: string }>;
+  const lossForms: Record<string, 'sum' | 'mean'> = {};
+  for (const r of runs) lossForms[r.signal] = fimLossOf(JSON.parse(r.params_json) as { fimLoss?: 'sum' | 'mean' });
   return {
     tensors: tensors.map((t) => ({ ...t, scores: byName.get(t.name) ?? {} })),
     numLayers: readModelConfig(dir).numLayers,
+    lossForms,
   };
 }
 

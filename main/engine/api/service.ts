@@ -29,7 +29,7 @@ import { validateExport } from '../export/run';
 import { previewDataset, previewImport } from '../data/preview';
 import { remapImpact } from '../data/remap';
 import type { Mapping } from '../data/formats';
-import { assertSameTokenizer } from '../scoring/passes/reference';
+import { assertModelRoles, assertSameTokenizer } from '../scoring/passes/reference';
 import { openBundle } from '../export/bundle';
 import { paramMaskLayers } from './layers';
 import { assertMaskNameFree, getParamMask, listParamMasks } from '../selection/param-masks-store';
@@ -233,6 +233,11 @@ export class EngineService {
         // a reference with another tokenizer cannot be compared token by token: refuse now, not in the job
         await assertSameTokenizer(p.db, i.modelId, i.refModelId);
       }
+      if (i.historyModelId) {
+        getModel(p.db, i.historyModelId);
+        await assertSameTokenizer(p.db, i.modelId, i.historyModelId);
+      }
+      assertModelRoles(p.db, i);
       const plan = planScoring(p.db, i);
       // forward passes at this batch and length must fit the backend (refused with the figures otherwise)
       const cfg = readModelConfig(modelPath(p.db, i.modelId));

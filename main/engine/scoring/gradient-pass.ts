@@ -19,7 +19,8 @@ import { WinnowError } from '../util/errors';
 import { resolveLayerSpec } from '../selection/layers';
 import { layerBlockScores } from '../api/layers';
 import { DEFAULT_FIM_EXAMPLES, EXAMPLE_GRADIENT_SIGNALS, LAYER_GRADIENT_SIGNALS } from './plan';
-import { LayerAccumulator, exampleGradients, seededChoice, squaredNorms } from './passes/gradients';
+import { BLOCK_ROW_KIND, blockRowName, fimLossOf } from './layer-rows';
+import { LayerAccumulator, exampleGradients, fimScale, seededChoice, squaredNorms } from './passes/gradients';
 import { DEFAULT_GRAD_DIM, cosine, norm, projectRows } from './passes/projection';
 import { PassState } from './state';
 import type { ScoreParams } from './run';
@@ -140,10 +141,12 @@ export async function gradientPass(
   const d = p.gradDim ?? DEFAULT_GRAD_DIM;
   const seed = p.seed ?? 0;
 
-  const fimSaved = meta.cursor > 0 && st.json<number>('fim_count') !== undefined;
+  const form = fimLossOf(p);
+  // saved by an earlier version without the block sums: the fim examples are added again from the start
+  const fimSaved = meta.cursor > 0 && st.json<number>('fim_count') !== undefined && st.float64('block_norm_sum') !== undefined;
   const acc = layerSignals.length
     ? new LayerAccumulator(allNames, model, fimSaved
-      ? { sq: allNames.map((n) => st.float32(`sq:${n}`)!), normSum: st.float64('norm_sum')!, count: st.json<number>('fim_count')! }
+      ? { sq: allNames.map((n) => st.float32(`sq:${n}`)!), normSum: st.float64('norm_sum')!, blockNormSum: st.float64('block_norm_sum')!, count: st.json<number>('fim_count')! }
       : undefined)
     : null;
   // The fim sums are one float per parameter (GPT-2 small: 500 MB), so past FIM_STATE_BYTES they are saved at most
@@ -159,7 +162,7 @@ export async function gradientPass(
       const grads = r ? exampleGradients(model, r, gradNames) : null;
       if (!grads) continue;
       try {
-        acc.add(grads, await squaredNorms(grads));
+        acc.add(grads, await squaredNorms(grads), fimScale(r!, form));
       } finally {
         tf.dispose(grads);
       }
@@ -196,7 +199,7 @@ export async function gradientPass(
         }
         try {
           const sq = await squaredNorms(grads);
-          if (acc && f & FIM) acc.add(grads, sq);
+          if (acc && f & FIM) acc.add(grads, sq, fimScale(r, form));
           if (f & SCOPE && want.has('grad_norm')) normOut.push([id, Math.sqrt(selIdx.reduce((a, k2) => a + sq[k2]!, 0))]);
           if (want.has('grad_sim') && f & (SCOPE | TARGET)) {
             const row = new Float32Array(selParams);
@@ -248,6 +251,7 @@ export async function gradientPass(
         if (sums) {
           allNames.forEach((n, k) => st.putArray(`sq:${n}`, sums.sq[k]!));
           st.putArray('norm_sum', sums.normSum);
+          st.putArray('block_norm_sum', sums.blockNormSum);
           st.putJson('fim_count', sums.count);
           st.putJson('fim_cursor', to);
         }
@@ -282,6 +286,9 @@ export async function gradientPass(
           if (want.has('fim')) insert.run(runId, name, t.block, t.kind, 'fim', scores.fim[k]!);
           if (want.has('layer_grad_norm')) insert.run(runId, name, t.block, t.kind, 'layer_grad_norm', scores.gradNorm[k]!);
         });
+        if (want.has('layer_grad_norm')) {
+          scores.blocks.forEach((b, k) => insert.run(runId, blockRowName(b), b, BLOCK_ROW_KIND, 'layer_grad_norm', scores.blockGradNorm[k]!));
+        }
       }
       // the sums are not needed once the results are written; the marker says the pass is done
       st.clearExcept(['meta']);

@@ -17,8 +17,18 @@ export const FORWARD_SIGNALS = [
   'token_loss', 'token_entropy', 'token_prob', 'token_rank', 'mean_loss', 'ppl',
   'length_tokens', 'response_tokens', 'trainable_tokens', 'embedding',
 ] as const;
-/** Signals that need a second model's forward pass (for sstoken: the "history" model). */
-export const REFERENCE_SIGNALS = ['excess_loss', 'learnability', 'sstoken'] as const;
+/**
+ * Signals compared with a LATER reference model (refModelId, CLI --ref-model): excess_loss = ℓ^θ − ℓ^ref and
+ * learnability = (L_θ − L_ref) / L_θ, with θ the earlier (base) model and ref the tuned one.
+ */
+export const LATER_REFERENCE_SIGNALS = ['excess_loss', 'learnability'] as const;
+/**
+ * Signals compared with an EARLIER "history" model (historyModelId, CLI --history-model): sstoken's REL = ℓ^his − ℓ^θ,
+ * with his the base and θ the model being tuned (ssToken scripts/finetune.py: ref_losses − the training model's).
+ */
+export const HISTORY_SIGNALS = ['sstoken'] as const;
+/** Signals that need a second model's forward pass. */
+export const REFERENCE_SIGNALS = [...LATER_REFERENCE_SIGNALS, ...HISTORY_SIGNALS] as const;
 /** Signals that need the scored model's last-layer attention from its forward pass. */
 export const ATTENTION_SIGNALS = ['sstoken'] as const;
 export const ANSWER_ONLY_SIGNALS = ['ifd'] as const;
@@ -71,6 +81,7 @@ export interface PlanInput {
   modelId?: number;
   datasetId?: number;
   refModelId?: number;
+  historyModelId?: number;
   fimExamples?: number;
   targetSubsetId?: number;
   gradLayers?: string;
@@ -104,16 +115,22 @@ export function planScoring(db: Db, input: PlanInput): ScorePlan {
 
   const passes: ScorePlan['passes'] = [];
   const fwd = [...has(FORWARD_SIGNALS), ...has(ATTENTION_SIGNALS)];
-  const ref = has(REFERENCE_SIGNALS);
-  if (fwd.length || ref.length || has(ANSWER_ONLY_SIGNALS).length || has(REVERSE_SIGNALS).length) {
+  const ref = has(LATER_REFERENCE_SIGNALS);
+  const his = has(HISTORY_SIGNALS);
+  if (fwd.length || ref.length || his.length || has(ANSWER_ONLY_SIGNALS).length || has(REVERSE_SIGNALS).length) {
     passes.push({ model: 'model', kind: 'forward', signals: fwd, examples, estimatedSeconds: fwdSeconds(examples) });
   }
-  if (ref.length) {
-    if (!input.refModelId) {
-      throw new WinnowError('bad_input', `${ref.join(', ')} need a ${has(ATTENTION_SIGNALS).length ? 'reference ("history") model' : 'reference model'} (refModelId; CLI --ref-model)`);
-    }
-    passes.push({ model: 'reference', kind: 'forward', signals: ref, examples, estimatedSeconds: fwdSeconds(examples) });
+  if (ref.length && !input.refModelId) {
+    throw new WinnowError('bad_input', `${ref.join(', ')} need a reference model, the LATER one (e.g. the model tuned from the scored one): refModelId (CLI --ref-model DIR)`);
   }
+  if (his.length && !input.historyModelId) {
+    throw new WinnowError('bad_input', `${his.join(', ')} needs a history model, the EARLIER one (e.g. the base the scored model was tuned from): historyModelId (CLI --history-model DIR)`);
+  }
+  if (ref.length && his.length && input.refModelId === input.historyModelId && input.refModelId !== input.modelId) {
+    throw new WinnowError('bad_input', `model ${input.refModelId} is given as both the later reference (${ref.join(', ')}) and the earlier history model (${his.join(', ')}); one model cannot be both — score them in two runs`);
+  }
+  if (ref.length) passes.push({ model: 'reference', kind: 'forward', signals: ref, examples, estimatedSeconds: fwdSeconds(examples) });
+  if (his.length) passes.push({ model: 'history', kind: 'forward', signals: his, examples, estimatedSeconds: fwdSeconds(examples) });
   if (has(ANSWER_ONLY_SIGNALS).length) {
     passes.push({ model: 'model', kind: 'forward_answer_only', signals: has(ANSWER_ONLY_SIGNALS), examples, estimatedSeconds: fwdSeconds(examples) });
   }

@@ -15,13 +15,13 @@ import { DEFAULT_RENDER } from '../api/examples';
 import type { JobContext, JobOutcome } from '../jobs/types';
 import { WinnowError } from '../util/errors';
 import {
-  ANSWER_ONLY_SIGNALS, ATTENTION_SIGNALS, DEFAULT_SSTOKEN_GAMMA, FORWARD_SIGNALS, GRADIENT_SIGNALS, REFERENCE_SIGNALS, REVERSE_SIGNALS,
+  ANSWER_ONLY_SIGNALS, ATTENTION_SIGNALS, DEFAULT_SSTOKEN_GAMMA, FORWARD_SIGNALS, GRADIENT_SIGNALS, HISTORY_SIGNALS, LATER_REFERENCE_SIGNALS, REVERSE_SIGNALS,
   TEXT_SIGNALS, checkSignals,
 } from './plan';
 import { maskedMean } from './token-signals';
 import { forwardBatch, rowsByMemory } from './passes/forward';
 import { answerOnlyIds, answerSpan, ifdFrom } from './passes/answer-only';
-import { excessLoss, learnability, loadReference } from './passes/reference';
+import { assertModelRoles, excessLoss, historyModelOf, learnability, loadReference } from './passes/reference';
 import { reverseRender } from './passes/reverse';
 import { promptKeys, sstokenFrom } from './passes/sstoken';
 import { gradientPass, type Scope as GradientScope } from './gradient-pass';
@@ -33,7 +33,11 @@ export interface ScoreParams {
   modelId: number;
   datasetId?: number;
   signals: string[];
+  /** excess_loss, learnability: the LATER reference model (ℓ^θ − ℓ^ref) */
   refModelId?: number;
+  /** sstoken: the EARLIER history model (ℓ^his − ℓ^θ); absent in jobs from before it existed, whose refModelId was
+   * sstoken's history model (passes/reference.ts historyModelOf) */
+  historyModelId?: number;
   batchSize: number;
   maxTokens: number;
   projectModelPath: string;
@@ -49,6 +53,9 @@ export interface ScoreParams {
   targetSubsetId?: number;
   /** sstoken's γ (default 0.5) */
   sstokenGamma?: number;
+  /** fim / layer_grad_norm: the per-example loss differentiated, 'sum' or 'mean' over the response tokens (absent:
+   * a run from before the option, which was the mean — gradient-pass.ts fimLossOf) */
+  fimLoss?: 'sum' | 'mean';
 }
 
 const TOKEN_SIGNAL_IDS = ['token_loss', 'token_entropy', 'token_prob', 'token_rank'] as const;
@@ -86,21 +93,29 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
   checkSignals(p.signals);
   const want = new Set(p.signals);
   const has = (list: readonly string[]) => list.some((s) => want.has(s));
-  const needRef = has(REFERENCE_SIGNALS);
+  const needRef = has(LATER_REFERENCE_SIGNALS);
+  const historyModelId = historyModelOf(p);
+  const needHis = has(HISTORY_SIGNALS);
   if (needRef && !p.refModelId) {
-    const history = want.has('sstoken') ? ' (for sstoken: the "history" model, e.g. the base model the scored one was tuned from)' : '';
-    throw new WinnowError('bad_input', `${REFERENCE_SIGNALS.filter((s) => want.has(s)).join(', ')} need a reference model${history}: refModelId (CLI --ref-model DIR)`);
+    throw new WinnowError('bad_input', `${LATER_REFERENCE_SIGNALS.filter((s) => want.has(s)).join(', ')} need a reference model, the LATER one: refModelId (CLI --ref-model DIR)`);
+  }
+  if (needHis && !historyModelId) {
+    throw new WinnowError('bad_input', `sstoken needs a history model, the EARLIER one (e.g. the base model the scored one was tuned from): historyModelId (CLI --history-model DIR)`);
   }
   const db = openProjectDb(ctx.dbPath);
   let model: LoadedModel | null = null;
   let ref: LoadedModel | null = null;
+  let his: LoadedModel | null = null;
   try {
     const runId = findOrCreateRun(db, ctx.jobId, p);
     db.prepare(`UPDATE score_runs SET status = 'running', error = NULL WHERE id = ?`).run(runId);
     ctx.progress({ current: 0, total: 0, message: 'loading model' });
     model = await loadModel(p.projectModelPath);
-    // a mismatched reference is refused before any rendering or scoring
+    // swapped roles (where the project knows which model came from which) and a mismatched reference are refused
+    // before any rendering or scoring
+    assertModelRoles(db, { ...p, historyModelId });
     if (needRef) ref = await loadReference(db, p.refModelId!, model, p.modelId);
+    if (needHis) his = historyModelId === p.refModelId && ref ? ref : await loadReference(db, historyModelId!, model, p.modelId);
     const tokenizerId = model.tokenizer.id;
     const datasetIds = p.datasetId !== undefined
       ? [p.datasetId]
@@ -120,9 +135,11 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
     }
     const scope = scopeOf(p, tokenizerId);
     const stats: Record<string, number> = { runId };
-    if (has(FORWARD_SIGNALS) || needRef || has(ANSWER_ONLY_SIGNALS) || has(REVERSE_SIGNALS)) {
-      Object.assign(stats, await forwardLoop(ctx, db, runId, p, model, ref, scope));
+    if (has(FORWARD_SIGNALS) || needRef || needHis || has(ANSWER_ONLY_SIGNALS) || has(REVERSE_SIGNALS)) {
+      Object.assign(stats, await forwardLoop(ctx, db, runId, p, model, ref, his, scope));
     }
+    if (his && his !== ref) disposeModel(his);
+    his = null;
     if (ref) {
       disposeModel(ref);
       ref = null;
@@ -153,6 +170,7 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
     }
     throw err;
   } finally {
+    if (his && his !== ref) disposeModel(his);
     if (ref) disposeModel(ref);
     if (model) disposeModel(model);
     db.close();
@@ -166,6 +184,7 @@ async function forwardLoop(
   p: ScoreParams,
   model: LoadedModel,
   ref: LoadedModel | null,
+  his: LoadedModel | null,
   scope: Scope,
 ): Promise<Record<string, number>> {
   const tokenizerId = model.tokenizer.id;
@@ -194,7 +213,7 @@ async function forwardLoop(
   const insertToken = db.prepare(`INSERT INTO token_scores (run_id, example_id, signal, "values") VALUES (?, ?, ?, ?)`);
   const setCursor = db.prepare('UPDATE score_runs SET cursor = ? WHERE id = ?');
   const bosId = model.tokenizer.bosId;
-  const passesPerBatch = 1 + (ref ? 1 : 0) + (wantIfd ? 1 : 0) + (wantRifd ? 2 : 0);
+  const passesPerBatch = 1 + (ref ? 1 : 0) + (his && his !== ref ? 1 : 0) + (wantIfd ? 1 : 0) + (wantRifd ? 2 : 0);
   const started = Date.now();
   let tokensDone = 0;
 
@@ -213,6 +232,7 @@ async function forwardLoop(
       attentionKeys: wantSs ? renders.map((r) => promptKeys(r.labelMask)) : undefined,
     });
     const refOut = ref ? forwardBatch(ref, seqs, { entropy: false, rank: false, embedding: false }) : null;
+    const hisOut = his ? (his === ref ? refOut : forwardBatch(his, seqs, { entropy: false, rank: false, embedding: false })) : null;
     const ifd = wantIfd ? ifdForBatch(model, renders, main.tokens.map((s) => s.token_loss), bosId) : null;
     const rifd = wantRifd
       ? rifdForBatch(model, renders.map((r) => getExample(db, r.exampleId).messages as Normalized), p.maxTokens, bosId)
@@ -234,7 +254,9 @@ async function forwardLoop(
           const refLoss = refOut.tokens[b]!.token_loss;
           if (want.has('excess_loss')) insertToken.run(runId, r.exampleId, 'excess_loss', toBlob(excessLoss(s.token_loss, refLoss)));
           if (want.has('learnability')) put('learnability', r.exampleId, learnability(mean, maskedMean(refLoss, r.labelMask)));
-          if (wantSs) insertToken.run(runId, r.exampleId, 'sstoken', toBlob(sstokenFrom(s.token_loss, refLoss, main.keyAttention![b]!, r.labelMask, gamma)));
+        }
+        if (hisOut && wantSs) {
+          insertToken.run(runId, r.exampleId, 'sstoken', toBlob(sstokenFrom(s.token_loss, hisOut.tokens[b]!.token_loss, main.keyAttention![b]!, r.labelMask, gamma)));
         }
         if (ifd) put('ifd', r.exampleId, ifd[b]!);
         if (rifd) put('rifd', r.exampleId, rifd[b]!);

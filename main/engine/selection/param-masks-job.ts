@@ -1,8 +1,8 @@
 /**
  * paramMasks.compute as a job: one gradient pass (batch 1, one backward per example, scoring/passes/gradients.ts
  * `exampleGradients`) over a seeded choice of the subset's (or dataset's) examples, with the token policy training
- * would use, accumulating Σg (and Σg² for sq_wg) for the scope's tensors; then the mask (param-masks.ts) is stored
- * with its provenance.
+ * would use, accumulating Σg for the scope's tensors (salience: its linear weight matrices unless `allParams`); then
+ * the mask (param-masks.ts) is stored with its provenance.
  *
  * Optionally the rows a training run would hold out for eval (training/data.ts `splitEval`, same rows, token policy,
  * max tokens, eval fraction and seed) are left out before the choice, so the run's eval loss stays held out.
@@ -31,18 +31,36 @@ import { resolveLayerSpec } from './layers';
 import { createTokenMasker, type MaskedExample } from './token-policy';
 import { trainTokenPolicy } from '../training/run';
 import { isTrainable, splitEval, trainCandidateIds } from '../training/data';
-import { computeParamMask, type ParamMaskMethod, type TensorGrads } from './param-masks';
+import { computeParamMask, isLinearWeight, type ParamMaskMethod, type TensorGrads } from './param-masks';
+import type { TensorInfo } from '../models/types';
 import { assertMaskNameFree, paramMaskPassState, saveParamMask, type ParamMaskProvenance } from './param-masks-store';
+
+/** What each salience metric computes, recorded with every mask (G = Σ_n g_n over the pass's examples). */
+const SALIENCE_FORMS = { abs_g: '|Σg|', abs_wg: '|w·Σg|', sq_wg: '(w·Σg)²' } as const;
 
 export function methodOf(req: ParamMaskRequest): ParamMaskMethod {
   return req.method === 'gps'
     ? { method: 'gps', density: req.density, perRow: req.perRow }
-    : { method: 'salience', metric: req.metric, density: req.density, topk: req.topk };
+    : { method: 'salience', metric: req.metric, density: req.density, topk: req.topk, allParams: req.allParams };
 }
 
 export function specOf(req: ParamMaskRequest): string {
   if (req.method === 'gps') return `gps:${req.perRow ?? req.density}`;
-  return `salience:${req.metric}:${req.density}:${req.topk}`;
+  return `salience:${req.metric}:${req.density}:${req.topk}${req.allParams ? ':all' : ''}`;
+}
+
+/**
+ * The tensors a mask's gradient pass covers: the scope's, and for salience only its linear weight matrices unless
+ * `allParams` (as SPEFT scores its nn.Linear weights only).
+ */
+export function maskTensors(req: ParamMaskRequest, scope: string[], tensors: TensorInfo[]): string[] {
+  if (req.method !== 'salience' || req.allParams) return scope;
+  const info = new Map(tensors.map((t) => [t.name, t]));
+  const names = scope.filter((n) => isLinearWeight(info.get(n)!));
+  if (!names.length) {
+    throw new WinnowError('bad_input', `parameter mask "${req.name}": scope "${req.scope}" has no linear weight matrix (salience scores those only; ask for all tensors of the scope with allParams, CLI ":all")`);
+  }
+  return names;
 }
 
 /** Small sums are saved once this many times the last save's duration has passed since it. */
@@ -116,18 +134,18 @@ function fingerprint(ids: ArrayLike<number>, examples: GradientExample[]): strin
   return h.digest('hex');
 }
 
-/** Running Σg (and Σg²) per tensor, as tensors; restored from saved float32 arrays bit for bit. */
+/** Running Σg per tensor, as tensors; restored from saved float32 arrays bit for bit. */
 class Sums {
-  private constructor(readonly g: tf.Tensor[], readonly g2: tf.Tensor[] | null) {}
+  private constructor(readonly g: tf.Tensor[]) {}
 
-  static start(model: LoadedModel, names: string[], squares: boolean, saved?: { st: PassState }): Sums {
+  static start(model: LoadedModel, names: string[], saved?: { st: PassState }): Sums {
     const load = (key: string, n: string) => {
       const w = model.weights[n]!;
       const a = saved?.st.float32(`${key}:${n}`);
       if (saved && (!a || a.length !== w.size)) throw new WinnowError('conflict', `parameter mask: the saved sums of ${n} are missing or of the wrong size; discard the job and compute the mask again`);
       return a ? tf.tensor(a, w.shape, 'float32') : tf.zerosLike(w);
     };
-    return new Sums(names.map((n) => load('g', n)), squares ? names.map((n) => load('g2', n)) : null);
+    return new Sums(names.map((n) => load('g', n)));
   }
 
   add(grads: tf.Tensor[]): void {
@@ -135,22 +153,16 @@ class Sums {
       const s = tf.add(this.g[k]!, g);
       this.g[k]!.dispose();
       this.g[k] = s;
-      if (this.g2) {
-        const q = tf.tidy(() => tf.add(this.g2![k]!, tf.square(g)));
-        this.g2[k]!.dispose();
-        this.g2[k] = q;
-      }
       g.dispose();
     });
   }
 
-  async arrays(): Promise<{ g: Float32Array[]; g2: Float32Array[] | null }> {
-    const read = (ts: tf.Tensor[]) => Promise.all(ts.map(async (t) => (await t.data()) as Float32Array));
-    return { g: await read(this.g), g2: this.g2 ? await read(this.g2) : null };
+  async arrays(): Promise<{ g: Float32Array[] }> {
+    return { g: await Promise.all(this.g.map(async (t) => (await t.data()) as Float32Array)) };
   }
 
   dispose(): void {
-    tf.dispose([...this.g, ...(this.g2 ?? [])]);
+    tf.dispose(this.g);
   }
 }
 
@@ -168,7 +180,6 @@ export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
     ctx.progress({ current: meta?.cursor ?? 0, total: meta?.total ?? req.examples, message: 'loading model' });
     model = await loadModel(dir);
     const m = model;
-    const squares = req.method === 'salience' && req.metric === 'sq_wg';
     let ids: Int32Array;
     let examples: GradientExample[];
     if (meta) {
@@ -184,9 +195,9 @@ export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
       if (fingerprint(ids, examples) !== meta.fingerprint) {
         throw new WinnowError('conflict', `parameter mask "${req.name}": the examples of its gradient pass changed since it started (re-rendered, re-mapped, a changed token mask or subset); discard the job and compute the mask again`);
       }
-      sums = Sums.start(m, meta.names, squares, meta.cursor > 0 ? { st } : undefined);
+      sums = Sums.start(m, meta.names, meta.cursor > 0 ? { st } : undefined);
     } else {
-      const names = resolveLayerSpec(req.scope, m.tensors, layerBlockScores(db, req.modelId, req.scope));
+      const names = maskTensors(req, resolveLayerSpec(req.scope, m.tensors, layerBlockScores(db, req.modelId, req.scope)), m.tensors);
       ctx.progress({ current: 0, total: req.examples, message: 'rendering examples' });
       const chosen = await gradientExamples(db, req, m);
       ids = Int32Array.from(chosen.ids);
@@ -197,13 +208,13 @@ export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
         st.putArray('ids', ids);
         st.putJson('meta', first);
       })();
-      sums = Sums.start(m, names, squares);
+      sums = Sums.start(m, names);
     }
     const names = meta.names;
     const total = meta.total;
 
     const policy = savePolicy();
-    const stateBytes = 4 * names.reduce((a, n) => a + m.weights[n]!.size, 0) * (squares ? 2 : 1);
+    const stateBytes = 4 * names.reduce((a, n) => a + m.weights[n]!.size, 0);
     const started = Date.now();
     const secondsBefore = meta.seconds;
     const startCursor = meta.cursor;
@@ -218,7 +229,6 @@ export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
       db.transaction(() => {
         names.forEach((n, k) => {
           st.putArray(`g:${n}`, a.g[k]!);
-          if (a.g2) st.putArray(`g2:${n}`, a.g2[k]!);
         });
         st.putJson('meta', at);
       })();
@@ -254,7 +264,6 @@ export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
         info: info.get(names[k]!)!,
         weight: (await m.weights[names[k]!]!.data()) as Float32Array,
         sumG: sumsNow.g[k]!,
-        sumG2: sumsNow.g2 ? sumsNow.g2[k]! : undefined,
       });
     }
     const tensors = computeParamMask(grads, methodOf(req));
@@ -264,6 +273,9 @@ export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
       spec: specOf(req),
       method: req.method,
       metric: req.method === 'salience' ? req.metric : null,
+      metricForm: req.method === 'salience' ? SALIENCE_FORMS[req.metric] : null,
+      // from the pass's own tensors: a pass resumed from before the linear-only default may hold others
+      tensorsScored: names.every((n) => isLinearWeight(info.get(n)!)) ? 'linear' : 'all',
       density: req.method === 'gps' && req.perRow !== undefined ? null : req.density,
       perRow: req.method === 'gps' ? (req.perRow ?? null) : null,
       topk: req.method === 'gps' ? 'per_row' : req.topk,

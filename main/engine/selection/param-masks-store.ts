@@ -20,6 +20,11 @@ export interface ParamMaskProvenance {
   spec: string;
   method: 'salience' | 'gps';
   metric: string | null;
+  /** what the metric computed: '|Σg|', '|w·Σg|', '(w·Σg)²' (absent in masks saved before it was recorded, when sq_wg
+   * was w²·Σg² and every scope tensor was scored) */
+  metricForm?: string | null;
+  /** salience: 'linear' — the scope's linear weight matrices only; 'all' — every tensor of the scope */
+  tensorsScored?: 'linear' | 'all';
   density: number | null;
   perRow: number | null;
   topk: 'global' | 'per_tensor' | 'per_row';
@@ -49,7 +54,8 @@ function info(db: Db, r: MaskRowDb): ParamMaskInfo {
     name: r.name,
     modelId: r.model_id,
     method: r.method as ParamMaskInfo['method'],
-    metric: p.metric,
+    // a mask saved before metricForm was recorded: its sq_wg was Σ_n (w·g_n)² = w²·Σ_n g_n², named for what it is
+    metric: p.metric === 'sq_wg' && p.metricForm === undefined ? 'sq_wg_per_example' : p.metric,
     density: p.density,
     perRow: p.perRow,
     topk: p.topk,

@@ -5,10 +5,13 @@
  *
  * salience (0-ml/speft model/sparse_peft.py, `compute_gradient_based_scores`): G = Σ_n g_n over the examples, then
  *   abs_g   |G|                  (speft "gradient")
- *   abs_wg  |w·G|                (speft "saliency")
- *   sq_wg   Σ_n (w·g_n)² = w²·Σ_n g_n²   — Taylor-FO with per-example squares (Molchanov et al.). speft squares the
- *           summed gradient, (w·G)², which ranks exactly like |w·G|; squaring per example makes it a different metric.
- *   then keep the top `density` share of the scope's entries, globally or per tensor.
+ *   abs_wg  |w·G|                (speft "snip")
+ *   sq_wg   (w·G)²               (speft "Taylor-FO": the summed gradient times the weight, squared). It ranks entries
+ *           exactly as |w·G| does; it is offered under its paper's name. Masks saved before this definition squared
+ *           per example (w²·Σ_n g_n²); their metric reads `sq_wg_per_example` (param-masks-store.ts).
+ *   then keep the top `density` share of the scored entries, globally or per tensor. Like SPEFT, which scores the
+ *   weights of its nn.Linear layers only, salience scores the scope's linear weight matrices (the 2-D tensors of the
+ *   blocks) unless `allParams` asks for every tensor of the scope (embeddings, norms, biases, the LM head).
  * gps (FightingFighting/GPS utils/pruning.py, `prune_by_percentile_gradient_perCell`): per output unit of each
  *   matrix, keep the top-n input connections by |G|. Matrices only — GPS leaves norms frozen; biases, embeddings and
  *   GPS's classifier head (trained in full there) are not part of an LM's parameter mask here.
@@ -21,7 +24,7 @@ export const SALIENCE_METRICS = ['abs_g', 'abs_wg', 'sq_wg'] as const;
 export type SalienceMetric = (typeof SALIENCE_METRICS)[number];
 
 export type ParamMaskMethod =
-  | { method: 'salience'; metric: SalienceMetric; density: number; topk: 'global' | 'per_tensor' }
+  | { method: 'salience'; metric: SalienceMetric; density: number; topk: 'global' | 'per_tensor'; allParams?: boolean }
   | { method: 'gps'; density: number; perRow?: number };
 
 /** The accumulated gradient sums of one tensor. */
@@ -30,8 +33,11 @@ export interface TensorGrads {
   weight: Float32Array;
   /** Σ_n g_n */
   sumG: Float32Array;
-  /** Σ_n g_n² (needed by sq_wg only) */
-  sumG2?: Float32Array;
+}
+
+/** The tensors salience scores unless asked for all: linear weight matrices, i.e. the 2-D tensors of the blocks. */
+export function isLinearWeight(t: TensorInfo): boolean {
+  return t.block !== null && t.shape.length === 2;
 }
 
 export interface TensorMask {
@@ -58,8 +64,10 @@ export function salienceScores(g: TensorGrads, metric: SalienceMetric): Float32A
   if (metric === 'abs_g') for (let i = 0; i < n; i++) out[i] = Math.abs(g.sumG[i]!);
   else if (metric === 'abs_wg') for (let i = 0; i < n; i++) out[i] = Math.abs(g.weight[i]! * g.sumG[i]!);
   else {
-    if (!g.sumG2) throw new WinnowError('internal', `sq_wg needs Σg² for ${g.info.name}`);
-    for (let i = 0; i < n; i++) out[i] = g.weight[i]! * g.weight[i]! * g.sumG2[i]!;
+    for (let i = 0; i < n; i++) {
+      const wg = g.weight[i]! * g.sumG[i]!;
+      out[i] = wg * wg;
+    }
   }
   // NaN (a broken gradient) never ranks; −0 is 0
   for (let i = 0; i < n; i++) if (!(out[i]! > 0)) out[i] = 0;
@@ -189,11 +197,12 @@ export function unpackBits(bits: Uint8Array, n: number): Uint8Array {
 
 /**
  * CLI / UI spec of a parameter mask to compute:
- *   salience:METRIC:DENSITY[:global|per_tensor]   METRIC abs_g | abs_wg | sq_wg (also written |g|, |w·g|, (w·g)²)
+ *   salience:METRIC:DENSITY[:global|per_tensor][:all]   METRIC abs_g | abs_wg | sq_wg (also written |g|, |w·g|,
+ *                  (w·g)²); `all`: score every tensor of the scope, not only its linear weight matrices
  *   gps:N          N ≥ 1 an integer: inputs kept per output row
  *   gps:DENSITY    0 < DENSITY < 1: that share of each row's inputs (at least one)
  */
-export const PARAM_MASK_SPEC_HELP = 'salience:abs_g|abs_wg|sq_wg:DENSITY[:global|per_tensor] | gps:N | gps:DENSITY | name:MASK';
+export const PARAM_MASK_SPEC_HELP = 'salience:abs_g|abs_wg|sq_wg:DENSITY[:global|per_tensor][:all] | gps:N | gps:DENSITY | name:MASK';
 
 const METRIC_ALIASES: Record<string, SalienceMetric> = {
   abs_g: 'abs_g', '|g|': 'abs_g', '|Σg|': 'abs_g', '|sum_g|': 'abs_g',
@@ -210,10 +219,13 @@ export function parseParamMaskSpec(spec: string): ParamMaskMethod {
     if (!metric) throw bad(`unknown metric "${parts[1] ?? ''}"`);
     const density = Number(parts[2]);
     if (!(density > 0 && density <= 1)) throw bad('DENSITY must be a number in (0, 1]');
-    const topk = parts[3] ?? 'global';
+    const rest = parts.slice(3);
+    const allParams = rest[rest.length - 1] === 'all';
+    if (allParams) rest.pop();
+    const topk = rest[0] ?? 'global';
     if (topk !== 'global' && topk !== 'per_tensor') throw bad(`top-k scope must be global or per_tensor, got "${topk}"`);
-    if (parts.length > 4) throw bad('too many fields');
-    return { method: 'salience', metric, density, topk };
+    if (rest.length > 1) throw bad('too many fields');
+    return { method: 'salience', metric, density, topk, ...(allParams ? { allParams } : {}) };
   }
   if (parts[0] === 'gps' && parts.length === 2) {
     const v = Number(parts[1]);

@@ -1,15 +1,15 @@
 /**
  * What the Score screen offers, the engine runs: every signal it lists as a checkbox is planned by the engine (with
  * the reference model / target set the screen asks for when they are needed), the ones it shows as "computed at
- * import" are the engine's text signals (and a run may still name them), and the screen's "needs a reference" and
- * "per-example gradient" groups are the engine's. A signal added to the contract without the engine, or to the
+ * import" are the engine's text signals (and a run may still name them), and the screen's "needs a reference",
+ * "needs a history model" and "per-example gradient" groups are the engine's. A signal added to the contract without the engine, or to the
  * engine without the screen, fails here. The Train form and the parameter-mask panel offer "top k% of tokens by" every
  * token signal: one that is not scored for the model is refused when the run is started, not by the job later.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMPORT_SIGNALS, SIGNALS, TOKEN_SIGNALS, parseInput } from '../../../preload/contract';
-import { NEEDS_REFERENCE, PER_EXAMPLE_GRADIENT, SCORE_SCREEN_SIGNALS, SIGNAL_HELP } from '../../../renderer/src/components/signals';
-import { EXAMPLE_GRADIENT_SIGNALS, REFERENCE_SIGNALS, TEXT_SIGNALS, assertTokenSignalScored, planScoring } from '../../../main/engine/scoring/plan';
+import { NEEDS_HISTORY, NEEDS_REFERENCE, PER_EXAMPLE_GRADIENT, SCORE_SCREEN_SIGNALS, SIGNAL_HELP } from '../../../renderer/src/components/signals';
+import { EXAMPLE_GRADIENT_SIGNALS, HISTORY_SIGNALS, LATER_REFERENCE_SIGNALS, TEXT_SIGNALS, assertTokenSignalScored, planScoring } from '../../../main/engine/scoring/plan';
 import { TestProject, gsm8kRows } from '../scoring/helpers';
 
 let proj: TestProject;
@@ -34,8 +34,9 @@ describe('the Score screen offers only what the engine runs', () => {
     for (const s of SIGNALS) expect(SIGNAL_HELP[s], `help text for ${s}`).toBeTruthy();
   });
 
-  it("its reference and per-example-gradient groups are the engine's", () => {
-    expect([...NEEDS_REFERENCE].sort()).toEqual([...REFERENCE_SIGNALS].sort());
+  it("its reference, history and per-example-gradient groups are the engine's", () => {
+    expect([...NEEDS_REFERENCE].sort()).toEqual([...LATER_REFERENCE_SIGNALS].sort());
+    expect([...NEEDS_HISTORY].sort()).toEqual([...HISTORY_SIGNALS].sort());
     expect([...PER_EXAMPLE_GRADIENT].sort()).toEqual([...EXAMPLE_GRADIENT_SIGNALS].sort());
   });
 
@@ -44,6 +45,7 @@ describe('the Score screen offers only what the engine runs', () => {
       const input = {
         modelId, datasetId, signals: [s],
         ...(NEEDS_REFERENCE.has(s) ? { refModelId: modelId } : {}),
+        ...(NEEDS_HISTORY.has(s) ? { historyModelId: modelId } : {}),
         ...(s === 'grad_sim' ? { targetSubsetId } : {}),
       };
       const parsed = parseInput('scoring.start', input);

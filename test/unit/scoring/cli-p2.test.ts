@@ -41,13 +41,13 @@ describe('winnow score, P2 signals', () => {
     const out = join(tmp, 'scores.jsonl');
     const gamma = 0.7;
     const r = winnow([
-      'score', '--model', STORIES, '--data', data, '--ref-model', STORIES, '--signals', 'grad_norm,grad_sim,rifd,sstoken',
+      'score', '--model', STORIES, '--data', data, '--history-model', STORIES, '--signals', 'grad_norm,grad_sim,rifd,sstoken',
       '--grad-layers', 'last:1', '--grad-dim', '64', '--target-data', target, '--gamma', String(gamma), '--out', out, '--json',
     ]);
     expect(r.status, r.stderr).toBe(0);
     const plan = r.json.plan as { passes: Array<{ kind: string; model: string; signals: string[]; examples: number }> };
     expect(plan.passes.map((p) => `${p.model}:${p.kind}`)).toEqual([
-      'model:forward', 'reference:forward', 'model:forward_reverse', 'model:forward_instruction_only', 'model:backward',
+      'model:forward', 'history:forward', 'model:forward_reverse', 'model:forward_instruction_only', 'model:backward',
     ]);
     // every scored row and the target file's rows are differentiated once
     expect(plan.passes.at(-1)!.examples).toBe(9);
@@ -76,6 +76,6 @@ describe('winnow score, P2 signals', () => {
     expect(noTarget.stderr).toContain('--target-subset');
     const noRef = winnow(['score', '--model', STORIES, '--data', data, '--signals', 'sstoken', '--out', join(tmp, 'y.jsonl')]);
     expect(noRef.status).not.toBe(0);
-    expect(noRef.stderr).toContain('--ref-model');
+    expect(noRef.stderr).toContain('--history-model');
   }, 300_000);
 });

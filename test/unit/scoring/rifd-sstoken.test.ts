@@ -171,7 +171,7 @@ describe('sstoken', () => {
     const modelId = await proj.addModel(dir);
     const hisId = await proj.addModel(hisDir);
     const gamma = 0.3;
-    const runId = await proj.score({ modelId, datasetId, refModelId: hisId, signals: ['sstoken', 'token_loss'], sstokenGamma: gamma, batchSize: 3 });
+    const runId = await proj.score({ modelId, datasetId, historyModelId: hisId, signals: ['sstoken', 'token_loss'], sstokenGamma: gamma, batchSize: 3 });
     const ids = proj.db.prepare('SELECT id FROM examples WHERE dataset_id = ?').pluck().all(datasetId) as number[];
     let checked = 0;
     for (const id of ids) {
@@ -200,7 +200,7 @@ describe('sstoken', () => {
     expect(checked).toBeGreaterThan(20);
 
     // γ = 1 with the model as its own history: every loss difference is 0, so every value is 0
-    const self = await proj.score({ modelId, datasetId, refModelId: modelId, signals: ['sstoken'], sstokenGamma: 1 });
+    const self = await proj.score({ modelId, datasetId, historyModelId: modelId, signals: ['sstoken'], sstokenGamma: 1 });
     for (const id of ids) for (const v of tokenBlob(self, id, 'sstoken')) if (!Number.isNaN(v)) expect(v).toBe(0);
     // without a history model it refuses, saying what is missing
     await expect(proj.score({ modelId, datasetId, signals: ['sstoken'] })).rejects.toThrow(/history/);

@@ -71,18 +71,20 @@ describe('scoring job', () => {
     expect(plan.estimatedSeconds!).toBeCloseTo((3 * ROWS + BACKWARD_COST * 10) / eps, 6);
     expect(plan.passes.reduce((a, p) => a + p.estimatedSeconds!, 0)).toBeCloseTo(plan.estimatedSeconds!, 9);
     expect(() => planScoring(proj.db, { signals: ['excess_loss'] })).toThrow(/refModelId/);
-    expect(() => planScoring(proj.db, { signals: ['sstoken'] })).toThrow(/history/);
+    expect(() => planScoring(proj.db, { signals: ['sstoken'] })).toThrow(/history model, the EARLIER one.*historyModelId/);
+    // a reference model is not sstoken's history model: the roles are named, not guessed
+    expect(() => planScoring(proj.db, { signals: ['sstoken'], refModelId })).toThrow(/historyModelId/);
   });
 
-  it('the P2 passes: rifd adds two forward passes, sstoken the reference, per-example gradients cover the scope plus the target set', () => {
+  it('the P2 passes: rifd adds two forward passes, sstoken the history model, per-example gradients cover the scope plus the target set', () => {
     const outside = proj.db.prepare('SELECT id FROM examples WHERE dataset_id != ? LIMIT 1').pluck().get(datasetId) as number | undefined;
     const inside = proj.db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id LIMIT 3').pluck().all(datasetId) as number[];
     const target = proj.db.prepare(`INSERT INTO subsets (name, rule_json, size, created_at) VALUES ('plan-target', '{"kind":"ids"}', 0, datetime('now'))`).run().lastInsertRowid;
     for (const id of outside === undefined ? inside : [...inside, outside]) proj.db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)').run(target, id);
-    const plan = planScoring(proj.db, { signals: ['rifd', 'sstoken', 'grad_norm', 'grad_sim', 'fim'], modelId, datasetId, refModelId, targetSubsetId: Number(target), fimExamples: 5 });
+    const plan = planScoring(proj.db, { signals: ['rifd', 'sstoken', 'grad_norm', 'grad_sim', 'fim'], modelId, datasetId, historyModelId: refModelId, targetSubsetId: Number(target), fimExamples: 5 });
     expect(plan.passes.map(({ model, kind, signals }) => ({ model, kind, signals }))).toEqual([
       { model: 'model', kind: 'forward', signals: ['sstoken'] },
-      { model: 'reference', kind: 'forward', signals: ['sstoken'] },
+      { model: 'history', kind: 'forward', signals: ['sstoken'] },
       { model: 'model', kind: 'forward_reverse', signals: ['rifd'] },
       { model: 'model', kind: 'forward_instruction_only', signals: ['rifd'] },
       { model: 'model', kind: 'backward', signals: ['grad_norm', 'grad_sim', 'fim'] },

@@ -14,7 +14,7 @@ import { getRender } from '../../../main/engine/db';
 import { migrate } from '../../../main/engine/db/migrate';
 import { openProjectDb } from '../../../main/engine/db/open';
 import {
-  computeParamMask, gpsMask, outputAxis, packBits, parseParamMaskSpec, topKMasks, unpackBits, type TensorGrads,
+  computeParamMask, gpsMask, outputAxis, packBits, parseParamMaskSpec, salienceScores, topKMasks, unpackBits, type TensorGrads,
 } from '../../../main/engine/selection/param-masks';
 import { loadParamMaskBits } from '../../../main/engine/selection/param-masks-store';
 import type { TensorInfo } from '../../../main/engine/models/types';
@@ -92,13 +92,23 @@ describe('selection rules', () => {
     expect(() => parseParamMaskSpec('magnitude:0.1')).toThrow(/not a parameter mask spec/);
   });
 
-  it('sq_wg accumulates squares per example (Σ(w·g_n)²), unlike |w·Σg|', () => {
-    const t = info('model.layers.0.mlp.up_proj.weight', 'up', [1, 2]);
-    // entry 0: gradients +1 and −1 cancel in Σg but not in Σg²
-    const g: TensorGrads = { info: t, weight: Float32Array.from([1, 1]), sumG: Float32Array.from([0, 0.5]), sumG2: Float32Array.from([2, 0.25]) };
-    const pick = (metric: 'abs_wg' | 'sq_wg') => computeParamMask([g], { method: 'salience', metric, density: 0.5, topk: 'global' })[0]!.mask;
-    expect([...pick('abs_wg')]).toEqual([0, 1]);
-    expect([...pick('sq_wg')]).toEqual([1, 0]);
+  it('sq_wg is SPEFT\'s Taylor-FO (w·Σg)², not w²·Σg²: values and ranking as computed here', () => {
+    const t = info('model.layers.0.mlp.up_proj.weight', 'up', [1, 3]);
+    const weight = Float32Array.from([2, -1, 0.5]);
+    const sumG = Float32Array.from([0.25, 3, -4]);
+    const g: TensorGrads = { info: t, weight, sumG };
+    const direct = Array.from(weight, (w, i) => (w * sumG[i]!) ** 2);
+    expect(Array.from(salienceScores(g, 'sq_wg'))).toEqual(direct.map((v) => Math.fround(v)));
+    // it ranks as |w·Σg| does
+    const pick = (metric: 'abs_wg' | 'sq_wg') => [...computeParamMask([g], { method: 'salience', metric, density: 2 / 3, topk: 'global' })[0]!.mask];
+    expect(pick('sq_wg')).toEqual(pick('abs_wg'));
+    expect(pick('sq_wg')).toEqual([0, 1, 1]);
+  });
+
+  it('a salience spec may ask for every tensor of the scope (:all)', () => {
+    expect(parseParamMaskSpec('salience:sq_wg:0.1:per_tensor:all')).toEqual({ method: 'salience', metric: 'sq_wg', density: 0.1, topk: 'per_tensor', allParams: true });
+    expect(parseParamMaskSpec('salience:sq_wg:0.1:all')).toEqual({ method: 'salience', metric: 'sq_wg', density: 0.1, topk: 'global', allParams: true });
+    expect(() => parseParamMaskSpec('salience:sq_wg:0.1:global:per_tensor')).toThrow(/too many fields/);
   });
 
   it('migration 007 stores masks with their tensors and cascades with the model', () => {
@@ -129,9 +139,8 @@ describe('paramMasks.compute on a tiny Llama', () => {
   let model: LoadedModel;
   let modelId = 0;
   let datasetId = 0;
-  /** Σ_n g_n and Σ_n g_n² per tensor (float64), from the direct loss */
+  /** Σ_n g_n per tensor (float64), from the direct loss */
   const sumG = new Map<string, Float64Array>();
-  const sumG2 = new Map<string, Float64Array>();
 
   beforeAll(async () => {
     await initBackend();
@@ -148,7 +157,6 @@ describe('paramMasks.compute on a tiny Llama', () => {
     const names = Object.keys(model.weights);
     for (const n of names) {
       sumG.set(n, new Float64Array(model.weights[n]!.size));
-      sumG2.set(n, new Float64Array(model.weights[n]!.size));
     }
     await proj.call('project.open', {});
     // render through a first (cheap) job so the direct computation sees the same token ids
@@ -173,11 +181,7 @@ describe('paramMasks.compute on a tiny Llama', () => {
       grads.forEach((g, k) => {
         const d = g.dataSync();
         const s = sumG.get(names[k]!)!;
-        const q = sumG2.get(names[k]!)!;
-        for (let i = 0; i < d.length; i++) {
-          s[i] += d[i]!;
-          q[i] += d[i]! * d[i]!;
-        }
+        for (let i = 0; i < d.length; i++) s[i] += d[i]!;
       });
       tf.dispose(grads);
     }
@@ -190,8 +194,7 @@ describe('paramMasks.compute on a tiny Llama', () => {
     names.map((n) => {
       const w = model.weights[n]!.dataSync();
       const s = sumG.get(n)!;
-      const q = sumG2.get(n)!;
-      return Float64Array.from(s, (g, i) => (metric === 'abs_g' ? Math.abs(g) : metric === 'abs_wg' ? Math.abs(w[i]! * g) : w[i]! * w[i]! * q[i]!));
+      return Float64Array.from(s, (g, i) => (metric === 'abs_g' ? Math.abs(g) : metric === 'abs_wg' ? Math.abs(w[i]! * g) : (w[i]! * g) ** 2));
     });
 
   /** the stored mask equals the direct top-k, except possibly for entries within 1e-4 (relative) of the cut */
@@ -219,21 +222,46 @@ describe('paramMasks.compute on a tiny Llama', () => {
     }
   }
 
-  it('salience |w·g|, global top-k: the direct top 5% of the scope, none behind the zero o_proj', async () => {
+  it('salience |w·g|, global top-k: the direct top 5% of the linear weight matrices, none behind the zero o_proj', async () => {
     const { jobId } = await proj.call('paramMasks.compute', { name: 'sal-wg', modelId, method: 'salience', metric: 'abs_wg', density: 0.05, topk: 'global', scope: 'all', datasetId, examples: 100 });
     const job = await proj.finished(jobId);
     const mask = await proj.call('paramMasks.get', { maskId: Number(job.stats.maskId) });
-    const names = model.tensors.map((t) => t.name);
-    const total = model.tensors.reduce((a, t) => a + t.size, 0);
+    // as SPEFT: the blocks' projection matrices only — no embedding, norm or LM head
+    const linear = model.tensors.filter((t) => t.block !== null && t.shape.length === 2);
+    expect(linear.length).toBe(3 * 7);
+    const names = linear.map((t) => t.name);
+    const total = linear.reduce((a, t) => a + t.size, 0);
     expect(mask.trainableParams).toBe(Math.round(0.05 * total));
     expect(mask.scopeParams).toBe(total);
-    expect(mask.provenance).toMatchObject({ method: 'salience', metric: 'abs_wg', density: 0.05, examples: ROWS, modelHash: model.hash, tokenPolicy: { kind: 'response' } });
+    expect(mask.provenance).toMatchObject({ method: 'salience', metric: 'abs_wg', metricForm: '|w·Σg|', tensorsScored: 'linear', density: 0.05, examples: ROWS, modelHash: model.hash, tokenPolicy: { kind: 'response' } });
     expect(mask.tensors.map((t) => t.name)).not.toContain('model.layers.0.self_attn.q_proj.weight');
+    for (const t of mask.tensors) expect(names).toContain(t.name);
     expectTopK(mask.id, names, directScores(names, 'abs_wg'), (n) => Math.round(0.05 * n), false);
   });
 
-  it('salience (w·g)² and |Σg| per tensor within a scope: each tensor keeps its own share', async () => {
-    const names = model.tensors.filter((t) => t.block === 2).map((t) => t.name);
+  it('salience (w·Σg)² over every tensor of the scope when asked (allParams): embeddings and norms compete too', async () => {
+    const { jobId } = await proj.call('paramMasks.compute', { name: 'sal-sq-all', modelId, method: 'salience', metric: 'sq_wg', density: 0.05, topk: 'global', scope: 'all', allParams: true, datasetId });
+    const mask = await proj.call('paramMasks.get', { maskId: Number((await proj.finished(jobId)).stats.maskId) });
+    const names = model.tensors.map((t) => t.name);
+    const total = model.tensors.reduce((a, t) => a + t.size, 0);
+    expect(mask.scopeParams).toBe(total);
+    expect(mask.metric).toBe('sq_wg');
+    expect(mask.provenance).toMatchObject({ metricForm: '(w·Σg)²', tensorsScored: 'all', spec: 'salience:sq_wg:0.05:global:all' });
+    expectTopK(mask.id, names, directScores(names, 'sq_wg'), (n) => Math.round(0.05 * n), false);
+  });
+
+  it('a mask saved before sq_wg followed SPEFT reads as sq_wg_per_example (what it computed)', async () => {
+    const { jobId } = await proj.call('paramMasks.compute', { name: 'sal-old', modelId, method: 'salience', metric: 'sq_wg', density: 0.05, scope: 'last:1', datasetId });
+    const maskId = Number((await proj.finished(jobId)).stats.maskId);
+    const p = JSON.parse(proj.db.prepare('SELECT provenance_json FROM param_masks WHERE id = ?').pluck().get(maskId) as string) as Record<string, unknown>;
+    delete p.metricForm;
+    delete p.tensorsScored;
+    proj.db.prepare('UPDATE param_masks SET provenance_json = ? WHERE id = ?').run(JSON.stringify(p), maskId);
+    expect((await proj.call('paramMasks.get', { maskId })).metric).toBe('sq_wg_per_example');
+  });
+
+  it('salience (w·g)² and |Σg| per tensor within a scope: each linear matrix keeps its own share', async () => {
+    const names = model.tensors.filter((t) => t.block === 2 && t.shape.length === 2).map((t) => t.name);
     for (const metric of ['sq_wg', 'abs_g'] as const) {
       const { jobId } = await proj.call('paramMasks.compute', { name: `sal-${metric}`, modelId, method: 'salience', metric, density: 0.1, topk: 'per_tensor', scope: 'last:1', datasetId });
       const mask = await proj.call('paramMasks.get', { maskId: Number((await proj.finished(jobId)).stats.maskId) });

@@ -40,7 +40,7 @@ describe('token policy top_percent by sstoken', () => {
     const dir = writeTinyModel(GPT2, 31);
     const modelId = await proj.addModel(dir);
     const hisId = await proj.addModel(writeTinyModel(GPT2, 32));
-    const runId = await proj.score({ modelId, datasetId, refModelId: hisId, signals: ['sstoken'], batchSize: 2 });
+    const runId = await proj.score({ modelId, datasetId, historyModelId: hisId, signals: ['sstoken'], batchSize: 2 });
 
     const cfg = TrainConfigSchema.parse({ modelId, subsetId: null, datasetId, layers: 'last:1', steps: 2, batchSize: 2, tokenPolicy: 'top_percent', tokenSignal: 'sstoken', tokenPercent: 50, evalFraction: 0 });
     const tokenizerId = (await loadModel(dir)).tokenizer.id;

@@ -3,10 +3,15 @@
  *   fim             surgical fine-tuning (ymtao5219/surgical_fine_tuning code/fim_calculator.py): F = (1/N) Σ_n g_n²
  *                   per tensor (empirical Fisher diagonal), tensor score = ‖F_tensor‖_F. A block's score is the sum over
  *                   its tensors (api/layers.ts sums layer_scores per block) — no size normalisation, as in the paper.
- *   layer_grad_norm (1/N) Σ_n ‖g_n,tensor‖₂
+ *   layer_grad_norm per tensor (1/N) Σ_n ‖g_n,tensor‖₂, and per block (1/N) Σ_n ‖g_n,block‖₂ with ‖g_n,block‖₂ =
+ *                   sqrt(Σ over the block's tensors of Σ g²) — the block's whole gradient, not a sum of tensor norms
  *   grad_norm       ‖g_n‖₂ over the chosen parameter set (per example)
- * where g_n = ∇ of the example's mean response NLL (weightedLmLoss over its label mask). A tied input/output
- * embedding is one tensor and gets both uses' gradient, as in PyTorch.
+ * where g_n = ∇ of the example's response NLL (weightedLmLoss over its label mask). For grad_norm / grad_sim it is
+ * the mean over the response tokens; for fim and layer_grad_norm the run's `fimLoss` says which: 'sum' (Σ_t ℓ_t, the
+ * example's log-likelihood — what fim_calculator.py differentiates: one scalar per example, no division by its
+ * length) or 'mean' (Σ_t ℓ_t / T, each example's gradient 1/T of the sum's). The sum form is the mean form's
+ * gradient times T (the example's label count), applied as a scale here. A tied input/output embedding is one
+ * tensor and gets both uses' gradient, as in PyTorch.
  * The job (../gradient-pass.ts) drives exampleGradients + LayerAccumulator batch by batch so it can persist the sums;
  * gradientScores is the same computation in one call.
  */
@@ -25,7 +30,22 @@ export interface GradientScores {
   fim: Float64Array;
   /** mean over examples of ‖g_tensor‖₂ */
   gradNorm: Float64Array;
+  /** the blocks of `names` (ascending) and, for each, the mean over examples of ‖g_block‖₂ */
+  blocks: number[];
+  blockGradNorm: Float64Array;
   examples: number;
+}
+
+/** The per-example loss fim and layer_grad_norm differentiate: Σ_t ℓ_t over the response ('sum') or its mean. */
+export type FimLoss = 'sum' | 'mean';
+export const DEFAULT_FIM_LOSS: FimLoss = 'sum';
+
+/** How much the sum form's gradient is of the mean form's: the number of positions in the example's loss. */
+export function fimScale(ex: GradientExample, form: FimLoss): number {
+  if (form === 'mean') return 1;
+  let n = 0;
+  for (const w of lossWeights(ex.labelMask)) n += w;
+  return n;
 }
 
 /** Deterministic choice of `n` ids (seeded Fisher–Yates over the ids in the given order; mulberry32). */
@@ -81,10 +101,14 @@ export async function squaredNorms(grads: tf.Tensor[]): Promise<Float64Array> {
   return Float64Array.from(d);
 }
 
-/** The running sums of fim and layer_grad_norm: Σ_n g_n² per tensor (float32, on the backend) and Σ_n ‖g_n‖ (float64). */
+/**
+ * The running sums of fim and layer_grad_norm: Σ_n g_n² per tensor (float32, on the backend), Σ_n ‖g_n‖ per tensor and
+ * Σ_n ‖g_n,block‖ per block (float64).
+ */
 export interface LayerSums {
   sq: Float32Array[];
   normSum: Float64Array;
+  blockNormSum: Float64Array;
   count: number;
 }
 
@@ -96,6 +120,10 @@ export interface LayerSums {
 export class LayerAccumulator {
   private acc: tf.Tensor[];
   private readonly normSum: Float64Array;
+  private readonly blockNormSum: Float64Array;
+  /** the blocks of `names`, ascending; blockAt[k]: index into it of tensor k's block (−1: not in a block) */
+  readonly blocks: number[];
+  private readonly blockAt: Int32Array;
   private n: number;
 
   constructor(readonly names: string[], model: LoadedModel, from?: LayerSums) {
@@ -103,7 +131,14 @@ export class LayerAccumulator {
       const w = model.weights[name]!;
       return from ? tf.tensor(from.sq[k]!, w.shape, 'float32') : tf.zerosLike(w);
     });
+    const blockOf = new Map(model.tensors.map((t) => [t.name, t.block]));
+    this.blocks = [...new Set(names.map((n) => blockOf.get(n)).filter((b): b is number => b !== null && b !== undefined))].sort((a, b) => a - b);
+    this.blockAt = Int32Array.from(names, (n) => {
+      const b = blockOf.get(n);
+      return b === null || b === undefined ? -1 : this.blocks.indexOf(b);
+    });
     this.normSum = from ? Float64Array.from(from.normSum) : new Float64Array(names.length);
+    this.blockNormSum = from ? Float64Array.from(from.blockNormSum) : new Float64Array(this.blocks.length);
     this.n = from?.count ?? 0;
   }
 
@@ -111,21 +146,28 @@ export class LayerAccumulator {
     return this.n;
   }
 
-  /** Add one example's gradients (in `names` order) and, already computed, their Σ g² per tensor. */
-  add(grads: tf.Tensor[], sqNorms: Float64Array): void {
+  /**
+   * Add one example's gradients (in `names` order) and, already computed, their Σ g² per tensor. `scale` multiplies
+   * the gradient first (fimScale: the sum form from the mean form's gradient).
+   */
+  add(grads: tf.Tensor[], sqNorms: Float64Array, scale = 1): void {
+    const blockSq = new Float64Array(this.blocks.length);
     for (let k = 0; k < this.names.length; k++) {
       // the norm from the float32 sum, as the single-call version always did
-      this.normSum[k] += Math.sqrt(Math.fround(sqNorms[k]!));
-      const next = tf.tidy(() => tf.add(this.acc[k]!, tf.square(grads[k]!)));
+      const sq = Math.fround(sqNorms[k]!) * scale * scale;
+      this.normSum[k] += Math.sqrt(sq);
+      if (this.blockAt[k]! >= 0) blockSq[this.blockAt[k]!] += sq;
+      const next = tf.tidy(() => tf.add(this.acc[k]!, scale === 1 ? tf.square(grads[k]!) : tf.mul(tf.square(grads[k]!), scale * scale)));
       this.acc[k]!.dispose();
       this.acc[k] = next;
     }
+    for (let b = 0; b < blockSq.length; b++) this.blockNormSum[b] += Math.sqrt(blockSq[b]!);
     this.n++;
   }
 
   async sums(): Promise<LayerSums> {
     const sq = await Promise.all(this.acc.map(async (a) => Float32Array.from((await a.data()) as Float32Array)));
-    return { sq, normSum: Float64Array.from(this.normSum), count: this.n };
+    return { sq, normSum: Float64Array.from(this.normSum), blockNormSum: Float64Array.from(this.blockNormSum), count: this.n };
   }
 
   async scores(): Promise<GradientScores> {
@@ -133,7 +175,10 @@ export class LayerAccumulator {
     const fro = tf.tidy(() => tf.sqrt(tf.stack(this.acc.map((a) => tf.sum(tf.square(tf.div(a, N)))))));
     const fim = Float64Array.from((await fro.data()) as Float32Array);
     fro.dispose();
-    return { names: this.names, fim, gradNorm: this.normSum.map((s) => s / N), examples: this.n };
+    return {
+      names: this.names, fim, gradNorm: this.normSum.map((s) => s / N),
+      blocks: this.blocks, blockGradNorm: this.blockNormSum.map((s) => s / N), examples: this.n,
+    };
   }
 
   dispose(): void {
@@ -150,6 +195,7 @@ export async function gradientScores(
   model: LoadedModel,
   examples: GradientExample[],
   onExample?: (done: number) => boolean | void,
+  form: FimLoss = DEFAULT_FIM_LOSS,
 ): Promise<GradientScores | null> {
   const names = Object.keys(model.weights);
   const acc = new LayerAccumulator(names, model);
@@ -157,7 +203,7 @@ export async function gradientScores(
     for (let i = 0; i < examples.length; i++) {
       const grads = exampleGradients(model, examples[i]!, names);
       if (grads) {
-        acc.add(grads, await squaredNorms(grads));
+        acc.add(grads, await squaredNorms(grads), fimScale(examples[i]!, form));
         tf.dispose(grads);
       }
       if (onExample?.(i + 1) === false) return null;

@@ -214,7 +214,7 @@ export function LayersScreen() {
             MLP only
           </button>
           <span className="preset">
-            <button className="btn btn-small" data-testid="preset-hft" onClick={() => void applyPreset(`hft:${seed}`)} title="Half of the block matrices, chosen at random (HFT)">
+            <button className="btn btn-small" data-testid="preset-hft" onClick={() => void applyPreset(`hft:${seed}`)} title="HFT: in every block, half of its attention matrices and half of its MLP matrices, a seeded random choice (norms, biases, embeddings frozen)">
               HFT
             </button>
             <span className="muted">seed</span>
@@ -244,6 +244,12 @@ export function LayersScreen() {
         {signal === 'fim' && (
           <p className="muted hint" data-testid="layers-fim-note">
             FIM is not normalised by tensor size, as in the surgical fine-tuning code: bigger tensors tend to score higher. Colours use a log scale.
+          </p>
+        )}
+        {signal && list.data?.lossForms[signal] && (
+          <p className="muted hint" data-testid="layers-loss-form" data-form={list.data.lossForms[signal]}>
+            {signal} was computed from each example&apos;s {list.data.lossForms[signal] === 'sum' ? 'summed response NLL Σ_t ℓ_t (as surgical fine-tuning)' : 'mean response NLL (Σ_t ℓ_t / T)'}
+            {signal === 'layer_grad_norm' ? '; a block’s score (Top preset) is the norm of its whole gradient.' : '; a block’s score (Top preset) is the sum over its tensors.'}
           </p>
         )}
         {list.loading && !list.data && <div className="muted">Reading the checkpoint…</div>}

@@ -13,10 +13,12 @@ import { JobProgress } from '../../components/JobProgress';
 import { fmtCount, fmtNum } from '../../components/format';
 
 const METRICS = [
-  ['abs_wg', '|w·g| (saliency)'],
+  ['abs_wg', '|w·Σg| (saliency)'],
   ['abs_g', '|Σg| (gradient)'],
-  ['sq_wg', 'Σ(w·g)² (Taylor, per example)'],
+  ['sq_wg', '(w·Σg)² (Taylor-FO)'],
 ] as const satisfies ReadonlyArray<readonly [ParamMaskInfo['metric'] & string, string]>;
+/** metrics of masks saved by earlier versions, named for what they computed */
+const OLD_METRICS: Record<string, string> = { sq_wg_per_example: 'w²·Σg² (per-example squares, an older mask)' };
 const METHODS = [
   ['salience', 'salience'],
   ['gps', 'gps (per output row)'],
@@ -32,7 +34,9 @@ const TOKENS = [
 
 export function describeMask(m: ParamMaskInfo): string {
   if (m.method === 'gps') return `gps, ${m.perRow !== null ? `${m.perRow} inputs per row` : `${fmtNum(100 * (m.density ?? 0))}% of each row`}`;
-  return `salience ${METRICS.find(([k]) => k === m.metric)?.[1] ?? m.metric}, ${fmtNum(100 * (m.density ?? 0))}% ${m.topk === 'global' ? 'of the scope' : 'per tensor'}`;
+  const label = METRICS.find(([k]) => k === m.metric)?.[1] ?? OLD_METRICS[m.metric ?? ''] ?? m.metric;
+  const scored = m.provenance.tensorsScored === 'linear' ? ' linear matrices' : m.provenance.tensorsScored === 'all' ? ' all tensors' : '';
+  return `salience ${label}, ${fmtNum(100 * (m.density ?? 0))}% ${m.topk === 'global' ? `of the scope${scored}` : `per tensor${scored ? ` (${scored.trim()})` : ''}`}`;
 }
 
 /** The eval split a mask's pass left out, from its provenance. */
@@ -66,6 +70,7 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
   const [metric, setMetric] = useState<'abs_g' | 'abs_wg' | 'sq_wg'>('abs_wg');
   const [densityPct, setDensityPct] = useState('1');
   const [topk, setTopk] = useState<'global' | 'per_tensor'>('global');
+  const [allParams, setAllParams] = useState(false);
   const [perRow, setPerRow] = useState('4');
   const [subsetId, setSubsetId] = useState<number | null>(null);
   const [examples, setExamples] = useState('100');
@@ -100,7 +105,7 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
       tokenPolicy,
       // hand-edited masks (saved as "edited") replace the template mask where they exist, as in training
       ...(tokenPolicy === 'response' ? { tokenMaskName: 'edited' } : {}),
-      ...(method === 'salience' ? { metric, density: Number(densityPct) / 100, topk } : { perRow: Number(perRow) }),
+      ...(method === 'salience' ? { metric, density: Number(densityPct) / 100, topk, allParams } : { perRow: Number(perRow) }),
     };
     const r = await client.call('paramMasks.compute', input);
     setError(r.ok ? null : r.error);
@@ -129,6 +134,9 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
             <SelectField label="Metric" testId="pm-metric" value={metric} onChange={setMetric} options={METRICS} />
             <TextField label="Density %" testId="pm-density" width="narrow" inputMode="decimal" value={densityPct} onChange={setDensityPct} />
             <SelectField label="Top-k over" testId="pm-topk" value={topk} onChange={setTopk} options={TOPK} />
+            <label className="check" title="SPEFT scores the linear weight matrices only; tick to let embeddings, norms, biases and the LM head compete too">
+              <input type="checkbox" data-testid="pm-all-params" checked={allParams} onChange={(e) => setAllParams(e.target.checked)} /> score all tensors, not only linear weights
+            </label>
           </>
         ) : (
           <TextField label="Inputs per row" testId="pm-per-row" width="narrow" inputMode="numeric" value={perRow} onChange={setPerRow} />

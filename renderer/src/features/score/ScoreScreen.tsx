@@ -7,7 +7,7 @@ import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtEta, fmtNum } from '../../components/format';
 import { staleTitle, subsetOptionText } from '../../components/StaleSubset';
-import { NEEDS_REFERENCE, PER_EXAMPLE_GRADIENT, SCORE_SCREEN_SIGNALS, SIGNAL_HELP } from '../../components/signals';
+import { LAYER_GRADIENT, NEEDS_HISTORY, NEEDS_REFERENCE, PER_EXAMPLE_GRADIENT, SCORE_SCREEN_SIGNALS, SIGNAL_HELP } from '../../components/signals';
 
 /**
  * `#/score?signals=a,b&model=ID` (e.g. the Layers screen's "Score → fim") ticks those signals and picks the model
@@ -24,12 +24,19 @@ export function takeScoreHashParams(): { signals: string[] | null; model: number
   return { signals: signals.length ? signals : null, model: Number.isInteger(model) && model > 0 ? model : null };
 }
 
+const FIM_LOSS = [
+  ['sum', 'summed response NLL Σ_t ℓ_t (surgical fine-tuning)'],
+  ['mean', 'mean response NLL (Σ_t ℓ_t / T)'],
+] as const;
+
 export function ScoreScreen() {
   const { client, project, datasetId, setDatasetId } = useApp();
   const jobs = useJobs();
   const [given] = useState(takeScoreHashParams);
   const [modelId, setModelId] = useState<number | null>(given.model);
   const [refModelId, setRefModelId] = useState<number | null>(null);
+  const [historyModelId, setHistoryModelId] = useState<number | null>(null);
+  const [fimLoss, setFimLoss] = useState<'sum' | 'mean'>('sum');
   const [signals, setSignals] = useState<Set<string>>(() => new Set(given.signals ?? ['token_loss', 'mean_loss']));
   const [batchSize, setBatchSize] = useState('8');
   const [maxTokens, setMaxTokens] = useState('512');
@@ -46,6 +53,8 @@ export function ScoreScreen() {
   const models = project?.models ?? [];
   const model = (modelId !== null && models.some((m) => m.id === modelId) ? modelId : null) ?? models[0]?.id ?? null;
   const needsRef = [...signals].some((s) => NEEDS_REFERENCE.has(s));
+  const needsHistory = [...signals].some((s) => NEEDS_HISTORY.has(s));
+  const layerGrad = [...signals].some((s) => LAYER_GRADIENT.has(s));
   const perExampleGrad = [...signals].some((s) => PER_EXAMPLE_GRADIENT.has(s));
   const wantSim = signals.has('grad_sim');
   const wantSs = signals.has('sstoken');
@@ -79,6 +88,8 @@ export function ScoreScreen() {
       datasetId: datasetId ?? undefined,
       signals: SIGNALS.filter((s) => signals.has(s)),
       refModelId: needsRef && refModelId !== null ? refModelId : undefined,
+      historyModelId: needsHistory && historyModelId !== null ? historyModelId : undefined,
+      fimLoss,
       batchSize: Number(batchSize),
       maxTokens: Number(maxTokens),
       gradLayers: perExampleGrad && gradLayers.trim() && gradLayers.trim() !== 'all' ? gradLayers.trim() : undefined,
@@ -120,9 +131,22 @@ export function ScoreScreen() {
             </select>
           </label>
           {needsRef && (
-            <label className="field">
-              <span>{wantSs ? 'Reference / history model' : 'Reference model'}</span>
+            <label className="field" title="excess_loss = ℓ^θ − ℓ^ref and learnability take the LATER model as the reference: e.g. the model tuned from the scored one">
+              <span>Reference model (later, e.g. tuned)</span>
               <select data-testid="score-ref-model" value={refModelId ?? ''} onChange={(e) => setRefModelId(e.target.value ? Number(e.target.value) : null)}>
+                <option value="">choose…</option>
+                {models.map((m) => (
+                  <option key={m.id} value={m.id}>
+                    {m.name}
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
+          {needsHistory && (
+            <label className="field" title="sstoken's REL = ℓ^his − ℓ^θ takes the EARLIER model as its history: e.g. the base the scored model was tuned from">
+              <span>History model (earlier, e.g. base)</span>
+              <select data-testid="score-history-model" value={historyModelId ?? ''} onChange={(e) => setHistoryModelId(e.target.value ? Number(e.target.value) : null)}>
                 <option value="">choose…</option>
                 {models.map((m) => (
                   <option key={m.id} value={m.id}>
@@ -159,8 +183,23 @@ export function ScoreScreen() {
           ))}
           — on the Examples screen (duplicate filter), in subset rules and in every export&apos;s scores.
         </p>
-        {(perExampleGrad || wantSs) && (
+        {(perExampleGrad || wantSs || layerGrad) && (
           <div className="form-row" data-testid="score-options">
+            {layerGrad && (
+              <label
+                className="field"
+                title="fim and layer_grad_norm differentiate each example's loss: its summed response NLL (as surgical fine-tuning's fim_calculator.py, one unnormalised scalar per example) or its mean over the response tokens (long answers then weigh no more than short ones)"
+              >
+                <span>fim / layer_grad_norm loss per example</span>
+                <select data-testid="score-fim-loss" value={fimLoss} onChange={(e) => setFimLoss(e.target.value as 'sum' | 'mean')}>
+                  {FIM_LOSS.map(([v, label]) => (
+                    <option key={v} value={v}>
+                      {label}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            )}
             {perExampleGrad && (
               <label className="field" title="layer spec: all | last:N | top:N:fim | attention | mlp | names:t1,t2">
                 <span>Gradient over</span>
@@ -200,7 +239,10 @@ export function ScoreScreen() {
           </button>
           {signals.size === 0 && <span className="muted">Choose at least one signal.</span>}
           {needsRef && refModelId === null && (
-            <span className="warn-text">{[...signals].filter((s) => NEEDS_REFERENCE.has(s)).join(', ')} need a reference model{wantSs ? ' (for sstoken: the history model, e.g. the base the scored model was tuned from)' : ''}.</span>
+            <span className="warn-text">{[...signals].filter((s) => NEEDS_REFERENCE.has(s)).join(', ')} need a reference model: the later one, e.g. the model tuned from the scored one.</span>
+          )}
+          {needsHistory && historyModelId === null && (
+            <span className="warn-text">sstoken needs a history model: the earlier one, e.g. the base the scored model was tuned from.</span>
           )}
           {wantSim && targetSubsetId === null && <span className="warn-text">grad_sim needs a target set: make a subset on the Subsets screen, then choose it.</span>}
           {perExampleGrad && <span className="muted">grad_norm / grad_sim take one backward pass per example.</span>}

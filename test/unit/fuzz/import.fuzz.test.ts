@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openProjectDb } from '../../../main/engine/db';
 import { importDataset } from '../../../main/engine/data/import';
-import { cleanly, count, counts } from './fuzz';
+import { cleanly, count, counts, fuzzParams, fuzzSeed } from './fuzz';
+
+/** this run's fast-check seed (printed; WINNOW_FUZZ_SEED replays it) */
+const SEED = fuzzSeed('import');
 
 const dir = mkdtempSync(join(tmpdir(), 'winnow-fuzz-imp-'));
 afterAll(() => {
@@ -59,7 +62,7 @@ describe('importers under fuzzing', () => {
         const text = lines.join('\n');
         await importCase(gz ? gzipSync(text) : text, gz ? 'jsonl.gz' : 'jsonl', skip);
       }),
-      { numRuns: 150 },
+      fuzzParams(SEED, 150),
     );
   });
 
@@ -69,7 +72,7 @@ describe('importers under fuzzing', () => {
         count('import/json');
         await importCase(doc, 'json', skip);
       }),
-      { numRuns: 120 },
+      fuzzParams(SEED, 120),
     );
   });
 
@@ -87,7 +90,7 @@ describe('importers under fuzzing', () => {
           await importCase(text, sep === ',' ? 'csv' : 'tsv', skip);
         },
       ),
-      { numRuns: 150 },
+      fuzzParams(SEED, 150),
     );
   });
 
@@ -97,7 +100,7 @@ describe('importers under fuzzing', () => {
         count('import/txt');
         await importCase(text, 'txt', false);
       }),
-      { numRuns: 80 },
+      fuzzParams(SEED, 80),
     );
   });
 });

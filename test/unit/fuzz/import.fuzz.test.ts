@@ -1,15 +1,18 @@
 /**
  * Hostile data files in every importable format: random text, broken JSON, ragged CSV, NUL bytes, huge fields,
- * wrong record shapes. Each import ends in a result or a WinnowError, and a failed import leaves no partial rows.
+ * wrong record shapes. Each import ends in a result or a WinnowError naming the file, a failed import leaves no partial
+ * rows, and an imported file's rows all map again from what was stored.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { openProjectDb } from '../../../main/engine/db';
 import { importDataset } from '../../../main/engine/data/import';
+import { textIndexBacklog } from '../../../main/engine/data/textIndex';
+import { examplesAfter } from '../../../main/engine/db/datasets';
 import { cleanly, count, counts, fuzzParams, fuzzSeed } from './fuzz';
 
 /** this run's fast-check seed (printed; WINNOW_FUZZ_SEED replays it) */
@@ -43,11 +46,22 @@ async function importCase(content: Buffer | string, ext: string, skipMalformed: 
   writeFileSync(file, content);
   const db = openProjectDb(join(dir, `case${n}.winnow`));
   try {
-    const r = await cleanly(() => importDataset(db, { path: file, skipMalformed }));
+    let message = '';
+    const r = await cleanly(() => importDataset(db, { path: file, skipMalformed }).catch((err: Error) => {
+      message = err.message;
+      throw err;
+    }));
     if (r === 'error') {
+      // every import error names the file
+      expect(message).toContain(basename(file));
       // the import is one transaction: nothing of it may remain
       expect(db.prepare('SELECT COUNT(*) FROM datasets').pluck().get()).toBe(0);
       expect(db.prepare('SELECT COUNT(*) FROM examples').pluck().get()).toBe(0);
+    } else {
+      // every stored row maps again as it was imported, and the search index is complete
+      const rows = db.prepare('SELECT COUNT(*) FROM examples').pluck().get() as number;
+      expect(examplesAfter(db, 1, 0, rows + 1)).toHaveLength(rows);
+      expect(textIndexBacklog(db).filter((b) => b.pending > 0)).toEqual([]);
     }
   } finally {
     db.close();

@@ -68,14 +68,16 @@ export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
       };
     }
 
-    if (!p.path) throw new WinnowError('bad_input', 'import: no file given');
+    const path = p.path;
+    if (!path) throw new WinnowError('bad_input', 'import: no file given');
     // resumed after its rows were committed: finish the phases that follow, never import the rows a second time
     const saved = savedImport(db, ctx.jobId);
     if (saved) return await finishSavedImport(ctx, db, saved, abort.signal, indexProgress);
-    ctx.progress({ current: 0, total: 0, message: `importing ${p.path}` });
+    ctx.progress({ current: 0, total: 0, message: `importing ${path}` });
     let textComplete = true;
-    const res = await importDataset(db, {
-      path: p.path,
+    // an error after the commit (in the search index) says what was kept, like one in the later phases
+    const res = await keptOnError(db, ctx.jobId, () => importDataset(db, {
+      path,
       name: p.name,
       format: p.format,
       mapping: p.mapping,
@@ -92,7 +94,7 @@ export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
         textComplete = done >= total;
         indexProgress(done, total);
       },
-    });
+    }));
     const tail = await keptOnError(db, ctx.jobId, () => renderAndDuplicates(ctx, db, res.datasetId, abort.signal, textComplete));
     clearSavedImport(db, ctx.jobId);
     return {

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { parquetMetadata } from 'hyparquet';
 import { openProjectDb, type Db } from '../../../main/engine/db/open';
 import { examplesAfter, getExampleByRow, listImportSkips } from '../../../main/engine/db/datasets';
 import { importDataset } from '../../../main/engine/data/import';
@@ -87,6 +88,40 @@ describe('Parquet fuzz regressions', () => {
     await expect(importDataset(db!, { path: FUZZ('damaged-seed2025921452.parquet') }))
       .rejects.toThrow('damaged-seed2025921452.parquet: not a valid Parquet file (damaged or not Parquet: it does not start with "PAR1")');
     expect(count('SELECT COUNT(*) FROM examples')).toBe(before);
+    expect(count('SELECT COUNT(*) FROM datasets')).toBe(0);
+  });
+
+  it('a row group whose pages are damaged is refused as damage, naming the file and the rows', async () => {
+    const dir = project();
+    const bytes = Buffer.from(readFileSync(fixture('gsm8k-10.parquet')));
+    bytes.fill(0xff, 4, 12); // the first page header, just after the leading magic
+    const path = join(dir, 'pages.parquet');
+    writeFileSync(path, bytes);
+    for (const skipMalformed of [false, true]) {
+      await expect(importDataset(db!, { path, skipMalformed })).rejects.toThrow(
+        /^pages\.parquet: row group 1 \(rows 1-5\): cannot be read — the file is damaged or uses a Parquet feature Winnow does not read \(.+\)$/);
+    }
+    expect(count('SELECT COUNT(*) FROM datasets')).toBe(0);
+  });
+
+  it('a footer that lists more rows than its columns hold is refused as damage, not read with made-up rows', async () => {
+    const dir = project();
+    const good = Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'text', type: 'STRING', data: ['a', 'b', 'c', 'd', 'e'] }] }));
+    // the row group's num_rows (thrift i64 field, zigzag varint 5 = 0x0a) set to 6, its column still holding 5 values
+    const footer = good.length - 8 - good.readUInt32LE(good.length - 8);
+    let damaged: Buffer | undefined;
+    for (let i = footer; i < good.length - 9 && !damaged; i++) {
+      if (good[i] !== 0x16 || good[i + 1] !== 0x0a) continue;
+      const x = Buffer.from(good);
+      x[i + 1] = 0x0c;
+      const md = parquetMetadata(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+      if (md.row_groups[0]!.num_rows === 6n && md.row_groups[0]!.columns[0]!.meta_data!.num_values === 5n) damaged = x;
+    }
+    expect(damaged).toBeDefined();
+    const path = join(dir, 'rows.parquet');
+    writeFileSync(path, damaged!);
+    await expect(importDataset(db!, { path, skipMalformed: true })).rejects.toThrow(
+      'rows.parquet: row group 1 (rows 1-6): the file is damaged: its footer lists 6 rows, but column "text" holds 5 values');
     expect(count('SELECT COUNT(*) FROM datasets')).toBe(0);
   });
 

@@ -129,6 +129,9 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 function mutate(src: Buffer, m: Mutation): Buffer {
   const b = Buffer.from(src);
   const pos = (f: number, len = b.length) => Math.min(len - 1, Math.floor(f * len));
+  // past the leading magic: a damaged head is refused at once (the 'magic' and 'truncate' mutations cover it), and
+  // flips and cuts there would keep most cases from reaching the footer and the pages
+  const body = (f: number) => 4 + pos(f, b.length - 4);
   if (b.length < 12) return b; // an earlier mutation already cut it to less than a header and a footer
   switch (m.kind) {
     case 'footer-length':
@@ -140,7 +143,7 @@ function mutate(src: Buffer, m: Mutation): Buffer {
     case 'truncate':
       return b.subarray(0, pos(m.at, b.length + 1));
     case 'flip':
-      m.at.forEach((f, i) => (b[pos(f)] = m.values[i]!));
+      m.at.forEach((f, i) => (b[body(f)] = m.values[i]!));
       return b;
     case 'garble-metadata': {
       const [lo, hi] = metadataRange(b);
@@ -149,7 +152,7 @@ function mutate(src: Buffer, m: Mutation): Buffer {
       return b;
     }
     case 'drop-range': {
-      const at = pos(m.at);
+      const at = body(m.at);
       return Buffer.concat([b.subarray(0, at), b.subarray(at + m.length)]);
     }
   }

@@ -58,13 +58,24 @@ export async function* readParquet(path: string): AsyncGenerator<RecordItem[]> {
   let start = 0;
   for (const [g, rg] of metadata.row_groups.entries()) {
     const n = Number(rg.num_rows);
+    // a column holds a value (or a null) per row at least: fewer means a damaged footer, and the reader would make up
+    // the missing rows (a field "missing" in rows the file never had)
+    for (const col of rg.columns) {
+      const values = col.meta_data ? Number(col.meta_data.num_values) : n;
+      if (values < n) {
+        throw new WinnowError('parse_error', `${name}: row group ${g + 1} (rows ${start + 1}-${start + n}): the file is damaged: its footer lists ` +
+          `${n} rows, but column "${(col.meta_data?.path_in_schema ?? []).join('.')}" holds ${values} values`);
+      }
+    }
     let rows: Array<Record<string, unknown>>;
     try {
       rows = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: start + n, compressors });
     } catch (err) {
       const msg = (err as Error).message;
-      const codec = /compression codec/i.test(msg) ? ' (Winnow reads uncompressed, snappy, gzip, brotli, zstd and lz4 Parquet)' : '';
-      throw new WinnowError('parse_error', `${name}: row group ${g + 1} (rows ${start + 1}-${start + n}): ${msg}${codec}`);
+      const at = `${name}: row group ${g + 1} (rows ${start + 1}-${start + n})`;
+      if (/compression codec/i.test(msg)) throw new WinnowError('parse_error', `${at}: ${msg} (Winnow reads uncompressed, snappy, gzip, brotli, zstd and lz4 Parquet)`);
+      // the footer was read, so what fails here is the row group's pages: damage, or a page kind the reader lacks
+      throw new WinnowError('parse_error', `${at}: cannot be read — the file is damaged or uses a Parquet feature Winnow does not read (${msg})`);
     }
     yield rows.map((r, i) => ({ line: start + i + 1, record: plain(r) }));
     start += n;

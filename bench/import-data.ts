@@ -1,7 +1,7 @@
 /**
- * GSM8K-like JSONL for the benchmarks: real GSM8K rows (the train.jsonl that WINNOW_GSM8K_SRC names, or else the
- * 300 of test/fixtures/data) with their numbers changed per row, a row tag, and a few exact and near copies so
- * duplicate detection has something to find. Two shapes: `gsm8k` ({question, answer}, ~570 bytes a row) and `chat` (`messages` with a system prompt, the
+ * GSM8K-like JSONL for the benchmarks: real GSM8K rows (the bundled demo's train split, else the test fixture) with their numbers
+ * changed per row, a row tag, and a few exact and near copies so duplicate detection has something to find.
+ * Two shapes: `gsm8k` ({question, answer}, ~570 bytes a row) and `chat` (`messages` with a system prompt, the
  * question and answer, and for 4 rows in 10 a follow-up turn: ~1 KB a row, so a million rows make the ~1 GB file of
  * issue 4).
  */
@@ -10,8 +10,8 @@ import { once } from 'node:events';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const SOURCES = [process.env.WINNOW_GSM8K_SRC, resolve(dirname(fileURLToPath(import.meta.url)), '../test/fixtures/data/gsm8k-300.jsonl')]
-  .filter((f): f is string => !!f);
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SOURCES = [resolve(HERE, '../resources/demo/gsm8k/train.jsonl'), resolve(HERE, '../test/fixtures/data/gsm8k-50.jsonl')];
 
 export function gsm8kRows(): Array<{ question: string; answer: string }> {
   const file = SOURCES.find((f) => existsSync(f));

@@ -59,6 +59,11 @@ export const SIGNALS = [
 export type SignalId = (typeof SIGNALS)[number];
 export const TOKEN_SIGNALS: readonly SignalId[] = ['token_loss', 'token_entropy', 'token_prob', 'token_rank', 'excess_loss', 'sstoken'];
 export const LAYER_SIGNALS: readonly SignalId[] = ['fim', 'layer_grad_norm'];
+/**
+ * Per-example columns every dataset gets at import, without a model (duplicates). The Score screen shows them as
+ * already computed rather than as something to run; a scoring run that names them (API, CLI) records them under the run.
+ */
+export const IMPORT_SIGNALS: readonly SignalId[] = ['exact_dup', 'near_dup'];
 
 /**
  * import: a file (or finishing a search index); remap: a stored dataset with a new mapping; cluster: K-means on
@@ -702,7 +707,8 @@ export interface BundleOpenResult {
 export interface ScorePlan {
   passes: Array<{
     model: string;
-    kind: 'forward' | 'forward_answer_only' | 'forward_reverse' | 'forward_instruction_only' | 'backward';
+    /** text: exact_dup / near_dup, computed at import without a model (model 'none'); the run records them */
+    kind: 'forward' | 'forward_answer_only' | 'forward_reverse' | 'forward_instruction_only' | 'backward' | 'text';
     signals: string[];
     /** examples this pass runs over, and its share of the estimate */
     examples?: number;

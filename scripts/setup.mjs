@@ -32,13 +32,13 @@ function newest(paths) {
 export function ensureInstalled() {
   const marker = join(root, 'node_modules', '.package-lock.json');
   const lock = join(root, 'package-lock.json');
-  const haveLock = existsSync(lock);
-  if (existsSync(marker) && haveLock && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  if (existsSync(marker) && (!existsSync(lock) || statSync(marker).mtimeMs >= statSync(lock).mtimeMs)) return;
   console.log('winnow setup: installing dependencies (first run)…');
-  // `npm ci` wherever a lock exists: it installs exactly the lock and fails when package.json and the lock disagree,
-  // so lock drift fails here (and in CI) instead of being papered over by a silent `npm install`.
+  // `npm ci` installs exactly the lock, and fails when package.json and the lock disagree, so lock drift is caught
+  // here and in CI instead of being papered over by `npm install` rewriting the lock.
   // Electron's binary is fetched separately below, so a machine that cannot download it still installs.
-  run('npm', [haveLock ? 'ci' : 'install', '--no-audit', '--no-fund'], { env: { ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } });
+  const verb = existsSync(lock) ? 'ci' : 'install';
+  run('npm', [verb, '--no-audit', '--no-fund'], { env: { ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } });
   if (!process.env.CI && process.env.WINNOW_NO_ELECTRON !== '1') {
     const ok = run('node', ['node_modules/electron/install.js'], { allowFail: true, stdio: 'ignore' });
     if (!ok) console.log('winnow setup: no Electron binary could be downloaded — Winnow will run in browser mode.');

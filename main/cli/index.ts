@@ -15,6 +15,7 @@ import { WinnowError, toErrorValue } from '../engine/util/errors';
 import type { ApiInput, ApiName, ApiOutputs, Job, ParamMaskInfo } from '../../preload/contract';
 import { TrainConfigSchema } from '../../preload/contract';
 import { writeScoresJsonl } from './score-output';
+import { withDuplicateCompanions } from '../engine/data/duplicates';
 import { findSubsetByName } from '../engine/selection/subsets';
 import { findParamMaskByName } from '../engine/selection/param-masks-store';
 import { parseParamMaskSpec } from '../engine/selection/param-masks';
@@ -267,7 +268,8 @@ async function run(argv: string[]): Promise<unknown> {
         });
         const job = await s.job(jobId);
         const out = resolve(need(o, 'out'));
-        const written = writeScoresJsonl(s.service.current().db, { runId: Number(job.stats.runId), datasetId, signals, out });
+        // exact_dup / near_dup come with their size and rank columns (the run recorded them all)
+        const written = writeScoresJsonl(s.service.current().db, { runId: Number(job.stats.runId), datasetId, signals: withDuplicateCompanions(signals), out });
         return { out, rows: written.rows, errors: written.errors, runId: job.stats.runId, plan, tokensPerSec: job.stats.tokensPerSec };
       } finally {
         s.close();

@@ -1,6 +1,6 @@
 /** The project's models: registered by folder, validated on the way in (config, weights, tokenizer). */
 import { existsSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Db } from '../db';
 import type { ModelInfo } from '../../../preload/contract';
@@ -21,6 +21,16 @@ function checkpointHash(dir: string, files: string[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/**
+ * The model folder a path names: the folder itself, or, given a file inside one (model.safetensors, a shard,
+ * config.json, tokenizer.json), that file's folder. A path that does not exist is an error naming it.
+ */
+export function modelFolderOf(path: string): string {
+  const p = resolve(path);
+  if (!existsSync(p)) throw new WinnowError('not_found', `model folder ${p} does not exist`, { path: p });
+  return statSync(p).isDirectory() ? p : dirname(p);
+}
+
 export function validateModelFolder(dir: string): { params: number; files: string[] } {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new WinnowError('not_found', `model folder ${dir} does not exist`);
   readModelConfig(dir); // names config.json and the bad field
@@ -35,8 +45,9 @@ export function validateModelFolder(dir: string): { params: number; files: strin
   return { params, files };
 }
 
+/** Registers a model by its folder, or by any file inside it (see modelFolderOf); the folder is what is stored. */
 export function addModel(db: Db, path: string, opts: { name?: string; trainRunId?: number | null } = {}): ModelInfo {
-  const dir = resolve(path);
+  const dir = modelFolderOf(path);
   const { files } = validateModelFolder(dir);
   const cfg = readModelConfig(dir);
   const existing = db.prepare('SELECT id FROM models WHERE path = ?').get(dir) as { id: number } | undefined;

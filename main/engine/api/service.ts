@@ -18,7 +18,7 @@ import { columnHistogram } from './histogram';
 import { exampleMap } from './example-map';
 import { getTokenMask, saveTokenMask } from './token-masks';
 import { exampleDetail, tokenizerFor } from './examples';
-import { GRADIENT_SIGNALS, LAYER_GRADIENT_SIGNALS, gradParams, planScoring } from '../scoring/plan';
+import { GRADIENT_SIGNALS, LAYER_GRADIENT_SIGNALS, assertTokenSignalScored, gradParams, planScoring } from '../scoring/plan';
 import { checkpointTensors, layerBlockScores, listLayerTensors, saveLayerMask, listLayerMasks, resolveLayers, trainEstimate } from './layers';
 import { resolveLayerSpec } from '../selection/layers';
 import { createTrainRun, listTrainRuns, trainMetrics } from './train-runs';
@@ -285,6 +285,7 @@ export class EngineService {
       getModel(p.db, i.modelId);
       assertMaskNameFree(p.db, i.name);
       resolveLayerSpec(i.scope, checkpointTensors(modelPath(p.db, i.modelId)), layerBlockScores(p.db, i.modelId, i.scope));
+      if (i.tokenPolicy === 'top_percent') assertTokenSignalScored(p.db, i.modelId, i.tokenSignal);
       const job = p.jobs.submit('param_mask', { ...i });
       return { jobId: job.jobId };
     },
@@ -296,6 +297,7 @@ export class EngineService {
       getModel(p.db, i.modelId);
       // a bad layer spec is refused here, where the form can show it, not minutes later in the job
       resolveLayerSpec(i.layers, checkpointTensors(modelPath(p.db, i.modelId)), layerBlockScores(p.db, i.modelId, i.layers));
+      if (i.tokenPolicy === 'top_percent') assertTokenSignalScored(p.db, i.modelId, i.tokenSignal);
       // refuses, naming every figure, a run that will not fit the backend's memory
       checkFits(readModelConfig(modelPath(p.db, i.modelId)), {
         batch: i.batchSize, seqLen: i.maxTokens, gradAccum: i.gradAccum, backend: this.opts.executor.backend?.name ?? 'wasm',

@@ -19,7 +19,7 @@
  * norm_hash (a false merge among a million rows has odds near 1e-4).
  */
 import type { Db } from '../db/open';
-import { writeExampleSignals } from '../db/signals';
+import { listSignalColumns, writeExampleSignals } from '../db/signals';
 import { examplePager, messagesReader } from '../db/datasets';
 import { WinnowError } from '../util/errors';
 import { fullText, normHash } from './normalize';
@@ -44,6 +44,19 @@ export interface DuplicateResult {
 
 /** the per-example columns computeDuplicates writes */
 export const DUPLICATE_COLUMNS = ['exact_dup', 'exact_dup_rank', 'near_dup', 'near_dup_size', 'near_dup_rank'];
+
+/**
+ * The columns a request for `exact_dup` / `near_dup` stands for in an output (CLI JSONL): each with its size and
+ * rank companions, so "keep one per group" (rank 0) needs no second request. Other signals pass through.
+ */
+export function withDuplicateCompanions(signals: string[]): string[] {
+  const out: string[] = [];
+  for (const s of signals) {
+    const add = s === 'exact_dup' ? ['exact_dup', 'exact_dup_rank'] : s === 'near_dup' ? ['near_dup', 'near_dup_size', 'near_dup_rank'] : [s];
+    for (const c of add) if (!out.includes(c)) out.push(c);
+  }
+  return out;
+}
 
 export const NUM_PERM = 128;
 const BANDS = 16;
@@ -229,3 +242,37 @@ export async function computeDuplicates(db: Db, datasetId: number, opts: Duplica
   return res;
 }
 
+/**
+ * A scoring run that asks for `exact_dup` / `near_dup`: records the duplicate columns under the run (history in
+ * example_scores) for every example of the datasets. A dataset whose examples all have them from the import is
+ * copied as is (the values only depend on the text); one that lacks any (an import stopped before its duplicates
+ * phase, or a project made before them) is computed now. Returns the examples recorded and the datasets computed.
+ */
+export async function recordDuplicatesForRun(
+  db: Db, runId: number, datasetIds: number[], opts: Pick<DuplicateOptions, 'onProgress' | 'signal'> = {},
+): Promise<{ examples: number; computed: number[] }> {
+  let examples = 0;
+  const computed: number[] = [];
+  const cols = new Set(listSignalColumns(db));
+  for (const d of datasetIds) {
+    const total = db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ?').pluck().get(d) as number;
+    const missing = DUPLICATE_COLUMNS.some((c) => !cols.has(c)) ? total : (db.prepare(
+      `SELECT COUNT(*) FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id
+       WHERE e.dataset_id = ? AND (${DUPLICATE_COLUMNS.map((c) => `s."${c}" IS NULL`).join(' OR ')})`,
+    ).pluck().get(d) as number);
+    if (missing > 0) {
+      examples += (await computeDuplicates(db, d, { runId, onProgress: opts.onProgress, signal: opts.signal })).examples;
+      computed.push(d);
+      continue;
+    }
+    db.transaction(() => {
+      for (const c of DUPLICATE_COLUMNS) {
+        db.prepare(`INSERT OR REPLACE INTO example_scores (run_id, example_id, signal, value)
+          SELECT ?, e.id, ?, s."${c}" FROM examples e JOIN example_signals s ON s.example_id = e.id WHERE e.dataset_id = ?`).run(runId, c, d);
+      }
+    })();
+    examples += total;
+    opts.onProgress?.(examples, examples);
+  }
+  return { examples, computed };
+}

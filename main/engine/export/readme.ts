@@ -30,14 +30,17 @@ export function bundleReadme(i: ReadmeInput): string {
   for (const f of i.files) lines.push(`| \`${f.file}\` | ${f.what} |`);
   lines.push('');
   if (i.tokenPolicy) {
+    // only the files this bundle has are named
+    const has = (f: string) => i.files.some((x) => x.file === f);
     lines.push(
       '## Token mask',
       '',
       `Policy: \`${i.tokenPolicy}\`. \`token_masks.jsonl\` is exact for this tokenizer: \`labels\` is the token id where the loss counts and −100 where it does not (the Hugging Face convention; position 0 never counts).`,
       '`token_masks.spans.jsonl` is the same choice without a tokenizer: per message, `[start, end)` ranges of its `content` (Unicode code points, i.e. Python string indices) that are trained on, and `turn_end_trained` when the template text closing that turn (e.g. the eos) is trained too. To re-apply it with another tokenizer, train on a token when its characters overlap a trained range.',
-      'TRL (`train_trl.py`) and Axolotl (`axolotl.yaml`) use the pre-tokenized rows, so the mask applies exactly. LLaMA-Factory re-tokenizes `subset.messages.jsonl` with its own template and masks the prompt itself: that matches only the `response` policy with the same chat template, and does not carry hand-edited masks.',
-      '',
     );
+    if (has('train_trl.py')) lines.push('TRL (`train_trl.py`) and Axolotl (`axolotl.yaml`) use the pre-tokenized rows, so the mask applies exactly.');
+    if (has('llamafactory.yaml')) lines.push('LLaMA-Factory re-tokenizes `subset.messages.jsonl` with its own template and masks the prompt itself: that matches only the `response` policy with the same chat template, and does not carry hand-edited masks.');
+    lines.push('');
   }
   if (i.forms) {
     lines.push('## Layer mask', '', `\`layer_mask.json\` lists the ${i.layerMaskSize} trainable tensors by exact name; \`layer_mask.forms.json\` has each tool's form and its check. Each form was checked by applying that tool's selection rules to the model's parameter names:`, '');

@@ -169,8 +169,20 @@ function layerMaskTensors(db: Db, req: ExportRequest): { tensors: string[]; prov
   return { tensors: resolveLayerSpec(spec, checkpointTensors(dir)), provenance: { trainRun: req.trainRunId, spec }, modelDir: dir };
 }
 
+/**
+ * The parts an export writes: as asked, plus what the trainer configs read — train_trl.py and axolotl.yaml train on
+ * token_masks.jsonl, llamafactory.yaml on subset.messages.jsonl — so a bundle never points at a file it lacks.
+ */
+export function exportParts(what: ExportRequest['what']): ExportRequest['what'] {
+  if (!what.includes('configs')) return what;
+  const out = [...what];
+  for (const w of ['subset', 'token_masks'] as const) if (!out.includes(w)) out.unshift(w);
+  return out;
+}
+
 export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
-  const req = ctx.params as unknown as ExportRequest;
+  const asked = ctx.params as unknown as ExportRequest;
+  const req: ExportRequest = { ...asked, what: exportParts(asked.what) };
   const outDir = resolve(req.outDir);
   const db = openProjectDb(ctx.dbPath);
   try {
@@ -340,7 +352,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
         { file: PARAM_MASK_FILES.tensors, what: `parameter mask "${pm.name}" (${pm.method}): one uint8 tensor per opened tensor, same name and shape as the model's, 1 = trainable; tensors not listed are frozen` },
         { file: PARAM_MASK_FILES.info, what: 'the parameter mask\'s settings, counts, provenance and how to apply it in PyTorch' },
       );
-      notes.push(`The parameter mask opens ${pm.trainableParams} entries of ${pm.tensors.length} tensor(s); the trainer configs here do not apply it (see ${PARAM_MASK_FILES.info}, "how_to_apply").`);
+      notes.push(`The parameter mask opens ${pm.trainableParams} entries of ${pm.tensors.length} tensor(s)${req.what.includes('configs') ? '; the trainer configs here do not apply it' : ''} (see ${PARAM_MASK_FILES.info}, "how_to_apply").`);
       tick('parameter mask');
     }
 
@@ -377,9 +389,8 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
         { file: EXPORT_FILES.trl, what: 'TRL SFTTrainer script: trains on token_masks.jsonl labels with only layer_mask.json tensors unfrozen' },
         { file: EXPORT_FILES.axolotl, what: 'Axolotl config (pre-tokenized dataset + unfrozen_parameters)' },
         { file: EXPORT_FILES.llamafactory, what: 'LLaMA-Factory config (freeze tuning) with dataset_info.json' },
+        { file: EXPORT_FILES.llamafactoryData, what: 'LLaMA-Factory dataset registry: subset.messages.jsonl as `winnow_subset`' },
       );
-      if (!req.what.includes('token_masks')) notes.push('train_trl.py and axolotl.yaml read token_masks.jsonl, which this export does not include.');
-      if (!req.what.includes('subset')) notes.push('llamafactory.yaml reads subset.messages.jsonl, which this export does not include.');
     }
 
     writeFileSync(at(EXPORT_FILES.readme), bundleReadme({

@@ -29,11 +29,16 @@ export const LAYER_GRADIENT_SIGNALS = ['fim', 'layer_grad_norm'] as const;
 /** Per-example gradient signals: over every example of the scope. */
 export const EXAMPLE_GRADIENT_SIGNALS = ['grad_norm', 'grad_sim'] as const;
 export const GRADIENT_SIGNALS = [...LAYER_GRADIENT_SIGNALS, ...EXAMPLE_GRADIENT_SIGNALS] as const;
+/**
+ * Text signals: computed at import for every dataset (data/duplicates.ts), no model needed. Asked for in a scoring
+ * run, they are recorded under the run (copied from the import's values; computed where a dataset lacks them), so the
+ * CLI JSONL and the run's history carry them like any other signal.
+ */
 export const TEXT_SIGNALS = ['exact_dup', 'near_dup'] as const;
 
 /** Signals this build computes. Anything else is refused up front with the list, not half-run. */
 export const IMPLEMENTED_SIGNALS = new Set<string>([
-  ...FORWARD_SIGNALS, ...REFERENCE_SIGNALS, ...ANSWER_ONLY_SIGNALS, ...REVERSE_SIGNALS, ...GRADIENT_SIGNALS,
+  ...FORWARD_SIGNALS, ...REFERENCE_SIGNALS, ...ANSWER_ONLY_SIGNALS, ...REVERSE_SIGNALS, ...GRADIENT_SIGNALS, ...TEXT_SIGNALS,
 ]);
 
 /**
@@ -129,6 +134,10 @@ export function planScoring(db: Db, input: PlanInput): ScorePlan {
     }
     passes.push({ model: 'model', kind: 'backward', signals: grad, examples: n, estimatedSeconds: secs });
   }
+  if (has(TEXT_SIGNALS).length) {
+    // no model: read from the import's duplicate columns (computed only where a dataset has none)
+    passes.push({ model: 'none', kind: 'text', signals: has(TEXT_SIGNALS), examples, estimatedSeconds: 0 });
+  }
   const known = passes.every((p) => p.estimatedSeconds !== null && p.estimatedSeconds !== undefined);
   return { passes, examples, estimatedSeconds: known && passes.length ? passes.reduce((a, p) => a + p.estimatedSeconds!, 0) : null };
 }
@@ -148,4 +157,23 @@ function backwardExamples(db: Db, input: PlanInput, examples: number): number {
     n += perExample ? outside : size;
   }
   return n;
+}
+
+/**
+ * A token policy that keeps the top k% by a token signal needs that signal's token scores for the model: checked
+ * when a training run or a parameter mask is started, so the form shows the refusal instead of a job failing later.
+ * Looks at the model's runs that named the signal (score_runs.signals_json), then for one stored value of it.
+ */
+export function assertTokenSignalScored(db: Db, modelId: number, signal: string): void {
+  const runs = db
+    .prepare(`SELECT id FROM score_runs WHERE model_id = ? AND EXISTS (SELECT 1 FROM json_each(signals_json) WHERE value = ?) ORDER BY id DESC`)
+    .pluck()
+    .all(modelId, signal) as number[];
+  const has = db.prepare('SELECT 1 FROM token_scores WHERE run_id = ? AND signal = ? LIMIT 1');
+  if (runs.some((r) => has.get(r, signal))) return;
+  throw new WinnowError(
+    'bad_input',
+    `token policy top_percent: no "${signal}" token scores for model ${modelId} yet — score it first (Score screen, or winnow score --signals ${signal})`,
+    { field: 'tokenSignal', signal },
+  );
 }

@@ -16,7 +16,7 @@ import type { JobContext, JobOutcome } from '../jobs/types';
 import { WinnowError } from '../util/errors';
 import {
   ANSWER_ONLY_SIGNALS, ATTENTION_SIGNALS, DEFAULT_SSTOKEN_GAMMA, FORWARD_SIGNALS, GRADIENT_SIGNALS, REFERENCE_SIGNALS, REVERSE_SIGNALS,
-  checkSignals,
+  TEXT_SIGNALS, checkSignals,
 } from './plan';
 import { maskedMean } from './token-signals';
 import { forwardBatch, rowsByMemory } from './passes/forward';
@@ -27,6 +27,7 @@ import { promptKeys, sstokenFrom } from './passes/sstoken';
 import { gradientPass, type Scope as GradientScope } from './gradient-pass';
 import { writeExampleVectors } from './vectors';
 import type { Normalized } from '../data/formats';
+import { recordDuplicatesForRun } from '../data/duplicates';
 
 export interface ScoreParams {
   modelId: number;
@@ -104,6 +105,7 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
     const datasetIds = p.datasetId !== undefined
       ? [p.datasetId]
       : (db.prepare('SELECT id FROM datasets ORDER BY id').pluck().all() as number[]);
+    const scopeDatasets = [...datasetIds];
     if (want.has('grad_sim') && p.targetSubsetId !== undefined) {
       // the target set may come from another dataset: it is differentiated too, so it must be rendered
       const more = db
@@ -126,8 +128,19 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
       ref = null;
     }
     if (has(GRADIENT_SIGNALS)) Object.assign(stats, await gradientPass(ctx, db, runId, p, model, scope));
+    if (has(TEXT_SIGNALS)) {
+      // exact_dup / near_dup: the import's values, recorded under this run (computed where a dataset lacks them)
+      if (ctx.isCancelled()) throw cancelled();
+      const aborted = { get aborted() { return ctx.isCancelled(); } } as AbortSignal;
+      const text = await recordDuplicatesForRun(db, runId, scopeDatasets, {
+        signal: aborted,
+        onProgress: (done, total) => ctx.progress({ current: done, total, message: `duplicates: ${done}/${total} rows` }),
+      });
+      stats.textExamples = text.examples;
+      if (text.computed.length) ctx.log('info', `duplicates were missing for dataset(s) ${text.computed.join(', ')}: computed now`);
+    }
     db.prepare(`UPDATE score_runs SET status = 'done', finished_at = datetime('now') WHERE id = ?`).run(runId);
-    return { message: `scored ${stats.examples ?? stats.gradientExamples ?? 0} examples`, stats };
+    return { message: `scored ${stats.examples ?? stats.gradientExamples ?? stats.textExamples ?? 0} examples`, stats };
   } catch (err) {
     try {
       db.prepare(`UPDATE score_runs SET status = ?, error = ? WHERE job_id = ?`).run(

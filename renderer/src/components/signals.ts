@@ -1,3 +1,5 @@
+import { IMPORT_SIGNALS, SIGNALS, type SignalId } from '../../../preload/contract';
+
 /** One-line descriptions of the signals (ids from METHODS.md, used verbatim). */
 export const SIGNAL_HELP: Record<string, string> = {
   token_loss: 'per-token cross-entropy',
@@ -22,6 +24,9 @@ export const SIGNAL_HELP: Record<string, string> = {
   rifd: 'reverse IFD: instruction loss after seeing the response / alone (two more forward passes)',
   sstoken: 'ssToken: history-model loss gain + attention to the prompt, per token (needs a history model)',
 };
+
+/** The signals the Score screen offers to run: every signal but the ones each dataset already has from its import. */
+export const SCORE_SCREEN_SIGNALS: readonly SignalId[] = SIGNALS.filter((s) => !IMPORT_SIGNALS.includes(s));
 
 export const NEEDS_REFERENCE = new Set(['excess_loss', 'learnability', 'sstoken']);
 /** signals that differentiate every example of the scope (their parameter set is chosen in the Score screen) */

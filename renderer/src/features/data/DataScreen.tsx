@@ -387,7 +387,7 @@ function AddModel() {
   return (
     <div className="form-row">
       <label className="field grow">
-        <span>Model folder (Hugging Face layout)</span>
+        <span title="a file inside the folder (model.safetensors, config.json) works too: its folder is added">Model folder (Hugging Face layout) or a file in it</span>
         <input
           data-testid="model-path"
           value={path}

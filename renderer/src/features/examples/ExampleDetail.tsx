@@ -146,7 +146,7 @@ function DetailBody({
           </label>
         ) : (
           <span className="muted" data-testid="token-signal-none">
-            No token scores yet — run Score with token_loss to colour tokens.
+            No token scores yet — run <a href="#/score?signals=token_loss">Score with token_loss</a> to colour tokens.
           </span>
         )}
         {scale && (

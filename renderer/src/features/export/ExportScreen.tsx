@@ -1,10 +1,14 @@
-/** Export: the subset, token masks, layer mask, tuned weights or scores to a folder; shows the written paths. */
+/**
+ * Export: the subset, token masks, layer mask, tuned weights, scores or trainer configs to a folder; shows the written
+ * paths. Trainer configs read the token masks and the subset's messages, so ticking them ticks those too (the engine
+ * writes them with the configs either way: export/run.ts exportParts).
+ */
 import { useState } from 'react';
 import type { ApiError, ExportRequest } from '../../../../preload/contract';
 import { useApp, useCall, useJob, useJobs } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
-import { SubsetField, TextField } from '../../components/Field';
+import { ModelField, SubsetField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtNum } from '../../components/format';
 
@@ -15,7 +19,10 @@ const WHATS: Array<{ id: What; label: string }> = [
   { id: 'layer_mask', label: 'Layer mask (JSON for PEFT / Axolotl / LLaMA-Factory)' },
   { id: 'weights', label: 'Tuned weights (Hugging Face folder)' },
   { id: 'scores', label: 'Scores (per-example signals)' },
+  { id: 'configs', label: 'Trainer configs: TRL (train_trl.py), Axolotl, LLaMA-Factory (+ dataset_info.json)' },
 ];
+/** what the trainer configs read: TRL and Axolotl train on token_masks.jsonl, LLaMA-Factory on subset.messages.jsonl */
+const CONFIG_INPUTS: ReadonlySet<What> = new Set<What>(['subset', 'token_masks']);
 
 function isPath(v: number | string): v is string {
   return typeof v === 'string' && /[\\/]/.test(v);
@@ -31,6 +38,7 @@ export function ExportScreen() {
   const [subsetId, setSubsetId] = useState<number | null>(null);
   const [trainRunId, setTrainRunId] = useState<number | null>(null);
   const [layerMaskId, setLayerMaskId] = useState<number | null>(null);
+  const [modelChoice, setModelChoice] = useState<number | null>(null);
   const [outDir, setOutDir] = useState('');
   const [overwrite, setOverwrite] = useState(false);
   const [jobId, setJobId] = useState<string | null>(null);
@@ -39,6 +47,18 @@ export function ExportScreen() {
   const shownJobId = jobId ?? jobs.find((j) => j.kind === 'export')?.jobId ?? null;
   const job = useJob(shownJobId);
   const doneRuns = (runs.data ?? []).filter((r) => r.status === 'done');
+  const run = (runs.data ?? []).find((r) => r.id === trainRunId);
+  // token masks and trainer configs are made with this model's tokenizer: the one chosen, else the run's, else the first
+  const models = project?.models ?? [];
+  const modelId = (modelChoice !== null && models.some((m) => m.id === modelChoice) ? modelChoice : null) ?? run?.modelId ?? models[0]?.id ?? null;
+  const needsModel = what.has('token_masks') || what.has('configs');
+  // what the engine would refuse, said before the export starts
+  const missing =
+    what.has('weights') && trainRunId === null
+      ? 'Tuned weights need a finished training run.'
+      : what.has('layer_mask') && trainRunId === null && layerMaskId === null
+        ? 'The layer mask needs a saved layer mask or a training run.'
+        : null;
 
   const toggle = (w: What, on: boolean) =>
     setWhat((prev) => {
@@ -50,15 +70,14 @@ export function ExportScreen() {
 
   const start = async () => {
     setBusy(true);
-    const run = (runs.data ?? []).find((r) => r.id === trainRunId);
     const r = await client.call('export.start', {
       outDir: outDir.trim(),
       subsetId,
       datasetId: datasetId ?? undefined,
       trainRunId: trainRunId ?? undefined,
-      modelId: run?.modelId ?? project?.models[0]?.id,
+      modelId: modelId ?? undefined,
       layerMaskId: layerMaskId ?? undefined,
-      what: WHATS.map((w) => w.id).filter((w) => what.has(w)),
+      what: WHATS.map((w) => w.id).filter((w) => what.has(w) || (what.has('configs') && CONFIG_INPUTS.has(w))),
       overwrite,
       // token masks as the chosen run trained on them; otherwise the response mask with hand edits
       ...(run
@@ -94,15 +113,26 @@ export function ExportScreen() {
       <section className="card">
         <fieldset className="signal-grid">
           <legend>What</legend>
-          {WHATS.map((w) => (
-            <label key={w.id} className="check">
-              <input type="checkbox" data-testid={`export-what-${w.id}`} checked={what.has(w.id)} onChange={(e) => toggle(w.id, e.target.checked)} />
-              {w.label}
-            </label>
-          ))}
+          {WHATS.map((w) => {
+            const forConfigs = what.has('configs') && CONFIG_INPUTS.has(w.id);
+            return (
+              <label key={w.id} className="check" title={forConfigs ? 'the trainer configs train on this file, so it comes with them' : undefined}>
+                <input
+                  type="checkbox"
+                  data-testid={`export-what-${w.id}`}
+                  checked={what.has(w.id) || forConfigs}
+                  disabled={forConfigs}
+                  onChange={(e) => toggle(w.id, e.target.checked)}
+                />
+                {w.label}
+              </label>
+            );
+          })}
         </fieldset>
         <div className="form-row">
           <SubsetField testId="export-subset" value={subsetId} onChange={setSubsetId} subsets={subsets.data} />
+          {/* token masks and trainer configs use this model's tokenizer (input_ids) and path */}
+          {needsModel && <ModelField testId="export-model" value={modelId} onChange={setModelChoice} models={models} />}
           <label className="field">
             <span>Training run (for weights)</span>
             <select data-testid="export-train-run" value={trainRunId ?? ''} onChange={(e) => setTrainRunId(e.target.value ? Number(e.target.value) : null)}>
@@ -127,13 +157,31 @@ export function ExportScreen() {
           </label>
         </div>
         {what.has('weights') && trainRunId === null && <div className="warn-text">Tuned weights need a finished training run.</div>}
+        {what.has('layer_mask') && trainRunId === null && layerMaskId === null && (
+          <div className="warn-text" data-testid="export-layer-mask-needed">
+            The layer mask needs a saved layer mask (Layers screen) or a training run: choose one above.
+          </div>
+        )}
+        {what.has('configs') && (
+          <div className="muted" data-testid="export-configs-note">
+            The trainer configs train on the token masks and the subset&apos;s messages, so those are written too. With Layer mask ticked they unfreeze only
+            its tensors ({what.has('layer_mask') ? 'ticked' : 'not ticked: every parameter trains'}); with a training run they take its learning rate, batch
+            size and max tokens.
+          </div>
+        )}
         <div className="form-row">
           <TextField label="Output folder" testId="export-out-dir" width="grow" value={outDir} placeholder="/tmp/winnow-export" onChange={setOutDir} />
           <label className="check">
             <input type="checkbox" data-testid="export-overwrite" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} />
             Overwrite existing files
           </label>
-          <button className="btn btn-primary" data-testid="export-start" disabled={busy || !outDir.trim() || what.size === 0} onClick={() => void start()}>
+          <button
+            className="btn btn-primary"
+            data-testid="export-start"
+            disabled={busy || !outDir.trim() || what.size === 0 || missing !== null}
+            title={missing ?? undefined}
+            onClick={() => void start()}
+          >
             Export
           </button>
         </div>

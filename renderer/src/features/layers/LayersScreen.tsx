@@ -237,7 +237,7 @@ export function LayersScreen() {
         <ErrorText error={presetError} testId="preset-error" />
         {list.data && scored.length === 0 && (
           <div className="banner banner-info" data-testid="layers-no-scores">
-            No per-tensor scores for this model yet — score layers first: <a href="#/score">Score → fim</a> (or layer_grad_norm). Presets other than Top work
+            No per-tensor scores for this model yet — score layers first: <a href={`#/score?signals=fim${modelId !== null ? `&model=${modelId}` : ''}`} data-testid="layers-score-fim">Score → fim</a> (or layer_grad_norm). Presets other than Top work
             without them.
           </div>
         )}

@@ -1,20 +1,36 @@
 /** Score: pick a model and signals (with the options the chosen ones need), see the planned passes, follow the job. */
 import { useState } from 'react';
-import { type ApiError, type ScorePlan, SIGNALS } from '../../../../preload/contract';
+import { type ApiError, IMPORT_SIGNALS, type ScorePlan, SIGNALS } from '../../../../preload/contract';
 import { useApp, useCall, useJobs } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtEta, fmtNum } from '../../components/format';
 import { staleTitle, subsetOptionText } from '../../components/StaleSubset';
-import { NEEDS_REFERENCE, PER_EXAMPLE_GRADIENT, SIGNAL_HELP } from '../../components/signals';
+import { NEEDS_REFERENCE, PER_EXAMPLE_GRADIENT, SCORE_SCREEN_SIGNALS, SIGNAL_HELP } from '../../components/signals';
+
+/**
+ * `#/score?signals=a,b&model=ID` (e.g. the Layers screen's "Score → fim") ticks those signals and picks the model
+ * once, then leaves the URL clean. Names the screen does not offer are ignored.
+ */
+export function takeScoreHashParams(): { signals: string[] | null; model: number | null } {
+  const q = window.location.hash.split('?')[1];
+  if (!q) return { signals: null, model: null };
+  const params = new URLSearchParams(q);
+  window.history.replaceState(window.history.state, '', `${window.location.pathname}${window.location.search}#/score`);
+  const offered = new Set<string>(SCORE_SCREEN_SIGNALS);
+  const signals = (params.get('signals') ?? '').split(',').map((x) => x.trim()).filter((x) => offered.has(x));
+  const model = Number(params.get('model'));
+  return { signals: signals.length ? signals : null, model: Number.isInteger(model) && model > 0 ? model : null };
+}
 
 export function ScoreScreen() {
   const { client, project, datasetId, setDatasetId } = useApp();
   const jobs = useJobs();
-  const [modelId, setModelId] = useState<number | null>(null);
+  const [given] = useState(takeScoreHashParams);
+  const [modelId, setModelId] = useState<number | null>(given.model);
   const [refModelId, setRefModelId] = useState<number | null>(null);
-  const [signals, setSignals] = useState<Set<string>>(() => new Set(['token_loss', 'mean_loss']));
+  const [signals, setSignals] = useState<Set<string>>(() => new Set(given.signals ?? ['token_loss', 'mean_loss']));
   const [batchSize, setBatchSize] = useState('8');
   const [maxTokens, setMaxTokens] = useState('512');
   const [gradLayers, setGradLayers] = useState('all');
@@ -28,7 +44,7 @@ export function ScoreScreen() {
   const [busy, setBusy] = useState(false);
 
   const models = project?.models ?? [];
-  const model = modelId ?? models[0]?.id ?? null;
+  const model = (modelId !== null && models.some((m) => m.id === modelId) ? modelId : null) ?? models[0]?.id ?? null;
   const needsRef = [...signals].some((s) => NEEDS_REFERENCE.has(s));
   const perExampleGrad = [...signals].some((s) => PER_EXAMPLE_GRADIENT.has(s));
   const wantSim = signals.has('grad_sim');
@@ -127,13 +143,22 @@ export function ScoreScreen() {
         </div>
         <fieldset className="signal-grid">
           <legend>Signals</legend>
-          {SIGNALS.map((s) => (
+          {SCORE_SCREEN_SIGNALS.map((s) => (
             <label key={s} className="check" title={SIGNAL_HELP[s]}>
               <input type="checkbox" data-testid={`signal-${s}`} checked={signals.has(s)} onChange={(e) => toggle(s, e.target.checked)} />
               <code>{s}</code> <span className="muted">{SIGNAL_HELP[s]}</span>
             </label>
           ))}
         </fieldset>
+        <p className="muted" data-testid="score-import-signals">
+          Already computed at import for every dataset, no model needed:{' '}
+          {IMPORT_SIGNALS.map((s) => (
+            <span key={s} title={SIGNAL_HELP[s]}>
+              <code>{s}</code>{' '}
+            </span>
+          ))}
+          — on the Examples screen (duplicate filter), in subset rules and in every export&apos;s scores.
+        </p>
         {(perExampleGrad || wantSs) && (
           <div className="form-row" data-testid="score-options">
             {perExampleGrad && (

@@ -385,7 +385,7 @@ export function SubsetsScreen() {
             ) : (
               <>
                 Keep the rows you want with a rule above — e.g. the 500 with the highest <code>mean_loss</code> (score it on{' '}
-                <a href="#/score">Score</a>), a seeded random sample, or n per K-means cluster (run it on the <a href="#/map">Map</a>).
+                <a href="#/score?signals=mean_loss">Score</a>), a seeded random sample, or n per K-means cluster (run it on the <a href="#/map">Map</a>).
               </>
             )}
           </EmptyState>

@@ -50,10 +50,12 @@ export function openProject(
     onFinished: (job) => onJobFinished(project, job),
   });
   project.jobs.recoverAfterRestart();
+  // imports stopped after their commit finish their later phases now (the search index included)
+  const resumed = isNew ? [] : project.jobs.resumeCommittedImports();
   if (isNew) {
     db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('name', ?)`).run(name);
     seed(project, name === DEMO_PROJECT);
-  } else if (textIndexBacklog(db).length > 0) {
+  } else if (resumed.length === 0 && textIndexBacklog(db).length > 0) {
     // a search index left incomplete by a cancelled or killed import is finished in the background
     project.jobs.submit('import', { textIndexOnly: true });
   }

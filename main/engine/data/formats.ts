@@ -167,6 +167,19 @@ function roleName(r: string): string {
  * errors unless optional. (Module-level rather than a closure per call: the import runs this for every row.)
  */
 function fieldText(record: Rec, field: string, where: string, optional = false): string | undefined {
+  return fieldTextOr(record, field, where, optional, optional);
+}
+
+/**
+ * A response field (answer, completion, output): it must be there, but it may be empty — real data has such rows
+ * (two in 5,000 of the Alpaca release). The row is imported; rendering lists it with the rows that have no
+ * trainable token, since an empty reply teaches nothing.
+ */
+function responseText(record: Rec, field: string, where: string): string {
+  return fieldTextOr(record, field, where, false, true)!;
+}
+
+function fieldTextOr(record: Rec, field: string, where: string, optional: boolean, blankOk: boolean): string | undefined {
   const v = record[field];
   if (v === undefined || v === null) {
     if (optional) return undefined;
@@ -176,7 +189,7 @@ function fieldText(record: Rec, field: string, where: string, optional = false):
     if (typeof v === 'number' || typeof v === 'boolean') return String(v);
     throw new WinnowError('parse_error', `${where}: field "${field}" must be a string, found ${Array.isArray(v) ? 'an array' : typeof v}`);
   }
-  if (!optional && v.trim() === '') throw new WinnowError('parse_error', `${where}: field "${field}" is empty`);
+  if (!blankOk && v.trim() === '') throw new WinnowError('parse_error', `${where}: field "${field}" is empty`);
   return v;
 }
 
@@ -196,16 +209,16 @@ export function toMessages(record: unknown, mapping: Mapping, at: string | numbe
     case 'text':
       return { text: fieldText(record, mapping.field, where)! };
     case 'question_answer':
-      return [{ role: 'user', content: fieldText(record, mapping.question, where)! }, { role: 'assistant', content: fieldText(record, mapping.answer, where)! }];
+      return [{ role: 'user', content: fieldText(record, mapping.question, where)! }, { role: 'assistant', content: responseText(record, mapping.answer, where) }];
     case 'prompt_completion':
       return withSystem(mapping.system ? fieldText(record, mapping.system, where, true) : undefined,
-        [{ role: 'user', content: fieldText(record, mapping.prompt, where)! }, { role: 'assistant', content: fieldText(record, mapping.completion, where)! }]);
+        [{ role: 'user', content: fieldText(record, mapping.prompt, where)! }, { role: 'assistant', content: responseText(record, mapping.completion, where) }]);
     case 'alpaca': {
       const instruction = fieldText(record, mapping.instruction, where)!;
       const input = mapping.input ? fieldText(record, mapping.input, where, true) : undefined;
       const user = input && input.trim() !== '' ? `${instruction}\n\n${input}` : instruction;
       return withSystem(mapping.system ? fieldText(record, mapping.system, where, true) : undefined,
-        [{ role: 'user', content: user }, { role: 'assistant', content: fieldText(record, mapping.output, where)! }]);
+        [{ role: 'user', content: user }, { role: 'assistant', content: responseText(record, mapping.output, where) }]);
     }
     case 'messages':
     case 'sharegpt':

@@ -18,6 +18,7 @@ import { computeDuplicates } from './duplicates';
 import { indexText } from './textIndex';
 import { remapDataset } from './remap';
 import { WinnowError } from '../util/errors';
+import { clearSavedImport, describeSavedImport, recordSavedImport, savedImport, type SavedImport } from './import-saved';
 
 export interface ImportJobParams {
   path?: string; name?: string; format?: FileFormat; mapping?: Mapping; textMode?: 'block' | 'line'; skipMalformed?: boolean;
@@ -67,11 +68,16 @@ export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
       };
     }
 
-    if (!p.path) throw new WinnowError('bad_input', 'import: no file given');
-    ctx.progress({ current: 0, total: 0, message: `importing ${p.path}` });
+    const path = p.path;
+    if (!path) throw new WinnowError('bad_input', 'import: no file given');
+    // resumed after its rows were committed: finish the phases that follow, never import the rows a second time
+    const saved = savedImport(db, ctx.jobId);
+    if (saved) return await finishSavedImport(ctx, db, saved, abort.signal, indexProgress);
+    ctx.progress({ current: 0, total: 0, message: `importing ${path}` });
     let textComplete = true;
-    const res = await importDataset(db, {
-      path: p.path,
+    // an error after the commit (in the search index) says what was kept, like one in the later phases
+    const res = await keptOnError(db, ctx.jobId, () => importDataset(db, {
+      path,
       name: p.name,
       format: p.format,
       mapping: p.mapping,
@@ -79,12 +85,18 @@ export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
       skipMalformed: p.skipMalformed,
       signal: abort.signal,
       onProgress: (done, total) => ctx.progress({ current: done, total: total ?? 0, message: `imported ${done} rows` }),
+      // committed with the rows: a job stopped from here on says what it kept and resumes instead of starting over
+      onCommit: (datasetId, rows, skipped) => recordSavedImport(db, ctx.jobId, { datasetId, rows, skipped }),
+      onPhase: (phase, rows) => {
+        if (phase === 'committed') ctx.progress({ current: rows, total: rows, message: `saved ${rows} rows; indexing text for search` });
+      },
       onIndexProgress: (done, total) => {
         textComplete = done >= total;
         indexProgress(done, total);
       },
-    });
-    const tail = await renderAndDuplicates(ctx, db, res.datasetId, abort.signal, textComplete);
+    }));
+    const tail = await keptOnError(db, ctx.jobId, () => renderAndDuplicates(ctx, db, res.datasetId, abort.signal, textComplete));
+    clearSavedImport(db, ctx.jobId);
     return {
       message: `imported ${res.rows} rows as ${describeMapping(res.mapping)}${res.skipped ? `, skipped ${res.skipped} malformed` : ''}${tail.message}`,
       stats: { datasetId: res.datasetId, rows: res.rows, skipped: res.skipped, format: res.mapping.format, mapping: JSON.stringify(res.mapping), ...tail.stats },
@@ -92,6 +104,47 @@ export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
   } finally {
     clearInterval(poll);
     db.close();
+  }
+}
+
+/**
+ * The rest of an import whose rows were committed before it stopped (killed, cancelled, or failed in a later phase):
+ * the search index, the render and the duplicate signals, on the dataset it saved.
+ */
+async function finishSavedImport(ctx: JobContext, db: Db, saved: SavedImport, signal: AbortSignal,
+  indexProgress: (done: number, total: number) => void): Promise<JobOutcome> {
+  const mappingJson = db.prepare('SELECT mapping_json FROM datasets WHERE id = ?').pluck().get(saved.datasetId) as string | undefined;
+  if (mappingJson === undefined) {
+    clearSavedImport(db, ctx.jobId);
+    throw new WinnowError('conflict', `the rows this import saved (dataset ${saved.datasetId}) were deleted since; start the import again`);
+  }
+  const kept = describeSavedImport(db, saved);
+  ctx.progress({ current: 0, total: 0, message: `resuming: ${kept}; finishing the search index, render and duplicates` });
+  const tail = await keptOnError(db, ctx.jobId, async () => {
+    const text = await indexText(db, { signal, onProgress: indexProgress });
+    return renderAndDuplicates(ctx, db, saved.datasetId, signal, text.complete);
+  });
+  clearSavedImport(db, ctx.jobId);
+  const mapping = JSON.parse(mappingJson) as Mapping;
+  return {
+    message: `resumed after it stopped: ${kept} and were kept, not imported again; finished the search index, render and duplicates${tail.message}`,
+    stats: {
+      datasetId: saved.datasetId, rows: saved.rows, skipped: saved.skipped, format: mapping.format, mapping: mappingJson,
+      resumed: 'after commit', ...tail.stats,
+    },
+  };
+}
+
+/** A phase after the commit: an error or a cancel there also says what was kept, and that resuming finishes it. */
+async function keptOnError<T>(db: Db, jobId: string, phase: () => Promise<T>): Promise<T> {
+  try {
+    return await phase();
+  } catch (err) {
+    const saved = savedImport(db, jobId);
+    if (!saved) throw err;
+    const e = err instanceof WinnowError ? err : new WinnowError('internal', err instanceof Error ? err.message : String(err));
+    const what = e.code === 'cancelled' ? 'cancelled after the rows were saved' : e.message;
+    throw new WinnowError(e.code, `${what}: ${describeSavedImport(db, saved)}; resume to finish the search index, render and duplicates`, e.details);
   }
 }
 

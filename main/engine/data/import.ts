@@ -31,6 +31,8 @@ export interface ImportOptions {
    * the database file ('checkpointed'), after the search index ('indexed', unless textIndex is false or it was stopped)
    */
   onPhase?: (phase: 'committed' | 'checkpointed' | 'indexed', rows: number) => void;
+  /** called inside the import's transaction just before it commits: what it writes is committed with the rows */
+  onCommit?: (datasetId: number, rows: number, skipped: number) => void;
   /** search-index progress, after the commit */
   onIndexProgress?: (done: number, total: number) => void;
   /** build the search index after the commit (default true); without it the next import's or re-mapping's does */
@@ -154,6 +156,7 @@ export async function importDataset(db: Db, opts: ImportOptions): Promise<Import
     if (rebuild) createExampleIndexes(db);
     setDatasetRowCount(db, datasetId, rows);
     setDatasetHash(db, datasetId, await hashing);
+    opts.onCommit?.(datasetId, rows, errors.length);
     db.exec('COMMIT');
   } catch (err) {
     if (db.inTransaction) db.exec('ROLLBACK');

@@ -125,7 +125,8 @@ function renderChat(tok: WinnowTokenizer, messages: DataMessage[], policy: Label
   spans.forEach((s, i) => {
     charRole.fill(roleCode(s.role), s.contentStart, s.contentEnd);
     // weight 0: the file's author left this turn out of training
-    const learn = s.role === 'assistant' && messages[i].weight !== 0 &&
+    // an empty reply teaches nothing, not even to stop: its row is listed with those that have no trainable token
+    const learn = s.role === 'assistant' && messages[i].weight !== 0 && messages[i].content.trim() !== '' &&
       (policy === 'assistant' || (policy === 'last_assistant' && i === lastAssistant));
     // the turn's closing template text (e.g. eos) is learned too, so the model learns to stop; not the next header
     if (learn) charLabel.fill(1, s.contentStart, s.end);
@@ -168,6 +169,11 @@ function renderChat(tok: WinnowTokenizer, messages: DataMessage[], policy: Label
 export function renderExample(tok: WinnowTokenizer, input: Normalized, opts: RenderOptions): RenderedExample {
   const r = isTextRecord(input) ? renderText(tok, input.text) : renderChat(tok, input, opts.labelPolicy);
   return truncate(r, opts.maxTokens);
+}
+
+/** Whether a chat example has an assistant turn with no text (an empty response: imported, but it teaches nothing). */
+export function hasEmptyResponse(input: Normalized): boolean {
+  return !isTextRecord(input) && input.some((m) => m.role === 'assistant' && m.content.trim() === '');
 }
 
 export function countLabels(mask: Uint8Array): number {

@@ -3,7 +3,7 @@ import { examplesAfter, getDataset } from '../db/datasets';
 import { clearRenderErrors, renderErrorWriter, renderWriter } from '../db/renders';
 import type { WinnowTokenizer } from '../models/types';
 import { WinnowError } from '../util/errors';
-import { countLabels, renderExample, type LabelPolicy } from './render';
+import { countLabels, hasEmptyResponse, renderExample, type LabelPolicy } from './render';
 
 export interface RenderDatasetOptions {
   labelPolicy: LabelPolicy;
@@ -54,7 +54,8 @@ export async function renderDataset(db: Db, datasetId: number, tok: WinnowTokeni
           const r = renderExample(tok, ex.messages, { labelPolicy: opts.labelPolicy, maxTokens: opts.maxTokens });
           const nLabel = countLabels(r.labelMask);
           if (nLabel === 0) {
-            reason = r.truncated ? `no trainable tokens (all of them fall after max_tokens ${opts.maxTokens})` : 'no trainable tokens';
+            reason = r.truncated ? `no trainable tokens (all of them fall after max_tokens ${opts.maxTokens})`
+              : hasEmptyResponse(ex.messages) ? 'no trainable tokens (the response is empty)' : 'no trainable tokens';
           } else {
             write({
               exampleId: ex.id, tokenizerId: tok.id, tokenIds: r.tokenIds, offsets: r.offsets, roles: r.roles,

@@ -8,6 +8,7 @@
 import type { Db } from '../db/open';
 import { datasetIdRange, examplePager, messagesReader, setTextIndexedUpto } from '../db/datasets';
 import { fullText } from './normalize';
+import { WinnowError } from '../util/errors';
 
 export interface TextIndexOptions {
   /** only this dataset (default: every dataset that is behind) */
@@ -22,6 +23,29 @@ export interface TextIndexResult {
   indexed: number;
   /** false when stopped by the signal before the end */
   complete: boolean;
+}
+
+/**
+ * A row's searchable text: its messages' text, or, for a stored row its mapping no longer takes (an older import or
+ * a bug), the strings of its record — one such row must not stop the index, nor fail every later import whose
+ * indexing walks the backlog (a Parquet NaN stored as JSON null did both: "dataset 8 row 3: field "output" is missing"
+ * on the imports that followed).
+ */
+function searchText(messagesOf: ReturnType<typeof messagesReader>, datasetId: number,
+  r: { rowIndex: number; rawJson: string; messagesJson: string }): string {
+  try {
+    return fullText(messagesOf({ datasetId, ...r }));
+  } catch (err) {
+    if (!(err instanceof WinnowError) || err.code !== 'parse_error') throw err;
+    const parts: string[] = [];
+    const walk = (v: unknown): void => {
+      if (typeof v === 'string') parts.push(v);
+      else if (Array.isArray(v)) v.forEach(walk);
+      else if (v !== null && typeof v === 'object') Object.values(v).forEach(walk);
+    };
+    walk(JSON.parse(r.rawJson));
+    return parts.join('\n\n');
+  }
 }
 
 const PAGE = 2000;
@@ -64,7 +88,7 @@ export async function indexText(db: Db, opts: TextIndexOptions = {}): Promise<Te
         while (n < perCommit) {
           const want = Math.min(PAGE, perCommit - n);
           const rows = page(after, want);
-          for (const r of rows) ins.run(r.id, fullText(messagesOf({ datasetId: b.datasetId, ...r })));
+          for (const r of rows) ins.run(r.id, searchText(messagesOf, b.datasetId, r));
           n += rows.length;
           if (rows.length) after = rows[rows.length - 1].id;
           if (rows.length < want) { more = false; break; }

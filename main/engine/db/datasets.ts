@@ -158,19 +158,24 @@ export function deriveMessages(rawJson: string, messagesJson: string, mapping: M
   return toMessages(JSON.parse(rawJson), mapping, at);
 }
 
+/** Where a stored row is, for messages: its dataset's file name (what the user imported) and the row. */
+export function storedRowName(datasetName: string, datasetId: number, rowIndex: number): string {
+  return `${datasetName} (dataset ${datasetId}) row ${rowIndex}`;
+}
+
 /** deriveMessages for rows of any dataset, with each dataset's mapping read once. */
 export function messagesReader(db: Db): (row: { datasetId: number; rowIndex: number; rawJson: string; messagesJson: string }) => Normalized {
-  const mappings = new Map<number, Mapping>();
-  const get = db.prepare('SELECT mapping_json FROM datasets WHERE id = ?').pluck();
+  const datasets = new Map<number, { name: string; mapping: Mapping }>();
+  const get = db.prepare('SELECT name, mapping_json AS mappingJson FROM datasets WHERE id = ?');
   return (row) => {
-    let m = mappings.get(row.datasetId);
-    if (!m) {
-      const json = get.get(row.datasetId) as string | undefined;
-      if (json === undefined) throw new WinnowError('not_found', `dataset ${row.datasetId} does not exist`);
-      m = JSON.parse(json) as Mapping;
-      mappings.set(row.datasetId, m);
+    let d = datasets.get(row.datasetId);
+    if (!d) {
+      const r = get.get(row.datasetId) as { name: string; mappingJson: string } | undefined;
+      if (r === undefined) throw new WinnowError('not_found', `dataset ${row.datasetId} does not exist`);
+      d = { name: r.name, mapping: JSON.parse(r.mappingJson) as Mapping };
+      datasets.set(row.datasetId, d);
     }
-    return deriveMessages(row.rawJson, row.messagesJson, m, `dataset ${row.datasetId} row ${row.rowIndex}`);
+    return deriveMessages(row.rawJson, row.messagesJson, d.mapping, storedRowName(d.name, row.datasetId, row.rowIndex));
   };
 }
 
@@ -190,18 +195,19 @@ export function listImportSkips(db: Db, datasetId: number): Array<{ line: number
 
 interface ExampleDbRow {
   id: number; dataset_id: number; row_index: number; raw_json: string; messages_json: string;
-  text_preview: string; norm_hash: string; n_chars: number; mapping_json: string;
+  text_preview: string; norm_hash: string; n_chars: number; mapping_json: string; dataset_name: string;
 }
 
 function toExample(r: ExampleDbRow): ExampleRow {
-  const messages = deriveMessages(r.raw_json, r.messages_json, JSON.parse(r.mapping_json) as Mapping, `dataset ${r.dataset_id} row ${r.row_index}`);
+  const messages = deriveMessages(r.raw_json, r.messages_json, JSON.parse(r.mapping_json) as Mapping,
+    storedRowName(r.dataset_name, r.dataset_id, r.row_index));
   return {
     id: r.id, datasetId: r.dataset_id, rowIndex: r.row_index, raw: JSON.parse(r.raw_json),
     messages, textPreview: r.text_preview || previewText(messages), normHash: r.norm_hash || normHash(messages), nChars: r.n_chars,
   };
 }
 
-const EXAMPLE_SELECT = 'SELECT e.*, d.mapping_json FROM examples e JOIN datasets d ON d.id = e.dataset_id';
+const EXAMPLE_SELECT = 'SELECT e.*, d.mapping_json, d.name AS dataset_name FROM examples e JOIN datasets d ON d.id = e.dataset_id';
 
 export function getExample(db: Db, exampleId: number): ExampleRow {
   const r = db.prepare(`${EXAMPLE_SELECT} WHERE e.id = ?`).get(exampleId) as ExampleDbRow | undefined;
@@ -245,14 +251,10 @@ export function examplesAfter(db: Db, datasetId: number, afterId: number, limit:
   const rows = examplePager<{ id: number; rowIndex: number; rawJson: string; messagesJson: string }>(
     db, datasetId, 'id, row_index AS rowIndex, raw_json AS rawJson, messages_json AS messagesJson')(afterId, limit);
   if (rows.length === 0) return [];
-  const mapping = JSON.parse(getDatasetMappingJson(db, datasetId)) as Mapping;
-  return rows.map((r) => ({ id: r.id, rowIndex: r.rowIndex, messages: deriveMessages(r.rawJson, r.messagesJson, mapping, `dataset ${datasetId} row ${r.rowIndex}`) }));
-}
-
-function getDatasetMappingJson(db: Db, datasetId: number): string {
-  const m = db.prepare('SELECT mapping_json FROM datasets WHERE id = ?').pluck().get(datasetId) as string | undefined;
-  if (m === undefined) throw new WinnowError('not_found', `dataset ${datasetId} does not exist`);
-  return m;
+  const d = db.prepare('SELECT name, mapping_json AS mappingJson FROM datasets WHERE id = ?').get(datasetId) as { name: string; mappingJson: string } | undefined;
+  if (d === undefined) throw new WinnowError('not_found', `dataset ${datasetId} does not exist`);
+  const mapping = JSON.parse(d.mappingJson) as Mapping;
+  return rows.map((r) => ({ id: r.id, rowIndex: r.rowIndex, messages: deriveMessages(r.rawJson, r.messagesJson, mapping, storedRowName(d.name, datasetId, r.rowIndex)) }));
 }
 
 /** Marks a dataset's examples up to `exampleId` as in the search index. */

@@ -10,6 +10,7 @@ import { WinnowError, toErrorValue } from '../util/errors';
 import { DISCARDABLE_KINDS, RESUMABLE_KINDS, type JobOutcome, type JobProgress } from './types';
 import { discardPartialExport } from '../export/partial';
 import { paramMaskPassState } from '../selection/param-masks-store';
+import { describeSavedImport, savedImport } from '../data/import-saved';
 
 export interface JobExecutor {
   run(
@@ -41,6 +42,8 @@ export class JobManager {
   private live = new Map<string, { eta: number | null; stats: Record<string, number | string>; current?: number; total?: number; message?: string }>();
   private lastPersist = new Map<string, number>();
   private idleWaiters: Array<() => void> = [];
+  /** imports that recoverAfterRestart found stopped after their commit */
+  private stoppedImports: string[] = [];
 
   constructor(
     private readonly db: Database.Database,
@@ -72,13 +75,18 @@ export class JobManager {
           // unreadable params or a locked folder: the job is failed all the same, and the folder is not a bundle
         }
       }
+      const saved = kind === 'import' ? savedImport(this.db, id) : null;
       const error: ApiError = {
         code: 'internal',
-        message: this.canResume(kind, id)
+        message: saved
+          ? `the engine stopped after this import committed: ${describeSavedImport(this.db, saved)}; the search index, ` +
+            'render and duplicate check are finished on resume (starting it again would import the rows twice)'
+          : this.canResume(kind, id)
           ? 'the engine stopped while this job ran; finished work is saved — resume to continue'
           : `the engine stopped while this job ran; nothing partial was kept${removed ? ` (removed the unfinished ${removed})` : ''} — start it again`,
       };
       mark.run(JSON.stringify(error), error.message, id);
+      if (saved) this.stoppedImports.push(id);
     }
     return stale.length;
   }
@@ -162,7 +170,18 @@ export class JobManager {
   /** Whether a stopped job has work to continue from: score and train runs keep it with the run; a parameter-mask pass once it saved state. */
   private canResume(kind: JobKind, jobId: string): boolean {
     if (!RESUMABLE_KINDS.has(kind)) return false;
+    if (kind === 'import') return savedImport(this.db, jobId) !== null;
     return kind !== 'param_mask' || paramMaskPassState(this.db, jobId).exists();
+  }
+
+  /**
+   * Resumes the imports a dead engine stopped after their rows were committed (recoverAfterRestart marked them
+   * failed, saying what was kept), so their search index, render and duplicates finish on this start.
+   */
+  resumeCommittedImports(): string[] {
+    const resumed = this.stoppedImports.splice(0).filter((id) => this.canResume('import', id));
+    for (const id of resumed) this.resume(id);
+    return resumed;
   }
 
   /** Resolves when no job is queued or running (tests and the CLI wait on it). */

@@ -31,7 +31,10 @@ export interface JobOutcome {
 
 export type JobRunner = (ctx: JobContext) => Promise<JobOutcome>;
 
-/** kinds that keep their finished work when stopped; a param_mask job only once its pass has saved state */
-export const RESUMABLE_KINDS: ReadonlySet<JobKind> = new Set<JobKind>(['score', 'train', 'param_mask']);
+/**
+ * kinds that keep their finished work when stopped; a param_mask job only once its pass has saved state, an import
+ * only once its rows are committed (it then finishes the search index, render and duplicates)
+ */
+export const RESUMABLE_KINDS: ReadonlySet<JobKind> = new Set<JobKind>(['score', 'train', 'param_mask', 'import']);
 /** kinds whose saved state `jobs.discard` can drop (a score or train run keeps its results with the run) */
 export const DISCARDABLE_KINDS: ReadonlySet<JobKind> = new Set<JobKind>(['param_mask']);

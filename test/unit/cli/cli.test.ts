@@ -234,7 +234,7 @@ describe('winnow CLI', () => {
   });
 
   it('convert llama2c writes a Hugging Face folder', () => {
-    const src = resolve(ROOT, '../shared/data/stories260K');
+    const src = resolve(ROOT, 'test/fixtures/llama2c');
     const out = join(tmp, 'converted');
     const r = winnow(['convert', 'llama2c', join(src, 'stories260K.bin'), join(src, 'tok512.bin'), out, '--json']);
     expect(r.status, r.stderr).toBe(0);

@@ -35,12 +35,16 @@ describe('previewImport', () => {
     const t = tempDir();
     try {
       const f = join(t.dir, 'custom.csv');
-      writeFileSync(f, 'q,a,id\nWhy?,Because.,1\nHow?,,2\n');
+      writeFileSync(f, 'q,a,id\nWhy?,Because.,1\nHow?,,2\n,Blank.,3\n');
       const p = await previewImport(f, { mapping: { format: 'prompt_completion', prompt: 'q', completion: 'a' } }, tok);
       expect(p.fields).toEqual(['q', 'a', 'id']);
       expect(p.rows[0].messages).toEqual([{ role: 'user', content: 'Why?' }, { role: 'assistant', content: 'Because.' }]);
-      expect(p.rows[1].error).toBe('custom.csv line 3: field "a" is empty');
-      expect(p.confidence).toBe(0.5);
+      // an empty response is a row that teaches nothing, not a malformed one; an empty prompt is malformed
+      expect(p.rows[1].error).toBeUndefined();
+      expect(p.rows[1].messages).toEqual([{ role: 'user', content: 'How?' }, { role: 'assistant', content: '' }]);
+      expect(p.rows[1].nLabel).toBe(0);
+      expect(p.rows[2].error).toBe('custom.csv line 4: field "q" is empty');
+      expect(p.confidence).toBeCloseTo(2 / 3);
     } finally { t.cleanup(); }
     const txt = await previewImport(fixture('stories.txt'), {}, tok);
     expect(txt.format).toBe('text');

@@ -18,9 +18,11 @@ import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { openProjectDb, type Db } from '../../../main/engine/db';
 import { openBundle } from '../../../main/engine/export/bundle';
 import type { ApiInput, ApiName, ApiOutputs } from '../../../preload/contract';
-import { cleanly, count, counts, dbSnapshot, withinTime } from './fuzz';
+import { cleanly, count, counts, dbSnapshot, fuzzParams, fuzzSeed, withinTime } from './fuzz';
 
-const SCALE = Number(process.env.WINNOW_FUZZ_SCALE ?? 1);
+/** this run's fast-check seed (printed; WINNOW_FUZZ_SEED replays it) */
+const SEED = fuzzSeed('bundle');
+
 const DATA = resolve(__dirname, '../../fixtures/data');
 const home = mkdtempSync(join(tmpdir(), 'winnow-fuzz-bundle-'));
 const base = join(home, 'bundle');
@@ -226,8 +228,7 @@ describe('bundles.open on edited bundles', () => {
         count('bundle/edited');
         if ((await openCase(edits, target)) === 'ok') ok++;
       }),
-      // WINNOW_FUZZ_SEED replays a run CI printed (its `seed`)
-      { numRuns: 300 * SCALE, ...(process.env.WINNOW_FUZZ_SEED ? { seed: Number(process.env.WINNOW_FUZZ_SEED) } : {}) },
+      fuzzParams(SEED, 300),
     );
     expect(ok).toBeGreaterThan(0); // harmless edits (e.g. createdAt, notes) still open
   }, 600_000);

@@ -36,3 +36,26 @@ export async function withinTime<T>(ms: number, what: string, f: () => Promise<T
     clearTimeout(timer);
   }
 }
+
+/** WINNOW_FUZZ_SCALE=10 runs ten times the cases (a deeper search than `npm test` affords). */
+export const SCALE = Number(process.env.WINNOW_FUZZ_SCALE ?? 1);
+
+/**
+ * The run's fast-check seed: WINNOW_FUZZ_SEED when set (to replay a run), else a new one each run, so every CI run
+ * explores new cases. Drawn once per harness file and printed, with the scale, so any failure can be replayed:
+ * `WINNOW_FUZZ_SEED=<seed> WINNOW_FUZZ_SCALE=<scale> npx vitest run <file>`.
+ */
+export function fuzzSeed(harness: string): number {
+  const given = process.env.WINNOW_FUZZ_SEED;
+  if (given !== undefined && given !== '' && !/^-?\d+$/.test(given.trim())) {
+    throw new Error(`WINNOW_FUZZ_SEED must be an integer (a seed a fuzz run printed), found "${given}"`);
+  }
+  const seed = given ? Number(given.trim()) : Math.floor(Math.random() * 0x7fffffff);
+  console.log(`fuzz ${harness}: seed ${seed}, scale ${SCALE} (replay: WINNOW_FUZZ_SEED=${seed} WINNOW_FUZZ_SCALE=${SCALE})`);
+  return seed;
+}
+
+/** fast-check parameters for one property: `runs` cases at scale 1, the harness's seed. */
+export function fuzzParams(seed: number, runs: number): { numRuns: number; seed: number } {
+  return { numRuns: Math.max(1, Math.round(runs * SCALE)), seed };
+}

@@ -1,16 +1,22 @@
 /**
  * Hostile data files in every importable format: random text, broken JSON, ragged CSV, NUL bytes, huge fields,
- * wrong record shapes. Each import ends in a result or a WinnowError, and a failed import leaves no partial rows.
+ * wrong record shapes. Each import ends in a result or a WinnowError naming the file, a failed import leaves no partial
+ * rows, and an imported file's rows all map again from what was stored.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { openProjectDb } from '../../../main/engine/db';
 import { importDataset } from '../../../main/engine/data/import';
-import { cleanly, count, counts } from './fuzz';
+import { textIndexBacklog } from '../../../main/engine/data/textIndex';
+import { examplesAfter } from '../../../main/engine/db/datasets';
+import { cleanly, count, counts, fuzzParams, fuzzSeed } from './fuzz';
+
+/** this run's fast-check seed (printed; WINNOW_FUZZ_SEED replays it) */
+const SEED = fuzzSeed('import');
 
 const dir = mkdtempSync(join(tmpdir(), 'winnow-fuzz-imp-'));
 afterAll(() => {
@@ -40,11 +46,22 @@ async function importCase(content: Buffer | string, ext: string, skipMalformed: 
   writeFileSync(file, content);
   const db = openProjectDb(join(dir, `case${n}.winnow`));
   try {
-    const r = await cleanly(() => importDataset(db, { path: file, skipMalformed }));
+    let message = '';
+    const r = await cleanly(() => importDataset(db, { path: file, skipMalformed }).catch((err: Error) => {
+      message = err.message;
+      throw err;
+    }));
     if (r === 'error') {
+      // every import error names the file
+      expect(message).toContain(basename(file));
       // the import is one transaction: nothing of it may remain
       expect(db.prepare('SELECT COUNT(*) FROM datasets').pluck().get()).toBe(0);
       expect(db.prepare('SELECT COUNT(*) FROM examples').pluck().get()).toBe(0);
+    } else {
+      // every stored row maps again as it was imported, and the search index is complete
+      const rows = db.prepare('SELECT COUNT(*) FROM examples').pluck().get() as number;
+      expect(examplesAfter(db, 1, 0, rows + 1)).toHaveLength(rows);
+      expect(textIndexBacklog(db).filter((b) => b.pending > 0)).toEqual([]);
     }
   } finally {
     db.close();
@@ -59,7 +76,7 @@ describe('importers under fuzzing', () => {
         const text = lines.join('\n');
         await importCase(gz ? gzipSync(text) : text, gz ? 'jsonl.gz' : 'jsonl', skip);
       }),
-      { numRuns: 150 },
+      fuzzParams(SEED, 150),
     );
   });
 
@@ -69,7 +86,7 @@ describe('importers under fuzzing', () => {
         count('import/json');
         await importCase(doc, 'json', skip);
       }),
-      { numRuns: 120 },
+      fuzzParams(SEED, 120),
     );
   });
 
@@ -87,7 +104,7 @@ describe('importers under fuzzing', () => {
           await importCase(text, sep === ',' ? 'csv' : 'tsv', skip);
         },
       ),
-      { numRuns: 150 },
+      fuzzParams(SEED, 150),
     );
   });
 
@@ -97,7 +114,7 @@ describe('importers under fuzzing', () => {
         count('import/txt');
         await importCase(text, 'txt', false);
       }),
-      { numRuns: 80 },
+      fuzzParams(SEED, 80),
     );
   });
 });

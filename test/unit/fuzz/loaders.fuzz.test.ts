@@ -10,7 +10,10 @@ import { join, resolve } from 'node:path';
 import { parseModelConfig } from '../../../main/engine/models/config';
 import { loadTokenizer } from '../../../main/engine/models/tokenizer';
 import { renderExample } from '../../../main/engine/data/render';
-import { cleanly, count, counts } from './fuzz';
+import { cleanly, count, counts, fuzzParams, fuzzSeed } from './fuzz';
+
+/** this run's fast-check seed (printed; WINNOW_FUZZ_SEED replays it) */
+const SEED = fuzzSeed('loaders');
 
 const STORIES = resolve(__dirname, '../../../resources/models/stories260K');
 const dir = mkdtempSync(join(tmpdir(), 'winnow-fuzz-load-'));
@@ -36,7 +39,7 @@ describe('config.json under fuzzing', () => {
         const r = await cleanly(() => parseModelConfig(cfg, 'config.json'));
         if (r === 'ok') return;
       }),
-      { numRuns: 400 },
+      fuzzParams(SEED, 400),
     );
     await expect(async () => parseModelConfig({ ...goodLlama, num_attention_heads: 0 }, 'config.json')).rejects.toThrow(/num_attention_heads/);
     await expect(async () => parseModelConfig({ ...goodLlama, model_type: 'mamba' }, 'config.json')).rejects.toThrow(/mamba/);
@@ -48,7 +51,7 @@ describe('config.json under fuzzing', () => {
         count('config.json/random');
         await cleanly(() => parseModelConfig(raw as never, 'config.json'));
       }),
-      { numRuns: 200 },
+      fuzzParams(SEED, 200),
     );
   });
 });
@@ -77,7 +80,7 @@ describe('tokenizer files under fuzzing', () => {
         const cut = text.slice(0, Math.floor((text.length * cutPct) / 100));
         await cleanly(async () => (await loadTokenizer(folder(cut, tokConfig))).encode('x'));
       }),
-      { numRuns: 60 },
+      fuzzParams(SEED, 60),
     );
   });
 
@@ -104,7 +107,7 @@ describe('tokenizer files under fuzzing', () => {
           return renderExample(tok, [{ role: 'user', content: 'What is 2+2?' }, { role: 'assistant', content: '4' }], { labelPolicy: 'assistant' });
         });
       }),
-      { numRuns: 150 },
+      fuzzParams(SEED, 150),
     );
     const tok = await loadTokenizer(folder(JSON.stringify(tokJson), JSON.stringify({ ...cfg, chat_template: "{{ raise_exception('roles must alternate') }}" })));
     await expect(async () => renderExample(tok, [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'ok' }], { labelPolicy: 'assistant' })).rejects.toThrow(/roles must alternate/);

@@ -3,20 +3,25 @@
  * bytes, timestamps, JSON, floats where text is expected), and valid files (generated here with hyparquet-writer,
  * and the pyarrow fixtures: nested messages, snappy, gzip) with a corrupt footer length, wrong magic, truncated row
  * groups, flipped bytes or garbled metadata, and plain random bytes. Each import ends in a result or a WinnowError
- * naming the file, within a time limit, and a refused file leaves the project database exactly as it was.
+ * naming the file, within a time limit, and a refused file leaves the project database exactly as it was; an imported
+ * file's rows all map again from what was stored, and the search index is complete after each import.
+ * WINNOW_FUZZ_VERBOSE=1 prints each case's outcome; WINNOW_FUZZ_KEEP=<folder> copies the cases and the project there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
 import { openProjectDb, type Db } from '../../../main/engine/db';
 import { importDataset } from '../../../main/engine/data/import';
-import { cleanly, count, counts, dbSnapshot, withinTime } from './fuzz';
+import { textIndexBacklog } from '../../../main/engine/data/textIndex';
+import { examplesAfter } from '../../../main/engine/db/datasets';
+import { cleanly, count, counts, dbSnapshot, fuzzParams, fuzzSeed, withinTime } from './fuzz';
 
-/** WINNOW_FUZZ_SCALE=10 runs ten times the cases (a deeper search than `npm test` affords) */
-const SCALE = Number(process.env.WINNOW_FUZZ_SCALE ?? 1);
+/** this run's fast-check seed (printed; WINNOW_FUZZ_SEED replays it) */
+const SEED = fuzzSeed('parquet');
+
 const FIXTURES = resolve(__dirname, '../../fixtures/data');
 const dir = mkdtempSync(join(tmpdir(), 'winnow-fuzz-pq-'));
 let db: Db;
@@ -25,6 +30,7 @@ beforeAll(() => {
 });
 afterAll(() => {
   db.close();
+  if (process.env.WINNOW_FUZZ_KEEP) cpSync(dir, process.env.WINNOW_FUZZ_KEEP, { recursive: true });
   rmSync(dir, { recursive: true, force: true });
   console.log('fuzz cases run:', JSON.stringify(counts));
 });
@@ -81,12 +87,18 @@ async function importCase(bytes: Uint8Array, skipMalformed: boolean): Promise<'o
       }
     }),
   );
-  if (process.env.WINNOW_FUZZ_VERBOSE) console.log(r, message.slice(0, 200));
+  if (process.env.WINNOW_FUZZ_VERBOSE) console.log(name, skipMalformed ? 'skip' : 'strict', r, message.slice(0, 200));
   if (r === 'error') {
     expect(message).toContain(name);
     expect(dbSnapshot(db)).toEqual(before);
   } else {
     expect(dbSnapshot(db).datasets).toBe(before.datasets + 1);
+    // every stored row maps again as it was imported (a NaN stored as JSON null did not, and broke later imports)
+    const id = db.prepare('SELECT MAX(id) FROM datasets').pluck().get() as number;
+    let derived = 0;
+    for (let page = examplesAfter(db, id, 0, 500); page.length; page = examplesAfter(db, id, page[page.length - 1]!.id, 500)) derived += page.length;
+    expect(derived).toBe(dbSnapshot(db).examples - before.examples);
+    expect(textIndexBacklog(db).filter((b) => b.pending > 0)).toEqual([]);
   }
   return r;
 }
@@ -117,6 +129,9 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 function mutate(src: Buffer, m: Mutation): Buffer {
   const b = Buffer.from(src);
   const pos = (f: number, len = b.length) => Math.min(len - 1, Math.floor(f * len));
+  // past the leading magic: a damaged head is refused at once (the 'magic' and 'truncate' mutations cover it), and
+  // flips and cuts there would keep most cases from reaching the footer and the pages
+  const body = (f: number) => 4 + pos(f, b.length - 4);
   if (b.length < 12) return b; // an earlier mutation already cut it to less than a header and a footer
   switch (m.kind) {
     case 'footer-length':
@@ -128,7 +143,7 @@ function mutate(src: Buffer, m: Mutation): Buffer {
     case 'truncate':
       return b.subarray(0, pos(m.at, b.length + 1));
     case 'flip':
-      m.at.forEach((f, i) => (b[pos(f)] = m.values[i]!));
+      m.at.forEach((f, i) => (b[body(f)] = m.values[i]!));
       return b;
     case 'garble-metadata': {
       const [lo, hi] = metadataRange(b);
@@ -137,7 +152,7 @@ function mutate(src: Buffer, m: Mutation): Buffer {
       return b;
     }
     case 'drop-range': {
-      const at = pos(m.at);
+      const at = body(m.at);
       return Buffer.concat([b.subarray(0, at), b.subarray(at + m.length)]);
     }
   }
@@ -151,7 +166,7 @@ describe('Parquet importer under fuzzing', () => {
         count('parquet/odd-types');
         if ((await importCase(bytes, skip)) === 'ok') ok++;
       }),
-      { numRuns: 150 * SCALE },
+      fuzzParams(SEED, 150),
     );
     expect(ok).toBeGreaterThan(0); // the generator makes importable files too, not only refusals
   });
@@ -164,7 +179,7 @@ describe('Parquet importer under fuzzing', () => {
         count('parquet/mutated');
         await importCase(ms.reduce(mutate, src), skip);
       }),
-      { numRuns: 400 * SCALE },
+      fuzzParams(SEED, 400),
     );
   });
 
@@ -176,7 +191,7 @@ describe('Parquet importer under fuzzing', () => {
         const r = await importCase(Buffer.concat([head ? magic : Buffer.alloc(0), body, tail ? magic : Buffer.alloc(0)]), false);
         expect(r).toBe('error');
       }),
-      { numRuns: 150 * SCALE },
+      fuzzParams(SEED, 150),
     );
   });
 });

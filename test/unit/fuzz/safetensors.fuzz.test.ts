@@ -8,7 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../../../main/engine/models/safetensors';
-import { cleanly, count, counts } from './fuzz';
+import { cleanly, count, counts, fuzzParams, fuzzSeed } from './fuzz';
+
+/** this run's fast-check seed (printed; WINNOW_FUZZ_SEED replays it) */
+const SEED = fuzzSeed('safetensors');
 
 const dir = mkdtempSync(join(tmpdir(), 'winnow-fuzz-st-'));
 afterAll(() => {
@@ -36,7 +39,7 @@ describe('safetensors parser under fuzzing', () => {
         count('safetensors/random');
         await cleanly(() => readSafetensors(file(header, body)));
       }),
-      { numRuns: 300 },
+      fuzzParams(SEED, 300),
     );
   });
 
@@ -59,7 +62,7 @@ describe('safetensors parser under fuzzing', () => {
         writeFileSync(p, withLen);
         await cleanly(() => readSafetensors(p));
       }),
-      { numRuns: 200 },
+      fuzzParams(SEED, 200),
     );
     // named problems for the classic cases
     const overlap = file({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12));

@@ -1,6 +1,6 @@
 /**
  * The converted stories260K (resources/models/stories260K, produced by convertLlama2c) against the original
- * llama2.c files (karpathy/tinyllamas stories260K.bin, tok512.bin): same greedy story, and a tokenizer that agrees with llama2.c's encoder.
+ * llama2.c files in test/fixtures/llama2c: same greedy story, and a tokenizer that agrees with llama2.c's encoder.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,9 +12,8 @@ import { disposeModel, loadModel, type LoadedModel } from '../../../main/engine/
 import { readSafetensors } from '../../../main/engine/models/safetensors';
 import { STORIES, tmpDir } from './tiny';
 
-/** the original llama2.c files (shared data folder next to the repo); tests that need them skip without them */
-const SRC = process.env.WINNOW_STORIES_SRC ?? path.resolve(__dirname, '../../../../shared/data/stories260K');
-const HAVE_SRC = fs.existsSync(path.join(SRC, 'tok512.bin'));
+/** the original llama2.c files, committed with their licence (test/fixtures/llama2c/README.md) */
+const SRC = path.resolve(__dirname, '../../fixtures/llama2c');
 
 /** Independent re-implementation of llama2.c's `encode` (run.c): dummy prefix, UTF-8 chars or byte fallback
  *  (id = byte + 3), then repeatedly merge the adjacent pair whose concatenation has the highest score. */
@@ -62,7 +61,7 @@ describe('llama2.c → HF conversion (stories260K)', () => {
     model = await loadModel(STORIES);
   });
 
-  it.skipIf(!HAVE_SRC)('the committed folder is what the converter produces today', () => {
+  it('the committed folder is what the converter produces today', () => {
     const out = tmpDir('conv');
     convertLlama2c(path.join(SRC, 'stories260K.bin'), path.join(SRC, 'tok512.bin'), out);
     for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']) {
@@ -102,7 +101,7 @@ describe('llama2.c → HF conversion (stories260K)', () => {
     expect(snow.ids.map((i) => model.tokenizer.idToToken(i))).toEqual(['▁', '<0xE2>', '<0x98>', '<0x83>']);
   });
 
-  it.skipIf(!HAVE_SRC)('encodes like llama2.c (score-greedy merges over the same vocab)', () => {
+  it('encodes like llama2.c (score-greedy merges over the same vocab)', () => {
     for (const s of ['Once upon a time', 'Once upon a time, there was a little girl named Lily.', 'The cat sat on the mat.']) {
       const ours = model.tokenizer.encode(s).ids;
       expect(ours, s).toEqual(llama2cEncode(path.join(SRC, 'tok512.bin'), s));

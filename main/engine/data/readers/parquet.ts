@@ -15,11 +15,17 @@ const compressors: Compressors = {
   BROTLI: (input) => brotliDecompressSync(input),
 };
 
-/** Parquet values as JSON-safe record values: int64 as a number when exact, else a string; bytes as base64. */
+/**
+ * Parquet values as JSON-safe record values: int64 as a number when exact, else a string; bytes as base64; a float
+ * JSON cannot hold (NaN, ±Infinity) as its text, and a timestamp out of Date's range as null. The record is stored as
+ * JSON and its messages are derived again from that JSON, so a value JSON would change (NaN becomes null) must not
+ * reach the mapping: the stored row would no longer map the way it was imported.
+ */
 function plain(v: unknown): unknown {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
   if (typeof v === 'bigint') return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
   if (v === undefined) return null;
-  if (v instanceof Date) return v.toISOString();
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
   if (Array.isArray(v)) return v.map(plain);
   if (v !== null && typeof v === 'object') {
@@ -38,6 +44,11 @@ function plain(v: unknown): unknown {
 export async function* readParquet(path: string): AsyncGenerator<RecordItem[]> {
   const name = basename(path);
   const file = await asyncBufferFromFile(path); // ENOENT surfaces as the usual not_found
+  // the reader only looks at the footer: a file whose head is damaged would import as if whole
+  const head = file.byteLength >= 4 ? Buffer.from(await file.slice(0, 4)).toString('latin1') : '';
+  if (head !== 'PAR1') {
+    throw new WinnowError('parse_error', `${name}: not a valid Parquet file (damaged or not Parquet: it ${file.byteLength < 4 ? `has only ${file.byteLength} bytes` : 'does not start with "PAR1"'})`);
+  }
   let metadata;
   try {
     metadata = await parquetMetadataAsync(file);
@@ -47,13 +58,24 @@ export async function* readParquet(path: string): AsyncGenerator<RecordItem[]> {
   let start = 0;
   for (const [g, rg] of metadata.row_groups.entries()) {
     const n = Number(rg.num_rows);
+    // a column holds a value (or a null) per row at least: fewer means a damaged footer, and the reader would make up
+    // the missing rows (a field "missing" in rows the file never had)
+    for (const col of rg.columns) {
+      const values = col.meta_data ? Number(col.meta_data.num_values) : n;
+      if (values < n) {
+        throw new WinnowError('parse_error', `${name}: row group ${g + 1} (rows ${start + 1}-${start + n}): the file is damaged: its footer lists ` +
+          `${n} rows, but column "${(col.meta_data?.path_in_schema ?? []).join('.')}" holds ${values} values`);
+      }
+    }
     let rows: Array<Record<string, unknown>>;
     try {
       rows = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: start + n, compressors });
     } catch (err) {
       const msg = (err as Error).message;
-      const codec = /compression codec/i.test(msg) ? ' (Winnow reads uncompressed, snappy, gzip, brotli, zstd and lz4 Parquet)' : '';
-      throw new WinnowError('parse_error', `${name}: row group ${g + 1} (rows ${start + 1}-${start + n}): ${msg}${codec}`);
+      const at = `${name}: row group ${g + 1} (rows ${start + 1}-${start + n})`;
+      if (/compression codec/i.test(msg)) throw new WinnowError('parse_error', `${at}: ${msg} (Winnow reads uncompressed, snappy, gzip, brotli, zstd and lz4 Parquet)`);
+      // the footer was read, so what fails here is the row group's pages: damage, or a page kind the reader lacks
+      throw new WinnowError('parse_error', `${at}: cannot be read — the file is damaged or uses a Parquet feature Winnow does not read (${msg})`);
     }
     yield rows.map((r, i) => ({ line: start + i + 1, record: plain(r) }));
     start += n;

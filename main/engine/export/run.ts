@@ -285,8 +285,11 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
     let tokenPolicyName: string | null = null;
     let tokenPolicySpec: TokenPolicySpec | null = null;
     if (req.what.includes('token_masks') && tok) {
-      for (const d of dsIds) await renderDataset(db, d, tok, DEFAULT_RENDER);
-      renderInfo = { labelPolicy: DEFAULT_RENDER.labelPolicy, maxTokens: DEFAULT_RENDER.maxTokens ?? null };
+      // a training run's rows as it rendered them (its max_tokens decides truncation and which rows keep a trained token)
+      const runMax = req.trainRunId ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as { maxTokens?: number }).maxTokens : undefined;
+      const render = { ...DEFAULT_RENDER, maxTokens: runMax ?? DEFAULT_RENDER.maxTokens };
+      for (const d of dsIds) await renderDataset(db, d, tok, render);
+      renderInfo = { labelPolicy: render.labelPolicy, maxTokens: render.maxTokens ?? null };
       const out = createWriteStream(at(EXPORT_FILES.tokenMasks));
       const spans = createWriteStream(at(EXPORT_FILES.tokenSpans));
       const policy = tokenPolicyOf(db, req);

@@ -95,9 +95,9 @@ def mulberry32(seed):
     return rand
 
 
-def trainable_rows(rows):
-    """Rows with at least one trained token (Winnow leaves the others out)."""
-    return [r for r in rows if any(l != IGNORE for l in r["labels"])]
+def trainable_rows(rows, max_tokens=None):
+    """Rows with at least one trained token within max_tokens (Winnow leaves the others out)."""
+    return [r for r in rows if any(l != IGNORE for l in r["labels"][:max_tokens])]
 
 
 def split_eval(rows, eval_fraction, seed):
@@ -439,7 +439,7 @@ def main():
 
     if not cfg.get("token_masks"):
         raise SystemExit("this bundle has no token_masks.jsonl: export it with token masks")
-    rows = trainable_rows(load_rows(os.path.join(HERE, cfg["token_masks"])))
+    rows = trainable_rows(load_rows(os.path.join(HERE, cfg["token_masks"])), hyper["max_tokens"])
     if not rows:
         raise SystemExit("token_masks.jsonl has no row with a trained token")
     held, train = split_eval(rows, hyper["eval_fraction"], hyper["seed"])

@@ -65,7 +65,7 @@ def main():
     model = RefLM(mcfg, state)
     trainable = th.apply_layer_mask(model, th.load_layer_mask(os.path.join(a.bundle, cfg["layer_mask"])))
     initial = {n: p.detach().clone() for n, p in model.named_parameters()}
-    rows = th.trainable_rows(th.load_rows(os.path.join(a.bundle, cfg["token_masks"])))
+    rows = th.trainable_rows(th.load_rows(os.path.join(a.bundle, cfg["token_masks"])), hyper["max_tokens"])
     held, train = th.split_eval(rows, hyper["eval_fraction"], hyper["seed"])
     pad_id = cfg["model"]["pad_id"]
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model

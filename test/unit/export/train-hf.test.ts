@@ -43,8 +43,14 @@ const ROWS = 12;
 /** Tolerances: float32 on both sides, different summation orders (tfjs cpu vs torch). */
 const LOSS_REL = 1e-5;
 const GRAD_REL = 1e-4; // max |Δ| over a tensor / max |g| of that tensor
-const WEIGHT_ABS = 1e-6; // after one AdamW step of lr ≤ 0.02
-const DDP_REL = 1e-6;
+/**
+ * After one AdamW step each entry moves by lr·g/(|g| + ε) ≈ ±lr: where |g| is within float noise of 0 its sign (so a
+ * step of 2·lr) is arbitrary. Entries with |g| ≥ STABLE_G·max|g| must agree to WEIGHT_ABS; the others (counted and
+ * reported) only within one step either way.
+ */
+const WEIGHT_ABS = 1e-6;
+const STABLE_G = 1e-3;
+const DDP_REL = 1e-5;
 
 async function call<N extends ApiName>(s: EngineService, name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
   const r = await s.call(name, input);
@@ -65,7 +71,9 @@ interface StepJson {
 }
 
 function runDriver(bundle: string, out: string, procs: number): StepJson {
-  execFileSync(PYTHON, ['-m', 'torch.distributed.run', '--standalone', '--nnodes', '1', '--nproc_per_node', String(procs), DRIVER, '--bundle', bundle, '--out', out], {
+  // --redirects/--tee 1: torch 1.13's launcher under Python 3.11 reads their default "0" as None and fails
+  const launch = ['-m', 'torch.distributed.run', '--standalone', '--nnodes', '1', '--nproc_per_node', String(procs), '--redirects', '1', '--tee', '1'];
+  execFileSync(PYTHON, [...launch, DRIVER, '--bundle', bundle, '--out', out], {
     stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OMP_NUM_THREADS: '1' }, timeout: 240_000,
   });
   return JSON.parse(readFileSync(join(out, 'step.json'), 'utf8')) as StepJson;
@@ -83,7 +91,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-describe.skipIf(!hasTorch)('train_hf.py against Winnow’s training step', () => {
+describe.skipIf(!hasTorch)(`train_hf.py against Winnow’s training step${SKIP ? ` — skipped: ${SKIP}` : ''}`, () => {
   let home: string;
   let service: EngineService;
   let bundle: string;
@@ -141,6 +149,9 @@ describe.skipIf(!hasTorch)('train_hf.py against Winnow’s training step', () =>
       '`llamafactory-cli train llamafactory.yaml`']) expect(readme).toContain(c);
     expect(readFileSync(join(bundle, 'accelerate_fsdp.yaml'), 'utf8')).toMatch(/fsdp_use_orig_params: true/);
     expect(JSON.parse(readFileSync(join(bundle, 'ds_zero2.json'), 'utf8')).zero_optimization.stage).toBe(2);
+    // the script's command line parses (its --help needs only torch; training itself needs transformers)
+    const help = execFileSync(PYTHON, [join(bundle, 'train_hf.py'), '--help'], { encoding: 'utf8' });
+    for (const opt of ['--model', '--output-dir', '--save', '--steps', '--batch-size', '--grad-accum', '--dtype']) expect(help).toContain(opt);
   });
 
   it('(a) requires_grad only on the layer mask’s tensors, and only they change', () => {
@@ -176,6 +187,7 @@ describe.skipIf(!hasTorch)('train_hf.py against Winnow’s training step', () =>
       const weights = { ...m.weights, ...Object.fromEntries(vars) };
       const padId = m.tokenizer.padId ?? m.tokenizer.eosId ?? 0;
       const grads = readSafetensors(join(home, 'out1', 'grads.safetensors')).tensors;
+      const winnowGrad = new Map<string, Float32Array>();
       for (const dft of [true, false]) {
         // Winnow's step (training/run.ts): per micro-batch loss and gradients, summed, over the accumulation
         let loss = 0;
@@ -207,6 +219,7 @@ describe.skipIf(!hasTorch)('train_hf.py against Winnow’s training step', () =>
           expect(rel, `${key} gradient of ${n}: max |Δ| / max |g|`).toBeLessThanOrEqual(GRAD_REL);
         }
         figures[`grad_rel_${key}`] = worst;
+        if (dft === cfg.dftWeight) for (const [n, g] of acc) winnowGrad.set(n, g);
         expect([...grads.keys()].filter((k) => k.startsWith(`${key}/`)).map((k) => k.slice(key.length + 1)).sort()).toEqual([...acc.keys()].sort());
       }
       expect(one.step_loss).toBeCloseTo(one.loss.dft, 6);
@@ -217,9 +230,26 @@ describe.skipIf(!hasTorch)('train_hf.py against Winnow’s training step', () =>
       const tuned = readCheckpoint(tunedDir).tensors;
       const after = readSafetensors(join(home, 'out1', 'after.safetensors')).tensors;
       let worstW = 0;
-      for (const [n, t] of after) worstW = Math.max(worstW, maxDiff(t.data, tuned.get(n)!.data));
+      let unstable = 0;
+      let total = 0;
+      for (const [n, t] of after) {
+        const g = winnowGrad.get(n)!;
+        const w = tuned.get(n)!.data;
+        const floor = STABLE_G * maxAbs(g);
+        for (let i = 0; i < g.length; i++) {
+          total++;
+          const d = Math.abs(t.data[i]! - w[i]!);
+          if (Math.abs(g[i]!) >= floor) worstW = Math.max(worstW, d);
+          else {
+            unstable++;
+            expect(d, `${n}[${i}]: |g| ${g[i]} below the sign-stable floor`).toBeLessThanOrEqual(2 * one.lr + WEIGHT_ABS);
+          }
+        }
+      }
       figures.weights_abs = worstW;
-      expect(worstW, 'updated weights: max |Δ| vs Winnow’s run').toBeLessThanOrEqual(WEIGHT_ABS);
+      figures.weights_near_zero_grad = unstable / total;
+      expect(worstW, 'updated weights: max |Δ| vs Winnow’s run where |g| ≥ 1e-3·max|g|').toBeLessThanOrEqual(WEIGHT_ABS);
+      expect(unstable / total, 'share of entries with a gradient within noise of 0').toBeLessThan(0.05);
       // the changed-tensors folder train_hf.py wrote loads back into Winnow, as the base plus those tensors
       const back = await loadModel(join(home, 'out1', 'delta'));
       try {
@@ -255,8 +285,4 @@ describe.skipIf(!hasTorch)('train_hf.py against Winnow’s training step', () =>
     figures.ddp_weights_abs = worstW;
     expect(worstW).toBeLessThanOrEqual(WEIGHT_ABS);
   });
-});
-
-describe.runIf(!hasTorch)('train_hf.py against Winnow’s training step (skipped)', () => {
-  it.skip(SKIP, () => {});
 });

@@ -48,7 +48,7 @@ export function bundleReadme(i: ReadmeInput): string {
       '',
       `Policy: \`${i.tokenPolicy}\`. \`token_masks.jsonl\` is exact for this tokenizer: \`labels\` is the token id where the loss counts and −100 where it does not (the Hugging Face convention; position 0 never counts).`,
       '`token_masks.spans.jsonl` is the same choice without a tokenizer: per message, `[start, end)` ranges of its `content` (Unicode code points, i.e. Python string indices) that are trained on, and `turn_end_trained` when the template text closing that turn (e.g. the eos) is trained too. To re-apply it with another tokenizer, train on a token when its characters overlap a trained range.',
-      'TRL (`train_trl.py`) and Axolotl (`axolotl.yaml`) use the pre-tokenized rows, so the mask applies exactly. LLaMA-Factory re-tokenizes `subset.messages.jsonl` with its own template and masks the prompt itself: that matches only the `response` policy with the same chat template, and does not carry hand-edited masks.',
+      '`train_hf.py`, TRL (`train_trl.py`) and Axolotl (`axolotl.yaml`) use the pre-tokenized rows, so the mask applies exactly. LLaMA-Factory re-tokenizes `subset.messages.jsonl` with its own template and masks the prompt itself: that matches only the `response` policy with the same chat template, and does not carry hand-edited masks.',
       '',
     );
   }

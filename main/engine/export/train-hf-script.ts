@@ -182,6 +182,16 @@ def apply_layer_mask(model, names):
     return sorted(n for n, p in params.items() if p.requires_grad)
 
 
+def no_dropout(model):
+    """Winnow trains without dropout (GPT-2's configs set 0.1): every torch Dropout of the model gets p = 0."""
+    n = 0
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd):
+            m.p = 0.0
+            n += 1
+    return n
+
+
 def trainable_names(model):
     return sorted(n for n, p in model.named_parameters() if p.requires_grad)
 
@@ -428,6 +438,7 @@ def main():
     if pad_id is None:
         pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     model = AutoModelForCausalLM.from_pretrained(a.model, torch_dtype=getattr(torch, a.dtype))
+    no_dropout(model)  # before LoRA: its own lora_dropout stays as the bundle sets it
     if lora:
         model = apply_lora(model, lora)
     elif cfg.get("layer_mask"):

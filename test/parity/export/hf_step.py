@@ -63,6 +63,7 @@ def main():
     base_dir = cfg["model"]["path"]
     mcfg, state = load_folder(base_dir)
     model = RefLM(mcfg, state)
+    assert th.no_dropout(model) == 0  # the reference has no dropout; train_hf.py zeroes an HF model's
     trainable = th.apply_layer_mask(model, th.load_layer_mask(os.path.join(a.bundle, cfg["layer_mask"])))
     initial = {n: p.detach().clone() for n, p in model.named_parameters()}
     rows = th.trainable_rows(th.load_rows(os.path.join(a.bundle, cfg["token_masks"])), hyper["max_tokens"])

@@ -27,7 +27,7 @@ import { createTokenMasker, type TokenPolicySpec } from '../selection/token-poli
 import { layerMaskForms, type LayerMaskForms } from './layer-formats';
 import { axolotlYaml, llamaFactoryDatasetInfo, llamaFactoryYaml, trlScript, type TrainerSettings } from './configs';
 import { bundleReadme } from './readme';
-import { TRAIN_HF_FILES, accelerateDeepspeedYaml, accelerateFsdpYaml, dsZero2Json, hfHyper, winnowTrainJson, type RunConfigLike } from './train-hf';
+import { TRAIN_HF_FILES, accelerateDeepspeedYaml, accelerateFsdpYaml, dsZero2Json, hfHyper, hfNotes, winnowTrainJson, type RunConfigLike } from './train-hf';
 import { TRAIN_HF_PY } from './train-hf-script';
 import { exportTarget, partialDirOf, publishExport } from './partial';
 import { PARAM_MASK_FILES, paramMaskIdOf, writeChangedWeights, writeParamMaskFiles } from './param-mask';
@@ -412,6 +412,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
         { file: EXPORT_FILES.llamafactory, what: 'LLaMA-Factory config (freeze tuning) with dataset_info.json' },
       );
       if (!req.what.includes('token_masks')) notes.push('train_trl.py, train_hf.py and axolotl.yaml read token_masks.jsonl, which this export does not include.');
+      notes.push(...hfNotes(runCfg, { subsetId: req.subsetId, datasetId: req.datasetId, hasLayerMask: req.what.includes('layer_mask'), hasLora: Boolean(runCfg?.lora) }));
       if (!req.what.includes('subset')) notes.push('llamafactory.yaml reads subset.messages.jsonl, which this export does not include.');
     }
 

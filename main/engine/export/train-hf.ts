@@ -47,7 +47,19 @@ export interface HfHyper {
 export interface RunConfigLike {
   steps?: number; batchSize?: number; gradAccum?: number; lr?: number; optimizer?: 'adamw' | 'sgd'; weightDecay?: number;
   schedule?: 'constant' | 'linear' | 'cosine'; warmupSteps?: number; clipNorm?: number | null; maxTokens?: number; seed?: number;
-  evalFraction?: number; dftWeight?: boolean; lora?: LoraBlock | null;
+  evalFraction?: number; dftWeight?: boolean; lora?: LoraBlock | null; subsetId?: number | null; datasetId?: number; paramMaskId?: number;
+}
+
+/** What train_hf.py will not do as the run did, for the bundle's README notes. */
+export function hfNotes(run: RunConfigLike | null, exp: { subsetId: number | null; datasetId?: number; hasLayerMask: boolean; hasLora: boolean }): string[] {
+  const notes: string[] = [];
+  if (!exp.hasLayerMask && !exp.hasLora) notes.push('train_hf.py trains every tensor: this export has no layer_mask.json (and no LoRA block).');
+  if (!run) return notes;
+  if (run.paramMaskId !== undefined) notes.push(`The training run used parameter mask #${run.paramMaskId}; train_hf.py trains the whole tensors of layer_mask.json, not only the mask's entries.`);
+  if ((run.subsetId ?? null) !== exp.subsetId || (exp.subsetId === null && run.datasetId !== exp.datasetId)) {
+    notes.push('The exported rows are not the training run\'s rows (another subset or dataset), so train_hf.py draws other batches than the run did.');
+  }
+  return notes;
 }
 
 /**

@@ -24,7 +24,8 @@ import { disposeModel, loadModel } from '../../../main/engine/models/model';
 import { readCheckpoint, readSafetensors } from '../../../main/engine/models/safetensors';
 import { loadTrainData, microBatch } from '../../../main/engine/training/data';
 import { lossOnBatch, trainTokenPolicy } from '../../../main/engine/training/run';
-import type { ApiInput, ApiName, ApiOutputs, Job, TrainConfig } from '../../../preload/contract';
+import { TrainConfigSchema, type ApiInput, type ApiName, type ApiOutputs, type Job, type TrainConfig } from '../../../preload/contract';
+import { hfHyper, hfNotes } from '../../../main/engine/export/train-hf';
 import { GSM8K, writeBase } from '../../parity/tuned/tuned';
 
 const PYTHON = '/usr/bin/python3';
@@ -284,5 +285,30 @@ describe.skipIf(!hasTorch)(`train_hf.py against Winnow’s training step${SKIP ?
     for (const [n, t] of a1) worstW = Math.max(worstW, maxDiff(a2.get(n)!.data, t.data));
     figures.ddp_weights_abs = worstW;
     expect(worstW).toBeLessThanOrEqual(WEIGHT_ABS);
+  });
+});
+
+describe('winnow_train.json settings', () => {
+  it('takes a run’s hyper-parameters, else Winnow’s training defaults over one pass of the rows', () => {
+    const run = { steps: 30, batchSize: 8, gradAccum: 2, lr: 5e-4, optimizer: 'sgd', weightDecay: 0.1, schedule: 'linear', warmupSteps: 3, clipNorm: null, maxTokens: 128, seed: 4, evalFraction: 0, dftWeight: true } as const;
+    expect(hfHyper(run, 1000, { maxTokens: 512 })).toEqual({
+      steps: 30, batch_size: 8, grad_accum: 2, lr: 5e-4, optimizer: 'sgd', weight_decay: 0.1, schedule: 'linear', warmup_steps: 3, clip_norm: null,
+      max_tokens: 128, seed: 4, eval_fraction: 0, dft_weight: true,
+    });
+    // the defaults are the contract's (TrainConfigSchema), steps one pass: ceil(10 / (4 · 1))
+    const d = TrainConfigSchema.parse({ modelId: 1, subsetId: null, layers: 'all', steps: 1 });
+    expect(hfHyper(null, 10, { maxTokens: 512 })).toEqual({
+      steps: 3, batch_size: d.batchSize, grad_accum: d.gradAccum, lr: d.lr, optimizer: d.optimizer, weight_decay: d.weightDecay, schedule: d.schedule,
+      warmup_steps: d.warmupSteps, clip_norm: d.clipNorm, max_tokens: 512, seed: d.seed, eval_fraction: d.evalFraction, dft_weight: d.dftWeight,
+    });
+  });
+
+  it('notes where train_hf.py cannot do what the run did', () => {
+    expect(hfNotes(null, { subsetId: 3, hasLayerMask: true, hasLora: false })).toEqual([]);
+    expect(hfNotes(null, { subsetId: 3, hasLayerMask: false, hasLora: false })[0]).toMatch(/trains every tensor/);
+    expect(hfNotes({ subsetId: 3 }, { subsetId: 3, hasLayerMask: true, hasLora: false })).toEqual([]);
+    expect(hfNotes({ subsetId: null, datasetId: 2 }, { subsetId: null, datasetId: 2, hasLayerMask: true, hasLora: false })).toEqual([]);
+    expect(hfNotes({ subsetId: 3 }, { subsetId: 4, hasLayerMask: true, hasLora: false })[0]).toMatch(/not the training run's rows/);
+    expect(hfNotes({ subsetId: 3, paramMaskId: 7 }, { subsetId: 3, hasLayerMask: true, hasLora: false })[0]).toMatch(/parameter mask #7/);
   });
 });

@@ -9,8 +9,9 @@ changed-tensors writer and Winnow's content hash. Runs as one process or under t
   /usr/bin/python3 -m torch.distributed.run --standalone --nproc_per_node 2 test/parity/export/hf_step.py --bundle B --out O
 
 Rank 0 writes to O: step.json (requires_grad names, micro-batch example ids, losses, changed tensors, content hash),
-grads.safetensors ("dft/NAME" and "plain/NAME": the step's accumulated gradients, as DDP averaged them), after.safetensors
-(the trainable tensors after the optimizer step) and delta/ (the changed-tensors form). test/unit/export/train-hf.test.ts
+grads.safetensors ("dft/NAME" and "plain/NAME": the first step's accumulated gradients, as DDP averaged them),
+after1.safetensors and after.safetensors (the trainable tensors after the first and the last step of the run's steps),
+step losses, and delta/ (the changed-tensors form of the final weights). test/unit/export/train-hf.test.ts
 compares them with Winnow's own step.
 """
 import argparse
@@ -88,6 +89,13 @@ def main():
     optimizer = th.make_optimizer(params, hyper)
     step_loss = th.accumulate_gradients(net, th.step_parts(train, hyper, 0, rank, world, pad_id), dft, world, None, no_sync)
     norm = th.optimizer_step(optimizer, params, lr, hyper["clip_norm"])
+    after1 = {n: p.detach().clone() for n, p in model.named_parameters() if n in trainable}
+    # the run's remaining steps, as main() takes them
+    step_losses = [step_loss]
+    for step in range(1, hyper["steps"]):
+        lr_k = th.lr_at(hyper["schedule"], hyper["lr"], step, hyper["steps"], hyper["warmup_steps"])
+        step_losses.append(th.accumulate_gradients(net, th.step_parts(train, hyper, step, rank, world, pad_id), dft, world, None, no_sync))
+        th.optimizer_step(optimizer, params, lr_k, hyper["clip_norm"])
     now = dict(model.named_parameters())
     changed = sorted(th.changed_tensors(now, initial))
 
@@ -96,6 +104,7 @@ def main():
         saved = th.save_changed(os.path.join(a.out, "delta"), {n: now[n] for n in trainable}, {n: initial[n] for n in trainable}, base_dir,
                                 {"trainedBy": "hf_step.py"})
         write_safetensors(os.path.join(a.out, "grads.safetensors"), grads)
+        write_safetensors(os.path.join(a.out, "after1.safetensors"), after1)
         write_safetensors(os.path.join(a.out, "after.safetensors"), {n: now[n] for n in trainable})
         micro = [[r["example_id"] for r in th.micro_batch(train, hyper["seed"], k, hyper["batch_size"])] for k in range(hyper["grad_accum"])]
         with open(os.path.join(a.out, "step.json"), "w", encoding="utf-8") as f:
@@ -104,7 +113,7 @@ def main():
                 "train_ids": [r["example_id"] for r in train], "held_ids": [r["example_id"] for r in held],
                 "micro_batches": micro, "tokens": [th.count_targets(th.micro_batch(train, hyper["seed"], k, hyper["batch_size"]), hyper["max_tokens"])
                                                    for k in range(hyper["grad_accum"])],
-                "loss": losses, "step_loss": step_loss, "lr": lr, "grad_norm": norm, "changed": changed, "saved": saved,
+                "loss": losses, "step_loss": step_loss, "step_losses": step_losses, "lr": lr, "grad_norm": norm, "changed": changed, "saved": saved,
                 "hash": th.winnow_model_hash(base_dir),
             }, f, indent=1)
     if world > 1:

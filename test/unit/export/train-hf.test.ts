@@ -10,7 +10,8 @@
  *       optimizer step on Winnow's gradients; its loss curve over the run's steps is the run's, and its final weights
  *       are the tensors the run saved; its changed-tensors folder loads back into Winnow (base content hash included);
  *   (c) 2 DDP processes give the gradients (and the weights) of 1 process on the whole micro-batch.
- * Needs Debian's python3-torch (/usr/bin/python3); skipped, saying so in its title, where that python cannot import torch. */
+ * Needs Debian's python3-torch (/usr/bin/python3); skipped, saying so in its title, where that python cannot import torch.
+ */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';

@@ -352,7 +352,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
         { file: PARAM_MASK_FILES.tensors, what: `parameter mask "${pm.name}" (${pm.method}): one uint8 tensor per opened tensor, same name and shape as the model's, 1 = trainable; tensors not listed are frozen` },
         { file: PARAM_MASK_FILES.info, what: 'the parameter mask\'s settings, counts, provenance and how to apply it in PyTorch' },
       );
-      notes.push(`The parameter mask opens ${pm.trainableParams} entries of ${pm.tensors.length} tensor(s); the trainer configs here do not apply it (see ${PARAM_MASK_FILES.info}, "how_to_apply").`);
+      notes.push(`The parameter mask opens ${pm.trainableParams} entries of ${pm.tensors.length} tensor(s); train_hf.py applies it (python and torchrun); train_trl.py, axolotl.yaml and llamafactory.yaml do not (see ${PARAM_MASK_FILES.info}, "how_to_apply").`);
       tick('parameter mask');
     }
 
@@ -390,7 +390,8 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       const hfConfig = winnowTrainJson({
         model: { path: model.path, architecture: model.architecture, padId: tok ? tok.padId ?? tok.eosId ?? 0 : null },
         tokenizerId: tok?.id ?? '', tokenMasks: req.what.includes('token_masks') ? EXPORT_FILES.tokenMasks : null, tokenPolicy: tokenPolicySpec,
-        layerMask: req.what.includes('layer_mask') ? EXPORT_FILES.layerMask : null, lora: runCfg?.lora ?? null, trainRunId: req.trainRunId ?? null, hyper,
+        layerMask: req.what.includes('layer_mask') ? EXPORT_FILES.layerMask : null, paramMask: req.what.includes('param_mask') ? PARAM_MASK_FILES.tensors : null,
+        lora: runCfg?.lora ?? null, trainRunId: req.trainRunId ?? null, hyper,
       });
       writeFileSync(at(EXPORT_FILES.hf), TRAIN_HF_PY);
       writeFileSync(at(EXPORT_FILES.hfConfig), JSON.stringify(hfConfig, null, 2) + '\n');
@@ -412,7 +413,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
         { file: EXPORT_FILES.llamafactory, what: 'LLaMA-Factory config (freeze tuning) with dataset_info.json' },
       );
       if (!req.what.includes('token_masks')) notes.push('train_trl.py, train_hf.py and axolotl.yaml read token_masks.jsonl, which this export does not include.');
-      notes.push(...hfNotes(runCfg, { subsetId: req.subsetId, datasetId: req.datasetId, hasLayerMask: req.what.includes('layer_mask'), hasLora: Boolean(runCfg?.lora) }));
+      notes.push(...hfNotes(runCfg, { subsetId: req.subsetId, datasetId: req.datasetId, hasLayerMask: req.what.includes('layer_mask'), hasParamMask: req.what.includes('param_mask'), hasLora: Boolean(runCfg?.lora) }));
       if (!req.what.includes('subset')) notes.push('llamafactory.yaml reads subset.messages.jsonl, which this export does not include.');
     }
 

@@ -15,6 +15,8 @@ It applies what the bundle carries and trains the way Winnow's run was set up (w
     they are (padding adds -100, nothing is re-tokenized);
   - layer mask: requires_grad is True only for the tensors named in layer_mask.json (Hugging Face names);
     or, when winnow_train.json has a "lora" block, a PEFT LoRA adapter with those settings;
+  - parameter mask (param_mask.safetensors, when the bundle has one): only its tensors train, their gradients are
+    masked before clipping and the entries it leaves frozen keep their exact base values (python and torchrun);
   - the loss of a micro-batch is the sum of the trained tokens' losses over the number of trained tokens in the
     whole micro-batch (across every process), optionally DFT-weighted; accumulation averages micro-batches;
   - the data order, held-out rows, optimizer (AdamW or SGD, decoupled weight decay), warm-up + schedule and
@@ -192,6 +194,63 @@ def no_dropout(model):
     return n
 
 
+_ST_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "U8": torch.uint8, "I64": torch.int64}
+
+
+def read_safetensors(path):
+    """name -> tensor of a .safetensors file (the dtypes Winnow writes)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = e["data_offsets"]
+        out[name] = torch.frombuffer(bytearray(data[a:b]), dtype=_ST_DTYPES[e["dtype"]]).reshape(e["shape"]) if b > a else \
+            torch.zeros(e["shape"], dtype=_ST_DTYPES[e["dtype"]])
+    return out
+
+
+class ParamMask:
+    """Winnow's parameter mask (param_mask.safetensors: 1 = trainable; tensors not listed are frozen). Only the listed
+    tensors get requires_grad; mask_gradients() zeroes the frozen entries' gradients (before clipping, so the norm and
+    the moments see only trainable entries) and restore_frozen() puts back their base values after each optimizer
+    step (weight decay would move them), so every frozen entry stays bit-identical, as in Winnow."""
+
+    def __init__(self, model, masks):
+        params = dict(model.named_parameters())
+        bad = sorted(n for n, m in masks.items() if n not in params or tuple(params[n].shape) != tuple(m.shape))
+        if bad:
+            raise SystemExit(f"the parameter mask names tensors this model does not have with that shape: {bad[:5]}")
+        for name, p in params.items():
+            p.requires_grad_(name in masks)
+        self.masks = {n: m.to(params[n].device).bool() for n, m in masks.items()}
+        self.base = {n: params[n].detach().clone() for n in masks}
+
+    def _on(self, name, p):
+        if self.masks[name].device != p.device:  # the model moved to its device after the mask was read
+            self.masks[name] = self.masks[name].to(p.device)
+            self.base[name] = self.base[name].to(p.device)
+        return self.masks[name]
+
+    def mask_gradients(self, model):
+        for name, p in model.named_parameters():
+            if name in self.masks and p.grad is not None:
+                p.grad.mul_(self._on(name, p).to(p.grad.dtype))
+
+    @torch.no_grad()
+    def restore_frozen(self, model):
+        for name, p in model.named_parameters():
+            if name in self.masks:
+                p.copy_(torch.where(self._on(name, p), p, self.base[name]))
+
+
+def load_param_mask(path):
+    return {n: t.bool() for n, t in read_safetensors(path).items()}
+
+
 def trainable_names(model):
     return sorted(n for n, p in model.named_parameters() if p.requires_grad)
 
@@ -266,15 +325,20 @@ def make_optimizer(params, hyper):
     return torch.optim.AdamW(params, lr=hyper["lr"], betas=(0.9, 0.999), eps=1e-8, weight_decay=hyper.get("weight_decay", 0.0))
 
 
-def optimizer_step(optimizer, params, lr, clip_norm, clip=None):
-    """Set the step's learning rate, clip the global gradient norm (torch.nn.utils.clip_grad_norm_), step."""
+def optimizer_step(optimizer, params, lr, clip_norm, clip=None, param_mask=None, model=None):
+    """Set the step's learning rate, mask the gradients (a parameter mask), clip the global gradient norm
+    (torch.nn.utils.clip_grad_norm_), step, and put back the parameter mask's frozen entries."""
     for g in optimizer.param_groups:
         g["lr"] = lr
+    if param_mask is not None:
+        param_mask.mask_gradients(model)
     norm = None
     if clip_norm:
         norm = float((clip or torch.nn.utils.clip_grad_norm_)(params, clip_norm))
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
+    if param_mask is not None:
+        param_mask.restore_frozen(model)
     return norm
 
 
@@ -398,7 +462,9 @@ def main():
     a = ap.parse_args()
     hyper.update(steps=a.steps, lr=a.lr, batch_size=a.batch_size, grad_accum=a.grad_accum)
     lora = cfg.get("lora")
-    save = a.save or ("adapter" if lora else "changed" if cfg.get("layer_mask") and os.path.isdir(a.model) else "full")
+    pm_file = cfg.get("param_mask")
+    masked = cfg.get("layer_mask") or pm_file
+    save = a.save or ("adapter" if lora else "changed" if masked and os.path.isdir(a.model) else "full")
     if save == "adapter" and not lora:
         raise SystemExit("--save adapter needs a LoRA bundle (winnow_train.json has no lora block)")
     if save == "changed" and not os.path.isdir(a.model):
@@ -408,6 +474,8 @@ def main():
 
     acc = None
     use_ds = os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+    if pm_file and (use_ds or os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"):
+        raise SystemExit("a parameter mask needs whole tensors on each process: run with python or torchrun, not FSDP or DeepSpeed")
     if any(k.startswith("ACCELERATE_") for k in os.environ):  # started by "accelerate launch"
         from accelerate import Accelerator
 
@@ -439,8 +507,11 @@ def main():
         pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     model = AutoModelForCausalLM.from_pretrained(a.model, torch_dtype=getattr(torch, a.dtype))
     no_dropout(model)  # before LoRA: its own lora_dropout stays as the bundle sets it
+    param_mask = None
     if lora:
         model = apply_lora(model, lora)
+    elif pm_file:
+        param_mask = ParamMask(model, load_param_mask(os.path.join(HERE, pm_file)))  # its tensors, not the layer mask's
     elif cfg.get("layer_mask"):
         apply_layer_mask(model, load_layer_mask(os.path.join(HERE, cfg["layer_mask"])))
     names = trainable_names(model)
@@ -466,6 +537,7 @@ def main():
         optimizer = acc.prepare(make_optimizer([p for p in model.parameters() if p.requires_grad], hyper))
     else:
         model.to(device)
+        inner = model
         if world > 1:
             model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], hyper)
@@ -487,7 +559,7 @@ def main():
             optimizer.zero_grad()
             norm = None
         else:
-            norm = optimizer_step(optimizer, params, lr, hyper["clip_norm"], clip)
+            norm = optimizer_step(optimizer, params, lr, hyper["clip_norm"], clip, param_mask, inner if acc is None else acc.unwrap_model(model))
         if main_proc:
             print(json.dumps({"step": step + 1, "loss": loss, "lr": lr, "grad_norm": norm}), flush=True)
 

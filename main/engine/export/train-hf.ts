@@ -51,11 +51,16 @@ export interface RunConfigLike {
 }
 
 /** What train_hf.py will not do as the run did, for the bundle's README notes. */
-export function hfNotes(run: RunConfigLike | null, exp: { subsetId: number | null; datasetId?: number; hasLayerMask: boolean; hasLora: boolean }): string[] {
+export function hfNotes(
+  run: RunConfigLike | null,
+  exp: { subsetId: number | null; datasetId?: number; hasLayerMask: boolean; hasParamMask: boolean; hasLora: boolean },
+): string[] {
   const notes: string[] = [];
-  if (!exp.hasLayerMask && !exp.hasLora) notes.push('train_hf.py trains every tensor: this export has no layer_mask.json (and no LoRA block).');
+  if (!exp.hasLayerMask && !exp.hasParamMask && !exp.hasLora) notes.push('train_hf.py trains every tensor: this export has no layer_mask.json (and no parameter mask or LoRA block).');
   if (!run) return notes;
-  if (run.paramMaskId !== undefined) notes.push(`The training run used parameter mask #${run.paramMaskId}; train_hf.py trains the whole tensors of layer_mask.json, not only the mask's entries.`);
+  if (run.paramMaskId !== undefined && !exp.hasParamMask) {
+    notes.push(`The training run used parameter mask #${run.paramMaskId}, which this export does not include: train_hf.py trains the whole tensors of layer_mask.json (export the parameter mask too and it trains only the mask's entries).`);
+  }
   if ((run.subsetId ?? null) !== exp.subsetId || (exp.subsetId === null && run.datasetId !== exp.datasetId)) {
     notes.push('The exported rows are not the training run\'s rows (another subset or dataset), so train_hf.py draws other batches than the run did.');
   }
@@ -93,6 +98,8 @@ export interface WinnowTrainInput {
   tokenMasks: string | null;
   tokenPolicy: TokenPolicySpec | null;
   layerMask: string | null;
+  /** param_mask.safetensors when the bundle has it: train_hf.py then trains only its entries */
+  paramMask: string | null;
   lora: LoraBlock | null;
   trainRunId: number | null;
   hyper: HfHyper;
@@ -106,6 +113,7 @@ export function winnowTrainJson(i: WinnowTrainInput): Record<string, unknown> {
     token_masks: i.tokenMasks,
     token_policy: i.tokenPolicy,
     layer_mask: i.layerMask,
+    param_mask: i.paramMask,
     lora: i.lora,
     train_run: i.trainRunId,
     hyper_from: i.trainRunId !== null ? `training run ${i.trainRunId}` : 'Winnow defaults (no training run in this export); one pass over the rows',

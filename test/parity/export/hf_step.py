@@ -3,7 +3,7 @@
 One training step of an export bundle's train_hf.py, with only torch: the model is the plain-PyTorch reference
 (test/parity/reference/ref_models.py) as an nn.Module whose parameters carry the checkpoint's Hugging Face names, and
 everything else is train_hf.py's own torch-only parts, imported from the bundle: Winnow's data order and held-out
-split, the collator, the layer mask, the (DFT-weighted) loss normalized over all processes, the step, the
+split, the collator, the layer mask (or the parameter mask when the bundle has one), the (DFT-weighted) loss normalized over all processes, the step, the
 changed-tensors writer and Winnow's content hash. Runs as one process or under torch.distributed.run (gloo, CPU, DDP).
 
   /usr/bin/python3 -m torch.distributed.run --standalone --nproc_per_node 2 test/parity/export/hf_step.py --bundle B --out O
@@ -65,7 +65,12 @@ def main():
     mcfg, state = load_folder(base_dir)
     model = RefLM(mcfg, state)
     assert th.no_dropout(model) == 0  # the reference has no dropout; train_hf.py zeroes an HF model's
-    trainable = th.apply_layer_mask(model, th.load_layer_mask(os.path.join(a.bundle, cfg["layer_mask"])))
+    pm = None
+    if cfg.get("param_mask"):  # its tensors train, and only its entries change
+        pm = th.ParamMask(model, th.load_param_mask(os.path.join(a.bundle, cfg["param_mask"])))
+        trainable = th.trainable_names(model)
+    else:
+        trainable = th.apply_layer_mask(model, th.load_layer_mask(os.path.join(a.bundle, cfg["layer_mask"])))
     initial = {n: p.detach().clone() for n, p in model.named_parameters()}
     rows = th.trainable_rows(th.load_rows(os.path.join(a.bundle, cfg["token_masks"])), hyper["max_tokens"])
     held, train = th.split_eval(rows, hyper["eval_fraction"], hyper["seed"])
@@ -88,14 +93,14 @@ def main():
     lr = th.lr_at(hyper["schedule"], hyper["lr"], 0, hyper["steps"], hyper["warmup_steps"])
     optimizer = th.make_optimizer(params, hyper)
     step_loss = th.accumulate_gradients(net, th.step_parts(train, hyper, 0, rank, world, pad_id), dft, world, None, no_sync)
-    norm = th.optimizer_step(optimizer, params, lr, hyper["clip_norm"])
+    norm = th.optimizer_step(optimizer, params, lr, hyper["clip_norm"], None, pm, model)
     after1 = {n: p.detach().clone() for n, p in model.named_parameters() if n in trainable}
     # the run's remaining steps, as main() takes them
     step_losses = [step_loss]
     for step in range(1, hyper["steps"]):
         lr_k = th.lr_at(hyper["schedule"], hyper["lr"], step, hyper["steps"], hyper["warmup_steps"])
         step_losses.append(th.accumulate_gradients(net, th.step_parts(train, hyper, step, rank, world, pad_id), dft, world, None, no_sync))
-        th.optimizer_step(optimizer, params, lr_k, hyper["clip_norm"])
+        th.optimizer_step(optimizer, params, lr_k, hyper["clip_norm"], None, pm, model)
     now = dict(model.named_parameters())
     changed = sorted(th.changed_tensors(now, initial))
 

@@ -10,6 +10,8 @@
  *       optimizer step on Winnow's gradients; its loss curve over the run's steps is the run's, and its final weights
  *       are the tensors the run saved; its changed-tensors folder loads back into Winnow (base content hash included);
  *   (c) 2 DDP processes give the gradients (and the weights) of 1 process on the whole micro-batch.
+ * A second run trains only a parameter mask's entries: under 2 DDP processes train_hf.py leaves every frozen entry
+ * bit-identical to the base and reproduces the run's loss curve and the mask's entries.
  * Needs Debian's python3-torch (/usr/bin/python3); skipped, saying so in its title, where that python cannot import torch.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -101,6 +103,20 @@ async function runDriver(bundle: string, out: string, procs: number): Promise<St
   return JSON.parse(readFileSync(join(out, 'step.json'), 'utf8')) as StepJson;
 }
 
+/** The U8 tensors of a safetensors file (Winnow's weight reader takes only float dtypes), flat, by name. */
+function readU8Safetensors(file: string): Map<string, Uint8Array> {
+  const buf = readFileSync(file);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+  const out = new Map<string, Uint8Array>();
+  for (const [name, e] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    expect(e.dtype).toBe('U8');
+    out.set(name, new Uint8Array(buf.subarray(8 + n + e.data_offsets[0], 8 + n + e.data_offsets[1])));
+  }
+  return out;
+}
+
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
@@ -123,6 +139,11 @@ describe.skipIf(!hasTorch)(`train_hf.py against Winnow’s training step${SKIP ?
   let runId = 0;
   let one: StepJson;
   let two: StepJson;
+  // a second run trains only a parameter mask's entries; its bundle carries param_mask.safetensors
+  let pmBundle: string;
+  let pmTuned: string;
+  let pmRunId = 0;
+  let pmStep: StepJson;
   const figures: Record<string, number> = {};
 
   beforeAll(async () => {
@@ -147,7 +168,20 @@ describe.skipIf(!hasTorch)(`train_hf.py against Winnow’s training step${SKIP ?
     await finished(service, exp.jobId);
     one = await runDriver(bundle, join(home, 'out1'), 1);
     two = await runDriver(bundle, join(home, 'out2'), 2);
-  }, 600_000);
+
+    const pc = await call(service, 'paramMasks.compute', { name: 'salience', modelId, method: 'salience', metric: 'abs_wg', density: 0.25, scope: 'last:1', datasetId });
+    const maskId = Number((await finished(service, pc.jobId)).stats.maskId);
+    const pmRun = await call(service, 'train.start', { ...TRAIN, modelId, subsetId: null, datasetId, paramMaskId: maskId });
+    pmRunId = pmRun.runId;
+    await finished(service, pmRun.jobId);
+    pmTuned = (await call(service, 'train.list', {})).find((r) => r.id === pmRunId)!.outDir!;
+    pmBundle = join(home, 'bundle-pm');
+    const pmExp = await call(service, 'export.start', {
+      outDir: pmBundle, subsetId: null, datasetId, modelId, trainRunId: pmRunId, what: ['token_masks', 'layer_mask', 'param_mask', 'configs'],
+    });
+    await finished(service, pmExp.jobId);
+    pmStep = await runDriver(pmBundle, join(home, 'out-pm'), 2);
+  }, 900_000);
 
   afterAll(() => {
     if (Object.keys(figures).length) console.log(`train_hf.py vs Winnow: ${JSON.stringify(figures)}`);
@@ -318,6 +352,48 @@ describe.skipIf(!hasTorch)(`train_hf.py against Winnow’s training step${SKIP ?
     }
   }, 300_000);
 
+  it('with a parameter mask, only its entries change, and the run’s loss curve and weights come out', async () => {
+    const hf = JSON.parse(readFileSync(join(pmBundle, 'winnow_train.json'), 'utf8'));
+    expect(hf.param_mask).toBe('param_mask.safetensors');
+    const bits = readU8Safetensors(join(pmBundle, 'param_mask.safetensors'));
+    expect(pmStep.world).toBe(2);
+    expect(pmStep.requires_grad).toEqual([...bits.keys()].sort());
+    const base = readCheckpoint(baseDir).tensors;
+    const tuned = readCheckpoint(pmTuned).tensors;
+    const after = readSafetensors(join(home, 'out-pm', 'after.safetensors')).tensors;
+    let open = 0;
+    let close = 0;
+    let frozenMoved = 0;
+    for (const [n, t] of after) {
+      const mask = bits.get(n)!;
+      const b = base.get(n)!.data;
+      const w = tuned.get(n)!.data;
+      for (let i = 0; i < mask.length; i++) {
+        if (mask[i]) {
+          open++;
+          if (Math.abs(t.data[i]! - w[i]!) <= FINAL_ABS) close++;
+        } else if (!Object.is(t.data[i], b[i])) frozenMoved++;
+      }
+    }
+    expect(frozenMoved, 'frozen entries that moved').toBe(0);
+    expect(open).toBeGreaterThan(0);
+    figures.param_mask_final_share_within_1e5 = close / open;
+    expect(close / open, `share of the mask's entries within ${FINAL_ABS} of Winnow’s run`).toBeGreaterThanOrEqual(FINAL_SHARE);
+    const curve = service.current().db.prepare(`SELECT loss FROM train_metrics WHERE run_id = ? AND split = 'train' ORDER BY step`).pluck().all(pmRunId) as number[];
+    expect(curve).toHaveLength(TRAIN.steps);
+    const curveRel = Math.max(...curve.map((l, k) => Math.abs(pmStep.step_losses[k]! - l) / Math.abs(l)));
+    figures.param_mask_loss_curve_rel = curveRel;
+    expect(curveRel).toBeLessThanOrEqual(CURVE_REL);
+    // its changed-tensors folder loads into Winnow: the frozen entries are the base's, bit for bit
+    await initBackend('cpu');
+    const back = await loadModel(join(home, 'out-pm', 'delta'));
+    try {
+      for (const [n, t] of after) expect(maxDiff(back.weights[n]!.dataSync() as Float32Array, t.data), n).toBe(0);
+    } finally {
+      disposeModel(back);
+    }
+  }, 120_000);
+
   it('(c) 2 DDP processes give the averaged gradient of 1 process on the whole micro-batch', () => {
     expect(two.world).toBe(2);
     expect(one.world).toBe(1);
@@ -358,11 +434,12 @@ describe('winnow_train.json settings', () => {
   });
 
   it('notes where train_hf.py cannot do what the run did', () => {
-    expect(hfNotes(null, { subsetId: 3, hasLayerMask: true, hasLora: false })).toEqual([]);
-    expect(hfNotes(null, { subsetId: 3, hasLayerMask: false, hasLora: false })[0]).toMatch(/trains every tensor/);
-    expect(hfNotes({ subsetId: 3 }, { subsetId: 3, hasLayerMask: true, hasLora: false })).toEqual([]);
-    expect(hfNotes({ subsetId: null, datasetId: 2 }, { subsetId: null, datasetId: 2, hasLayerMask: true, hasLora: false })).toEqual([]);
-    expect(hfNotes({ subsetId: 3 }, { subsetId: 4, hasLayerMask: true, hasLora: false })[0]).toMatch(/not the training run's rows/);
-    expect(hfNotes({ subsetId: 3, paramMaskId: 7 }, { subsetId: 3, hasLayerMask: true, hasLora: false })[0]).toMatch(/parameter mask #7/);
+    expect(hfNotes(null, { subsetId: 3, hasLayerMask: true, hasParamMask: false, hasLora: false })).toEqual([]);
+    expect(hfNotes(null, { subsetId: 3, hasLayerMask: false, hasParamMask: false, hasLora: false })[0]).toMatch(/trains every tensor/);
+    expect(hfNotes({ subsetId: 3 }, { subsetId: 3, hasLayerMask: true, hasParamMask: false, hasLora: false })).toEqual([]);
+    expect(hfNotes({ subsetId: null, datasetId: 2 }, { subsetId: null, datasetId: 2, hasLayerMask: true, hasParamMask: false, hasLora: false })).toEqual([]);
+    expect(hfNotes({ subsetId: 3 }, { subsetId: 4, hasLayerMask: true, hasParamMask: false, hasLora: false })[0]).toMatch(/not the training run's rows/);
+    expect(hfNotes({ subsetId: 3, paramMaskId: 7 }, { subsetId: 3, hasLayerMask: true, hasParamMask: false, hasLora: false })[0]).toMatch(/parameter mask #7, which this export does not include/);
+    expect(hfNotes({ subsetId: 3, paramMaskId: 7 }, { subsetId: 3, hasLayerMask: true, hasParamMask: true, hasLora: false })).toEqual([]);
   });
 });

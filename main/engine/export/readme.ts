@@ -66,8 +66,8 @@ export function bundleReadme(i: ReadmeInput): string {
       '|---|---|---|',
       ...TRAINER_COMMANDS.map((t) => `| ${t.tool} | \`${t.command}\` | ${t.what} |`),
       '',
-      '`train_hf.py` reads `winnow_train.json`: the token mask rows, the layer mask (or a `lora` block, applied with PEFT), the token policy and the hyper-parameters of the Winnow run (steps, batch, accumulation, lr, schedule and warm-up, optimizer and weight decay, clipping, seed, DFT weighting, held-out fraction). It draws the same micro-batches in the same order as Winnow and normalizes each micro-batch\'s loss by its trained tokens over all processes, so `python`, `torchrun` and `accelerate` take the same steps as Winnow did.',
-      'It saves, in `hf-out/` (`--output-dir`), the form Winnow opens: with a layer mask only the changed tensors plus `winnow_delta.json` naming the base model and its content hash (`--save changed`, the default); `--save full` for a whole Hugging Face folder; with LoRA a PEFT adapter (`--save adapter`). Add the folder in Winnow\'s Models screen.',
+      '`train_hf.py` reads `winnow_train.json`: the token mask rows, the layer mask (or a `lora` block, applied with PEFT; or `param_mask.safetensors` when the bundle has it, training only its entries), the token policy and the hyper-parameters of the Winnow run (steps, batch, accumulation, lr, schedule and warm-up, optimizer and weight decay, clipping, seed, DFT weighting, held-out fraction). It draws the same micro-batches in the same order as Winnow and normalizes each micro-batch\'s loss by its trained tokens over all processes, so `python`, `torchrun` and `accelerate` take the same steps as Winnow did.',
+      'It saves, in `hf-out/` (`--output-dir`), the form Winnow opens: with a layer or parameter mask only the changed tensors plus `winnow_delta.json` naming the base model and its content hash (`--save changed`, the default); `--save full` for a whole Hugging Face folder; with LoRA a PEFT adapter (`--save adapter`). Add the folder in Winnow\'s Models screen.',
       '',
     );
   }

@@ -172,13 +172,30 @@ def collate(rows, pad_id, max_tokens=None):
 # ------------------------------------------------------------------ masks
 
 
+def match_names(names, have):
+    """Checkpoint tensor name -> the model's parameter name: the same, or with a "transformer." / "model." prefix
+    more or less (GPT-2 checkpoints store "h.0.attn..." for transformers' "transformer.h.0.attn..."). Returns
+    (mapping, names not found)."""
+    out, unknown = {}, []
+    for n in names:
+        tail = n.split(".", 1)[1] if "." in n else n
+        for c in (n, "transformer." + n, "model." + n, tail):
+            if c in have:
+                out[n] = c
+                break
+        else:
+            unknown.append(n)
+    return out, sorted(unknown)
+
+
 def apply_layer_mask(model, names):
-    """requires_grad only on the named tensors; returns the trainable names. Unknown names are refused."""
-    wanted = set(names)
+    """requires_grad only on the named tensors (checkpoint names, matched as match_names does); returns the
+    trainable parameter names. Unknown names are refused."""
     params = dict(model.named_parameters())
-    unknown = sorted(wanted - set(params))
+    mapping, unknown = match_names(names, params)
     if unknown:
         raise SystemExit(f"the layer mask names tensors this model does not have: {unknown[:5]}")
+    wanted = set(mapping.values())
     for name, p in params.items():
         p.requires_grad_(name in wanted)
     return sorted(n for n, p in params.items() if p.requires_grad)
@@ -221,6 +238,8 @@ class ParamMask:
 
     def __init__(self, model, masks):
         params = dict(model.named_parameters())
+        mapping, _ = match_names(list(masks), params)
+        masks = {mapping.get(n, n): m for n, m in masks.items()}  # keyed by the model's parameter names
         bad = sorted(n for n, m in masks.items() if n not in params or tuple(params[n].shape) != tuple(m.shape))
         if bad:
             raise SystemExit(f"the parameter mask names tensors this model does not have with that shape: {bad[:5]}")
@@ -412,11 +431,25 @@ def changed_tensors(state, initial):
     return {n: t for n, t in state.items() if n in initial and not torch.equal(t.detach().cpu(), initial[n])}
 
 
+def checkpoint_names(base_dir):
+    """The tensor names stored in a model folder's safetensors."""
+    index = os.path.join(base_dir, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index, encoding="utf-8") as f:
+            return list(json.load(f)["weight_map"])
+    with open(os.path.join(base_dir, "model.safetensors"), "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return [k for k in json.loads(f.read(n)) if k != "__metadata__"]
+
+
 def save_changed(out_dir, state, initial, base_dir, extra=None):
-    """Winnow's changed-tensors form: model.safetensors with only the changed tensors, config.json and tokenizer
-    files of the base, and winnow_delta.json naming the base folder and its content hash."""
+    """Winnow's changed-tensors form: model.safetensors with only the changed tensors (under the base checkpoint's
+    names), config.json and tokenizer files of the base, and winnow_delta.json naming the base folder and its
+    content hash."""
     os.makedirs(out_dir, exist_ok=True)
-    changed = changed_tensors(state, initial)
+    to_model, _ = match_names(checkpoint_names(base_dir), set(state))
+    to_ckpt = {m: c for c, m in to_model.items()}
+    changed = {to_ckpt.get(n, n): t for n, t in changed_tensors(state, initial).items()}
     write_safetensors(os.path.join(out_dir, "model.safetensors"), changed)
     for f in ["config.json"] + TOKENIZER_FILES:
         if os.path.exists(os.path.join(base_dir, f)):
@@ -430,6 +463,15 @@ def save_changed(out_dir, state, initial, base_dir, extra=None):
 
 
 # ------------------------------------------------------------------ main (transformers, peft, accelerate)
+
+
+def save_tokenizer(tok, model_dir, out_dir):
+    if tok is not None:
+        tok.save_pretrained(out_dir)
+    elif os.path.isdir(model_dir):
+        for f in TOKENIZER_FILES:
+            if os.path.exists(os.path.join(model_dir, f)):
+                shutil.copyfile(os.path.join(model_dir, f), os.path.join(out_dir, f))
 
 
 def apply_lora(model, lora):
@@ -469,6 +511,8 @@ def main():
         raise SystemExit("--save adapter needs a LoRA bundle (winnow_train.json has no lora block)")
     if save == "changed" and not os.path.isdir(a.model):
         raise SystemExit("--save changed needs --model to be a local folder (the delta names it as its base)")
+    if save == "changed" and lora:
+        raise SystemExit("with LoRA, save the adapter (--save adapter) or the merged model (--save full)")
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -501,10 +545,14 @@ def main():
     main_proc = rank == 0
 
     torch.manual_seed(hyper["seed"])
-    tok = AutoTokenizer.from_pretrained(a.model)
+    try:
+        tok = AutoTokenizer.from_pretrained(a.model)
+    except Exception as err:  # the ids are in token_masks.jsonl: the tokenizer is only copied into a full save
+        print(f"no transformers tokenizer for {a.model} ({err}); its files are copied as they are")
+        tok = None
     pad_id = cfg["model"].get("pad_id")
     if pad_id is None:
-        pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+        pad_id = (tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)) if tok is not None else 0
     model = AutoModelForCausalLM.from_pretrained(a.model, torch_dtype=getattr(torch, a.dtype))
     no_dropout(model)  # before LoRA: its own lora_dropout stays as the bundle sets it
     param_mask = None
@@ -578,11 +626,11 @@ def main():
             print(f"saved {len(saved)} changed tensor(s) and {DELTA_FILE} to {a.output_dir}")
         elif save == "full" and lora:
             inner.merge_and_unload().save_pretrained(a.output_dir, safe_serialization=True)
-            tok.save_pretrained(a.output_dir)
+            save_tokenizer(tok, a.model, a.output_dir)
             print(f"saved the model with the LoRA update merged to {a.output_dir}")
         else:
             inner.save_pretrained(a.output_dir, state_dict=state, safe_serialization=True)
-            tok.save_pretrained(a.output_dir)
+            save_tokenizer(tok, a.model, a.output_dir)
             print(f"saved the {'PEFT adapter' if save == 'adapter' else 'model'} to {a.output_dir}")
     if acc is None and world > 1:
         torch.distributed.barrier()

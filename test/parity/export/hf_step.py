@@ -65,6 +65,9 @@ def main():
     mcfg, state = load_folder(base_dir)
     model = RefLM(mcfg, state)
     assert th.no_dropout(model) == 0  # the reference has no dropout; train_hf.py zeroes an HF model's
+    # checkpoint names without transformers' prefix (GPT-2's "h.0...") map onto the model's parameter names
+    assert th.match_names(["h.0.attn.c_attn.weight", "nope"], {"transformer.h.0.attn.c_attn.weight"}) == (
+        {"h.0.attn.c_attn.weight": "transformer.h.0.attn.c_attn.weight"}, ["nope"])
     pm = None
     if cfg.get("param_mask"):  # its tensors train, and only its entries change
         pm = th.ParamMask(model, th.load_param_mask(os.path.join(a.bundle, cfg["param_mask"])))

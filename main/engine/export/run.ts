@@ -27,6 +27,8 @@ import { createTokenMasker, type TokenPolicySpec } from '../selection/token-poli
 import { layerMaskForms, type LayerMaskForms } from './layer-formats';
 import { axolotlYaml, llamaFactoryDatasetInfo, llamaFactoryYaml, trlScript, type TrainerSettings } from './configs';
 import { bundleReadme } from './readme';
+import { TRAIN_HF_FILES, accelerateDeepspeedYaml, accelerateFsdpYaml, dsZero2Json, hfHyper, hfNotes, winnowTrainJson, type RunConfigLike } from './train-hf';
+import { TRAIN_HF_PY } from './train-hf-script';
 import { exportTarget, partialDirOf, publishExport } from './partial';
 import { PARAM_MASK_FILES, paramMaskIdOf, writeChangedWeights, writeParamMaskFiles } from './param-mask';
 import { getParamMask } from '../selection/param-masks-store';
@@ -49,6 +51,11 @@ export const EXPORT_FILES = {
   scoresParquet: 'scores.parquet',
   tokenScores: 'token_scores.jsonl',
   trl: 'train_trl.py',
+  hf: TRAIN_HF_FILES.script,
+  hfConfig: TRAIN_HF_FILES.config,
+  accelerateFsdp: TRAIN_HF_FILES.fsdp,
+  accelerateDeepspeed: TRAIN_HF_FILES.deepspeed,
+  dsZero2: TRAIN_HF_FILES.zero2,
   axolotl: 'axolotl.yaml',
   llamafactory: 'llamafactory.yaml',
   llamafactoryData: 'dataset_info.json',
@@ -288,9 +295,13 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
 
     let renderInfo: { labelPolicy: string; maxTokens: number | null } | null = null;
     let tokenPolicyName: string | null = null;
+    let tokenPolicySpec: TokenPolicySpec | null = null;
     if (req.what.includes('token_masks') && tok) {
-      for (const d of dsIds) await renderDataset(db, d, tok, DEFAULT_RENDER);
-      renderInfo = { labelPolicy: DEFAULT_RENDER.labelPolicy, maxTokens: DEFAULT_RENDER.maxTokens ?? null };
+      // a training run's rows as it rendered them (its max_tokens decides truncation and which rows keep a trained token)
+      const runMax = req.trainRunId ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as { maxTokens?: number }).maxTokens : undefined;
+      const render = { ...DEFAULT_RENDER, maxTokens: runMax ?? DEFAULT_RENDER.maxTokens };
+      for (const d of dsIds) await renderDataset(db, d, tok, render);
+      renderInfo = { labelPolicy: render.labelPolicy, maxTokens: render.maxTokens ?? null };
       const out = createWriteStream(at(EXPORT_FILES.tokenMasks));
       const spans = createWriteStream(at(EXPORT_FILES.tokenSpans));
       const policy = tokenPolicyOf(db, req);
@@ -316,6 +327,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       await end(spans);
       if (skipped) notes.push(`${skipped} example(s) have no render for this tokenizer (see the project's render errors) and are absent from the token mask files.`);
       tokenPolicyName = policy.kind;
+      tokenPolicySpec = policy;
       const settings = { tokenizer: tok.id, policy: policy.kind, policySpec: policy, render: renderInfo, editedMasks: { name: 'editedName' in policy ? policy.editedName : null, used: edited } };
       artifacts.tokenMasks = { file: EXPORT_FILES.tokenMasks, rows, skipped, convention: 'labels = -100 where the loss is masked', ...settings };
       artifacts.tokenSpans = { file: EXPORT_FILES.tokenSpans, rows, convention: 'per message, [start, end) code-point ranges of content that are trained on', ...settings };
@@ -352,7 +364,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
         { file: PARAM_MASK_FILES.tensors, what: `parameter mask "${pm.name}" (${pm.method}): one uint8 tensor per opened tensor, same name and shape as the model's, 1 = trainable; tensors not listed are frozen` },
         { file: PARAM_MASK_FILES.info, what: 'the parameter mask\'s settings, counts, provenance and how to apply it in PyTorch' },
       );
-      notes.push(`The parameter mask opens ${pm.trainableParams} entries of ${pm.tensors.length} tensor(s)${req.what.includes('configs') ? '; the trainer configs here do not apply it' : ''} (see ${PARAM_MASK_FILES.info}, "how_to_apply").`);
+      notes.push(`The parameter mask opens ${pm.trainableParams} entries of ${pm.tensors.length} tensor(s)${req.what.includes('configs') ? '; train_hf.py applies it (python and torchrun); train_trl.py, axolotl.yaml and llamafactory.yaml do not' : ''} (see ${PARAM_MASK_FILES.info}, "how_to_apply").`);
       tick('parameter mask');
     }
 
@@ -375,7 +387,8 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
     if (req.what.includes('scores')) await writeScores(db, ids, at, check, tick, artifacts, described);
 
     if (req.what.includes('configs') && model) {
-      const run = req.trainRunId ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as { lr?: number; batchSize?: number; maxTokens?: number }) : {};
+      const runCfg = req.trainRunId ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as RunConfigLike) : null;
+      const run: RunConfigLike = runCfg ?? {};
       const s: TrainerSettings = {
         modelPath: model.path, lr: run.lr ?? 1e-4, epochs: 1, batchSize: run.batchSize ?? 4, maxTokens: run.maxTokens ?? DEFAULT_RENDER.maxTokens ?? 512,
         hasTokenMasks: req.what.includes('token_masks'), hasLayerMask: forms !== null, allChat,
@@ -384,18 +397,40 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       writeFileSync(at(EXPORT_FILES.axolotl), axolotlYaml(s, forms));
       writeFileSync(at(EXPORT_FILES.llamafactory), llamaFactoryYaml(s, forms));
       writeFileSync(at(EXPORT_FILES.llamafactoryData), JSON.stringify(llamaFactoryDatasetInfo(EXPORT_FILES.subsetMessages, allChat), null, 2) + '\n');
-      artifacts.configs = { trl: EXPORT_FILES.trl, axolotl: EXPORT_FILES.axolotl, llamafactory: EXPORT_FILES.llamafactory, settings: s };
+      // train_hf.py: fixed text; what it trains on and how is in winnow_train.json
+      const hyper = hfHyper(runCfg, ids.length, { maxTokens: s.maxTokens });
+      const hfConfig = winnowTrainJson({
+        model: { path: model.path, architecture: model.architecture, padId: tok ? tok.padId ?? tok.eosId ?? 0 : null },
+        tokenizerId: tok?.id ?? '', tokenMasks: req.what.includes('token_masks') ? EXPORT_FILES.tokenMasks : null, tokenPolicy: tokenPolicySpec,
+        layerMask: req.what.includes('layer_mask') ? EXPORT_FILES.layerMask : null, paramMask: req.what.includes('param_mask') ? PARAM_MASK_FILES.tensors : null,
+        lora: runCfg?.lora ?? null, trainRunId: req.trainRunId ?? null, hyper,
+      });
+      writeFileSync(at(EXPORT_FILES.hf), TRAIN_HF_PY);
+      writeFileSync(at(EXPORT_FILES.hfConfig), JSON.stringify(hfConfig, null, 2) + '\n');
+      writeFileSync(at(EXPORT_FILES.accelerateFsdp), accelerateFsdpYaml());
+      writeFileSync(at(EXPORT_FILES.accelerateDeepspeed), accelerateDeepspeedYaml());
+      writeFileSync(at(EXPORT_FILES.dsZero2), JSON.stringify(dsZero2Json(), null, 2) + '\n');
+      artifacts.configs = {
+        trl: EXPORT_FILES.trl, hf: EXPORT_FILES.hf, hfConfig: EXPORT_FILES.hfConfig, accelerate: [EXPORT_FILES.accelerateFsdp, EXPORT_FILES.accelerateDeepspeed, EXPORT_FILES.dsZero2],
+        axolotl: EXPORT_FILES.axolotl, llamafactory: EXPORT_FILES.llamafactory, settings: s, hyper,
+      };
       described.push(
         { file: EXPORT_FILES.trl, what: 'TRL SFTTrainer script: trains on token_masks.jsonl labels with only layer_mask.json tensors unfrozen' },
+        { file: EXPORT_FILES.hf, what: 'plain transformers + PEFT trainer (no TRL): the token and layer masks and the run\'s hyper-parameters, under python, torchrun or accelerate' },
+        { file: EXPORT_FILES.hfConfig, what: `what train_hf.py trains and how: model, mask files, token policy, LoRA block, hyper-parameters (${runCfg ? `of training run ${req.trainRunId}` : 'Winnow defaults'})` },
+        { file: EXPORT_FILES.accelerateFsdp, what: 'accelerate config for train_hf.py with FSDP' },
+        { file: EXPORT_FILES.accelerateDeepspeed, what: 'accelerate config for train_hf.py with DeepSpeed ZeRO-2 (ds_zero2.json)' },
+        { file: EXPORT_FILES.dsZero2, what: 'DeepSpeed ZeRO-2 settings; batch, accumulation and clipping are filled in by train_hf.py' },
         { file: EXPORT_FILES.axolotl, what: 'Axolotl config (pre-tokenized dataset + unfrozen_parameters)' },
         { file: EXPORT_FILES.llamafactory, what: 'LLaMA-Factory config (freeze tuning) with dataset_info.json' },
         { file: EXPORT_FILES.llamafactoryData, what: 'LLaMA-Factory dataset registry: subset.messages.jsonl as `winnow_subset`' },
       );
+      notes.push(...hfNotes(runCfg, { subsetId: req.subsetId, datasetId: req.datasetId, hasLayerMask: req.what.includes('layer_mask'), hasParamMask: req.what.includes('param_mask'), hasLora: Boolean(runCfg?.lora) }));
     }
 
     writeFileSync(at(EXPORT_FILES.readme), bundleReadme({
       files: described, subset, model: model ? { name: model.name, path: model.path } : null, tokenizerId: tok?.id ?? null,
-      tokenPolicy: tokenPolicyName, forms, layerMaskSize: maskSize, notes,
+      tokenPolicy: tokenPolicyName, forms, layerMaskSize: maskSize, notes, trainers: req.what.includes('configs') && model !== null,
     }));
 
     const manifest = {

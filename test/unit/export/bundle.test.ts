@@ -89,7 +89,7 @@ describe('export bundle', () => {
     const listed = Object.keys(manifest.files).sort();
     for (const f of ['README.md', 'axolotl.yaml', 'dataset_info.json', 'layer_mask.forms.json', 'layer_mask.json', 'llamafactory.yaml', 'scores.csv',
       'scores.parquet', 'subset.jsonl', 'subset.messages.jsonl', 'subset.messages.parquet', 'token_masks.jsonl', 'token_masks.spans.jsonl',
-      'token_scores.jsonl', 'train_trl.py']) expect(listed).toContain(f);
+      'token_scores.jsonl', 'train_trl.py', 'train_hf.py', 'winnow_train.json', 'accelerate_fsdp.yaml', 'accelerate_deepspeed.yaml', 'ds_zero2.json']) expect(listed).toContain(f);
     for (const [f, h] of Object.entries(manifest.files as Record<string, string>)) {
       expect(resolve(out(), f).startsWith(out() + '/')).toBe(true);
       expect(createHash('sha256').update(readFileSync(join(out(), f))).digest('hex'), f).toBe(h);
@@ -168,10 +168,10 @@ describe('export bundle', () => {
     }
   }, 60_000);
 
-  it('train_trl.py is valid Python and the YAML configs name the bundle files', () => {
+  it('train_trl.py and train_hf.py are valid Python and the configs name the bundle files', () => {
     let python = true;
     try {
-      execFileSync('python3', ['-c', 'import ast,sys; ast.parse(open(sys.argv[1]).read())', join(out(), 'train_trl.py')]);
+      for (const f of ['train_trl.py', 'train_hf.py']) execFileSync('python3', ['-c', 'import ast,sys; ast.parse(open(sys.argv[1]).read())', join(out(), f)]);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') python = false;
       else throw err;
@@ -184,6 +184,11 @@ describe('export bundle', () => {
     const info = JSON.parse(readFileSync(join(out(), 'dataset_info.json'), 'utf8'));
     expect(info.winnow_subset.file_name).toBe('subset.messages.jsonl');
     expect(readFileSync(join(out(), 'README.md'), 'utf8')).toContain('PEFT LoRA');
+    // no training run in this export: Winnow's training defaults, one pass over the exported rows
+    const hf = JSON.parse(readFileSync(join(out(), 'winnow_train.json'), 'utf8'));
+    expect(hf).toMatchObject({ format: 'winnow-train/1', token_masks: 'token_masks.jsonl', layer_mask: 'layer_mask.json', lora: null, train_run: null });
+    expect(hf.hyper).toMatchObject({ batch_size: 4, grad_accum: 1, steps: Math.ceil(14 / 4), optimizer: 'adamw', schedule: 'cosine' });
+    expect(hf.token_policy.kind).toBe('response');
   });
 
   it('re-opening in the same project matches rows by dataset hash and restores subset, layer mask and token masks', async () => {

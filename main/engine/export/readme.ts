@@ -60,6 +60,8 @@ export function bundleReadme(i: ReadmeInput): string {
     lines.push(...reportLines('PEFT LoRA', i.forms.peft.report), ...reportLines('Axolotl unfrozen_parameters', i.forms.axolotl.report), ...reportLines('LLaMA-Factory freeze tuning', i.forms.llamafactory.report), '');
   }
   if (i.trainers) {
+    // a file is named only when this bundle has it
+    const paramMask = i.files.some((x) => x.file === 'param_mask.safetensors') ? '; `param_mask.safetensors`, training only its entries' : '';
     lines.push(
       '## Training',
       '',
@@ -69,7 +71,7 @@ export function bundleReadme(i: ReadmeInput): string {
       '|---|---|---|',
       ...TRAINER_COMMANDS.map((t) => `| ${t.tool} | \`${t.command}\` | ${t.what} |`),
       '',
-      '`train_hf.py` reads `winnow_train.json`: the token mask rows, the layer mask (or a `lora` block, applied with PEFT; or `param_mask.safetensors` when the bundle has it, training only its entries), the token policy and the hyper-parameters of the Winnow run (steps, batch, accumulation, lr, schedule and warm-up, optimizer and weight decay, clipping, seed, DFT weighting, held-out fraction). It draws the same micro-batches in the same order as Winnow and normalizes each micro-batch\'s loss by its trained tokens over all processes, so any number of processes takes the steps Winnow took (checked for `python` and `torchrun` against Winnow\'s own training; `accelerate` uses the same loss, order and step).',
+      `\`train_hf.py\` reads \`winnow_train.json\`: the token mask rows, the layer mask (or a \`lora\` block, applied with PEFT${paramMask}), the token policy and the hyper-parameters of the Winnow run (steps, batch, accumulation, lr, schedule and warm-up, optimizer and weight decay, clipping, seed, DFT weighting, held-out fraction). It draws the same micro-batches in the same order as Winnow and normalizes each micro-batch's loss by its trained tokens over all processes, so any number of processes takes the steps Winnow took (checked for \`python\` and \`torchrun\` against Winnow's own training; \`accelerate\` uses the same loss, order and step).`,
       'It saves, in `hf-out/` (`--output-dir`), the form Winnow opens: with a layer or parameter mask only the changed tensors plus `winnow_delta.json` naming the base model and its content hash (`--save changed`, the default); `--save full` for a whole Hugging Face folder; with LoRA a PEFT adapter (`--save adapter`). Add the folder in Winnow\'s Models screen.',
       '',
     );

@@ -112,10 +112,7 @@ export function checkGenerateFits(
   return r;
 }
 
-interface Cache {
-  k: tf.Tensor4D[];
-  v: tf.Tensor4D[];
-}
+type Cache = { k: tf.Tensor4D[]; v: tf.Tensor4D[] };
 
 /** additive bias [B,1,Tq,Tk]: query at slot Tk-Tq+i sees key slot j when j <= that slot, key j is real and within the window */
 function stepBias(keyMask: Uint8Array[], Tq: number, Tk: number, pos: number[][], window: number | null): tf.Tensor4D {

@@ -106,15 +106,19 @@ export async function generateRows(
   flags: SamplingFlags,
   onBatch: (done: Array<{ row: DataRow; prompt: string; gen: Generation }>) => void,
   quiet: boolean,
+  checkCancel?: () => void,
 ): Promise<void> {
   const batch = flags.batchSize ?? 8;
   const eos = eosIds(m.config, m.tokenizer, generationConfigEos(m.dir));
   for (let at = 0; at < rows.length; at += batch) {
+    // let the event loop run (a Ctrl-C is only seen there), then stop if asked
+    await new Promise((r) => setImmediate(r));
+    checkCancel?.();
     const part = rows.slice(at, at + batch);
     const prompts = part.map((r) => renderPrompt(m, r.norm));
     const opts: GenerateOptions = {
       maxNewTokens: flags.maxNewTokens, temperature: flags.temperature, topK: flags.topK, topP: flags.topP, seed: flags.seed,
-      stop: flags.stop, eosIds: eos, batchSize: batch, indices: part.map((r) => r.index),
+      stop: flags.stop, eosIds: eos, batchSize: batch, indices: part.map((r) => r.index), checkCancel,
     };
     const gens = await generate(m, prompts.map((p) => p.ids), opts);
     onBatch(part.map((row, i) => ({ row, prompt: prompts[i]!.text, gen: gens[i]! })));
@@ -143,6 +147,18 @@ export async function runGenerateCommand(o: {
   const todo = rows.filter((r) => !have.has(r.index));
   const m = await loadForGeneration(o.model, o.quiet);
   const reasons: Record<string, number> = { eos: 0, stop: 0, length: 0 };
+  // Ctrl-C: the batch in progress is dropped, the finished ones stay in OUT for --resume
+  let interrupted = false;
+  let written = 0;
+  const onSigint = (): void => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onSigint);
+  const checkCancel = (): void => {
+    if (interrupted) {
+      throw new WinnowError('cancelled', `interrupted after ${have.size + written} of ${rows.length} rows (kept in ${out}); run again with --resume to finish`);
+    }
+  };
   try {
     await generateRows(m, todo, o.flags, (done) => {
       const lines = done.map(({ row, prompt, gen }) => {
@@ -150,8 +166,10 @@ export async function runGenerateCommand(o: {
         return JSON.stringify({ index: row.index, prompt, completion: gen.text, tokens: gen.ids, finish_reason: gen.finishReason }) + '\n';
       });
       fs.appendFileSync(out, lines.join(''));
-    }, o.quiet);
+      written += lines.length;
+    }, o.quiet, checkCancel);
   } finally {
+    process.removeListener('SIGINT', onSigint);
     disposeModel(m);
   }
   return { out, rows: rows.length, generated: todo.length, skipped: have.size, finishReasons: reasons };

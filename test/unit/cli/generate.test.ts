@@ -2,8 +2,8 @@
  * `winnow generate` and `winnow eval` as a user runs them (a child process over the TypeScript sources) on the
  * bundled stories260K and GSM8K rows; expected values computed here, in process, by independent means.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -191,5 +191,30 @@ describe('winnow eval', () => {
     expect(rep.tokens).toBe(n);
     expect(Math.abs(rep.loss - sum / n)).toBeLessThan(1e-5);
     expect(Math.abs(rep.perplexity - Math.exp(sum / n)) / Math.exp(sum / n)).toBeLessThan(1e-5);
+  });
+});
+
+describe('winnow generate, interrupted', () => {
+  it('Ctrl-C keeps the finished rows and says how to resume; --resume completes the file', async () => {
+    const data = join(tmp, 'gsm20.jsonl');
+    writeFileSync(data, readFileSync(GSM, 'utf8').trim().split('\n').slice(0, 20).join('\n') + '\n');
+    const out = join(tmp, 'int.jsonl');
+    const args = ['generate', '--model', MODEL, '--data', data, '--max-new-tokens', '24', '--batch', '1', '--out', out];
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'main/cli/index.ts'), ...args], { cwd: ROOT, env: { ...process.env, WINNOW_HOME: join(tmp, 'home') } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const t0 = Date.now();
+    while (!(existsSync(out) && readFileSync(out, 'utf8').split('\n').length > 2) && Date.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(code, stderr).toBe(1);
+    expect(stderr).toMatch(/interrupted after \d+ of 20 rows .*--resume/);
+    const kept = readJsonl(out);
+    expect(kept.length).toBeGreaterThanOrEqual(2);
+    expect(kept.length).toBeLessThan(20);
+    const r = winnow([...args, '--resume']);
+    expect(r.json).toMatchObject({ rows: 20, generated: 20 - kept.length, skipped: kept.length });
+    expect(readJsonl(out).map((x) => x.index)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 });

@@ -57,6 +57,16 @@ describe('generate', () => {
     expect(got[0]!.finishReason).toBe('length');
   });
 
+  it.each(['gpt2', 'qwen2', 'mistral'])('%s: a left-padded batch of unequal prompts equals each prompt alone (positions, window)', async (name) => {
+    const m = tiny[name]!;
+    const prompts = [[5, 9, 300], [7, 1, 2, 3, 4, 5, 6, 7, 8], Array.from({ length: 12 }, (_, i) => 40 + i * 3)];
+    const batched = await generate(m, prompts, { maxNewTokens: 10, eosIds: [], batchSize: 3 });
+    for (const [i, p] of prompts.entries()) {
+      expect((await generate(m, [p], { maxNewTokens: 10, eosIds: [] }))[0]!.ids).toEqual(batched[i]!.ids);
+      expect(await uncachedGreedy(m, p, 10)).toEqual(batched[i]!.ids);
+    }
+  });
+
   it('greedy is deterministic, and a left-padded batch equals one prompt at a time, leaking no tensors', async () => {
     const prompts = ['Once upon a time', 'The dog ran to the park. It was', 'Lily'].map((t) => stories.tokenizer.encode(t, { addSpecialTokens: true }).ids);
     await generate(stories, [prompts[0]!], { maxNewTokens: 2 });

@@ -33,6 +33,26 @@ export async function tokenNll(m: LoadedModel, ids: number[]): Promise<Float32Ar
   return out;
 }
 
+/** a multiple-choice record's options: its "choices" (or "options") list of strings, else null */
+export function rowChoices(record: Record<string, unknown>): string[] | null {
+  const c = record.choices ?? record.options;
+  return Array.isArray(c) && c.length >= 2 && c.every((x) => typeof x === 'string') ? (c as string[]) : null;
+}
+
+/** the reference of a multiple-choice row: a choice's text, its 0-based index, or its letter (A, B, …) */
+export function choiceReference(answer: string, choices: string[]): string {
+  const a = answer.trim();
+  const byText = choices.find((c) => normaliseAnswer(c) === normaliseAnswer(a));
+  if (byText !== undefined) return byText;
+  if (/^\d+$/.test(a) && Number(a) < choices.length) return choices[Number(a)]!;
+  const letter = /^\(?([A-Za-z])\)?[.:]?$/.exec(a);
+  if (letter) {
+    const i = letter[1]!.toUpperCase().charCodeAt(0) - 65;
+    if (i < choices.length) return choices[i]!;
+  }
+  return a;
+}
+
 export async function runEvalCommand(o: {
   model: string; adapter?: unknown; data: string; out: string; metric: string; answerRegex?: string; labels?: string;
   format?: string; mapping?: string; skipMalformed?: boolean; maxTokens?: number; flags: SamplingFlags; quiet: boolean;
@@ -64,16 +84,19 @@ export async function runEvalCommand(o: {
     } else if (metric === 'accuracy') {
       const withRef = rows.filter((r) => promptTurns(r.norm).reference !== null);
       if (!withRef.length) throw new WinnowError('bad_input', `${path.basename(o.data)}: no row has an assistant turn to take the label from`);
-      const labels = o.labels !== undefined
+      const fileLabels = o.labels !== undefined
         ? o.labels.split(',').map((x) => x.trim()).filter(Boolean)
-        : [...new Set(withRef.map((r) => promptTurns(r.norm).reference!.trim()))];
-      if (labels.length < 2) throw new WinnowError('bad_input', `accuracy needs at least two labels, found ${labels.length} (give --labels a,b,...)`);
-      const labelIds = labels.map((l) => m.tokenizer.encode(l, { addSpecialTokens: false }).ids);
+        : [...new Set(withRef.filter((r) => rowChoices(r.record) === null).map((r) => promptTurns(r.norm).reference!.trim()))];
       const per: Array<Record<string, unknown>> = [];
       for (const row of withRef) {
+        const choices = rowChoices(row.record);
+        const labels = choices ?? fileLabels;
+        if (labels.length < 2) throw new WinnowError('bad_input', `accuracy needs at least two labels, found ${labels.length} (give --labels a,b,... or a "choices" list per record)`);
+        const reference = choices ? choiceReference(promptTurns(row.norm).reference!, choices) : promptTurns(row.norm).reference!.trim();
         const prompt = renderPrompt(m, row.norm).ids;
         const scores: number[] = [];
-        for (const ids of labelIds) {
+        for (const l of labels) {
+          const ids = m.tokenizer.encode(l, { addSpecialTokens: false }).ids;
           const nll = await tokenNll(m, [...prompt, ...ids]);
           let s = 0;
           for (let t = prompt.length - 1; t < nll.length; t++) s -= nll[t]!;
@@ -83,10 +106,10 @@ export async function runEvalCommand(o: {
         scores.forEach((s, i) => {
           if (s > scores[best]!) best = i;
         });
-        const reference = promptTurns(row.norm).reference!.trim();
         per.push({ index: row.index, prediction: labels[best], reference, correct: normaliseAnswer(labels[best]!) === normaliseAnswer(reference), logprobs: Object.fromEntries(labels.map((l, i) => [l, scores[i]])) });
         if (!o.quiet && per.length % 20 === 0) process.stderr.write(`[eval] ${per.length}/${withRef.length}\n`);
       }
+      const labels = fileLabels;
       report = { metric, accuracy: meanOf(per.map((r) => r.correct as boolean)), n: per.length, labels, rows: per };
     } else {
       const nlls: number[][] = [];

@@ -12,6 +12,7 @@ import { initBackend } from '../../../main/engine/compute/backend';
 import { renderExample } from '../../../main/engine/data/render';
 import { forward } from '../../../main/engine/models/forward';
 import { generate } from '../../../main/engine/models/generate';
+import { choiceReference, rowChoices } from '../../../main/cli/eval';
 import { disposeModel, loadModel, type LoadedModel } from '../../../main/engine/models/model';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -168,6 +169,42 @@ describe('winnow eval', () => {
     expect(rep.labels).toEqual(['yes', 'no']);
     expect(rep.rows.map((x) => x.correct)).toEqual(want);
     expect(rep.accuracy).toBeCloseTo(want.filter(Boolean).length / 4, 12);
+  });
+
+  it('multiple-choice records: each row scores its own "choices"; the answer may be the text, an index or a letter', async () => {
+    expect(choiceReference('B', ['red', 'blue'])).toBe('blue');
+    expect(choiceReference('(a)', ['red', 'blue'])).toBe('red');
+    expect(choiceReference('1', ['red', 'blue'])).toBe('blue');
+    expect(choiceReference(' Blue. ', ['red', 'blue'])).toBe('blue');
+    expect(rowChoices({ choices: ['x'] })).toBeNull();
+    const rows = [
+      { question: 'What color was the big ball?', choices: ['red', 'blue', 'green'], answer: 'B' },
+      { question: 'Who ran to the park?', choices: ['the dog', 'the cat'], answer: '0' },
+    ];
+    const want: string[] = [];
+    for (const r of rows) {
+      const p = m.tokenizer.encode(promptOf(r.question), { addSpecialTokens: false }).ids;
+      const scores: number[] = [];
+      for (const c of r.choices) {
+        const seq = [...p, ...m.tokenizer.encode(c, { addSpecialTokens: false }).ids];
+        const logits = await logitsOf(seq);
+        let s = 0;
+        for (let t = p.length; t < seq.length; t++) s += logProb(logits, t - 1, m.config.vocabSize, seq[t]!);
+        scores.push(s);
+      }
+      want.push(r.choices[scores.indexOf(Math.max(...scores))]!);
+    }
+    const data = join(tmp, 'mc.jsonl');
+    writeFileSync(data, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const out = join(tmp, 'mc.json');
+    const r = winnow(['eval', '--model', MODEL, '--data', data, '--metric', 'accuracy', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const rep = JSON.parse(readFileSync(out, 'utf8')) as { accuracy: number; rows: Array<{ prediction: string; reference: string; correct: boolean }> };
+    expect(rep.rows.map((x) => x.prediction)).toEqual(want);
+    expect(rep.rows.map((x) => x.reference)).toEqual(['blue', 'the dog']);
+    const hits = [want[0] === 'blue', want[1] === 'the dog'];
+    expect(rep.rows.map((x) => x.correct)).toEqual(hits);
+    expect(rep.accuracy).toBe(hits.filter(Boolean).length / 2);
   });
 
   it('loss and perplexity over the answer tokens, as computed here', async () => {

@@ -19,6 +19,8 @@ import { withDuplicateCompanions } from '../engine/data/duplicates';
 import { findSubsetByName } from '../engine/selection/subsets';
 import { findParamMaskByName } from '../engine/selection/param-masks-store';
 import { parseParamMaskSpec } from '../engine/selection/param-masks';
+import { runGenerateCommand, type SamplingFlags } from './generate';
+import { runEvalCommand } from './eval';
 
 const USAGE = `winnow <command> [options]
 
@@ -49,6 +51,11 @@ const USAGE = `winnow <command> [options]
         [--param-mask MASK [--param-examples 100]] [--changed-only]
   export --model DIR (--data FILE | --project P [--subset NAME]) [--layers SPEC] [--token-policy P ...]
          --out DIR [--overwrite]                      bundle: subset, masks, scores, trainer configs, manifest
+  generate --model DIR --data FILE --out OUT.jsonl [--max-new-tokens 128] [--temperature T --top-k K --top-p P --seed S]
+        [--stop STR]... [--batch 8] [--resume]          (each record up to its last assistant turn, chat template +
+         generation prompt; rows {"index","prompt","completion","tokens","finish_reason"}; --adapter: not yet)
+  eval --model DIR --data FILE --metric exact_match|accuracy|loss [--answer-regex R] [--max-new-tokens 256]
+        [--labels a,b,...] --out report.json            (task metric over every row, with the per-row answers)
   serve [--port N]                                     browser mode (same as npm start without Electron)
 
   Common: --json (machine-readable result as the last stdout line), --home DIR (WINNOW_HOME)
@@ -116,10 +123,20 @@ const OPTIONS = {
   'changed-only': { type: 'boolean' },
   overwrite: { type: 'boolean' },
   port: { type: 'string' },
+  adapter: { type: 'string' },
+  'max-new-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  stop: { type: 'string', multiple: true },
+  resume: { type: 'boolean' },
+  metric: { type: 'string' },
+  'answer-regex': { type: 'string' },
+  labels: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-type Opts = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
+type Opts = Partial<Record<keyof typeof OPTIONS, string | boolean | string[]>>;
 
 function num(v: unknown, flag: string): number | undefined {
   if (v === undefined) return undefined;
@@ -415,6 +432,19 @@ async function run(argv: string[]): Promise<unknown> {
         s.close();
       }
     }
+    case 'generate':
+      return runGenerateCommand({
+        model: need(o, 'model'), adapter: o.adapter, data: need(o, 'data'), out: need(o, 'out'), resume: !!o.resume,
+        format: o.format as string | undefined, mapping: o.mapping as string | undefined, skipMalformed: !!o['skip-malformed'],
+        flags: samplingFlags(o, 128), quiet,
+      });
+    case 'eval':
+      return runEvalCommand({
+        model: need(o, 'model'), adapter: o.adapter, data: need(o, 'data'), out: need(o, 'out'), metric: need(o, 'metric'),
+        answerRegex: o['answer-regex'] as string | undefined, labels: o.labels as string | undefined,
+        format: o.format as string | undefined, mapping: o.mapping as string | undefined, skipMalformed: !!o['skip-malformed'],
+        maxTokens: num(o['max-tokens'], 'max-tokens'), flags: samplingFlags(o, 256), quiet,
+      });
     case 'serve': {
       if (typeof o.port === 'string') process.env.WINNOW_PORT = o.port;
       await import('../server/index');
@@ -454,6 +484,18 @@ async function cliParamMask(s: Session, o: Opts, d: { modelId: number; datasetId
   });
   const job = await s.job(jobId);
   return s.call('paramMasks.get', { maskId: Number(job.stats.maskId) });
+}
+
+function samplingFlags(o: Opts, maxNew: number): SamplingFlags {
+  return {
+    maxNewTokens: num(o['max-new-tokens'], 'max-new-tokens') ?? maxNew,
+    temperature: num(o.temperature, 'temperature'),
+    topK: num(o['top-k'], 'top-k'),
+    topP: num(o['top-p'], 'top-p'),
+    seed: num(o.seed, 'seed'),
+    stop: o.stop as string[] | undefined,
+    batchSize: num(o.batch, 'batch'),
+  };
 }
 
 async function backendLine(quiet: boolean): Promise<void> {

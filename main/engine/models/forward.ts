@@ -141,15 +141,17 @@ export function forward(cfg: ModelConfig, w: Weights, ids: tf.Tensor2D, mask?: t
  * Greedy decoding without a KV cache (re-runs the whole sequence each step; for tests and demos).
  * Returns only the new ids; stops after EOS (included) or at the model's context length.
  */
-export function greedyGenerate(model: { config: ModelConfig; weights: Weights }, promptIds: number[], n: number): number[] {
+export async function greedyGenerate(model: { config: ModelConfig; weights: Weights }, promptIds: number[], n: number): Promise<number[]> {
   const { config: cfg, weights: w } = model;
   const seq = [...promptIds];
   const out: number[] = [];
   for (let i = 0; i < n && seq.length < cfg.maxPositions; i++) {
-    const next = tf.tidy(() => {
+    const best = tf.tidy(() => {
       const logits = forward(cfg, w, tf.tensor2d([seq], [1, seq.length], 'int32'));
-      return tf.argMax(logits.slice([0, seq.length - 1, 0], [1, 1, cfg.vocabSize]).reshape([cfg.vocabSize])).dataSync()[0];
+      return tf.argMax(logits.slice([0, seq.length - 1, 0], [1, 1, cfg.vocabSize]).reshape([cfg.vocabSize]));
     });
+    const next = (await best.data())[0]!;
+    best.dispose();
     seq.push(next);
     out.push(next);
     if (next === cfg.eosTokenId) break;

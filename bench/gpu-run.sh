@@ -45,6 +45,7 @@ if ldconfig -p 2> /dev/null | grep -q 'libvulkan\.so\.1'; then
   say "vulkan loader: system ($(ldconfig -p | grep -m1 'libvulkan\.so\.1' | sed 's/.*=> //'))"
 else
   export LD_LIBRARY_PATH="$PACK/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export WINNOW_VULKAN_DIR="$PACK/lib" # the engine preloads the loader from here (compute/webgpu.ts), before any other folder
   say "vulkan loader: the pack's lib/libvulkan.so.1 (Debian libvulkan1)"
 fi
 for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
@@ -55,6 +56,10 @@ if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -z "${VK_DRIVER_FILES:-}" ]; then
     /usr/local/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.x86_64.json /etc/vulkan/icd.d/nvidia_icd.x86_64.json; do
     if [ -f "$f" ]; then export VK_ICD_FILENAMES="$f" VK_DRIVER_FILES="$f"; break; fi
   done
+  if [ -z "${VK_ICD_FILENAMES:-}" ]; then
+    f=$(find /usr/local/nvidia /usr/share/vulkan /etc/vulkan /usr/local/share /opt -maxdepth 5 -name 'nvidia_icd*.json' 2> /dev/null | head -1)
+    [ -n "$f" ] && export VK_ICD_FILENAMES="$f" VK_DRIVER_FILES="$f"
+  fi
 fi
 say "VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-} VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
 [ -n "${VK_ICD_FILENAMES:-}" ] && [ -f "$VK_ICD_FILENAMES" ] && say "icd: $(tr -d '\n ' < "$VK_ICD_FILENAMES")"

@@ -59,11 +59,13 @@ async function startBackend(name: string): Promise<Json> {
   const known = (be.BACKEND_ORDER as string[]).includes(name);
   let via: string;
   let reason = '';
+  let engineAdapter: unknown;
   if (known) {
     process.env.WINNOW_BACKEND = name; // a software adapter (SwiftShader) is used only when asked
     const info = await be.initBackend(name as never);
     via = 'engine initBackend';
     reason = info.reason;
+    engineAdapter = (info as { adapter?: unknown }).adapter;
   } else if (name === 'webgpu') {
     const { create, globals } = await import('webgpu');
     Object.assign(globalThis, globals);
@@ -78,8 +80,22 @@ async function startBackend(name: string): Promise<Json> {
     throw new Error(`backend "${name}" is not one of the engine's (${be.BACKEND_ORDER.join(', ')})`);
   }
   const out: Json = { name: tf.getBackend(), via, reason };
-  if (tf.getBackend() === 'webgpu') out.adapter = await adapterInfo();
+  if (engineAdapter) out.engineAdapter = engineAdapter;
+  if (tf.getBackend() === 'webgpu') {
+    out.adapter = await adapterInfo();
+    out.vulkanLibsMapped = mappedVulkanLibs();
+  }
   return out;
+}
+
+/** The Vulkan loader and driver files this process has mapped (Linux): which ones really run. */
+function mappedVulkanLibs(): string[] {
+  try {
+    const maps = fs.readFileSync('/proc/self/maps', 'utf8');
+    return [...new Set(maps.split('\n').map((l) => l.split(/\s+/)[5] ?? '').filter((f) => /vulkan|swiftshader|nvidia|lvp|radeon/i.test(f)))];
+  } catch {
+    return [];
+  }
 }
 
 async function adapterInfo(): Promise<Json> {
@@ -416,7 +432,20 @@ function mergeCmd(inDir: string, out: string, tableOut: string | undefined): voi
   const table = [line(head), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
   const adapters = models.map((m) => ((m.webgpu as Json | null)?.backend as Json | undefined)?.adapter).find(Boolean) as Json | undefined;
   const torchDev = models.map((m) => (m.torch as Json | null)?.device_name).find(Boolean);
-  const text = `webgpu adapter: ${adapters ? `${adapters.vendor} / ${adapters.architecture} / ${adapters.description}` : '–'}\ntorch device: ${torchDev ?? '–'}\n\n${table}\n`;
+  // where the time goes: the largest size's profiled step, top kernels by GPU time
+  const prof: string[] = [];
+  for (const m of models) {
+    const cases = (((m.webgpu as Json | null)?.cases as Json[] | undefined) ?? []).filter((c) => c.profile);
+    for (const kind of ['forward', 'train']) {
+      const c = cases.filter((x) => x.kind === kind).sort((a, b) => (b.tokens as number) - (a.tokens as number))[0];
+      if (!c) continue;
+      const p = c.profile as Json;
+      const ks = (p.kernels as Array<{ op: string; ms: number; pct: number | null; calls: number }>).slice(0, 6);
+      const what = p.timed ? ks.map((k) => `${k.op} ${k.pct}% (${k.calls}×)`).join(', ') : 'no timestamp queries on this adapter';
+      prof.push(`${m.shape} ${kind} ${c.B}×${c.T}: ${fmt(p.kernelMsTotal, 1)} ms GPU in ${p.kernelCount} kernels — ${what}`);
+    }
+  }
+  const text = `webgpu adapter: ${adapters ? `${adapters.vendor} / ${adapters.architecture} / ${adapters.description}` : '–'}\ntorch device: ${torchDev ?? '–'}\n\n${table}\n\nper-kernel profile (tf.profile, one step each kernel timed alone):\n${prof.join('\n')}\n`;
   console.log(text);
   if (tableOut) fs.writeFileSync(tableOut, text);
 }

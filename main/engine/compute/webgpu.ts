@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { WinnowError } from '../util/errors';
+import { registerWebgpuFixes } from './webgpu-fixes';
 
 export interface AdapterSummary {
   vendor: string;
@@ -222,6 +223,7 @@ export async function startWebgpu(allowSoftware: boolean): Promise<{ ok: true; a
   } catch (err) {
     return { ok: false, why: `${webgpuPkg} did not load: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}` };
   }
+  registerWebgpuFixes(WebGPUBackend as never);
   const features: GPUFeatureName[] = [];
   for (const f of ['timestamp-query', 'shader-f16'] as GPUFeatureName[]) if (adapter.features.has(f)) features.push(f);
   let device: GPUDevice;

@@ -64,4 +64,18 @@ describe.skipIf(!!SKIP)('webgpu backend', () => {
       expect(worst).toBeLessThan(1e-4);
     }
   });
+
+  it('transposes int32 data (int tensors, and floats cast from int) as cpu does (webgpu-fixes: TransposeProgram)', async () => {
+    const ints = Int32Array.from({ length: 2 * 3 * 4 }, (_, i) => (i * 7919) % 1000 - 300);
+    const run = () => {
+      const x = tf.tensor3d(ints, [2, 3, 4], 'int32');
+      // a masked mean's denominator: a reduction over a middle axis of a cast int tensor
+      return [tf.transpose(x, [0, 2, 1]), tf.sum(tf.cast(x, 'float32'), 1), tf.transpose(tf.cast(tf.greater(x, 0), 'bool'), [2, 0, 1])];
+    };
+    await initBackend('cpu');
+    const cpu = run().map((t) => Array.from(t.dataSync()));
+    await initBackend('webgpu');
+    const gpu = await Promise.all(run().map(async (t) => Array.from(await t.data())));
+    expect(gpu).toEqual(cpu);
+  });
 });

@@ -54,8 +54,7 @@ function ensureVulkanLoader(): string | null {
   if (loaderFrom !== undefined) return loaderFrom;
   loaderFrom = null;
   if (process.platform !== 'linux') return null;
-  const system = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu'];
-  if (system.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) return null;
+  if (SYSTEM_LIB_DIRS.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) return null;
   for (const dir of vulkanDirs()) {
     const lib = path.join(dir, 'libvulkan.so.1');
     if (!fs.existsSync(lib)) continue;
@@ -76,14 +75,9 @@ function ensureVulkanLoader(): string | null {
 /** Point the Vulkan loader at SwiftShader's ICD unless the user chose drivers (VK_ICD_FILENAMES / VK_DRIVER_FILES). */
 function useSoftwareIcd(): string | null {
   if (process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return null;
-  for (const dir of vulkanDirs()) {
-    const icd = path.join(dir, 'vk_swiftshader_icd.json');
-    if (fs.existsSync(icd)) {
-      process.env.VK_ICD_FILENAMES = icd; // setenv: the loader reads it at vkCreateInstance
-      return icd;
-    }
-  }
-  return null;
+  const icd = softwareIcd();
+  if (icd) process.env.VK_ICD_FILENAMES = icd; // setenv: the loader reads it at vkCreateInstance
+  return icd;
 }
 
 type DawnModule = { create: (opts: string[]) => GPU; globals: Record<string, unknown> };
@@ -165,6 +159,14 @@ export function webgpuAdapter(): AdapterSummary | null {
  * reason webgpu is not used). Returns the reason in words when none is usable.
  */
 async function findAdapter(allowSoftware: boolean): Promise<{ ok: true; gpu: GPU; adapter: GPUAdapter; vulkanFrom: string | null } | { ok: false; why: string }> {
+  const linux = process.platform === 'linux';
+  // Linux without any Vulkan driver manifest: nothing for Dawn to find (and asking it only prints loader warnings)
+  const systemDrivers = !linux || vulkanDriversInstalled();
+  const software = linux && allowSoftware && softwareIcd() !== null;
+  if (!systemDrivers && !software) {
+    const sw = linux && softwareIcd() ? '; a software one (SwiftShader, from chromium) is there: set WINNOW_BACKEND=webgpu to use it' : '';
+    return { ok: false, why: `no WebGPU adapter: no Vulkan driver installed (install your GPU vendor’s Vulkan driver${sw ? '' : ', or chromium for a software one'})${sw}` };
+  }
   let d: DawnModule;
   try {
     ensureVulkanLoader();
@@ -172,33 +174,56 @@ async function findAdapter(allowSoftware: boolean): Promise<{ ok: true; gpu: GPU
   } catch (err) {
     return { ok: false, why: `the webgpu package (Dawn) did not load: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}` };
   }
-  const tries: Array<() => string | null> = [() => null];
+  const tries: Array<() => string | null> = [];
+  if (systemDrivers) tries.push(() => null);
   // no adapter from the system's drivers: SwiftShader from Chromium's folder, when software is acceptable
-  if (process.platform === 'linux' && allowSoftware) tries.push(useSoftwareIcd);
+  if (software) tries.push(useSoftwareIcd);
   let seen = '';
   for (const prepare of tries) {
     const icd = prepare();
-    if (tries.length > 1 && prepare !== tries[0] && !icd) continue;
     const gpu = d.create([]);
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) continue;
     const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
     const words = info ? [info.vendor, info.architecture, info.device, info.description].join(' ') : '';
-    const software = (info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined)?.isFallbackAdapter === true || SOFTWARE.test(words);
-    if (software && !allowSoftware) {
+    const soft = (info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined)?.isFallbackAdapter === true || SOFTWARE.test(words);
+    if (soft && !allowSoftware) {
       seen = `only a software adapter (${[info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ')}), slower than wasm; set WINNOW_BACKEND=webgpu to use it anyway`;
       continue;
     }
     return { ok: true, gpu, adapter, vulkanFrom: icd ? path.dirname(icd) : loaderFrom ?? null };
   }
   if (seen) return { ok: false, why: seen };
-  const vk =
-    process.platform === 'linux'
-      ? loaderFrom === null && !fs.existsSync('/usr/lib/x86_64-linux-gnu/libvulkan.so.1') && !vulkanDirs().length
-        ? ' (no Vulkan loader: install libvulkan1 and your GPU vendor’s Vulkan driver, or chromium for a software one)'
-        : ' (no Vulkan driver answered: install your GPU vendor’s Vulkan driver; for a software one install chromium and set WINNOW_BACKEND=webgpu)'
-      : '';
+  const vk = linux
+    ? loaderFrom === null && !SYSTEM_LIB_DIRS.some((dir) => fs.existsSync(path.join(dir, 'libvulkan.so.1')))
+      ? ' (no Vulkan loader: install libvulkan1 and your GPU vendor’s Vulkan driver)'
+      : ' (no Vulkan driver answered: check your GPU vendor’s Vulkan driver with `vulkaninfo --summary`)'
+    : '';
   return { ok: false, why: `no WebGPU adapter${vk}` };
+}
+
+const SYSTEM_LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu'];
+
+/** A Vulkan driver manifest the loader would read (the user's VK_ICD_FILENAMES/VK_DRIVER_FILES, or a system one). */
+function vulkanDriversInstalled(): boolean {
+  if (process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return true;
+  const dirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', path.join(process.env.HOME ?? '/nonexistent', '.local/share/vulkan/icd.d')];
+  for (const x of (process.env.XDG_DATA_DIRS ?? '').split(':').filter(Boolean)) dirs.push(path.join(x, 'vulkan/icd.d'));
+  return dirs.some((dir) => {
+    try {
+      return fs.readdirSync(dir).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  });
+}
+
+function softwareIcd(): string | null {
+  for (const dir of vulkanDirs()) {
+    const icd = path.join(dir, 'vk_swiftshader_icd.json');
+    if (fs.existsSync(icd)) return icd;
+  }
+  return null;
 }
 
 /** Start the webgpu backend; resolves false with the reason when no acceptable adapter exists. */

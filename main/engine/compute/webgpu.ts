@@ -13,8 +13,8 @@
  * only when asked for (WINNOW_BACKEND=webgpu or the app's backend setting).
  *
  * Env: WINNOW_VULKAN_DIR (a folder with libvulkan.so.1 and/or vk_swiftshader_icd.json, tried first),
- * WINNOW_WEBGPU_MAX_BUFFER_BYTES (cap the buffer limits requested from the device — tests use it to exercise
- * sharding on a small limit).
+ * WINNOW_WEBGPU_MAX_BUFFER_BYTES (cap the buffer size the engine plans with — compute/shard.ts splits weights over
+ * it; tests use it to exercise sharding on a tiny model. The device itself never goes below WebGPU's 128 MiB default).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

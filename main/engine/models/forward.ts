@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WinnowError } from '../util/errors';
+import { gatherRows } from '../compute/shard';
 import { gpt2Block, gpt2Prefix } from './gpt2';
 import { attentionBias, layerNorm, linear, rmsNorm, type Weights } from './layers';
 import { llamaBlock, llamaContext, type BlockContext } from './llama';
@@ -22,11 +23,12 @@ export function embed(cfg: ModelConfig, w: Weights, inputIds: tf.Tensor2D): tf.T
         throw new WinnowError('too_large', `sequence of ${T} tokens exceeds the model's ${cfg.maxPositions} positions`);
       }
       const p = gpt2Prefix(w);
-      const tok = tf.gather(w[`${p}wte.weight`], inputIds);
+      const tok = gatherRows(w[`${p}wte.weight`], inputIds);
       const pos = tf.gather(w[`${p}wpe.weight`], tf.range(0, T, 1, 'int32'));
       return tf.add(tok, pos) as tf.Tensor3D;
     }
-    return tf.gather(w['model.embed_tokens.weight'], inputIds) as tf.Tensor3D;
+    // a table over the GPU's buffer limit is gathered shard by shard (compute/shard.ts)
+    return gatherRows(w['model.embed_tokens.weight'], inputIds) as tf.Tensor3D;
   });
 }
 

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { weightMatMul } from '../compute/weight-matmul';
+import { matMulRowsT } from '../compute/shard';
 
 export type Weights = Record<string, tf.Tensor>;
 
@@ -11,7 +12,8 @@ export type Weights = Record<string, tf.Tensor>;
 export function linear(x: tf.Tensor3D, w: tf.Tensor, b?: tf.Tensor): tf.Tensor3D {
   const [B, T, In] = x.shape;
   const x2 = tf.reshape(x, [B * T, In]) as tf.Tensor2D;
-  const y = weightMatMul(x2, w, true, b) ?? addBias(tf.matMul(x2, w as tf.Tensor2D, false, true), b);
+  // a weight over the GPU's buffer limit (an output head) runs shard by shard (compute/shard.ts)
+  const y = weightMatMul(x2, w, true, b) ?? addBias(matMulRowsT(x2, w) ?? tf.matMul(x2, w as tf.Tensor2D, false, true), b);
   return tf.reshape(y, [B, T, w.shape[0]]);
 }
 

@@ -6,6 +6,7 @@
 # Environment:
 #   OUT       results folder (default: <pack>/out): gpu-<date>.json, table.txt, env.txt, per-model JSON and logs
 #   SMOKE=1   tiny shapes (the SwiftShader proof)
+#   SIZES     batch × sequence sizes instead of the shapes' own (2x256,8x512), e.g. SIZES=1x128,16x512
 #   BUDGET_S  wall-clock budget for the whole run, seconds (default 480); a step that would pass it is cut short
 #   WORK      scratch folder for the unpacked binaries and the models (default /tmp/winnow-gpu-bench)
 #   PYTHON    python with torch (default: the first of python3, /usr/bin/python3, python that imports torch)
@@ -109,6 +110,7 @@ smi_stop() { [ -n "${SMI_PID:-}" ] && kill "$SMI_PID" 2> /dev/null && wait "$SMI
 
 SMOKEF=()
 [ -n "$SMOKE" ] && SMOKEF=(--smoke)
+[ -n "${SIZES:-}" ] && SMOKEF+=(--sizes "$SIZES")
 if [ $# -gt 0 ]; then SHAPES=("$@"); elif [ -n "$SMOKE" ]; then SHAPES=(gpt2-small qwen2.5-0.5b smollm2-360m llama-3.2-1b); else SHAPES=(gpt2-small qwen2.5-0.5b llama-3.2-1b); fi
 
 step 60 "$OUT/info.log" "$NODE" bench.cjs info --backend webgpu

@@ -1,14 +1,15 @@
 /**
  * The Winnow side of the GPU benchmark (`npm run bench:gpu`, bench/README-gpu.md). Bundled with the engine into the
- * pack that bench-gpu-pack.mjs builds; run by the pack's run.sh on the GPU machine (or here, on SwiftShader, with
+ * pack that scripts/bench-gpu.mjs builds; run by the pack's run.sh on the GPU machine (or here, on SwiftShader, with
  * --smoke). Subcommands:
- *   gen   --shape S --dir D [--smoke]                       write S's random BF16 HF folder (bench/gpu-shapes.ts) and ids
- *   bench --shape S --dir D --out F [--backend webgpu] [--smoke] [--reps n] [--no-profile]
+ *   gen   --shape S --dir D --tokenizer DIR [--smoke] [--sizes BxT,..]
+ *         write S's random BF16 HF folder (bench/gpu-shapes.ts) and the ids of each size (ids-BxT.json, the only ones)
+ *   bench --shape S --dir D --out F [--backend webgpu] [--smoke] [--reps n] [--no-profile] [--sizes BxT,..]
  *         forward (per-token losses, read back) and training (last blocks, AdamW) tokens/s at each size, tf.profile's
  *         peak tensor bytes and per-kernel profile; one JSON per model, rewritten after every case (a timeout keeps
  *         what was done)
- *   merge --in DIR --out F [--table T]                      join the webgpu-*.json, torch-*.json and smi-*.txt of DIR
- *   info  [--backend webgpu]                                 which backend and adapter start
+ *   merge --in DIR --out F [--table T]   join the webgpu-*.json, torch-*.json and smi-*.txt of DIR
+ *   info  [--backend webgpu]             which backend and adapter start
  * The model code is the engine's: loadModel, embed/runBlocks/finalNorm/lmHead, weightedLmLoss, createOptimizer.
  */
 import * as fs from 'node:fs';
@@ -255,6 +256,8 @@ function genCmd(shape: BenchShape, dir: string, tokenizerFrom: string): Json {
   const t0 = performance.now();
   const r = writeRandomModel(shape, dir, tokenizerFrom);
   const vocab = (shape.config.vocab_size as number) ?? 0;
+  // the ids files present are the sizes both sides run (gpu_torch.py reads every ids-BxT.json)
+  for (const f of fs.readdirSync(dir)) if (/^ids-\d+x\d+\.json$/.test(f)) fs.rmSync(path.join(dir, f));
   for (const [B, T] of shape.sizes) {
     const ids = benchIds(vocab, B, T);
     const rows = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * T, (b + 1) * T)));
@@ -452,14 +455,25 @@ function mergeCmd(inDir: string, out: string, tableOut: string | undefined): voi
 
 // ---------------------------------------------------------------- main
 
+/** --sizes 1x8,4x256: other batch × sequence sizes than the shape's (gen writes their ids; bench runs them) */
+function withSizes(shape: BenchShape, sizes: string | undefined): BenchShape {
+  if (!sizes) return shape;
+  const list = sizes.split(',').map((x) => {
+    const m = /^(\d+)x(\d+)$/.exec(x.trim());
+    if (!m) throw new Error(`--sizes: "${x}" is not BxT`);
+    return [Number(m[1]), Number(m[2])] as [number, number];
+  });
+  return { ...shape, sizes: list };
+}
+
 async function main(): Promise<void> {
   const { cmd, opt, flags } = args(process.argv.slice(2));
   const smoke = flags.has('smoke');
   if (cmd === 'gen') {
-    const shape = shapeByName(need(opt, 'shape'), smoke);
+    const shape = withSizes(shapeByName(need(opt, 'shape'), smoke), opt.get('sizes'));
     console.log(JSON.stringify(genCmd(shape, need(opt, 'dir'), need(opt, 'tokenizer'))));
   } else if (cmd === 'bench') {
-    const shape = shapeByName(need(opt, 'shape'), smoke);
+    const shape = withSizes(shapeByName(need(opt, 'shape'), smoke), opt.get('sizes'));
     const reps = Number(opt.get('reps') ?? (smoke ? 2 : 3));
     await benchCmd(shape, need(opt, 'dir'), need(opt, 'out'), opt.get('backend') ?? 'webgpu', reps, !flags.has('no-profile'));
   } else if (cmd === 'merge') {

@@ -22,22 +22,10 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { WinnowError } from '../util/errors';
 import { registerWebgpuFixes } from './webgpu-fixes';
+import type { GpuAdapterInfo } from '../../../preload/contract';
 
-export interface AdapterSummary {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  /** software rasteriser/emulator (SwiftShader, lavapipe, llvmpipe, WARP) */
-  software: boolean;
-  /** largest single storage binding / buffer the device was created with, in bytes */
-  maxStorageBufferBindingSize: number;
-  maxBufferSize: number;
-  /** the adapter has 'shader-f16' */
-  shaderF16: boolean;
-  /** where the Vulkan loader/driver came from when not the system's (Linux), else null */
-  vulkanFrom: string | null;
-}
+/** The adapter as BackendInfo carries it (preload/contract.ts GpuAdapterInfo). */
+export type AdapterSummary = GpuAdapterInfo;
 
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|warp|microsoft basic render|software/i;
 

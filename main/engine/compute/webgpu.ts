@@ -23,17 +23,12 @@ import * as tf from '@tensorflow/tfjs';
 import { WinnowError } from '../util/errors';
 import { registerWebgpuFixes } from './webgpu-fixes';
 import type { GpuAdapterInfo } from '../../../preload/contract';
+import { SYSTEM_LIB_DIRS, softwareIcd, vulkanDirs, vulkanDriversInstalled } from './vulkan-env';
 
 /** The adapter as BackendInfo carries it (preload/contract.ts GpuAdapterInfo). */
 export type AdapterSummary = GpuAdapterInfo;
 
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|warp|microsoft basic render|software/i;
-
-/** Folders searched for a Vulkan loader and SwiftShader's ICD when the system has none. */
-export function vulkanDirs(): string[] {
-  const dirs = [process.env.WINNOW_VULKAN_DIR?.trim(), '/usr/lib/chromium', '/usr/lib64/chromium', '/usr/lib/chromium-browser', '/snap/chromium/current/usr/lib/chromium-browser'];
-  return dirs.filter((d): d is string => !!d && fs.existsSync(d));
-}
 
 let loaderFrom: string | null | undefined;
 
@@ -188,30 +183,6 @@ async function findAdapter(allowSoftware: boolean): Promise<{ ok: true; gpu: GPU
       : ' (no Vulkan driver answered: check your GPU vendor’s Vulkan driver with `vulkaninfo --summary`)'
     : '';
   return { ok: false, why: `no WebGPU adapter${vk}` };
-}
-
-const SYSTEM_LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu'];
-
-/** A Vulkan driver manifest the loader would read (the user's VK_ICD_FILENAMES/VK_DRIVER_FILES, or a system one). */
-function vulkanDriversInstalled(): boolean {
-  if (process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return true;
-  const dirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', path.join(process.env.HOME ?? '/nonexistent', '.local/share/vulkan/icd.d')];
-  for (const x of (process.env.XDG_DATA_DIRS ?? '').split(':').filter(Boolean)) dirs.push(path.join(x, 'vulkan/icd.d'));
-  return dirs.some((dir) => {
-    try {
-      return fs.readdirSync(dir).some((f) => f.endsWith('.json'));
-    } catch {
-      return false;
-    }
-  });
-}
-
-function softwareIcd(): string | null {
-  for (const dir of vulkanDirs()) {
-    const icd = path.join(dir, 'vk_swiftshader_icd.json');
-    if (fs.existsSync(icd)) return icd;
-  }
-  return null;
 }
 
 /** Start the webgpu backend; resolves false with the reason when no acceptable adapter exists. */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { EngineProcess } from './engine-process';
 import type { EngineEvent, Job } from '../../../preload/contract';
 import { webgpuSkipReason } from '../../setup/webgpu';
+import { softwareIcd } from '../../../main/engine/compute/vulkan-env';
 
 const SKIP = await webgpuSkipReason();
 if (SKIP) console.warn(`engine on webgpu skipped: ${SKIP}`);
@@ -27,6 +28,9 @@ afterAll(async () => {
 describe.skipIf(!!SKIP)('the engine on webgpu', () => {
   it('reports the adapter in app.info, and scores and trains in its compute worker', async () => {
     process.env.WINNOW_BACKEND = 'webgpu'; // the engine host inherits this process's environment
+    // as a user starts it: without the VK_ICD_FILENAMES this test process set for itself (the host must set it for its
+    // worker, whose process.env never reaches the Vulkan loader)
+    if (process.env.VK_ICD_FILENAMES === softwareIcd()) delete process.env.VK_ICD_FILENAMES;
     await engine.start();
     const info = await engine.call('app.info', {});
     expect(info.backend!.name).toBe('webgpu');

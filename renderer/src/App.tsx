@@ -152,7 +152,7 @@ export function App() {
               <>
                 <span className="backend-name">{info.backend.name}</span>
                 {info.backend.adapter && (
-                  <span className="backend-adapter" data-testid="backend-adapter">
+                  <span className="backend-adapter" data-testid="backend-adapter" title={adapterLabel(info.backend.adapter)}>
                     {adapterLabel(info.backend.adapter)}
                   </span>
                 )}
@@ -205,9 +205,9 @@ export function App() {
   );
 }
 
-/** "nvidia ampere · NVIDIA H100 · buffers ≤ 4 GiB" (software adapters say so) */
+/** "nvidia hopper · buffers ≤ 4 GiB · NVIDIA H100 80GB HBM3": the description last, where the bar truncates */
 function adapterLabel(a: GpuAdapterInfo): string {
   const gib = Math.min(a.maxStorageBufferBindingSize, a.maxBufferSize) / 2 ** 30;
-  const parts = [[a.vendor, a.architecture].filter(Boolean).join(' '), a.description || a.device, a.software ? 'software' : '', `buffers ≤ ${gib >= 1 ? `${gib.toFixed(gib % 1 ? 1 : 0)} GiB` : `${Math.round(gib * 1024)} MiB`}`];
+  const parts = [[a.vendor, a.architecture].filter(Boolean).join(' '), a.software ? 'software' : '', `buffers ≤ ${gib >= 1 ? `${gib.toFixed(gib % 1 ? 1 : 0)} GiB` : `${Math.round(gib * 1024)} MiB`}`, a.description || a.device];
   return parts.filter(Boolean).join(' · ');
 }

@@ -277,7 +277,7 @@ export class EngineService {
 
     'layers.list': (i) => listLayerTensors(this.current().db, i.modelId),
     'layers.resolve': (i) => resolveLayers(this.current().db, i.modelId, i.layers),
-    'train.estimate': (i) => trainEstimate(this.current().db, i, this.opts.executor.backend?.name ?? null),
+    'train.estimate': (i) => trainEstimate(this.current().db, i, this.opts.executor.backend?.name ?? null, this.opts.executor.backend?.adapter),
     'layerMasks.save': (i) => saveLayerMask(this.current().db, i.name, i.modelId, i.layers),
     'layerMasks.list': (i) => listLayerMasks(this.current().db, i.modelId),
 

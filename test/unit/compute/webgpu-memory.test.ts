@@ -3,7 +3,7 @@
  * adapter's per-buffer limit or whose estimate exceeds the device memory (WINNOW_GPU_MEMORY_BYTES; a software
  * adapter's is the machine's RAM); and scoring batches through the engine leave tf.memory() flat (tensors and GPU
  * bytes): 1,000 batches on a hardware adapter; on a software one (CI's SwiftShader, ~1.7 s a batch on 2 loaded cores)
- * 25, unless WINNOW_LEAK_BATCHES asks for more (WINNOW_LEAK_BATCHES=1000 runs the full count there too).
+ * 10, unless WINNOW_LEAK_BATCHES asks for more (WINNOW_LEAK_BATCHES=1000 runs the full count there too).
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -57,7 +57,7 @@ describe.skipIf(!!SKIP)('no tensor leaks on webgpu', () => {
 
   it('tf.memory() is flat over scoring batches — 1,000 on hardware (forwardBatch: forward, signals, embeddings, one read each)', async () => {
     const info = await initBackend('webgpu');
-    const N = Number(process.env.WINNOW_LEAK_BATCHES ?? (info.adapter!.software ? 25 : 1000));
+    const N = Number(process.env.WINNOW_LEAK_BATCHES ?? (info.adapter!.software ? 10 : 1000));
     const m = await loadModel(writeTinyModel({ ...(TINY_QWEN2 as Record<string, unknown>), vocab_size: 512 }, 11));
     try {
       const seqs = (i: number) => [Int32Array.from({ length: 6 }, (_, k) => (i * 7 + k * 13) % 512), Int32Array.from({ length: 6 - (i % 3) }, (_, k) => (i * 5 + k) % 512)];

@@ -133,6 +133,18 @@ export function checkFits(
         { needBytes: big.bytes, limitBytes: perBuffer, backend: 'webgpu', ...est, backendExtraBytes: 0 },
       );
     }
+    // every tensor differentiated (layer signals, "all" layers): the embedding's gradient is one buffer too, and a
+    // weight over the limit is split only for the forward pass (compute/shard.ts)
+    const table = 4 * cfg.vocabSize * cfg.hiddenSize;
+    if (opts.trainableParams >= countParams(cfg) && table > perBuffer) {
+      throw new WinnowError(
+        'too_large',
+        `differentiating every tensor of this ${cfg.modelType} model needs the embedding's gradient [${cfg.vocabSize}×${cfg.hiddenSize}] as one GPU ` +
+          `buffer of ${gib(table)}, but this GPU takes at most ${gib(perBuffer)} per buffer. Leave the embedding out (a layer spec such as last:N, ` +
+          'or grad_norm/grad_sim over chosen layers), or use the wasm or cpu backend (WINNOW_BACKEND=wasm).',
+        { needBytes: table, limitBytes: perBuffer, backend: 'webgpu', ...est, backendExtraBytes: 0 },
+      );
+    }
     const mem = gpuMemoryBytes(opts.adapter, opts.totalMem ?? os.totalmem());
     // unknown device memory: nothing more to check here (the per-buffer limit was)
     limit = mem ?? Infinity;

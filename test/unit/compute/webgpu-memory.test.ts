@@ -37,6 +37,14 @@ describe('checkFits on webgpu', () => {
     expect(() => checkFits(QWEN_05B, { ...opts, batch: 1 })).not.toThrow();
   });
 
+  it('refuses to differentiate every tensor when the embedding’s gradient exceeds one buffer', () => {
+    const small = { ...SWIFTSHADER, maxStorageBufferBindingSize: 128 * 2 ** 20, maxBufferSize: 256 * 2 ** 20 };
+    const all = { batch: 1, seqLen: 64, trainableParams: countParams(QWEN_05B), backend: 'webgpu', adapter: small, totalMem: 2 ** 40 };
+    // 151,936 × 896 float32 = 0.51 GiB > 128 MiB
+    expect(() => checkFits(QWEN_05B, all)).toThrow(/embedding's gradient \[151936×896\] as one GPU buffer of 0\.51 GiB, but this GPU takes at most 0\.13 GiB per buffer\. Leave the embedding out/);
+    expect(() => checkFits(QWEN_05B, { ...all, trainableParams: 1e7 })).not.toThrow();
+  });
+
   it('checks the total against WINNOW_GPU_MEMORY_BYTES, or a software adapter’s RAM; unknown memory is not guessed', () => {
     const opts = { batch: 2, seqLen: 512, trainableParams: countParams(QWEN_05B), backend: 'webgpu', adapter: H100, totalMem: 2 ** 40 };
     expect(() => checkFits(QWEN_05B, opts)).not.toThrow(); // hardware, memory not stated: per-buffer check only

@@ -94,6 +94,21 @@ export interface BackendInfo {
   reason: string;
   unavailable: Array<{ name: string; why: string }>;
   threads: number;
+  /** webgpu only: the adapter and the largest buffer it takes (bytes) */
+  adapter?: GpuAdapterInfo;
+}
+
+export interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** SwiftShader, lavapipe, llvmpipe, WARP: a CPU emulating a GPU */
+  software: boolean;
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  shaderF16: boolean;
+  vulkanFrom: string | null;
 }
 
 export interface ProjectInfo {

@@ -1,6 +1,6 @@
 /** The app shell: left nav, top bar (project, backend, jobs), banners, the active screen and the jobs drawer. */
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import type { ApiOutputs, EngineEvent, ProjectInfo } from '../../preload/contract';
+import type { ApiOutputs, EngineEvent, GpuAdapterInfo, ProjectInfo } from '../../preload/contract';
 import { type ConnectionState, getClient, missingToken } from './api/client';
 import { AppContext, type AppState, JobsStore } from './api/hooks';
 import { JobsDrawer, JobsIndicator } from './features/jobs/JobsDrawer';
@@ -151,6 +151,11 @@ export function App() {
             {info?.backend ? (
               <>
                 <span className="backend-name">{info.backend.name}</span>
+                {info.backend.adapter && (
+                  <span className="backend-adapter" data-testid="backend-adapter" title={adapterLabel(info.backend.adapter)}>
+                    {adapterLabel(info.backend.adapter)}
+                  </span>
+                )}
                 <span className="muted backend-reason" data-testid="backend-reason">
                   {info.backend.reason}
                 </span>
@@ -198,4 +203,11 @@ export function App() {
       </div>
     </AppContext.Provider>
   );
+}
+
+/** "nvidia hopper · buffers ≤ 4 GiB · NVIDIA H100 80GB HBM3": the description last, where the bar truncates */
+function adapterLabel(a: GpuAdapterInfo): string {
+  const gib = Math.min(a.maxStorageBufferBindingSize, a.maxBufferSize) / 2 ** 30;
+  const parts = [[a.vendor, a.architecture].filter(Boolean).join(' '), a.software ? 'software' : '', `buffers ≤ ${gib >= 1 ? `${gib.toFixed(gib % 1 ? 1 : 0)} GiB` : `${Math.round(gib * 1024)} MiB`}`, a.description || a.device];
+  return parts.filter(Boolean).join(' · ');
 }

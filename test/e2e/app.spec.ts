@@ -20,7 +20,7 @@ test('the token leaves the URL; a fresh project opens with the bundled model', a
   await expect(page.getByTestId('project-name')).toHaveText('e2e');
   await expect(page.getByTestId('model-row').first()).toContainText('stories260K');
   await expect(page.getByTestId('datasets-empty')).toBeVisible();
-  await expect(page.getByTestId('backend')).toHaveText(/wasm|cpu|tensorflow/);
+  await expect(page.getByTestId('backend')).toHaveText(/webgpu|wasm|cpu|tensorflow/);
   await shot(page, '01-data-empty');
   await page.reload();
   await expect(page.getByTestId('app')).toHaveAttribute('data-connection', 'open');

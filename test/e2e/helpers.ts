@@ -19,11 +19,11 @@ export const GSM8K_300 = resolve('test/fixtures/data/gsm8k-300.jsonl');
  * Starts the server before the spec's first test and stops it after its last; the tests run in order, one page at
  * a time. The returned object is filled in by beforeAll, so read its fields inside tests only.
  */
-export function useServer(project: string): RunningServer {
+export function useServer(project: string, env?: Record<string, string>): RunningServer {
   const server = {} as RunningServer;
   test.describe.configure({ mode: 'serial' });
   test.beforeAll(async () => {
-    Object.assign(server, await startServer({ project }));
+    Object.assign(server, await startServer({ project, env }));
   });
   test.afterAll(async () => {
     await server.stop?.();

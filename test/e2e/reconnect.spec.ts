@@ -86,7 +86,7 @@ test('after the engine is killed and restarted on the same port and token, the E
   await expect(page.getByTestId('app')).toHaveAttribute('data-connection', 'open', { timeout: 30_000 });
   await expect(page.getByTestId('engine-banner')).toHaveCount(0);
   // the restarted engine has run no job yet, and the top bar still names its backend
-  await expect(page.getByTestId('backend')).toContainText(/wasm|cpu|tensorflow/);
+  await expect(page.getByTestId('backend')).toContainText(/webgpu|wasm|cpu|tensorflow/);
   await settled(page);
   await expect(detail).toHaveAttribute('data-loading', 'false');
   expect(await place(page)).toEqual(before);

@@ -19,7 +19,7 @@ export interface RunningServer {
   restart(): Promise<void>;
 }
 
-export async function startServer(opts: { project?: string } = {}): Promise<RunningServer> {
+export async function startServer(opts: { project?: string; env?: Record<string, string> } = {}): Promise<RunningServer> {
   // point the tests at a server that is already running (e.g. one started by hand while debugging)
   const given = process.env.WINNOW_E2E_URL;
   if (given) {
@@ -34,7 +34,7 @@ export async function startServer(opts: { project?: string } = {}): Promise<Runn
   const token = randomBytes(24).toString('hex');
   const launch = async (port: number): Promise<{ child: ChildProcess; url: string }> => {
     const args = [entry, '--port', String(port), '--home', home, ...(opts.project ? ['--project', opts.project] : [])];
-    const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WINNOW_TOKEN: token } });
+    const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env, WINNOW_TOKEN: token } });
     let log = '';
     const url = await new Promise<string>((ok, fail) => {
       const timer = setTimeout(() => fail(new Error(`server did not print WINNOW_URL within 60 s:\n${log}`)), 60_000);

@@ -2,7 +2,7 @@
  * Tuned-model parity: a model Winnow trained (test/parity/tuned/tuned.ts, committed in test/fixtures/parity/tuned/)
  * gives PyTorch's logits (ref_tuned.py, plain-PyTorch reference models) when Winnow loads it — as the full HF folder
  * and as changed tensors plus winnow_delta.json over the base — logits max |Δ| ≤ 1e-4 at real positions, on every
- * backend here. And Winnow's deterministic training, run again on the backend the fixture was made with (wasm, the
+ * backend here (webgpu included where an adapter starts; the same bound). And Winnow's deterministic training, run again on the backend the fixture was made with (wasm, the
  * default; on cpu the same run takes minutes), saves the committed tensors (max |Δ| ≤ 1e-6) and exports the same
  * changed tensors, so a change to training that alters its results fails here.
  */
@@ -16,17 +16,23 @@ import { disposeModel, loadModel } from '../../main/engine/models/model';
 import { readCheckpoint, readSafetensors } from '../../main/engine/models/safetensors';
 import { FIXTURE, INPUTS, trainTuned, withTokenizer, writeBase } from './tuned/tuned';
 import { tmpDir } from '../unit/models/tiny';
+import { webgpuSkipReason } from '../setup/webgpu';
 
-const BACKENDS: BackendName[] = ['cpu', 'wasm'];
+const GPU_SKIP = await webgpuSkipReason();
+if (GPU_SKIP) console.warn(`tuned parity on webgpu skipped: ${GPU_SKIP}`);
+const BACKENDS: BackendName[] = GPU_SKIP ? ['cpu', 'wasm'] : ['cpu', 'wasm', 'webgpu'];
 
 afterAll(async () => {
   await initBackend('cpu');
 });
 
-function logitsOf(m: Awaited<ReturnType<typeof loadModel>>): Float32Array {
+async function logitsOf(m: Awaited<ReturnType<typeof loadModel>>): Promise<Float32Array> {
   const B = INPUTS.ids.length;
   const T = INPUTS.ids[0]!.length;
-  return tf.tidy(() => forward(m.config, m.weights, tf.tensor2d(INPUTS.ids, [B, T], 'int32'), tf.tensor2d(INPUTS.attention_mask, [B, T], 'int32')).dataSync() as Float32Array);
+  const t = tf.tidy(() => forward(m.config, m.weights, tf.tensor2d(INPUTS.ids, [B, T], 'int32'), tf.tensor2d(INPUTS.attention_mask, [B, T], 'int32')));
+  const out = (await t.data()) as Float32Array;
+  t.dispose();
+  return out;
 }
 
 /** max |Δ| over the logits of real (unpadded) positions */
@@ -56,13 +62,14 @@ describe.each(BACKENDS)('tuned-model parity on %s', (backend) => {
     const delta = await loadModel(path.join(root, 'delta'));
     try {
       const V = full.config.vocabSize;
-      const a = logitsOf(full);
-      const b = logitsOf(delta);
+      const a = await logitsOf(full);
+      const b = await logitsOf(delta);
       expect(worstReal(a, want, V), 'full form: logits max |Δ| vs PyTorch').toBeLessThanOrEqual(1e-4);
       expect(worstReal(b, want, V), 'changed-tensors form: logits max |Δ| vs PyTorch').toBeLessThanOrEqual(1e-4);
       // the same weights either way
       for (const name of Object.keys(full.weights)) {
-        expect(Buffer.from((delta.weights[name]!.dataSync() as Float32Array).buffer).equals(Buffer.from((full.weights[name]!.dataSync() as Float32Array).buffer)), name).toBe(true);
+        const [d, f] = [(await delta.weights[name]!.data()) as Float32Array, (await full.weights[name]!.data()) as Float32Array];
+        expect(Buffer.from(d.buffer, d.byteOffset, d.byteLength).equals(Buffer.from(f.buffer, f.byteOffset, f.byteLength)), name).toBe(true);
       }
     } finally {
       disposeModel(full);

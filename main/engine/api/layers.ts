@@ -1,7 +1,7 @@
 /** Layers of a model: its tensors with their scores, and named layer masks (exact HF tensor names + provenance). */
 import type { Db } from '../db';
 import type { LayerMaskInfo, TensorRow, TrainEstimate } from '../../../preload/contract';
-import { checkFits, estimateMemory } from '../models/memory';
+import { checkFits, estimateMemory, type GpuLimits } from '../models/memory';
 import { readModelConfig } from '../models/config';
 import { checkpointFiles, readSafetensorsHeader } from '../models/safetensors';
 import { listTensors } from '../models';
@@ -155,17 +155,18 @@ export function trainEstimate(
   db: Db,
   i: { modelId: number; layers: string; batchSize: number; maxTokens: number; gradAccum?: number; paramMaskId?: number },
   backend: string | null,
+  adapter?: GpuLimits,
 ): TrainEstimate {
   const r: { tensors: string[]; trainableParams: number; totalParams: number; maskedParams?: number } =
     i.paramMaskId !== undefined ? paramMaskLayers(db, i.modelId, i.paramMaskId) : resolveLayers(db, i.modelId, i.layers);
   const cfg = readModelConfig(modelPath(db, i.modelId));
-  const opts = { batch: i.batchSize, seqLen: i.maxTokens, gradAccum: i.gradAccum, trainableParams: r.trainableParams, backend: backend ?? 'wasm' };
+  const opts = { batch: i.batchSize, seqLen: i.maxTokens, gradAccum: i.gradAccum, trainableParams: r.trainableParams, backend: backend ?? 'wasm', adapter };
   let memory = estimateMemory(cfg, opts);
   let limitBytes: number | null = null;
   let fits = true;
   try {
     const fit = checkFits(cfg, opts);
-    limitBytes = fit.limitBytes;
+    limitBytes = Number.isFinite(fit.limitBytes) ? fit.limitBytes : null; // webgpu: device memory unknown
     memory = { ...memory, totalBytes: memory.totalBytes + fit.backendExtraBytes };
   } catch (err) {
     if (!(err instanceof WinnowError) || err.code !== 'too_large') throw err;

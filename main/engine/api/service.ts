@@ -242,13 +242,14 @@ export class EngineService {
       // forward passes at this batch and length must fit the backend (refused with the figures otherwise)
       const cfg = readModelConfig(modelPath(p.db, i.modelId));
       const backend = this.opts.executor.backend?.name ?? 'wasm';
-      checkFits(cfg, { batch: i.batchSize, seqLen: i.maxTokens, trainableParams: 0, backend });
+      const adapter = this.opts.executor.backend?.adapter;
+      checkFits(cfg, { batch: i.batchSize, seqLen: i.maxTokens, trainableParams: 0, backend, adapter });
       // the gradient pass backpropagates one example at a time and keeps a sum per parameter for fim: about a training
       // step's memory at batch 1 (its "optimizer" share stands for those sums and grad_sim's gradient copies)
       if (i.signals.some((s) => (GRADIENT_SIGNALS as readonly string[]).includes(s))) {
         const layerSignals = i.signals.some((s) => (LAYER_GRADIENT_SIGNALS as readonly string[]).includes(s));
         const differentiated = layerSignals ? countParams(cfg) : (gradParams(p.db, i) ?? countParams(cfg));
-        checkFits(cfg, { batch: 1, seqLen: i.maxTokens, trainableParams: differentiated, backend });
+        checkFits(cfg, { batch: 1, seqLen: i.maxTokens, trainableParams: differentiated, backend, adapter });
       }
       setActiveModel(p.db, i.modelId);
       const job = p.jobs.submit('score', { ...i, projectModelPath: modelPath(p.db, i.modelId) });
@@ -281,7 +282,7 @@ export class EngineService {
 
     'layers.list': (i) => listLayerTensors(this.current().db, i.modelId),
     'layers.resolve': (i) => resolveLayers(this.current().db, i.modelId, i.layers),
-    'train.estimate': (i) => trainEstimate(this.current().db, i, this.opts.executor.backend?.name ?? null),
+    'train.estimate': (i) => trainEstimate(this.current().db, i, this.opts.executor.backend?.name ?? null, this.opts.executor.backend?.adapter),
     'layerMasks.save': (i) => saveLayerMask(this.current().db, i.name, i.modelId, i.layers),
     'layerMasks.list': (i) => listLayerMasks(this.current().db, i.modelId),
 
@@ -305,7 +306,7 @@ export class EngineService {
       if (i.tokenPolicy === 'top_percent') assertTokenSignalScored(p.db, i.modelId, i.tokenSignal);
       // refuses, naming every figure, a run that will not fit the backend's memory
       checkFits(readModelConfig(modelPath(p.db, i.modelId)), {
-        batch: i.batchSize, seqLen: i.maxTokens, gradAccum: i.gradAccum, backend: this.opts.executor.backend?.name ?? 'wasm',
+        batch: i.batchSize, seqLen: i.maxTokens, gradAccum: i.gradAccum, backend: this.opts.executor.backend?.name ?? 'wasm', adapter: this.opts.executor.backend?.adapter,
         trainableParams: (i.paramMaskId !== undefined ? paramMaskLayers(p.db, i.modelId, i.paramMaskId) : resolveLayers(p.db, i.modelId, i.layers)).trainableParams,
       });
       const runId = createTrainRun(p.db, i);

@@ -1,5 +1,7 @@
 /**
- * TF.js backend choice: 'tensorflow' (tfjs-node-gpu, then tfjs-node; optional, CUDA/native) › 'wasm' › 'cpu'.
+ * TF.js backend choice: 'webgpu' on a hardware adapter (Dawn: Vulkan, D3D12, Metal) › 'tensorflow' (tfjs-node-gpu,
+ * then tfjs-node; optional, CUDA/native) › 'wasm' › 'cpu'. A software WebGPU adapter (SwiftShader, lavapipe) is
+ * slower than wasm and is used only when asked for (WINNOW_BACKEND=webgpu, or prefer 'webgpu').
  * The result says which backend runs, why, and why the better ones did not, so the UI can show it.
  * WINNOW_BACKEND=<name> forces one backend (and fails loudly if it cannot start).
  */
@@ -11,15 +13,18 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { WinnowError } from '../util/errors';
 import { registerWasmFixes } from './wasm-fixes';
 import { withWasmThreads } from './wasm-threads';
+import { describeAdapter, startWebgpu, type AdapterSummary } from './webgpu';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_ORDER: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+export type BackendName = 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: BackendName[] = ['webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 export interface BackendInfo {
   name: string;
   reason: string;
   unavailable: Array<{ name: string; why: string }>;
   threads: number;
+  /** the WebGPU adapter (webgpu only): vendor, architecture, description, buffer limits */
+  adapter?: AdapterSummary;
 }
 
 let last: BackendInfo | null = null;
@@ -97,7 +102,15 @@ async function tryWasm(): Promise<{ ok: true } | { ok: false; why: string }> {
   }
 }
 
-async function tryOne(name: BackendName): Promise<{ ok: true; note?: string } | { ok: false; why: string }> {
+async function tryOne(name: BackendName, asked: boolean): Promise<{ ok: true; note?: string; adapter?: AdapterSummary } | { ok: false; why: string }> {
+  if (name === 'webgpu') {
+    try {
+      const r = await startWebgpu(asked);
+      return r.ok ? { ok: true, note: describeAdapter(r.adapter), adapter: r.adapter } : r;
+    } catch (err) {
+      return { ok: false, why: `webgpu failed: ${errText(err)}` };
+    }
+  }
   if (name === 'tensorflow') {
     const r = await tryTensorflow();
     return r.ok ? { ok: true, note: r.pkg.replace('@tensorflow/', '') } : r;
@@ -133,7 +146,7 @@ export async function initBackend(prefer?: BackendName): Promise<BackendInfo> {
   const order = forced ? [forced] : want ? [want, ...BACKEND_ORDER.filter((b) => b !== want)] : BACKEND_ORDER;
   const unavailable: BackendInfo['unavailable'] = [];
   for (const name of order) {
-    const r = await tryOne(name);
+    const r = await tryOne(name, name === want);
     if (!r.ok) {
       unavailable.push({ name, why: r.why });
       continue;
@@ -149,7 +162,7 @@ export async function initBackend(prefer?: BackendName): Promise<BackendInfo> {
     if (name === 'wasm') {
       reason += threads > 1 ? `; ${threads} threads (WINNOW_WASM_THREADS)` : '; 1 thread (set WINNOW_WASM_THREADS=n for more)';
     }
-    last = { name, reason, unavailable, threads };
+    last = r.adapter ? { name, reason, unavailable, threads, adapter: r.adapter } : { name, reason, unavailable, threads };
     return last;
   }
   throw new WinnowError(

@@ -2,6 +2,7 @@
  * Runs jobs in the compute worker thread so TF.js work never blocks the engine host's table queries.
  * Cancellation is a shared flag (Atomics) because a busy worker does not read messages until it yields.
  */
+import { prepareWorkerVulkan } from '../compute/vulkan-env';
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -64,6 +65,8 @@ export class WorkerClient {
   start(): Promise<BackendInfo> {
     if (this.ready) return this.ready;
     const entry = resolveWorkerEntry();
+    // software WebGPU asked for: VK_ICD_FILENAMES must be in the real environment, which a worker cannot set
+    prepareWorkerVulkan({ ...process.env, ...this.env });
     const worker = new Worker(entry.file, {
       eval: entry.eval,
       workerData: { cancelFlag: this.cancelFlag },

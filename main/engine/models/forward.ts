@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WinnowError } from '../util/errors';
+import { gatherRows } from '../compute/shard';
 import { gpt2Block, gpt2Prefix } from './gpt2';
 import { attentionBias, layerNorm, linear, rmsNorm, type Weights } from './layers';
 import { llamaBlock, llamaContext, type BlockContext } from './llama';
@@ -22,11 +23,12 @@ export function embed(cfg: ModelConfig, w: Weights, inputIds: tf.Tensor2D): tf.T
         throw new WinnowError('too_large', `sequence of ${T} tokens exceeds the model's ${cfg.maxPositions} positions`);
       }
       const p = gpt2Prefix(w);
-      const tok = tf.gather(w[`${p}wte.weight`], inputIds);
+      const tok = gatherRows(w[`${p}wte.weight`], inputIds);
       const pos = tf.gather(w[`${p}wpe.weight`], tf.range(0, T, 1, 'int32'));
       return tf.add(tok, pos) as tf.Tensor3D;
     }
-    return tf.gather(w['model.embed_tokens.weight'], inputIds) as tf.Tensor3D;
+    // a table over the GPU's buffer limit is gathered shard by shard (compute/shard.ts)
+    return gatherRows(w['model.embed_tokens.weight'], inputIds) as tf.Tensor3D;
   });
 }
 
@@ -141,15 +143,17 @@ export function forward(cfg: ModelConfig, w: Weights, ids: tf.Tensor2D, mask?: t
  * Greedy decoding without a KV cache (re-runs the whole sequence each step; for tests and demos).
  * Returns only the new ids; stops after EOS (included) or at the model's context length.
  */
-export function greedyGenerate(model: { config: ModelConfig; weights: Weights }, promptIds: number[], n: number): number[] {
+export async function greedyGenerate(model: { config: ModelConfig; weights: Weights }, promptIds: number[], n: number): Promise<number[]> {
   const { config: cfg, weights: w } = model;
   const seq = [...promptIds];
   const out: number[] = [];
   for (let i = 0; i < n && seq.length < cfg.maxPositions; i++) {
-    const next = tf.tidy(() => {
+    const best = tf.tidy(() => {
       const logits = forward(cfg, w, tf.tensor2d([seq], [1, seq.length], 'int32'));
-      return tf.argMax(logits.slice([0, seq.length - 1, 0], [1, 1, cfg.vocabSize]).reshape([cfg.vocabSize])).dataSync()[0];
+      return tf.argMax(logits.slice([0, seq.length - 1, 0], [1, 1, cfg.vocabSize]).reshape([cfg.vocabSize]));
     });
+    const next = (await best.data())[0]!;
+    best.dispose();
     seq.push(next);
     out.push(next);
     if (next === cfg.eosTokenId) break;

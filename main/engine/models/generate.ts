@@ -16,6 +16,7 @@ import { gpt2Prefix } from './gpt2';
 import { attend, conv1d, geluNew, layerNorm, linear, mergeHeads, rmsNorm, splitHeads, type Weights } from './layers';
 import { ropeTables } from './llama';
 import { estimateMemory, WASM_HEAP_BYTES } from './memory';
+import { gatherRows } from '../compute/shard';
 import { finalNorm, headWeight, slidingWindow } from './forward';
 import type { ModelConfig, WinnowTokenizer } from './types';
 
@@ -203,7 +204,7 @@ function step(
     let h: tf.Tensor3D;
     if (cfg.arch === 'gpt2') {
       const p = gpt2Prefix(w);
-      h = tf.add(tf.gather(w[`${p}wte.weight`], idsT), tf.gather(w[`${p}wpe.weight`], posT)) as tf.Tensor3D;
+      h = tf.add(gatherRows(w[`${p}wte.weight`], idsT), gatherRows(w[`${p}wpe.weight`], posT)) as tf.Tensor3D;
       const H = cfg.hiddenSize;
       for (let l = 0; l < cfg.numLayers; l++) {
         const b = `${p}h.${l}`;
@@ -224,7 +225,7 @@ function step(
         h = tf.add(h2, conv1d(fc, w[`${b}.mlp.c_proj.weight`], w[`${b}.mlp.c_proj.bias`])) as tf.Tensor3D;
       }
     } else {
-      h = tf.gather(w['model.embed_tokens.weight'], idsT) as tf.Tensor3D;
+      h = gatherRows(w['model.embed_tokens.weight'], idsT) as tf.Tensor3D;
       const rope = ropeAt(cfg, pos);
       for (let l = 0; l < cfg.numLayers; l++) {
         const b = `model.layers.${l}`;

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { weightMatMul } from '../compute/weight-matmul';
+import { matMulRowsT } from '../compute/shard';
 
 export type Weights = Record<string, tf.Tensor>;
 
@@ -11,7 +12,8 @@ export type Weights = Record<string, tf.Tensor>;
 export function linear(x: tf.Tensor3D, w: tf.Tensor, b?: tf.Tensor): tf.Tensor3D {
   const [B, T, In] = x.shape;
   const x2 = tf.reshape(x, [B * T, In]) as tf.Tensor2D;
-  const y = weightMatMul(x2, w, true, b) ?? addBias(tf.matMul(x2, w as tf.Tensor2D, false, true), b);
+  // a weight over the GPU's buffer limit (an output head) runs shard by shard (compute/shard.ts)
+  const y = weightMatMul(x2, w, true, b) ?? addBias(matMulRowsT(x2, w) ?? tf.matMul(x2, w as tf.Tensor2D, false, true), b);
   return tf.reshape(y, [B, T, w.shape[0]]);
 }
 
@@ -84,6 +86,22 @@ export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [B, T, H * hd]);
 }
 
+/** backends whose dataSync is a cheap host copy (no GPU round trip) */
+const SYNC_READ_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
+
+/** attentionBias with the key mask left on the device: exactly 0 or -1e9, as the JS loop writes. */
+function biasOnDevice(T: number, window: number, mask: tf.Tensor2D): tf.Tensor4D {
+  const band = new Uint8Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) if (i - j < window) band[i * T + j] = 1;
+  return tf.tidy(() => {
+    const causal = tf.tensor4d(band, [1, 1, T, T], 'bool');
+    const keys = tf.notEqual(mask.reshape([mask.shape[0], 1, 1, T]), 0);
+    const ok = tf.logicalAnd(causal, keys);
+    const shape = ok.shape as [number, number, number, number];
+    return tf.where(ok, tf.zeros(shape), tf.fill(shape, -1e9)) as tf.Tensor4D;
+  });
+}
+
 /**
  * Additive attention bias [B or 1, 1, T, T]: 0 where query i may see key j (j <= i and key j is real),
  * a large negative number elsewhere. transformers adds finfo(float32).min; any value that underflows exp()
@@ -93,6 +111,9 @@ export function attentionBias(T: number, mask?: tf.Tensor2D, slidingWindow?: num
   // Built in JS: bandPart/mul/sub on [B,1,T,T] are several slow kernels on wasm for what is a few loops here.
   // Mistral's sliding window: query i sees keys j with i - window < j <= i
   const window = slidingWindow && slidingWindow < T ? slidingWindow : T;
+  // a GPU backend cannot read the mask back synchronously: the same values from device ops (causal band built here,
+  // the key mask broadcast on the device)
+  if (mask && !SYNC_READ_BACKENDS.has(tf.getBackend())) return biasOnDevice(T, window, mask);
   const m = mask ? mask.dataSync() : null;
   const Bm = mask ? mask.shape[0] : 1;
   const out = new Float32Array(Bm * T * T);

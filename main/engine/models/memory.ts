@@ -68,6 +68,36 @@ const WASM_COPY_CEILING = 2.5 * 2 ** 30;
 const WASM_TRAIN_OVERHEAD = 0.4;
 const TRAIN_ACTIVATION_FACTOR = 2.5;
 
+/** the adapter figures checkFits needs for webgpu (BackendInfo.adapter) */
+export interface GpuLimits {
+  software: boolean;
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+}
+
+/**
+ * WebGPU does not report a device's memory. WINNOW_GPU_MEMORY_BYTES states it (e.g. 80e9 for an 80 GB card); a
+ * software adapter's memory is the machine's RAM; otherwise only the per-buffer limits are checked.
+ */
+export function gpuMemoryBytes(adapter: GpuLimits, totalMem: number): number | null {
+  const v = Number(process.env.WINNOW_GPU_MEMORY_BYTES);
+  if (Number.isFinite(v) && v > 0) return v;
+  return adapter.software ? totalMem : null;
+}
+
+/** The largest single tensor one micro-batch makes (bytes), and what it is. */
+export function largestActivation(cfg: ModelConfig, batch: number, seqLen: number, training: boolean): { bytes: number; what: string } {
+  const B = batch;
+  const T = seqLen;
+  const cands = [
+    // scoring splits a batch so its logits stay under MAX_LOGIT_ELEMENTS (scoring/passes/forward.ts); training does not
+    { bytes: 4 * (training ? B * T * cfg.vocabSize : Math.min(B * T * cfg.vocabSize, Math.max(T * cfg.vocabSize, 1 << 24))), what: `logits [${B}×${T}×${cfg.vocabSize}]` },
+    { bytes: 4 * B * cfg.numHeads * T * T, what: `attention scores [${B}×${cfg.numHeads}×${T}×${T}]` },
+    { bytes: 4 * B * T * cfg.intermediateSize, what: `MLP activations [${B}×${T}×${cfg.intermediateSize}]` },
+  ];
+  return cands.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+}
+
 export interface FitCheck extends MemoryEstimate {
   /** wasm: transposed + packed copies of frozen weights, and the heap's training high-water overhead */
   backendExtraBytes: number;
@@ -80,15 +110,45 @@ const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`;
 /**
  * Will weights + activations + gradients + optimizer state for this batch and trainable set fit the backend?
  * Returns the estimate when it does; throws WinnowError('too_large') naming every figure when it does not.
- * Limits: wasm, its 4 GiB heap (all tensors live there); cpu and tensorflow, the machine's RAM (`totalMem`).
+ * Limits: wasm, its 4 GiB heap (all tensors live there); cpu and tensorflow, the machine's RAM (`totalMem`); webgpu,
+ * the adapter's per-buffer limit for the largest activation, and the device memory where known (gpuMemoryBytes).
  */
 export function checkFits(
   cfg: ModelConfig,
-  opts: { batch: number; seqLen: number; trainableParams: number; backend: string; totalMem?: number; gradAccum?: number },
+  opts: { batch: number; seqLen: number; trainableParams: number; backend: string; totalMem?: number; gradAccum?: number; adapter?: GpuLimits },
 ): FitCheck {
   const est = estimateMemory(cfg, opts);
   let extra = 0;
   let limit = opts.totalMem ?? os.totalmem();
+  if (opts.backend === 'webgpu' && opts.adapter) {
+    // one buffer per tensor: the largest activation must fit the adapter's binding limit (weights over it are split)
+    const cap = Number(process.env.WINNOW_WEBGPU_MAX_BUFFER_BYTES);
+    const perBuffer = Math.min(opts.adapter.maxStorageBufferBindingSize, opts.adapter.maxBufferSize, Number.isFinite(cap) && cap > 0 ? cap : Infinity);
+    const big = largestActivation(cfg, opts.batch, opts.seqLen, opts.trainableParams > 0);
+    if (big.bytes > perBuffer) {
+      throw new WinnowError(
+        'too_large',
+        `${cfg.modelType} model at batch ${opts.batch} × ${opts.seqLen} tokens needs one GPU buffer of ${gib(big.bytes)} (${big.what}) but this ` +
+          `GPU takes at most ${gib(perBuffer)} per buffer (maxStorageBufferBindingSize). Use a smaller batch or sequence length.`,
+        { needBytes: big.bytes, limitBytes: perBuffer, backend: 'webgpu', ...est, backendExtraBytes: 0 },
+      );
+    }
+    // every tensor differentiated (layer signals, "all" layers): the embedding's gradient is one buffer too, and a
+    // weight over the limit is split only for the forward pass (compute/shard.ts)
+    const table = 4 * cfg.vocabSize * cfg.hiddenSize;
+    if (opts.trainableParams >= countParams(cfg) && table > perBuffer) {
+      throw new WinnowError(
+        'too_large',
+        `differentiating every tensor of this ${cfg.modelType} model needs the embedding's gradient [${cfg.vocabSize}×${cfg.hiddenSize}] as one GPU ` +
+          `buffer of ${gib(table)}, but this GPU takes at most ${gib(perBuffer)} per buffer. Leave the embedding out (a layer spec such as last:N, ` +
+          'or grad_norm/grad_sim over chosen layers), or use the wasm or cpu backend (WINNOW_BACKEND=wasm).',
+        { needBytes: table, limitBytes: perBuffer, backend: 'webgpu', ...est, backendExtraBytes: 0 },
+      );
+    }
+    const mem = gpuMemoryBytes(opts.adapter, opts.totalMem ?? os.totalmem());
+    // unknown device memory: nothing more to check here (the per-buffer limit was)
+    limit = mem ?? Infinity;
+  }
   if (opts.backend === 'wasm') {
     limit = Math.min(limit, WASM_HEAP_BYTES);
     // frozen weights get a transposed copy, which XNNPACK packs once more, while tensors + copies stay under the
@@ -107,7 +167,8 @@ export function checkFits(
       `${cfg.modelType} model does not fit the ${opts.backend} backend for ${what} at batch ${opts.batch} × ${opts.seqLen} tokens: ` +
         `needs ~${gib(need)} (weights ${gib(est.weightsBytes)}, activations ${gib(est.activationBytes)}, gradients ${gib(est.gradBytes)}, ` +
         `optimizer ${gib(est.optimizerBytes)}${extra ? `, ${opts.backend} weight copies and heap overhead ${gib(extra)}` : ''}) but ${gib(USABLE * limit)} is usable ` +
-        `(${Math.round(USABLE * 100)}% of ${gib(limit)}). Use a smaller batch or sequence length, or train fewer tensors.`,
+        `(${Math.round(USABLE * 100)}% of ${gib(limit)}${opts.backend === 'webgpu' ? (process.env.WINNOW_GPU_MEMORY_BYTES ? ', WINNOW_GPU_MEMORY_BYTES' : ', the RAM a software adapter uses') : ''}). ` +
+        'Use a smaller batch or sequence length, or train fewer tensors.',
       { needBytes: need, ...result },
     );
   }

@@ -225,17 +225,17 @@ async function forwardLoop(
     i += batch.length;
     const renders = batch.map((b) => getRender(db, b.id, tokenizerId)!);
     const seqs = renders.map((r) => r.tokenIds);
-    const main = forwardBatch(model, seqs, {
+    const main = await forwardBatch(model, seqs, {
       entropy: want.has('token_entropy'),
       rank: want.has('token_rank'),
       embedding: want.has('embedding'),
       attentionKeys: wantSs ? renders.map((r) => promptKeys(r.labelMask)) : undefined,
     });
-    const refOut = ref ? forwardBatch(ref, seqs, { entropy: false, rank: false, embedding: false }) : null;
-    const hisOut = his ? (his === ref ? refOut : forwardBatch(his, seqs, { entropy: false, rank: false, embedding: false })) : null;
-    const ifd = wantIfd ? ifdForBatch(model, renders, main.tokens.map((s) => s.token_loss), bosId) : null;
+    const refOut = ref ? await forwardBatch(ref, seqs, { entropy: false, rank: false, embedding: false }) : null;
+    const hisOut = his ? (his === ref ? refOut : await forwardBatch(his, seqs, { entropy: false, rank: false, embedding: false })) : null;
+    const ifd = wantIfd ? await ifdForBatch(model, renders, main.tokens.map((s) => s.token_loss), bosId) : null;
     const rifd = wantRifd
-      ? rifdForBatch(model, renders.map((r) => getExample(db, r.exampleId).messages as Normalized), p.maxTokens, bosId)
+      ? await rifdForBatch(model, renders.map((r) => getExample(db, r.exampleId).messages as Normalized), p.maxTokens, bosId)
       : null;
 
     const perExample = new Map<string, Array<[number, number | null]>>();
@@ -294,7 +294,7 @@ async function forwardLoop(
 }
 
 /** The answer-only pass of one batch: IFD per render (null where there is no answer to score). */
-function ifdForBatch(model: LoadedModel, renders: StoredRender[], condLoss: Float32Array[], bosId: number | null): Array<number | null> {
+async function ifdForBatch(model: LoadedModel, renders: StoredRender[], condLoss: Float32Array[], bosId: number | null): Promise<Array<number | null>> {
   const spans = renders.map((r) => answerSpan(r.roles));
   const idx: number[] = [];
   const seqs: Int32Array[] = [];
@@ -307,7 +307,7 @@ function ifdForBatch(model: LoadedModel, renders: StoredRender[], condLoss: Floa
   });
   const out: Array<number | null> = renders.map(() => null);
   if (!seqs.length) return out;
-  const alone = forwardBatch(model, seqs, { entropy: false, rank: false, embedding: false });
+  const alone = await forwardBatch(model, seqs, { entropy: false, rank: false, embedding: false });
   idx.forEach((b, k) => (out[b] = ifdFrom(condLoss[b]!, alone.tokens[k]!.token_loss, spans[b]!, bosId !== null)));
   return out;
 }
@@ -316,7 +316,7 @@ function ifdForBatch(model: LoadedModel, renders: StoredRender[], condLoss: Floa
  * rifd's two passes over one batch: the reverse-prompt renders (Q scored after the response) and Q's tokens after
  * BOS alone. null where the row has no instruction/response pair.
  */
-function rifdForBatch(model: LoadedModel, messages: Normalized[], maxTokens: number, bosId: number | null): Array<number | null> {
+async function rifdForBatch(model: LoadedModel, messages: Normalized[], maxTokens: number, bosId: number | null): Promise<Array<number | null>> {
   const out: Array<number | null> = messages.map(() => null);
   const idx: number[] = [];
   const cond: Int32Array[] = [];
@@ -338,8 +338,8 @@ function rifdForBatch(model: LoadedModel, messages: Normalized[], maxTokens: num
   // the reverse renders are longer than the rows; keep each pass under the logits budget
   const rows = rowsByMemory(Math.max(...cond.map((c) => c.length)), model.config.vocabSize);
   for (let i = 0; i < idx.length; i += rows) {
-    const c = forwardBatch(model, cond.slice(i, i + rows), w);
-    const a = forwardBatch(model, alone.slice(i, i + rows), w);
+    const c = await forwardBatch(model, cond.slice(i, i + rows), w);
+    const a = await forwardBatch(model, alone.slice(i, i + rows), w);
     c.tokens.forEach((t, k) => (out[idx[i + k]!] = ifdFrom(t.token_loss, a.tokens[k]!.token_loss, spans[i + k]!, bosId !== null)));
   }
   return out;

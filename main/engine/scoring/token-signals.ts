@@ -7,6 +7,7 @@
  *   token_rank    1 + #{v : logit_v > logit_{x_t}}
  */
 import * as tf from '@tensorflow/tfjs';
+import { readAll } from '../compute/read';
 
 export interface TokenSignalArrays {
   token_loss: Float32Array;
@@ -21,12 +22,14 @@ export interface TokenSignalArrays {
  * @param lengths real length of each row
  * @returns per row, arrays of its real length
  */
-export function tokenSignalsFromLogits(
+export async function tokenSignalsFromLogits(
   logits: tf.Tensor3D,
   ids: Int32Array[],
   lengths: number[],
   want: { entropy: boolean; rank: boolean },
-): TokenSignalArrays[] {
+  /** more tensors to read in the same round trip (the caller's other outputs); their data is returned in `extra` */
+  alsoRead: tf.Tensor[] = [],
+): Promise<{ signals: TokenSignalArrays[]; extra: Float32Array[] }> {
   const [B, T, V] = logits.shape;
   const N = B * (T - 1);
   // flat index of target x_{t+1} in the [N·V] prediction matrix (wasm's GatherV2 with batchDims reads out of
@@ -52,10 +55,18 @@ export function tokenSignalsFromLogits(
     }
     return result;
   });
-  const lossData = tensors.loss!.dataSync() as Float32Array;
-  const entData = tensors.ent ? (tensors.ent.dataSync() as Float32Array) : null;
-  const rankData = tensors.rank ? (tensors.rank.dataSync() as Float32Array) : null;
-  tf.dispose(tensors);
+  // one read for everything this batch returns
+  const order = [tensors.loss!, ...(tensors.ent ? [tensors.ent] : []), ...(tensors.rank ? [tensors.rank] : [])];
+  let data: Float32Array[];
+  try {
+    data = await readAll([...order, ...alsoRead]);
+  } finally {
+    tf.dispose(tensors);
+  }
+  const lossData = data[0]!;
+  const entData = tensors.ent ? data[1]! : null;
+  const rankData = tensors.rank ? data[tensors.ent ? 2 : 1]! : null;
+  const extra = data.slice(order.length);
   const out: TokenSignalArrays[] = [];
   for (let b = 0; b < B; b++) {
     const L = lengths[b]!;
@@ -75,7 +86,7 @@ export function tokenSignalsFromLogits(
     }
     out.push(s);
   }
-  return out;
+  return { signals: out, extra };
 }
 
 /** mean of ℓ_t over positions t ≥ 1 with label_mask[t] = 1; null when there are none */

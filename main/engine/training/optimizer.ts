@@ -112,12 +112,16 @@ export function createOptimizer(kind: 'adamw' | 'sgd', opts: { weightDecay: numb
   };
 }
 
-/** Scale gradients so their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_). Returns the norm before clipping. */
-export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number | null): number {
-  const norm = tf.tidy(() => {
+/** The global L2 norm of the gradients as a scalar tensor (not read: the caller batches it with its other reads). */
+export function globalNorm(grads: Map<string, tf.Tensor>): tf.Scalar {
+  return tf.tidy(() => {
     const sq = [...grads.values()].map((g) => tf.sum(tf.square(g)));
-    return sq.length ? (tf.sqrt(tf.addN(sq)).dataSync()[0] as number) : 0;
+    return (sq.length ? tf.sqrt(tf.addN(sq)) : tf.scalar(0)) as tf.Scalar;
   });
+}
+
+/** Scale gradients in place so their global L2 norm (already read: `norm`) is at most maxNorm. */
+export function clipToNorm(grads: Map<string, tf.Tensor>, norm: number, maxNorm: number | null): void {
   if (maxNorm !== null && norm > maxNorm && norm > 0) {
     const scale = maxNorm / (norm + 1e-6);
     for (const [k, g] of grads) {
@@ -125,5 +129,13 @@ export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number 
       g.dispose();
     }
   }
+}
+
+/** Scale gradients so their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_). Returns the norm before clipping. */
+export async function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number | null): Promise<number> {
+  const t = globalNorm(grads);
+  const norm = ((await t.data()) as Float32Array)[0]!;
+  t.dispose();
+  clipToNorm(grads, norm, maxNorm);
   return norm;
 }

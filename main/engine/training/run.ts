@@ -19,7 +19,8 @@ import type { JobContext, JobOutcome } from '../jobs/types';
 import { WinnowError } from '../util/errors';
 import { loadTrainData, microBatch, padBatch, type TrainExample } from './data';
 import { weightedLmLoss } from './loss';
-import { createOptimizer, clipByGlobalNorm } from './optimizer';
+import { createOptimizer, clipToNorm, globalNorm } from './optimizer';
+import { readAll } from '../compute/read';
 import { learningRate } from './schedule';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { layerBlockScores } from '../api/layers';
@@ -207,18 +208,26 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
     const varList = [...vars.values()];
     const names = [...vars.keys()];
 
-    const evalLoss = (): number | null => {
+    const evalLoss = async (): Promise<number | null> => {
       if (!data.eval.length) return null;
-      let sum = 0;
-      let wsum = 0;
+      // the batch losses stay on the device until one read at the end
+      const losses: tf.Tensor[] = [];
+      const weights: number[] = [];
       for (let i = 0; i < data.eval.length; i += cfg.batchSize) {
         const batch = data.eval.slice(i, i + cfg.batchSize);
         const b = lossOnBatch(m, m.weights, batch, { padId, maxTokens: cfg.maxTokens, frozenBelow: 0, dft: false });
-        const l = tf.tidy(() => b.loss().dataSync()[0]!);
-        sum += l * b.weightSum;
-        wsum += b.weightSum;
+        losses.push(tf.tidy(() => b.loss()));
+        weights.push(b.weightSum);
         b.dispose();
       }
+      const read = await readAll(losses);
+      tf.dispose(losses);
+      let sum = 0;
+      let wsum = 0;
+      read.forEach((l, k) => {
+        sum += l[0]! * weights[k]!;
+        wsum += weights[k]!;
+      });
       return wsum ? sum / wsum : null;
     };
 
@@ -234,14 +243,13 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
       const t0 = Date.now();
       const lr = learningRate(cfg.schedule, cfg.lr, step, cfg.steps, cfg.warmupSteps);
       const acc = new Map<string, tf.Tensor>();
-      let lossSum = 0;
+      const losses: tf.Tensor[] = [];
       let stepTokens = 0;
       for (let a = 0; a < cfg.gradAccum; a++) {
         const batch = microBatch(data.train, cfg.seed, step * cfg.gradAccum + a, cfg.batchSize);
         const b = lossOnBatch(m, m.weights, batch, { padId, maxTokens: cfg.maxTokens, frozenBelow, dft: cfg.dftWeight });
         const { value, grads } = tf.variableGrads(b.loss, varList);
-        lossSum += value.dataSync()[0]!;
-        value.dispose();
+        losses.push(value); // read once per step, with the gradient norm
         for (const n of names) {
           const g = grads[vars.get(n)!.name];
           if (!g) continue;
@@ -268,7 +276,13 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
         acc.set(n, tf.keep(tf.tidy(() => tf.where(mk, g, tf.zerosLike(g)))));
         g.dispose();
       }
-      const gradNorm = clipByGlobalNorm(acc, cfg.clipNorm);
+      const normT = globalNorm(acc);
+      const read = await readAll([normT, ...losses]);
+      tf.dispose([normT, ...losses]);
+      const gradNorm = read[0]![0]!;
+      let lossSum = 0;
+      for (const l of read.slice(1)) lossSum += l[0]!;
+      clipToNorm(acc, gradNorm, cfg.clipNorm);
       opt.o.apply(vars, acc, lr, masks);
       for (const g of acc.values()) g.dispose();
       lastLoss = lossSum / cfg.gradAccum;
@@ -287,7 +301,7 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
         metric: { runId, step: step + 1, split: 'train', loss: lastLoss, lr, tokensPerSec: tps },
       });
       if ((step + 1) % cfg.evalEvery === 0 || step + 1 === cfg.steps) {
-        const ev = evalLoss();
+        const ev = await evalLoss();
         if (ev !== null) {
           insertMetric.run(runId, step + 1, 'eval', ev, lr, 0);
           ctx.progress({

@@ -23,7 +23,7 @@ describe('app.info backend', () => {
       await engine.start();
       const info = await engine.call('app.info', {});
       expect(info.backend, round).not.toBeNull();
-      expect(info.backend!.name, round).toMatch(/^(wasm|cpu|tensorflow)$/);
+      expect(info.backend!.name, round).toMatch(/^(webgpu|wasm|cpu|tensorflow)$/);
       expect(info.backend!.reason.length, round).toBeGreaterThan(0);
       expect(await engine.call('jobs.list', {}), round).toEqual([]);
       if (round === 'first start') await engine.kill();

@@ -78,8 +78,8 @@ describe('llama2.c → HF conversion (stories260K)', () => {
     expect(Array.from(permuteForRotateHalf(Float32Array.of(0, 1, 2, 3, 4, 5, 6, 7), 2, 8, 1))).toEqual([0, 2, 1, 3, 4, 6, 5, 7]);
   });
 
-  it('greedy continuation from BOS tells the TinyStories story', () => {
-    const ids = greedyGenerate(model, [1], 12);
+  it('greedy continuation from BOS tells the TinyStories story', async () => {
+    const ids = await greedyGenerate(model, [1], 12);
     const text = model.tokenizer.decode(ids, { skipSpecialTokens: true });
     expect(text.startsWith('Once upon a time')).toBe(true);
     expect(text).toMatch(/^Once upon a time, there was a little/);

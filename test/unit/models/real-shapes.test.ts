@@ -170,7 +170,7 @@ describe.each(CASES)('$name', (c) => {
     expect(m.tokenizer.decode(labelled)).toContain(messages[messages.length - 1].content.trim());
 
     // score: mean token loss over the labelled tokens, through the scoring forward
-    const { tokens } = forwardBatch(m, [r.tokenIds], { entropy: false, rank: false, embedding: false });
+    const { tokens } = await forwardBatch(m, [r.tokenIds], { entropy: false, rank: false, embedding: false });
     let sum = 0;
     let n = 0;
     for (let t = 1; t < r.tokenIds.length; t++) {

@@ -36,7 +36,7 @@ export function padId(model: LoadedModel): number {
   return model.tokenizer.padId ?? model.tokenizer.eosId ?? 0;
 }
 
-export function forwardBatch(model: LoadedModel, seqs: Int32Array[], want: ForwardWant): ForwardResult {
+export async function forwardBatch(model: LoadedModel, seqs: Int32Array[], want: ForwardWant): Promise<ForwardResult> {
   const B = seqs.length;
   const T = Math.max(...seqs.map((s) => s.length));
   const idsFlat = new Int32Array(B * T).fill(padId(model));
@@ -73,21 +73,22 @@ export function forwardBatch(model: LoadedModel, seqs: Int32Array[], want: Forwa
   const pooled = (out.pooled as tf.Tensor2D | undefined) ?? null;
   const keyAttn = (out.keyAttn as tf.Tensor2D | undefined) ?? null;
   try {
-    const tokens = tokenSignalsFromLogits(
+    const { signals: tokens, extra } = await tokenSignalsFromLogits(
       logits,
       seqs,
       seqs.map((s) => s.length),
       { entropy: want.entropy, rank: want.rank },
+      [...(pooled ? [pooled] : []), ...(keyAttn ? [keyAttn] : [])],
     );
     let embeddings: Float32Array[] | null = null;
     if (pooled) {
       const H = pooled.shape[1];
-      const data = pooled.dataSync() as Float32Array;
+      const data = extra[0]!;
       embeddings = seqs.map((_, b) => data.slice(b * H, (b + 1) * H));
     }
     let keyAttention: Float32Array[] | null = null;
     if (keyAttn) {
-      const data = keyAttn.dataSync() as Float32Array;
+      const data = extra[pooled ? 1 : 0]!;
       keyAttention = seqs.map((s, b) => data.slice(b * T, b * T + s.length));
     }
     return { tokens, embeddings, keyAttention };

@@ -119,6 +119,19 @@ export interface ModelInfo {
   trainRunId: number | null;
 }
 
+/** A model snapshot in the Hugging Face hub cache; `repo@refs[0]` (or `repo@commit`) adds it */
+export interface CachedModelInfo {
+  repo: string;
+  refs: string[];
+  commit: string;
+  dir: string;
+  bytes: number;
+  architecture: string | null;
+  className: string | null;
+  runnable: boolean;
+  reason?: string;
+}
+
 export interface ExampleRow {
   id: number;
   datasetId: number;
@@ -461,7 +474,10 @@ export const ApiInputs = {
   'datasets.renderErrors': z.object({ datasetId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(100) }),
   /** the records an import skipped as malformed (skip malformed lines): file line (JSON item, Parquet row) and why */
   'datasets.importSkips': z.object({ datasetId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(100) }),
+  /** `path`: a model folder, or a Hugging Face hub id `org/name[@revision]` resolved from the hub cache (offline) */
   'models.add': z.object({ path: z.string().min(1) }),
+  /** every model snapshot in the Hugging Face hub cache (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub) */
+  'models.listCached': z.object({}),
   'examples.query': z.object({
     datasetId: id.optional(),
     subsetId: id.optional(),
@@ -592,6 +608,7 @@ export interface ApiOutputs {
   'datasets.renderErrors': { total: number; rows: Array<{ rowIndex: number; reason: string }> };
   'datasets.importSkips': { total: number; rows: Array<{ line: number; reason: string }> };
   'models.add': ModelInfo;
+  'models.listCached': CachedModelInfo[];
   /** textPending: with a text filter, rows in scope not yet in the search index (it is built after an import) */
   'examples.query': { total: number; rows: ExampleRow[]; columns: string[]; textPending?: number };
   'examples.get': ExampleDetail;

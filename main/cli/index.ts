@@ -2,7 +2,7 @@
  * The `winnow` command: every job the UI can start, in-process over the same engine modules.
  * Progress goes to stderr; with --json the last line of stdout is one JSON object with the result.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,6 +10,7 @@ import { EngineService } from '../engine/api/service';
 import { InProcessExecutor } from '../engine/jobs/runners';
 import { initBackend } from '../engine/compute/backend';
 import { convertLlama2c } from '../engine/models/llama2c';
+import { parseHubId } from '../engine/models/hub-cache';
 import { projectsDir } from '../engine/util/paths';
 import { WinnowError, toErrorValue } from '../engine/util/errors';
 import type { ApiInput, ApiName, ApiOutputs, Job, ParamMaskInfo } from '../../preload/contract';
@@ -24,7 +25,7 @@ const USAGE = `winnow <command> [options]
   convert llama2c MODEL.bin TOKENIZER.bin OUT_DIR     llama2.c checkpoint → Hugging Face folder
   import FILE --project P [--format F] [--mapping JSON] [--skip-malformed] [--name N]
         (--mapping when detection guesses wrong, e.g. '{"format":"alpaca","instruction":"q","output":"a"}')
-  score --model DIR (--data FILE | --project P) --signals a,b [--ref-model DIR] --out OUT.jsonl
+  score --model DIR|ORG/NAME[@REV] (--data FILE | --project P) --signals a,b [--ref-model DIR] --out OUT.jsonl
         [--batch 8] [--max-tokens 512] [--fim-examples 100] [--seed 0]
         [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5]
         (grad_norm/grad_sim over --grad-layers; grad_sim against the target set; sstoken needs --ref-model, γ = --gamma)
@@ -174,8 +175,9 @@ class Session {
     return this.job(jobId);
   }
 
+  /** a model folder, or a hub id `org/name[@revision]` from the Hugging Face hub cache (when no such folder exists) */
   async model(dir: string): Promise<number> {
-    return (await this.call('models.add', { path: resolve(dir) })).id;
+    return (await this.call('models.add', { path: existsSync(dir) || !parseHubId(dir) ? resolve(dir) : dir })).id;
   }
 
   close(): void {

@@ -12,6 +12,7 @@ import { WinnowError, toErrorValue } from '../util/errors';
 import type { JobExecutor } from '../jobs/manager';
 import { DEMO_PROJECT, activeModelId, openProject, projectInfo, setActiveModel, type OpenProject } from './project';
 import { addModel, getModel, modelPath } from './models-registry';
+import { listCachedModels, resolveModelSource } from '../models/hub-cache';
 import { assertSubsetNameFree, combineSubsets, createSubset, deleteSubset, getSubset, listSubsets, recreateSubset } from '../selection/subsets';
 import { latestClusterRun } from '../selection/clusters';
 import { columnHistogram } from './histogram';
@@ -204,7 +205,12 @@ export class EngineService {
       return { total: all.length, rows: all.slice(i.offset, i.offset + i.limit).map((r) => ({ line: r.line, reason: r.reason })) };
     },
 
-    'models.add': (i) => addModel(this.current().db, i.path),
+    'models.add': (i) => {
+      const src = resolveModelSource(i.path);
+      return addModel(this.current().db, src.dir, src.name ? { name: src.name } : {});
+    },
+
+    'models.listCached': () => listCachedModels(),
 
     'examples.query': async (i) => {
       const p = this.current();

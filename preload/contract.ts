@@ -395,14 +395,32 @@ export const ExportRequestSchema = z.object({
 export type ExportRequest = z.infer<typeof ExportRequestSchema>;
 
 const field = z.string().min(1).max(200);
-/** How a record's fields map to messages (field names are the record's own keys). */
+/**
+ * How a record's fields map to messages. Fields are the record's own keys or paths (`meta.text`, `instances[0].input`,
+ * `instances[*].input`: one row per item; `$`: the record itself). `list`: which list of a JSON object holding several.
+ * `labels`: a classification label verbaliser (label value → completion text). No `completion`: prompt-only rows.
+ */
+const list = {
+  list: field.optional(),
+  /** OpenAssistant message trees made into conversations: the best-ranked path per tree, or every path to a leaf */
+  tree: z.object({
+    policy: z.enum(['top1', 'all_paths']),
+    lang: z.array(z.string().max(20)).max(100).optional(),
+    deleted: z.boolean().optional(),
+    synthetic: z.boolean().optional(),
+    minReviews: z.number().int().min(0).optional(),
+  }).optional(),
+};
 export const MappingSchema = z.discriminatedUnion('format', [
-  z.object({ format: z.literal('messages'), field }),
-  z.object({ format: z.literal('sharegpt'), field }),
-  z.object({ format: z.literal('alpaca'), instruction: field, input: field.optional(), output: field, system: field.optional() }),
-  z.object({ format: z.literal('prompt_completion'), prompt: field, completion: field, system: field.optional() }),
-  z.object({ format: z.literal('question_answer'), question: field, answer: field }),
-  z.object({ format: z.literal('text'), field }),
+  z.object({ format: z.literal('messages'), field, ...list }),
+  z.object({ format: z.literal('sharegpt'), field, ...list }),
+  z.object({ format: z.literal('alpaca'), instruction: field, input: field.optional(), output: field, system: field.optional(), ...list }),
+  z.object({
+    format: z.literal('prompt_completion'), prompt: field, completion: field.optional(), system: field.optional(),
+    labels: z.record(z.string().max(200), z.string().max(10_000)).optional(), ...list,
+  }),
+  z.object({ format: z.literal('question_answer'), question: field, answer: field, ...list }),
+  z.object({ format: z.literal('text'), field, ...list }),
 ]);
 export type DatasetMapping = z.infer<typeof MappingSchema>;
 
@@ -419,6 +437,16 @@ export interface DatasetPreview {
   guessed: boolean;
   /** with `guessed`: why detection recognised nothing (e.g. an OpenAssistant message tree), for the user to read */
   note?: string;
+  /** how sure the choice of fields is: a known format's names (high), a guess from names and contents (medium, low) */
+  certainty: 'high' | 'medium' | 'low';
+  /** why these fields, in words */
+  basis?: string;
+  /** a mapping for each record format from the same fields: what the editor switches to */
+  suggested: Partial<Record<DatasetMapping['format'], DatasetMapping>>;
+  /** a JSON object holding several lists: their names (the mapping's `list` picks one) */
+  lists?: string[];
+  /** message trees: conversations each policy makes of the messages read (all of the file when `complete`) */
+  trees?: { trees: number; messages: number; top1: number; allPaths: number; complete: boolean };
   /** previewing a new mapping for a stored dataset: what re-mapping it would invalidate */
   impact?: RemapImpact;
 }

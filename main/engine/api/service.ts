@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { ApiName, ApiOutputs, ApiParsedInput, DatasetMapping, EngineEvent, Job, Result } from '../../../preload/contract';
+import type { ApiName, ApiOutputs, ApiParsedInput, DatasetMapping, DatasetPreview, EngineEvent, Job, Result } from '../../../preload/contract';
 import { isApiName, parseInput } from '../../../preload/contract';
 import { queryExamples, listRenderErrors, listImportSkips } from '../db';
 import { WinnowError, toErrorValue } from '../util/errors';
@@ -169,6 +169,11 @@ export class EngineService {
         fields: r.fields,
         guessed: r.guessed,
         ...(r.note ? { note: r.note } : {}),
+        certainty: r.certainty,
+        ...(r.basis ? { basis: r.basis } : {}),
+        suggested: r.suggested as DatasetPreview['suggested'],
+        ...(r.lists ? { lists: r.lists } : {}),
+        ...(r.trees ? { trees: r.trees } : {}),
         rows: r.rows.map((row) => ({ line: row.line, rendered: row.rendered ?? row.text, nTokens: row.nTokens, nLabel: row.nLabel, error: row.error })),
       };
     },

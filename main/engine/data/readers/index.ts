@@ -34,7 +34,7 @@ export async function* readRecordBatches(path: string, opts: ReadOptions = {}): 
   try {
     switch (format) {
       case 'jsonl': yield* readJsonl(stream, opts.range); break;
-      case 'json': yield* readJson(stream); break;
+      case 'json': yield* readJson(stream, { list: opts.list, lists: opts.lists }); break;
       // a .csv may be ';'- or tab-separated (spreadsheet exports in locales with a decimal comma): its header decides
       case 'csv': yield* readCsv(stream, 'detect'); break;
       case 'tsv': yield* readCsv(stream, '\t'); break;

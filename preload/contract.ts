@@ -506,6 +506,8 @@ export const ApiInputs = {
   'models.add': z.object({ path: z.string().min(1) }),
   /** every model snapshot in the Hugging Face hub cache (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub) */
   'models.listCached': z.object({}),
+  /** every dataset snapshot in the Hugging Face hub cache, its data files by split (import one with datasets.import) */
+  'datasets.listCached': z.object({}),
   'examples.query': z.object({
     datasetId: id.optional(),
     subsetId: id.optional(),
@@ -637,6 +639,7 @@ export interface ApiOutputs {
   'datasets.importSkips': { total: number; rows: Array<{ line: number; reason: string }> };
   'models.add': ModelInfo;
   'models.listCached': CachedModelInfo[];
+  'datasets.listCached': Array<{ repo: string; refs: string[]; commit: string; dir: string; splits: Record<string, string[]> }>;
   /** textPending: with a text filter, rows in scope not yet in the search index (it is built after an import) */
   'examples.query': { total: number; rows: ExampleRow[]; columns: string[]; textPending?: number };
   'examples.get': ExampleDetail;

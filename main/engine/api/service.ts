@@ -12,7 +12,7 @@ import { WinnowError, toErrorValue } from '../util/errors';
 import type { JobExecutor } from '../jobs/manager';
 import { DEMO_PROJECT, activeModelId, openProject, projectInfo, setActiveModel, type OpenProject } from './project';
 import { addModel, getModel, modelPath } from './models-registry';
-import { listCachedModels, resolveModelSource } from '../models/hub-cache';
+import { listCachedDatasets, listCachedModels, resolveModelSource } from '../models/hub-cache';
 import { assertSubsetNameFree, combineSubsets, createSubset, deleteSubset, getSubset, listSubsets, recreateSubset } from '../selection/subsets';
 import { latestClusterRun } from '../selection/clusters';
 import { columnHistogram } from './histogram';
@@ -216,6 +216,8 @@ export class EngineService {
     },
 
     'models.listCached': () => listCachedModels(),
+
+    'datasets.listCached': () => listCachedDatasets(),
 
     'examples.query': async (i) => {
       const p = this.current();

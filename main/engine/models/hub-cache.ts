@@ -234,3 +234,61 @@ function snapshotBytes(dir: string): number {
   walk(dir);
   return total;
 }
+
+export interface CachedDataset {
+  /** `org/name` */
+  repo: string;
+  refs: string[];
+  commit: string;
+  dir: string;
+  /** the snapshot's data files (Parquet, JSONL, JSON, CSV, TSV, optionally gzipped; Arrow) by split, paths inside the snapshot */
+  splits: Record<string, string[]>;
+}
+
+const DATA_FILE = /\.(parquet|jsonl|ndjson|json|csv|tsv|arrow)(\.gz)?$/i;
+const SPLIT = /(?:^|[/_.-])(train|test|validation|valid|dev|eval|evaluation)(?=[/_.-]|$)/i;
+
+/** The split a hub dataset file belongs to, by the hub's naming conventions (`data/train-00000-of-00001.parquet`). */
+export function splitOf(rel: string): string {
+  const m = SPLIT.exec(rel.replace(/\\/g, '/'));
+  return m ? m[1].toLowerCase() : 'train';
+}
+
+/** Every dataset snapshot in the hub cache with its data files by split (a file a broken link leaves out is skipped). */
+export function listCachedDatasets(cache = hubCacheDir()): CachedDataset[] {
+  const out: CachedDataset[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(cache).filter((e) => e.startsWith('datasets--')).sort();
+  } catch {
+    return [];
+  }
+  for (const folder of entries) {
+    const repo = folder.slice('datasets--'.length).replace('--', '/');
+    const root = join(cache, folder);
+    const refs = listRefs(root);
+    for (const commit of listDirs(join(root, 'snapshots'))) {
+      const dir = join(root, 'snapshots', commit);
+      const splits: Record<string, string[]> = {};
+      const walk = (d: string, rel: string) => {
+        let list;
+        try {
+          list = readdirSync(d, { withFileTypes: true });
+        } catch {
+          return;
+        }
+        for (const e of list.sort((a, b) => a.name.localeCompare(b.name))) {
+          const p = join(d, e.name);
+          const r = rel ? `${rel}/${e.name}` : e.name;
+          if (e.isDirectory()) walk(p, r);
+          else if (DATA_FILE.test(e.name) && existsSync(p) && !/^(dataset_info|state|dataset_dict|dataset_infos)\.json$/.test(e.name)) {
+            (splits[splitOf(r)] ??= []).push(r);
+          }
+        }
+      };
+      walk(dir, '');
+      out.push({ repo, refs: [...refs].filter(([, c]) => c === commit).map(([r]) => r), commit, dir, splits });
+    }
+  }
+  return out;
+}

@@ -1,4 +1,4 @@
-export type FileFormat = 'jsonl' | 'json' | 'csv' | 'tsv' | 'txt' | 'parquet';
+export type FileFormat = 'jsonl' | 'json' | 'csv' | 'tsv' | 'txt' | 'parquet' | 'arrow';
 
 export interface RecordItem {
   /** 1-based line where the record starts (for JSON files: the 1-based item index) */

@@ -376,6 +376,8 @@ function AddModel() {
   const [error, setError] = useState<ApiError | null>(null);
   const [added, setAdded] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // models already in the Hugging Face hub cache: picked by hub id (org/name@ref), resolved offline by the engine
+  const cached = useCall('models.listCached', {});
   const add = async () => {
     setBusy(true);
     const r = await client.call('models.add', { path: path.trim() });
@@ -386,8 +388,24 @@ function AddModel() {
   };
   return (
     <div className="form-row">
+      {cached.data && cached.data.length > 0 && (
+        <label className="field">
+          <span>From the Hugging Face cache</span>
+          <select data-testid="model-cached" value="" onChange={(e) => e.target.value && setPath(e.target.value)}>
+            <option value="">(pick a cached model)</option>
+            {cached.data.map((m) => {
+              const id = `${m.repo}@${m.refs[0] ?? m.commit.slice(0, 12)}`;
+              return (
+                <option key={`${m.repo}/${m.commit}`} value={id} disabled={!m.runnable} title={m.reason ?? m.dir}>
+                  {id} · {m.architecture ?? '?'} · {(m.bytes / 1e6).toFixed(m.bytes < 1e7 ? 1 : 0)} MB{m.runnable ? '' : ' · cannot run'}
+                </option>
+              );
+            })}
+          </select>
+        </label>
+      )}
       <label className="field grow">
-        <span>Model folder (Hugging Face layout)</span>
+        <span>Model folder (Hugging Face layout) or hub id (org/name[@revision])</span>
         <input
           data-testid="model-path"
           value={path}

@@ -492,10 +492,12 @@ export const ApiInputs = {
     mapping: MappingSchema.optional(),
     textMode: z.enum(['block', 'line']).optional(),
   }),
+  /** a file sent by the browser, saved under its own name; `stage`: saved only, for datasets.preview and datasets.import */
   'datasets.upload': z.object({
     fileName: z.string().min(1).max(255),
     content: z.string().max(256 * 1024 * 1024),
     skipMalformed: z.boolean().default(false),
+    stage: z.boolean().default(false),
   }),
   /** change a stored dataset's mapping: a job re-maps every row, deletes what depended on the old messages, renders again */
   'datasets.remap': z.object({ datasetId: id, mapping: MappingSchema }),
@@ -633,7 +635,8 @@ export interface ApiOutputs {
   'project.open': ProjectInfo;
   'datasets.import': { jobId: string };
   'datasets.preview': DatasetPreview;
-  'datasets.upload': { jobId: string };
+  /** jobId: null when staged; path: where the file was saved (its name kept), for the preview and the import */
+  'datasets.upload': { jobId: string | null; path: string; name: string };
   'datasets.remap': { jobId: string; impact: RemapImpact };
   'datasets.renderErrors': { total: number; rows: Array<{ rowIndex: number; reason: string }> };
   'datasets.importSkips': { total: number; rows: Array<{ line: number; reason: string }> };

@@ -180,14 +180,16 @@ export class EngineService {
 
     'datasets.upload': (i) => {
       const p = this.current();
-      const dir = join(p.dir, 'uploads');
+      // the name comes from the browser: keep only its last component, in safe characters; each upload has a folder of
+      // its own so the file keeps its name (in the dataset list, the preview and every message naming the file)
+      const safe = projectSlug(basename(i.fileName.replace(/\\/g, '/')));
+      const dir = join(p.dir, 'uploads', `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
       mkdirSync(dir, { recursive: true });
-      // the name comes from the browser: keep only its last component, in safe characters
-      const safe = projectSlug(basename(i.fileName));
-      const file = join(dir, `${Date.now()}-${safe}`);
+      const file = join(dir, safe);
       writeFileSync(file, i.content);
+      if (i.stage) return { jobId: null, path: file, name: safe };
       const job = p.jobs.submit('import', { path: file, name: safe, skipMalformed: i.skipMalformed });
-      return { jobId: job.jobId };
+      return { jobId: job.jobId, path: file, name: safe };
     },
 
     'datasets.remap': (i) => {

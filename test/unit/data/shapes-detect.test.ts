@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openProjectDb, type Db } from '../../../main/engine/db/open';
 import { getExampleByRow, listDatasets } from '../../../main/engine/db/datasets';
@@ -245,4 +245,30 @@ describe('winnow import explains render errors', () => {
     expect(out.renderErrorReasons[0]).toEqual({ row: 0, reason: 'no trainable tokens' });
     expect(r.stderr).toContain('23 rows could not be rendered (the first 20):\n  row 0: no trainable tokens\n');
   }, 150_000);
+});
+
+describe('upload in browser mode', () => {
+  it('a staged upload keeps its own name and goes through the same preview and mapping as a path', async () => {
+    const { TestProject } = await import('../scoring/helpers');
+    const p = new TestProject('upload');
+    try {
+      const content = 'a gripping , well-acted thriller with real wit .\t1\nthe plot is dull and the acting is worse .\t0\n';
+      const up = await p.call('datasets.upload', { fileName: 'C:\\Users\\me\\alps_dev.tsv', content, stage: true });
+      expect(up.jobId).toBeNull();
+      expect(up.name).toBe('alps_dev.tsv');
+      expect(up.path.endsWith(`${'alps_dev.tsv'}`)).toBe(true);
+      expect(await p.call('jobs.list', {})).toEqual([]);
+      const pv = await p.call('datasets.preview', { path: up.path });
+      expect(pv.mapping).toEqual({ format: 'prompt_completion', prompt: 'column_1', completion: 'column_2', labels: { 0: '0', 1: '1' } });
+      const bad = await p.call('datasets.preview', { path: up.path, mapping: { format: 'question_answer', question: 'column_1', answer: 'nope' } });
+      expect(bad.rows[0].error).toBe('alps_dev.tsv line 1: field "nope" is missing');
+      const { jobId } = await p.call('datasets.import', { path: up.path, name: up.name, mapping: { ...pv.mapping, labels: { 0: 'negative', 1: 'positive' } } as never });
+      await p.finished(jobId);
+      const ds = (await p.call('project.open', {})).datasets;
+      expect(ds.map((d) => [d.name, d.rowCount])).toEqual([['alps_dev.tsv', 2]]);
+    } finally {
+      p.service.close();
+      rmSync(p.home, { recursive: true, force: true });
+    }
+  });
 });

@@ -276,9 +276,9 @@ function ImportDataset() {
   const [mappingEdited, setMappingEdited] = useState(false);
   useOnJobDone(jobId, reloadProject);
 
-  const loadPreview = async (m: DatasetMapping | null) => {
+  const loadPreview = async (m: DatasetMapping | null, at = path.trim()) => {
     setBusy(true);
-    const r = await client.call('datasets.preview', { path: path.trim(), mapping: m ?? undefined });
+    const r = await client.call('datasets.preview', { path: at, mapping: m ?? undefined });
     setBusy(false);
     setError(r.ok ? null : r.error);
     setPreview(r.ok ? r.value : null);
@@ -297,10 +297,15 @@ function ImportDataset() {
   const upload = async (file: File) => {
     setBusy(true);
     const content = await file.text();
-    const r = await client.call('datasets.upload', { fileName: file.name, content, skipMalformed });
+    // saved under its own name, then the same preview and mapping step as a path
+    const r = await client.call('datasets.upload', { fileName: file.name, content, skipMalformed, stage: true });
     setBusy(false);
     setError(r.ok ? null : r.error);
-    if (r.ok) setJobId(r.value.jobId);
+    if (!r.ok) return;
+    setPath(r.value.path);
+    setName(r.value.name);
+    setMappingEdited(false);
+    await loadPreview(null, r.value.path);
   };
 
   return (

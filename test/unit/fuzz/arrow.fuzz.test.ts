@@ -19,6 +19,8 @@ import { cleanly, count, counts, dbSnapshot, withinTime } from './fuzz';
 const SCALE = Number(process.env.WINNOW_FUZZ_SCALE ?? 1);
 const SEED = process.env.WINNOW_FUZZ_SEED ? Number(process.env.WINNOW_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const dir = mkdtempSync(join(tmpdir(), 'winnow-fuzz-arrow-'));
+// a small worker heap: a corrupt length's runaway allocation ends (as an error naming the file) in a second or two
+process.env.WINNOW_ARROW_HEAP_MB = '48';
 let db: Db;
 beforeAll(() => {
   console.log(`arrow fuzz seed: ${SEED} (replay with WINNOW_FUZZ_SEED=${SEED})`);

@@ -173,8 +173,11 @@ const asked = () => new Promise((r) => { wake = r; });
 })();
 `;
 
-/** a worker's heap: batches of a `datasets` file are a few MB; a corrupt file's runaway allocation stops here */
-const WORKER_HEAP_MB = 256;
+/**
+ * A worker's heap, MB: a `datasets` record batch (1000 rows by default) is a few MB, and a corrupt file's runaway
+ * allocation stops here. WINNOW_ARROW_HEAP_MB raises it for files of very large batches (or lowers it).
+ */
+const workerHeapMb = () => Number(process.env.WINNOW_ARROW_HEAP_MB) || 1024;
 /** no answer from the worker for this long: a corrupt file it loops on */
 const STALL_MS = 60_000;
 
@@ -185,7 +188,7 @@ export async function* readArrow(path: string): AsyncGenerator<RecordItem[]> {
   for (const file of arrowFiles(path)) {
     const name = basename(file);
     if (startsWithMagic(file)) checkFooter(file);
-    const worker = new Worker(WORKER, { eval: true, workerData: { file, arrow }, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    const worker = new Worker(WORKER, { eval: true, workerData: { file, arrow }, resourceLimits: { maxOldGenerationSizeMb: workerHeapMb() } });
     let batchNo = 0;
     const next = () => new Promise<{ rows?: Array<Record<string, unknown>>; done?: boolean }>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -201,7 +204,8 @@ export async function* readArrow(path: string): AsyncGenerator<RecordItem[]> {
       const onError = (err: Error & { code?: string }) => {
         cleanup();
         reject(new WinnowError('parse_error', err.code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? `${name}: not a valid Arrow file (decoding record batch ${batchNo + 1} ran out of memory: corrupt lengths?)`
+          ? `${name}: not a valid Arrow file (decoding record batch ${batchNo + 1} ran out of memory: corrupt lengths? ` +
+            `A batch that really needs more than ${workerHeapMb()} MB can be read with WINNOW_ARROW_HEAP_MB set higher)`
           : `${name}: the Arrow reader failed at record batch ${batchNo + 1}: ${err.message}`));
       };
       const onExit = (code: number) => {

@@ -21,6 +21,8 @@ const SEED = process.env.WINNOW_FUZZ_SEED ? Number(process.env.WINNOW_FUZZ_SEED)
 const dir = mkdtempSync(join(tmpdir(), 'winnow-fuzz-arrow-'));
 // a small worker heap: a corrupt length's runaway allocation ends (as an error naming the file) in a second or two
 process.env.WINNOW_ARROW_HEAP_MB = '48';
+// and a short watchdog: some corrupt lengths send apache-arrow into a loop that allocates nothing
+process.env.WINNOW_ARROW_STALL_MS = '3000';
 let db: Db;
 beforeAll(() => {
   console.log(`arrow fuzz seed: ${SEED} (replay with WINNOW_FUZZ_SEED=${SEED})`);
@@ -78,7 +80,7 @@ async function importCase(bytes: Uint8Array, skipMalformed: boolean): Promise<'o
   if (process.env.WINNOW_FUZZ_VERBOSE) console.log('case', name, bytes.length);
   const before = dbSnapshot(db);
   let message = '';
-  const r = await withinTime(60_000, name, () => cleanly(async () => {
+  const r = await withinTime(30_000, name, () => cleanly(async () => {
     try {
       await importDataset(db, { path: file, skipMalformed });
     } catch (err) {
@@ -86,6 +88,7 @@ async function importCase(bytes: Uint8Array, skipMalformed: boolean): Promise<'o
       throw err;
     }
   }));
+  if (process.env.WINNOW_FUZZ_VERBOSE) console.log(r, message.slice(0, 200));
   if (r === 'error') {
     expect(message).toContain(name);
     expect(dbSnapshot(db)).toEqual(before);

@@ -178,8 +178,8 @@ const asked = () => new Promise((r) => { wake = r; });
  * allocation stops here. WINNOW_ARROW_HEAP_MB raises it for files of very large batches (or lowers it).
  */
 const workerHeapMb = () => Number(process.env.WINNOW_ARROW_HEAP_MB) || 1024;
-/** no answer from the worker for this long: a corrupt file it loops on */
-const STALL_MS = 60_000;
+/** no answer from the worker for this long (ms; WINNOW_ARROW_STALL_MS): a corrupt file apache-arrow loops on */
+const stallMs = () => Number(process.env.WINNOW_ARROW_STALL_MS) || 60_000;
 
 /** The rows of the Arrow files a path stands for, one record batch at a time. */
 export async function* readArrow(path: string): AsyncGenerator<RecordItem[]> {
@@ -194,7 +194,7 @@ export async function* readArrow(path: string): AsyncGenerator<RecordItem[]> {
       const timer = setTimeout(() => {
         cleanup();
         reject(new WinnowError('parse_error', `${name}: the Arrow reader stopped responding at record batch ${batchNo + 1} (a corrupt file?)`));
-      }, STALL_MS);
+      }, stallMs());
       const onMessage = (m: { rows?: Array<Record<string, unknown>>; done?: boolean; error?: string; stage?: string }) => {
         cleanup();
         if (m.error === undefined) return resolve(m);

@@ -127,6 +127,7 @@ export function describeMapping(m: Mapping): string {
   const rec = m as unknown as Record<string, string | undefined>;
   const fields = ['field', 'instruction', 'input', 'prompt', 'question', 'output', 'completion', 'answer', 'system', 'list']
     .filter((k) => typeof rec[k] === 'string').map((k) => `${k}: "${rec[k]}"`);
+  if (m.tree) fields.push(`tree: ${m.tree.policy}${m.tree.lang?.length ? ` (${m.tree.lang.join(', ')})` : ''}`);
   if (m.format === 'prompt_completion' && m.labels) fields.push(`labels: ${Object.entries(m.labels).map(([k, v]) => `${k} → ${v}`).join(', ')}`);
   return `${m.format} (${fields.join(', ')})`;
 }

@@ -83,6 +83,67 @@ export function ImportPreview({
           </span>
         )}
       </div>
+      {preview.trees && mapping.tree && (
+        <div className="form-row" data-testid="mapping-trees">
+          <label className="field">
+            <span>Conversations from each tree</span>
+            <select
+              data-testid="mapping-tree-policy"
+              value={mapping.tree.policy}
+              onChange={(e) => onMapping({ ...mapping, tree: { ...mapping.tree!, policy: e.target.value as 'top1' | 'all_paths' } })}
+            >
+              <option value="top1">best-ranked path (top-1): {fmtNum(preview.trees.top1)}</option>
+              <option value="all_paths">every path to a leaf: {fmtNum(preview.trees.allPaths)}</option>
+            </select>
+          </label>
+          <label className="field">
+            <span>Languages (comma-separated, empty: all)</span>
+            <input
+              data-testid="mapping-tree-lang"
+              defaultValue={(mapping.tree.lang ?? []).join(',')}
+              onBlur={(e) => {
+                const lang = e.target.value.split(',').map((x) => x.trim()).filter(Boolean);
+                onMapping({ ...mapping, tree: { ...mapping.tree!, lang: lang.length ? lang : undefined } });
+              }}
+            />
+          </label>
+          <label className="field">
+            <span>Minimum reviews</span>
+            <input
+              type="number"
+              min={0}
+              data-testid="mapping-tree-reviews"
+              defaultValue={mapping.tree.minReviews ?? 0}
+              onBlur={(e) => onMapping({ ...mapping, tree: { ...mapping.tree!, minReviews: Math.max(0, Number(e.target.value) || 0) } })}
+            />
+          </label>
+          <label className="field">
+            <span>
+              <input
+                type="checkbox"
+                data-testid="mapping-tree-synthetic"
+                checked={!!mapping.tree.synthetic}
+                onChange={(e) => onMapping({ ...mapping, tree: { ...mapping.tree!, synthetic: e.target.checked } })}
+              />{' '}
+              keep synthetic
+            </span>
+          </label>
+          <label className="field">
+            <span>
+              <input
+                type="checkbox"
+                data-testid="mapping-tree-deleted"
+                checked={!!mapping.tree.deleted}
+                onChange={(e) => onMapping({ ...mapping, tree: { ...mapping.tree!, deleted: e.target.checked } })}
+              />{' '}
+              keep deleted
+            </span>
+          </label>
+          <span className="muted">
+            {fmtNum(preview.trees.messages)} messages in {fmtNum(preview.trees.trees)} trees{preview.trees.complete ? '' : ' (the first part of the file)'}
+          </span>
+        </div>
+      )}
       <div className="form-row">
         {preview.lists && preview.lists.length > 1 && (
           <label className="field">

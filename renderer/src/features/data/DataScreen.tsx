@@ -274,6 +274,8 @@ function ImportDataset() {
   const [preview, setPreview] = useState<DatasetPreview | null>(null);
   const [mapping, setMapping] = useState<DatasetMapping | null>(null);
   const [mappingEdited, setMappingEdited] = useState(false);
+  // dataset snapshots in the Hugging Face hub cache, their files by split
+  const cachedData = useCall('datasets.listCached', {});
   useOnJobDone(jobId, reloadProject);
 
   const loadPreview = async (m: DatasetMapping | null, at = path.trim()) => {
@@ -338,13 +340,41 @@ function ImportDataset() {
           Import
         </button>
       </div>
+      {cachedData.data && cachedData.data.some((d) => Object.keys(d.splits).length > 0) && (
+        <div className="form-row">
+          <label className="field grow">
+            <span>…or a dataset in the Hugging Face cache (by split)</span>
+            <select
+              data-testid="import-cached"
+              value=""
+              onChange={(e) => {
+                if (!e.target.value) return;
+                setPath(e.target.value);
+                setMappingEdited(false);
+                void loadPreview(null, e.target.value);
+              }}
+            >
+              <option value="">(pick a split's file)</option>
+              {cachedData.data.flatMap((d) =>
+                Object.entries(d.splits).flatMap(([split, files]) =>
+                  files.map((f) => (
+                    <option key={`${d.commit}/${f}`} value={`${d.dir}/${f}`}>
+                      {d.repo}@{d.refs[0] ?? d.commit.slice(0, 12)} · {split} · {f}
+                    </option>
+                  )),
+                ),
+              )}
+            </select>
+          </label>
+        </div>
+      )}
       <div className="form-row">
         <label className="field">
           <span>…or upload a file</span>
           <input
             type="file"
             data-testid="import-file"
-            accept=".jsonl,.json,.csv,.tsv,.txt,.parquet"
+            accept=".jsonl,.json,.csv,.tsv,.txt,.parquet,.arrow"
             onChange={(e) => {
               const file = e.target.files?.[0];
               if (file) void upload(file);

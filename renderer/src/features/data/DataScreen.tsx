@@ -374,7 +374,7 @@ function ImportDataset() {
           <input
             type="file"
             data-testid="import-file"
-            accept=".jsonl,.json,.csv,.tsv,.txt,.parquet,.arrow"
+            accept=".jsonl,.json,.csv,.tsv,.txt,.parquet"
             onChange={(e) => {
               const file = e.target.files?.[0];
               if (file) void upload(file);

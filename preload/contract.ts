@@ -139,6 +139,19 @@ export interface ModelInfo {
   trainRunId: number | null;
 }
 
+/** A model snapshot in the Hugging Face hub cache; `repo@refs[0]` (or `repo@commit`) adds it */
+export interface CachedModelInfo {
+  repo: string;
+  refs: string[];
+  commit: string;
+  dir: string;
+  bytes: number;
+  architecture: string | null;
+  className: string | null;
+  runnable: boolean;
+  reason?: string;
+}
+
 export interface ExampleRow {
   id: number;
   datasetId: number;
@@ -406,14 +419,32 @@ export const ExportRequestSchema = z.object({
 export type ExportRequest = z.infer<typeof ExportRequestSchema>;
 
 const field = z.string().min(1).max(200);
-/** How a record's fields map to messages (field names are the record's own keys). */
+/**
+ * How a record's fields map to messages. Fields are the record's own keys or paths (`meta.text`, `instances[0].input`,
+ * `instances[*].input`: one row per item; `$`: the record itself). `list`: which list of a JSON object holding several.
+ * `labels`: a classification label verbaliser (label value → completion text). No `completion`: prompt-only rows.
+ */
+const list = {
+  list: field.optional(),
+  /** OpenAssistant message trees made into conversations: the best-ranked path per tree, or every path to a leaf */
+  tree: z.object({
+    policy: z.enum(['top1', 'all_paths']),
+    lang: z.array(z.string().max(20)).max(100).optional(),
+    deleted: z.boolean().optional(),
+    synthetic: z.boolean().optional(),
+    minReviews: z.number().int().min(0).optional(),
+  }).optional(),
+};
 export const MappingSchema = z.discriminatedUnion('format', [
-  z.object({ format: z.literal('messages'), field }),
-  z.object({ format: z.literal('sharegpt'), field }),
-  z.object({ format: z.literal('alpaca'), instruction: field, input: field.optional(), output: field, system: field.optional() }),
-  z.object({ format: z.literal('prompt_completion'), prompt: field, completion: field, system: field.optional() }),
-  z.object({ format: z.literal('question_answer'), question: field, answer: field }),
-  z.object({ format: z.literal('text'), field }),
+  z.object({ format: z.literal('messages'), field, ...list }),
+  z.object({ format: z.literal('sharegpt'), field, ...list }),
+  z.object({ format: z.literal('alpaca'), instruction: field, input: field.optional(), output: field, system: field.optional(), ...list }),
+  z.object({
+    format: z.literal('prompt_completion'), prompt: field, completion: field.optional(), system: field.optional(),
+    labels: z.record(z.string().max(200), z.string().max(10_000)).optional(), ...list,
+  }),
+  z.object({ format: z.literal('question_answer'), question: field, answer: field, ...list }),
+  z.object({ format: z.literal('text'), field, ...list }),
 ]);
 export type DatasetMapping = z.infer<typeof MappingSchema>;
 
@@ -430,6 +461,16 @@ export interface DatasetPreview {
   guessed: boolean;
   /** with `guessed`: why detection recognised nothing (e.g. an OpenAssistant message tree), for the user to read */
   note?: string;
+  /** how sure the choice of fields is: a known format's names (high), a guess from names and contents (medium, low) */
+  certainty: 'high' | 'medium' | 'low';
+  /** why these fields, in words */
+  basis?: string;
+  /** a mapping for each record format from the same fields: what the editor switches to */
+  suggested: Partial<Record<DatasetMapping['format'], DatasetMapping>>;
+  /** a JSON object holding several lists: their names (the mapping's `list` picks one) */
+  lists?: string[];
+  /** message trees: conversations each policy makes of the messages read (all of the file when `complete`) */
+  trees?: { trees: number; messages: number; top1: number; allPaths: number; complete: boolean };
   /** previewing a new mapping for a stored dataset: what re-mapping it would invalidate */
   impact?: RemapImpact;
 }
@@ -475,17 +516,24 @@ export const ApiInputs = {
     mapping: MappingSchema.optional(),
     textMode: z.enum(['block', 'line']).optional(),
   }),
+  /** a file sent by the browser, saved under its own name; `stage`: saved only, for datasets.preview and datasets.import */
   'datasets.upload': z.object({
     fileName: z.string().min(1).max(255),
     content: z.string().max(256 * 1024 * 1024),
     skipMalformed: z.boolean().default(false),
+    stage: z.boolean().default(false),
   }),
   /** change a stored dataset's mapping: a job re-maps every row, deletes what depended on the old messages, renders again */
   'datasets.remap': z.object({ datasetId: id, mapping: MappingSchema }),
   'datasets.renderErrors': z.object({ datasetId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(100) }),
   /** the records an import skipped as malformed (skip malformed lines): file line (JSON item, Parquet row) and why */
   'datasets.importSkips': z.object({ datasetId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(100) }),
+  /** `path`: a model folder, or a Hugging Face hub id `org/name[@revision]` resolved from the hub cache (offline) */
   'models.add': z.object({ path: z.string().min(1) }),
+  /** every model snapshot in the Hugging Face hub cache (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub) */
+  'models.listCached': z.object({}),
+  /** every dataset snapshot in the Hugging Face hub cache, its data files by split (import one with datasets.import) */
+  'datasets.listCached': z.object({}),
   'examples.query': z.object({
     datasetId: id.optional(),
     subsetId: id.optional(),
@@ -617,11 +665,14 @@ export interface ApiOutputs {
   'project.open': ProjectInfo;
   'datasets.import': { jobId: string };
   'datasets.preview': DatasetPreview;
-  'datasets.upload': { jobId: string };
+  /** jobId: null when staged; path: where the file was saved (its name kept), for the preview and the import */
+  'datasets.upload': { jobId: string | null; path: string; name: string };
   'datasets.remap': { jobId: string; impact: RemapImpact };
   'datasets.renderErrors': { total: number; rows: Array<{ rowIndex: number; reason: string }> };
   'datasets.importSkips': { total: number; rows: Array<{ line: number; reason: string }> };
   'models.add': ModelInfo;
+  'models.listCached': CachedModelInfo[];
+  'datasets.listCached': Array<{ repo: string; refs: string[]; commit: string; dir: string; splits: Record<string, string[]> }>;
   /** textPending: with a text filter, rows in scope not yet in the search index (it is built after an import) */
   'examples.query': { total: number; rows: ExampleRow[]; columns: string[]; textPending?: number };
   'examples.get': ExampleDetail;

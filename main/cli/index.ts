@@ -2,7 +2,7 @@
  * The `winnow` command: every job the UI can start, in-process over the same engine modules.
  * Progress goes to stderr; with --json the last line of stdout is one JSON object with the result.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,6 +10,7 @@ import { EngineService } from '../engine/api/service';
 import { InProcessExecutor } from '../engine/jobs/runners';
 import { initBackend } from '../engine/compute/backend';
 import { convertLlama2c } from '../engine/models/llama2c';
+import { parseHubId } from '../engine/models/hub-cache';
 import { projectsDir } from '../engine/util/paths';
 import { WinnowError, toErrorValue } from '../engine/util/errors';
 import type { ApiInput, ApiName, ApiOutputs, Job, ParamMaskInfo } from '../../preload/contract';
@@ -27,7 +28,7 @@ const USAGE = `winnow <command> [options]
   convert llama2c MODEL.bin TOKENIZER.bin OUT_DIR     llama2.c checkpoint → Hugging Face folder
   import FILE --project P [--format F] [--mapping JSON] [--skip-malformed] [--name N]
         (--mapping when detection guesses wrong, e.g. '{"format":"alpaca","instruction":"q","output":"a"}')
-  score --model DIR (--data FILE | --project P) --signals a,b [--ref-model DIR] [--history-model DIR] --out OUT.jsonl
+  score --model DIR|ORG/NAME[@REV] (--data FILE | --project P) --signals a,b [--ref-model DIR] [--history-model DIR] --out OUT.jsonl
         [--batch 8] [--max-tokens 512] [--fim-examples 100] [--fim-loss sum|mean] [--seed 0]
         [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5]
         (excess_loss/learnability: --ref-model is the LATER model, e.g. the one tuned from --model;
@@ -205,8 +206,9 @@ class Session {
     return this.job(jobId);
   }
 
+  /** a model folder, or a hub id `org/name[@revision]` from the Hugging Face hub cache (when no such folder exists) */
   async model(dir: string): Promise<number> {
-    return (await this.call('models.add', { path: resolve(dir) })).id;
+    return (await this.call('models.add', { path: existsSync(dir) || !parseHubId(dir) ? resolve(dir) : dir })).id;
   }
 
   close(): void {
@@ -259,10 +261,18 @@ async function run(argv: string[]): Promise<unknown> {
         // the first skipped records with their lines and reasons (all of them: datasets.importSkips, or the Data screen)
         const skips = Number(job.stats.skipped) > 0
           ? (await s.call('datasets.importSkips', { datasetId: Number(job.stats.datasetId), offset: 0, limit: 20 })).rows : undefined;
+        // and the first rows the active model's chat template could not render, with why (row: 0-based dataset row)
+        const renders = Number(job.stats.renderErrors) > 0
+          ? (await s.call('datasets.renderErrors', { datasetId: Number(job.stats.datasetId), offset: 0, limit: 20 })).rows.map((r) => ({ row: r.rowIndex, reason: r.reason }))
+          : undefined;
+        if (renders && !quiet) {
+          process.stderr.write(`${String(job.stats.renderErrors)} rows could not be rendered${Number(job.stats.renderErrors) > 20 ? ' (the first 20)' : ''}:\n` +
+            renders.map((r) => `  row ${r.row}: ${r.reason}\n`).join(''));
+        }
         return {
           dataset: job.stats.datasetId, rows: job.stats.rows, skipped: job.stats.skipped, renderErrors: job.stats.renderErrors,
           format: job.stats.format, mapping: typeof job.stats.mapping === 'string' ? JSON.parse(job.stats.mapping) as unknown : undefined,
-          ...(skips ? { skips } : {}),
+          ...(skips ? { skips } : {}), ...(renders ? { renderErrorReasons: renders } : {}),
         };
       } finally {
         s.close();

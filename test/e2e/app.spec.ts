@@ -34,7 +34,11 @@ test('bad input is reported where it happened, naming the file and line; nothing
   const shown = page.getByTestId('import-error').or(page.getByTestId('job-error'));
   await expect(shown.first()).toContainText('winnow-e2e.jsonl');
 
+  // an upload goes through the same preview as a path (its rows say which cannot be read), then Import
   await page.getByTestId('import-file').setInputFiles(MALFORMED);
+  await expect(page.getByTestId('import-preview')).toBeVisible();
+  await expect(page.locator('[data-testid="preview-row"][data-error="true"]').first()).toBeVisible();
+  await page.getByTestId('import-submit').click();
   await expect(page.getByTestId('import-error').or(page.getByTestId('job-error')).first()).toContainText(/line 2/);
   await shot(page, '02-import-error');
   await expect(page.getByTestId('datasets-empty')).toBeVisible();

@@ -5,13 +5,14 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { ApiName, ApiOutputs, ApiParsedInput, DatasetMapping, EngineEvent, Job, Result } from '../../../preload/contract';
+import type { ApiName, ApiOutputs, ApiParsedInput, DatasetMapping, DatasetPreview, EngineEvent, Job, Result } from '../../../preload/contract';
 import { isApiName, parseInput } from '../../../preload/contract';
 import { queryExamples, listRenderErrors, listImportSkips } from '../db';
 import { WinnowError, toErrorValue } from '../util/errors';
 import type { JobExecutor } from '../jobs/manager';
 import { DEMO_PROJECT, activeModelId, openProject, projectInfo, setActiveModel, type OpenProject } from './project';
 import { addModel, getModel, modelPath } from './models-registry';
+import { listCachedDatasets, listCachedModels, resolveModelSource } from '../models/hub-cache';
 import { assertSubsetNameFree, combineSubsets, createSubset, deleteSubset, getSubset, listSubsets, recreateSubset } from '../selection/subsets';
 import { latestClusterRun } from '../selection/clusters';
 import { columnHistogram } from './histogram';
@@ -168,20 +169,27 @@ export class EngineService {
         fields: r.fields,
         guessed: r.guessed,
         ...(r.note ? { note: r.note } : {}),
+        certainty: r.certainty,
+        ...(r.basis ? { basis: r.basis } : {}),
+        suggested: r.suggested as DatasetPreview['suggested'],
+        ...(r.lists ? { lists: r.lists } : {}),
+        ...(r.trees ? { trees: r.trees } : {}),
         rows: r.rows.map((row) => ({ line: row.line, rendered: row.rendered ?? row.text, nTokens: row.nTokens, nLabel: row.nLabel, error: row.error })),
       };
     },
 
     'datasets.upload': (i) => {
       const p = this.current();
-      const dir = join(p.dir, 'uploads');
+      // the name comes from the browser: keep only its last component, in safe characters; each upload has a folder of
+      // its own so the file keeps its name (in the dataset list, the preview and every message naming the file)
+      const safe = projectSlug(basename(i.fileName.replace(/\\/g, '/')));
+      const dir = join(p.dir, 'uploads', `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
       mkdirSync(dir, { recursive: true });
-      // the name comes from the browser: keep only its last component, in safe characters
-      const safe = projectSlug(basename(i.fileName));
-      const file = join(dir, `${Date.now()}-${safe}`);
+      const file = join(dir, safe);
       writeFileSync(file, i.content);
+      if (i.stage) return { jobId: null, path: file, name: safe };
       const job = p.jobs.submit('import', { path: file, name: safe, skipMalformed: i.skipMalformed });
-      return { jobId: job.jobId };
+      return { jobId: job.jobId, path: file, name: safe };
     },
 
     'datasets.remap': (i) => {
@@ -204,7 +212,14 @@ export class EngineService {
       return { total: all.length, rows: all.slice(i.offset, i.offset + i.limit).map((r) => ({ line: r.line, reason: r.reason })) };
     },
 
-    'models.add': (i) => addModel(this.current().db, i.path),
+    'models.add': (i) => {
+      const src = resolveModelSource(i.path);
+      return addModel(this.current().db, src.dir, src.name ? { name: src.name } : {});
+    },
+
+    'models.listCached': () => listCachedModels(),
+
+    'datasets.listCached': () => listCachedDatasets(),
 
     'examples.query': async (i) => {
       const p = this.current();

@@ -1,16 +1,27 @@
 import { WinnowError } from '../util/errors';
 import type { ChatMessage } from '../models/types';
+import { expandedList, expandRecord, getField, SELF } from './fields';
+import { guessClassification, guessMapping, type Certainty } from './guess';
+import { isMessageRow, isNestedTree, type TreeOptions } from './trees';
 
 export type RecordFormat = 'messages' | 'sharegpt' | 'alpaca' | 'prompt_completion' | 'question_answer' | 'text';
 
-/** How a record's fields map to messages. Field names are the record's own keys. */
-export type Mapping =
+/**
+ * How a record's fields map to messages. Field names are the record's own keys, or paths (fields.ts): `meta.text`,
+ * `instances[0].input`, `instances[*].input` (one row per item of `instances`), `$` (the record itself: bare strings).
+ * `list`: in a JSON object holding several lists (`{"train": [...], "test": [...]}`), the one imported.
+ * `tree`: OpenAssistant message trees (one message per row, or nested exports) made into conversations (trees.ts).
+ * `labels`: a label verbaliser for classification records: the completion field's value → the text the model learns.
+ * A prompt_completion mapping without `completion` makes prompt-only rows (a user turn, nothing trained on).
+ */
+export type Mapping = (
   | { format: 'messages'; field: string }
   | { format: 'sharegpt'; field: string }
   | { format: 'alpaca'; instruction: string; input?: string; output: string; system?: string }
-  | { format: 'prompt_completion'; prompt: string; completion: string; system?: string }
+  | { format: 'prompt_completion'; prompt: string; completion?: string; system?: string; labels?: Record<string, string> }
   | { format: 'question_answer'; question: string; answer: string }
-  | { format: 'text'; field: string };
+  | { format: 'text'; field: string }
+) & { list?: string; tree?: TreeOptions };
 
 /** A plain-text record: tokenized as-is, no chat template, every token (but BOS) trainable. */
 export interface TextRecord { text: string }
@@ -52,7 +63,13 @@ const OUTPUT = ['output', 'response', 'answer', 'completion'];
 const INPUT = ['input', 'context'];
 const SYSTEM = ['system', 'system_prompt'];
 const PROMPT = ['prompt', 'question', 'query', 'problem', 'input'];
-const COMPLETION = ['completion', 'response', 'answer', 'output', 'solution', 'chosen'];
+const COMPLETION = ['completion', 'response', 'answer', 'output', 'solution', 'canonical_solution', 'code', 'chosen'];
+/** classification records: a text and its label (SST-2, IMDB, AG News, TREC, emotion, CoLA...) */
+const CLASS_TEXT = ['sentence', 'text', 'review', 'content', 'document', 'question', 'tweet', 'utterance'];
+const CLASS_LABEL = ['label', 'labels', 'label_text', 'class', 'category', 'sentiment', 'gold_label', 'coarse_label', 'fine_label', 'intent', 'emotion'];
+const isLabel = (v: unknown) => typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.trim() !== '' && v.length <= 40);
+/** prompts are text, never an id or a path (HumanEval's "HumanEval/0", MBPP's "... .ipynb") */
+const isPromptText = (v: unknown) => typeof v === 'string' && !/^(?:[\w-]+\/\d+|(?:(?!\. )[^\n?!]){1,200}\.[A-Za-z][A-Za-z0-9]{0,7})$/.test(v.trim());
 const isStr = (v: unknown) => typeof v === 'string';
 /** answers may be bare numbers (`"answer": 18`); they map as their text */
 const isAnswer = (v: unknown) => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
@@ -67,6 +84,7 @@ function isMessageTreeRow(r: Rec): boolean {
 
 /** The mapping one record suggests, most specific first; null when nothing fits. Field names match in any case. */
 function mappingFor(r: unknown): Mapping | null {
+  if (typeof r === 'string') return { format: 'text', field: SELF };
   if (!isObj(r)) return null;
   const byLower = new Map<string, string>();
   for (const k of Object.keys(r)) if (!byLower.has(k.toLowerCase())) byLower.set(k.toLowerCase(), k);
@@ -91,10 +109,14 @@ function mappingFor(r: unknown): Mapping | null {
   const question = find(['question'], isStr);
   const answer = find(['answer'], isAnswer);
   if (question && answer) return { format: 'question_answer', question, answer };
-  const prompt = find(PROMPT, isStr);
+  const prompt = find(PROMPT, isPromptText);
   const completion = find(COMPLETION, isAnswer);
   if (prompt && completion) return { format: 'prompt_completion', prompt, completion, ...(system ? { system } : {}) };
   if (isMessageTreeRow(r)) return null;
+  const classText = find(CLASS_TEXT, isPromptText);
+  const label = find(CLASS_LABEL, isLabel);
+  // the verbaliser is filled from the sampled labels by detectFormat
+  if (classText && label) return { format: 'prompt_completion', prompt: classText, completion: label, labels: {} };
   const text = find(['text', 'content', 'document'], isStr);
   if (text) return { format: 'text', field: text };
   return null;
@@ -103,17 +125,53 @@ function mappingFor(r: unknown): Mapping | null {
 /** The mapping in words, for messages: `alpaca (instruction: "instruction", input: "context", output: "response")`. */
 export function describeMapping(m: Mapping): string {
   const rec = m as unknown as Record<string, string | undefined>;
-  const fields = ['field', 'instruction', 'input', 'prompt', 'question', 'output', 'completion', 'answer', 'system']
+  const fields = ['field', 'instruction', 'input', 'prompt', 'question', 'output', 'completion', 'answer', 'system', 'list']
     .filter((k) => typeof rec[k] === 'string').map((k) => `${k}: "${rec[k]}"`);
+  if (m.tree) fields.push(`tree: ${m.tree.policy}${m.tree.lang?.length ? ` (${m.tree.lang.join(', ')})` : ''}`);
+  if (m.format === 'prompt_completion' && m.labels) fields.push(`labels: ${Object.entries(m.labels).map(([k, v]) => `${k} → ${v}`).join(', ')}`);
   return `${m.format} (${fields.join(', ')})`;
 }
 
+export interface Detected {
+  format: RecordFormat;
+  /** share of the sampled records the mapping fits (each tested) */
+  confidence: number;
+  mapping: Mapping;
+  /** how sure the choice of fields is: high for a known format's field names, lower for a guess from contents */
+  certainty: Certainty;
+  /** why these fields, in words */
+  basis: string;
+}
+
+/** The classification records' verbaliser: each sampled label as itself, for the user to edit (0 → "negative"). */
+function labelTable(samples: unknown[], field: string): Record<string, string> | null {
+  const labels = new Set<string>();
+  for (const s of samples) {
+    const v = isObj(s) ? s[field] : undefined;
+    if (v !== undefined && v !== null) labels.add(String(v));
+  }
+  if (labels.size > 50) return null;
+  const sorted = [...labels].sort((a, b) => (Number.isFinite(Number(a)) && Number.isFinite(Number(b)) ? Number(a) - Number(b) : a.localeCompare(b)));
+  return Object.fromEntries(sorted.map((l) => [l, l]));
+}
+
 /**
- * Pick the record format most sample records fit. Confidence = share of samples that fit it.
- * Optional fields (alpaca input/system) are kept if any sample has them.
+ * Pick the record format most sample records fit; the confidence is the share of samples it fits. Optional fields
+ * (alpaca input/system) are kept if any sample has them. Records that only fit as plain text but hold a prompt and a
+ * response by their contents (MBPP's `text` + `code`) take the pair. Nothing known fits: an error naming the fields
+ * seen and the best guess as a mapping to pass.
  */
-export function detectFormat(samples: unknown[], source = 'data'): { format: RecordFormat; confidence: number; mapping: Mapping } {
+export function detectFormat(samples: unknown[], source = 'data'): Detected {
   const valid = samples.filter((s) => s !== undefined);
+  const trees = valid.filter((s) => isMessageRow(s) || isNestedTree(s)).length;
+  if (valid.length && trees / valid.length >= 0.5) {
+    const nested = valid.some(isNestedTree);
+    return {
+      format: 'messages', confidence: trees / valid.length, mapping: { format: 'messages', field: 'messages', tree: { policy: 'top1' } }, certainty: 'high',
+      basis: `OpenAssistant message trees (${nested ? 'nested exports: "prompt" with "replies"' : 'one message per row: "message_id", "parent_id", "role"'}), ` +
+        'made into conversations: the best-ranked reply at each step ("top1"; "all_paths" makes one per leaf); deleted and synthetic messages left out',
+    };
+  }
   const votes = new Map<string, { n: number; mapping: Mapping }>();
   for (const s of valid) {
     const m = mappingFor(s);
@@ -127,7 +185,16 @@ export function detectFormat(samples: unknown[], source = 'data'): { format: Rec
       if ('system' in m && m.system && (v.mapping.format === 'alpaca' || v.mapping.format === 'prompt_completion')) v.mapping.system = m.system;
     } else votes.set(key, { n: 1, mapping: m });
   }
-  const best = [...votes.values()].sort((a, b) => b.n - a.n)[0];
+  let best = [...votes.values()].sort((a, b) => b.n - a.n)[0];
+  if ((!best || (best.mapping.format === 'text' && best.mapping.field !== SELF)) && !valid.some((s) => isObj(s) && isMessageTreeRow(s))) {
+    // a text and a few short labels, whatever their names (a headerless TSV): classification
+    const c = guessClassification(valid);
+    if (c) best = { n: 0, mapping: { format: 'prompt_completion', prompt: c.prompt, completion: c.label, labels: {} } };
+  }
+  if (best && best.mapping.format === 'text' && best.mapping.field !== SELF) {
+    const guess = guessMapping(valid);
+    if (guess && guess.certainty !== 'low') return { ...tested(guess.mapping, valid), certainty: guess.certainty, basis: guess.basis };
+  }
   if (!best && valid.some((s) => isObj(s) && isMessageTreeRow(s))) {
     throw new WinnowError('unsupported',
       `${source}: the rows look like an OpenAssistant message tree (one message per row, with "parent_id"/"message_tree_id" ` +
@@ -137,12 +204,44 @@ export function detectFormat(samples: unknown[], source = 'data'): { format: Rec
   if (!best || valid.length === 0) {
     const keys = new Set<string>();
     for (const s of valid.slice(0, 20)) if (isObj(s)) Object.keys(s).forEach((k) => keys.add(k));
+    const guess = guessMapping(valid);
     throw new WinnowError('unsupported',
       `${source}: cannot recognise the record format (fields seen: ${[...keys].map((k) => `"${k}"`).join(', ') || 'none'}); ` +
       'expected messages, ShareGPT conversations, Alpaca instruction/output, prompt/completion, question/answer or text; ' +
-      'pick the fields in the mapping editor (or pass a mapping)');
+      'pick the fields in the mapping editor (or pass a mapping)' +
+      (guess ? `; a guess (${guess.certainty} certainty), to check in the preview: ${JSON.stringify(guess.mapping)}` : ''));
   }
-  return { format: best.mapping.format, confidence: best.n / valid.length, mapping: best.mapping };
+  let mapping = best.mapping;
+  if (mapping.format === 'prompt_completion' && mapping.labels && mapping.completion) {
+    const labels = labelTable(valid, mapping.completion);
+    mapping = labels ? { ...mapping, labels } : { format: 'prompt_completion', prompt: mapping.prompt, completion: mapping.completion };
+    const basis = labels
+      ? `classification records: "${mapping.prompt}" as the prompt and the label "${mapping.completion}" as the completion, through a label table ` +
+        `(${Object.keys(labels).length} labels seen) to edit so each label reads as the words the model should learn`
+      : `"${mapping.prompt}" as the prompt and "${mapping.completion}" as the completion`;
+    return { ...tested(mapping, valid), certainty: labels ? 'medium' : 'low', basis };
+  }
+  const confidence = best.n / valid.length;
+  return {
+    format: mapping.format, confidence, mapping, certainty: confidence >= 0.9 ? 'high' : 'medium',
+    basis: mapping.format === 'text' && mapping.field === SELF ? 'each line is a bare JSON string: imported as plain text'
+      : `field names of a known format: ${describeMapping(mapping)}`,
+  };
+}
+
+/** A mapping's fit on the sample: the share of records it maps without an error. */
+function tested(mapping: Mapping, samples: unknown[]): { format: RecordFormat; confidence: number; mapping: Mapping } {
+  let ok = 0;
+  const list = expandedList(mapping);
+  for (const s of samples) {
+    try {
+      for (const row of list ? expandRecord(s, list, 'sample') : [s]) toMessages(row, mapping, 'sample');
+      ok++;
+    } catch {
+      // counted as not fitting
+    }
+  }
+  return { format: mapping.format, confidence: samples.length ? ok / samples.length : 0, mapping };
 }
 
 /**
@@ -166,7 +265,7 @@ function roleName(r: string): string {
  * A field's text: numbers and booleans as text, anything else named as the wrong kind; missing or blank fields are
  * errors unless optional. (Module-level rather than a closure per call: the import runs this for every row.)
  */
-function fieldText(record: Rec, field: string, where: string, optional = false): string | undefined {
+function fieldText(record: unknown, field: string, where: string, optional = false): string | undefined {
   return fieldTextOr(record, field, where, optional, optional);
 }
 
@@ -175,12 +274,12 @@ function fieldText(record: Rec, field: string, where: string, optional = false):
  * (two in 5,000 of the Alpaca release). The row is imported; rendering lists it with the rows that have no
  * trainable token, since an empty reply teaches nothing.
  */
-function responseText(record: Rec, field: string, where: string): string {
+function responseText(record: unknown, field: string, where: string): string {
   return fieldTextOr(record, field, where, false, true)!;
 }
 
-function fieldTextOr(record: Rec, field: string, where: string, optional: boolean, blankOk: boolean): string | undefined {
-  const v = record[field];
+function fieldTextOr(record: unknown, field: string, where: string, optional: boolean, blankOk: boolean): string | undefined {
+  const v = getField(record, field, where);
   if (v === undefined || v === null) {
     if (optional) return undefined;
     throw new WinnowError('parse_error', `${where}: field "${field}" is missing`);
@@ -203,16 +302,31 @@ function withSystem(system: string | undefined, rest: ChatMessage[]): ChatMessag
  */
 export function toMessages(record: unknown, mapping: Mapping, at: string | number): Normalized {
   const where = typeof at === 'number' ? `line ${at}` : at;
-  if (!isObj(record)) throw new WinnowError('parse_error', `${where}: expected an object, found ${record === null ? 'null' : Array.isArray(record) ? 'an array' : typeof record}`);
+  if (!isObj(record) && !usesSelf(mapping)) {
+    const kind = record === null ? 'null' : Array.isArray(record) ? 'an array' : typeof record;
+    throw new WinnowError('parse_error', `${where}: expected an object, found ${kind}${typeof record === 'string' ? ' (a bare string: map it with the field "$")' : ''}`);
+  }
 
   switch (mapping.format) {
     case 'text':
       return { text: fieldText(record, mapping.field, where)! };
     case 'question_answer':
       return [{ role: 'user', content: fieldText(record, mapping.question, where)! }, { role: 'assistant', content: responseText(record, mapping.answer, where) }];
-    case 'prompt_completion':
-      return withSystem(mapping.system ? fieldText(record, mapping.system, where, true) : undefined,
-        [{ role: 'user', content: fieldText(record, mapping.prompt, where)! }, { role: 'assistant', content: responseText(record, mapping.completion, where) }]);
+    case 'prompt_completion': {
+      const user: ChatMessage = { role: 'user', content: fieldText(record, mapping.prompt, where)! };
+      const system = mapping.system ? fieldText(record, mapping.system, where, true) : undefined;
+      if (mapping.completion === undefined) return withSystem(system, [user]);
+      let completion = responseText(record, mapping.completion, where);
+      if (mapping.labels) {
+        const said = mapping.labels[completion];
+        if (said === undefined) {
+          throw new WinnowError('parse_error', `${where}: field "${mapping.completion}" is ${JSON.stringify(completion)}, which the mapping's labels do not name ` +
+            `(they name ${Object.keys(mapping.labels).map((k) => JSON.stringify(k)).join(', ')})`);
+        }
+        completion = said;
+      }
+      return withSystem(system, [user, { role: 'assistant', content: completion }]);
+    }
     case 'alpaca': {
       const instruction = fieldText(record, mapping.instruction, where)!;
       const input = mapping.input ? fieldText(record, mapping.input, where, true) : undefined;
@@ -228,11 +342,16 @@ export function toMessages(record: unknown, mapping: Mapping, at: string | numbe
   }
 }
 
+/** Whether a mapping reads the record itself (`$`): then the record need not be an object. */
+function usesSelf(m: Mapping): boolean {
+  return Object.values(m).includes(SELF);
+}
+
 /** The turns of a messages or ShareGPT record, each fault named by its field path (`messages[2].content`). */
-function turns(record: Rec, field: string, sharegpt: boolean, where: string): DataMessage[] {
+function turns(record: unknown, field: string, sharegpt: boolean, where: string): DataMessage[] {
   const roleKey = sharegpt ? 'from' : 'role';
   const contentKey = sharegpt ? 'value' : 'content';
-  const list = turnArray(record[field]);
+  const list = turnArray(getField(record, field, where));
   if (list === undefined || list === null) throw new WinnowError('parse_error', `${where}: field "${field}" is missing`);
   if (!Array.isArray(list) || list.length === 0) throw new WinnowError('parse_error', `${where}: field "${field}" must be a non-empty list of turns`);
   const out: DataMessage[] = new Array(list.length);

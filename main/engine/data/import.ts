@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Db } from '../db/open';
 import {
   createDataset, createExampleIndexes, dropExampleIndexes, exampleBytesInserter, importSkipInserter, projectExampleCount, setDatasetHash,
@@ -64,6 +64,16 @@ const WORKER_FILE = 8 << 20;
  */
 function fileHash(path: string): Promise<string> {
   try {
+    // an Arrow folder (save_to_disk): its state (the library's fingerprint of the contents) and its files' names and sizes
+    if (statSync(path).isDirectory()) {
+      const h = createHash('sha256');
+      for (const f of readdirSync(path).sort()) {
+        const st = statSync(join(path, f));
+        h.update(`${f}:${st.size}\n`);
+        if (f === 'state.json' || f === 'dataset_info.json') h.update(readFileSync(join(path, f)));
+      }
+      return Promise.resolve(h.digest('hex'));
+    }
     // small files: not worth a thread
     if (statSync(path).size < SMALL_FILE) return Promise.resolve(createHash('sha256').update(readFileSync(path)).digest('hex'));
   } catch {

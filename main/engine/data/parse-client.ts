@@ -5,7 +5,7 @@
  * whole-file again. Same interface and errors as parseFile.
  */
 import { Worker } from 'node:worker_threads';
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -112,6 +112,20 @@ class ParseWorker {
   }
 }
 
+/** Whether a JSONL file's first line is an OpenAssistant message row (`message_id`, `parent_id`). */
+function startsWithMessageRow(path: string): boolean {
+  try {
+    const fd = openSync(path, 'r');
+    const buf = Buffer.alloc(1 << 16);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    closeSync(fd);
+    const line = buf.toString('utf8', 0, n).split('\n', 1)[0];
+    return /"message_id"\s*:/.test(line) && /"parent_id"\s*:/.test(line);
+  } catch {
+    return false;
+  }
+}
+
 export async function parseFileInWorker(
   path: string, opts: ParseOptions = {}, workers = parseWorkerCount(), pieceBytes = PIECE,
 ): Promise<ParsedSource> {
@@ -124,7 +138,8 @@ export async function parseFileInWorker(
     // the worker reports a missing file in the usual words
   }
   const format = opts.format ?? formatFromPath(path);
-  const split = workers > 1 && format === 'jsonl' && !/\.gz$/i.test(path) && size >= 2 * pieceBytes;
+  // message trees are gathered whole (trees.ts): one reader, never pieces
+  const split = workers > 1 && format === 'jsonl' && !/\.gz$/i.test(path) && size >= 2 * pieceBytes && !opts.mapping?.tree && !startsWithMessageRow(path);
   const nPieces = split ? Math.ceil(size / pieceBytes) : 1;
   const n = split ? Math.min(workers, nPieces) : 1;
   const piecesOf = (w: number) => {

@@ -7,6 +7,8 @@ import { basename } from 'node:path';
 import { WinnowError } from '../util/errors';
 import { formatFromPath, positionName, readRecordBatches, type FileFormat, type RecordItem } from './readers';
 import { detectFormat, toMessages, type Mapping } from './formats';
+import { expandedList, expandRecord } from './fields';
+import { treeRecords } from './trees';
 import { charCount } from './normalize';
 
 export interface ParseOptions {
@@ -69,7 +71,7 @@ export async function parseFile(path: string, opts: ParseOptions = {}): Promise<
   const unit = positionName(path, format);
   const counted = { lines: 0 };
   const range = opts.range ? { from: Math.max(0, opts.range.start - 1), start: opts.range.start, end: opts.range.end, counted } : undefined;
-  const items = readRecordBatches(path, { format, textMode: opts.textMode, range });
+  const items = readRecordBatches(path, { format, textMode: opts.textMode, range, list: opts.mapping?.list });
   // a piece after the first cannot know its lines' numbers in the file
   const lineName = range && range.start > 0 ? markLine : (n: number) => String(n);
   // detection needs a sample first; its batches are replayed below
@@ -107,6 +109,10 @@ export async function parseFile(path: string, opts: ParseOptions = {}): Promise<
     yield* head;
     if (!ended) yield* items;
   }
+  // message trees: conversations instead of messages (rows of one tree are gathered: see trees.ts)
+  const source = mapping.tree ? () => treeRecords(all(), mapping.tree!) : all;
+
+  const list = expandedList(mapping);
 
   async function* batches(): AsyncGenerator<ParsedBatch> {
     let out = { lines: [] as number[], raws: [] as Uint8Array[], nChars: [] as number[], bad: [] as ParsedBatch['bad'] };
@@ -121,26 +127,38 @@ export async function parseFile(path: string, opts: ParseOptions = {}): Promise<
       return { lines: out.lines, raw, ends, nChars: out.nChars, bad: out.bad };
     };
     try {
-      for await (const chunk of all()) {
+      for await (const chunk of source()) {
         for (const item of chunk) {
           if (item.error !== undefined) {
             out.bad.push({ line: item.line, reason: item.error, raw: item.raw ?? null });
             continue;
           }
-          let norm;
+          const where = `${file} ${unit} ${lineName(item.line)}`;
+          let records: unknown[];
           try {
-            norm = toMessages(item.record, mapping, `${file} ${unit} ${lineName(item.line)}`);
+            records = list ? expandRecord(item.record, list, where) : [item.record];
           } catch (err) {
             if (!(err instanceof WinnowError)) throw err;
             out.bad.push({ line: item.line, reason: err.message, raw: item.raw ?? JSON.stringify(item.record) });
             continue;
           }
-          out.lines.push(item.line);
-          // the stored row is the record's own JSON: the messages follow from it and the mapping (never stored twice);
-          // the bytes as read unless decoding replaced invalid UTF-8 (then the text as decoded)
-          const raw = item.raw ?? JSON.stringify(item.record);
-          out.raws.push(item.rawBytes && !raw.includes('\uFFFD') ? item.rawBytes : Buffer.from(raw, 'utf8'));
-          out.nChars.push(charCount(norm));
+          for (const record of records) {
+            let norm;
+            try {
+              norm = toMessages(record, mapping, where);
+            } catch (err) {
+              if (!(err instanceof WinnowError)) throw err;
+              out.bad.push({ line: item.line, reason: err.message, raw: item.raw ?? JSON.stringify(item.record) });
+              continue;
+            }
+            out.lines.push(item.line);
+            // the stored row is the record's own JSON: the messages follow from it and the mapping (never stored twice);
+            // the bytes as read unless decoding replaced invalid UTF-8 (then the text as decoded); an expanded row is
+            // the parent holding its one item
+            const raw = records.length > 1 || record !== item.record ? JSON.stringify(record) : item.raw ?? JSON.stringify(item.record);
+            out.raws.push(item.rawBytes && records.length === 1 && record === item.record && !raw.includes('\uFFFD') ? item.rawBytes : Buffer.from(raw, 'utf8'));
+            out.nChars.push(charCount(norm));
+          }
         }
         if (out.lines.length + out.bad.length >= BATCH_ROWS) {
           yield pack();

@@ -6,6 +6,9 @@ import { basename } from 'node:path';
 import type { ChatMessage, WinnowTokenizer } from '../models/types';
 import { WinnowError } from '../util/errors';
 import { detectFormat, isTextRecord, toMessages, type Mapping, type RecordFormat } from './formats';
+import { expandedList, expandRecord } from './fields';
+import { guessMapping, type Certainty } from './guess';
+import { conversations, isMessageRow, isNestedTree, policyCounts, treeMessages } from './trees';
 import { formatFromPath, positionName, readRecordBatches, type FileFormat, type RecordItem } from './readers';
 import { renderExample, type LabelPolicy } from './render';
 import type { Db } from '../db/open';
@@ -49,7 +52,20 @@ export interface ImportPreview {
   guessed: boolean;
   /** with `guessed`: what detection said */
   note?: string;
+  /** how sure the choice of fields is (a known format's names: high; a guess from the contents: medium or low) */
+  certainty: Certainty;
+  /** why these fields, in words (absent for a mapping the user gave) */
+  basis?: string;
+  /** a mapping for each record format, from the same fields (the editor's choice when the format is switched) */
+  suggested: Partial<Record<RecordFormat, Mapping>>;
+  /** a JSON object holding several lists: their names (the mapping's `list` picks one; the first is shown by default) */
+  lists?: string[];
+  /** message trees: how many conversations each policy makes of the messages read (the whole file when `complete`) */
+  trees?: { trees: number; messages: number; top1: number; allPaths: number; complete: boolean };
 }
+
+/** message-tree rows read for the preview: enough for whole trees (oasst trees run to a few hundred messages) */
+const TREE_SAMPLE = 5000;
 
 const SAMPLE = 200;
 
@@ -58,17 +74,47 @@ export async function previewImport(path: string, opts: PreviewOptions = {}, tok
   const fileFormat = opts.format ?? formatFromPath(path);
   const unit = positionName(path, fileFormat);
   const sample: RecordItem[] = [];
-  const batches = readRecordBatches(path, { format: fileFormat, textMode: opts.textMode });
+  const lists: string[] = [];
+  const batches = readRecordBatches(path, { format: fileFormat, textMode: opts.textMode, list: opts.mapping?.list, lists });
+  let complete = true;
+  let limit = SAMPLE;
   try {
     for await (const batch of batches) {
-      sample.push(...batch.slice(0, SAMPLE - sample.length));
-      if (sample.length >= SAMPLE) break;
+      if (sample.length === 0 && (opts.mapping?.tree || (!opts.mapping && batch.slice(0, 20).some((b) => isMessageRow(b.record))))) limit = TREE_SAMPLE;
+      sample.push(...batch.slice(0, limit - sample.length));
+      if (sample.length >= limit) {
+        complete = false;
+        break;
+      }
     }
   } finally {
     await batches.return(undefined);
   }
   if (sample.length === 0) throw new WinnowError('bad_input', `${file}: no records found`);
-  return previewSample(sample, { file, unit, fileFormat, mapping: opts.mapping, rows: opts.rows, labelPolicy: opts.labelPolicy }, tok);
+  const treeMapping = opts.mapping?.tree ? opts.mapping
+    : !opts.mapping && sample.filter((s) => isMessageRow(s.record) || isNestedTree(s.record)).length * 2 >= sample.length
+      ? detectFormat(sample.map((s) => s.record), file).mapping : undefined;
+  if (treeMapping?.tree) {
+    const msgs = treeMessages(sample);
+    const convs = [...sample.filter((s) => !isMessageRow(s.record) && !isNestedTree(s.record)), ...conversations(msgs, treeMapping.tree)];
+    if (convs.length === 0) throw new WinnowError('bad_input', `${file}: no conversations in the first ${sample.length} records under these filters`);
+    const r = previewSample(convs, { file, unit, fileFormat, mapping: treeMapping, rows: opts.rows, labelPolicy: opts.labelPolicy }, tok);
+    const { policy: _, ...filters } = treeMapping.tree;
+    r.trees = { ...policyCounts(msgs, filters), complete };
+    if (!opts.mapping) {
+      r.basis = detectFormat(sample.map((s) => s.record), file).basis;
+      r.suggested = { messages: treeMapping };
+    }
+    return r;
+  }
+  const r = previewSample(sample, { file, unit, fileFormat, mapping: opts.mapping, rows: opts.rows, labelPolicy: opts.labelPolicy }, tok);
+  if (lists.length > 1) {
+    const list = opts.mapping?.list ?? lists[0];
+    r.lists = lists;
+    if (!r.mapping.list) r.mapping = { ...r.mapping, list };
+    for (const k of Object.keys(r.suggested) as RecordFormat[]) r.suggested[k] = { ...r.suggested[k]!, list };
+  }
+  return r;
 }
 
 /**
@@ -101,57 +147,126 @@ function previewSample(
   let format: RecordFormat;
   let guessed = false;
   let note: string | undefined;
+  let certainty: Certainty = 'high';
+  let basis: string | undefined;
   if (opts.mapping) {
     mapping = opts.mapping;
     format = opts.mapping.format;
   } else {
     if (records.length === 0) throw new WinnowError('parse_error', `${file} ${unit} ${sample[0].line}: ${sample[0].error}`, { line: sample[0].line });
     try {
-      ({ mapping, format } = detectFormat(records, file));
+      ({ mapping, format, certainty, basis } = detectFormat(records, file));
     } catch (err) {
-      // nothing recognisable: the preview still opens, on a first guess the user corrects in the mapping step
-      // (every row then says why it does not fit, and confidence is 0)
+      // nothing recognisable: the preview still opens, on a guess from the fields' names and contents that the user
+      // checks in the mapping step (every row says whether it fits)
       if (!(err instanceof WinnowError) || fields.size === 0) throw err;
-      // ids and numbers make poor guesses: fields holding text come first, and a field named like text is taken as text
-      const text = [...fields].filter((f) => records.some((r) => typeof (r as Record<string, unknown> | null)?.[f] === 'string'));
-      const [a, b] = text.length ? text : [...fields];
-      const named = text.find((f) => /^(text|content|document)$/i.test(f));
-      mapping = named ? { format: 'text', field: named }
-        : b !== undefined ? { format: 'question_answer', question: a!, answer: b } : { format: 'text', field: a! };
+      const guess = guessMapping(records);
+      if (guess) ({ mapping, certainty, basis } = guess);
+      else {
+        const text = [...fields].find((f) => records.some((r) => typeof (r as Record<string, unknown> | null)?.[f] === 'string')) ?? [...fields][0];
+        mapping = { format: 'text', field: text };
+        certainty = 'low';
+        basis = `no two fields read as a prompt and a response; "${text}" as plain text`;
+      }
       format = mapping.format;
       guessed = true;
       note = err.message;
     }
   }
+  const list = expandedList(mapping);
 
   let accepted = 0;
   const shown = opts.rows ?? 20;
   const rows: PreviewRow[] = [];
   for (const item of sample) {
-    const row: PreviewRow = { line: item.line };
-    if (item.error !== undefined) row.error = item.error;
-    else {
+    let made: unknown[] = [item.record];
+    let expandError: string | undefined;
+    if (item.error === undefined && list) {
       try {
-        const norm = toMessages(item.record, mapping, `${file} ${unit} ${item.line}`);
-        accepted++;
-        if (isTextRecord(norm)) row.text = norm.text;
-        else row.messages = norm;
-        if (tok && rows.length < shown) {
-          try {
-            const r = renderExample(tok, norm, { labelPolicy: opts.labelPolicy ?? 'assistant' });
-            row.rendered = r.text;
-            row.nTokens = r.tokenIds.length;
-            row.nLabel = r.labelMask.reduce((a, b) => a + b, 0);
-          } catch (err) {
-            row.error = `cannot render: ${(err as Error).message}`;
-          }
-        }
+        made = expandRecord(item.record, list, `${file} ${unit} ${item.line}`);
       } catch (err) {
         if (!(err instanceof WinnowError)) throw err;
-        row.error = err.message;
+        expandError = err.message;
       }
     }
-    if (rows.length < shown) rows.push(row);
+    let fits = item.error === undefined && expandError === undefined;
+    for (const record of made) {
+      const row: PreviewRow = { line: item.line };
+      if (item.error !== undefined || expandError !== undefined) row.error = item.error ?? expandError;
+      else {
+        try {
+          const norm = toMessages(record, mapping, `${file} ${unit} ${item.line}`);
+          if (isTextRecord(norm)) row.text = norm.text;
+          else row.messages = norm;
+          if (tok && rows.length < shown) {
+            try {
+              const r = renderExample(tok, norm, { labelPolicy: opts.labelPolicy ?? 'assistant' });
+              row.rendered = r.text;
+              row.nTokens = r.tokenIds.length;
+              row.nLabel = r.labelMask.reduce((a, b) => a + b, 0);
+            } catch (err) {
+              row.error = `cannot render: ${(err as Error).message}`;
+            }
+          }
+        } catch (err) {
+          if (!(err instanceof WinnowError)) throw err;
+          row.error = err.message;
+          fits = false;
+        }
+      }
+      if (rows.length < shown) rows.push(row);
+      if (item.error !== undefined || expandError !== undefined) break;
+    }
+    if (fits) accepted++;
   }
-  return { fileFormat, format, confidence: accepted / sample.length, mapping, fields: [...fields], rows, guessed, ...(note ? { note } : {}) };
+  for (const f of nestedFields(records)) fields.add(f);
+  const suggested = suggestions(mapping, records);
+  suggested[mapping.format] = mapping;
+  return {
+    fileFormat, format, confidence: accepted / sample.length, mapping, fields: [...fields], rows, guessed, ...(note ? { note } : {}),
+    certainty, ...(basis ? { basis } : {}), suggested,
+  };
+}
+
+/** Paths into nested records, for the mapping editor: `meta.source`, `instances[*].input`. */
+function nestedFields(records: unknown[]): string[] {
+  const out = new Set<string>();
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  for (const r of records.slice(0, 50)) {
+    if (!isObj(r)) continue;
+    for (const [k, v] of Object.entries(r)) {
+      if (Array.isArray(v) && v.length && v.every(isObj)) {
+        // turn lists (messages) are mapped whole; other lists of records are expanded
+        if (v.every((m) => typeof m.role === 'string' || typeof m.from === 'string')) continue;
+        for (const item of v) for (const ik of Object.keys(item)) out.add(`${k}[*].${ik}`);
+      } else if (isObj(v)) for (const ik of Object.keys(v)) out.add(`${k}.${ik}`);
+    }
+  }
+  return [...out];
+}
+
+/** A mapping for each format from the current one's fields (its prompt and response), else from a guess. */
+function suggestions(m: Mapping, records: unknown[]): Partial<Record<RecordFormat, Mapping>> {
+  const rec = m as unknown as Record<string, string | undefined>;
+  let prompt = rec.prompt ?? rec.question ?? rec.instruction;
+  let response = rec.completion ?? rec.answer ?? rec.output;
+  if (!prompt || !response) {
+    const g = guessMapping(records);
+    const gr = g?.mapping as unknown as Record<string, string | undefined> | undefined;
+    prompt ??= gr?.prompt ?? gr?.question ?? gr?.instruction;
+    response ??= gr?.completion ?? gr?.answer ?? gr?.output;
+  }
+  const out: Partial<Record<RecordFormat, Mapping>> = {};
+  if (m.format === 'messages' || m.format === 'sharegpt') {
+    out.messages = { format: 'messages', field: m.field };
+    out.sharegpt = { format: 'sharegpt', field: m.field };
+  }
+  const text = m.format === 'text' ? m.field : prompt;
+  if (text) out.text = { format: 'text', field: text };
+  if (prompt && response) {
+    out.prompt_completion = { format: 'prompt_completion', prompt, completion: response };
+    out.question_answer = { format: 'question_answer', question: prompt, answer: response };
+    out.alpaca = { format: 'alpaca', instruction: prompt, output: response, ...(rec.input ? { input: rec.input } : {}) };
+  }
+  return out;
 }

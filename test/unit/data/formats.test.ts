@@ -9,6 +9,7 @@ describe('detectFormat', () => {
   it('recognises each supported record shape', () => {
     expect(detectFormat(jsonl('gsm8k-50.jsonl'))).toEqual({
       format: 'question_answer', confidence: 1, mapping: { format: 'question_answer', question: 'question', answer: 'answer' },
+      certainty: 'high', basis: 'field names of a known format: question_answer (question: "question", answer: "answer")',
     });
     expect(detectFormat(jsonl('sharegpt.jsonl')).mapping).toEqual({ format: 'sharegpt', field: 'conversations' });
     expect(detectFormat(jsonl('messages.jsonl')).mapping).toEqual({ format: 'messages', field: 'messages' });

@@ -261,17 +261,17 @@ describe('chat datasets', () => {
     expect(flat.row(0).messages).toEqual(chat);
   });
 
-  it('OpenAssistant message trees (oasst1) are named as such instead of being taken as plain text', async () => {
+  it('OpenAssistant message trees (oasst1) become conversations, not plain text; as text only when asked', async () => {
     setup();
     const p = write('oasst1.jsonl', jsonl([
       { message_id: 'm1', parent_id: null, user_id: 'u', text: 'What is a monad?', role: 'prompter', lang: 'en', message_tree_id: 'm1' },
       { message_id: 'm2', parent_id: 'm1', user_id: 'v', text: 'A monoid in the category of endofunctors.', role: 'assistant', lang: 'en', message_tree_id: 'm1' },
     ]));
-    await expect(importDataset(db, { path: p })).rejects.toThrow(/oasst1\.jsonl: the rows look like an OpenAssistant message tree/);
-    expect(listDatasets(db)).toEqual([]);
-    // the preview opens on a guess (the messages as text) and says why
+    const r = await imp(p);
+    expect(r.rows).toBe(1);
+    expect(r.row(0).messages).toEqual([{ role: 'user', content: 'What is a monad?' }, { role: 'assistant', content: 'A monoid in the category of endofunctors.' }]);
     const pv = await previewImport(p, {}, tok);
-    expect(pv).toMatchObject({ guessed: true, mapping: { format: 'text', field: 'text' }, note: expect.stringMatching(/OpenAssistant message tree/) });
+    expect(pv).toMatchObject({ guessed: false, mapping: { format: 'messages', field: 'messages', tree: { policy: 'top1' } }, basis: expect.stringMatching(/OpenAssistant message trees/) });
     const asText = await imp(p, { mapping: { format: 'text', field: 'text' } });
     expect(asText.rows).toBe(2);
   });
@@ -292,7 +292,7 @@ describe('file quirks', () => {
     expect(r.rows).toBe(4);
     expect(r.errors).toEqual([
       { line: 5, reason: 'quirks.jsonl line 5: expected an object, found an array' },
-      { line: 7, reason: 'quirks.jsonl line 7: expected an object, found string' },
+      { line: 7, reason: 'quirks.jsonl line 7: expected an object, found string (a bare string: map it with the field "$")' },
       { line: 8, reason: 'quirks.jsonl line 8: expected an object, found null' },
     ]);
     expect(r.row(0).messages).toEqual([{ role: 'user', content: 'One?' }, { role: 'assistant', content: '1' }]);
@@ -311,7 +311,7 @@ describe('file quirks', () => {
     expect(one.row(0).messages).toEqual([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Yo' }]);
     const before = dbSnapshot(db);
     await expect(importDataset(db, { path: write('splits.json', JSON.stringify({ train: qa, test: qa })) }))
-      .rejects.toThrow('splits.json: expected an array of records or an object with exactly one list field, found more ("train", "test")');
+      .rejects.toThrow('splits.json: the object holds several lists ("train", "test"); pick one with the mapping\'s "list" (e.g. {"list": "train"})');
     expect(dbSnapshot(db)).toEqual(before);
   });
 
@@ -501,10 +501,11 @@ describe('what detection tells the user', () => {
     expect(out.stats).toMatchObject({ rows: 1, renderErrors: 0, format: 'alpaca' });
   });
 
-  it('when nothing is recognised the preview guesses from the string-valued fields (not ids or numbers)', async () => {
+  it('when nothing is recognised the preview guesses from the string-valued fields (not ids or numbers), and says it is unsure', async () => {
     setup();
     const pv = await previewImport(write('odd.jsonl', jsonl([{ n: 1, body: 'hello there', title: 'greeting' }])), {}, tok);
     expect(pv.guessed).toBe(true);
-    expect(pv.mapping).toEqual({ format: 'question_answer', question: 'body', answer: 'title' });
+    expect(pv.mapping).toEqual({ format: 'prompt_completion', prompt: 'body', completion: 'title' });
+    expect(pv.certainty).toBe('low');
   });
 });

@@ -99,13 +99,15 @@ export async function* readCsvItems(stream: Readable, delimiter: string): AsyncG
     if (header === null) {
       if (row.error) { yield { line: row.line, error: `header row: ${row.error}` }; return; }
       const seen = new Set<string>();
+      // no header row (GLUE's CoLA, many classification TSVs): a first row holding a number or a sentence is data
+      const headerless = row.fields.length > 1 && row.fields.some((h) => /^\s*-?\d+(\.\d+)?\s*$/.test(h) || h.length > 50 || (h.trim().match(/\s+/g) ?? []).length >= 4);
       header = row.fields.map((h, i) => {
-        let name = h.trim() || `column_${i + 1}`;
+        let name = (headerless ? '' : h.trim()) || `column_${i + 1}`;
         while (seen.has(name)) name = `${name}_${i + 1}`;
         seen.add(name);
         return name;
       });
-      continue;
+      if (!headerless) continue;
     }
     const raw = row.fields.join(delimiter);
     if (row.error) { yield { line: row.line, error: row.error, raw }; continue; }

@@ -3,6 +3,7 @@ import { readJson } from './json';
 import { readCsv } from './csv';
 import { readText } from './text';
 import { readParquet } from './parquet';
+import { readArrow } from './arrow';
 import { createReadStream } from 'node:fs';
 import { WinnowError } from '../../util/errors';
 import { formatFromPath, ioError, openBytes, openText } from './source';
@@ -19,9 +20,9 @@ export { parseCsvRows } from './csv';
  */
 export async function* readRecordBatches(path: string, opts: ReadOptions = {}): AsyncGenerator<RecordItem[]> {
   const format = opts.format ?? formatFromPath(path);
-  if (format === 'parquet') {
+  if (format === 'parquet' || format === 'arrow') {
     try {
-      yield* readParquet(path);
+      yield* format === 'parquet' ? readParquet(path) : readArrow(path);
     } catch (err) {
       throw ioError(path, err);
     }
@@ -34,7 +35,7 @@ export async function* readRecordBatches(path: string, opts: ReadOptions = {}): 
   try {
     switch (format) {
       case 'jsonl': yield* readJsonl(stream, opts.range); break;
-      case 'json': yield* readJson(stream); break;
+      case 'json': yield* readJson(stream, { list: opts.list, lists: opts.lists }); break;
       // a .csv may be ';'- or tab-separated (spreadsheet exports in locales with a decimal comma): its header decides
       case 'csv': yield* readCsv(stream, 'detect'); break;
       case 'tsv': yield* readCsv(stream, '\t'); break;
@@ -52,8 +53,8 @@ export async function* readRecords(path: string, opts: ReadOptions = {}): AsyncG
   for await (const batch of readRecordBatches(path, opts)) yield* batch;
 }
 
-/** How a record position is named in messages: JSON arrays count items, Parquet rows, everything else lines. */
+/** How a record position is named in messages: JSON arrays count items, Parquet and Arrow rows, everything else lines. */
 export function positionName(path: string, format?: string): 'item' | 'line' | 'row' {
   const f = format ?? formatFromPath(path);
-  return f === 'json' ? 'item' : f === 'parquet' ? 'row' : 'line';
+  return f === 'json' ? 'item' : f === 'parquet' || f === 'arrow' ? 'row' : 'line';
 }

@@ -21,7 +21,7 @@ const isTurn = (m: unknown) => m !== null && typeof m === 'object' && !Array.isA
  * and an item that is not valid JSON is reported alone (`line` is the 1-based item number; the message names the
  * line of the file it starts on). The document's own shape errors (no list, two lists, cut short) throw.
  */
-export async function* readJson(stream: Readable): AsyncGenerator<RecordItem[]> {
+export async function* readJson(stream: Readable, pick: { list?: string; lists?: string[] } = {}): AsyncGenerator<RecordItem[]> {
   let depth = 0; // open containers
   let inStr = false;
   let esc = false;
@@ -122,10 +122,13 @@ export async function* readJson(stream: Readable): AsyncGenerator<RecordItem[]> 
       } else if (c === 91 || c === 123) { // [ {
         if (depth === 1 && top === 'object' && c === 91) {
           lists.push(lastKey);
-          if (lists.length > 1) {
-            throw parseFailure(`expected an array of records or an object with exactly one list field, found more (${lists.map((k) => `"${k}"`).join(', ')})`);
+          pick.lists?.push(lastKey);
+          // the list asked for; with none asked, the first (a preview lists them all) or the only one
+          if (pick.list !== undefined ? lastKey === pick.list : lists.length === 1) itemLevel = 2;
+          else if (pick.list === undefined && !pick.lists) {
+            throw parseFailure(`the object holds several lists (${lists.map((k) => `"${k}"`).join(', ')}); ` +
+              `pick one with the mapping's "list" (e.g. {"list": "${lists[0]}"})`);
           }
-          itemLevel = 2;
         }
         depth++;
       }
@@ -160,6 +163,9 @@ export async function* readJson(stream: Readable): AsyncGenerator<RecordItem[]> 
   if (top !== 'done') throw parseFailure(`the file ends inside the JSON document (cut short?) after ${n} complete items`);
   if (isObject && lists.length === 0) {
     throw parseFailure('expected an array of records or an object with exactly one list field, found no list');
+  }
+  if (isObject && pick.list !== undefined && !lists.includes(pick.list)) {
+    throw parseFailure(`the object holds no list "${pick.list}" (its lists: ${lists.map((k) => `"${k}"`).join(', ')})`);
   }
   if (whole) {
     if (docBytes >= WHOLE_OBJECT) throw parseFailure('a single conversation object over 16 MB; save it as JSONL (one record per line)');

@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
@@ -11,6 +11,8 @@ export function innerName(path: string): string {
 }
 
 export function formatFromPath(path: string): FileFormat {
+  // a folder: the `datasets` library's save_to_disk output or processed cache (readers/arrow.ts)
+  if (isFolder(path)) return 'arrow';
   const name = innerName(path).toLowerCase();
   const ext = name.includes('.') ? name.slice(name.lastIndexOf('.') + 1) : '';
   switch (ext) {
@@ -19,12 +21,23 @@ export function formatFromPath(path: string): FileFormat {
     case 'csv': return 'csv';
     case 'tsv': case 'tab': return 'tsv';
     case 'txt': case 'text': case 'md': return 'txt';
+    case 'arrow':
+      if (/\.gz$/i.test(path)) throw new WinnowError('unsupported', `${basename(path)}: gzipped Arrow is not supported; gunzip it first`);
+      return 'arrow';
     case 'parquet': case 'pq':
       // Parquet compresses inside the file; a gzipped one cannot be read a row group at a time
       if (/\.gz$/i.test(path)) throw new WinnowError('unsupported', `${basename(path)}: gzipped Parquet is not supported; gunzip it first`);
       return 'parquet';
     default:
-      throw new WinnowError('unsupported', `${basename(path)}: unknown file type ".${ext}" (expected .jsonl, .json, .csv, .tsv, .txt, optionally .gz, or .parquet)`);
+      throw new WinnowError('unsupported', `${basename(path)}: unknown file type ".${ext}" (expected .jsonl, .json, .csv, .tsv, .txt, optionally .gz, .parquet, .arrow, or a datasets save_to_disk folder)`);
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 

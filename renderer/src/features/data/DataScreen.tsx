@@ -274,11 +274,13 @@ function ImportDataset() {
   const [preview, setPreview] = useState<DatasetPreview | null>(null);
   const [mapping, setMapping] = useState<DatasetMapping | null>(null);
   const [mappingEdited, setMappingEdited] = useState(false);
+  // dataset snapshots in the Hugging Face hub cache, their files by split
+  const cachedData = useCall('datasets.listCached', {});
   useOnJobDone(jobId, reloadProject);
 
-  const loadPreview = async (m: DatasetMapping | null) => {
+  const loadPreview = async (m: DatasetMapping | null, at = path.trim()) => {
     setBusy(true);
-    const r = await client.call('datasets.preview', { path: path.trim(), mapping: m ?? undefined });
+    const r = await client.call('datasets.preview', { path: at, mapping: m ?? undefined });
     setBusy(false);
     setError(r.ok ? null : r.error);
     setPreview(r.ok ? r.value : null);
@@ -297,10 +299,15 @@ function ImportDataset() {
   const upload = async (file: File) => {
     setBusy(true);
     const content = await file.text();
-    const r = await client.call('datasets.upload', { fileName: file.name, content, skipMalformed });
+    // saved under its own name, then the same preview and mapping step as a path
+    const r = await client.call('datasets.upload', { fileName: file.name, content, skipMalformed, stage: true });
     setBusy(false);
     setError(r.ok ? null : r.error);
-    if (r.ok) setJobId(r.value.jobId);
+    if (!r.ok) return;
+    setPath(r.value.path);
+    setName(r.value.name);
+    setMappingEdited(false);
+    await loadPreview(null, r.value.path);
   };
 
   return (
@@ -333,6 +340,34 @@ function ImportDataset() {
           Import
         </button>
       </div>
+      {cachedData.data && cachedData.data.some((d) => Object.keys(d.splits).length > 0) && (
+        <div className="form-row">
+          <label className="field grow">
+            <span>…or a dataset in the Hugging Face cache (by split)</span>
+            <select
+              data-testid="import-cached"
+              value=""
+              onChange={(e) => {
+                if (!e.target.value) return;
+                setPath(e.target.value);
+                setMappingEdited(false);
+                void loadPreview(null, e.target.value);
+              }}
+            >
+              <option value="">(pick a split's file)</option>
+              {cachedData.data.flatMap((d) =>
+                Object.entries(d.splits).flatMap(([split, files]) =>
+                  files.map((f) => (
+                    <option key={`${d.commit}/${f}`} value={`${d.dir}/${f}`}>
+                      {d.repo}@{d.refs[0] ?? d.commit.slice(0, 12)} · {split} · {f}
+                    </option>
+                  )),
+                ),
+              )}
+            </select>
+          </label>
+        </div>
+      )}
       <div className="form-row">
         <label className="field">
           <span>…or upload a file</span>
@@ -376,6 +411,8 @@ function AddModel() {
   const [error, setError] = useState<ApiError | null>(null);
   const [added, setAdded] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // models already in the Hugging Face hub cache: picked by hub id (org/name@ref), resolved offline by the engine
+  const cached = useCall('models.listCached', {});
   const add = async () => {
     setBusy(true);
     const r = await client.call('models.add', { path: path.trim() });
@@ -386,8 +423,24 @@ function AddModel() {
   };
   return (
     <div className="form-row">
+      {cached.data && cached.data.length > 0 && (
+        <label className="field">
+          <span>From the Hugging Face cache</span>
+          <select data-testid="model-cached" value="" onChange={(e) => e.target.value && setPath(e.target.value)}>
+            <option value="">(pick a cached model)</option>
+            {cached.data.map((m) => {
+              const id = `${m.repo}@${m.refs[0] ?? m.commit.slice(0, 12)}`;
+              return (
+                <option key={`${m.repo}/${m.commit}`} value={id} disabled={!m.runnable} title={m.reason ?? m.dir}>
+                  {id} · {m.architecture ?? '?'} · {(m.bytes / 1e6).toFixed(m.bytes < 1e7 ? 1 : 0)} MB{m.runnable ? '' : ' · cannot run'}
+                </option>
+              );
+            })}
+          </select>
+        </label>
+      )}
       <label className="field grow">
-        <span title="a file inside the folder (model.safetensors, config.json) works too: its folder is added">Model folder (Hugging Face layout) or a file in it</span>
+        <span title="a file inside the folder (model.safetensors, config.json) works too: its folder is added">Model folder (Hugging Face layout), a file in it, or a hub id (org/name[@revision])</span>
         <input
           data-testid="model-path"
           value={path}

@@ -42,10 +42,17 @@ export function ImportPreview({
 }) {
   const fields = preview.fields;
   const m = mapping as unknown as Record<string, string | undefined>;
+  // the engine's mapping for that format from the same prompt and response fields; else distinct fields in turn
   const setFormat = (format: DatasetMapping['format']) => {
-    const next: Record<string, string> = { format };
-    for (const r of ROLES[format]) if (!r.optional) next[r.key] = fields[0] ?? '';
+    const suggested = preview.suggested?.[format];
+    if (suggested) return onMapping({ ...suggested, ...(mapping.list ? { list: mapping.list } : {}) });
+    const next: Record<string, string> = { format, ...(mapping.list ? { list: mapping.list } : {}) };
+    ROLES[format].filter((r) => !r.optional).forEach((r, i) => { next[r.key] = fields[Math.min(i, fields.length - 1)] ?? ''; });
     onMapping(next as unknown as DatasetMapping);
+  };
+  const labels = mapping.format === 'prompt_completion' ? mapping.labels : undefined;
+  const setLabel = (label: string, text: string) => {
+    if (mapping.format === 'prompt_completion') onMapping({ ...mapping, labels: { ...mapping.labels, [label]: text } });
   };
   const setField = (key: string, value: string) => {
     const next: Record<string, string | undefined> = { ...m, [key]: value || undefined };
@@ -58,9 +65,14 @@ export function ImportPreview({
         <strong>Preview</strong>
         <span className="muted">
           {preview.fileFormat} · {edited ? 'mapped as' : preview.guessed ? 'no known format recognised; guessed' : 'detected'} <code>{preview.format}</code> (
-          {Math.round(preview.confidence * 100)}% of sampled records fit)
+          {Math.round(preview.confidence * 100)}% of sampled records fit{edited ? '' : `; ${preview.certainty} certainty`})
         </span>
-        {(preview.confidence < 1 || (preview.guessed && !edited)) && (
+        {!edited && preview.basis && (
+          <span className="muted" data-testid="mapping-basis">
+            {preview.basis}
+          </span>
+        )}
+        {(preview.confidence < 1 || (preview.guessed && !edited) || (preview.certainty !== 'high' && !edited)) && (
           <span className="warn-text" data-testid="mapping-check">
             Check the mapping{preview.guessed && !edited ? ': it is a guess from the field names' : ': not every record fits it'}.
           </span>
@@ -71,7 +83,80 @@ export function ImportPreview({
           </span>
         )}
       </div>
+      {preview.trees && mapping.tree && (
+        <div className="form-row" data-testid="mapping-trees">
+          <label className="field">
+            <span>Conversations from each tree</span>
+            <select
+              data-testid="mapping-tree-policy"
+              value={mapping.tree.policy}
+              onChange={(e) => onMapping({ ...mapping, tree: { ...mapping.tree!, policy: e.target.value as 'top1' | 'all_paths' } })}
+            >
+              <option value="top1">best-ranked path (top-1): {fmtNum(preview.trees.top1)}</option>
+              <option value="all_paths">every path to a leaf: {fmtNum(preview.trees.allPaths)}</option>
+            </select>
+          </label>
+          <label className="field">
+            <span>Languages (comma-separated, empty: all)</span>
+            <input
+              data-testid="mapping-tree-lang"
+              defaultValue={(mapping.tree.lang ?? []).join(',')}
+              onBlur={(e) => {
+                const lang = e.target.value.split(',').map((x) => x.trim()).filter(Boolean);
+                onMapping({ ...mapping, tree: { ...mapping.tree!, lang: lang.length ? lang : undefined } });
+              }}
+            />
+          </label>
+          <label className="field">
+            <span>Minimum reviews</span>
+            <input
+              type="number"
+              min={0}
+              data-testid="mapping-tree-reviews"
+              defaultValue={mapping.tree.minReviews ?? 0}
+              onBlur={(e) => onMapping({ ...mapping, tree: { ...mapping.tree!, minReviews: Math.max(0, Number(e.target.value) || 0) } })}
+            />
+          </label>
+          <label className="field">
+            <span>
+              <input
+                type="checkbox"
+                data-testid="mapping-tree-synthetic"
+                checked={!!mapping.tree.synthetic}
+                onChange={(e) => onMapping({ ...mapping, tree: { ...mapping.tree!, synthetic: e.target.checked } })}
+              />{' '}
+              keep synthetic
+            </span>
+          </label>
+          <label className="field">
+            <span>
+              <input
+                type="checkbox"
+                data-testid="mapping-tree-deleted"
+                checked={!!mapping.tree.deleted}
+                onChange={(e) => onMapping({ ...mapping, tree: { ...mapping.tree!, deleted: e.target.checked } })}
+              />{' '}
+              keep deleted
+            </span>
+          </label>
+          <span className="muted">
+            {fmtNum(preview.trees.messages)} messages in {fmtNum(preview.trees.trees)} trees{preview.trees.complete ? '' : ' (the first part of the file)'}
+          </span>
+        </div>
+      )}
       <div className="form-row">
+        {preview.lists && preview.lists.length > 1 && (
+          <label className="field">
+            <span>List</span>
+            <select data-testid="mapping-list" value={mapping.list ?? preview.lists[0]} onChange={(e) => onMapping({ ...mapping, list: e.target.value })}>
+              {preview.lists.map((l) => (
+                <option key={l} value={l}>
+                  {l}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         <label className="field">
           <span>Record format</span>
           <select data-testid="mapping-format" value={mapping.format} onChange={(e) => setFormat(e.target.value as DatasetMapping['format'])}>
@@ -96,6 +181,28 @@ export function ImportPreview({
           </label>
         ))}
       </div>
+      {labels && (
+        <table className="simple-table" data-testid="mapping-labels">
+          <thead>
+            <tr>
+              <th>Label</th>
+              <th>The model learns</th>
+            </tr>
+          </thead>
+          <tbody>
+            {Object.entries(labels).map(([label, text]) => (
+              <tr key={label}>
+                <td>
+                  <code>{label}</code>
+                </td>
+                <td>
+                  <input data-testid={`mapping-label-${label}`} value={text} onChange={(e) => setLabel(label, e.target.value)} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       <table className="simple-table preview-table">
         <thead>
           <tr>
@@ -106,8 +213,8 @@ export function ImportPreview({
           </tr>
         </thead>
         <tbody>
-          {preview.rows.map((r) => (
-            <tr key={r.line} data-testid="preview-row" data-error={r.error ? 'true' : 'false'}>
+          {preview.rows.map((r, i) => (
+            <tr key={`${r.line}-${i}`} data-testid="preview-row" data-error={r.error ? 'true' : 'false'}>
               <td className="num">{r.line}</td>
               <td>{r.error ? <span className="error-inline">{r.error}</span> : <pre className="preview-text">{r.rendered}</pre>}</td>
               <td className="num">{r.nTokens !== undefined ? fmtNum(r.nTokens) : '—'}</td>

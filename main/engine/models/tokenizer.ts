@@ -260,23 +260,62 @@ class HfTokenizer implements WinnowTokenizer {
   }
 }
 
+const tokenizerFiles = (dir: string) => ({
+  tjFile: path.join(dir, 'tokenizer.json'),
+  cfgFile: path.join(dir, 'tokenizer_config.json'),
+  mapFile: path.join(dir, 'special_tokens_map.json'),
+  jinjaFile: path.join(dir, 'chat_template.jinja'),
+});
+
+/** The tokenizer id: a hash of every file that changes tokens or renders (renders are keyed by it). */
+function tokenizerId(dir: string): string {
+  const f = tokenizerFiles(dir);
+  const hash = createHash('sha256');
+  hash.update(fs.readFileSync(f.tjFile));
+  if (fs.existsSync(f.cfgFile)) hash.update(fs.readFileSync(f.cfgFile));
+  for (const [tag, file] of [['special_tokens_map', f.mapFile], ['chat_template.jinja', f.jinjaFile]]) {
+    if (fs.existsSync(file)) hash.update(`\u0000${tag}\u0000`).update(fs.readFileSync(file));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+const identities = new Map<string, { stamp: string; id: string; chatTemplate: string }>();
+
+/**
+ * A model folder's tokenizer id and the chat template it renders with, without building the tokenizer: what a render
+ * key needs (db/renders.ts renderKeyOf), for the places that must name one synchronously. Cached per folder until one
+ * of its tokenizer files changes.
+ */
+export function tokenizerIdentity(dir: string): { id: string; chatTemplate: string } {
+  const f = tokenizerFiles(dir);
+  const stamp = [f.tjFile, f.cfgFile, f.mapFile, f.jinjaFile].map((file) => {
+    try {
+      const st = fs.statSync(file);
+      return `${st.size}:${st.mtimeMs}`;
+    } catch {
+      return '-';
+    }
+  }).join('|');
+  const hit = identities.get(dir);
+  if (hit && hit.stamp === stamp) return hit;
+  if (!fs.existsSync(f.tjFile)) throw new WinnowError('not_found', `${f.tjFile}: not found (the model folder needs a tokenizer.json)`, { file: f.tjFile });
+  const cfg = readJson(f.cfgFile, false) ?? {};
+  const jinja = fs.existsSync(f.jinjaFile) ? fs.readFileSync(f.jinjaFile, 'utf8') : null;
+  const t = pickChatTemplate(cfg, jinja, f.cfgFile);
+  const out = { stamp, id: tokenizerId(dir), chatTemplate: t.template ?? (t.error ? '' : DEFAULT_CHAT_TEMPLATE) };
+  identities.set(dir, out);
+  return out;
+}
+
 /** `fast: false` keeps the library's own code paths (slow, same tokens and offsets); tests compare the two. */
 export async function loadTokenizer(dir: string, opts: { fast?: boolean } = {}): Promise<WinnowTokenizer> {
-  const tjFile = path.join(dir, 'tokenizer.json');
-  const cfgFile = path.join(dir, 'tokenizer_config.json');
-  const mapFile = path.join(dir, 'special_tokens_map.json');
-  const jinjaFile = path.join(dir, 'chat_template.jinja');
+  const { tjFile, cfgFile, mapFile, jinjaFile } = tokenizerFiles(dir);
   const tj = readJson(tjFile, true)!;
   const cfg = readJson(cfgFile, false) ?? {};
   const specialTokensMap = readJson(mapFile, false);
   const chatTemplateJinja = fs.existsSync(jinjaFile) ? fs.readFileSync(jinjaFile, 'utf8') : null;
-  // every file that changes tokens or renders is in the id (renders are cached by it)
-  const hash = createHash('sha256');
-  hash.update(fs.readFileSync(tjFile));
-  if (fs.existsSync(cfgFile)) hash.update(fs.readFileSync(cfgFile));
-  for (const [tag, f] of [['special_tokens_map', mapFile], ['chat_template.jinja', jinjaFile]]) {
-    if (fs.existsSync(f)) hash.update(`\u0000${tag}\u0000`).update(fs.readFileSync(f));
-  }
+  // every file that changes tokens or renders is in the id (renders are keyed by it)
+  const id = tokenizerId(dir);
   let tok: Tokenizer;
   try {
     tok = new Tokenizer(tj, cfg);
@@ -284,7 +323,7 @@ export async function loadTokenizer(dir: string, opts: { fast?: boolean } = {}):
     throw new WinnowError('parse_error', `${tjFile}: cannot build tokenizer (${(err as Error).message})`, { file: tjFile });
   }
   if (opts.fast !== false) installFastPaths(tok);
-  return new HfTokenizer(tok, tj, cfg, { specialTokensMap, chatTemplateJinja }, hash.digest('hex').slice(0, 16), dir, opts.fast !== false);
+  return new HfTokenizer(tok, tj, cfg, { specialTokensMap, chatTemplateJinja }, id, dir, opts.fast !== false);
 }
 
 /**

@@ -143,8 +143,12 @@ describe('export bundle', () => {
     const spans = lines(join(out(), 'token_masks.spans.jsonl')).map((l) => JSON.parse(l));
     const masks = lines(join(out(), 'token_masks.jsonl')).map((l) => JSON.parse(l));
     expect(spans.map((s) => s.example_id)).toEqual(masks.map((m) => m.example_id));
-    for (const s of spans) {
+    // the render the masks were made on (the run scored at 256 tokens; the export renders at its own 512)
+    const keyId = JSON.parse(readFileSync(join(out(), 'manifest.json'), 'utf8')).artifacts.tokenMasks.render.renderKeyId as number;
+    for (const [k, s] of spans.entries()) {
       const d = await call(service, 'examples.get', { exampleId: s.example_id });
+      const render = getRender(service.current().db, s.example_id, keyId)!;
+      const tokens = Array.from(render.tokenIds, (_, t) => ({ start: render.offsets[2 * t]!, end: render.offsets[2 * t + 1]!, label: masks[k].labels[t] !== -100 }));
       expect(s.messages).not.toBeNull();
       // independent reading: find each content in the rendered text, mark the characters of label tokens
       let cursor = 0;
@@ -153,7 +157,7 @@ describe('export bundle', () => {
         expect(at, `message ${i}`).toBeGreaterThanOrEqual(0);
         cursor = at + m.content.length;
         const trained = new Array<boolean>(m.content.length).fill(false);
-        for (const t of d.tokens) {
+        for (const t of tokens) {
           if (!t.label) continue;
           for (let c = Math.max(t.start, at); c < Math.min(t.end, at + m.content.length); c++) trained[c - at] = true;
         }

@@ -268,8 +268,10 @@ describe('parameter-mask pass, SIGKILLed', () => {
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     const meta = stateMeta(db, jobId);
     expect(db.prepare('SELECT COUNT(*) FROM param_masks').pluck().get()).toBe(0);
-    // every row with an answer token within max tokens is in the pass (`examples` covers them all)
-    const usable = db.prepare('SELECT COUNT(*) FROM renders r JOIN examples e ON e.id = r.example_id WHERE e.dataset_id = ? AND r.n_label > 0').pluck().get(datasetId) as number;
+    // every row with an answer token within max tokens is in the pass (`examples` covers them all): the renders of its
+    // render key (256 tokens, the request's default), not those the import made at 512
+    const usable = db.prepare(`SELECT COUNT(*) FROM renders r JOIN examples e ON e.id = r.example_id JOIN render_keys k ON k.id = r.render_key_id
+      WHERE e.dataset_id = ? AND r.n_label > 0 AND k.max_tokens = 256`).pluck().get(datasetId) as number;
     db.close();
     expect(meta.total).toBe(usable);
     expect(meta.cursor).toBeGreaterThanOrEqual(1);

@@ -161,6 +161,8 @@ function renderChat(tok: WinnowTokenizer, messages: DataMessage[], policy: Label
   const isSpecial = (id: number) => (tok.isSpecialId ? tok.isSpecialId(id) : id === tok.eosId);
   const start = (t: number) => out.offsets[2 * t]!;
   const end = (t: number) => out.offsets[2 * t + 1]!;
+  // turns come in text order and token offsets never go back: one forward sweep over the tokens for all turns
+  let cursor = 0;
   spans.forEach((s, i) => {
     // weight 0: the file's author left this turn out of training
     const learn = s.role === 'assistant' && messages[i].weight !== 0 &&
@@ -179,7 +181,7 @@ function renderChat(tok: WinnowTokenizer, messages: DataMessage[], policy: Label
     } else {
       from = s.contentStart;
       to = byPrefix ? s.end : s.contentEnd;
-      for (let t = 0; t < n; t++) {
+      for (let t = cursor; t < n; t++) {
         if (start(t) < s.contentEnd || end(t) <= start(t)) continue;
         if (start(t) >= turnEnd) break;
         if (isSpecial(enc.ids[t]!)) { to = end(t); break; }
@@ -188,13 +190,17 @@ function renderChat(tok: WinnowTokenizer, messages: DataMessage[], policy: Label
     // every token from the first that touches [from, to) to the last: one span, no holes
     let first = -1;
     let last = -1;
-    for (let t = 0; t < n; t++) {
-      const touches = end(t) > start(t) ? start(t) < to && end(t) > from : false;
-      if (!touches) continue;
+    for (let t = cursor; t < n; t++) {
+      const width = end(t) > start(t);
+      if (width && start(t) >= to) break;
+      if (!width || end(t) <= from) continue;
       if (first < 0) first = t;
       last = t;
     }
-    if (first >= 0) out.labelMask.fill(1, first, last + 1);
+    if (first >= 0) {
+      out.labelMask.fill(1, first, last + 1);
+      cursor = last + 1;
+    }
   });
   return out;
 }

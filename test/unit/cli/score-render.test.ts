@@ -17,6 +17,10 @@ const TEXTS = [
   'The sea was calm, and the boat moved slowly towards the island.',
   'Bonjour ! Ça va ? 😊 — a line with accents and an emoji.',
 ];
+const CHATS = [
+  { question: 'What is two plus three?', answer: 'Two plus three is five.' },
+  { question: 'Where do fish live?', answer: 'In water: rivers, lakes and the sea.' },
+];
 let tmp: string;
 
 function winnow(args: string[]): { status: number | null; stderr: string; json: Record<string, unknown> } {
@@ -35,6 +39,7 @@ function winnow(args: string[]): { status: number | null; stderr: string; json: 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'winnow-cli-render-'));
   writeFileSync(join(tmp, 'texts.jsonl'), TEXTS.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+  writeFileSync(join(tmp, 'chats.jsonl'), CHATS.map((c) => JSON.stringify(c)).join('\n') + '\n');
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -63,15 +68,31 @@ describe('winnow score --out', () => {
     expect(Math.max(...first.input_ids)).toBeGreaterThan(512);
   });
 
-  it('a Llama model then a GPT-2 model in one project: each run writes its own model’s ids', async () => {
-    const llama = writeRealFolder({ name: 'llama-2-chat', tokenizer: 'sentencepiece', storage: { dtype: 'F32' } });
-    const gpt2 = writeRealFolder({ name: 'gpt2', tokenizer: 'gpt2', storage: { dtype: 'F32', gpt2Prefix: '', attnBuffers: true } });
-    const project = join(tmp, 'projects', 'two');
-    for (const [name, dir] of [['llama', llama], ['gpt2', gpt2]] as const) {
-      const out = join(tmp, `two-${name}.jsonl`);
-      const r = winnow(['score', '--project', project, '--model', dir, '--data', join(tmp, 'texts.jsonl'), '--signals', 'token_loss', '--max-tokens', '64', '--out', out, '--json']);
-      expect(r.status, r.stderr).toBe(0);
-      await expectOwnTokens(out, dir);
-    }
-  });
+  it.each([['GPT-2 then Llama', ['gpt2', 'llama']], ['Llama then GPT-2', ['llama', 'gpt2']]])(
+    'chats imported once (the demo model renders them), scored by %s: each run writes its own model’s ids',
+    async (_name, order) => {
+      const dirs: Record<string, string> = {
+        llama: writeRealFolder({ name: 'llama-2-chat', tokenizer: 'sentencepiece', storage: { dtype: 'F32' } }),
+        gpt2: writeRealFolder({ name: 'gpt2', tokenizer: 'gpt2', storage: { dtype: 'F32', gpt2Prefix: '', attnBuffers: true } }),
+      };
+      const project = join(tmp, 'projects', order.join('-'));
+      const imp = winnow(['import', join(tmp, 'chats.jsonl'), '--project', project, '--json']);
+      expect(imp.status, imp.stderr).toBe(0);
+      // the same rows rendered with three tokenizers and templates: a run that read "any render" writes another's ids
+      for (const name of order) {
+        const out = join(tmp, `${order.join('-')}-${name}.jsonl`);
+        const r = winnow(['score', '--project', project, '--model', dirs[name]!, '--signals', 'token_loss', '--max-tokens', '64', '--out', out, '--json']);
+        expect(r.status, r.stderr).toBe(0);
+        const tok = await loadTokenizer(dirs[name]!);
+        const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { index: number; input_ids: number[]; token: { token_loss: unknown[] } });
+        expect(lines).toHaveLength(CHATS.length);
+        for (const l of lines) {
+          const c = CHATS[l.index]!;
+          const text = tok.applyChatTemplate([{ role: 'user', content: c.question }, { role: 'assistant', content: c.answer }]);
+          expect(l.input_ids, `${name} row ${l.index}`).toEqual(tok.encode(text, { addSpecialTokens: false }).ids.slice(0, 64));
+          expect(l.token.token_loss).toHaveLength(l.input_ids.length);
+        }
+      }
+    },
+  );
 });

@@ -26,7 +26,7 @@ function main() {
   }
   const db = openProjectDb(project);
   const ds = db.prepare('SELECT id, row_count AS n FROM datasets ORDER BY row_count DESC LIMIT 1').get() as { id: number; n: number };
-  const tok = db.prepare('SELECT tokenizer_id FROM renders LIMIT 1').pluck().get() as string | undefined;
+  const tok = db.prepare('SELECT render_key_id FROM renders LIMIT 1').pluck().get() as number | undefined;
   const half = Math.floor(ds.n / 2);
 
   const synthetic = ['bench_loss', 'bench_ifd', 'bench_grad'];
@@ -47,7 +47,7 @@ function main() {
     [`page at ${half}, row order`, { ...base, offset: half }],
     ['sort bench_loss desc, page 0', { ...base, offset: 0, sort: { column: 'bench_loss', dir: 'desc' } }],
     [`sort bench_loss desc, page at ${half}`, { ...base, offset: half, sort: { column: 'bench_loss', dir: 'desc' } }],
-    ['sort bench_ifd asc, page 0, with token counts', { ...base, offset: 0, sort: { column: 'bench_ifd', dir: 'asc' }, ...(tok ? { tokenizerId: tok } : {}) }],
+    ['sort bench_ifd asc, page 0, with token counts', { ...base, offset: 0, sort: { column: 'bench_ifd', dir: 'asc' }, ...(tok ? { renderKeyId: tok } : {}) }],
     ['range bench_loss 1..1.1, sorted by bench_ifd', { ...base, offset: 0, filters: [{ column: 'bench_loss', min: 1, max: 1.1 }], sort: { column: 'bench_ifd', dir: 'desc' } }],
     ['range bench_grad <= 0.001', { ...base, offset: 0, filters: [{ column: 'bench_grad', max: 0.001 }] }],
     ['range n_chars 500..520', { ...base, offset: 0, filters: [{ column: 'n_chars', min: 500, max: 520 }] }],
@@ -55,7 +55,7 @@ function main() {
     ['search rare: "case 4242"', { ...base, offset: 0, text: 'case 4242' }],
     ['search common: "apples"', { ...base, offset: 0, text: 'apples' }],
     ['search common + sort bench_loss', { ...base, offset: 0, text: 'apples', sort: { column: 'bench_loss', dir: 'desc' } }],
-    ...(tok ? [['range n_tokens 300..310', { ...base, offset: 0, tokenizerId: tok, filters: [{ column: 'n_tokens', min: 300, max: 310 }] }] as [string, ExampleQuery]] : []),
+    ...(tok ? [['range n_tokens 300..310', { ...base, offset: 0, renderKeyId: tok, filters: [{ column: 'n_tokens', min: 300, max: 310 }] }] as [string, ExampleQuery]] : []),
     ...(cols.includes('exact_dup') ? [['is a duplicate (exact_dup >= 2)', { ...base, offset: 0, filters: [{ column: 'exact_dup', min: 2 }] }] as [string, ExampleQuery],
       ['keep one per near group, sorted by bench_loss', { ...base, offset: 0, filters: [{ column: 'near_dup_rank', max: 0 }], sort: { column: 'bench_loss', dir: 'desc' } }] as [string, ExampleQuery]] : []),
   ];
@@ -79,7 +79,7 @@ function main() {
   const histCols = ['n_chars', ...(tok ? ['n_tokens', 'n_label'] : []), ...listSignalColumns(db)];
   const histRound = () => histCols.map((column) => {
     const t = performance.now();
-    columnHistogram(db, { datasetId: ds.id, column, bins: 30, tokenizerId: tok });
+    columnHistogram(db, { datasetId: ds.id, column, bins: 30, renderKeyId: tok });
     return { column, ms: +(performance.now() - t).toFixed(1) };
   });
   const histFirst = histRound();
@@ -87,7 +87,7 @@ function main() {
   const sums = histAgain.map((r) => r.reduce((s, h) => s + h.ms, 0)).sort((a, b) => a - b);
   // reference, same run: every histogram by one pass over the rows (how they were answered before)
   const t1 = performance.now();
-  for (const column of histCols) columnHistogramOnePass(db, { datasetId: ds.id, column, bins: 30, tokenizerId: tok });
+  for (const column of histCols) columnHistogramOnePass(db, { datasetId: ds.id, column, bins: 30, renderKeyId: tok });
   const onePassMs = +(performance.now() - t1).toFixed(1);
   const histograms = {
     columns: histCols.length, firstRoundMs: +histFirst.reduce((s, h) => s + h.ms, 0).toFixed(1), first: histFirst,

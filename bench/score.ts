@@ -16,8 +16,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../main/engine/compute/backend';
-import { getRender } from '../main/engine/db';
-import { loadTokenizer } from '../main/engine/models';
+import { getRender, scoreRunRenderKeyId } from '../main/engine/db';
 import { seededChoice } from '../main/engine/scoring/passes/gradients';
 import { DEFAULT_FIM_EXAMPLES } from '../main/engine/scoring/plan';
 import { randomModelDir } from './models-lib';
@@ -72,12 +71,13 @@ async function scoreWithWinnow(rows: number, work: string): Promise<WinnowRun> {
     const wallSeconds = (performance.now() - t0) / 1000;
     const db = service.current().db;
     const runId = Number(job.stats.runId);
-    const tok = await loadTokenizer(MODEL);
+    // the render the run scored (its render key)
+    const keyId = scoreRunRenderKeyId(db, runId)!;
     const ids = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(datasetId) as number[];
     const lines: string[] = [];
     let tokens = 0;
     for (const id of ids) {
-      const r = getRender(db, id, tok.id);
+      const r = getRender(db, id, keyId);
       if (!r) continue;
       tokens += r.nTokens;
       lines.push(JSON.stringify({ id, ids: Array.from(r.tokenIds), mask: Array.from(r.labelMask) }));
@@ -94,13 +94,13 @@ async function scoreWithWinnow(rows: number, work: string): Promise<WinnowRun> {
     const gjob = await done((await call('scoring.start', { modelId, datasetId, signals: ['fim', 'layer_grad_norm'], fimLoss: 'mean' })).jobId);
     const gWall = (performance.now() - t1) / 1000;
     const candidates = db
-      .prepare(`SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE r.tokenizer_id = ? AND e.dataset_id = ? AND r.n_label > 0 ORDER BY r.example_id`)
+      .prepare(`SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE r.render_key_id = ? AND e.dataset_id = ? AND r.n_label > 0 ORDER BY r.example_id`)
       .pluck()
-      .all(tok.id, datasetId) as number[];
+      .all(scoreRunRenderKeyId(db, Number(gjob.stats.runId)), datasetId) as number[];
     const chosen = seededChoice(candidates, DEFAULT_FIM_EXAMPLES, 0);
     let gTokens = 0;
     const gLines = chosen.map((id) => {
-      const r = getRender(db, id, tok.id)!;
+      const r = getRender(db, id, scoreRunRenderKeyId(db, Number(gjob.stats.runId))!)!;
       gTokens += r.nTokens;
       return JSON.stringify({ id, ids: Array.from(r.tokenIds), mask: Array.from(r.labelMask) });
     });
@@ -120,8 +120,9 @@ async function scoreWithWinnow(rows: number, work: string): Promise<WinnowRun> {
     const gnIds = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(gnDataset) as number[];
     let gnTokens = 0;
     const gnLines: string[] = [];
+    const gnKey = scoreRunRenderKeyId(db, Number(gnJob.stats.runId))!;
     for (const id of gnIds) {
-      const r = getRender(db, id, tok.id);
+      const r = getRender(db, id, gnKey);
       if (!r) continue;
       gnTokens += r.nTokens;
       gnLines.push(JSON.stringify({ id, ids: Array.from(r.tokenIds), mask: Array.from(r.labelMask) }));
@@ -166,12 +167,13 @@ async function forwardOnGpt2Shape(rows: number, work: string): Promise<{ example
     const job = await done((await call('scoring.start', { modelId: model.id, datasetId, signals: FORWARD, batchSize: BATCH })).jobId);
     const wallSeconds = (performance.now() - t0) / 1000;
     const db = service.current().db;
-    const tok = await loadTokenizer(dir);
+    // the render the GPT-2 run scored: its own tokenizer's, not the demo model's the import made
+    const keyId = scoreRunRenderKeyId(db, Number(job.stats.runId))!;
     const ids = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(datasetId) as number[];
     let tokens = 0;
     const lines: string[] = [];
     for (const id of ids) {
-      const r = getRender(db, id, tok.id);
+      const r = getRender(db, id, keyId);
       if (!r) continue;
       tokens += r.nTokens;
       lines.push(JSON.stringify({ id, ids: Array.from(r.tokenIds), mask: Array.from(r.labelMask) }));

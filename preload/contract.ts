@@ -171,6 +171,22 @@ export interface TokenView {
   label: boolean;
 }
 
+/** The render (tokens) a view stands on: its render key (see db/renders.ts) and the score runs whose values are shown. */
+export interface RenderInfo {
+  renderKeyId: number;
+  tokenizerId: string;
+  templateHash: string;
+  labelPolicy: string;
+  /** null: no limit */
+  maxTokens: number | null;
+  /** version of Winnow's render code that made it */
+  renderer: number;
+  /** one line for people */
+  description: string;
+  /** the score runs whose token values are shown (empty: none scored this render) */
+  scoreRunIds: number[];
+}
+
 export interface ExampleDetail {
   id: number;
   rowIndex: number;
@@ -178,6 +194,8 @@ export interface ExampleDetail {
   messages: Array<{ role: string; content: string }> | null;
   renderedText: string;
   tokenizerId: string;
+  /** the render the tokens, the label mask and the token values below stand on */
+  render: RenderInfo;
   tokens: TokenView[];
   truncated: boolean;
   renderError: string | null;
@@ -625,8 +643,11 @@ export const ApiInputs = {
     mask: z.array(z.number().int().min(0).max(1)).max(1 << 16),
     /** how the mask was made (e.g. the token policy), stored with it */
     provenance: z.record(z.string(), z.unknown()).optional(),
+    /** the render the mask is drawn on (ExampleDetail.render.renderKeyId); default: the model's default render */
+    renderKeyId: id.optional(),
   }),
-  'tokenMasks.get': z.object({ exampleId: id, modelId: id.optional(), name: z.string().min(1).max(200).default('edited') }),
+  /** the named mask that applies to the render (renderKeyId, default: the model's default render), or null */
+  'tokenMasks.get': z.object({ exampleId: id, modelId: id.optional(), name: z.string().min(1).max(200).default('edited'), renderKeyId: id.optional() }),
   'layers.list': z.object({ modelId: id }),
   'layers.resolve': z.object({ modelId: id, layers: z.string().min(1) }),
   'train.estimate': z.object({
@@ -727,6 +748,8 @@ export interface TokenMaskInfo {
   name: string;
   exampleId: number;
   tokenizerId: string;
+  /** the render key it was drawn on (a mask also applies to a render whose tokens are a prefix of the ones it was drawn on) */
+  renderKeyId: number;
   /** 1 = trained on, one entry per rendered token */
   mask: number[];
   trainable: number;

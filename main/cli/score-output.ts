@@ -1,18 +1,18 @@
 /**
  * `winnow score --out` format, one line per example in file order:
  * {"index": i, "input_ids": [...], "label_mask": [...], "token": {"token_loss": [...]}, "example": {"mean_loss": x}}
- * Token arrays align with input_ids (null where a position has no prediction). Rows that could not be rendered are
- * written as {"index": i, "error": "..."} so none disappears silently.
+ * input_ids and label_mask are the render the run scored (its render key: the model's tokenizer and template, the run's
+ * max tokens), and token arrays align with them (null where a position has no prediction). Rows that could not be
+ * rendered with that key are written as {"index": i, "error": "..."} so none disappears silently.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { blobToFloat32, getRender, type Db } from '../engine/db';
+import { blobToFloat32, getRender, scoreRunRenderKeyId, type Db } from '../engine/db';
+import { WinnowError } from '../engine/util/errors';
 import { TOKEN_SIGNALS } from '../../preload/contract';
 
 export function writeScoresJsonl(db: Db, opts: { runId: number; datasetId?: number; signals: string[]; out: string }): { rows: number; errors: number } {
-  const tokenizerId = db
-    .prepare('SELECT r.tokenizer_id FROM renders r JOIN example_scores s ON s.example_id = r.example_id WHERE s.run_id = ? LIMIT 1')
-    .pluck()
-    .get(opts.runId) as string | undefined;
+  const keyId = scoreRunRenderKeyId(db, opts.runId);
+  if (keyId === null) throw new WinnowError('not_found', `score run ${opts.runId} has no recorded render key: its input_ids are not known`);
   const examples = (opts.datasetId !== undefined
     ? db.prepare('SELECT id, dataset_id, row_index FROM examples WHERE dataset_id = ? ORDER BY row_index').all(opts.datasetId)
     : db.prepare('SELECT id, dataset_id, row_index FROM examples ORDER BY dataset_id, row_index').all()) as Array<{ id: number; dataset_id: number; row_index: number }>;
@@ -20,15 +20,15 @@ export function writeScoresJsonl(db: Db, opts: { runId: number; datasetId?: numb
   const exampleSignals = opts.signals.filter((s) => !(TOKEN_SIGNALS as readonly string[]).includes(s));
   const tokenStmt = db.prepare(`SELECT "values" FROM token_scores WHERE run_id = ? AND example_id = ? AND signal = ?`).pluck();
   const exStmt = db.prepare('SELECT value FROM example_scores WHERE run_id = ? AND example_id = ? AND signal = ?').pluck();
-  const errStmt = db.prepare('SELECT reason FROM render_errors WHERE dataset_id = ? AND row_index = ? AND tokenizer_id = ?').pluck();
+  const errStmt = db.prepare('SELECT reason FROM render_errors WHERE dataset_id = ? AND row_index = ? AND render_key_id = ?').pluck();
   const fd = openSync(opts.out, 'w');
   let rows = 0;
   let errors = 0;
   try {
     for (const e of examples) {
-      const render = tokenizerId ? getRender(db, e.id, tokenizerId) : null;
+      const render = getRender(db, e.id, keyId);
       if (!render) {
-        const reason = (tokenizerId ? (errStmt.get(e.dataset_id, e.row_index, tokenizerId) as string | undefined) : undefined) ?? 'not scored';
+        const reason = (errStmt.get(e.dataset_id, e.row_index, keyId) as string | undefined) ?? 'not scored';
         writeSync(fd, JSON.stringify({ index: e.row_index, error: reason }) + '\n');
         errors++;
         continue;

@@ -1,9 +1,13 @@
 /** One example as the model sees it: the rendered text, its tokens with roles and label mask, and their scores. */
-import type { ExampleDetail, TokenView } from '../../../preload/contract';
-import { getExample, getRender, getExampleSignals, blobToFloat32, renderWriter, type Db, ROLE_ASSISTANT, ROLE_USER, ROLE_OTHER } from '../db';
+import type { ExampleDetail, RenderInfo, TokenView } from '../../../preload/contract';
+import {
+  getExample, getRender, getExampleSignals, blobToFloat32, renderWriter, renderKeyId, renderKeyOf, getRenderKey, describeRenderKey,
+  type Db, type StoredRender, ROLE_ASSISTANT, ROLE_USER, ROLE_OTHER,
+} from '../db';
 import { loadTokenizer } from '../models/tokenizer';
 import type { WinnowTokenizer } from '../models/types';
-import { renderExample, type RenderOptions } from '../data/render';
+import { countLabels, renderExample, type LabelPolicy } from '../data/render';
+import { DEFAULT_RENDER } from '../data/render-key';
 import { modelPath } from './models-registry';
 
 const tokenizers = new Map<string, Promise<WinnowTokenizer>>();
@@ -19,7 +23,7 @@ export function tokenizerFor(dir: string): Promise<WinnowTokenizer> {
   return t;
 }
 
-export const DEFAULT_RENDER: RenderOptions = { labelPolicy: 'assistant', maxTokens: 512 };
+export { DEFAULT_RENDER };
 
 function roleName(r: number): TokenView['role'] {
   if (r === ROLE_ASSISTANT) return 'assistant';
@@ -28,35 +32,51 @@ function roleName(r: number): TokenView['role'] {
   return 'template';
 }
 
+/**
+ * One example as `modelId` sees it, with per-token values shown against the render they were computed on: the render
+ * key of the latest run of this model that stored token values for the example (and the token values of this
+ * model's runs on that same key, the latest of each signal), else the model's default render key (rendered here
+ * when missing). Which render that is, is part of the answer (`render`).
+ */
 export async function exampleDetail(db: Db, exampleId: number, modelId: number): Promise<ExampleDetail> {
   const ex = getExample(db, exampleId);
   const tok = await tokenizerFor(modelPath(db, modelId));
-  let render = getRender(db, exampleId, tok.id);
+  const scored = db
+    .prepare(
+      `SELECT r.render_key_id FROM token_scores ts JOIN score_runs r ON r.id = ts.run_id
+       WHERE ts.example_id = ? AND r.model_id = ? AND r.render_key_id IS NOT NULL ORDER BY ts.run_id DESC LIMIT 1`,
+    )
+    .pluck()
+    .get(exampleId, modelId) as number | undefined;
+  let keyId = scored ?? renderKeyId(db, renderKeyOf(tok, DEFAULT_RENDER));
+  let render = getRender(db, exampleId, keyId);
+  if (!render && scored !== undefined) {
+    // the scored render is gone (it cannot be: runs keep theirs; a re-mapped dataset drops both): show the default one
+    keyId = renderKeyId(db, renderKeyOf(tok, DEFAULT_RENDER));
+    render = getRender(db, exampleId, keyId);
+  }
+  const key = getRenderKey(db, keyId);
   let renderError: string | null = null;
   let renderedText = '';
   try {
-    // rendering one example is cheap and gives the exact text the offsets point into
-    const r = renderExample(tok, ex.messages as never, DEFAULT_RENDER);
+    // rendering one example is cheap and gives the exact text the offsets point into (the same for any max tokens)
+    const r = renderExample(tok, ex.messages as never, { labelPolicy: key.labelPolicy as LabelPolicy, maxTokens: key.maxTokens ?? undefined });
     renderedText = r.text;
     if (!render) {
-      renderWriter(db)({
-        exampleId,
-        tokenizerId: tok.id,
-        tokenIds: r.tokenIds,
-        offsets: r.offsets,
-        roles: r.roles,
-        labelMask: r.labelMask,
-        nTokens: r.tokenIds.length,
-        nLabel: r.labelMask.reduce((a, b) => a + b, 0),
-        truncated: r.truncated,
-        labelPolicy: DEFAULT_RENDER.labelPolicy,
-        maxTokens: DEFAULT_RENDER.maxTokens ?? null,
-      });
-      render = getRender(db, exampleId, tok.id);
+      const fresh: StoredRender = {
+        exampleId, renderKeyId: keyId, tokenIds: r.tokenIds, offsets: r.offsets, roles: r.roles, labelMask: r.labelMask,
+        nTokens: r.tokenIds.length, nLabel: countLabels(r.labelMask), truncated: r.truncated,
+      };
+      // stored as a dataset render pass would store it: a row with nothing to learn is shown, never stored (it is a
+      // render error there, and jobs must not score or train it)
+      if (fresh.nLabel > 0) renderWriter(db)(fresh);
+      render = fresh;
     }
   } catch (err) {
     renderError = (err as Error).message;
   }
+  // a render of another tokenizer (the model's files changed since it was scored): its offsets do not point into this text
+  const ownText = key.tokenizerId === tok.id;
   const tokens: TokenView[] = [];
   if (render) {
     const ids = render.tokenIds;
@@ -66,7 +86,7 @@ export async function exampleDetail(db: Db, exampleId: number, modelId: number):
       tokens.push({
         id: ids[t]!,
         // the token's own characters in the rendered text; special tokens (no characters) show their piece
-        text: end > start && renderedText ? renderedText.slice(start, end) : (tok.idToToken(ids[t]!) ?? ''),
+        text: ownText && end > start && renderedText ? renderedText.slice(start, end) : (tok.idToToken(ids[t]!) ?? ''),
         start,
         end,
         role: roleName(render.roles[t]!),
@@ -74,24 +94,32 @@ export async function exampleDetail(db: Db, exampleId: number, modelId: number):
       });
     }
   }
-  // token signals of the most recent run of this model that scored this example
+  // token signals of this model's runs on this render key, the latest run's value of each signal
   const rows = db
     .prepare(
-      `SELECT ts.signal, ts."values" AS v FROM token_scores ts JOIN score_runs r ON r.id = ts.run_id
-       WHERE ts.example_id = ? AND r.model_id = ? ORDER BY ts.run_id ASC`,
+      `SELECT ts.run_id AS run, ts.signal, ts."values" AS v FROM token_scores ts JOIN score_runs r ON r.id = ts.run_id
+       WHERE ts.example_id = ? AND r.model_id = ? AND r.render_key_id = ? ORDER BY ts.run_id ASC`,
     )
-    .all(exampleId, modelId) as Array<{ signal: string; v: Buffer }>;
+    .all(exampleId, modelId, keyId) as Array<{ run: number; signal: string; v: Buffer }>;
   const tokenSignals: Record<string, Array<number | null>> = {};
+  const runs = new Set<number>();
   for (const row of rows) {
     tokenSignals[row.signal] = Array.from(blobToFloat32(row.v), (x) => (Number.isNaN(x) ? null : x));
+    runs.add(row.run);
   }
+  const info: RenderInfo = {
+    renderKeyId: keyId, tokenizerId: key.tokenizerId, templateHash: key.templateHash, labelPolicy: key.labelPolicy,
+    maxTokens: key.maxTokens, renderer: key.renderer, description: describeRenderKey(key),
+    scoreRunIds: [...runs].sort((a, b) => a - b),
+  };
   return {
     id: ex.id,
     rowIndex: ex.rowIndex,
     raw: ex.raw,
     messages: Array.isArray(ex.messages) ? (ex.messages as ExampleDetail['messages']) : null,
     renderedText,
-    tokenizerId: tok.id,
+    tokenizerId: key.tokenizerId,
+    render: info,
     tokens,
     truncated: render ? render.truncated : false,
     renderError,

@@ -5,7 +5,8 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineEvent, ProjectInfo } from '../../../preload/contract';
-import { openProjectDb, listDatasets, listImportSkips, listRenderErrors, type Db } from '../db';
+import { openProjectDb, listDatasets, listImportSkips, countRenderErrors, type Db } from '../db';
+import { defaultRenderKeyId } from '../data/render-key';
 import { JobManager, type JobExecutor } from '../jobs/manager';
 import { projectSlug, resourcesDir } from '../util/paths';
 import { addModel, listModels } from './models-registry';
@@ -82,13 +83,15 @@ export function setActiveModel(db: Db, modelId: number): void {
 }
 
 export function projectInfo(p: OpenProject): ProjectInfo {
+  // render errors of the active model's default render: another job's render options never change the count
+  const keyId = defaultRenderKeyId(p.db, activeModelId(p.db));
   const datasets = listDatasets(p.db).map((d) => ({
     id: d.id,
     name: d.name,
     sourcePath: d.sourcePath,
     format: d.format,
     rowCount: d.rowCount,
-    renderErrors: listRenderErrors(p.db, d.id).length,
+    renderErrors: countRenderErrors(p.db, d.id, keyId),
     skipped: listImportSkips(p.db, d.id).length,
   }));
   return { name: p.name, path: p.dbPath, datasets, models: listModels(p.db) };

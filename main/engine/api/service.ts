@@ -19,6 +19,7 @@ import { columnHistogram } from './histogram';
 import { exampleMap } from './example-map';
 import { getTokenMask, saveTokenMask } from './token-masks';
 import { exampleDetail, tokenizerFor } from './examples';
+import { defaultRenderKeyId } from '../data/render-key';
 import { GRADIENT_SIGNALS, LAYER_GRADIENT_SIGNALS, assertTokenSignalScored, gradParams, planScoring } from '../scoring/plan';
 import { checkpointTensors, layerBlockScores, listLayerTensors, saveLayerMask, listLayerMasks, resolveLayers, trainEstimate } from './layers';
 import { resolveLayerSpec } from '../selection/layers';
@@ -203,7 +204,9 @@ export class EngineService {
     },
 
     'datasets.renderErrors': (i) => {
-      const all = listRenderErrors(this.current().db, i.datasetId);
+      // the rows the active model's default render cannot render: another job's options never change this list
+      const db = this.current().db;
+      const all = listRenderErrors(db, i.datasetId, defaultRenderKeyId(db, activeModelId(db)));
       return { total: all.length, rows: all.slice(i.offset, i.offset + i.limit).map((r) => ({ rowIndex: r.rowIndex, reason: r.reason })) };
     },
 
@@ -223,9 +226,8 @@ export class EngineService {
 
     'examples.query': async (i) => {
       const p = this.current();
-      const modelId = activeModelId(p.db);
-      const tokenizerId = modelId ? (await tokenizerFor(modelPath(p.db, modelId))).id : undefined;
-      const res = queryExamples(p.db, { ...i, tokenizerId });
+      // token counts of the active model's default render
+      const res = queryExamples(p.db, { ...i, renderKeyId: defaultRenderKeyId(p.db, activeModelId(p.db)) });
       const columns = p.db
         .prepare(`SELECT name FROM pragma_table_info('example_signals') WHERE name != 'example_id'`)
         .pluck()
@@ -284,9 +286,7 @@ export class EngineService {
     'subsets.combine': (i) => combineSubsets(this.current().db, i.name, i.op, i.subsetIds),
     'examples.histogram': async (i) => {
       const p = this.current();
-      const modelId = activeModelId(p.db);
-      const tokenizerId = modelId ? (await tokenizerFor(modelPath(p.db, modelId))).id : undefined;
-      return columnHistogram(p.db, { ...i, tokenizerId });
+      return columnHistogram(p.db, { ...i, renderKeyId: defaultRenderKeyId(p.db, activeModelId(p.db)) });
     },
     'examples.map': (i) => exampleMap(this.current().db, i),
     'map.umap': (i) => ({ jobId: this.current().jobs.submit('umap', { ...i }).jobId }),

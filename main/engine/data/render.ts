@@ -112,6 +112,18 @@ function renderText(tok: WinnowTokenizer, text: string): RenderedExample {
   return out;
 }
 
+/**
+ * The label mask of a chat: one contiguous span of tokens per learned assistant turn, with no holes.
+ *  - A template with {% generation %} blocks (transformers' convention for return_assistant_tokens_mask): a turn
+ *    learns the text of its generation block(s), from the first token touching it to the last.
+ *  - Any other template: a turn learns from its content's first token through its end-of-turn token — the first
+ *    special token after the content (`</s>`, `<|im_end|>`, `<|eot_id|>`, `<end_of_turn>` ...), so the model learns
+ *    to stop — and nothing after it: template text that follows the end-of-turn token in the same turn (e.g. the
+ *    newline after `</s>`) is not learned. A turn whose closing text has no special token learns its closing text
+ *    up to where the next message begins (never the next header); when turns can only be found by their contents,
+ *    it learns its content and the special token right after it, if any.
+ * Tokens in between (e.g. the zero-width "▁" a SentencePiece tokenizer puts after `</s>`) are learned too.
+ */
 function renderChat(tok: WinnowTokenizer, messages: DataMessage[], policy: LabelPolicy): RenderedExample {
   if (messages.length === 0) throw new WinnowError('bad_input', 'the example has no messages');
   const text = renderChatTemplate(tok, messages);
@@ -121,16 +133,7 @@ function renderChat(tok: WinnowTokenizer, messages: DataMessage[], policy: Label
   let lastAssistant = -1;
   spans.forEach((s, i) => { if (s.role === 'assistant') lastAssistant = i; });
   const charRole = new Uint8Array(text.length).fill(ROLE_TEMPLATE);
-  const charLabel = new Uint8Array(text.length);
-  spans.forEach((s, i) => {
-    charRole.fill(roleCode(s.role), s.contentStart, s.contentEnd);
-    // weight 0: the file's author left this turn out of training
-    // an empty reply teaches nothing, not even to stop: its row is listed with those that have no trainable token
-    const learn = s.role === 'assistant' && messages[i].weight !== 0 && messages[i].content.trim() !== '' &&
-      (policy === 'assistant' || (policy === 'last_assistant' && i === lastAssistant));
-    // the turn's closing template text (e.g. eos) is learned too, so the model learns to stop; not the next header
-    if (learn) charLabel.fill(1, s.contentStart, s.end);
-  });
+  for (const s of spans) charRole.fill(roleCode(s.role), s.contentStart, s.contentEnd);
 
   const enc = tok.encode(text, { addSpecialTokens: false });
   const n = enc.ids.length;
@@ -143,22 +146,76 @@ function renderChat(tok: WinnowTokenizer, messages: DataMessage[], policy: Label
     const e = Math.max(s, Math.min(enc.offsets[t][1], text.length));
     out.offsets[2 * t] = s; out.offsets[2 * t + 1] = e;
     let role = ROLE_TEMPLATE;
-    let label = 0;
     // a token straddling template text and content (e.g. " Hello" after "Assistant:") belongs to the content
     for (let c = s; c < e; c++) {
-      if (role === ROLE_TEMPLATE && charRole[c] !== ROLE_TEMPLATE) role = charRole[c];
-      if (charLabel[c]) label = 1;
+      if (role === ROLE_TEMPLATE && charRole[c] !== ROLE_TEMPLATE) { role = charRole[c]; break; }
     }
     out.roles[t] = role;
-    out.labelMask[t] = policy === 'all' ? (t === 0 && enc.ids[0] === tok.bosId ? 0 : 1) : label;
   }
-  // content-located spans stop at the content: still learn the eos that closes an assistant turn
-  if (!byPrefix && policy !== 'all' && tok.eosId !== null) {
-    for (let t = 1; t < n; t++) {
-      if (enc.ids[t] === tok.eosId && out.labelMask[t - 1] === 1 && out.roles[t - 1] === ROLE_ASSISTANT) out.labelMask[t] = 1;
+  if (policy === 'all') {
+    for (let t = 0; t < n; t++) out.labelMask[t] = t === 0 && enc.ids[0] === tok.bosId ? 0 : 1;
+    return out;
+  }
+
+  const gen = generationSpansOf(tok, messages, text);
+  const isSpecial = (id: number) => (tok.isSpecialId ? tok.isSpecialId(id) : id === tok.eosId);
+  const start = (t: number) => out.offsets[2 * t]!;
+  const end = (t: number) => out.offsets[2 * t + 1]!;
+  // turns come in text order and token offsets never go back: one forward sweep over the tokens for all turns
+  let cursor = 0;
+  spans.forEach((s, i) => {
+    // weight 0: the file's author left this turn out of training
+    // an empty reply teaches nothing, not even to stop: its row is listed with those that have no trainable token
+    const learn = s.role === 'assistant' && messages[i].weight !== 0 && messages[i].content.trim() !== '' &&
+      (policy === 'assistant' || (policy === 'last_assistant' && i === lastAssistant));
+    if (!learn) return;
+    // where the text of this turn ends: the next message's turn (or, found by content, its content) begins there
+    const next = spans.slice(i + 1).find((x) => x.end > x.start || x.contentEnd > x.contentStart);
+    const turnEnd = byPrefix ? s.end : (next ? next.contentStart : text.length);
+    let from: number;
+    let to: number;
+    if (gen) {
+      const mine = gen.filter(([a, b]) => a < turnEnd && b > (byPrefix ? s.start : s.contentStart) && b > a);
+      if (!mine.length) return;
+      from = Math.min(...mine.map(([a]) => a));
+      to = Math.max(...mine.map(([, b]) => b));
+    } else {
+      from = s.contentStart;
+      to = byPrefix ? s.end : s.contentEnd;
+      for (let t = cursor; t < n; t++) {
+        if (start(t) < s.contentEnd || end(t) <= start(t)) continue;
+        if (start(t) >= turnEnd) break;
+        if (isSpecial(enc.ids[t]!)) { to = end(t); break; }
+      }
     }
-  }
+    // every token from the first that touches [from, to) to the last: one span, no holes
+    let first = -1;
+    let last = -1;
+    for (let t = cursor; t < n; t++) {
+      const width = end(t) > start(t);
+      if (width && start(t) >= to) break;
+      if (!width || end(t) <= from) continue;
+      if (first < 0) first = t;
+      last = t;
+    }
+    if (first >= 0) {
+      out.labelMask.fill(1, first, last + 1);
+      cursor = last + 1;
+    }
+  });
   return out;
+}
+
+/** The template's generation blocks in `text`, or null when it has none (or they do not describe this text). */
+function generationSpansOf(tok: WinnowTokenizer, messages: DataMessage[], text: string): Array<[number, number]> | null {
+  let spans: Array<[number, number]> | null;
+  try {
+    spans = tok.generationSpans ? tok.generationSpans(messages) : null;
+  } catch {
+    return null; // the plain render succeeded: its own rule applies
+  }
+  if (!spans || !spans.length) return null;
+  return spans.every(([a, b]) => a >= 0 && b <= text.length && a <= b) ? spans : null;
 }
 
 /**

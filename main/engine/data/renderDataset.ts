@@ -1,6 +1,6 @@
 import type { Db } from '../db/open';
 import { examplesAfter, getDataset } from '../db/datasets';
-import { clearRenderErrors, renderErrorWriter, renderWriter } from '../db/renders';
+import { clearRenderErrors, renderErrorWriter, renderKeyId, renderKeyOf, renderWriter } from '../db/renders';
 import type { WinnowTokenizer } from '../models/types';
 import { WinnowError } from '../util/errors';
 import { countLabels, hasEmptyResponse, renderExample, type LabelPolicy } from './render';
@@ -13,6 +13,8 @@ export interface RenderDatasetOptions {
 }
 
 export interface RenderDatasetResult {
+  /** the render key the rows were rendered under (db/renders.ts) */
+  renderKeyId: number;
   rendered: number;
   /** already rendered with this tokenizer and the same options */
   cached: number;
@@ -23,29 +25,28 @@ export interface RenderDatasetResult {
 const BATCH = 1000;
 
 /**
- * Render every example of a dataset for one tokenizer into `renders`. Each batch commits on its own,
- * so a cancelled run keeps its work and the next run resumes (already-rendered rows are skipped).
- * Rows that cannot be rendered, or leave nothing to learn, go to render_errors instead.
+ * Render every example of a dataset under one render key (the tokenizer, its chat template and `opts`) into
+ * `renders`. Renders of other keys are never touched. Each batch commits on its own, so a cancelled run keeps its
+ * work and the next run resumes (already-rendered rows are skipped). Rows that cannot be rendered, or leave nothing
+ * to learn, go to render_errors under the same key instead.
  */
 export async function renderDataset(db: Db, datasetId: number, tok: WinnowTokenizer, opts: RenderDatasetOptions): Promise<RenderDatasetResult> {
   const total = getDataset(db, datasetId).rowCount;
-  const maxTokens = opts.maxTokens ?? null;
+  const keyId = renderKeyId(db, renderKeyOf(tok, opts));
   // one lookup per batch (ids are contiguous in a batch's range), not one per row
-  const cachedIn = db.prepare(`SELECT example_id FROM renders WHERE tokenizer_id = ? AND example_id BETWEEN ? AND ?
-    AND label_policy = ? AND max_tokens IS ?`).pluck();
+  const cachedIn = db.prepare('SELECT example_id FROM renders WHERE render_key_id = ? AND example_id BETWEEN ? AND ?').pluck();
   const write = renderWriter(db);
-  const writeError = renderErrorWriter(db, datasetId, tok.id);
-  const dropRender = db.prepare('DELETE FROM renders WHERE example_id = ? AND tokenizer_id = ?');
-  clearRenderErrors(db, datasetId, tok.id);
+  const writeError = renderErrorWriter(db, datasetId, keyId);
+  clearRenderErrors(db, datasetId, keyId);
 
-  const res: RenderDatasetResult = { rendered: 0, cached: 0, errors: 0, truncated: 0 };
+  const res: RenderDatasetResult = { renderKeyId: keyId, rendered: 0, cached: 0, errors: 0, truncated: 0 };
   let after = 0;
   let done = 0;
   for (;;) {
     if (opts.signal?.aborted) throw new WinnowError('cancelled', `rendering dataset ${datasetId} cancelled after ${done} of ${total} rows`);
     const batch = examplesAfter(db, datasetId, after, BATCH);
     if (batch.length === 0) break;
-    const cached = new Set(cachedIn.all(tok.id, batch[0].id, batch[batch.length - 1].id, opts.labelPolicy, maxTokens) as number[]);
+    const cached = new Set(cachedIn.all(keyId, batch[0].id, batch[batch.length - 1].id) as number[]);
     db.transaction(() => {
       for (const ex of batch) {
         if (cached.has(ex.id)) { res.cached++; continue; }
@@ -58,9 +59,8 @@ export async function renderDataset(db: Db, datasetId: number, tok: WinnowTokeni
               : hasEmptyResponse(ex.messages) ? 'no trainable tokens (the response is empty)' : 'no trainable tokens';
           } else {
             write({
-              exampleId: ex.id, tokenizerId: tok.id, tokenIds: r.tokenIds, offsets: r.offsets, roles: r.roles,
+              exampleId: ex.id, renderKeyId: keyId, tokenIds: r.tokenIds, offsets: r.offsets, roles: r.roles,
               labelMask: r.labelMask, nTokens: r.tokenIds.length, nLabel, truncated: r.truncated,
-              labelPolicy: opts.labelPolicy, maxTokens,
             });
             res.rendered++;
             if (r.truncated) res.truncated++;
@@ -69,7 +69,6 @@ export async function renderDataset(db: Db, datasetId: number, tok: WinnowTokeni
           reason = err instanceof Error ? err.message : String(err);
         }
         if (reason !== null) {
-          dropRender.run(ex.id, tok.id); // a stale render from other options must not stay trainable
           writeError(ex.rowIndex, reason);
           res.errors++;
         }

@@ -22,8 +22,8 @@ export interface HistogramQuery {
   bins: number;
   filters?: Array<{ column: string; min?: number; max?: number }>;
   text?: string;
-  /** renders of this tokenizer supply n_tokens / n_label */
-  tokenizerId?: string;
+  /** renders of this render key supply n_tokens / n_label */
+  renderKeyId?: number | null;
 }
 
 export interface HistogramResult {
@@ -99,9 +99,9 @@ function indexSource(db: Db, q: HistogramQuery, col: string): { from: string; va
     return { from: `example_signals INDEXED BY "${index}"`, value: `"${name}"`, fixed: [], fixedArgs: [], id: 'example_id', table: 'example_signals' };
   }
   if (col === 'r.n_tokens' || col === 'r.n_label') {
-    if (q.tokenizerId === undefined) return null;
+    if (q.renderKeyId === undefined || q.renderKeyId === null) return null;
     const c = col.slice(2);
-    return { from: `renders INDEXED BY idx_renders_tok_${c === 'n_tokens' ? 'ntokens' : 'nlabel'}`, value: c, fixed: ['tokenizer_id = ?'], fixedArgs: [q.tokenizerId], id: 'example_id', table: 'renders' };
+    return { from: `renders INDEXED BY idx_renders_key_${c === 'n_tokens' ? 'ntokens' : 'nlabel'}`, value: c, fixed: ['render_key_id = ?'], fixedArgs: [q.renderKeyId], id: 'example_id', table: 'renders' };
   }
   if (col === 'e.n_chars') {
     if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'idx_examples_n_chars'").get()) return null;
@@ -244,8 +244,8 @@ function* onePassSteps(db: Db, q: HistogramQuery, col: string, colSql: (n: strin
   const usesR = col.startsWith('r.') || filters.some((f) => colSql(f.column).startsWith('r.'));
   const from = signalsOnly
     ? 'FROM example_signals s'
-    : `FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id${usesR ? ' LEFT JOIN renders r ON r.example_id = e.id AND r.tokenizer_id = ?' : ''}`;
-  const fromArgs = usesR && !signalsOnly ? [q.tokenizerId ?? null] : [];
+    : `FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id${usesR ? ' LEFT JOIN renders r ON r.example_id = e.id AND r.render_key_id = ?' : ''}`;
+  const fromArgs = usesR && !signalsOnly ? [q.renderKeyId ?? null] : [];
   // one statement for the whole span when searching (or when there are no rows); else one per chunk of ids
   const chunks: Array<[number, number]> = [];
   if (span === null) chunks.push([0, -1]);

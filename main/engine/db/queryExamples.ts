@@ -9,8 +9,8 @@ import type { ExampleRow } from '../../../preload/contract';
 export interface ExampleQuery {
   datasetId?: number;
   subsetId?: number;
-  /** renders of this tokenizer supply nTokens/nLabel (and the n_tokens/n_label columns); null without it */
-  tokenizerId?: string;
+  /** renders of this render key supply nTokens/nLabel (and the n_tokens/n_label columns); null without it */
+  renderKeyId?: number | null;
   sort?: { column: string; dir: 'asc' | 'desc' };
   filters?: Array<{ column: string; min?: number; max?: number }>;
   /** full-text search over the example's text: all words must occur, the last one as a prefix (it may be half typed) */
@@ -98,7 +98,7 @@ export function queryExamples(db: Db, q: ExampleQuery): ExampleQueryResult {
   if (q.sort && q.sort.dir !== 'asc' && q.sort.dir !== 'desc') {
     throw new WinnowError('bad_input', `sort direction must be "asc" or "desc", got "${String(q.sort.dir)}"`);
   }
-  const tokArg = q.tokenizerId ?? null;
+  const keyArg = q.renderKeyId ?? null;
 
   // each condition remembers which table it reads, so queries join only what they need
   type Cond = { sql: string; args: unknown[]; uses: 'e' | 's' | 'r' | 'id'; fts?: true };
@@ -143,13 +143,13 @@ export function queryExamples(db: Db, q: ExampleQuery): ExampleQueryResult {
     const args: unknown[] = [];
     if (lead !== 'e' && has('e', extra)) joins.push(`CROSS JOIN examples e ON e.id = ${idCol}`);
     if (lead !== 's' && has('s', extra)) joins.push(`LEFT JOIN example_signals s ON s.example_id = ${idCol}`);
-    if (lead === 'r') args.push(tokArg);
+    if (lead === 'r') args.push(keyArg);
     else if (has('r', extra) || sortCol?.startsWith('r.')) {
-      joins.push(`LEFT JOIN renders r ON r.example_id = ${idCol} AND r.tokenizer_id = ?`);
-      args.push(tokArg);
+      joins.push(`LEFT JOIN renders r ON r.example_id = ${idCol} AND r.render_key_id = ?`);
+      args.push(keyArg);
     }
     const from = `${lead === 's' ? `example_signals s${hint}` : lead === 'r' ? 'renders r' : lead === 'f' ? 'examples_fts' : 'examples e'} ${joins.join(' ')}`;
-    const sql = [...(lead === 'r' ? ['r.tokenizer_id = ?'] : []),
+    const sql = [...(lead === 'r' ? ['r.render_key_id = ?'] : []),
       ...all.map((c) => (lead === 'f' && c.fts ? 'examples_fts MATCH ?' : c.sql.replaceAll('{id}', idCol)))];
     const where = sql.length ? `WHERE ${sql.join(' AND ')}` : '';
     return { from, where, args: [...args, ...all.flatMap((c) => c.args)], idCol };
@@ -232,8 +232,8 @@ export function queryExamples(db: Db, q: ExampleQuery): ExampleQueryResult {
   const raw = db.prepare(`SELECT e.id, e.dataset_id, e.row_index, e.text_preview, r.n_tokens, r.n_label${sigSel},
     CASE WHEN e.text_preview = '' THEN e.raw_json END AS raw_json, CASE WHEN e.text_preview = '' THEN e.messages_json END AS messages_json
     FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id
-    LEFT JOIN renders r ON r.example_id = e.id AND r.tokenizer_id = ?
-    WHERE e.id IN (SELECT value FROM json_each(?))`).all(tokArg, JSON.stringify(ids)) as Array<Record<string, unknown>>;
+    LEFT JOIN renders r ON r.example_id = e.id AND r.render_key_id = ?
+    WHERE e.id IN (SELECT value FROM json_each(?))`).all(keyArg, JSON.stringify(ids)) as Array<Record<string, unknown>>;
   const byId = new Map(raw.map((r) => [r.id as number, r]));
   // rows imported since schema 8 store no preview: it is made from the row's messages, for this page only
   const messagesOf = messagesReader(db);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Db } from '../db';
-import { deleteDataset, openProjectDb, toBlob } from '../db';
+import { deleteDataset, openProjectDb, renderKeyId, writeTokenMask } from '../db';
 import type { BundleOpenResult } from '../../../preload/contract';
 import { importDataset } from '../data/import';
 import { WinnowError } from '../util/errors';
@@ -26,12 +26,24 @@ const ManifestSchema = z.object({
   /** [index into datasets, row index, example id in the exporting project] */
   examples: z.array(z.tuple([nat, nat, z.number().int()])),
   subset: z.object({ name: z.string().min(1).max(200), rule: z.record(z.string(), z.unknown()).nullable() }).nullable().optional(),
-  artifacts: z.object({ tokenMasks: z.object({ tokenizer: z.string().min(1), policy: z.string() }).optional() }).optional(),
+  artifacts: z.object({
+    tokenMasks: z.object({
+      tokenizer: z.string().min(1),
+      policy: z.string(),
+      /** the render key the masks were drawn on; bundles from before render keys name only the label policy and max tokens */
+      render: z.object({
+        labelPolicy: z.string(),
+        maxTokens: z.number().int().positive().nullable(),
+        templateHash: z.string().optional(),
+        renderer: z.number().int().positive().optional(),
+      }).nullable().optional(),
+    }).optional(),
+  }).optional(),
   files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 (64 hex digits)')),
 });
 type Manifest = z.infer<typeof ManifestSchema>;
 
-const TokenMaskLine = z.object({ example_id: z.number().int(), labels: z.array(z.number().int()) });
+const TokenMaskLine = z.object({ example_id: z.number().int(), input_ids: z.array(z.number().int()), labels: z.array(z.number().int()) });
 const LayerMaskFile = z.object({ trainable_tensors: z.array(z.string()), provenance: z.record(z.string(), z.unknown()).optional() });
 
 /** `examples[3][1]`-style name of a field, for messages. */
@@ -112,6 +124,9 @@ export async function openBundle(db: Db, dirIn: string): Promise<BundleOpenResul
         const where = `${EXPORT_FILES.tokenMasks} line ${line}`;
         const row = parseWith(TokenMaskLine, parseLine(EXPORT_FILES.tokenMasks, line, text), where);
         if (!oldIds.has(row.example_id)) throw new WinnowError('parse_error', `${where}: example ${row.example_id} is not in manifest.json`);
+        if (row.labels.length !== row.input_ids.length) {
+          throw new WinnowError('parse_error', `${where}: "labels" has ${row.labels.length} entries but "input_ids" has ${row.input_ids.length}`);
+        }
         return row;
       })
     : [];
@@ -210,11 +225,18 @@ export async function openBundle(db: Db, dirIn: string): Promise<BundleOpenResul
       let tokenMasks = 0;
       if (tm && maskRows.length) {
         const byOldId = new Map(m.examples.map((e, k) => [e[2], newIds[k]!]));
-        const put = db.prepare(`INSERT INTO token_masks (name, example_id, tokenizer_id, mask, provenance_json) VALUES (?, ?, ?, ?, ?)
-          ON CONFLICT(name, example_id, tokenizer_id) DO UPDATE SET mask = excluded.mask, provenance_json = excluded.provenance_json`);
-        const prov = JSON.stringify({ source: 'bundle', bundle: dir, policy: tm.policy });
+        // stored under the render key they were drawn on, with their input_ids: they apply to the same tokens only
+        const r = tm.render;
+        const keyId = renderKeyId(db, {
+          tokenizerId: tm.tokenizer, templateHash: r?.templateHash ?? '', labelPolicy: r?.labelPolicy ?? 'assistant',
+          maxTokens: r ? r.maxTokens : 512, renderer: r?.renderer ?? 1,
+        });
+        const provenance = { source: 'bundle', bundle: dir, policy: tm.policy };
         for (const row of maskRows) {
-          put.run(name, byOldId.get(row.example_id)!, tm.tokenizer, toBlob(Uint8Array.from(row.labels, (l) => (l === -100 ? 0 : 1))), prov);
+          writeTokenMask(db, {
+            name, exampleId: byOldId.get(row.example_id)!, renderKeyId: keyId, tokenIds: Int32Array.from(row.input_ids),
+            mask: Uint8Array.from(row.labels, (l) => (l === -100 ? 0 : 1)), provenance,
+          });
           tokenMasks++;
         }
       }

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { openProjectDb, listSignalColumns, blobToFloat32, messagesReader, type Db } from '../db';
+import { openProjectDb, listSignalColumns, blobToFloat32, messagesReader, getRender, getRenderKey, renderKeyId, renderKeyOf, type Db, type RenderKey } from '../db';
 import type { ExportRequest } from '../../../preload/contract';
 import type { JobContext, JobOutcome } from '../jobs/types';
 import { WinnowError } from '../util/errors';
@@ -17,7 +17,8 @@ import { loadTokenizer } from '../models/tokenizer';
 import { readModelConfig } from '../models/config';
 import { renderDataset } from '../data/renderDataset';
 import { isTextRecord, type Normalized } from '../data/formats';
-import { DEFAULT_RENDER } from '../api/examples';
+import { DEFAULT_RENDER } from '../data/render-key';
+import type { RenderOptions } from '../data/render';
 import { checkpointTensors, getLayerMask } from '../api/layers';
 import { resolveLayerSpec } from '../selection/layers';
 import { insideDir, sanitizeFileName } from './names';
@@ -147,6 +148,19 @@ function tokenPolicyOf(db: Db, req: ExportRequest): TokenPolicySpec {
     percent: req.tokenPercent ?? (run.tokenPercent as number | undefined) ?? 60,
     scope: req.tokenScope ?? (run.tokenScope as 'example' | 'global' | undefined) ?? 'example',
   };
+}
+
+/** The render options of the export's token masks: the training run's (its max tokens) when there is one, else the default. */
+function renderOptionsOf(db: Db, req: ExportRequest): RenderOptions {
+  if (!req.trainRunId) return DEFAULT_RENDER;
+  const row = db.prepare('SELECT config_json, render_key_id FROM train_runs WHERE id = ?').get(req.trainRunId) as { config_json: string; render_key_id: number | null } | undefined;
+  if (!row) return DEFAULT_RENDER;
+  if (row.render_key_id !== null) {
+    const k = getRenderKey(db, row.render_key_id);
+    return { labelPolicy: k.labelPolicy as RenderOptions['labelPolicy'], maxTokens: k.maxTokens ?? undefined };
+  }
+  const cfg = JSON.parse(row.config_json) as { maxTokens?: number };
+  return { ...DEFAULT_RENDER, maxTokens: cfg.maxTokens ?? DEFAULT_RENDER.maxTokens };
 }
 
 interface ModelRow { id: number; name: string; path: string; architecture: string; hash: string }
@@ -293,19 +307,21 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       }
     }
 
-    let renderInfo: { labelPolicy: string; maxTokens: number | null } | null = null;
+    let renderInfo: (RenderKey & { renderKeyId: number }) | null = null;
     let tokenPolicyName: string | null = null;
     let tokenPolicySpec: TokenPolicySpec | null = null;
     if (req.what.includes('token_masks') && tok) {
-      // a training run's rows as it rendered them (its max_tokens decides truncation and which rows keep a trained token)
-      const runMax = req.trainRunId ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as { maxTokens?: number }).maxTokens : undefined;
-      const render = { ...DEFAULT_RENDER, maxTokens: runMax ?? DEFAULT_RENDER.maxTokens };
-      for (const d of dsIds) await renderDataset(db, d, tok, render);
-      renderInfo = { labelPolicy: render.labelPolicy, maxTokens: render.maxTokens ?? null };
+      // the training run's render options (what it trained on), else the default ones; under their own render key,
+      // so the renders other jobs' scores and masks stand on are left as they are
+      const opts = renderOptionsOf(db, req);
+      for (const d of dsIds) await renderDataset(db, d, tok, opts);
+      const key = renderKeyOf(tok, opts);
+      const keyId = renderKeyId(db, key);
+      renderInfo = { renderKeyId: keyId, ...key };
       const out = createWriteStream(at(EXPORT_FILES.tokenMasks));
       const spans = createWriteStream(at(EXPORT_FILES.tokenSpans));
       const policy = tokenPolicyOf(db, req);
-      const masker = createTokenMasker(db, { tokenizerId: tok.id, modelId: model!.id, policy }, ids);
+      const masker = createTokenMasker(db, { renderKeyId: keyId, modelId: model!.id, policy }, ids);
       let rows = 0;
       let skipped = 0;
       let edited = 0;
@@ -325,7 +341,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       }
       await end(out);
       await end(spans);
-      if (skipped) notes.push(`${skipped} example(s) have no render for this tokenizer (see the project's render errors) and are absent from the token mask files.`);
+      if (skipped) notes.push(`${skipped} example(s) could not be rendered with this render key (see the project's render errors) and are absent from the token mask files.`);
       tokenPolicyName = policy.kind;
       tokenPolicySpec = policy;
       const settings = { tokenizer: tok.id, policy: policy.kind, policySpec: policy, render: renderInfo, editedMasks: { name: 'editedName' in policy ? policy.editedName : null, used: edited } };
@@ -384,7 +400,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       tick('weights');
     }
 
-    if (req.what.includes('scores')) await writeScores(db, ids, at, check, tick, artifacts, described);
+    if (req.what.includes('scores')) await writeScores(db, ids, at, check, tick, artifacts, described, req.modelId ?? null);
 
     if (req.what.includes('configs') && model) {
       const runCfg = req.trainRunId ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as RunConfigLike) : null;
@@ -464,7 +480,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
 
 async function writeScores(
   db: Db, ids: number[], at: (rel: string) => string, check: () => void, tick: (m: string) => void,
-  artifacts: Record<string, Record<string, unknown>>, described: Array<{ file: string; what: string }>,
+  artifacts: Record<string, Record<string, unknown>>, described: Array<{ file: string; what: string }>, modelId: number | null,
 ): Promise<void> {
   const cols = listSignalColumns(db);
   const out = createWriteStream(at(EXPORT_FILES.scores));
@@ -485,30 +501,48 @@ async function writeScores(
     { name: 'row_index', values: table.map((r) => r.row_index), type: 'INT32' },
     ...cols.map((c) => ({ name: c, values: table.map((r) => r[c] ?? null), type: 'DOUBLE' as const })),
   ]);
-  // token signals: the latest run's values per (example, signal); one line per example
-  const tokenSignals = db.prepare(`SELECT signal, "values" FROM token_scores t WHERE example_id = ?
-    AND run_id = (SELECT MAX(run_id) FROM token_scores u WHERE u.example_id = t.example_id AND u.signal = t.signal) ORDER BY signal`);
+  // token signals: per example, each model's latest run's values of each signal (the export's model only, when it
+  // names one); one line per example and run, with the input_ids of the render that run scored (its render key), so
+  // every array is aligned to the tokens it was computed on
+  const tokenSignals = db.prepare(`SELECT t.run_id AS run, t.signal, t."values" AS v, r.render_key_id AS key FROM token_scores t JOIN score_runs r ON r.id = t.run_id
+    WHERE t.example_id = ? AND (? IS NULL OR r.model_id = ?) AND t.run_id = (SELECT MAX(u.run_id) FROM token_scores u JOIN score_runs ur ON ur.id = u.run_id
+      WHERE u.example_id = t.example_id AND u.signal = t.signal AND ur.model_id IS r.model_id)
+    ORDER BY t.run_id, t.signal`);
   const ts = createWriteStream(at(EXPORT_FILES.tokenScores));
   const tokenCols = new Set<string>();
+  const keys = new Map<number, RenderKey>();
   let tsRows = 0;
+  let unbound = 0;
   for (const id of ids) {
     check();
-    const rows = tokenSignals.all(id) as Array<{ signal: string; values: Buffer }>;
-    if (!rows.length) continue;
-    const line: Record<string, unknown> = { example_id: id };
-    for (const r of rows) {
-      tokenCols.add(r.signal);
-      line[r.signal] = Array.from(blobToFloat32(r.values), (v) => (Number.isFinite(v) ? v : null));
+    const rows = tokenSignals.all(id, modelId, modelId) as Array<{ run: number; signal: string; v: Buffer; key: number | null }>;
+    const byRun = new Map<number, typeof rows>();
+    for (const r of rows) byRun.set(r.run, [...(byRun.get(r.run) ?? []), r]);
+    for (const [run, list] of byRun) {
+      const key = list[0]!.key;
+      const render = key === null ? null : getRender(db, id, key);
+      if (key !== null && !keys.has(key)) keys.set(key, getRenderKey(db, key));
+      if (!render) unbound++;
+      const line: Record<string, unknown> = { example_id: id, run_id: run, render_key: key, input_ids: render ? Array.from(render.tokenIds) : null };
+      for (const r of list) {
+        tokenCols.add(r.signal);
+        line[r.signal] = Array.from(blobToFloat32(r.v), (v) => (Number.isFinite(v) ? v : null));
+      }
+      await write(ts, JSON.stringify(line) + '\n');
+      tsRows++;
     }
-    await write(ts, JSON.stringify(line) + '\n');
-    tsRows++;
   }
   await end(ts);
   artifacts.scores = { file: EXPORT_FILES.scores, parquet: EXPORT_FILES.scoresParquet, rows: ids.length, columns: cols };
-  artifacts.tokenScores = { file: EXPORT_FILES.tokenScores, rows: tsRows, signals: [...tokenCols].sort(), form: 'one value per token (null where the position has no prediction)' };
+  artifacts.tokenScores = {
+    file: EXPORT_FILES.tokenScores, rows: tsRows, signals: [...tokenCols].sort(),
+    form: 'one line per example and score run (each model\'s latest run of each signal): input_ids of the render the run scored, one value per token of it (null where the position has no prediction)',
+    renderKeys: Object.fromEntries([...keys].map(([k, v]) => [String(k), v])),
+    ...(unbound ? { withoutInputIds: unbound } : {}),
+  };
   described.push(
     { file: EXPORT_FILES.scores, what: 'one row per example, one column per signal (empty = not scored)' },
     { file: EXPORT_FILES.scoresParquet, what: 'the same scores as Parquet' },
-    { file: EXPORT_FILES.tokenScores, what: 'token signals: per example, one array per signal, one value per token' },
+    { file: EXPORT_FILES.tokenScores, what: 'token signals: per example and score run, the input_ids that run scored and one array per signal, one value per token' },
   );
 }

@@ -137,6 +137,10 @@ class HfTokenizer implements WinnowTokenizer {
   /** special_tokens_map as transformers passes it to the template: the tokens that are set */
   private templateTokens: Record<string, string | string[]>;
   private special: Set<string>;
+  /** ids of the added tokens flagged special (`<s>`, `</s>`, `<|im_end|>`, `<|eot_id|>` ...) */
+  private specialIds: Set<number>;
+  /** the template with its {% generation %} blocks marked (null: it has none), parsed once */
+  private marked: ReturnType<typeof parse> | null | undefined;
   private unkId: number | null;
   private bytes: TokenBytes;
   private prefix: string[];
@@ -154,6 +158,7 @@ class HfTokenizer implements WinnowTokenizer {
     this.id = id;
     const added = tok.get_added_tokens_decoder();
     this.special = new Set([...added.values()].map((t) => t.content));
+    this.specialIds = new Set([...added.entries()].filter(([, t]) => t.special).map(([i]) => i));
     const idOf = (t: string | null): number | null => (t === null ? null : (tok.token_to_id(t) ?? null));
     const cls = tokenizerClass(cfg, dir);
     const sp = resolveSpecialTokens(cfg, files.specialTokensMap, cls, (t) => tok.token_to_id(t) != null);
@@ -235,10 +240,44 @@ class HfTokenizer implements WinnowTokenizer {
    * strftime_now / raise_exception globals. Winnow's own default template gets "" for a missing bos/eos.
    */
   applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
+    // as the library's Template (trim_blocks, lstrip_blocks), with transformers' globals
+    return this.run(() => (this.template ??= parse(tokenize(this.chatTemplate, { lstrip_blocks: true, trim_blocks: true }))), messages, opts);
+  }
+
+  isSpecialId(id: number): boolean {
+    return this.specialIds.has(id);
+  }
+
+  /**
+   * Where the template's {% generation %} blocks put their text (transformers' return_assistant_tokens_mask): the
+   * template is rendered with a marker in place of each block tag — the same whitespace handling as the library's,
+   * which drops the tags — and the markers' places are the blocks' spans in the rendered text. Null when the template
+   * has no generation block.
+   */
+  generationSpans(messages: ChatMessage[]): Array<[number, number]> | null {
+    if (this.marked === undefined) {
+      this.marked = GENERATION_TAG.test(this.chatTemplate) ? parse(tokenize(markGenerationBlocks(this.chatTemplate), {})) : null;
+    }
+    const marked = this.marked;
+    if (marked === null) return null;
+    const text = this.run(() => marked, messages, {});
+    const spans: Array<[number, number]> = [];
+    let out = 0;
+    let open: number | null = null;
+    for (const ch of text) {
+      if (ch === GEN_OPEN) open ??= out;
+      else if (ch === GEN_CLOSE) {
+        if (open !== null) spans.push([open, out]);
+        open = null;
+      } else out += ch.length;
+    }
+    return spans;
+  }
+
+  private run(template: () => ReturnType<typeof parse>, messages: ChatMessage[], opts: { addGenerationPrompt?: boolean }): string {
     if (this.templateError) throw new WinnowError('bad_input', this.templateError, { dir: this.dir });
     try {
-      // as the library's Template (trim_blocks, lstrip_blocks), with transformers' globals
-      this.template ??= parse(tokenize(this.chatTemplate, { lstrip_blocks: true, trim_blocks: true }));
+      const parsed = template();
       const env = new Environment();
       const vars = {
         ...TEMPLATE_GLOBALS,
@@ -250,7 +289,7 @@ class HfTokenizer implements WinnowTokenizer {
         add_generation_prompt: opts.addGenerationPrompt ?? false,
       };
       for (const [k, v] of Object.entries(vars)) env.set(k, v);
-      return new Interpreter(env).run(this.template).value as string;
+      return new Interpreter(env).run(parsed).value as string;
     } catch (err) {
       const which = this.chatTemplateIsDefault
         ? "Winnow's default chat template"
@@ -260,23 +299,84 @@ class HfTokenizer implements WinnowTokenizer {
   }
 }
 
+const GENERATION_TAG = /\{%-?\s*generation\s*-?%\}/;
+/** private-use characters standing for {% generation %} and {% endgeneration %} in a rendered template */
+const GEN_OPEN = '\uE0F0';
+const GEN_CLOSE = '\uE0F1';
+
+/**
+ * The library's template preprocessing (trim_blocks, lstrip_blocks, the final newline dropped), except that each
+ * {% generation %} / {% endgeneration %} tag becomes a marker character where the library removes it (keeping or
+ * dropping the whitespace around it just as the library does). Parsed with no further options, the template
+ * renders the very text the original renders, with the markers in it.
+ */
+export function markGenerationBlocks(template: string): string {
+  let t = template.endsWith('\n') ? template.slice(0, -1) : template;
+  t = t.replace(/^[ \t]*(\{[#%-])/gm, '$1');
+  t = t.replace(/([#%-]\})\n/g, '$1');
+  t = t.replace(/(\s*)\{%(-?)\s*(end)?generation\s*(-?)%\}(\s*)/gs,
+    (_all, before: string, lstrip: string, end: string | undefined, rstrip: string, after: string) =>
+      (lstrip ? '' : before) + (end ? GEN_CLOSE : GEN_OPEN) + (rstrip ? '' : after));
+  // tokenize() drops one final newline again
+  return t.endsWith('\n') ? `${t}\n` : t;
+}
+
+const tokenizerFiles = (dir: string) => ({
+  tjFile: path.join(dir, 'tokenizer.json'),
+  cfgFile: path.join(dir, 'tokenizer_config.json'),
+  mapFile: path.join(dir, 'special_tokens_map.json'),
+  jinjaFile: path.join(dir, 'chat_template.jinja'),
+});
+
+/** The tokenizer id: a hash of every file that changes tokens or renders (renders are keyed by it). */
+function tokenizerId(dir: string): string {
+  const f = tokenizerFiles(dir);
+  const hash = createHash('sha256');
+  hash.update(fs.readFileSync(f.tjFile));
+  if (fs.existsSync(f.cfgFile)) hash.update(fs.readFileSync(f.cfgFile));
+  for (const [tag, file] of [['special_tokens_map', f.mapFile], ['chat_template.jinja', f.jinjaFile]]) {
+    if (fs.existsSync(file)) hash.update(`\u0000${tag}\u0000`).update(fs.readFileSync(file));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+const identities = new Map<string, { stamp: string; id: string; chatTemplate: string }>();
+
+/**
+ * A model folder's tokenizer id and the chat template it renders with, without building the tokenizer: what a render
+ * key needs (db/renders.ts renderKeyOf), for the places that must name one synchronously. Cached per folder until one
+ * of its tokenizer files changes.
+ */
+export function tokenizerIdentity(dir: string): { id: string; chatTemplate: string } {
+  const f = tokenizerFiles(dir);
+  const stamp = [f.tjFile, f.cfgFile, f.mapFile, f.jinjaFile].map((file) => {
+    try {
+      const st = fs.statSync(file);
+      return `${st.size}:${st.mtimeMs}`;
+    } catch {
+      return '-';
+    }
+  }).join('|');
+  const hit = identities.get(dir);
+  if (hit && hit.stamp === stamp) return hit;
+  if (!fs.existsSync(f.tjFile)) throw new WinnowError('not_found', `${f.tjFile}: not found (the model folder needs a tokenizer.json)`, { file: f.tjFile });
+  const cfg = readJson(f.cfgFile, false) ?? {};
+  const jinja = fs.existsSync(f.jinjaFile) ? fs.readFileSync(f.jinjaFile, 'utf8') : null;
+  const t = pickChatTemplate(cfg, jinja, f.cfgFile);
+  const out = { stamp, id: tokenizerId(dir), chatTemplate: t.template ?? (t.error ? '' : DEFAULT_CHAT_TEMPLATE) };
+  identities.set(dir, out);
+  return out;
+}
+
 /** `fast: false` keeps the library's own code paths (slow, same tokens and offsets); tests compare the two. */
 export async function loadTokenizer(dir: string, opts: { fast?: boolean } = {}): Promise<WinnowTokenizer> {
-  const tjFile = path.join(dir, 'tokenizer.json');
-  const cfgFile = path.join(dir, 'tokenizer_config.json');
-  const mapFile = path.join(dir, 'special_tokens_map.json');
-  const jinjaFile = path.join(dir, 'chat_template.jinja');
+  const { tjFile, cfgFile, mapFile, jinjaFile } = tokenizerFiles(dir);
   const tj = readJson(tjFile, true)!;
   const cfg = readJson(cfgFile, false) ?? {};
   const specialTokensMap = readJson(mapFile, false);
   const chatTemplateJinja = fs.existsSync(jinjaFile) ? fs.readFileSync(jinjaFile, 'utf8') : null;
-  // every file that changes tokens or renders is in the id (renders are cached by it)
-  const hash = createHash('sha256');
-  hash.update(fs.readFileSync(tjFile));
-  if (fs.existsSync(cfgFile)) hash.update(fs.readFileSync(cfgFile));
-  for (const [tag, f] of [['special_tokens_map', mapFile], ['chat_template.jinja', jinjaFile]]) {
-    if (fs.existsSync(f)) hash.update(`\u0000${tag}\u0000`).update(fs.readFileSync(f));
-  }
+  // every file that changes tokens or renders is in the id (renders are keyed by it)
+  const id = tokenizerId(dir);
   let tok: Tokenizer;
   try {
     tok = new Tokenizer(tj, cfg);
@@ -284,7 +384,7 @@ export async function loadTokenizer(dir: string, opts: { fast?: boolean } = {}):
     throw new WinnowError('parse_error', `${tjFile}: cannot build tokenizer (${(err as Error).message})`, { file: tjFile });
   }
   if (opts.fast !== false) installFastPaths(tok);
-  return new HfTokenizer(tok, tj, cfg, { specialTokensMap, chatTemplateJinja }, hash.digest('hex').slice(0, 16), dir, opts.fast !== false);
+  return new HfTokenizer(tok, tj, cfg, { specialTokensMap, chatTemplateJinja }, id, dir, opts.fast !== false);
 }
 
 /**

@@ -45,7 +45,7 @@ export interface Encoding {
 }
 
 export interface WinnowTokenizer {
-  /** stable id for caching renders: hash of tokenizer.json + tokenizer_config.json */
+  /** stable id: a hash of every tokenizer file (tokenizer.json, tokenizer_config.json, special_tokens_map.json, chat_template.jinja); part of the render key */
   readonly id: string;
   readonly bosId: number | null;
   readonly eosId: number | null;
@@ -62,6 +62,13 @@ export interface WinnowTokenizer {
   idToToken(id: number): string | null;
   /** Render messages through the chat template to a string (no tokenization). Throws WinnowError on template errors. */
   applyChatTemplate(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean }): string;
+  /** Whether the id is an added token flagged special (absent: only the EOS counts as one). */
+  isSpecialId?(id: number): boolean;
+  /**
+   * [start, end) character spans of the template's {% generation %} blocks in the rendered messages (no generation
+   * prompt); null (or absent) when the template has none.
+   */
+  generationSpans?(messages: ChatMessage[]): Array<[number, number]> | null;
 }
 
 /** One named tensor of a checkpoint, classified for layer selection (names exactly as in the HF checkpoint). */

@@ -62,7 +62,7 @@ export function gradientTensors(db: Db, model: LoadedModel, modelId: number, spe
 }
 
 /** Fixed example order and roles, chosen once per run. */
-function chooseExamples(db: Db, p: ScoreParams, tokenizerId: string, scope: Scope): { order: Int32Array; flags: Uint8Array; nTargets: number } {
+function chooseExamples(db: Db, p: ScoreParams, keyId: number, scope: Scope): { order: Int32Array; flags: Uint8Array; nTargets: number } {
   const want = new Set(p.signals);
   const roles = new Map<number, number>();
   const mark = (id: number, f: number) => roles.set(id, (roles.get(id) ?? 0) | f);
@@ -84,11 +84,11 @@ function chooseExamples(db: Db, p: ScoreParams, tokenizerId: string, scope: Scop
     if (p.targetSubsetId === undefined) throw new WinnowError('bad_input', 'grad_sim needs a target set: targetSubsetId (CLI --target-subset NAME)');
     const ids = db
       .prepare(
-        `SELECT m.example_id FROM subset_members m JOIN renders r ON r.example_id = m.example_id AND r.tokenizer_id = ?
+        `SELECT m.example_id FROM subset_members m JOIN renders r ON r.example_id = m.example_id AND r.render_key_id = ?
          WHERE m.subset_id = ? AND r.n_label > 0 ORDER BY m.example_id`,
       )
       .pluck()
-      .all(tokenizerId, p.targetSubsetId) as number[];
+      .all(keyId, p.targetSubsetId) as number[];
     if (!ids.length) throw new WinnowError('bad_input', `grad_sim: target subset ${p.targetSubsetId} has no rendered example with trainable tokens`);
     for (const id of ids) mark(id, TARGET);
   }
@@ -105,6 +105,7 @@ export async function gradientPass(
   p: ScoreParams,
   model: LoadedModel,
   scope: Scope,
+  keyId: number,
 ): Promise<Record<string, number>> {
   const want = new Set(p.signals);
   const layerSignals = LAYER_GRADIENT_SIGNALS.filter((s) => want.has(s));
@@ -116,9 +117,8 @@ export async function gradientPass(
     (db.prepare('SELECT COUNT(*) FROM layer_scores WHERE run_id = ? AND signal = ?').pluck().get(runId, layerSignals[0]) as number) > 0) {
     return {};
   }
-  const tokenizerId = model.tokenizer.id;
   if (!meta) {
-    const chosen = chooseExamples(db, p, tokenizerId, scope);
+    const chosen = chooseExamples(db, p, keyId, scope);
     if (!chosen.order.length) throw new WinnowError('bad_input', `${p.signals.filter((s) => [...LAYER_GRADIENT_SIGNALS, ...EXAMPLE_GRADIENT_SIGNALS].includes(s as never)).join(', ')}: no rendered example with trainable tokens in scope`);
     meta = { cursor: 0, total: chosen.order.length, nTargets: chosen.nTargets, done: false };
     const m = meta;
@@ -158,7 +158,7 @@ export async function gradientPass(
     for (let k = fimCursor; k < meta.cursor; k++) {
       if (ctx.isCancelled()) throw cancelled();
       if (!(flags[k]! & FIM)) continue;
-      const r = getRender(db, order[k]!, tokenizerId);
+      const r = getRender(db, order[k]!, keyId);
       const grads = r ? exampleGradients(model, r, gradNames) : null;
       if (!grads) continue;
       try {
@@ -188,8 +188,8 @@ export async function gradientPass(
         if (ctx.isCancelled()) throw cancelled();
         const id = order[k]!;
         const f = flags[k]!;
-        const r = getRender(db, id, tokenizerId);
-        if (!r) throw new WinnowError('not_found', `example ${id} is no longer rendered with ${tokenizerId}; start the scoring again`);
+        const r = getRender(db, id, keyId);
+        if (!r) throw new WinnowError('not_found', `example ${id} is no longer rendered with render key ${keyId}; start the scoring again`);
         tokensDone += r.nTokens;
         const grads = exampleGradients(model, r, gradNames);
         if (!grads) {

@@ -8,10 +8,10 @@
  *  - gradient pass (`fim`, `layer_grad_norm`, `grad_norm`, `grad_sim`; gradient-pass.ts): one backward pass per
  *    example, resumable at its last finished batch the same way.
  */
-import { openProjectDb, getExample, getRender, writeExampleSignal, toBlob, type Db, type StoredRender } from '../db';
+import { openProjectDb, getExample, getRender, writeExampleSignal, toBlob, renderKeyId, renderKeyOf, describeRenderKey, getRenderKey, type Db, type StoredRender } from '../db';
 import { loadModel, disposeModel, type LoadedModel } from '../models';
 import { renderDataset } from '../data/renderDataset';
-import { DEFAULT_RENDER } from '../api/examples';
+import { DEFAULT_RENDER } from '../data/render-key';
 import type { JobContext, JobOutcome } from '../jobs/types';
 import { WinnowError } from '../util/errors';
 import {
@@ -78,9 +78,25 @@ function findOrCreateRun(db: Db, jobId: string, p: ScoreParams): number {
 
 type Scope = GradientScope;
 
-function scopeOf(p: ScoreParams, tokenizerId: string): Scope {
-  const parts = ['r.tokenizer_id = ?'];
-  const args: unknown[] = [tokenizerId];
+/**
+ * The run's render key: set when the run starts, the same on every resume (a resumed run must score the very tokens
+ * its earlier batches scored).
+ */
+function bindRenderKey(db: Db, runId: number, keyId: number): void {
+  const row = db.prepare('SELECT render_key_id FROM score_runs WHERE id = ?').get(runId) as { render_key_id: number | null };
+  if (row.render_key_id === keyId) return;
+  const scored = db.prepare('SELECT 1 FROM example_scores WHERE run_id = ? LIMIT 1').get(runId) ??
+    db.prepare('SELECT 1 FROM token_scores WHERE run_id = ? LIMIT 1').get(runId) ?? db.prepare('SELECT 1 FROM score_pass_state WHERE run_id = ? LIMIT 1').get(runId);
+  if (scored) {
+    const was = row.render_key_id === null ? 'renders that were not recorded (it started before an update)' : describeRenderKey(getRenderKey(db, row.render_key_id));
+    throw new WinnowError('conflict', `score run ${runId} scored its first examples on ${was}, and would now render with ${describeRenderKey(getRenderKey(db, keyId))} (the model's tokenizer files changed?): start a new scoring`);
+  }
+  db.prepare('UPDATE score_runs SET render_key_id = ? WHERE id = ?').run(keyId, runId);
+}
+
+function scopeOf(p: ScoreParams, keyId: number): Scope {
+  const parts = ['r.render_key_id = ?'];
+  const args: unknown[] = [keyId];
   if (p.datasetId !== undefined) {
     parts.push('e.dataset_id = ?');
     args.push(p.datasetId);
@@ -116,7 +132,8 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
     assertModelRoles(db, { ...p, historyModelId });
     if (needRef) ref = await loadReference(db, p.refModelId!, model, p.modelId);
     if (needHis) his = historyModelId === p.refModelId && ref ? ref : await loadReference(db, historyModelId!, model, p.modelId);
-    const tokenizerId = model.tokenizer.id;
+    const keyId = renderKeyId(db, renderKeyOf(model.tokenizer, { ...DEFAULT_RENDER, maxTokens: p.maxTokens }));
+    bindRenderKey(db, runId, keyId);
     const datasetIds = p.datasetId !== undefined
       ? [p.datasetId]
       : (db.prepare('SELECT id FROM datasets ORDER BY id').pluck().all() as number[]);
@@ -133,10 +150,10 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
       ctx.progress({ current: 0, total: 0, message: 'rendering examples' });
       await renderDataset(db, d, model.tokenizer, { ...DEFAULT_RENDER, maxTokens: p.maxTokens });
     }
-    const scope = scopeOf(p, tokenizerId);
+    const scope = scopeOf(p, keyId);
     const stats: Record<string, number> = { runId };
     if (has(FORWARD_SIGNALS) || needRef || needHis || has(ANSWER_ONLY_SIGNALS) || has(REVERSE_SIGNALS)) {
-      Object.assign(stats, await forwardLoop(ctx, db, runId, p, model, ref, his, scope));
+      Object.assign(stats, await forwardLoop(ctx, db, runId, p, model, ref, his, scope, keyId));
     }
     if (his && his !== ref) disposeModel(his);
     his = null;
@@ -144,7 +161,7 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
       disposeModel(ref);
       ref = null;
     }
-    if (has(GRADIENT_SIGNALS)) Object.assign(stats, await gradientPass(ctx, db, runId, p, model, scope));
+    if (has(GRADIENT_SIGNALS)) Object.assign(stats, await gradientPass(ctx, db, runId, p, model, scope, keyId));
     if (has(TEXT_SIGNALS)) {
       // exact_dup / near_dup: the import's values, recorded under this run (computed where a dataset lacks them)
       if (ctx.isCancelled()) throw cancelled();
@@ -186,8 +203,8 @@ async function forwardLoop(
   ref: LoadedModel | null,
   his: LoadedModel | null,
   scope: Scope,
+  keyId: number,
 ): Promise<Record<string, number>> {
-  const tokenizerId = model.tokenizer.id;
   const total = db
     .prepare(`SELECT COUNT(*) FROM renders r JOIN examples e ON e.id = r.example_id WHERE ${scope.sql}`)
     .pluck()
@@ -223,7 +240,7 @@ async function forwardLoop(
     const maxLen = pending[Math.min(i + p.batchSize, pending.length) - 1]!.n;
     const batch = pending.slice(i, i + Math.min(p.batchSize, rowsByMemory(maxLen, model.config.vocabSize)));
     i += batch.length;
-    const renders = batch.map((b) => getRender(db, b.id, tokenizerId)!);
+    const renders = batch.map((b) => getRender(db, b.id, keyId)!);
     const seqs = renders.map((r) => r.tokenIds);
     const main = await forwardBatch(model, seqs, {
       entropy: want.has('token_entropy'),

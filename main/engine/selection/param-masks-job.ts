@@ -17,10 +17,10 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { openProjectDb, type Db } from '../db';
+import { openProjectDb, renderKeyId, renderKeyOf, type Db } from '../db';
 import { disposeModel, loadModel, type LoadedModel } from '../models';
 import { renderDataset } from '../data/renderDataset';
-import { DEFAULT_RENDER } from '../api/examples';
+import { DEFAULT_RENDER } from '../data/render-key';
 import { layerBlockScores } from '../api/layers';
 import { exampleGradients, seededChoice, type GradientExample } from '../scoring/passes/gradients';
 import type { PassState } from '../scoring/state';
@@ -89,8 +89,10 @@ interface Meta {
 async function rowMasker(db: Db, req: ParamMaskRequest, model: LoadedModel): Promise<{ ids: number[]; masker: (id: number) => MaskedExample | null }> {
   const ids = trainCandidateIds(db, req.subsetId, req.datasetId);
   const datasets = ids.length ? (db.prepare(`SELECT DISTINCT dataset_id FROM examples WHERE id IN (SELECT value FROM json_each(?))`).pluck().all(JSON.stringify(ids)) as number[]) : [];
-  for (const d of datasets) await renderDataset(db, d, model.tokenizer, { ...DEFAULT_RENDER, maxTokens: req.maxTokens });
-  return { ids, masker: createTokenMasker(db, { tokenizerId: model.tokenizer.id, modelId: req.modelId, policy: trainTokenPolicy(req) }, ids) };
+  const opts = { ...DEFAULT_RENDER, maxTokens: req.maxTokens };
+  for (const d of datasets) await renderDataset(db, d, model.tokenizer, opts);
+  const keyId = renderKeyId(db, renderKeyOf(model.tokenizer, opts));
+  return { ids, masker: createTokenMasker(db, { renderKeyId: keyId, modelId: req.modelId, policy: trainTokenPolicy(req) }, ids) };
 }
 
 /** The example as the pass differentiates it (at most maxTokens); null when no position is left to learn. */

@@ -6,9 +6,14 @@
  *   top_percent   of the response tokens, keep the top k% by a token signal (Token Cleaning / ssToken: k = 60 by
  *                 default), per example or with one global threshold over all chosen examples
  * Position 0 never counts. An example left with no trainable token is reported by the caller, never trained on.
+ *
+ * Every mask is made on the render of one render key (the caller's: training's, an export's). A hand-edited mask and
+ * a run's token values are read against the render they were made on: they apply where that render's tokens are
+ * the same (db/renders.ts sharesTokens) — e.g. scores made at 512 max tokens apply to the first 256 tokens of a
+ * render at 256 — and positions a run did not score are never kept by top_percent.
  */
-import type { Db } from '../db';
-import { blobToFloat32, blobToUint8, getRender } from '../db';
+import type { Db, StoredRender } from '../db';
+import { blobToFloat32, getRender, sharesTokens, tokenMaskFor } from '../db';
 import { WinnowError } from '../util/errors';
 
 export type TokenPolicySpec =
@@ -23,29 +28,33 @@ export interface MaskedExample {
   edited: boolean;
 }
 
-/** Latest run of this model that stored the token signal (for excess_loss, the run that had the reference). */
-function signalRun(db: Db, modelId: number, signal: string): number {
+/**
+ * Latest run of this model that stored the token signal (for excess_loss, the run that had the reference), with the
+ * render key its values stand on.
+ */
+function signalRun(db: Db, modelId: number, signal: string): { runId: number; renderKeyId: number } {
   const run = db
     .prepare(`SELECT MAX(ts.run_id) FROM token_scores ts JOIN score_runs r ON r.id = ts.run_id WHERE r.model_id = ? AND ts.signal = ?`)
     .pluck()
     .get(modelId, signal) as number | null;
   if (!run) throw new WinnowError('bad_input', `token policy: no "${signal}" token scores for this model yet — score it first`);
-  return run;
+  const key = db.prepare('SELECT render_key_id FROM score_runs WHERE id = ?').pluck().get(run) as number | null;
+  if (key === null) {
+    throw new WinnowError('bad_input', `token policy: the "${signal}" scores of run ${run} stand on renders that are no longer stored (scored before renders were kept per render key, and re-rendered since) — score ${signal} again`);
+  }
+  return { runId: run, renderKeyId: key };
 }
 
-function baseMask(db: Db, exampleId: number, tokenizerId: string, editedName: string | undefined): { r: NonNullable<ReturnType<typeof getRender>>; mask: Uint8Array; edited: boolean } | null {
-  const r = getRender(db, exampleId, tokenizerId);
+function baseMask(db: Db, exampleId: number, renderKeyId: number, editedName: string | undefined): { r: StoredRender; mask: Uint8Array; edited: boolean } | null {
+  const r = getRender(db, exampleId, renderKeyId);
   if (!r) return null;
   let mask = r.labelMask;
   let edited = false;
   if (editedName) {
-    const row = db.prepare('SELECT mask FROM token_masks WHERE name = ? AND example_id = ? AND tokenizer_id = ?').pluck().get(editedName, exampleId, tokenizerId) as Buffer | undefined;
-    if (row) {
-      const m = blobToUint8(row);
-      if (m.length === r.nTokens) {
-        mask = m;
-        edited = true;
-      }
+    const m = tokenMaskFor(db, editedName, r);
+    if (m) {
+      mask = m.mask;
+      edited = true;
     }
   }
   mask = Uint8Array.from(mask);
@@ -59,13 +68,13 @@ function baseMask(db: Db, exampleId: number, tokenizerId: string, editedName: st
  */
 export function createTokenMasker(
   db: Db,
-  opts: { tokenizerId: string; modelId: number; policy: TokenPolicySpec },
+  opts: { renderKeyId: number; modelId: number; policy: TokenPolicySpec },
   exampleIds: number[],
 ): (exampleId: number) => MaskedExample | null {
   const p = opts.policy;
   if (p.kind === 'all') {
     return (exampleId) => {
-      const r = getRender(db, exampleId, opts.tokenizerId);
+      const r = getRender(db, exampleId, opts.renderKeyId);
       if (!r) return null;
       const mask = new Uint8Array(r.nTokens).fill(1);
       mask[0] = 0;
@@ -74,25 +83,31 @@ export function createTokenMasker(
   }
   if (p.kind === 'response') {
     return (exampleId) => {
-      const b = baseMask(db, exampleId, opts.tokenizerId, p.editedName);
+      const b = baseMask(db, exampleId, opts.renderKeyId, p.editedName);
       return b && { ids: b.r.tokenIds, offsets: b.r.offsets, mask: b.mask, edited: b.edited };
     };
   }
   if (!(p.percent > 0 && p.percent <= 100)) throw new WinnowError('bad_input', `token policy: percent must be in (0, 100], got ${p.percent}`);
   const run = signalRun(db, opts.modelId, p.signal);
   const valuesOf = db.prepare(`SELECT "values" FROM token_scores WHERE run_id = ? AND example_id = ? AND signal = ?`).pluck();
-  const scores = (exampleId: number, n: number): Float32Array | null => {
-    const blob = valuesOf.get(run, exampleId, p.signal) as Buffer | undefined;
+  /** the run's values on `r`'s positions (NaN past the scored render's end), or null where they do not apply */
+  const scores = (exampleId: number, r: StoredRender): Float32Array | null => {
+    const blob = valuesOf.get(run.runId, exampleId, p.signal) as Buffer | undefined;
     if (!blob) return null;
     const v = blobToFloat32(blob);
-    return v.length === n ? v : null;
+    if (run.renderKeyId === r.renderKeyId) return v.length === r.nTokens ? v : null;
+    const scored = getRender(db, exampleId, run.renderKeyId);
+    if (!scored || scored.nTokens !== v.length || !sharesTokens(scored.tokenIds, r.tokenIds)) return null;
+    const out = new Float32Array(r.nTokens).fill(NaN);
+    out.set(v.subarray(0, Math.min(v.length, r.nTokens)));
+    return out;
   };
   let globalCut: number | null = null;
   if (p.scope === 'global') {
     const all: number[] = [];
     for (const id of exampleIds) {
-      const b = baseMask(db, id, opts.tokenizerId, p.editedName);
-      const v = b && scores(id, b.r.nTokens);
+      const b = baseMask(db, id, opts.renderKeyId, p.editedName);
+      const v = b && scores(id, b.r);
       if (!b || !v) continue;
       for (let t = 1; t < b.mask.length; t++) if (b.mask[t] && Number.isFinite(v[t]!)) all.push(v[t]!);
     }
@@ -101,9 +116,9 @@ export function createTokenMasker(
     globalCut = all.length ? all[keep - 1]! : Infinity;
   }
   return (exampleId) => {
-    const b = baseMask(db, exampleId, opts.tokenizerId, p.editedName);
+    const b = baseMask(db, exampleId, opts.renderKeyId, p.editedName);
     if (!b) return null;
-    const v = scores(exampleId, b.r.nTokens);
+    const v = scores(exampleId, b.r);
     if (!v) return { ids: b.r.tokenIds, offsets: b.r.offsets, mask: new Uint8Array(b.r.nTokens), edited: b.edited };
     const mask = new Uint8Array(b.r.nTokens);
     if (globalCut !== null) {

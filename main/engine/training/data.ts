@@ -48,12 +48,12 @@ export function splitEval<T>(all: T[], evalFraction: number, seed: number): { ev
 
 export function loadTrainData(
   db: Db,
-  opts: { subsetId: number | null; datasetId?: number; tokenizerId: string; modelId: number; policy: TokenPolicySpec; evalFraction: number; seed: number },
+  opts: { subsetId: number | null; datasetId?: number; renderKeyId: number; modelId: number; policy: TokenPolicySpec; evalFraction: number; seed: number },
 ): TrainData {
   const ids = trainCandidateIds(db, opts.subsetId, opts.datasetId);
   const all: TrainExample[] = [];
   let skippedEmpty = 0;
-  const masker = createTokenMasker(db, { tokenizerId: opts.tokenizerId, modelId: opts.modelId, policy: opts.policy }, ids);
+  const masker = createTokenMasker(db, { renderKeyId: opts.renderKeyId, modelId: opts.modelId, policy: opts.policy }, ids);
   for (const id of ids) {
     const m = masker(id);
     if (!m) continue;
@@ -70,7 +70,7 @@ export function loadTrainData(
   // Held-out loss is always measured on the same tokens — the response (or, with policy 'all', every token) — so
   // runs with different token policies (e.g. top-60% by excess_loss) are compared on one yardstick.
   const evalPolicy: TokenPolicySpec = opts.policy.kind === 'all' ? { kind: 'all' } : { kind: 'response' };
-  const evalMasker = createTokenMasker(db, { tokenizerId: opts.tokenizerId, modelId: opts.modelId, policy: evalPolicy }, []);
+  const evalMasker = createTokenMasker(db, { renderKeyId: opts.renderKeyId, modelId: opts.modelId, policy: evalPolicy }, []);
   const evalSet = split.eval.map((e) => ({ ...e, weights: evalMasker(e.exampleId)?.mask ?? e.weights }));
   return { eval: evalSet, train: split.train, skippedEmpty };
 }

@@ -9,11 +9,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
-import { openProjectDb, type Db } from '../db';
+import { openProjectDb, renderKeyId, renderKeyOf, describeRenderKey, getRenderKey, type Db } from '../db';
 import { loadModel, disposeModel, embed, runBlocks, finalNorm, lmHead, saveModel, type LoadedModel } from '../models';
 import { renderDataset } from '../data/renderDataset';
 import { resolveLayerSpec } from '../selection/layers';
-import { DEFAULT_RENDER } from '../api/examples';
+import { DEFAULT_RENDER } from '../data/render-key';
 import type { TrainConfig } from '../../../preload/contract';
 import type { JobContext, JobOutcome } from '../jobs/types';
 import { WinnowError } from '../util/errors';
@@ -35,7 +35,7 @@ export function trainTokenPolicy(cfg: Pick<TrainConfig, 'tokenPolicy' | 'tokenSi
   return { kind: 'response', editedName: cfg.tokenMaskName };
 }
 
-interface RunRow { id: number; config_json: string; model_id: number; status: string }
+interface RunRow { id: number; config_json: string; model_id: number; status: string; render_key_id: number | null }
 
 function modelDir(db: Db, id: number): string {
   const p = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(id) as string | undefined;
@@ -162,6 +162,12 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
     const datasets = (cfg.subsetId !== null
       ? db.prepare('SELECT DISTINCT e.dataset_id FROM subset_members s JOIN examples e ON e.id = s.example_id WHERE s.subset_id = ?').pluck().all(cfg.subsetId)
       : cfg.datasetId !== undefined ? [cfg.datasetId] : db.prepare('SELECT id FROM datasets').pluck().all()) as number[];
+    // under the run's own render key: other jobs' renders (and the scores and masks on them) are left as they are
+    const keyId = renderKeyId(db, renderKeyOf(m.tokenizer, { ...DEFAULT_RENDER, maxTokens: cfg.maxTokens }));
+    if (run.render_key_id !== null && run.render_key_id !== keyId) {
+      throw new WinnowError('conflict', `train run ${runId} started on ${describeRenderKey(getRenderKey(db, run.render_key_id))} and would now render with ${describeRenderKey(getRenderKey(db, keyId))} (the model's tokenizer files changed?): start a new run`);
+    }
+    db.prepare('UPDATE train_runs SET render_key_id = ? WHERE id = ?').run(keyId, runId);
     for (const d of datasets) {
       ctx.progress({ current: 0, total: cfg.steps, message: 'rendering examples' });
       await renderDataset(db, d, m.tokenizer, { ...DEFAULT_RENDER, maxTokens: cfg.maxTokens });
@@ -169,7 +175,7 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
     const data = loadTrainData(db, {
       subsetId: cfg.subsetId,
       datasetId: cfg.datasetId,
-      tokenizerId: m.tokenizer.id,
+      renderKeyId: keyId,
       modelId: cfg.modelId,
       policy: trainTokenPolicy(cfg),
       evalFraction: cfg.evalFraction,

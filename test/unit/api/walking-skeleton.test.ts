@@ -194,10 +194,11 @@ describe('walking skeleton through the engine service', () => {
     for (const l of subsetLines) expect(fixtureLines.has(l)).toBe(true); // original rows, untouched
 
     const db = service.current().db;
-    const tokId = (await call('examples.get', { exampleId: 1 })).tokenizerId;
+    // the render the masks were made on, as the manifest names it
+    const keyId = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).artifacts.tokenMasks.render.renderKeyId as number;
     for (const line of readFileSync(join(out, 'token_masks.jsonl'), 'utf8').trim().split('\n')) {
       const row = JSON.parse(line) as { example_id: number; input_ids: number[]; labels: number[] };
-      const render = getRender(db, row.example_id, tokId)!;
+      const render = getRender(db, row.example_id, keyId)!;
       expect(row.input_ids).toEqual(Array.from(render.tokenIds));
       row.labels.forEach((l, i) => expect(l).toBe(render.labelMask[i] ? row.input_ids[i] : -100));
     }

@@ -53,15 +53,15 @@ describe('an empty response', () => {
 
     const res = await renderDataset(db!, r.datasetId, tok, { labelPolicy: 'assistant' });
     expect(res).toMatchObject({ rendered: 3, errors: 2 });
-    expect(listRenderErrors(db!, r.datasetId, tok.id)).toEqual([
-      { rowIndex: 1, tokenizerId: tok.id, reason: 'no trainable tokens (the response is empty)' },
-      { rowIndex: 3, tokenizerId: tok.id, reason: 'no trainable tokens (the response is empty)' },
+    expect(listRenderErrors(db!, r.datasetId, res.renderKeyId)).toEqual([
+      { rowIndex: 1, reason: 'no trainable tokens (the response is empty)' },
+      { rowIndex: 3, reason: 'no trainable tokens (the response is empty)' },
     ]);
     for (const row of [0, 2, 4]) {
       const ex = getExampleByRow(db!, r.datasetId, row);
-      expect(getRender(db!, ex.id, tok.id)!.nLabel, `row ${row}`).toBeGreaterThan(0);
+      expect(getRender(db!, ex.id, res.renderKeyId)!.nLabel, `row ${row}`).toBeGreaterThan(0);
     }
-    for (const row of [1, 3]) expect(getRender(db!, getExampleByRow(db!, r.datasetId, row).id, tok.id), `row ${row}`).toBeNull();
+    for (const row of [1, 3]) expect(getRender(db!, getExampleByRow(db!, r.datasetId, row).id, res.renderKeyId), `row ${row}`).toBeNull();
   });
 
   it('trains nothing of its turn, not even the end-of-turn token, while the other turns still train', () => {

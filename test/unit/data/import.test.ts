@@ -122,16 +122,16 @@ describe('importDataset', () => {
 });
 
 describe('renderDataset', () => {
-  it('renders every example, caches by tokenizer and options, and lists rows with nothing to learn', async () => {
+  it('renders every example, caches by render key (tokenizer, template and options), and lists rows with nothing to learn', async () => {
     setup();
     const { datasetId } = await importDataset(db, { path: fixture('gsm8k-50.jsonl') });
     const first = await renderDataset(db, datasetId, tok, { labelPolicy: 'assistant' });
-    expect(first).toEqual({ rendered: 50, cached: 0, errors: 0, truncated: 0 });
+    expect(first).toEqual({ renderKeyId: first.renderKeyId, rendered: 50, cached: 0, errors: 0, truncated: 0 });
     const again = await renderDataset(db, datasetId, tok, { labelPolicy: 'assistant' });
-    expect(again).toEqual({ rendered: 0, cached: 50, errors: 0, truncated: 0 });
+    expect(again).toEqual({ renderKeyId: first.renderKeyId, rendered: 0, cached: 50, errors: 0, truncated: 0 });
 
     const ex = getExampleByRow(db, datasetId, 0);
-    const r = getRender(db, ex.id, tok.id)!;
+    const r = getRender(db, ex.id, first.renderKeyId)!;
     const text = tok.applyChatTemplate(ex.messages as Array<{ role: string; content: string }>);
     const answer = (ex.raw as { answer: string }).answer;
     expect(maskedText(text, r.offsets, r.labelMask).trimStart()).toBe(`${answer}${tok.eosToken}\n`);
@@ -141,7 +141,11 @@ describe('renderDataset', () => {
     // a budget that cuts every answer off: nothing trainable is left, so those rows become render errors
     const cut = await renderDataset(db, datasetId, tok, { labelPolicy: 'assistant', maxTokens: 8 });
     expect(cut.errors).toBe(50);
-    expect(listRenderErrors(db, datasetId, tok.id)[0].reason).toMatch(/^no trainable tokens/);
-    expect(getRender(db, ex.id, tok.id)).toBeNull();
+    expect(cut.renderKeyId).not.toBe(first.renderKeyId);
+    expect(listRenderErrors(db, datasetId, cut.renderKeyId)[0].reason).toMatch(/^no trainable tokens/);
+    expect(getRender(db, ex.id, cut.renderKeyId)).toBeNull();
+    // other options are another render key: the first renders and their (zero) errors are untouched
+    expect(getRender(db, ex.id, first.renderKeyId)!.tokenIds).toEqual(r.tokenIds);
+    expect(listRenderErrors(db, datasetId, first.renderKeyId)).toEqual([]);
   });
 });

@@ -57,8 +57,11 @@ async function imp(path: string, opts: Partial<ImportOptions> = {}) {
 }
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-/** The demo template's trained text: each trained assistant content (a token may carry the space before it) + eos + newline. */
-const trainedPattern = (contents: string[]) => new RegExp(`^${contents.map((c) => ` ?${esc(c)}${esc(eos)}\\n`).join('')}$`);
+/**
+ * The demo template's trained text: each trained assistant content (a token may carry the space before it) through its
+ * end-of-turn eos; the newline the template writes after the eos is not trained (render.ts's label rule).
+ */
+const trainedPattern = (contents: string[]) => new RegExp(`^${contents.map((c) => ` ?${esc(c)}${esc(eos)}`).join('')}$`);
 /** Text of the tokens carrying a role code (0 system/other, 1 user, 2 assistant). */
 function roleText(r: RenderedExample, code: number): string {
   let s = '';

@@ -40,7 +40,7 @@ async function populated() {
   const gsm = await importDataset(db, { path: fixture('gsm8k-50.jsonl') });
   const other = await importDataset(db, { path: fixture('alpaca.json') });
   const tok = await storiesTokenizer();
-  await renderDataset(db, gsm.datasetId, tok, { labelPolicy: 'assistant' });
+  const keyId = (await renderDataset(db, gsm.datasetId, tok, { labelPolicy: 'assistant' })).renderKeyId;
   await renderDataset(db, other.datasetId, tok, { labelPolicy: 'assistant' });
   const ids = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(gsm.datasetId) as number[];
   const otherIds = db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(other.datasetId) as number[];
@@ -49,8 +49,8 @@ async function populated() {
   writeExampleSignal(db, 1, 'mean_loss', ids.map((id, i): [number, number] => [id, i]));
   writeExampleSignal(db, 2, 'mean_loss', otherIds.map((id): [number, number] => [id, 7]));
   db.prepare(`INSERT INTO layer_scores (run_id, tensor_name, block, kind, signal, value) VALUES (1, 'w', 0, 'q', 'fim', 1), (2, 'w', 0, 'q', 'fim', 2)`).run();
-  db.prepare(`INSERT INTO token_masks (name, example_id, tokenizer_id, mask, provenance_json) VALUES ('edited', ?, ?, x'01', '{}'), ('edited', ?, ?, x'01', '{}')`)
-    .run(ids[0], tok.id, otherIds[0], tok.id);
+  db.prepare(`INSERT INTO token_masks (name, example_id, render_key_id, mask, provenance_json) VALUES ('edited', ?, ?, x'01', '{}'), ('edited', ?, ?, x'01', '{}')`)
+    .run(ids[0], keyId, otherIds[0], keyId);
   db.prepare(`INSERT INTO subsets (id, name, rule_json, size, created_at) VALUES (1, 'hardest', '{}', 2, 't'), (2, 'alpaca-only', '{}', 1, 't')`).run();
   db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (1, ?), (1, ?), (2, ?)').run(ids[0], ids[1], otherIds[0]);
   return { ...p, gsm, other, ids, otherIds, tok };
@@ -140,8 +140,8 @@ describe('re-mapping a stored dataset', () => {
     });
     await runImportJob(ctx({ path: fixture('gsm8k-50.jsonl') }));
     const answerWord = queryExamples(db, { text: 'altogether', offset: 0, limit: 1 }).total;
-    const tokId = db.prepare('SELECT tokenizer_id FROM renders LIMIT 1').pluck().get() as string;
-    const labels = () => count(db, 'SELECT SUM(n_label) FROM renders WHERE tokenizer_id = ?', tokId);
+    const keyId = db.prepare('SELECT render_key_id FROM renders LIMIT 1').pluck().get() as number;
+    const labels = () => count(db, 'SELECT SUM(n_label) FROM renders WHERE render_key_id = ?', keyId);
     const trained = labels();
     // every row's answer becomes the prompt and the question the response: other tokens are trained on
     const out = await runImportJob(ctx({ remap: { datasetId: 1, mapping: { format: 'prompt_completion', prompt: 'answer', completion: 'question' } } }));

@@ -26,14 +26,18 @@ function roleText(text: string, offsets: Int32Array, roles: Uint8Array, role: nu
 }
 
 describe('renderExample (stories260K tokenizer, its own template)', () => {
-  it('labels exactly the assistant content and the eos closing its turn', () => {
+  it('labels exactly the assistant content and the eos closing its turn, as one span', () => {
     const r = renderExample(tok, qa, { labelPolicy: 'assistant' });
     expect(r.text).toBe(tok.applyChatTemplate(qa));
     expect(Array.from(r.tokenIds)).toEqual(tok.encode(r.text, { addSpecialTokens: false }).ids);
     const eos = tok.eosToken!;
-    // closing text of the assistant turn is the template's "</s>\n" (the turn ends where the next would begin)
+    // the template closes the assistant turn with "</s>\n": learned through the eos, not the newline after it
     expect(r.text.endsWith(`Four. The answer is 4.${eos}\n`)).toBe(true);
-    expect(maskedText(r.text, r.offsets, r.labelMask)).toBe(`Four. The answer is 4.${eos}\n`);
+    expect(maskedText(r.text, r.offsets, r.labelMask)).toBe(`Four. The answer is 4.${eos}`);
+    const on = [...r.labelMask.keys()].filter((t) => r.labelMask[t]);
+    expect(on.length).toBe(on[on.length - 1]! - on[0]! + 1);
+    // the "▁" SentencePiece puts after </s> and the newline are not learned (they were a hole and a label before)
+    expect(Array.from(r.tokenIds.slice(on[on.length - 1]! + 1), (i) => tok.idToToken(i))).toEqual(['▁', '<0x0A>']);
     // the eos token itself is in the mask
     const eosAt = Array.from(r.tokenIds).lastIndexOf(tok.eosId!);
     expect(r.labelMask[eosAt]).toBe(1);
@@ -49,10 +53,10 @@ describe('renderExample (stories260K tokenizer, its own template)', () => {
     const all = renderExample(tok, multi, { labelPolicy: 'assistant' });
     // a token may carry the space the template put before the content (" Two"); it is the content's token
     const esc = eos.replace(/[/|]/g, '\\$&');
-    expect(maskedText(all.text, all.offsets, all.labelMask)).toMatch(new RegExp(`^ ?Two\\.${esc}\\n ?Four\\.${esc}\\n$`));
+    expect(maskedText(all.text, all.offsets, all.labelMask)).toMatch(new RegExp(`^ ?Two\\.${esc} ?Four\\.${esc}$`));
     expect(roleText(all.text, all.offsets, all.roles, 0).trim()).toBe('You count sheep.');
     const last = renderExample(tok, multi, { labelPolicy: 'last_assistant' });
-    expect(maskedText(last.text, last.offsets, last.labelMask)).toMatch(new RegExp(`^ ?Four\\.${esc}\\n$`));
+    expect(maskedText(last.text, last.offsets, last.labelMask)).toMatch(new RegExp(`^ ?Four\\.${esc}$`));
     const every = renderExample(tok, multi, { labelPolicy: 'all' });
     expect(every.labelMask[0]).toBe(0); // BOS
     expect(Array.from(every.labelMask.slice(1)).every((v) => v === 1)).toBe(true);

@@ -8,13 +8,15 @@ import { join } from 'node:path';
 import { openProjectDb, type Db } from '../../../main/engine/db/open';
 import { createDataset, exampleInserter, setDatasetRowCount } from '../../../main/engine/db/datasets';
 import { writeExampleSignals } from '../../../main/engine/db/signals';
-import { renderWriter } from '../../../main/engine/db/renders';
+import { renderKeyId, renderWriter } from '../../../main/engine/db/renders';
 import { columnHistogram, columnHistogramYielding, passChunk, type HistogramQuery } from '../../../main/engine/db/histogram';
 import { queryExamples } from '../../../main/engine/db/queryExamples';
 import { mulberry32 } from '../../../main/engine/util/random';
 import { tempDir } from './helpers';
 
 let db: Db;
+/** the render key the renders are stored under */
+let KEY = 0;
 let cleanup: () => void;
 /** per dataset: example ids and their values (null = no value) per column */
 const data: Record<number, { ids: number[]; cols: Record<string, Array<number | null>> }> = {};
@@ -45,11 +47,12 @@ beforeEach(() => {
     const notScored = (i: number) => i % 5 === 1;
     const nTokens = ids.map((_, i) => (i % 7 === 0 ? null : 1 + Math.floor(rnd() * 600)));
     const w = renderWriter(db);
+  KEY = renderKeyId(db, { tokenizerId: 'tok', templateHash: 'tpl', labelPolicy: 'assistant', maxTokens: null, renderer: 2 });
     ids.forEach((id, i) => {
       const nt = nTokens[i];
       if (nt === null) return;
-      w({ exampleId: id, tokenizerId: 'tok', tokenIds: new Int32Array(0), offsets: new Int32Array(0), roles: new Uint8Array(0), labelMask: new Uint8Array(0),
-        nTokens: nt, nLabel: Math.floor(nt / 2), truncated: false, labelPolicy: 'assistant', maxTokens: null });
+      w({ exampleId: id, renderKeyId: KEY, tokenIds: new Int32Array(0), offsets: new Int32Array(0), roles: new Uint8Array(0), labelMask: new Uint8Array(0),
+        nTokens: nt, nLabel: Math.floor(nt / 2), truncated: false });
     });
     data[ds] = {
       ids,
@@ -81,7 +84,7 @@ describe('column histograms', () => {
       for (const bins of [1, 7, 30, 31]) {
         for (const datasetId of [...datasets(), undefined]) {
           const values = datasetId === undefined ? datasets().flatMap((d) => data[d].cols[column]) : data[datasetId].cols[column];
-          const q: HistogramQuery = { datasetId, column, bins, tokenizerId: 'tok' };
+          const q: HistogramQuery = { datasetId, column, bins, renderKeyId: KEY };
           expect(columnHistogram(db, q), `${column} bins ${bins} dataset ${datasetId}`).toEqual(direct(values, bins));
         }
       }
@@ -108,7 +111,7 @@ describe('column histograms', () => {
     const members = ids.filter((_, i) => i % 3 === 0);
     const add = db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)');
     for (const id of members) add.run(sub, id);
-    expect(columnHistogram(db, { datasetId: a, subsetId: sub, column: 'n_tokens', bins: 9, tokenizerId: 'tok' }))
+    expect(columnHistogram(db, { datasetId: a, subsetId: sub, column: 'n_tokens', bins: 9, renderKeyId: KEY }))
       .toEqual(direct(cols.n_tokens.filter((_, i) => i % 3 === 0), 9));
   });
 
@@ -127,10 +130,10 @@ describe('column histograms', () => {
       ['third | loss in [0.5,2], flat ≥ 2 (all datasets)', { column: 'third', bins: 9, filters: [{ column: 'loss', min: 0.5, max: 2 }, { column: 'flat', min: 2 }] },
         all.flatMap((d) => data[d].cols.third.filter((_, i) => keepIf(d, i, 'loss', 0.5, 2) && keepIf(d, i, 'flat', 2, Infinity)))],
       // a token count under a signal filter: examples joined with renders
-      ['n_tokens | loss ≤ 1.5', { datasetId: b, column: 'n_tokens', bins: 13, tokenizerId: 'tok', filters: [{ column: 'loss', max: 1.5 }] },
+      ['n_tokens | loss ≤ 1.5', { datasetId: b, column: 'n_tokens', bins: 13, renderKeyId: KEY, filters: [{ column: 'loss', max: 1.5 }] },
         data[b!].cols.n_tokens.filter((_, i) => keepIf(b!, i, 'loss', -Infinity, 1.5))],
       // a signal under a token-count filter
-      ['loss | n_tokens in [100,300]', { datasetId: a, column: 'loss', bins: 8, tokenizerId: 'tok', filters: [{ column: 'n_tokens', min: 100, max: 300 }] },
+      ['loss | n_tokens in [100,300]', { datasetId: a, column: 'loss', bins: 8, renderKeyId: KEY, filters: [{ column: 'n_tokens', min: 100, max: 300 }] },
         data[a!].cols.loss.filter((_, i) => keepIf(a!, i, 'n_tokens', 100, 300))],
     ];
     const saved = passChunk.ids;

@@ -4,10 +4,12 @@ import { openProjectDb, type Db } from '../../../main/engine/db/open';
 import { createDataset, exampleInserter, setDatasetRowCount } from '../../../main/engine/db/datasets';
 import { ensureSignalColumn, getExampleSignals, listSignalColumns, writeExampleSignal } from '../../../main/engine/db/signals';
 import { queryExamples } from '../../../main/engine/db/queryExamples';
-import { renderWriter } from '../../../main/engine/db/renders';
+import { renderKeyId, renderWriter } from '../../../main/engine/db/renders';
 import { tempDir } from './helpers';
 
 let db: Db;
+/** the render key the renders are stored under */
+let KEY = 0;
 let cleanup: () => void;
 let ids: number[];
 const WORDS = ['apple', 'banana', 'cherry', 'date', 'elderberry'];
@@ -29,9 +31,10 @@ beforeEach(() => {
   }
   writeExampleSignal(db, null, 'mean_loss', ids.slice(0, 20).map((id, i): [number, number | null] => [id, i === 3 || i === 7 ? null : i / 10]));
   const w = renderWriter(db);
+  KEY = renderKeyId(db, { tokenizerId: 'tok', templateHash: 'tpl', labelPolicy: 'assistant', maxTokens: null, renderer: 2 });
   ids.slice(0, 20).forEach((id, i) => w({
-    exampleId: id, tokenizerId: 'tok', tokenIds: new Int32Array(i + 1), offsets: new Int32Array(2 * (i + 1)), roles: new Uint8Array(i + 1),
-    labelMask: new Uint8Array(i + 1).fill(1), nTokens: i + 1, nLabel: i + 1, truncated: false, labelPolicy: 'assistant', maxTokens: null,
+    exampleId: id, renderKeyId: KEY, tokenIds: new Int32Array(i + 1), offsets: new Int32Array(2 * (i + 1)), roles: new Uint8Array(i + 1),
+    labelMask: new Uint8Array(i + 1).fill(1), nTokens: i + 1, nLabel: i + 1, truncated: false,
   }));
 });
 afterEach(() => cleanup());
@@ -82,7 +85,7 @@ describe('queryExamples', () => {
   });
 
   it('joins renders of the given tokenizer for token counts', () => {
-    const r = queryExamples(db, { tokenizerId: 'tok', sort: { column: 'n_tokens', dir: 'desc' }, filters: [{ column: 'n_label', min: 18 }], offset: 0, limit: 10 });
+    const r = queryExamples(db, { renderKeyId: KEY, sort: { column: 'n_tokens', dir: 'desc' }, filters: [{ column: 'n_label', min: 18 }], offset: 0, limit: 10 });
     expect(r.rows.map((x) => x.nTokens)).toEqual([20, 19, 18]);
   });
 
@@ -98,7 +101,7 @@ describe('queryExamples', () => {
     expect(cherries({}).rows.map((r) => r.rowIndex)).toEqual([2, 7, 12, 17]);
     expect(cherries({ filters: [{ column: 'n_chars', min: 29 }] }).rows.map((r) => r.rowIndex)).toEqual([12, 17]);
     expect(cherries({ filters: [{ column: 'mean_loss', max: 1.5 }] }).rows.map((r) => r.rowIndex)).toEqual([2, 12]);
-    expect(cherries({ tokenizerId: 'tok', filters: [{ column: 'n_tokens', max: 5 }] })).toMatchObject({ total: 1, rows: [{ rowIndex: 2, nTokens: 3 }] });
+    expect(cherries({ renderKeyId: KEY, filters: [{ column: 'n_tokens', max: 5 }] })).toMatchObject({ total: 1, rows: [{ rowIndex: 2, nTokens: 3 }] });
     expect(cherries({ offset: 3 }).rows.map((r) => r.rowIndex)).toEqual([17]);
     // FTS syntax in user input is inert
     expect(queryExamples(db, { text: 'apple OR "banana" NEAR(', offset: 0, limit: 100 }).total).toBe(0);
@@ -124,11 +127,11 @@ describe('queryExamples', () => {
     expect(page(0, 3, 'asc').total).toBe(20);
     // token-count sorts walk renders the same way; examples without a render for the tokenizer come last
     const byTokens = (datasetId: number, offset: number, dir: 'asc' | 'desc') =>
-      queryExamples(db, { datasetId, tokenizerId: 'tok', sort: { column: 'n_tokens', dir }, offset, limit: 3 }).rows.map((r) => r.nTokens);
+      queryExamples(db, { datasetId, renderKeyId: KEY, sort: { column: 'n_tokens', dir }, offset, limit: 3 }).rows.map((r) => r.nTokens);
     expect(byTokens(1, 0, 'desc')).toEqual([20, 19, 18]);
     expect(byTokens(1, 18, 'asc')).toEqual([19, 20]);
     expect(byTokens(2, 0, 'asc')).toEqual([null, null, null]);
-    expect(queryExamples(db, { datasetId: 2, tokenizerId: 'tok', sort: { column: 'n_label', dir: 'desc' }, offset: 3, limit: 3 }).rows.map((r) => r.id)).toEqual([ids[21], ids[20]]);
+    expect(queryExamples(db, { datasetId: 2, renderKeyId: KEY, sort: { column: 'n_label', dir: 'desc' }, offset: 3, limit: 3 }).rows.map((r) => r.id)).toEqual([ids[21], ids[20]]);
   });
 
   it('gives the same answers when a dataset\'s ids are not one range', () => {

@@ -14,7 +14,7 @@ import { parquetReadObjects } from 'hyparquet';
 import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { initBackend } from '../../../main/engine/compute/backend';
-import { blobToUint8, getRender } from '../../../main/engine/db';
+import { blobToInt32, blobToUint8, getRender, tokenMaskFor } from '../../../main/engine/db';
 import type { ApiInput, ApiName, ApiOutputs, Job } from '../../../preload/contract';
 
 const FIXTURE = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
@@ -143,8 +143,12 @@ describe('export bundle', () => {
     const spans = lines(join(out(), 'token_masks.spans.jsonl')).map((l) => JSON.parse(l));
     const masks = lines(join(out(), 'token_masks.jsonl')).map((l) => JSON.parse(l));
     expect(spans.map((s) => s.example_id)).toEqual(masks.map((m) => m.example_id));
-    for (const s of spans) {
+    // the render the masks were made on (the run scored at 256 tokens; the export renders at its own 512)
+    const keyId = JSON.parse(readFileSync(join(out(), 'manifest.json'), 'utf8')).artifacts.tokenMasks.render.renderKeyId as number;
+    for (const [k, s] of spans.entries()) {
       const d = await call(service, 'examples.get', { exampleId: s.example_id });
+      const render = getRender(service.current().db, s.example_id, keyId)!;
+      const tokens = Array.from(render.tokenIds, (_, t) => ({ start: render.offsets[2 * t]!, end: render.offsets[2 * t + 1]!, label: masks[k].labels[t] !== -100 }));
       expect(s.messages).not.toBeNull();
       // independent reading: find each content in the rendered text, mark the characters of label tokens
       let cursor = 0;
@@ -153,7 +157,7 @@ describe('export bundle', () => {
         expect(at, `message ${i}`).toBeGreaterThanOrEqual(0);
         cursor = at + m.content.length;
         const trained = new Array<boolean>(m.content.length).fill(false);
-        for (const t of d.tokens) {
+        for (const t of tokens) {
           if (!t.label) continue;
           for (let c = Math.max(t.start, at); c < Math.min(t.end, at + m.content.length); c++) trained[c - at] = true;
         }
@@ -205,10 +209,14 @@ describe('export bundle', () => {
     const masks = await call(service, 'layerMasks.list', {});
     expect(masks.find((m) => m.id === res.layerMaskId)!.tensors).toEqual(masks.find((m) => m.id === layerMaskId)!.tensors);
     expect(res.tokenMasks).toBe(14);
-    const tokId = JSON.parse(readFileSync(join(out(), 'manifest.json'), 'utf8')).model.tokenizer as string;
+    // stored under the render key they were drawn on, and they apply to that render (its tokens)
+    const keyId = JSON.parse(readFileSync(join(out(), 'manifest.json'), 'utf8')).artifacts.tokenMasks.render.renderKeyId as number;
     for (const id of members(subsetId) as number[]) {
-      const row = db.prepare('SELECT mask FROM token_masks WHERE name = ? AND example_id = ? AND tokenizer_id = ?').pluck().get(restored.name, id, tokId) as Buffer;
-      expect(Array.from(blobToUint8(row))).toEqual(Array.from(getRender(db, id, tokId)!.labelMask));
+      const render = getRender(db, id, keyId)!;
+      const row = db.prepare('SELECT mask, token_ids FROM token_masks WHERE name = ? AND example_id = ? AND render_key_id = ?').get(restored.name, id, keyId) as { mask: Buffer; token_ids: Buffer };
+      expect(Array.from(blobToUint8(row.mask))).toEqual(Array.from(render.labelMask));
+      expect(Array.from(blobToInt32(row.token_ids))).toEqual(Array.from(render.tokenIds));
+      expect(Array.from(tokenMaskFor(db, restored.name, render)!.mask)).toEqual(Array.from(render.labelMask));
     }
   });
 

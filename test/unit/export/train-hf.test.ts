@@ -230,7 +230,7 @@ describe.skipIf(!hasTorch)(`train_hf.py against Winnow’s training step${SKIP ?
     try {
       expect(one.hash, 'train_hf.py computes Winnow’s content hash of the base').toBe(m.hash);
       const data = loadTrainData(db, {
-        subsetId: cfg.subsetId, datasetId: cfg.datasetId, tokenizerId: m.tokenizer.id, modelId: cfg.modelId, policy: trainTokenPolicy(cfg),
+        subsetId: cfg.subsetId, datasetId: cfg.datasetId, renderKeyId: db.prepare('SELECT render_key_id FROM train_runs WHERE id = ?').pluck().get(runId) as number, modelId: cfg.modelId, policy: trainTokenPolicy(cfg),
         evalFraction: cfg.evalFraction, seed: cfg.seed,
       });
       // Winnow's split and data order, recomputed by train_hf.py from token_masks.jsonl

@@ -41,7 +41,7 @@ describe('forward signals', () => {
   it('token_loss/prob/entropy/rank and mean_loss match a direct float64 computation', () => {
     const ids = proj.db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id LIMIT 6').pluck().all(datasetId) as number[];
     for (const id of ids) {
-      const r = getRender(proj.db, id, model.tokenizer.id)!;
+      const r = getRender(proj.db, id, proj.renderKey(model.tokenizer))!;
       const logits = logitsOf((x) => forward(model.config, model.weights, x), r.tokenIds);
       const [loss, prob, ent, rank] = ['token_loss', 'token_prob', 'token_entropy', 'token_rank'].map((s) => stored(id, s));
       expect(loss!.length).toBe(r.nTokens);
@@ -76,7 +76,7 @@ describe('forward signals', () => {
     expect(cols).not.toContain('embedding');
     const ids = proj.db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id LIMIT 4').pluck().all(datasetId) as number[];
     for (const id of ids) {
-      const r = getRender(proj.db, id, model.tokenizer.id)!;
+      const r = getRender(proj.db, id, proj.renderKey(model.tokenizer))!;
       const hidden = tf.tidy(() => forwardWithHidden(model.config, model.weights, tf.tensor2d(Array.from(r.tokenIds), [1, r.nTokens], 'int32')).hidden);
       const h = (hidden.arraySync() as number[][][])[0]!;
       hidden.dispose();

@@ -53,7 +53,7 @@ beforeAll(async () => {
   names = model.tensors.map((t) => t.name);
   const fwd = (rec: Record<string, tf.Tensor>, x: tf.Tensor2D) => forward(model.config, rec, x);
   for (const id of ids) {
-    const r = getRender(proj.db, id, model.tokenizer.id)!;
+    const r = getRender(proj.db, id, proj.renderKey(model.tokenizer))!;
     const g = tf.grads(directLoss(fwd, model.config.vocabSize, r.tokenIds, r.labelMask, names))(names.map((n) => model.weights[n]!));
     grads.set(id, g.map((x) => Float64Array.from(x.dataSync())));
     tf.dispose(g);

@@ -117,7 +117,7 @@ describe('gradient signals', () => {
       const ids = proj.db.prepare('SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE e.dataset_id = ? AND r.n_label > 0').pluck().all(datasetId) as number[];
       expect(ids).toHaveLength(ROWS);
       for (const id of ids) {
-        const r = getRender(proj.db, id, model.tokenizer.id)!;
+        const r = getRender(proj.db, id, proj.renderKey(model.tokenizer))!;
         const grads = tf.grads(directLoss(r.tokenIds, r.labelMask, names, form))(xs);
         const blockSq = new Map<number, number>();
         grads.forEach((g, k) => {
@@ -173,7 +173,7 @@ describe('gradient signals', () => {
   it('the autodiff gradient agrees with finite differences on a few entries', () => {
     const names = Object.keys(model.weights);
     const id = proj.db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id LIMIT 1').pluck().get(datasetId) as number;
-    const r = getRender(proj.db, id, model.tokenizer.id)!;
+    const r = getRender(proj.db, id, proj.renderKey(model.tokenizer))!;
     const f = directLoss(r.tokenIds, r.labelMask, names);
     const k = names.indexOf('model.layers.2.mlp.down_proj.weight');
     const base = model.weights[names[k]!]!;

@@ -12,6 +12,7 @@ import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { runScoreJob, type ScoreParams } from '../../../main/engine/scoring/run';
 import { modelPath } from '../../../main/engine/api/models-registry';
+import { renderKeyId, renderKeyOf } from '../../../main/engine/db';
 import type { JobProgress } from '../../../main/engine/jobs/types';
 import type { ApiInput, ApiName, ApiOutputs, Job } from '../../../preload/contract';
 
@@ -54,6 +55,11 @@ export class TestProject {
   async importDataset(path: string): Promise<number> {
     const { jobId } = await this.call('datasets.import', { path });
     return Number((await this.finished(jobId)).stats.datasetId);
+  }
+
+  /** The render key id of `tok` with the default options (or `maxTokens`): what scoring at that length reads. */
+  renderKey(tok: { id: string; chatTemplate: string }, maxTokens = 512): number {
+    return renderKeyId(this.db, renderKeyOf(tok, { labelPolicy: 'assistant', maxTokens }));
   }
 
   async addModel(path: string): Promise<number> {

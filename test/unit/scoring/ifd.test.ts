@@ -56,7 +56,7 @@ describe('ifd', () => {
     await renderDataset(proj.db, datasetId, tok, DEFAULT_RENDER);
     const ids = proj.db.prepare('SELECT id FROM examples WHERE dataset_id = ?').pluck().all(datasetId) as number[];
     for (const id of ids) {
-      const r = getRender(proj.db, id, tok.id)!;
+      const r = getRender(proj.db, id, proj.renderKey(tok))!;
       before.set(id, r.tokenIds[answerSpan(r.roles)![0] - 1]!);
     }
     const counts = new Map<number, number>();
@@ -101,7 +101,7 @@ describe('ifd', () => {
     for (const [id, v] of ifd) {
       byRow.set(proj.db.prepare('SELECT row_index FROM examples WHERE id = ?').pluck().get(id) as number, v!);
       // direct: the answer's ids as rendered, scored after the whole prompt and after BOS alone
-      const r = getRender(proj.db, id, model.tokenizer.id)!;
+      const r = getRender(proj.db, id, proj.renderKey(model.tokenizer))!;
       const [s, e] = answerSpan(r.roles)!;
       const fwd = (x: Parameters<typeof forward>[2]) => forward(model.config, model.weights, x);
       const cond = logitsOf(fwd, r.tokenIds);

@@ -61,7 +61,7 @@ describe('second-model roles', () => {
     const ids = proj.db.prepare('SELECT id FROM examples WHERE dataset_id = ?').pluck().all(datasetId) as number[];
     let checked = 0;
     for (const id of ids) {
-      const r = getRender(proj.db, id, base.tokenizer.id)!;
+      const r = getRender(proj.db, id, proj.renderKey(base.tokenizer))!;
       const lb = losses(base, r.tokenIds);
       const lt = losses(tuned, r.tokenIds);
       const resp = Array.from(r.labelMask.keys()).filter((t) => t > 0 && r.labelMask[t] === 1);

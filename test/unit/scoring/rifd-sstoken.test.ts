@@ -175,7 +175,7 @@ describe('sstoken', () => {
     const ids = proj.db.prepare('SELECT id FROM examples WHERE dataset_id = ?').pluck().all(datasetId) as number[];
     let checked = 0;
     for (const id of ids) {
-      const r = getRender(proj.db, id, model.tokenizer.id)!;
+      const r = getRender(proj.db, id, proj.renderKey(model.tokenizer))!;
       const loss = (m: LoadedModel) => {
         const lg = logitsOf((x) => forward(m.config, m.weights, x), r.tokenIds);
         return Array.from(r.tokenIds, (tokId, t) => (t === 0 ? NaN : -logSoftmax64(lg[t - 1]!)[tokId]!));

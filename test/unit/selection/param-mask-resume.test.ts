@@ -57,14 +57,15 @@ describe('parameter-mask pass, in process', () => {
   let proj: TestProject;
   let modelId = 0;
   let datasetId = 0;
-  let tokenizerId = '';
+  /** the model's tokenizer (id and chat template): render keys are made from it */
+  let tok = { id: '', chatTemplate: '' };
 
   beforeAll(async () => {
     await initBackend();
     proj = new TestProject('pmresume');
     const dir = writeTinyModel(TINY_LLAMA, 33);
     const m = await loadModel(dir);
-    tokenizerId = m.tokenizer.id;
+    tok = { id: m.tokenizer.id, chatTemplate: m.tokenizer.chatTemplate };
     disposeModel(m);
     modelId = await proj.addModel(dir);
     datasetId = await proj.importDataset(gsm8kRows(proj.home, ROWS));
@@ -163,7 +164,8 @@ describe('parameter-mask pass, in process', () => {
     // a hand-edited token mask of one of the pass's examples changes what the resumed pass would differentiate
     const ids = proj.db.prepare(`SELECT value FROM job_state WHERE job_id = ? AND key = 'ids'`).pluck().get(cut.jobId) as Buffer;
     const first = ids.readInt32LE(0);
-    const n = proj.db.prepare('SELECT n_tokens FROM renders WHERE example_id = ? AND tokenizer_id = ?').pluck().get(first, tokenizerId) as number;
+    // drawn on the default render (512 tokens); it applies to the pass's render at 256, a prefix of the same tokens
+    const n = proj.db.prepare('SELECT n_tokens FROM renders WHERE example_id = ? AND render_key_id = ?').pluck().get(first, proj.renderKey(tok)) as number;
     await proj.call('tokenMasks.save', { exampleId: first, modelId, mask: Array.from({ length: n }, (_, t) => (t > 0 && t % 2 === 0 ? 1 : 0)) });
     await proj.call('jobs.resume', { jobId: cut.jobId });
     await proj.service.whenIdle();
@@ -185,12 +187,12 @@ describe('parameter-mask pass, in process', () => {
       held = await runMask({ ...rule, name: 'held out', modelId, datasetId, evalFraction: FRACTION, evalSeed: SEED });
       expect(held.status, held.error?.message).toBe('done');
       // the split training makes (after the job above rendered the rows with the same max tokens)
-      evalIds = loadTrainData(proj.db, { subsetId: null, datasetId, tokenizerId, modelId, policy: { kind: 'response' }, evalFraction: FRACTION, seed: SEED }).eval.map((e) => e.exampleId);
+      evalIds = loadTrainData(proj.db, { subsetId: null, datasetId, renderKeyId: proj.renderKey(tok, 256), modelId, policy: { kind: 'response' }, evalFraction: FRACTION, seed: SEED }).eval.map((e) => e.exampleId);
     });
 
     it('the held-out rows are training’s eval rows and none of them is in the pass', async () => {
       // the rows training can use: rendered within max tokens with an answer token (one GSM8K row's answer falls past 256)
-      const rendered = proj.db.prepare('SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE e.dataset_id = ? AND r.tokenizer_id = ? AND r.n_label > 0 ORDER BY r.example_id').pluck().all(datasetId, tokenizerId) as number[];
+      const rendered = proj.db.prepare('SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE e.dataset_id = ? AND r.render_key_id = ? AND r.n_label > 0 ORDER BY r.example_id').pluck().all(datasetId, proj.renderKey(tok, 256)) as number[];
       expect(evalIds.length).toBe(Math.round(FRACTION * rendered.length));
       const mask = await proj.call('paramMasks.get', { maskId: Number(held.stats.maskId) });
       expect(mask.provenance.evalSplit).toEqual({ fraction: FRACTION, seed: SEED, heldOut: evalIds.length });
@@ -267,8 +269,10 @@ describe('parameter-mask pass, SIGKILLed', () => {
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     const meta = stateMeta(db, jobId);
     expect(db.prepare('SELECT COUNT(*) FROM param_masks').pluck().get()).toBe(0);
-    // every row with an answer token within max tokens is in the pass (`examples` covers them all)
-    const usable = db.prepare('SELECT COUNT(*) FROM renders r JOIN examples e ON e.id = r.example_id WHERE e.dataset_id = ? AND r.n_label > 0').pluck().get(datasetId) as number;
+    // every row with an answer token within max tokens is in the pass (`examples` covers them all): the renders of its
+    // render key (256 tokens, the request's default), not those the import made at 512
+    const usable = db.prepare(`SELECT COUNT(*) FROM renders r JOIN examples e ON e.id = r.example_id JOIN render_keys k ON k.id = r.render_key_id
+      WHERE e.dataset_id = ? AND r.n_label > 0 AND k.max_tokens = 256`).pluck().get(datasetId) as number;
     db.close();
     expect(meta.total).toBe(usable);
     expect(meta.cursor).toBeGreaterThanOrEqual(1);

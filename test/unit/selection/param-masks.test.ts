@@ -164,7 +164,7 @@ describe('paramMasks.compute on a tiny Llama', () => {
     await proj.finished(warm.jobId);
     const ids = proj.db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(datasetId) as number[];
     for (const id of ids) {
-      const r = getRender(proj.db, id, model.tokenizer.id)!;
+      const r = getRender(proj.db, id, proj.renderKey(model.tokenizer))!;
       const T = Math.min(r.tokenIds.length, 256);
       const tokens = Array.from(r.tokenIds.subarray(0, T));
       const w = Array.from(r.labelMask.subarray(1, T), (m): number => (m ? 1 : 0));

@@ -43,11 +43,12 @@ describe('token policy top_percent by sstoken', () => {
     const runId = await proj.score({ modelId, datasetId, historyModelId: hisId, signals: ['sstoken'], batchSize: 2 });
 
     const cfg = TrainConfigSchema.parse({ modelId, subsetId: null, datasetId, layers: 'last:1', steps: 2, batchSize: 2, tokenPolicy: 'top_percent', tokenSignal: 'sstoken', tokenPercent: 50, evalFraction: 0 });
-    const tokenizerId = (await loadModel(dir)).tokenizer.id;
-    const data = loadTrainData(proj.db, { subsetId: null, datasetId, tokenizerId, modelId, policy: trainTokenPolicy(cfg), evalFraction: 0, seed: 0 });
+    // the run's render key: the scored rows at the train run's max tokens would be another key; here both are 512
+    const renderKeyId = proj.renderKey((await loadModel(dir)).tokenizer);
+    const data = loadTrainData(proj.db, { subsetId: null, datasetId, renderKeyId, modelId, policy: trainTokenPolicy(cfg), evalFraction: 0, seed: 0 });
     expect(data.train).toHaveLength(ROWS.length);
     for (const ex of data.train) {
-      const r = getRender(proj.db, ex.exampleId, tokenizerId)!;
+      const r = getRender(proj.db, ex.exampleId, renderKeyId)!;
       const v = blobToFloat32(proj.db.prepare(`SELECT "values" FROM token_scores WHERE run_id = ? AND example_id = ? AND signal = 'sstoken'`).pluck().get(runId, ex.exampleId) as Buffer);
       const response = [...r.labelMask.keys()].filter((t) => t > 0 && r.labelMask[t] === 1);
       expect(response.length).toBeGreaterThan(4);

@@ -33,7 +33,9 @@ export function DataScreen() {
                 <th>Name</th>
                 <th>Format</th>
                 <th className="num">Rows</th>
-                <th className="num">Render errors</th>
+                <th className="num" title="Rows the active model cannot render at its default options (assistant turns learned, 512 tokens). Jobs that render with other options (a training run's max tokens) keep their own renders and do not change this count.">
+                  Render errors
+                </th>
                 <th className="num">Skipped</th>
                 <th>Source</th>
                 <th />

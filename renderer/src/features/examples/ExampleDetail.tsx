@@ -68,7 +68,7 @@ export function ExampleDetailPanel({ exampleId, tokenSignal, onTokenSignal, onCl
       </div>
       <ErrorText error={error} testId="detail-error" />
       {!detail && !error && <p className="muted detail-loading">Rendering the example with the model’s chat template…</p>}
-      {detail && <DetailBody key={`${detail.id}:${detail.tokenizerId}`} detail={detail} modelId={modelId} tokenSignal={tokenSignal} onTokenSignal={onTokenSignal} />}
+      {detail && <DetailBody key={`${detail.id}:${detail.render.renderKeyId}`} detail={detail} modelId={modelId} tokenSignal={tokenSignal} onTokenSignal={onTokenSignal} />}
     </aside>
   );
 }
@@ -130,8 +130,9 @@ function DetailBody({
           </span>
           {nLabel === 0 && detail.tokens.length > 0 && ' — no trainable tokens: this row teaches nothing'}
         </span>
-        <span>
-          <span className="muted">Tokenizer</span> {detail.tokenizerId}
+        <span data-testid="detail-render" data-render-key={detail.render.renderKeyId} data-max-tokens={detail.render.maxTokens ?? ''}>
+          <span className="muted">Render</span> {detail.render.description}
+          {detail.render.scoreRunIds.length > 0 && ` · token scores of run ${detail.render.scoreRunIds.map((r) => `#${r}`).join(', ')}`}
         </span>
       </div>
       <div className="legend-row">

@@ -1,6 +1,7 @@
 /**
  * Editing one example's label mask: click or drag across tokens to toggle them, or apply a token policy (keep the
- * top k% of response tokens by a token signal); save stores it as the named mask ("edited") for this tokenizer.
+ * top k% of response tokens by a token signal); save stores it as the named mask ("edited") of the render shown (its
+ * render key), so it stays bound to these tokens whatever other jobs render.
  */
 import { useEffect, useState } from 'react';
 import type { ApiError, ExampleDetail } from '../../../../preload/contract';
@@ -29,7 +30,8 @@ export interface MaskEdit {
 export function useMaskEdit(detail: ExampleDetail, modelId: number | null): MaskEdit {
   const { client } = useApp();
   const template = detail.tokens.map((t) => (t.label ? 1 : 0));
-  const saved = useCall('tokenMasks.get', { exampleId: detail.id, modelId: modelId ?? undefined, name: EDITED_MASK });
+  const renderKeyId = detail.render.renderKeyId;
+  const saved = useCall('tokenMasks.get', { exampleId: detail.id, modelId: modelId ?? undefined, name: EDITED_MASK, renderKeyId });
   const savedMask = saved.data && saved.data.exampleId === detail.id && saved.data.mask.length === template.length ? saved.data.mask : null;
   const [mask, setMask] = useState<number[] | null>(null);
   const [policy, setPolicy] = useState<string | null>(null);
@@ -40,7 +42,7 @@ export function useMaskEdit(detail: ExampleDetail, modelId: number | null): Mask
     setMask(null);
     setSavedNow(null);
     setPolicy(null);
-  }, [detail.id, detail.tokenizerId]);
+  }, [detail.id, renderKeyId]);
   const base = savedNow ?? savedMask;
   const current = mask ?? base ?? template;
   const reference = base ?? template;
@@ -67,6 +69,7 @@ export function useMaskEdit(detail: ExampleDetail, modelId: number | null): Mask
         modelId: modelId ?? undefined,
         name: EDITED_MASK,
         mask: current,
+        renderKeyId,
         provenance: policy ? { policy } : { edit: 'by hand' },
       });
       setSaving(false);

@@ -141,14 +141,21 @@ export interface ModelInfo {
 
 /** A model snapshot in the Hugging Face hub cache; `repo@refs[0]` (or `repo@commit`) adds it */
 export interface CachedModelInfo {
+  /** `org/name` */
   repo: string;
+  /** refs pointing at this snapshot (`main`, tags); empty for a snapshot no ref names */
   refs: string[];
   commit: string;
   dir: string;
+  /** bytes of the blobs the snapshot links to (each counted once) */
   bytes: number;
+  /** config.json's model_type, or null when there is none */
   architecture: string | null;
+  /** config.json's architectures[0] (e.g. LlamaForCausalLM) */
   className: string | null;
+  /** Winnow can load it: a supported model_type, safetensors weights and a tokenizer.json, all present */
   runnable: boolean;
+  /** with runnable false: why */
   reason?: string;
 }
 

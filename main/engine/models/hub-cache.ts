@@ -10,6 +10,7 @@
 import { existsSync, lstatSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { CachedModelInfo } from '../../../preload/contract';
 import { WinnowError } from '../util/errors';
 import { SUPPORTED_MODEL_TYPES } from './config';
 
@@ -142,24 +143,8 @@ export function resolveModelSource(spec: string, cache = hubCacheDir()): { dir: 
   return { dir, name: id.explicit ? `${id.repo}@${id.revision}` : id.repo, hub: { repo: id.repo, revision: id.revision, commit } };
 }
 
-export interface CachedModel {
-  /** `org/name` */
-  repo: string;
-  /** refs pointing at this snapshot (`main`, tags); empty for a snapshot no ref names */
-  refs: string[];
-  commit: string;
-  dir: string;
-  /** bytes of the blobs the snapshot links to (each counted once) */
-  bytes: number;
-  /** config.json's model_type, or null when there is none */
-  architecture: string | null;
-  /** config.json's architectures[0] (e.g. LlamaForCausalLM) */
-  className: string | null;
-  /** Winnow can load it: a supported model_type, safetensors weights and a tokenizer.json, all present */
-  runnable: boolean;
-  /** with runnable false: why */
-  reason?: string;
-}
+/** A model snapshot in the hub cache (the contract's CachedModelInfo, which documents each field). */
+export type CachedModel = CachedModelInfo;
 
 /** Every model snapshot in the hub cache, newest refs first per repo; nothing is opened beyond config.json. */
 export function listCachedModels(cache = hubCacheDir()): CachedModel[] {

@@ -4,14 +4,13 @@
  * process over the TypeScript sources, as a user runs it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { loadTokenizer } from '../../../main/engine/models/tokenizer';
 import { writeRealFolder } from '../models/real-shapes';
+import { runWinnow } from './run-winnow';
 
-const ROOT = resolve(__dirname, '../../..');
 const TEXTS = [
   'Once upon a time a small fox found a red ball in the garden.',
   'The sea was calm, and the boat moved slowly towards the island.',
@@ -23,17 +22,8 @@ const CHATS = [
 ];
 let tmp: string;
 
-function winnow(args: string[]): { status: number | null; stderr: string; json: Record<string, unknown> } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'main/cli/index.ts'), ...args], {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, WINNOW_HOME: join(tmp, 'home') }, timeout: 300_000,
-  });
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
-  } catch {
-    // not JSON: the assertions say so
-  }
-  return { status: r.status, stderr: r.stderr, json };
+function winnow(args: string[]) {
+  return runWinnow(join(tmp, 'home'), args);
 }
 
 beforeAll(() => {

@@ -5,13 +5,13 @@
  * (`org___name/<config>/<version>/<hash>/name-train.arrow`), and hub dataset snapshots (links into blobs/) listed by
  * split. Imported with exact counts and rendered.
  */
-import { afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { Int64, List, Struct, Field, Table, Utf8, tableToIPC, vectorFromArray, type DataType } from 'apache-arrow';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { openProjectDb, type Db } from '../../../main/engine/db/open';
+import type { Db } from '../../../main/engine/db/open';
 import { getExampleByRow } from '../../../main/engine/db/datasets';
 import { importDataset } from '../../../main/engine/data/import';
 import { previewImport } from '../../../main/engine/data/preview';
@@ -19,7 +19,7 @@ import { renderExample } from '../../../main/engine/data/render';
 import { listCachedDatasets, splitOf } from '../../../main/engine/models/hub-cache';
 import type { WinnowTokenizer } from '../../../main/engine/models/types';
 import { dbSnapshot, withinTime } from '../fuzz/fuzz';
-import { storiesTokenizer, tempDir } from './helpers';
+import { projectPerTest, storiesTokenizer } from './helpers';
 
 let tok: WinnowTokenizer;
 beforeAll(async () => {
@@ -27,14 +27,10 @@ beforeAll(async () => {
 });
 let db: Db;
 let dir: string;
-let cleanup: (() => void) | undefined;
+const newProject = projectPerTest('winnow-arrow-');
 function setup() {
-  const t = tempDir('winnow-arrow-');
-  dir = t.dir;
-  db = openProjectDb(join(dir, 'p.winnow'));
-  cleanup = () => { db.close(); t.cleanup(); };
+  ({ db, dir } = newProject());
 }
-afterEach(() => { cleanup?.(); cleanup = undefined; });
 
 const MESSAGES = new List(new Field('item', new Struct([new Field('content', new Utf8(), true), new Field('role', new Utf8(), true)]), true));
 type Col = { name: string; type: DataType; values: unknown[] };

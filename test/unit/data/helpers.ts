@@ -1,9 +1,11 @@
+import { afterEach } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import type { ChatMessage, WinnowTokenizer } from '../../../main/engine/models/types';
 import { loadTokenizer } from '../../../main/engine/models/tokenizer';
+import { openProjectDb, type Db } from '../../../main/engine/db/open';
 
 export const FIXTURES = resolve(__dirname, '../../fixtures/data');
 export const fixture = (name: string) => join(FIXTURES, name);
@@ -12,6 +14,22 @@ export const STORIES_DIR = resolve(__dirname, '../../../resources/models/stories
 export function tempDir(prefix = 'winnow-data-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A fresh project (`p.winnow` in a temp dir named by `prefix`) each time the returned function is called in a test;
+ * the afterEach registered here closes and removes the last one. `close` replaces closing the db opened here, for a
+ * file whose tests may reopen it (then it closes the one open at the end).
+ */
+export function projectPerTest(prefix: string, close?: () => void): () => { db: Db; dir: string } {
+  let cleanup: (() => void) | undefined;
+  afterEach(() => { cleanup?.(); cleanup = undefined; });
+  return () => {
+    const t = tempDir(prefix);
+    const db = openProjectDb(join(t.dir, 'p.winnow'));
+    cleanup = () => { if (close) close(); else db.close(); t.cleanup(); };
+    return { db, dir: t.dir };
+  };
 }
 
 /** The bundled demo model's real tokenizer (llama2.c tok512 converted to tokenizer.json). */

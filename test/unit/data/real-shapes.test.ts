@@ -4,7 +4,7 @@
  * every row it should and name the ones it skips, and does the demo model's chat template give the right roles and
  * label mask? Failures must name file, line and field, and leave the project as it was.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { statSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -23,7 +23,7 @@ import { dbSnapshot } from '../fuzz/fuzz';
 import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import type { ApiInput, ApiName, ApiOutputs } from '../../../preload/contract';
-import { fixture, maskedText, STORIES_DIR, storiesTokenizer, tempDir } from './helpers';
+import { fixture, maskedText, STORIES_DIR, projectPerTest, storiesTokenizer } from './helpers';
 
 let tok: WinnowTokenizer;
 let eos: string;
@@ -34,14 +34,11 @@ beforeAll(async () => {
 
 let db: Db;
 let dir: string;
-let cleanup: (() => void) | undefined;
+// a test reopens the db: the one open at the end is closed
+const newProject = projectPerTest('winnow-shapes-', () => db.close());
 function setup() {
-  const t = tempDir('winnow-shapes-');
-  dir = t.dir;
-  db = openProjectDb(join(dir, 'p.winnow'));
-  cleanup = () => { db.close(); t.cleanup(); };
+  ({ db, dir } = newProject());
 }
-afterEach(() => { cleanup?.(); cleanup = undefined; });
 
 function write(name: string, body: string | Uint8Array | ArrayBuffer): string {
   const p = join(dir, name);

@@ -4,11 +4,11 @@
  * (self-instruct), bare-string JSONL, classification records (SST-2/GLUE TSV with and without a header), a JSON object
  * holding several lists. Each is imported with exact counts and checked as the demo model renders it.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { openProjectDb, type Db } from '../../../main/engine/db/open';
+import type { Db } from '../../../main/engine/db/open';
 import { getExampleByRow, listDatasets } from '../../../main/engine/db/datasets';
 import { importDataset, type ImportOptions } from '../../../main/engine/data/import';
 import { previewImport } from '../../../main/engine/data/preview';
@@ -16,7 +16,7 @@ import { detectFormat, toMessages, type Mapping } from '../../../main/engine/dat
 import { renderExample } from '../../../main/engine/data/render';
 import type { WinnowTokenizer } from '../../../main/engine/models/types';
 import { dbSnapshot } from '../fuzz/fuzz';
-import { storiesTokenizer, tempDir } from './helpers';
+import { projectPerTest, storiesTokenizer } from './helpers';
 
 let tok: WinnowTokenizer;
 beforeAll(async () => {
@@ -25,14 +25,10 @@ beforeAll(async () => {
 
 let db: Db;
 let dir: string;
-let cleanup: (() => void) | undefined;
+const newProject = projectPerTest('winnow-detect-');
 function setup() {
-  const t = tempDir('winnow-detect-');
-  dir = t.dir;
-  db = openProjectDb(join(dir, 'p.winnow'));
-  cleanup = () => { db.close(); t.cleanup(); };
+  ({ db, dir } = newProject());
 }
-afterEach(() => { cleanup?.(); cleanup = undefined; });
 
 function write(name: string, body: string): string {
   const p = join(dir, name);

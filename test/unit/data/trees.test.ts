@@ -4,18 +4,18 @@
  * tree export (`*.trees.jsonl`: message_tree_id, tree_state, prompt with replies). Each policy and filter gives exact
  * conversations; the preview counts what each policy makes.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { openProjectDb, type Db } from '../../../main/engine/db/open';
+import type { Db } from '../../../main/engine/db/open';
 import { getExampleByRow } from '../../../main/engine/db/datasets';
 import { importDataset } from '../../../main/engine/data/import';
 import { previewImport } from '../../../main/engine/data/preview';
 import { renderExample } from '../../../main/engine/data/render';
 import type { Mapping } from '../../../main/engine/data/formats';
 import type { WinnowTokenizer } from '../../../main/engine/models/types';
-import { storiesTokenizer, tempDir } from './helpers';
+import { projectPerTest, storiesTokenizer } from './helpers';
 
 let tok: WinnowTokenizer;
 beforeAll(async () => {
@@ -23,14 +23,10 @@ beforeAll(async () => {
 });
 let db: Db;
 let dir: string;
-let cleanup: (() => void) | undefined;
+const newProject = projectPerTest('winnow-trees-');
 function setup() {
-  const t = tempDir('winnow-trees-');
-  dir = t.dir;
-  db = openProjectDb(join(dir, 'p.winnow'));
-  cleanup = () => { db.close(); t.cleanup(); };
+  ({ db, dir } = newProject());
 }
-afterEach(() => { cleanup?.(); cleanup = undefined; });
 
 interface M { id: string; parent: string | null; role: 'prompter' | 'assistant'; text: string; rank: number | null; lang: string; tree: string; deleted?: boolean; synthetic?: boolean; reviews?: number }
 // tree A (en): p1 → a1 (rank 1, a leaf), a2 (rank 0) → p2 → a4 (rank 0), a5 (rank 1, synthetic); a3 deleted

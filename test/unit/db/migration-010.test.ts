@@ -1,23 +1,14 @@
 /** Migration 010 (render keys): a project from before it keeps every render, error, score run and mask readable. */
-import { afterEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { openProjectDb, type Db } from '../../../main/engine/db/open';
+import { describe, expect, it } from 'vitest';
+import type { Db } from '../../../main/engine/db/open';
 import { migrate } from '../../../main/engine/db/migrate';
 import {
   RENDERER_VERSION, findRenderKeyId, getRender, getRenderKey, listRenderErrors, renderKeyId, tokenMaskFor,
 } from '../../../main/engine/db/renders';
 import { blobToInt32, toBlob } from '../../../main/engine/db/blobs';
-import { tempDir } from './helpers';
+import { unmigratedProjectPerTest } from './helpers';
 
-let cleanup: () => void = () => {};
-afterEach(() => cleanup());
-
-function fresh(): Db {
-  const t = tempDir();
-  const db = openProjectDb(join(t.dir, 'project.winnow'), { migrate: false });
-  cleanup = () => { db.close(); t.cleanup(); };
-  return db;
-}
+const fresh = unmigratedProjectPerTest();
 
 const ids = (n: number, base: number) => Int32Array.from({ length: n }, (_, i) => base + i);
 

@@ -3,21 +3,12 @@
  * migrations.test.ts: apply up to N-1, insert data, apply N, then check the schema it adds and that the data
  * survived (and that what it adds enforces what it says: foreign keys, uniqueness, cascades).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { openProjectDb, type Db } from '../../../main/engine/db/open';
+import { describe, expect, it } from 'vitest';
+import type { Db } from '../../../main/engine/db/open';
 import { migrate } from '../../../main/engine/db/migrate';
-import { tempDir } from './helpers';
+import { unmigratedProjectPerTest } from './helpers';
 
-let cleanup: () => void = () => {};
-afterEach(() => cleanup());
-
-function fresh(): Db {
-  const t = tempDir();
-  const db = openProjectDb(join(t.dir, 'project.winnow'), { migrate: false });
-  cleanup = () => { db.close(); t.cleanup(); };
-  return db;
-}
+const fresh = unmigratedProjectPerTest();
 
 const columns = (db: Db, table: string) => db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[];
 const indexes = (db: Db, table: string) => db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name NOT LIKE 'sqlite_%' ORDER BY name`).pluck().all(table) as string[];

@@ -4,13 +4,12 @@
  * row's duplicate columns (with their size and rank companions) next to the other signals.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { GSM8K_50, STORIES } from './helpers';
+import { runWinnow } from '../cli/run-winnow';
 
-const ROOT = resolve(__dirname, '../../..');
 let tmp: string;
 
 beforeAll(() => {
@@ -18,17 +17,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function winnow(args: string[]): { status: number | null; stderr: string; json: Record<string, unknown> } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'main/cli/index.ts'), ...args], {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, WINNOW_HOME: join(tmp, 'home') }, timeout: 300_000,
-  });
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
-  } catch {
-    // not JSON: the assertions say so
-  }
-  return { status: r.status, stderr: r.stderr, json };
+function winnow(args: string[]) {
+  return runWinnow(join(tmp, 'home'), args);
 }
 
 describe('winnow score, text signals', () => {

@@ -4,30 +4,20 @@
  * changed tensors plus winnow_delta.json, and param_mask.safetensors (uint8, one tensor per opened tensor).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { initBackend } from '../../../main/engine/compute/backend';
 import { disposeModel, loadModel } from '../../../main/engine/models/model';
 import { readCheckpoint, readSafetensorsHeader } from '../../../main/engine/models/safetensors';
+import { ROOT, runWinnow } from '../cli/run-winnow';
 
-const ROOT = resolve(__dirname, '../../..');
 const MODEL = join(ROOT, 'resources/models/stories260K');
 const GSM = join(ROOT, 'test/fixtures/data/gsm8k-50.jsonl');
 let tmp = '';
 
 function winnow(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'main/cli/index.ts'), ...args], {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, WINNOW_HOME: join(tmp, 'home') }, timeout: 300_000,
-  });
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
-  } catch {
-    // not JSON: the assertions say so
-  }
-  return { status: r.status, stderr: r.stderr, json };
+  return runWinnow(join(tmp, 'home'), args);
 }
 
 /** U8 tensors of a safetensors file, read here from its header and bytes */

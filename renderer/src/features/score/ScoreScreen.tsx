@@ -29,6 +29,31 @@ const FIM_LOSS = [
   ['mean', 'mean response NLL (Σ_t ℓ_t / T)'],
 ] as const;
 
+/** A second model the chosen signals need (reference or history): "choose…" until one is picked. */
+function OtherModelSelect(props: {
+  label: string;
+  title: string;
+  testId: string;
+  models: readonly { id: number; name: string }[];
+  value: number | null;
+  onChange: (id: number | null) => void;
+}) {
+  const { label, title, testId, models, value, onChange } = props;
+  return (
+    <label className="field" title={title}>
+      <span>{label}</span>
+      <select data-testid={testId} value={value ?? ''} onChange={(e) => onChange(e.target.value ? Number(e.target.value) : null)}>
+        <option value="">choose…</option>
+        {models.map((m) => (
+          <option key={m.id} value={m.id}>
+            {m.name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 export function ScoreScreen() {
   const { client, project, datasetId, setDatasetId } = useApp();
   const jobs = useJobs();
@@ -131,30 +156,24 @@ export function ScoreScreen() {
             </select>
           </label>
           {needsRef && (
-            <label className="field" title="excess_loss = ℓ^θ − ℓ^ref and learnability take the LATER model as the reference: e.g. the model tuned from the scored one">
-              <span>Reference model (later, e.g. tuned)</span>
-              <select data-testid="score-ref-model" value={refModelId ?? ''} onChange={(e) => setRefModelId(e.target.value ? Number(e.target.value) : null)}>
-                <option value="">choose…</option>
-                {models.map((m) => (
-                  <option key={m.id} value={m.id}>
-                    {m.name}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <OtherModelSelect
+              label="Reference model (later, e.g. tuned)"
+              title="excess_loss = ℓ^θ − ℓ^ref and learnability take the LATER model as the reference: e.g. the model tuned from the scored one"
+              testId="score-ref-model"
+              models={models}
+              value={refModelId}
+              onChange={setRefModelId}
+            />
           )}
           {needsHistory && (
-            <label className="field" title="sstoken's REL = ℓ^his − ℓ^θ takes the EARLIER model as its history: e.g. the base the scored model was tuned from">
-              <span>History model (earlier, e.g. base)</span>
-              <select data-testid="score-history-model" value={historyModelId ?? ''} onChange={(e) => setHistoryModelId(e.target.value ? Number(e.target.value) : null)}>
-                <option value="">choose…</option>
-                {models.map((m) => (
-                  <option key={m.id} value={m.id}>
-                    {m.name}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <OtherModelSelect
+              label="History model (earlier, e.g. base)"
+              title="sstoken's REL = ℓ^his − ℓ^θ takes the EARLIER model as its history: e.g. the base the scored model was tuned from"
+              testId="score-history-model"
+              models={models}
+              value={historyModelId}
+              onChange={setHistoryModelId}
+            />
           )}
           <label className="field narrow">
             <span>Batch size</span>

@@ -39,18 +39,27 @@ test('skipped records are listed with their line and reason', async ({ page }) =
   await page.screenshot({ path: join(SHOTS, 'import-skips.png'), fullPage: true });
 });
 
-test('an OpenAssistant message tree previews as text, saying why', async ({ page }) => {
+test('an OpenAssistant message tree previews as conversations, with how many each policy gives, and imports', async ({ page }) => {
   const file = join(mkdtempSync(join(tmpdir(), 'winnow-e2e-')), 'oasst1.jsonl');
+  // one tree: a prompt with two ranked replies, the better one answered again by the prompter
   writeFileSync(file, [
-    { message_id: 'm1', parent_id: null, text: 'What is a monad?', role: 'prompter', lang: 'en', message_tree_id: 'm1' },
-    { message_id: 'm2', parent_id: 'm1', text: 'A monoid of endofunctors.', role: 'assistant', lang: 'en', message_tree_id: 'm1' },
+    { message_id: 'm1', parent_id: null, text: 'What is a monad?', role: 'prompter', lang: 'en', message_tree_id: 'm1', rank: null },
+    { message_id: 'm2', parent_id: 'm1', text: 'A monoid in the category of endofunctors.', role: 'assistant', lang: 'en', message_tree_id: 'm1', rank: 0 },
+    { message_id: 'm3', parent_id: 'm1', text: 'A burrito.', role: 'assistant', lang: 'en', message_tree_id: 'm1', rank: 1 },
   ].map((r) => JSON.stringify(r)).join('\n'));
   await page.goto(server.url);
   await page.getByTestId('import-path').fill(file);
   await page.getByTestId('import-preview-button').click();
   const preview = page.getByTestId('import-preview');
-  await expect(preview).toHaveAttribute('data-format', 'text');
-  await expect(preview.getByTestId('mapping-check')).toBeVisible();
-  await expect(preview.getByTestId('mapping-note')).toContainText('OpenAssistant message tree');
-  await page.screenshot({ path: join(SHOTS, 'import-guess-note.png'), fullPage: true });
+  await expect(preview).toHaveAttribute('data-format', 'messages');
+  const policy = preview.getByTestId('mapping-tree-policy');
+  // top-1 keeps the best-ranked path of the tree; every path to a leaf gives one conversation per reply
+  await expect(policy.locator('option[value="top1"]')).toContainText(': 1');
+  await expect(policy.locator('option[value="all_paths"]')).toContainText(': 2');
+  await expect(preview.getByTestId('preview-row').first()).toContainText('A monoid in the category of endofunctors.');
+  await page.screenshot({ path: join(SHOTS, 'import-tree-preview.png'), fullPage: true });
+  await policy.selectOption('all_paths');
+  await page.getByTestId('import-submit').click();
+  const row = page.locator('[data-testid="dataset-row"]', { hasText: 'oasst1.jsonl' });
+  await expect(row.getByTestId('dataset-rows')).toHaveText('2');
 });

@@ -74,7 +74,13 @@ export function ImportPreview({
         )}
         {(preview.confidence < 1 || (preview.guessed && !edited) || (preview.certainty !== 'high' && !edited)) && (
           <span className="warn-text" data-testid="mapping-check">
-            Check the mapping{preview.guessed && !edited ? ': it is a guess from the field names' : ': not every record fits it'}.
+            Check the mapping
+            {edited || (!preview.guessed && preview.certainty === 'high')
+              ? ': not every record fits it'
+              : preview.guessed
+                ? ': it is a guess from the field names'
+                : `: it is a guess (${preview.certainty} certainty)`}
+            .
           </span>
         )}
         {preview.guessed && !edited && preview.note && (

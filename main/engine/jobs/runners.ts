@@ -9,6 +9,7 @@ import { runClusterJob } from '../selection/clusters';
 import { runUmapJob } from '../selection/umap';
 import { runSelectJob } from '../selection/subsets';
 import { runParamMaskJob } from '../selection/param-masks-job';
+import { getBackendInfo } from '../compute/backend';
 
 const RUNNERS: Record<JobKind, JobRunner> = {
   import: runImportJob,
@@ -30,7 +31,10 @@ export function runJob(kind: JobKind, ctx: JobContext): Promise<JobOutcome> {
 /** Runs jobs in the calling thread (CLI, tests): same runners, no worker. */
 export class InProcessExecutor {
   private cancelled = false;
-  backend: import('../../../preload/contract').BackendInfo | null = null;
+  /** the backend this process started (initBackend), so memory checks use its limits, not wasm's */
+  get backend(): import('../../../preload/contract').BackendInfo | null {
+    return getBackendInfo();
+  }
   async run(
     spec: { jobId: string; kind: JobKind; dbPath: string; projectDir: string; params: Record<string, unknown> },
     onProgress: (p: import('./types').JobProgress) => void,

@@ -98,6 +98,11 @@ export function largestActivation(cfg: ModelConfig, batch: number, seqLen: numbe
   return cands.reduce((a, b) => (b.bytes > a.bytes ? b : a));
 }
 
+/** bytes of the largest 2-D weight a product uses: the output head (or tied embedding), or an MLP matrix */
+function largestWeightBytes(cfg: ModelConfig): number {
+  return 4 * cfg.hiddenSize * Math.max(cfg.vocabSize, cfg.intermediateSize, 3 * cfg.hiddenSize);
+}
+
 export interface FitCheck extends MemoryEstimate {
   /** wasm: transposed + packed copies of frozen weights, and the heap's training high-water overhead */
   backendExtraBytes: number;
@@ -151,16 +156,27 @@ export function checkFits(
   }
   if (opts.backend === 'wasm') {
     limit = Math.min(limit, WASM_HEAP_BYTES);
-    // frozen weights get a transposed copy, which XNNPACK packs once more, while tensors + copies stay under the
-    // copy ceiling (past it the uncached path runs); trainable weights get only per-call copies
+    // frozen weights get a transposed copy, which XNNPACK packs once more (outside tf.memory()), while tensors +
+    // copies stay under the copy ceiling; past it the uncached path transposes and packs the weight on every call,
+    // so the largest uncached weight is held twice more for the length of its product. Trainable weights get only
+    // per-call copies. (Qwen2.5-0.5B at [1,256]: scored one row and then ran the heap out when the packed copies and
+    // the 0.5 GiB tied head's per-call copies were left out of this sum.)
     const frozenBytes = Math.max(0, est.weightsBytes - est.gradBytes);
-    extra = Math.min(2 * frozenBytes, Math.max(0, WASM_COPY_CEILING - est.weightsBytes));
+    const cachedBytes = Math.min(frozenBytes, Math.max(0, WASM_COPY_CEILING - est.weightsBytes));
+    const uncachedTransient = cachedBytes < frozenBytes ? 2 * largestWeightBytes(cfg) : 0;
+    extra = 2 * cachedBytes + uncachedTransient;
     // (one step's gradients + AdamW state: an accumulation buffer does not add to the churn)
     extra += WASM_TRAIN_OVERHEAD * opts.trainableParams * 4 * 3;
   }
   const need = est.totalBytes + extra;
   const result: FitCheck = { ...est, backendExtraBytes: extra, limitBytes: limit, backend: opts.backend };
   if (need > USABLE * limit) {
+    // when the weights and their working copies alone are over, no batch or sequence length helps: say what would
+    const fixed = est.weightsBytes + (opts.backend === 'wasm' ? extra - WASM_TRAIN_OVERHEAD * opts.trainableParams * 4 * 3 : 0);
+    const advice = fixed > USABLE * limit
+      ? `The weights and their ${opts.backend} working copies alone need ~${gib(fixed)}, so no batch or sequence length fits here: ` +
+        'use a GPU (the webgpu backend) or the cpu backend (WINNOW_BACKEND=cpu, which uses the machine\'s RAM).'
+      : 'Use a smaller batch or sequence length, or train fewer tensors.';
     const what = opts.trainableParams > 0 ? `training ${opts.trainableParams.toLocaleString('en')} parameters` : 'inference';
     throw new WinnowError(
       'too_large',
@@ -168,7 +184,7 @@ export function checkFits(
         `needs ~${gib(need)} (weights ${gib(est.weightsBytes)}, activations ${gib(est.activationBytes)}, gradients ${gib(est.gradBytes)}, ` +
         `optimizer ${gib(est.optimizerBytes)}${extra ? `, ${opts.backend} weight copies and heap overhead ${gib(extra)}` : ''}) but ${gib(USABLE * limit)} is usable ` +
         `(${Math.round(USABLE * 100)}% of ${gib(limit)}${opts.backend === 'webgpu' ? (process.env.WINNOW_GPU_MEMORY_BYTES ? ', WINNOW_GPU_MEMORY_BYTES' : ', the RAM a software adapter uses') : ''}). ` +
-        'Use a smaller batch or sequence length, or train fewer tensors.',
+        advice,
       { needBytes: need, ...result },
     );
   }

@@ -48,6 +48,31 @@ describe('checkFits', () => {
     expect(ok.backendExtraBytes).toBe(0);
   });
 
+  it('refuses Qwen2.5-0.5B inference on wasm before it runs the heap out, saying that no batch fits there', () => {
+    // measured (2026-12-07): `winnow score` at [1,256] on wasm passed the old estimate (2.7 GiB), scored one row, then
+    // failed inside XNNPACK ("memory access out of bounds"): the packed copies of the cached transposed weights and the
+    // per-call copies of the 0.5 GiB tied head were not counted
+    const qwen = parseModelConfig({
+      model_type: 'qwen2', hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14,
+      num_key_value_heads: 2, vocab_size: 151936, tie_word_embeddings: true,
+    });
+    const opts = { batch: 1, seqLen: 256, trainableParams: 0, backend: 'wasm' };
+    expect(() => checkFits(qwen, opts)).toThrow(/weights and their wasm working copies alone need ~\d\.\d\d GiB, so no batch or sequence length fits here/);
+    // weights 4·494M B, copies under the ceiling counted twice (transposed + packed), the head twice more per call
+    const weights = 4 * countParams(qwen);
+    const cached = 2.5 * 2 ** 30 - weights;
+    const expected = 2 * cached + 2 * 4 * 896 * 151936;
+    let extra = 0;
+    try {
+      checkFits(qwen, opts);
+    } catch (e) {
+      extra = ((e as WinnowError).details as { backendExtraBytes: number }).backendExtraBytes;
+    }
+    expect(extra).toBeCloseTo(expected, -3);
+    // the same inference on the cpu backend of a 24 GiB machine fits
+    expect(() => checkFits(qwen, { ...opts, backend: 'cpu', totalMem: 24 * 2 ** 30 })).not.toThrow();
+  });
+
   it('GPT-2 small on wasm, as measured: full training fits at [1,128] and [2,128] and as 4 accumulated micro-batches, not at [4,128]', () => {
     // measured heap peaks (bench/models-run.ts, 2026-11-29): 2.86 GiB at [1,128], 3.34 GiB at [2,128], 3.26 GiB for
     // 4 × [1,128] accumulated; [4,128] aborted. The estimate must be within 0.15 GiB of each and refuse the last.

@@ -14,24 +14,12 @@ import { WinnowError } from '../util/errors';
 import { registerWasmFixes } from './wasm-fixes';
 import { withWasmThreads } from './wasm-threads';
 import { describeAdapter, startWebgpu, type AdapterSummary } from './webgpu';
+import { getBackendInfo, setBackendInfo, type BackendInfo } from './backend-info';
 
 export type BackendName = 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: BackendName[] = ['webgpu', 'tensorflow', 'wasm', 'cpu'];
 
-export interface BackendInfo {
-  name: string;
-  reason: string;
-  unavailable: Array<{ name: string; why: string }>;
-  threads: number;
-  /** the WebGPU adapter (webgpu only): vendor, architecture, description, buffer limits */
-  adapter?: AdapterSummary;
-}
-
-let last: BackendInfo | null = null;
-
-export function getBackendInfo(): BackendInfo | null {
-  return last;
-}
+export { getBackendInfo, type BackendInfo } from './backend-info';
 
 function errText(err: unknown): string {
   const m = err instanceof Error ? err.message : String(err);
@@ -141,6 +129,7 @@ export async function initBackend(prefer?: BackendName): Promise<BackendInfo> {
   }
   const forced = envForced as BackendName | undefined;
   const want = forced ?? prefer;
+  const last = getBackendInfo();
   if (last && (!want || last.name === want) && tf.getBackend() === last.name) return last;
 
   const order = forced ? [forced] : want ? [want, ...BACKEND_ORDER.filter((b) => b !== want)] : BACKEND_ORDER;
@@ -162,8 +151,7 @@ export async function initBackend(prefer?: BackendName): Promise<BackendInfo> {
     if (name === 'wasm') {
       reason += threads > 1 ? `; ${threads} threads (WINNOW_WASM_THREADS)` : '; 1 thread (set WINNOW_WASM_THREADS=n for more)';
     }
-    last = r.adapter ? { name, reason, unavailable, threads, adapter: r.adapter } : { name, reason, unavailable, threads };
-    return last;
+    return setBackendInfo(r.adapter ? { name, reason, unavailable, threads, adapter: r.adapter } : { name, reason, unavailable, threads });
   }
   throw new WinnowError(
     'unsupported',

@@ -9,7 +9,7 @@ import { runClusterJob } from '../selection/clusters';
 import { runUmapJob } from '../selection/umap';
 import { runSelectJob } from '../selection/subsets';
 import { runParamMaskJob } from '../selection/param-masks-job';
-import { getBackendInfo } from '../compute/backend';
+import { getBackendInfo } from '../compute/backend-info';
 
 const RUNNERS: Record<JobKind, JobRunner> = {
   import: runImportJob,

@@ -72,8 +72,12 @@ function state(tok: WinnowTokenizer): TokShapes {
   return s;
 }
 
-/** tok.applyChatTemplate(messages) (no generation prompt), by substitution when that is known to be identical. */
-export function renderChatTemplate(tok: WinnowTokenizer, messages: ChatMessage[]): string {
+/** tok.applyChatTemplate(messages) (no generation prompt; the record's tool schemas as `tools`), by substitution when that is known to be identical. */
+export function renderChatTemplate(tok: WinnowTokenizer, messages: ChatMessage[], tools?: unknown[]): string {
+  // tool calls, tool results and tool schemas are rendered from more than the roles and contents: always the template
+  if (tools?.length || messages.some((m) => m.tool_calls || m.tool_call_id !== undefined || m.name !== undefined)) {
+    return tok.applyChatTemplate(messages, tools?.length ? { tools } : {});
+  }
   const s = state(tok);
   if (!s.enabled) return tok.applyChatTemplate(messages);
   const key = messages.map((m) => m.role).join('\u0000');

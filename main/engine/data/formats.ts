@@ -1,5 +1,5 @@
 import { WinnowError } from '../util/errors';
-import type { ChatMessage } from '../models/types';
+import type { ChatMessage, ToolCall } from '../models/types';
 import { expandedList, expandRecord, getField, SELF } from './fields';
 import { guessClassification, guessMapping, type Certainty } from './guess';
 import { isMessageRow, isNestedTree, type TreeOptions } from './trees';
@@ -30,7 +30,16 @@ export interface TextRecord { text: string }
  * A mapped message. `weight: 0` (OpenAI fine-tuning files, ShareGPT exports with per-turn weights) marks a turn the
  * dataset's author left out of training: its tokens are never in the label mask.
  */
-export interface DataMessage extends ChatMessage { weight?: 0 }
+export interface DataMessage extends ChatMessage {
+  weight?: 0;
+  /** on a conversation's first message only: the record's `tools` list (function schemas), passed to the template as `tools` */
+  tools?: unknown[];
+}
+
+/** A conversation's tool schemas (the record's `tools`), if it has any. */
+export function chatTools(messages: DataMessage[]): unknown[] | undefined {
+  return messages[0]?.tools;
+}
 
 export type Normalized = DataMessage[] | TextRecord;
 
@@ -361,13 +370,17 @@ function turns(record: unknown, field: string, sharegpt: boolean, where: string)
     if (!isObj(m)) throw new WinnowError('parse_error', `${where}: field "${at}" must be an object`);
     const role = m[roleKey];
     if (typeof role !== 'string') throw new WinnowError('parse_error', `${where}: field "${at}.${roleKey}" is missing`);
-    // a tool call's text would not be what the model is trained to emit (chat templates render calls their own way)
-    const calls = m.tool_calls ?? m.function_call;
-    if (calls !== undefined && calls !== null && !(Array.isArray(calls) && calls.length === 0)) {
-      throw new WinnowError('parse_error', `${where}: field "${at}" is a tool call ("${m.tool_calls !== undefined ? 'tool_calls' : 'function_call'}"); ` +
-        'tool-call turns are not supported: skip malformed lines to import the other rows');
+    const calls = toolCalls(m, at, where);
+    const rawContent = m[contentKey];
+    const msg: DataMessage = {
+      role: roleName(role),
+      content: calls && (rawContent === null || rawContent === undefined) ? '' : turnText(rawContent, `${at}.${contentKey}`, where),
+    };
+    if (calls) msg.tool_calls = calls;
+    if (msg.role === 'tool' || msg.role === 'function') {
+      if (typeof m.tool_call_id === 'string') msg.tool_call_id = m.tool_call_id;
+      if (typeof m.name === 'string') msg.name = m.name;
     }
-    const msg: DataMessage = { role: roleName(role), content: turnText(m[contentKey], `${at}.${contentKey}`, where) };
     const weight = m.weight;
     if (weight !== undefined && weight !== null && weight !== 0 && weight !== 1) {
       throw new WinnowError('parse_error', `${where}: field "${at}.weight" must be 0 or 1, found ${JSON.stringify(weight)}`);
@@ -375,7 +388,37 @@ function turns(record: unknown, field: string, sharegpt: boolean, where: string)
     if (weight === 0) msg.weight = 0;
     out[i] = msg;
   }
+  if (isObj(record) && Array.isArray(record.tools) && record.tools.length > 0) out[0].tools = record.tools;
   return out;
+}
+
+/**
+ * A turn's tool calls in the OpenAI / Hugging Face shape (`tool_calls`, or the older single `function_call`), with each
+ * call's `arguments` as a mapping when it is a JSON object string — chat templates (Qwen2.5, Llama 3.1) read it as
+ * transformers passes it — and kept as the string otherwise. Undefined when the turn calls nothing.
+ */
+function toolCalls(m: Record<string, unknown>, at: string, where: string): ToolCall[] | undefined {
+  const raw = m.tool_calls ?? (m.function_call !== undefined && m.function_call !== null ? [{ type: 'function', function: m.function_call }] : undefined);
+  if (raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0)) return undefined;
+  const key = m.tool_calls !== undefined && m.tool_calls !== null ? 'tool_calls' : 'function_call';
+  if (!Array.isArray(raw)) throw new WinnowError('parse_error', `${where}: field "${at}.${key}" must be a list of calls`);
+  return raw.map((c: unknown, j) => {
+    const path = key === 'tool_calls' ? `${at}.tool_calls[${j}]` : `${at}.function_call`;
+    const fn = isObj(c) ? (isObj(c.function) ? c.function : c) : undefined;
+    if (!fn || typeof fn.name !== 'string' || fn.name === '') {
+      throw new WinnowError('parse_error', `${where}: field "${path}" must be a call with a function name ({"type": "function", "function": {"name": ..., "arguments": ...}})`);
+    }
+    let args: unknown = fn.arguments ?? {};
+    if (typeof args === 'string') {
+      try {
+        const parsed: unknown = JSON.parse(args);
+        if (isObj(parsed)) args = parsed;
+      } catch { /* not JSON: the template gets the string as written */ }
+    }
+    const call: ToolCall = { type: 'function', function: { name: fn.name, arguments: args } };
+    if (isObj(c) && typeof c.id === 'string') call.id = c.id;
+    return call;
+  });
 }
 
 /** A turn's text: a string, or the text parts of a content list joined; other parts (images, audio) are refused. */

@@ -1,7 +1,7 @@
 import { WinnowError } from '../util/errors';
 import type { ChatMessage, WinnowTokenizer } from '../models/types';
 import { ROLE_ASSISTANT, ROLE_OTHER, ROLE_TEMPLATE, ROLE_USER } from '../db/renders';
-import { isTextRecord, type DataMessage, type Normalized } from './formats';
+import { chatTools, isTextRecord, type DataMessage, type Normalized } from './formats';
 import { renderChatTemplate } from './chatShapes';
 
 export type LabelPolicy = 'assistant' | 'all' | 'last_assistant';
@@ -51,23 +51,81 @@ function locate(text: string, content: string, from: number, to: number): [numbe
  * the rendering of messages[0..i) and messages[0..i]. Works when the template renders prefixes as
  * prefixes (true of ChatML, Llama, Mistral, Zephyr ... templates); returns null otherwise.
  */
-function spansByPrefix(tok: WinnowTokenizer, messages: ChatMessage[], text: string): Span[] | null {
+function spansByPrefix(tok: WinnowTokenizer, messages: ChatMessage[], text: string, tools?: unknown[]): Span[] | null {
   const spans: Span[] = [];
   let prev = '';
   for (let i = 0; i < messages.length; i++) {
     let cur: string;
     try {
-      cur = i === messages.length - 1 ? text : renderChatTemplate(tok, messages.slice(0, i + 1));
+      cur = i === messages.length - 1 ? text : renderChatTemplate(tok, messages.slice(0, i + 1), tools);
     } catch {
       return null; // some templates refuse partial conversations (e.g. one ending on a user turn)
     }
     if (!cur.startsWith(prev) || !text.startsWith(cur)) return null;
-    const hit = locate(text, messages[i].content, prev.length, cur.length);
+    let hit = locate(text, messages[i].content, prev.length, cur.length);
+    if (messages[i].tool_calls?.length) hit = callSpan(tok, messages.slice(0, i + 1), cur, prev.length, hit, tools);
     if (!hit) return null;
     spans.push({ role: messages[i].role, start: prev.length, end: cur.length, contentStart: hit[0], contentEnd: hit[1] });
     prev = cur;
   }
   return spans;
+}
+
+/** A message without its tool calls (what a template that drops them renders alike). */
+const withoutCalls = (m: ChatMessage): ChatMessage => {
+  const { tool_calls: _calls, ...rest } = m;
+  return rest;
+};
+
+/**
+ * The text a tool-call turn (the last of `messages`, rendered as `cur`, its turn starting at `from`) learns: its
+ * content, if any, and the calls' text — where the render differs from the same turn rendered without its calls (the
+ * common prefix and suffix of the two are template text). Falls back to the content's place, or null.
+ */
+function callSpan(tok: WinnowTokenizer, messages: ChatMessage[], cur: string, from: number, content: [number, number] | null,
+  tools?: unknown[]): [number, number] | null {
+  let bare: string;
+  try {
+    bare = renderChatTemplate(tok, [...messages.slice(0, -1), withoutCalls(messages[messages.length - 1])], tools);
+  } catch {
+    return content;
+  }
+  // the common suffix first (the turn's closing), then the common prefix up to where the bare turn's closing begins
+  // (`<tool_call>` and `<|im_end|>` share their "<", which is the call's)
+  let z = 0;
+  const room = Math.min(cur.length, bare.length) - from;
+  while (z < room && cur[cur.length - 1 - z] === bare[bare.length - 1 - z]) z++;
+  let a = from;
+  while (a < bare.length - z && a < cur.length - z && cur[a] === bare[a]) a++;
+  const b = cur.length - z;
+  if (b <= a) return content;
+  const hasText = messages[messages.length - 1].content.trim() !== '' && content && content[1] > content[0];
+  return hasText ? [Math.min(content[0], a), Math.max(content[1], b)] : [a, b];
+}
+
+/**
+ * A chat template "supports tools" when it renders each call: every called function's name must appear more often in
+ * the text than in the same conversation rendered without the calls (the tool schemas may name it too). A template
+ * that drops the calls would train the model on a turn it never sees whole: refused.
+ */
+function checkCallsRendered(tok: WinnowTokenizer, messages: DataMessage[], text: string, tools?: unknown[]): void {
+  if (!messages.some((m) => m.tool_calls?.length)) return;
+  let bare: string;
+  try {
+    bare = renderChatTemplate(tok, messages.map(withoutCalls), tools);
+  } catch {
+    bare = '';
+  }
+  const count = (hay: string, needle: string) => hay.split(needle).length - 1;
+  messages.forEach((m, i) => {
+    for (const call of m.tool_calls ?? []) {
+      const name = call.function.name;
+      if (count(text, name) <= count(bare, name)) {
+        throw new WinnowError('unsupported', `the chat template of ${tok.name ?? 'the model'} does not render tool calls ` +
+          `(message ${i} calls "${name}", which the rendered text leaves out)`);
+      }
+    }
+  });
 }
 
 /**
@@ -79,7 +137,14 @@ function spansByPrefix(tok: WinnowTokenizer, messages: ChatMessage[], text: stri
 function spansByContent(messages: ChatMessage[], text: string): Span[] {
   let cursor = 0;
   return messages.map((m, i) => {
-    const hit = locate(text, m.content, cursor, text.length);
+    let hit = locate(text, m.content, cursor, text.length);
+    if (m.tool_calls?.length && (!hit || m.content.trim() === '')) {
+      // a call with no text: from its first function name through its last (the template's own wrapping aside)
+      const first = text.indexOf(m.tool_calls[0].function.name, cursor);
+      const lastName = m.tool_calls[m.tool_calls.length - 1].function.name;
+      const last = first < 0 ? -1 : text.indexOf(lastName, first);
+      hit = last < 0 ? hit : [first, last + lastName.length];
+    }
     if (!hit && m.role !== 'user' && m.role !== 'assistant') return { role: m.role, start: cursor, end: cursor, contentStart: cursor, contentEnd: cursor };
     if (!hit) throw new WinnowError('parse_error', `message ${i} (${m.role}): its content does not appear in the chat template's output`);
     cursor = hit[1];
@@ -126,8 +191,10 @@ function renderText(tok: WinnowTokenizer, text: string): RenderedExample {
  */
 function renderChat(tok: WinnowTokenizer, messages: DataMessage[], policy: LabelPolicy): RenderedExample {
   if (messages.length === 0) throw new WinnowError('bad_input', 'the example has no messages');
-  const text = renderChatTemplate(tok, messages);
-  const byPrefix = spansByPrefix(tok, messages, text);
+  const tools = chatTools(messages);
+  const text = renderChatTemplate(tok, messages, tools);
+  checkCallsRendered(tok, messages, text, tools);
+  const byPrefix = spansByPrefix(tok, messages, text, tools);
   const spans = byPrefix ?? spansByContent(messages, text);
 
   let lastAssistant = -1;
@@ -157,7 +224,7 @@ function renderChat(tok: WinnowTokenizer, messages: DataMessage[], policy: Label
     return out;
   }
 
-  const gen = generationSpansOf(tok, messages, text);
+  const gen = generationSpansOf(tok, messages, text, tools);
   const isSpecial = (id: number) => (tok.isSpecialId ? tok.isSpecialId(id) : id === tok.eosId);
   const start = (t: number) => out.offsets[2 * t]!;
   const end = (t: number) => out.offsets[2 * t + 1]!;
@@ -166,7 +233,8 @@ function renderChat(tok: WinnowTokenizer, messages: DataMessage[], policy: Label
   spans.forEach((s, i) => {
     // weight 0: the file's author left this turn out of training
     // an empty reply teaches nothing, not even to stop: its row is listed with those that have no trainable token
-    const learn = s.role === 'assistant' && messages[i].weight !== 0 && messages[i].content.trim() !== '' &&
+    const learn = s.role === 'assistant' && messages[i].weight !== 0 &&
+      (messages[i].content.trim() !== '' || !!messages[i].tool_calls?.length) &&
       (policy === 'assistant' || (policy === 'last_assistant' && i === lastAssistant));
     if (!learn) return;
     // where the text of this turn ends: the next message's turn (or, found by content, its content) begins there
@@ -207,10 +275,10 @@ function renderChat(tok: WinnowTokenizer, messages: DataMessage[], policy: Label
 }
 
 /** The template's generation blocks in `text`, or null when it has none (or they do not describe this text). */
-function generationSpansOf(tok: WinnowTokenizer, messages: DataMessage[], text: string): Array<[number, number]> | null {
+function generationSpansOf(tok: WinnowTokenizer, messages: DataMessage[], text: string, tools?: unknown[]): Array<[number, number]> | null {
   let spans: Array<[number, number]> | null;
   try {
-    spans = tok.generationSpans ? tok.generationSpans(messages) : null;
+    spans = tok.generationSpans ? tok.generationSpans(messages, tools?.length ? { tools } : {}) : null;
   } catch {
     return null; // the plain render succeeded: its own rule applies
   }
@@ -228,9 +296,9 @@ export function renderExample(tok: WinnowTokenizer, input: Normalized, opts: Ren
   return truncate(r, opts.maxTokens);
 }
 
-/** Whether a chat example has an assistant turn with no text (an empty response: imported, but it teaches nothing). */
+/** Whether a chat example has an assistant turn with no text and no tool call (an empty response: imported, but it teaches nothing). */
 export function hasEmptyResponse(input: Normalized): boolean {
-  return !isTextRecord(input) && input.some((m) => m.role === 'assistant' && m.content.trim() === '');
+  return !isTextRecord(input) && input.some((m) => m.role === 'assistant' && m.content.trim() === '' && !m.tool_calls?.length);
 }
 
 export function countLabels(mask: Uint8Array): number {

@@ -5,7 +5,7 @@
  * Characters are Unicode code points (Python `str` indices), not UTF-16 units.
  */
 import type { ChatMessage, WinnowTokenizer } from '../models/types';
-import { isTextRecord, type Normalized } from '../data/formats';
+import { chatTools, isTextRecord, type Normalized } from '../data/formats';
 import { renderChatTemplate } from '../data/chatShapes';
 
 export interface MessageSpans {
@@ -36,14 +36,14 @@ function locate(text: string, content: string, from: number, to: number): [numbe
  * Where each message's content is in the rendered text. Same method as the renderer: rendering growing prefixes
  * bounds each turn (templates render prefixes as prefixes); otherwise contents are found in order.
  */
-export function contentSpans(tok: WinnowTokenizer, messages: ChatMessage[], text: string): ContentSpan[] | null {
+export function contentSpans(tok: WinnowTokenizer, messages: ChatMessage[], text: string, tools?: unknown[]): ContentSpan[] | null {
   const byPrefix: ContentSpan[] = [];
   let prev = '';
   let ok = true;
   for (let i = 0; i < messages.length && ok; i++) {
     let cur: string;
     try {
-      cur = i === messages.length - 1 ? text : renderChatTemplate(tok, messages.slice(0, i + 1));
+      cur = i === messages.length - 1 ? text : renderChatTemplate(tok, messages.slice(0, i + 1), tools);
     } catch {
       ok = false;
       break;
@@ -99,10 +99,11 @@ export function trainedCharSpans(
   labelMask: Uint8Array,
 ): MessageSpans[] | null {
   const messages: ChatMessage[] = isTextRecord(normalized) ? [{ role: 'text', content: normalized.text }] : normalized;
-  const text = isTextRecord(normalized) ? normalized.text : renderChatTemplate(tok, normalized);
+  const tools = isTextRecord(normalized) ? undefined : chatTools(normalized);
+  const text = isTextRecord(normalized) ? normalized.text : renderChatTemplate(tok, normalized, tools);
   const spans = isTextRecord(normalized)
     ? [{ contentStart: 0, contentEnd: text.length, turnEnd: text.length }]
-    : contentSpans(tok, normalized, text);
+    : contentSpans(tok, normalized, text, tools);
   if (!spans) return null;
   const trainedChar = new Uint8Array(text.length);
   const n = labelMask.length;

@@ -265,7 +265,8 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
         await write(raw, r.raw_json + '\n');
         const m = normOf(id);
         if (isTextRecord(m)) allChat = false;
-        const line = Array.isArray(m) ? { messages: m } : m;
+        // a conversation's tool schemas go back to the record's `tools`, where an import reads them
+        const line = Array.isArray(m) ? (m[0]?.tools ? { messages: [(({ tools: _t, ...first }) => first)(m[0]), ...m.slice(1)], tools: m[0].tools } : { messages: m }) : m;
         await write(msgs, JSON.stringify(line) + '\n');
         msgCol.push(Array.isArray(m) ? m : (m as { text: string }).text);
         if (!rawByDs.has(r.dataset_id)) rawByDs.set(r.dataset_id, []);

@@ -10,17 +10,23 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { WinnowError } from '../util/errors';
 import { computeOffsets, TokenBytes, type TokenByteMode } from './offsets';
 import { installFastPaths } from './tokenizer-fast';
-import type { ChatMessage, Encoding, WinnowTokenizer } from './types';
+import type { ChatMessage, ChatTemplateOptions, Encoding, WinnowTokenizer } from './types';
 
 /**
  * Winnow's chat template for models that ship none: each message is `<|role|>`, a newline, the content, the
  * tokenizer's own EOS and a newline; BOS (when the tokenizer has one) opens the conversation; the generation
  * prompt is `<|assistant|>` + newline. ChatML-like so it reads clearly, but built only from the tokenizer's own
- * special tokens (the `<|role|>` markers are plain text), so it works with any vocabulary.
+ * special tokens (the `<|role|>` markers are plain text), so it works with any vocabulary. An assistant turn's tool
+ * calls follow its content directly, back to back, each as `<tool_call>{"name": ..., "arguments": ...}</tool_call>`
+ * (the call's function as JSON; the template never tests a content, which keeps its fast path); a tool result is a
+ * `<|tool|>` message like any other.
  */
 export const DEFAULT_CHAT_TEMPLATE =
   '{% if bos_token %}{{ bos_token }}{% endif %}' +
-  "{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + message['content'] + eos_token + '\\n' }}{% endfor %}" +
+  "{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + message['content'] }}" +
+  "{% if message['tool_calls'] %}{% for call in message['tool_calls'] %}" +
+  "{{ '<tool_call>' + (call['function'] | tojson) + '</tool_call>' }}{% endfor %}{% endif %}" +
+  "{{ eos_token + '\\n' }}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
 
 type Json = Record<string, unknown>;
@@ -230,16 +236,22 @@ class HfTokenizer implements WinnowTokenizer {
     return this.tok.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? false });
   }
 
+  /** the model's folder name, for messages */
+  get name(): string {
+    return path.basename(this.dir);
+  }
+
   idToToken(id: number): string | null {
     return this.tok.id_to_token(id) ?? null;
   }
 
   /**
-   * The template's variables as transformers' apply_chat_template sets them: messages, tools and documents (None),
+   * The template's variables as transformers' apply_chat_template sets them: messages, tools (the record's tool
+ * schemas, or None) and documents (None),
    * add_generation_prompt, the special tokens that are set (an unset one is undefined, as there), and the
    * strftime_now / raise_exception globals. Winnow's own default template gets "" for a missing bos/eos.
    */
-  applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
+  applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
     // as the library's Template (trim_blocks, lstrip_blocks), with transformers' globals
     return this.run(() => (this.template ??= parse(tokenize(this.chatTemplate, { lstrip_blocks: true, trim_blocks: true }))), messages, opts);
   }
@@ -254,13 +266,13 @@ class HfTokenizer implements WinnowTokenizer {
    * which drops the tags — and the markers' places are the blocks' spans in the rendered text. Null when the template
    * has no generation block.
    */
-  generationSpans(messages: ChatMessage[]): Array<[number, number]> | null {
+  generationSpans(messages: ChatMessage[], opts: ChatTemplateOptions = {}): Array<[number, number]> | null {
     if (this.marked === undefined) {
       this.marked = GENERATION_TAG.test(this.chatTemplate) ? parse(tokenize(markGenerationBlocks(this.chatTemplate), {})) : null;
     }
     const marked = this.marked;
     if (marked === null) return null;
-    const text = this.run(() => marked, messages, {});
+    const text = this.run(() => marked, messages, { tools: opts.tools });
     const spans: Array<[number, number]> = [];
     let out = 0;
     let open: number | null = null;
@@ -274,7 +286,7 @@ class HfTokenizer implements WinnowTokenizer {
     return spans;
   }
 
-  private run(template: () => ReturnType<typeof parse>, messages: ChatMessage[], opts: { addGenerationPrompt?: boolean }): string {
+  private run(template: () => ReturnType<typeof parse>, messages: ChatMessage[], opts: ChatTemplateOptions): string {
     if (this.templateError) throw new WinnowError('bad_input', this.templateError, { dir: this.dir });
     try {
       const parsed = template();
@@ -284,7 +296,7 @@ class HfTokenizer implements WinnowTokenizer {
         ...(this.chatTemplateIsDefault ? { bos_token: '', eos_token: '' } : {}),
         ...this.templateTokens,
         messages,
-        tools: null,
+        tools: opts.tools ?? null,
         documents: null,
         add_generation_prompt: opts.addGenerationPrompt ?? false,
       };

@@ -34,8 +34,26 @@ export interface ModelConfig {
 }
 
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | string;
+  role: 'system' | 'user' | 'assistant' | 'tool' | string;
+  /** the turn's text ("" for an assistant turn that only calls tools) */
   content: string;
+  /** an assistant turn's tool calls, as chat templates read them (`function.arguments` a mapping when it was JSON) */
+  tool_calls?: ToolCall[];
+  /** a tool message: the call it answers, and the tool's name */
+  tool_call_id?: string;
+  name?: string;
+}
+
+export interface ToolCall {
+  id?: string;
+  type: 'function';
+  function: { name: string; arguments: unknown };
+}
+
+/** Rendering options of a chat template: the generation prompt, and the record's tool schemas (`tools`). */
+export interface ChatTemplateOptions {
+  addGenerationPrompt?: boolean;
+  tools?: unknown[] | null;
 }
 
 export interface Encoding {
@@ -56,19 +74,21 @@ export interface WinnowTokenizer {
   /** the chat template in use (the model's, or Winnow's documented default) */
   readonly chatTemplate: string;
   readonly chatTemplateIsDefault: boolean;
+  /** the model's name (its folder's), for messages */
+  readonly name?: string;
   /** Encode text as-is. Special tokens written literally in the text (e.g. "<s>") are recognised. */
   encode(text: string, opts?: { addSpecialTokens?: boolean }): Encoding;
   decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
   idToToken(id: number): string | null;
   /** Render messages through the chat template to a string (no tokenization). Throws WinnowError on template errors. */
-  applyChatTemplate(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean }): string;
+  applyChatTemplate(messages: ChatMessage[], opts?: ChatTemplateOptions): string;
   /** Whether the id is an added token flagged special (absent: only the EOS counts as one). */
   isSpecialId?(id: number): boolean;
   /**
    * [start, end) character spans of the template's {% generation %} blocks in the rendered messages (no generation
    * prompt); null (or absent) when the template has none.
    */
-  generationSpans?(messages: ChatMessage[]): Array<[number, number]> | null;
+  generationSpans?(messages: ChatMessage[], opts?: ChatTemplateOptions): Array<[number, number]> | null;
 }
 
 /** One named tensor of a checkpoint, classified for layer selection (names exactly as in the HF checkpoint). */

@@ -196,7 +196,7 @@ describe('chat datasets', () => {
     expect(render(r.row(0).messages).trained).toMatch(trainedPattern(['Four.']));
   });
 
-  it('OpenAI fine-tuning chat JSONL: "name", "weight": 0, and tool-call turns refused by file, line and field', async () => {
+  it('OpenAI fine-tuning chat JSONL: "name", "weight": 0, and tool-call turns kept (a malformed call refused by file, line and field)', async () => {
     setup();
     const p = write('openai-ft.jsonl', jsonl([
       { messages: [
@@ -208,20 +208,27 @@ describe('chat datasets', () => {
         { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
         { role: 'tool', tool_call_id: 'call_1', content: '21C' }, { role: 'assistant', content: 'It is 21C.' },
       ], tools: [{ type: 'function', function: { name: 'get_weather' } }] },
+      { messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: null, tool_calls: [{ id: 'call_2', type: 'function', function: {} }] }] },
       { messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello.' }] },
     ]));
     const before = dbSnapshot(db);
     await expect(importDataset(db, { path: p })).rejects.toThrow(
-      'openai-ft.jsonl line 2: field "messages[1]" is a tool call ("tool_calls"); tool-call turns are not supported: skip malformed lines to import the other rows');
+      'openai-ft.jsonl line 3: field "messages[1].tool_calls[0]" must be a call with a function name ({"type": "function", "function": {"name": ..., "arguments": ...}})');
     expect(dbSnapshot(db)).toEqual(before);
     const r = await imp(p, { skipMalformed: true });
     expect(r.mapping).toEqual({ format: 'messages', field: 'messages' });
-    expect(r.rows).toBe(2);
+    expect(r.rows).toBe(3);
     const skips = listImportSkips(db, r.datasetId);
-    expect(skips.map((s) => s.line)).toEqual([2]);
-    expect(skips[0].reason).toMatch(/^openai-ft\.jsonl line 2: field "messages\[1\]" is a tool call/);
+    expect(skips.map((s) => s.line)).toEqual([3]);
+    expect(r.row(1).messages).toEqual([
+      { role: 'user', content: 'Weather in Paris?', tools: [{ type: 'function', function: { name: 'get_weather' } }] },
+      { role: 'assistant', content: '', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: { city: 'Paris' } } }] },
+      { role: 'tool', content: '21C', tool_call_id: 'call_1' }, { role: 'assistant', content: 'It is 21C.' },
+    ]);
     expect(render(r.row(0).messages).trained).toMatch(trainedPattern(['Yes, Paris.']));
-    expect(render(r.row(1).messages).trained).toMatch(trainedPattern(['Hello.']));
+    // the demo model's template drops tool calls: that row is refused when rendered, naming the template
+    expect(() => render(r.row(1).messages)).toThrow('the chat template of stories260K does not render tool calls (message 1 calls "get_weather"');
+    expect(render(r.row(2).messages).trained).toMatch(trainedPattern(['Hello.']));
   });
 
   it('content as a list of text parts is joined; an image part is refused naming the part', async () => {

@@ -72,7 +72,11 @@ test('grad_sim with a target subset, grad_norm over the last block; sstoken asks
   const backward = page.locator('[data-testid="score-pass"]', { hasText: 'backward' });
   await expect(backward).toContainText('grad_sim');
   await expect(backward).toContainText('50 examples');
-  await expect(page.getByTestId('job-progress')).toHaveAttribute('data-status', 'done', { timeout: 540_000 });
+  // wait for the job to end either way, so a failure is reported at once with the engine's message
+  await expect(page.getByTestId('job-progress')).toHaveAttribute('data-status', /^(done|failed)$/, { timeout: 540_000 });
+  if ((await page.getByTestId('job-progress').getAttribute('data-status')) === 'failed') {
+    throw new Error(`the scoring job failed: ${await page.getByTestId('job-error').innerText()}`);
+  }
   await shot(page, '02-done');
 
   await page.getByTestId('nav-examples').click();

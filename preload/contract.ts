@@ -351,6 +351,23 @@ export const SubsetRuleSchema = z.discriminatedUnion('kind', [
 ]);
 export type SubsetRule = z.infer<typeof SubsetRuleSchema>;
 
+/**
+ * LoRA settings of a training run (models/lora.ts): rank r, alpha (scale alpha/r, or alpha/√r with rslora), dropout
+ * on the adapter's input, target modules by name (q_proj, v_proj, …; c_attn, c_proj, c_fc for GPT-2; PEFT's suffix
+ * rule, so attn.c_proj names one) or preset (attention, mlp, all-linear), and the blocks that carry adapters as a layer
+ * spec (default: the run's `layers`).
+ */
+export const LoraConfigSchema = z.object({
+  r: z.number().int().positive().max(4096),
+  alpha: z.number().positive().max(1_000_000),
+  dropout: z.number().min(0).lt(1).default(0),
+  /** absent: PEFT's default for the architecture (q_proj, v_proj for the Llama family; c_attn for GPT-2) */
+  targets: z.array(z.string().min(1).max(200)).min(1).max(64).optional(),
+  layers: z.string().min(1).max(10_000).optional(),
+  rslora: z.boolean().default(false),
+});
+export type LoraConfig = z.infer<typeof LoraConfigSchema>;
+
 export const TrainConfigSchema = z.object({
   modelId: id,
   subsetId: id.nullable(),
@@ -381,6 +398,8 @@ export const TrainConfigSchema = z.object({
   seed: z.number().int().default(0),
   /** a parameter mask: only its entries change (its tensors become the trainable set; `layers` is its scope) */
   paramMaskId: id.optional(),
+  /** LoRA adapters (PEFT's LoraConfig) instead of whole tensors: the base stays frozen, only A and B train */
+  lora: LoraConfigSchema.optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
@@ -593,6 +612,8 @@ export const ApiInputs = {
     targetSubsetId: id.optional(),
     /** sstoken: γ, the weight of the loss-difference term against the attention term (default 0.5) */
     sstokenGamma: z.number().min(0).max(1).optional(),
+    /** a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) applied to the scored model */
+    adapterPath: z.string().min(1).max(4096).optional(),
   }),
   'subsets.create': z.object({ name: z.string().min(1).max(200), rule: SubsetRuleSchema, datasetId: id.optional() }),
   /** the same as subsets.create, as a `select` job with progress and cancel (for k-center on many rows) */

@@ -2,7 +2,7 @@
  * The `winnow` command: every job the UI can start, in-process over the same engine modules.
  * Progress goes to stderr; with --json the last line of stdout is one JSON object with the result.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +14,7 @@ import { parseHubId } from '../engine/models/hub-cache';
 import { projectsDir } from '../engine/util/paths';
 import { WinnowError, toErrorValue } from '../engine/util/errors';
 import type { ApiInput, ApiName, ApiOutputs, Job, ParamMaskInfo } from '../../preload/contract';
-import { TrainConfigSchema } from '../../preload/contract';
+import { LoraConfigSchema, TrainConfigSchema, type TrainConfig } from '../../preload/contract';
 import { writeScoresJsonl } from './score-output';
 import { withDuplicateCompanions } from '../engine/data/duplicates';
 import { findSubsetByName } from '../engine/selection/subsets';
@@ -31,6 +31,7 @@ const USAGE = `winnow <command> [options]
   score --model DIR|ORG/NAME[@REV] (--data FILE | --project P) --signals a,b [--ref-model DIR] [--history-model DIR] --out OUT.jsonl
         [--batch 8] [--max-tokens 512] [--fim-examples 100] [--fim-loss sum|mean] [--seed 0]
         [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5]
+        [--adapter ADAPTER_DIR]   (scores --model with a PEFT LoRA adapter applied)
         (excess_loss/learnability: --ref-model is the LATER model, e.g. the one tuned from --model;
          sstoken: --history-model is the EARLIER model, e.g. the base --model was tuned from; γ = --gamma;
          grad_norm/grad_sim over --grad-layers; grad_sim against the target set;
@@ -50,6 +51,9 @@ const USAGE = `winnow <command> [options]
         [--warmup 0] [--token-policy response|all|top_percent [--token-signal excess_loss] [--token-percent 60]
         [--token-scope example|global]] [--dft] [--seed 0] [--max-tokens 256]
         [--param-mask MASK [--param-examples 100]] [--changed-only]
+        [--lora R[:ALPHA] [--lora-targets q_proj,v_proj|attention|mlp|all-linear] [--lora-dropout P] [--rslora] [--merged]]
+        (--lora: a PEFT LoRA adapter of rank R, alpha ALPHA (default R), on the blocks --layers picks (default all),
+         written to OUT/adapter/; --merged also writes the merged model to OUT/model/)
   export --model DIR (--data FILE | --project P [--subset NAME]) [--layers SPEC] [--token-policy P ...]
          --out DIR [--overwrite]                      bundle: subset, masks, scores, trainer configs, manifest
   generate --model DIR --data FILE --out OUT.jsonl [--max-new-tokens 128] [--temperature T --top-k K --top-p P --seed S]
@@ -125,6 +129,11 @@ const OPTIONS = {
   overwrite: { type: 'boolean' },
   port: { type: 'string' },
   adapter: { type: 'string' },
+  lora: { type: 'string' },
+  'lora-targets': { type: 'string' },
+  'lora-dropout': { type: 'string' },
+  rslora: { type: 'boolean' },
+  merged: { type: 'boolean' },
   'max-new-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'top-k': { type: 'string' },
@@ -307,6 +316,7 @@ async function run(argv: string[]): Promise<unknown> {
           gradDim: num(o['grad-dim'], 'grad-dim'),
           targetSubsetId,
           sstokenGamma: num(o.gamma, 'gamma'),
+          adapterPath: typeof o.adapter === 'string' ? resolve(o.adapter) : undefined,
         });
         const job = await s.job(jobId);
         const out = resolve(need(o, 'out'));
@@ -379,14 +389,16 @@ async function run(argv: string[]): Promise<unknown> {
       try {
         // a bad --param-mask is refused before any import or model work
         if (typeof o['param-mask'] === 'string' && !o['param-mask'].startsWith('name:')) parseParamMaskSpec(o['param-mask']);
+        const lora = loraFlags(o);
         await backendLine(quiet);
         const modelId = await s.model(need(o, 'model'));
         const { datasetId, subsetId } = await withData(s, o);
         const paramMask = typeof o['param-mask'] === 'string' ? await cliParamMask(s, o, { modelId, datasetId, subsetId }) : null;
         const { jobId, runId } = await s.call('train.start', {
           modelId, subsetId, datasetId,
-          layers: paramMask ? paramMask.scope : need(o, 'layers'),
+          layers: paramMask ? paramMask.scope : lora ? ((o.layers as string | undefined) ?? 'all') : need(o, 'layers'),
           paramMaskId: paramMask?.id,
+          lora: lora ?? undefined,
           steps: num(need(o, 'steps'), 'steps')!,
           lr: num(o.lr, 'lr'),
           batchSize: num(o.batch, 'batch'),
@@ -404,6 +416,18 @@ async function run(argv: string[]): Promise<unknown> {
         });
         const job = await s.job(jobId);
         const out = resolve(need(o, 'out'));
+        if (lora) {
+          // the adapter folder as PEFT loads it; the merged model only when asked for
+          if (o.merged) await s.job((await s.call('export.start', { outDir: out, subsetId: null, trainRunId: runId, what: ['weights'], overwrite: !!o.overwrite })).jobId);
+          const adapterOut = join(out, 'adapter');
+          if (existsSync(adapterOut) && !o.overwrite) throw new WinnowError('conflict', `${adapterOut} exists (give --overwrite to replace it)`);
+          rmSync(adapterOut, { recursive: true, force: true });
+          cpSync(String(job.stats.adapterDir), adapterOut, { recursive: true });
+          return {
+            out: adapterOut, runId, loss: job.stats.loss, tokensPerSec: job.stats.tokensPerSec, loraModules: job.stats.loraModules,
+            ...(o.merged ? { merged: join(out, 'model') } : {}),
+          };
+        }
         const exp = await s.call('export.start', {
           outDir: out, subsetId: null, trainRunId: runId, what: paramMask ? ['weights', 'param_mask'] : ['weights'], overwrite: !!o.overwrite,
           weightsForm: o['changed-only'] ? 'changed' : 'full',
@@ -465,6 +489,32 @@ async function run(argv: string[]): Promise<unknown> {
       if (command && command !== 'help' && !o.help) throw new WinnowError('bad_input', `unknown command "${command}"`);
       return null;
   }
+}
+
+/**
+ * --lora R[:ALPHA] with --lora-targets, --lora-dropout and --rslora as the train request's `lora` block (null without
+ * --lora). Checked here, before any import or model work.
+ */
+function loraFlags(o: Opts): TrainConfig['lora'] | null {
+  if (o.lora === undefined) {
+    const stray = (['lora-targets', 'lora-dropout', 'rslora', 'merged'] as const).find((f) => o[f] !== undefined);
+    if (stray) throw new WinnowError('bad_input', `--${stray} needs --lora R[:ALPHA]`);
+    return null;
+  }
+  if (o['param-mask'] !== undefined) throw new WinnowError('bad_input', 'give --lora or --param-mask, not both');
+  const m = /^(\d+)(?::([0-9]*\.?[0-9]+(?:e[+-]?\d+)?))?$/i.exec(String(o.lora));
+  if (!m || Number(m[1]) < 1) throw new WinnowError('bad_input', `--lora must be R or R:ALPHA (rank a positive integer, e.g. 8 or 16:32), got "${String(o.lora)}"`);
+  const r = Number(m[1]);
+  const targets = typeof o['lora-targets'] === 'string' ? o['lora-targets'].split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+  if (targets && !targets.length) throw new WinnowError('bad_input', '--lora-targets: list module names (q_proj,v_proj) or a preset (attention, mlp, all-linear)');
+  const parsed = LoraConfigSchema.safeParse({
+    r, alpha: m[2] !== undefined ? Number(m[2]) : r, dropout: num(o['lora-dropout'], 'lora-dropout') ?? 0, targets, rslora: !!o.rslora,
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new WinnowError('bad_input', `--lora: ${issue.path.join('.')} ${issue.message}`);
+  }
+  return parsed.data;
 }
 
 /** --param-mask: a saved mask by name, or one computed now (scope --layers, default all) with the run's token policy. */

@@ -27,6 +27,8 @@ import { createTrainRun, listTrainRuns, trainMetrics } from './train-runs';
 import { projectSlug } from '../util/paths';
 import { checkFits, countParams } from '../models/memory';
 import { readModelConfig } from '../models/config';
+import { assertAdapterFolder } from '../models/lora';
+import { resolveLora } from '../training/lora';
 import { validateExport } from '../export/run';
 import { previewDataset, previewImport } from '../data/preview';
 import { remapImpact } from '../data/remap';
@@ -268,6 +270,8 @@ export class EngineService {
         const differentiated = layerSignals ? countParams(cfg) : (gradParams(p.db, i) ?? countParams(cfg));
         checkFits(cfg, { batch: 1, seqLen: i.maxTokens, trainableParams: differentiated, backend, adapter });
       }
+      // a missing adapter folder is refused here, not after the model has loaded
+      if (i.adapterPath !== undefined) assertAdapterFolder(i.adapterPath);
       setActiveModel(p.db, i.modelId);
       const job = p.jobs.submit('score', { ...i, projectModelPath: modelPath(p.db, i.modelId) });
       return { jobId: job.jobId, plan };
@@ -320,9 +324,15 @@ export class EngineService {
       resolveLayerSpec(i.layers, checkpointTensors(modelPath(p.db, i.modelId)), layerBlockScores(p.db, i.modelId, i.layers));
       if (i.tokenPolicy === 'top_percent') assertTokenSignalScored(p.db, i.modelId, i.tokenSignal);
       // refuses, naming every figure, a run that will not fit the backend's memory
-      checkFits(readModelConfig(modelPath(p.db, i.modelId)), {
+      if (i.lora && i.paramMaskId !== undefined) throw new WinnowError('bad_input', 'train with LoRA or with a parameter mask, not both');
+      // LoRA: bad targets or a spec with no block are refused here too; only A and B train
+      const cfg = readModelConfig(modelPath(p.db, i.modelId));
+      const lora = i.lora
+        ? resolveLora(cfg, checkpointTensors(modelPath(p.db, i.modelId)), i.lora, i.layers, layerBlockScores(p.db, i.modelId, i.lora.layers ?? i.layers))
+        : null;
+      checkFits(cfg, {
         batch: i.batchSize, seqLen: i.maxTokens, gradAccum: i.gradAccum, backend: this.opts.executor.backend?.name ?? 'wasm', adapter: this.opts.executor.backend?.adapter,
-        trainableParams: (i.paramMaskId !== undefined ? paramMaskLayers(p.db, i.modelId, i.paramMaskId) : resolveLayers(p.db, i.modelId, i.layers)).trainableParams,
+        trainableParams: lora ? lora.trainableParams : (i.paramMaskId !== undefined ? paramMaskLayers(p.db, i.modelId, i.paramMaskId) : resolveLayers(p.db, i.modelId, i.layers)).trainableParams,
       });
       const runId = createTrainRun(p.db, i);
       const job = p.jobs.submit('train', { runId });

@@ -11,6 +11,7 @@ import { gpt2Block, gpt2Prefix } from './gpt2';
 import { attentionBias, layerNorm, linear, rmsNorm, type Weights } from './layers';
 import { llamaBlock, llamaContext, type BlockContext } from './llama';
 import type { ModelConfig } from './types';
+import type { LoraHook } from './lora';
 
 export type { Weights } from './layers';
 
@@ -47,6 +48,7 @@ export interface AttentionCapture {
 /**
  * Blocks [from, to) (0-based, `to` exclusive). Each block runs in its own tidy so inference memory stays flat.
  * With `capture`, that block also hands out its attention probabilities; every other block runs as without it.
+ * With `lora`, the adapters' updates are added at the linear layers they target (models/lora.ts).
  */
 export function runBlocks(
   cfg: ModelConfig,
@@ -56,6 +58,7 @@ export function runBlocks(
   to: number,
   attentionMask?: tf.Tensor2D,
   capture?: AttentionCapture,
+  lora?: LoraHook,
 ): tf.Tensor3D {
   if (from < 0 || to > cfg.numLayers || from > to) {
     throw new WinnowError('bad_input', `runBlocks: block range [${from}, ${to}) is outside 0..${cfg.numLayers}`);
@@ -63,7 +66,7 @@ export function runBlocks(
   if (from === to) return tf.clone(h);
   const T = h.shape[1];
   const bias = attentionBias(T, attentionMask, slidingWindow(cfg));
-  const ctx: BlockContext = cfg.arch === 'llama' ? llamaContext(cfg, T, bias) : { bias };
+  const ctx: BlockContext = { ...(cfg.arch === 'llama' ? llamaContext(cfg, T, bias) : { bias }), lora };
   try {
     let cur = h;
     for (let l = from; l < to; l++) {

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './types';
 import { attend, linear, mergeHeads, rmsNorm, splitHeads, type Weights } from './layers';
+import { applyLora, type LoraHook } from './lora';
 
 const f = Math.fround;
 
@@ -100,6 +101,13 @@ export interface BlockContext {
   rotate?: tf.Tensor2D;
   /** when set, receives the block's attention probabilities [B, heads, T, T] (models/forward.ts forwardWithAttention) */
   onAttention?: (probs: tf.Tensor4D) => void;
+  /** LoRA adapters added at the linear layers they target (models/lora.ts) */
+  lora?: LoraHook;
+}
+
+/** nn.Linear module `key` (weight, optional bias), plus its LoRA update when the context carries one */
+function proj(w: Weights, key: string, x: tf.Tensor3D, ctx: BlockContext): tf.Tensor3D {
+  return applyLora(ctx.lora, key, x, linear(x, w[`${key}.weight`]!, w[`${key}.bias`]));
 }
 
 export function llamaContext(cfg: ModelConfig, T: number, bias: tf.Tensor4D): BlockContext {
@@ -118,16 +126,16 @@ export function llamaBlock(cfg: ModelConfig, w: Weights, l: number, h: tf.Tensor
   const p = `model.layers.${l}`;
   const hd = cfg.headDim;
   const x = rmsNorm(h, w[`${p}.input_layernorm.weight`], cfg.normEps);
-  const q = splitHeads(linear(x, w[`${p}.self_attn.q_proj.weight`], w[`${p}.self_attn.q_proj.bias`]), cfg.numHeads, hd);
-  const k = splitHeads(linear(x, w[`${p}.self_attn.k_proj.weight`], w[`${p}.self_attn.k_proj.bias`]), cfg.numKvHeads, hd);
-  const v = splitHeads(linear(x, w[`${p}.self_attn.v_proj.weight`], w[`${p}.self_attn.v_proj.bias`]), cfg.numKvHeads, hd);
+  const q = splitHeads(proj(w, `${p}.self_attn.q_proj`, x, ctx), cfg.numHeads, hd);
+  const k = splitHeads(proj(w, `${p}.self_attn.k_proj`, x, ctx), cfg.numKvHeads, hd);
+  const v = splitHeads(proj(w, `${p}.self_attn.v_proj`, x, ctx), cfg.numKvHeads, hd);
   const a = groupedAttend(applyRope(q, ctx), applyRope(k, ctx), v, Math.pow(hd, -0.5), ctx.bias, ctx.onAttention);
-  const o = linear(mergeHeads(a), w[`${p}.self_attn.o_proj.weight`], w[`${p}.self_attn.o_proj.bias`]);
+  const o = proj(w, `${p}.self_attn.o_proj`, mergeHeads(a), ctx);
   const h2 = tf.add(h, o) as tf.Tensor3D;
   const y = rmsNorm(h2, w[`${p}.post_attention_layernorm.weight`], cfg.normEps);
-  const gate = linear(y, w[`${p}.mlp.gate_proj.weight`], w[`${p}.mlp.gate_proj.bias`]);
-  const up = linear(y, w[`${p}.mlp.up_proj.weight`], w[`${p}.mlp.up_proj.bias`]);
+  const gate = proj(w, `${p}.mlp.gate_proj`, y, ctx);
+  const up = proj(w, `${p}.mlp.up_proj`, y, ctx);
   const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor3D; // silu(gate) * up
-  const down = linear(act, w[`${p}.mlp.down_proj.weight`], w[`${p}.mlp.down_proj.bias`]);
+  const down = proj(w, `${p}.mlp.down_proj`, act, ctx);
   return tf.add(h2, down) as tf.Tensor3D;
 }

@@ -10,6 +10,7 @@
  */
 import { openProjectDb, getExample, getRender, writeExampleSignal, toBlob, renderKeyId, renderKeyOf, describeRenderKey, getRenderKey, type Db, type StoredRender } from '../db';
 import { loadModel, disposeModel, type LoadedModel } from '../models';
+import { applyAdapterFolder } from '../models/lora';
 import { renderDataset } from '../data/renderDataset';
 import { DEFAULT_RENDER } from '../data/render-key';
 import type { JobContext, JobOutcome } from '../jobs/types';
@@ -56,6 +57,8 @@ export interface ScoreParams {
   /** fim / layer_grad_norm: the per-example loss differentiated, 'sum' or 'mean' over the response tokens (absent:
    * a run from before the option, which was the mean — gradient-pass.ts fimLossOf) */
   fimLoss?: 'sum' | 'mean';
+  /** a PEFT LoRA adapter folder merged into the scored model's weights before any pass (models/lora.ts) */
+  adapterPath?: string;
 }
 
 const TOKEN_SIGNAL_IDS = ['token_loss', 'token_entropy', 'token_prob', 'token_rank'] as const;
@@ -127,6 +130,10 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
     db.prepare(`UPDATE score_runs SET status = 'running', error = NULL WHERE id = ?`).run(runId);
     ctx.progress({ current: 0, total: 0, message: 'loading model' });
     model = await loadModel(p.projectModelPath);
+    if (p.adapterPath) {
+      ctx.progress({ current: 0, total: 0, message: 'applying the LoRA adapter' });
+      applyAdapterFolder(model, p.adapterPath);
+    }
     // swapped roles (where the project knows which model came from which) and a mismatched reference are refused
     // before any rendering or scoring
     assertModelRoles(db, { ...p, historyModelId });

@@ -116,7 +116,9 @@ export function createOptimizer(kind: 'adamw' | 'sgd', opts: { weightDecay: numb
 export function globalNorm(grads: Map<string, tf.Tensor>): tf.Scalar {
   return tf.tidy(() => {
     const sq = [...grads.values()].map((g) => tf.sum(tf.square(g)));
-    return (sq.length ? tf.sqrt(tf.addN(sq)) : tf.scalar(0)) as tf.Scalar;
+    // a sum of scalars one at a time, not addN: on webgpu addN binds every input to one shader, and more inputs than
+    // the adapter's storage buffers per stage (8 on many) fail to compile (LoRA gives two tensors per module)
+    return (sq.length ? tf.sqrt(sq.reduce((a, b) => tf.add(a, b))) : tf.scalar(0)) as tf.Scalar;
   });
 }
 

@@ -6,6 +6,8 @@
  * With a parameter mask the trainable set is the mask's tensors, and only the mask's entries change: the gradient is
  * masked before clipping and the optimizer writes new values only where the mask is 1 (optimizer.ts), so every
  * other entry stays bit-identical to the base weights.
+ * With LoRA (cfg.lora) no base tensor is a variable: each targeted module gets A and B (models/lora.ts), added at its
+ * linear layer by the forward's hook; the run writes a PEFT adapter folder (runs/N/adapter) and the merged model.
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
@@ -26,6 +28,9 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { layerBlockScores } from '../api/layers';
 import type { TokenPolicySpec } from '../selection/token-policy';
 import { getParamMask, loadParamMaskBits, paramMaskExampleIds } from '../selection/param-masks-store';
+import { adapterConfig, initLora, loraScale, mergeLora, peftTensorName, withDropoutSeed, writeAdapter, type LoraHook } from '../models/lora';
+import { resolveLora } from './lora';
+import { mulberry32 } from '../util/random';
 
 export function trainTokenPolicy(cfg: Pick<TrainConfig, 'tokenPolicy' | 'tokenSignal' | 'tokenPercent' | 'tokenScope' | 'tokenMaskName'>): TokenPolicySpec {
   if (cfg.tokenPolicy === 'all') return { kind: 'all' };
@@ -89,7 +94,7 @@ export function lossOnBatch(
   model: LoadedModel,
   weights: Record<string, tf.Tensor>,
   batch: TrainExample[],
-  opts: { padId: number; maxTokens: number; frozenBelow: number; dft: boolean },
+  opts: { padId: number; maxTokens: number; frozenBelow: number; dft: boolean; lora?: LoraHook },
 ): BatchLoss {
   const cfg = model.config;
   const { ids, weights: w, attn, B, T, tokens } = padBatch(batch, opts.padId, opts.maxTokens);
@@ -97,13 +102,13 @@ export function lossOnBatch(
   const attnT = tf.tensor2d(attn, [B, T], 'int32');
   // frozen prefix: computed once, outside the tape
   const prefix =
-    opts.frozenBelow > 0 ? tf.tidy(() => runBlocks(cfg, weights, embed(cfg, weights, idsT), 0, opts.frozenBelow, attnT)) : null;
+    opts.frozenBelow > 0 ? tf.tidy(() => runBlocks(cfg, weights, embed(cfg, weights, idsT), 0, opts.frozenBelow, attnT, undefined, opts.lora)) : null;
   let weightSum = 0;
   for (let b = 0; b < B; b++) for (let t = 1; t < T; t++) weightSum += w[b * T + t]!;
   return {
     loss: () => {
       const h0 = prefix ?? embed(cfg, weights, idsT);
-      const h = runBlocks(cfg, weights, h0, opts.frozenBelow, cfg.numLayers, attnT);
+      const h = runBlocks(cfg, weights, h0, opts.frozenBelow, cfg.numLayers, attnT, undefined, opts.lora);
       const logits = lmHead(cfg, weights, finalNorm(cfg, weights, h));
       return weightedLmLoss(logits, ids, w, B, T, { dft: opts.dft }).loss;
     },
@@ -153,10 +158,11 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
     const dir = modelDir(db, cfg.modelId);
     model = await loadModel(dir);
     const m = model;
-    const chosen = trainableSet(db, cfg, m);
+    const lora = cfg.lora ? resolveLora(m.config, m.tensors, cfg.lora, cfg.layers, layerBlockScores(db, cfg.modelId, cfg.lora.layers ?? cfg.layers)) : null;
+    const chosen = lora ? { names: [], masks: new Map<string, tf.Tensor>() } : trainableSet(db, cfg, m);
     masks = chosen.masks;
     const trainable = chosen.names;
-    const frozenBelow = lowestTrainableBlock(m, new Set(trainable));
+    const frozenBelow = lora ? Math.min(...lora.blocks) : lowestTrainableBlock(m, new Set(trainable));
 
     // make sure every example is rendered with this tokenizer
     const datasets = (cfg.subsetId !== null
@@ -191,6 +197,22 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
       m.weights[name] = v;
       vars.set(name, v);
     }
+    // LoRA: A and B are the variables, named as in the adapter file (so are the checkpoint's tensors)
+    let hook: LoraHook | null = null;
+    if (lora && cfg.lora) {
+      hook = { scale: loraScale(cfg.lora), modules: new Map(), dropout: cfg.lora.dropout, dropoutSeed: null };
+      const init = initLora(lora.modules, cfg.lora.r, cfg.seed);
+      for (const mod of lora.modules) {
+        const { A, B } = init.get(mod.key)!;
+        const a = tf.variable(tf.tensor2d(A, [cfg.lora.r, mod.in]), true);
+        const b = tf.variable(tf.tensor2d(B, [mod.out, cfg.lora.r]), true);
+        vars.set(peftTensorName(m.config, mod.key, 'A'), a);
+        vars.set(peftTensorName(m.config, mod.key, 'B'), b);
+        hook.modules.set(mod.key, { A: a as tf.Variable<tf.Rank.R2>, B: b as tf.Variable<tf.Rank.R2> });
+      }
+    }
+    // each micro-batch's dropout masks come from (seed, step, micro-batch), so a resumed run draws the same ones
+    const dropoutSeed = (step: number, a: number) => Math.floor(mulberry32((cfg.seed * 1_000_003 + step * cfg.gradAccum + a) >>> 0)() * 2 ** 31);
     opt.o = createOptimizer(cfg.optimizer, { weightDecay: cfg.weightDecay });
 
     let start = 0;
@@ -221,7 +243,7 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
       const weights: number[] = [];
       for (let i = 0; i < data.eval.length; i += cfg.batchSize) {
         const batch = data.eval.slice(i, i + cfg.batchSize);
-        const b = lossOnBatch(m, m.weights, batch, { padId, maxTokens: cfg.maxTokens, frozenBelow: 0, dft: false });
+        const b = lossOnBatch(m, m.weights, batch, { padId, maxTokens: cfg.maxTokens, frozenBelow: 0, dft: false, lora: hook ? withDropoutSeed(hook, null) : undefined });
         losses.push(tf.tidy(() => b.loss()));
         weights.push(b.weightSum);
         b.dispose();
@@ -253,7 +275,9 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
       let stepTokens = 0;
       for (let a = 0; a < cfg.gradAccum; a++) {
         const batch = microBatch(data.train, cfg.seed, step * cfg.gradAccum + a, cfg.batchSize);
-        const b = lossOnBatch(m, m.weights, batch, { padId, maxTokens: cfg.maxTokens, frozenBelow, dft: cfg.dftWeight });
+        const b = lossOnBatch(m, m.weights, batch, {
+          padId, maxTokens: cfg.maxTokens, frozenBelow, dft: cfg.dftWeight, lora: hook ? withDropoutSeed(hook, dropoutSeed(step, a)) : undefined,
+        });
         const { value, grads } = tf.variableGrads(b.loss, varList);
         losses.push(value); // read once per step, with the gradient norm
         for (const n of names) {
@@ -303,7 +327,7 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
         total: cfg.steps,
         message: `step ${step + 1}/${cfg.steps} loss ${lastLoss.toFixed(4)}`,
         etaSeconds: perStep * (cfg.steps - step - 1),
-        stats: { runId, loss: lastLoss, lr, tokensPerSec: Math.round(tps), gradNorm, trainableTensors: trainable.length },
+        stats: { runId, loss: lastLoss, lr, tokensPerSec: Math.round(tps), gradNorm, trainableTensors: hook ? vars.size : trainable.length },
         metric: { runId, step: step + 1, split: 'train', loss: lastLoss, lr, tokensPerSec: tps },
       });
       if ((step + 1) % cfg.evalEvery === 0 || step + 1 === cfg.steps) {
@@ -325,15 +349,24 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
       await new Promise((r) => setImmediate(r));
     }
 
+    let adapterDir: string | null = null;
+    if (hook && lora) {
+      ctx.progress({ current: cfg.steps, total: cfg.steps, message: 'saving the LoRA adapter' });
+      adapterDir = join(runDir, 'adapter');
+      await writeAdapter(adapterDir, m.config, hook, adapterConfig(m.config, lora.settings, lora.blocks, dir));
+      // the merged model is what the rest of Winnow opens (Models screen, exports, scoring as a reference)
+      mergeLora(m.config, m.weights, hook);
+    }
     ctx.progress({ current: cfg.steps, total: cfg.steps, message: 'saving the tuned model' });
     const outDir = join(runDir, 'model');
     await saveModel(outDir, { config: m.config, weights: m.weights }, { tokenizerFrom: dir });
     db.prepare(`UPDATE train_runs SET status = 'done', out_dir = ?, step = ? WHERE id = ?`).run(outDir, cfg.steps, runId);
     const secs = (Date.now() - started) / 1000;
     return {
-      message: `trained ${cfg.steps} steps on ${trainable.length} tensors; final loss ${lastLoss.toFixed(4)}${evalSeen ? `; warning: ${evalSeen.warning}` : ''}`,
+      message: `trained ${cfg.steps} steps on ${hook ? `LoRA adapters of ${hook.modules.size} modules` : `${trainable.length} tensors`}; final loss ${lastLoss.toFixed(4)}${evalSeen ? `; warning: ${evalSeen.warning}` : ''}`,
       stats: {
-        runId, outDir, loss: lastLoss, tokensPerSec: Math.round(tokensTotal / Math.max(secs, 1e-3)), trainableTensors: trainable.length,
+        runId, outDir, loss: lastLoss, tokensPerSec: Math.round(tokensTotal / Math.max(secs, 1e-3)), trainableTensors: hook ? vars.size : trainable.length,
+        ...(adapterDir ? { adapterDir, loraModules: hook!.modules.size } : {}),
         ...(evalSeen ? { evalRowsInMaskPass: evalSeen.rows } : {}),
       },
     };
@@ -349,6 +382,8 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
   } finally {
     for (const mk of masks.values()) mk.dispose();
     opt.o?.dispose();
+    // LoRA's A and B are variables outside the weights record
+    if (model) for (const [n, v] of vars) if (model.weights[n] !== v) v.dispose();
     if (model) disposeModel(model);
     db.close();
   }

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { openProjectDb, listSignalColumns, blobToFloat32, messagesReader, getRender, getRenderKey, renderKeyId, renderKeyOf, type Db, type RenderKey } from '../db';
 import type { ExportRequest } from '../../../preload/contract';
 import type { JobContext, JobOutcome } from '../jobs/types';
@@ -28,7 +28,8 @@ import { createTokenMasker, type TokenPolicySpec } from '../selection/token-poli
 import { layerMaskForms, type LayerMaskForms } from './layer-formats';
 import { axolotlYaml, llamaFactoryDatasetInfo, llamaFactoryYaml, trlScript, type TrainerSettings } from './configs';
 import { bundleReadme } from './readme';
-import { TRAIN_HF_FILES, accelerateDeepspeedYaml, accelerateFsdpYaml, dsZero2Json, hfHyper, hfNotes, winnowTrainJson, type RunConfigLike } from './train-hf';
+import { TRAIN_HF_FILES, accelerateDeepspeedYaml, accelerateFsdpYaml, dsZero2Json, hfHyper, hfNotes, winnowTrainJson, type LoraBlock, type RunConfigLike } from './train-hf';
+import { ADAPTER_CONFIG, type AdapterConfigJson } from '../models/lora';
 import { TRAIN_HF_PY } from './train-hf-script';
 import { exportTarget, partialDirOf, publishExport } from './partial';
 import { PARAM_MASK_FILES, paramMaskIdOf, writeChangedWeights, writeParamMaskFiles } from './param-mask';
@@ -101,6 +102,21 @@ function csvCell(v: unknown): string {
 }
 
 /** Everything an export needs is checked before a single file is written. */
+/**
+ * A LoRA run's settings as PEFT's LoraConfig fields for winnow_train.json, from the adapter_config.json the run wrote
+ * (its exact target modules and blocks, presets and layer spec resolved).
+ */
+function runLoraBlock(db: Db, runId: number): LoraBlock {
+  const out = db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(runId) as string | null | undefined;
+  const file = out ? join(dirname(out), 'adapter', ADAPTER_CONFIG) : null;
+  if (!file || !existsSync(file)) throw new WinnowError('conflict', `training run ${runId} trains LoRA adapters and has not written them yet: export its configs once it is done`);
+  const c = JSON.parse(readFileSync(file, 'utf8')) as AdapterConfigJson;
+  return {
+    r: c.r, lora_alpha: c.lora_alpha, lora_dropout: c.lora_dropout, target_modules: c.target_modules, bias: 'none', use_rslora: c.use_rslora,
+    ...(c.layers_to_transform ? { layers_to_transform: c.layers_to_transform, layers_pattern: c.layers_pattern ?? undefined } : {}),
+  };
+}
+
 export function validateExport(db: Db, req: ExportRequest): void {
   const outDir = resolve(req.outDir);
   if (req.outDir.includes('\0')) throw new WinnowError('bad_input', 'export folder: the path contains a NUL byte');
@@ -420,7 +436,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
         model: { path: model.path, architecture: model.architecture, padId: tok ? tok.padId ?? tok.eosId ?? 0 : null },
         tokenizerId: tok?.id ?? '', tokenMasks: req.what.includes('token_masks') ? EXPORT_FILES.tokenMasks : null, tokenPolicy: tokenPolicySpec,
         layerMask: req.what.includes('layer_mask') ? EXPORT_FILES.layerMask : null, paramMask: req.what.includes('param_mask') ? PARAM_MASK_FILES.tensors : null,
-        lora: runCfg?.lora ?? null, trainRunId: req.trainRunId ?? null, hyper,
+        lora: runCfg?.lora ? runLoraBlock(db, req.trainRunId!) : null, trainRunId: req.trainRunId ?? null, hyper,
       });
       writeFileSync(at(EXPORT_FILES.hf), TRAIN_HF_PY);
       writeFileSync(at(EXPORT_FILES.hfConfig), JSON.stringify(hfConfig, null, 2) + '\n');

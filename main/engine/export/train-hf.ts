@@ -23,7 +23,9 @@ export interface LoraBlock {
   target_modules: string[] | string;
   bias?: 'none' | 'lora_only' | 'all';
   layers_to_transform?: number[];
+  layers_pattern?: string;
   modules_to_save?: string[];
+  use_rslora?: boolean;
 }
 
 /** The hyper-parameters of a training run as train_hf.py names them. */
@@ -47,7 +49,7 @@ export interface HfHyper {
 export interface RunConfigLike {
   steps?: number; batchSize?: number; gradAccum?: number; lr?: number; optimizer?: 'adamw' | 'sgd'; weightDecay?: number;
   schedule?: 'constant' | 'linear' | 'cosine'; warmupSteps?: number; clipNorm?: number | null; maxTokens?: number; seed?: number;
-  evalFraction?: number; dftWeight?: boolean; lora?: LoraBlock | null; subsetId?: number | null; datasetId?: number; paramMaskId?: number;
+  evalFraction?: number; dftWeight?: boolean; lora?: { r: number; alpha: number } | null; subsetId?: number | null; datasetId?: number; paramMaskId?: number;
 }
 
 /** What train_hf.py will not do as the run did, for the bundle's README notes. */

@@ -129,6 +129,18 @@ describe('a LoRA training job', () => {
     expect(moved, 'the adapter changes the losses').toBeGreaterThan(1e-4);
   });
 
+  it('an export of the run gives train_hf.py the adapter\'s PEFT settings (winnow_train.json "lora")', async () => {
+    const run = (await proj.call('train.list', {})).find((r) => r.status === 'done' && r.config.lora?.dropout === 0.1)!;
+    const out = join(proj.home, 'lora-bundle');
+    const { jobId } = await proj.call('export.start', { outDir: out, subsetId: null, datasetId, modelId, trainRunId: run.id, what: ['subset', 'configs'] });
+    await proj.finished(jobId);
+    const hf = JSON.parse(readFileSync(join(out, 'winnow_train.json'), 'utf8')) as { lora: Record<string, unknown> };
+    expect(hf.lora).toEqual({
+      r: 2, lora_alpha: 4, lora_dropout: 0.1, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], bias: 'none', use_rslora: false,
+      layers_to_transform: [1], layers_pattern: 'layers',
+    });
+  });
+
   it('refuses unknown targets (naming them), a spec with no block, and LoRA with a parameter mask', async () => {
     const bad = await proj.service.call('train.start', { ...base(), lora: { ...lora, targets: ['q_proj', 'qq_proj'] } });
     expect(bad.ok).toBe(false);

@@ -593,6 +593,8 @@ export const ApiInputs = {
     targetSubsetId: id.optional(),
     /** sstoken: γ, the weight of the loss-difference term against the attention term (default 0.5) */
     sstokenGamma: z.number().min(0).max(1).optional(),
+    /** score only this subset's rows (the CLI's `score --shard I/N`: one process's share of the file) */
+    onlySubsetId: id.optional(),
   }),
   'subsets.create': z.object({ name: z.string().min(1).max(200), rule: SubsetRuleSchema, datasetId: id.optional() }),
   /** the same as subsets.create, as a `select` job with progress and cancel (for k-center on many rows) */

@@ -56,6 +56,8 @@ export interface ScoreParams {
   /** fim / layer_grad_norm: the per-example loss differentiated, 'sum' or 'mean' over the response tokens (absent:
    * a run from before the option, which was the mean — gradient-pass.ts fimLossOf) */
   fimLoss?: 'sum' | 'mean';
+  /** score only this subset's rows (a `winnow score --shard I/N` process: its share of the file, scoring/shard.ts) */
+  onlySubsetId?: number;
 }
 
 const TOKEN_SIGNAL_IDS = ['token_loss', 'token_entropy', 'token_prob', 'token_rank'] as const;
@@ -100,6 +102,10 @@ function scopeOf(p: ScoreParams, keyId: number): Scope {
   if (p.datasetId !== undefined) {
     parts.push('e.dataset_id = ?');
     args.push(p.datasetId);
+  }
+  if (p.onlySubsetId !== undefined) {
+    parts.push('e.id IN (SELECT example_id FROM subset_members WHERE subset_id = ?)');
+    args.push(p.onlySubsetId);
   }
   return { sql: parts.join(' AND '), args };
 }

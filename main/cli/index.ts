@@ -64,10 +64,10 @@ const USAGE = `winnow <command> [options]
   export --model DIR (--data FILE | --project P [--subset NAME]) [--layers SPEC] [--token-policy P ...]
          --out DIR [--overwrite]                      bundle: subset, masks, scores, trainer configs, manifest
   generate --model DIR --data FILE --out OUT.jsonl [--max-new-tokens 128] [--temperature T --top-k K --top-p P --seed S]
-        [--stop STR]... [--batch 8] [--resume]          (each record up to its last assistant turn, chat template +
+        [--stop STR]... [--batch 8] [--resume] [--shard I/N]  (each record up to its last assistant turn, chat template +
          generation prompt; rows {"index","prompt","completion","tokens","finish_reason"}; --adapter: not yet)
   eval --model DIR --data FILE --metric exact_match|accuracy|loss [--answer-regex R] [--max-new-tokens 256]
-        [--labels a,b,...] --out report.json            (task metric over every row, with the per-row answers)
+        [--labels a,b,...] [--shard I/N] --out report.json  (task metric over every row, with the per-row answers)
   serve [--port N]                                     browser mode (same as npm start without Electron)
 
   Common: --json (machine-readable result as the last stdout line), --home DIR (WINNOW_HOME)
@@ -492,14 +492,14 @@ async function run(argv: string[]): Promise<unknown> {
       return runGenerateCommand({
         model: need(o, 'model'), adapter: o.adapter, data: need(o, 'data'), out: need(o, 'out'), resume: !!o.resume,
         format: o.format as string | undefined, mapping: o.mapping as string | undefined, skipMalformed: !!o['skip-malformed'],
-        flags: samplingFlags(o, 128), quiet,
+        flags: samplingFlags(o, 128), quiet, shard: o.shard as string | undefined,
       });
     case 'eval':
       return runEvalCommand({
         model: need(o, 'model'), adapter: o.adapter, data: need(o, 'data'), out: need(o, 'out'), metric: need(o, 'metric'),
         answerRegex: o['answer-regex'] as string | undefined, labels: o.labels as string | undefined,
         format: o.format as string | undefined, mapping: o.mapping as string | undefined, skipMalformed: !!o['skip-malformed'],
-        maxTokens: num(o['max-tokens'], 'max-tokens'), flags: samplingFlags(o, 256), quiet,
+        maxTokens: num(o['max-tokens'], 'max-tokens'), flags: samplingFlags(o, 256), quiet, shard: o.shard as string | undefined,
       });
     case 'serve': {
       if (typeof o.port === 'string') process.env.WINNOW_PORT = o.port;

@@ -20,7 +20,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { getRender, getRenderKey, writeExampleSignals, type Db, type RenderKey } from '../db';
+import { getRender, getRenderKey, messagesReader, writeExampleSignals, type Db, type RenderKey } from '../db';
+import { normHash } from '../data/normalize';
 import { WinnowError } from '../util/errors';
 import { DUPLICATE_COLUMNS } from '../data/duplicates';
 
@@ -69,12 +70,20 @@ export interface ShardRow {
   contentHash: string;
 }
 
+/**
+ * Every row of a dataset with its content hash (the normalized-content hash the duplicate pass keys on; imports
+ * store none, so it is made here from the row's messages where missing), in file order.
+ */
+export function datasetRows(db: Db, datasetId: number): ShardRow[] {
+  const messagesOf = messagesReader(db);
+  const all = db.prepare('SELECT id, row_index AS rowIndex, raw_json AS rawJson, messages_json AS messagesJson, norm_hash AS h FROM examples WHERE dataset_id = ? ORDER BY row_index')
+    .all(datasetId) as Array<{ id: number; rowIndex: number; rawJson: string; messagesJson: string; h: string }>;
+  return all.map((r) => ({ exampleId: r.id, index: r.rowIndex, contentHash: r.h || normHash(messagesOf({ datasetId, ...r })) }));
+}
+
 /** A dataset's rows in one shard, in file order. */
 export function rowsOfShard(db: Db, datasetId: number, shard: ShardSpec): ShardRow[] {
-  const all = db.prepare('SELECT id, row_index, norm_hash FROM examples WHERE dataset_id = ? ORDER BY row_index').all(datasetId) as Array<{ id: number; row_index: number; norm_hash: string }>;
-  return all
-    .filter((r) => shardOfRow(r.norm_hash, r.row_index, shard.count) === shard.index)
-    .map((r) => ({ exampleId: r.id, index: r.row_index, contentHash: r.norm_hash }));
+  return datasetRows(db, datasetId).filter((r) => shardOfRow(r.contentHash, r.index, shard.count) === shard.index);
 }
 
 function sha256File(path: string): string {
@@ -292,11 +301,7 @@ export function importMergedRun(db: Db, shards: LoadedShard[], opts: {
   datasetId: number; modelId: number; refModelId?: number; historyModelId?: number; renderKeyId: number; params: Record<string, unknown>;
 }): number {
   const first = shards[0]!;
-  const exampleOf = new Map<number, number>();
-  for (const r of db.prepare('SELECT id, row_index FROM examples WHERE dataset_id = ?').all(opts.datasetId) as Array<{ id: number; row_index: number }>) {
-    exampleOf.set(r.row_index, r.id);
-  }
-  const hashOf = db.prepare('SELECT norm_hash FROM examples WHERE id = ?').pluck();
+  const here = new Map(datasetRows(db, opts.datasetId).map((r) => [r.index, r]));
   const values = shards.map(readValues);
   return db.transaction(() => {
     const total = shards.reduce((a, s) => a + s.total, 0);
@@ -313,9 +318,9 @@ export function importMergedRun(db: Db, shards: LoadedShard[], opts: {
       for (const v of values[k]!) {
         const row = rows.get(v.index);
         if (!row) throw new WinnowError('bad_input', `${label(s)}: its values file has row ${v.index}, which the result file does not list`);
-        const exampleId = exampleOf.get(v.index);
+        const exampleId = here.get(v.index)?.exampleId;
         if (exampleId === undefined) throw new WinnowError('bad_input', `${label(s)}: row ${v.index} is not in the imported file`);
-        if (hashOf.get(exampleId) !== row.contentHash) throw new WinnowError('bad_input', `${label(s)}: row ${v.index} has other content in the imported file than the shard scored`);
+        if (here.get(v.index)!.contentHash !== row.contentHash) throw new WinnowError('bad_input', `${label(s)}: row ${v.index} has other content in the imported file than the shard scored`);
         const render = getRender(db, exampleId, opts.renderKeyId);
         const tokens = render ? tokensHash(render.tokenIds) : null;
         if (tokens !== row.tokens) throw new WinnowError('bad_input', `${label(s)}: row ${v.index} renders to other tokens here than the shard scored (another tokenizer or chat template?)`);

@@ -94,7 +94,10 @@ describe('winnow score --shard and winnow merge', () => {
       const result = JSON.parse(readFileSync(String(r.json.result), 'utf8')) as { rows: Array<{ index: number; contentHash: string }> };
       const own = lines(out).map((l) => JSON.parse(l) as { index: number });
       expect(own.map((l) => l.index)).toEqual(result.rows.map((x) => x.index));
-      for (const x of result.rows) expect(shardOfRow(x.contentHash, x.index, n)).toBe(i);
+      for (const x of result.rows) {
+        expect(x.contentHash).toMatch(/^[0-9a-f]{16}$/);
+        expect(shardOfRow(x.contentHash, x.index, n)).toBe(i);
+      }
       held.push(...lines(out));
     }
     // together the shards' JSONL lines are the unsharded run's lines, once each
@@ -159,6 +162,33 @@ describe('winnow score --shard and winnow merge', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/gsm8k-10\.parquet: sha256 [0-9a-f]+, the shards split a file with sha256/);
     expect(counts('merged-2')).toEqual(before);
+  });
+
+  it('generate and eval --shard take the same rows as score --shard, and together give the unsharded output', () => {
+    const scoreRows = shardFiles[3]!.map((f) => (JSON.parse(readFileSync(f, 'utf8')) as { rows: Array<{ index: number }> }).rows.map((r) => r.index));
+    const gen = (out: string, extra: string[]) =>
+      winnow(['generate', '--model', MODEL, '--data', GSM, '--max-new-tokens', '4', '--batch', '1', '--out', out, '--json', ...extra]);
+    const evalLoss = (out: string, extra: string[]) => winnow(['eval', '--model', MODEL, '--data', GSM, '--metric', 'loss', '--max-tokens', '256', '--out', out, '--json', ...extra]);
+    expect(gen(join(tmp, 'gen.jsonl'), []).status).toBe(0);
+    expect(evalLoss(join(tmp, 'eval.json'), []).status).toBe(0);
+    const genParts: string[] = [];
+    const evalRows: Array<{ index: number }> = [];
+    for (let i = 0; i < 3; i++) {
+      const g = gen(join(tmp, `gen-${i}.jsonl`), ['--shard', `${i}/3`]);
+      expect(g.status, g.stderr).toBe(0);
+      const mine = lines(join(tmp, `gen-${i}.jsonl`));
+      expect(mine.map((l) => (JSON.parse(l) as { index: number }).index)).toEqual(scoreRows[i]);
+      genParts.push(...mine);
+      const e = evalLoss(join(tmp, `eval-${i}.json`), ['--shard', `${i}/3`]);
+      expect(e.status, e.stderr).toBe(0);
+      const report = JSON.parse(readFileSync(join(tmp, `eval-${i}.json`), 'utf8')) as { shard: string; fileRows: number; rows: Array<{ index: number }> };
+      expect(report).toMatchObject({ shard: `${i}/3`, fileRows: 50 });
+      expect(report.rows.map((r) => r.index)).toEqual(scoreRows[i]);
+      evalRows.push(...report.rows);
+    }
+    const byIndex = (l: string) => (JSON.parse(l) as { index: number }).index;
+    expect(genParts.sort((a, b) => byIndex(a) - byIndex(b))).toEqual(lines(join(tmp, 'gen.jsonl')));
+    expect(evalRows.sort((a, b) => a.index - b.index)).toEqual((JSON.parse(readFileSync(join(tmp, 'eval.json'), 'utf8')) as { rows: unknown[] }).rows);
   });
 
   it('refuses --shard for signals that are sums over the whole dataset, and without --data', () => {

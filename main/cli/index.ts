@@ -45,6 +45,7 @@ const USAGE = `winnow <command> [options]
         (--shard I/N, with --data: score only this process's 1/N of the rows, chosen by a hash of each row's content
          and file index; writes OUT plus OUT.shard.json (what run, which rows, sha256 manifest) for winnow merge)
   merge OUT.shard.json... --project P [--data FILE] [--model DIR] [--ref-model DIR] [--history-model DIR] [--out OUT.jsonl]
+        [--format F] [--skip-malformed] (as the shards were given them)
         (checks the shards are one run and hold every row once, then stores them in P as one score run;
          the data file and models are found where the shards read them unless given)
   select --project P --name NAME (--top-percent X | --top K | --min A --max B) --signal S [--asc]
@@ -577,7 +578,8 @@ async function mergeShards(s: Session, shards: LoadedShard[], o: Opts): Promise<
     const refModelId = first.models.ref ? await model(first.models.ref, 'ref-model') : undefined;
     const historyModelId = first.models.history ? await model(first.models.history, 'history-model') : undefined;
     const dataPath = typeof o.data === 'string' ? o.data : first.input.path;
-    const job = await s.importFile(dataPath, { mapping: JSON.stringify(first.input.mapping) });
+    // the shards' mapping; --format and --skip-malformed as the shards were given them (rows are numbered after skips)
+    const job = await s.importFile(dataPath, { mapping: JSON.stringify(first.input.mapping), format: o.format as string | undefined, skipMalformed: !!o['skip-malformed'] });
     const datasetId = Number(job.stats.datasetId);
     undo.push(() => deleteDataset(db, datasetId));
     const ds = db.prepare('SELECT hash, row_count, format FROM datasets WHERE id = ?').get(datasetId) as { hash: string; row_count: number; format: string };

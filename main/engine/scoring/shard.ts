@@ -18,7 +18,7 @@
  * unsharded run.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { getRender, getRenderKey, messagesReader, writeExampleSignals, type Db, type RenderKey } from '../db';
 import { normHash } from '../data/normalize';
@@ -278,17 +278,45 @@ interface ValuesLine {
   vector: Record<string, string>;
 }
 
-function readValues(s: LoadedShard): ValuesLine[] {
+/**
+ * A shard's values file, one row at a time (read in 1 MiB pieces: a shard of a million rows with token arrays is
+ * gigabytes, more than one string may hold). Synchronous, so the merge's transaction holds no await.
+ */
+function* readValues(s: LoadedShard): Generator<ValuesLine> {
   const f = s.files.find((x) => x.role === 'values');
   if (!f) throw new WinnowError('bad_input', `${s.file}: its manifest names no values file`);
   const path = join(dirname(s.file), f.name);
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l, i) => {
-    try {
-      return JSON.parse(l) as ValuesLine;
-    } catch (err) {
-      throw new WinnowError('bad_input', `${path} line ${i + 1}: ${(err as Error).message}`);
+  const fd = openSync(path, 'r');
+  try {
+    const chunk = Buffer.alloc(1 << 20);
+    let rest = Buffer.alloc(0);
+    let line = 0;
+    const parse = (bytes: Buffer): ValuesLine | null => {
+      line++;
+      const text = bytes.toString('utf8');
+      if (!text.trim()) return null;
+      try {
+        return JSON.parse(text) as ValuesLine;
+      } catch (err) {
+        throw new WinnowError('bad_input', `${path} line ${line}: ${(err as Error).message}`);
+      }
+    };
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      let buf = Buffer.concat([rest, chunk.subarray(0, n)]);
+      for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10)) {
+        const v = parse(buf.subarray(0, nl));
+        if (v) yield v;
+        buf = buf.subarray(nl + 1);
+      }
+      rest = Buffer.from(buf);
     }
-  });
+    const last = rest.length ? parse(rest) : null;
+    if (last) yield last;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -302,7 +330,6 @@ export function importMergedRun(db: Db, shards: LoadedShard[], opts: {
 }): number {
   const first = shards[0]!;
   const here = new Map(datasetRows(db, opts.datasetId).map((r) => [r.index, r]));
-  const values = shards.map(readValues);
   return db.transaction(() => {
     const total = shards.reduce((a, s) => a + s.total, 0);
     const runId = Number(db.prepare(
@@ -312,12 +339,13 @@ export function importMergedRun(db: Db, shards: LoadedShard[], opts: {
     const insertToken = db.prepare('INSERT INTO token_scores (run_id, example_id, signal, "values") VALUES (?, ?, ?, ?)');
     const insertVector = db.prepare('INSERT INTO example_vectors (run_id, example_id, signal, dim, vector) VALUES (?, ?, ?, ?, ?)');
     const bySignal = new Map<string, Array<[number, number | null]>>();
-    shards.forEach((s, k) => {
+    shards.forEach((s) => {
       const rows = new Map(s.rows.map((r) => [r.index, r]));
-      if (values[k]!.length !== s.rows.length) throw new WinnowError('bad_input', `${label(s)}: its values file has ${values[k]!.length} rows, the result file lists ${s.rows.length}`);
-      for (const v of values[k]!) {
+      const done = new Set<number>();
+      for (const v of readValues(s)) {
         const row = rows.get(v.index);
-        if (!row) throw new WinnowError('bad_input', `${label(s)}: its values file has row ${v.index}, which the result file does not list`);
+        if (!row || done.has(v.index)) throw new WinnowError('bad_input', `${label(s)}: its values file has row ${v.index}${row ? ' twice' : ', which the result file does not list'}`);
+        done.add(v.index);
         const exampleId = here.get(v.index)?.exampleId;
         if (exampleId === undefined) throw new WinnowError('bad_input', `${label(s)}: row ${v.index} is not in the imported file`);
         if (here.get(v.index)!.contentHash !== row.contentHash) throw new WinnowError('bad_input', `${label(s)}: row ${v.index} has other content in the imported file than the shard scored`);
@@ -337,8 +365,9 @@ export function importMergedRun(db: Db, shards: LoadedShard[], opts: {
           insertVector.run(runId, exampleId, sig, buf.length / 4, buf);
         }
       }
+      if (done.size !== rows.size) throw new WinnowError('bad_input', `${label(s)}: its values file has ${done.size} rows, the result file lists ${rows.size}`);
     });
-    // in file order, as one run writes them (the latest-value columns do not depend on it; the history does not either)
+    // one signal at a time, in example order: the history rows and the latest-value columns an unsharded run writes
     for (const [sig, rows] of bySignal) writeExampleSignals(db, runId, [sig], rows.sort((a, b) => a[0] - b[0]).map(([id, x]) => [id, x]));
     if (first.signals.some((s) => s === 'exact_dup' || s === 'near_dup')) {
       // as recordDuplicatesForRun does for a run: the import's values, under this run

@@ -614,6 +614,8 @@ export const ApiInputs = {
     sstokenGamma: z.number().min(0).max(1).optional(),
     /** a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) applied to the scored model */
     adapterPath: z.string().min(1).max(4096).optional(),
+    /** score only this subset's rows (the CLI's `score --shard I/N`: one process's share of the file) */
+    onlySubsetId: id.optional(),
   }),
   'subsets.create': z.object({ name: z.string().min(1).max(200), rule: SubsetRuleSchema, datasetId: id.optional() }),
   /** the same as subsets.create, as a `select` job with progress and cancel (for k-center on many rows) */

@@ -14,7 +14,7 @@ import { answersMatch, compileAnswerRegex, extractAnswer, lossReport, meanOf, no
 import { forward } from '../engine/models/forward';
 import { disposeModel, type LoadedModel } from '../engine/models/model';
 import { WinnowError } from '../engine/util/errors';
-import { generateRows, loadForGeneration, promptTurns, readDataRows, refuseAdapter, renderPrompt, type SamplingFlags } from './generate';
+import { generateRows, loadForGeneration, promptTurns, readDataRows, refuseAdapter, renderPrompt, shardRows, type SamplingFlags } from './generate';
 
 export const METRICS = ['exact_match', 'accuracy', 'loss'] as const;
 
@@ -55,7 +55,7 @@ export function choiceReference(answer: string, choices: string[]): string {
 
 export async function runEvalCommand(o: {
   model: string; adapter?: unknown; data: string; out: string; metric: string; answerRegex?: string; labels?: string;
-  format?: string; mapping?: string; skipMalformed?: boolean; maxTokens?: number; flags: SamplingFlags; quiet: boolean;
+  format?: string; mapping?: string; skipMalformed?: boolean; maxTokens?: number; flags: SamplingFlags; quiet: boolean; shard?: string;
 }): Promise<Record<string, unknown>> {
   refuseAdapter(o.adapter);
   const metric = o.metric as (typeof METRICS)[number];
@@ -64,7 +64,10 @@ export async function runEvalCommand(o: {
   }
   const re = compileAnswerRegex(o.answerRegex);
   const out = path.resolve(o.out);
-  const rows = await readDataRows(o.data, { format: o.format, mapping: o.mapping, skipMalformed: o.skipMalformed });
+  const all = await readDataRows(o.data, { format: o.format, mapping: o.mapping, skipMalformed: o.skipMalformed });
+  // --shard: this process's rows (the report's metric is over them; its per-row answers carry their file indices).
+  // accuracy's label set stays the whole file's, so every shard chooses among the same labels
+  const rows = shardRows(all, o.shard);
   const m = await loadForGeneration(o.model, o.quiet);
   let report: Record<string, unknown>;
   try {
@@ -86,7 +89,7 @@ export async function runEvalCommand(o: {
       if (!withRef.length) throw new WinnowError('bad_input', `${path.basename(o.data)}: no row has an assistant turn to take the label from`);
       const fileLabels = o.labels !== undefined
         ? o.labels.split(',').map((x) => x.trim()).filter(Boolean)
-        : [...new Set(withRef.filter((r) => rowChoices(r.record) === null).map((r) => promptTurns(r.norm).reference!.trim()))];
+        : [...new Set(all.filter((r) => promptTurns(r.norm).reference !== null && rowChoices(r.record) === null).map((r) => promptTurns(r.norm).reference!.trim()))];
       const per: Array<Record<string, unknown>> = [];
       for (const row of withRef) {
         const choices = rowChoices(row.record);
@@ -130,6 +133,7 @@ export async function runEvalCommand(o: {
   } finally {
     disposeModel(m);
   }
+  if (o.shard !== undefined) report = { ...report, shard: o.shard, fileRows: all.length };
   fs.writeFileSync(out, JSON.stringify(report, null, 1) + '\n');
   const { rows: _rows, ...summary } = report;
   void _rows;

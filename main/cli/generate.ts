@@ -14,6 +14,8 @@ import { eosIds, generate, type GenerateOptions, type Generation } from '../engi
 import { disposeModel, loadModel, type LoadedModel } from '../engine/models/model';
 import type { ChatMessage } from '../engine/models/types';
 import { WinnowError } from '../engine/util/errors';
+import { normHash } from '../engine/data/normalize';
+import { parseShardSpec, shardOfRow } from '../engine/scoring/shard';
 
 export interface DataRow {
   /** 0-based position among the file's records */
@@ -46,6 +48,16 @@ export async function readDataRows(file: string, opts: { format?: string; mappin
     }
   }
   return rows;
+}
+
+/**
+ * --shard I/N: the rows this process takes, chosen as `winnow score --shard` chooses them (the row's content hash and
+ * file index, scoring/shard.ts), so a file splits the same way for every command. All rows without --shard.
+ */
+export function shardRows(rows: DataRow[], shard: string | undefined): DataRow[] {
+  if (shard === undefined) return rows;
+  const s = parseShardSpec(shard);
+  return rows.filter((r) => shardOfRow(normHash(r.norm), r.index, s.count) === s.index);
 }
 
 /** The turns before the last assistant turn (all turns when there is none), and that turn's content (the reference). */
@@ -128,11 +140,12 @@ export async function generateRows(
 
 export async function runGenerateCommand(o: {
   model: string; adapter?: unknown; data: string; out: string; resume?: boolean; format?: string; mapping?: string; skipMalformed?: boolean;
-  flags: SamplingFlags; quiet: boolean;
+  flags: SamplingFlags; quiet: boolean; shard?: string;
 }): Promise<Record<string, unknown>> {
   refuseAdapter(o.adapter);
   const out = path.resolve(o.out);
-  const rows = await readDataRows(o.data, { format: o.format, mapping: o.mapping, skipMalformed: o.skipMalformed });
+  // with --shard, OUT holds this shard's rows only, each with its file index (`cat` the parts and sort by index)
+  const rows = shardRows(await readDataRows(o.data, { format: o.format, mapping: o.mapping, skipMalformed: o.skipMalformed }), o.shard);
   const have = new Set<number>();
   if (o.resume && fs.existsSync(out)) {
     for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
@@ -172,5 +185,5 @@ export async function runGenerateCommand(o: {
     process.removeListener('SIGINT', onSigint);
     disposeModel(m);
   }
-  return { out, rows: rows.length, generated: todo.length, skipped: have.size, finishReasons: reasons };
+  return { out, rows: rows.length, generated: todo.length, skipped: have.size, finishReasons: reasons, ...(o.shard !== undefined ? { shard: o.shard } : {}) };
 }

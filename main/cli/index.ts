@@ -22,6 +22,12 @@ import { findParamMaskByName } from '../engine/selection/param-masks-store';
 import { parseParamMaskSpec } from '../engine/selection/param-masks';
 import { runGenerateCommand, type SamplingFlags } from './generate';
 import { runEvalCommand } from './eval';
+import { assertShardable, checkShardSet, importMergedRun, parseShardSpec, readShardResult, rowsOfShard, writeShardResult, type LoadedShard, type ShardSpec } from '../engine/scoring/shard';
+import { deleteDataset, getRenderKey, type Db } from '../engine/db';
+import { loadTokenizer } from '../engine/models';
+import { renderDataset } from '../engine/data/renderDataset';
+import { DEFAULT_RENDER } from '../engine/data/render-key';
+import { setActiveModel } from '../engine/api/project';
 
 const USAGE = `winnow <command> [options]
 
@@ -30,13 +36,19 @@ const USAGE = `winnow <command> [options]
         (--mapping when detection guesses wrong, e.g. '{"format":"alpaca","instruction":"q","output":"a"}')
   score --model DIR|ORG/NAME[@REV] (--data FILE | --project P) --signals a,b [--ref-model DIR] [--history-model DIR] --out OUT.jsonl
         [--batch 8] [--max-tokens 512] [--fim-examples 100] [--fim-loss sum|mean] [--seed 0]
-        [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5]
+        [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5] [--shard I/N]
         [--adapter ADAPTER_DIR]   (scores --model with a PEFT LoRA adapter applied)
         (excess_loss/learnability: --ref-model is the LATER model, e.g. the one tuned from --model;
          sstoken: --history-model is the EARLIER model, e.g. the base --model was tuned from; γ = --gamma;
          grad_norm/grad_sim over --grad-layers; grad_sim against the target set;
          fim/layer_grad_norm differentiate each example's summed response NLL (--fim-loss sum, the default, as surgical
          fine-tuning's fim_calculator.py) or its mean over the response tokens (--fim-loss mean))
+        (--shard I/N, with --data: score only this process's 1/N of the rows, chosen by a hash of each row's content
+         and file index; writes OUT plus OUT.shard.json (what run, which rows, sha256 manifest) for winnow merge)
+  merge OUT.shard.json... --project P [--data FILE] [--model DIR] [--ref-model DIR] [--history-model DIR] [--out OUT.jsonl]
+        [--format F] [--skip-malformed] (as the shards were given them)
+        (checks the shards are one run and hold every row once, then stores them in P as one score run;
+         the data file and models are found where the shards read them unless given)
   select --project P --name NAME (--top-percent X | --top K | --min A --max B) --signal S [--asc]
          | --ifd-top K | --ifd-top-percent X
          | --random K [--seed S]
@@ -57,10 +69,10 @@ const USAGE = `winnow <command> [options]
   export --model DIR (--data FILE | --project P [--subset NAME]) [--layers SPEC] [--token-policy P ...]
          --out DIR [--overwrite]                      bundle: subset, masks, scores, trainer configs, manifest
   generate --model DIR --data FILE --out OUT.jsonl [--max-new-tokens 128] [--temperature T --top-k K --top-p P --seed S]
-        [--stop STR]... [--batch 8] [--resume]          (each record up to its last assistant turn, chat template +
+        [--stop STR]... [--batch 8] [--resume] [--shard I/N]  (each record up to its last assistant turn, chat template +
          generation prompt; rows {"index","prompt","completion","tokens","finish_reason"}; --adapter: not yet)
   eval --model DIR --data FILE --metric exact_match|accuracy|loss [--answer-regex R] [--max-new-tokens 256]
-        [--labels a,b,...] --out report.json            (task metric over every row, with the per-row answers)
+        [--labels a,b,...] [--shard I/N] --out report.json  (task metric over every row, with the per-row answers)
   serve [--port N]                                     browser mode (same as npm start without Electron)
 
   Common: --json (machine-readable result as the last stdout line), --home DIR (WINNOW_HOME)
@@ -143,6 +155,7 @@ const OPTIONS = {
   metric: { type: 'string' },
   'answer-regex': { type: 'string' },
   labels: { type: 'string' },
+  shard: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -288,6 +301,13 @@ async function run(argv: string[]): Promise<unknown> {
       }
     }
     case 'score': {
+      const shard = typeof o.shard === 'string' ? parseShardSpec(o.shard) : undefined;
+      if (shard) {
+        // refused before any work: a shard scores in a temporary project of its own, and what it scores must add up
+        if (typeof o.project === 'string') throw new WinnowError('bad_input', '--shard scores a --data FILE in a temporary project; put the shards into a project with winnow merge … --project P');
+        if (typeof o.data !== 'string') throw new WinnowError('bad_input', '--shard needs --data FILE (the file every shard splits the same way)');
+        assertShardable(need(o, 'signals').split(',').map((x) => x.trim()));
+      }
       const s = new Session(o.project as string | undefined, quiet);
       try {
         await backendLine(quiet);
@@ -305,8 +325,10 @@ async function run(argv: string[]): Promise<unknown> {
           const name = `target: ${basename(o['target-data'])} (dataset ${targetDataset})`;
           targetSubsetId = (await s.call('subsets.create', { name, rule: { kind: 'all' }, datasetId: targetDataset })).id;
         }
+        const shardRows = shard ? rowsOfShard(s.service.current().db, datasetId!, shard) : undefined;
+        const onlySubsetId = shard ? shardSubset(s.service.current().db, shard, shardRows!.map((r) => r.exampleId)) : undefined;
         const { jobId, plan } = await s.call('scoring.start', {
-          modelId, refModelId, historyModelId, datasetId, signals,
+          modelId, refModelId, historyModelId, datasetId, signals, onlySubsetId,
           batchSize: num(o.batch, 'batch') ?? 8,
           maxTokens: num(o['max-tokens'], 'max-tokens') ?? 512,
           fimExamples: num(o['fim-examples'], 'fim-examples'),
@@ -321,8 +343,33 @@ async function run(argv: string[]): Promise<unknown> {
         const job = await s.job(jobId);
         const out = resolve(need(o, 'out'));
         // exact_dup / near_dup come with their size and rank columns (the run recorded them all)
-        const written = writeScoresJsonl(s.service.current().db, { runId: Number(job.stats.runId), datasetId, signals: withDuplicateCompanions(signals), out });
-        return { out, rows: written.rows, errors: written.errors, runId: job.stats.runId, plan, tokensPerSec: job.stats.tokensPerSec };
+        const written = writeScoresJsonl(s.service.current().db, {
+          runId: Number(job.stats.runId), datasetId, signals: withDuplicateCompanions(signals), out, onlyExampleIds: shardRows && new Set(shardRows.map((r) => r.exampleId)),
+        });
+        const shardFile = shard
+          ? writeShardResult(s.service.current().db, { runId: Number(job.stats.runId), datasetId: datasetId!, shard, rows: shardRows!, scoresOut: out })
+          : undefined;
+        return {
+          out, rows: written.rows, errors: written.errors, runId: job.stats.runId, plan, tokensPerSec: job.stats.tokensPerSec,
+          ...(shard ? { shard: `${shard.index}/${shard.count}`, result: shardFile } : {}),
+        };
+      } finally {
+        s.close();
+      }
+    }
+    case 'merge': {
+      if (!positionals.length) throw new WinnowError('bad_input', 'usage: winnow merge OUT.shard.json... --project P');
+      // every check on the shard files comes before the project is opened: a refused merge changes nothing
+      const shards = positionals.map(readShardResult);
+      const { count, rows } = checkShardSet(shards);
+      const s = new Session(need(o, 'project'), quiet);
+      try {
+        const runId = await mergeShards(s, shards, o);
+        const out = typeof o.out === 'string' ? resolve(o.out) : undefined;
+        const db = s.service.current().db;
+        const datasetId = db.prepare('SELECT dataset_id FROM score_runs WHERE id = ?').pluck().get(runId) as number;
+        const written = out ? writeScoresJsonl(db, { runId, datasetId, signals: withDuplicateCompanions(shards[0]!.signals), out }) : undefined;
+        return { runId, dataset: datasetId, shards: count, rows, ...(out ? { out, scored: written!.rows, errors: written!.errors } : {}) };
       } finally {
         s.close();
       }
@@ -470,14 +517,14 @@ async function run(argv: string[]): Promise<unknown> {
       return runGenerateCommand({
         model: need(o, 'model'), adapter: o.adapter, data: need(o, 'data'), out: need(o, 'out'), resume: !!o.resume,
         format: o.format as string | undefined, mapping: o.mapping as string | undefined, skipMalformed: !!o['skip-malformed'],
-        flags: samplingFlags(o, 128), quiet,
+        flags: samplingFlags(o, 128), quiet, shard: o.shard as string | undefined,
       });
     case 'eval':
       return runEvalCommand({
         model: need(o, 'model'), adapter: o.adapter, data: need(o, 'data'), out: need(o, 'out'), metric: need(o, 'metric'),
         answerRegex: o['answer-regex'] as string | undefined, labels: o.labels as string | undefined,
         format: o.format as string | undefined, mapping: o.mapping as string | undefined, skipMalformed: !!o['skip-malformed'],
-        maxTokens: num(o['max-tokens'], 'max-tokens'), flags: samplingFlags(o, 256), quiet,
+        maxTokens: num(o['max-tokens'], 'max-tokens'), flags: samplingFlags(o, 256), quiet, shard: o.shard as string | undefined,
       });
     case 'serve': {
       if (typeof o.port === 'string') process.env.WINNOW_PORT = o.port;
@@ -544,6 +591,70 @@ async function cliParamMask(s: Session, o: Opts, d: { modelId: number; datasetId
   });
   const job = await s.job(jobId);
   return s.call('paramMasks.get', { maskId: Number(job.stats.maskId) });
+}
+
+/** The rows a --shard process scores, as a subset of its temporary project (empty when the file has fewer rows than N). */
+function shardSubset(db: Db, shard: ShardSpec, exampleIds: number[]): number {
+  return db.transaction(() => {
+    const id = Number(db.prepare(`INSERT INTO subsets (name, rule_json, size, created_at) VALUES (?, ?, ?, datetime('now'))`)
+      .run(`shard ${shard.index}/${shard.count}`, JSON.stringify({ kind: 'ids', ids: [], source: `--shard ${shard.index}/${shard.count}` }), exampleIds.length).lastInsertRowid);
+    const put = db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)');
+    for (const e of exampleIds) put.run(id, e);
+    return id;
+  })();
+}
+
+/**
+ * `winnow merge`: import the shards' file and models into the project as an unsharded `winnow score --data FILE
+ * --project P` would, render the rows under the run's render key, check they are the rows and tokens the shards
+ * scored, and write the one run. What this adds to the project (the dataset, newly added models) is taken out again
+ * when anything is refused after that point.
+ */
+async function mergeShards(s: Session, shards: LoadedShard[], o: Opts): Promise<number> {
+  const first = shards[0]!;
+  const db = s.service.current().db;
+  const undo: Array<() => void> = [];
+  try {
+    const model = async (m: { path: string; hash: string }, flag: 'model' | 'ref-model' | 'history-model'): Promise<number> => {
+      const path = typeof o[flag] === 'string' ? o[flag] : m.path;
+      const before = new Set(db.prepare('SELECT id FROM models').pluck().all() as number[]);
+      const id = await s.model(path);
+      if (!before.has(id)) undo.push(() => db.prepare('DELETE FROM models WHERE id = ?').run(id));
+      const hash = db.prepare('SELECT hash FROM models WHERE id = ?').pluck().get(id) as string;
+      if (hash !== m.hash) throw new WinnowError('bad_input', `--${flag} ${path}: its weights hash ${hash}, the shards scored ${m.hash}`);
+      return id;
+    };
+    const modelId = await model(first.models.model, 'model');
+    const refModelId = first.models.ref ? await model(first.models.ref, 'ref-model') : undefined;
+    const historyModelId = first.models.history ? await model(first.models.history, 'history-model') : undefined;
+    const dataPath = typeof o.data === 'string' ? o.data : first.input.path;
+    // the shards' mapping; --format and --skip-malformed as the shards were given them (rows are numbered after skips)
+    const job = await s.importFile(dataPath, { mapping: JSON.stringify(first.input.mapping), format: o.format as string | undefined, skipMalformed: !!o['skip-malformed'] });
+    const datasetId = Number(job.stats.datasetId);
+    undo.push(() => deleteDataset(db, datasetId));
+    const ds = db.prepare('SELECT hash, row_count, format FROM datasets WHERE id = ?').get(datasetId) as { hash: string; row_count: number; format: string };
+    if (ds.hash !== first.input.sha256) throw new WinnowError('bad_input', `${dataPath}: sha256 ${ds.hash}, the shards split a file with sha256 ${first.input.sha256} (give the same file with --data)`);
+    if (ds.row_count !== first.input.rows || ds.format !== first.input.format) {
+      throw new WinnowError('bad_input', `${dataPath}: imports as ${ds.row_count} rows (${ds.format}), the shards read ${first.input.rows} rows (${first.input.format})`);
+    }
+    const modelDir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(modelId) as string;
+    const rendered = await renderDataset(db, datasetId, await loadTokenizer(modelDir), { ...DEFAULT_RENDER, maxTokens: first.renderKey.maxTokens ?? undefined });
+    const key = getRenderKey(db, rendered.renderKeyId);
+    const want = first.renderKey;
+    if (key.tokenizerId !== want.tokenizerId || key.templateHash !== want.templateHash || key.labelPolicy !== want.labelPolicy || key.maxTokens !== want.maxTokens || key.renderer !== want.renderer) {
+      throw new WinnowError('bad_input', `the model here renders with another key than the shards scored: tokenizer ${key.tokenizerId} template ${key.templateHash} renderer v${key.renderer}, the shards: tokenizer ${want.tokenizerId} template ${want.templateHash} renderer v${want.renderer}`);
+    }
+    const runId = importMergedRun(db, shards, {
+      datasetId, modelId, refModelId, historyModelId, renderKeyId: rendered.renderKeyId,
+      params: { ...first.options, modelId, refModelId, historyModelId, datasetId, signals: first.signals, projectModelPath: modelDir },
+    });
+    // as scoring.start does: the scored model is the project's active one
+    setActiveModel(db, modelId);
+    return runId;
+  } catch (err) {
+    for (const u of undo.reverse()) u();
+    throw err;
+  }
 }
 
 function samplingFlags(o: Opts, maxNew: number): SamplingFlags {

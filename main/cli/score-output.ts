@@ -10,7 +10,8 @@ import { blobToFloat32, getRender, scoreRunRenderKeyId, type Db } from '../engin
 import { WinnowError } from '../engine/util/errors';
 import { TOKEN_SIGNALS } from '../../preload/contract';
 
-export function writeScoresJsonl(db: Db, opts: { runId: number; datasetId?: number; signals: string[]; out: string }): { rows: number; errors: number } {
+/** `onlyExampleIds`: a `--shard` run writes its own rows only (each with its file index, as always). */
+export function writeScoresJsonl(db: Db, opts: { runId: number; datasetId?: number; signals: string[]; out: string; onlyExampleIds?: Set<number> }): { rows: number; errors: number } {
   const keyId = scoreRunRenderKeyId(db, opts.runId);
   if (keyId === null) throw new WinnowError('not_found', `score run ${opts.runId} has no recorded render key: its input_ids are not known`);
   const examples = (opts.datasetId !== undefined
@@ -26,6 +27,7 @@ export function writeScoresJsonl(db: Db, opts: { runId: number; datasetId?: numb
   let errors = 0;
   try {
     for (const e of examples) {
+      if (opts.onlyExampleIds && !opts.onlyExampleIds.has(e.id)) continue;
       const render = getRender(db, e.id, keyId);
       if (!render) {
         const reason = (errStmt.get(e.dataset_id, e.row_index, keyId) as string | undefined) ?? 'not scored';

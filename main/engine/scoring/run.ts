@@ -59,6 +59,8 @@ export interface ScoreParams {
   fimLoss?: 'sum' | 'mean';
   /** a PEFT LoRA adapter folder merged into the scored model's weights before any pass (models/lora.ts) */
   adapterPath?: string;
+  /** score only this subset's rows (a `winnow score --shard I/N` process: its share of the file, scoring/shard.ts) */
+  onlySubsetId?: number;
 }
 
 const TOKEN_SIGNAL_IDS = ['token_loss', 'token_entropy', 'token_prob', 'token_rank'] as const;
@@ -103,6 +105,10 @@ function scopeOf(p: ScoreParams, keyId: number): Scope {
   if (p.datasetId !== undefined) {
     parts.push('e.dataset_id = ?');
     args.push(p.datasetId);
+  }
+  if (p.onlySubsetId !== undefined) {
+    parts.push('e.id IN (SELECT example_id FROM subset_members WHERE subset_id = ?)');
+    args.push(p.onlySubsetId);
   }
   return { sql: parts.join(' AND '), args };
 }

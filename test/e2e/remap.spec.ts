@@ -27,7 +27,7 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 test('edit the mapping of an imported dataset: preview, impact, re-map', async ({ page }) => {
-  await page.goto(server.url);
+  await page.goto(`${server.url}#/data`);
   await expect(page.getByTestId('app')).toHaveAttribute('data-connection', 'open');
   await page.getByTestId('import-path').fill(FIXTURE);
   await page.getByTestId('import-submit').click();

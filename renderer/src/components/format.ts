@@ -34,3 +34,11 @@ export function parseOptionalNumber(text: string): number | undefined {
   if (t === '') return undefined;
   return Number(t);
 }
+
+/**
+ * "1 row", "2 rows", "1,234 trees": the count (formatted) and the word in the number it needs. `many` for words whose
+ * plural is not word + "s" ("1 batch" / "2 batches").
+ */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${fmtNum(n)} ${n === 1 ? one : many}`;
+}

@@ -8,6 +8,7 @@ import { StaleMark, staleTitle, subsetOptionText } from '../../components/StaleS
 import { ExampleDetailPanel } from './ExampleDetail';
 import { ExamplesTable, type FilterInputs, type SortSpec } from './ExamplesTable';
 import { type RowsQuery, usePagedRows } from './usePagedRows';
+import { CurrentDataset } from '../../components/CurrentDataset';
 
 /** What the user has set up on this screen; lives in the App so leaving and coming back keeps their place. */
 export interface ExamplesView {
@@ -83,7 +84,7 @@ function toQuery(datasetId: number, view: ExamplesView): RowsQuery {
 }
 
 export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView: (update: (v: ExamplesView) => ExamplesView) => void }) {
-  const { project, datasetId, setDatasetId } = useApp();
+  const { project, datasetId } = useApp();
   const subsets = useCall('subsets.list', {});
 
   const queryNow = useMemo(() => (datasetId === null ? null : toQuery(datasetId, view)), [datasetId, view]);
@@ -130,23 +131,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
     <div className={`screen screen-examples${view.openExampleId ? ' with-detail' : ''}`} data-testid="screen-examples">
       <div className="toolbar">
         <h1>Examples</h1>
-        <label className="field inline">
-          <span>Dataset</span>
-          <select
-            data-testid="examples-dataset"
-            value={datasetId ?? ''}
-            onChange={(e) => {
-              setDatasetId(Number(e.target.value));
-              patch(resetPlace);
-            }}
-          >
-            {project?.datasets.map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <CurrentDataset />
         <label className="field inline">
           <span>Rows</span>
           <select

@@ -11,6 +11,7 @@ import { ErrorText } from '../../components/ErrorText';
 import { ModelField, SubsetField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtNum } from '../../components/format';
+import { CurrentDataset } from '../../components/CurrentDataset';
 
 type What = ExportRequest['what'][number];
 const WHATS: Array<{ id: What; label: string }> = [
@@ -109,7 +110,10 @@ export function ExportScreen() {
 
   return (
     <div className="screen" data-testid="screen-export">
-      <h1>Export</h1>
+      <div className="toolbar">
+        <h1>Export</h1>
+        <CurrentDataset />
+      </div>
       <section className="card">
         <fieldset className="signal-grid">
           <legend>What</legend>

@@ -12,6 +12,7 @@ import { ModelField, SelectField, TextField } from '../../components/Field';
 import { fmtCount, fmtNum } from '../../components/format';
 import { layerGrid, namesSpec } from './layerGrid';
 import { ParamMaskPanel } from './ParamMaskPanel';
+import { CurrentDataset } from '../../components/CurrentDataset';
 
 const NOTHING_CHOSEN = 'No tensor chosen yet: pick a preset or click cells in the grid';
 const gib = (b: number) => `${(b / 1024 ** 3).toFixed(b < 1024 ** 3 ? 3 : 2)} GiB`;
@@ -145,6 +146,7 @@ export function LayersScreen() {
     <div className="screen screen-layers" data-testid="screen-layers">
       <div className="toolbar">
         <h1>Layers</h1>
+        <CurrentDataset />
         <ModelField testId="layers-model" width="inline" value={modelId} onChange={setModelChoice} models={models} />
         {scored.length > 0 && (
           <SelectField label="Colour by" testId="layers-signal" width="inline" value={signal ?? ''} onChange={setSignalChoice} options={scored.map((s) => [s, s] as const)} />

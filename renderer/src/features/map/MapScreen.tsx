@@ -14,6 +14,7 @@ import { fmtNum } from '../../components/format';
 import { ClustersPanel } from './ClustersPanel';
 import { type ScatterRenderer, type View, createCanvasRenderer, createWebGlRenderer } from './renderers';
 import { GridIndex, clusterColour, fitPoints, insidePolygon, parseColor, ramp, rgbCss, themeColour } from './scatter';
+import { CurrentDataset } from '../../components/CurrentDataset';
 
 const HEIGHT = 560;
 const IDENTITY: View = { k: 1, tx: 0, ty: 0 };
@@ -259,6 +260,7 @@ export function MapScreen() {
     <div className="screen screen-map" data-testid="screen-map">
       <div className="toolbar">
         <h1>Map</h1>
+        <CurrentDataset />
         <SelectField label="Projection" testId="map-method" width="inline" value={method} onChange={setMethod} options={PROJECTIONS} />
         {columns.length > 0 && (
           <SelectField label="Colour by" testId="map-signal" width="inline" value={signal ?? ''} onChange={setSignalChoice} options={columns.map((c) => [c, c] as const)} />

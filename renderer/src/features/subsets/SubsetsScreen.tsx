@@ -14,6 +14,7 @@ import { JobProgress } from '../../components/JobProgress';
 import { fmtNum, parseOptionalNumber } from '../../components/format';
 import { STALE_ADVICE, StaleMark, staleTitle, subsetOptionText } from '../../components/StaleSubset';
 import { opOf, useSubsetHistory } from './useSubsetHistory';
+import { CurrentDataset } from '../../components/CurrentDataset';
 
 const RULE_KINDS = [
   ['top', 'Top k by a column'],
@@ -257,6 +258,7 @@ export function SubsetsScreen() {
     <div className="screen" data-testid="screen-subsets">
       <div className="toolbar">
         <h1>Subsets</h1>
+        <CurrentDataset />
         <span className="spacer" />
         <button
           className="btn btn-small"

@@ -9,6 +9,7 @@ import { JobActions, ProgressBar } from '../../components/JobProgress';
 import { LineChart } from '../../components/LineChart';
 import { fmtEta, fmtNum } from '../../components/format';
 import { TrainForm } from './TrainForm';
+import { CurrentDataset } from '../../components/CurrentDataset';
 
 export function TrainScreen() {
   const { project } = useApp();
@@ -40,7 +41,10 @@ export function TrainScreen() {
   const current = list.find((r) => r.id === selected) ?? list[0] ?? null;
   return (
     <div className="screen" data-testid="screen-train">
-      <h1>Train</h1>
+      <div className="toolbar">
+        <h1>Train</h1>
+        <CurrentDataset />
+      </div>
       <TrainForm
         onStarted={(runId) => {
           setSelected(runId);

@@ -101,7 +101,7 @@ test('edit the mapping of an imported dataset: preview, impact, re-map', async (
   await expect(page.getByTestId('examples-count')).toHaveText('50 rows');
   await expect(firstLabels).not.toHaveText(labelsBefore ?? '');
   await page.getByTestId('examples-search').fill('Natalia');
-  await expect(page.getByTestId('examples-count')).toHaveText('1 rows');
+  await expect(page.getByTestId('examples-count')).toHaveText('1 row');
   await expect(page.getByTestId('examples-indexing')).toHaveCount(0);
   await page.getByTestId('examples-search').fill('');
 

@@ -28,6 +28,7 @@ import { gradientPass, type Scope as GradientScope } from './gradient-pass';
 import { writeExampleVectors } from './vectors';
 import type { Normalized } from '../data/formats';
 import { recordDuplicatesForRun } from '../data/duplicates';
+import { scopeLabel } from '../db/names';
 
 export interface ScoreParams {
   modelId: number;
@@ -174,7 +175,7 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
       if (text.computed.length) ctx.log('info', `duplicates were missing for dataset(s) ${text.computed.join(', ')}: computed now`);
     }
     db.prepare(`UPDATE score_runs SET status = 'done', finished_at = datetime('now') WHERE id = ?`).run(runId);
-    return { message: `scored ${stats.examples ?? stats.gradientExamples ?? stats.textExamples ?? 0} examples`, stats };
+    return { message: `scored ${stats.examples ?? stats.gradientExamples ?? stats.textExamples ?? 0} examples of ${scopeLabel(db, { subsetId: p.subsetId, datasetId: p.datasetId })}`, stats };
   } catch (err) {
     try {
       db.prepare(`UPDATE score_runs SET status = ?, error = ? WHERE job_id = ?`).run(

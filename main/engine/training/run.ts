@@ -26,6 +26,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { layerBlockScores } from '../api/layers';
 import type { TokenPolicySpec } from '../selection/token-policy';
 import { getParamMask, loadParamMaskBits, paramMaskExampleIds } from '../selection/param-masks-store';
+import { scopeLabel } from '../db/names';
 
 export function trainTokenPolicy(cfg: Pick<TrainConfig, 'tokenPolicy' | 'tokenSignal' | 'tokenPercent' | 'tokenScope' | 'tokenMaskName'>): TokenPolicySpec {
   if (cfg.tokenPolicy === 'all') return { kind: 'all' };
@@ -331,7 +332,7 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
     db.prepare(`UPDATE train_runs SET status = 'done', out_dir = ?, step = ? WHERE id = ?`).run(outDir, cfg.steps, runId);
     const secs = (Date.now() - started) / 1000;
     return {
-      message: `trained ${cfg.steps} steps on ${trainable.length} tensors; final loss ${lastLoss.toFixed(4)}${evalSeen ? `; warning: ${evalSeen.warning}` : ''}`,
+      message: `trained ${cfg.steps} steps on ${trainable.length} tensors with ${scopeLabel(db, cfg)}; final loss ${lastLoss.toFixed(4)}${evalSeen ? `; warning: ${evalSeen.warning}` : ''}`,
       stats: {
         runId, outDir, loss: lastLoss, tokensPerSec: Math.round(tokensTotal / Math.max(secs, 1e-3)), trainableTensors: trainable.length,
         ...(evalSeen ? { evalRowsInMaskPass: evalSeen.rows } : {}),

@@ -42,3 +42,8 @@ export function parseOptionalNumber(text: string): number | undefined {
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${fmtNum(n)} ${n === 1 ? one : many}`;
 }
+
+/** "12.3 MiB", "1.25 GiB" */
+export function fmtBytes(b: number): string {
+  return b < 1024 ** 3 ? `${(b / 1024 ** 2).toFixed(1)} MiB` : `${(b / 1024 ** 3).toFixed(2)} GiB`;
+}

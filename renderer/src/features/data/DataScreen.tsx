@@ -7,7 +7,7 @@ import { useApp, useCall, useOnJobDone } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
-import { fmtCount, fmtNum } from '../../components/format';
+import { fmtCount, fmtNum, plural } from '../../components/format';
 
 export function DataScreen() {
   const { project, datasetId, setDatasetId } = useApp();
@@ -420,7 +420,7 @@ function AddModel() {
     const r = await client.call('models.add', { path: path.trim() });
     setBusy(false);
     setError(r.ok ? null : r.error);
-    setAdded(r.ok ? `${r.value.name} (${r.value.architecture}, ${r.value.numLayers} layers)` : null);
+    setAdded(r.ok ? `${r.value.name} (${r.value.architecture}, ${plural(r.value.numLayers, 'layer')})` : null);
     if (r.ok) reloadProject();
   };
   return (

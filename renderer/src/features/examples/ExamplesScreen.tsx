@@ -3,7 +3,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { useApp, useCall } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
-import { fmtNum } from '../../components/format';
+import { fmtNum, plural } from '../../components/format';
 import { StaleMark, staleTitle, subsetOptionText } from '../../components/StaleSubset';
 import { ExampleDetailPanel } from './ExampleDetail';
 import { ExamplesTable, type FilterInputs, type SortSpec } from './ExamplesTable';
@@ -214,12 +214,12 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
         />
         {view.text.trim() && rows.textPending > 0 && (
           <span className="muted" data-testid="examples-indexing" title="The search index is built after an import; these rows are not searched yet">
-            indexing… {fmtNum(rows.textPending)} rows not searchable yet
+            indexing… {plural(rows.textPending, 'row')} not searchable yet
           </span>
         )}
         <span className="spacer" />
         <span className="row-count num" data-testid="examples-count" data-total={rows.total ?? ''} data-loading={loading}>
-          {rows.total === null ? 'loading…' : `${fmtNum(rows.total)} rows`}
+          {rows.total === null ? 'loading…' : plural(rows.total, 'row')}
         </span>
       </div>
       <ErrorText error={rows.error} testId="examples-error" />

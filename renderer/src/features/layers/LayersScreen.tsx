@@ -13,6 +13,7 @@ import { fmtCount, fmtNum } from '../../components/format';
 import { layerGrid, namesSpec } from './layerGrid';
 import { ParamMaskPanel } from './ParamMaskPanel';
 import { CurrentDataset } from '../../components/CurrentDataset';
+import { MemoryBreakdown } from '../../components/MemoryBreakdown';
 
 const NOTHING_CHOSEN = 'No tensor chosen yet: pick a preset or click cells in the grid';
 const gib = (b: number) => `${(b / 1024 ** 3).toFixed(b < 1024 ** 3 ? 3 : 2)} GiB`;
@@ -170,9 +171,10 @@ export function LayersScreen() {
           </div>
           <div className="stat">
             <span className="stat-label">Memory to train</span>
-            <span className="stat-value num" data-testid="layers-memory" data-bytes={est?.memory.totalBytes ?? ''} title={est ? `weights ${mib(est.memory.weightsBytes)} · activations ${mib(est.memory.activationBytes)} · gradients ${mib(est.memory.gradBytes)} · optimizer ${mib(est.memory.optimizerBytes)}` : undefined}>
+            <span className="stat-value num" data-testid="layers-memory" data-bytes={est?.memory.totalBytes ?? ''}>
               {est ? mib(est.memory.totalBytes) : '—'}
             </span>
+            {est && <MemoryBreakdown memory={est.memory} testId="layers-memory-parts" />}
           </div>
           <div className="stat">
             <span className="stat-label">Fits</span>

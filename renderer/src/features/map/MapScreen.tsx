@@ -10,7 +10,7 @@ import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { SelectField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
-import { fmtNum } from '../../components/format';
+import { fmtNum, plural } from '../../components/format';
 import { ClustersPanel } from './ClustersPanel';
 import { type ScatterRenderer, type View, createCanvasRenderer, createWebGlRenderer } from './renderers';
 import { GridIndex, clusterColour, fitPoints, insidePolygon, parseColor, ramp, rgbCss, themeColour } from './scatter';
@@ -268,7 +268,7 @@ export function MapScreen() {
         <span className="spacer" />
         {data && n > 0 && (
           <span className="muted num" data-testid="map-info">
-            {fmtNum(n)} examples ·{' '}
+            {plural(n, 'example')} ·{' '}
             {method === 'pca'
               ? `PCA of embedding · ${data.explained.map((x) => `${(100 * x).toFixed(0)}%`).join(' + ')} of variance`
               : `UMAP of embedding · seed ${data.layout?.seed}, ${data.layout?.nNeighbors} neighbours`}
@@ -414,7 +414,7 @@ export function MapScreen() {
               <ErrorText error={saveError} testId="map-save-error" />
               {saved && (
                 <div className="ok-text" data-testid="map-saved" data-size={saved.size}>
-                  Saved “{saved.name}” with {fmtNum(saved.size)} rows.
+                  Saved “{saved.name}” with {plural(saved.size, 'row')}.
                 </div>
               )}
             </div>

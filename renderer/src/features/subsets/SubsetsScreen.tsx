@@ -11,7 +11,7 @@ import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { SelectField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
-import { fmtNum, parseOptionalNumber } from '../../components/format';
+import { fmtNum, parseOptionalNumber, plural } from '../../components/format';
 import { STALE_ADVICE, StaleMark, staleTitle, subsetOptionText } from '../../components/StaleSubset';
 import { opOf, useSubsetHistory } from './useSubsetHistory';
 import { CurrentDataset } from '../../components/CurrentDataset';
@@ -370,7 +370,7 @@ export function SubsetsScreen() {
         {selectJob && <JobProgress jobId={selectJob.jobId} label={`k-center “${selectJob.name}”`} />}
         {created && (
           <div className="ok-text" data-testid="subset-created" data-size={created.size}>
-            Created “{created.name}” with {fmtNum(created.size)} rows.
+            Created “{created.name}” with {plural(created.size, 'row')}.
           </div>
         )}
       </section>

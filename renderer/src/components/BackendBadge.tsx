@@ -71,8 +71,19 @@ export function BackendBadge({ backend }: { backend: BackendInfo | null | undefi
         data-backend={backend.name}
         aria-expanded={open}
         aria-controls="backend-popover"
-        onClick={() => setPinned((p) => !p)}
-        onKeyDown={(e) => e.key === 'Escape' && setPinned(false)}
+        // a click pins it open; a click on the open popover's badge closes it, hover or not
+        onClick={() => {
+          if (open) {
+            setPinned(false);
+            setHover(false);
+          } else setPinned(true);
+        }}
+        onKeyDown={(e) => {
+          if (e.key === 'Escape') {
+            setPinned(false);
+            setHover(false);
+          }
+        }}
       >
         {backendBadge(backend)}
       </button>

@@ -54,21 +54,22 @@ test('from a fresh home to an exported bundle, guided by the first screen', asyn
   const badge = page.getByTestId('backend');
   await expect(badge).not.toContainText('backend not chosen yet');
   await expect(badge).toHaveText(/^(GPU · .+ \(webgpu\)|CPU · .+|TensorFlow .+)$/);
-  const reason = (await page.getByTestId('backend-reason').textContent())!.replace(/^Why: /, '');
+  const reason = (await page.getByTestId('backend-reason').getAttribute('data-reason'))!;
   expect(reason.length).toBeGreaterThan(0);
   await expect(badge).not.toContainText(reason);
   await expect(page.getByTestId('backend-popover')).toBeHidden();
   await badge.hover();
   await expect(page.getByTestId('backend-popover')).toBeVisible();
   await expect(page.getByTestId('backend-faster')).toContainText('Faster:');
-  await shots(page, '01-home');
   await page.getByTestId('nav-data').hover(); // away from the badge: the popover closes
   await expect(page.getByTestId('backend-popover')).toBeHidden();
   await badge.click(); // a click keeps it open
   await page.getByTestId('nav-data').hover();
   await expect(page.getByTestId('backend-popover')).toBeVisible();
+  await shots(page, '01-backend');
   await badge.click(); // and a second one closes it
   await expect(page.getByTestId('backend-popover')).toBeHidden();
+  await shots(page, '01-home');
 
   // 1. import: one click from the first screen
   await page.getByTestId('home-go-import').click();
@@ -117,6 +118,8 @@ test('from a fresh home to an exported bundle, guided by the first screen', asyn
   await expect(page.getByTestId('train-run')).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
   await expect(page.getByTestId('train-run-rows').first()).toHaveText('“hardest-20” of gsm8k-50.jsonl');
   await shots(page, '05-trained');
+  await page.getByTestId('train-lr-chart').scrollIntoViewIfNeeded();
+  await shots(page, '05-trained-charts');
   await expectSteps(page, ['import', 'model', 'score', 'subset', 'train'], 'export');
 
   // 5. export the subset and its token masks

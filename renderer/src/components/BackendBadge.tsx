@@ -29,6 +29,16 @@ export function backendBadge(b: BackendInfo): string {
   return b.name;
 }
 
+/**
+ * The reason without what the "Not available" list and the thread count already say: "best available: webgpu: …;
+ * tensorflow: …; 1 thread (…)" reads "best available".
+ */
+function reasonHead(b: BackendInfo): string {
+  if (!b.reason.startsWith('best available')) return b.reason;
+  const cut = b.unavailable.length ? b.reason.indexOf(`: ${b.unavailable[0]!.name}:`) : b.reason.indexOf(';');
+  return cut > 0 ? `${b.reason.slice(0, cut)} on this machine` : b.reason;
+}
+
 /** What would make it faster, in the user's terms. */
 function fasterAdvice(b: BackendInfo): string {
   if (b.name === 'webgpu' && b.adapter && !b.adapter.software) return 'This is the fastest backend Winnow has.';
@@ -97,9 +107,10 @@ export function BackendBadge({ backend }: { backend: BackendInfo | null | undefi
             Adapter: {adapterLabel(backend.adapter)}
           </div>
         )}
-        <div data-testid="backend-reason" className="backend-popover-line">
-          Why: {backend.reason}
+        <div data-testid="backend-reason" data-reason={backend.reason} className="backend-popover-line">
+          Why: {reasonHead(backend)}
         </div>
+        {(backend.name === 'wasm' || backend.name === 'cpu') && <div className="backend-popover-line">Threads: {backend.threads}</div>}
         {backend.unavailable.length > 0 && (
           <div className="backend-popover-line">
             Not available:

@@ -174,7 +174,6 @@ export function LayersScreen() {
             <span className="stat-value num" data-testid="layers-memory" data-bytes={est?.memory.totalBytes ?? ''}>
               {est ? mib(est.memory.totalBytes) : '—'}
             </span>
-            {est && <MemoryBreakdown memory={est.memory} testId="layers-memory-parts" />}
           </div>
           <div className="stat">
             <span className="stat-label">Fits</span>
@@ -191,6 +190,11 @@ export function LayersScreen() {
             {spec ?? 'nothing chosen — pick a preset or click cells'}
           </code>
         </div>
+        {est && (
+          <div className="spec-line">
+            <span className="muted">Memory to train</span> <MemoryBreakdown memory={est.memory} testId="layers-memory-parts" />
+          </div>
+        )}
         <ErrorText error={estimate.error && spec ? estimate.error : null} testId="layers-estimate-error" />
       </section>
 

@@ -4,63 +4,8 @@
  * faster. The bar never shows raw diagnostics.
  */
 import { useState } from 'react';
-import type { BackendInfo, GpuAdapterInfo } from '../../../preload/contract';
-import { plural } from './format';
-
-const SOFTWARE_GPUS = /swiftshader|lavapipe|llvmpipe|warp/i;
-
-/** The adapter's name as people call it: "SwiftShader", "NVIDIA H100 80GB HBM3", "nvidia hopper". */
-function adapterName(a: GpuAdapterInfo): string {
-  const text = [a.description, a.device, a.vendor, a.architecture].join(' ');
-  const soft = SOFTWARE_GPUS.exec(text);
-  if (soft) return soft[0].toLowerCase() === 'swiftshader' ? 'SwiftShader' : soft[0];
-  return a.description || a.device || [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unnamed adapter';
-}
-
-/** The badge's text: the kind of chip first, then the backend in brackets. */
-export function backendBadge(b: BackendInfo): string {
-  if (b.name === 'webgpu') {
-    if (!b.adapter) return 'GPU (webgpu)';
-    return b.adapter.software ? `CPU · ${adapterName(b.adapter)} (webgpu, software)` : `GPU · ${adapterName(b.adapter)} (webgpu)`;
-  }
-  if (b.name === 'wasm') return `CPU · wasm, ${plural(b.threads, 'thread')}`;
-  if (b.name === 'tensorflow') return 'TensorFlow native (tensorflow)';
-  if (b.name === 'cpu') return 'CPU · plain JavaScript (cpu)';
-  return b.name;
-}
-
-/**
- * The reason without what the "Not available" list and the thread count already say: "best available: webgpu: …;
- * tensorflow: …; 1 thread (…)" reads "best available".
- */
-function reasonHead(b: BackendInfo): string {
-  if (!b.reason.startsWith('best available')) return b.reason;
-  const cut = b.unavailable.length ? b.reason.indexOf(`: ${b.unavailable[0]!.name}:`) : b.reason.indexOf(';');
-  return cut > 0 ? `${b.reason.slice(0, cut)} on this machine` : b.reason;
-}
-
-/** What would make it faster, in the user's terms. */
-function fasterAdvice(b: BackendInfo): string {
-  if (b.name === 'webgpu' && b.adapter && !b.adapter.software) return 'This is the fastest backend Winnow has.';
-  if (b.name === 'webgpu')
-    return 'This is a CPU pretending to be a GPU, usually slower than wasm. A GPU with its driver (Vulkan on Linux, D3D12 on Windows, Metal on macOS) is picked by itself; WINNOW_BACKEND=wasm runs on the CPU directly.';
-  const gpu = 'A GPU with its driver (Vulkan on Linux, D3D12 on Windows, Metal on macOS): Winnow picks WebGPU by itself when it finds one.';
-  if (b.name === 'wasm' && b.threads <= 1) return `${gpu} On the CPU, more threads help on an idle machine: start Winnow with WINNOW_WASM_THREADS=4 (up to 8).`;
-  if (b.name === 'cpu') return `${gpu} The wasm backend is many times faster than this one; see why it did not start below.`;
-  return gpu;
-}
-
-/** "nvidia hopper · buffers ≤ 4 GiB · NVIDIA H100 80GB HBM3" */
-function adapterLabel(a: GpuAdapterInfo): string {
-  const gib = Math.min(a.maxStorageBufferBindingSize, a.maxBufferSize) / 2 ** 30;
-  const parts = [
-    [a.vendor, a.architecture].filter(Boolean).join(' '),
-    a.software ? 'software' : '',
-    `buffers ≤ ${gib >= 1 ? `${gib.toFixed(gib % 1 ? 1 : 0)} GiB` : `${Math.round(gib * 1024)} MiB`}`,
-    a.description || a.device,
-  ];
-  return parts.filter(Boolean).join(' · ');
-}
+import type { BackendInfo } from '../../../preload/contract';
+import { adapterLabel, backendBadge, fasterAdvice, reasonHead } from './backend';
 
 export function BackendBadge({ backend }: { backend: BackendInfo | null | undefined }) {
   const [pinned, setPinned] = useState(false);

@@ -118,6 +118,20 @@ export interface ProjectInfo {
   models: ModelInfo[];
 }
 
+/** Counts behind the first screen's check marks (`project.progress`). */
+export interface ProjectProgress {
+  datasets: number;
+  models: number;
+  /** finished score runs (on the dataset asked about, else on any) */
+  scoreRuns: number;
+  /** subsets with rows (of the dataset asked about, else of any) */
+  subsets: number;
+  /** finished training runs */
+  trainRuns: number;
+  /** bundles written */
+  exports: number;
+}
+
 export interface DatasetInfo {
   id: number;
   name: string;
@@ -544,6 +558,8 @@ const QueryFilterSchema = z.object({
 export const ApiInputs = {
   'app.info': z.object({}),
   'project.open': z.object({ name: z.string().min(1).max(200).optional() }),
+  /** what the project holds, for the first screen's steps: scores and subsets counted on `datasetId` when given */
+  'project.progress': z.object({ datasetId: id.optional() }),
   'datasets.import': z.object({
     path: z.string().min(1),
     /** how records map to messages; detected from the first records when absent */
@@ -714,6 +730,7 @@ export type ApiParsedInput<N extends ApiName> = z.output<(typeof ApiInputs)[N]>;
 export interface ApiOutputs {
   'app.info': { version: string; backend: BackendInfo | null; projectsDir: string; mode: 'electron' | 'browser' };
   'project.open': ProjectInfo;
+  'project.progress': ProjectProgress;
   'datasets.import': { jobId: string };
   'datasets.preview': DatasetPreview;
   /** jobId: null when staged; path: where the file was saved (its name kept), for the preview and the import */

@@ -1,6 +1,9 @@
-/** The app shell: left nav, top bar (project, backend, jobs), banners, the active screen and the jobs drawer. */
-import { useCallback, useEffect, useMemo, useState } from 'react';
-import type { ApiOutputs, EngineEvent, GpuAdapterInfo, ProjectInfo } from '../../preload/contract';
+/**
+ * The app shell: left nav, top bar (project, the dataset every screen works on, backend badge, jobs), banners, the
+ * active screen and the jobs drawer.
+ */
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { ApiOutputs, EngineEvent, ProjectInfo } from '../../preload/contract';
 import { type ConnectionState, getClient, missingToken } from './api/client';
 import { AppContext, type AppState, JobsStore } from './api/hooks';
 import { JobsDrawer, JobsIndicator } from './features/jobs/JobsDrawer';
@@ -13,8 +16,12 @@ import { LayersScreen } from './features/layers/LayersScreen';
 import { MapScreen } from './features/map/MapScreen';
 import { ExportScreen } from './features/export/ExportScreen';
 import { ThemeToggle } from './components/ThemeToggle';
+import { BackendBadge } from './components/BackendBadge';
+import { HomeScreen } from './features/home/HomeScreen';
+import { plural } from './components/format';
 
 const SCREENS = [
+  { id: 'home', label: 'Start' },
   { id: 'data', label: 'Data' },
   { id: 'examples', label: 'Examples' },
   { id: 'map', label: 'Map' },
@@ -28,7 +35,18 @@ type ScreenId = (typeof SCREENS)[number]['id'];
 
 function screenFromHash(): ScreenId {
   const id = window.location.hash.replace(/^#\/?/, '').split(/[/?]/)[0];
-  return (SCREENS.find((s) => s.id === id)?.id ?? 'data') as ScreenId;
+  return (SCREENS.find((s) => s.id === id)?.id ?? 'home') as ScreenId;
+}
+
+/** The dataset chosen in the top bar is kept per project (by its file path), so a reload keeps it. */
+const datasetKey = (projectPath: string) => `winnow.dataset:${projectPath}`;
+function storedDataset(projectPath: string): number | null {
+  try {
+    const v = Number(localStorage.getItem(datasetKey(projectPath)));
+    return Number.isInteger(v) && v > 0 ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 export function App() {
@@ -40,7 +58,7 @@ export function App() {
   const [info, setInfo] = useState<ApiOutputs['app.info'] | null>(null);
   const [project, setProject] = useState<ProjectInfo | null>(null);
   const [projectError, setProjectError] = useState<string | null>(null);
-  const [datasetId, setDatasetId] = useState<number | null>(null);
+  const [datasetId, setDatasetIdState] = useState<number | null>(null);
   const [screen, setScreen] = useState<ScreenId>(screenFromHash);
   const [drawerOpen, setDrawerOpen] = useState(false);
   const [examplesView, setExamplesView] = useState<ExamplesView>(initialExamplesView);
@@ -108,13 +126,37 @@ export function App() {
     };
   }, [client, epoch, projectNonce]);
 
-  // keep the chosen dataset valid as the project changes
+  const setDatasetId = useCallback(
+    (id: number) => {
+      setDatasetIdState(id);
+      if (project) {
+        try {
+          localStorage.setItem(datasetKey(project.path), String(id));
+        } catch {
+          // storage refused (private mode): the choice lasts until the reload
+        }
+      }
+    },
+    [project],
+  );
+
+  // keep the chosen dataset valid as the project changes; a dataset that appears (a finished import) becomes the one in use
+  const knownDatasets = useRef<{ path: string; ids: Set<number> } | null>(null);
   useEffect(() => {
     if (!project) return;
-    if (datasetId === null || !project.datasets.some((d) => d.id === datasetId)) {
-      setDatasetId(project.datasets[0]?.id ?? null);
-    }
-  }, [project, datasetId]);
+    const ids = project.datasets.map((d) => d.id);
+    const known = knownDatasets.current?.path === project.path ? knownDatasets.current.ids : null;
+    knownDatasets.current = { path: project.path, ids: new Set(ids) };
+    const added = known ? ids.filter((id) => !known.has(id)) : [];
+    if (added.length > 0) return setDatasetId(Math.max(...added));
+    if (datasetId !== null && ids.includes(datasetId)) return;
+    const stored = storedDataset(project.path);
+    if (stored !== null && ids.includes(stored)) setDatasetIdState(stored);
+    else setDatasetIdState(project.datasets[0]?.id ?? null);
+  }, [project, datasetId, setDatasetId]);
+
+  // the Examples screen's place (selected row, open example) belongs to the dataset it was on
+  useEffect(() => setExamplesView((v) => ({ ...v, selectedIndex: 0, openExampleId: null })), [datasetId]);
 
   const reloadProject = useCallback(() => setProjectNonce((n) => n + 1), []);
   const state: AppState = { client, epoch, jobs, info, project, reloadProject, datasetId, setDatasetId };
@@ -147,24 +189,20 @@ export function App() {
           <div className="project-name" data-testid="project-name" title={project?.path}>
             {project?.name ?? 'No project'}
           </div>
-          <div className="backend" data-testid="backend" title={info?.backend?.reason}>
-            {info?.backend ? (
-              <>
-                <span className="backend-name">{info.backend.name}</span>
-                {info.backend.adapter && (
-                  <span className="backend-adapter" data-testid="backend-adapter" title={adapterLabel(info.backend.adapter)}>
-                    {adapterLabel(info.backend.adapter)}
-                  </span>
-                )}
-                <span className="muted backend-reason" data-testid="backend-reason">
-                  {info.backend.reason}
-                </span>
-              </>
-            ) : (
-              <span className="muted">backend not chosen yet</span>
-            )}
-          </div>
+          {project && project.datasets.length > 0 && (
+            <label className="header-dataset" title="The dataset the Examples, Map, Score, Subsets, Layers, Train and Export screens work on">
+              <span className="muted">Dataset</span>
+              <select data-testid="header-dataset" value={datasetId ?? ''} onChange={(e) => setDatasetId(Number(e.target.value))}>
+                {project.datasets.map((d) => (
+                  <option key={d.id} value={d.id}>
+                    {d.name} ({plural(d.rowCount, 'row')})
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
           <span className="spacer" />
+          <BackendBadge backend={info?.backend} />
           <JobsIndicator onClick={() => setDrawerOpen((o) => !o)} open={drawerOpen} />
           <ThemeToggle />
         </header>
@@ -190,6 +228,7 @@ export function App() {
               Could not open the project: {projectError}
             </div>
           )}
+          {screen === 'home' && <HomeScreen />}
           {screen === 'data' && <DataScreen />}
           {screen === 'examples' && <ExamplesScreen view={examplesView} setView={setExamplesView} />}
           {screen === 'map' && <MapScreen />}
@@ -203,11 +242,4 @@ export function App() {
       </div>
     </AppContext.Provider>
   );
-}
-
-/** "nvidia hopper · buffers ≤ 4 GiB · NVIDIA H100 80GB HBM3": the description last, where the bar truncates */
-function adapterLabel(a: GpuAdapterInfo): string {
-  const gib = Math.min(a.maxStorageBufferBindingSize, a.maxBufferSize) / 2 ** 30;
-  const parts = [[a.vendor, a.architecture].filter(Boolean).join(' '), a.software ? 'software' : '', `buffers ≤ ${gib >= 1 ? `${gib.toFixed(gib % 1 ? 1 : 0)} GiB` : `${Math.round(gib * 1024)} MiB`}`, a.description || a.device];
-  return parts.filter(Boolean).join(' · ');
 }

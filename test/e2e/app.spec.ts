@@ -14,7 +14,7 @@ const server = useServer('e2e');
 const shot = shooter('');
 
 test('the token leaves the URL; a fresh project opens with the bundled model', async ({ page }) => {
-  await page.goto(server.url);
+  await page.goto(`${server.url}#/data`);
   await expect(page.getByTestId('app')).toHaveAttribute('data-connection', 'open');
   await expect(page).not.toHaveURL(/token=/);
   await expect(page.getByTestId('project-name')).toHaveText('e2e');
@@ -28,7 +28,7 @@ test('the token leaves the URL; a fresh project opens with the bundled model', a
 });
 
 test('bad input is reported where it happened, naming the file and line; nothing is imported', async ({ page }) => {
-  await page.goto(server.url);
+  await page.goto(`${server.url}#/data`);
   await page.getByTestId('import-path').fill('/nonexistent/winnow-e2e.jsonl');
   await page.getByTestId('import-submit').click();
   const shown = page.getByTestId('import-error').or(page.getByTestId('job-error'));
@@ -45,7 +45,7 @@ test('bad input is reported where it happened, naming the file and line; nothing
 });
 
 test('import a JSONL by path; browse, sort, page and open an example', async ({ page }) => {
-  await page.goto(server.url);
+  await page.goto(`${server.url}#/data`);
   await page.getByTestId('import-path').fill(FIXTURE);
   await page.getByTestId('import-submit').click();
   const row = page.getByTestId('dataset-row').first();
@@ -187,7 +187,7 @@ test('score, sort by mean_loss, subset, train the last layer, export', async ({ 
 });
 
 test('duplicates: show only rows with copies, or keep one per group', async ({ page }) => {
-  await page.goto(server.url);
+  await page.goto(`${server.url}#/data`);
   await page.getByTestId('import-path').fill(resolve('test/fixtures/data/dups.jsonl'));
   await page.getByTestId('import-submit').click();
   await expect(page.locator('[data-testid="dataset-row"]', { hasText: 'dups.jsonl' })).toBeVisible();
@@ -202,7 +202,7 @@ test('duplicates: show only rows with copies, or keep one per group', async ({ p
 });
 
 test('mapping step: preview the first rows rendered, map odd field names, import with that mapping', async ({ page }) => {
-  await page.goto(server.url);
+  await page.goto(`${server.url}#/data`);
   await page.getByTestId('import-path').fill(resolve('test/fixtures/data/odd-fields.jsonl'));
   await page.getByTestId('import-preview-button').click();
   const preview = page.getByTestId('import-preview');

@@ -33,6 +33,7 @@ test('the desktop window opens the demo project through the preload bridge', asy
     const win = await app.firstWindow();
     await expect(win.getByTestId('app')).toHaveAttribute('data-connection', 'open');
     await expect(win.getByTestId('project-name')).toHaveText('demo');
+    await win.getByTestId('nav-data').click();
     await expect(win.getByTestId('model-row').first()).toContainText('stories260K');
     // the renderer has no Node: only the contract bridge is exposed
     expect(await win.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');
@@ -54,6 +55,7 @@ test('a killed engine host is restarted by main and the window keeps its place',
   try {
     const win = await app.firstWindow();
     await expect(win.getByTestId('app')).toHaveAttribute('data-connection', 'open');
+    await win.getByTestId('nav-data').click();
     await expect(win.getByTestId('model-row').first()).toContainText('stories260K');
     await win.getByTestId('nav-examples').click();
     const settled = async () => {

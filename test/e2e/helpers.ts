@@ -40,7 +40,7 @@ export function shooter(prefix: string, opts: { fullPage?: boolean } = {}): (pag
 
 /** Import a file by path on the Data screen and wait until the dataset lists `rows` rows. */
 export async function importDataset(page: Page, server: RunningServer, file: string, rows: number): Promise<void> {
-  await page.goto(server.url);
+  await page.goto(`${server.url}#/data`);
   await page.getByTestId('import-path').fill(file);
   await page.getByTestId('import-submit').click();
   await expect(page.getByTestId('dataset-rows').first()).toHaveText(String(rows));

@@ -22,7 +22,7 @@ test.afterAll(async () => {
 });
 
 test('skipped records are listed with their line and reason', async ({ page }) => {
-  await page.goto(server.url);
+  await page.goto(`${server.url}#/data`);
   await expect(page.getByTestId('app')).toHaveAttribute('data-connection', 'open');
   await page.getByTestId('import-path').fill(MALFORMED);
   await page.getByTestId('import-skip-malformed').check();
@@ -47,7 +47,7 @@ test('an OpenAssistant message tree previews as conversations, with how many eac
     { message_id: 'm2', parent_id: 'm1', text: 'A monoid in the category of endofunctors.', role: 'assistant', lang: 'en', message_tree_id: 'm1', rank: 0 },
     { message_id: 'm3', parent_id: 'm1', text: 'A burrito.', role: 'assistant', lang: 'en', message_tree_id: 'm1', rank: 1 },
   ].map((r) => JSON.stringify(r)).join('\n'));
-  await page.goto(server.url);
+  await page.goto(`${server.url}#/data`);
   await page.getByTestId('import-path').fill(file);
   await page.getByTestId('import-preview-button').click();
   const preview = page.getByTestId('import-preview');

@@ -27,7 +27,7 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 test('edit the mapping of an imported dataset: preview, impact, re-map', async ({ page }) => {
-  await page.goto(server.url);
+  await page.goto(`${server.url}#/data`);
   await expect(page.getByTestId('app')).toHaveAttribute('data-connection', 'open');
   await page.getByTestId('import-path').fill(FIXTURE);
   await page.getByTestId('import-submit').click();
@@ -101,7 +101,7 @@ test('edit the mapping of an imported dataset: preview, impact, re-map', async (
   await expect(page.getByTestId('examples-count')).toHaveText('50 rows');
   await expect(firstLabels).not.toHaveText(labelsBefore ?? '');
   await page.getByTestId('examples-search').fill('Natalia');
-  await expect(page.getByTestId('examples-count')).toHaveText('1 rows');
+  await expect(page.getByTestId('examples-count')).toHaveText('1 row');
   await expect(page.getByTestId('examples-indexing')).toHaveCount(0);
   await page.getByTestId('examples-search').fill('');
 

@@ -29,7 +29,7 @@ async function shot(page: Page, name: string): Promise<void> {
 
 test('grad_sim with a target subset, grad_norm over the last block; sstoken asks for a history model', async ({ page }) => {
   test.setTimeout(600_000);
-  await page.goto(server.url);
+  await page.goto(`${server.url}#/data`);
   await page.getByTestId('import-path').fill(FIXTURE);
   await page.getByTestId('import-submit').click();
   await expect(page.getByTestId('dataset-rows').first()).toHaveText('50');

@@ -86,7 +86,7 @@ test('Add model given model.safetensors adds its folder; the Export screen makes
   try {
     const folder = join(tmp, 'stories copy');
     cpSync(resolve('resources/models/stories260K'), folder, { recursive: true });
-    await page.goto(server.url);
+    await page.goto(`${server.url}#/data`);
     await page.getByTestId('model-path').fill(join(folder, 'model.safetensors'));
     await page.getByTestId('model-add').click();
     await expect(page.getByTestId('model-added')).toContainText('stories copy');

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EngineEvent, ProjectInfo } from '../../../preload/contract';
+import type { EngineEvent, ProjectInfo, ProjectProgress } from '../../../preload/contract';
 import { openProjectDb, listDatasets, listImportSkips, countRenderErrors, type Db } from '../db';
 import { defaultRenderKeyId } from '../data/render-key';
 import { JobManager, type JobExecutor } from '../jobs/manager';
@@ -95,6 +95,28 @@ export function projectInfo(p: OpenProject): ProjectInfo {
     skipped: listImportSkips(p.db, d.id).length,
   }));
   return { name: p.name, path: p.dbPath, datasets, models: listModels(p.db) };
+}
+
+/** What the project holds, step by step (the first screen's check marks); scores and subsets of one dataset when given. */
+export function projectProgress(db: Db, datasetId?: number): ProjectProgress {
+  const count = (sql: string, ...args: unknown[]) => db.prepare(sql).pluck().get(...args) as number;
+  const onDataset = datasetId !== undefined;
+  return {
+    datasets: count('SELECT COUNT(*) FROM datasets'),
+    models: count('SELECT COUNT(*) FROM models'),
+    scoreRuns: onDataset
+      ? count(`SELECT COUNT(*) FROM score_runs WHERE status = 'done' AND dataset_id = ?`, datasetId)
+      : count(`SELECT COUNT(*) FROM score_runs WHERE status = 'done'`),
+    subsets: onDataset
+      ? count(
+          `SELECT COUNT(*) FROM subsets s WHERE EXISTS (SELECT 1 FROM subset_members m JOIN examples e ON e.id = m.example_id
+             WHERE m.subset_id = s.id AND e.dataset_id = ?)`,
+          datasetId,
+        )
+      : count('SELECT COUNT(*) FROM subsets WHERE size > 0'),
+    trainRuns: count(`SELECT COUNT(*) FROM train_runs WHERE status = 'done'`),
+    exports: count('SELECT COUNT(*) FROM exports'),
+  };
 }
 
 export function listProjectNames(projectsDir: string): string[] {

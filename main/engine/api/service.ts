@@ -10,7 +10,7 @@ import { isApiName, parseInput } from '../../../preload/contract';
 import { queryExamples, listRenderErrors, listImportSkips } from '../db';
 import { WinnowError, toErrorValue } from '../util/errors';
 import type { JobExecutor } from '../jobs/manager';
-import { DEMO_PROJECT, activeModelId, openProject, projectInfo, setActiveModel, type OpenProject } from './project';
+import { DEMO_PROJECT, activeModelId, openProject, projectInfo, projectProgress, setActiveModel, type OpenProject } from './project';
 import { addModel, getModel, modelPath } from './models-registry';
 import { listCachedDatasets, listCachedModels, resolveModelSource } from '../models/hub-cache';
 import { assertSubsetNameFree, combineSubsets, createSubset, deleteSubset, getSubset, listSubsets, recreateSubset } from '../selection/subsets';
@@ -147,6 +147,7 @@ export class EngineService {
     }),
 
     'project.open': (i) => projectInfo(i.name ? this.open(i.name) : this.current()),
+    'project.progress': (i) => projectProgress(this.current().db, i.datasetId),
 
     'datasets.import': (i) => {
       const p = this.current();

@@ -34,6 +34,7 @@ import { TRAIN_HF_PY } from './train-hf-script';
 import { exportTarget, partialDirOf, publishExport } from './partial';
 import { PARAM_MASK_FILES, paramMaskIdOf, writeChangedWeights, writeParamMaskFiles } from './param-mask';
 import { getParamMask } from '../selection/param-masks-store';
+import { scopeLabel } from '../db/names';
 
 export const WINNOW_VERSION = '0.1.0';
 export const BUNDLE_FORMAT = 'winnow-bundle/1';
@@ -488,7 +489,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
     publishExport(partial, dest);
     published = true;
     db.prepare(`INSERT INTO exports (kind, out_path, manifest_json, created_at) VALUES (?, ?, ?, datetime('now'))`).run(req.what.join(','), outDir, JSON.stringify({ ...manifest, examples: examples.length }));
-    return { message: `exported ${Object.keys(artifacts).length} artifact(s) to ${outDir}`, stats: { outDir, files: Object.keys(manifest.files).length } };
+    return { message: `exported ${Object.keys(artifacts).length} artifact(s) of ${scopeLabel(db, req)} to ${outDir}`, stats: { outDir, files: Object.keys(manifest.files).length } };
   } finally {
     if (!published) rmSync(partial, { recursive: true, force: true });
     db.close();

@@ -24,6 +24,7 @@ import { LayerAccumulator, exampleGradients, fimScale, seededChoice, squaredNorm
 import { DEFAULT_GRAD_DIM, cosine, norm, projectRows } from './passes/projection';
 import { PassState } from './state';
 import type { ScoreParams } from './run';
+import { etaFromTokens } from '../jobs/eta';
 
 const PASS = 'gradients';
 const FIM = 1;
@@ -175,6 +176,10 @@ export async function gradientPass(
   const started = Date.now();
   const startCursor = meta.cursor;
   let tokensDone = 0;
+  // tokens still to read, for the ETA (jobs/eta.ts): one example's backward pass costs about its length
+  const lengthOf = db.prepare('SELECT n_tokens FROM renders WHERE example_id = ? AND render_key_id = ?').pluck();
+  let tokensLeft = 0;
+  for (let k = meta.cursor; k < meta.total; k++) tokensLeft += (lengthOf.get(order[k]!, keyId) as number | undefined) ?? 0;
 
   try {
     while (meta.cursor < meta.total) {
@@ -191,6 +196,7 @@ export async function gradientPass(
         const r = getRender(db, id, keyId);
         if (!r) throw new WinnowError('not_found', `example ${id} is no longer rendered with render key ${keyId}; start the scoring again`);
         tokensDone += r.nTokens;
+        tokensLeft -= r.nTokens;
         const grads = exampleGradients(model, r, gradNames);
         if (!grads) {
           if (f & SCOPE && want.has('grad_norm')) normOut.push([id, null]);
@@ -263,14 +269,13 @@ export async function gradientPass(
         st.putJson('meta', m);
       })();
       if (saveFim) fimSavedAt = Date.now();
-      const secs = (Date.now() - started) / 1000;
-      const eps = (meta.cursor - startCursor) / Math.max(secs, 1e-3);
+      const rate = etaFromTokens({ examplesDone: meta.cursor - startCursor, tokensDone, tokensLeft: Math.max(0, tokensLeft), seconds: (Date.now() - started) / 1000 });
       ctx.progress({
         current: meta.cursor,
         total: meta.total,
         message: `gradients ${meta.cursor}/${meta.total}`,
-        etaSeconds: eps > 0 ? (meta.total - meta.cursor) / eps : null,
-        stats: { examplesPerSec: Math.round(eps * 10) / 10, tokensPerSec: Math.round(tokensDone / Math.max(secs, 1e-3)), runId },
+        etaSeconds: rate.etaSeconds,
+        stats: { examplesPerSec: Math.round(rate.examplesPerSec * 10) / 10, tokensPerSec: Math.round(rate.tokensPerSec), tokensLeft: Math.max(0, tokensLeft), runId },
       });
     }
 

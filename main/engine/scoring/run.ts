@@ -29,6 +29,8 @@ import { gradientPass, type Scope as GradientScope } from './gradient-pass';
 import { writeExampleVectors } from './vectors';
 import type { Normalized } from '../data/formats';
 import { recordDuplicatesForRun } from '../data/duplicates';
+import { scopeLabel } from '../db/names';
+import { etaFromTokens } from '../jobs/eta';
 
 export interface ScoreParams {
   modelId: number;
@@ -187,7 +189,7 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
       if (text.computed.length) ctx.log('info', `duplicates were missing for dataset(s) ${text.computed.join(', ')}: computed now`);
     }
     db.prepare(`UPDATE score_runs SET status = 'done', finished_at = datetime('now') WHERE id = ?`).run(runId);
-    return { message: `scored ${stats.examples ?? stats.gradientExamples ?? stats.textExamples ?? 0} examples`, stats };
+    return { message: `scored ${stats.examples ?? stats.gradientExamples ?? stats.textExamples ?? 0} examples of ${scopeLabel(db, { subsetId: p.subsetId, datasetId: p.datasetId })}`, stats };
   } catch (err) {
     try {
       db.prepare(`UPDATE score_runs SET status = ?, error = ? WHERE job_id = ?`).run(
@@ -246,6 +248,7 @@ async function forwardLoop(
   const passesPerBatch = 1 + (ref ? 1 : 0) + (his && his !== ref ? 1 : 0) + (wantIfd ? 1 : 0) + (wantRifd ? 2 : 0);
   const started = Date.now();
   let tokensDone = 0;
+  let tokensLeft = pending.reduce((a, r) => a + r.n, 0);
 
   for (let i = 0; i < pending.length; ) {
     if (ctx.isCancelled()) throw cancelled();
@@ -301,15 +304,18 @@ async function forwardLoop(
       done += batch.length;
       setCursor.run(done, runId);
     })();
-    tokensDone += renders.reduce((a, r) => a + r.nTokens, 0);
-    const secs = (Date.now() - started) / 1000;
-    const eps = (done - (total - pending.length)) / Math.max(secs, 1e-3);
+    // the rows' rendered lengths (the ones the plan sorted by), so done + left stays the pending total
+    const batchTokens = batch.reduce((a, b) => a + b.n, 0);
+    tokensDone += batchTokens;
+    tokensLeft -= batchTokens;
+    // length buckets go shortest first: time left follows the tokens left, not the examples left (jobs/eta.ts)
+    const rate = etaFromTokens({ examplesDone: done - (total - pending.length), tokensDone, tokensLeft, seconds: (Date.now() - started) / 1000 });
     ctx.progress({
       current: done,
       total,
       message: `scored ${done}/${total}`,
-      etaSeconds: eps > 0 ? (total - done) / eps : null,
-      stats: { examplesPerSec: Math.round(eps * 10) / 10, tokensPerSec: Math.round(tokensDone / Math.max(secs, 1e-3)), runId },
+      etaSeconds: rate.etaSeconds,
+      stats: { examplesPerSec: Math.round(rate.examplesPerSec * 10) / 10, tokensPerSec: Math.round(rate.tokensPerSec), tokensLeft, runId },
     });
     await new Promise((r) => setImmediate(r));
   }

@@ -31,6 +31,7 @@ import { getParamMask, loadParamMaskBits, paramMaskExampleIds } from '../selecti
 import { adapterConfig, initLora, loraScale, mergeLora, peftTensorName, withDropoutSeed, writeAdapter, type LoraHook } from '../models/lora';
 import { resolveLora } from './lora';
 import { mulberry32 } from '../util/random';
+import { scopeLabel } from '../db/names';
 
 export function trainTokenPolicy(cfg: Pick<TrainConfig, 'tokenPolicy' | 'tokenSignal' | 'tokenPercent' | 'tokenScope' | 'tokenMaskName'>): TokenPolicySpec {
   if (cfg.tokenPolicy === 'all') return { kind: 'all' };
@@ -363,7 +364,7 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
     db.prepare(`UPDATE train_runs SET status = 'done', out_dir = ?, step = ? WHERE id = ?`).run(outDir, cfg.steps, runId);
     const secs = (Date.now() - started) / 1000;
     return {
-      message: `trained ${cfg.steps} steps on ${hook ? `LoRA adapters of ${hook.modules.size} modules` : `${trainable.length} tensors`}; final loss ${lastLoss.toFixed(4)}${evalSeen ? `; warning: ${evalSeen.warning}` : ''}`,
+      message: `trained ${cfg.steps} steps on ${hook ? `LoRA adapters of ${hook.modules.size} modules` : `${trainable.length} tensors`} with ${scopeLabel(db, cfg)}; final loss ${lastLoss.toFixed(4)}${evalSeen ? `; warning: ${evalSeen.warning}` : ''}`,
       stats: {
         runId, outDir, loss: lastLoss, tokensPerSec: Math.round(tokensTotal / Math.max(secs, 1e-3)), trainableTensors: hook ? vars.size : trainable.length,
         ...(adapterDir ? { adapterDir, loraModules: hook!.modules.size } : {}),

@@ -4,6 +4,7 @@
  */
 import type { ModelInfo, SubsetInfo } from '../../../preload/contract';
 import { StaleMark, staleTitle, subsetOptionText } from './StaleSubset';
+import { plural } from './format';
 
 type Width = 'narrow' | 'grow' | 'inline';
 
@@ -90,7 +91,7 @@ export function ModelField({ testId, width, value, onChange, models }: {
       <select data-testid={testId} value={value ?? ''} onChange={(e) => onChange(Number(e.target.value))}>
         {models.map((m) => (
           <option key={m.id} value={m.id}>
-            {m.name} ({m.numLayers} layers)
+            {m.name} ({plural(m.numLayers, 'layer')})
           </option>
         ))}
       </select>

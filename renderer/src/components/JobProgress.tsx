@@ -2,7 +2,7 @@ import { useState } from 'react';
 import type { ApiError, Job } from '../../../preload/contract';
 import { useApp, useJob } from '../api/hooks';
 import { ErrorText } from './ErrorText';
-import { fmtEta, fmtNum } from './format';
+import { fmtCount, fmtEta, fmtNum } from './format';
 
 const RATE_KEYS: Array<[string, string]> = [
   ['examplesPerSec', 'examples/s'],
@@ -102,7 +102,20 @@ export function JobProgress({ jobId, label }: { jobId: string | null | undefined
             </span>
           ) : null,
         )}
-        {job.status === 'running' && <span className="num">ETA {fmtEta(job.etaSeconds)}</span>}
+        {typeof job.stats.tokensLeft === 'number' && job.status === 'running' && (
+          <span className="num" data-testid="job-tokensLeft">
+            {fmtCount(job.stats.tokensLeft)} tokens left
+          </span>
+        )}
+        {job.status === 'running' && (
+          <span
+            className="num"
+            data-testid="job-eta"
+            title={typeof job.stats.tokensLeft === 'number' ? 'Time left = tokens left ÷ tokens/s so far: rows go shortest first, so examples/s would promise too much' : undefined}
+          >
+            ETA {fmtEta(job.etaSeconds)}
+          </span>
+        )}
         {job.message && <span className="muted job-message">{job.message}</span>}
       </div>
       {job.error && <ErrorText error={job.error} testId="job-error" />}

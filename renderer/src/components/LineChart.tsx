@@ -12,7 +12,12 @@ export interface Series {
 }
 
 const W = 640;
-const PAD = { left: 48, right: 16, top: 16, bottom: 32 };
+const PAD_BASE = { right: 16, top: 16, bottom: 32 };
+/** about how wide one tick-label character is at the 10px tick font (digits, '.', 'e', '-') */
+const TICK_CHAR_PX = 6.2;
+/** the rotated y-axis title's centre line, from the left edge, and the gap kept between it and the widest tick label */
+const Y_TITLE_X = 12;
+const Y_TITLE_GAP = 10;
 
 /** A line chart with axes, ticks and a legend; scales to its container's width. */
 export function LineChart({ series, xLabel, yLabel, testId, height = 260 }: { series: Series[]; xLabel: string; yLabel: string; testId?: string; height?: number }) {
@@ -27,11 +32,14 @@ export function LineChart({ series, xLabel, yLabel, testId, height = 260 }: { se
     yMin -= 0.5;
     yMax += 0.5;
   }
+  const xTicks = niceTicks(xMin, xMax, 6);
+  const yTicks = niceTicks(yMin, yMax, 5);
+  // the plot starts right of the widest y tick label, so the axis title never overlaps a label (e.g. "1.5e-4")
+  const widestTick = Math.max(0, ...yTicks.map((t) => tickLabel(t).length)) * TICK_CHAR_PX;
+  const PAD = { ...PAD_BASE, left: Math.max(48, Math.ceil(Y_TITLE_X + 6 + Y_TITLE_GAP + widestTick + 6)) };
   const xSpan = xMax - xMin || 1;
   const sx = (x: number) => PAD.left + ((x - xMin) / xSpan) * (W - PAD.left - PAD.right);
   const sy = (y: number) => H - PAD.bottom - ((y - yMin) / (yMax - yMin)) * (H - PAD.top - PAD.bottom);
-  const xTicks = niceTicks(xMin, xMax, 6);
-  const yTicks = niceTicks(yMin, yMax, 5);
   return (
     <figure className="chart" data-testid={testId} data-points={count}>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${yLabel} by ${xLabel}`}>
@@ -53,7 +61,7 @@ export function LineChart({ series, xLabel, yLabel, testId, height = 260 }: { se
         <text className="chart-label" x={(W + PAD.left) / 2} y={H - 4} textAnchor="middle">
           {xLabel}
         </text>
-        <text className="chart-label" x={12} y={(H - PAD.bottom) / 2} textAnchor="middle" transform={`rotate(-90 12 ${(H - PAD.bottom) / 2})`}>
+        <text className="chart-label" x={Y_TITLE_X} y={(H - PAD.bottom) / 2} textAnchor="middle" transform={`rotate(-90 ${Y_TITLE_X} ${(H - PAD.bottom) / 2})`}>
           {yLabel}
         </text>
         {series.map((s) => {

@@ -34,3 +34,16 @@ export function parseOptionalNumber(text: string): number | undefined {
   if (t === '') return undefined;
   return Number(t);
 }
+
+/**
+ * "1 row", "2 rows", "1,234 trees": the count (formatted) and the word in the number it needs. `many` for words whose
+ * plural is not word + "s" ("1 batch" / "2 batches").
+ */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${fmtNum(n)} ${n === 1 ? one : many}`;
+}
+
+/** "12.3 MiB", "1.25 GiB" */
+export function fmtBytes(b: number): string {
+  return b < 1024 ** 3 ? `${(b / 1024 ** 2).toFixed(1)} MiB` : `${(b / 1024 ** 3).toFixed(2)} GiB`;
+}

@@ -7,7 +7,8 @@ import { useApp, useCall, useOnJobDone } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
-import { fmtCount, fmtNum } from '../../components/format';
+import { fmtCount, fmtNum, plural } from '../../components/format';
+import { rowsLabel } from '../../components/names';
 
 export function DataScreen() {
   const { project, datasetId, setDatasetId } = useApp();
@@ -150,12 +151,15 @@ function OpenBundle() {
   const open = async () => {
     setBusy(true);
     const r = await client.call('bundles.open', { dir: dir.trim() });
+    // name what came back: the subset and the dataset its rows are in
+    const [subsets, project] = r.ok ? await Promise.all([client.call('subsets.list', {}), client.call('project.open', {})]) : [null, null];
     setBusy(false);
     setError(r.ok ? null : r.error);
     setDone(
       r.ok
-        ? `restored subset #${r.value.subsetId}${r.value.layerMaskId ? `, layer mask #${r.value.layerMaskId}` : ''}, ` +
-            `${r.value.tokenMasks} token mask(s)${r.value.importedDatasets ? `; imported ${r.value.importedDatasets} dataset(s)` : ''}`
+        ? `restored subset ${rowsLabel({ subsetId: r.value.subsetId, datasetId: r.value.datasetId }, subsets?.ok ? subsets.value : null, project?.ok ? project.value.datasets : null)}` +
+            `${r.value.layerMaskId ? ', its layer mask' : ''}, ${plural(r.value.tokenMasks, 'token mask')}` +
+            `${r.value.importedDatasets ? `; imported ${plural(r.value.importedDatasets, 'dataset')}` : ''}`
         : null,
     );
     if (r.ok) reloadProject();
@@ -420,7 +424,7 @@ function AddModel() {
     const r = await client.call('models.add', { path: path.trim() });
     setBusy(false);
     setError(r.ok ? null : r.error);
-    setAdded(r.ok ? `${r.value.name} (${r.value.architecture}, ${r.value.numLayers} layers)` : null);
+    setAdded(r.ok ? `${r.value.name} (${r.value.architecture}, ${plural(r.value.numLayers, 'layer')})` : null);
     if (r.ok) reloadProject();
   };
   return (

@@ -8,7 +8,7 @@ import { ImportPreview } from './ImportPreview';
 import { useApp, useJob, useOnJobDone } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
-import { fmtNum } from '../../components/format';
+import { fmtNum, plural } from '../../components/format';
 
 const same = (a: DatasetMapping | null, b: DatasetMapping | null) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -82,7 +82,7 @@ export function EditMapping({ datasetId, name, onClose }: { datasetId: number; n
           <Impact impact={preview.impact} />
           <div className="row">
             <button className="btn btn-primary" data-testid="remap-apply" disabled={busy || misfit} onClick={() => void apply()}>
-              Re-map {fmtNum(preview.impact.rows)} rows
+              Re-map {plural(preview.impact.rows, 'row')}
             </button>
             {misfit && <span className="warn-text">Some rows do not fit this mapping; it cannot be applied.</span>}
           </div>
@@ -102,7 +102,7 @@ export function EditMapping({ datasetId, name, onClose }: { datasetId: number; n
 function Impact({ impact }: { impact: RemapImpact }) {
   const items: Array<[string, string]> = [];
   if (impact.renders) items.push(['renders', `${fmtNum(impact.renders)} renders (token ids and label masks) are deleted and made again with the active model`]);
-  if (impact.scoredExamples) items.push(['scores', `scores of ${fmtNum(impact.scoredExamples)} examples are deleted`]);
+  if (impact.scoredExamples) items.push(['scores', `scores of ${plural(impact.scoredExamples, 'example')} are deleted`]);
   if (impact.scoreRuns.length) {
     items.push(['runs', `score runs ${impact.scoreRuns.map((r) => `#${r.id} (${r.signals.join(', ')})`).join('; ')} become stale, their layer scores are deleted`]);
   }

@@ -3,7 +3,7 @@
  * the detection is, and a mapping editor for files whose fields are named differently.
  */
 import type { DatasetMapping, DatasetPreview } from '../../../../preload/contract';
-import { fmtNum } from '../../components/format';
+import { fmtNum, plural } from '../../components/format';
 
 const ROLES: Record<DatasetMapping['format'], Array<{ key: string; label: string; optional?: boolean }>> = {
   messages: [{ key: 'field', label: 'messages field' }],
@@ -146,7 +146,7 @@ export function ImportPreview({
             </span>
           </label>
           <span className="muted">
-            {fmtNum(preview.trees.messages)} messages in {fmtNum(preview.trees.trees)} trees{preview.trees.complete ? '' : ' (the first part of the file)'}
+            {plural(preview.trees.messages, 'message')} in {plural(preview.trees.trees, 'tree')}{preview.trees.complete ? '' : ' (the first part of the file)'}
           </span>
         </div>
       )}
@@ -229,7 +229,7 @@ export function ImportPreview({
           ))}
         </tbody>
       </table>
-      {errors > 0 && <div className="warn-text">{errors} of the first {preview.rows.length} rows cannot be imported as mapped.</div>}
+      {errors > 0 && <div className="warn-text">{errors} of the first {plural(preview.rows.length, 'row')} cannot be imported as mapped.</div>}
     </div>
   );
 }

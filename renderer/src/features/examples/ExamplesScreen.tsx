@@ -3,11 +3,12 @@ import { useEffect, useMemo, useState } from 'react';
 import { useApp, useCall } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
-import { fmtNum } from '../../components/format';
+import { fmtNum, plural } from '../../components/format';
 import { StaleMark, staleTitle, subsetOptionText } from '../../components/StaleSubset';
 import { ExampleDetailPanel } from './ExampleDetail';
 import { ExamplesTable, type FilterInputs, type SortSpec } from './ExamplesTable';
 import { type RowsQuery, usePagedRows } from './usePagedRows';
+import { CurrentDataset } from '../../components/CurrentDataset';
 
 /** What the user has set up on this screen; lives in the App so leaving and coming back keeps their place. */
 export interface ExamplesView {
@@ -83,7 +84,7 @@ function toQuery(datasetId: number, view: ExamplesView): RowsQuery {
 }
 
 export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView: (update: (v: ExamplesView) => ExamplesView) => void }) {
-  const { project, datasetId, setDatasetId } = useApp();
+  const { project, datasetId } = useApp();
   const subsets = useCall('subsets.list', {});
 
   const queryNow = useMemo(() => (datasetId === null ? null : toQuery(datasetId, view)), [datasetId, view]);
@@ -130,23 +131,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
     <div className={`screen screen-examples${view.openExampleId ? ' with-detail' : ''}`} data-testid="screen-examples">
       <div className="toolbar">
         <h1>Examples</h1>
-        <label className="field inline">
-          <span>Dataset</span>
-          <select
-            data-testid="examples-dataset"
-            value={datasetId ?? ''}
-            onChange={(e) => {
-              setDatasetId(Number(e.target.value));
-              patch(resetPlace);
-            }}
-          >
-            {project?.datasets.map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <CurrentDataset />
         <label className="field inline">
           <span>Rows</span>
           <select
@@ -229,12 +214,12 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
         />
         {view.text.trim() && rows.textPending > 0 && (
           <span className="muted" data-testid="examples-indexing" title="The search index is built after an import; these rows are not searched yet">
-            indexing… {fmtNum(rows.textPending)} rows not searchable yet
+            indexing… {plural(rows.textPending, 'row')} not searchable yet
           </span>
         )}
         <span className="spacer" />
         <span className="row-count num" data-testid="examples-count" data-total={rows.total ?? ''} data-loading={loading}>
-          {rows.total === null ? 'loading…' : `${fmtNum(rows.total)} rows`}
+          {rows.total === null ? 'loading…' : plural(rows.total, 'row')}
         </span>
       </div>
       <ErrorText error={rows.error} testId="examples-error" />

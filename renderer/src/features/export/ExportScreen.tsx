@@ -10,7 +10,9 @@ import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { ModelField, SubsetField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
-import { fmtNum } from '../../components/format';
+import { fmtNum, plural } from '../../components/format';
+import { CurrentDataset } from '../../components/CurrentDataset';
+import { rowsLabel } from '../../components/names';
 
 type What = ExportRequest['what'][number];
 const WHATS: Array<{ id: What; label: string }> = [
@@ -109,7 +111,10 @@ export function ExportScreen() {
 
   return (
     <div className="screen" data-testid="screen-export">
-      <h1>Export</h1>
+      <div className="toolbar">
+        <h1>Export</h1>
+        <CurrentDataset />
+      </div>
       <section className="card">
         <fieldset className="signal-grid">
           <legend>What</legend>
@@ -139,7 +144,7 @@ export function ExportScreen() {
               <option value="">none</option>
               {doneRuns.map((r) => (
                 <option key={r.id} value={r.id}>
-                  run #{r.id} ({r.config.layers}, {r.step} steps)
+                  run #{r.id}: {rowsLabel({ subsetId: r.subsetId, datasetId: r.config.datasetId }, subsets.data, project?.datasets)} ({r.config.layers}, {plural(r.step, 'step')})
                 </option>
               ))}
             </select>
@@ -150,7 +155,7 @@ export function ExportScreen() {
               <option value="">from the training run</option>
               {masks.data?.map((m) => (
                 <option key={m.id} value={m.id}>
-                  {m.name} ({m.tensors.length} tensors)
+                  {m.name} ({plural(m.tensors.length, 'tensor')})
                 </option>
               ))}
             </select>

@@ -12,6 +12,8 @@ import { ModelField, SelectField, TextField } from '../../components/Field';
 import { fmtCount, fmtNum } from '../../components/format';
 import { layerGrid, namesSpec } from './layerGrid';
 import { ParamMaskPanel } from './ParamMaskPanel';
+import { CurrentDataset } from '../../components/CurrentDataset';
+import { MemoryBreakdown } from '../../components/MemoryBreakdown';
 
 const NOTHING_CHOSEN = 'No tensor chosen yet: pick a preset or click cells in the grid';
 const gib = (b: number) => `${(b / 1024 ** 3).toFixed(b < 1024 ** 3 ? 3 : 2)} GiB`;
@@ -145,6 +147,7 @@ export function LayersScreen() {
     <div className="screen screen-layers" data-testid="screen-layers">
       <div className="toolbar">
         <h1>Layers</h1>
+        <CurrentDataset />
         <ModelField testId="layers-model" width="inline" value={modelId} onChange={setModelChoice} models={models} />
         {scored.length > 0 && (
           <SelectField label="Colour by" testId="layers-signal" width="inline" value={signal ?? ''} onChange={setSignalChoice} options={scored.map((s) => [s, s] as const)} />
@@ -168,7 +171,7 @@ export function LayersScreen() {
           </div>
           <div className="stat">
             <span className="stat-label">Memory to train</span>
-            <span className="stat-value num" data-testid="layers-memory" data-bytes={est?.memory.totalBytes ?? ''} title={est ? `weights ${mib(est.memory.weightsBytes)} · activations ${mib(est.memory.activationBytes)} · gradients ${mib(est.memory.gradBytes)} · optimizer ${mib(est.memory.optimizerBytes)}` : undefined}>
+            <span className="stat-value num" data-testid="layers-memory" data-bytes={est?.memory.totalBytes ?? ''}>
               {est ? mib(est.memory.totalBytes) : '—'}
             </span>
           </div>
@@ -187,6 +190,11 @@ export function LayersScreen() {
             {spec ?? 'nothing chosen — pick a preset or click cells'}
           </code>
         </div>
+        {est && (
+          <div className="spec-line">
+            <span className="muted">Memory to train</span> <MemoryBreakdown memory={est.memory} testId="layers-memory-parts" />
+          </div>
+        )}
         <ErrorText error={estimate.error && spec ? estimate.error : null} testId="layers-estimate-error" />
       </section>
 

@@ -5,7 +5,7 @@ import { useApp, useOnJobDone } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
-import { fmtNum } from '../../components/format';
+import { fmtNum, plural } from '../../components/format';
 
 interface Props {
   info: ClusterInfo | null;
@@ -68,7 +68,7 @@ export function ClustersPanel({ info, loading, onDone }: Props) {
         </p>
       ) : info ? (
         <p className="muted" data-testid="clusters-info">
-          k = {info.k}, seed {info.seed}: {fmtNum(info.n)} examples, {info.iterations} iterations{info.converged ? ' (converged)' : ' (stopped at the limit)'},
+          k = {info.k}, seed {info.seed}: {plural(info.n, 'example')}, {plural(info.iterations, 'iteration')}{info.converged ? ' (converged)' : ' (stopped at the limit)'},
           objective {fmtNum(info.objective)}; sizes {info.sizes.slice(0, 12).join(' · ')}
           {info.sizes.length > 12 ? ' …' : ''}. Run {info.runId}, {new Date(info.createdAt.replace(' ', 'T') + 'Z').toLocaleString()}.
         </p>

@@ -10,10 +10,11 @@ import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { SelectField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
-import { fmtNum } from '../../components/format';
+import { fmtNum, plural } from '../../components/format';
 import { ClustersPanel } from './ClustersPanel';
 import { type ScatterRenderer, type View, createCanvasRenderer, createWebGlRenderer } from './renderers';
 import { GridIndex, clusterColour, fitPoints, insidePolygon, parseColor, ramp, rgbCss, themeColour } from './scatter';
+import { CurrentDataset } from '../../components/CurrentDataset';
 
 const HEIGHT = 560;
 const IDENTITY: View = { k: 1, tx: 0, ty: 0 };
@@ -259,6 +260,7 @@ export function MapScreen() {
     <div className="screen screen-map" data-testid="screen-map">
       <div className="toolbar">
         <h1>Map</h1>
+        <CurrentDataset />
         <SelectField label="Projection" testId="map-method" width="inline" value={method} onChange={setMethod} options={PROJECTIONS} />
         {columns.length > 0 && (
           <SelectField label="Colour by" testId="map-signal" width="inline" value={signal ?? ''} onChange={setSignalChoice} options={columns.map((c) => [c, c] as const)} />
@@ -266,7 +268,7 @@ export function MapScreen() {
         <span className="spacer" />
         {data && n > 0 && (
           <span className="muted num" data-testid="map-info">
-            {fmtNum(n)} examples ·{' '}
+            {plural(n, 'example')} ·{' '}
             {method === 'pca'
               ? `PCA of embedding · ${data.explained.map((x) => `${(100 * x).toFixed(0)}%`).join(' + ')} of variance`
               : `UMAP of embedding · seed ${data.layout?.seed}, ${data.layout?.nNeighbors} neighbours`}
@@ -412,7 +414,7 @@ export function MapScreen() {
               <ErrorText error={saveError} testId="map-save-error" />
               {saved && (
                 <div className="ok-text" data-testid="map-saved" data-size={saved.size}>
-                  Saved “{saved.name}” with {fmtNum(saved.size)} rows.
+                  Saved “{saved.name}” with {plural(saved.size, 'row')}.
                 </div>
               )}
             </div>

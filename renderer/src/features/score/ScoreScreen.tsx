@@ -8,6 +8,7 @@ import { JobProgress } from '../../components/JobProgress';
 import { fmtEta, fmtNum } from '../../components/format';
 import { staleTitle, subsetOptionText } from '../../components/StaleSubset';
 import { LAYER_GRADIENT, NEEDS_HISTORY, NEEDS_REFERENCE, PER_EXAMPLE_GRADIENT, SCORE_SCREEN_SIGNALS, SIGNAL_HELP } from '../../components/signals';
+import { CurrentDataset } from '../../components/CurrentDataset';
 
 /**
  * `#/score?signals=a,b&model=ID` (e.g. the Layers screen's "Score → fim") ticks those signals and picks the model
@@ -132,7 +133,10 @@ export function ScoreScreen() {
 
   return (
     <div className="screen" data-testid="screen-score">
-      <h1>Score</h1>
+      <div className="toolbar">
+        <h1>Score</h1>
+        <CurrentDataset />
+      </div>
       <section className="card">
         <div className="form-row">
           <label className="field">

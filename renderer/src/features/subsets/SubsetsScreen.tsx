@@ -11,9 +11,10 @@ import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { SelectField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
-import { fmtNum, parseOptionalNumber } from '../../components/format';
+import { fmtNum, parseOptionalNumber, plural } from '../../components/format';
 import { STALE_ADVICE, StaleMark, staleTitle, subsetOptionText } from '../../components/StaleSubset';
 import { opOf, useSubsetHistory } from './useSubsetHistory';
+import { CurrentDataset } from '../../components/CurrentDataset';
 
 const RULE_KINDS = [
   ['top', 'Top k by a column'],
@@ -257,6 +258,7 @@ export function SubsetsScreen() {
     <div className="screen" data-testid="screen-subsets">
       <div className="toolbar">
         <h1>Subsets</h1>
+        <CurrentDataset />
         <span className="spacer" />
         <button
           className="btn btn-small"
@@ -368,7 +370,7 @@ export function SubsetsScreen() {
         {selectJob && <JobProgress jobId={selectJob.jobId} label={`k-center “${selectJob.name}”`} />}
         {created && (
           <div className="ok-text" data-testid="subset-created" data-size={created.size}>
-            Created “{created.name}” with {fmtNum(created.size)} rows.
+            Created “{created.name}” with {plural(created.size, 'row')}.
           </div>
         )}
       </section>

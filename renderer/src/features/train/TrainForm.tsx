@@ -4,10 +4,11 @@ import { TOKEN_SIGNALS, type ApiError, type ApiInput } from '../../../../preload
 import { useApp, useCall } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { ModelField, SelectField, SubsetField, TextField } from '../../components/Field';
-import { fmtCount, fmtNum } from '../../components/format';
+import { fmtCount, fmtNum, plural, fmtBytes } from '../../components/format';
+import { MemoryBreakdown } from '../../components/MemoryBreakdown';
 import { describeEvalSplit, maskLeavesOutEval } from '../layers/ParamMaskPanel';
 
-const mem = (b: number) => (b < 1024 ** 3 ? `${(b / 1024 ** 2).toFixed(1)} MiB` : `${(b / 1024 ** 3).toFixed(2)} GiB`);
+const mem = fmtBytes;
 
 const num = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
 
@@ -268,17 +269,18 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
               <span className="muted">Trainable</span>{' '}
               {est.maskedParams !== null ? (
                 <span className="num" data-testid="train-estimate-masked" data-masked={est.maskedParams}>
-                  {fmtCount(est.maskedParams)} entries of {fmtCount(est.totalParams)} params ({((100 * est.maskedParams) / Math.max(1, est.totalParams)).toFixed(2)}%) in {est.trainableTensors} tensors;
+                  {fmtCount(est.maskedParams)} entries of {fmtCount(est.totalParams)} params ({((100 * est.maskedParams) / Math.max(1, est.totalParams)).toFixed(2)}%) in {plural(est.trainableTensors, 'tensor')};
                   gradients and optimizer state are dense over those tensors ({fmtCount(est.trainableParams)})
                 </span>
               ) : (
                 <span className="num">
-                  {fmtCount(est.trainableParams)} of {fmtCount(est.totalParams)} params ({((100 * est.trainableParams) / Math.max(1, est.totalParams)).toFixed(1)}%, {est.trainableTensors} tensors)
+                  {fmtCount(est.trainableParams)} of {fmtCount(est.totalParams)} params ({((100 * est.trainableParams) / Math.max(1, est.totalParams)).toFixed(1)}%, {plural(est.trainableTensors, 'tensor')})
                 </span>
               )}
             </span>
-            <span title={`weights ${mem(est.memory.weightsBytes)} · activations ${mem(est.memory.activationBytes)} · gradients ${mem(est.memory.gradBytes)} · optimizer ${mem(est.memory.optimizerBytes)}`}>
-              <span className="muted">Memory</span> <span className="num">{mem(est.memory.totalBytes)}</span>
+            <span>
+              <span className="muted">Memory</span> <span className="num">{mem(est.memory.totalBytes)}</span>{' '}
+              <MemoryBreakdown memory={est.memory} testId="train-memory-parts" />
             </span>
             <span className={est.fits ? 'ok-text' : 'error-text'} data-testid="train-estimate-fits">
               {est.fits ? 'fits' : 'does not fit'}

@@ -9,10 +9,13 @@ import { JobActions, ProgressBar } from '../../components/JobProgress';
 import { LineChart } from '../../components/LineChart';
 import { fmtEta, fmtNum } from '../../components/format';
 import { TrainForm } from './TrainForm';
+import { CurrentDataset } from '../../components/CurrentDataset';
+import { rowsLabel } from '../../components/names';
 
 export function TrainScreen() {
   const { project } = useApp();
   const runs = useCall('train.list', {});
+  const subsets = useCall('subsets.list', {});
   const jobs = useJobs();
   const [selected, setSelected] = useState<number | null>(null);
   const [compare, setCompare] = useState<number[]>([]);
@@ -40,7 +43,10 @@ export function TrainScreen() {
   const current = list.find((r) => r.id === selected) ?? list[0] ?? null;
   return (
     <div className="screen" data-testid="screen-train">
-      <h1>Train</h1>
+      <div className="toolbar">
+        <h1>Train</h1>
+        <CurrentDataset />
+      </div>
       <TrainForm
         onStarted={(runId) => {
           setSelected(runId);
@@ -69,6 +75,7 @@ export function TrainScreen() {
                 <RunRow
                   key={r.id}
                   run={r}
+                  rows={rowsLabel({ subsetId: r.subsetId, datasetId: r.config.datasetId }, subsets.data, project?.datasets)}
                   selected={current?.id === r.id}
                   onSelect={() => setSelected(r.id)}
                   compared={compare.includes(r.id)}
@@ -86,12 +93,15 @@ export function TrainScreen() {
 
 function RunRow({
   run,
+  rows,
   selected,
   onSelect,
   compared,
   onCompare,
 }: {
   run: TrainRunInfo;
+  /** the rows it trained on, by name */
+  rows: string;
   selected: boolean;
   onSelect: () => void;
   compared: boolean;
@@ -120,7 +130,7 @@ function RunRow({
           </span>
         )}
       </td>
-      <td>{run.subsetId ? `subset #${run.subsetId}` : 'all rows'}</td>
+      <td data-testid="train-run-rows">{rows}</td>
       <td className="path">{run.outDir ?? '—'}</td>
     </tr>
   );

@@ -1,0 +1,78 @@
+/**
+ * The compute backend as a short badge in the top bar ("GPU · NVIDIA H100 (webgpu)", "CPU · wasm, 1 thread"), and, in
+ * a popover on hover or click, what runs, why it was chosen, why the better ones did not start and what would make it
+ * faster. The bar never shows raw diagnostics.
+ */
+import { useState } from 'react';
+import type { BackendInfo } from '../../../preload/contract';
+import { adapterLabel, backendBadge, fasterAdvice, reasonHead } from './backend';
+
+export function BackendBadge({ backend }: { backend: BackendInfo | null | undefined }) {
+  const [pinned, setPinned] = useState(false);
+  const [hover, setHover] = useState(false);
+  const open = pinned || hover;
+  if (!backend) {
+    return (
+      <div className="backend" data-testid="backend" data-backend="">
+        <span className="muted">backend not chosen yet</span>
+      </div>
+    );
+  }
+  return (
+    <div className="backend-wrap" onMouseEnter={() => setHover(true)} onMouseLeave={() => setHover(false)}>
+      <button
+        className={`backend backend-badge${backend.name === 'webgpu' && !backend.adapter?.software ? ' gpu' : ''}`}
+        data-testid="backend"
+        data-backend={backend.name}
+        aria-expanded={open}
+        aria-controls="backend-popover"
+        // a click pins it open; a click on the open popover's badge closes it, hover or not
+        onClick={() => {
+          if (open) {
+            setPinned(false);
+            setHover(false);
+          } else setPinned(true);
+        }}
+        onKeyDown={(e) => {
+          if (e.key === 'Escape') {
+            setPinned(false);
+            setHover(false);
+          }
+        }}
+      >
+        {backendBadge(backend)}
+      </button>
+      {/* always in the page (hidden when closed), so its text can be read without opening it */}
+      <div className="backend-popover" id="backend-popover" data-testid="backend-popover" role="dialog" aria-label="Compute backend" hidden={!open}>
+        <div className="backend-popover-title">
+          Computing on <b>{backend.name}</b>
+        </div>
+        {backend.adapter && (
+          <div data-testid="backend-adapter" className="backend-popover-line">
+            Adapter: {adapterLabel(backend.adapter)}
+          </div>
+        )}
+        <div data-testid="backend-reason" data-reason={backend.reason} className="backend-popover-line">
+          Why: {reasonHead(backend)}
+        </div>
+        {(backend.name === 'wasm' || backend.name === 'cpu') && <div className="backend-popover-line">Threads: {backend.threads}</div>}
+        {backend.unavailable.length > 0 && (
+          <div className="backend-popover-line">
+            Not available:
+            <ul>
+              {backend.unavailable.map((u) => (
+                <li key={u.name}>
+                  <b>{u.name}</b>: {u.why}
+                </li>
+              ))}
+            </ul>
+          </div>
+        )}
+        <div data-testid="backend-faster" className="backend-popover-line">
+          <b>Faster:</b> {fasterAdvice(backend)}
+        </div>
+        <div className="muted backend-popover-line">WINNOW_BACKEND=webgpu|tensorflow|wasm|cpu forces one (see the Backends page of the docs).</div>
+      </div>
+    </div>
+  );
+}

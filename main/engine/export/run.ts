@@ -11,7 +11,7 @@ import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFile
 import { join, relative, resolve } from 'node:path';
 import { openProjectDb, listSignalColumns, blobToFloat32, messagesReader, getRender, getRenderKey, renderKeyId, renderKeyOf, type Db, type RenderKey } from '../db';
 import type { ExportRequest } from '../../../preload/contract';
-import type { JobContext, JobOutcome } from '../jobs/types';
+import type { JobContext, JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { loadTokenizer } from '../models/tokenizer';
 import { readModelConfig } from '../models/config';
@@ -19,7 +19,8 @@ import { renderDataset } from '../data/renderDataset';
 import { isTextRecord, type Normalized } from '../data/formats';
 import { DEFAULT_RENDER } from '../data/render-key';
 import type { RenderOptions } from '../data/render';
-import { checkpointTensors, getLayerMask } from '../api/layers';
+import { checkpointTensors } from '../models/checkpoint-tensors';
+import { getLayerMask } from '../db/layers';
 import { resolveLayerSpec } from '../selection/layers';
 import { insideDir, sanitizeFileName } from './names';
 import { writeParquet, rowsToColumns } from './tables';

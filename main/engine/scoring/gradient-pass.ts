@@ -14,10 +14,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { getRender, writeExampleSignal, type Db } from '../db';
 import type { LoadedModel } from '../models';
-import type { JobContext } from '../jobs/types';
+import type { JobContext } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { resolveLayerSpec } from '../selection/layers';
-import { layerBlockScores } from '../api/layers';
+import { layerBlockScores } from '../db/layers';
 import { DEFAULT_FIM_EXAMPLES, EXAMPLE_GRADIENT_SIGNALS, LAYER_GRADIENT_SIGNALS } from './plan';
 import { BLOCK_ROW_KIND, blockRowName, fimLossOf } from './layer-rows';
 import { LayerAccumulator, exampleGradients, fimScale, seededChoice, squaredNorms } from './passes/gradients';

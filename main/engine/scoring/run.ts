@@ -12,7 +12,7 @@ import { openProjectDb, getExample, getRender, writeExampleSignal, toBlob, rende
 import { loadModel, disposeModel, type LoadedModel } from '../models';
 import { renderDataset } from '../data/renderDataset';
 import { DEFAULT_RENDER } from '../data/render-key';
-import type { JobContext, JobOutcome } from '../jobs/types';
+import type { JobContext, JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import {
   ANSWER_ONLY_SIGNALS, ATTENTION_SIGNALS, DEFAULT_SSTOKEN_GAMMA, FORWARD_SIGNALS, GRADIENT_SIGNALS, HISTORY_SIGNALS, LATER_REFERENCE_SIGNALS, REVERSE_SIGNALS,

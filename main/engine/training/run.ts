@@ -15,7 +15,7 @@ import { renderDataset } from '../data/renderDataset';
 import { resolveLayerSpec } from '../selection/layers';
 import { DEFAULT_RENDER } from '../data/render-key';
 import type { TrainConfig } from '../../../preload/contract';
-import type { JobContext, JobOutcome } from '../jobs/types';
+import type { JobContext, JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { loadTrainData, microBatch, padBatch, type TrainExample } from './data';
 import { weightedLmLoss } from './loss';
@@ -23,7 +23,7 @@ import { createOptimizer, clipToNorm, globalNorm } from './optimizer';
 import { readAll } from '../compute/read';
 import { learningRate } from './schedule';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { layerBlockScores } from '../api/layers';
+import { layerBlockScores } from '../db/layers';
 import type { TokenPolicySpec } from '../selection/token-policy';
 import { getParamMask, loadParamMaskBits, paramMaskExampleIds } from '../selection/param-masks-store';
 

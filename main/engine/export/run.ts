@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { openProjectDb, listSignalColumns, blobToFloat32, messagesReader, getRender, getRenderKey, renderKeyId, renderKeyOf, type Db, type RenderKey } from '../db';
+import { messagesReader } from '../data/examples';
+import { openProjectDb, listSignalColumns, blobToFloat32, getRender, getRenderKey, renderKeyId, renderKeyOf, type Db, type RenderKey } from '../db';
 import type { ExportRequest } from '../../../preload/contract';
 import type { JobContext, JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';

@@ -8,7 +8,8 @@
  *  - gradient pass (`fim`, `layer_grad_norm`, `grad_norm`, `grad_sim`; gradient-pass.ts): one backward pass per
  *    example, resumable at its last finished batch the same way.
  */
-import { openProjectDb, getExample, getRender, writeExampleSignal, toBlob, renderKeyId, renderKeyOf, describeRenderKey, getRenderKey, type Db, type StoredRender } from '../db';
+import { getExample } from '../data/examples';
+import { openProjectDb, getRender, writeExampleSignal, toBlob, renderKeyId, renderKeyOf, describeRenderKey, getRenderKey, type Db, type StoredRender } from '../db';
 import { loadModel, disposeModel, type LoadedModel } from '../models';
 import { renderDataset } from '../data/renderDataset';
 import { DEFAULT_RENDER } from '../data/render-key';

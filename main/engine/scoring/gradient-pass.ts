@@ -23,7 +23,7 @@ import { BLOCK_ROW_KIND, blockRowName, fimLossOf } from './layer-rows';
 import { LayerAccumulator, exampleGradients, fimScale, seededChoice, squaredNorms } from './passes/gradients';
 import { DEFAULT_GRAD_DIM, cosine, norm, projectRows } from './passes/projection';
 import { PassState } from './state';
-import type { ScoreParams } from './run';
+import type { ScoreParams } from './params';
 
 const PASS = 'gradients';
 const FIM = 1;

@@ -24,16 +24,11 @@ import { readAll } from '../compute/read';
 import { learningRate } from './schedule';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { layerBlockScores } from '../db/layers';
-import type { TokenPolicySpec } from '../selection/token-policy';
+import { trainTokenPolicy } from '../selection/token-policy';
 import { getParamMask, loadParamMaskBits, paramMaskExampleIds } from '../selection/param-masks-store';
 
-export function trainTokenPolicy(cfg: Pick<TrainConfig, 'tokenPolicy' | 'tokenSignal' | 'tokenPercent' | 'tokenScope' | 'tokenMaskName'>): TokenPolicySpec {
-  if (cfg.tokenPolicy === 'all') return { kind: 'all' };
-  if (cfg.tokenPolicy === 'top_percent') {
-    return { kind: 'top_percent', signal: cfg.tokenSignal, percent: cfg.tokenPercent, scope: cfg.tokenScope, editedName: cfg.tokenMaskName };
-  }
-  return { kind: 'response', editedName: cfg.tokenMaskName };
-}
+// the token policy a run's config names lives beside the policies (selection/token-policy.ts); callers keep this name
+export { trainTokenPolicy };
 
 interface RunRow { id: number; config_json: string; model_id: number; status: string; render_key_id: number | null }
 

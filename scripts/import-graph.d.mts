@@ -8,7 +8,7 @@ export interface ImportGraph {
   cycles: string[][];
   /** imports from a folder to a higher one, with a message naming both */
   upward: Array<{ from: string; to: string; message: string }>;
-  /** groups of folders of one rank that import each other */
+  /** groups of folders (of one rank) that import each other in a circle */
   folderCycles: string[][];
 }
 export declare function importGraph(root: string): ImportGraph;

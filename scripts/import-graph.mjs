@@ -4,7 +4,8 @@
 // import in main/engine is a plain `import … from './x'`, `export … from './x'` or `import('./x')`, and type-only
 // imports count too, because a circle of types is still a circle a reader has to walk.
 //
-//   node scripts/import-graph.mjs            prints the circles and the upward imports; exits 1 if there are any
+//   node scripts/import-graph.mjs            prints the circles (between files and between folders) and the upward
+//                                            imports; exits 1 if there are any
 //   node scripts/import-graph.mjs --json     the same as JSON ({ files, edges, cycles, upward, folderCycles })
 //   node scripts/import-graph.mjs --root D   the tree under D instead of this checkout (the layering test plants one)
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
@@ -84,8 +85,8 @@ export function importGraph(root) {
       if (tf !== ff && rankOf(tf) > rankOf(ff)) upward.push({ from: rel(from), to: rel(to), message: `${ff}/ is below ${tf}/` });
     }
   }
-  // folders of one rank may import each other; where two do both ways the folders form a circle that the file
-  // graph does not show: reported, not refused (docs/architecture.md lists the ones left)
+  // folders of one rank may import each other, but not in a circle (a → b → a through different files), which the
+  // file graph does not show
   const folderEdges = new Map();
   for (const [from, tos] of edges) {
     const ff = engineFolder(engineDir, from);
@@ -138,8 +139,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     for (const c of g.cycles) console.log(`  circle: ${c.join(' , ')}`);
     console.log(`${g.upward.length} upward import(s)`);
     for (const u of g.upward) console.log(`  ${u.from} -> ${u.to}  (${u.message})`);
-    console.log(`${g.folderCycles.length} circle(s) between folders of one rank (reported, not refused)`);
+    console.log(`${g.folderCycles.length} circle(s) between folders`);
     for (const c of g.folderCycles) console.log(`  folders: ${c.join(' , ')}`);
   }
-  process.exit(g.cycles.length || g.upward.length ? 1 : 0);
+  process.exit(g.cycles.length || g.upward.length || g.folderCycles.length ? 1 : 0);
 }

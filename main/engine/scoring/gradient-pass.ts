@@ -22,7 +22,7 @@ import { DEFAULT_FIM_EXAMPLES, EXAMPLE_GRADIENT_SIGNALS, LAYER_GRADIENT_SIGNALS 
 import { BLOCK_ROW_KIND, blockRowName, fimLossOf } from './layer-rows';
 import { LayerAccumulator, exampleGradients, fimScale, seededChoice, squaredNorms } from './passes/gradients';
 import { DEFAULT_GRAD_DIM, cosine, norm, projectRows } from './passes/projection';
-import { PassState } from './state';
+import { PassState } from '../db/pass-state';
 import type { ScoreParams } from './params';
 
 const PASS = 'gradients';

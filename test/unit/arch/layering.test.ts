@@ -52,9 +52,14 @@ describe('engine layering', () => {
     put('main/engine/db/b.ts', "import type { a } from './a';\nexport const b = 1 as unknown as typeof a;\n");
     put('main/engine/data/c.ts', "export const c = () => import('../api/d');\n");
     put('main/engine/api/d.ts', 'export const d = 1;\n');
+    // two folders of one rank that import each other through different files: no file circle, a folder circle
+    put('main/engine/scoring/e.ts', "export { f } from '../training/f';\n");
+    put('main/engine/training/f.ts', 'export const f = 1;\n');
+    put('main/engine/training/g.ts', "export { e } from '../scoring/e';\n");
     const g = importGraph(tree);
     expect(g.cycles).toEqual([['main/engine/db/a.ts', 'main/engine/db/b.ts']]);
     expect(g.upward).toEqual([{ from: 'main/engine/data/c.ts', to: 'main/engine/api/d.ts', message: 'data/ is below api/' }]);
+    expect(g.folderCycles).toEqual([['scoring', 'training']]);
   });
 
   it('the real engine has no upward import and no import circle, and every folder has a layer', async () => {
@@ -62,6 +67,7 @@ describe('engine layering', () => {
     expect(g.files.length).toBeGreaterThan(100);
     expect(g.upward).toEqual([]);
     expect(g.cycles).toEqual([]);
+    expect(g.folderCycles).toEqual([]);
     const folders = new Set(g.files.map((f) => f.split('/')).filter((p) => p.length > 3).map((p) => p[2]!));
     expect([...folders].filter((f) => !LAYERS.flat().includes(f))).toEqual([]);
     // the lint rule agrees on the same files

@@ -16,7 +16,7 @@ export default defineConfig({
         input: {
           index: resolve(root, 'main/index.ts'),
           'engine-host': resolve(root, 'main/engine/host.ts'),
-          'compute-worker': resolve(root, 'main/engine/compute/worker.ts'),
+          'compute-worker': resolve(root, 'main/engine/jobs/worker.ts'),
           'import-worker': resolve(root, 'main/engine/data/parse-worker.ts'),
           server: resolve(root, 'main/server/index.ts'),
           cli: resolve(root, 'main/cli/index.ts'),

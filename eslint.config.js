@@ -1,7 +1,46 @@
 // Lint rules that keep the house in order (ARCHITECTURE.md): the engine runs without Electron or a DOM, the renderer
-// runs without Node. Everything else is typescript-eslint's recommended set.
+// runs without Node, and inside the engine imports point only down the layers. Everything else is typescript-eslint's
+// recommended set.
 import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
+import { LAYERS } from './scripts/import-graph.mjs';
+
+const ELECTRON = { name: 'electron', message: 'main/engine runs without Electron (CLI, browser mode, tests).' };
+
+/**
+ * Layers inside the engine point only down (docs/architecture.md, "Layers"): a file may import its own folder, a
+ * folder of the same rank, or a lower one, never a higher one (nor the engine's root files, create.ts and host.ts).
+ * The ranks are LAYERS in scripts/import-graph.mjs, which also finds import circles. Which folder a relative import
+ * lands in depends on how deep the importing file is, so there is one block per folder and depth: in
+ * main/engine/db/x.ts "../data/y" is data/, in main/engine/db/migrations/x.ts it is db/data/.
+ */
+function layerBlocks() {
+  const blocks = [];
+  LAYERS.forEach((names, rank) => {
+    const above = LAYERS.slice(rank + 1).flat();
+    for (const folder of names) {
+      for (let depth = 1; depth <= 4; depth++) {
+        const up = '\\.\\./'.repeat(depth);
+        blocks.push({
+          files: [`main/engine/${folder}/${'*/'.repeat(depth - 1)}*.ts`],
+          rules: {
+            'no-restricted-imports': ['error', {
+              paths: [ELECTRON],
+              patterns: [
+                ...above.map((higher) => ({
+                  regex: `^${up}${higher}(/|$)`,
+                  message: `${folder}/ is below ${higher}/: an engine layer imports only its own rank or lower (docs/architecture.md, Layers); move what ${folder}/ needs from ${higher}/ down`,
+                })),
+                { regex: `^${up}(create|host)$`, message: `${folder}/ is below the engine's root files (create.ts, host.ts) (docs/architecture.md, Layers)` },
+              ],
+            }],
+          },
+        });
+      }
+    }
+  });
+  return blocks;
+}
 
 const NODE_BUILTINS = ['fs', 'path', 'os', 'child_process', 'worker_threads', 'crypto', 'http', 'net', 'url', 'util', 'zlib', 'stream', 'readline', 'events', 'buffer'];
 
@@ -17,7 +56,7 @@ export default tseslint.config(
   {
     files: ['main/engine/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'main/engine runs without Electron (CLI, browser mode, tests).' }] }],
+      'no-restricted-imports': ['error', { paths: [ELECTRON] }],
       'no-restricted-globals': ['error',
         { name: 'window', message: 'no DOM in main/engine' },
         { name: 'document', message: 'no DOM in main/engine' },
@@ -25,6 +64,7 @@ export default tseslint.config(
         { name: 'localStorage', message: 'no DOM in main/engine' }],
     },
   },
+  ...layerBlocks(),
   {
     files: ['renderer/**/*.ts', 'renderer/**/*.tsx'],
     plugins: { 'react-hooks': reactHooks },

@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { openProjectDb } from '../main/engine/db/open';
 import { listSignalColumns, writeExampleSignals } from '../main/engine/db/signals';
-import { queryExamples, type ExampleQuery } from '../main/engine/db/queryExamples';
+import { queryExamples, type ExampleQuery } from '../main/engine/data/queryExamples';
 import { columnHistogram, columnHistogramOnePass } from '../main/engine/db/histogram';
 import { arg, machine, percentile, writeResult } from './import-stats';
 

@@ -1,9 +1,10 @@
 /** One example as the model sees it: the rendered text, its tokens with roles and label mask, and their scores. */
 import type { ExampleDetail, RenderInfo, TokenView } from '../../../preload/contract';
 import {
-  getExample, getRender, getExampleSignals, blobToFloat32, renderWriter, renderKeyId, renderKeyOf, getRenderKey, describeRenderKey,
+  getRender, getExampleSignals, blobToFloat32, renderWriter, renderKeyId, renderKeyOf, getRenderKey, describeRenderKey,
   type Db, type StoredRender, ROLE_ASSISTANT, ROLE_USER, ROLE_OTHER,
 } from '../db';
+import { getExample } from '../data/examples';
 import { loadTokenizer } from '../models/tokenizer';
 import type { WinnowTokenizer } from '../models/types';
 import { countLabels, renderExample, type LabelPolicy } from '../data/render';

@@ -7,8 +7,9 @@ import type { ModelInfo } from '../../../preload/contract';
 import { readModelConfig } from '../models/config';
 import { checkpointFiles, readSafetensorsHeader } from '../models/safetensors';
 import { WinnowError } from '../util/errors';
+import { findModelIdByPath, insertModel, listModelRows, modelPath, modelRow, updateModelConfig, type ModelRowDb } from '../db/models';
 
-interface ModelRowDb { id: number; name: string; path: string; architecture: string; config_json: string; hash: string }
+export { modelPath };
 
 /** Cheap identity of a checkpoint: config + weight files' names, sizes and mtimes (hashing GBs on every add is too slow). */
 function checkpointHash(dir: string, files: string[]): string {
@@ -50,19 +51,17 @@ export function addModel(db: Db, path: string, opts: { name?: string; trainRunId
   const dir = modelFolderOf(path);
   const { files } = validateModelFolder(dir);
   const cfg = readModelConfig(dir);
-  const existing = db.prepare('SELECT id FROM models WHERE path = ?').get(dir) as { id: number } | undefined;
+  const existing = findModelIdByPath(db, dir);
   const hash = checkpointHash(dir, files);
-  if (existing) {
-    db.prepare('UPDATE models SET config_json = ?, hash = ?, architecture = ? WHERE id = ?').run(JSON.stringify(cfg.raw), hash, cfg.modelType, existing.id);
-    return getModel(db, existing.id);
+  if (existing !== undefined) {
+    updateModelConfig(db, existing, { configJson: JSON.stringify(cfg.raw), hash, architecture: cfg.modelType });
+    return getModel(db, existing);
   }
-  const info = db
-    .prepare(`INSERT INTO models (name, path, architecture, config_json, hash, created_at, train_run_id) VALUES (?, ?, ?, ?, ?, datetime('now'), ?)`)
-    .run(opts.name ?? basename(dir), dir, cfg.modelType, JSON.stringify(cfg.raw), hash, opts.trainRunId ?? null);
-  return getModel(db, Number(info.lastInsertRowid));
+  const id = insertModel(db, { name: opts.name ?? basename(dir), path: dir, architecture: cfg.modelType, configJson: JSON.stringify(cfg.raw), hash, trainRunId: opts.trainRunId ?? null });
+  return getModel(db, id);
 }
 
-function toInfo(r: ModelRowDb & { train_run_id: number | null }): ModelInfo {
+function toInfo(r: ModelRowDb): ModelInfo {
   let numLayers = 0;
   let params = 0;
   try {
@@ -76,17 +75,9 @@ function toInfo(r: ModelRowDb & { train_run_id: number | null }): ModelInfo {
 }
 
 export function getModel(db: Db, id: number): ModelInfo {
-  const r = db.prepare('SELECT * FROM models WHERE id = ?').get(id) as (ModelRowDb & { train_run_id: number | null }) | undefined;
-  if (!r) throw new WinnowError('not_found', `model ${id} not found in this project`);
-  return toInfo(r);
+  return toInfo(modelRow(db, id));
 }
 
 export function listModels(db: Db): ModelInfo[] {
-  return (db.prepare('SELECT * FROM models ORDER BY id').all() as Array<ModelRowDb & { train_run_id: number | null }>).map(toInfo);
-}
-
-export function modelPath(db: Db, id: number): string {
-  const r = db.prepare('SELECT path FROM models WHERE id = ?').get(id) as { path: string } | undefined;
-  if (!r) throw new WinnowError('not_found', `model ${id} not found in this project`);
-  return r.path;
+  return listModelRows(db).map(toInfo);
 }

@@ -20,7 +20,8 @@
  */
 import type { Db } from '../db/open';
 import { listSignalColumns, writeExampleSignals } from '../db/signals';
-import { examplePager, messagesReader } from '../db/datasets';
+import { examplePager } from '../db/datasets';
+import { messagesReader } from './examples';
 import { WinnowError } from '../util/errors';
 import { fullText, normHash } from './normalize';
 

@@ -5,7 +5,7 @@
  * names read as a prompt and a response. Every candidate is scored over the whole sample; the guess says how sure it
  * is and why, and the caller tests it on every sampled record before saying anything about fit.
  */
-import type { Mapping } from './formats';
+import type { Mapping } from './mapping';
 
 type Rec = Record<string, unknown>;
 const isObj = (v: unknown): v is Rec => v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -7,11 +7,11 @@
  * (`textIndexOnly`).
  */
 import { openProjectDb, type Db } from '../db';
-import type { JobContext, JobOutcome } from '../jobs/types';
+import type { JobContext, JobOutcome } from '../util/job-context';
 import { importDataset } from './import';
 import { renderDataset } from './renderDataset';
 import { loadTokenizer } from '../models/tokenizer';
-import { DEFAULT_RENDER } from '../api/examples';
+import { DEFAULT_RENDER } from '../data/render-key';
 import type { FileFormat } from './readers';
 import { describeMapping, type Mapping } from './formats';
 import { computeDuplicates } from './duplicates';

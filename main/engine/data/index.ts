@@ -2,6 +2,8 @@ export * from './readers';
 export * from './formats';
 export * from './normalize';
 export * from './render';
+export { getExample, getExampleByRow, examplesAfter, messagesReader, deriveMessages, storedRowName } from './examples';
+export { queryExamples, type ExampleQuery, type ExampleQueryResult, type ExampleListRow } from './queryExamples';
 export { importDataset, type ImportOptions, type ImportResult } from './import';
 export { renderDataset, type RenderDatasetOptions, type RenderDatasetResult } from './renderDataset';
 export { previewDataset, previewImport, type ImportPreview, type PreviewOptions, type PreviewRow } from './preview';

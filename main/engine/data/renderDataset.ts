@@ -1,5 +1,6 @@
 import type { Db } from '../db/open';
-import { examplesAfter, getDataset } from '../db/datasets';
+import { getDataset } from '../db/datasets';
+import { examplesAfter } from './examples';
 import { clearRenderErrors, renderErrorWriter, renderKeyId, renderKeyOf, renderWriter } from '../db/renders';
 import type { WinnowTokenizer } from '../models/types';
 import { WinnowError } from '../util/errors';

@@ -6,7 +6,8 @@
  * from there. Until then a text filter searches the indexed rows and the table says the index is incomplete.
  */
 import type { Db } from '../db/open';
-import { datasetIdRange, examplePager, messagesReader, setTextIndexedUpto } from '../db/datasets';
+import { datasetIdRange, examplePager, setTextIndexedUpto } from '../db/datasets';
+import { messagesReader } from './examples';
 import { fullText } from './normalize';
 import { WinnowError } from '../util/errors';
 

@@ -1,7 +1,5 @@
 import type { Db } from './open';
 import { WinnowError } from '../util/errors';
-import { toMessages, type Mapping, type Normalized } from '../data/formats';
-import { normHash, previewText } from '../data/normalize';
 
 export interface DatasetRow {
   id: number;
@@ -150,33 +148,12 @@ export function projectExampleCount(db: Db): number {
 }
 
 /**
- * An example's messages (or `{ text }`): stored in messages_json by older imports, else derived from the record's
- * JSON with its dataset's mapping (the same toMessages the import ran, so the same result).
+ * A reader of datasets' names and mappings (mapping_json as stored) by id, with its statement prepared once; undefined
+ * for a dataset that does not exist. data/examples.ts derives rows' messages with them.
  */
-export function deriveMessages(rawJson: string, messagesJson: string, mapping: Mapping, at: string): Normalized {
-  if (messagesJson !== '') return JSON.parse(messagesJson) as Normalized;
-  return toMessages(JSON.parse(rawJson), mapping, at);
-}
-
-/** Where a stored row is, for messages: its dataset's file name (what the user imported) and the row. */
-export function storedRowName(datasetName: string, datasetId: number, rowIndex: number): string {
-  return `${datasetName} (dataset ${datasetId}) row ${rowIndex}`;
-}
-
-/** deriveMessages for rows of any dataset, with each dataset's mapping read once. */
-export function messagesReader(db: Db): (row: { datasetId: number; rowIndex: number; rawJson: string; messagesJson: string }) => Normalized {
-  const datasets = new Map<number, { name: string; mapping: Mapping }>();
+export function datasetMappingReader(db: Db): (datasetId: number) => { name: string; mappingJson: string } | undefined {
   const get = db.prepare('SELECT name, mapping_json AS mappingJson FROM datasets WHERE id = ?');
-  return (row) => {
-    let d = datasets.get(row.datasetId);
-    if (!d) {
-      const r = get.get(row.datasetId) as { name: string; mappingJson: string } | undefined;
-      if (r === undefined) throw new WinnowError('not_found', `dataset ${row.datasetId} does not exist`);
-      d = { name: r.name, mapping: JSON.parse(r.mappingJson) as Mapping };
-      datasets.set(row.datasetId, d);
-    }
-    return deriveMessages(row.rawJson, row.messagesJson, d.mapping, storedRowName(d.name, row.datasetId, row.rowIndex));
-  };
+  return (datasetId) => get.get(datasetId) as { name: string; mappingJson: string } | undefined;
 }
 
 export function setDatasetHash(db: Db, datasetId: number, hash: string): void {
@@ -193,32 +170,24 @@ export function listImportSkips(db: Db, datasetId: number): Array<{ line: number
     Array<{ line: number; reason: string; raw: string | null }>;
 }
 
-interface ExampleDbRow {
+/** An examples row with its dataset's mapping and name, as data/examples.ts turns it into an ExampleRow. */
+export interface ExampleDbRow {
   id: number; dataset_id: number; row_index: number; raw_json: string; messages_json: string;
   text_preview: string; norm_hash: string; n_chars: number; mapping_json: string; dataset_name: string;
 }
 
-function toExample(r: ExampleDbRow): ExampleRow {
-  const messages = deriveMessages(r.raw_json, r.messages_json, JSON.parse(r.mapping_json) as Mapping,
-    storedRowName(r.dataset_name, r.dataset_id, r.row_index));
-  return {
-    id: r.id, datasetId: r.dataset_id, rowIndex: r.row_index, raw: JSON.parse(r.raw_json),
-    messages, textPreview: r.text_preview || previewText(messages), normHash: r.norm_hash || normHash(messages), nChars: r.n_chars,
-  };
-}
-
 const EXAMPLE_SELECT = 'SELECT e.*, d.mapping_json, d.name AS dataset_name FROM examples e JOIN datasets d ON d.id = e.dataset_id';
 
-export function getExample(db: Db, exampleId: number): ExampleRow {
+export function exampleDbRow(db: Db, exampleId: number): ExampleDbRow {
   const r = db.prepare(`${EXAMPLE_SELECT} WHERE e.id = ?`).get(exampleId) as ExampleDbRow | undefined;
   if (!r) throw new WinnowError('not_found', `example ${exampleId} does not exist`);
-  return toExample(r);
+  return r;
 }
 
-export function getExampleByRow(db: Db, datasetId: number, rowIndex: number): ExampleRow {
+export function exampleDbRowByRow(db: Db, datasetId: number, rowIndex: number): ExampleDbRow {
   const r = db.prepare(`${EXAMPLE_SELECT} WHERE e.dataset_id = ? AND e.row_index = ?`).get(datasetId, rowIndex) as ExampleDbRow | undefined;
   if (!r) throw new WinnowError('not_found', `dataset ${datasetId} has no row ${rowIndex}`);
-  return toExample(r);
+  return r;
 }
 
 /**
@@ -244,17 +213,6 @@ export function examplePager<T>(db: Db, datasetId: number, columns: string): (af
   const range = datasetIdRange(db, datasetId);
   const st = db.prepare(`SELECT ${columns} FROM examples WHERE id > ? AND id <= ? AND +dataset_id = ? ORDER BY id LIMIT ?`);
   return (afterId, limit) => (range ? st.all(afterId, range.hi, datasetId, limit) as T[] : []);
-}
-
-/** Keyset pagination in id order, with each row's messages (stored or derived). */
-export function examplesAfter(db: Db, datasetId: number, afterId: number, limit: number): Array<{ id: number; rowIndex: number; messages: Normalized }> {
-  const rows = examplePager<{ id: number; rowIndex: number; rawJson: string; messagesJson: string }>(
-    db, datasetId, 'id, row_index AS rowIndex, raw_json AS rawJson, messages_json AS messagesJson')(afterId, limit);
-  if (rows.length === 0) return [];
-  const d = db.prepare('SELECT name, mapping_json AS mappingJson FROM datasets WHERE id = ?').get(datasetId) as { name: string; mappingJson: string } | undefined;
-  if (d === undefined) throw new WinnowError('not_found', `dataset ${datasetId} does not exist`);
-  const mapping = JSON.parse(d.mappingJson) as Mapping;
-  return rows.map((r) => ({ id: r.id, rowIndex: r.rowIndex, messages: deriveMessages(r.rawJson, r.messagesJson, mapping, storedRowName(d.name, datasetId, r.rowIndex)) }));
 }
 
 /** Marks a dataset's examples up to `exampleId` as in the search index. */

@@ -13,7 +13,7 @@ import type { Db } from './open';
 import { WinnowError } from '../util/errors';
 import { listSignalColumns } from './signals';
 import { datasetIdRange } from './datasets';
-import { ftsQuery } from './queryExamples';
+import { ftsQuery } from './fts';
 
 export interface HistogramQuery {
   datasetId?: number;

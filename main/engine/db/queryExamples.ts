@@ -2,8 +2,7 @@ import type { Db } from './open';
 import { WinnowError } from '../util/errors';
 import { listSignalColumns } from './signals';
 import { indexOf, planSignalRanges } from './rangeCount';
-import { messagesReader } from './datasets';
-import { previewText } from '../data/normalize';
+import { ftsQuery } from './fts';
 import type { ExampleRow } from '../../../preload/contract';
 
 export interface ExampleQuery {
@@ -28,17 +27,6 @@ const BUILTIN: Record<string, string> = {
   n_tokens: 'r.n_tokens',
   n_label: 'r.n_label',
 };
-
-/**
- * Turn user text into an FTS5 query: each word quoted, so FTS syntax in the input is inert; the last word matches
- * as a prefix (the one being typed), earlier ones as whole words. A prefix of a word in every row (e.g. "case"*)
- * makes FTS5 merge a million-entry doclist; a whole word lets it skip through the doclist index.
- */
-export function ftsQuery(text: string): string | null {
-  const words = text.split(/\s+/).map((w) => w.replace(/"/g, '')).filter((w) => /[\p{L}\p{N}]/u.test(w));
-  if (words.length === 0) return null;
-  return words.map((w, i) => (i === words.length - 1 ? `"${w}"*` : `"${w}"`)).join(' ');
-}
 
 interface Scope { lo: number; hi: number; n: number }
 
@@ -86,7 +74,14 @@ function textPending(db: Db, datasetId: number | undefined): number {
   return n;
 }
 
-export function queryExamples(db: Db, q: ExampleQuery): ExampleQueryResult {
+/** A stored row whose preview is not stored, as `previewOf` gets it to make one. */
+export interface PreviewSource { datasetId: number; rowIndex: number; rawJson: string; messagesJson: string }
+
+/**
+ * One page of the examples table. Rows imported since schema 8 store no preview: `previewOf` makes it from the row
+ * (data/queryExamples.ts passes the row's messages' preview text), for this page only.
+ */
+export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: PreviewSource) => string): ExampleQueryResult {
   if (!Number.isInteger(q.offset) || q.offset < 0) throw new WinnowError('bad_input', `offset must be a non-negative integer, got ${q.offset}`);
   if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > 10000) throw new WinnowError('bad_input', `limit must be an integer in 1..10000, got ${q.limit}`);
   const signals = listSignalColumns(db);
@@ -235,11 +230,10 @@ export function queryExamples(db: Db, q: ExampleQuery): ExampleQueryResult {
     LEFT JOIN renders r ON r.example_id = e.id AND r.render_key_id = ?
     WHERE e.id IN (SELECT value FROM json_each(?))`).all(keyArg, JSON.stringify(ids)) as Array<Record<string, unknown>>;
   const byId = new Map(raw.map((r) => [r.id as number, r]));
-  // rows imported since schema 8 store no preview: it is made from the row's messages, for this page only
-  const messagesOf = messagesReader(db);
-  const preview = (r: Record<string, unknown>): string => (r.text_preview as string) || previewText(messagesOf({
+  // rows imported since schema 8 store no preview: previewOf makes it, for this page only
+  const preview = (r: Record<string, unknown>): string => (r.text_preview as string) || previewOf({
     datasetId: r.dataset_id as number, rowIndex: r.row_index as number, rawJson: r.raw_json as string, messagesJson: r.messages_json as string,
-  }));
+  });
   const rows = ids.filter((id) => byId.has(id)).map((id): ExampleListRow => {
     const r = byId.get(id)!;
     const sig: Record<string, number | null> = {};

@@ -14,7 +14,7 @@ import { deleteDataset, openProjectDb, renderKeyId, writeTokenMask } from '../db
 import type { BundleOpenResult } from '../../../preload/contract';
 import { importDataset } from '../data/import';
 import { WinnowError } from '../util/errors';
-import { BUNDLE_FORMAT, EXPORT_FILES, sha256File } from './run';
+import { BUNDLE_FORMAT, EXPORT_FILES, sha256File } from './files';
 import { freeName, insideDir } from './names';
 
 const nat = z.number().int().nonnegative();

@@ -5,90 +5,35 @@
  * hash. It refuses a non-empty folder unless asked, and every path goes through `insideDir` (names from data are
  * sanitized), so nothing is written outside the chosen folder. Files are written into a sibling `.partial-<jobId>`
  * folder and moved into place when complete (partial.ts): a killed export never leaves a half bundle.
+ *
+ * runExportJob is the sequence: validate → partial folder → one writer per artifact (writers.ts) → README and
+ * manifest → publish.
  */
-import { createHash } from 'node:crypto';
-import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { openProjectDb, listSignalColumns, blobToFloat32, messagesReader, getRender, getRenderKey, renderKeyId, renderKeyOf, type Db, type RenderKey } from '../db';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { messagesReader } from '../data/examples';
+import { openProjectDb, type Db } from '../db';
 import type { ExportRequest } from '../../../preload/contract';
-import type { JobContext, JobOutcome } from '../jobs/types';
+import type { JobContext, JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { loadTokenizer } from '../models/tokenizer';
-import { readModelConfig } from '../models/config';
-import { renderDataset } from '../data/renderDataset';
-import { isTextRecord, type Normalized } from '../data/formats';
-import { DEFAULT_RENDER } from '../data/render-key';
-import type { RenderOptions } from '../data/render';
-import { checkpointTensors, getLayerMask } from '../api/layers';
-import { resolveLayerSpec } from '../selection/layers';
-import { insideDir, sanitizeFileName } from './names';
-import { writeParquet, rowsToColumns } from './tables';
-import { spanRow, tokenMaskRow } from './token-masks';
-import { createTokenMasker, type TokenPolicySpec } from '../selection/token-policy';
-import { layerMaskForms, type LayerMaskForms } from './layer-formats';
-import { axolotlYaml, llamaFactoryDatasetInfo, llamaFactoryYaml, trlScript, type TrainerSettings } from './configs';
+import type { Normalized } from '../data/formats';
+import type { TokenPolicySpec } from '../selection/token-policy';
+import type { LayerMaskForms } from './layer-formats';
+import { getLayerMask } from '../db/layers';
+import { insideDir } from './names';
 import { bundleReadme } from './readme';
-import { TRAIN_HF_FILES, accelerateDeepspeedYaml, accelerateFsdpYaml, dsZero2Json, hfHyper, hfNotes, winnowTrainJson, type LoraBlock, type RunConfigLike } from './train-hf';
-import { ADAPTER_CONFIG, type AdapterConfigJson } from '../models/lora';
-import { TRAIN_HF_PY } from './train-hf-script';
-import { exportTarget, partialDirOf, publishExport } from './partial';
-import { PARAM_MASK_FILES, paramMaskIdOf, writeChangedWeights, writeParamMaskFiles } from './param-mask';
-import { getParamMask } from '../selection/param-masks-store';
 import { scopeLabel } from '../db/names';
+import { exportTarget, partialDirOf, publishExport } from './partial';
+import { paramMaskIdOf } from './param-mask';
+import { getParamMask } from '../selection/param-masks-store';
+import { BUNDLE_FORMAT, EXPORT_FILES, WINNOW_VERSION, filesUnder, sha256File } from './files';
+import {
+  listExamples, writeConfigs, writeLayerMask, writeParamMask, writeScores, writeSubset, writeTokenMasks, writeWeights,
+  type Bundle, type DatasetRow, type ModelRow,
+} from './writers';
 
-export const WINNOW_VERSION = '0.1.0';
-export const BUNDLE_FORMAT = 'winnow-bundle/1';
-
-export const EXPORT_FILES = {
-  subset: 'subset.jsonl',
-  subsetMessages: 'subset.messages.jsonl',
-  subsetMessagesParquet: 'subset.messages.parquet',
-  /** one per source dataset: original rows keep their own columns */
-  subsetRawParquetDir: 'subset_parquet',
-  tokenMasks: 'token_masks.jsonl',
-  tokenSpans: 'token_masks.spans.jsonl',
-  layerMask: 'layer_mask.json',
-  layerForms: 'layer_mask.forms.json',
-  weights: 'model',
-  scores: 'scores.csv',
-  scoresParquet: 'scores.parquet',
-  tokenScores: 'token_scores.jsonl',
-  trl: 'train_trl.py',
-  hf: TRAIN_HF_FILES.script,
-  hfConfig: TRAIN_HF_FILES.config,
-  accelerateFsdp: TRAIN_HF_FILES.fsdp,
-  accelerateDeepspeed: TRAIN_HF_FILES.deepspeed,
-  dsZero2: TRAIN_HF_FILES.zero2,
-  axolotl: 'axolotl.yaml',
-  llamafactory: 'llamafactory.yaml',
-  llamafactoryData: 'dataset_info.json',
-  readme: 'README.md',
-  manifest: 'manifest.json',
-} as const;
-
-function write(stream: WriteStream, line: string): Promise<void> {
-  return new Promise((res) => (stream.write(line) ? res() : stream.once('drain', () => res())));
-}
-function end(stream: WriteStream): Promise<void> {
-  return new Promise((res, rej) => {
-    stream.on('error', rej);
-    stream.end(() => res());
-  });
-}
-
-export function sha256File(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
-
-export function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
-  }
-  return out;
-}
+export { BUNDLE_FORMAT, EXPORT_FILES, WINNOW_VERSION, filesUnder, sha256File };
 
 function exampleIds(db: Db, req: ExportRequest): number[] {
   if (req.subsetId !== null) return db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(req.subsetId) as number[];
@@ -96,28 +41,7 @@ function exampleIds(db: Db, req: ExportRequest): number[] {
   return db.prepare('SELECT id FROM examples ORDER BY id').pluck().all() as number[];
 }
 
-function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  const s = String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 /** Everything an export needs is checked before a single file is written. */
-/**
- * A LoRA run's settings as PEFT's LoraConfig fields for winnow_train.json, from the adapter_config.json the run wrote
- * (its exact target modules and blocks, presets and layer spec resolved).
- */
-function runLoraBlock(db: Db, runId: number): LoraBlock {
-  const out = db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(runId) as string | null | undefined;
-  const file = out ? join(dirname(out), 'adapter', ADAPTER_CONFIG) : null;
-  if (!file || !existsSync(file)) throw new WinnowError('conflict', `training run ${runId} trains LoRA adapters and has not written them yet: export its configs once it is done`);
-  const c = JSON.parse(readFileSync(file, 'utf8')) as AdapterConfigJson;
-  return {
-    r: c.r, lora_alpha: c.lora_alpha, lora_dropout: c.lora_dropout, target_modules: c.target_modules, bias: 'none', use_rslora: c.use_rslora,
-    ...(c.layers_to_transform ? { layers_to_transform: c.layers_to_transform, layers_pattern: c.layers_pattern ?? undefined } : {}),
-  };
-}
-
 export function validateExport(db: Db, req: ExportRequest): void {
   const outDir = resolve(req.outDir);
   if (req.outDir.includes('\0')) throw new WinnowError('bad_input', 'export folder: the path contains a NUL byte');
@@ -147,42 +71,6 @@ export function validateExport(db: Db, req: ExportRequest): void {
   }
 }
 
-/**
- * The token policy of the export: as asked, else the training run's, else `response` with hand-edited masks
- * ("edited") where they exist.
- */
-function tokenPolicyOf(db: Db, req: ExportRequest): TokenPolicySpec {
-  const run = req.trainRunId
-    ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as Record<string, unknown>)
-    : {};
-  const kind = req.tokenPolicy ?? (run.tokenPolicy as TokenPolicySpec['kind'] | undefined) ?? 'response';
-  const editedName = req.tokenMaskName ?? (run.tokenMaskName as string | undefined) ?? 'edited';
-  if (kind === 'all') return { kind };
-  if (kind === 'response') return { kind, editedName };
-  return {
-    kind, editedName,
-    signal: req.tokenSignal ?? (run.tokenSignal as string | undefined) ?? 'excess_loss',
-    percent: req.tokenPercent ?? (run.tokenPercent as number | undefined) ?? 60,
-    scope: req.tokenScope ?? (run.tokenScope as 'example' | 'global' | undefined) ?? 'example',
-  };
-}
-
-/** The render options of the export's token masks: the training run's (its max tokens) when there is one, else the default. */
-function renderOptionsOf(db: Db, req: ExportRequest): RenderOptions {
-  if (!req.trainRunId) return DEFAULT_RENDER;
-  const row = db.prepare('SELECT config_json, render_key_id FROM train_runs WHERE id = ?').get(req.trainRunId) as { config_json: string; render_key_id: number | null } | undefined;
-  if (!row) return DEFAULT_RENDER;
-  if (row.render_key_id !== null) {
-    const k = getRenderKey(db, row.render_key_id);
-    return { labelPolicy: k.labelPolicy as RenderOptions['labelPolicy'], maxTokens: k.maxTokens ?? undefined };
-  }
-  const cfg = JSON.parse(row.config_json) as { maxTokens?: number };
-  return { ...DEFAULT_RENDER, maxTokens: cfg.maxTokens ?? DEFAULT_RENDER.maxTokens };
-}
-
-interface ModelRow { id: number; name: string; path: string; architecture: string; hash: string }
-interface DatasetRow { id: number; name: string; hash: string; format: string; row_count: number; source_path: string }
-
 /** sha256 of the model's small files (config, tokenizer); weights only below 512 MB (hashing GBs on export is slow). */
 function modelHashes(dir: string): Record<string, string | null> {
   const out: Record<string, string | null> = {};
@@ -192,19 +80,6 @@ function modelHashes(dir: string): Record<string, string | null> {
     out[f] = statSync(p).size < 512 << 20 ? sha256File(p) : null;
   }
   return out;
-}
-
-function layerMaskTensors(db: Db, req: ExportRequest): { tensors: string[]; provenance: Record<string, unknown>; modelDir: string | null } {
-  if (req.layerMaskId) {
-    const mask = getLayerMask(db, req.layerMaskId);
-    const dir = mask.modelId ? (db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(mask.modelId) as string | undefined) ?? null : null;
-    return { tensors: mask.tensors, provenance: { layerMask: mask.name, ...mask.provenance }, modelDir: dir };
-  }
-  const run = db.prepare('SELECT config_json, model_id FROM train_runs WHERE id = ?').get(req.trainRunId) as { config_json: string; model_id: number } | undefined;
-  if (!run) throw new WinnowError('not_found', `train run ${req.trainRunId} not found`);
-  const spec = JSON.parse(run.config_json).layers as string;
-  const dir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(run.model_id) as string;
-  return { tensors: resolveLayerSpec(spec, checkpointTensors(dir)), provenance: { trainRun: req.trainRunId, spec }, modelDir: dir };
 }
 
 /**
@@ -259,7 +134,6 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
     const dsIds = [...new Set(ids.map((id) => (db.prepare('SELECT dataset_id FROM examples WHERE id = ?').pluck().get(id) as number)))].sort((a, b) => a - b);
     const datasets = dsIds.map((d) => db.prepare('SELECT id, name, hash, format, row_count, source_path FROM datasets WHERE id = ?').get(d) as DatasetRow);
     const dsIndex = new Map(datasets.map((d, i) => [d.id, i]));
-    const examples: Array<[number, number, number]> = [];
     const subset = req.subsetId !== null
       ? (() => {
           const s = db.prepare('SELECT id, name, rule_json, size FROM subsets WHERE id = ?').get(req.subsetId) as { id: number; name: string; rule_json: string; size: number };
@@ -268,199 +142,19 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
       : null;
     const model = req.modelId ? (db.prepare('SELECT id, name, path, architecture, hash FROM models WHERE id = ?').get(req.modelId) as ModelRow) : null;
     const tok = model ? await loadTokenizer(model.path) : null;
-    let allChat = true;
+    const b: Bundle = { db, req, ids, at, check, tick, artifacts, described, notes, exRows, normOf, dsIds, datasets, dsIndex, subset, model, tok };
 
-    if (req.what.includes('subset')) {
-      const raw = createWriteStream(at(EXPORT_FILES.subset));
-      const msgs = createWriteStream(at(EXPORT_FILES.subsetMessages));
-      const rawByDs = new Map<number, unknown[]>();
-      const msgCol: unknown[] = [];
-      for (const id of ids) {
-        check();
-        const r = exRows.get(id) as { id: number; dataset_id: number; row_index: number; raw_json: string; messages_json: string };
-        examples.push([dsIndex.get(r.dataset_id)!, r.row_index, id]);
-        await write(raw, r.raw_json + '\n');
-        const m = normOf(id);
-        if (isTextRecord(m)) allChat = false;
-        // a conversation's tool schemas go back to the record's `tools`, where an import reads them
-        const line = Array.isArray(m) ? (m[0]?.tools ? { messages: [(({ tools: _t, ...first }) => first)(m[0]), ...m.slice(1)], tools: m[0].tools } : { messages: m }) : m;
-        await write(msgs, JSON.stringify(line) + '\n');
-        msgCol.push(Array.isArray(m) ? m : (m as { text: string }).text);
-        if (!rawByDs.has(r.dataset_id)) rawByDs.set(r.dataset_id, []);
-        rawByDs.get(r.dataset_id)!.push(JSON.parse(r.raw_json));
-        tick('subset');
-      }
-      await end(raw);
-      await end(msgs);
-      writeParquet(at(EXPORT_FILES.subsetMessagesParquet), [
-        { name: 'example_id', values: ids, type: 'INT32' },
-        { name: allChat ? 'messages' : 'text', values: msgCol, type: allChat ? 'JSON' : undefined },
-      ]);
-      // original rows keep their own columns, so one Parquet file per source dataset, named after it (sanitized)
-      mkdirSync(at(EXPORT_FILES.subsetRawParquetDir), { recursive: true });
-      const rawFiles: Record<string, string> = {};
-      const used = new Set<string>();
-      for (const d of datasets) {
-        let base = sanitizeFileName(d.name, `dataset-${d.id}`);
-        while (used.has(base.toLowerCase())) base = `${base}-${d.id}`;
-        used.add(base.toLowerCase());
-        const rel = `${EXPORT_FILES.subsetRawParquetDir}/${base}.parquet`;
-        writeParquet(at(rel), rowsToColumns(rawByDs.get(d.id) ?? []));
-        rawFiles[d.name] = rel;
-        described.push({ file: rel, what: `original rows from dataset "${d.name}" (Parquet, its own columns)` });
-      }
-      artifacts.subset = { file: EXPORT_FILES.subset, rows: ids.length, form: 'original rows, untouched (JSONL)', rule: subset?.rule ?? null };
-      artifacts.subsetMessages = { file: EXPORT_FILES.subsetMessages, parquet: EXPORT_FILES.subsetMessagesParquet, rows: ids.length, form: allChat ? 'normalized chat messages' : 'normalized records (messages or text)' };
-      artifacts.subsetParquet = { files: rawFiles, form: 'original rows, one Parquet file per source dataset; nested values as JSON text' };
-      described.unshift(
-        { file: EXPORT_FILES.subset, what: 'original rows, untouched, one per line' },
-        { file: EXPORT_FILES.subsetMessages, what: 'the same rows normalized: `{"messages": [{"role", "content"}...]}` (or `{"text"}`)' },
-        { file: EXPORT_FILES.subsetMessagesParquet, what: 'normalized rows as Parquet (example_id, messages as JSON text)' },
-      );
-    } else {
-      for (const id of ids) {
-        const r = exRows.get(id) as { dataset_id: number; row_index: number; messages_json: string };
-        examples.push([dsIndex.get(r.dataset_id)!, r.row_index, id]);
-        if (!Array.isArray(normOf(id))) allChat = false;
-      }
-    }
-
-    let renderInfo: (RenderKey & { renderKeyId: number }) | null = null;
-    let tokenPolicyName: string | null = null;
+    const { examples, allChat } = req.what.includes('subset') ? await writeSubset(b) : listExamples(b);
     let tokenPolicySpec: TokenPolicySpec | null = null;
-    if (req.what.includes('token_masks') && tok) {
-      // the training run's render options (what it trained on), else the default ones; under their own render key,
-      // so the renders other jobs' scores and masks stand on are left as they are
-      const opts = renderOptionsOf(db, req);
-      for (const d of dsIds) await renderDataset(db, d, tok, opts);
-      const key = renderKeyOf(tok, opts);
-      const keyId = renderKeyId(db, key);
-      renderInfo = { renderKeyId: keyId, ...key };
-      const out = createWriteStream(at(EXPORT_FILES.tokenMasks));
-      const spans = createWriteStream(at(EXPORT_FILES.tokenSpans));
-      const policy = tokenPolicyOf(db, req);
-      const masker = createTokenMasker(db, { renderKeyId: keyId, modelId: model!.id, policy }, ids);
-      let rows = 0;
-      let skipped = 0;
-      let edited = 0;
-      for (const id of ids) {
-        check();
-        const m = masker(id);
-        tick('token masks');
-        if (!m) {
-          skipped++;
-          continue;
-        }
-        if (m.edited) edited++;
-        await write(out, JSON.stringify(tokenMaskRow(id, m.ids, m.mask)) + '\n');
-        const norm = normOf(id);
-        await write(spans, JSON.stringify(spanRow(tok, id, norm, m.offsets, m.mask)) + '\n');
-        rows++;
-      }
-      await end(out);
-      await end(spans);
-      if (skipped) notes.push(`${skipped} example(s) could not be rendered with this render key (see the project's render errors) and are absent from the token mask files.`);
-      tokenPolicyName = policy.kind;
-      tokenPolicySpec = policy;
-      const settings = { tokenizer: tok.id, policy: policy.kind, policySpec: policy, render: renderInfo, editedMasks: { name: 'editedName' in policy ? policy.editedName : null, used: edited } };
-      artifacts.tokenMasks = { file: EXPORT_FILES.tokenMasks, rows, skipped, convention: 'labels = -100 where the loss is masked', ...settings };
-      artifacts.tokenSpans = { file: EXPORT_FILES.tokenSpans, rows, convention: 'per message, [start, end) code-point ranges of content that are trained on', ...settings };
-      described.push(
-        { file: EXPORT_FILES.tokenMasks, what: `token mask for tokenizer ${tok.id}: input_ids, attention_mask, labels (−100 = not trained), example_id` },
-        { file: EXPORT_FILES.tokenSpans, what: 'token mask as character spans per message (tokenizer-independent)' },
-      );
-    }
-
+    if (req.what.includes('token_masks') && tok) tokenPolicySpec = await writeTokenMasks(b, tok);
+    const tokenPolicyName: string | null = tokenPolicySpec?.kind ?? null;
     let forms: LayerMaskForms | null = null;
     let maskSize: number | null = null;
-    if (req.what.includes('layer_mask')) {
-      const { tensors, provenance, modelDir } = layerMaskTensors(db, req);
-      maskSize = tensors.length;
-      writeFileSync(at(EXPORT_FILES.layerMask), JSON.stringify({ trainable_tensors: tensors, provenance }, null, 2) + '\n');
-      const dir = modelDir ?? model?.path ?? null;
-      if (dir) {
-        forms = layerMaskForms(checkpointTensors(dir), tensors, readModelConfig(dir).numLayers);
-        writeFileSync(at(EXPORT_FILES.layerForms), JSON.stringify(forms, null, 2) + '\n');
-        described.push({ file: EXPORT_FILES.layerForms, what: 'the layer mask as PEFT / Axolotl / LLaMA-Factory settings, each with its exactness check' });
-      }
-      artifacts.layerMask = {
-        file: EXPORT_FILES.layerMask, tensors: tensors.length, provenance,
-        forms: forms ? { file: EXPORT_FILES.layerForms, peft: forms.peft.report.exact, axolotl: forms.axolotl.report.exact, llamafactory: forms.llamafactory.report.exact } : null,
-      };
-      described.push({ file: EXPORT_FILES.layerMask, what: 'layer mask: the exact names of the trainable tensors' });
-      tick('layer mask');
-    }
-
-    if (req.what.includes('param_mask')) {
-      const pm = writeParamMaskFiles(db, paramMaskIdOf(db, req)!, at);
-      artifacts.paramMask = { file: PARAM_MASK_FILES.tensors, info: PARAM_MASK_FILES.info, name: pm.name, method: pm.method, trainableParams: pm.trainableParams, tensors: pm.tensors.length, provenance: pm.provenance };
-      described.push(
-        { file: PARAM_MASK_FILES.tensors, what: `parameter mask "${pm.name}" (${pm.method}): one uint8 tensor per opened tensor, same name and shape as the model's, 1 = trainable; tensors not listed are frozen` },
-        { file: PARAM_MASK_FILES.info, what: 'the parameter mask\'s settings, counts, provenance and how to apply it in PyTorch' },
-      );
-      notes.push(`The parameter mask opens ${pm.trainableParams} entries of ${pm.tensors.length} tensor(s)${req.what.includes('configs') ? '; train_hf.py applies it (python and torchrun); train_trl.py, axolotl.yaml and llamafactory.yaml do not' : ''} (see ${PARAM_MASK_FILES.info}, "how_to_apply").`);
-      tick('parameter mask');
-    }
-
-    if (req.what.includes('weights')) {
-      const run = db.prepare('SELECT out_dir, model_id FROM train_runs WHERE id = ?').get(req.trainRunId) as { out_dir: string; model_id: number };
-      const outModel = run.out_dir;
-      if (req.weightsForm === 'changed') {
-        const baseDir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(run.model_id) as string;
-        const changed = await writeChangedWeights(baseDir, outModel, at(EXPORT_FILES.weights), { trainRun: req.trainRunId });
-        artifacts.weights = { dir: EXPORT_FILES.weights, from: outModel, trainRun: req.trainRunId, form: 'changed tensors only + winnow_delta.json (base path and hash)', base: baseDir, tensors: changed };
-        described.push({ file: `${EXPORT_FILES.weights}/`, what: `tuned weights: only the ${changed.length} changed tensor(s), with winnow_delta.json naming the base model (load the base, then these tensors over it)` });
-      } else {
-        cpSync(outModel, at(EXPORT_FILES.weights), { recursive: true });
-        artifacts.weights = { dir: EXPORT_FILES.weights, from: outModel, trainRun: req.trainRunId, form: 'full' };
-        described.push({ file: `${EXPORT_FILES.weights}/`, what: 'tuned weights (Hugging Face folder)' });
-      }
-      tick('weights');
-    }
-
-    if (req.what.includes('scores')) await writeScores(db, ids, at, check, tick, artifacts, described, req.modelId ?? null);
-
-    if (req.what.includes('configs') && model) {
-      const runCfg = req.trainRunId ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as RunConfigLike) : null;
-      const run: RunConfigLike = runCfg ?? {};
-      const s: TrainerSettings = {
-        modelPath: model.path, lr: run.lr ?? 1e-4, epochs: 1, batchSize: run.batchSize ?? 4, maxTokens: run.maxTokens ?? DEFAULT_RENDER.maxTokens ?? 512,
-        hasTokenMasks: req.what.includes('token_masks'), hasLayerMask: forms !== null, allChat,
-      };
-      writeFileSync(at(EXPORT_FILES.trl), trlScript(s));
-      writeFileSync(at(EXPORT_FILES.axolotl), axolotlYaml(s, forms));
-      writeFileSync(at(EXPORT_FILES.llamafactory), llamaFactoryYaml(s, forms));
-      writeFileSync(at(EXPORT_FILES.llamafactoryData), JSON.stringify(llamaFactoryDatasetInfo(EXPORT_FILES.subsetMessages, allChat), null, 2) + '\n');
-      // train_hf.py: fixed text; what it trains on and how is in winnow_train.json
-      const hyper = hfHyper(runCfg, ids.length, { maxTokens: s.maxTokens });
-      const hfConfig = winnowTrainJson({
-        model: { path: model.path, architecture: model.architecture, padId: tok ? tok.padId ?? tok.eosId ?? 0 : null },
-        tokenizerId: tok?.id ?? '', tokenMasks: req.what.includes('token_masks') ? EXPORT_FILES.tokenMasks : null, tokenPolicy: tokenPolicySpec,
-        layerMask: req.what.includes('layer_mask') ? EXPORT_FILES.layerMask : null, paramMask: req.what.includes('param_mask') ? PARAM_MASK_FILES.tensors : null,
-        lora: runCfg?.lora ? runLoraBlock(db, req.trainRunId!) : null, trainRunId: req.trainRunId ?? null, hyper,
-      });
-      writeFileSync(at(EXPORT_FILES.hf), TRAIN_HF_PY);
-      writeFileSync(at(EXPORT_FILES.hfConfig), JSON.stringify(hfConfig, null, 2) + '\n');
-      writeFileSync(at(EXPORT_FILES.accelerateFsdp), accelerateFsdpYaml());
-      writeFileSync(at(EXPORT_FILES.accelerateDeepspeed), accelerateDeepspeedYaml());
-      writeFileSync(at(EXPORT_FILES.dsZero2), JSON.stringify(dsZero2Json(), null, 2) + '\n');
-      artifacts.configs = {
-        trl: EXPORT_FILES.trl, hf: EXPORT_FILES.hf, hfConfig: EXPORT_FILES.hfConfig, accelerate: [EXPORT_FILES.accelerateFsdp, EXPORT_FILES.accelerateDeepspeed, EXPORT_FILES.dsZero2],
-        axolotl: EXPORT_FILES.axolotl, llamafactory: EXPORT_FILES.llamafactory, settings: s, hyper,
-      };
-      described.push(
-        { file: EXPORT_FILES.trl, what: 'TRL SFTTrainer script: trains on token_masks.jsonl labels with only layer_mask.json tensors unfrozen' },
-        { file: EXPORT_FILES.hf, what: 'plain transformers + PEFT trainer (no TRL): the token and layer masks and the run\'s hyper-parameters, under python, torchrun or accelerate' },
-        { file: EXPORT_FILES.hfConfig, what: `what train_hf.py trains and how: model, mask files, token policy, LoRA block, hyper-parameters (${runCfg ? `of training run ${req.trainRunId}` : 'Winnow defaults'})` },
-        { file: EXPORT_FILES.accelerateFsdp, what: 'accelerate config for train_hf.py with FSDP' },
-        { file: EXPORT_FILES.accelerateDeepspeed, what: 'accelerate config for train_hf.py with DeepSpeed ZeRO-2 (ds_zero2.json)' },
-        { file: EXPORT_FILES.dsZero2, what: 'DeepSpeed ZeRO-2 settings; batch, accumulation and clipping are filled in by train_hf.py' },
-        { file: EXPORT_FILES.axolotl, what: 'Axolotl config (pre-tokenized dataset + unfrozen_parameters)' },
-        { file: EXPORT_FILES.llamafactory, what: 'LLaMA-Factory config (freeze tuning) with dataset_info.json' },
-        { file: EXPORT_FILES.llamafactoryData, what: 'LLaMA-Factory dataset registry: subset.messages.jsonl as `winnow_subset`' },
-      );
-      notes.push(...hfNotes(runCfg, { subsetId: req.subsetId, datasetId: req.datasetId, hasLayerMask: req.what.includes('layer_mask'), hasParamMask: req.what.includes('param_mask'), hasLora: Boolean(runCfg?.lora) }));
-    }
+    if (req.what.includes('layer_mask')) ({ forms, maskSize } = writeLayerMask(b));
+    if (req.what.includes('param_mask')) writeParamMask(b);
+    if (req.what.includes('weights')) await writeWeights(b);
+    if (req.what.includes('scores')) await writeScores(b);
+    if (req.what.includes('configs') && model) writeConfigs(b, model, { forms, allChat, tokenPolicySpec });
 
     writeFileSync(at(EXPORT_FILES.readme), bundleReadme({
       files: described, subset, model: model ? { name: model.name, path: model.path } : null, tokenizerId: tok?.id ?? null,
@@ -496,71 +190,3 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
   }
 }
 
-async function writeScores(
-  db: Db, ids: number[], at: (rel: string) => string, check: () => void, tick: (m: string) => void,
-  artifacts: Record<string, Record<string, unknown>>, described: Array<{ file: string; what: string }>, modelId: number | null,
-): Promise<void> {
-  const cols = listSignalColumns(db);
-  const out = createWriteStream(at(EXPORT_FILES.scores));
-  await write(out, ['example_id', 'dataset_id', 'row_index', ...cols].join(',') + '\n');
-  const get = db.prepare(`SELECT e.id, e.dataset_id, e.row_index${cols.map((c) => `, s."${c}"`).join('')} FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id WHERE e.id = ?`);
-  const table: Array<Record<string, unknown>> = [];
-  for (const id of ids) {
-    check();
-    const r = get.get(id) as Record<string, unknown>;
-    table.push(r);
-    await write(out, [r.id, r.dataset_id, r.row_index, ...cols.map((c) => r[c])].map(csvCell).join(',') + '\n');
-    tick('scores');
-  }
-  await end(out);
-  writeParquet(at(EXPORT_FILES.scoresParquet), [
-    { name: 'example_id', values: table.map((r) => r.id), type: 'INT32' },
-    { name: 'dataset_id', values: table.map((r) => r.dataset_id), type: 'INT32' },
-    { name: 'row_index', values: table.map((r) => r.row_index), type: 'INT32' },
-    ...cols.map((c) => ({ name: c, values: table.map((r) => r[c] ?? null), type: 'DOUBLE' as const })),
-  ]);
-  // token signals: per example, each model's latest run's values of each signal (the export's model only, when it
-  // names one); one line per example and run, with the input_ids of the render that run scored (its render key), so
-  // every array is aligned to the tokens it was computed on
-  const tokenSignals = db.prepare(`SELECT t.run_id AS run, t.signal, t."values" AS v, r.render_key_id AS key FROM token_scores t JOIN score_runs r ON r.id = t.run_id
-    WHERE t.example_id = ? AND (? IS NULL OR r.model_id = ?) AND t.run_id = (SELECT MAX(u.run_id) FROM token_scores u JOIN score_runs ur ON ur.id = u.run_id
-      WHERE u.example_id = t.example_id AND u.signal = t.signal AND ur.model_id IS r.model_id)
-    ORDER BY t.run_id, t.signal`);
-  const ts = createWriteStream(at(EXPORT_FILES.tokenScores));
-  const tokenCols = new Set<string>();
-  const keys = new Map<number, RenderKey>();
-  let tsRows = 0;
-  let unbound = 0;
-  for (const id of ids) {
-    check();
-    const rows = tokenSignals.all(id, modelId, modelId) as Array<{ run: number; signal: string; v: Buffer; key: number | null }>;
-    const byRun = new Map<number, typeof rows>();
-    for (const r of rows) byRun.set(r.run, [...(byRun.get(r.run) ?? []), r]);
-    for (const [run, list] of byRun) {
-      const key = list[0]!.key;
-      const render = key === null ? null : getRender(db, id, key);
-      if (key !== null && !keys.has(key)) keys.set(key, getRenderKey(db, key));
-      if (!render) unbound++;
-      const line: Record<string, unknown> = { example_id: id, run_id: run, render_key: key, input_ids: render ? Array.from(render.tokenIds) : null };
-      for (const r of list) {
-        tokenCols.add(r.signal);
-        line[r.signal] = Array.from(blobToFloat32(r.v), (v) => (Number.isFinite(v) ? v : null));
-      }
-      await write(ts, JSON.stringify(line) + '\n');
-      tsRows++;
-    }
-  }
-  await end(ts);
-  artifacts.scores = { file: EXPORT_FILES.scores, parquet: EXPORT_FILES.scoresParquet, rows: ids.length, columns: cols };
-  artifacts.tokenScores = {
-    file: EXPORT_FILES.tokenScores, rows: tsRows, signals: [...tokenCols].sort(),
-    form: 'one line per example and score run (each model\'s latest run of each signal): input_ids of the render the run scored, one value per token of it (null where the position has no prediction)',
-    renderKeys: Object.fromEntries([...keys].map(([k, v]) => [String(k), v])),
-    ...(unbound ? { withoutInputIds: unbound } : {}),
-  };
-  described.push(
-    { file: EXPORT_FILES.scores, what: 'one row per example, one column per signal (empty = not scored)' },
-    { file: EXPORT_FILES.scoresParquet, what: 'the same scores as Parquet' },
-    { file: EXPORT_FILES.tokenScores, what: 'token signals: per example and score run, the input_ids that run scored and one array per signal, one value per token' },
-  );
-}

@@ -8,7 +8,7 @@ import { runExportJob } from '../export/run';
 import { runClusterJob } from '../selection/clusters';
 import { runUmapJob } from '../selection/umap';
 import { runSelectJob } from '../selection/subsets';
-import { runParamMaskJob } from '../selection/param-masks-job';
+import { runParamMaskJob } from '../scoring/param-masks-job';
 import { getBackendInfo } from '../compute/backend-info';
 
 const RUNNERS: Record<JobKind, JobRunner> = {

@@ -1,35 +1,6 @@
 import type { JobKind } from '../../../preload/contract';
 
-/** What a job implementation sees. The same runner works in the compute worker, in the CLI (in-process) and in tests. */
-export interface JobContext {
-  jobId: string;
-  /** the project's SQLite file; runners open their own connection (SQLite WAL allows the host to keep reading) */
-  dbPath: string;
-  projectDir: string;
-  params: Record<string, unknown>;
-  /** report progress; cheap to call often (throttled by the transport) */
-  progress(update: JobProgress): void;
-  /** true once cancel was requested; runners check it between batches and then throw `cancelledError()` */
-  isCancelled(): boolean;
-  log(level: 'info' | 'warn' | 'error', message: string): void;
-}
-
-export interface JobProgress {
-  current: number;
-  total: number;
-  message?: string;
-  etaSeconds?: number | null;
-  stats?: Record<string, number | string>;
-  /** optional structured side channel, e.g. a training metric to push as its own event */
-  metric?: { runId: number; step: number; split: 'train' | 'eval'; loss: number; lr: number; tokensPerSec: number };
-}
-
-export interface JobOutcome {
-  stats: Record<string, number | string>;
-  message: string;
-}
-
-export type JobRunner = (ctx: JobContext) => Promise<JobOutcome>;
+export type { JobContext, JobProgress, JobOutcome, JobRunner } from '../util/job-context';
 
 /**
  * kinds that keep their finished work when stopped; a param_mask job only once its pass has saved state, an import

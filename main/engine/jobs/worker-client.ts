@@ -38,7 +38,7 @@ export function resolveWorkerEntry(): { file: string | URL; eval: boolean } {
     const built = join(dir, 'compute-worker.js');
     if (existsSync(built)) return { file: built, eval: false };
   }
-  const source = join(here, '..', 'compute', 'worker.ts');
+  const source = join(here, 'worker.ts');
   if (existsSync(source)) {
     const api = createRequire(import.meta.url).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs');
     const code = `import(${JSON.stringify(pathToFileURL(api).href)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(source).href)}); });`;

@@ -14,17 +14,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { getRender, writeExampleSignal, type Db } from '../db';
 import type { LoadedModel } from '../models';
-import type { JobContext } from '../jobs/types';
+import type { JobContext } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { resolveLayerSpec } from '../selection/layers';
-import { layerBlockScores } from '../api/layers';
+import { layerBlockScores } from '../db/layers';
 import { DEFAULT_FIM_EXAMPLES, EXAMPLE_GRADIENT_SIGNALS, LAYER_GRADIENT_SIGNALS } from './plan';
 import { BLOCK_ROW_KIND, blockRowName, fimLossOf } from './layer-rows';
 import { LayerAccumulator, exampleGradients, fimScale, seededChoice, squaredNorms } from './passes/gradients';
 import { DEFAULT_GRAD_DIM, cosine, norm, projectRows } from './passes/projection';
-import { PassState } from './state';
-import type { ScoreParams } from './run';
-import { etaFromTokens } from '../jobs/eta';
+import { PassState } from '../db/pass-state';
+import type { ScoreParams } from './params';
+import { etaFromTokens } from '../util/eta';
 
 const PASS = 'gradients';
 const FIM = 1;
@@ -176,7 +176,7 @@ export async function gradientPass(
   const started = Date.now();
   const startCursor = meta.cursor;
   let tokensDone = 0;
-  // tokens still to read, for the ETA (jobs/eta.ts): one example's backward pass costs about its length
+  // tokens still to read, for the ETA (util/eta.ts): one example's backward pass costs about its length
   const lengthOf = db.prepare('SELECT n_tokens FROM renders WHERE example_id = ? AND render_key_id = ?').pluck();
   let tokensLeft = 0;
   for (let k = meta.cursor; k < meta.total; k++) tokensLeft += (lengthOf.get(order[k]!, keyId) as number | undefined) ?? 0;

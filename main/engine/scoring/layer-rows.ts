@@ -1,9 +1,8 @@
-/**
- * layer_scores rows of a whole block: layer_grad_norm's ‖g_block‖₂ (mean over examples of the norm of the block's
- * whole gradient) is not a sum of its tensors' rows, so it is stored as a row of its own with this kind and a name no
- * checkpoint tensor has.
- */
-export const BLOCK_ROW_KIND = 'block';
+import { BLOCK_ROW_KIND } from '../db/layers';
+
+// layer_scores rows of a whole block are stored with kind BLOCK_ROW_KIND (db/layers.ts, which reads them) and a name no
+// checkpoint tensor has
+export { BLOCK_ROW_KIND };
 export const blockRowName = (block: number): string => `<block ${block}>`;
 
 /**

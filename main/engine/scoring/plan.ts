@@ -7,8 +7,9 @@
 import type { ScorePlan } from '../../../preload/contract';
 import type { Db } from '../db';
 import { WinnowError } from '../util/errors';
-import { modelPath } from '../api/models-registry';
-import { checkpointTensors, layerBlockScores } from '../api/layers';
+import { modelPath } from '../db/models';
+import { checkpointTensors } from '../models/checkpoint-tensors';
+import { layerBlockScores } from '../db/layers';
 import { resolveLayerSpec } from '../selection/layers';
 import { DEFAULT_GRAD_DIM } from './passes/projection';
 

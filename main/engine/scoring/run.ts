@@ -8,12 +8,13 @@
  *  - gradient pass (`fim`, `layer_grad_norm`, `grad_norm`, `grad_sim`; gradient-pass.ts): one backward pass per
  *    example, resumable at its last finished batch the same way.
  */
-import { openProjectDb, getExample, getRender, writeExampleSignal, toBlob, renderKeyId, renderKeyOf, describeRenderKey, getRenderKey, type Db, type StoredRender } from '../db';
+import { getExample } from '../data/examples';
+import { openProjectDb, getRender, writeExampleSignal, toBlob, renderKeyId, renderKeyOf, describeRenderKey, getRenderKey, type Db, type StoredRender } from '../db';
 import { loadModel, disposeModel, type LoadedModel } from '../models';
 import { applyAdapterFolder } from '../models/lora';
 import { renderDataset } from '../data/renderDataset';
 import { DEFAULT_RENDER } from '../data/render-key';
-import type { JobContext, JobOutcome } from '../jobs/types';
+import type { JobContext, JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import {
   ANSWER_ONLY_SIGNALS, ATTENTION_SIGNALS, DEFAULT_SSTOKEN_GAMMA, FORWARD_SIGNALS, GRADIENT_SIGNALS, HISTORY_SIGNALS, LATER_REFERENCE_SIGNALS, REVERSE_SIGNALS,
@@ -30,40 +31,10 @@ import { writeExampleVectors } from './vectors';
 import type { Normalized } from '../data/formats';
 import { recordDuplicatesForRun } from '../data/duplicates';
 import { scopeLabel } from '../db/names';
-import { etaFromTokens } from '../jobs/eta';
+import { etaFromTokens } from '../util/eta';
+import type { ScoreParams } from './params';
 
-export interface ScoreParams {
-  modelId: number;
-  datasetId?: number;
-  signals: string[];
-  /** excess_loss, learnability: the LATER reference model (ℓ^θ − ℓ^ref) */
-  refModelId?: number;
-  /** sstoken: the EARLIER history model (ℓ^his − ℓ^θ); absent in jobs from before it existed, whose refModelId was
-   * sstoken's history model (passes/reference.ts historyModelOf) */
-  historyModelId?: number;
-  batchSize: number;
-  maxTokens: number;
-  projectModelPath: string;
-  /** fim / layer_grad_norm: how many examples (default 100), drawn with `seed` (default 0) from the dataset or `subsetId` */
-  fimExamples?: number;
-  /** also grad_sim's projection seed */
-  seed?: number;
-  subsetId?: number;
-  /** grad_norm / grad_sim: layer spec of the parameters the gradient is taken over (default all) */
-  gradLayers?: string;
-  /** grad_sim: projection dimension (default 1024) and the target subset */
-  gradDim?: number;
-  targetSubsetId?: number;
-  /** sstoken's γ (default 0.5) */
-  sstokenGamma?: number;
-  /** fim / layer_grad_norm: the per-example loss differentiated, 'sum' or 'mean' over the response tokens (absent:
-   * a run from before the option, which was the mean — gradient-pass.ts fimLossOf) */
-  fimLoss?: 'sum' | 'mean';
-  /** a PEFT LoRA adapter folder merged into the scored model's weights before any pass (models/lora.ts) */
-  adapterPath?: string;
-  /** score only this subset's rows (a `winnow score --shard I/N` process: its share of the file, scoring/shard.ts) */
-  onlySubsetId?: number;
-}
+export type { ScoreParams } from './params';
 
 const TOKEN_SIGNAL_IDS = ['token_loss', 'token_entropy', 'token_prob', 'token_rank'] as const;
 
@@ -308,7 +279,7 @@ async function forwardLoop(
     const batchTokens = batch.reduce((a, b) => a + b.n, 0);
     tokensDone += batchTokens;
     tokensLeft -= batchTokens;
-    // length buckets go shortest first: time left follows the tokens left, not the examples left (jobs/eta.ts)
+    // length buckets go shortest first: time left follows the tokens left, not the examples left (util/eta.ts)
     const rate = etaFromTokens({ examplesDone: done - (total - pending.length), tokensDone, tokensLeft, seconds: (Date.now() - started) / 1000 });
     ctx.progress({
       current: done,

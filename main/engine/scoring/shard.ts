@@ -20,7 +20,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { getRender, getRenderKey, messagesReader, writeExampleSignals, type Db, type RenderKey } from '../db';
+import { getRender, getRenderKey, writeExampleSignals, type Db, type RenderKey } from '../db';
+import { messagesReader } from '../data/examples';
 import { normHash } from '../data/normalize';
 import { WinnowError } from '../util/errors';
 import { DUPLICATE_COLUMNS } from '../data/duplicates';

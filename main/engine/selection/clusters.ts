@@ -4,7 +4,7 @@
  * the per-cluster quota rule that reads one such run back.
  */
 import { openProjectDb, writeExampleSignal, type Db } from '../db';
-import type { JobContext, JobOutcome } from '../jobs/types';
+import type { JobContext, JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { mulberry32 } from '../util/random';
 import { NO_EMBEDDINGS, loadEmbeddings, sqDist } from './embeddings';

@@ -5,7 +5,7 @@
  */
 import type { Db } from '../db';
 import { toBlob, blobToUint8, blobToInt32 } from '../db';
-import { JOB_STATE, PassState } from '../scoring/state';
+import { JOB_STATE, PassState } from '../db/pass-state';
 import type { ParamMaskInfo } from '../../../preload/contract';
 import { WinnowError } from '../util/errors';
 import { packBits, unpackBits, type TensorMask } from './param-masks';

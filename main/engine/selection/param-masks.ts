@@ -1,7 +1,7 @@
 /**
  * Parameter masks (METHODS.md `salience`, `gps`): which entries of which tensors a run may change, chosen from one
  * gradient pass. Pure functions over per-tensor Float32Arrays (row-major, HF layout) — the job that runs the pass
- * is param-masks-job.ts, storage is param-masks-store.ts.
+ * is scoring/param-masks-job.ts, storage is param-masks-store.ts.
  *
  * salience (0-ml/speft model/sparse_peft.py, `compute_gradient_based_scores`): G = Σ_n g_n over the examples, then
  *   abs_g   |G|                  (speft "gradient")

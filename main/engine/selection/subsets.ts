@@ -8,7 +8,7 @@ import { listSignalColumns, openProjectDb } from '../db';
 import { WinnowError } from '../util/errors';
 import type { SubsetInfo, SubsetRule } from '../../../preload/contract';
 import { mulberry32 } from '../util/random';
-import type { JobContext, JobOutcome } from '../jobs/types';
+import type { JobContext, JobOutcome } from '../util/job-context';
 import { clusterQuota, getClusterRun, latestClusterRun } from './clusters';
 import { NO_EMBEDDINGS, loadEmbeddings } from './embeddings';
 import { kcenterGreedy } from './kcenter';

@@ -15,11 +15,21 @@
 import type { Db, StoredRender } from '../db';
 import { blobToFloat32, getRender, sharesTokens, tokenMaskFor } from '../db';
 import { WinnowError } from '../util/errors';
+import type { TrainConfig } from '../../../preload/contract';
 
 export type TokenPolicySpec =
   | { kind: 'response'; editedName?: string }
   | { kind: 'all' }
   | { kind: 'top_percent'; signal: string; percent: number; scope: 'example' | 'global'; editedName?: string };
+
+/** The token policy a train run's (or a parameter mask's) config names. */
+export function trainTokenPolicy(cfg: Pick<TrainConfig, 'tokenPolicy' | 'tokenSignal' | 'tokenPercent' | 'tokenScope' | 'tokenMaskName'>): TokenPolicySpec {
+  if (cfg.tokenPolicy === 'all') return { kind: 'all' };
+  if (cfg.tokenPolicy === 'top_percent') {
+    return { kind: 'top_percent', signal: cfg.tokenSignal, percent: cfg.tokenPercent, scope: cfg.tokenScope, editedName: cfg.tokenMaskName };
+  }
+  return { kind: 'response', editedName: cfg.tokenMaskName };
+}
 
 export interface MaskedExample {
   ids: Int32Array;

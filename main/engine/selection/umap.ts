@@ -4,7 +4,7 @@
  * The 2-D points are stored in example_vectors (signal `umap`) under a score_runs row that records the parameters.
  */
 import { openProjectDb, toBlob, type Db } from '../db';
-import type { JobContext, JobOutcome } from '../jobs/types';
+import type { JobContext, JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { mulberry32 } from '../util/random';
 import { NO_EMBEDDINGS, loadEmbeddings } from './embeddings';

@@ -17,7 +17,7 @@ import { renderDataset } from '../data/renderDataset';
 import { resolveLayerSpec } from '../selection/layers';
 import { DEFAULT_RENDER } from '../data/render-key';
 import type { TrainConfig } from '../../../preload/contract';
-import type { JobContext, JobOutcome } from '../jobs/types';
+import type { JobContext, JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { loadTrainData, microBatch, padBatch, type TrainExample } from './data';
 import { weightedLmLoss } from './loss';
@@ -25,21 +25,16 @@ import { createOptimizer, clipToNorm, globalNorm } from './optimizer';
 import { readAll } from '../compute/read';
 import { learningRate } from './schedule';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { layerBlockScores } from '../api/layers';
-import type { TokenPolicySpec } from '../selection/token-policy';
+import { layerBlockScores } from '../db/layers';
+import { trainTokenPolicy } from '../selection/token-policy';
 import { getParamMask, loadParamMaskBits, paramMaskExampleIds } from '../selection/param-masks-store';
 import { adapterConfig, initLora, loraScale, mergeLora, peftTensorName, withDropoutSeed, writeAdapter, type LoraHook } from '../models/lora';
 import { resolveLora } from './lora';
 import { mulberry32 } from '../util/random';
 import { scopeLabel } from '../db/names';
 
-export function trainTokenPolicy(cfg: Pick<TrainConfig, 'tokenPolicy' | 'tokenSignal' | 'tokenPercent' | 'tokenScope' | 'tokenMaskName'>): TokenPolicySpec {
-  if (cfg.tokenPolicy === 'all') return { kind: 'all' };
-  if (cfg.tokenPolicy === 'top_percent') {
-    return { kind: 'top_percent', signal: cfg.tokenSignal, percent: cfg.tokenPercent, scope: cfg.tokenScope, editedName: cfg.tokenMaskName };
-  }
-  return { kind: 'response', editedName: cfg.tokenMaskName };
-}
+// the token policy a run's config names lives beside the policies (selection/token-policy.ts); callers keep this name
+export { trainTokenPolicy };
 
 interface RunRow { id: number; config_json: string; model_id: number; status: string; render_key_id: number | null }
 

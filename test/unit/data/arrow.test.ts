@@ -12,7 +12,7 @@ import { dirname, join, relative } from 'node:path';
 import { Int64, List, Struct, Field, Table, Utf8, tableToIPC, vectorFromArray, type DataType } from 'apache-arrow';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { Db } from '../../../main/engine/db/open';
-import { getExampleByRow } from '../../../main/engine/db/datasets';
+import { getExampleByRow } from '../../../main/engine/data/examples';
 import { importDataset } from '../../../main/engine/data/import';
 import { previewImport } from '../../../main/engine/data/preview';
 import { renderExample } from '../../../main/engine/data/render';

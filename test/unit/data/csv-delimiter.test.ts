@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { detectCsvDelimiter, readCsv } from '../../../main/engine/data/readers/csv';
 import { readRecords, type RecordItem } from '../../../main/engine/data/readers';
 import { openProjectDb } from '../../../main/engine/db/open';
-import { getExampleByRow } from '../../../main/engine/db/datasets';
+import { getExampleByRow } from '../../../main/engine/data/examples';
 import { importDataset } from '../../../main/engine/data/import';
 import { tempDir } from './helpers';
 

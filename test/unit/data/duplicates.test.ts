@@ -5,7 +5,7 @@ import { openProjectDb, type Db } from '../../../main/engine/db/open';
 import { importDataset } from '../../../main/engine/data/import';
 import { computeDuplicates, minhash, NUM_PERM } from '../../../main/engine/data/duplicates';
 import { getExampleSignals } from '../../../main/engine/db/signals';
-import { queryExamples } from '../../../main/engine/db/queryExamples';
+import { queryExamples } from '../../../main/engine/data/queryExamples';
 import { fixture, tempDir } from './helpers';
 
 let cleanup: (() => void) | undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { openProjectDb } from '../../../main/engine/db/open';
 import { importDataset } from '../../../main/engine/data/import';
-import { queryExamples } from '../../../main/engine/db/queryExamples';
+import { queryExamples } from '../../../main/engine/data/queryExamples';
 import { writeExampleSignal } from '../../../main/engine/db/signals';
 import { tempDir } from './helpers';
 

@@ -5,7 +5,8 @@ import { readRecordBatches, readRecords, type RecordItem } from '../../../main/e
 import { detectFormat } from '../../../main/engine/data/formats';
 import { importDataset } from '../../../main/engine/data/import';
 import { openProjectDb, type Db } from '../../../main/engine/db/open';
-import { getExampleByRow, listDatasets } from '../../../main/engine/db/datasets';
+import { listDatasets } from '../../../main/engine/db/datasets';
+import { getExampleByRow } from '../../../main/engine/data/examples';
 import { fixture, tempDir } from './helpers';
 
 // Fixtures written by pyarrow (test/fixtures/data/make-parquet.py): real Parquet, not hyparquet's own output.

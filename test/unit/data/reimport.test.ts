@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openProjectDb, type Db } from '../../../main/engine/db/open';
-import { getExample } from '../../../main/engine/db/datasets';
+import { getExample } from '../../../main/engine/data/examples';
 import { importDataset } from '../../../main/engine/data/import';
 import { runExportJob } from '../../../main/engine/export/run';
 import type { JobContext } from '../../../main/engine/jobs/types';

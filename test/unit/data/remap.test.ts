@@ -7,9 +7,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { openProjectDb, type Db } from '../../../main/engine/db/open';
-import { getExampleByRow } from '../../../main/engine/db/datasets';
+import { getExampleByRow } from '../../../main/engine/data/examples';
 import { writeExampleSignal } from '../../../main/engine/db/signals';
-import { queryExamples } from '../../../main/engine/db/queryExamples';
+import { queryExamples } from '../../../main/engine/data/queryExamples';
 import { importDataset } from '../../../main/engine/data/import';
 import { renderDataset } from '../../../main/engine/data/renderDataset';
 import { remapDataset, remapImpact } from '../../../main/engine/data/remap';

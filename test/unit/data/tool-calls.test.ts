@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openProjectDb, type Db } from '../../../main/engine/db/open';
-import { getExample } from '../../../main/engine/db/datasets';
+import { getExample } from '../../../main/engine/data/examples';
 import { listRenderErrors } from '../../../main/engine/db/renders';
 import { importDataset } from '../../../main/engine/data/import';
 import { renderDataset } from '../../../main/engine/data/renderDataset';

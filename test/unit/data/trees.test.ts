@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { Db } from '../../../main/engine/db/open';
-import { getExampleByRow } from '../../../main/engine/db/datasets';
+import { getExampleByRow } from '../../../main/engine/data/examples';
 import { importDataset } from '../../../main/engine/data/import';
 import { previewImport } from '../../../main/engine/data/preview';
 import { renderExample } from '../../../main/engine/data/render';

@@ -10,7 +10,7 @@ import { createDataset, exampleInserter, setDatasetRowCount } from '../../../mai
 import { writeExampleSignals } from '../../../main/engine/db/signals';
 import { renderKeyId, renderWriter } from '../../../main/engine/db/renders';
 import { columnHistogram, columnHistogramYielding, passChunk, type HistogramQuery } from '../../../main/engine/db/histogram';
-import { queryExamples } from '../../../main/engine/db/queryExamples';
+import { queryExamples } from '../../../main/engine/data/queryExamples';
 import { mulberry32 } from '../../../main/engine/util/random';
 import { tempDir } from './helpers';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { openProjectDb, type Db } from '../../../main/engine/db/open';
 import { createDataset, exampleInserter, setDatasetRowCount } from '../../../main/engine/db/datasets';
 import { ensureSignalColumn, getExampleSignals, listSignalColumns, writeExampleSignal } from '../../../main/engine/db/signals';
-import { queryExamples } from '../../../main/engine/db/queryExamples';
+import { queryExamples } from '../../../main/engine/data/queryExamples';
 import { renderKeyId, renderWriter } from '../../../main/engine/db/renders';
 import { tempDir } from './helpers';
 

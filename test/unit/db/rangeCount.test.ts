@@ -10,7 +10,7 @@ import { openProjectDb, type Db } from '../../../main/engine/db/open';
 import { createDataset, exampleInserter, setDatasetRowCount } from '../../../main/engine/db/datasets';
 import { writeExampleSignals } from '../../../main/engine/db/signals';
 import { countSignalRanges, rangeProbe, type SignalRange } from '../../../main/engine/db/rangeCount';
-import { queryExamples } from '../../../main/engine/db/queryExamples';
+import { queryExamples } from '../../../main/engine/data/queryExamples';
 import { mulberry32 } from '../../../main/engine/util/random';
 import { tempDir } from './helpers';
 

@@ -12,7 +12,7 @@ import { basename, join } from 'node:path';
 import { openProjectDb } from '../../../main/engine/db';
 import { importDataset } from '../../../main/engine/data/import';
 import { textIndexBacklog } from '../../../main/engine/data/textIndex';
-import { examplesAfter } from '../../../main/engine/db/datasets';
+import { examplesAfter } from '../../../main/engine/data/examples';
 import { cleanly, count, counts, fuzzParams, fuzzSeed } from './fuzz';
 
 /** this run's fast-check seed (printed; WINNOW_FUZZ_SEED replays it) */

@@ -16,7 +16,7 @@ import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
 import { openProjectDb, type Db } from '../../../main/engine/db';
 import { importDataset } from '../../../main/engine/data/import';
 import { textIndexBacklog } from '../../../main/engine/data/textIndex';
-import { examplesAfter } from '../../../main/engine/db/datasets';
+import { examplesAfter } from '../../../main/engine/data/examples';
 import { cleanly, count, counts, dbSnapshot, fuzzParams, fuzzSeed, withinTime } from './fuzz';
 
 /** this run's fast-check seed (printed; WINNOW_FUZZ_SEED replays it) */

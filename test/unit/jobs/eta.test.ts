@@ -1,10 +1,10 @@
 /**
- * The ETA model (jobs/eta.ts) on a simulated scoring run: rows are taken shortest first, as the length buckets do,
+ * The ETA model (util/eta.ts) on a simulated scoring run: rows are taken shortest first, as the length buckets do,
  * and each batch costs a fixed overhead plus time per token. Part-way through, the token estimate is close to the
  * time the rest of the run really takes; the examples/s estimate, measured on the short rows, is far too low.
  */
 import { describe, expect, it } from 'vitest';
-import { etaFromExamples, etaFromTokens } from '../../../main/engine/jobs/eta';
+import { etaFromExamples, etaFromTokens } from '../../../main/engine/util/eta';
 
 /** 400 rows: most short, a tail of long ones, sorted by length as the scoring pass sorts them */
 const lengths = Array.from({ length: 400 }, (_, i) => (i < 300 ? 40 + (i % 30) : 600 + 4 * (i - 300))).sort((a, b) => a - b);

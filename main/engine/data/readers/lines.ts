@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { checkNotUtf16 } from './source';
+import type { LineRange } from './types';
 
 export interface Line {
   n: number;
@@ -11,15 +12,7 @@ export interface Line {
 const LF = 10;
 const CR = 13;
 
-/** Part of a file: the lines that start at a byte offset in [start, end) (for reading one file in pieces). */
-export interface LineRange {
-  /** file offset of the stream's first byte: start − 1 (to see whether a line starts at `start`), or 0 */
-  from: number;
-  start: number;
-  end: number;
-  /** lines of the range, blank ones included, once the stream is read */
-  counted?: { lines: number };
-}
+export type { LineRange } from './types';
 
 /**
  * Lines of a byte stream (a file, gunzipped if need be), numbered from 1, without their terminator (\n or \r\n),

@@ -15,7 +15,7 @@ export interface RecordItem {
 export interface ReadOptions {
   format?: FileFormat;
   /** plain (not gzipped) JSONL only: the lines that start in a byte range, numbered within it */
-  range?: import('./lines').LineRange;
+  range?: LineRange;
   /** a JSON object holding several lists (`{"train": [...], "test": [...]}`): the one to read */
   list?: string;
   /**
@@ -25,4 +25,14 @@ export interface ReadOptions {
   lists?: string[];
   /** .txt files: one example per blank-line-separated block (default) or per line */
   textMode?: 'block' | 'line';
+}
+
+/** Part of a file: the lines that start at a byte offset in [start, end) (for reading one file in pieces). */
+export interface LineRange {
+  /** file offset of the stream's first byte: start − 1 (to see whether a line starts at `start`), or 0 */
+  from: number;
+  start: number;
+  end: number;
+  /** lines of the range, blank ones included, once the stream is read */
+  counted?: { lines: number };
 }

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Db } from '../../db';
 import { loadModel, disposeModel, loadTokenizer, type LoadedModel } from '../../models';
-import { getModel } from '../../api/models-registry';
+import { modelRow } from '../../db/models';
 import { readDeltaManifest } from '../../models/delta';
 import { WinnowError } from '../../util/errors';
 
@@ -62,7 +62,7 @@ export function modelAncestors(db: Db, modelId: number): Map<number, string> {
 }
 
 const label = (db: Db, id: number): string => {
-  const m = getModel(db, id);
+  const m = modelRow(db, id);
   return `"${m.name}" (id ${id}, ${m.path})`;
 };
 
@@ -104,8 +104,8 @@ export function assertModelRoles(db: Db, p: { modelId: number; signals: string[]
 }
 
 function mismatch(db: Db, modelId: number, refModelId: number, tok: string, refTok: string, vocab: number, refVocab: number): WinnowError {
-  const info = getModel(db, modelId);
-  const refInfo = getModel(db, refModelId);
+  const info = modelRow(db, modelId);
+  const refInfo = modelRow(db, refModelId);
   return new WinnowError(
     'bad_input',
     `reference model "${refInfo.name}" (id ${refModelId}, ${refInfo.path}) uses tokenizer ${refTok} (vocab ${refVocab}), ` +
@@ -117,12 +117,12 @@ function mismatch(db: Db, modelId: number, refModelId: number, tok: string, refT
 
 /** Cheap up-front check (tokenizer files only), e.g. for scoring.start before a job is queued. */
 export async function assertSameTokenizer(db: Db, modelId: number, refModelId: number): Promise<void> {
-  const [a, b] = await Promise.all([loadTokenizer(getModel(db, modelId).path), loadTokenizer(getModel(db, refModelId).path)]);
+  const [a, b] = await Promise.all([loadTokenizer(modelRow(db, modelId).path), loadTokenizer(modelRow(db, refModelId).path)]);
   if (a.id !== b.id || a.vocabSize !== b.vocabSize) throw mismatch(db, modelId, refModelId, a.id, b.id, a.vocabSize, b.vocabSize);
 }
 
 export async function loadReference(db: Db, refModelId: number, model: LoadedModel, modelId: number): Promise<LoadedModel> {
-  const ref = await loadModel(getModel(db, refModelId).path);
+  const ref = await loadModel(modelRow(db, refModelId).path);
   if (ref.tokenizer.id !== model.tokenizer.id || ref.config.vocabSize !== model.config.vocabSize) {
     disposeModel(ref);
     throw mismatch(db, modelId, refModelId, model.tokenizer.id, ref.tokenizer.id, model.config.vocabSize, ref.config.vocabSize);

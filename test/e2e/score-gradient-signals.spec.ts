@@ -1,8 +1,9 @@
 /**
- * The Score screen's P2 options in Chromium against the real browser-mode engine (fresh project): ticking grad_sim
- * asks for a target set (a subset made on the Subsets screen) and the projection size, grad_norm / grad_sim for the
- * parameters their gradient is taken over, sstoken for a history model and γ; the plan shows the backward pass with
- * its example count, and the job's grad_sim / grad_norm become sortable columns. Screenshots: score-p2-NN-*.png.
+ * The Score screen's gradient-signal options in Chromium against the real browser-mode engine (fresh project):
+ * ticking grad_sim asks for a target set (a subset made on the Subsets screen) and the projection size, grad_norm /
+ * grad_sim for the parameters their gradient is taken over, sstoken for a history model and γ; the plan shows the
+ * backward pass with its example count, and the job's grad_sim / grad_norm become sortable columns. Screenshots:
+ * score-gradient-signals-NN-*.png.
  */
 import { expect, test, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
@@ -16,7 +17,7 @@ mkdirSync(SHOTS, { recursive: true });
 let server: RunningServer;
 
 test.beforeAll(async () => {
-  server = await startServer({ project: 'score-p2' });
+  server = await startServer({ project: 'score-gradient-signals' });
 });
 
 test.afterAll(async () => {
@@ -24,7 +25,7 @@ test.afterAll(async () => {
 });
 
 async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `score-p2-${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(SHOTS, `score-gradient-signals-${name}.png`), fullPage: true });
 }
 
 test('grad_sim with a target subset, grad_norm over the last block; sstoken asks for a history model', async ({ page }) => {

@@ -4,7 +4,7 @@
  * arrays under string keys. Callers write it inside the transaction that stores a finished batch's results, so what
  * is on disk is always "everything up to the cursor" and never more or less.
  */
-import type { Db } from '../db';
+import type { Db } from './open';
 
 /** where a pass keeps its state: the table and the column naming its owner */
 export interface StateTable {

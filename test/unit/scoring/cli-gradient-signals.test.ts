@@ -1,6 +1,7 @@
 /**
- * `winnow score` with the P2 signals as a user runs it (child process, bundled model): the flags reach the job and
- * the JSONL carries grad_norm / grad_sim / rifd per example and sstoken per token, aligned with input_ids.
+ * `winnow score` with the gradient, reverse-prompt and attention signals as a user runs it (child process, bundled
+ * model): the flags reach the job and the JSONL carries grad_norm / grad_sim / rifd per example and sstoken per
+ * token, aligned with input_ids.
  * With the model as its own history model every loss gain is 0, so sstoken = (1 − γ)·Attn_t ∈ [0, 1 − γ].
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import { runWinnow } from '../cli/run-winnow';
 let tmp: string;
 
 beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), 'winnow-cli-p2-'));
+  tmp = mkdtempSync(join(tmpdir(), 'winnow-cli-gradient-signals-'));
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -21,7 +22,7 @@ function winnow(args: string[]) {
   return runWinnow(join(tmp, 'home'), args);
 }
 
-describe('winnow score, P2 signals', () => {
+describe('winnow score, gradient and attention signals', () => {
   it('writes grad_norm, grad_sim, rifd and sstoken with the flags given', () => {
     const lines = readFileSync(GSM8K_50, 'utf8').trim().split('\n');
     const data = join(tmp, 'data.jsonl');

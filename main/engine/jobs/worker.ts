@@ -3,11 +3,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { getPriority, setPriority } from 'node:os';
-import { initBackend } from './backend';
-import { runJob } from '../jobs/runners';
+import { initBackend } from '../compute/backend';
+import { runJob } from './runners';
 import { toErrorValue } from '../util/errors';
-import type { WorkerJobSpec } from '../jobs/worker-client';
-import type { JobProgress } from '../jobs/types';
+import type { WorkerJobSpec } from './worker-client';
+import type { JobProgress } from './types';
 
 const port = parentPort!;
 const cancelFlag: Int32Array = workerData.cancelFlag;

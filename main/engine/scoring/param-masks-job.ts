@@ -21,19 +21,18 @@ import { openProjectDb, renderKeyId, renderKeyOf, type Db } from '../db';
 import { disposeModel, loadModel, type LoadedModel } from '../models';
 import { renderDataset } from '../data/renderDataset';
 import { DEFAULT_RENDER } from '../data/render-key';
-import { layerBlockScores } from '../api/layers';
-import { exampleGradients, seededChoice, type GradientExample } from '../scoring/passes/gradients';
-import type { PassState } from '../scoring/state';
+import { layerBlockScores } from '../db/layers';
+import { exampleGradients, seededChoice, type GradientExample } from './passes/gradients';
+import type { PassState } from '../db/pass-state';
 import type { ParamMaskRequest } from '../../../preload/contract';
-import type { JobContext, JobOutcome } from '../jobs/types';
+import type { JobContext, JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
-import { resolveLayerSpec } from './layers';
-import { createTokenMasker, type MaskedExample } from './token-policy';
-import { trainTokenPolicy } from '../training/run';
+import { resolveLayerSpec } from '../selection/layers';
+import { createTokenMasker, trainTokenPolicy, type MaskedExample } from '../selection/token-policy';
 import { isTrainable, splitEval, trainCandidateIds } from '../training/data';
-import { computeParamMask, isLinearWeight, type ParamMaskMethod, type TensorGrads } from './param-masks';
+import { computeParamMask, isLinearWeight, type ParamMaskMethod, type TensorGrads } from '../selection/param-masks';
 import type { TensorInfo } from '../models/types';
-import { assertMaskNameFree, paramMaskPassState, saveParamMask, type ParamMaskProvenance } from './param-masks-store';
+import { assertMaskNameFree, paramMaskPassState, saveParamMask, type ParamMaskProvenance } from '../selection/param-masks-store';
 
 /** What each salience metric computes, recorded with every mask (G = Σ_n g_n over the pass's examples). */
 const SALIENCE_FORMS = { abs_g: '|Σg|', abs_wg: '|w·Σg|', sq_wg: '(w·Σg)²' } as const;

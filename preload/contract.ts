@@ -687,6 +687,8 @@ export const ApiInputs = {
     gradAccum: z.number().int().positive().max(1024).default(1),
     /** count a parameter mask's tensors (dense gradients and optimizer state) instead of the layer spec's */
     paramMaskId: id.optional(),
+    /** count LoRA adapters instead (A, B, their gradients and Adam state; the tape from the lowest adapted block) */
+    lora: LoraConfigSchema.optional(),
   }),
   'layerMasks.save': z.object({ name: z.string().min(1).max(200), modelId: id, layers: z.string().min(1) }),
   'layerMasks.list': z.object({ modelId: id.optional() }),
@@ -770,6 +772,16 @@ export interface TrainEstimate {
   /** the backend's memory limit in bytes (wasm: 4 GiB), null when unknown */
   limitBytes: number | null;
   fits: boolean;
+  /** with `lora`: the adapted modules (trainableParams then counts their A and B entries), else null */
+  lora: {
+    /** target_modules as the adapter will write them (presets expanded) */
+    targets: string[];
+    blocks: number[];
+    /** the weights whose modules carry an adapter, e.g. model.layers.3.self_attn.q_proj.weight */
+    tensors: string[];
+    /** scale applied to B·A: alpha/r, or alpha/√r with rsLoRA */
+    scale: number;
+  } | null;
 }
 
 export interface TokenMaskInfo {

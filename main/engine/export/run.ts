@@ -26,10 +26,11 @@ import { writeParquet, rowsToColumns } from './tables';
 import { spanRow, tokenMaskRow } from './token-masks';
 import { createTokenMasker, type TokenPolicySpec } from '../selection/token-policy';
 import { layerMaskForms, type LayerMaskForms } from './layer-formats';
-import { axolotlYaml, llamaFactoryDatasetInfo, llamaFactoryYaml, trlScript, type TrainerSettings } from './configs';
+import { axolotlYaml, llamaFactoryDatasetInfo, llamaFactoryYaml, trlScript, type LoraExport, type TrainerSettings } from './configs';
 import { bundleReadme } from './readme';
-import { TRAIN_HF_FILES, accelerateDeepspeedYaml, accelerateFsdpYaml, dsZero2Json, hfHyper, hfNotes, winnowTrainJson, type LoraBlock, type RunConfigLike } from './train-hf';
-import { ADAPTER_CONFIG, type AdapterConfigJson } from '../models/lora';
+import { TRAIN_HF_FILES, accelerateDeepspeedYaml, accelerateFsdpYaml, dsZero2Json, hfHyper, hfNotes, winnowTrainJson, type RunConfigLike } from './train-hf';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, type AdapterConfigJson } from '../models/lora';
+import { readSafetensorsHeader } from '../models/safetensors';
 import { TRAIN_HF_PY } from './train-hf-script';
 import { exportTarget, partialDirOf, publishExport } from './partial';
 import { PARAM_MASK_FILES, paramMaskIdOf, writeChangedWeights, writeParamMaskFiles } from './param-mask';
@@ -106,14 +107,18 @@ function csvCell(v: unknown): string {
  * A LoRA run's settings as PEFT's LoraConfig fields for winnow_train.json, from the adapter_config.json the run wrote
  * (its exact target modules and blocks, presets and layer spec resolved).
  */
-function runLoraBlock(db: Db, runId: number): LoraBlock {
+function runLoraBlock(db: Db, runId: number): LoraExport {
   const out = db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(runId) as string | null | undefined;
   const file = out ? join(dirname(out), 'adapter', ADAPTER_CONFIG) : null;
   if (!file || !existsSync(file)) throw new WinnowError('conflict', `training run ${runId} trains LoRA adapters and has not written them yet: export its configs once it is done`);
   const c = JSON.parse(readFileSync(file, 'utf8')) as AdapterConfigJson;
+  // the adapted modules, from the tensor names base_model.model.<key>.lora_A.weight
+  const names = [...readSafetensorsHeader(join(dirname(file), ADAPTER_WEIGHTS)).entries.keys()];
+  const modules = names.filter((n) => n.endsWith('.lora_A.weight')).map((n) => n.slice('base_model.model.'.length, -'.lora_A.weight'.length)).sort();
   return {
     r: c.r, lora_alpha: c.lora_alpha, lora_dropout: c.lora_dropout, target_modules: c.target_modules, bias: 'none', use_rslora: c.use_rslora,
     ...(c.layers_to_transform ? { layers_to_transform: c.layers_to_transform, layers_pattern: c.layers_pattern ?? undefined } : {}),
+    modules,
   };
 }
 
@@ -422,9 +427,10 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
     if (req.what.includes('configs') && model) {
       const runCfg = req.trainRunId ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as RunConfigLike) : null;
       const run: RunConfigLike = runCfg ?? {};
+      const lora = runCfg?.lora ? runLoraBlock(db, req.trainRunId!) : null;
       const s: TrainerSettings = {
         modelPath: model.path, lr: run.lr ?? 1e-4, epochs: 1, batchSize: run.batchSize ?? 4, maxTokens: run.maxTokens ?? DEFAULT_RENDER.maxTokens ?? 512,
-        hasTokenMasks: req.what.includes('token_masks'), hasLayerMask: forms !== null, allChat,
+        hasTokenMasks: req.what.includes('token_masks'), hasLayerMask: forms !== null, allChat, lora,
       };
       writeFileSync(at(EXPORT_FILES.trl), trlScript(s));
       writeFileSync(at(EXPORT_FILES.axolotl), axolotlYaml(s, forms));
@@ -436,7 +442,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
         model: { path: model.path, architecture: model.architecture, padId: tok ? tok.padId ?? tok.eosId ?? 0 : null },
         tokenizerId: tok?.id ?? '', tokenMasks: req.what.includes('token_masks') ? EXPORT_FILES.tokenMasks : null, tokenPolicy: tokenPolicySpec,
         layerMask: req.what.includes('layer_mask') ? EXPORT_FILES.layerMask : null, paramMask: req.what.includes('param_mask') ? PARAM_MASK_FILES.tensors : null,
-        lora: runCfg?.lora ? runLoraBlock(db, req.trainRunId!) : null, trainRunId: req.trainRunId ?? null, hyper,
+        lora: lora ? (({ modules: _modules, ...block }) => block)(lora) : null, trainRunId: req.trainRunId ?? null, hyper,
       });
       writeFileSync(at(EXPORT_FILES.hf), TRAIN_HF_PY);
       writeFileSync(at(EXPORT_FILES.hfConfig), JSON.stringify(hfConfig, null, 2) + '\n');

@@ -8,12 +8,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import yaml from 'js-yaml';
 import { join } from 'node:path';
 import { initBackend } from '../../../main/engine/compute/backend';
 import { readCheckpoint, readSafetensors } from '../../../main/engine/models/safetensors';
 import { writeTinyModel } from '../models/tiny';
-import { peft } from '../export/interpreters';
+import { peft, readFlatYaml } from '../export/interpreters';
 import { TestProject, gsm8kRows } from '../scoring/helpers';
 
 beforeAll(async () => {
@@ -152,12 +151,12 @@ describe('a LoRA training job', () => {
     expect(trlLora).toMatchObject({ r: 2, lora_alpha: 4, lora_dropout: 0.1, use_rslora: false, task_type: 'CAUSAL_LM' });
     expect(trl).toContain('peft_config=peft_config');
     expect(peft(params, trlLora as Parameters<typeof peft>[1])).toEqual(adapted);
-    const ax = yaml.load(readFileSync(join(out, 'axolotl.yaml'), 'utf8')) as Record<string, unknown>;
+    const ax = readFlatYaml(readFileSync(join(out, 'axolotl.yaml'), 'utf8'));
     expect(ax).toMatchObject({ adapter: 'lora', lora_r: 2, lora_alpha: 4, lora_dropout: 0.1 });
     expect(ax.unfrozen_parameters).toBeUndefined();
     // axolotl's load_lora: LoraConfig(target_modules=lora_target_modules, layers_to_transform=peft_layers_to_transform, layers_pattern=peft_layers_pattern)
     expect(peft(params, { target_modules: ax.lora_target_modules as string[], layers_to_transform: ax.peft_layers_to_transform as number[], layers_pattern: ax.peft_layers_pattern as string })).toEqual(adapted);
-    const lf = yaml.load(readFileSync(join(out, 'llamafactory.yaml'), 'utf8')) as Record<string, unknown>;
+    const lf = readFlatYaml(readFileSync(join(out, 'llamafactory.yaml'), 'utf8'));
     expect(lf).toMatchObject({ finetuning_type: 'lora', lora_rank: 2, lora_alpha: 4, lora_dropout: 0.1 });
     // LLaMA-Factory splits lora_target on commas into LoraConfig(target_modules=…), with no layer option
     expect(peft(params, { target_modules: String(lf.lora_target).split(',').map((t) => t.trim()) })).toEqual(adapted);

@@ -14,7 +14,7 @@ import { answersMatch, compileAnswerRegex, extractAnswer, lossReport, meanOf, no
 import { forward } from '../engine/models/forward';
 import { disposeModel, type LoadedModel } from '../engine/models/model';
 import { WinnowError } from '../engine/util/errors';
-import { generateRows, loadForGeneration, promptTurns, readDataRows, refuseAdapter, renderPrompt, type SamplingFlags } from './generate';
+import { generateRows, loadForGeneration, promptTurns, readDataRows, adapterFlag, renderPrompt, type SamplingFlags } from './generate';
 
 export const METRICS = ['exact_match', 'accuracy', 'loss'] as const;
 
@@ -57,7 +57,7 @@ export async function runEvalCommand(o: {
   model: string; adapter?: unknown; data: string; out: string; metric: string; answerRegex?: string; labels?: string;
   format?: string; mapping?: string; skipMalformed?: boolean; maxTokens?: number; flags: SamplingFlags; quiet: boolean;
 }): Promise<Record<string, unknown>> {
-  refuseAdapter(o.adapter);
+  const adapter = adapterFlag(o.adapter);
   const metric = o.metric as (typeof METRICS)[number];
   if (!METRICS.includes(metric)) {
     throw new WinnowError('bad_input', `--metric must be one of ${METRICS.join(', ')}${o.metric === 'pass_at_1' ? ' (pass_at_1 is not supported yet)' : ''}, got "${o.metric}"`);
@@ -65,7 +65,7 @@ export async function runEvalCommand(o: {
   const re = compileAnswerRegex(o.answerRegex);
   const out = path.resolve(o.out);
   const rows = await readDataRows(o.data, { format: o.format, mapping: o.mapping, skipMalformed: o.skipMalformed });
-  const m = await loadForGeneration(o.model, o.quiet);
+  const m = await loadForGeneration(o.model, o.quiet, adapter);
   let report: Record<string, unknown>;
   try {
     if (metric === 'exact_match') {
@@ -130,6 +130,8 @@ export async function runEvalCommand(o: {
   } finally {
     disposeModel(m);
   }
+  // the report says which adapter its numbers were computed with
+  if (adapter) report = { ...report, adapter };
   fs.writeFileSync(out, JSON.stringify(report, null, 1) + '\n');
   const { rows: _rows, ...summary } = report;
   void _rows;

@@ -273,6 +273,8 @@ export interface TrainRunInfo {
   outDir: string | null;
   outModelId: number | null;
   config: TrainConfig;
+  /** a finished LoRA run: its PEFT adapter folder (runs/N/adapter) and the files in it; else null */
+  adapter: { dir: string; files: string[] } | null;
 }
 
 export interface TrainMetric {
@@ -357,6 +359,9 @@ export type SubsetRule = z.infer<typeof SubsetRuleSchema>;
  * rule, so attn.c_proj names one) or preset (attention, mlp, all-linear), and the blocks that carry adapters as a layer
  * spec (default: the run's `layers`).
  */
+/** LoRA target presets (models/lora.ts expands them per architecture, as PEFT's target_modules entries) */
+export const LORA_PRESETS = ['attention', 'mlp', 'all-linear'] as const;
+
 export const LoraConfigSchema = z.object({
   r: z.number().int().positive().max(4096),
   alpha: z.number().positive().max(1_000_000),

@@ -112,7 +112,8 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
       ? { modelId: model, layers, batchSize: bs, maxTokens: mt, gradAccum: ga, ...(paramMask ? { paramMaskId: paramMask.id } : {}), ...(lora ? { lora } : {}) }
       : null,
   );
-  const est = estimate.error ? null : estimate.data;
+  // a call left out (bad LoRA numbers) keeps the last answer: it is not this form's estimate
+  const est = estimate.error || !loraValid ? null : estimate.data;
 
   const start = async () => {
     if (model === null) return;

@@ -138,7 +138,8 @@ export function LayersScreen() {
     return (
       <button
         key={key}
-        className={`lcell${on ? ' on' : ''}${lora ? ' lora' : ''}`}
+        // with LoRA every weight stays frozen: the chosen tensors only pick blocks, so only the adapted cells stand out
+        className={`lcell${on && !loraOn ? ' on' : ''}${lora ? ' lora' : ''}`}
         style={{ background: heat(t) }}
         data-testid="layer-cell"
         data-name={t.name}
@@ -150,7 +151,7 @@ export function LayersScreen() {
         title={`${t.name}\n${t.shape.join('×')} = ${fmtNum(t.size)} params${signal ? `\n${signal}: ${fmtNum(v ?? null)}` : ''}\n${lora ? 'carries a LoRA adapter (the weight stays frozen)' : loraOn ? `no adapter${on ? ' (chosen: its block carries adapters on the target modules)' : ''}` : on ? 'trained' : 'frozen'} — click to toggle`}
         onClick={() => toggle([t.name])}
       >
-        {lora ? 'L' : on ? '●' : ''}
+        {lora ? 'L' : on && !loraOn ? '●' : ''}
       </button>
     );
   };
@@ -275,6 +276,11 @@ export function LayersScreen() {
           <p className="muted hint" data-testid="layers-loss-form" data-form={list.data.lossForms[signal]}>
             {signal} was computed from each example&apos;s {list.data.lossForms[signal] === 'sum' ? 'summed response NLL Σ_t ℓ_t (as surgical fine-tuning)' : 'mean response NLL (Σ_t ℓ_t / T)'}
             {signal === 'layer_grad_norm' ? '; a block’s score (Top preset) is the norm of its whole gradient.' : '; a block’s score (Top preset) is the sum over its tensors.'}
+          </p>
+        )}
+        {loraOn && (
+          <p className="muted hint" data-testid="layers-lora-note">
+            LoRA: the blocks of the chosen tensors carry adapters on the target modules, marked L; every weight stays frozen and only the adapters train.
           </p>
         )}
         {list.loading && !list.data && <div className="muted">Reading the checkpoint…</div>}

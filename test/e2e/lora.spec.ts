@@ -2,7 +2,7 @@
  * LoRA from the UI in Chromium against the real browser-mode engine (fresh project, bundled stories260K, 50 GSM8K
  * rows): the Train form's LoRA section counts the adapter's parameters (r·(in + out) per module, worked out here from
  * the model's config.json), a run with LoRA starts and finishes, and its view lists the PEFT adapter files; the Layers
- * grid marks the modules that carry adapters. Screenshots: lora-01-form.png, lora-02-run.png, lora-03-layers.png.
+ * grid marks the modules that carry adapters; a full selective run's loss and the LoRA run's share one chart. Screenshots: lora-01-form.png, lora-02-run.png, lora-03-layers.png, lora-04-compare.png.
  */
 import { expect, test } from '@playwright/test';
 import { readFileSync } from 'node:fs';
@@ -67,6 +67,26 @@ test('the Train form counts a LoRA adapter, the run finishes and lists its adapt
   expect(written).toMatchObject({ r: 4, lora_alpha: 8, target_modules: ['q_proj', 'v_proj'], layers_to_transform: [lastBlock] });
   // the run's own card (the page scrolls inside the app shell, so a page shot would stop at the form)
   await run.screenshot({ path: join(SHOTS, 'lora-02-run.png') });
+});
+
+test('a full selective run and the LoRA run share one loss chart', async ({ page }) => {
+  test.setTimeout(300_000);
+  await page.goto(server.url);
+  await page.getByTestId('nav-train').click();
+  await page.getByTestId('train-last-n').fill('1');
+  await expect(page.getByTestId('train-lora-off')).toBeChecked();
+  await page.getByTestId('train-steps').fill('3');
+  await page.getByTestId('train-batch-size').fill('2');
+  await page.getByTestId('train-start').click();
+  const run = page.getByTestId('train-run');
+  await expect(run).toHaveAttribute('data-run-id', '2');
+  await expect(run).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
+  await expect(page.getByTestId('train-run-lora-settings')).toHaveCount(0);
+  await page.locator('[data-testid="train-run-row"][data-run-id="1"] [data-testid="train-compare"]').check();
+  const chart = page.getByTestId('train-loss-chart');
+  await expect(chart.locator('g[data-series="#2 train"]')).toHaveAttribute('data-count', '3');
+  await expect(chart.locator('g[data-series="#1 train (LoRA)"]')).toHaveAttribute('data-count', '3');
+  await run.screenshot({ path: join(SHOTS, 'lora-04-compare.png') });
 });
 
 test('the Layers grid marks the modules that carry adapters', async ({ page }) => {

@@ -46,12 +46,12 @@ const y = (v: unknown): string => (v === null || v === undefined ? 'null' : type
 export function trlScript(s: TrainerSettings): string {
   return `#!/usr/bin/env python3
 """
-Fine-tune on this Winnow bundle with TRL's SFTTrainer, applying both masks exactly:
+Fine-tune on this Winnow bundle with TRL's SFTTrainer, applying ${s.lora ? "the token mask exactly and training the run's LoRA adapter" : 'both masks exactly'}:
   - token mask: token_masks.jsonl is already tokenized; its labels are -100 where the loss is masked, and the
     collator below pads without touching them (no re-tokenizing, no chat template, no completion-only heuristics);
   - ${s.lora ? 'LoRA: the exported run trained LoRA adapters; PEFT_CONFIG below holds its LoraConfig (rank, alpha,\n    dropout, target modules, layers) and SFTTrainer trains the same adapters (needs peft)' : 'layer mask: requires_grad is True only for the tensors named in layer_mask.json'}.
 Run from anywhere:  python3 train_trl.py [--model DIR] [--output-dir DIR]
-Needs: torch, transformers, datasets, trl.
+Needs: torch, transformers, datasets, trl${s.lora ? ', peft' : ''}.
 """
 import argparse
 import json

@@ -464,6 +464,13 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
         { file: EXPORT_FILES.llamafactory, what: 'LLaMA-Factory config (freeze tuning) with dataset_info.json' },
         { file: EXPORT_FILES.llamafactoryData, what: 'LLaMA-Factory dataset registry: subset.messages.jsonl as `winnow_subset`' },
       );
+      if (lora) {
+        notes.push(
+          `Training run ${req.trainRunId} trained LoRA adapters (r ${lora.r}, alpha ${lora.lora_alpha}${lora.use_rslora ? ', rsLoRA' : ''}, dropout ${lora.lora_dropout}, ` +
+            `${lora.modules.length} module(s): ${lora.target_modules.join(', ')}${lora.layers_to_transform ? ` in blocks ${lora.layers_to_transform.join(', ')}` : ''}): ` +
+            'train_trl.py, axolotl.yaml and llamafactory.yaml train the same adapter, not the layer mask (llamafactory.yaml names the exact modules, as LLaMA-Factory has no per-layer option).',
+        );
+      }
       notes.push(...hfNotes(runCfg, { subsetId: req.subsetId, datasetId: req.datasetId, hasLayerMask: req.what.includes('layer_mask'), hasParamMask: req.what.includes('param_mask'), hasLora: Boolean(runCfg?.lora) }));
     }
 

@@ -160,6 +160,7 @@ describe('a LoRA training job', () => {
     expect(lf).toMatchObject({ finetuning_type: 'lora', lora_rank: 2, lora_alpha: 4, lora_dropout: 0.1 });
     // LLaMA-Factory splits lora_target on commas into LoraConfig(target_modules=…), with no layer option
     expect(peft(params, { target_modules: String(lf.lora_target).split(',').map((t) => t.trim()) })).toEqual(adapted);
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain('trained LoRA adapters (r 2, alpha 4, dropout 0.1, 4 module(s): q_proj, k_proj, v_proj, o_proj in blocks 1)');
   });
 
   it('refuses unknown targets (naming them), a spec with no block, and LoRA with a parameter mask', async () => {

@@ -102,7 +102,6 @@ function csvCell(v: unknown): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** Everything an export needs is checked before a single file is written. */
 /**
  * A LoRA run's settings as PEFT's LoraConfig fields for winnow_train.json, from the adapter_config.json the run wrote
  * (its exact target modules and blocks, presets and layer spec resolved).
@@ -122,6 +121,7 @@ function runLoraBlock(db: Db, runId: number): LoraExport {
   };
 }
 
+/** Everything an export needs is checked before a single file is written. */
 export function validateExport(db: Db, req: ExportRequest): void {
   const outDir = resolve(req.outDir);
   if (req.outDir.includes('\0')) throw new WinnowError('bad_input', 'export folder: the path contains a NUL byte');

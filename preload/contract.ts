@@ -287,6 +287,8 @@ export interface TrainRunInfo {
   outDir: string | null;
   outModelId: number | null;
   config: TrainConfig;
+  /** a finished LoRA run: its PEFT adapter folder (runs/N/adapter) and the files in it; else null */
+  adapter: { dir: string; files: string[] } | null;
 }
 
 export interface TrainMetric {
@@ -371,6 +373,9 @@ export type SubsetRule = z.infer<typeof SubsetRuleSchema>;
  * rule, so attn.c_proj names one) or preset (attention, mlp, all-linear), and the blocks that carry adapters as a layer
  * spec (default: the run's `layers`).
  */
+/** LoRA target presets (models/lora.ts expands them per architecture, as PEFT's target_modules entries) */
+export const LORA_PRESETS = ['attention', 'mlp', 'all-linear'] as const;
+
 export const LoraConfigSchema = z.object({
   r: z.number().int().positive().max(4096),
   alpha: z.number().positive().max(1_000_000),
@@ -705,6 +710,8 @@ export const ApiInputs = {
     gradAccum: z.number().int().positive().max(1024).default(1),
     /** count a parameter mask's tensors (dense gradients and optimizer state) instead of the layer spec's */
     paramMaskId: id.optional(),
+    /** count LoRA adapters instead (A, B, their gradients and Adam state; the tape from the lowest adapted block) */
+    lora: LoraConfigSchema.optional(),
   }),
   'layerMasks.save': z.object({ name: z.string().min(1).max(200), modelId: id, layers: z.string().min(1) }),
   'layerMasks.list': z.object({ modelId: id.optional() }),
@@ -789,6 +796,16 @@ export interface TrainEstimate {
   /** the backend's memory limit in bytes (wasm: 4 GiB), null when unknown */
   limitBytes: number | null;
   fits: boolean;
+  /** with `lora`: the adapted modules (trainableParams then counts their A and B entries), else null */
+  lora: {
+    /** target_modules as the adapter will write them (presets expanded) */
+    targets: string[];
+    blocks: number[];
+    /** the weights whose modules carry an adapter, e.g. model.layers.3.self_attn.q_proj.weight */
+    tensors: string[];
+    /** scale applied to B·A: alpha/r, or alpha/√r with rsLoRA */
+    scale: number;
+  } | null;
 }
 
 export interface TokenMaskInfo {

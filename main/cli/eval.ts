@@ -14,7 +14,7 @@ import { answersMatch, compileAnswerRegex, extractAnswer, lossReport, meanOf, no
 import { forward } from '../engine/models/forward';
 import { disposeModel, type LoadedModel } from '../engine/models/model';
 import { WinnowError } from '../engine/util/errors';
-import { generateRows, loadForGeneration, promptTurns, readDataRows, refuseAdapter, renderPrompt, shardRows, type SamplingFlags } from './generate';
+import { generateRows, loadForGeneration, promptTurns, readDataRows, adapterFlag, renderPrompt, shardRows, type SamplingFlags } from './generate';
 
 export const METRICS = ['exact_match', 'accuracy', 'loss'] as const;
 
@@ -57,7 +57,7 @@ export async function runEvalCommand(o: {
   model: string; adapter?: unknown; data: string; out: string; metric: string; answerRegex?: string; labels?: string;
   format?: string; mapping?: string; skipMalformed?: boolean; maxTokens?: number; flags: SamplingFlags; quiet: boolean; shard?: string;
 }): Promise<Record<string, unknown>> {
-  refuseAdapter(o.adapter);
+  const adapter = adapterFlag(o.adapter);
   const metric = o.metric as (typeof METRICS)[number];
   if (!METRICS.includes(metric)) {
     throw new WinnowError('bad_input', `--metric must be one of ${METRICS.join(', ')}${o.metric === 'pass_at_1' ? ' (pass_at_1 is not supported yet)' : ''}, got "${o.metric}"`);
@@ -68,7 +68,7 @@ export async function runEvalCommand(o: {
   // --shard: this process's rows (the report's metric is over them; its per-row answers carry their file indices).
   // accuracy's label set stays the whole file's, so every shard chooses among the same labels
   const rows = shardRows(all, o.shard);
-  const m = await loadForGeneration(o.model, o.quiet);
+  const m = await loadForGeneration(o.model, o.quiet, adapter);
   let report: Record<string, unknown>;
   try {
     if (metric === 'exact_match') {
@@ -134,6 +134,8 @@ export async function runEvalCommand(o: {
     disposeModel(m);
   }
   if (o.shard !== undefined) report = { ...report, shard: o.shard, fileRows: all.length };
+  // the report says which adapter its numbers were computed with
+  if (adapter) report = { ...report, adapter };
   fs.writeFileSync(out, JSON.stringify(report, null, 1) + '\n');
   const { rows: _rows, ...summary } = report;
   void _rows;

@@ -12,6 +12,7 @@ import { isTextRecord, toMessages, type Mapping, type Normalized } from '../engi
 import type { FileFormat } from '../engine/data/readers';
 import { eosIds, generate, type GenerateOptions, type Generation } from '../engine/models/generate';
 import { disposeModel, loadModel, type LoadedModel } from '../engine/models/model';
+import { applyAdapterFolder, assertAdapterFolder } from '../engine/models/lora';
 import type { ChatMessage } from '../engine/models/types';
 import { WinnowError } from '../engine/util/errors';
 import { normHash } from '../engine/data/normalize';
@@ -91,14 +92,33 @@ export function generationConfigEos(dir: string): unknown {
   }
 }
 
-export function refuseAdapter(adapter: unknown): void {
-  if (adapter !== undefined) throw new WinnowError('unsupported', 'LoRA adapters are not supported yet: give the tuned model folder as --model');
+/**
+ * --adapter: a PEFT LoRA adapter folder, checked before any work (a folder that is not one is refused, naming the
+ * missing file); undefined when none was given.
+ */
+export function adapterFlag(adapter: unknown): string | undefined {
+  if (adapter === undefined) return undefined;
+  if (typeof adapter !== 'string' || !adapter) throw new WinnowError('bad_input', '--adapter needs a folder (adapter_config.json + adapter_model.safetensors)');
+  const dir = path.resolve(adapter);
+  assertAdapterFolder(dir);
+  return dir;
 }
 
-export async function loadForGeneration(dir: string, quiet: boolean): Promise<LoadedModel> {
+/** The model, with a LoRA adapter merged into its weights when given (W + scale·B·A, as scoring applies it). */
+export async function loadForGeneration(dir: string, quiet: boolean, adapter?: string): Promise<LoadedModel> {
   const b = await initBackend();
   if (!quiet) process.stderr.write(`backend: ${b.name} (${b.reason})\n`);
-  return loadModel(path.resolve(dir));
+  const m = await loadModel(path.resolve(dir));
+  if (adapter) {
+    try {
+      applyAdapterFolder(m, adapter);
+    } catch (err) {
+      disposeModel(m);
+      throw err;
+    }
+    if (!quiet) process.stderr.write(`adapter: ${adapter}\n`);
+  }
+  return m;
 }
 
 export interface SamplingFlags {
@@ -142,7 +162,7 @@ export async function runGenerateCommand(o: {
   model: string; adapter?: unknown; data: string; out: string; resume?: boolean; format?: string; mapping?: string; skipMalformed?: boolean;
   flags: SamplingFlags; quiet: boolean; shard?: string;
 }): Promise<Record<string, unknown>> {
-  refuseAdapter(o.adapter);
+  const adapter = adapterFlag(o.adapter);
   const out = path.resolve(o.out);
   // with --shard, OUT holds this shard's rows only, each with its file index (`cat` the parts and sort by index)
   const rows = shardRows(await readDataRows(o.data, { format: o.format, mapping: o.mapping, skipMalformed: o.skipMalformed }), o.shard);
@@ -158,7 +178,7 @@ export async function runGenerateCommand(o: {
     }
   } else fs.writeFileSync(out, '');
   const todo = rows.filter((r) => !have.has(r.index));
-  const m = await loadForGeneration(o.model, o.quiet);
+  const m = await loadForGeneration(o.model, o.quiet, adapter);
   const reasons: Record<string, number> = { eos: 0, stop: 0, length: 0 };
   // Ctrl-C: the batch in progress is dropped, the finished ones stay in OUT for --resume
   let interrupted = false;
@@ -185,5 +205,5 @@ export async function runGenerateCommand(o: {
     process.removeListener('SIGINT', onSigint);
     disposeModel(m);
   }
-  return { out, rows: rows.length, generated: todo.length, skipped: have.size, finishReasons: reasons, ...(o.shard !== undefined ? { shard: o.shard } : {}) };
+  return { out, rows: rows.length, generated: todo.length, skipped: have.size, finishReasons: reasons, ...(o.shard !== undefined ? { shard: o.shard } : {}), ...(adapter ? { adapter } : {}) };
 }

@@ -70,9 +70,10 @@ const USAGE = `winnow <command> [options]
          --out DIR [--overwrite]                      bundle: subset, masks, scores, trainer configs, manifest
   generate --model DIR --data FILE --out OUT.jsonl [--max-new-tokens 128] [--temperature T --top-k K --top-p P --seed S]
         [--stop STR]... [--batch 8] [--resume] [--shard I/N]  (each record up to its last assistant turn, chat template +
-         generation prompt; rows {"index","prompt","completion","tokens","finish_reason"}; --adapter: not yet)
+         generation prompt; rows {"index","prompt","completion","tokens","finish_reason"};
+         --adapter ADAPTER_DIR: a PEFT LoRA adapter merged into --model first)
   eval --model DIR --data FILE --metric exact_match|accuracy|loss [--answer-regex R] [--max-new-tokens 256]
-        [--labels a,b,...] [--shard I/N] --out report.json  (task metric over every row, with the per-row answers)
+        [--labels a,b,...] [--adapter ADAPTER_DIR] [--shard I/N] --out report.json   (task metric over every row, with the per-row answers)
   serve [--port N]                                     browser mode (same as npm start without Electron)
 
   Common: --json (machine-readable result as the last stdout line), --home DIR (WINNOW_HOME)

@@ -1,7 +1,9 @@
 /** Layers of a model: its tensors with their scores, and named layer masks (exact HF tensor names + provenance). */
 import type { Db } from '../db';
-import type { LayerMaskInfo, TensorRow, TrainEstimate } from '../../../preload/contract';
+import type { LayerMaskInfo, LoraConfig, TensorRow, TrainEstimate } from '../../../preload/contract';
 import { checkFits, estimateMemory, type GpuLimits } from '../models/memory';
+import { expandTargets, loraScale } from '../models/lora';
+import { loraFitOptions, resolveLora } from '../training/lora';
 import { readModelConfig } from '../models/config';
 import { checkpointTensors } from '../models/checkpoint-tensors';
 import { resolveLayerSpec } from '../selection/layers';
@@ -76,14 +78,25 @@ export function paramMaskLayers(db: Db, modelId: number, maskId: number): { tens
  */
 export function trainEstimate(
   db: Db,
-  i: { modelId: number; layers: string; batchSize: number; maxTokens: number; gradAccum?: number; paramMaskId?: number },
+  i: { modelId: number; layers: string; batchSize: number; maxTokens: number; gradAccum?: number; paramMaskId?: number; lora?: LoraConfig },
   backend: string | null,
   adapter?: GpuLimits,
 ): TrainEstimate {
-  const r: { tensors: string[]; trainableParams: number; totalParams: number; maskedParams?: number } =
-    i.paramMaskId !== undefined ? paramMaskLayers(db, i.modelId, i.paramMaskId) : resolveLayers(db, i.modelId, i.layers);
+  if (i.lora && i.paramMaskId !== undefined) throw new WinnowError('bad_input', 'train with LoRA or with a parameter mask, not both');
   const cfg = readModelConfig(modelPath(db, i.modelId));
-  const opts = { batch: i.batchSize, seqLen: i.maxTokens, gradAccum: i.gradAccum, trainableParams: r.trainableParams, backend: backend ?? 'wasm', adapter };
+  const all = checkpointTensors(modelPath(db, i.modelId));
+  const lora = i.lora
+    ? resolveLora(cfg, all, i.lora, i.layers, layerBlockScores(db, i.modelId, i.lora.layers ?? i.layers))
+    : null;
+  const r: { tensors: string[]; trainableParams: number; totalParams: number; maskedParams?: number } = lora
+    ? { tensors: lora.modules.map((m) => `${m.key}.weight`), trainableParams: lora.trainableParams, totalParams: all.reduce((a, t) => a + t.size, 0) }
+    : i.paramMaskId !== undefined
+      ? paramMaskLayers(db, i.modelId, i.paramMaskId)
+      : resolveLayers(db, i.modelId, i.layers);
+  const opts = {
+    batch: i.batchSize, seqLen: i.maxTokens, gradAccum: i.gradAccum, trainableParams: r.trainableParams, backend: backend ?? 'wasm', adapter,
+    ...(lora ? loraFitOptions(cfg, lora, i.batchSize, i.maxTokens) : {}),
+  };
   let memory = estimateMemory(cfg, opts);
   let limitBytes: number | null = null;
   let fits = true;
@@ -105,5 +118,6 @@ export function trainEstimate(
     memory,
     limitBytes,
     fits,
+    lora: lora ? { targets: expandTargets(cfg.arch, lora.settings.targets), blocks: lora.blocks, tensors: r.tensors, scale: loraScale(lora.settings) } : null,
   };
 }

@@ -29,7 +29,7 @@ import { projectSlug } from '../util/paths';
 import { checkFits, countParams } from '../models/memory';
 import { readModelConfig } from '../models/config';
 import { assertAdapterFolder } from '../models/lora';
-import { resolveLora } from '../training/lora';
+import { loraFitOptions, resolveLora } from '../training/lora';
 import { validateExport } from '../export/run';
 import { previewDataset, previewImport } from '../data/preview';
 import { remapImpact } from '../data/remap';
@@ -334,7 +334,9 @@ export class EngineService {
         : null;
       checkFits(cfg, {
         batch: i.batchSize, seqLen: i.maxTokens, gradAccum: i.gradAccum, backend: this.opts.executor.backend?.name ?? 'wasm', adapter: this.opts.executor.backend?.adapter,
-        trainableParams: lora ? lora.trainableParams : (i.paramMaskId !== undefined ? paramMaskLayers(p.db, i.modelId, i.paramMaskId) : resolveLayers(p.db, i.modelId, i.layers)).trainableParams,
+        ...(lora
+          ? loraFitOptions(cfg, lora, i.batchSize, i.maxTokens)
+          : { trainableParams: (i.paramMaskId !== undefined ? paramMaskLayers(p.db, i.modelId, i.paramMaskId) : resolveLayers(p.db, i.modelId, i.layers)).trainableParams }),
       });
       const runId = createTrainRun(p.db, i);
       const job = p.jobs.submit('train', { runId });

@@ -1,5 +1,8 @@
 /** Train runs as the UI lists them, and their metric curves. */
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Db } from '../db';
+import { ADAPTER_CONFIG } from '../models/lora';
 import type { JobStatus, TrainConfig, TrainMetric, TrainRunInfo } from '../../../preload/contract';
 
 interface RunRowDb {
@@ -27,7 +30,16 @@ export function listTrainRuns(db: Db): TrainRunInfo[] {
     outDir: r.out_dir,
     outModelId: r.out_model_id,
     config: JSON.parse(r.config_json),
+    adapter: adapterOf(r.out_dir),
   }));
+}
+
+/** The adapter folder a LoRA run writes next to its model folder (training/run.ts), with its files, once written. */
+function adapterOf(outDir: string | null): TrainRunInfo['adapter'] {
+  if (!outDir) return null;
+  const dir = join(dirname(outDir), 'adapter');
+  if (!existsSync(join(dir, ADAPTER_CONFIG))) return null;
+  return { dir, files: readdirSync(dir).sort() };
 }
 
 export function trainMetrics(db: Db, runId: number): TrainMetric[] {

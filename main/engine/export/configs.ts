@@ -4,6 +4,17 @@
  * tool can; what a tool cannot apply exactly is written into the README by the caller (from the form reports).
  */
 import type { LayerMaskForms } from './layer-formats';
+import type { LoraBlock } from './train-hf';
+
+/**
+ * A LoRA run's adapter as each tool is told it: PEFT's LoraConfig fields from the adapter_config.json the run wrote,
+ * and the exact module keys it adapted (from its adapter_model.safetensors), for tools with no per-layer option.
+ */
+export interface LoraExport extends LoraBlock {
+  target_modules: string[];
+  /** every adapted module as the model names it, e.g. model.layers.3.self_attn.q_proj */
+  modules: string[];
+}
 
 export interface TrainerSettings {
   /** the model the masks were made for (its folder on the exporting machine; override on the command line) */
@@ -16,6 +27,17 @@ export interface TrainerSettings {
   hasLayerMask: boolean;
   /** every example is a chat (LLaMA-Factory's sharegpt form needs messages) */
   allChat: boolean;
+  /** the exported run trained LoRA adapters: each config trains the same adapters instead of applying the layer mask */
+  lora?: LoraExport | null;
+}
+
+/** PEFT LoraConfig keyword arguments for the run's adapter (TRL passes them to SFTTrainer as peft_config). */
+function peftKwargs(l: LoraExport): Record<string, unknown> {
+  return {
+    r: l.r, lora_alpha: l.lora_alpha, lora_dropout: l.lora_dropout, target_modules: l.target_modules,
+    ...(l.layers_to_transform ? { layers_to_transform: l.layers_to_transform, layers_pattern: l.layers_pattern ?? null } : {}),
+    use_rslora: l.use_rslora ?? false, bias: 'none', task_type: 'CAUSAL_LM',
+  };
 }
 
 /** YAML scalar: JSON strings are valid YAML double-quoted scalars */
@@ -24,12 +46,12 @@ const y = (v: unknown): string => (v === null || v === undefined ? 'null' : type
 export function trlScript(s: TrainerSettings): string {
   return `#!/usr/bin/env python3
 """
-Fine-tune on this Winnow bundle with TRL's SFTTrainer, applying both masks exactly:
+Fine-tune on this Winnow bundle with TRL's SFTTrainer, applying ${s.lora ? "the token mask exactly and training the run's LoRA adapter" : 'both masks exactly'}:
   - token mask: token_masks.jsonl is already tokenized; its labels are -100 where the loss is masked, and the
     collator below pads without touching them (no re-tokenizing, no chat template, no completion-only heuristics);
-  - layer mask: requires_grad is True only for the tensors named in layer_mask.json.
+  - ${s.lora ? 'LoRA: the exported run trained LoRA adapters; PEFT_CONFIG below holds its LoraConfig (rank, alpha,\n    dropout, target modules, layers) and SFTTrainer trains the same adapters (needs peft)' : 'layer mask: requires_grad is True only for the tensors named in layer_mask.json'}.
 Run from anywhere:  python3 train_trl.py [--model DIR] [--output-dir DIR]
-Needs: torch, transformers, datasets, trl.
+Needs: torch, transformers, datasets, trl${s.lora ? ', peft' : ''}.
 """
 import argparse
 import json
@@ -42,6 +64,8 @@ from trl import SFTConfig, SFTTrainer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_MODEL = ${JSON.stringify(s.modelPath)}
+# PEFT LoraConfig of the exported run's adapter, or None (whole tensors, per layer_mask.json)
+PEFT_CONFIG = ${s.lora ? `json.loads(${JSON.stringify(JSON.stringify(peftKwargs(s.lora)))})` : 'None'}
 
 
 def collate(pad_id):
@@ -86,7 +110,13 @@ def main():
     tok = AutoTokenizer.from_pretrained(a.model)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     model = AutoModelForCausalLM.from_pretrained(a.model, torch_dtype=torch.float32)
-    apply_layer_mask(model, os.path.join(HERE, "layer_mask.json"))
+    peft_config = None
+    if PEFT_CONFIG is not None:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(**PEFT_CONFIG)
+    else:
+        apply_layer_mask(model, os.path.join(HERE, "layer_mask.json"))
 
     ds = load_dataset("json", data_files=os.path.join(HERE, "token_masks.jsonl"), split="train")
     ds = ds.remove_columns([c for c in ds.column_names if c not in ("input_ids", "attention_mask", "labels")])
@@ -101,7 +131,7 @@ def main():
         logging_steps=1,
         report_to=[],
     )
-    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, data_collator=collate(pad_id), processing_class=tok)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, data_collator=collate(pad_id), processing_class=tok, peft_config=peft_config)
     trainer.train()
     trainer.save_model(a.output_dir)
 
@@ -125,7 +155,16 @@ export function axolotlYaml(s: TrainerSettings, forms: LayerMaskForms | null): s
     `sequence_len: ${s.maxTokens}`,
     '',
   ];
-  if (forms) {
+  if (s.lora) {
+    // Axolotl's load_lora builds PEFT's LoraConfig from these (peft_layers_to_transform / peft_layers_pattern /
+    // peft_use_rslora are passed through as layers_to_transform, layers_pattern, use_rslora)
+    const l = s.lora;
+    lines.push('# LoRA, as the exported run trained it (its adapter_config.json)', 'adapter: lora', `lora_r: ${l.r}`, `lora_alpha: ${l.lora_alpha}`, `lora_dropout: ${l.lora_dropout}`);
+    lines.push('lora_target_modules:', ...l.target_modules.map((m) => `  - ${y(m)}`));
+    if (l.layers_to_transform) lines.push(`peft_layers_to_transform: [${l.layers_to_transform.join(', ')}]`, `peft_layers_pattern: ${y(l.layers_pattern ?? null)}`);
+    if (l.use_rslora) lines.push('peft_use_rslora: true');
+    lines.push('');
+  } else if (forms) {
     const r = forms.axolotl.report;
     lines.push(`# layer mask: ${r.exact ? 'exact' : `NOT exact (missing ${r.missing.length}, extra ${r.extra.length}; see README.md)`}`);
     lines.push('# every parameter is frozen except those a pattern matches ("." is a literal dot in Axolotl patterns)');
@@ -153,7 +192,15 @@ export function llamaFactoryYaml(s: TrainerSettings, forms: LayerMaskForms | nul
     'stage: sft',
     'do_train: true',
   ];
-  if (forms) {
+  if (s.lora) {
+    // LLaMA-Factory has no layers_to_transform: lora_target lists the exact module keys when only some blocks carry
+    // adapters (PEFT matches an entry equal to a module's key), else the module names
+    const l = s.lora;
+    const target = l.layers_to_transform ? l.modules : l.target_modules;
+    lines.push('# LoRA, as the exported run trained it (its adapter_config.json)', 'finetuning_type: lora', `lora_rank: ${l.r}`, `lora_alpha: ${l.lora_alpha}`, `lora_dropout: ${l.lora_dropout}`);
+    lines.push(`lora_target: ${y(target.join(','))}`);
+    if (l.use_rslora) lines.push('use_rslora: true');
+  } else if (forms) {
     const c = forms.llamafactory.config;
     const r = forms.llamafactory.report;
     lines.push(`# layer mask: ${r.exact ? 'exact' : `NOT exact (missing ${r.missing.length}, extra ${r.extra.length}; see README.md)`}`);

@@ -22,9 +22,10 @@ import { writeParquet, rowsToColumns } from './tables';
 import { spanRow, tokenMaskRow } from './token-masks';
 import { createTokenMasker, type TokenPolicySpec } from '../selection/token-policy';
 import { layerMaskForms, type LayerMaskForms } from './layer-formats';
-import { axolotlYaml, llamaFactoryDatasetInfo, llamaFactoryYaml, trlScript, type TrainerSettings } from './configs';
-import { accelerateDeepspeedYaml, accelerateFsdpYaml, dsZero2Json, hfHyper, hfNotes, winnowTrainJson, type LoraBlock, type RunConfigLike } from './train-hf';
-import { ADAPTER_CONFIG, type AdapterConfigJson } from '../models/lora';
+import { axolotlYaml, llamaFactoryDatasetInfo, llamaFactoryYaml, trlScript, type LoraExport, type TrainerSettings } from './configs';
+import { accelerateDeepspeedYaml, accelerateFsdpYaml, dsZero2Json, hfHyper, hfNotes, winnowTrainJson, type RunConfigLike } from './train-hf';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, type AdapterConfigJson } from '../models/lora';
+import { readSafetensorsHeader } from '../models/safetensors';
 import { TRAIN_HF_PY } from './train-hf-script';
 import { PARAM_MASK_FILES, paramMaskIdOf, writeChangedWeights, writeParamMaskFiles } from './param-mask';
 import { EXPORT_FILES } from './files';
@@ -294,9 +295,10 @@ export function writeConfigs(b: Bundle, model: ModelRow, o: { forms: LayerMaskFo
   const { forms, allChat, tokenPolicySpec } = o;
   const runCfg = req.trainRunId ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as RunConfigLike) : null;
   const run: RunConfigLike = runCfg ?? {};
+  const lora = runCfg?.lora ? runLoraBlock(db, req.trainRunId!) : null;
   const s: TrainerSettings = {
     modelPath: model.path, lr: run.lr ?? 1e-4, epochs: 1, batchSize: run.batchSize ?? 4, maxTokens: run.maxTokens ?? DEFAULT_RENDER.maxTokens ?? 512,
-    hasTokenMasks: req.what.includes('token_masks'), hasLayerMask: forms !== null, allChat,
+    hasTokenMasks: req.what.includes('token_masks'), hasLayerMask: forms !== null, allChat, lora,
   };
   writeFileSync(at(EXPORT_FILES.trl), trlScript(s));
   writeFileSync(at(EXPORT_FILES.axolotl), axolotlYaml(s, forms));
@@ -308,7 +310,7 @@ export function writeConfigs(b: Bundle, model: ModelRow, o: { forms: LayerMaskFo
     model: { path: model.path, architecture: model.architecture, padId: tok ? tok.padId ?? tok.eosId ?? 0 : null },
     tokenizerId: tok?.id ?? '', tokenMasks: req.what.includes('token_masks') ? EXPORT_FILES.tokenMasks : null, tokenPolicy: tokenPolicySpec,
     layerMask: req.what.includes('layer_mask') ? EXPORT_FILES.layerMask : null, paramMask: req.what.includes('param_mask') ? PARAM_MASK_FILES.tensors : null,
-    lora: runCfg?.lora ? runLoraBlock(db, req.trainRunId!) : null, trainRunId: req.trainRunId ?? null, hyper,
+    lora: lora ? (({ modules: _modules, ...block }) => block)(lora) : null, trainRunId: req.trainRunId ?? null, hyper,
   });
   writeFileSync(at(EXPORT_FILES.hf), TRAIN_HF_PY);
   writeFileSync(at(EXPORT_FILES.hfConfig), JSON.stringify(hfConfig, null, 2) + '\n');
@@ -330,6 +332,13 @@ export function writeConfigs(b: Bundle, model: ModelRow, o: { forms: LayerMaskFo
     { file: EXPORT_FILES.llamafactory, what: 'LLaMA-Factory config (freeze tuning) with dataset_info.json' },
     { file: EXPORT_FILES.llamafactoryData, what: 'LLaMA-Factory dataset registry: subset.messages.jsonl as `winnow_subset`' },
   );
+  if (lora) {
+    notes.push(
+      `Training run ${req.trainRunId} trained LoRA adapters (r ${lora.r}, alpha ${lora.lora_alpha}${lora.use_rslora ? ', rsLoRA' : ''}, dropout ${lora.lora_dropout}, ` +
+        `${lora.modules.length} module(s): ${lora.target_modules.join(', ')}${lora.layers_to_transform ? ` in blocks ${lora.layers_to_transform.join(', ')}` : ''}): ` +
+        'train_trl.py, axolotl.yaml and llamafactory.yaml train the same adapter, not the layer mask (llamafactory.yaml names the exact modules, as LLaMA-Factory has no per-layer option).',
+    );
+  }
   notes.push(...hfNotes(runCfg, { subsetId: req.subsetId, datasetId: req.datasetId, hasLayerMask: req.what.includes('layer_mask'), hasParamMask: req.what.includes('param_mask'), hasLora: Boolean(runCfg?.lora) }));
 }
 
@@ -406,13 +415,17 @@ export async function writeScores(b: Bundle): Promise<void> {
  * A LoRA run's settings as PEFT's LoraConfig fields for winnow_train.json, from the adapter_config.json the run wrote
  * (its exact target modules and blocks, presets and layer spec resolved).
  */
-function runLoraBlock(db: Db, runId: number): LoraBlock {
+function runLoraBlock(db: Db, runId: number): LoraExport {
   const out = db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(runId) as string | null | undefined;
   const file = out ? join(dirname(out), 'adapter', ADAPTER_CONFIG) : null;
   if (!file || !existsSync(file)) throw new WinnowError('conflict', `training run ${runId} trains LoRA adapters and has not written them yet: export its configs once it is done`);
   const c = JSON.parse(readFileSync(file, 'utf8')) as AdapterConfigJson;
+  // the adapted modules, from the tensor names base_model.model.<key>.lora_A.weight
+  const names = [...readSafetensorsHeader(join(dirname(file), ADAPTER_WEIGHTS)).entries.keys()];
+  const modules = names.filter((n) => n.endsWith('.lora_A.weight')).map((n) => n.slice('base_model.model.'.length, -'.lora_A.weight'.length)).sort();
   return {
     r: c.r, lora_alpha: c.lora_alpha, lora_dropout: c.lora_dropout, target_modules: c.target_modules, bias: 'none', use_rslora: c.use_rslora,
     ...(c.layers_to_transform ? { layers_to_transform: c.layers_to_transform, layers_pattern: c.layers_pattern ?? undefined } : {}),
+    modules,
   };
 }

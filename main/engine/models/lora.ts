@@ -23,6 +23,7 @@ import { mulberry32 } from '../util/random';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { dropWeightCopies } from '../compute/weight-matmul';
 import type { ModelConfig, TensorInfo } from './types';
+import { LORA_PRESETS } from '../../../preload/contract';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -38,7 +39,7 @@ export interface LoraSettings {
   rslora: boolean;
 }
 
-export const LORA_PRESETS = ['attention', 'mlp', 'all-linear'] as const;
+export { LORA_PRESETS };
 
 /** PEFT's target_modules when none are given (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING) */
 export function defaultLoraTargets(arch: ModelConfig['arch']): string[] {

@@ -21,7 +21,7 @@ export function countParams(cfg: ModelConfig): number {
 
 export function estimateMemory(
   cfg: ModelConfig,
-  opts: { batch: number; seqLen: number; trainableParams: number; gradAccum?: number },
+  opts: { batch: number; seqLen: number; trainableParams: number; gradAccum?: number; tapeBlocks?: number; extraTapeElements?: number },
 ): MemoryEstimate {
   const F = 4;
   const { batch: B, seqLen: T, trainableParams } = opts;
@@ -33,10 +33,11 @@ export function estimateMemory(
   // MLP input and (gate, up, activation) or (fc, gelu); per head: scores and probabilities (T each).
   const perToken = 4 * H + 3 * qDim + 4 * kvDim + 3 * I;
   const perBlock = B * T * perToken + 2 * B * cfg.numHeads * T * T;
-  // Training keeps every block's activations on the tape; inference needs about one block at a time.
-  const blocksKept = trainableParams > 0 ? cfg.numLayers : 1;
+  // Training keeps every block's activations on the tape (LoRA: only the blocks from the lowest adapted one up, the
+  // frozen prefix runs outside the tape, `tapeBlocks`); inference needs about one block at a time.
+  const blocksKept = trainableParams > 0 ? Math.min(cfg.numLayers, opts.tapeBlocks ?? cfg.numLayers) : 1;
   const logits = B * T * cfg.vocabSize * (trainableParams > 0 ? 3 : 1); // logits, log-softmax, their gradient
-  const kept = (blocksKept * perBlock + logits + 2 * B * T * H) * F;
+  const kept = (blocksKept * perBlock + logits + 2 * B * T * H + (trainableParams > 0 ? opts.extraTapeElements ?? 0 : 0)) * F;
   // Training: what the tape keeps is more than the tensors named above (norm and attention intermediates, head
   // transients, the backward's activation gradients). Measured on GPT-2 small (wasm, 2026-11-29): each batch row of
   // 128 tokens added 0.48 GiB to the heap peak against 0.19 GiB counted here.
@@ -120,7 +121,7 @@ const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`;
  */
 export function checkFits(
   cfg: ModelConfig,
-  opts: { batch: number; seqLen: number; trainableParams: number; backend: string; totalMem?: number; gradAccum?: number; adapter?: GpuLimits },
+  opts: { batch: number; seqLen: number; trainableParams: number; backend: string; totalMem?: number; gradAccum?: number; adapter?: GpuLimits; tapeBlocks?: number; extraTapeElements?: number },
 ): FitCheck {
   const est = estimateMemory(cfg, opts);
   let extra = 0;

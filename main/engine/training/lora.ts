@@ -32,3 +32,15 @@ export function resolveLora(
   const modules = loraModules(cfg, tensors, settings.targets, blocks);
   return { settings, blocks, modules, trainableParams: loraParamCount(modules, lora.r) };
 }
+
+/**
+ * What a LoRA run adds to models/memory.ts's estimate: A and B are the only trainable parameters (their gradients and
+ * Adam's two moments), the tape holds the blocks from the lowest adapted one up (the frozen prefix runs outside it,
+ * training/run.ts frozenBelow), and each adapted module keeps its low-rank product [B·T, r] and, with dropout, the
+ * dropped copy of its input [B·T, in].
+ */
+export function loraFitOptions(cfg: ModelConfig, lora: ResolvedLora, batch: number, seqLen: number): { trainableParams: number; tapeBlocks: number; extraTapeElements: number } {
+  const tokens = batch * seqLen;
+  const extra = lora.modules.reduce((s, m) => s + tokens * (lora.settings.r + (lora.settings.dropout > 0 ? m.in : 0)), 0);
+  return { trainableParams: lora.trainableParams, tapeBlocks: cfg.numLayers - Math.min(...lora.blocks), extraTapeElements: extra };
+}

@@ -112,10 +112,10 @@ describe('winnow generate', () => {
     expect(sample('2', 'c.jsonl')).not.toEqual(a);
   });
 
-  it('refuses an adapter', () => {
+  it('refuses an --adapter folder that is not a LoRA adapter, naming the missing file', () => {
     const r = winnow(['generate', '--model', MODEL, '--adapter', tmp, '--data', GSM, '--out', join(tmp, 'x.jsonl')]);
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain('LoRA adapters are not supported yet');
+    expect(r.stderr).toContain('adapter_config.json: not found');
   });
 });
 

@@ -52,6 +52,33 @@ describe('winnow train --lora / score --adapter', () => {
     expect(Math.max(...adapted.map((v, i) => Math.abs(v - plain[i]!)))).toBeGreaterThan(1e-5);
   });
 
+  it('generate and eval with --adapter equal generate and eval with the merged model', () => {
+    const out = join(tmp, 'tuned');
+    const data = join(tmp, 'few.jsonl');
+    const gen = (args: string[], file: string) => {
+      const r = winnow(['generate', '--data', data, '--max-new-tokens', '12', '--batch', '3', '--out', file, '--json', ...args]);
+      expect(r.status, r.stderr).toBe(0);
+      return readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { index: number; tokens: number[]; completion: string });
+    };
+    // greedy decoding: the same weights give the same tokens
+    const adapted = gen(['--model', MODEL, '--adapter', join(out, 'adapter')], join(tmp, 'gen-adapted.jsonl'));
+    const merged = gen(['--model', join(out, 'model')], join(tmp, 'gen-merged.jsonl'));
+    expect(adapted).toHaveLength(6);
+    expect(adapted).toEqual(merged);
+    const evalLoss = (args: string[], file: string) => {
+      const r = winnow(['eval', '--data', data, '--metric', 'loss', '--out', file, '--json', ...args]);
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(readFileSync(file, 'utf8')) as { loss: number; rows: Array<{ loss: number }>; adapter?: string };
+    };
+    const ea = evalLoss(['--model', MODEL, '--adapter', join(out, 'adapter')], join(tmp, 'eval-adapted.json'));
+    const em = evalLoss(['--model', join(out, 'model')], join(tmp, 'eval-merged.json'));
+    const eb = evalLoss(['--model', MODEL], join(tmp, 'eval-plain.json'));
+    expect(ea.adapter).toBe(join(out, 'adapter'));
+    ea.rows.forEach((row, i) => expect(Math.abs(row.loss - em.rows[i]!.loss), `row ${i}`).toBeLessThan(1e-5));
+    // the adapter is applied: the base model's loss differs
+    expect(Math.abs(ea.loss - eb.loss)).toBeGreaterThan(1e-5);
+  });
+
   it('refuses bad LoRA flags and a folder that is not an adapter, naming them', () => {
     const bad = winnow(['train', '--model', MODEL, '--data', GSM, '--lora', '4:x', '--steps', '1', '--out', join(tmp, 'x')]);
     expect(bad.status).toBe(2);

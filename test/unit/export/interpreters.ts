@@ -106,3 +106,50 @@ export function llamaFactory(params: Param[], numLayers: number, cfg: {
   }
   return new Set(params.filter((p) => layers.some((l) => p.name.includes(l))).map((p) => p.name));
 }
+
+/**
+ * The YAML the bundle's trainer configs use, read as YAML reads it: `key: scalar`, `key: [a, b]` and `key:` followed by
+ * `  - item` lines (an item may be a map: `  - k: v` then `    k: v` lines); scalars are numbers, true/false/null, double-quoted (JSON) strings or plain words. Anything else
+ * throws, naming the line, so a config outside this subset fails the test instead of being misread.
+ */
+export function readFlatYaml(text: string): Record<string, unknown> {
+  const scalar = (v: string): unknown => {
+    const t = v.trim();
+    if (t === '' || t === 'null' || t === '~') return null;
+    if (t === 'true' || t === 'false') return t === 'true';
+    if (t.startsWith('"')) return JSON.parse(t) as string;
+    if (/^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t)) return Number(t);
+    if (/^[\w./-]+$/.test(t)) return t;
+    throw new Error(`unsupported YAML scalar: ${t}`);
+  };
+  const out: Record<string, unknown> = {};
+  let list: unknown[] | null = null;
+  let map: Record<string, unknown> | null = null;
+  const pair = (t: string) => /^([A-Za-z_][\w]*):(?: (.*))?$/.exec(t);
+  text.split('\n').forEach((line, i) => {
+    if (/^\s*(#.*)?$/.test(line)) return;
+    const item = /^ {2}- (.*)$/.exec(line);
+    if (item && list) {
+      const kv = pair(item[1]!);
+      map = kv ? { [kv[1]!]: scalar(kv[2] ?? '') } : null;
+      return void list.push(map ?? scalar(item[1]!));
+    }
+    const inner = /^ {4}(.*)$/.exec(line);
+    const innerKv = inner && map ? pair(inner[1]!) : null;
+    if (innerKv && map) return void (map[innerKv[1]!] = scalar(innerKv[2] ?? ''));
+    map = null;
+    const kv = pair(line);
+    if (!kv) throw new Error(`line ${i + 1}: not in the YAML subset read here: ${line}`);
+    const v = (kv[2] ?? '').trim();
+    if (v === '') {
+      list = [];
+      out[kv[1]!] = list;
+    } else {
+      list = null;
+      out[kv[1]!] = v.startsWith('[') && v.endsWith(']') ? v.slice(1, -1).split(',').filter((x) => x.trim()).map(scalar) : scalar(v);
+    }
+  });
+  // a key with neither a value nor items is null, as in YAML
+  for (const [k, v] of Object.entries(out)) if (Array.isArray(v) && !v.length && !new RegExp(`^${k}: \\[\\]`, 'm').test(text)) out[k] = null;
+  return out;
+}

@@ -7,10 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { initBackend } from '../../../main/engine/compute/backend';
 import { readCheckpoint, readSafetensors } from '../../../main/engine/models/safetensors';
 import { writeTinyModel } from '../models/tiny';
+import { peft, readFlatYaml } from '../export/interpreters';
 import { TestProject, gsm8kRows } from '../scoring/helpers';
 
 beforeAll(async () => {
@@ -139,6 +141,26 @@ describe('a LoRA training job', () => {
       r: 2, lora_alpha: 4, lora_dropout: 0.1, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], bias: 'none', use_rslora: false,
       layers_to_transform: [1], layers_pattern: 'layers',
     });
+    // TRL, Axolotl and LLaMA-Factory configs carry the same adapter: each read back by the tool's own rules (PEFT's
+    // module matching, test/unit/export/interpreters.ts) adapts exactly the weights the run adapted
+    const params = [...readCheckpoint(dir).tensors].map(([name, t]) => ({ name, shape: t.shape }));
+    const adapted = new Set(['q_proj', 'k_proj', 'v_proj', 'o_proj'].map((p) => `model.layers.1.self_attn.${p}.weight`));
+    const trl = readFileSync(join(out, 'train_trl.py'), 'utf8');
+    execFileSync('python3', ['-c', 'import ast,sys; ast.parse(open(sys.argv[1]).read())', join(out, 'train_trl.py')]);
+    const trlLora = JSON.parse(JSON.parse(/^PEFT_CONFIG = json\.loads\((".*")\)$/m.exec(trl)![1]!) as string) as Record<string, unknown>;
+    expect(trlLora).toMatchObject({ r: 2, lora_alpha: 4, lora_dropout: 0.1, use_rslora: false, task_type: 'CAUSAL_LM' });
+    expect(trl).toContain('peft_config=peft_config');
+    expect(peft(params, trlLora as Parameters<typeof peft>[1])).toEqual(adapted);
+    const ax = readFlatYaml(readFileSync(join(out, 'axolotl.yaml'), 'utf8'));
+    expect(ax).toMatchObject({ adapter: 'lora', lora_r: 2, lora_alpha: 4, lora_dropout: 0.1 });
+    expect(ax.unfrozen_parameters).toBeUndefined();
+    // axolotl's load_lora: LoraConfig(target_modules=lora_target_modules, layers_to_transform=peft_layers_to_transform, layers_pattern=peft_layers_pattern)
+    expect(peft(params, { target_modules: ax.lora_target_modules as string[], layers_to_transform: ax.peft_layers_to_transform as number[], layers_pattern: ax.peft_layers_pattern as string })).toEqual(adapted);
+    const lf = readFlatYaml(readFileSync(join(out, 'llamafactory.yaml'), 'utf8'));
+    expect(lf).toMatchObject({ finetuning_type: 'lora', lora_rank: 2, lora_alpha: 4, lora_dropout: 0.1 });
+    // LLaMA-Factory splits lora_target on commas into LoraConfig(target_modules=…), with no layer option
+    expect(peft(params, { target_modules: String(lf.lora_target).split(',').map((t) => t.trim()) })).toEqual(adapted);
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain('trained LoRA adapters (r 2, alpha 4, dropout 0.1, 4 module(s): q_proj, k_proj, v_proj, o_proj in blocks 1)');
   });
 
   it('refuses unknown targets (naming them), a spec with no block, and LoRA with a parameter mask', async () => {

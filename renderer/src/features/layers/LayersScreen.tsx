@@ -14,6 +14,7 @@ import { layerGrid, namesSpec } from './layerGrid';
 import { ParamMaskPanel } from './ParamMaskPanel';
 import { CurrentDataset } from '../../components/CurrentDataset';
 import { MemoryBreakdown } from '../../components/MemoryBreakdown';
+import { LORA_TARGET_OPTIONS, loraTargets, type LoraTargetMode } from '../train/lora';
 
 const NOTHING_CHOSEN = 'No tensor chosen yet: pick a preset or click cells in the grid';
 const gib = (b: number) => `${(b / 1024 ** 3).toFixed(b < 1024 ** 3 ? 3 : 2)} GiB`;
@@ -44,6 +45,11 @@ export function LayersScreen() {
   const [maskName, setMaskName] = useState('');
   const [saveError, setSaveError] = useState<ApiError | null>(null);
   const [savedName, setSavedName] = useState<string | null>(null);
+  // LoRA: adapters go on the target modules of the chosen tensors' blocks; the grid marks those modules
+  const [loraOn, setLoraOn] = useState(false);
+  const [loraRank, setLoraRank] = useState('8');
+  const [loraTargetMode, setLoraTargetMode] = useState<LoraTargetMode>('');
+  const [loraNames, setLoraNames] = useState('q_proj,v_proj');
 
   // another model has other tensor names: start over
   useEffect(() => {
@@ -54,11 +60,16 @@ export function LayersScreen() {
   const spec = chosen.size === 0 ? null : (preset ?? namesSpec(tensors, chosen));
   const bs = Number(batchSize);
   const mt = Number(maxTokens);
+  const lr = Number(loraRank);
+  const targets = loraTargets(loraTargetMode, loraNames);
   const estimate = useCall(
     'train.estimate',
-    modelId !== null && spec && Number.isInteger(bs) && bs > 0 && Number.isInteger(mt) && mt > 0 ? { modelId, layers: spec, batchSize: bs, maxTokens: mt } : null,
+    modelId !== null && spec && Number.isInteger(bs) && bs > 0 && Number.isInteger(mt) && mt > 0 && (!loraOn || (Number.isInteger(lr) && lr > 0))
+      ? { modelId, layers: spec, batchSize: bs, maxTokens: mt, ...(loraOn ? { lora: { r: lr, alpha: 2 * lr, dropout: 0, rslora: false, ...(targets ? { targets } : {}) } } : {}) }
+      : null,
   );
   const est = spec ? estimate.data : null;
+  const adapted = new Set(est?.lora?.tensors ?? []);
 
   const applyPreset = async (p: string) => {
     if (modelId === null) return;
@@ -106,7 +117,8 @@ export function LayersScreen() {
     }
   };
   const trainWith = (s: string) => {
-    window.location.hash = `#/train?layers=${encodeURIComponent(s)}${modelId !== null ? `&model=${modelId}` : ''}`;
+    const lora = loraOn ? `&lora=${encodeURIComponent(loraTargetMode === 'names' ? loraNames : loraTargetMode)}` : '';
+    window.location.hash = `#/train?layers=${encodeURIComponent(s)}${modelId !== null ? `&model=${modelId}` : ''}${lora}`;
   };
 
   if (project && models.length === 0) {
@@ -123,22 +135,25 @@ export function LayersScreen() {
   const cell = (t: TensorRow | undefined, key: string) => {
     if (!t) return <div key={key} className="lcell lcell-none" />;
     const on = chosen.has(t.name);
+    const lora = adapted.has(t.name);
     const v = signal ? t.scores[signal] : undefined;
     return (
       <button
         key={key}
-        className={`lcell${on ? ' on' : ''}`}
+        // with LoRA every weight stays frozen: the chosen tensors only pick blocks, so only the adapted cells stand out
+        className={`lcell${on && !loraOn ? ' on' : ''}${lora ? ' lora' : ''}`}
         style={{ background: heat(t) }}
         data-testid="layer-cell"
         data-name={t.name}
         data-block={t.block ?? ''}
         data-kind={t.kind}
         data-selected={on}
+        data-lora={lora}
         data-value={v ?? ''}
-        title={`${t.name}\n${t.shape.join('×')} = ${fmtNum(t.size)} params${signal ? `\n${signal}: ${fmtNum(v ?? null)}` : ''}\n${on ? 'trained' : 'frozen'} — click to toggle`}
+        title={`${t.name}\n${t.shape.join('×')} = ${fmtNum(t.size)} params${signal ? `\n${signal}: ${fmtNum(v ?? null)}` : ''}\n${lora ? 'carries a LoRA adapter (the weight stays frozen)' : loraOn ? `no adapter${on ? ' (chosen: its block carries adapters on the target modules)' : ''}` : on ? 'trained' : 'frozen'} — click to toggle`}
         onClick={() => toggle([t.name])}
       >
-        {on ? '●' : ''}
+        {lora ? 'L' : on && !loraOn ? '●' : ''}
       </button>
     );
   };
@@ -152,21 +167,32 @@ export function LayersScreen() {
         {scored.length > 0 && (
           <SelectField label="Colour by" testId="layers-signal" width="inline" value={signal ?? ''} onChange={setSignalChoice} options={scored.map((s) => [s, s] as const)} />
         )}
+        <label className="check" title="Train LoRA adapters instead of whole tensors: the grid marks the modules that carry one (L)">
+          <input type="checkbox" data-testid="layers-lora" checked={loraOn} onChange={(e) => setLoraOn(e.target.checked)} />
+          LoRA
+        </label>
+        {loraOn && (
+          <>
+            <TextField label="Rank" testId="layers-lora-rank" width="narrow" inputMode="numeric" value={loraRank} onChange={setLoraRank} />
+            <SelectField label="Targets" testId="layers-lora-targets" width="inline" value={loraTargetMode} onChange={setLoraTargetMode} options={LORA_TARGET_OPTIONS} />
+            {loraTargetMode === 'names' && <TextField label="Module names" testId="layers-lora-names" width="inline" value={loraNames} onChange={setLoraNames} />}
+          </>
+        )}
       </div>
       <ErrorText error={list.error} testId="layers-error" />
 
       <section className="card layers-summary" data-testid="layers-summary">
         <div className="stat-row">
           <div className="stat">
-            <span className="stat-label">Trainable parameters</span>
+            <span className="stat-label">{est?.lora ? 'LoRA parameters' : 'Trainable parameters'}</span>
             <span className="stat-value num" data-testid="layers-trainable" data-value={est?.trainableParams ?? 0}>
               {est ? `${fmtCount(est.trainableParams)} of ${fmtCount(est.totalParams)} (${((100 * est.trainableParams) / Math.max(1, est.totalParams)).toFixed(1)}%)` : '0'}
             </span>
           </div>
           <div className="stat">
-            <span className="stat-label">Tensors</span>
-            <span className="stat-value num" data-testid="layers-count" data-value={chosen.size}>
-              {chosen.size} of {tensors.length}
+            <span className="stat-label">{est?.lora ? 'Adapted modules' : 'Tensors'}</span>
+            <span className="stat-value num" data-testid="layers-count" data-value={chosen.size} data-lora-modules={est?.lora ? est.lora.tensors.length : ''}>
+              {est?.lora ? `${est.lora.tensors.length} (${est.lora.targets.join(', ')}) in blocks ${est.lora.blocks.join(', ')}` : `${chosen.size} of ${tensors.length}`}
             </span>
           </div>
           <div className="stat">
@@ -258,6 +284,11 @@ export function LayersScreen() {
           <p className="muted hint" data-testid="layers-loss-form" data-form={list.data.lossForms[signal]}>
             {signal} was computed from each example&apos;s {list.data.lossForms[signal] === 'sum' ? 'summed response NLL Σ_t ℓ_t (as surgical fine-tuning)' : 'mean response NLL (Σ_t ℓ_t / T)'}
             {signal === 'layer_grad_norm' ? '; a block’s score (Top preset) is the norm of its whole gradient.' : '; a block’s score (Top preset) is the sum over its tensors.'}
+          </p>
+        )}
+        {loraOn && (
+          <p className="muted hint" data-testid="layers-lora-note">
+            LoRA: the blocks of the chosen tensors carry adapters on the target modules, marked L; every weight stays frozen and only the adapters train.
           </p>
         )}
         {list.loading && !list.data && <div className="muted">Reading the checkpoint…</div>}

@@ -7,6 +7,7 @@ import { ModelField, SelectField, SubsetField, TextField } from '../../component
 import { fmtCount, fmtNum, plural, fmtBytes } from '../../components/format';
 import { MemoryBreakdown } from '../../components/MemoryBreakdown';
 import { describeEvalSplit, maskLeavesOutEval } from '../layers/ParamMaskPanel';
+import { LORA_TARGET_OPTIONS, loraTargets, type LoraTargetMode } from './lora';
 
 const mem = fmtBytes;
 
@@ -33,17 +34,20 @@ const SCHEDULES = [
   ['constant', 'constant'],
 ] as const;
 
-/** `#/train?layers=SPEC&model=ID[&paramMask=ID]` (from the Layers screen) pre-fills the form once, then leaves the URL clean. */
-function takeHashParams(): { layers: string | null; model: number | null; paramMask: number | null } {
+/**
+ * `#/train?layers=SPEC&model=ID[&paramMask=ID][&lora=TARGETS]` (from the Layers screen) pre-fills the form once, then
+ * leaves the URL clean; `lora` turns LoRA on with those targets (a preset, or module names with commas).
+ */
+function takeHashParams(): { layers: string | null; model: number | null; paramMask: number | null; lora: string | null } {
   const q = window.location.hash.split('?')[1];
-  if (!q) return { layers: null, model: null, paramMask: null };
+  if (!q) return { layers: null, model: null, paramMask: null, lora: null };
   const params = new URLSearchParams(q);
   window.history.replaceState(window.history.state, '', `${window.location.pathname}${window.location.search}#/train`);
   const id = (k: string) => {
     const n = Number(params.get(k));
     return Number.isInteger(n) && n > 0 ? n : null;
   };
-  return { layers: params.get('layers'), model: id('model'), paramMask: id('paramMask') };
+  return { layers: params.get('layers'), model: id('model'), paramMask: id('paramMask'), lora: params.get('lora') };
 }
 
 export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: string) => void }) {
@@ -77,24 +81,40 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
   const [evalPercent, setEvalPercent] = useState('5');
   const [checkpointEvery, setCheckpointEvery] = useState('20');
   const [seed, setSeed] = useState('0');
+  const [loraOn, setLoraOn] = useState(given.lora !== null);
+  const [loraRank, setLoraRank] = useState('8');
+  const [loraAlpha, setLoraAlpha] = useState('16');
+  const [loraDropout, setLoraDropout] = useState('0');
+  const [loraRslora, setLoraRslora] = useState(false);
+  const givenTargets: LoraTargetMode =
+    given.lora === null || given.lora === '' ? '' : LORA_TARGET_OPTIONS.some(([v]) => v === given.lora && v !== 'names') ? (given.lora as LoraTargetMode) : 'names';
+  const [loraTargetMode, setLoraTargetMode] = useState<LoraTargetMode>(givenTargets);
+  const [loraNames, setLoraNames] = useState(givenTargets === 'names' ? given.lora! : 'q_proj,v_proj');
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const model = modelId ?? models[0]?.id ?? null;
   const numLayers = models.find((m) => m.id === model)?.numLayers;
   const paramMasks = useCall('paramMasks.list', model === null ? null : { modelId: model });
   // a mask of another model cannot be used: it addresses that model's entries
-  const paramMask = paramMasks.data?.find((m) => m.id === paramMaskId) ?? null;
+  // LoRA trains adapters, not a mask's entries: the two are exclusive (the engine refuses both)
+  const paramMask = loraOn ? null : (paramMasks.data?.find((m) => m.id === paramMaskId) ?? null);
   const layers = paramMask ? paramMask.scope : layerMode === 'last' ? `last:${lastN.trim()}` : layersText.trim();
   const bs = num(batchSize);
   const mt = num(maxTokens);
   const ga = num(gradAccum);
+  // the blocks that carry adapters are the layer choice's (its tensors' blocks)
+  const lora = loraOn
+    ? { r: num(loraRank), alpha: num(loraAlpha), dropout: num(loraDropout), rslora: loraRslora, ...(loraTargets(loraTargetMode, loraNames) ? { targets: loraTargets(loraTargetMode, loraNames) } : {}) }
+    : null;
+  const loraValid = !lora || (Number.isInteger(lora.r) && lora.r > 0 && lora.alpha > 0 && lora.dropout >= 0 && lora.dropout < 1);
   const estimate = useCall(
     'train.estimate',
-    model !== null && layers && Number.isInteger(bs) && bs > 0 && Number.isInteger(mt) && mt > 0 && Number.isInteger(ga) && ga > 0
-      ? { modelId: model, layers, batchSize: bs, maxTokens: mt, gradAccum: ga, ...(paramMask ? { paramMaskId: paramMask.id } : {}) }
+    model !== null && layers && Number.isInteger(bs) && bs > 0 && Number.isInteger(mt) && mt > 0 && Number.isInteger(ga) && ga > 0 && loraValid
+      ? { modelId: model, layers, batchSize: bs, maxTokens: mt, gradAccum: ga, ...(paramMask ? { paramMaskId: paramMask.id } : {}), ...(lora ? { lora } : {}) }
       : null,
   );
-  const est = estimate.error ? null : estimate.data;
+  // a call left out (bad LoRA numbers) keeps the last answer: it is not this form's estimate
+  const est = estimate.error || !loraValid ? null : estimate.data;
 
   const start = async () => {
     if (model === null) return;
@@ -104,6 +124,7 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
       datasetId: datasetId ?? undefined,
       layers,
       ...(paramMask ? { paramMaskId: paramMask.id } : {}),
+      ...(lora ? { lora } : {}),
       steps: num(steps),
       batchSize: num(batchSize),
       gradAccum: num(gradAccum),
@@ -186,7 +207,7 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
         </fieldset>
         <label className="field">
           <span>Parameter mask</span>
-          <select data-testid="train-param-mask" value={paramMask?.id ?? ''} onChange={(e) => setParamMaskId(e.target.value ? Number(e.target.value) : null)}>
+          <select data-testid="train-param-mask" disabled={loraOn} title={loraOn ? 'LoRA trains adapters, not a mask’s entries' : undefined} value={paramMask?.id ?? ''} onChange={(e) => setParamMaskId(e.target.value ? Number(e.target.value) : null)}>
             <option value="">none — whole tensors</option>
             {paramMasks.data?.map((m) => (
               <option key={m.id} value={m.id}>
@@ -206,6 +227,34 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
               </span>
             )}
         </label>
+      </div>
+      <div className="form-row" data-testid="train-lora">
+        <fieldset className="field-group lora-group">
+          <legend>LoRA</legend>
+          <label className="check">
+            <input type="radio" name="lora-mode" data-testid="train-lora-off" checked={!loraOn} onChange={() => setLoraOn(false)} />
+            off — train the chosen tensors in full
+          </label>
+          <label className="check">
+            <input type="radio" name="lora-mode" data-testid="train-lora-on" checked={loraOn} onChange={() => setLoraOn(true)} />
+            on — adapters on the chosen blocks, the base frozen
+          </label>
+          {loraOn && (
+            <div className="form-row">
+              <TextField label="Rank r" testId="train-lora-rank" width="narrow" inputMode="numeric" value={loraRank} onChange={setLoraRank} />
+              <TextField label="Alpha" testId="train-lora-alpha" width="narrow" inputMode="decimal" value={loraAlpha} onChange={setLoraAlpha} title="B·A is scaled by alpha / r (alpha / √r with rsLoRA)" />
+              <TextField label="Dropout" testId="train-lora-dropout" width="narrow" inputMode="decimal" value={loraDropout} onChange={setLoraDropout} title="dropout on the adapter's input, 0 to 1" />
+              <label className="check" title="rank-stabilised LoRA: scale alpha / √r instead of alpha / r">
+                <input type="checkbox" data-testid="train-lora-rslora" checked={loraRslora} onChange={(e) => setLoraRslora(e.target.checked)} />
+                rsLoRA
+              </label>
+              <SelectField label="Target modules" testId="train-lora-targets" value={loraTargetMode} onChange={setLoraTargetMode} options={LORA_TARGET_OPTIONS} />
+              {loraTargetMode === 'names' && (
+                <TextField label="Module names" testId="train-lora-names" value={loraNames} onChange={setLoraNames} title="PEFT target_modules: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (GPT-2: c_attn, c_proj, c_fc; attn.c_proj names one)" />
+              )}
+            </div>
+          )}
+        </fieldset>
       </div>
       <div className="form-row">
         <TextField label="Steps" testId="train-steps" width="narrow" inputMode="numeric" value={steps} onChange={setSteps} />
@@ -262,12 +311,17 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
           DFT weighting
         </label>
       </div>
-      <div className="train-estimate" data-testid="train-estimate" data-fits={est ? est.fits : ''} data-trainable={est?.trainableParams ?? ''}>
+      <div className="train-estimate" data-testid="train-estimate" data-fits={est ? est.fits : ''} data-trainable={est?.trainableParams ?? ''} data-lora={est ? est.lora !== null : ''}>
         {est ? (
           <>
             <span>
               <span className="muted">Trainable</span>{' '}
-              {est.maskedParams !== null ? (
+              {est.lora ? (
+                <span className="num" data-testid="train-estimate-lora" data-modules={est.lora.tensors.length}>
+                  {fmtCount(est.trainableParams)} adapter params (A and B on {est.lora.tensors.length} modules: {est.lora.targets.join(', ')} in block{est.lora.blocks.length === 1 ? '' : 's'}{' '}
+                  {est.lora.blocks.join(', ')}; scale {fmtNum(est.lora.scale, 3)}) — {((100 * est.trainableParams) / Math.max(1, est.totalParams)).toFixed(2)}% of {fmtCount(est.totalParams)} params
+                </span>
+              ) : est.maskedParams !== null ? (
                 <span className="num" data-testid="train-estimate-masked" data-masked={est.maskedParams}>
                   {fmtCount(est.maskedParams)} entries of {fmtCount(est.totalParams)} params ({((100 * est.maskedParams) / Math.max(1, est.totalParams)).toFixed(2)}%) in {plural(est.trainableTensors, 'tensor')};
                   gradients and optimizer state are dense over those tensors ({fmtCount(est.trainableParams)})
@@ -285,11 +339,17 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
             <span className={est.fits ? 'ok-text' : 'error-text'} data-testid="train-estimate-fits">
               {est.fits ? 'fits' : 'does not fit'}
               {est.limitBytes ? ` the ${mem(est.limitBytes)} limit` : ''}
-              {!est.fits && ' — lower the batch size and raise accumulation (same effective batch), or train fewer tensors'}
+              {!est.fits && ` — lower the batch size and raise accumulation (same effective batch), or train fewer ${est.lora ? 'blocks or a lower rank' : 'tensors'}`}
             </span>
           </>
         ) : (
-          <span className="muted">{estimate.error ? `No estimate: ${estimate.error.message}` : 'Estimating…'}</span>
+          <span className="muted" data-testid="train-estimate-none">
+            {estimate.error
+              ? `No estimate: ${estimate.error.message}`
+              : !loraValid
+                ? 'No estimate: LoRA needs a whole rank of at least 1, an alpha above 0 and a dropout from 0 to below 1'
+                : 'Estimating…'}
+          </span>
         )}
       </div>
       <div className="form-row">

@@ -11,6 +11,7 @@ import { fmtEta, fmtNum } from '../../components/format';
 import { TrainForm } from './TrainForm';
 import { CurrentDataset } from '../../components/CurrentDataset';
 import { rowsLabel } from '../../components/names';
+import { describeLora } from './lora';
 
 export function TrainScreen() {
   const { project } = useApp();
@@ -123,6 +124,12 @@ function RunRow({
       </td>
       <td>
         <code>{run.config.layers}</code>
+        {run.config.lora && (
+          <span className="muted" data-testid="train-run-lora">
+            {' '}
+            + {describeLora(run.config.lora)}
+          </span>
+        )}
         {run.config.paramMaskId !== undefined && (
           <span className="muted" data-testid="train-run-param-mask">
             {' '}
@@ -154,7 +161,7 @@ function useCompared(runs: TrainRunInfo[]): Series[] {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [client, epoch, key]);
   return runs.map((r, i) => ({
-    name: `#${r.id} train`,
+    name: `#${r.id} train${r.config.lora ? ' (LoRA)' : ''}`,
     color: COMPARE_COLORS[i % COMPARE_COLORS.length]!,
     points: (byRun[r.id] ?? []).filter((m) => m.split === 'train').sort((a, b) => a.step - b.step).map((m) => ({ x: m.step, y: m.loss })),
     dashed: true,
@@ -242,7 +249,7 @@ function RunView({ run, compare }: { run: TrainRunInfo; compare: TrainRunInfo[] 
         xLabel="step"
         yLabel="loss"
         series={[
-          { name: compared.length ? `#${run.id} train` : 'train', color: 'var(--series-1)', points: trainPts.map((m) => ({ x: m.step, y: m.loss })) },
+          { name: compared.length ? `#${run.id} train${run.config.lora ? ' (LoRA)' : ''}` : 'train', color: 'var(--series-1)', points: trainPts.map((m) => ({ x: m.step, y: m.loss })) },
           { name: compared.length ? `#${run.id} eval` : 'eval', color: 'var(--series-2)', points: evalPts.map((m) => ({ x: m.step, y: m.loss })), dots: true },
           ...compared,
         ]}
@@ -256,12 +263,30 @@ function RunView({ run, compare }: { run: TrainRunInfo; compare: TrainRunInfo[] 
           series={[{ name: `learning rate (${run.config.schedule}, warmup ${run.config.warmupSteps})`, color: 'var(--series-2)', points: trainPts.map((m) => ({ x: m.step, y: m.lr })) }]}
         />
       )}
+      {run.config.lora && (
+        <div className="lora-summary" data-testid="train-run-lora-settings">
+          <span className="muted">Adapters</span> <span data-testid="train-run-lora-desc">{describeLora(run.config.lora)}</span>
+          {run.adapter ? (
+            <div data-testid="train-run-adapter" data-dir={run.adapter.dir}>
+              <span className="muted">PEFT adapter folder</span> <code>{run.adapter.dir}</code>:{' '}
+              {run.adapter.files.map((f, i) => (
+                <span key={f}>
+                  {i > 0 && ', '}
+                  <code data-testid="train-run-adapter-file">{f}</code>
+                </span>
+              ))}
+            </div>
+          ) : (
+            <div className="muted">The adapter folder is written when the run finishes.</div>
+          )}
+        </div>
+      )}
       <div className="muted">
         layers <code>{run.config.layers}</code> · lr {run.config.lr} · {run.config.optimizer} · {run.config.schedule} · batch {run.config.batchSize}
         {run.outDir && (
           <>
             {' '}
-            · output <code data-testid="train-out-dir">{run.outDir}</code>
+            · {run.config.lora ? 'merged model' : 'output'} <code data-testid="train-out-dir">{run.outDir}</code>
           </>
         )}
       </div>

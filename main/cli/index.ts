@@ -13,7 +13,7 @@ import { convertLlama2c } from '../engine/models/llama2c';
 import { parseHubId } from '../engine/models/hub-cache';
 import { projectsDir } from '../engine/util/paths';
 import { WinnowError, toErrorValue } from '../engine/util/errors';
-import type { ApiInput, ApiName, ApiOutputs, Job, ParamMaskInfo } from '../../preload/contract';
+import type { ApiInput, ApiName, ApiOutputs, Job, ParamMaskInfo, RowScope } from '../../preload/contract';
 import { TrainConfigSchema } from '../../preload/contract';
 import { writeScoresJsonl } from './score-output';
 import { withDuplicateCompanions } from '../engine/data/duplicates';
@@ -31,6 +31,8 @@ const USAGE = `winnow <command> [options]
   score --model DIR|ORG/NAME[@REV] (--data FILE | --project P) --signals a,b [--ref-model DIR] [--history-model DIR] --out OUT.jsonl
         [--batch 8] [--max-tokens 512] [--fim-examples 100] [--fim-loss sum|mean] [--seed 0]
         [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5]
+        [--subset NAME (with --project) | --sample N [--seed 0]]
+        (--subset: only that subset's rows; --sample: a seeded random N rows, the ones \`select --random N --seed S\` picks)
         (excess_loss/learnability: --ref-model is the LATER model, e.g. the one tuned from --model;
          sstoken: --history-model is the EARLIER model, e.g. the base --model was tuned from; γ = --gamma;
          grad_norm/grad_sim over --grad-layers; grad_sim against the target set;
@@ -98,6 +100,7 @@ const OPTIONS = {
   'max-iter': { type: 'string' },
   seed: { type: 'string' },
   subset: { type: 'string' },
+  sample: { type: 'string' },
   layers: { type: 'string' },
   steps: { type: 'string' },
   lr: { type: 'string' },
@@ -237,6 +240,25 @@ async function withData(s: Session, o: Opts): Promise<{ datasetId?: number; subs
   return { subsetId: null };
 }
 
+/** score's rows: --subset NAME (a project's subset) or --sample N [--seed S]; neither: every row. */
+function scoreRows(o: Opts, subsetId: number | null): RowScope | undefined {
+  if (typeof o.sample === 'string') {
+    if (typeof o.subset === 'string') throw new WinnowError('bad_input', 'give --subset NAME or --sample N, not both');
+    return { kind: 'sample', n: positiveInt(o.sample, 'sample'), seed: num(o.seed, 'seed') ?? 0 };
+  }
+  if (typeof o.subset === 'string') {
+    if (subsetId === null) throw new WinnowError('bad_input', '--subset NAME scores a subset of a project: give --project P (not --data FILE)');
+    return { kind: 'subset', subsetId };
+  }
+  return undefined;
+}
+
+function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new WinnowError('bad_input', `--${flag}: expected a whole number of rows ≥ 1, got "${v}"`);
+  return n;
+}
+
 async function run(argv: string[]): Promise<unknown> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
@@ -285,7 +307,8 @@ async function run(argv: string[]): Promise<unknown> {
         const modelId = await s.model(need(o, 'model'));
         const refModelId = typeof o['ref-model'] === 'string' ? await s.model(o['ref-model']) : undefined;
         const historyModelId = typeof o['history-model'] === 'string' ? await s.model(o['history-model']) : undefined;
-        const { datasetId } = await withData(s, o);
+        const { datasetId, subsetId } = await withData(s, o);
+        const rows = scoreRows(o, subsetId);
         const signals = need(o, 'signals').split(',').map((x) => x.trim()).filter(Boolean);
         // grad_sim's target set: a subset of the project, or a file imported as a dataset of its own
         let targetSubsetId: number | undefined;
@@ -307,12 +330,13 @@ async function run(argv: string[]): Promise<unknown> {
           gradDim: num(o['grad-dim'], 'grad-dim'),
           targetSubsetId,
           sstokenGamma: num(o.gamma, 'gamma'),
+          rows,
         });
         const job = await s.job(jobId);
         const out = resolve(need(o, 'out'));
         // exact_dup / near_dup come with their size and rank columns (the run recorded them all)
-        const written = writeScoresJsonl(s.service.current().db, { runId: Number(job.stats.runId), datasetId, signals: withDuplicateCompanions(signals), out });
-        return { out, rows: written.rows, errors: written.errors, runId: job.stats.runId, plan, tokensPerSec: job.stats.tokensPerSec };
+        const written = writeScoresJsonl(s.service.current().db, { runId: Number(job.stats.runId), datasetId, rows, signals: withDuplicateCompanions(signals), out });
+        return { out, rows: written.rows, errors: written.errors, runId: job.stats.runId, scope: plan.rows, plan, tokensPerSec: job.stats.tokensPerSec };
       } finally {
         s.close();
       }

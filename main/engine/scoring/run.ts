@@ -28,6 +28,7 @@ import { gradientPass, type Scope as GradientScope } from './gradient-pass';
 import { writeExampleVectors } from './vectors';
 import type { Normalized } from '../data/formats';
 import { recordDuplicatesForRun } from '../data/duplicates';
+import { countScopeRows, describeRows, rowScopeSql, type RowScope } from './rows';
 
 export interface ScoreParams {
   modelId: number;
@@ -56,6 +57,8 @@ export interface ScoreParams {
   /** fim / layer_grad_norm: the per-example loss differentiated, 'sum' or 'mean' over the response tokens (absent:
    * a run from before the option, which was the mean — gradient-pass.ts fimLossOf) */
   fimLoss?: 'sum' | 'mean';
+  /** the rows scored (absent: every row of the dataset, as before the option) */
+  rows?: RowScope;
 }
 
 const TOKEN_SIGNAL_IDS = ['token_loss', 'token_entropy', 'token_prob', 'token_rank'] as const;
@@ -94,12 +97,17 @@ function bindRenderKey(db: Db, runId: number, keyId: number): void {
   db.prepare('UPDATE score_runs SET render_key_id = ? WHERE id = ?').run(keyId, runId);
 }
 
-function scopeOf(p: ScoreParams, keyId: number): Scope {
+function scopeOf(db: Db, p: ScoreParams, keyId: number): Scope {
   const parts = ['r.render_key_id = ?'];
   const args: unknown[] = [keyId];
   if (p.datasetId !== undefined) {
     parts.push('e.dataset_id = ?');
     args.push(p.datasetId);
+  }
+  const rows = rowScopeSql(db, p.rows, p.datasetId);
+  if (rows) {
+    parts.push(rows.sql);
+    args.push(...rows.args);
   }
   return { sql: parts.join(' AND '), args };
 }
@@ -150,7 +158,7 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
       ctx.progress({ current: 0, total: 0, message: 'rendering examples' });
       await renderDataset(db, d, model.tokenizer, { ...DEFAULT_RENDER, maxTokens: p.maxTokens });
     }
-    const scope = scopeOf(p, keyId);
+    const scope = scopeOf(db, p, keyId);
     const stats: Record<string, number> = { runId };
     if (has(FORWARD_SIGNALS) || needRef || needHis || has(ANSWER_ONLY_SIGNALS) || has(REVERSE_SIGNALS)) {
       Object.assign(stats, await forwardLoop(ctx, db, runId, p, model, ref, his, scope, keyId));
@@ -174,7 +182,8 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
       if (text.computed.length) ctx.log('info', `duplicates were missing for dataset(s) ${text.computed.join(', ')}: computed now`);
     }
     db.prepare(`UPDATE score_runs SET status = 'done', finished_at = datetime('now') WHERE id = ?`).run(runId);
-    return { message: `scored ${stats.examples ?? stats.gradientExamples ?? stats.textExamples ?? 0} examples`, stats };
+    const rows = describeRows(db, p.rows, countScopeRows(db, p.rows, p.datasetId));
+    return { message: `scored ${stats.examples ?? stats.gradientExamples ?? stats.textExamples ?? 0} examples · ${rows}`, stats: { ...stats, rows } };
   } catch (err) {
     try {
       db.prepare(`UPDATE score_runs SET status = ?, error = ? WHERE job_id = ?`).run(

@@ -7,6 +7,7 @@ import { useApp, useCall, useOnJobDone } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
+import { ItemActions } from '../../components/ItemActions';
 import { fmtCount, fmtNum } from '../../components/format';
 
 export function DataScreen() {
@@ -81,9 +82,12 @@ export function DataScreen() {
                     {d.sourcePath}
                   </td>
                   <td>
-                    <button className="btn btn-small" data-testid="dataset-edit-mapping" onClick={() => setMappingOf(mappingOf === d.id ? null : d.id)}>
-                      Edit mapping
-                    </button>
+                    <span className="item-actions">
+                      <button className="btn btn-small" data-testid="dataset-edit-mapping" onClick={() => setMappingOf(mappingOf === d.id ? null : d.id)}>
+                        Edit mapping
+                      </button>
+                      <ItemActions kind="dataset" id={d.id} name={d.name} onChanged={() => undefined} />
+                    </span>
                   </td>
                 </tr>
               ))}
@@ -112,6 +116,7 @@ export function DataScreen() {
                 <th className="num">Params</th>
                 <th>Origin</th>
                 <th>Path</th>
+                <th />
               </tr>
             </thead>
             <tbody>
@@ -124,6 +129,9 @@ export function DataScreen() {
                   <td>{m.trainRunId ? `train run #${m.trainRunId}` : 'added'}</td>
                   <td className="path" title={m.path}>
                     {m.path}
+                  </td>
+                  <td>
+                    <ItemActions kind="model" id={m.id} name={m.name} onChanged={() => undefined} />
                   </td>
                 </tr>
               ))}

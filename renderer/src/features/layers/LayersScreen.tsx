@@ -12,6 +12,7 @@ import { ModelField, SelectField, TextField } from '../../components/Field';
 import { fmtCount, fmtNum } from '../../components/format';
 import { layerGrid, namesSpec } from './layerGrid';
 import { ParamMaskPanel } from './ParamMaskPanel';
+import { ItemActions } from '../../components/ItemActions';
 
 const NOTHING_CHOSEN = 'No tensor chosen yet: pick a preset or click cells in the grid';
 const gib = (b: number) => `${(b / 1024 ** 3).toFixed(b < 1024 ** 3 ? 3 : 2)} GiB`;
@@ -369,6 +370,7 @@ export function LayersScreen() {
                       <button className="btn btn-small" data-testid="layer-mask-train" onClick={() => trainWith(from || `names:${m.tensors.join(',')}`)}>
                         Train with
                       </button>
+                      <ItemActions kind="layer_mask" id={m.id} name={m.name} onChanged={masks.reload} />
                     </td>
                   </tr>
                 );

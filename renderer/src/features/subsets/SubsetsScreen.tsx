@@ -14,6 +14,7 @@ import { JobProgress } from '../../components/JobProgress';
 import { fmtNum, parseOptionalNumber } from '../../components/format';
 import { STALE_ADVICE, StaleMark, staleTitle, subsetOptionText } from '../../components/StaleSubset';
 import { opOf, useSubsetHistory } from './useSubsetHistory';
+import { ItemActions } from '../../components/ItemActions';
 
 const RULE_KINDS = [
   ['top', 'Top k by a column'],
@@ -446,7 +447,8 @@ export function SubsetsScreen() {
                         </button>
                       );
                     })()}{' '}
-                    <button className="btn btn-small btn-danger" data-testid="subset-delete" onClick={() => void remove(s)}>
+                    <ItemActions kind="subset" id={s.id} name={s.name} deletable={false} onChanged={list.reload} />{' '}
+                    <button className="btn btn-small btn-danger" data-testid="subset-delete" title="Delete this subset (its rows stay in their dataset); Undo brings it back" onClick={() => void remove(s)}>
                       Delete
                     </button>
                   </td>

@@ -9,6 +9,7 @@ import { JobActions, ProgressBar } from '../../components/JobProgress';
 import { LineChart } from '../../components/LineChart';
 import { fmtEta, fmtNum } from '../../components/format';
 import { TrainForm } from './TrainForm';
+import { ItemActions } from '../../components/ItemActions';
 
 export function TrainScreen() {
   const { project } = useApp();
@@ -62,6 +63,7 @@ export function TrainScreen() {
                 <th>Layers</th>
                 <th>Rows</th>
                 <th>Output</th>
+                <th />
               </tr>
             </thead>
             <tbody>
@@ -73,6 +75,7 @@ export function TrainScreen() {
                   onSelect={() => setSelected(r.id)}
                   compared={compare.includes(r.id)}
                   onCompare={(on) => setCompare((c) => (on ? [...c.filter((x) => x !== r.id), r.id] : c.filter((x) => x !== r.id)))}
+                  onDeleted={runs.reload}
                 />
               ))}
             </tbody>
@@ -90,12 +93,14 @@ function RunRow({
   onSelect,
   compared,
   onCompare,
+  onDeleted,
 }: {
   run: TrainRunInfo;
   selected: boolean;
   onSelect: () => void;
   compared: boolean;
   onCompare: (on: boolean) => void;
+  onDeleted: () => void;
 }) {
   const job = useJob(run.jobId);
   const status = job?.status ?? run.status;
@@ -122,6 +127,9 @@ function RunRow({
       </td>
       <td>{run.subsetId ? `subset #${run.subsetId}` : 'all rows'}</td>
       <td className="path">{run.outDir ?? '—'}</td>
+      <td onClick={(e) => e.stopPropagation()}>
+        <ItemActions kind="train_run" id={run.id} name={`#${run.id}`} renamable={false} onChanged={onDeleted} />
+      </td>
     </tr>
   );
 }

@@ -36,6 +36,8 @@ test('score a sample, rename a subset, delete a dataset after reading its depend
   const runRow = page.getByTestId('score-run-row').first();
   await expect(runRow.getByTestId('score-run-rows')).toHaveText('random 12, seed 3');
   await shot(page, '01-score-sample');
+  await page.getByTestId('score-runs').scrollIntoViewIfNeeded();
+  await shot(page, '01b-score-runs');
 
   // two subsets; renaming one to the other's name is refused by name, a free name is taken
   await page.goto(`${server.url}#/subsets`);
@@ -72,6 +74,14 @@ test('score a sample, rename a subset, delete a dataset after reading its depend
   await expect(deletes).toContainText('"hard rows" (5 rows, all in this dataset)');
   await expect(deletes).toContainText('"other" (3 rows, all in this dataset)');
   await shot(page, '03-delete-dataset-dialog');
+  // Cancel deletes nothing; the same dialog in the other theme, then confirm
+  await dialog.getByTestId('dependency-cancel').click();
+  await expect(dialog).toHaveCount(0);
+  await expect(page.getByTestId('dataset-row')).toHaveCount(2);
+  await page.getByTestId('theme-toggle').click();
+  await first.getByTestId('item-delete').click();
+  await expect(deletes).toContainText('40 rows of "short-a.jsonl"');
+  await shot(page, '03b-delete-dataset-dialog-other-theme');
   await dialog.getByTestId('dependency-confirm').click();
   await expect(page.getByTestId('dataset-row')).toHaveCount(1);
   await expect(page.getByTestId('dataset-rows').first()).toHaveText('6');

@@ -117,6 +117,7 @@ export function ItemActions(props: {
           </button>
         </span>
       )}
+      {report && <div className="dialog-backdrop" data-testid="dependency-backdrop" onClick={() => setReport(null)} />}
       {report && (
         <div className="dependency-dialog" role="dialog" aria-label={`Delete ${words} ${report.name}?`} data-testid="dependency-dialog">
           <h3>

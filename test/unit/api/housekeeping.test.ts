@@ -245,6 +245,21 @@ describe('other deletions and renames', () => {
     expect((await fails('items.rename', { kind: 'score_run', id: 1, newName: 'x' })).code).toBe('unsupported');
   });
 
+  it('token masks are renamed and deleted by name, every row at once', async () => {
+    const [b0, b1] = exampleIds(dsB);
+    for (const [exampleId, name] of [[b0!, 'edited'], [b1!, 'edited'], [b0!, 'strict']] as const) {
+      const detail = await call('examples.get', { exampleId });
+      await call('tokenMasks.save', { exampleId, name, mask: detail.tokens.map((t) => (t.label ? 1 : 0)) });
+    }
+    expect(await call('tokenMasks.names', {})).toEqual([{ name: 'edited', rows: 2 }, { name: 'strict', rows: 1 }]);
+    expect((await fails('items.rename', { kind: 'token_mask', name: 'edited', newName: 'strict' })).message).toBe('token masks named "strict" already exist: choose another name');
+    await call('items.rename', { kind: 'token_mask', name: 'edited', newName: 'hand' });
+    const rep = await call('items.dependents', { kind: 'token_mask', name: 'hand' });
+    expect(rep.deletes).toEqual([{ what: 'token masks', count: 2, names: ['"hand" on 2 rows (the rows go back to their label mask)'] }]);
+    await call('items.delete', { kind: 'token_mask', name: 'hand', token: rep.token });
+    expect(await call('tokenMasks.names', {})).toEqual([{ name: 'strict', rows: 1 }]);
+  });
+
   it('deleting a model removes its registration and masks, never its folder, and keeps its runs', async () => {
     const m = (await call('project.open', {})).models[0]!;
     const rep = await call('items.dependents', { kind: 'model', id: m.id });

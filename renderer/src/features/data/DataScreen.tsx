@@ -8,6 +8,7 @@ import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
 import { ItemActions } from '../../components/ItemActions';
+import { TokenMasks } from './TokenMasks';
 import { fmtCount, fmtNum } from '../../components/format';
 
 export function DataScreen() {
@@ -140,6 +141,7 @@ export function DataScreen() {
         )}
         <AddModel />
       </section>
+      <TokenMasks />
       <section className="card">
         <h2>Open an export bundle</h2>
         <OpenBundle />

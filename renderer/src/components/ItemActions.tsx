@@ -29,8 +29,10 @@ export function ItemActions(props: {
   deletable?: boolean;
   /** after a rename or a delete (reload the list) */
   onChanged: () => void;
+  /** after a delete only (e.g. the Subsets screen's undo stack) */
+  onDeleted?: () => void;
 }) {
-  const { kind, id, name, renamable = true, deletable = true, onChanged } = props;
+  const { kind, id, name, renamable = true, deletable = true, onChanged, onDeleted } = props;
   const { client, reloadProject } = useApp();
   const [renaming, setRenaming] = useState<string | null>(null);
   const [report, setReport] = useState<DependencyReport | null>(null);
@@ -72,6 +74,7 @@ export function ItemActions(props: {
     if (r.ok) {
       setReport(null);
       setError(null);
+      onDeleted?.();
       done();
     } else {
       setError(r.error);

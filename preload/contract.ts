@@ -264,6 +264,8 @@ export interface ParamMaskInfo {
 
 export interface TrainRunInfo {
   id: number;
+  /** given by a rename (items.rename); runs are numbered */
+  label: string | null;
   jobId: string | null;
   modelId: number;
   subsetId: number | null;
@@ -302,6 +304,8 @@ export interface DependencyReport {
 
 export interface ScoreRunInfo {
   id: number;
+  /** given by a rename (items.rename); runs are numbered */
+  label: string | null;
   jobId: string | null;
   modelId: number | null;
   modelName: string | null;
@@ -749,7 +753,7 @@ export const ApiInputs = {
   'items.dependents': ItemRefSchema,
   /** delete a thing and exactly what its report named, in one transaction; `token` from items.dependents */
   'items.delete': ItemRefSchema.extend({ token: z.string().min(1) }),
-  /** rename a thing (score and train runs are numbered, not named); unique names stay unique */
+  /** rename a thing (score and train runs keep their number and get a label); unique names stay unique */
   'items.rename': ItemRefSchema.extend({ newName: z.string().min(1).max(200) }),
 } as const;
 

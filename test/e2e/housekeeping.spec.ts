@@ -35,6 +35,11 @@ test('score a sample, rename a subset, delete a dataset after reading its depend
   await expect(page.getByTestId('job-progress').first()).toHaveAttribute('data-status', 'done', { timeout: 300_000 });
   const runRow = page.getByTestId('score-run-row').first();
   await expect(runRow.getByTestId('score-run-rows')).toHaveText('random 12, seed 3');
+  // a run keeps its number and takes a label
+  await runRow.getByTestId('item-rename').click();
+  await runRow.getByTestId('item-rename-input').fill('pilot');
+  await runRow.getByTestId('item-rename-save').click();
+  await expect(runRow.getByTestId('score-run-name')).toHaveText('#1 pilot');
   await shot(page, '01-score-sample');
   await page.getByTestId('score-runs').scrollIntoViewIfNeeded();
   await shot(page, '01b-score-runs');
@@ -70,7 +75,7 @@ test('score a sample, rename a subset, delete a dataset after reading its depend
   await expect(dialog).toBeVisible();
   const deletes = dialog.getByTestId('dependency-deletes');
   await expect(deletes).toContainText('40 rows of "short-a.jsonl"');
-  await expect(deletes).toContainText('random 12, seed 3');
+  await expect(deletes).toContainText('score run #1 "pilot" (token_loss, mean_loss · random 12, seed 3)');
   await expect(deletes).toContainText('"hard rows" (5 rows, all in this dataset)');
   await expect(deletes).toContainText('"other" (3 rows, all in this dataset)');
   await shot(page, '03-delete-dataset-dialog');

@@ -44,11 +44,13 @@ function needId(ref: ItemRef): number {
 function scoreRunLabel(db: Db, r: { id: number; signals_json: string; params_json: string }): string {
   const signals = parseJson<string[]>(r.signals_json, []);
   const rows = parseJson<{ rows?: RowScope }>(r.params_json, {}).rows;
-  return `score run #${r.id} (${signals.join(', ')}${rows && rows.kind !== 'all' ? ` · ${describeRows(db, rows)}` : ''})`;
+  const label = runLabel(db, 'score_run', r.id);
+  return `score run #${r.id}${label ? ` "${label}"` : ''} (${signals.join(', ')}${rows && rows.kind !== 'all' ? ` · ${describeRows(db, rows)}` : ''})`;
 }
 
-function trainRunLabel(r: { id: number; status: string }): string {
-  return `train run #${r.id} (${r.status})`;
+function trainRunLabel(db: Db, r: { id: number; status: string }): string {
+  const label = runLabel(db, 'train_run', r.id);
+  return `train run #${r.id}${label ? ` "${label}"` : ''} (${r.status})`;
 }
 
 /** Jobs that must finish (or be cancelled) first: a job reads and writes rows while it runs. */
@@ -95,7 +97,7 @@ function planDataset(db: Db, id: number): Plan {
   const keeps = [
     line('score runs losing these rows\' values', other.map((r) => scoreRunLabel(db, r))),
     line('subsets losing rows (marked stale)', partial.map((s) => `"${s.name}" loses ${s.inside} of ${s.size} rows`)),
-    line('train runs that used it (kept, with their models and files)', trainRuns.map((r) => trainRunLabel(r))),
+    line('train runs that used it (kept, with their models and files)', trainRuns.map((r) => trainRunLabel(db, r))),
   ].filter((l) => l.count > 0);
   return {
     report: { kind: 'dataset', id, name: ds.name, deletes, keeps },
@@ -130,7 +132,7 @@ function planSubset(db: Db, id: number): Plan {
       return (rule.kind === 'combine' && rule.subsetIds?.includes(id)) || (rule.kind === 'kcenter' && rule.subsetId === id);
     });
   const keeps = [
-    line('train runs that trained on it (kept; they will say "deleted subset")', trainRuns.map(trainRunLabel)),
+    line('train runs that trained on it (kept; they will say "deleted subset")', trainRuns.map((t) => trainRunLabel(db, t))),
     line('score runs that read it (kept, with their values)', scoreRuns.map((r) => scoreRunLabel(db, r))),
     line('subsets made from it (kept; they can no longer be recreated)', madeFrom.map((o) => `"${o.name}"`)),
   ].filter((l) => l.count > 0);
@@ -159,7 +161,7 @@ function planModel(db: Db, id: number): Plan {
       ].filter((l) => l.count > 0),
       keeps: [
         line('score runs made with it (kept, with their values)', scoreRuns.map((r) => scoreRunLabel(db, r))),
-        line('train runs from or to it (kept)', trainRuns.map(trainRunLabel)),
+        line('train runs from or to it (kept)', trainRuns.map((t) => trainRunLabel(db, t))),
       ].filter((l) => l.count > 0),
     },
     apply: () => {
@@ -203,6 +205,7 @@ function planScoreRun(db: Db, id: number): Plan {
           WHERE example_id IN (SELECT example_id FROM example_scores WHERE run_id = ? AND signal = ?)`).run(s, id, id, s);
       }
       db.prepare('DELETE FROM score_runs WHERE id = ?').run(id);
+      db.prepare('DELETE FROM project_meta WHERE key = ?').run(runLabelKey('score_run', id));
     },
   };
 }
@@ -214,8 +217,8 @@ function planTrainRun(db: Db, id: number): Plan {
   const models = db.prepare('SELECT name FROM models WHERE train_run_id = ? ORDER BY id').pluck().all(id) as string[];
   return {
     report: {
-      kind: 'train_run', id, name: trainRunLabel(r),
-      deletes: [line('train run', [trainRunLabel(r)]), line('loss-curve points', metrics ? [`${metrics} points`] : [], metrics)].filter((l) => l.count > 0),
+      kind: 'train_run', id, name: trainRunLabel(db, r),
+      deletes: [line('train run', [trainRunLabel(db, r)]), line('loss-curve points', metrics ? [`${metrics} points`] : [], metrics)].filter((l) => l.count > 0),
       keeps: [
         line('models it produced (registration and files kept)', models.map((n) => `"${n}"`)),
         line('files on disk (kept)', [r.out_dir, r.checkpoint_path].filter((x): x is string => !!x)),
@@ -223,6 +226,7 @@ function planTrainRun(db: Db, id: number): Plan {
     },
     apply: () => {
       db.prepare('DELETE FROM train_runs WHERE id = ?').run(id);
+      db.prepare('DELETE FROM project_meta WHERE key = ?').run(runLabelKey('train_run', id));
     },
   };
 }
@@ -247,7 +251,7 @@ function planParamMask(db: Db, id: number): Plan {
     report: {
       kind: 'param_mask', id, name,
       deletes: [line('parameter mask', [`"${name}"`])],
-      keeps: runs.length ? [line('train runs that used it (kept; they can no longer resume)', runs.map(trainRunLabel))] : [],
+      keeps: runs.length ? [line('train runs that used it (kept; they can no longer resume)', runs.map((t) => trainRunLabel(db, t)))] : [],
     },
     apply: () => {
       db.prepare('DELETE FROM param_masks WHERE id = ?').run(id);
@@ -264,7 +268,7 @@ function planTokenMask(db: Db, name: string): Plan {
     report: {
       kind: 'token_mask', id: null, name,
       deletes: [line('token masks', [`"${name}" on ${n} rows (the rows go back to their label mask)`], n)],
-      keeps: runs.length ? [line('train runs that used it (kept; they can no longer resume)', runs.map(trainRunLabel))] : [],
+      keeps: runs.length ? [line('train runs that used it (kept; they can no longer resume)', runs.map((t) => trainRunLabel(db, t)))] : [],
     },
     apply: () => {
       db.prepare('DELETE FROM token_masks WHERE name = ?').run(name);
@@ -321,9 +325,19 @@ const UNIQUE: Partial<Record<ItemKind, { table: string; what: string }>> = {
   param_mask: { table: 'param_masks', what: 'a parameter mask' },
 };
 
+const runLabelKey = (kind: 'score_run' | 'train_run', id: number) => `run_label:${kind}:${id}`;
+
+/** A run's label (given by a rename), or null. */
+export function runLabel(db: Db, kind: 'score_run' | 'train_run', id: number): string | null {
+  return (db.prepare('SELECT value FROM project_meta WHERE key = ?').pluck().get(runLabelKey(kind, id)) as string | undefined) ?? null;
+}
+
 const TABLE: Partial<Record<ItemKind, string>> = { dataset: 'datasets', model: 'models', ...Object.fromEntries(Object.entries(UNIQUE).map(([k, v]) => [k, v.table])) };
 
-/** Renames one thing. Names unique in the project (subsets, layer and parameter masks, token mask names) stay unique. */
+/**
+ * Renames one thing. Names unique in the project (subsets, layer and parameter masks, token mask names) stay unique.
+ * Runs keep their number and get a label.
+ */
 export function renameItem(db: Db, ref: ItemRef, newName: string): { kind: ItemKind; id: number | null; name: string } {
   const name = newName.trim();
   if (!name) throw new WinnowError('bad_input', 'rename: field "newName" is empty');
@@ -337,8 +351,16 @@ export function renameItem(db: Db, ref: ItemRef, newName: string): { kind: ItemK
       db.prepare('UPDATE token_masks SET name = ? WHERE name = ?').run(name, ref.name);
       return { kind: ref.kind, id: null, name };
     }
+    if (ref.kind === 'score_run' || ref.kind === 'train_run') {
+      // runs are numbered; a label is kept beside the run (project_meta), so no run table changes shape
+      const id = needId(ref);
+      const table = ref.kind === 'score_run' ? 'score_runs' : 'train_runs';
+      if (!db.prepare(`SELECT 1 FROM ${table} WHERE id = ?`).get(id)) throw new WinnowError('not_found', `${ref.kind.replace('_', ' ')} ${id} not found`);
+      db.prepare('INSERT OR REPLACE INTO project_meta (key, value) VALUES (?, ?)').run(runLabelKey(ref.kind, id), name);
+      return { kind: ref.kind, id, name };
+    }
     const table = TABLE[ref.kind];
-    if (!table) throw new WinnowError('unsupported', `${ref.kind.replace('_', ' ')}s have no name to change; they are named by number`);
+    if (!table) throw new WinnowError('unsupported', `${ref.kind.replace('_', ' ')}s have no name to change`);
     const id = needId(ref);
     if (!db.prepare(`SELECT 1 FROM ${table} WHERE id = ?`).get(id)) throw new WinnowError('not_found', `${ref.kind.replace('_', ' ')} ${id} not found`);
     const unique = UNIQUE[ref.kind];
@@ -361,7 +383,7 @@ export function listScoreRuns(db: Db): ScoreRunInfo[] {
   return rows.map((r) => {
     const rowsScope = parseJson<{ rows?: RowScope }>(r.params_json, {}).rows;
     return {
-      id: r.id, jobId: r.job_id, modelId: r.model_id, modelName: r.model_name, datasetId: r.dataset_id,
+      id: r.id, label: runLabel(db, 'score_run', r.id), jobId: r.job_id, modelId: r.model_id, modelName: r.model_name, datasetId: r.dataset_id,
       datasetName: r.dataset_name ?? (r.dataset_id === null ? 'all datasets' : null),
       signals: parseJson<string[]>(r.signals_json, []), status: r.status,
       rows: rowsScope ?? { kind: 'all' },

@@ -1,5 +1,6 @@
 /** Train runs as the UI lists them, and their metric curves. */
 import type { Db } from '../db';
+import { runLabel } from './housekeeping';
 import type { JobStatus, TrainConfig, TrainMetric, TrainRunInfo } from '../../../preload/contract';
 
 interface RunRowDb {
@@ -18,6 +19,7 @@ export function listTrainRuns(db: Db): TrainRunInfo[] {
   const rows = db.prepare('SELECT * FROM train_runs ORDER BY id DESC').all() as RunRowDb[];
   return rows.map((r) => ({
     id: r.id,
+    label: runLabel(db, 'train_run', r.id),
     jobId: r.job_id,
     modelId: r.model_id,
     subsetId: r.subset_id,

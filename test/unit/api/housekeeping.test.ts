@@ -242,7 +242,12 @@ describe('other deletions and renames', () => {
     expect((await fails('items.rename', { kind: 'layer_mask', id: lm2.id, newName: 'last' })).message).toBe('a layer mask named "last" already exists: choose another name');
     await call('items.rename', { kind: 'dataset', id: dsB, newName: 'beta v2' });
     expect((await call('project.open', {})).datasets[0]!.name).toBe('beta v2');
-    expect((await fails('items.rename', { kind: 'score_run', id: 1, newName: 'x' })).code).toBe('unsupported');
+    // runs keep their number and get a label, shown in the lists and in every dependency report
+    const runAll = (await call('scoring.runs', {})).find((r) => r.datasetName === 'all datasets')!;
+    await call('items.rename', { kind: 'score_run', id: runAll.id, newName: 'baseline' });
+    expect((await call('scoring.runs', {})).find((r) => r.id === runAll.id)!.label).toBe('baseline');
+    expect((await call('items.dependents', { kind: 'score_run', id: runAll.id })).name).toBe(`score run #${runAll.id} "baseline" (token_loss, mean_loss)`);
+    expect((await fails('items.rename', { kind: 'train_run', id: 999, newName: 'x' })).code).toBe('not_found');
   });
 
   it('token masks are renamed and deleted by name, every row at once', async () => {

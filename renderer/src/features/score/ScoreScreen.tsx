@@ -365,7 +365,10 @@ export function ScoreScreen() {
             <tbody>
               {runs.data.map((r) => (
                 <tr key={r.id} data-testid="score-run-row" data-run-id={r.id}>
-                  <td>#{r.id}</td>
+                  <td data-testid="score-run-name">
+                    #{r.id}
+                    {r.label && <> {r.label}</>}
+                  </td>
                   <td>
                     <span className={`status-pill status-${r.status}`}>{r.status}</span>
                   </td>
@@ -379,7 +382,7 @@ export function ScoreScreen() {
                   </td>
                   <td className="num">{new Date(`${r.createdAt.replace(' ', 'T')}Z`).toLocaleString()}</td>
                   <td>
-                    <ItemActions kind="score_run" id={r.id} name={`#${r.id}`} renamable={false} onChanged={runs.reload} />
+                    <ItemActions kind="score_run" id={r.id} name={r.label ?? ''} onChanged={runs.reload} />
                   </td>
                 </tr>
               ))}

@@ -109,7 +109,10 @@ function RunRow({
       <td onClick={(e) => e.stopPropagation()}>
         <input type="checkbox" data-testid="train-compare" checked={compared} aria-label={`compare run ${run.id}`} onChange={(e) => onCompare(e.target.checked)} />
       </td>
-      <td>#{run.id}</td>
+      <td>
+        #{run.id}
+        {run.label && <> {run.label}</>}
+      </td>
       <td>
         <span className={`status-pill status-${status}`}>{status}</span>
       </td>
@@ -128,7 +131,7 @@ function RunRow({
       <td>{run.subsetId ? `subset #${run.subsetId}` : 'all rows'}</td>
       <td className="path">{run.outDir ?? '—'}</td>
       <td onClick={(e) => e.stopPropagation()}>
-        <ItemActions kind="train_run" id={run.id} name={`#${run.id}`} renamable={false} onChanged={onDeleted} />
+        <ItemActions kind="train_run" id={run.id} name={run.label ?? ''} onChanged={onDeleted} />
       </td>
     </tr>
   );

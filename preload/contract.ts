@@ -278,6 +278,8 @@ export interface ParamMaskInfo {
 
 export interface TrainRunInfo {
   id: number;
+  /** given by a rename (items.rename); runs are numbered */
+  label: string | null;
   jobId: string | null;
   modelId: number;
   subsetId: number | null;
@@ -289,6 +291,50 @@ export interface TrainRunInfo {
   config: TrainConfig;
   /** a finished LoRA run: its PEFT adapter folder (runs/N/adapter) and the files in it; else null */
   adapter: { dir: string; files: string[] } | null;
+}
+
+/** What a project holds that can be renamed or deleted (models: the registration, never the folder). */
+export const ITEM_KINDS = ['dataset', 'subset', 'model', 'score_run', 'train_run', 'layer_mask', 'param_mask', 'token_mask'] as const;
+export type ItemKind = (typeof ITEM_KINDS)[number];
+
+/** One kind of thing a deletion touches: `count` of them (rows, values, runs), named one per entry of `names`. */
+export interface DependencyLine {
+  what: string;
+  count: number;
+  names: string[];
+}
+
+/** What deleting a thing would delete with it, and what would stay but refer to it (items.dependents). */
+export interface DependencyReport {
+  kind: ItemKind;
+  /** null for token masks, which are named */
+  id: number | null;
+  name: string;
+  deletes: DependencyLine[];
+  keeps: DependencyLine[];
+  /** why it cannot be deleted now (a job is running); null when it can */
+  blockedBy: string | null;
+  /** give it back to items.delete: a deletion whose report changed since it was shown is refused */
+  token: string;
+}
+
+export interface ScoreRunInfo {
+  id: number;
+  /** given by a rename (items.rename); runs are numbered */
+  label: string | null;
+  jobId: string | null;
+  modelId: number | null;
+  modelName: string | null;
+  datasetId: number | null;
+  /** "all datasets" for a run over every dataset; null when its dataset is gone */
+  datasetName: string | null;
+  signals: string[];
+  status: string;
+  rows: RowScope;
+  /** the rows in words: "all rows (120 rows)", "subset 'target' (5 rows)", "random 500, seed 0" */
+  rowsText: string;
+  createdAt: string;
+  finishedAt: string | null;
 }
 
 export interface TrainMetric {
@@ -386,6 +432,17 @@ export const LoraConfigSchema = z.object({
   rslora: z.boolean().default(false),
 });
 export type LoraConfig = z.infer<typeof LoraConfigSchema>;
+
+/**
+ * The rows a scoring run covers: all of them, a subset's rows (its name at the time is recorded with the run), or a
+ * seeded random sample of n rows (the rows a `random` subset rule with the same n and seed picks).
+ */
+export const RowScopeSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('all') }),
+  z.object({ kind: z.literal('subset'), subsetId: z.number().int().positive(), name: z.string().optional() }),
+  z.object({ kind: z.literal('sample'), n: z.number().int().positive().max(100_000_000), seed: z.number().int().default(0) }),
+]);
+export type RowScope = z.infer<typeof RowScopeSchema>;
 
 export const TrainConfigSchema = z.object({
   modelId: id,
@@ -559,6 +616,8 @@ const QueryFilterSchema = z.object({
   max: z.number().optional(),
 });
 
+const ItemRefSchema = z.object({ kind: z.enum(ITEM_KINDS), id: id.optional(), name: z.string().min(1).max(200).optional() });
+
 /** Every call: its input schema. The output type lives in `ApiOutputs`. */
 export const ApiInputs = {
   'app.info': z.object({}),
@@ -637,6 +696,8 @@ export const ApiInputs = {
     adapterPath: z.string().min(1).max(4096).optional(),
     /** score only this subset's rows (the CLI's `score --shard I/N`: one process's share of the file) */
     onlySubsetId: id.optional(),
+    /** which rows of the dataset to score (default all) */
+    rows: RowScopeSchema.optional(),
   }),
   'subsets.create': z.object({ name: z.string().min(1).max(200), rule: SubsetRuleSchema, datasetId: id.optional() }),
   /** the same as subsets.create, as a `select` job with progress and cancel (for k-center on many rows) */
@@ -728,6 +789,18 @@ export const ApiInputs = {
   'jobs.resume': z.object({ jobId: z.string().min(1) }),
   /** drop a failed or cancelled job's saved state, so it can no longer resume (parameter-mask jobs) */
   'jobs.discard': z.object({ jobId: z.string().min(1) }),
+  /** remove finished, failed and cancelled jobs from the list (their runs, datasets and files stay) */
+  'jobs.clear': z.object({}),
+  /** every score run (clusterings and map layouts too), newest first, with the rows it covered */
+  'scoring.runs': z.object({}),
+  /** hand-edited token mask names and how many rows each holds */
+  'tokenMasks.names': z.object({}),
+  /** what deleting a thing would delete, and what would stay referring to it; `name` for token masks, else `id` */
+  'items.dependents': ItemRefSchema,
+  /** delete a thing and exactly what its report named, in one transaction; `token` from items.dependents */
+  'items.delete': ItemRefSchema.extend({ token: z.string().min(1) }),
+  /** rename a thing (score and train runs keep their number and get a label); unique names stay unique */
+  'items.rename': ItemRefSchema.extend({ newName: z.string().min(1).max(200) }),
 } as const;
 
 export type ApiName = keyof typeof ApiInputs;
@@ -783,6 +856,12 @@ export interface ApiOutputs {
   'jobs.cancel': Job;
   'jobs.resume': Job;
   'jobs.discard': Job;
+  'jobs.clear': { cleared: number };
+  'scoring.runs': ScoreRunInfo[];
+  'tokenMasks.names': Array<{ name: string; rows: number }>;
+  'items.dependents': DependencyReport;
+  'items.delete': DependencyReport;
+  'items.rename': { kind: ItemKind; id: number | null; name: string };
 }
 
 export interface TrainEstimate {
@@ -880,6 +959,8 @@ export interface ScorePlan {
   }>;
   examples: number;
   estimatedSeconds: number | null;
+  /** the rows scored, in words: "all rows", "subset 'target' (5 rows)", "random 500, seed 0" */
+  rows: string;
 }
 
 // ---------- pushed events ----------

@@ -13,7 +13,7 @@ import { convertLlama2c } from '../engine/models/llama2c';
 import { parseHubId } from '../engine/models/hub-cache';
 import { projectsDir } from '../engine/util/paths';
 import { WinnowError, toErrorValue } from '../engine/util/errors';
-import type { ApiInput, ApiName, ApiOutputs, Job, ParamMaskInfo } from '../../preload/contract';
+import type { ApiInput, ApiName, ApiOutputs, Job, ParamMaskInfo, RowScope } from '../../preload/contract';
 import { LoraConfigSchema, TrainConfigSchema, type TrainConfig } from '../../preload/contract';
 import { writeScoresJsonl } from './score-output';
 import { withDuplicateCompanions } from '../engine/data/duplicates';
@@ -38,6 +38,8 @@ const USAGE = `winnow <command> [options]
         [--batch 8] [--max-tokens 512] [--fim-examples 100] [--fim-loss sum|mean] [--seed 0]
         [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5] [--shard I/N]
         [--adapter ADAPTER_DIR]   (scores --model with a PEFT LoRA adapter applied)
+        [--subset NAME (with --project) | --sample N [--seed 0]]
+        (--subset: only that subset's rows; --sample: a seeded random N rows, the ones \`select --random N --seed S\` picks)
         (excess_loss/learnability: --ref-model is the LATER model, e.g. the one tuned from --model;
          sstoken: --history-model is the EARLIER model, e.g. the base --model was tuned from; γ = --gamma;
          grad_norm/grad_sim over --grad-layers; grad_sim against the target set;
@@ -115,6 +117,7 @@ const OPTIONS = {
   'max-iter': { type: 'string' },
   seed: { type: 'string' },
   subset: { type: 'string' },
+  sample: { type: 'string' },
   layers: { type: 'string' },
   steps: { type: 'string' },
   lr: { type: 'string' },
@@ -260,6 +263,25 @@ async function withData(s: Session, o: Opts): Promise<{ datasetId?: number; subs
   return { subsetId: null };
 }
 
+/** score's rows: --subset NAME (a project's subset) or --sample N [--seed S]; neither: every row. */
+function scoreRows(o: Opts, subsetId: number | null): RowScope | undefined {
+  if (typeof o.sample === 'string') {
+    if (typeof o.subset === 'string') throw new WinnowError('bad_input', 'give --subset NAME or --sample N, not both');
+    return { kind: 'sample', n: positiveInt(o.sample, 'sample'), seed: num(o.seed, 'seed') ?? 0 };
+  }
+  if (typeof o.subset === 'string') {
+    if (subsetId === null) throw new WinnowError('bad_input', '--subset NAME scores a subset of a project: give --project P (not --data FILE)');
+    return { kind: 'subset', subsetId };
+  }
+  return undefined;
+}
+
+function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new WinnowError('bad_input', `--${flag}: expected a whole number of rows ≥ 1, got "${v}"`);
+  return n;
+}
+
 async function run(argv: string[]): Promise<unknown> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
@@ -307,6 +329,7 @@ async function run(argv: string[]): Promise<unknown> {
         // refused before any work: a shard scores in a temporary project of its own, and what it scores must add up
         if (typeof o.project === 'string') throw new WinnowError('bad_input', '--shard scores a --data FILE in a temporary project; put the shards into a project with winnow merge … --project P');
         if (typeof o.data !== 'string') throw new WinnowError('bad_input', '--shard needs --data FILE (the file every shard splits the same way)');
+        if (o.sample !== undefined) throw new WinnowError('bad_input', '--shard and --sample together are not supported: a shard already scores its own 1/N of the rows (sample the file first, then shard it)');
         assertShardable(need(o, 'signals').split(',').map((x) => x.trim()));
       }
       const s = new Session(o.project as string | undefined, quiet);
@@ -315,7 +338,8 @@ async function run(argv: string[]): Promise<unknown> {
         const modelId = await s.model(need(o, 'model'));
         const refModelId = typeof o['ref-model'] === 'string' ? await s.model(o['ref-model']) : undefined;
         const historyModelId = typeof o['history-model'] === 'string' ? await s.model(o['history-model']) : undefined;
-        const { datasetId } = await withData(s, o);
+        const { datasetId, subsetId } = await withData(s, o);
+        const rows = scoreRows(o, subsetId);
         const signals = need(o, 'signals').split(',').map((x) => x.trim()).filter(Boolean);
         // grad_sim's target set: a subset of the project, or a file imported as a dataset of its own
         let targetSubsetId: number | undefined;
@@ -340,18 +364,19 @@ async function run(argv: string[]): Promise<unknown> {
           targetSubsetId,
           sstokenGamma: num(o.gamma, 'gamma'),
           adapterPath: typeof o.adapter === 'string' ? resolve(o.adapter) : undefined,
+          rows,
         });
         const job = await s.job(jobId);
         const out = resolve(need(o, 'out'));
         // exact_dup / near_dup come with their size and rank columns (the run recorded them all)
         const written = writeScoresJsonl(s.service.current().db, {
-          runId: Number(job.stats.runId), datasetId, signals: withDuplicateCompanions(signals), out, onlyExampleIds: shardRows && new Set(shardRows.map((r) => r.exampleId)),
+          runId: Number(job.stats.runId), datasetId, rows, signals: withDuplicateCompanions(signals), out, onlyExampleIds: shardRows && new Set(shardRows.map((r) => r.exampleId)),
         });
         const shardFile = shard
           ? writeShardResult(s.service.current().db, { runId: Number(job.stats.runId), datasetId: datasetId!, shard, rows: shardRows!, scoresOut: out })
           : undefined;
         return {
-          out, rows: written.rows, errors: written.errors, runId: job.stats.runId, plan, tokensPerSec: job.stats.tokensPerSec,
+          out, rows: written.rows, errors: written.errors, runId: job.stats.runId, scope: plan.rows, plan, tokensPerSec: job.stats.tokensPerSec,
           ...(shard ? { shard: `${shard.index}/${shard.count}`, result: shardFile } : {}),
         };
       } finally {

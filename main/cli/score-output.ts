@@ -8,15 +8,27 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { blobToFloat32, getRender, scoreRunRenderKeyId, type Db } from '../engine/db';
 import { WinnowError } from '../engine/util/errors';
-import { TOKEN_SIGNALS } from '../../preload/contract';
+import { TOKEN_SIGNALS, type RowScope } from '../../preload/contract';
+import { rowScopeSql } from '../engine/scoring/rows';
 
-/** `onlyExampleIds`: a `--shard` run writes its own rows only (each with its file index, as always). */
-export function writeScoresJsonl(db: Db, opts: { runId: number; datasetId?: number; signals: string[]; out: string; onlyExampleIds?: Set<number> }): { rows: number; errors: number } {
+/** `rows`: the rows the run covered (--subset, --sample); `onlyExampleIds`: a `--shard` run writes its own rows only (each with its file index, as always). */
+export function writeScoresJsonl(db: Db, opts: { runId: number; datasetId?: number; rows?: RowScope; signals: string[]; out: string; onlyExampleIds?: Set<number> }): { rows: number; errors: number } {
   const keyId = scoreRunRenderKeyId(db, opts.runId);
   if (keyId === null) throw new WinnowError('not_found', `score run ${opts.runId} has no recorded render key: its input_ids are not known`);
-  const examples = (opts.datasetId !== undefined
-    ? db.prepare('SELECT id, dataset_id, row_index FROM examples WHERE dataset_id = ? ORDER BY row_index').all(opts.datasetId)
-    : db.prepare('SELECT id, dataset_id, row_index FROM examples ORDER BY dataset_id, row_index').all()) as Array<{ id: number; dataset_id: number; row_index: number }>;
+  // only the rows the run covered (--subset, --sample), in file order
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (opts.datasetId !== undefined) {
+    where.push('e.dataset_id = ?');
+    args.push(opts.datasetId);
+  }
+  const scope = rowScopeSql(db, opts.rows, opts.datasetId);
+  if (scope) {
+    where.push(scope.sql);
+    args.push(...scope.args);
+  }
+  const examples = db.prepare(`SELECT e.id, e.dataset_id, e.row_index FROM examples e ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.dataset_id, e.row_index`)
+    .all(...args) as Array<{ id: number; dataset_id: number; row_index: number }>;
   const tokenSignals = opts.signals.filter((s) => (TOKEN_SIGNALS as readonly string[]).includes(s));
   const exampleSignals = opts.signals.filter((s) => !(TOKEN_SIGNALS as readonly string[]).includes(s));
   const tokenStmt = db.prepare(`SELECT "values" FROM token_scores WHERE run_id = ? AND example_id = ? AND signal = ?`).pluck();

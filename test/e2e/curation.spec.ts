@@ -215,7 +215,8 @@ test('subset rules, set operations and undo/redo', async ({ page }) => {
   await shot(page, '06-subsets-combined');
 
   // delete, undo (recreated from its stored rule), redo, undo again
-  await page.locator('[data-testid="subset-row"][data-name="hard-20"] [data-testid="subset-delete"]').click();
+  await page.locator('[data-testid="subset-row"][data-name="hard-20"] [data-testid="item-delete"]').click();
+  await page.getByTestId('dependency-confirm').click();
   await expect(page.locator('[data-testid="subset-row"][data-name="hard-20"]')).toHaveCount(0);
   await page.getByTestId('subset-undo').click();
   await expect(size('hard-20')).toHaveText('20');

@@ -38,6 +38,7 @@ import { assertModelRoles, assertSameTokenizer } from '../scoring/passes/referen
 import { openBundle } from '../export/bundle';
 import { paramMaskLayers } from './layers';
 import { assertMaskNameFree, getParamMask, listParamMasks } from '../selection/param-masks-store';
+import { deleteItem, dependencyReport, listScoreRuns, listTokenMaskNames, renameItem } from './housekeeping';
 
 export interface EngineServiceOptions {
   projectsDir: string;
@@ -259,7 +260,9 @@ export class EngineService {
         await assertSameTokenizer(p.db, i.modelId, i.historyModelId);
       }
       assertModelRoles(p.db, i);
-      const plan = planScoring(p.db, i);
+      // a subset scope records the subset's name now, so the run still says what it covered after a delete
+      const rows = i.rows?.kind === 'subset' ? { ...i.rows, name: getSubset(p.db, i.rows.subsetId).name } : i.rows;
+      const plan = planScoring(p.db, { ...i, rows });
       // forward passes at this batch and length must fit the backend (refused with the figures otherwise)
       const cfg = readModelConfig(modelPath(p.db, i.modelId));
       const backend = this.opts.executor.backend?.name ?? 'wasm';
@@ -275,7 +278,7 @@ export class EngineService {
       // a missing adapter folder is refused here, not after the model has loaded
       if (i.adapterPath !== undefined) assertAdapterFolder(i.adapterPath);
       setActiveModel(p.db, i.modelId);
-      const job = p.jobs.submit('score', { ...i, projectModelPath: modelPath(p.db, i.modelId) });
+      const job = p.jobs.submit('score', { ...i, rows, projectModelPath: modelPath(p.db, i.modelId) });
       return { jobId: job.jobId, plan };
     },
 
@@ -362,5 +365,22 @@ export class EngineService {
     'jobs.cancel': (i) => this.current().jobs.cancel(i.jobId),
     'jobs.resume': (i) => this.current().jobs.resume(i.jobId),
     'jobs.discard': (i) => this.current().jobs.discard(i.jobId),
+    'jobs.clear': () => ({ cleared: this.current().jobs.clearFinished() }),
+    'scoring.runs': () => listScoreRuns(this.current().db),
+    'tokenMasks.names': () => listTokenMaskNames(this.current().db),
+    'items.dependents': (i) => dependencyReport(this.current().db, i),
+    'items.delete': (i) => {
+      const p = this.current();
+      const report = deleteItem(p.db, i, i.token);
+      // the header's dataset and model lists change
+      if (i.kind === 'dataset' || i.kind === 'model') this.emit({ type: 'project', project: projectInfo(p) });
+      return report;
+    },
+    'items.rename': (i) => {
+      const p = this.current();
+      const r = renameItem(p.db, i, i.newName);
+      if (i.kind === 'dataset' || i.kind === 'model') this.emit({ type: 'project', project: projectInfo(p) });
+      return r;
+    },
   };
 }

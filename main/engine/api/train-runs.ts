@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Db } from '../db';
 import { ADAPTER_CONFIG } from '../models/lora';
+import { runLabel } from './housekeeping';
 import type { JobStatus, TrainConfig, TrainMetric, TrainRunInfo } from '../../../preload/contract';
 
 interface RunRowDb {
@@ -21,6 +22,7 @@ export function listTrainRuns(db: Db): TrainRunInfo[] {
   const rows = db.prepare('SELECT * FROM train_runs ORDER BY id DESC').all() as RunRowDb[];
   return rows.map((r) => ({
     id: r.id,
+    label: runLabel(db, 'train_run', r.id),
     jobId: r.job_id,
     modelId: r.model_id,
     subsetId: r.subset_id,

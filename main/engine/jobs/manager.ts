@@ -10,7 +10,7 @@ import { WinnowError, toErrorValue } from '../util/errors';
 import { DISCARDABLE_KINDS, RESUMABLE_KINDS, type JobOutcome, type JobProgress } from './types';
 import { discardPartialExport } from '../export/partial';
 import { paramMaskPassState } from '../selection/param-masks-store';
-import { describeSavedImport, savedImport } from '../data/import-saved';
+import { clearSavedImport, describeSavedImport, savedImport } from '../data/import-saved';
 
 export interface JobExecutor {
   run(
@@ -165,6 +165,26 @@ export class JobManager {
     paramMaskPassState(this.db, jobId).clear();
     this.update(jobId, { status: job.status, message: `${job.status}; its saved state was discarded` });
     return this.get(jobId);
+  }
+
+  /**
+   * Removes finished, failed and cancelled jobs from the list, with what a stopped one saved to resume from (a
+   * parameter-mask pass's sums, an import's record). Their runs, datasets, models and files stay. Returns how many.
+   */
+  clearFinished(): number {
+    const ids = this.db.prepare(`SELECT id FROM jobs WHERE status IN ('done', 'failed', 'cancelled')`).pluck().all() as string[];
+    this.db.transaction(() => {
+      for (const id of ids) {
+        paramMaskPassState(this.db, id).clear();
+        clearSavedImport(this.db, id);
+        this.db.prepare('DELETE FROM jobs WHERE id = ?').run(id);
+      }
+    })();
+    for (const id of ids) {
+      this.live.delete(id);
+      this.lastPersist.delete(id);
+    }
+    return ids.length;
   }
 
   /** Whether a stopped job has work to continue from: score and train runs keep it with the run; a parameter-mask pass once it saved state. */

@@ -1,3 +1,5 @@
+import type { RowScope } from '../../../preload/contract';
+
 /** A scoring job's parameters (job kind `score`), as run.ts and gradient-pass.ts read them. */
 export interface ScoreParams {
   modelId: number;
@@ -30,4 +32,6 @@ export interface ScoreParams {
   adapterPath?: string;
   /** score only this subset's rows (a `winnow score --shard I/N` process: its share of the file, scoring/shard.ts) */
   onlySubsetId?: number;
+  /** the rows scored (absent: every row of the dataset, as before the option) */
+  rows?: RowScope;
 }

@@ -12,6 +12,7 @@ import { checkpointTensors } from '../models/checkpoint-tensors';
 import { layerBlockScores } from '../db/layers';
 import { resolveLayerSpec } from '../selection/layers';
 import { DEFAULT_GRAD_DIM } from './passes/projection';
+import { checkRowScope, describeRows, type RowScope } from './rows';
 
 /** Signals one forward pass of the scored model yields. */
 export const FORWARD_SIGNALS = [
@@ -88,6 +89,8 @@ export interface PlanInput {
   gradLayers?: string;
   gradDim?: number;
   batchSize?: number;
+  /** the rows scored (default all) */
+  rows?: RowScope;
 }
 
 /** Parameters a per-example gradient signal is taken over (from the checkpoint headers; null without a model). */
@@ -103,11 +106,7 @@ export function gradParams(db: Db, input: PlanInput): number | null {
 export function planScoring(db: Db, input: PlanInput): ScorePlan {
   checkSignals(input.signals);
   const has = (list: readonly string[]) => input.signals.filter((s) => list.includes(s));
-  const examples = (
-    input.datasetId !== undefined
-      ? db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ?').pluck().get(input.datasetId)
-      : db.prepare('SELECT COUNT(*) FROM examples').pluck().get()
-  ) as number;
+  const examples = checkRowScope(db, input.rows, input.datasetId);
   // the last measured throughputs of this project, if any, give the estimate
   const meta = (key: string) => Number(db.prepare(`SELECT value FROM project_meta WHERE key = ?`).pluck().get(key) ?? 0);
   const eps = meta('score_examples_per_sec');
@@ -157,7 +156,10 @@ export function planScoring(db: Db, input: PlanInput): ScorePlan {
     passes.push({ model: 'none', kind: 'text', signals: has(TEXT_SIGNALS), examples, estimatedSeconds: 0 });
   }
   const known = passes.every((p) => p.estimatedSeconds !== null && p.estimatedSeconds !== undefined);
-  return { passes, examples, estimatedSeconds: known && passes.length ? passes.reduce((a, p) => a + p.estimatedSeconds!, 0) : null };
+  return {
+    passes, examples, estimatedSeconds: known && passes.length ? passes.reduce((a, p) => a + p.estimatedSeconds!, 0) : null,
+    rows: describeRows(db, input.rows, examples),
+  };
 }
 
 /** Examples the backward pass differentiates: fim's sample ∪ the scope (per-example signals) ∪ the target set. */

@@ -35,6 +35,7 @@ import { etaFromTokens } from '../util/eta';
 import type { ScoreParams } from './params';
 
 export type { ScoreParams } from './params';
+import { countScopeRows, describeRows, rowScopeSql } from './rows';
 
 const TOKEN_SIGNAL_IDS = ['token_loss', 'token_entropy', 'token_prob', 'token_rank'] as const;
 
@@ -72,7 +73,7 @@ function bindRenderKey(db: Db, runId: number, keyId: number): void {
   db.prepare('UPDATE score_runs SET render_key_id = ? WHERE id = ?').run(keyId, runId);
 }
 
-function scopeOf(p: ScoreParams, keyId: number): Scope {
+function scopeOf(db: Db, p: ScoreParams, keyId: number): Scope {
   const parts = ['r.render_key_id = ?'];
   const args: unknown[] = [keyId];
   if (p.datasetId !== undefined) {
@@ -82,6 +83,11 @@ function scopeOf(p: ScoreParams, keyId: number): Scope {
   if (p.onlySubsetId !== undefined) {
     parts.push('e.id IN (SELECT example_id FROM subset_members WHERE subset_id = ?)');
     args.push(p.onlySubsetId);
+  }
+  const rows = rowScopeSql(db, p.rows, p.datasetId);
+  if (rows) {
+    parts.push(rows.sql);
+    args.push(...rows.args);
   }
   return { sql: parts.join(' AND '), args };
 }
@@ -136,7 +142,7 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
       ctx.progress({ current: 0, total: 0, message: 'rendering examples' });
       await renderDataset(db, d, model.tokenizer, { ...DEFAULT_RENDER, maxTokens: p.maxTokens });
     }
-    const scope = scopeOf(p, keyId);
+    const scope = scopeOf(db, p, keyId);
     const stats: Record<string, number> = { runId };
     if (has(FORWARD_SIGNALS) || needRef || needHis || has(ANSWER_ONLY_SIGNALS) || has(REVERSE_SIGNALS)) {
       Object.assign(stats, await forwardLoop(ctx, db, runId, p, model, ref, his, scope, keyId));
@@ -160,7 +166,8 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
       if (text.computed.length) ctx.log('info', `duplicates were missing for dataset(s) ${text.computed.join(', ')}: computed now`);
     }
     db.prepare(`UPDATE score_runs SET status = 'done', finished_at = datetime('now') WHERE id = ?`).run(runId);
-    return { message: `scored ${stats.examples ?? stats.gradientExamples ?? stats.textExamples ?? 0} examples of ${scopeLabel(db, { subsetId: p.subsetId, datasetId: p.datasetId })}`, stats };
+    const rows = describeRows(db, p.rows, countScopeRows(db, p.rows, p.datasetId));
+    return { message: `scored ${stats.examples ?? stats.gradientExamples ?? stats.textExamples ?? 0} examples of ${scopeLabel(db, { subsetId: p.subsetId, datasetId: p.datasetId })} · ${rows}`, stats: { ...stats, rows } };
   } catch (err) {
     try {
       db.prepare(`UPDATE score_runs SET status = ?, error = ? WHERE job_id = ?`).run(

@@ -9,6 +9,8 @@ import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtCount, fmtNum, plural } from '../../components/format';
 import { rowsLabel } from '../../components/names';
+import { ItemActions } from '../../components/ItemActions';
+import { TokenMasks } from './TokenMasks';
 
 export function DataScreen() {
   const { project, datasetId, setDatasetId } = useApp();
@@ -82,9 +84,12 @@ export function DataScreen() {
                     {d.sourcePath}
                   </td>
                   <td>
-                    <button className="btn btn-small" data-testid="dataset-edit-mapping" onClick={() => setMappingOf(mappingOf === d.id ? null : d.id)}>
-                      Edit mapping
-                    </button>
+                    <span className="item-actions">
+                      <button className="btn btn-small" data-testid="dataset-edit-mapping" onClick={() => setMappingOf(mappingOf === d.id ? null : d.id)}>
+                        Edit mapping
+                      </button>
+                      <ItemActions kind="dataset" id={d.id} name={d.name} onChanged={() => undefined} />
+                    </span>
                   </td>
                 </tr>
               ))}
@@ -113,6 +118,7 @@ export function DataScreen() {
                 <th className="num">Params</th>
                 <th>Origin</th>
                 <th>Path</th>
+                <th />
               </tr>
             </thead>
             <tbody>
@@ -126,6 +132,9 @@ export function DataScreen() {
                   <td className="path" title={m.path}>
                     {m.path}
                   </td>
+                  <td>
+                    <ItemActions kind="model" id={m.id} name={m.name} onChanged={() => undefined} />
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -133,6 +142,7 @@ export function DataScreen() {
         )}
         <AddModel />
       </section>
+      <TokenMasks />
       <section className="card">
         <h2>Open an export bundle</h2>
         <OpenBundle />

@@ -15,6 +15,7 @@ import { ParamMaskPanel } from './ParamMaskPanel';
 import { CurrentDataset } from '../../components/CurrentDataset';
 import { MemoryBreakdown } from '../../components/MemoryBreakdown';
 import { LORA_TARGET_OPTIONS, loraTargets, type LoraTargetMode } from '../train/lora';
+import { ItemActions } from '../../components/ItemActions';
 
 const NOTHING_CHOSEN = 'No tensor chosen yet: pick a preset or click cells in the grid';
 const gib = (b: number) => `${(b / 1024 ** 3).toFixed(b < 1024 ** 3 ? 3 : 2)} GiB`;
@@ -408,6 +409,7 @@ export function LayersScreen() {
                       <button className="btn btn-small" data-testid="layer-mask-train" onClick={() => trainWith(from || `names:${m.tensors.join(',')}`)}>
                         Train with
                       </button>
+                      <ItemActions kind="layer_mask" id={m.id} name={m.name} onChanged={masks.reload} />
                     </td>
                   </tr>
                 );

@@ -11,6 +11,7 @@ import { ErrorText } from '../../components/ErrorText';
 import { SelectField, SubsetField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtCount, fmtNum } from '../../components/format';
+import { ItemActions } from '../../components/ItemActions';
 
 const METRICS = [
   ['abs_wg', '|w·Σg| (saliency)'],
@@ -222,6 +223,7 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
                   <button className="btn btn-small" data-testid="pm-train" onClick={() => trainWith(m)}>
                     Train with
                   </button>
+                  <ItemActions kind="param_mask" id={m.id} name={m.name} onChanged={masks.reload} />
                 </td>
               </tr>
             ))}

@@ -1,7 +1,8 @@
 /** Score: pick a model and signals (with the options the chosen ones need), see the planned passes, follow the job. */
 import { useState } from 'react';
-import { type ApiError, IMPORT_SIGNALS, type ScorePlan, SIGNALS } from '../../../../preload/contract';
-import { useApp, useCall, useJobs } from '../../api/hooks';
+import { type ApiError, IMPORT_SIGNALS, type RowScope, type ScorePlan, SIGNALS } from '../../../../preload/contract';
+import { useApp, useCall, useJobs, useOnJobDone } from '../../api/hooks';
+import { ItemActions } from '../../components/ItemActions';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
@@ -70,7 +71,13 @@ export function ScoreScreen() {
   const [gradDim, setGradDim] = useState('1024');
   const [targetSubsetId, setTargetSubsetId] = useState<number | null>(null);
   const [gamma, setGamma] = useState('0.5');
+  // which rows: all of the dataset, a subset's, or a seeded random sample
+  const [rowsKind, setRowsKind] = useState<RowScope['kind']>('all');
+  const [rowsSubsetId, setRowsSubsetId] = useState<number | null>(null);
+  const [sampleN, setSampleN] = useState('500');
+  const [sampleSeed, setSampleSeed] = useState('0');
   const subsets = useCall('subsets.list', {});
+  const runs = useCall('scoring.runs', {});
   const [plan, setPlan] = useState<ScorePlan | null>(null);
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -86,6 +93,14 @@ export function ScoreScreen() {
   const wantSs = signals.has('sstoken');
   // after navigating away and back, keep showing the latest scoring job
   const shownJobId = jobId ?? jobs.find((j) => j.kind === 'score')?.jobId ?? null;
+  useOnJobDone(shownJobId, runs.reload);
+  const rowsReady = rowsKind !== 'subset' || rowsSubsetId !== null;
+  const rows: RowScope | undefined =
+    rowsKind === 'subset' && rowsSubsetId !== null
+      ? { kind: 'subset', subsetId: rowsSubsetId }
+      : rowsKind === 'sample'
+        ? { kind: 'sample', n: Number(sampleN), seed: Number(sampleSeed) }
+        : undefined;
 
   if (project && (!models.length || !project.datasets.length)) {
     return (
@@ -122,11 +137,13 @@ export function ScoreScreen() {
       gradDim: wantSim ? Number(gradDim) : undefined,
       targetSubsetId: wantSim && targetSubsetId !== null ? targetSubsetId : undefined,
       sstokenGamma: wantSs ? Number(gamma) : undefined,
+      rows,
     });
     setBusy(false);
     if (r.ok) {
       setPlan(r.value.plan);
       setJobId(r.value.jobId);
+      runs.reload();
       setError(null);
     } else setError(r.error);
   };
@@ -159,6 +176,39 @@ export function ScoreScreen() {
               ))}
             </select>
           </label>
+          <label className="field" title="Score every row of the dataset, only a subset's rows, or a seeded random sample (the rows a random subset rule with the same n and seed picks)">
+            <span>Rows</span>
+            <select data-testid="score-rows" value={rowsKind} onChange={(e) => setRowsKind(e.target.value as RowScope['kind'])}>
+              <option value="all">all rows</option>
+              <option value="subset">a subset</option>
+              <option value="sample">a random sample</option>
+            </select>
+          </label>
+          {rowsKind === 'subset' && (
+            <label className="field">
+              <span>Subset</span>
+              <select data-testid="score-rows-subset" value={rowsSubsetId ?? ''} onChange={(e) => setRowsSubsetId(e.target.value ? Number(e.target.value) : null)}>
+                <option value="">choose a subset…</option>
+                {subsets.data?.map((s) => (
+                  <option key={s.id} value={s.id} title={s.staleReason ? staleTitle(s) : undefined}>
+                    {subsetOptionText(s)}
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
+          {rowsKind === 'sample' && (
+            <>
+              <label className="field narrow">
+                <span>Sample n</span>
+                <input data-testid="score-sample-n" inputMode="numeric" value={sampleN} onChange={(e) => setSampleN(e.target.value)} />
+              </label>
+              <label className="field narrow">
+                <span>Seed</span>
+                <input data-testid="score-sample-seed" inputMode="numeric" value={sampleSeed} onChange={(e) => setSampleSeed(e.target.value)} />
+              </label>
+            </>
+          )}
           {needsRef && (
             <OtherModelSelect
               label="Reference model (later, e.g. tuned)"
@@ -257,10 +307,11 @@ export function ScoreScreen() {
           </div>
         )}
         <div className="form-row">
-          <button className="btn btn-primary" data-testid="score-start" disabled={busy || model === null || signals.size === 0} onClick={() => void start()}>
+          <button className="btn btn-primary" data-testid="score-start" disabled={busy || model === null || signals.size === 0 || !rowsReady} onClick={() => void start()}>
             Score
           </button>
           {signals.size === 0 && <span className="muted">Choose at least one signal.</span>}
+          {!rowsReady && <span className="warn-text">Choose the subset whose rows to score.</span>}
           {needsRef && refModelId === null && (
             <span className="warn-text">{[...signals].filter((s) => NEEDS_REFERENCE.has(s)).join(', ')} need a reference model: the later one, e.g. the model tuned from the scored one.</span>
           )}
@@ -276,7 +327,7 @@ export function ScoreScreen() {
         <section className="card" data-testid="score-plan">
           <h2>Plan</h2>
           <p className="muted">
-            {fmtNum(plan.examples)} examples · estimated {fmtEta(plan.estimatedSeconds)}
+            <span data-testid="score-plan-rows">{plan.rows}</span> · {fmtNum(plan.examples)} examples · estimated {fmtEta(plan.estimatedSeconds)}
           </p>
           <ol className="plan">
             {plan.passes.map((p, i) => (
@@ -297,6 +348,50 @@ export function ScoreScreen() {
         <section className="card">
           <h2>Progress</h2>
           <JobProgress jobId={shownJobId} label="scoring" />
+        </section>
+      )}
+      {runs.data && runs.data.length > 0 && (
+        <section className="card">
+          <h2>Score runs</h2>
+          <table className="simple-table" data-testid="score-runs">
+            <thead>
+              <tr>
+                <th>Run</th>
+                <th>Status</th>
+                <th>Model</th>
+                <th>Dataset</th>
+                <th>Rows</th>
+                <th>Signals</th>
+                <th className="num">Started</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {runs.data.map((r) => (
+                <tr key={r.id} data-testid="score-run-row" data-run-id={r.id}>
+                  <td data-testid="score-run-name">
+                    #{r.id}
+                    {r.label && <> {r.label}</>}
+                  </td>
+                  <td>
+                    <span className={`status-pill status-${r.status}`}>{r.status}</span>
+                  </td>
+                  <td>{r.modelName ?? '(model removed)'}</td>
+                  <td>{r.datasetName ?? '(dataset removed)'}</td>
+                  <td data-testid="score-run-rows">{r.rowsText}</td>
+                  <td>
+                    {r.signals.map((s) => (
+                      <code key={s}>{s} </code>
+                    ))}
+                  </td>
+                  <td className="num">{new Date(`${r.createdAt.replace(' ', 'T')}Z`).toLocaleString()}</td>
+                  <td>
+                    <ItemActions kind="score_run" id={r.id} name={r.label ?? ''} onChanged={runs.reload} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </section>
       )}
     </div>

@@ -15,6 +15,7 @@ import { fmtNum, parseOptionalNumber, plural } from '../../components/format';
 import { STALE_ADVICE, StaleMark, staleTitle, subsetOptionText } from '../../components/StaleSubset';
 import { opOf, useSubsetHistory } from './useSubsetHistory';
 import { CurrentDataset } from '../../components/CurrentDataset';
+import { ItemActions } from '../../components/ItemActions';
 
 const RULE_KINDS = [
   ['top', 'Top k by a column'],
@@ -223,12 +224,10 @@ export function SubsetsScreen() {
     }
   };
 
-  const remove = async (subset: SubsetInfo) => {
-    const r = await client.call('subsets.delete', { subsetId: subset.id });
-    setError(r.ok ? null : r.error);
-    if (r.ok) history.record(opOf('delete', subset));
+  // deleted after its dependency report (components/ItemActions.tsx): on the undo stack, recreated from its rule on undo
+  const deleted = (subset: SubsetInfo) => {
+    history.record(opOf('delete', subset));
     setPicked((p) => p.filter((id) => id !== subset.id));
-    list.reload();
   };
 
   // the stored rule again, in place (same id and name); on failure the old subset stays and the error shows in its row
@@ -448,9 +447,7 @@ export function SubsetsScreen() {
                         </button>
                       );
                     })()}{' '}
-                    <button className="btn btn-small btn-danger" data-testid="subset-delete" onClick={() => void remove(s)}>
-                      Delete
-                    </button>
+                    <ItemActions kind="subset" id={s.id} name={s.name} onChanged={list.reload} onDeleted={() => deleted(s)} />
                   </td>
                 </tr>
               ))}

@@ -12,6 +12,7 @@ import { TrainForm } from './TrainForm';
 import { CurrentDataset } from '../../components/CurrentDataset';
 import { rowsLabel } from '../../components/names';
 import { describeLora } from './lora';
+import { ItemActions } from '../../components/ItemActions';
 
 export function TrainScreen() {
   const { project } = useApp();
@@ -69,6 +70,7 @@ export function TrainScreen() {
                 <th>Layers</th>
                 <th>Rows</th>
                 <th>Output</th>
+                <th />
               </tr>
             </thead>
             <tbody>
@@ -81,6 +83,7 @@ export function TrainScreen() {
                   onSelect={() => setSelected(r.id)}
                   compared={compare.includes(r.id)}
                   onCompare={(on) => setCompare((c) => (on ? [...c.filter((x) => x !== r.id), r.id] : c.filter((x) => x !== r.id)))}
+                  onDeleted={runs.reload}
                 />
               ))}
             </tbody>
@@ -99,6 +102,7 @@ function RunRow({
   onSelect,
   compared,
   onCompare,
+  onDeleted,
 }: {
   run: TrainRunInfo;
   /** the rows it trained on, by name */
@@ -107,6 +111,7 @@ function RunRow({
   onSelect: () => void;
   compared: boolean;
   onCompare: (on: boolean) => void;
+  onDeleted: () => void;
 }) {
   const job = useJob(run.jobId);
   const status = job?.status ?? run.status;
@@ -115,7 +120,10 @@ function RunRow({
       <td onClick={(e) => e.stopPropagation()}>
         <input type="checkbox" data-testid="train-compare" checked={compared} aria-label={`compare run ${run.id}`} onChange={(e) => onCompare(e.target.checked)} />
       </td>
-      <td>#{run.id}</td>
+      <td>
+        #{run.id}
+        {run.label && <> {run.label}</>}
+      </td>
       <td>
         <span className={`status-pill status-${status}`}>{status}</span>
       </td>
@@ -139,6 +147,9 @@ function RunRow({
       </td>
       <td data-testid="train-run-rows">{rows}</td>
       <td className="path">{run.outDir ?? '—'}</td>
+      <td onClick={(e) => e.stopPropagation()}>
+        <ItemActions kind="train_run" id={run.id} name={run.label ?? ''} onChanged={onDeleted} />
+      </td>
     </tr>
   );
 }

@@ -53,6 +53,7 @@ export const SIGNALS = [
   'layer_grad_norm',
   'grad_norm',
   'grad_sim',
+  'grad_sim_base',
   'rifd',
   'sstoken',
 ] as const;
@@ -400,6 +401,9 @@ export const TrainConfigSchema = z.object({
   paramMaskId: id.optional(),
   /** LoRA adapters (PEFT's LoraConfig) instead of whole tensors: the base stays frozen, only A and B train */
   lora: LoraConfigSchema.optional(),
+  /** keep K checkpoints for good (evenly spaced, the last at the end; runs/N/checkpoints/step-S), each with its
+   * optimizer state and mean learning rate: the warm-up checkpoints LESS's grad_sim reads */
+  keepCheckpoints: z.number().int().positive().max(100).optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
@@ -605,11 +609,16 @@ export const ApiInputs = {
     fimLoss: z.enum(['sum', 'mean']).default('sum'),
     seed: z.number().int().optional(),
     subsetId: id.optional(),
-    /** grad_norm / grad_sim: the parameters the gradient is taken over, as a layer spec (default all) */
+    /** grad_norm / grad_sim_base: the parameters the gradient is taken over, as a layer spec (default all) */
     gradLayers: z.string().min(1).max(10_000).optional(),
-    /** grad_sim: projection dimension d (default 1024) and the target set whose mean gradient examples are compared with */
+    /** grad_sim_base / grad_sim: projection dimension d (default 1024 / LESS's 8192) and the target set whose mean
+     * gradient examples are compared with */
     gradDim: z.number().int().min(8).max(65_536).optional(),
     targetSubsetId: id.optional(),
+    /** grad_sim (LESS): several target subsets, one per subtask — mean cosine within each, max across them */
+    targetSubsetIds: z.array(id).min(1).max(64).optional(),
+    /** grad_sim (LESS): the LoRA warm-up run whose kept checkpoints give the gradients, Adam states and learning rates */
+    lessRunId: id.optional(),
     /** sstoken: γ, the weight of the loss-difference term against the attention term (default 0.5) */
     sstokenGamma: z.number().min(0).max(1).optional(),
     /** a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) applied to the scored model */

@@ -1,8 +1,8 @@
 /**
- * The Score screen's P2 options in Chromium against the real browser-mode engine (fresh project): ticking grad_sim
- * asks for a target set (a subset made on the Subsets screen) and the projection size, grad_norm / grad_sim for the
+ * The Score screen's P2 options in Chromium against the real browser-mode engine (fresh project): ticking grad_sim_base
+ * asks for a target set (a subset made on the Subsets screen) and the projection size, grad_norm / grad_sim_base for the
  * parameters their gradient is taken over, sstoken for a history model and γ; the plan shows the backward pass with
- * its example count, and the job's grad_sim / grad_norm become sortable columns. Screenshots: score-p2-NN-*.png.
+ * its example count, and the job's grad_sim_base / grad_norm become sortable columns. Screenshots: score-p2-NN-*.png.
  */
 import { expect, test, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
@@ -27,7 +27,7 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `score-p2-${name}.png`), fullPage: true });
 }
 
-test('grad_sim with a target subset, grad_norm over the last block; sstoken asks for a history model', async ({ page }) => {
+test('grad_sim_base with a target subset, grad_norm over the last block; sstoken asks for a history model', async ({ page }) => {
   test.setTimeout(600_000);
   await page.goto(server.url);
   await page.getByTestId('import-path').fill(FIXTURE);
@@ -58,7 +58,7 @@ test('grad_sim with a target subset, grad_norm over the last block; sstoken asks
   await page.getByTestId('signal-grad_norm').check();
   await expect(page.getByTestId('score-grad-layers')).toHaveValue('all');
   await expect(page.getByTestId('score-target-subset')).toHaveCount(0);
-  await page.getByTestId('signal-grad_sim').check();
+  await page.getByTestId('signal-grad_sim_base').check();
   await expect(page.getByTestId('score-target-subset')).toBeVisible();
   // without a target set the engine refuses, saying what is missing
   await page.getByTestId('score-start').click();
@@ -70,7 +70,7 @@ test('grad_sim with a target subset, grad_norm over the last block; sstoken asks
   await shot(page, '01-options');
   await page.getByTestId('score-start').click();
   const backward = page.locator('[data-testid="score-pass"]', { hasText: 'backward' });
-  await expect(backward).toContainText('grad_sim');
+  await expect(backward).toContainText('grad_sim_base');
   await expect(backward).toContainText('50 examples');
   // wait for the job to end either way, so a failure is reported at once with the engine's message
   await expect(page.getByTestId('job-progress')).toHaveAttribute('data-status', /^(done|failed)$/, { timeout: 540_000 });
@@ -80,6 +80,6 @@ test('grad_sim with a target subset, grad_norm over the last block; sstoken asks
   await shot(page, '02-done');
 
   await page.getByTestId('nav-examples').click();
-  await expect(page.getByTestId('header-grad_sim')).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByTestId('header-grad_sim_base')).toBeVisible({ timeout: 30_000 });
   await expect(page.getByTestId('header-grad_norm')).toBeVisible();
 });

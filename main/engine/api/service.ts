@@ -29,6 +29,7 @@ import { checkFits, countParams } from '../models/memory';
 import { readModelConfig } from '../models/config';
 import { assertAdapterFolder } from '../models/lora';
 import { resolveLora } from '../training/lora';
+import { lessWarmupRun } from '../scoring/less-pass';
 import { validateExport } from '../export/run';
 import { previewDataset, previewImport } from '../data/preview';
 import { remapImpact } from '../data/remap';
@@ -264,7 +265,7 @@ export class EngineService {
       const adapter = this.opts.executor.backend?.adapter;
       checkFits(cfg, { batch: i.batchSize, seqLen: i.maxTokens, trainableParams: 0, backend, adapter });
       // the gradient pass backpropagates one example at a time and keeps a sum per parameter for fim: about a training
-      // step's memory at batch 1 (its "optimizer" share stands for those sums and grad_sim's gradient copies)
+      // step's memory at batch 1 (its "optimizer" share stands for those sums and grad_sim_base's gradient copies)
       if (i.signals.some((s) => (GRADIENT_SIGNALS as readonly string[]).includes(s))) {
         const layerSignals = i.signals.some((s) => (LAYER_GRADIENT_SIGNALS as readonly string[]).includes(s));
         const differentiated = layerSignals ? countParams(cfg) : (gradParams(p.db, i) ?? countParams(cfg));
@@ -272,6 +273,8 @@ export class EngineService {
       }
       // a missing adapter folder is refused here, not after the model has loaded
       if (i.adapterPath !== undefined) assertAdapterFolder(i.adapterPath);
+      // grad_sim's warm-up run (LoRA, kept checkpoints, the same base) is checked before the job starts
+      if (i.signals.includes('grad_sim')) lessWarmupRun(p.db, p.dir, i.lessRunId, i.modelId);
       setActiveModel(p.db, i.modelId);
       const job = p.jobs.submit('score', { ...i, projectModelPath: modelPath(p.db, i.modelId) });
       return { jobId: job.jobId, plan };

@@ -68,6 +68,7 @@ export function ScoreScreen() {
   const [gradLayers, setGradLayers] = useState('all');
   const [gradDim, setGradDim] = useState('1024');
   const [targetSubsetId, setTargetSubsetId] = useState<number | null>(null);
+  const [lessRunId, setLessRunId] = useState('');
   const [gamma, setGamma] = useState('0.5');
   const subsets = useCall('subsets.list', {});
   const [plan, setPlan] = useState<ScorePlan | null>(null);
@@ -81,7 +82,9 @@ export function ScoreScreen() {
   const needsHistory = [...signals].some((s) => NEEDS_HISTORY.has(s));
   const layerGrad = [...signals].some((s) => LAYER_GRADIENT.has(s));
   const perExampleGrad = [...signals].some((s) => PER_EXAMPLE_GRADIENT.has(s));
-  const wantSim = signals.has('grad_sim');
+  // grad_sim (LESS) and grad_sim_base both compare with a target set; LESS also reads a LoRA warm-up run
+  const wantLess = signals.has('grad_sim');
+  const wantSim = wantLess || signals.has('grad_sim_base');
   const wantSs = signals.has('sstoken');
   // after navigating away and back, keep showing the latest scoring job
   const shownJobId = jobId ?? jobs.find((j) => j.kind === 'score')?.jobId ?? null;
@@ -120,6 +123,7 @@ export function ScoreScreen() {
       gradLayers: perExampleGrad && gradLayers.trim() && gradLayers.trim() !== 'all' ? gradLayers.trim() : undefined,
       gradDim: wantSim ? Number(gradDim) : undefined,
       targetSubsetId: wantSim && targetSubsetId !== null ? targetSubsetId : undefined,
+      lessRunId: wantLess && lessRunId.trim() ? Number(lessRunId) : undefined,
       sstokenGamma: wantSs ? Number(gamma) : undefined,
     });
     setBusy(false);
@@ -238,6 +242,12 @@ export function ScoreScreen() {
                 </select>
               </label>
             )}
+            {wantLess && (
+              <label className="field narrow" title="the LoRA warm-up run (Train with LoRA and kept checkpoints) whose checkpoints give LESS its gradients">
+                <span>Warm-up run #</span>
+                <input data-testid="score-less-run" inputMode="numeric" value={lessRunId} onChange={(e) => setLessRunId(e.target.value)} />
+              </label>
+            )}
             {wantSim && (
               <label className="field narrow" title="dimension of the random projection (LESS uses 8192 on GPU)">
                 <span>Projection d</span>
@@ -264,7 +274,7 @@ export function ScoreScreen() {
             <span className="warn-text">sstoken needs a history model: the earlier one, e.g. the base the scored model was tuned from.</span>
           )}
           {wantSim && targetSubsetId === null && <span className="warn-text">grad_sim needs a target set: make a subset on the Subsets screen, then choose it.</span>}
-          {perExampleGrad && <span className="muted">grad_norm / grad_sim take one backward pass per example.</span>}
+          {perExampleGrad && <span className="muted">grad_norm / grad_sim_base take one backward pass per example; grad_sim one per example and warm-up checkpoint.</span>}
         </div>
         <ErrorText error={error} testId="score-error" />
       </section>

@@ -32,9 +32,14 @@ const USAGE = `winnow <command> [options]
         [--batch 8] [--max-tokens 512] [--fim-examples 100] [--fim-loss sum|mean] [--seed 0]
         [--grad-layers SPEC] [--grad-dim 1024] [--target-subset NAME | --target-data FILE] [--gamma 0.5]
         [--adapter ADAPTER_DIR]   (scores --model with a PEFT LoRA adapter applied)
+        [--less-run N | --less-warmup P:EPOCHS:K [--lora R[:ALPHA]] [--lora-targets T] [--layers SPEC] [--lr 2e-5]]
+        (grad_sim is LESS: Adam-preconditioned LoRA gradients at the K kept checkpoints of warm-up run N, or of one
+         trained first on a seeded random P% of the scope for EPOCHS epochs (LoRA 8:32 on attention by default);
+         --target-subset A,B,… gives one subtask per subset (mean within each, max across); d defaults to 8192;
+         grad_sim_base is the same cosine on the base model's plain gradients)
         (excess_loss/learnability: --ref-model is the LATER model, e.g. the one tuned from --model;
          sstoken: --history-model is the EARLIER model, e.g. the base --model was tuned from; γ = --gamma;
-         grad_norm/grad_sim over --grad-layers; grad_sim against the target set;
+         grad_norm/grad_sim_base over --grad-layers; grad_sim/grad_sim_base against the target set;
          fim/layer_grad_norm differentiate each example's summed response NLL (--fim-loss sum, the default, as surgical
          fine-tuning's fim_calculator.py) or its mean over the response tokens (--fim-loss mean))
   select --project P --name NAME (--top-percent X | --top K | --min A --max B) --signal S [--asc]
@@ -52,8 +57,10 @@ const USAGE = `winnow <command> [options]
         [--token-scope example|global]] [--dft] [--seed 0] [--max-tokens 256]
         [--param-mask MASK [--param-examples 100]] [--changed-only]
         [--lora R[:ALPHA] [--lora-targets q_proj,v_proj|attention|mlp|all-linear] [--lora-dropout P] [--rslora] [--merged]]
+        [--keep-checkpoints K]
         (--lora: a PEFT LoRA adapter of rank R, alpha ALPHA (default R), on the blocks --layers picks (default all),
-         written to OUT/adapter/; --merged also writes the merged model to OUT/model/)
+         written to OUT/adapter/; --merged also writes the merged model to OUT/model/; --keep-checkpoints keeps K
+         evenly spaced checkpoints with their Adam state and mean lr: a warm-up run for score --less-run)
   export --model DIR (--data FILE | --project P [--subset NAME]) [--layers SPEC] [--token-policy P ...]
          --out DIR [--overwrite]                      bundle: subset, masks, scores, trainer configs, manifest
   generate --model DIR --data FILE --out OUT.jsonl [--max-new-tokens 128] [--temperature T --top-k K --top-p P --seed S]
@@ -129,6 +136,9 @@ const OPTIONS = {
   overwrite: { type: 'boolean' },
   port: { type: 'string' },
   adapter: { type: 'string' },
+  'less-run': { type: 'string' },
+  'less-warmup': { type: 'string' },
+  'keep-checkpoints': { type: 'string' },
   lora: { type: 'string' },
   'lora-targets': { type: 'string' },
   'lora-dropout': { type: 'string' },
@@ -298,15 +308,26 @@ async function run(argv: string[]): Promise<unknown> {
         const signals = need(o, 'signals').split(',').map((x) => x.trim()).filter(Boolean);
         // grad_sim's target set: a subset of the project, or a file imported as a dataset of its own
         let targetSubsetId: number | undefined;
-        if (typeof o['target-subset'] === 'string') targetSubsetId = findSubsetByName(s.service.current().db, o['target-subset']).id;
+        let targetSubsetIds: number[] | undefined;
+        const less = signals.includes('grad_sim');
+        if (typeof o['target-subset'] === 'string' && less) {
+          // LESS's subtasks: one subset each
+          targetSubsetIds = o['target-subset'].split(',').map((n) => findSubsetByName(s.service.current().db, n.trim()).id);
+        } else if (typeof o['target-subset'] === 'string') targetSubsetId = findSubsetByName(s.service.current().db, o['target-subset']).id;
         else if (typeof o['target-data'] === 'string') {
           const job = await s.importFile(o['target-data'], { format: o.format as string | undefined, skipMalformed: !!o['skip-malformed'] });
           const targetDataset = Number(job.stats.datasetId);
           const name = `target: ${basename(o['target-data'])} (dataset ${targetDataset})`;
           targetSubsetId = (await s.call('subsets.create', { name, rule: { kind: 'all' }, datasetId: targetDataset })).id;
         }
+        if (!less && (o['less-run'] !== undefined || o['less-warmup'] !== undefined)) throw new WinnowError('bad_input', '--less-run and --less-warmup are for --signals grad_sim');
+        if (o['less-run'] !== undefined && o['less-warmup'] !== undefined) throw new WinnowError('bad_input', 'give --less-run N or --less-warmup P:EPOCHS:K, not both');
+        let lessRunId = num(o['less-run'], 'less-run');
+        if (less && typeof o['less-warmup'] === 'string') {
+          lessRunId = await lessWarmup(s, o, { modelId, datasetId, maxTokens: num(o['max-tokens'], 'max-tokens') ?? 512 });
+        }
         const { jobId, plan } = await s.call('scoring.start', {
-          modelId, refModelId, historyModelId, datasetId, signals,
+          modelId, refModelId, historyModelId, datasetId, signals, lessRunId, targetSubsetIds,
           batchSize: num(o.batch, 'batch') ?? 8,
           maxTokens: num(o['max-tokens'], 'max-tokens') ?? 512,
           fimExamples: num(o['fim-examples'], 'fim-examples'),
@@ -322,7 +343,7 @@ async function run(argv: string[]): Promise<unknown> {
         const out = resolve(need(o, 'out'));
         // exact_dup / near_dup come with their size and rank columns (the run recorded them all)
         const written = writeScoresJsonl(s.service.current().db, { runId: Number(job.stats.runId), datasetId, signals: withDuplicateCompanions(signals), out });
-        return { out, rows: written.rows, errors: written.errors, runId: job.stats.runId, plan, tokensPerSec: job.stats.tokensPerSec };
+        return { out, rows: written.rows, errors: written.errors, runId: job.stats.runId, plan, tokensPerSec: job.stats.tokensPerSec, ...(lessRunId !== undefined ? { lessRunId } : {}) };
       } finally {
         s.close();
       }
@@ -413,6 +434,7 @@ async function run(argv: string[]): Promise<unknown> {
           dftWeight: !!o.dft,
           seed: num(o.seed, 'seed'),
           maxTokens: num(o['max-tokens'], 'max-tokens'),
+          keepCheckpoints: num(o['keep-checkpoints'], 'keep-checkpoints'),
         });
         const job = await s.job(jobId);
         const out = resolve(need(o, 'out'));
@@ -489,6 +511,35 @@ async function run(argv: string[]): Promise<unknown> {
       if (command && command !== 'help' && !o.help) throw new WinnowError('bad_input', `unknown command "${command}"`);
       return null;
   }
+}
+
+/**
+ * LESS's warm-up for `score --less-warmup P:EPOCHS:K`: a LoRA run on a seeded random P% of the scope for EPOCHS
+ * epochs (batch 4, linear schedule with 3% warm-up as LESS trains, lr --lr or LESS's 2e-5), keeping K checkpoints.
+ * An ordinary subset and training run of the project: the Train screen shows them and `--less-run` reuses the run.
+ */
+async function lessWarmup(s: Session, o: Opts, at: { modelId: number; datasetId?: number; maxTokens: number }): Promise<number> {
+  const m = /^([0-9]*\.?[0-9]+):(\d+):(\d+)$/.exec(String(o['less-warmup']));
+  const percent = m ? Number(m[1]) : NaN;
+  if (!m || !(percent > 0 && percent <= 100) || Number(m[2]) < 1 || Number(m[3]) < 1) {
+    throw new WinnowError('bad_input', `--less-warmup must be P:EPOCHS:K (percent in (0, 100], epochs and checkpoints ≥ 1, e.g. 5:4:4), got "${String(o['less-warmup'])}"`);
+  }
+  const epochs = Number(m[2]);
+  const k = Number(m[3]);
+  const lora = loraFlags(o) ?? { r: 8, alpha: 32, dropout: 0, targets: ['attention'], rslora: false };
+  const db = s.service.current().db;
+  const n = (at.datasetId !== undefined ? db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ?').pluck().get(at.datasetId) : db.prepare('SELECT COUNT(*) FROM examples').pluck().get()) as number;
+  const count = Math.max(1, Math.round((percent / 100) * n));
+  const seed = num(o.seed, 'seed') ?? 0;
+  const subset = await s.call('subsets.create', { name: `LESS warm-up ${percent}% seed ${seed} (${Date.now()})`, rule: { kind: 'random', count, seed }, datasetId: at.datasetId });
+  const batchSize = Math.min(4, count);
+  const steps = Math.max(k, Math.ceil((epochs * subset.size) / batchSize));
+  const { jobId, runId } = await s.call('train.start', {
+    modelId: at.modelId, subsetId: subset.id, layers: (o.layers as string | undefined) ?? 'all', lora, keepCheckpoints: k, steps, batchSize,
+    lr: num(o.lr, 'lr') ?? 2e-5, schedule: 'linear', warmupSteps: Math.round(0.03 * steps), evalFraction: 0, maxTokens: at.maxTokens, seed,
+  });
+  await s.job(jobId);
+  return runId;
 }
 
 /**

@@ -128,7 +128,11 @@ export async function lessPass(ctx: JobContext, db: Db, runId: number, p: ScoreP
   const d = p.gradDim ?? DEFAULT_LESS_GRAD_DIM;
   const seed = p.seed ?? 0;
   // Σ_k η̄_k x̂_k·T_s,k per (scope example, subtask); NaN: the example has nothing to learn
-  const score = (meta && st.float64('score')) || new Float64Array(nScope * S);
+  const saved = meta ? st.float64('score') : undefined;
+  if (saved && saved.length !== nScope * S) {
+    throw new WinnowError('conflict', `score run ${runId}: the scope or the target subsets changed since its first checkpoint (${saved.length / S} examples then, ${nScope} now); start a new scoring`);
+  }
+  const score = saved ?? new Float64Array(nScope * S);
   meta ??= { checkpoint: 0, done: false };
 
   const lora = warm.cfg.lora!;

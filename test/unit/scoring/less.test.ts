@@ -238,6 +238,21 @@ describe('grad_sim (LESS)', () => {
     expect(Math.max(...got.values()) - Math.min(...got.values())).toBeGreaterThan(1e-2 * lrSum);
   }, 120_000);
 
+  it('a job cancelled in its second checkpoint resumes there and ends with the values of an uninterrupted one', async () => {
+    const t = await proj.call('subsets.create', { name: 'less-resume', rule: { kind: 'ids', ids: [ids[3]!, ids[4]!] } });
+    const params = { modelId, datasetId, signals: ['grad_sim'], lessRunId: warmRunId, targetSubsetId: t.id, gradDim: DIM, seed: SEED, batchSize: 2 };
+    const values = (run: number) => proj.db.prepare(`SELECT example_id, value FROM example_scores WHERE run_id = ? AND signal = 'grad_sim' ORDER BY example_id`).all(run);
+    const straight = values(await proj.score(params));
+    let stop = false;
+    const jobId = 'less-resume-job';
+    await expect(proj.score(params, { jobId, isCancelled: () => stop, progress: (p) => { if (Number(p.stats?.checkpoint) === 2) stop = true; } })).rejects.toThrow(/cancelled/);
+    const state = proj.db.prepare(`SELECT value FROM score_pass_state WHERE pass = 'less' AND key = 'meta'`).pluck().all().map((v) => JSON.parse(String(v)) as { checkpoint: number });
+    expect(state.map((m) => m.checkpoint)).toContain(1);
+    stop = false;
+    const resumed = values(await proj.score(params, { jobId }));
+    expect(resumed).toEqual(straight);
+  }, 120_000);
+
   it('refuses a run that trained whole tensors or kept no checkpoints, and a missing lessRunId, naming what to do', async () => {
     const t = await proj.call('subsets.create', { name: 'less-t3', rule: { kind: 'ids', ids: [ids[0]!] } });
     const full = await proj.call('train.start', { modelId, subsetId: null, datasetId, layers: 'last:1', steps: 1, batchSize: 2, evalFraction: 0 });

@@ -103,10 +103,11 @@ async function main(): Promise<void> {
       runs.push({ winnow: w, torch: t });
       console.log(`rep ${rep + 1}: Winnow ${w.seconds.toFixed(1)} s (warm-up ${w.warmupSeconds.toFixed(1)}, score ${w.scoreSeconds.toFixed(1)}); PyTorch ${t.seconds.toFixed(1)} s (${t.warmup_seconds.toFixed(1)}, ${t.score_seconds.toFixed(1)})`);
     }
+    const warmupRows = members(warm.id).length;
     service.close();
     const med = (f: (r: (typeof runs)[number]) => number) => median(runs.map(f));
     const result = {
-      date: new Date().toISOString(), loadavg: loadavg(), rows: ROWS, warmupRows: members(warm.id).length, steps: STEPS, checkpoints: K, dim: DIM, reps: REPS, lora: LORA,
+      date: new Date().toISOString(), loadavg: loadavg(), rows: ROWS, warmupRows, steps: STEPS, checkpoints: K, dim: DIM, reps: REPS, lora: LORA,
       winnow: { warmupSeconds: med((r) => r.winnow.warmupSeconds), scoreSeconds: med((r) => r.winnow.scoreSeconds), seconds: med((r) => r.winnow.seconds) },
       torch: { warmupSeconds: med((r) => r.torch.warmup_seconds), scoreSeconds: med((r) => r.torch.score_seconds), seconds: med((r) => r.torch.seconds) },
       // > 1: Winnow takes longer

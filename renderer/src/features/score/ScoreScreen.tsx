@@ -66,7 +66,8 @@ export function ScoreScreen() {
   const [batchSize, setBatchSize] = useState('8');
   const [maxTokens, setMaxTokens] = useState('512');
   const [gradLayers, setGradLayers] = useState('all');
-  const [gradDim, setGradDim] = useState('1024');
+  // empty: the engine's default, 1024 for grad_sim_base and LESS's 8192 for grad_sim
+  const [gradDim, setGradDim] = useState('');
   const [targetSubsetId, setTargetSubsetId] = useState<number | null>(null);
   const [lessRunId, setLessRunId] = useState('');
   const [gamma, setGamma] = useState('0.5');
@@ -121,7 +122,7 @@ export function ScoreScreen() {
       batchSize: Number(batchSize),
       maxTokens: Number(maxTokens),
       gradLayers: perExampleGrad && gradLayers.trim() && gradLayers.trim() !== 'all' ? gradLayers.trim() : undefined,
-      gradDim: wantSim ? Number(gradDim) : undefined,
+      gradDim: wantSim && gradDim.trim() ? Number(gradDim) : undefined,
       targetSubsetId: wantSim && targetSubsetId !== null ? targetSubsetId : undefined,
       lessRunId: wantLess && lessRunId.trim() ? Number(lessRunId) : undefined,
       sstokenGamma: wantSs ? Number(gamma) : undefined,
@@ -251,7 +252,7 @@ export function ScoreScreen() {
             {wantSim && (
               <label className="field narrow" title="dimension of the random projection (LESS uses 8192 on GPU)">
                 <span>Projection d</span>
-                <input data-testid="score-grad-dim" inputMode="numeric" value={gradDim} onChange={(e) => setGradDim(e.target.value)} />
+                <input data-testid="score-grad-dim" inputMode="numeric" value={gradDim} placeholder={wantLess ? (signals.has('grad_sim_base') ? '1024 / 8192' : '8192') : '1024'} onChange={(e) => setGradDim(e.target.value)} />
               </label>
             )}
             {wantSs && (

@@ -619,6 +619,20 @@ export const ApiInputs = {
     targetSubsetIds: z.array(id).min(1).max(64).optional(),
     /** grad_sim (LESS): the LoRA warm-up run whose kept checkpoints give the gradients, Adam states and learning rates */
     lessRunId: id.optional(),
+    /** grad_sim (LESS), instead of lessRunId: train the warm-up first, as an ordinary subset and training run queued
+     * before the scoring — LoRA on a seeded random `percent`% of the scope for `epochs` epochs, keeping `checkpoints`
+     * (LESS: 5%, 4 epochs, one checkpoint per epoch; batch 4, linear lr with 3% warm-up) */
+    lessWarmup: z.object({
+      percent: z.number().gt(0).max(100).default(5),
+      epochs: z.number().int().positive().max(1000).default(4),
+      checkpoints: z.number().int().positive().max(100).default(4),
+      lora: LoraConfigSchema.default({ r: 8, alpha: 32, dropout: 0, targets: ['attention'], rslora: false }),
+      /** the blocks that carry adapters (a layer spec) */
+      layers: z.string().min(1).max(10_000).default('all'),
+      lr: z.number().positive().max(1).default(2e-5),
+      batchSize: z.number().int().positive().max(512).default(4),
+      seed: z.number().int().default(0),
+    }).optional(),
     /** sstoken: γ, the weight of the loss-difference term against the attention term (default 0.5) */
     sstokenGamma: z.number().min(0).max(1).optional(),
     /** a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) applied to the scored model */
@@ -734,7 +748,8 @@ export interface ApiOutputs {
   /** textPending: with a text filter, rows in scope not yet in the search index (it is built after an import) */
   'examples.query': { total: number; rows: ExampleRow[]; columns: string[]; textPending?: number };
   'examples.get': ExampleDetail;
-  'scoring.start': { jobId: string; plan: ScorePlan };
+  /** lessRunId: the warm-up run `lessWarmup` queued before the scoring */
+  'scoring.start': { jobId: string; plan: ScorePlan; lessRunId?: number };
   'subsets.create': SubsetInfo;
   'subsets.start': { jobId: string };
   'subsets.list': SubsetInfo[];

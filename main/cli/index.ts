@@ -322,12 +322,9 @@ async function run(argv: string[]): Promise<unknown> {
         }
         if (!less && (o['less-run'] !== undefined || o['less-warmup'] !== undefined)) throw new WinnowError('bad_input', '--less-run and --less-warmup are for --signals grad_sim');
         if (o['less-run'] !== undefined && o['less-warmup'] !== undefined) throw new WinnowError('bad_input', 'give --less-run N or --less-warmup P:EPOCHS:K, not both');
-        let lessRunId = num(o['less-run'], 'less-run');
-        if (less && typeof o['less-warmup'] === 'string') {
-          lessRunId = await lessWarmup(s, o, { modelId, datasetId, maxTokens: num(o['max-tokens'], 'max-tokens') ?? 512 });
-        }
-        const { jobId, plan } = await s.call('scoring.start', {
-          modelId, refModelId, historyModelId, datasetId, signals, lessRunId, targetSubsetIds,
+        const lessWarmup = less && typeof o['less-warmup'] === 'string' ? lessWarmupFlags(o) : undefined;
+        const started = await s.call('scoring.start', {
+          modelId, refModelId, historyModelId, datasetId, signals, lessRunId: num(o['less-run'], 'less-run'), lessWarmup, targetSubsetIds,
           batchSize: num(o.batch, 'batch') ?? 8,
           maxTokens: num(o['max-tokens'], 'max-tokens') ?? 512,
           fimExamples: num(o['fim-examples'], 'fim-examples'),
@@ -339,6 +336,8 @@ async function run(argv: string[]): Promise<unknown> {
           sstokenGamma: num(o.gamma, 'gamma'),
           adapterPath: typeof o.adapter === 'string' ? resolve(o.adapter) : undefined,
         });
+        const { jobId, plan } = started;
+        const lessRunId = started.lessRunId ?? num(o['less-run'], 'less-run');
         const job = await s.job(jobId);
         const out = resolve(need(o, 'out'));
         // exact_dup / near_dup come with their size and rank columns (the run recorded them all)
@@ -514,32 +513,19 @@ async function run(argv: string[]): Promise<unknown> {
 }
 
 /**
- * LESS's warm-up for `score --less-warmup P:EPOCHS:K`: a LoRA run on a seeded random P% of the scope for EPOCHS
- * epochs (batch 4, linear schedule with 3% warm-up as LESS trains, lr --lr or LESS's 2e-5), keeping K checkpoints.
- * An ordinary subset and training run of the project: the Train screen shows them and `--less-run` reuses the run.
+ * `score --less-warmup P:EPOCHS:K` as scoring.start's lessWarmup (the engine queues the subset and the LoRA run
+ * before the scoring): LoRA from --lora (default 8:32 on attention), --layers, --lr, --seed.
  */
-async function lessWarmup(s: Session, o: Opts, at: { modelId: number; datasetId?: number; maxTokens: number }): Promise<number> {
+function lessWarmupFlags(o: Opts): ApiInput<'scoring.start'>['lessWarmup'] {
   const m = /^([0-9]*\.?[0-9]+):(\d+):(\d+)$/.exec(String(o['less-warmup']));
   const percent = m ? Number(m[1]) : NaN;
   if (!m || !(percent > 0 && percent <= 100) || Number(m[2]) < 1 || Number(m[3]) < 1) {
     throw new WinnowError('bad_input', `--less-warmup must be P:EPOCHS:K (percent in (0, 100], epochs and checkpoints ≥ 1, e.g. 5:4:4), got "${String(o['less-warmup'])}"`);
   }
-  const epochs = Number(m[2]);
-  const k = Number(m[3]);
-  const lora = loraFlags(o) ?? { r: 8, alpha: 32, dropout: 0, targets: ['attention'], rslora: false };
-  const db = s.service.current().db;
-  const n = (at.datasetId !== undefined ? db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ?').pluck().get(at.datasetId) : db.prepare('SELECT COUNT(*) FROM examples').pluck().get()) as number;
-  const count = Math.max(1, Math.round((percent / 100) * n));
-  const seed = num(o.seed, 'seed') ?? 0;
-  const subset = await s.call('subsets.create', { name: `LESS warm-up ${percent}% seed ${seed} (${Date.now()})`, rule: { kind: 'random', count, seed }, datasetId: at.datasetId });
-  const batchSize = Math.min(4, count);
-  const steps = Math.max(k, Math.ceil((epochs * subset.size) / batchSize));
-  const { jobId, runId } = await s.call('train.start', {
-    modelId: at.modelId, subsetId: subset.id, layers: (o.layers as string | undefined) ?? 'all', lora, keepCheckpoints: k, steps, batchSize,
-    lr: num(o.lr, 'lr') ?? 2e-5, schedule: 'linear', warmupSteps: Math.round(0.03 * steps), evalFraction: 0, maxTokens: at.maxTokens, seed,
-  });
-  await s.job(jobId);
-  return runId;
+  return {
+    percent, epochs: Number(m[2]), checkpoints: Number(m[3]), lora: loraFlags(o) ?? undefined,
+    layers: o.layers as string | undefined, lr: num(o.lr, 'lr'), seed: num(o.seed, 'seed'),
+  } as ApiInput<'scoring.start'>['lessWarmup'];
 }
 
 /**

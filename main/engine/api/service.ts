@@ -130,6 +130,31 @@ export class EngineService {
     return m;
   }
 
+  /**
+   * LESS's warm-up for scoring.start's `lessWarmup`: a seeded random share of the scope as a subset, and a LoRA run
+   * on it that keeps its checkpoints, queued as ordinary jobs (the user sees and can reuse both). Steps: epochs ×
+   * the subset's size / batch, at least one per checkpoint; LESS's linear schedule with 3% warm-up; no eval split.
+   */
+  private async queueLessWarmup(modelId: number, datasetId: number | undefined, maxTokens: number, w: NonNullable<ApiParsedInput<'scoring.start'>['lessWarmup']>): Promise<number> {
+    const db = this.current().db;
+    const n = (datasetId !== undefined ? db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ?').pluck().get(datasetId) : db.prepare('SELECT COUNT(*) FROM examples').pluck().get()) as number;
+    const count = Math.max(1, Math.round((w.percent / 100) * n));
+    const ok = <T>(r: Result<unknown>): T => {
+      if (!r.ok) throw new WinnowError(r.error.code, `LESS warm-up: ${r.error.message}`);
+      return r.value as T;
+    };
+    const subset = ok<{ id: number; size: number }>(await this.call('subsets.create', {
+      name: `LESS warm-up ${w.percent}% seed ${w.seed} (${new Date().toISOString()})`, rule: { kind: 'random', count, seed: w.seed }, datasetId,
+    }));
+    const batchSize = Math.min(w.batchSize, subset.size);
+    const steps = Math.max(w.checkpoints, Math.ceil((w.epochs * subset.size) / batchSize));
+    const run = ok<{ runId: number }>(await this.call('train.start', {
+      modelId, subsetId: subset.id, layers: w.layers, lora: w.lora, keepCheckpoints: w.checkpoints, steps, batchSize, lr: w.lr,
+      schedule: 'linear', warmupSteps: Math.round(0.03 * steps), evalFraction: 0, maxTokens, seed: w.seed,
+    }));
+    return run.runId;
+  }
+
   private onJobFinished(p: OpenProject, job: Job): void {
     if (job.kind === 'train' && typeof job.stats.outDir === 'string') {
       const runId = Number(job.stats.runId);
@@ -273,11 +298,14 @@ export class EngineService {
       }
       // a missing adapter folder is refused here, not after the model has loaded
       if (i.adapterPath !== undefined) assertAdapterFolder(i.adapterPath);
-      // grad_sim's warm-up run (LoRA, kept checkpoints, the same base) is checked before the job starts
-      if (i.signals.includes('grad_sim')) lessWarmupRun(p.db, p.dir, i.lessRunId, i.modelId);
+      // grad_sim's warm-up run (LoRA, kept checkpoints, the same base) is checked before the job starts; or the
+      // warm-up is queued first (jobs run one at a time, so it is done when the scoring starts)
+      let lessRunId = i.lessRunId;
+      if (i.signals.includes('grad_sim') && i.lessWarmup) lessRunId = await this.queueLessWarmup(i.modelId, i.datasetId, i.maxTokens, i.lessWarmup);
+      else if (i.signals.includes('grad_sim')) lessWarmupRun(p.db, p.dir, i.lessRunId, i.modelId);
       setActiveModel(p.db, i.modelId);
-      const job = p.jobs.submit('score', { ...i, projectModelPath: modelPath(p.db, i.modelId) });
-      return { jobId: job.jobId, plan };
+      const job = p.jobs.submit('score', { ...i, lessRunId, lessWarmup: undefined, projectModelPath: modelPath(p.db, i.modelId) });
+      return { jobId: job.jobId, plan, ...(i.lessWarmup ? { lessRunId } : {}) };
     },
 
     'subsets.create': (i) => createSubset(this.current().db, i.name, i.rule, i.datasetId),

@@ -47,16 +47,20 @@ export interface LessWarmup {
 }
 
 /** The warm-up run grad_sim reads: a LoRA run of this model with kept checkpoints (refused with what is missing). */
-export function lessWarmupRun(db: Db, projectDir: string, lessRunId: number | undefined, modelId: number): LessWarmup {
+export function lessWarmupRun(db: Db, projectDir: string, lessRunId: number | undefined, modelId: number, opts: { done?: boolean } = {}): LessWarmup {
   if (lessRunId === undefined) {
-    throw new WinnowError('bad_input', 'grad_sim (LESS) needs a LoRA warm-up run: lessRunId (CLI --less-run N, or --less-warmup P:EPOCHS:K to train one); the base model\'s plain gradients are grad_sim_base');
+    throw new WinnowError('bad_input', 'grad_sim (LESS) needs a LoRA warm-up run: lessRunId or lessWarmup (CLI --less-run N, or --less-warmup P:EPOCHS:K to train one); the base model\'s plain gradients are grad_sim_base');
   }
-  const row = db.prepare('SELECT config_json, model_id FROM train_runs WHERE id = ?').get(lessRunId) as { config_json: string; model_id: number } | undefined;
+  const row = db.prepare('SELECT config_json, model_id, status, error FROM train_runs WHERE id = ?').get(lessRunId) as { config_json: string; model_id: number; status: string; error: string | null } | undefined;
   if (!row) throw new WinnowError('not_found', `grad_sim: train run ${lessRunId} (lessRunId) not found`);
   const cfg = JSON.parse(row.config_json) as TrainConfig;
   if (!cfg.lora) throw new WinnowError('bad_input', `grad_sim: train run ${lessRunId} trained whole tensors, not LoRA adapters; LESS needs a LoRA warm-up run`);
   if (row.model_id !== modelId) {
     throw new WinnowError('bad_input', `grad_sim: train run ${lessRunId} trained adapters on model ${row.model_id}, but the scored model is ${modelId}; score the warm-up's base model`);
+  }
+  if (opts.done && row.status !== 'done') {
+    // a warm-up queued before this scoring (lessWarmup) that failed or was cancelled
+    throw new WinnowError('conflict', `grad_sim: warm-up run ${lessRunId} is ${row.status}${row.error ? ` (${row.error})` : ''}; resume or finish it (Train screen), then resume this scoring`);
   }
   const checkpoints = listKeptCheckpoints(join(projectDir, 'runs', String(lessRunId)));
   if (!checkpoints.length) {
@@ -116,7 +120,7 @@ function chooseExamples(db: Db, keyId: number, scope: Scope, subsets: number[]):
 }
 
 export async function lessPass(ctx: JobContext, db: Db, runId: number, p: ScoreParams, model: LoadedModel, scope: Scope, keyId: number): Promise<Record<string, number>> {
-  const warm = lessWarmupRun(db, ctx.projectDir, p.lessRunId, p.modelId);
+  const warm = lessWarmupRun(db, ctx.projectDir, p.lessRunId, p.modelId, { done: true });
   const subsets = targetSubsets(p);
   const st = new PassState(db, runId, PASS);
   let meta = st.json<{ checkpoint: number; done: boolean }>('meta');

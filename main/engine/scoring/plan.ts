@@ -88,6 +88,8 @@ export interface PlanInput {
   targetSubsetId?: number;
   targetSubsetIds?: number[];
   lessRunId?: number;
+  /** a warm-up the scoring queues first (only its checkpoint count is read here) */
+  lessWarmup?: { checkpoints: number };
   gradLayers?: string;
   gradDim?: number;
   batchSize?: number;
@@ -156,15 +158,19 @@ export function planScoring(db: Db, input: PlanInput): ScorePlan {
     passes.push({ model: 'model', kind: 'backward', signals: grad, examples: n, estimatedSeconds: secs });
   }
   if (has(LESS_SIGNALS).length) {
-    if (input.lessRunId === undefined) {
-      throw new WinnowError('bad_input', 'grad_sim (LESS) needs a LoRA warm-up run: lessRunId (CLI --less-run N, or --less-warmup P:EPOCHS:K to train one); the base model\'s plain gradients are grad_sim_base');
+    if (input.lessRunId === undefined && !input.lessWarmup) {
+      throw new WinnowError('bad_input', 'grad_sim (LESS) needs a LoRA warm-up run: lessRunId or lessWarmup (CLI --less-run N, or --less-warmup P:EPOCHS:K to train one); the base model\'s plain gradients are grad_sim_base');
     }
+    if (input.lessRunId !== undefined && input.lessWarmup) throw new WinnowError('bad_input', 'grad_sim: give lessRunId (CLI --less-run) or lessWarmup (--less-warmup), not both');
     if (!input.targetSubsetIds?.length && input.targetSubsetId === undefined) {
       throw new WinnowError('bad_input', 'grad_sim needs a target set: targetSubsetId or targetSubsetIds (CLI --target-subset NAME[,NAME…])');
     }
-    const warm = db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(input.lessRunId) as string | undefined;
-    if (warm === undefined) throw new WinnowError('not_found', `grad_sim: train run ${input.lessRunId} (lessRunId) not found`);
-    const k = (JSON.parse(warm) as { keepCheckpoints?: number }).keepCheckpoints ?? 1;
+    let k = input.lessWarmup?.checkpoints ?? 1;
+    if (input.lessRunId !== undefined) {
+      const warm = db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(input.lessRunId) as string | undefined;
+      if (warm === undefined) throw new WinnowError('not_found', `grad_sim: train run ${input.lessRunId} (lessRunId) not found`);
+      k = (JSON.parse(warm) as { keepCheckpoints?: number }).keepCheckpoints ?? 1;
+    }
     // one backward per example and kept checkpoint, on the LoRA adapters only
     passes.push({ model: 'model', kind: 'backward', signals: has(LESS_SIGNALS), examples: examples * k, estimatedSeconds: backEps > 0 ? (examples * k) / backEps : null });
   }

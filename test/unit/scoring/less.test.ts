@@ -11,7 +11,7 @@
  *    that is not LoRA, or kept no checkpoints, is refused naming what to do.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../main/engine/compute/backend';
@@ -253,6 +253,26 @@ describe('grad_sim (LESS)', () => {
     expect(resumed).toEqual(straight);
   }, 120_000);
 
+  it('lessWarmup queues the warm-up (a random share as a subset, a LoRA run keeping K checkpoints) before the scoring', async () => {
+    const t = await proj.call('subsets.create', { name: 'less-queued', rule: { kind: 'ids', ids: [ids[5]!] } });
+    const started = await proj.call('scoring.start', {
+      modelId, datasetId, signals: ['grad_sim'], targetSubsetId: t.id, gradDim: DIM, seed: SEED,
+      lessWarmup: { percent: 50, epochs: 2, checkpoints: 2, lora: LORA, lr: LR, batchSize: 2, seed: 4 },
+    });
+    const job = await proj.finished(started.jobId);
+    const warm = (await proj.call('train.list', {})).find((r) => r.id === started.lessRunId)!;
+    expect(warm.status).toBe('done');
+    // 50% of 6 rows, 2 epochs at batch 2: 3 steps, 2 kept checkpoints
+    expect(warm.config).toMatchObject({ keepCheckpoints: 2, steps: 3, batchSize: 2, evalFraction: 0, schedule: 'linear', lora: { r: 2, alpha: 4 } });
+    expect((await proj.call('subsets.list', {})).find((x) => x.id === warm.config.subsetId)!.size).toBe(3);
+    expect(readdirSync(join(proj.service.current().dir, 'runs', String(started.lessRunId), 'checkpoints')).sort()).toEqual(['step-2', 'step-3']);
+    // the same scores as a scoring that names the finished run
+    const values = (run: number) => proj.db.prepare(`SELECT example_id, value FROM example_scores WHERE run_id = ? AND signal = 'grad_sim' ORDER BY example_id`).all(run);
+    const again = await proj.score({ modelId, datasetId, signals: ['grad_sim'], lessRunId: started.lessRunId, targetSubsetId: t.id, gradDim: DIM, seed: SEED });
+    expect(values(Number(job.stats.runId))).toEqual(values(again));
+    expect(values(again)).toHaveLength(ROWS);
+  }, 120_000);
+
   it('refuses a run that trained whole tensors or kept no checkpoints, and a missing lessRunId, naming what to do', async () => {
     const t = await proj.call('subsets.create', { name: 'less-t3', rule: { kind: 'ids', ids: [ids[0]!] } });
     const full = await proj.call('train.start', { modelId, subsetId: null, datasetId, layers: 'last:1', steps: 1, batchSize: 2, evalFraction: 0 });
@@ -265,7 +285,7 @@ describe('grad_sim (LESS)', () => {
       expect(r.ok).toBe(false);
       return r.ok ? '' : r.error.message;
     };
-    expect(await msg()).toMatch(/lessRunId \(CLI --less-run N.*grad_sim_base/);
+    expect(await msg()).toMatch(/lessRunId or lessWarmup \(CLI --less-run N, or --less-warmup.*grad_sim_base/);
     expect(await msg(full.runId)).toMatch(/trained whole tensors, not LoRA/);
     expect(await msg(noKeep.runId)).toMatch(/kept no checkpoints.*--keep-checkpoints/);
   }, 120_000);

@@ -617,6 +617,9 @@ export const ApiInputs = {
     targetSubsetId: id.optional(),
     /** grad_sim (LESS): several target subsets, one per subtask — mean cosine within each, max across them */
     targetSubsetIds: z.array(id).min(1).max(64).optional(),
+    /** grad_sim (LESS): instead, an example column (e.g. `cluster`, or an imported task id) whose values among the
+     * target set's examples are its subtasks */
+    targetColumn: z.string().regex(/^[a-z][a-z0-9_]*$/).max(64).optional(),
     /** grad_sim (LESS): the LoRA warm-up run whose kept checkpoints give the gradients, Adam states and learning rates */
     lessRunId: id.optional(),
     /** grad_sim (LESS), instead of lessRunId: train the warm-up first, as an ordinary subset and training run queued

@@ -35,7 +35,8 @@ const USAGE = `winnow <command> [options]
         [--less-run N | --less-warmup P:EPOCHS:K [--lora R[:ALPHA]] [--lora-targets T] [--layers SPEC] [--lr 2e-5]]
         (grad_sim is LESS: Adam-preconditioned LoRA gradients at the K kept checkpoints of warm-up run N, or of one
          trained first on a seeded random P% of the scope for EPOCHS epochs (LoRA 8:32 on attention by default);
-         --target-subset A,B,… gives one subtask per subset (mean within each, max across); d defaults to 8192;
+         --target-subset A,B,… gives one subtask per subset (mean within each, max across), --target-column COL
+         one per value of that column among the targets; d defaults to 8192;
          grad_sim_base is the same cosine on the base model's plain gradients)
         (excess_loss/learnability: --ref-model is the LATER model, e.g. the one tuned from --model;
          sstoken: --history-model is the EARLIER model, e.g. the base --model was tuned from; γ = --gamma;
@@ -137,6 +138,7 @@ const OPTIONS = {
   port: { type: 'string' },
   adapter: { type: 'string' },
   'less-run': { type: 'string' },
+  'target-column': { type: 'string' },
   'less-warmup': { type: 'string' },
   'keep-checkpoints': { type: 'string' },
   lora: { type: 'string' },
@@ -325,6 +327,7 @@ async function run(argv: string[]): Promise<unknown> {
         const lessWarmup = less && typeof o['less-warmup'] === 'string' ? lessWarmupFlags(o) : undefined;
         const started = await s.call('scoring.start', {
           modelId, refModelId, historyModelId, datasetId, signals, lessRunId: num(o['less-run'], 'less-run'), lessWarmup, targetSubsetIds,
+          targetColumn: o['target-column'] as string | undefined,
           batchSize: num(o.batch, 'batch') ?? 8,
           maxTokens: num(o['max-tokens'], 'max-tokens') ?? 512,
           fimExamples: num(o['fim-examples'], 'fim-examples'),

@@ -10,14 +10,14 @@
  *   - a target example gives g itself (LESS's SGD gradients for the validation set);
  *   - every feature is projected to d dimensions (the seeded Rademacher projection grad_sim_base uses,
  *     passes/projection.ts) and normalised.
- * A subtask s (one target subset) has the mean T_s,k of its normalised target features; an example's score is
+ * A subtask s (one target subset, or one value of `targetColumn` among the targets) has the mean T_s,k of its normalised target features; an example's score is
  * max over s of Σ_k η̄_k · x̂_k · T_s,k — the sum over checkpoints of η̄_k times the mean cosine with the subtask's
  * examples, then the max across subtasks, as matching.py reshapes and takes mean(-1).max(-1).
  * The pass keeps its running sums per finished checkpoint: a killed job resumes at the first unfinished checkpoint.
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
-import { getRender, writeExampleSignal, type Db } from '../db';
+import { getRender, listSignalColumns, writeExampleSignal, type Db } from '../db';
 import { embed, finalNorm, lmHead, runBlocks, type LoadedModel } from '../models';
 import type { JobContext } from '../jobs/types';
 import type { TrainConfig } from '../../../preload/contract';
@@ -97,8 +97,11 @@ function loraGradients(model: LoadedModel, hook: LoraHook, keys: string[], token
   });
 }
 
-/** The scope (training) examples and the targets with their subtasks: targets first, each id once. */
-function chooseExamples(db: Db, keyId: number, scope: Scope, subsets: number[]): { order: number[]; scopeIdx: Int32Array; subtasks: number[][] } {
+/**
+ * The scope (training) examples and the targets with their subtasks, targets first, each id once. A subtask is one
+ * target subset, or with `column` one value of that example column among all the targets (empty values one more).
+ */
+function chooseExamples(db: Db, keyId: number, scope: Scope, subsets: number[], column?: string): { order: number[]; scopeIdx: Int32Array; subtasks: number[][]; nTasks: number } {
   const inScope = db.prepare(`SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE ${scope.sql} ORDER BY r.example_id`).pluck().all(...scope.args) as number[];
   const tasksOf = new Map<number, number[]>();
   subsets.forEach((sid, s) => {
@@ -110,13 +113,24 @@ function chooseExamples(db: Db, keyId: number, scope: Scope, subsets: number[]):
     for (const id of ids) tasksOf.set(id, [...(tasksOf.get(id) ?? []), s]);
   });
   const targets = [...tasksOf.keys()].sort((a, b) => a - b);
+  let nTasks = subsets.length;
+  if (column !== undefined) {
+    if (!listSignalColumns(db).includes(column)) {
+      throw new WinnowError('bad_input', `grad_sim: targetColumn "${column}" is not an example column (columns: ${listSignalColumns(db).join(', ')})`);
+    }
+    const get = db.prepare(`SELECT "${column}" FROM example_signals WHERE example_id = ?`).pluck();
+    const valueOf = new Map(targets.map((id) => [id, (get.get(id) ?? null) as number | null]));
+    const values = [...new Set(valueOf.values())].sort((a, b) => (a === null ? 1 : b === null ? -1 : a - b));
+    for (const id of targets) tasksOf.set(id, [values.indexOf(valueOf.get(id)!)]);
+    nTasks = values.length;
+  }
   const isTarget = new Set(targets);
   const order = [...targets, ...inScope.filter((id) => !isTarget.has(id))];
   const scopeSet = new Set(inScope);
   // scopeIdx[k]: the example's row in the scores (−1: a target outside the scope)
   let n = 0;
   const scopeIdx = Int32Array.from(order, (id) => (scopeSet.has(id) ? n++ : -1));
-  return { order, scopeIdx, subtasks: order.map((id) => tasksOf.get(id) ?? []) };
+  return { order, scopeIdx, subtasks: order.map((id) => tasksOf.get(id) ?? []), nTasks };
 }
 
 export async function lessPass(ctx: JobContext, db: Db, runId: number, p: ScoreParams, model: LoadedModel, scope: Scope, keyId: number): Promise<Record<string, number>> {
@@ -125,10 +139,10 @@ export async function lessPass(ctx: JobContext, db: Db, runId: number, p: ScoreP
   const st = new PassState(db, runId, PASS);
   let meta = st.json<{ checkpoint: number; done: boolean }>('meta');
   if (meta?.done) return {};
-  const { order, scopeIdx, subtasks } = chooseExamples(db, keyId, scope, subsets);
+  const { order, scopeIdx, subtasks, nTasks } = chooseExamples(db, keyId, scope, subsets, p.targetColumn);
   const nScope = scopeIdx.reduce((a, v) => a + (v >= 0 ? 1 : 0), 0);
   if (!nScope) throw new WinnowError('bad_input', 'grad_sim: no rendered example in scope');
-  const S = subsets.length;
+  const S = nTasks;
   const d = p.gradDim ?? DEFAULT_LESS_GRAD_DIM;
   const seed = p.seed ?? 0;
   // Σ_k η̄_k x̂_k·T_s,k per (scope example, subtask); NaN: the example has nothing to learn

@@ -57,6 +57,8 @@ export interface ScoreParams {
   targetSubsetId?: number;
   /** grad_sim: several target subsets, one per subtask (mean within each, max across) */
   targetSubsetIds?: number[];
+  /** grad_sim: an example column whose values split the target set into subtasks */
+  targetColumn?: string;
   /** grad_sim: the LoRA warm-up run (a train run with lora and keepCheckpoints) */
   lessRunId?: number;
   /** sstoken's γ (default 0.5) */

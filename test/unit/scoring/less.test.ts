@@ -19,7 +19,7 @@ import { loadModel, forward, type LoadedModel } from '../../../main/engine/model
 import { readSafetensors } from '../../../main/engine/models/safetensors';
 import { initLora, peftTensorName, type LoraModule } from '../../../main/engine/models/lora';
 import { resolveLora } from '../../../main/engine/training/lora';
-import { getRender } from '../../../main/engine/db';
+import { getRender, writeExampleSignal } from '../../../main/engine/db';
 import { rademacherSign } from '../../../main/engine/scoring/passes/projection';
 import { writeTinyModel } from '../models/tiny';
 import { TestProject, directLoss, gsm8kRows } from './helpers';
@@ -231,6 +231,13 @@ describe('grad_sim (LESS)', () => {
       const w = want.get(id)!;
       chose.add(w[0]! >= w[1]! ? 0 : 1);
       expect(Math.abs(got.get(id)! - Math.max(...w)), `example ${id}: ${got.get(id)} vs ${w.join(', ')}`).toBeLessThan(1e-3 * lrSum);
+    }
+    // the same subtasks as the values of an example column over one target subset give the same scores
+    writeExampleSignal(proj.db, null, 'less_task', [[ids[0]!, 7], [ids[1]!, 7], [ids[2]!, 3]]);
+    const all = await proj.call('subsets.create', { name: 'less-all', rule: { kind: 'ids', ids: [ids[0]!, ids[1]!, ids[2]!] } });
+    const byColumn = await proj.score({ modelId, datasetId, signals: ['grad_sim'], lessRunId: warmRunId, targetSubsetId: all.id, targetColumn: 'less_task', gradDim: DIM, seed: SEED });
+    for (const r of proj.db.prepare(`SELECT example_id, value FROM example_scores WHERE run_id = ? AND signal = 'grad_sim'`).all(byColumn) as Array<{ example_id: number; value: number }>) {
+      expect(r.value, `example ${r.example_id} by column`).toBeCloseTo(got.get(r.example_id)!, 12);
     }
     // some examples score highest against one subset, some against the other: the max is exercised both ways
     expect(chose.size).toBe(2);

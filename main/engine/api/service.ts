@@ -300,6 +300,9 @@ export class EngineService {
       if (i.adapterPath !== undefined) assertAdapterFolder(i.adapterPath);
       // grad_sim's warm-up run (LoRA, kept checkpoints, the same base) is checked before the job starts; or the
       // warm-up is queued first (jobs run one at a time, so it is done when the scoring starts)
+      if ((i.lessRunId !== undefined || i.lessWarmup || i.targetSubsetIds || i.targetColumn) && !i.signals.includes('grad_sim')) {
+        throw new WinnowError('bad_input', 'lessRunId, lessWarmup, targetSubsetIds and targetColumn are for grad_sim (LESS); it is not among the signals');
+      }
       let lessRunId = i.lessRunId;
       if (i.signals.includes('grad_sim') && i.lessWarmup) lessRunId = await this.queueLessWarmup(i.modelId, i.datasetId, i.maxTokens, i.lessWarmup);
       else if (i.signals.includes('grad_sim')) lessWarmupRun(p.db, p.dir, i.lessRunId, i.modelId);

@@ -295,6 +295,9 @@ describe('grad_sim (LESS)', () => {
     expect(await msg()).toMatch(/lessRunId or lessWarmup \(CLI --less-run N, or --less-warmup.*grad_sim_base/);
     expect(await msg(full.runId)).toMatch(/trained whole tensors, not LoRA/);
     expect(await msg(noKeep.runId)).toMatch(/kept no checkpoints.*--keep-checkpoints/);
+    const stray = await proj.service.call('scoring.start', { modelId, datasetId, signals: ['mean_loss'], lessRunId: warmRunId });
+    expect(stray.ok).toBe(false);
+    if (!stray.ok) expect(stray.error.message).toMatch(/are for grad_sim \(LESS\)/);
   }, 120_000);
 });
 

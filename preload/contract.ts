@@ -53,6 +53,7 @@ export const SIGNALS = [
   'layer_grad_norm',
   'grad_norm',
   'grad_sim',
+  'grad_sim_base',
   'rifd',
   'sstoken',
 ] as const;
@@ -476,6 +477,9 @@ export const TrainConfigSchema = z.object({
   paramMaskId: id.optional(),
   /** LoRA adapters (PEFT's LoraConfig) instead of whole tensors: the base stays frozen, only A and B train */
   lora: LoraConfigSchema.optional(),
+  /** keep K checkpoints for good (evenly spaced, the last at the end; runs/N/checkpoints/step-S), each with its
+   * optimizer state and mean learning rate: the warm-up checkpoints LESS's grad_sim reads */
+  keepCheckpoints: z.number().int().positive().max(100).optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
@@ -685,11 +689,33 @@ export const ApiInputs = {
     fimLoss: z.enum(['sum', 'mean']).default('sum'),
     seed: z.number().int().optional(),
     subsetId: id.optional(),
-    /** grad_norm / grad_sim: the parameters the gradient is taken over, as a layer spec (default all) */
+    /** grad_norm / grad_sim_base: the parameters the gradient is taken over, as a layer spec (default all) */
     gradLayers: z.string().min(1).max(10_000).optional(),
-    /** grad_sim: projection dimension d (default 1024) and the target set whose mean gradient examples are compared with */
+    /** grad_sim_base / grad_sim: projection dimension d (default 1024 / LESS's 8192) and the target set whose mean
+     * gradient examples are compared with */
     gradDim: z.number().int().min(8).max(65_536).optional(),
     targetSubsetId: id.optional(),
+    /** grad_sim (LESS): several target subsets, one per subtask — mean cosine within each, max across them */
+    targetSubsetIds: z.array(id).min(1).max(64).optional(),
+    /** grad_sim (LESS): instead, an example column (e.g. `cluster`, or an imported task id) whose values among the
+     * target set's examples are its subtasks */
+    targetColumn: z.string().regex(/^[a-z][a-z0-9_]*$/).max(64).optional(),
+    /** grad_sim (LESS): the LoRA warm-up run whose kept checkpoints give the gradients, Adam states and learning rates */
+    lessRunId: id.optional(),
+    /** grad_sim (LESS), instead of lessRunId: train the warm-up first, as an ordinary subset and training run queued
+     * before the scoring — LoRA on a seeded random `percent`% of the scope for `epochs` epochs, keeping `checkpoints`
+     * (LESS: 5%, 4 epochs, one checkpoint per epoch; batch 4, linear lr with 3% warm-up) */
+    lessWarmup: z.object({
+      percent: z.number().gt(0).max(100).default(5),
+      epochs: z.number().int().positive().max(1000).default(4),
+      checkpoints: z.number().int().positive().max(100).default(4),
+      lora: LoraConfigSchema.default({ r: 8, alpha: 32, dropout: 0, targets: ['attention'], rslora: false }),
+      /** the blocks that carry adapters (a layer spec) */
+      layers: z.string().min(1).max(10_000).default('all'),
+      lr: z.number().positive().max(1).default(2e-5),
+      batchSize: z.number().int().positive().max(512).default(4),
+      seed: z.number().int().default(0),
+    }).optional(),
     /** sstoken: γ, the weight of the loss-difference term against the attention term (default 0.5) */
     sstokenGamma: z.number().min(0).max(1).optional(),
     /** a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) applied to the scored model */
@@ -824,7 +850,8 @@ export interface ApiOutputs {
   /** textPending: with a text filter, rows in scope not yet in the search index (it is built after an import) */
   'examples.query': { total: number; rows: ExampleRow[]; columns: string[]; textPending?: number };
   'examples.get': ExampleDetail;
-  'scoring.start': { jobId: string; plan: ScorePlan };
+  /** lessRunId: the warm-up run `lessWarmup` queued before the scoring */
+  'scoring.start': { jobId: string; plan: ScorePlan; lessRunId?: number };
   'subsets.create': SubsetInfo;
   'subsets.start': { jobId: string };
   'subsets.list': SubsetInfo[];

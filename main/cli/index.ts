@@ -40,9 +40,15 @@ const USAGE = `winnow <command> [options]
         [--adapter ADAPTER_DIR]   (scores --model with a PEFT LoRA adapter applied)
         [--subset NAME (with --project) | --sample N [--seed 0]]
         (--subset: only that subset's rows; --sample: a seeded random N rows, the ones \`select --random N --seed S\` picks)
+        [--less-run N | --less-warmup P:EPOCHS:K [--lora R[:ALPHA]] [--lora-targets T] [--layers SPEC] [--lr 2e-5]]
+        (grad_sim is LESS: Adam-preconditioned LoRA gradients at the K kept checkpoints of warm-up run N, or of one
+         trained first on a seeded random P% of the scope for EPOCHS epochs (LoRA 8:32 on attention by default);
+         --target-subset A,B,… gives one subtask per subset (mean within each, max across), --target-column COL
+         one per value of that column among the targets; d defaults to 8192;
+         grad_sim_base is the same cosine on the base model's plain gradients)
         (excess_loss/learnability: --ref-model is the LATER model, e.g. the one tuned from --model;
          sstoken: --history-model is the EARLIER model, e.g. the base --model was tuned from; γ = --gamma;
-         grad_norm/grad_sim over --grad-layers; grad_sim against the target set;
+         grad_norm/grad_sim_base over --grad-layers; grad_sim/grad_sim_base against the target set;
          fim/layer_grad_norm differentiate each example's summed response NLL (--fim-loss sum, the default, as surgical
          fine-tuning's fim_calculator.py) or its mean over the response tokens (--fim-loss mean))
         (--shard I/N, with --data: score only this process's 1/N of the rows, chosen by a hash of each row's content
@@ -66,8 +72,10 @@ const USAGE = `winnow <command> [options]
         [--token-scope example|global]] [--dft] [--seed 0] [--max-tokens 256]
         [--param-mask MASK [--param-examples 100]] [--changed-only]
         [--lora R[:ALPHA] [--lora-targets q_proj,v_proj|attention|mlp|all-linear] [--lora-dropout P] [--rslora] [--merged]]
+        [--keep-checkpoints K]
         (--lora: a PEFT LoRA adapter of rank R, alpha ALPHA (default R), on the blocks --layers picks (default all),
-         written to OUT/adapter/; --merged also writes the merged model to OUT/model/)
+         written to OUT/adapter/; --merged also writes the merged model to OUT/model/; --keep-checkpoints keeps K
+         evenly spaced checkpoints with their Adam state and mean lr: a warm-up run for score --less-run)
   export --model DIR (--data FILE | --project P [--subset NAME]) [--layers SPEC] [--token-policy P ...]
          --out DIR [--overwrite]                      bundle: subset, masks, scores, trainer configs, manifest
   generate --model DIR --data FILE --out OUT.jsonl [--max-new-tokens 128] [--temperature T --top-k K --top-p P --seed S]
@@ -145,6 +153,10 @@ const OPTIONS = {
   overwrite: { type: 'boolean' },
   port: { type: 'string' },
   adapter: { type: 'string' },
+  'less-run': { type: 'string' },
+  'target-column': { type: 'string' },
+  'less-warmup': { type: 'string' },
+  'keep-checkpoints': { type: 'string' },
   lora: { type: 'string' },
   'lora-targets': { type: 'string' },
   'lora-dropout': { type: 'string' },
@@ -343,7 +355,12 @@ async function run(argv: string[]): Promise<unknown> {
         const signals = need(o, 'signals').split(',').map((x) => x.trim()).filter(Boolean);
         // grad_sim's target set: a subset of the project, or a file imported as a dataset of its own
         let targetSubsetId: number | undefined;
-        if (typeof o['target-subset'] === 'string') targetSubsetId = findSubsetByName(s.service.current().db, o['target-subset']).id;
+        let targetSubsetIds: number[] | undefined;
+        const less = signals.includes('grad_sim');
+        if (typeof o['target-subset'] === 'string' && less) {
+          // LESS's subtasks: one subset each
+          targetSubsetIds = o['target-subset'].split(',').map((n) => findSubsetByName(s.service.current().db, n.trim()).id);
+        } else if (typeof o['target-subset'] === 'string') targetSubsetId = findSubsetByName(s.service.current().db, o['target-subset']).id;
         else if (typeof o['target-data'] === 'string') {
           const job = await s.importFile(o['target-data'], { format: o.format as string | undefined, skipMalformed: !!o['skip-malformed'] });
           const targetDataset = Number(job.stats.datasetId);
@@ -352,8 +369,12 @@ async function run(argv: string[]): Promise<unknown> {
         }
         const shardRows = shard ? rowsOfShard(s.service.current().db, datasetId!, shard) : undefined;
         const onlySubsetId = shard ? shardSubset(s.service.current().db, shard, shardRows!.map((r) => r.exampleId)) : undefined;
-        const { jobId, plan } = await s.call('scoring.start', {
-          modelId, refModelId, historyModelId, datasetId, signals, onlySubsetId,
+        if (!less && (o['less-run'] !== undefined || o['less-warmup'] !== undefined)) throw new WinnowError('bad_input', '--less-run and --less-warmup are for --signals grad_sim');
+        if (o['less-run'] !== undefined && o['less-warmup'] !== undefined) throw new WinnowError('bad_input', 'give --less-run N or --less-warmup P:EPOCHS:K, not both');
+        const lessWarmup = less && typeof o['less-warmup'] === 'string' ? lessWarmupFlags(o) : undefined;
+        const started = await s.call('scoring.start', {
+          modelId, refModelId, historyModelId, datasetId, signals, onlySubsetId, lessRunId: num(o['less-run'], 'less-run'), lessWarmup, targetSubsetIds,
+          targetColumn: o['target-column'] as string | undefined,
           batchSize: num(o.batch, 'batch') ?? 8,
           maxTokens: num(o['max-tokens'], 'max-tokens') ?? 512,
           fimExamples: num(o['fim-examples'], 'fim-examples'),
@@ -366,6 +387,8 @@ async function run(argv: string[]): Promise<unknown> {
           adapterPath: typeof o.adapter === 'string' ? resolve(o.adapter) : undefined,
           rows,
         });
+        const { jobId, plan } = started;
+        const lessRunId = started.lessRunId ?? num(o['less-run'], 'less-run');
         const job = await s.job(jobId);
         const out = resolve(need(o, 'out'));
         // exact_dup / near_dup come with their size and rank columns (the run recorded them all)
@@ -376,7 +399,7 @@ async function run(argv: string[]): Promise<unknown> {
           ? writeShardResult(s.service.current().db, { runId: Number(job.stats.runId), datasetId: datasetId!, shard, rows: shardRows!, scoresOut: out })
           : undefined;
         return {
-          out, rows: written.rows, errors: written.errors, runId: job.stats.runId, scope: plan.rows, plan, tokensPerSec: job.stats.tokensPerSec,
+          out, rows: written.rows, errors: written.errors, runId: job.stats.runId, scope: plan.rows, plan, tokensPerSec: job.stats.tokensPerSec, ...(lessRunId !== undefined ? { lessRunId } : {}),
           ...(shard ? { shard: `${shard.index}/${shard.count}`, result: shardFile } : {}),
         };
       } finally {
@@ -486,6 +509,7 @@ async function run(argv: string[]): Promise<unknown> {
           dftWeight: !!o.dft,
           seed: num(o.seed, 'seed'),
           maxTokens: num(o['max-tokens'], 'max-tokens'),
+          keepCheckpoints: num(o['keep-checkpoints'], 'keep-checkpoints'),
         });
         const job = await s.job(jobId);
         const out = resolve(need(o, 'out'));
@@ -562,6 +586,22 @@ async function run(argv: string[]): Promise<unknown> {
       if (command && command !== 'help' && !o.help) throw new WinnowError('bad_input', `unknown command "${command}"`);
       return null;
   }
+}
+
+/**
+ * `score --less-warmup P:EPOCHS:K` as scoring.start's lessWarmup (the engine queues the subset and the LoRA run
+ * before the scoring): LoRA from --lora (default 8:32 on attention), --layers, --lr, --seed.
+ */
+function lessWarmupFlags(o: Opts): ApiInput<'scoring.start'>['lessWarmup'] {
+  const m = /^([0-9]*\.?[0-9]+):(\d+):(\d+)$/.exec(String(o['less-warmup']));
+  const percent = m ? Number(m[1]) : NaN;
+  if (!m || !(percent > 0 && percent <= 100) || Number(m[2]) < 1 || Number(m[3]) < 1) {
+    throw new WinnowError('bad_input', `--less-warmup must be P:EPOCHS:K (percent in (0, 100], epochs and checkpoints ≥ 1, e.g. 5:4:4), got "${String(o['less-warmup'])}"`);
+  }
+  return {
+    percent, epochs: Number(m[2]), checkpoints: Number(m[3]), lora: loraFlags(o) ?? undefined,
+    layers: o.layers as string | undefined, lr: num(o.lr, 'lr'), seed: num(o.seed, 'seed'),
+  } as ApiInput<'scoring.start'>['lessWarmup'];
 }
 
 /**

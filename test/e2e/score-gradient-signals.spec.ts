@@ -1,8 +1,8 @@
 /**
  * The Score screen's gradient-signal options in Chromium against the real browser-mode engine (fresh project):
- * ticking grad_sim asks for a target set (a subset made on the Subsets screen) and the projection size, grad_norm /
- * grad_sim for the parameters their gradient is taken over, sstoken for a history model and γ; the plan shows the
- * backward pass with its example count, and the job's grad_sim / grad_norm become sortable columns. Screenshots:
+ * ticking grad_sim_base asks for a target set (a subset made on the Subsets screen) and the projection size, grad_norm /
+ * grad_sim_base for the parameters their gradient is taken over, sstoken for a history model and γ; the plan shows the
+ * backward pass with its example count, and the job's grad_sim_base / grad_norm become sortable columns. Screenshots:
  * score-gradient-signals-NN-*.png.
  */
 import { expect, test, type Page } from '@playwright/test';
@@ -28,7 +28,7 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `score-gradient-signals-${name}.png`), fullPage: true });
 }
 
-test('grad_sim with a target subset, grad_norm over the last block; sstoken asks for a history model', async ({ page }) => {
+test('grad_sim_base with a target subset, grad_norm over the last block; sstoken asks for a history model', async ({ page }) => {
   test.setTimeout(600_000);
   await page.goto(`${server.url}#/data`);
   await page.getByTestId('import-path').fill(FIXTURE);
@@ -59,7 +59,7 @@ test('grad_sim with a target subset, grad_norm over the last block; sstoken asks
   await page.getByTestId('signal-grad_norm').check();
   await expect(page.getByTestId('score-grad-layers')).toHaveValue('all');
   await expect(page.getByTestId('score-target-subset')).toHaveCount(0);
-  await page.getByTestId('signal-grad_sim').check();
+  await page.getByTestId('signal-grad_sim_base').check();
   await expect(page.getByTestId('score-target-subset')).toBeVisible();
   // without a target set the engine refuses, saying what is missing
   await page.getByTestId('score-start').click();
@@ -71,7 +71,7 @@ test('grad_sim with a target subset, grad_norm over the last block; sstoken asks
   await shot(page, '01-options');
   await page.getByTestId('score-start').click();
   const backward = page.locator('[data-testid="score-pass"]', { hasText: 'backward' });
-  await expect(backward).toContainText('grad_sim');
+  await expect(backward).toContainText('grad_sim_base');
   await expect(backward).toContainText('50 examples');
   // wait for the job to end either way, so a failure is reported at once with the engine's message
   await expect(page.getByTestId('job-progress')).toHaveAttribute('data-status', /^(done|failed)$/, { timeout: 540_000 });
@@ -81,6 +81,6 @@ test('grad_sim with a target subset, grad_norm over the last block; sstoken asks
   await shot(page, '02-done');
 
   await page.getByTestId('nav-examples').click();
-  await expect(page.getByTestId('header-grad_sim')).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByTestId('header-grad_sim_base')).toBeVisible({ timeout: 30_000 });
   await expect(page.getByTestId('header-grad_norm')).toBeVisible();
 });

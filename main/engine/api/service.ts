@@ -30,6 +30,7 @@ import { checkFits, countParams } from '../models/memory';
 import { readModelConfig } from '../models/config';
 import { assertAdapterFolder } from '../models/lora';
 import { loraFitOptions, resolveLora } from '../training/lora';
+import { lessWarmupRun } from '../scoring/less-pass';
 import { validateExport } from '../export/run';
 import { previewDataset, previewImport } from '../data/preview';
 import { remapImpact } from '../data/remap';
@@ -129,6 +130,31 @@ export class EngineService {
     const m = modelId ?? activeModelId(this.current().db);
     if (!m) throw new WinnowError('not_found', 'no model in this project: add one first');
     return m;
+  }
+
+  /**
+   * LESS's warm-up for scoring.start's `lessWarmup`: a seeded random share of the scope as a subset, and a LoRA run
+   * on it that keeps its checkpoints, queued as ordinary jobs (the user sees and can reuse both). Steps: epochs ×
+   * the subset's size / batch, at least one per checkpoint; LESS's linear schedule with 3% warm-up; no eval split.
+   */
+  private async queueLessWarmup(modelId: number, datasetId: number | undefined, maxTokens: number, w: NonNullable<ApiParsedInput<'scoring.start'>['lessWarmup']>): Promise<number> {
+    const db = this.current().db;
+    const n = (datasetId !== undefined ? db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ?').pluck().get(datasetId) : db.prepare('SELECT COUNT(*) FROM examples').pluck().get()) as number;
+    const count = Math.max(1, Math.round((w.percent / 100) * n));
+    const ok = <T>(r: Result<unknown>): T => {
+      if (!r.ok) throw new WinnowError(r.error.code, `LESS warm-up: ${r.error.message}`);
+      return r.value as T;
+    };
+    const subset = ok<{ id: number; size: number }>(await this.call('subsets.create', {
+      name: `LESS warm-up ${w.percent}% seed ${w.seed} (${new Date().toISOString()})`, rule: { kind: 'random', count, seed: w.seed }, datasetId,
+    }));
+    const batchSize = Math.min(w.batchSize, subset.size);
+    const steps = Math.max(w.checkpoints, Math.ceil((w.epochs * subset.size) / batchSize));
+    const run = ok<{ runId: number }>(await this.call('train.start', {
+      modelId, subsetId: subset.id, layers: w.layers, lora: w.lora, keepCheckpoints: w.checkpoints, steps, batchSize, lr: w.lr,
+      schedule: 'linear', warmupSteps: Math.round(0.03 * steps), evalFraction: 0, maxTokens, seed: w.seed,
+    }));
+    return run.runId;
   }
 
   private onJobFinished(p: OpenProject, job: Job): void {
@@ -269,7 +295,7 @@ export class EngineService {
       const adapter = this.opts.executor.backend?.adapter;
       checkFits(cfg, { batch: i.batchSize, seqLen: i.maxTokens, trainableParams: 0, backend, adapter });
       // the gradient pass backpropagates one example at a time and keeps a sum per parameter for fim: about a training
-      // step's memory at batch 1 (its "optimizer" share stands for those sums and grad_sim's gradient copies)
+      // step's memory at batch 1 (its "optimizer" share stands for those sums and grad_sim_base's gradient copies)
       if (i.signals.some((s) => (GRADIENT_SIGNALS as readonly string[]).includes(s))) {
         const layerSignals = i.signals.some((s) => (LAYER_GRADIENT_SIGNALS as readonly string[]).includes(s));
         const differentiated = layerSignals ? countParams(cfg) : (gradParams(p.db, i) ?? countParams(cfg));
@@ -277,9 +303,17 @@ export class EngineService {
       }
       // a missing adapter folder is refused here, not after the model has loaded
       if (i.adapterPath !== undefined) assertAdapterFolder(i.adapterPath);
+      // grad_sim's warm-up run (LoRA, kept checkpoints, the same base) is checked before the job starts; or the
+      // warm-up is queued first (jobs run one at a time, so it is done when the scoring starts)
+      if ((i.lessRunId !== undefined || i.lessWarmup || i.targetSubsetIds || i.targetColumn) && !i.signals.includes('grad_sim')) {
+        throw new WinnowError('bad_input', 'lessRunId, lessWarmup, targetSubsetIds and targetColumn are for grad_sim (LESS); it is not among the signals');
+      }
+      let lessRunId = i.lessRunId;
+      if (i.signals.includes('grad_sim') && i.lessWarmup) lessRunId = await this.queueLessWarmup(i.modelId, i.datasetId, i.maxTokens, i.lessWarmup);
+      else if (i.signals.includes('grad_sim')) lessWarmupRun(p.db, p.dir, i.lessRunId, i.modelId);
       setActiveModel(p.db, i.modelId);
-      const job = p.jobs.submit('score', { ...i, rows, projectModelPath: modelPath(p.db, i.modelId) });
-      return { jobId: job.jobId, plan };
+      const job = p.jobs.submit('score', { ...i, rows, lessRunId, lessWarmup: undefined, projectModelPath: modelPath(p.db, i.modelId) });
+      return { jobId: job.jobId, plan, ...(i.lessWarmup ? { lessRunId } : {}) };
     },
 
     'subsets.create': (i) => createSubset(this.current().db, i.name, i.rule, i.datasetId),

@@ -147,7 +147,7 @@ export function checkFits(
         'too_large',
         `differentiating every tensor of this ${cfg.modelType} model needs the embedding's gradient [${cfg.vocabSize}×${cfg.hiddenSize}] as one GPU ` +
           `buffer of ${gib(table)}, but this GPU takes at most ${gib(perBuffer)} per buffer. Leave the embedding out (a layer spec such as last:N, ` +
-          'or grad_norm/grad_sim over chosen layers), or use the wasm or cpu backend (WINNOW_BACKEND=wasm).',
+          'or grad_norm/grad_sim_base over chosen layers), or use the wasm or cpu backend (WINNOW_BACKEND=wasm).',
         { needBytes: table, limitBytes: perBuffer, backend: 'webgpu', ...est, backendExtraBytes: 0 },
       );
     }

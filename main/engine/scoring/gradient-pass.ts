@@ -2,7 +2,7 @@
  * The gradient pass of a scoring job: one backward pass per example (batch 1), shared by every gradient signal.
  *   fim, layer_grad_norm  over N seeded examples (default 100) of the scope or `subsetId`, every tensor
  *   grad_norm             every example of the scope, over the `gradLayers` tensors (default all)
- *   grad_sim              every example of the scope: cosine between its projected gradient and the mean of the
+ *   grad_sim_base         every example of the scope: cosine between its projected gradient and the mean of the
  *                         target set's normalised projected gradients (passes/projection.ts)
  * An example in several of these sets is differentiated once. The examples are put in a fixed order when the pass
  * starts — the target set first, so its mean is complete before any other example needs it — and that order, the
@@ -81,8 +81,8 @@ function chooseExamples(db: Db, p: ScoreParams, keyId: number, scope: Scope): { 
     const ids = db.prepare(`SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE ${scope.sql} ORDER BY r.example_id`).pluck().all(...scope.args) as number[];
     for (const id of ids) mark(id, SCOPE);
   }
-  if (want.has('grad_sim')) {
-    if (p.targetSubsetId === undefined) throw new WinnowError('bad_input', 'grad_sim needs a target set: targetSubsetId (CLI --target-subset NAME)');
+  if (want.has('grad_sim_base')) {
+    if (p.targetSubsetId === undefined) throw new WinnowError('bad_input', 'grad_sim_base needs a target set: targetSubsetId (CLI --target-subset NAME)');
     const ids = db
       .prepare(
         `SELECT m.example_id FROM subset_members m JOIN renders r ON r.example_id = m.example_id AND r.render_key_id = ?
@@ -90,7 +90,7 @@ function chooseExamples(db: Db, p: ScoreParams, keyId: number, scope: Scope): { 
       )
       .pluck()
       .all(keyId, p.targetSubsetId) as number[];
-    if (!ids.length) throw new WinnowError('bad_input', `grad_sim: target subset ${p.targetSubsetId} has no rendered example with trainable tokens`);
+    if (!ids.length) throw new WinnowError('bad_input', `grad_sim_base: target subset ${p.targetSubsetId} has no rendered example with trainable tokens`);
     for (const id of ids) mark(id, TARGET);
   }
   const all = [...roles.keys()].sort((a, b) => a - b);
@@ -133,7 +133,7 @@ export async function gradientPass(
   const flags = st.uint8('flags')!;
 
   const allNames = model.tensors.map((t) => t.name).filter((n) => n in model.weights);
-  const perExample = want.has('grad_norm') || want.has('grad_sim');
+  const perExample = want.has('grad_norm') || want.has('grad_sim_base');
   const selNames = perExample ? gradientTensors(db, model, p.modelId, p.gradLayers) : [];
   // fim needs every tensor; otherwise only the chosen ones are differentiated
   const gradNames = layerSignals.length ? allNames : selNames;
@@ -172,7 +172,7 @@ export async function gradientPass(
   }
   let fimSavedAt = Date.now();
   const targetSum = st.float64('target_sum') ?? new Float64Array(d);
-  const batchRows = Math.max(1, Math.min(p.batchSize, want.has('grad_sim') ? Math.floor(MAX_PROJECTION_BYTES / (4 * Math.max(1, selParams))) : p.batchSize));
+  const batchRows = Math.max(1, Math.min(p.batchSize, want.has('grad_sim_base') ? Math.floor(MAX_PROJECTION_BYTES / (4 * Math.max(1, selParams))) : p.batchSize));
   const started = Date.now();
   const startCursor = meta.cursor;
   let tokensDone = 0;
@@ -200,14 +200,14 @@ export async function gradientPass(
         const grads = exampleGradients(model, r, gradNames);
         if (!grads) {
           if (f & SCOPE && want.has('grad_norm')) normOut.push([id, null]);
-          if (f & SCOPE && want.has('grad_sim')) simOut.push([id, null]);
+          if (f & SCOPE && want.has('grad_sim_base')) simOut.push([id, null]);
           continue;
         }
         try {
           const sq = await squaredNorms(grads);
           if (acc && f & FIM) acc.add(grads, sq, fimScale(r, form));
           if (f & SCOPE && want.has('grad_norm')) normOut.push([id, Math.sqrt(selIdx.reduce((a, k2) => a + sq[k2]!, 0))]);
-          if (want.has('grad_sim') && f & (SCOPE | TARGET)) {
+          if (want.has('grad_sim_base') && f & (SCOPE | TARGET)) {
             const row = new Float32Array(selParams);
             let o = 0;
             for (const k2 of selIdx) {
@@ -241,7 +241,7 @@ export async function gradientPass(
           }
         });
       }
-      const targetsDone = want.has('grad_sim') && from < meta.nTargets && to >= meta.nTargets;
+      const targetsDone = want.has('grad_sim_base') && from < meta.nTargets && to >= meta.nTargets;
       if (targetsDone) {
         // target examples in scope get their grad_sim now that the mean is complete
         const waiting: Array<[number, Float64Array]> = st.keys('tproj:').map((key) => [Number(key.slice('tproj:'.length)), st.float64(key)!]);
@@ -253,7 +253,7 @@ export async function gradientPass(
       const m = meta;
       db.transaction(() => {
         if (normOut.length) writeExampleSignal(db, runId, 'grad_norm', normOut);
-        if (simOut.length) writeExampleSignal(db, runId, 'grad_sim', simOut);
+        if (simOut.length) writeExampleSignal(db, runId, 'grad_sim_base', simOut);
         if (sums) {
           allNames.forEach((n, k) => st.putArray(`sq:${n}`, sums.sq[k]!));
           st.putArray('norm_sum', sums.normSum);
@@ -261,7 +261,7 @@ export async function gradientPass(
           st.putJson('fim_count', sums.count);
           st.putJson('fim_cursor', to);
         }
-        if (want.has('grad_sim')) {
+        if (want.has('grad_sim_base')) {
           st.putArray('target_sum', targetSum);
           if (targetsDone) for (const key of st.keys('tproj:')) st.delete(key);
           else for (const [id, v] of newTproj) st.putArray(`tproj:${id}`, v);

@@ -18,11 +18,17 @@ export interface ScoreParams {
   /** also grad_sim's projection seed */
   seed?: number;
   subsetId?: number;
-  /** grad_norm / grad_sim: layer spec of the parameters the gradient is taken over (default all) */
+  /** grad_norm / grad_sim_base: layer spec of the parameters the gradient is taken over (default all) */
   gradLayers?: string;
-  /** grad_sim: projection dimension (default 1024) and the target subset */
+  /** grad_sim_base / grad_sim: projection dimension (default 1024 / 8192) and the target subset */
   gradDim?: number;
   targetSubsetId?: number;
+  /** grad_sim: several target subsets, one per subtask (mean within each, max across) */
+  targetSubsetIds?: number[];
+  /** grad_sim: an example column whose values split the target set into subtasks */
+  targetColumn?: string;
+  /** grad_sim: the LoRA warm-up run (a train run with lora and keepCheckpoints) */
+  lessRunId?: number;
   /** sstoken's γ (default 0.5) */
   sstokenGamma?: number;
   /** fim / layer_grad_norm: the per-example loss differentiated, 'sum' or 'mean' over the response tokens (absent:

@@ -38,9 +38,11 @@ export const ANSWER_ONLY_SIGNALS = ['ifd'] as const;
 export const REVERSE_SIGNALS = ['rifd'] as const;
 /** Per-layer gradient signals: over N seeded examples. */
 export const LAYER_GRADIENT_SIGNALS = ['fim', 'layer_grad_norm'] as const;
-/** Per-example gradient signals: over every example of the scope. */
-export const EXAMPLE_GRADIENT_SIGNALS = ['grad_norm', 'grad_sim'] as const;
+/** Per-example gradient signals of the scored model: over every example of the scope (gradient-pass.ts). */
+export const EXAMPLE_GRADIENT_SIGNALS = ['grad_norm', 'grad_sim_base'] as const;
 export const GRADIENT_SIGNALS = [...LAYER_GRADIENT_SIGNALS, ...EXAMPLE_GRADIENT_SIGNALS] as const;
+/** LESS's grad_sim: LoRA gradients at each checkpoint of a warm-up run (less-pass.ts), one backward per example and checkpoint. */
+export const LESS_SIGNALS = ['grad_sim'] as const;
 /**
  * Text signals: computed at import for every dataset (data/duplicates.ts), no model needed. Asked for in a scoring
  * run, they are recorded under the run (copied from the import's values; computed where a dataset lacks them), so the
@@ -50,7 +52,7 @@ export const TEXT_SIGNALS = ['exact_dup', 'near_dup'] as const;
 
 /** Signals this build computes. Anything else is refused up front with the list, not half-run. */
 export const IMPLEMENTED_SIGNALS = new Set<string>([
-  ...FORWARD_SIGNALS, ...REFERENCE_SIGNALS, ...ANSWER_ONLY_SIGNALS, ...REVERSE_SIGNALS, ...GRADIENT_SIGNALS, ...TEXT_SIGNALS,
+  ...FORWARD_SIGNALS, ...REFERENCE_SIGNALS, ...ANSWER_ONLY_SIGNALS, ...REVERSE_SIGNALS, ...GRADIENT_SIGNALS, ...LESS_SIGNALS, ...TEXT_SIGNALS,
 ]);
 
 /**
@@ -86,6 +88,10 @@ export interface PlanInput {
   historyModelId?: number;
   fimExamples?: number;
   targetSubsetId?: number;
+  targetSubsetIds?: number[];
+  lessRunId?: number;
+  /** a warm-up the scoring queues first (only its checkpoint count is read here) */
+  lessWarmup?: { checkpoints: number };
   gradLayers?: string;
   gradDim?: number;
   batchSize?: number;
@@ -145,11 +151,28 @@ export function planScoring(db: Db, input: PlanInput): ScorePlan {
     // resolving the layer spec here refuses a bad one before any job runs
     const P = has(EXAMPLE_GRADIENT_SIGNALS).length ? gradParams(db, input) : null;
     let secs = backEps > 0 ? n / backEps : null;
-    if (secs !== null && P !== null && input.signals.includes('grad_sim')) {
+    if (secs !== null && P !== null && input.signals.includes('grad_sim_base')) {
       const d = input.gradDim ?? DEFAULT_GRAD_DIM;
       secs += (n * P * d) / PROJECTION_RATE;
     }
     passes.push({ model: 'model', kind: 'backward', signals: grad, examples: n, estimatedSeconds: secs });
+  }
+  if (has(LESS_SIGNALS).length) {
+    if (input.lessRunId === undefined && !input.lessWarmup) {
+      throw new WinnowError('bad_input', 'grad_sim (LESS) needs a LoRA warm-up run: lessRunId or lessWarmup (CLI --less-run N, or --less-warmup P:EPOCHS:K to train one); the base model\'s plain gradients are grad_sim_base');
+    }
+    if (input.lessRunId !== undefined && input.lessWarmup) throw new WinnowError('bad_input', 'grad_sim: give lessRunId (CLI --less-run) or lessWarmup (--less-warmup), not both');
+    if (!input.targetSubsetIds?.length && input.targetSubsetId === undefined) {
+      throw new WinnowError('bad_input', 'grad_sim needs a target set: targetSubsetId or targetSubsetIds (CLI --target-subset NAME[,NAME…])');
+    }
+    let k = input.lessWarmup?.checkpoints ?? 1;
+    if (input.lessRunId !== undefined) {
+      const warm = db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(input.lessRunId) as string | undefined;
+      if (warm === undefined) throw new WinnowError('not_found', `grad_sim: train run ${input.lessRunId} (lessRunId) not found`);
+      k = (JSON.parse(warm) as { keepCheckpoints?: number }).keepCheckpoints ?? 1;
+    }
+    // one backward per example and kept checkpoint, on the LoRA adapters only
+    passes.push({ model: 'model', kind: 'backward', signals: has(LESS_SIGNALS), examples: examples * k, estimatedSeconds: backEps > 0 ? (examples * k) / backEps : null });
   }
   if (has(TEXT_SIGNALS).length) {
     // no model: read from the import's duplicate columns (computed only where a dataset has none)
@@ -167,10 +190,10 @@ function backwardExamples(db: Db, input: PlanInput, examples: number): number {
   const fim = input.signals.some((s) => (LAYER_GRADIENT_SIGNALS as readonly string[]).includes(s)) ? Math.min(examples, input.fimExamples ?? DEFAULT_FIM_EXAMPLES) : 0;
   const perExample = input.signals.some((s) => (EXAMPLE_GRADIENT_SIGNALS as readonly string[]).includes(s));
   let n = perExample ? examples : fim;
-  if (input.signals.includes('grad_sim')) {
-    if (input.targetSubsetId === undefined) throw new WinnowError('bad_input', 'grad_sim needs a target set: targetSubsetId (CLI --target-subset NAME)');
+  if (input.signals.includes('grad_sim_base')) {
+    if (input.targetSubsetId === undefined) throw new WinnowError('bad_input', 'grad_sim_base needs a target set: targetSubsetId (CLI --target-subset NAME)');
     const size = db.prepare('SELECT COUNT(*) FROM subset_members WHERE subset_id = ?').pluck().get(input.targetSubsetId) as number;
-    if (!size) throw new WinnowError('bad_input', `grad_sim: target subset ${input.targetSubsetId} is empty or does not exist`);
+    if (!size) throw new WinnowError('bad_input', `grad_sim_base: target subset ${input.targetSubsetId} is empty or does not exist`);
     const outside = (input.datasetId !== undefined
       ? db.prepare('SELECT COUNT(*) FROM subset_members m JOIN examples e ON e.id = m.example_id WHERE m.subset_id = ? AND e.dataset_id != ?').pluck().get(input.targetSubsetId, input.datasetId)
       : 0) as number;

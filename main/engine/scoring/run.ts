@@ -5,8 +5,10 @@
  *    (`excess_loss`, `learnability`, `sstoken`), one over the answer-only sequences (`ifd`) and two for `rifd`
  *    (reverse prompt; instruction alone). Each batch's results are written in one transaction together with the
  *    run's cursor, so a killed job resumes at the next unfinished batch with no example missing or scored twice.
- *  - gradient pass (`fim`, `layer_grad_norm`, `grad_norm`, `grad_sim`; gradient-pass.ts): one backward pass per
+ *  - gradient pass (`fim`, `layer_grad_norm`, `grad_norm`, `grad_sim_base`; gradient-pass.ts): one backward pass per
  *    example, resumable at its last finished batch the same way.
+ *  - LESS pass (`grad_sim`; less-pass.ts): LoRA gradients at each kept checkpoint of a warm-up run, resumable at its
+ *    last finished checkpoint.
  */
 import { getExample } from '../data/examples';
 import { openProjectDb, getRender, writeExampleSignal, toBlob, renderKeyId, renderKeyOf, describeRenderKey, getRenderKey, type Db, type StoredRender } from '../db';
@@ -18,8 +20,9 @@ import type { JobContext, JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import {
   ANSWER_ONLY_SIGNALS, ATTENTION_SIGNALS, DEFAULT_SSTOKEN_GAMMA, FORWARD_SIGNALS, GRADIENT_SIGNALS, HISTORY_SIGNALS, LATER_REFERENCE_SIGNALS, REVERSE_SIGNALS,
-  TEXT_SIGNALS, checkSignals,
+  LESS_SIGNALS, TEXT_SIGNALS, checkSignals,
 } from './plan';
+import { lessPass, targetSubsets } from './less-pass';
 import { maskedMean } from './token-signals';
 import { forwardBatch, rowsByMemory } from './passes/forward';
 import { answerOnlyIds, answerSpan, ifdFrom } from './passes/answer-only';
@@ -130,12 +133,13 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
       ? [p.datasetId]
       : (db.prepare('SELECT id FROM datasets ORDER BY id').pluck().all() as number[]);
     const scopeDatasets = [...datasetIds];
-    if (want.has('grad_sim') && p.targetSubsetId !== undefined) {
+    const targets = want.has('grad_sim') ? targetSubsets(p) : want.has('grad_sim_base') && p.targetSubsetId !== undefined ? [p.targetSubsetId] : [];
+    for (const t of targets) {
       // the target set may come from another dataset: it is differentiated too, so it must be rendered
       const more = db
         .prepare('SELECT DISTINCT e.dataset_id FROM subset_members m JOIN examples e ON e.id = m.example_id WHERE m.subset_id = ?')
         .pluck()
-        .all(p.targetSubsetId) as number[];
+        .all(t) as number[];
       for (const d of more) if (!datasetIds.includes(d)) datasetIds.push(d);
     }
     for (const d of datasetIds) {
@@ -154,6 +158,7 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
       ref = null;
     }
     if (has(GRADIENT_SIGNALS)) Object.assign(stats, await gradientPass(ctx, db, runId, p, model, scope, keyId));
+    if (has(LESS_SIGNALS)) Object.assign(stats, await lessPass(ctx, db, runId, p, model, scope, keyId));
     if (has(TEXT_SIGNALS)) {
       // exact_dup / near_dup: the import's values, recorded under this run (computed where a dataset lacks them)
       if (ctx.isCancelled()) throw cancelled();

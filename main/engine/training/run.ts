@@ -24,7 +24,7 @@ import { weightedLmLoss } from './loss';
 import { createOptimizer, clipToNorm, globalNorm } from './optimizer';
 import { readAll } from '../compute/read';
 import { learningRate } from './schedule';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { keptCheckpointDir, keptCheckpointSteps, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { layerBlockScores } from '../db/layers';
 import { trainTokenPolicy } from '../selection/token-policy';
 import { getParamMask, loadParamMaskBits, paramMaskExampleIds } from '../selection/param-masks-store';
@@ -255,6 +255,14 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
       return wsum ? sum / wsum : null;
     };
 
+    // LESS's warm-up: K checkpoints kept for good, each with the mean lr of the steps since the previous one
+    const kept = cfg.keepCheckpoints ? keptCheckpointSteps(cfg.steps, cfg.keepCheckpoints) : [];
+    const meanLr = (from: number, to: number) => {
+      let s = 0;
+      for (let k = from; k < to; k++) s += learningRate(cfg.schedule, cfg.lr, k, cfg.steps, cfg.warmupSteps);
+      return s / Math.max(1, to - from);
+    };
+
     let lastLoss = NaN;
     let tokensTotal = 0;
     const started = Date.now();
@@ -338,6 +346,8 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
           });
         }
       }
+      const keptAt = kept.indexOf(step + 1);
+      if (keptAt >= 0) await saveCheckpoint(keptCheckpointDir(runDir, step + 1), step + 1, vars, opt.o.state(), meanLr(keptAt > 0 ? kept[keptAt - 1]! : 0, step + 1));
       if ((step + 1) % cfg.checkpointEvery === 0 && step + 1 < cfg.steps) {
         await saveCheckpoint(ckptDir, step + 1, vars, opt.o.state());
         db.prepare('UPDATE train_runs SET checkpoint_path = ? WHERE id = ?').run(ckptDir, runId);

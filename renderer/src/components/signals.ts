@@ -20,7 +20,8 @@ export const SIGNAL_HELP: Record<string, string> = {
   fim: 'per-layer Fisher information: mean g² per tensor, ‖F‖_F summed per block (no size normalisation)',
   layer_grad_norm: 'per-layer gradient norm: mean ‖g‖ per tensor, and per block the norm of the block’s whole gradient',
   grad_norm: 'norm of the example’s gradient (one backward pass per example)',
-  grad_sim: 'LESS: cosine of the example’s projected gradient with a target set’s (needs a target subset)',
+  grad_sim: 'LESS: Σ over a LoRA warm-up’s checkpoints of lr × cosine of the example’s Adam-preconditioned LoRA gradient with the target set’s (needs a warm-up run and a target subset)',
+  grad_sim_base: 'cosine of the example’s projected base-model gradient with a target set’s (needs a target subset)',
   rifd: 'reverse IFD: instruction loss after seeing the response / alone (two more forward passes)',
   sstoken: 'ssToken: loss gain over the EARLIER history model (ℓ^his − ℓ^θ) + attention to the prompt, per token',
 };
@@ -35,4 +36,4 @@ export const NEEDS_HISTORY = new Set(['sstoken']);
 /** signals whose per-example loss form (fimLoss) applies */
 export const LAYER_GRADIENT = new Set(['fim', 'layer_grad_norm']);
 /** signals that differentiate every example of the scope (their parameter set is chosen in the Score screen) */
-export const PER_EXAMPLE_GRADIENT = new Set(['grad_norm', 'grad_sim']);
+export const PER_EXAMPLE_GRADIENT = new Set(['grad_norm', 'grad_sim_base']);

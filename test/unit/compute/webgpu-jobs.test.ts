@@ -2,7 +2,7 @@
  * Everything that runs on wasm runs on webgpu: the same jobs on a tiny Llama, once on cpu and once on webgpu (CI:
  * SwiftShader), give the same numbers within these tolerances:
  *   forward signals (token_loss/entropy/rank, mean_loss, embedding): max |Δ| ≤ 1e-4 (rank: exact);
- *   gradient signals (grad_norm, grad_sim, fim, layer_grad_norm): relative |Δ| ≤ 1e-3;
+ *   gradient signals (grad_norm, grad_sim_base, fim, layer_grad_norm): relative |Δ| ≤ 1e-3;
  *   parameter-mask pass (salience): the same entries chosen, but for ties within 1e-3 of the cut-off (≥ 99%);
  *   selective training (AdamW, cosine, warmup, accumulation 2, clipping, DFT; SGD): weights max |Δ| ≤ 1e-4 after
  *   3 steps, and a run paused and resumed from its checkpoint ends bit-identical to an uninterrupted one on webgpu.
@@ -54,7 +54,7 @@ async function runAll(backend: BackendName): Promise<Outcome> {
   const db = proj.db;
   const fwd = await proj.score({ modelId, datasetId, signals: ['token_loss', 'token_entropy', 'token_rank', 'mean_loss', 'embedding'], batchSize: 4, maxTokens: MAX_TOKENS });
   const grad = await proj.score({
-    modelId, datasetId, signals: ['fim', 'layer_grad_norm', 'grad_norm', 'grad_sim'], fimExamples: 100, seed: 3, gradDim: 128, targetSubsetId: targetId, batchSize: 2, maxTokens: MAX_TOKENS,
+    modelId, datasetId, signals: ['fim', 'layer_grad_norm', 'grad_norm', 'grad_sim_base'], fimExamples: 100, seed: 3, gradDim: 128, targetSubsetId: targetId, batchSize: 2, maxTokens: MAX_TOKENS,
   });
   const tokens = new Map<string, Float32Array>();
   for (const r of db.prepare('SELECT example_id AS id, signal, "values" AS v FROM token_scores WHERE run_id = ?').all(fwd) as Array<{ id: number; signal: string; v: Buffer }>) {
@@ -139,7 +139,7 @@ describe.skipIf(!!SKIP)('the same jobs on cpu and webgpu', () => {
     for (const [k, v] of c.example) if (k.startsWith('mean_loss')) expect(Math.abs(g.example.get(k)! - v!), k).toBeLessThanOrEqual(1e-4);
   });
 
-  it('gradient signals: grad_norm, grad_sim, fim, layer_grad_norm', () => {
+  it('gradient signals: grad_norm, grad_sim_base, fim, layer_grad_norm', () => {
     const [c, g] = [got.get('cpu')!, got.get('webgpu')!];
     const grads = [...c.example].filter(([k]) => k.startsWith('grad_'));
     expect(grads.length).toBe(2 * ROWS);

@@ -16,12 +16,17 @@ let proj: TestProject;
 let modelId = 0;
 let datasetId = 0;
 let targetSubsetId = 0;
+let lessRunId = 0;
 
 beforeAll(async () => {
   proj = new TestProject('offers');
   modelId = (await proj.call('project.open', {})).models[0]!.id;
   datasetId = await proj.importDataset(gsm8kRows(proj.home, 4));
   targetSubsetId = (await proj.call('subsets.create', { name: 'target', rule: { kind: 'random', count: 2, seed: 1 }, datasetId })).id;
+  // grad_sim (LESS) reads a LoRA warm-up run with kept checkpoints (the screen's "Warm-up run #")
+  const warm = await proj.call('train.start', { modelId, subsetId: null, datasetId, layers: 'last:1', lora: { r: 2, alpha: 2 }, steps: 1, batchSize: 2, evalFraction: 0, keepCheckpoints: 1 });
+  await proj.finished(warm.jobId);
+  lessRunId = warm.runId;
 });
 
 afterAll(() => proj?.close());
@@ -46,7 +51,8 @@ describe('the Score screen offers only what the engine runs', () => {
         modelId, datasetId, signals: [s],
         ...(NEEDS_REFERENCE.has(s) ? { refModelId: modelId } : {}),
         ...(NEEDS_HISTORY.has(s) ? { historyModelId: modelId } : {}),
-        ...(s === 'grad_sim' ? { targetSubsetId } : {}),
+        ...(s === 'grad_sim_base' || s === 'grad_sim' ? { targetSubsetId } : {}),
+        ...(s === 'grad_sim' ? { lessRunId } : {}),
       };
       const parsed = parseInput('scoring.start', input);
       expect(parsed.ok, JSON.stringify(parsed)).toBe(true);

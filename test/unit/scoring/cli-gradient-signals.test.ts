@@ -1,6 +1,6 @@
 /**
  * `winnow score` with the gradient, reverse-prompt and attention signals as a user runs it (child process, bundled
- * model): the flags reach the job and the JSONL carries grad_norm / grad_sim / rifd per example and sstoken per
+ * model): the flags reach the job and the JSONL carries grad_norm / grad_sim_base / rifd per example and sstoken per
  * token, aligned with input_ids.
  * With the model as its own history model every loss gain is 0, so sstoken = (1 − γ)·Attn_t ∈ [0, 1 − γ].
  */
@@ -23,7 +23,7 @@ function winnow(args: string[]) {
 }
 
 describe('winnow score, gradient and attention signals', () => {
-  it('writes grad_norm, grad_sim, rifd and sstoken with the flags given', () => {
+  it('writes grad_norm, grad_sim_base, rifd and sstoken with the flags given', () => {
     const lines = readFileSync(GSM8K_50, 'utf8').trim().split('\n');
     const data = join(tmp, 'data.jsonl');
     const target = join(tmp, 'target.jsonl');
@@ -32,7 +32,7 @@ describe('winnow score, gradient and attention signals', () => {
     const out = join(tmp, 'scores.jsonl');
     const gamma = 0.7;
     const r = winnow([
-      'score', '--model', STORIES, '--data', data, '--history-model', STORIES, '--signals', 'grad_norm,grad_sim,rifd,sstoken',
+      'score', '--model', STORIES, '--data', data, '--history-model', STORIES, '--signals', 'grad_norm,grad_sim_base,rifd,sstoken',
       '--grad-layers', 'last:1', '--grad-dim', '64', '--target-data', target, '--gamma', String(gamma), '--out', out, '--json',
     ]);
     expect(r.status, r.stderr).toBe(0);
@@ -46,7 +46,7 @@ describe('winnow score, gradient and attention signals', () => {
     expect(rows).toHaveLength(6);
     for (const row of rows) {
       expect(row.example.grad_norm).toBeGreaterThan(0);
-      expect(Math.abs(row.example.grad_sim)).toBeLessThanOrEqual(1);
+      expect(Math.abs(row.example.grad_sim_base)).toBeLessThanOrEqual(1);
       expect(row.example.rifd).toBeGreaterThan(0);
       const ss = row.token.sstoken as Array<number | null>;
       expect(ss).toHaveLength(row.input_ids.length);
@@ -60,9 +60,9 @@ describe('winnow score, gradient and attention signals', () => {
     }
   }, 300_000);
 
-  it('refuses grad_sim without a target set and sstoken without a history model, saying which flag', () => {
+  it('refuses grad_sim_base without a target set and sstoken without a history model, saying which flag', () => {
     const data = join(tmp, 'data.jsonl');
-    const noTarget = winnow(['score', '--model', STORIES, '--data', data, '--signals', 'grad_sim', '--out', join(tmp, 'x.jsonl')]);
+    const noTarget = winnow(['score', '--model', STORIES, '--data', data, '--signals', 'grad_sim_base', '--out', join(tmp, 'x.jsonl')]);
     expect(noTarget.status).not.toBe(0);
     expect(noTarget.stderr).toContain('--target-subset');
     const noRef = winnow(['score', '--model', STORIES, '--data', data, '--signals', 'sstoken', '--out', join(tmp, 'y.jsonl')]);

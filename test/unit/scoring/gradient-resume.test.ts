@@ -1,8 +1,8 @@
 /**
  * The gradient pass survives SIGKILL: the engine host (a real child process) is killed right after the first
- * finished batch of a fim + layer_grad_norm + grad_norm + grad_sim job, started again and the job resumed. It goes
+ * finished batch of a fim + layer_grad_norm + grad_norm + grad_sim_base job, started again and the job resumed. It goes
  * on from the persisted cursor (not from its first example), every example gets its per-example values exactly once,
- * and the final fim / layer_grad_norm / grad_norm / grad_sim equal those of an uninterrupted run of the same job bit
+ * and the final fim / layer_grad_norm / grad_norm / grad_sim_base equal those of an uninterrupted run of the same job bit
  * for bit — both when the fim sums are saved with every batch and when (as for a large model) they are saved rarely and
  * the resumed pass re-adds the fim examples since their last save.
  */
@@ -83,7 +83,7 @@ describe('gradient pass resume', () => {
     const target = await engine.call('subsets.create', { name: `target ${rare ? 'rare' : 'every'}`, rule: { kind: 'random', count: 10, seed: 5 }, datasetId });
     const params = {
       modelId, datasetId, batchSize: BATCH, fimExamples: 100, seed: 7, targetSubsetId: target.id, gradDim: 256,
-      signals: ['fim', 'layer_grad_norm', 'grad_norm', 'grad_sim'],
+      signals: ['fim', 'layer_grad_norm', 'grad_norm', 'grad_sim_base'],
     };
 
     const { jobId } = await engine.call('scoring.start', params);
@@ -129,7 +129,7 @@ describe('gradient pass resume', () => {
 
     expect(resumed.perExample).toEqual([
       { signal: 'grad_norm', n: ROWS, d: ROWS },
-      { signal: 'grad_sim', n: ROWS, d: ROWS },
+      { signal: 'grad_sim_base', n: ROWS, d: ROWS },
     ]);
     expect(uninterrupted.perExample).toEqual(resumed.perExample);
     expect(resumed.layer.size).toBeGreaterThan(0);

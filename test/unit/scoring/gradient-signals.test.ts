@@ -3,7 +3,7 @@
  * by a zero o_proj (so block 0's q/k/v cannot influence the loss):
  *  - grad_norm = ‖∇θ L‖ over all parameters and over a layer spec, against per-example gradients of a loss written
  *    here (one-hot masked NLL), in float64; exactly 0 over the tensors behind the zero o_proj.
- *  - grad_sim (LESS) against R built entry by entry from the documented sign function: p = Rᵀg, cosine with the mean
+ *  - grad_sim_base (LESS's cosine on the base model) against R built entry by entry from the documented sign function: p = Rᵀg, cosine with the mean
  *    of the target set's normalised projections; 1 for an example that is the whole target set.
  *  - the chunked projector equals the entry-by-entry definition, and keeps cosines of real gradients (JL).
  */
@@ -122,12 +122,12 @@ describe('grad_norm', () => {
   });
 });
 
-describe('grad_sim', () => {
+describe('grad_sim_base', () => {
   it('matches Rᵀg built entry by entry, cosine with the mean normalised target projection', async () => {
     const targetIds = [ids[1]!, ids[4]!];
     const target = await proj.call('subsets.create', { name: 'grad-target', rule: { kind: 'ids', ids: targetIds } });
-    const run = await proj.score({ modelId, datasetId, signals: ['grad_sim', 'grad_norm'], gradLayers: 'last:1', gradDim: DIM, seed: SEED, targetSubsetId: target.id });
-    const sim = values(run, 'grad_sim');
+    const run = await proj.score({ modelId, datasetId, signals: ['grad_sim_base', 'grad_norm'], gradLayers: 'last:1', gradDim: DIM, seed: SEED, targetSubsetId: target.id });
+    const sim = values(run, 'grad_sim_base');
     expect(sim.size).toBe(ROWS);
     const lastNames = model.tensors.filter((t) => t.block === 2).map((t) => t.name);
     const proj64 = new Map(ids.map((id) => [id, directProjection(id, lastNames, DIM, SEED)]));
@@ -145,9 +145,9 @@ describe('grad_sim', () => {
 
   it('is 1 for an example that is the whole target set, and needs a target set', async () => {
     const target = await proj.call('subsets.create', { name: 'grad-self', rule: { kind: 'ids', ids: [ids[2]!] } });
-    const run = await proj.score({ modelId, datasetId, signals: ['grad_sim'], gradLayers: 'last:2', gradDim: 256, targetSubsetId: target.id });
-    expect(values(run, 'grad_sim').get(ids[2]!)!).toBeCloseTo(1, 6);
-    await expect(proj.score({ modelId, datasetId, signals: ['grad_sim'] })).rejects.toThrow(/target set/);
+    const run = await proj.score({ modelId, datasetId, signals: ['grad_sim_base'], gradLayers: 'last:2', gradDim: 256, targetSubsetId: target.id });
+    expect(values(run, 'grad_sim_base').get(ids[2]!)!).toBeCloseTo(1, 6);
+    await expect(proj.score({ modelId, datasetId, signals: ['grad_sim_base'] })).rejects.toThrow(/target set/);
   });
 });
 

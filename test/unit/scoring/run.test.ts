@@ -81,17 +81,17 @@ describe('scoring job', () => {
     const inside = proj.db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id LIMIT 3').pluck().all(datasetId) as number[];
     const target = proj.db.prepare(`INSERT INTO subsets (name, rule_json, size, created_at) VALUES ('plan-target', '{"kind":"ids"}', 0, datetime('now'))`).run().lastInsertRowid;
     for (const id of outside === undefined ? inside : [...inside, outside]) proj.db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)').run(target, id);
-    const plan = planScoring(proj.db, { signals: ['rifd', 'sstoken', 'grad_norm', 'grad_sim', 'fim'], modelId, datasetId, historyModelId: refModelId, targetSubsetId: Number(target), fimExamples: 5 });
+    const plan = planScoring(proj.db, { signals: ['rifd', 'sstoken', 'grad_norm', 'grad_sim_base', 'fim'], modelId, datasetId, historyModelId: refModelId, targetSubsetId: Number(target), fimExamples: 5 });
     expect(plan.passes.map(({ model, kind, signals }) => ({ model, kind, signals }))).toEqual([
       { model: 'model', kind: 'forward', signals: ['sstoken'] },
       { model: 'history', kind: 'forward', signals: ['sstoken'] },
       { model: 'model', kind: 'forward_reverse', signals: ['rifd'] },
       { model: 'model', kind: 'forward_instruction_only', signals: ['rifd'] },
-      { model: 'model', kind: 'backward', signals: ['grad_norm', 'grad_sim', 'fim'] },
+      { model: 'model', kind: 'backward', signals: ['grad_norm', 'grad_sim_base', 'fim'] },
     ]);
     // one backward pass per example of the scope, plus target members from other datasets; fim's sample is inside
     expect(plan.passes[4]!.examples).toBe(ROWS + (outside === undefined ? 0 : 1));
-    expect(() => planScoring(proj.db, { signals: ['grad_sim'], modelId, datasetId })).toThrow(/target/);
+    expect(() => planScoring(proj.db, { signals: ['grad_sim_base'], modelId, datasetId })).toThrow(/target/);
   });
 
   it('every signal of the contract is implemented, the text ones (exact_dup, near_dup) included', () => {

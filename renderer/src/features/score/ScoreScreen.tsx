@@ -68,8 +68,10 @@ export function ScoreScreen() {
   const [batchSize, setBatchSize] = useState('8');
   const [maxTokens, setMaxTokens] = useState('512');
   const [gradLayers, setGradLayers] = useState('all');
-  const [gradDim, setGradDim] = useState('1024');
+  // empty: the engine's default, 1024 for grad_sim_base and LESS's 8192 for grad_sim
+  const [gradDim, setGradDim] = useState('');
   const [targetSubsetId, setTargetSubsetId] = useState<number | null>(null);
+  const [lessRunId, setLessRunId] = useState('');
   const [gamma, setGamma] = useState('0.5');
   // which rows: all of the dataset, a subset's, or a seeded random sample
   const [rowsKind, setRowsKind] = useState<RowScope['kind']>('all');
@@ -89,7 +91,9 @@ export function ScoreScreen() {
   const needsHistory = [...signals].some((s) => NEEDS_HISTORY.has(s));
   const layerGrad = [...signals].some((s) => LAYER_GRADIENT.has(s));
   const perExampleGrad = [...signals].some((s) => PER_EXAMPLE_GRADIENT.has(s));
-  const wantSim = signals.has('grad_sim');
+  // grad_sim (LESS) and grad_sim_base both compare with a target set; LESS also reads a LoRA warm-up run
+  const wantLess = signals.has('grad_sim');
+  const wantSim = wantLess || signals.has('grad_sim_base');
   const wantSs = signals.has('sstoken');
   // after navigating away and back, keep showing the latest scoring job
   const shownJobId = jobId ?? jobs.find((j) => j.kind === 'score')?.jobId ?? null;
@@ -134,8 +138,9 @@ export function ScoreScreen() {
       batchSize: Number(batchSize),
       maxTokens: Number(maxTokens),
       gradLayers: perExampleGrad && gradLayers.trim() && gradLayers.trim() !== 'all' ? gradLayers.trim() : undefined,
-      gradDim: wantSim ? Number(gradDim) : undefined,
+      gradDim: wantSim && gradDim.trim() ? Number(gradDim) : undefined,
       targetSubsetId: wantSim && targetSubsetId !== null ? targetSubsetId : undefined,
+      lessRunId: wantLess && lessRunId.trim() ? Number(lessRunId) : undefined,
       sstokenGamma: wantSs ? Number(gamma) : undefined,
       rows,
     });
@@ -292,10 +297,16 @@ export function ScoreScreen() {
                 </select>
               </label>
             )}
+            {wantLess && (
+              <label className="field narrow" title="the LoRA warm-up run (Train with LoRA and kept checkpoints) whose checkpoints give LESS its gradients">
+                <span>Warm-up run #</span>
+                <input data-testid="score-less-run" inputMode="numeric" value={lessRunId} onChange={(e) => setLessRunId(e.target.value)} />
+              </label>
+            )}
             {wantSim && (
               <label className="field narrow" title="dimension of the random projection (LESS uses 8192 on GPU)">
                 <span>Projection d</span>
-                <input data-testid="score-grad-dim" inputMode="numeric" value={gradDim} onChange={(e) => setGradDim(e.target.value)} />
+                <input data-testid="score-grad-dim" inputMode="numeric" value={gradDim} placeholder={wantLess ? (signals.has('grad_sim_base') ? '1024 / 8192' : '8192') : '1024'} onChange={(e) => setGradDim(e.target.value)} />
               </label>
             )}
             {wantSs && (
@@ -319,7 +330,7 @@ export function ScoreScreen() {
             <span className="warn-text">sstoken needs a history model: the earlier one, e.g. the base the scored model was tuned from.</span>
           )}
           {wantSim && targetSubsetId === null && <span className="warn-text">grad_sim needs a target set: make a subset on the Subsets screen, then choose it.</span>}
-          {perExampleGrad && <span className="muted">grad_norm / grad_sim take one backward pass per example.</span>}
+          {perExampleGrad && <span className="muted">grad_norm / grad_sim_base take one backward pass per example; grad_sim one per example and warm-up checkpoint.</span>}
         </div>
         <ErrorText error={error} testId="score-error" />
       </section>

@@ -22,6 +22,7 @@ import { findParamMaskByName } from '../engine/selection/param-masks-store';
 import { parseParamMaskSpec } from '../engine/selection/param-masks';
 import { runGenerateCommand, type SamplingFlags } from './generate';
 import { runEvalCommand } from './eval';
+import { mergeOutputShards, outputShardCommand } from './merge-outputs';
 import { assertShardable, checkShardSet, importMergedRun, parseShardSpec, readShardResult, rowsOfShard, writeShardResult, type LoadedShard, type ShardSpec } from '../engine/scoring/shard';
 import { deleteDataset, getRenderKey, type Db } from '../engine/db';
 import { loadTokenizer } from '../engine/models';
@@ -44,11 +45,14 @@ const USAGE = `winnow <command> [options]
          fim/layer_grad_norm differentiate each example's summed response NLL (--fim-loss sum, the default, as surgical
          fine-tuning's fim_calculator.py) or its mean over the response tokens (--fim-loss mean))
         (--shard I/N, with --data: score only this process's 1/N of the rows, chosen by a hash of each row's content
-         and file index; writes OUT plus OUT.shard.json (what run, which rows, sha256 manifest) for winnow merge)
+         and file index; writes OUT plus OUT.shard.json (what run, which rows, sha256 manifest) for winnow merge;
+         fim/layer_grad_norm draw over the whole file and merge from float64 partial sums; grad_sim takes --target-data)
   merge OUT.shard.json... --project P [--data FILE] [--target-data FILE] [--model DIR] [--ref-model DIR] [--history-model DIR] [--out OUT.jsonl]
         [--format F] [--skip-malformed] (as the shards were given them)
         (checks the shards are one run and hold every row once, then stores them in P as one score run;
          the data file and models are found where the shards read them unless given)
+  merge OUT.shard.json... --out FILE  (generate / eval --shard pieces: the JSONL in file order, or one eval report
+         with its metric recomputed over every row)
   select --project P --name NAME (--top-percent X | --top K | --min A --max B) --signal S [--asc]
          | --ifd-top K | --ifd-top-percent X
          | --random K [--seed S]
@@ -354,7 +358,9 @@ async function run(argv: string[]): Promise<unknown> {
       }
     }
     case 'merge': {
-      if (!positionals.length) throw new WinnowError('bad_input', 'usage: winnow merge OUT.shard.json... --project P');
+      if (!positionals.length) throw new WinnowError('bad_input', 'usage: winnow merge OUT.shard.json... --project P (score shards) | --out FILE (generate / eval shards)');
+      // generate / eval shards: merged into one file, no project
+      if (outputShardCommand(positionals[0]!)) return mergeOutputShards(positionals, need(o, 'out'));
       // every check on the shard files comes before the project is opened: a refused merge changes nothing
       const shards = positionals.map(readShardResult);
       const { count, rows } = checkShardSet(shards);

@@ -380,7 +380,15 @@ export function readShardResult(path: string): LoadedShard {
   return { ...r, file };
 }
 
-const label = (s: LoadedShard) => `shard ${s.shard.index}/${s.shard.count} (${s.file})`;
+/** What checkShardSet needs of a shard of any command (score, generate, eval): which shard, its file, its rows. */
+export interface ShardLike {
+  shard: ShardSpec;
+  file: string;
+  input: { rows: number };
+  rows: Array<{ index: number; contentHash: string }>;
+}
+
+export const label = (s: ShardLike) => `shard ${s.shard.index}/${s.shard.count} (${s.file})`;
 
 /** What must be equal across the shards of one run, each with the words that name it. */
 const IDENTITY: Array<[string, (s: ShardResult) => unknown]> = [
@@ -402,18 +410,20 @@ const IDENTITY: Array<[string, (s: ShardResult) => unknown]> = [
  * Check that the shards belong to one run and cover its rows exactly once. Refuses, naming the shard, a difference
  * in what the run was, a missing or duplicated shard index, and a row missing, held twice or held by the wrong shard.
  */
-export function checkShardSet(shards: LoadedShard[]): { count: number; rows: number } {
+export function checkShardSet<S extends ShardLike>(
+  shards: S[], identity: Array<[string, (s: S) => unknown]> = IDENTITY as unknown as Array<[string, (s: S) => unknown]>, command = 'score',
+): { count: number; rows: number } {
   if (!shards.length) throw new WinnowError('bad_input', 'give the shard result files (OUT.shard.json) to merge');
   const first = shards[0]!;
   for (const s of shards.slice(1)) {
-    for (const [what, get] of IDENTITY) {
+    for (const [what, get] of identity) {
       const a = JSON.stringify(get(first));
       const b = JSON.stringify(get(s));
       if (a !== b) throw new WinnowError('bad_input', `${label(s)} is not from the same run as ${label(first)}: ${what} ${b} ≠ ${a}`);
     }
   }
   const count = first.shard.count;
-  const byIndex = new Map<number, LoadedShard[]>();
+  const byIndex = new Map<number, S[]>();
   for (const s of shards) byIndex.set(s.shard.index, [...(byIndex.get(s.shard.index) ?? []), s]);
   const dup = [...byIndex.entries()].filter(([, l]) => l.length > 1).sort((a, b) => a[0] - b[0]);
   if (dup.length) {
@@ -421,7 +431,7 @@ export function checkShardSet(shards: LoadedShard[]): { count: number; rows: num
   }
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !byIndex.has(i));
   if (missing.length) {
-    throw new WinnowError('bad_input', `${missing.map((i) => `shard ${i}/${count}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing: run ${missing.length > 1 ? 'them' : 'it'} (winnow score … --shard ${missing[0]}/${count}) and merge again`);
+    throw new WinnowError('bad_input', `${missing.map((i) => `shard ${i}/${count}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing: run ${missing.length > 1 ? 'them' : 'it'} (winnow ${command} … --shard ${missing[0]}/${count}) and merge again`);
   }
   const seen = new Set<number>();
   for (const s of shards) {

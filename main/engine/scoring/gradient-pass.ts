@@ -10,6 +10,9 @@
  * examples still waiting for the mean) are written with each finished batch's per-example values in one
  * transaction. A job killed mid-pass resumes at the last finished batch and ends with the values of an
  * uninterrupted run (the float32 sums are restored exactly and added to in the same order).
+ *
+ * A `winnow score --shard` run (scope.whole set) draws fim's examples over the whole file and differentiates those in
+ * its rows, and keeps its sums when it is done (PARTIAL_SUM_KEYS) for scoring/shard.ts to write and `winnow merge` to add.
  */
 import * as tf from '@tensorflow/tfjs';
 import { getRender, writeExampleSignal, type Db } from '../db';

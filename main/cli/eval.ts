@@ -15,6 +15,7 @@ import { forward } from '../engine/models/forward';
 import { disposeModel, type LoadedModel } from '../engine/models/model';
 import { WinnowError } from '../engine/util/errors';
 import { generateRows, loadForGeneration, promptTurns, readDataRows, adapterFlag, renderPrompt, shardRows, type SamplingFlags } from './generate';
+import { writeOutputShard } from './merge-outputs';
 
 export const METRICS = ['exact_match', 'accuracy', 'loss'] as const;
 
@@ -69,7 +70,10 @@ export async function runEvalCommand(o: {
   // accuracy's label set stays the whole file's, so every shard chooses among the same labels
   const rows = shardRows(all, o.shard);
   const m = await loadForGeneration(o.model, o.quiet, adapter);
+  const modelHash = m.hash;
   let report: Record<string, unknown>;
+  // --metric loss with --shard: each row's Σ NLL, added as lossReport adds it, for winnow merge
+  let nllSums: Array<[number, number]> | undefined;
   try {
     if (metric === 'exact_match') {
       const withRef = rows.filter((r) => promptTurns(r.norm).reference !== null);
@@ -125,6 +129,7 @@ export async function runEvalCommand(o: {
         nlls.push(mine);
       }
       const rep = lossReport(nlls);
+      nllSums = rows.flatMap((r, i) => (nlls[i]!.length ? [[r.index, nlls[i]!.reduce((a, x) => a + x, 0)] as [number, number]] : []));
       report = {
         metric, loss: rep.loss, perplexity: rep.perplexity, tokens: rep.tokens, n: rows.length,
         rows: rows.map((r, i) => ({ index: r.index, loss: rep.rowLoss[i], tokens: nlls[i]!.length })),
@@ -137,7 +142,11 @@ export async function runEvalCommand(o: {
   // the report says which adapter its numbers were computed with
   if (adapter) report = { ...report, adapter };
   fs.writeFileSync(out, JSON.stringify(report, null, 1) + '\n');
+  const result = o.shard === undefined ? undefined : writeOutputShard('eval', {
+    out, data: o.data, shard: o.shard, allRows: all, rows, model: { path: o.model, hash: modelHash }, nllSums,
+    options: { metric, answerRegex: o.answerRegex, labels: o.labels, maxTokens: o.maxTokens, flags: o.flags, format: o.format, mapping: o.mapping, skipMalformed: o.skipMalformed },
+  });
   const { rows: _rows, ...summary } = report;
   void _rows;
-  return { out, ...summary };
+  return { out, ...summary, ...(result ? { result } : {}) };
 }

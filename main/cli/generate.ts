@@ -17,6 +17,7 @@ import type { ChatMessage } from '../engine/models/types';
 import { WinnowError } from '../engine/util/errors';
 import { normHash } from '../engine/data/normalize';
 import { parseShardSpec, shardOfRow } from '../engine/scoring/shard';
+import { writeOutputShard } from './merge-outputs';
 
 export interface DataRow {
   /** 0-based position among the file's records */
@@ -165,7 +166,8 @@ export async function runGenerateCommand(o: {
   const adapter = adapterFlag(o.adapter);
   const out = path.resolve(o.out);
   // with --shard, OUT holds this shard's rows only, each with its file index (`cat` the parts and sort by index)
-  const rows = shardRows(await readDataRows(o.data, { format: o.format, mapping: o.mapping, skipMalformed: o.skipMalformed }), o.shard);
+  const all = await readDataRows(o.data, { format: o.format, mapping: o.mapping, skipMalformed: o.skipMalformed });
+  const rows = shardRows(all, o.shard);
   const have = new Set<number>();
   if (o.resume && fs.existsSync(out)) {
     for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
@@ -179,6 +181,7 @@ export async function runGenerateCommand(o: {
   } else fs.writeFileSync(out, '');
   const todo = rows.filter((r) => !have.has(r.index));
   const m = await loadForGeneration(o.model, o.quiet, adapter);
+  const modelHash = m.hash;
   const reasons: Record<string, number> = { eos: 0, stop: 0, length: 0 };
   // Ctrl-C: the batch in progress is dropped, the finished ones stay in OUT for --resume
   let interrupted = false;
@@ -205,5 +208,10 @@ export async function runGenerateCommand(o: {
     process.removeListener('SIGINT', onSigint);
     disposeModel(m);
   }
-  return { out, rows: rows.length, generated: todo.length, skipped: have.size, finishReasons: reasons, ...(o.shard !== undefined ? { shard: o.shard } : {}), ...(adapter ? { adapter } : {}) };
+  // a finished shard: OUT.shard.json, for winnow merge (merge-outputs.ts)
+  const result = o.shard === undefined ? undefined : writeOutputShard('generate', {
+    out, data: o.data, shard: o.shard, allRows: all, rows, model: { path: o.model, hash: modelHash },
+    options: { flags: o.flags, format: o.format, mapping: o.mapping, skipMalformed: o.skipMalformed },
+  });
+  return { out, rows: rows.length, generated: todo.length, skipped: have.size, finishReasons: reasons, ...(o.shard !== undefined ? { shard: o.shard, result } : {}), ...(adapter ? { adapter } : {}) };
 }

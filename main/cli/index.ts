@@ -22,6 +22,7 @@ import { findParamMaskByName } from '../engine/selection/param-masks-store';
 import { parseParamMaskSpec } from '../engine/selection/param-masks';
 import { runGenerateCommand, type SamplingFlags } from './generate';
 import { runEvalCommand } from './eval';
+import { mergeOutputShards, outputShardCommand } from './merge-outputs';
 import { assertShardable, checkShardSet, importMergedRun, parseShardSpec, readShardResult, rowsOfShard, writeShardResult, type LoadedShard, type ShardSpec } from '../engine/scoring/shard';
 import { deleteDataset, getRenderKey, type Db } from '../engine/db';
 import { loadTokenizer } from '../engine/models';
@@ -52,11 +53,14 @@ const USAGE = `winnow <command> [options]
          fim/layer_grad_norm differentiate each example's summed response NLL (--fim-loss sum, the default, as surgical
          fine-tuning's fim_calculator.py) or its mean over the response tokens (--fim-loss mean))
         (--shard I/N, with --data: score only this process's 1/N of the rows, chosen by a hash of each row's content
-         and file index; writes OUT plus OUT.shard.json (what run, which rows, sha256 manifest) for winnow merge)
-  merge OUT.shard.json... --project P [--data FILE] [--model DIR] [--ref-model DIR] [--history-model DIR] [--out OUT.jsonl]
+         and file index; writes OUT plus OUT.shard.json (what run, which rows, sha256 manifest) for winnow merge;
+         fim/layer_grad_norm draw over the whole file and merge from float64 partial sums; grad_sim takes --target-data)
+  merge OUT.shard.json... --project P [--data FILE] [--target-data FILE] [--model DIR] [--ref-model DIR] [--history-model DIR] [--out OUT.jsonl]
         [--format F] [--skip-malformed] (as the shards were given them)
         (checks the shards are one run and hold every row once, then stores them in P as one score run;
          the data file and models are found where the shards read them unless given)
+  merge OUT.shard.json... --out FILE  (generate / eval --shard pieces: the JSONL in file order, or one eval report
+         with its metric recomputed over every row)
   select --project P --name NAME (--top-percent X | --top K | --min A --max B) --signal S [--asc]
          | --ifd-top K | --ifd-top-percent X
          | --random K [--seed S]
@@ -342,7 +346,7 @@ async function run(argv: string[]): Promise<unknown> {
         if (typeof o.project === 'string') throw new WinnowError('bad_input', '--shard scores a --data FILE in a temporary project; put the shards into a project with winnow merge … --project P');
         if (typeof o.data !== 'string') throw new WinnowError('bad_input', '--shard needs --data FILE (the file every shard splits the same way)');
         if (o.sample !== undefined) throw new WinnowError('bad_input', '--shard and --sample together are not supported: a shard already scores its own 1/N of the rows (sample the file first, then shard it)');
-        assertShardable(need(o, 'signals').split(',').map((x) => x.trim()));
+        assertShardable(need(o, 'signals').split(',').map((x) => x.trim()), { subset: o['target-subset'] as string | undefined, data: o['target-data'] as string | undefined });
       }
       const s = new Session(o.project as string | undefined, quiet);
       try {
@@ -356,17 +360,13 @@ async function run(argv: string[]): Promise<unknown> {
         // grad_sim's target set: a subset of the project, or a file imported as a dataset of its own
         let targetSubsetId: number | undefined;
         let targetSubsetIds: number[] | undefined;
+        let targetDatasetId: number | undefined;
         const less = signals.includes('grad_sim');
         if (typeof o['target-subset'] === 'string' && less) {
           // LESS's subtasks: one subset each
           targetSubsetIds = o['target-subset'].split(',').map((n) => findSubsetByName(s.service.current().db, n.trim()).id);
         } else if (typeof o['target-subset'] === 'string') targetSubsetId = findSubsetByName(s.service.current().db, o['target-subset']).id;
-        else if (typeof o['target-data'] === 'string') {
-          const job = await s.importFile(o['target-data'], { format: o.format as string | undefined, skipMalformed: !!o['skip-malformed'] });
-          const targetDataset = Number(job.stats.datasetId);
-          const name = `target: ${basename(o['target-data'])} (dataset ${targetDataset})`;
-          targetSubsetId = (await s.call('subsets.create', { name, rule: { kind: 'all' }, datasetId: targetDataset })).id;
-        }
+        else if (typeof o['target-data'] === 'string') ({ targetSubsetId, targetDatasetId } = await importTargetData(s, o['target-data'], o));
         const shardRows = shard ? rowsOfShard(s.service.current().db, datasetId!, shard) : undefined;
         const onlySubsetId = shard ? shardSubset(s.service.current().db, shard, shardRows!.map((r) => r.exampleId)) : undefined;
         if (!less && (o['less-run'] !== undefined || o['less-warmup'] !== undefined)) throw new WinnowError('bad_input', '--less-run and --less-warmup are for --signals grad_sim');
@@ -396,7 +396,7 @@ async function run(argv: string[]): Promise<unknown> {
           runId: Number(job.stats.runId), datasetId, rows, signals: withDuplicateCompanions(signals), out, onlyExampleIds: shardRows && new Set(shardRows.map((r) => r.exampleId)),
         });
         const shardFile = shard
-          ? writeShardResult(s.service.current().db, { runId: Number(job.stats.runId), datasetId: datasetId!, shard, rows: shardRows!, scoresOut: out })
+          ? writeShardResult(s.service.current().db, { runId: Number(job.stats.runId), datasetId: datasetId!, shard, rows: shardRows!, scoresOut: out, targetDatasetId })
           : undefined;
         return {
           out, rows: written.rows, errors: written.errors, runId: job.stats.runId, scope: plan.rows, plan, tokensPerSec: job.stats.tokensPerSec, ...(lessRunId !== undefined ? { lessRunId } : {}),
@@ -407,12 +407,16 @@ async function run(argv: string[]): Promise<unknown> {
       }
     }
     case 'merge': {
-      if (!positionals.length) throw new WinnowError('bad_input', 'usage: winnow merge OUT.shard.json... --project P');
+      if (!positionals.length) throw new WinnowError('bad_input', 'usage: winnow merge OUT.shard.json... --project P (score shards) | --out FILE (generate / eval shards)');
+      // generate / eval shards: merged into one file, no project
+      if (outputShardCommand(positionals[0]!)) return mergeOutputShards(positionals, need(o, 'out'));
       // every check on the shard files comes before the project is opened: a refused merge changes nothing
       const shards = positionals.map(readShardResult);
       const { count, rows } = checkShardSet(shards);
       const s = new Session(need(o, 'project'), quiet);
       try {
+        // fim is finished on the backend, as the pass finishes it
+        await backendLine(quiet);
         const runId = await mergeShards(s, shards, o);
         const out = typeof o.out === 'string' ? resolve(o.out) : undefined;
         const db = s.service.current().db;
@@ -659,6 +663,14 @@ async function cliParamMask(s: Session, o: Opts, d: { modelId: number; datasetId
   return s.call('paramMasks.get', { maskId: Number(job.stats.maskId) });
 }
 
+/** grad_sim's target set from a file: imported as a dataset of its own, all its rows a subset. */
+async function importTargetData(s: Session, file: string, o: Opts): Promise<{ targetSubsetId: number; targetDatasetId: number }> {
+  const job = await s.importFile(file, { format: o.format as string | undefined, skipMalformed: !!o['skip-malformed'] });
+  const targetDatasetId = Number(job.stats.datasetId);
+  const name = `target: ${basename(file)} (dataset ${targetDatasetId})`;
+  return { targetDatasetId, targetSubsetId: (await s.call('subsets.create', { name, rule: { kind: 'all' }, datasetId: targetDatasetId })).id };
+}
+
 /** The rows a --shard process scores, as a subset of its temporary project (empty when the file has fewer rows than N). */
 function shardSubset(db: Db, shard: ShardSpec, exampleIds: number[]): number {
   return db.transaction(() => {
@@ -710,9 +722,20 @@ async function mergeShards(s: Session, shards: LoadedShard[], o: Opts): Promise<
     if (key.tokenizerId !== want.tokenizerId || key.templateHash !== want.templateHash || key.labelPolicy !== want.labelPolicy || key.maxTokens !== want.maxTokens || key.renderer !== want.renderer) {
       throw new WinnowError('bad_input', `the model here renders with another key than the shards scored: tokenizer ${key.tokenizerId} template ${key.templateHash} renderer v${key.renderer}, the shards: tokenizer ${want.tokenizerId} template ${want.templateHash} renderer v${want.renderer}`);
     }
+    // grad_sim's target file, imported and rendered as an unsharded --target-data run has it
+    let targetSubsetId: number | undefined;
+    if (first.target) {
+      const path = typeof o['target-data'] === 'string' ? o['target-data'] : first.target.path;
+      const t = await importTargetData(s, path, o);
+      undo.push(() => deleteDataset(db, t.targetDatasetId));
+      const hash = db.prepare('SELECT hash FROM datasets WHERE id = ?').pluck().get(t.targetDatasetId) as string;
+      if (hash !== first.target.sha256) throw new WinnowError('bad_input', `${path}: sha256 ${hash}, the shards' grad_sim target file had sha256 ${first.target.sha256} (give that file with --target-data)`);
+      await renderDataset(db, t.targetDatasetId, await loadTokenizer(modelDir), { ...DEFAULT_RENDER, maxTokens: first.renderKey.maxTokens ?? undefined });
+      targetSubsetId = t.targetSubsetId;
+    }
     const runId = importMergedRun(db, shards, {
       datasetId, modelId, refModelId, historyModelId, renderKeyId: rendered.renderKeyId,
-      params: { ...first.options, modelId, refModelId, historyModelId, datasetId, signals: first.signals, projectModelPath: modelDir },
+      params: { ...first.options, modelId, refModelId, historyModelId, datasetId, signals: first.signals, projectModelPath: modelDir, ...(targetSubsetId !== undefined ? { targetSubsetId } : {}) },
     });
     // as scoring.start does: the scored model is the project's active one
     setActiveModel(db, modelId);

@@ -10,6 +10,9 @@
  * examples still waiting for the mean) are written with each finished batch's per-example values in one
  * transaction. A job killed mid-pass resumes at the last finished batch and ends with the values of an
  * uninterrupted run (the float32 sums are restored exactly and added to in the same order).
+ *
+ * A `winnow score --shard` run (scope.whole set) draws fim's examples over the whole file and differentiates those in
+ * its rows, and keeps its sums when it is done (PARTIAL_SUM_KEYS) for scoring/shard.ts to write and `winnow merge` to add.
  */
 import * as tf from '@tensorflow/tfjs';
 import { getRender, writeExampleSignal, type Db } from '../db';
@@ -46,7 +49,15 @@ interface Meta {
 export interface Scope {
   sql: string;
   args: unknown[];
+  /** a `--shard` run's scope before it was cut to the shard's rows: fim draws its examples from this */
+  whole?: Scope;
 }
+
+/**
+ * What a `--shard` run keeps of the pass once it is done (the rest is cleared as in any run): the fim /
+ * layer_grad_norm sums over the shard's share of the drawn examples, for `winnow merge` to add up (scoring/shard.ts).
+ */
+export const PARTIAL_SUM_KEYS = { sq: 'partial:sq:', normSum: 'partial:norm_sum', blockNormSum: 'partial:block_norm_sum', count: 'partial:count', names: 'partial:names', blocks: 'partial:blocks', targetSum: 'partial:target_sum' };
 
 function cancelled(): WinnowError {
   return new WinnowError('cancelled', 'cancelled');
@@ -69,13 +80,18 @@ function chooseExamples(db: Db, p: ScoreParams, keyId: number, scope: Scope): { 
   const mark = (id: number, f: number) => roles.set(id, (roles.get(id) ?? 0) | f);
   if (LAYER_GRADIENT_SIGNALS.some((s) => want.has(s))) {
     const subset = p.subsetId !== undefined ? 'AND r.example_id IN (SELECT example_id FROM subset_members WHERE subset_id = ?)' : '';
-    const args = p.subsetId !== undefined ? [...scope.args, p.subsetId] : scope.args;
+    // a shard draws from the whole file, as the unsharded run does, and differentiates the drawn examples in its rows
+    const from = scope.whole ?? scope;
+    const args = p.subsetId !== undefined ? [...from.args, p.subsetId] : from.args;
     // examples with nothing to learn have a zero gradient and would only dilute the mean
     const candidates = db
-      .prepare(`SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE ${scope.sql} AND r.n_label > 0 ${subset} ORDER BY r.example_id`)
+      .prepare(`SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE ${from.sql} AND r.n_label > 0 ${subset} ORDER BY r.example_id`)
       .pluck()
       .all(...args) as number[];
-    for (const id of seededChoice(candidates, p.fimExamples ?? DEFAULT_FIM_EXAMPLES, p.seed ?? 0)) mark(id, FIM);
+    const mine = scope.whole
+      ? new Set(db.prepare(`SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE ${scope.sql}`).pluck().all(...scope.args) as number[])
+      : null;
+    for (const id of seededChoice(candidates, p.fimExamples ?? DEFAULT_FIM_EXAMPLES, p.seed ?? 0)) if (!mine || mine.has(id)) mark(id, FIM);
   }
   if (EXAMPLE_GRADIENT_SIGNALS.some((s) => want.has(s))) {
     const ids = db.prepare(`SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE ${scope.sql} ORDER BY r.example_id`).pluck().all(...scope.args) as number[];
@@ -120,7 +136,8 @@ export async function gradientPass(
   }
   if (!meta) {
     const chosen = chooseExamples(db, p, keyId, scope);
-    if (!chosen.order.length) throw new WinnowError('bad_input', `${p.signals.filter((s) => [...LAYER_GRADIENT_SIGNALS, ...EXAMPLE_GRADIENT_SIGNALS].includes(s as never)).join(', ')}: no rendered example with trainable tokens in scope`);
+    // a shard may hold none of fim's drawn examples: its sums are then zero over zero examples
+    if (!chosen.order.length && !scope.whole) throw new WinnowError('bad_input', `${p.signals.filter((s) => [...LAYER_GRADIENT_SIGNALS, ...EXAMPLE_GRADIENT_SIGNALS].includes(s as never)).join(', ')}: no rendered example with trainable tokens in scope`);
     meta = { cursor: 0, total: chosen.order.length, nTargets: chosen.nTargets, done: false };
     const m = meta;
     db.transaction(() => {
@@ -280,6 +297,7 @@ export async function gradientPass(
     }
 
     const scores = acc ? await acc.scores() : null;
+    const partial = acc && scope.whole ? { sums: await acc.sums(), blocks: acc.blocks } : null;
     const info = new Map(model.tensors.map((t) => [t.name, t]));
     const insert = db.prepare('INSERT OR REPLACE INTO layer_scores (run_id, tensor_name, block, kind, signal, value) VALUES (?, ?, ?, ?, ?, ?)');
     meta.done = true;
@@ -297,6 +315,17 @@ export async function gradientPass(
       }
       // the sums are not needed once the results are written; the marker says the pass is done
       st.clearExcept(['meta']);
+      if (partial) {
+        // a shard's share of the sums, for winnow merge: float32 Σg² as it summed them, widened exactly to float64
+        partial.sums.sq.forEach((a, k) => st.putArray(`${PARTIAL_SUM_KEYS.sq}${allNames[k]!}`, Float64Array.from(a)));
+        st.putArray(PARTIAL_SUM_KEYS.normSum, partial.sums.normSum);
+        st.putArray(PARTIAL_SUM_KEYS.blockNormSum, partial.sums.blockNormSum);
+        st.putJson(PARTIAL_SUM_KEYS.count, partial.sums.count);
+        st.putJson(PARTIAL_SUM_KEYS.names, allNames.map((n) => ({ name: n, size: model.weights[n]!.size, block: info.get(n)!.block, kind: info.get(n)!.kind })));
+        st.putJson(PARTIAL_SUM_KEYS.blocks, partial.blocks);
+      }
+      // every shard adds up the whole target set (a file of its own): merge checks they all compared with one mean
+      if (scope.whole && want.has('grad_sim_base')) st.putArray(PARTIAL_SUM_KEYS.targetSum, targetSum);
       st.putJson('meta', m);
     })();
     const secs = (Date.now() - started) / 1000;

@@ -83,9 +83,12 @@ function scopeOf(db: Db, p: ScoreParams, keyId: number): Scope {
     parts.push('e.dataset_id = ?');
     args.push(p.datasetId);
   }
+  // a shard's rows; fim's draw is still over the whole file (`whole`), so N shards together draw what one run draws
+  const whole = { sql: parts.join(' AND '), args: [...args] };
   if (p.onlySubsetId !== undefined) {
     parts.push('e.id IN (SELECT example_id FROM subset_members WHERE subset_id = ?)');
     args.push(p.onlySubsetId);
+    return { sql: parts.join(' AND '), args, whole };
   }
   const rows = rowScopeSql(db, p.rows, p.datasetId);
   if (rows) {

@@ -13,10 +13,19 @@
  * exactly). `winnow merge` checks the shards against each other and writes them as one score run, row for row what
  * an unsharded run into that project stores.
  *
- * Signals whose result is a sum over examples (fim, layer_grad_norm: per-tensor scores over drawn examples) and
- * grad_sim (needs its target set in the project) are refused with --shard: their shards would not add up to the
- * unsharded run.
+ * Signals whose result is a sum over examples (fim, layer_grad_norm: per-tensor scores over examples drawn from the
+ * whole file) are merged from partial sums: fim's draw is made over the whole file in every shard and each shard
+ * differentiates the drawn examples among its own rows; it writes its Σg² per parameter, Σ‖g‖ per tensor and block
+ * and its example count, as float64, into a sums file (OUT.shard.sums.bin) under the manifest, and merge adds them
+ * in float64 and finishes the scores with the unsharded pass's formulas (mergeLayerSums).
+ *
+ * grad_sim_base compares each example with the mean of the target set's gradients, and that mean must be complete before
+ * the first comparison, so a shard cannot contribute a partial target sum and still write its examples' values. With
+ * --shard the target set is a file (--target-data) that every shard adds up whole, the same sum in the same order:
+ * each row's grad_sim_base is then the unsharded value, bit for bit. The shards' target sums go in the sums file and merge
+ * checks they are equal.
  */
+import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -25,16 +34,13 @@ import { messagesReader } from '../data/examples';
 import { normHash } from '../data/normalize';
 import { WinnowError } from '../util/errors';
 import { DUPLICATE_COLUMNS } from '../data/duplicates';
+import { PARTIAL_SUM_KEYS } from './gradient-pass';
+import { BLOCK_ROW_KIND, blockRowName } from './layer-rows';
+import { PassState } from '../db/pass-state';
 
 export const SHARD_FORMAT = 'winnow-score-shard';
 export const SHARD_VERSION = 1;
 
-/** signals a shard cannot produce on its own, with why (docs/cli.md says the same) */
-export const UNSHARDABLE_SIGNALS: Record<string, string> = {
-  fim: 'a per-tensor sum over examples drawn from the whole dataset',
-  layer_grad_norm: 'a per-tensor sum over examples drawn from the whole dataset',
-  grad_sim: "compared with the target set's mean gradient, a set that lives in the project",
-};
 
 export interface ShardSpec {
   index: number;
@@ -52,11 +58,13 @@ export function parseShardSpec(text: string): ShardSpec {
   return { index, count };
 }
 
-export function assertShardable(signals: string[]): void {
-  const bad = signals.filter((s) => s in UNSHARDABLE_SIGNALS);
-  if (bad.length) {
-    throw new WinnowError('bad_input', `--shard cannot score ${bad.map((s) => `${s} (${UNSHARDABLE_SIGNALS[s]})`).join(', ')}: score ${bad.length > 1 ? 'them' : 'it'} in one process`);
-  }
+/** grad_sim_base's target set with --shard: a file every shard reads whole (a subset would name a project's rows). */
+export function assertShardable(signals: string[], target: { subset?: string; data?: string }): void {
+  // LESS's grad_sim sums over the warm-up run's checkpoints, each with its own target mean: not split yet
+  if (signals.includes('grad_sim')) throw new WinnowError('bad_input', '--shard does not split grad_sim (LESS) yet: run it unsharded, or shard grad_sim_base (the base model\'s gradients) with --target-data FILE');
+  if (!signals.includes('grad_sim_base')) return;
+  if (target.subset !== undefined) throw new WinnowError('bad_input', '--shard with grad_sim_base takes its target set as --target-data FILE (every shard reads it whole), not --target-subset');
+  if (target.data === undefined) throw new WinnowError('bad_input', 'grad_sim_base needs a target set: with --shard, --target-data FILE');
 }
 
 /** The shard (0…count−1) a row belongs to: sha256("contentHash:fileIndex"), its first 48 bits mod count. */
@@ -115,7 +123,20 @@ export interface ShardResult {
   total: number;
   /** the shard's rows: file index, content hash, sha256 of the token ids it scored (null: not renderable) */
   rows: Array<{ index: number; contentHash: string; tokens: string | null }>;
-  files: Array<{ role: 'values' | 'scores'; name: string; sha256: string; bytes: number }>;
+  /** grad_sim_base's target file (every shard reads it whole) */
+  target?: { path: string; sha256: string; rows: number; format: string };
+  /** the layout of the sums file (role 'sums'): float64 little-endian, in this order */
+  sums?: ShardSums;
+  files: Array<{ role: 'values' | 'scores' | 'sums'; name: string; sha256: string; bytes: number }>;
+}
+
+/**
+ * What a shard's sums file holds, in order: with `layer`, Σ‖g‖ per tensor, Σ‖g_block‖ per block, then Σg² of each
+ * tensor (its `size` values); with `targetDim`, grad_sim_base's target sum. All float64.
+ */
+export interface ShardSums {
+  layer?: { count: number; tensors: Array<{ name: string; size: number; block: number | null; kind: string }>; blocks: number[] };
+  targetDim?: number;
 }
 
 /** A result file with the folder it was read from (its files are named relative to it). */
@@ -138,7 +159,7 @@ const PROJECT_PARAMS = ['modelId', 'refModelId', 'historyModelId', 'datasetId', 
  * Returns the result file's path.
  */
 export function writeShardResult(db: Db, opts: {
-  runId: number; datasetId: number; shard: ShardSpec; rows: ShardRow[]; scoresOut: string;
+  runId: number; datasetId: number; shard: ShardSpec; rows: ShardRow[]; scoresOut: string; targetDatasetId?: number;
 }): string {
   const run = db.prepare('SELECT model_id, signals_json, params_json, render_key_id, total FROM score_runs WHERE id = ?').get(opts.runId) as
     { model_id: number; signals_json: string; params_json: string; render_key_id: number | null; total: number | null };
@@ -170,7 +191,10 @@ export function writeShardResult(db: Db, opts: {
   } finally {
     closeSync(fd);
   }
-  const file = (role: 'values' | 'scores', path: string) => ({ role, name: basename(path), sha256: sha256File(path), bytes: statSync(path).size });
+  const sums = writeSums(db, opts.runId, `${opts.scoresOut}.shard.sums.bin`);
+  const target = opts.targetDatasetId === undefined ? undefined
+    : db.prepare('SELECT source_path AS path, hash AS sha256, row_count AS rows, format FROM datasets WHERE id = ?').get(opts.targetDatasetId) as ShardResult['target'];
+  const file = (role: 'values' | 'scores' | 'sums', path: string) => ({ role, name: basename(path), sha256: sha256File(path), bytes: statSync(path).size });
   const result: ShardResult = {
     format: SHARD_FORMAT,
     version: SHARD_VERSION,
@@ -183,11 +207,156 @@ export function writeShardResult(db: Db, opts: {
     options,
     total: run.total ?? 0,
     rows,
-    files: [file('scores', opts.scoresOut), file('values', valuesPath)],
+    ...(target ? { target } : {}),
+    ...(sums ? { sums } : {}),
+    files: [file('scores', opts.scoresOut), file('values', valuesPath), ...(sums ? [file('sums', `${opts.scoresOut}.shard.sums.bin`)] : [])],
   };
   const out = `${opts.scoresOut}.shard.json`;
   writeFileSync(out, JSON.stringify(result, null, 1) + '\n');
   return out;
+}
+
+/** The partial sums the gradient pass kept for this shard run, written to `path`; undefined when it kept none. */
+function writeSums(db: Db, runId: number, path: string): ShardSums | undefined {
+  const st = new PassState(db, runId, 'gradients');
+  const count = st.json<number>(PARTIAL_SUM_KEYS.count);
+  const targetSum = st.float64(PARTIAL_SUM_KEYS.targetSum);
+  if (count === undefined && !targetSum) return undefined;
+  const sums: ShardSums = {};
+  const fd = openSync(path, 'w');
+  const put = (a: Float64Array) => writeSync(fd, Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+  try {
+    if (count !== undefined) {
+      const tensors = st.json<NonNullable<ShardSums['layer']>['tensors']>(PARTIAL_SUM_KEYS.names)!;
+      sums.layer = { count, tensors, blocks: st.json<number[]>(PARTIAL_SUM_KEYS.blocks)! };
+      put(st.float64(PARTIAL_SUM_KEYS.normSum)!);
+      put(st.float64(PARTIAL_SUM_KEYS.blockNormSum)!);
+      // one tensor at a time: a large model's Σg² is more than one buffer holds
+      for (const t of tensors) put(st.float64(`${PARTIAL_SUM_KEYS.sq}${t.name}`)!);
+    }
+    if (targetSum) {
+      sums.targetDim = targetSum.length;
+      put(targetSum);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return sums;
+}
+
+/** Reads float64 arrays one after another from a shard's sums file. */
+class SumsReader {
+  private fd: number;
+  private at = 0;
+  constructor(private readonly s: LoadedShard) {
+    const f = s.files.find((x) => x.role === 'sums');
+    if (!f) throw new WinnowError('bad_input', `${s.file}: its manifest names no sums file`);
+    this.fd = openSync(join(dirname(s.file), f.name), 'r');
+  }
+
+  next(n: number): Float64Array {
+    const buf = Buffer.alloc(8 * n);
+    const got = n ? readSync(this.fd, buf, 0, buf.length, this.at) : 0;
+    if (got !== buf.length) throw new WinnowError('bad_input', `${this.s.file}: its sums file ends at byte ${this.at + got}, its layout needs ${this.at + buf.length}`);
+    this.at += got;
+    return new Float64Array(buf.buffer, buf.byteOffset, n);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** One merged layer score row, as the gradient pass inserts it into layer_scores. */
+export interface MergedLayerScore {
+  tensorName: string;
+  block: number | null;
+  kind: string;
+  signal: 'fim' | 'layer_grad_norm';
+  value: number;
+}
+
+/**
+ * fim and layer_grad_norm of the whole run from the shards' partial sums: Σg², Σ‖g‖ and the example counts added in
+ * float64, then the unsharded pass's formulas and ops (passes/gradients.ts LayerAccumulator.scores), over N = the total count:
+ * fim = ‖Σg²/N‖_F per tensor, layer_grad_norm = Σ‖g‖/N per tensor and per block. The per-tensor Σg² are read and
+ * added one tensor at a time.
+ */
+export function mergeLayerSums(shards: LoadedShard[], signals: string[]): MergedLayerScore[] {
+  const withLayer = shards.filter((s) => s.sums?.layer);
+  if (!signals.some((x) => x === 'fim' || x === 'layer_grad_norm')) return [];
+  if (withLayer.length !== shards.length) {
+    const lacking = shards.find((s) => !s.sums?.layer)!;
+    throw new WinnowError('bad_input', `${label(lacking)} has no fim / layer_grad_norm sums (field "sums.layer")`);
+  }
+  const first = withLayer[0]!.sums!.layer!;
+  for (const s of withLayer.slice(1)) {
+    const l = s.sums!.layer!;
+    if (JSON.stringify(l.tensors) !== JSON.stringify(first.tensors) || JSON.stringify(l.blocks) !== JSON.stringify(first.blocks)) {
+      throw new WinnowError('bad_input', `${label(s)}: its sums cover other tensors or blocks than ${label(withLayer[0]!)}'s`);
+    }
+  }
+  const T = first.tensors.length;
+  const B = first.blocks.length;
+  const readers = shards.map((s) => new SumsReader(s));
+  try {
+    const count = shards.reduce((a, s) => a + s.sums!.layer!.count, 0);
+    const N = Math.max(1, count);
+    const normSum = new Float64Array(T);
+    const blockNormSum = new Float64Array(B);
+    for (const r of readers) {
+      const a = r.next(T);
+      for (let k = 0; k < T; k++) normSum[k] += a[k]!;
+      const b = r.next(B);
+      for (let k = 0; k < B; k++) blockNormSum[k] += b[k]!;
+    }
+    const out: MergedLayerScore[] = [];
+    first.tensors.forEach((t, k) => {
+      const sq = new Float64Array(t.size);
+      for (const r of readers) {
+        const a = r.next(t.size);
+        for (let i = 0; i < t.size; i++) sq[i] += a[i]!;
+      }
+      // ‖Σg²/N‖_F exactly as the pass finishes it (float32 ops on the backend), from the float64 sum rounded once to
+      // float32: one shard's merge is then the unsharded value bit for bit, and N shards differ from it only by the
+      // order their float32 Σg² were added in
+      const fro = tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.div(tf.tensor1d(Float32Array.from(sq), 'float32'), N)))));
+      const value = (fro.dataSync() as Float32Array)[0]!;
+      fro.dispose();
+      if (signals.includes('fim')) out.push({ tensorName: t.name, block: t.block, kind: t.kind, signal: 'fim', value });
+      if (signals.includes('layer_grad_norm')) out.push({ tensorName: t.name, block: t.block, kind: t.kind, signal: 'layer_grad_norm', value: normSum[k]! / N });
+    });
+    if (signals.includes('layer_grad_norm')) {
+      first.blocks.forEach((b, k) => out.push({ tensorName: blockRowName(b), block: b, kind: BLOCK_ROW_KIND, signal: 'layer_grad_norm', value: blockNormSum[k]! / N }));
+    }
+    // grad_sim_base: every shard compared with one target sum (each read the whole --target-data file)
+    if (shards[0]!.sums?.targetDim) readTargetSums(shards, readers);
+    return out;
+  } finally {
+    for (const r of readers) r.close();
+  }
+}
+
+/** Check every shard compared its rows with the same grad_sim_base target sum (the readers stand after any layer sums). */
+function readTargetSums(shards: LoadedShard[], readers: SumsReader[]): void {
+  const sums = shards.map((s, i) => {
+    if (!s.sums?.targetDim) throw new WinnowError('bad_input', `${label(s)} has no grad_sim_base target sum (field "sums.targetDim")`);
+    return Buffer.from(readers[i]!.next(s.sums.targetDim).buffer);
+  });
+  sums.forEach((b, i) => {
+    if (!b.equals(sums[0]!)) throw new WinnowError('bad_input', `${label(shards[i]!)} compared its rows with another grad_sim_base target sum than ${label(shards[0]!)} (another --target-data file or --grad-dim?)`);
+  });
+}
+
+/** grad_sim_base's target sums when no layer sums come before them in the files. */
+export function checkTargetSums(shards: LoadedShard[]): void {
+  if (!shards[0]!.signals.includes('grad_sim_base') || shards.some((s) => s.sums?.layer)) return;
+  const readers = shards.map((s) => new SumsReader(s));
+  try {
+    readTargetSums(shards, readers);
+  } finally {
+    for (const r of readers) r.close();
+  }
 }
 
 /** Read one result file and check its files against its manifest. */
@@ -213,7 +382,15 @@ export function readShardResult(path: string): LoadedShard {
   return { ...r, file };
 }
 
-const label = (s: LoadedShard) => `shard ${s.shard.index}/${s.shard.count} (${s.file})`;
+/** What checkShardSet needs of a shard of any command (score, generate, eval): which shard, its file, its rows. */
+export interface ShardLike {
+  shard: ShardSpec;
+  file: string;
+  input: { rows: number };
+  rows: Array<{ index: number; contentHash: string }>;
+}
+
+export const label = (s: ShardLike) => `shard ${s.shard.index}/${s.shard.count} (${s.file})`;
 
 /** What must be equal across the shards of one run, each with the words that name it. */
 const IDENTITY: Array<[string, (s: ShardResult) => unknown]> = [
@@ -228,24 +405,27 @@ const IDENTITY: Array<[string, (s: ShardResult) => unknown]> = [
   ['render options', (s) => s.renderKey],
   ['signal set', (s) => [...s.signals].sort()],
   ['scoring options', (s) => s.options],
+  ['grad_sim_base target file hash', (s) => s.target?.sha256 ?? null],
 ];
 
 /**
  * Check that the shards belong to one run and cover its rows exactly once. Refuses, naming the shard, a difference
  * in what the run was, a missing or duplicated shard index, and a row missing, held twice or held by the wrong shard.
  */
-export function checkShardSet(shards: LoadedShard[]): { count: number; rows: number } {
+export function checkShardSet<S extends ShardLike>(
+  shards: S[], identity: Array<[string, (s: S) => unknown]> = IDENTITY as unknown as Array<[string, (s: S) => unknown]>, command = 'score',
+): { count: number; rows: number } {
   if (!shards.length) throw new WinnowError('bad_input', 'give the shard result files (OUT.shard.json) to merge');
   const first = shards[0]!;
   for (const s of shards.slice(1)) {
-    for (const [what, get] of IDENTITY) {
+    for (const [what, get] of identity) {
       const a = JSON.stringify(get(first));
       const b = JSON.stringify(get(s));
       if (a !== b) throw new WinnowError('bad_input', `${label(s)} is not from the same run as ${label(first)}: ${what} ${b} ≠ ${a}`);
     }
   }
   const count = first.shard.count;
-  const byIndex = new Map<number, LoadedShard[]>();
+  const byIndex = new Map<number, S[]>();
   for (const s of shards) byIndex.set(s.shard.index, [...(byIndex.get(s.shard.index) ?? []), s]);
   const dup = [...byIndex.entries()].filter(([, l]) => l.length > 1).sort((a, b) => a[0] - b[0]);
   if (dup.length) {
@@ -253,7 +433,7 @@ export function checkShardSet(shards: LoadedShard[]): { count: number; rows: num
   }
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !byIndex.has(i));
   if (missing.length) {
-    throw new WinnowError('bad_input', `${missing.map((i) => `shard ${i}/${count}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing: run ${missing.length > 1 ? 'them' : 'it'} (winnow score … --shard ${missing[0]}/${count}) and merge again`);
+    throw new WinnowError('bad_input', `${missing.map((i) => `shard ${i}/${count}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing: run ${missing.length > 1 ? 'them' : 'it'} (winnow ${command} … --shard ${missing[0]}/${count}) and merge again`);
   }
   const seen = new Set<number>();
   for (const s of shards) {
@@ -331,6 +511,9 @@ export function importMergedRun(db: Db, shards: LoadedShard[], opts: {
 }): number {
   const first = shards[0]!;
   const here = new Map(datasetRows(db, opts.datasetId).map((r) => [r.index, r]));
+  // the sums over examples, added up before anything is written
+  const layers = mergeLayerSums(shards, first.signals);
+  checkTargetSums(shards);
   return db.transaction(() => {
     const total = shards.reduce((a, s) => a + s.total, 0);
     const runId = Number(db.prepare(
@@ -368,6 +551,8 @@ export function importMergedRun(db: Db, shards: LoadedShard[], opts: {
       }
       if (done.size !== rows.size) throw new WinnowError('bad_input', `${label(s)}: its values file has ${done.size} rows, the result file lists ${rows.size}`);
     });
+    const insertLayer = db.prepare('INSERT INTO layer_scores (run_id, tensor_name, block, kind, signal, value) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const l of layers) insertLayer.run(runId, l.tensorName, l.block, l.kind, l.signal, l.value);
     // one signal at a time, in example order: the history rows and the latest-value columns an unsharded run writes
     for (const [sig, rows] of bySignal) writeExampleSignals(db, runId, [sig], rows.sort((a, b) => a[0] - b[0]).map(([id, x]) => [id, x]));
     if (first.signals.some((s) => s === 'exact_dup' || s === 'near_dup')) {

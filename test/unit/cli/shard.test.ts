@@ -191,10 +191,8 @@ describe('winnow score --shard and winnow merge', () => {
     expect(evalRows.sort((a, b) => a.index - b.index)).toEqual((JSON.parse(readFileSync(join(tmp, 'eval.json'), 'utf8')) as { rows: unknown[] }).rows);
   });
 
-  it('refuses --shard for signals that are sums over the whole dataset, and without --data', () => {
-    const fim = winnow(['score', '--model', MODEL, '--data', GSM, '--signals', 'mean_loss,fim', '--out', join(tmp, 'fim.jsonl'), '--shard', '0/2']);
-    expect(fim.status).toBe(2);
-    expect(fim.stderr).toMatch(/--shard cannot score fim \(a per-tensor sum over examples drawn from the whole dataset\)/);
+  // fim, layer_grad_norm and grad_sim with --shard: shard-sums.test.ts
+  it('refuses a bad --shard, and --shard without --data', () => {
     const bad = winnow(['score', '--model', MODEL, '--data', GSM, '--signals', 'mean_loss', '--out', join(tmp, 'x.jsonl'), '--shard', '2/2']);
     expect(bad.stderr).toMatch(/--shard 2\/2: I runs from 0 to N−1 \(1\)/);
     const project = winnow(['score', '--model', MODEL, '--project', 'whole', '--signals', 'mean_loss', '--out', join(tmp, 'x.jsonl'), '--shard', '0/2']);

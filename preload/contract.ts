@@ -590,6 +590,11 @@ export const ApiInputs = {
   'datasets.importSkips': z.object({ datasetId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(100) }),
   /** `path`: a model folder, or a Hugging Face hub id `org/name[@revision]` resolved from the hub cache (offline) */
   'models.add': z.object({ path: z.string().min(1) }),
+  /**
+   * WiSE-FT: write θ(α) = (1−α)·θ_base + α·θ_tuned of two registered models (a model and one tuned from it) to `outDir`
+   * (default: the project's folder, models/wise-<tuned id>-a<α>) and register it as a new model to score and evaluate
+   */
+  'models.wise': z.object({ baseModelId: id, tunedModelId: id, alpha: z.number().min(0).max(1), outDir: z.string().min(1).optional(), name: z.string().min(1).max(200).optional() }),
   /** every model snapshot in the Hugging Face hub cache (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub) */
   'models.listCached': z.object({}),
   /** every dataset snapshot in the Hugging Face hub cache, its data files by split (import one with datasets.import) */
@@ -739,6 +744,7 @@ export interface ApiOutputs {
   'datasets.renderErrors': { total: number; rows: Array<{ rowIndex: number; reason: string }> };
   'datasets.importSkips': { total: number; rows: Array<{ line: number; reason: string }> };
   'models.add': ModelInfo;
+  'models.wise': ModelInfo;
   'models.listCached': CachedModelInfo[];
   'datasets.listCached': Array<{ repo: string; refs: string[]; commit: string; dir: string; splits: Record<string, string[]> }>;
   /** textPending: with a text filter, rows in scope not yet in the search index (it is built after an import) */

@@ -22,6 +22,8 @@ import { findParamMaskByName } from '../engine/selection/param-masks-store';
 import { parseParamMaskSpec } from '../engine/selection/param-masks';
 import { runGenerateCommand, type SamplingFlags } from './generate';
 import { runEvalCommand } from './eval';
+import { runWiseCommand, runWiseSweepCommand } from './wise';
+import type { CodeLimits } from '../engine/eval/code-exec';
 import { assertShardable, checkShardSet, importMergedRun, parseShardSpec, readShardResult, rowsOfShard, writeShardResult, type LoadedShard, type ShardSpec } from '../engine/scoring/shard';
 import { deleteDataset, getRenderKey, type Db } from '../engine/db';
 import { loadTokenizer } from '../engine/models';
@@ -71,8 +73,14 @@ const USAGE = `winnow <command> [options]
   generate --model DIR --data FILE --out OUT.jsonl [--max-new-tokens 128] [--temperature T --top-k K --top-p P --seed S]
         [--stop STR]... [--batch 8] [--resume] [--shard I/N]  (each record up to its last assistant turn, chat template +
          generation prompt; rows {"index","prompt","completion","tokens","finish_reason"}; --adapter: not yet)
-  eval --model DIR --data FILE --metric exact_match|accuracy|loss [--answer-regex R] [--max-new-tokens 256]
+  eval --model DIR --data FILE --metric exact_match|accuracy|pass_at_1|loss [--answer-regex R] [--max-new-tokens 256]
         [--labels a,b,...] [--shard I/N] --out report.json  (task metric over every row, with the per-row answers)
+        pass_at_1 runs the model's code with the record's tests (test + entry_point, or test_list) in a child Python
+        process, only with --allow-code-execution [--code-timeout 10] [--code-memory-mb 512] [--python /usr/bin/python3]
+  wise --base DIR --tuned DIR --alpha A --out DIR [--overwrite]
+        WiSE-FT: writes (1-A)*base + A*tuned, tensor by tensor, as a model folder
+  wise-sweep --base DIR --tuned DIR --alphas 0,0.25,0.5,0.75,1 --data FILE --metric exact_match|accuracy|pass_at_1|loss
+        --out curve.json [--keep-models DIR] [eval's flags]   (one eval per alpha: the forgetting/accuracy curve)
   serve [--port N]                                     browser mode (same as npm start without Electron)
 
   Common: --json (machine-readable result as the last stdout line), --home DIR (WINNOW_HOME)
@@ -156,6 +164,15 @@ const OPTIONS = {
   'answer-regex': { type: 'string' },
   labels: { type: 'string' },
   shard: { type: 'string' },
+  'allow-code-execution': { type: 'boolean' },
+  'code-timeout': { type: 'string' },
+  'code-memory-mb': { type: 'string' },
+  python: { type: 'string' },
+  base: { type: 'string' },
+  tuned: { type: 'string' },
+  alpha: { type: 'string' },
+  alphas: { type: 'string' },
+  'keep-models': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -525,6 +542,18 @@ async function run(argv: string[]): Promise<unknown> {
         answerRegex: o['answer-regex'] as string | undefined, labels: o.labels as string | undefined,
         format: o.format as string | undefined, mapping: o.mapping as string | undefined, skipMalformed: !!o['skip-malformed'],
         maxTokens: num(o['max-tokens'], 'max-tokens'), flags: samplingFlags(o, 256), quiet, shard: o.shard as string | undefined,
+        allowCodeExecution: !!o['allow-code-execution'], codeLimits: codeLimits(o),
+      });
+    case 'wise':
+      return runWiseCommand({ base: need(o, 'base'), tuned: need(o, 'tuned'), alpha: need(o, 'alpha'), out: need(o, 'out'), overwrite: !!o.overwrite });
+    case 'wise-sweep':
+      return runWiseSweepCommand({
+        base: need(o, 'base'), tuned: need(o, 'tuned'), alphas: need(o, 'alphas'), data: need(o, 'data'), metric: need(o, 'metric'),
+        out: need(o, 'out'), keepModels: o['keep-models'] as string | undefined,
+        answerRegex: o['answer-regex'] as string | undefined, labels: o.labels as string | undefined,
+        format: o.format as string | undefined, mapping: o.mapping as string | undefined, skipMalformed: !!o['skip-malformed'],
+        maxTokens: num(o['max-tokens'], 'max-tokens'), flags: samplingFlags(o, 256), quiet, shard: o.shard as string | undefined,
+        allowCodeExecution: !!o['allow-code-execution'], codeLimits: codeLimits(o),
       });
     case 'serve': {
       if (typeof o.port === 'string') process.env.WINNOW_PORT = o.port;
@@ -655,6 +684,23 @@ async function mergeShards(s: Session, shards: LoadedShard[], o: Opts): Promise<
     for (const u of undo.reverse()) u();
     throw err;
   }
+}
+
+/** pass@1's sandbox limits from --code-timeout (s), --code-memory-mb and --python; unset ones keep the defaults */
+function codeLimits(o: Opts): Partial<CodeLimits> {
+  const out: Partial<CodeLimits> = {};
+  const t = num(o['code-timeout'], 'code-timeout');
+  const mb = num(o['code-memory-mb'], 'code-memory-mb');
+  if (t !== undefined) {
+    if (t <= 0) throw new WinnowError('bad_input', `--code-timeout must be a positive number of seconds, got ${t}`);
+    out.timeoutS = t;
+  }
+  if (mb !== undefined) {
+    if (mb < 64) throw new WinnowError('bad_input', `--code-memory-mb must be at least 64 (Python itself needs some), got ${mb}`);
+    out.memoryMb = mb;
+  }
+  if (typeof o.python === 'string') out.python = o.python;
+  return out;
 }
 
 function samplingFlags(o: Opts, maxNew: number): SamplingFlags {

@@ -13,6 +13,7 @@ import { WinnowError, toErrorValue } from '../util/errors';
 import type { JobExecutor } from '../jobs/manager';
 import { DEMO_PROJECT, activeModelId, openProject, projectInfo, projectProgress, setActiveModel, type OpenProject } from './project';
 import { addModel, getModel, modelPath } from './models-registry';
+import { writeWiseModel } from '../models/wise';
 import { listCachedDatasets, listCachedModels, resolveModelSource } from '../models/hub-cache';
 import { assertSubsetNameFree, combineSubsets, createSubset, deleteSubset, getSubset, listSubsets, recreateSubset } from '../selection/subsets';
 import { latestClusterRun } from '../selection/clusters';
@@ -222,6 +223,15 @@ export class EngineService {
     'models.add': (i) => {
       const src = resolveModelSource(i.path);
       return addModel(this.current().db, src.dir, src.name ? { name: src.name } : {});
+    },
+
+    'models.wise': (i) => {
+      const p = this.current();
+      const base = getModel(p.db, i.baseModelId);
+      const tuned = getModel(p.db, i.tunedModelId);
+      const out = i.outDir ?? join(p.dir, 'models', `wise-${tuned.id}-a${i.alpha}`);
+      writeWiseModel(base.path, tuned.path, i.alpha, out);
+      return addModel(p.db, out, { name: i.name ?? `${tuned.name} · WiSE α=${i.alpha} over ${base.name}` });
     },
 
     'models.listCached': () => listCachedModels(),

@@ -6,6 +6,9 @@
  *   - a small wrapper sets resource limits before the program runs: address space (memory), CPU seconds, file size,
  *     no new processes (RLIMIT_NPROC 0, so `os.system`/`subprocess` fail);
  *   - a wall-clock limit here (the child is killed with SIGKILL when it runs past it, e.g. sleeping or blocked);
+ *   - os.fork, os.system, subprocess.Popen, os.remove and the like replaced by a function that raises (as HumanEval's
+ *     reliability_guard), since RLIMIT_NPROC does not hold for root;
+ *   - its own process group, killed whole at the time limit;
  *   - an environment with nothing but PATH and a locale (no proxy settings, no tokens, no HOME);
  *   - a fresh temporary folder as its working directory, removed afterwards.
  * This is not a security boundary against a hostile program (it can still read files the user can read and open
@@ -65,16 +68,31 @@ export function completionProgram(record: Record<string, unknown>, completion: s
   return code;
 }
 
-/** Sets the limits, then runs program.py from the working folder as __main__. argv: memory bytes, CPU seconds. */
+/**
+ * Sets the limits, takes away the functions that start processes or change files outside Python's own writes (as
+ * HumanEval's execution.py `reliability_guard` does: RLIMIT_NPROC means nothing to root, and a guard is a second
+ * fence), then runs program.py from the working folder as __main__. argv: memory bytes, CPU seconds.
+ */
 const WRAPPER = `
-import resource, sys
+import resource, sys, os, shutil, subprocess
 mem, cpu = int(sys.argv[1]), int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
 resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 resource.setrlimit(resource.RLIMIT_FSIZE, (10 * 1024 * 1024, 10 * 1024 * 1024))
 resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+def _refused(*a, **k):
+    raise PermissionError('not allowed in the pass@1 sandbox')
+for _n in ('fork', 'forkpty', 'system', 'popen', 'kill', 'killpg', 'putenv', 'remove', 'unlink', 'rmdir', 'removedirs',
+           'rename', 'renames', 'replace', 'truncate', 'chmod', 'chown', 'fchmod', 'fchown', 'lchown', 'chroot', 'setuid',
+           'execv', 'execve', 'execvp', 'execvpe', 'execl', 'execle', 'execlp', 'execlpe', 'spawnv', 'spawnve', 'spawnvp',
+           'spawnvpe', 'posix_spawn', 'posix_spawnp'):
+    if hasattr(os, _n):
+        setattr(os, _n, _refused)
+shutil.rmtree = shutil.move = shutil.chown = _refused
+subprocess.Popen = _refused
 with open('program.py', encoding='utf-8') as f:
     src = f.read()
+del f
 exec(compile(src, 'program.py', 'exec'), {'__name__': '__main__'})
 `;
 
@@ -87,7 +105,16 @@ export async function runCodeTests(program: string, tests: string, limits: CodeL
     return await new Promise<CodeResult>((resolve, reject) => {
       const child = spawn(limits.python, ['-I', '-c', WRAPPER, String(limits.memoryMb * 1024 * 1024), String(Math.max(1, Math.ceil(limits.timeoutS)))], {
         cwd, env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' }, stdio: ['ignore', 'ignore', 'pipe'],
+        // its own process group, so the time limit ends whatever it managed to start as well
+        detached: true,
       });
+      const killAll = (): void => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL'); // the group is gone already
+        }
+      };
       let stderr = '';
       let timedOut = false;
       child.stderr.on('data', (d: Buffer) => {
@@ -95,7 +122,7 @@ export async function runCodeTests(program: string, tests: string, limits: CodeL
       });
       const timer = setTimeout(() => {
         timedOut = true;
-        child.kill('SIGKILL');
+        killAll();
       }, limits.timeoutS * 1000);
       child.on('error', (err) => {
         clearTimeout(timer);

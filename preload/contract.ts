@@ -465,6 +465,11 @@ export const ExportRequestSchema = z.object({
   what: z.array(z.enum(['subset', 'token_masks', 'layer_mask', 'param_mask', 'weights', 'scores', 'configs'])).min(1),
   /** weights: the whole tuned folder, or only the tensors training changed plus winnow_delta.json naming the base */
   weightsForm: z.enum(['full', 'changed']).default('full'),
+  /**
+   * weights: WiSE-FT, write (1−α)·base + α·tuned (the run's base model and its tuned model) instead of the tuned
+   * weights; 1 (or unset) is the tuned model itself
+   */
+  wiseAlpha: z.number().min(0).max(1).optional(),
   overwrite: z.boolean().default(false),
   /** token mask as training applies it (selection/token-policy); default: the training run's policy, else response */
   tokenPolicy: z.enum(['response', 'all', 'top_percent']).optional(),

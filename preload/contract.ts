@@ -399,8 +399,9 @@ export const TrainConfigSchema = z.object({
   clipNorm: z.number().positive().nullable().default(1),
   maxTokens: z.number().int().positive().max(1 << 16).default(256),
   /** response: the label mask (or the hand-edited mask `tokenMaskName`); all: every token; top_percent: the top
-   * `tokenPercent`% of response tokens by `tokenSignal`, per example or with one global threshold */
-  tokenPolicy: z.enum(['response', 'all', 'top_percent']).default('response'),
+   * `tokenPercent`% of response tokens by `tokenSignal`, per example or with one global threshold; critical: the response
+   * tokens the latest `critical` run found critical (value > 0, eval/critical.ts) */
+  tokenPolicy: z.enum(['response', 'all', 'top_percent', 'critical']).default('response'),
   tokenSignal: z.string().regex(/^[a-z][a-z0-9_]*$/).default('excess_loss'),
   tokenPercent: z.number().gt(0).max(100).default(60),
   tokenScope: z.enum(['example', 'global']).default('example'),
@@ -439,7 +440,7 @@ export const ParamMaskRequestSchema = z.object({
   examples: z.number().int().positive().max(100_000).default(100),
   seed: z.number().int().default(0),
   maxTokens: z.number().int().positive().max(1 << 16).default(256),
-  tokenPolicy: z.enum(['response', 'all', 'top_percent']).default('response'),
+  tokenPolicy: z.enum(['response', 'all', 'top_percent', 'critical']).default('response'),
   tokenSignal: z.string().regex(/^[a-z][a-z0-9_]*$/).default('excess_loss'),
   tokenPercent: z.number().gt(0).max(100).default(60),
   tokenScope: z.enum(['example', 'global']).default('example'),
@@ -472,7 +473,7 @@ export const ExportRequestSchema = z.object({
   wiseAlpha: z.number().min(0).max(1).optional(),
   overwrite: z.boolean().default(false),
   /** token mask as training applies it (selection/token-policy); default: the training run's policy, else response */
-  tokenPolicy: z.enum(['response', 'all', 'top_percent']).optional(),
+  tokenPolicy: z.enum(['response', 'all', 'top_percent', 'critical']).optional(),
   tokenSignal: z.string().regex(/^[a-z][a-z0-9_]*$/).optional(),
   tokenPercent: z.number().gt(0).max(100).optional(),
   tokenScope: z.enum(['example', 'global']).optional(),

@@ -322,7 +322,7 @@ export class EngineService {
       getModel(p.db, i.modelId);
       assertMaskNameFree(p.db, i.name);
       resolveLayerSpec(i.scope, checkpointTensors(modelPath(p.db, i.modelId)), layerBlockScores(p.db, i.modelId, i.scope));
-      if (i.tokenPolicy === 'top_percent') assertTokenSignalScored(p.db, i.modelId, i.tokenSignal);
+      if (i.tokenPolicy !== 'response' && i.tokenPolicy !== 'all') assertTokenSignalScored(p.db, i.modelId, i.tokenPolicy === 'critical' ? 'critical' : i.tokenSignal);
       const job = p.jobs.submit('param_mask', { ...i });
       return { jobId: job.jobId };
     },
@@ -334,7 +334,7 @@ export class EngineService {
       getModel(p.db, i.modelId);
       // a bad layer spec is refused here, where the form can show it, not minutes later in the job
       resolveLayerSpec(i.layers, checkpointTensors(modelPath(p.db, i.modelId)), layerBlockScores(p.db, i.modelId, i.layers));
-      if (i.tokenPolicy === 'top_percent') assertTokenSignalScored(p.db, i.modelId, i.tokenSignal);
+      if (i.tokenPolicy !== 'response' && i.tokenPolicy !== 'all') assertTokenSignalScored(p.db, i.modelId, i.tokenPolicy === 'critical' ? 'critical' : i.tokenSignal);
       // refuses, naming every figure, a run that will not fit the backend's memory
       if (i.lora && i.paramMaskId !== undefined) throw new WinnowError('bad_input', 'train with LoRA or with a parameter mask, not both');
       // LoRA: bad targets or a spec with no block are refused here too; only A and B train

@@ -90,7 +90,7 @@ function tokenPolicyOf(db: Db, req: ExportRequest): TokenPolicySpec {
   const kind = req.tokenPolicy ?? (run.tokenPolicy as TokenPolicySpec['kind'] | undefined) ?? 'response';
   const editedName = req.tokenMaskName ?? (run.tokenMaskName as string | undefined) ?? 'edited';
   if (kind === 'all') return { kind };
-  if (kind === 'response') return { kind, editedName };
+  if (kind === 'response' || kind === 'critical') return { kind, editedName };
   return {
     kind, editedName,
     signal: req.tokenSignal ?? (run.tokenSignal as string | undefined) ?? 'excess_loss',

@@ -18,7 +18,7 @@ import { answersMatch, compileAnswerRegex, extractAnswer, lossReport, meanOf, no
 import { generateRows, promptTurns, renderPrompt, type DataRow, type SamplingFlags } from './rows';
 import { completionProgram, DEFAULT_CODE_LIMITS, recordTests, runCodeTests, type CodeLimits } from './code-exec';
 
-export const PASS_AT_1_REFUSAL = 'pass_at_1 runs the model\'s code on this machine; it runs only when you allow it (--allow-code-execution, or "allow code execution" in the app). Read docs/security-reliability.md first';
+export const PASS_AT_1_REFUSAL = 'pass_at_1 runs the model\'s code on this machine; it runs only when you allow it with --allow-code-execution (the allowCodeExecution option for an eval job). Read docs/security-reliability.md first';
 
 export const METRICS = ['exact_match', 'accuracy', 'pass_at_1', 'loss'] as const;
 export type Metric = (typeof METRICS)[number];

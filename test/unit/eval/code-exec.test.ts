@@ -105,7 +105,7 @@ describe('winnow eval --metric pass_at_1', () => {
   it('refuses without --allow-code-execution and writes nothing', async () => {
     const out = path.join(tmp, 'refused.json');
     await expect(runEvalCommand({ model: STORIES, data: data(), out, metric: 'pass_at_1', flags: { maxNewTokens: 4 }, quiet: true }))
-      .rejects.toThrow(/runs only when you allow it \(--allow-code-execution/);
+      .rejects.toThrow(/runs only when you allow it with --allow-code-execution/);
     expect(fs.existsSync(out)).toBe(false);
   });
 

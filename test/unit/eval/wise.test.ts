@@ -4,6 +4,7 @@
  * bit; the sweep's loss at each α equals `winnow eval`'s loss on the model `winnow wise` writes for that α, and its α = 0
  * point equals eval on the base folder itself.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ import { runWiseCommand } from '../../../main/cli/wise';
 import { TestProject } from '../scoring/helpers';
 import { TINY_GPT2, TINY_QWEN2, tmpDir, writeTinyModel } from '../models/tiny';
 
+const ROOT = path.resolve(__dirname, '../../..');
 let tmp: string;
 let base: string;
 let tuned: string;
@@ -113,6 +115,26 @@ describe('WiSE-FT sweep', () => {
     const lowest = Math.min(...curve.points.map((p) => p.value!));
     expect(curve.best).toEqual({ alpha: curve.points.find((p) => p.value === lowest)!.alpha, value: lowest });
     expect(curve.rowsPerAlpha.map((r) => r.length)).toEqual([3, 3, 3]);
+  });
+
+  it('winnow wise-sweep writes curve.json with each α\'s eval summary and rows (a child process, as a user runs it)', () => {
+    const out = path.join(tmp, 'curve.json');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'main/cli/index.ts'), 'wise-sweep', '--base', base, '--tuned', tuned,
+      '--alphas', '1,0', '--data', data, '--metric', 'loss', '--out', out, '--json'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, WINNOW_HOME: path.join(tmp, 'home') }, timeout: 300_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const curve = JSON.parse(fs.readFileSync(out, 'utf8')) as { metric: string; points: Array<{ alpha: number; value: number; summary: Record<string, unknown> }>; rows: Record<string, unknown[]>; n: number };
+    expect(curve.metric).toBe('loss');
+    expect(curve.n).toBe(3);
+    expect(curve.points.map((p) => p.alpha)).toEqual([0, 1]);
+    expect(Object.keys(curve.rows).sort()).toEqual(['0', '1']);
+    expect(curve.points[0]!.summary).toMatchObject({ metric: 'loss', n: 3 });
+    const printed = JSON.parse(r.stdout.trim().split('\n').pop()!) as { points: Array<{ alpha: number; value: number }> };
+    expect(printed.points).toEqual(curve.points.map((p) => ({ alpha: p.alpha, value: p.value })));
+    const pass = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'main/cli/index.ts'), 'wise-sweep', '--base', base, '--tuned', tuned,
+      '--alphas', '0,1', '--data', data, '--metric', 'pass_at_1', '--out', path.join(tmp, 'no.json')], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+    expect(pass.status).not.toBe(0);
+    expect(pass.stderr).toContain('--allow-code-execution');
+    expect(fs.existsSync(path.join(tmp, 'no.json'))).toBe(false);
   });
 
   it('models.wise writes θ(α) of two registered models and registers it', async () => {

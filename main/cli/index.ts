@@ -88,8 +88,8 @@ const USAGE = `winnow <command> [options]
         critical tokens (CFT): per response token, its top alternatives rolled out greedily; stored as the token signal
         "critical" (for --token-policy critical). The cost (rollouts × max new tokens) is printed first; --estimate
         prints only that
-  wise --base DIR --tuned DIR --alpha A --out DIR [--overwrite]
-        WiSE-FT: writes (1-A)*base + A*tuned, tensor by tensor, as a model folder
+  wise --base DIR --tuned DIR --alpha A --out DIR [--overwrite] [--project P]
+        WiSE-FT: writes (1-A)*base + A*tuned, tensor by tensor, as a model folder (--project: and registers it there)
   wise-sweep --base DIR --tuned DIR --alphas 0,0.25,0.5,0.75,1 --data FILE --metric exact_match|accuracy|pass_at_1|loss
         --out curve.json [--keep-models DIR] [eval's flags]   (one eval per alpha: the forgetting/accuracy curve)
   serve [--port N]                                     browser mode (same as npm start without Electron)
@@ -597,8 +597,18 @@ async function run(argv: string[]): Promise<unknown> {
         s.close();
       }
     }
-    case 'wise':
-      return runWiseCommand({ base: need(o, 'base'), tuned: need(o, 'tuned'), alpha: need(o, 'alpha'), out: need(o, 'out'), overwrite: !!o.overwrite });
+    case 'wise': {
+      const r = runWiseCommand({ base: need(o, 'base'), tuned: need(o, 'tuned'), alpha: need(o, 'alpha'), out: need(o, 'out'), overwrite: !!o.overwrite });
+      if (typeof o.project !== 'string') return r;
+      // --project: registered there as a model of its own, to score and evaluate
+      const s = new Session(o.project, quiet);
+      try {
+        const m = await s.call('models.add', { path: r.out as string });
+        return { ...r, modelId: m.id };
+      } finally {
+        s.close();
+      }
+    }
     case 'wise-sweep':
       return runWiseSweepCommand({
         base: need(o, 'base'), tuned: need(o, 'tuned'), alphas: need(o, 'alphas'), data: need(o, 'data'), metric: need(o, 'metric'),

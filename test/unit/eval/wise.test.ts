@@ -16,6 +16,9 @@ import { readDataRows } from '../../../main/engine/eval/rows';
 import { runEvalCommand } from '../../../main/cli/eval';
 import { runWiseCommand } from '../../../main/cli/wise';
 import { TestProject } from '../scoring/helpers';
+import { EngineService } from '../../../main/engine/api/service';
+import { InProcessExecutor } from '../../../main/engine/jobs/runners';
+import type { ProjectInfo } from '../../../preload/contract';
 import { TINY_GPT2, TINY_QWEN2, tmpDir, writeTinyModel } from '../models/tiny';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -135,6 +138,24 @@ describe('WiSE-FT sweep', () => {
     expect(pass.status).not.toBe(0);
     expect(pass.stderr).toContain('--allow-code-execution');
     expect(fs.existsSync(path.join(tmp, 'no.json'))).toBe(false);
+  });
+
+  it('winnow wise --project registers the model it writes in the project', async () => {
+    const out = path.join(tmp, 'cli-project-model');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'main/cli/index.ts'), 'wise', '--base', base, '--tuned', tuned,
+      '--alpha', '0.5', '--out', out, '--project', path.join(tmp, 'projects', 'p1'), '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const printed = JSON.parse(r.stdout.trim().split('\n').pop()!) as { modelId: number; out: string; alpha: number };
+    expect(printed).toMatchObject({ out, alpha: 0.5 });
+    const service = new EngineService({ projectsDir: path.join(tmp, 'projects'), mode: 'browser', executor: new InProcessExecutor() });
+    try {
+      service.open('p1');
+      const info = await service.call('project.open', {});
+      expect(info.ok).toBe(true);
+      expect((info.ok ? (info.value as ProjectInfo) : null)?.models.find((x) => x.id === printed.modelId)?.path).toBe(out);
+    } finally {
+      service.close();
+    }
   });
 
   it('models.wise writes θ(α) of two registered models and registers it', async () => {

@@ -80,11 +80,22 @@ describe('critical-token run', () => {
     expect(r.critical).toBe(critical);
   });
 
+  it('trains with the critical policy (train.start checks the critical run exists)', async () => {
+    const t = await proj.call('train.start', { modelId, subsetId: null, datasetId, layers: 'last:1', steps: 1, batchSize: 2, lr: 0.001, evalFraction: 0, tokenPolicy: 'critical' });
+    const job = await proj.finished(t.jobId);
+    expect(job.status).toBe('done');
+    const run = (await proj.call('train.list', {})).find((x) => x.id === t.runId)!;
+    expect(run.config.tokenPolicy).toBe('critical');
+  });
+
   it('refuses the policy for a model with no critical run, and winnow critical --estimate states the cost only', async () => {
     const tiny = writeTinyModel(TINY_QWEN2, 5);
     try {
       const other = await proj.addModel(tiny);
       expect(() => createTokenMasker(proj.db, { renderKeyId: keyId, modelId: other, policy: { kind: 'critical' } }, ids)).toThrow(/no "critical" token scores for this model yet/);
+      const refused = await proj.service.call('train.start', { modelId: other, subsetId: null, datasetId, layers: 'last:1', steps: 1, tokenPolicy: 'critical' });
+      expect(refused.ok).toBe(false);
+      if (!refused.ok) expect(refused.error.message).toMatch(/"critical" token scores/);
     } finally {
       fs.rmSync(tiny, { recursive: true, force: true });
     }

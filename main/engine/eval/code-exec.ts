@@ -130,6 +130,12 @@ export async function runCodeTests(program: string, tests: string, limits: CodeL
       });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
+        // whatever the program left running in its group goes with it
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // none left: the usual case
+        }
         const lines = stderr.trim().split('\n').filter(Boolean);
         const last = lines.length ? lines[lines.length - 1]! : null;
         // RLIMIT_CPU ends the child with SIGXCPU (or SIGKILL past the hard limit): that is the time limit too

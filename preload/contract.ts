@@ -462,8 +462,9 @@ export const TrainConfigSchema = z.object({
   clipNorm: z.number().positive().nullable().default(1),
   maxTokens: z.number().int().positive().max(1 << 16).default(256),
   /** response: the label mask (or the hand-edited mask `tokenMaskName`); all: every token; top_percent: the top
-   * `tokenPercent`% of response tokens by `tokenSignal`, per example or with one global threshold */
-  tokenPolicy: z.enum(['response', 'all', 'top_percent']).default('response'),
+   * `tokenPercent`% of response tokens by `tokenSignal`, per example or with one global threshold; critical: the response
+   * tokens the latest `critical` run found critical (value > 0, eval/critical.ts) */
+  tokenPolicy: z.enum(['response', 'all', 'top_percent', 'critical']).default('response'),
   tokenSignal: z.string().regex(/^[a-z][a-z0-9_]*$/).default('excess_loss'),
   tokenPercent: z.number().gt(0).max(100).default(60),
   tokenScope: z.enum(['example', 'global']).default('example'),
@@ -505,7 +506,7 @@ export const ParamMaskRequestSchema = z.object({
   examples: z.number().int().positive().max(100_000).default(100),
   seed: z.number().int().default(0),
   maxTokens: z.number().int().positive().max(1 << 16).default(256),
-  tokenPolicy: z.enum(['response', 'all', 'top_percent']).default('response'),
+  tokenPolicy: z.enum(['response', 'all', 'top_percent', 'critical']).default('response'),
   tokenSignal: z.string().regex(/^[a-z][a-z0-9_]*$/).default('excess_loss'),
   tokenPercent: z.number().gt(0).max(100).default(60),
   tokenScope: z.enum(['example', 'global']).default('example'),
@@ -531,9 +532,14 @@ export const ExportRequestSchema = z.object({
   what: z.array(z.enum(['subset', 'token_masks', 'layer_mask', 'param_mask', 'weights', 'scores', 'configs'])).min(1),
   /** weights: the whole tuned folder, or only the tensors training changed plus winnow_delta.json naming the base */
   weightsForm: z.enum(['full', 'changed']).default('full'),
+  /**
+   * weights: WiSE-FT, write (1−α)·base + α·tuned (the run's base model and its tuned model) instead of the tuned
+   * weights; 1 (or unset) is the tuned model itself
+   */
+  wiseAlpha: z.number().min(0).max(1).optional(),
   overwrite: z.boolean().default(false),
   /** token mask as training applies it (selection/token-policy); default: the training run's policy, else response */
-  tokenPolicy: z.enum(['response', 'all', 'top_percent']).optional(),
+  tokenPolicy: z.enum(['response', 'all', 'top_percent', 'critical']).optional(),
   tokenSignal: z.string().regex(/^[a-z][a-z0-9_]*$/).optional(),
   tokenPercent: z.number().gt(0).max(100).optional(),
   tokenScope: z.enum(['example', 'global']).optional(),
@@ -658,6 +664,11 @@ export const ApiInputs = {
   'datasets.importSkips': z.object({ datasetId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(100) }),
   /** `path`: a model folder, or a Hugging Face hub id `org/name[@revision]` resolved from the hub cache (offline) */
   'models.add': z.object({ path: z.string().min(1) }),
+  /**
+   * WiSE-FT: write θ(α) = (1−α)·θ_base + α·θ_tuned of two registered models (a model and one tuned from it) to `outDir`
+   * (default: the project's folder, models/wise-<tuned id>-a<α>) and register it as a new model to score and evaluate
+   */
+  'models.wise': z.object({ baseModelId: id, tunedModelId: id, alpha: z.number().min(0).max(1), outDir: z.string().min(1).optional(), name: z.string().min(1).max(200).optional() }),
   /** every model snapshot in the Hugging Face hub cache (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub) */
   'models.listCached': z.object({}),
   /** every dataset snapshot in the Hugging Face hub cache, its data files by split (import one with datasets.import) */
@@ -845,6 +856,7 @@ export interface ApiOutputs {
   'datasets.renderErrors': { total: number; rows: Array<{ rowIndex: number; reason: string }> };
   'datasets.importSkips': { total: number; rows: Array<{ line: number; reason: string }> };
   'models.add': ModelInfo;
+  'models.wise': ModelInfo;
   'models.listCached': CachedModelInfo[];
   'datasets.listCached': Array<{ repo: string; refs: string[]; commit: string; dir: string; splits: Record<string, string[]> }>;
   /** textPending: with a text filter, rows in scope not yet in the search index (it is built after an import) */

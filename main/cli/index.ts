@@ -23,6 +23,14 @@ import { parseParamMaskSpec } from '../engine/selection/param-masks';
 import { runGenerateCommand, type SamplingFlags } from './generate';
 import { runEvalCommand } from './eval';
 import { mergeOutputShards, outputShardCommand } from './merge-outputs';
+import { runWiseCommand, runWiseSweepCommand } from './wise';
+import { checkBudget, DEFAULT_CRITICAL_BUDGET } from '../engine/eval/critical';
+import { estimateCriticalRun, runCriticalTokens } from '../engine/eval/critical-run';
+import { generationConfigEos } from '../engine/eval/rows';
+import { eosIds } from '../engine/models/generate';
+import { disposeModel, loadModel } from '../engine/models/model';
+import { modelPath } from '../engine/api/models-registry';
+import type { CodeLimits } from '../engine/eval/code-exec';
 import { assertShardable, checkShardSet, importMergedRun, parseShardSpec, readShardResult, rowsOfShard, writeShardResult, type LoadedShard, type ShardSpec } from '../engine/scoring/shard';
 import { deleteDataset, getRenderKey, type Db } from '../engine/db';
 import { loadTokenizer } from '../engine/models';
@@ -72,7 +80,7 @@ const USAGE = `winnow <command> [options]
   cluster --project P --k K [--seed 0] [--max-iter 100]   K-means on embedding → the cluster column
   train --model DIR (--data FILE | --project P [--subset NAME]) --layers SPEC --steps N --out DIR
         [--lr 1e-3] [--batch 4] [--accum 1] [--optimizer adamw|sgd] [--schedule cosine|linear|constant]
-        [--warmup 0] [--token-policy response|all|top_percent [--token-signal excess_loss] [--token-percent 60]
+        [--warmup 0] [--token-policy response|all|critical|top_percent [--token-signal excess_loss] [--token-percent 60]
         [--token-scope example|global]] [--dft] [--seed 0] [--max-tokens 256]
         [--param-mask MASK [--param-examples 100]] [--changed-only]
         [--lora R[:ALPHA] [--lora-targets q_proj,v_proj|attention|mlp|all-linear] [--lora-dropout P] [--rslora] [--merged]]
@@ -86,8 +94,19 @@ const USAGE = `winnow <command> [options]
         [--stop STR]... [--batch 8] [--resume] [--shard I/N]  (each record up to its last assistant turn, chat template +
          generation prompt; rows {"index","prompt","completion","tokens","finish_reason"};
          --adapter ADAPTER_DIR: a PEFT LoRA adapter merged into --model first)
-  eval --model DIR --data FILE --metric exact_match|accuracy|loss [--answer-regex R] [--max-new-tokens 256]
-        [--labels a,b,...] [--adapter ADAPTER_DIR] [--shard I/N] --out report.json   (task metric over every row, with the per-row answers)
+  eval --model DIR --data FILE --metric exact_match|accuracy|pass_at_1|loss [--answer-regex R] [--max-new-tokens 256]
+        [--labels a,b,...] [--adapter ADAPTER_DIR] [--shard I/N] --out report.json  (task metric over every row, with the per-row answers)
+        pass_at_1 runs the model's code with the record's tests (test + entry_point, or test_list) in a child Python
+        process, only with --allow-code-execution [--code-timeout 10] [--code-memory-mb 512] [--python /usr/bin/python3]
+  critical --model DIR (--data FILE | --project P [--subset NAME]) [--max-positions 64] [--alternatives 2]
+        [--max-new-tokens 64] [--answer-regex R] [--estimate]
+        critical tokens (CFT): per response token, its top alternatives rolled out greedily; stored as the token signal
+        "critical" (for --token-policy critical). The cost (rollouts × max new tokens) is printed first; --estimate
+        prints only that
+  wise --base DIR --tuned DIR --alpha A --out DIR [--overwrite] [--project P]
+        WiSE-FT: writes (1-A)*base + A*tuned, tensor by tensor, as a model folder (--project: and registers it there)
+  wise-sweep --base DIR --tuned DIR --alphas 0,0.25,0.5,0.75,1 --data FILE --metric exact_match|accuracy|pass_at_1|loss
+        --out curve.json [--keep-models DIR] [eval's flags]   (one eval per alpha: the forgetting/accuracy curve)
   serve [--port N]                                     browser mode (same as npm start without Electron)
 
   Common: --json (machine-readable result as the last stdout line), --home DIR (WINNOW_HOME)
@@ -176,6 +195,18 @@ const OPTIONS = {
   'answer-regex': { type: 'string' },
   labels: { type: 'string' },
   shard: { type: 'string' },
+  'allow-code-execution': { type: 'boolean' },
+  'code-timeout': { type: 'string' },
+  'code-memory-mb': { type: 'string' },
+  python: { type: 'string' },
+  base: { type: 'string' },
+  tuned: { type: 'string' },
+  alpha: { type: 'string' },
+  alphas: { type: 'string' },
+  'keep-models': { type: 'string' },
+  'max-positions': { type: 'string' },
+  alternatives: { type: 'string' },
+  estimate: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -506,7 +537,7 @@ async function run(argv: string[]): Promise<unknown> {
           optimizer: o.optimizer as 'adamw' | 'sgd' | undefined,
           schedule: o.schedule as 'cosine' | 'linear' | 'constant' | undefined,
           warmupSteps: num(o.warmup, 'warmup'),
-          tokenPolicy: o['token-policy'] as 'response' | 'all' | 'top_percent' | undefined,
+          tokenPolicy: o['token-policy'] as 'response' | 'all' | 'top_percent' | 'critical' | undefined,
           tokenSignal: o['token-signal'] as string | undefined,
           tokenPercent: num(o['token-percent'], 'token-percent'),
           tokenScope: o['token-scope'] as 'example' | 'global' | undefined,
@@ -556,7 +587,7 @@ async function run(argv: string[]): Promise<unknown> {
         const out = resolve(need(o, 'out'));
         const { jobId } = await s.call('export.start', {
           outDir: out, subsetId, datasetId, modelId, layerMaskId, what, overwrite: !!o.overwrite,
-          tokenPolicy: o['token-policy'] as 'response' | 'all' | 'top_percent' | undefined,
+          tokenPolicy: o['token-policy'] as 'response' | 'all' | 'top_percent' | 'critical' | undefined,
           tokenSignal: o['token-signal'] as string | undefined,
           tokenPercent: num(o['token-percent'], 'token-percent'),
           tokenScope: o['token-scope'] as 'example' | 'global' | undefined,
@@ -579,6 +610,67 @@ async function run(argv: string[]): Promise<unknown> {
         answerRegex: o['answer-regex'] as string | undefined, labels: o.labels as string | undefined,
         format: o.format as string | undefined, mapping: o.mapping as string | undefined, skipMalformed: !!o['skip-malformed'],
         maxTokens: num(o['max-tokens'], 'max-tokens'), flags: samplingFlags(o, 256), quiet, shard: o.shard as string | undefined,
+        allowCodeExecution: !!o['allow-code-execution'], codeLimits: codeLimits(o),
+      });
+    case 'critical': {
+      const s = new Session(o.project as string | undefined, quiet);
+      try {
+        const budget = checkBudget({
+          maxPositions: num(o['max-positions'], 'max-positions') ?? DEFAULT_CRITICAL_BUDGET.maxPositions,
+          alternatives: num(o.alternatives, 'alternatives') ?? DEFAULT_CRITICAL_BUDGET.alternatives,
+          maxNewTokens: num(o['max-new-tokens'], 'max-new-tokens') ?? DEFAULT_CRITICAL_BUDGET.maxNewTokens,
+        });
+        const { datasetId, subsetId } = await withData(s, o);
+        const modelId = await s.model(need(o, 'model'));
+        const db = s.service.current().db;
+        const ids = subsetId !== null
+          ? (db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(subsetId) as number[])
+          : (db.prepare(`SELECT id FROM examples ${datasetId !== undefined ? 'WHERE dataset_id = ?' : ''} ORDER BY id`).pluck().all(...(datasetId !== undefined ? [datasetId] : [])) as number[]);
+        await initBackend();
+        const m = await loadModel(modelPath(db, modelId));
+        try {
+          let keyId = 0;
+          const dsIds = db.prepare(`SELECT DISTINCT dataset_id FROM examples WHERE id IN (SELECT value FROM json_each(?))`).pluck().all(JSON.stringify(ids)) as number[];
+          for (const d of dsIds) keyId = (await renderDataset(db, d, m.tokenizer, DEFAULT_RENDER)).renderKeyId;
+          const est = estimateCriticalRun(db, m, { renderKeyId: keyId, exampleIds: ids, budget, answerRegex: o['answer-regex'] as string | undefined });
+          const said = `critical tokens: ${est.examples} example(s) with a checkable answer (${est.skipped} skipped), ${est.positions} position(s) × ${budget.alternatives} alternative(s) = ${est.rollouts} rollout(s), at most ${est.maxGeneratedTokens} generated token(s)`;
+          if (!quiet) process.stderr.write(said + '\n');
+          if (o.estimate) return { estimate: est, message: said };
+          const r = await runCriticalTokens(db, m, {
+            modelId, datasetId: datasetId ?? null, renderKeyId: keyId, exampleIds: ids, budget, answerRegex: o['answer-regex'] as string | undefined,
+            eosIds: eosIds(m.config, m.tokenizer, generationConfigEos(m.dir)),
+            onProgress: (done, total) => {
+              if (!quiet) process.stderr.write(`[critical] ${done}/${total}\n`);
+            },
+          });
+          return { ...r, skipped: r.skipped.length, message: said };
+        } finally {
+          disposeModel(m);
+        }
+      } finally {
+        s.close();
+      }
+    }
+    case 'wise': {
+      const r = runWiseCommand({ base: need(o, 'base'), tuned: need(o, 'tuned'), alpha: need(o, 'alpha'), out: need(o, 'out'), overwrite: !!o.overwrite });
+      if (typeof o.project !== 'string') return r;
+      // --project: registered there as a model of its own, to score and evaluate
+      const s = new Session(o.project, quiet);
+      try {
+        const m = await s.call('models.add', { path: r.out as string });
+        return { ...r, modelId: m.id };
+      } finally {
+        s.close();
+      }
+    }
+    case 'wise-sweep':
+      return runWiseSweepCommand({
+        base: need(o, 'base'), tuned: need(o, 'tuned'), alphas: need(o, 'alphas'), data: need(o, 'data'), metric: need(o, 'metric'),
+        out: need(o, 'out'), keepModels: o['keep-models'] as string | undefined,
+        answerRegex: o['answer-regex'] as string | undefined, labels: o.labels as string | undefined,
+        format: o.format as string | undefined, mapping: o.mapping as string | undefined, skipMalformed: !!o['skip-malformed'],
+        maxTokens: num(o['max-tokens'], 'max-tokens'), flags: samplingFlags(o, 256), quiet, shard: o.shard as string | undefined,
+        allowCodeExecution: !!o['allow-code-execution'], codeLimits: codeLimits(o),
       });
     case 'serve': {
       if (typeof o.port === 'string') process.env.WINNOW_PORT = o.port;
@@ -651,7 +743,7 @@ async function cliParamMask(s: Session, o: Opts, d: { modelId: number; datasetId
     examples: num(o['param-examples'], 'param-examples'),
     seed: num(o.seed, 'seed'),
     maxTokens: num(o['max-tokens'], 'max-tokens'),
-    tokenPolicy: o['token-policy'] as 'response' | 'all' | 'top_percent' | undefined,
+    tokenPolicy: o['token-policy'] as 'response' | 'all' | 'top_percent' | 'critical' | undefined,
     tokenSignal: o['token-signal'] as string | undefined,
     tokenPercent: num(o['token-percent'], 'token-percent'),
     tokenScope: o['token-scope'] as 'example' | 'global' | undefined,
@@ -744,6 +836,23 @@ async function mergeShards(s: Session, shards: LoadedShard[], o: Opts): Promise<
     for (const u of undo.reverse()) u();
     throw err;
   }
+}
+
+/** pass@1's sandbox limits from --code-timeout (s), --code-memory-mb and --python; unset ones keep the defaults */
+function codeLimits(o: Opts): Partial<CodeLimits> {
+  const out: Partial<CodeLimits> = {};
+  const t = num(o['code-timeout'], 'code-timeout');
+  const mb = num(o['code-memory-mb'], 'code-memory-mb');
+  if (t !== undefined) {
+    if (t <= 0) throw new WinnowError('bad_input', `--code-timeout must be a positive number of seconds, got ${t}`);
+    out.timeoutS = t;
+  }
+  if (mb !== undefined) {
+    if (mb < 64) throw new WinnowError('bad_input', `--code-memory-mb must be at least 64 (Python itself needs some), got ${mb}`);
+    out.memoryMb = mb;
+  }
+  if (typeof o.python === 'string') out.python = o.python;
+  return out;
 }
 
 function samplingFlags(o: Opts, maxNew: number): SamplingFlags {

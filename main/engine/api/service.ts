@@ -13,6 +13,7 @@ import { WinnowError, toErrorValue } from '../util/errors';
 import type { JobExecutor } from '../jobs/manager';
 import { DEMO_PROJECT, activeModelId, openProject, projectInfo, projectProgress, setActiveModel, type OpenProject } from './project';
 import { addModel, getModel, modelPath } from './models-registry';
+import { writeWiseModel } from '../models/wise';
 import { listCachedDatasets, listCachedModels, resolveModelSource } from '../models/hub-cache';
 import { assertSubsetNameFree, combineSubsets, createSubset, deleteSubset, getSubset, listSubsets, recreateSubset } from '../selection/subsets';
 import { latestClusterRun } from '../selection/clusters';
@@ -251,6 +252,15 @@ export class EngineService {
       return addModel(this.current().db, src.dir, src.name ? { name: src.name } : {});
     },
 
+    'models.wise': (i) => {
+      const p = this.current();
+      const base = getModel(p.db, i.baseModelId);
+      const tuned = getModel(p.db, i.tunedModelId);
+      const out = i.outDir ?? join(p.dir, 'models', `wise-${tuned.id}-a${i.alpha}`);
+      writeWiseModel(base.path, tuned.path, i.alpha, out);
+      return addModel(p.db, out, { name: i.name ?? `${tuned.name} · WiSE α=${i.alpha} over ${base.name}` });
+    },
+
     'models.listCached': () => listCachedModels(),
 
     'datasets.listCached': () => listCachedDatasets(),
@@ -349,7 +359,7 @@ export class EngineService {
       getModel(p.db, i.modelId);
       assertMaskNameFree(p.db, i.name);
       resolveLayerSpec(i.scope, checkpointTensors(modelPath(p.db, i.modelId)), layerBlockScores(p.db, i.modelId, i.scope));
-      if (i.tokenPolicy === 'top_percent') assertTokenSignalScored(p.db, i.modelId, i.tokenSignal);
+      if (i.tokenPolicy !== 'response' && i.tokenPolicy !== 'all') assertTokenSignalScored(p.db, i.modelId, i.tokenPolicy === 'critical' ? 'critical' : i.tokenSignal);
       const job = p.jobs.submit('param_mask', { ...i });
       return { jobId: job.jobId };
     },
@@ -361,7 +371,7 @@ export class EngineService {
       getModel(p.db, i.modelId);
       // a bad layer spec is refused here, where the form can show it, not minutes later in the job
       resolveLayerSpec(i.layers, checkpointTensors(modelPath(p.db, i.modelId)), layerBlockScores(p.db, i.modelId, i.layers));
-      if (i.tokenPolicy === 'top_percent') assertTokenSignalScored(p.db, i.modelId, i.tokenSignal);
+      if (i.tokenPolicy !== 'response' && i.tokenPolicy !== 'all') assertTokenSignalScored(p.db, i.modelId, i.tokenPolicy === 'critical' ? 'critical' : i.tokenSignal);
       // refuses, naming every figure, a run that will not fit the backend's memory
       if (i.lora && i.paramMaskId !== undefined) throw new WinnowError('bad_input', 'train with LoRA or with a parameter mask, not both');
       // LoRA: bad targets or a spec with no block are refused here too; only A and B train

@@ -61,6 +61,7 @@ export function validateExport(db: Db, req: ExportRequest): void {
     if (pm === null) throw new WinnowError('bad_input', 'parameter mask export needs a parameter mask or a training run that used one');
     getParamMask(db, pm);
   }
+  if (req.wiseAlpha !== undefined && !req.what.includes('weights')) throw new WinnowError('bad_input', 'wiseAlpha (WiSE-FT) interpolates exported weights: add "weights" to what is exported');
   if (req.what.includes('weights')) {
     if (!req.trainRunId) throw new WinnowError('bad_input', 'tuned weights export needs a finished training run');
     const outModel = db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string | null | undefined;

@@ -3,11 +3,12 @@
  * into the partial folder through `at` (every path checked by insideDir) and adds what the manifest says of them
  * (`artifacts`), the README's file list (`described`) and notes. Their order is the order of those lists.
  */
-import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { listSignalColumns, blobToFloat32, getRender, getRenderKey, renderKeyId, renderKeyOf, type Db, type RenderKey } from '../db';
 import type { ExportRequest } from '../../../preload/contract';
 import { WinnowError } from '../util/errors';
+import { writeWiseModel } from '../models/wise';
 import { readModelConfig } from '../models/config';
 import type { WinnowTokenizer } from '../models/types';
 import { renderDataset } from '../data/renderDataset';
@@ -90,7 +91,7 @@ function tokenPolicyOf(db: Db, req: ExportRequest): TokenPolicySpec {
   const kind = req.tokenPolicy ?? (run.tokenPolicy as TokenPolicySpec['kind'] | undefined) ?? 'response';
   const editedName = req.tokenMaskName ?? (run.tokenMaskName as string | undefined) ?? 'edited';
   if (kind === 'all') return { kind };
-  if (kind === 'response') return { kind, editedName };
+  if (kind === 'response' || kind === 'critical') return { kind, editedName };
   return {
     kind, editedName,
     signal: req.tokenSignal ?? (run.tokenSignal as string | undefined) ?? 'excess_loss',
@@ -271,20 +272,37 @@ export function writeParamMask(b: Bundle): void {
   tick('parameter mask');
 }
 
-/** The training run's tuned weights: the whole folder, or the changed tensors over the base. */
+/**
+ * The training run's tuned weights: the whole folder, or the changed tensors over the base. With `wiseAlpha` the
+ * weights are WiSE-FT's (1−α)·base + α·tuned (models/wise.ts), written first to a folder inside the partial bundle,
+ * then kept whole or reduced to the tensors that differ from the base.
+ */
 export async function writeWeights(b: Bundle): Promise<void> {
   const { db, req, at, tick, artifacts, described } = b;
   const run = db.prepare('SELECT out_dir, model_id FROM train_runs WHERE id = ?').get(req.trainRunId) as { out_dir: string; model_id: number };
-  const outModel = run.out_dir;
-  if (req.weightsForm === 'changed') {
-    const baseDir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(run.model_id) as string;
-    const changed = await writeChangedWeights(baseDir, outModel, at(EXPORT_FILES.weights), { trainRun: req.trainRunId });
-    artifacts.weights = { dir: EXPORT_FILES.weights, from: outModel, trainRun: req.trainRunId, form: 'changed tensors only + winnow_delta.json (base path and hash)', base: baseDir, tensors: changed };
-    described.push({ file: `${EXPORT_FILES.weights}/`, what: `tuned weights: only the ${changed.length} changed tensor(s), with winnow_delta.json naming the base model (load the base, then these tensors over it)` });
-  } else {
-    cpSync(outModel, at(EXPORT_FILES.weights), { recursive: true });
-    artifacts.weights = { dir: EXPORT_FILES.weights, from: outModel, trainRun: req.trainRunId, form: 'full' };
-    described.push({ file: `${EXPORT_FILES.weights}/`, what: 'tuned weights (Hugging Face folder)' });
+  const baseDir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(run.model_id) as string;
+  const alpha = req.wiseAlpha;
+  let outModel = run.out_dir;
+  let wiseTmp: string | null = null;
+  if (alpha !== undefined) {
+    wiseTmp = at(`${EXPORT_FILES.weights}.wise-tmp`);
+    writeWiseModel(baseDir, run.out_dir, alpha, wiseTmp, { overwrite: true });
+    outModel = wiseTmp;
+  }
+  const wise = alpha !== undefined ? { wiseAlpha: alpha, formula: '(1-alpha)*base + alpha*tuned', base: baseDir, tuned: run.out_dir } : {};
+  const what = alpha !== undefined ? `WiSE-FT weights, (1−α)·base + α·tuned with α = ${alpha}` : 'tuned weights';
+  try {
+    if (req.weightsForm === 'changed') {
+      const changed = await writeChangedWeights(baseDir, outModel, at(EXPORT_FILES.weights), { trainRun: req.trainRunId, ...wise });
+      artifacts.weights = { dir: EXPORT_FILES.weights, from: run.out_dir, trainRun: req.trainRunId, form: 'changed tensors only + winnow_delta.json (base path and hash)', base: baseDir, tensors: changed, ...wise };
+      described.push({ file: `${EXPORT_FILES.weights}/`, what: `${what}: only the ${changed.length} changed tensor(s), with winnow_delta.json naming the base model (load the base, then these tensors over it)` });
+    } else {
+      cpSync(outModel, at(EXPORT_FILES.weights), { recursive: true });
+      artifacts.weights = { dir: EXPORT_FILES.weights, from: run.out_dir, trainRun: req.trainRunId, form: 'full', ...wise };
+      described.push({ file: `${EXPORT_FILES.weights}/`, what: `${what} (Hugging Face folder)` });
+    }
+  } finally {
+    if (wiseTmp) rmSync(wiseTmp, { recursive: true, force: true });
   }
   tick('weights');
 }

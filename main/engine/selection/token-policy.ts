@@ -5,6 +5,9 @@
  *   all           every token but the first (which has no prediction)
  *   top_percent   of the response tokens, keep the top k% by a token signal (Token Cleaning / ssToken: k = 60 by
  *                 default), per example or with one global threshold over all chosen examples
+ *   critical      the response tokens the model's latest `critical` run (Critical Token Fine-tuning, eval/critical.ts)
+ *                 found critical: value > 0, i.e. some alternative token there flips the answer's correctness; tokens
+ *                 the run did not examine (past its position budget) are not kept
  * Position 0 never counts. An example left with no trainable token is reported by the caller, never trained on.
  *
  * Every mask is made on the render of one render key (the caller's: training's, an export's). A hand-edited mask and
@@ -20,11 +23,13 @@ import type { TrainConfig } from '../../../preload/contract';
 export type TokenPolicySpec =
   | { kind: 'response'; editedName?: string }
   | { kind: 'all' }
+  | { kind: 'critical'; editedName?: string }
   | { kind: 'top_percent'; signal: string; percent: number; scope: 'example' | 'global'; editedName?: string };
 
 /** The token policy a train run's (or a parameter mask's) config names. */
 export function trainTokenPolicy(cfg: Pick<TrainConfig, 'tokenPolicy' | 'tokenSignal' | 'tokenPercent' | 'tokenScope' | 'tokenMaskName'>): TokenPolicySpec {
   if (cfg.tokenPolicy === 'all') return { kind: 'all' };
+  if (cfg.tokenPolicy === 'critical') return { kind: 'critical', editedName: cfg.tokenMaskName };
   if (cfg.tokenPolicy === 'top_percent') {
     return { kind: 'top_percent', signal: cfg.tokenSignal, percent: cfg.tokenPercent, scope: cfg.tokenScope, editedName: cfg.tokenMaskName };
   }
@@ -97,12 +102,13 @@ export function createTokenMasker(
       return b && { ids: b.r.tokenIds, offsets: b.r.offsets, mask: b.mask, edited: b.edited };
     };
   }
-  if (!(p.percent > 0 && p.percent <= 100)) throw new WinnowError('bad_input', `token policy: percent must be in (0, 100], got ${p.percent}`);
-  const run = signalRun(db, opts.modelId, p.signal);
+  if (p.kind === 'top_percent' && !(p.percent > 0 && p.percent <= 100)) throw new WinnowError('bad_input', `token policy: percent must be in (0, 100], got ${p.percent}`);
+  const signal = p.kind === 'critical' ? 'critical' : p.signal;
+  const run = signalRun(db, opts.modelId, signal);
   const valuesOf = db.prepare(`SELECT "values" FROM token_scores WHERE run_id = ? AND example_id = ? AND signal = ?`).pluck();
   /** the run's values on `r`'s positions (NaN past the scored render's end), or null where they do not apply */
   const scores = (exampleId: number, r: StoredRender): Float32Array | null => {
-    const blob = valuesOf.get(run.runId, exampleId, p.signal) as Buffer | undefined;
+    const blob = valuesOf.get(run.runId, exampleId, signal) as Buffer | undefined;
     if (!blob) return null;
     const v = blobToFloat32(blob);
     if (run.renderKeyId === r.renderKeyId) return v.length === r.nTokens ? v : null;
@@ -112,6 +118,17 @@ export function createTokenMasker(
     out.set(v.subarray(0, Math.min(v.length, r.nTokens)));
     return out;
   };
+  if (p.kind === 'critical') {
+    return (exampleId) => {
+      const b = baseMask(db, exampleId, opts.renderKeyId, p.editedName);
+      if (!b) return null;
+      const v = scores(exampleId, b.r);
+      const mask = new Uint8Array(b.r.nTokens);
+      // NaN (not examined) compares false: never kept
+      if (v) for (let t = 1; t < mask.length; t++) if (b.mask[t] && v[t]! > 0) mask[t] = 1;
+      return { ids: b.r.tokenIds, offsets: b.r.offsets, mask, edited: b.edited };
+    };
+  }
   let globalCut: number | null = null;
   if (p.scope === 'global') {
     const all: number[] = [];

@@ -16,6 +16,7 @@ const num = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
 const TOKEN_POLICIES = [
   ['response', 'response only'],
   ['top_percent', 'top k% of response by a signal'],
+  ['critical', 'critical tokens (CFT; needs a critical run)'],
   ['all', 'all tokens'],
 ] as const;
 // every token signal (METHODS.md), from the contract's one list; the policy ranks response tokens by any of them
@@ -67,7 +68,7 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
   const [schedule, setSchedule] = useState<'constant' | 'linear' | 'cosine'>('cosine');
   const [warmup, setWarmup] = useState('0');
   const [maxTokens, setMaxTokens] = useState('256');
-  const [tokenPolicy, setTokenPolicy] = useState<'response' | 'all' | 'top_percent'>('response');
+  const [tokenPolicy, setTokenPolicy] = useState<'response' | 'all' | 'top_percent' | 'critical'>('response');
   const [tokenSignal, setTokenSignal] = useState('excess_loss');
   const [tokenPercent, setTokenPercent] = useState('60');
   const [tokenScope, setTokenScope] = useState<'example' | 'global'>('example');

@@ -8,50 +8,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { renderExample } from '../engine/data/render';
 import { answersMatch, compileAnswerRegex, extractAnswer, lossReport, meanOf, normaliseAnswer } from '../engine/eval/metrics';
-import { forward } from '../engine/models/forward';
-import { disposeModel, type LoadedModel } from '../engine/models/model';
+import { choiceReference, pickLabel, promptTurns, renderPrompt, rowChoices, tokenNll } from '../engine/eval/prompt';
+import { disposeModel } from '../engine/models/model';
 import { WinnowError } from '../engine/util/errors';
-import { generateRows, loadForGeneration, promptTurns, readDataRows, refuseAdapter, renderPrompt, shardRows, type SamplingFlags } from './generate';
+import { generateRows, loadForGeneration, readDataRows, refuseAdapter, shardRows, type SamplingFlags } from './generate';
 
 export const METRICS = ['exact_match', 'accuracy', 'loss'] as const;
 
-/** −log p(ids[t+1] | ids[..t]) for t = 0..T-2 */
-export async function tokenNll(m: LoadedModel, ids: number[]): Promise<Float32Array> {
-  const T = ids.length;
-  if (T < 2) return new Float32Array(0);
-  const picked = tf.tidy(() => {
-    const logits = forward(m.config, m.weights, tf.tensor2d([ids], [1, T], 'int32'));
-    const logp = tf.logSoftmax(tf.reshape(tf.slice(logits, [0, 0, 0], [1, T - 1, m.config.vocabSize]), [T - 1, m.config.vocabSize]));
-    const flat = Int32Array.from({ length: T - 1 }, (_, t) => t * m.config.vocabSize + ids[t + 1]!);
-    return tf.neg(tf.gather(tf.reshape(logp, [-1]), tf.tensor1d(flat, 'int32')));
-  });
-  const out = (await picked.data()) as Float32Array;
-  picked.dispose();
-  return out;
-}
-
-/** a multiple-choice record's options: its "choices" (or "options") list of strings, else null */
-export function rowChoices(record: Record<string, unknown>): string[] | null {
-  const c = record.choices ?? record.options;
-  return Array.isArray(c) && c.length >= 2 && c.every((x) => typeof x === 'string') ? (c as string[]) : null;
-}
-
-/** the reference of a multiple-choice row: a choice's text, its 0-based index, or its letter (A, B, …) */
-export function choiceReference(answer: string, choices: string[]): string {
-  const a = answer.trim();
-  const byText = choices.find((c) => normaliseAnswer(c) === normaliseAnswer(a));
-  if (byText !== undefined) return byText;
-  if (/^\d+$/.test(a) && Number(a) < choices.length) return choices[Number(a)]!;
-  const letter = /^\(?([A-Za-z])\)?[.:]?$/.exec(a);
-  if (letter) {
-    const i = letter[1]!.toUpperCase().charCodeAt(0) - 65;
-    if (i < choices.length) return choices[i]!;
-  }
-  return a;
-}
+export { tokenNll, rowChoices, choiceReference } from '../engine/eval/prompt';
 
 export async function runEvalCommand(o: {
   model: string; adapter?: unknown; data: string; out: string; metric: string; answerRegex?: string; labels?: string;
@@ -97,19 +63,8 @@ export async function runEvalCommand(o: {
         if (labels.length < 2) throw new WinnowError('bad_input', `accuracy needs at least two labels, found ${labels.length} (give --labels a,b,... or a "choices" list per record)`);
         const reference = choices ? choiceReference(promptTurns(row.norm).reference!, choices) : promptTurns(row.norm).reference!.trim();
         const prompt = renderPrompt(m, row.norm).ids;
-        const scores: number[] = [];
-        for (const l of labels) {
-          const ids = m.tokenizer.encode(l, { addSpecialTokens: false }).ids;
-          const nll = await tokenNll(m, [...prompt, ...ids]);
-          let s = 0;
-          for (let t = prompt.length - 1; t < nll.length; t++) s -= nll[t]!;
-          scores.push(s);
-        }
-        let best = 0;
-        scores.forEach((s, i) => {
-          if (s > scores[best]!) best = i;
-        });
-        per.push({ index: row.index, prediction: labels[best], reference, correct: normaliseAnswer(labels[best]!) === normaliseAnswer(reference), logprobs: Object.fromEntries(labels.map((l, i) => [l, scores[i]])) });
+        const pick = await pickLabel(m, prompt, labels);
+        per.push({ index: row.index, prediction: pick.label, reference, correct: normaliseAnswer(pick.label) === normaliseAnswer(reference), logprobs: pick.logprobs });
         if (!o.quiet && per.length % 20 === 0) process.stderr.write(`[eval] ${per.length}/${withRef.length}\n`);
       }
       const labels = fileLabels;

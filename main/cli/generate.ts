@@ -7,48 +7,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../engine/compute/backend';
-import { batchRaws, parseFile } from '../engine/data/parse';
-import { isTextRecord, toMessages, type Mapping, type Normalized } from '../engine/data/formats';
-import type { FileFormat } from '../engine/data/readers';
 import { eosIds, generate, type GenerateOptions, type Generation } from '../engine/models/generate';
 import { disposeModel, loadModel, type LoadedModel } from '../engine/models/model';
-import type { ChatMessage } from '../engine/models/types';
+import { generationConfigEos, readDataRows, renderPrompt, type DataRow } from '../engine/eval/prompt';
 import { WinnowError } from '../engine/util/errors';
 import { normHash } from '../engine/data/normalize';
 import { parseShardSpec, shardOfRow } from '../engine/scoring/shard';
 
-export interface DataRow {
-  /** 0-based position among the file's records */
-  index: number;
-  /** the record as read (for labels and answers kept in other fields) */
-  record: Record<string, unknown>;
-  norm: Normalized;
-}
-
-/** Every record of a data file, mapped as import maps it (detected, or --format / --mapping). Malformed rows are refused. */
-export async function readDataRows(file: string, opts: { format?: string; mapping?: string; skipMalformed?: boolean } = {}): Promise<DataRow[]> {
-  let mapping: Mapping | undefined;
-  if (opts.mapping !== undefined) {
-    try {
-      mapping = JSON.parse(opts.mapping) as Mapping;
-    } catch (err) {
-      throw new WinnowError('bad_input', `--mapping: not valid JSON (${(err as Error).message})`);
-    }
-  }
-  const src = await parseFile(path.resolve(file), { format: opts.format as FileFormat | undefined, mapping });
-  const rows: DataRow[] = [];
-  for await (const batch of src.batches) {
-    if (batch.bad.length && !opts.skipMalformed) {
-      const b = batch.bad[0]!;
-      throw new WinnowError('parse_error', `${path.basename(file)} line ${b.line}: ${b.reason} (--skip-malformed leaves such rows out)`);
-    }
-    for (const raw of batchRaws(batch)) {
-      const record = JSON.parse(raw) as Record<string, unknown>;
-      rows.push({ index: rows.length, record, norm: toMessages(record, src.mapping, rows.length + 1) });
-    }
-  }
-  return rows;
-}
+export { readDataRows, type DataRow } from '../engine/eval/prompt';
 
 /**
  * --shard I/N: the rows this process takes, chosen as `winnow score --shard` chooses them (the row's content hash and
@@ -60,36 +26,7 @@ export function shardRows(rows: DataRow[], shard: string | undefined): DataRow[]
   return rows.filter((r) => shardOfRow(normHash(r.norm), r.index, s.count) === s.index);
 }
 
-/** The turns before the last assistant turn (all turns when there is none), and that turn's content (the reference). */
-export function promptTurns(norm: Normalized): { turns: ChatMessage[]; reference: string | null } {
-  if (isTextRecord(norm)) return { turns: [], reference: null };
-  let last = -1;
-  norm.forEach((m, i) => {
-    if (m.role === 'assistant') last = i;
-  });
-  if (last < 0) return { turns: norm.map((m) => ({ role: m.role, content: m.content })), reference: null };
-  return { turns: norm.slice(0, last).map((m) => ({ role: m.role, content: m.content })), reference: norm[last]!.content };
-}
-
-/** The prompt's text and ids: chat records through the chat template with the generation prompt; text records as they are. */
-export function renderPrompt(m: LoadedModel, norm: Normalized): { text: string; ids: number[] } {
-  if (isTextRecord(norm)) return { text: norm.text, ids: m.tokenizer.encode(norm.text, { addSpecialTokens: true }).ids };
-  const { turns } = promptTurns(norm);
-  if (turns.length === 0) throw new WinnowError('bad_input', 'the record has no turn before its assistant turn to use as a prompt');
-  const text = m.tokenizer.applyChatTemplate(turns, { addGenerationPrompt: true });
-  return { text, ids: m.tokenizer.encode(text, { addSpecialTokens: false }).ids };
-}
-
-/** generation_config.json's eos_token_id (a number or a list), when the folder has one */
-export function generationConfigEos(dir: string): unknown {
-  const file = path.join(dir, 'generation_config.json');
-  if (!fs.existsSync(file)) return undefined;
-  try {
-    return (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>).eos_token_id;
-  } catch {
-    return undefined;
-  }
-}
+export { promptTurns, renderPrompt, generationConfigEos } from '../engine/eval/prompt';
 
 export function refuseAdapter(adapter: unknown): void {
   if (adapter !== undefined) throw new WinnowError('unsupported', 'LoRA adapters are not supported yet: give the tuned model folder as --model');

@@ -56,6 +56,7 @@ test('base and a tuned run answer held-out rows side by side, with metrics in th
   await expect(page.getByTestId('pg-start')).toHaveText('Answer and evaluate (2 models)');
   await shot(page, '01-form');
   await page.getByTestId('pg-start').click();
+  await expect(page.getByTestId('pg-job').first()).toContainText('Base');
   await expect(page.getByTestId('pg-job')).toHaveCount(2);
   for (const job of await page.getByTestId('pg-job').all()) await expect(job).toHaveAttribute('data-status', 'done', { timeout: 300_000 });
 
@@ -85,6 +86,8 @@ test('base and a tuned run answer held-out rows side by side, with metrics in th
   expect(await tokens.count()).toBeGreaterThan(3);
   const values = await tokens.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-value'))));
   expect(values.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
+  await page.getByTestId('playground-side').scrollIntoViewIfNeeded();
+  await first.scrollIntoViewIfNeeded();
   await shot(page, '02-side-by-side');
 
   // the experiment report on the Train screen: both models
@@ -95,4 +98,7 @@ test('base and a tuned run answer held-out rows side by side, with metrics in th
   await expect(report.getByTestId('eval-report-set')).toContainText('Held out: subset “held-out”, first 4 rows');
   await report.scrollIntoViewIfNeeded();
   await shot(page, '03-report');
+  await page.getByTestId('nav-playground').click();
+  await page.getByTestId('playground-report').scrollIntoViewIfNeeded();
+  await shot(page, '04-metrics');
 });

@@ -47,7 +47,7 @@ export function PlaygroundScreen() {
   const [answerRegex, setAnswerRegex] = useState('');
   const [maxNewTokens, setMaxNewTokens] = useState('64');
   const [chosen, setChosen] = useState<string[]>(['base']);
-  const [started, setStarted] = useState<string[]>([]);
+  const [started, setStarted] = useState<Array<{ jobId: string; label: string }>>([]);
   const [error, setError] = useState<ApiError | null>(null);
 
   const evalStates = jobs.filter((j) => j.kind === 'eval' || j.kind === 'generate').map((j) => `${j.jobId}:${j.status}`).join(',');
@@ -82,7 +82,7 @@ export function PlaygroundScreen() {
 
   const start = async () => {
     setError(null);
-    const ids: string[] = [];
+    const ids: Array<{ jobId: string; label: string }> = [];
     for (const key of chosen) {
       const c = choices.find((x) => x.key === key);
       if (!c || modelId === null) continue;
@@ -103,7 +103,7 @@ export function PlaygroundScreen() {
         setError(res.error);
         break;
       }
-      ids.push(res.value.jobId);
+      ids.push({ jobId: res.value.jobId, label: c.label });
     }
     setStarted(ids);
     reload();
@@ -201,8 +201,8 @@ export function PlaygroundScreen() {
           </button>
         </div>
         <ErrorText error={error ?? evalRuns.error} testId="pg-error" />
-        {started.map((id) => (
-          <StartedJob key={id} jobId={id} />
+        {started.map((s) => (
+          <StartedJob key={s.jobId} jobId={s.jobId} label={s.label} />
         ))}
       </section>
       <section className="card" data-testid="playground-report">
@@ -214,13 +214,15 @@ export function PlaygroundScreen() {
   );
 }
 
-function StartedJob({ jobId }: { jobId: string }) {
+function StartedJob({ jobId, label }: { jobId: string; label: string }) {
   const job = useJob(jobId);
   if (!job) return null;
   return (
     <div className="started-job" data-testid="pg-job" data-status={job.status}>
-      <span className={`status-pill status-${job.status}`}>{job.status}</span> <span className="muted">{job.message}</span>
+      <strong>{label}</strong>
+      <span className={`status-pill status-${job.status}`}>{job.status}</span>
       <ProgressBar current={job.current} total={job.total} status={job.status} />
+      <span className="muted">{job.message}</span>
       <JobActions job={job} />
     </div>
   );
@@ -270,7 +272,8 @@ function SideBySide({ runs }: { runs: EvalRunInfo[] }) {
                       <strong>{modelLabel(r)}</strong>
                       {x?.correct !== null && x?.correct !== undefined && (
                         <span className={x.correct ? 'ok-text' : 'warn-text'} title={`answer ${JSON.stringify(x.prediction)}, reference ${JSON.stringify(x.referenceAnswer)}`}>
-                          {x.correct ? '✓' : '✗'} {x.prediction ?? '(no answer)'}
+                          {x.correct ? '✓' : '✗'} answer {x.prediction === null ? '(none found)' : JSON.stringify(x.prediction.length > 24 ? x.prediction.slice(0, 24) + '…' : x.prediction)}
+                          {!x.correct && <span className="muted"> (reference {x.referenceAnswer})</span>}
                         </span>
                       )}
                       {x?.labelPrediction && (

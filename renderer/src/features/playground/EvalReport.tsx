@@ -131,12 +131,16 @@ export function EvalSetReport({ runs, label }: { runs: EvalRunInfo[]; label: str
   );
 }
 
-export function EvalReport({ runs, subsets, only }: { runs: EvalRunInfo[]; subsets: SubsetInfo[] | null; only?: string }) {
+export function EvalReport({ runs, subsets, only, empty }: { runs: EvalRunInfo[]; subsets: SubsetInfo[] | null; only?: string; empty?: string }) {
   const sets = [...latestPerModel(runs)].filter(([k]) => only === undefined || k === only);
   if (!sets.length) {
     return (
       <p className="muted" data-testid="eval-report-empty">
-        No evaluation yet — evaluate the base and your runs on held-out rows on the <a href="#/playground">Playground</a>.
+        {empty ?? (
+          <>
+            No evaluation yet — evaluate the base and your runs on held-out rows on the <a href="#/playground">Playground</a>.
+          </>
+        )}
       </p>
     );
   }

@@ -207,7 +207,7 @@ export function PlaygroundScreen() {
       </section>
       <section className="card" data-testid="playground-report">
         <h2>Task metrics</h2>
-        <EvalReport runs={list} subsets={subsets.data} only={currentKey} />
+        <EvalReport runs={list} subsets={subsets.data} only={currentKey} empty="Nothing evaluated on these rows yet: choose the models above and press Answer and evaluate." />
       </section>
       <SideBySide runs={latestPerModel(list).get(currentKey) ?? []} />
     </div>

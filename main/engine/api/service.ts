@@ -28,6 +28,7 @@ import { createTrainRun, listTrainRuns, trainMetrics } from './train-runs';
 import { createEvalRun, evalRows, listEvalRuns } from './eval-runs';
 import { projectSlug } from '../util/paths';
 import { checkFits, countParams } from '../models/memory';
+import { checkGenerateFits } from '../models/generate';
 import { readModelConfig } from '../models/config';
 import { assertAdapterFolder } from '../models/lora';
 import { resolveLora } from '../training/lora';
@@ -346,6 +347,10 @@ export class EngineService {
     'train.metrics': (i) => trainMetrics(this.current().db, i.runId),
     'eval.start': (i) => {
       const p = this.current();
+      // a batch of prompts up to maxTokens long, each with its KV cache to maxNewTokens, must fit the backend
+      checkGenerateFits(readModelConfig(modelPath(p.db, i.modelId)), {
+        batch: i.batchSize, promptLen: i.maxTokens, maxNewTokens: i.maxNewTokens, backend: this.opts.executor.backend?.name ?? 'wasm',
+      });
       const evalRunId = createEvalRun(p.db, i);
       const job = p.jobs.submit(i.kind, { evalRunId });
       p.db.prepare('UPDATE eval_runs SET job_id = ? WHERE id = ?').run(job.jobId, evalRunId);

@@ -146,4 +146,16 @@ describe('eval job', () => {
     expect(info!.metrics!.accuracy).toBe(hits / 2);
     expect(info!.metrics!.exact_match).toBe(rows.filter((r) => r.correct).length / 2);
   }, 240_000);
+
+  it('a generate job writes completions and token losses, no answer checks', async () => {
+    await setUp();
+    const { jobId, evalRunId } = await project.call('eval.start', { kind: 'generate', modelId, subsetId, limit: 2, maxNewTokens: 4, maxTokens: 160 });
+    const job = await project.finished(jobId);
+    expect(job.kind).toBe('generate');
+    const rows = evalRows(project.db, evalRunId, 0, 10);
+    expect(rows).toHaveLength(2);
+    expect(rows.every((r) => r.completion !== null && r.correct === null && r.labelCorrect === null && r.loss !== null)).toBe(true);
+    const [info] = (await project.call('eval.list', {})).filter((r) => r.id === evalRunId);
+    expect(info!.metrics).toMatchObject({ n: 2, exact_match: null, accuracy: null });
+  }, 240_000);
 });

@@ -51,7 +51,10 @@ export function createEvalRun(db: Db, i: ApiParsedInput<'eval.start'>): number {
 
 export function listEvalRuns(db: Db, trainRunId?: number): EvalRunInfo[] {
   const where = trainRunId === undefined ? '' : trainRunId === 0 ? 'WHERE r.train_run_id IS NULL' : 'WHERE r.train_run_id = ?';
-  const rows = db.prepare(`SELECT r.*, (SELECT COUNT(*) FROM eval_rows w WHERE w.eval_run_id = r.id) AS done_rows FROM eval_runs r ${where} ORDER BY r.id DESC`)
+  // an unfinished run's status is its job's (an engine that died mid-job leaves the run 'running' and fails the job)
+  const rows = db.prepare(`SELECT r.*, (SELECT COUNT(*) FROM eval_rows w WHERE w.eval_run_id = r.id) AS done_rows,
+      CASE WHEN r.status = 'done' THEN 'done' ELSE COALESCE((SELECT j.status FROM jobs j WHERE j.id = r.job_id), r.status) END AS status
+    FROM eval_runs r ${where} ORDER BY r.id DESC`)
     .all(...(trainRunId ? [trainRunId] : [])) as EvalRunDb[];
   return rows.map((r) => ({
     id: r.id,

@@ -98,7 +98,10 @@ test('base and a tuned run answer held-out rows side by side, with metrics in th
   await expect(report.getByTestId('eval-report-set')).toContainText('Held out: subset “held-out”, first 4 rows');
   await report.scrollIntoViewIfNeeded();
   await shot(page, '03-report');
+  // reopened, the Playground shows the last evaluated set (the form is back to its defaults)
   await page.getByTestId('nav-playground').click();
+  await expect(page.locator('[data-testid="playground-report"] [data-testid="eval-report-row"]')).toHaveCount(2);
+  await expect(page.getByTestId('pg-row')).toHaveCount(4);
   await page.getByTestId('playground-report').scrollIntoViewIfNeeded();
   await shot(page, '04-metrics');
 });

@@ -57,8 +57,10 @@ export function PlaygroundScreen() {
   const reloadRuns = trainRuns.reload;
   useEffect(() => reloadRuns(), [trainStates, reloadRuns]);
 
-  const modelId = project?.models[0]?.id ?? null;
   const runs = trainRuns.data ?? [];
+  // the base: the project's first model that no train run wrote (a run's tuned model is registered as a model too)
+  const tuned = new Set(runs.map((r) => r.outModelId));
+  const modelId = project?.models.find((m) => !tuned.has(m.id))?.id ?? project?.models[0]?.id ?? null;
   const choices = candidates(runs);
   const subsetList = subsets.data ?? [];
   const shownSubset = subsetId ?? subsetList[0]?.id ?? null;
@@ -110,6 +112,10 @@ export function PlaygroundScreen() {
   };
 
   const list = evalRuns.data ?? [];
+  // shown: the held-out set the form names when it was evaluated, else the one evaluated last (reopening the page)
+  const bySet = latestPerModel(list);
+  const lastDone = list.find((r) => r.kind === 'eval' && r.status === 'done');
+  const shownKey = bySet.has(currentKey) || !lastDone ? currentKey : heldOutKey(lastDone);
   return (
     <div className="screen" data-testid="screen-playground">
       <div className="toolbar">
@@ -147,13 +153,13 @@ export function PlaygroundScreen() {
               <input data-testid="pg-file" value={dataPath} placeholder="/path/to/heldout.jsonl" onChange={(e) => setDataPath(e.target.value)} />
             </label>
           )}
-          <label className="field inline narrow">
+          <label className="field inline">
             <span>First rows</span>
-            <input data-testid="pg-limit" value={limit} inputMode="numeric" onChange={(e) => setLimit(e.target.value)} />
+            <input style={{ width: '5em' }} data-testid="pg-limit" value={limit} inputMode="numeric" onChange={(e) => setLimit(e.target.value)} />
           </label>
-          <label className="field inline narrow">
+          <label className="field inline">
             <span>Max new tokens</span>
-            <input data-testid="pg-max-new" value={maxNewTokens} inputMode="numeric" onChange={(e) => setMaxNewTokens(e.target.value)} />
+            <input style={{ width: '5em' }} data-testid="pg-max-new" value={maxNewTokens} inputMode="numeric" onChange={(e) => setMaxNewTokens(e.target.value)} />
           </label>
         </div>
         <div className="row wrap">
@@ -207,9 +213,9 @@ export function PlaygroundScreen() {
       </section>
       <section className="card" data-testid="playground-report">
         <h2>Task metrics</h2>
-        <EvalReport runs={list} subsets={subsets.data} only={currentKey} empty="Nothing evaluated on these rows yet: choose the models above and press Answer and evaluate." />
+        <EvalReport runs={list} subsets={subsets.data} only={shownKey} empty="Nothing evaluated on these rows yet: choose the models above and press Answer and evaluate." />
       </section>
-      <SideBySide runs={latestPerModel(list).get(currentKey) ?? []} />
+      <SideBySide runs={bySet.get(shownKey) ?? []} />
     </div>
   );
 }

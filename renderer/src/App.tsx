@@ -15,6 +15,7 @@ import { TrainScreen } from './features/train/TrainScreen';
 import { LayersScreen } from './features/layers/LayersScreen';
 import { MapScreen } from './features/map/MapScreen';
 import { ExportScreen } from './features/export/ExportScreen';
+import { PlaygroundScreen } from './features/playground/PlaygroundScreen';
 import { ThemeToggle } from './components/ThemeToggle';
 import { BackendBadge } from './components/BackendBadge';
 import { HomeScreen } from './features/home/HomeScreen';
@@ -29,6 +30,7 @@ const SCREENS = [
   { id: 'subsets', label: 'Subsets' },
   { id: 'layers', label: 'Layers' },
   { id: 'train', label: 'Train' },
+  { id: 'playground', label: 'Playground' },
   { id: 'export', label: 'Export' },
 ] as const;
 type ScreenId = (typeof SCREENS)[number]['id'];
@@ -236,6 +238,7 @@ export function App() {
           {screen === 'subsets' && <SubsetsScreen />}
           {screen === 'layers' && <LayersScreen />}
           {screen === 'train' && <TrainScreen />}
+          {screen === 'playground' && <PlaygroundScreen />}
           {screen === 'export' && <ExportScreen />}
         </main>
         {drawerOpen && <JobsDrawer onClose={() => setDrawerOpen(false)} />}

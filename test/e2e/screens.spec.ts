@@ -6,7 +6,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { GSM8K_50, importDataset, shooter, useServer, withProjectDb, writeEmbeddings } from './helpers';
 
-const SCREENS = ['home', 'data', 'examples', 'map', 'score', 'subsets', 'layers', 'train', 'export'] as const;
+const SCREENS = ['home', 'data', 'examples', 'map', 'score', 'subsets', 'layers', 'train', 'playground', 'export'] as const;
 const server = useServer('screens');
 const shot = shooter('theme-');
 

@@ -26,8 +26,10 @@ import { GRADIENT_SIGNALS, LAYER_GRADIENT_SIGNALS, assertTokenSignalScored, grad
 import { checkpointTensors, layerBlockScores, listLayerTensors, saveLayerMask, listLayerMasks, resolveLayers, trainEstimate } from './layers';
 import { resolveLayerSpec } from '../selection/layers';
 import { createTrainRun, listTrainRuns, trainMetrics } from './train-runs';
+import { createEvalRun, evalRows, listEvalRuns } from './eval-runs';
 import { projectSlug } from '../util/paths';
 import { checkFits, countParams } from '../models/memory';
+import { checkGenerateFits } from '../models/generate';
 import { readModelConfig } from '../models/config';
 import { assertAdapterFolder } from '../models/lora';
 import { loraFitOptions, resolveLora } from '../training/lora';
@@ -392,6 +394,19 @@ export class EngineService {
     },
     'train.list': () => listTrainRuns(this.current().db),
     'train.metrics': (i) => trainMetrics(this.current().db, i.runId),
+    'eval.start': (i) => {
+      const p = this.current();
+      // a batch of prompts up to maxTokens long, each with its KV cache to maxNewTokens, must fit the backend
+      checkGenerateFits(readModelConfig(modelPath(p.db, i.modelId)), {
+        batch: i.batchSize, promptLen: i.maxTokens, maxNewTokens: i.maxNewTokens, backend: this.opts.executor.backend?.name ?? 'wasm',
+      });
+      const evalRunId = createEvalRun(p.db, i);
+      const job = p.jobs.submit(i.kind, { evalRunId });
+      p.db.prepare('UPDATE eval_runs SET job_id = ? WHERE id = ?').run(job.jobId, evalRunId);
+      return { jobId: job.jobId, evalRunId };
+    },
+    'eval.list': (i) => listEvalRuns(this.current().db, i.trainRunId),
+    'eval.rows': (i) => evalRows(this.current().db, i.evalRunId, i.offset, i.limit),
 
     'export.start': (i) => {
       validateExport(this.current().db, i);

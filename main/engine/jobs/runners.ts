@@ -10,6 +10,7 @@ import { runUmapJob } from '../selection/umap';
 import { runSelectJob } from '../selection/subsets';
 import { runParamMaskJob } from '../scoring/param-masks-job';
 import { getBackendInfo } from '../compute/backend-info';
+import { runEvalJob } from '../eval/job';
 
 const RUNNERS: Record<JobKind, JobRunner> = {
   import: runImportJob,
@@ -22,6 +23,9 @@ const RUNNERS: Record<JobKind, JobRunner> = {
   cluster: runClusterJob,
   umap: runUmapJob,
   select: runSelectJob,
+  // one runner: a generate job is an eval job that only writes completions (and the reference's token losses)
+  generate: runEvalJob,
+  eval: runEvalJob,
 };
 
 export function runJob(kind: JobKind, ctx: JobContext): Promise<JobOutcome> {

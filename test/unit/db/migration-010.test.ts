@@ -48,7 +48,7 @@ describe('migration 010: render keys', () => {
     const db = fresh();
     legacyProject(db);
     const before = db.prepare('SELECT example_id, tokenizer_id, token_ids FROM renders ORDER BY example_id, tokenizer_id').all() as Array<{ example_id: number; tokenizer_id: string; token_ids: Buffer }>;
-    expect(migrate(db)).toEqual([10]);
+    expect(migrate(db, { upTo: 10 })).toEqual([10]);
     const keyA = findRenderKeyId(db, { tokenizerId: 'tokA', templateHash: '', labelPolicy: 'assistant', maxTokens: 512, renderer: 1 })!;
     const keyB = findRenderKeyId(db, { tokenizerId: 'tokB', templateHash: '', labelPolicy: 'assistant', maxTokens: 256, renderer: 1 })!;
     expect(keyA).not.toBeNull();

@@ -9,29 +9,13 @@ import { ErrorText } from '../../components/ErrorText';
 import { Histogram } from '../../components/Histogram';
 import { fmtNum, fmtPercent } from '../../components/format';
 import { MaskTools, useMaskEdit } from './MaskTools';
+import { HeatLegend, heatBackground, shownText, valueRange } from '../../components/TokenHeat';
 
 interface Props {
   exampleId: number;
   tokenSignal: string | null;
   onTokenSignal: (signal: string) => void;
   onClose: () => void;
-}
-
-function range(values: Array<number | null>): { min: number; max: number } | null {
-  let min = Infinity;
-  let max = -Infinity;
-  for (const v of values) {
-    if (v === null || !Number.isFinite(v)) continue;
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  return min <= max ? { min, max } : null;
-}
-
-function shownText(text: string): string {
-  if (text === '') return '∅';
-  // make line breaks and tabs visible while keeping the layout
-  return text.replace(/\n/g, '↵\n').replace(/\t/g, '→\t');
 }
 
 export function ExampleDetailPanel({ exampleId, tokenSignal, onTokenSignal, onClose }: Props) {
@@ -97,15 +81,11 @@ function DetailBody({
   const signalNames = Object.keys(detail.tokenSignals);
   const signal = tokenSignal && signalNames.includes(tokenSignal) ? tokenSignal : (signalNames[0] ?? null);
   const values = signal ? detail.tokenSignals[signal]! : [];
-  const scale = range(values);
+  const scale = valueRange(values);
   const nLabel = edit.mask.reduce((a, b) => a + b, 0);
   const hoveredToken: TokenView | undefined = hovered === null ? undefined : detail.tokens[hovered];
 
-  const background = (v: number | null | undefined) => {
-    if (!scale || v === null || v === undefined || !Number.isFinite(v)) return undefined;
-    const t = scale.max === scale.min ? 0.5 : (v - scale.min) / (scale.max - scale.min);
-    return `color-mix(in oklab, var(--heat-hi) ${Math.round(t * 100)}%, var(--heat-lo))`;
-  };
+  const background = (v: number | null | undefined) => heatBackground(scale, v);
 
   return (
     <div className="detail-body">
@@ -151,11 +131,7 @@ function DetailBody({
           </span>
         )}
         {scale && (
-          <span className="heat-legend" data-testid="token-legend" data-min={scale.min} data-max={scale.max}>
-            <span className="num">{fmtNum(scale.min)}</span>
-            <span className="heat-bar" />
-            <span className="num">{fmtNum(scale.max)}</span>
-          </span>
+          <HeatLegend scale={scale} testId="token-legend" />
         )}
         <span className="mask-legend">
           <span className="token-chip label-off">prompt</span> not trained on

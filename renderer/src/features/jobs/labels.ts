@@ -11,4 +11,6 @@ export const JOB_KIND_LABELS: Record<JobKind, string> = {
   cluster: 'K-means',
   umap: 'UMAP layout',
   select: 'Subset rule',
+  generate: 'Generation',
+  eval: 'Evaluation',
 };

@@ -13,6 +13,7 @@ import { CurrentDataset } from '../../components/CurrentDataset';
 import { rowsLabel } from '../../components/names';
 import { describeLora } from './lora';
 import { ItemActions } from '../../components/ItemActions';
+import { EvalReport } from '../playground/EvalReport';
 
 export function TrainScreen() {
   const { project } = useApp();
@@ -91,6 +92,7 @@ export function TrainScreen() {
         )}
       </section>
       {current && <RunView key={current.id} run={current} compare={list.filter((r) => r.id !== current.id && compare.includes(r.id))} />}
+      <RunsReport />
     </div>
   );
 }
@@ -301,6 +303,23 @@ function RunView({ run, compare }: { run: TrainRunInfo; compare: TrainRunInfo[] 
           </>
         )}
       </div>
+    </section>
+  );
+}
+
+/** The experiment report: the base and every run's task metrics on each held-out set (evaluated on the Playground). */
+function RunsReport() {
+  const evals = useCall('eval.list', {});
+  const subsets = useCall('subsets.list', {});
+  const jobs = useJobs();
+  const states = jobs.filter((j) => j.kind === 'eval').map((j) => `${j.jobId}:${j.status}`).join(',');
+  const { reload } = evals;
+  useEffect(() => reload(), [states, reload]);
+  return (
+    <section className="card" data-testid="train-report">
+      <h2>Experiment report: base against runs</h2>
+      <ErrorText error={evals.error} />
+      {evals.data && <EvalReport runs={evals.data} subsets={subsets.data} />}
     </section>
   );
 }

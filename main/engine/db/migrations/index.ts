@@ -8,9 +8,10 @@ import { m007 } from './007_param_masks';
 import { m008 } from './008_fast_import';
 import { m009 } from './009_job_state';
 import { m010 } from './010_render_keys';
+import { m011 } from './011_loss_trajectories';
 import type { Migration } from './types';
 
 export type { Migration } from './types';
 
 /** In version order; never edit a released migration, add a new one. */
-export const migrations: Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010];
+export const migrations: Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011];

@@ -65,6 +65,10 @@ export function describeRule(rule: SubsetRule): string {
       const radius = rule.radius !== undefined ? `; every row within ${rule.radius.toPrecision(3)} of one picked` : '';
       return `k-center ${rule.count} on embedding${within} (seed ${rule.seed})${radius}`;
     }
+    case 's2l':
+      return `S2L ${rule.count} from the loss trajectories of run #${rule.runId} (${rule.clusters} clusters, seed ${rule.seed})`;
+    case 'uds':
+      return `UDS: best ${Math.round(rule.keep * 100)}% of each batch of ${rule.batchSize} under model #${rule.modelId} (λ = ${rule.lambda}, buffer ${rule.bufferSize})`;
     case 'ids':
       return `${rule.ids.length} picked rows${rule.source ? ` (${rule.source})` : ''}`;
     case 'combine': {

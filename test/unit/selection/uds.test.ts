@@ -198,6 +198,10 @@ describe('UDS on a tiny model', () => {
     const r = await proj.service.call('subsets.create', { name: 'uds-now', rule: { kind: 'uds', modelId, keep: 0.5, batchSize: 3, bufferSize: 16, lambda: 0, seed: 0, maxTokens: 256 } });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.message).toMatch(/subsets\.start/);
+    // an unknown model is refused before any job starts
+    const none = await proj.service.call('subsets.start', { name: 'uds-none', rule: { kind: 'uds', modelId: 999, keep: 0.5, batchSize: 3, bufferSize: 16, lambda: 0, seed: 0, maxTokens: 256 } });
+    expect(none.ok).toBe(false);
+    if (!none.ok) expect(none.error.message).toMatch(/999/);
   });
 
   it('the training option trains on exactly the chosen share of each micro-batch', async () => {

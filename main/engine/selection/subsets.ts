@@ -13,7 +13,6 @@ import { clusterQuota, getClusterRun, latestClusterRun } from './clusters';
 import { NO_EMBEDDINGS, loadEmbeddings } from './embeddings';
 import { kcenterGreedy } from './kcenter';
 import { s2lSelect } from './s2l';
-import { udsSelect } from './uds-select';
 
 export interface RuleHooks {
   /** k-center progress (picks so far of k); throw to stop */
@@ -62,11 +61,8 @@ export function evaluateRuleWithProvenance(db: Db, rule: SubsetRule, datasetId?:
   return { ids: evaluateSqlRule(db, rule, datasetId), provenance: {} };
 }
 
-/** The rules that run a model (asynchronously); the others are evaluateRuleWithProvenance's. */
-export async function evaluateRuleAsync(db: Db, rule: SubsetRule, datasetId?: number, hooks: RuleHooks = {}): Promise<RuleResult> {
-  if (rule.kind === 'uds') return udsSelect(db, rule, datasetId, hooks);
-  return evaluateRuleWithProvenance(db, rule, datasetId, hooks);
-}
+/** A rule that runs a model (asynchronously, in the `select` job): UDS, given by the job runner (training/uds-select.ts). */
+export type UdsEvaluator = (db: Db, rule: Extract<SubsetRule, { kind: 'uds' }>, datasetId: number | undefined, hooks: RuleHooks) => Promise<RuleResult>;
 
 function evaluateSqlRule(db: Db, rule: Exclude<SubsetRule, { kind: 'cluster_quota' | 'kcenter' | 's2l' | 'uds' }>, datasetId?: number): number[] {
   const scope = datasetId !== undefined ? 'e.dataset_id = ?' : '1=1';
@@ -251,7 +247,7 @@ export function combineSubsets(db: Db, name: string, op: 'union' | 'intersection
 }
 
 /** Job runner (kind `select`): params {name, rule, datasetId?} — a subset whose rule takes a while (k-center, UDS). */
-export async function runSelectJob(ctx: JobContext): Promise<JobOutcome> {
+export async function runSelectJob(ctx: JobContext, uds?: UdsEvaluator): Promise<JobOutcome> {
   const db = openProjectDb(ctx.dbPath);
   try {
     const p = ctx.params as { name: string; rule: SubsetRule; datasetId?: number };
@@ -267,7 +263,11 @@ export async function runSelectJob(ctx: JobContext): Promise<JobOutcome> {
       },
     };
     assertSubsetNameFree(db, p.name);
-    const result = p.rule.kind === 'uds' ? await evaluateRuleAsync(db, p.rule, p.datasetId, hooks) : undefined;
+    let result: RuleResult | undefined;
+    if (p.rule.kind === 'uds') {
+      if (!uds) throw new WinnowError('bad_input', 'rule: UDS is not available in this job runner');
+      result = await uds(db, p.rule, p.datasetId, hooks);
+    }
     const subset = createSubset(db, p.name, p.rule, p.datasetId, hooks, result);
     return { message: `subset "${subset.name}": ${subset.size} rows`, stats: { subsetId: subset.id, size: subset.size } };
   } finally {

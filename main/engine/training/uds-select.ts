@@ -2,7 +2,8 @@
  * UDS as a one-pass subset rule: the candidate rows (a dataset's, or every row) in id order, in batches of
  * `batchSize`, each scored by the model in one forward pass and cut to its best `keep` share (selection/uds.ts) —
  * what a UDS training run would keep in one epoch over the rows in that order. Every row is rendered with the
- * model's tokenizer first; rows with no trainable token are not candidates.
+ * model's tokenizer first; rows with no trainable token are not candidates. It lives beside training because it reads
+ * rows as training does (selection sits below training); the `select` job gets it from jobs/runners.ts.
  */
 import type { Db } from '../db';
 import { renderKeyId, renderKeyOf } from '../db';
@@ -11,9 +12,9 @@ import { renderDataset } from '../data/renderDataset';
 import { DEFAULT_RENDER } from '../data/render-key';
 import { WinnowError } from '../util/errors';
 import type { SubsetRule } from '../../../preload/contract';
-import { isTrainable, trainCandidateIds, type TrainExample } from '../training/data';
-import { createTokenMasker } from './token-policy';
-import { UdsSelector, udsScoreBatch } from './uds';
+import { isTrainable, trainCandidateIds, type TrainExample } from './data';
+import { createTokenMasker } from '../selection/token-policy';
+import { UdsSelector, udsScoreBatch } from '../selection/uds';
 
 export type UdsRule = Extract<SubsetRule, { kind: 'uds' }>;
 

@@ -403,7 +403,8 @@ async function run(argv: string[]): Promise<unknown> {
           return { subset: subset.id, name: subset.name, size: subset.size, rule: subset.rule };
         }
         if (o.uds !== undefined) {
-          // UDS runs the model over every row: a job, with progress on stderr
+          // UDS runs the model over every row: a job, with progress on stderr, on the backend set up here
+          await backendLine(quiet);
           const modelId = await s.model(need(o, 'model'));
           const { jobId } = await s.call('subsets.start', {
             name,

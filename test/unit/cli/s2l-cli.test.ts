@@ -2,7 +2,7 @@
  * `winnow train --record-trajectories` then `winnow select --s2l K --run ID` (issue #19), as a user runs them: the run
  * stores a loss per example at each checkpoint, the subset has K rows spread over the trajectory clusters as S2L's
  * rule gives (recomputed here from the cluster sizes the rule records), the same seed gives the same rows, and a
- * missing --run is refused, naming the flag.
+ * missing --run is refused, naming the flag. `select --uds` keeps ⌈keep·B⌉ of each batch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -53,5 +53,17 @@ describe('winnow select --s2l', () => {
     const bad = winnow(['select', '--project', 'p', '--name', 'no-run', '--s2l', '5']);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/--run/);
+  });
+
+  it('select --uds keeps the best share of each batch of rows under the model', () => {
+    const sel = winnow(['select', '--project', 'p', '--name', 'uds-half', '--uds', '0.5', '--model', MODEL, '--batch', '4', '--seed', '1', '--json']);
+    expect(sel.status, sel.stderr).toBe(0);
+    const rule = sel.json.rule as { kind: string; keep: number; batchSize: number; candidates: number };
+    expect(rule).toMatchObject({ kind: 'uds', keep: 0.5, batchSize: 4 });
+    // ⌈0.5 · B⌉ of every batch of 4 (the last one may be shorter)
+    let want = 0;
+    for (let i = 0; i < rule.candidates; i += 4) want += Math.ceil(0.5 * Math.min(4, rule.candidates - i));
+    expect(rule.candidates).toBeGreaterThan(4);
+    expect(sel.json.size).toBe(want);
   });
 });

@@ -452,6 +452,37 @@ export const SubsetRuleSchema = z.discriminatedUnion('kind', [
     radius: z.number().optional(),
     candidates: z.number().int().optional(),
   }),
+  /**
+   * S2L: K-means (`clusters`, seeded) on the loss trajectories train run `runId` recorded, then `count` rows spread
+   * over the clusters (smallest first, each its even share of what is left). The engine fills `checkpoints`,
+   * `candidates` and `clusterSizes`.
+   */
+  z.object({
+    kind: z.literal('s2l'),
+    runId: z.number().int().positive(),
+    count: z.number().int().positive(),
+    clusters: z.number().int().positive().max(10_000).default(10),
+    seed: z.number().int().default(0),
+    checkpoints: z.array(z.number().int()).optional(),
+    candidates: z.number().int().optional(),
+    clusterSizes: z.array(z.number().int()).optional(),
+  }),
+  /**
+   * UDS in one pass: the rows (in id order) in batches of `batchSize`, each scored by model `modelId` (nuclear norm of
+   * its logits + lambda · distance to a buffer of earlier kept rows); the best `keep` share of each batch is kept.
+   * Runs as a job (subsets.start). The engine fills `candidates`.
+   */
+  z.object({
+    kind: z.literal('uds'),
+    modelId: z.number().int().positive(),
+    keep: z.number().gt(0).max(1).default(0.5),
+    batchSize: z.number().int().min(2).max(512).default(8),
+    bufferSize: z.number().int().positive().max(100_000).default(1024),
+    lambda: z.number().min(0).default(2.5e-3),
+    seed: z.number().int().default(0),
+    maxTokens: z.number().int().positive().max(1 << 16).default(256),
+    candidates: z.number().int().optional(),
+  }),
   /** hand-picked rows (e.g. a lasso on the Map); `source` says how they were picked */
   z.object({ kind: z.literal('ids'), ids: z.array(z.number().int().positive()).min(1).max(1_000_000), source: z.string().max(200).optional() }),
 ]);
@@ -524,6 +555,16 @@ export const TrainConfigSchema = z.object({
   /** keep K checkpoints for good (evenly spaced, the last at the end; runs/N/checkpoints/step-S), each with its
    * optimizer state and mean learning rate: the warm-up checkpoints LESS's grad_sim reads */
   keepCheckpoints: z.number().int().positive().max(100).optional(),
+  /** S2L: store every example's loss at each checkpoint (loss_trajectories), for the `s2l` subset rule */
+  recordTrajectories: z.boolean().default(false),
+  /** UDS online batch selection: each micro-batch is scored in one forward pass and only its best `keep` share trains */
+  uds: z
+    .object({
+      keep: z.number().gt(0).max(1).default(0.5),
+      bufferSize: z.number().int().positive().max(100_000).default(1024),
+      lambda: z.number().min(0).default(2.5e-3),
+    })
+    .optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 

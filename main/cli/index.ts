@@ -74,20 +74,27 @@ const USAGE = `winnow <command> [options]
          | --random K [--seed S]
          | (--per-cluster N | --per-cluster-percent X) [--signal S [--asc]] [--seed S] [--cluster-run ID]
          | --kcenter K [--among SUBSET] [--seed S]
+         | --s2l K --run RUN_ID [--clusters 10] [--seed S]
+         | --uds KEEP --model DIR [--batch 8] [--uds-buffer 1024] [--uds-lambda 0.0025] [--max-tokens 256] [--seed S]
         (per cluster of the latest K-means run: the top N (or X% of each cluster) by --signal, or a seeded random N;
          --kcenter: K diverse rows by greedy k-center on embedding, optionally among a subset's rows;
-         --ifd-top: IFD's recipe, drop rows with ifd > 1, then the K (X% of those left) highest by ifd)
+         --ifd-top: IFD's recipe, drop rows with ifd > 1, then the K (X% of those left) highest by ifd;
+         --s2l: S2L, K rows spread over K-means clusters of the loss trajectories train run RUN_ID recorded
+         (train --record-trajectories); --uds: UDS in one pass, the best KEEP share (0–1] of each batch of rows)
   cluster --project P --k K [--seed 0] [--max-iter 100]   K-means on embedding → the cluster column
   train --model DIR (--data FILE | --project P [--subset NAME]) --layers SPEC --steps N --out DIR
         [--lr 1e-3] [--batch 4] [--accum 1] [--optimizer adamw|sgd] [--schedule cosine|linear|constant]
         [--warmup 0] [--token-policy response|all|critical|top_percent [--token-signal excess_loss] [--token-percent 60]
         [--token-scope example|global]] [--dft] [--seed 0] [--max-tokens 256]
-        [--param-mask MASK [--param-examples 100]] [--changed-only]
+        [--param-mask MASK [--param-examples 100]] [--changed-only] [--checkpoint-every 20]
+        [--record-trajectories] [--uds KEEP [--uds-buffer 1024] [--uds-lambda 0.0025]]
         [--lora R[:ALPHA] [--lora-targets q_proj,v_proj|attention|mlp|all-linear] [--lora-dropout P] [--rslora] [--merged]]
         [--keep-checkpoints K]
         (--lora: a PEFT LoRA adapter of rank R, alpha ALPHA (default R), on the blocks --layers picks (default all),
          written to OUT/adapter/; --merged also writes the merged model to OUT/model/; --keep-checkpoints keeps K
-         evenly spaced checkpoints with their Adam state and mean lr: a warm-up run for score --less-run)
+         evenly spaced checkpoints with their Adam state and mean lr: a warm-up run for score --less-run;
+         --record-trajectories: every example's loss at each checkpoint, for select --s2l --run RUN_ID;
+         --uds: each micro-batch trains on its best KEEP share by UDS's score)
   export --model DIR (--data FILE | --project P [--subset NAME]) [--layers SPEC] [--token-policy P ...]
          --out DIR [--overwrite]                      bundle: subset, masks, scores, trainer configs, manifest
   generate --model DIR --data FILE --out OUT.jsonl [--max-new-tokens 128] [--temperature T --top-k K --top-p P --seed S]
@@ -144,6 +151,14 @@ const OPTIONS = {
   'cluster-run': { type: 'string' },
   kcenter: { type: 'string' },
   among: { type: 'string' },
+  s2l: { type: 'string' },
+  run: { type: 'string' },
+  clusters: { type: 'string' },
+  uds: { type: 'string' },
+  'uds-buffer': { type: 'string' },
+  'uds-lambda': { type: 'string' },
+  'record-trajectories': { type: 'boolean' },
+  'checkpoint-every': { type: 'string' },
   k: { type: 'string' },
   'max-iter': { type: 'string' },
   seed: { type: 'string' },
@@ -471,7 +486,25 @@ async function run(argv: string[]): Promise<unknown> {
           const subset = (await s.call('subsets.list', {})).find((x) => x.id === Number(job.stats.subsetId))!;
           return { subset: subset.id, name: subset.name, size: subset.size, rule: subset.rule };
         }
-        if (o.random !== undefined) rule = { kind: 'random', count: num(o.random, 'random')!, seed: num(o.seed, 'seed') ?? 0 };
+        if (o.uds !== undefined) {
+          // UDS runs the model over every row: a job, with progress on stderr, on the backend set up here
+          await backendLine(quiet);
+          const modelId = await s.model(need(o, 'model'));
+          const { jobId } = await s.call('subsets.start', {
+            name,
+            rule: {
+              kind: 'uds', modelId, keep: num(o.uds, 'uds')!, batchSize: num(o.batch, 'batch') ?? 8, bufferSize: num(o['uds-buffer'], 'uds-buffer') ?? 1024,
+              lambda: num(o['uds-lambda'], 'uds-lambda') ?? 2.5e-3, seed: num(o.seed, 'seed') ?? 0, maxTokens: num(o['max-tokens'], 'max-tokens') ?? 256,
+            },
+          });
+          const job = await s.job(jobId);
+          const subset = (await s.call('subsets.list', {})).find((x) => x.id === Number(job.stats.subsetId))!;
+          return { subset: subset.id, name: subset.name, size: subset.size, rule: subset.rule };
+        }
+        if (o.s2l !== undefined) {
+          rule = { kind: 's2l', count: num(o.s2l, 's2l')!, runId: num(need(o, 'run'), 'run')!, clusters: num(o.clusters, 'clusters') ?? 10, seed: num(o.seed, 'seed') ?? 0 };
+        }
+        else if (o.random !== undefined) rule = { kind: 'random', count: num(o.random, 'random')!, seed: num(o.seed, 'seed') ?? 0 };
         else if (o['ifd-top'] !== undefined || o['ifd-top-percent'] !== undefined) {
           if (o['ifd-top'] !== undefined && o['ifd-top-percent'] !== undefined) {
             throw new WinnowError('bad_input', 'give --ifd-top K or --ifd-top-percent X, not both');
@@ -545,6 +578,9 @@ async function run(argv: string[]): Promise<unknown> {
           seed: num(o.seed, 'seed'),
           maxTokens: num(o['max-tokens'], 'max-tokens'),
           keepCheckpoints: num(o['keep-checkpoints'], 'keep-checkpoints'),
+          checkpointEvery: num(o['checkpoint-every'], 'checkpoint-every'),
+          recordTrajectories: !!o['record-trajectories'],
+          uds: o.uds !== undefined ? { keep: num(o.uds, 'uds')!, bufferSize: num(o['uds-buffer'], 'uds-buffer') ?? 1024, lambda: num(o['uds-lambda'], 'uds-lambda') ?? 2.5e-3 } : undefined,
         });
         const job = await s.job(jobId);
         const out = resolve(need(o, 'out'));

@@ -333,6 +333,8 @@ export class EngineService {
       const p = this.current();
       assertSubsetNameFree(p.db, i.name);
       if (i.rule.kind === 'kcenter' && i.rule.subsetId !== undefined) getSubset(p.db, i.rule.subsetId);
+      // UDS loads the model in the job: a missing one is refused now, not after the job starts
+      if (i.rule.kind === 'uds') getModel(p.db, i.rule.modelId);
       return { jobId: p.jobs.submit('select', { ...i }).jobId };
     },
     'subsets.list': () => listSubsets(this.current().db),

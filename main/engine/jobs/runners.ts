@@ -8,6 +8,7 @@ import { runExportJob } from '../export/run';
 import { runClusterJob } from '../selection/clusters';
 import { runUmapJob } from '../selection/umap';
 import { runSelectJob } from '../selection/subsets';
+import { udsSelect } from '../training/uds-select';
 import { runParamMaskJob } from '../scoring/param-masks-job';
 import { getBackendInfo } from '../compute/backend-info';
 import { runEvalJob } from '../eval/job';
@@ -22,7 +23,7 @@ const RUNNERS: Record<JobKind, JobRunner> = {
   param_mask: runParamMaskJob,
   cluster: runClusterJob,
   umap: runUmapJob,
-  select: runSelectJob,
+  select: (ctx) => runSelectJob(ctx, udsSelect),
   // one runner: a generate job is an eval job that only writes completions (and the reference's token losses)
   generate: runEvalJob,
   eval: runEvalJob,

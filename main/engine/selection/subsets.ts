@@ -12,6 +12,7 @@ import type { JobContext, JobOutcome } from '../util/job-context';
 import { clusterQuota, getClusterRun, latestClusterRun } from './clusters';
 import { NO_EMBEDDINGS, loadEmbeddings } from './embeddings';
 import { kcenterGreedy } from './kcenter';
+import { s2lSelect } from './s2l';
 
 export interface RuleHooks {
   /** k-center progress (picks so far of k); throw to stop */
@@ -55,10 +56,15 @@ export function evaluateRuleWithProvenance(db: Db, rule: SubsetRule, datasetId?:
       provenance: { radius: r.radius, candidates: m.ids.length, embeddingRuns: m.runIds, ...(subsetName !== undefined ? { subsetName } : {}) },
     };
   }
+  if (rule.kind === 's2l') return s2lSelect(db, rule, datasetId);
+  if (rule.kind === 'uds') throw new WinnowError('bad_input', 'rule: UDS runs the model over every row — start it as a job (subsets.start)');
   return { ids: evaluateSqlRule(db, rule, datasetId), provenance: {} };
 }
 
-function evaluateSqlRule(db: Db, rule: Exclude<SubsetRule, { kind: 'cluster_quota' | 'kcenter' }>, datasetId?: number): number[] {
+/** A rule that runs a model (asynchronously, in the `select` job): UDS, given by the job runner (training/uds-select.ts). */
+export type UdsEvaluator = (db: Db, rule: Extract<SubsetRule, { kind: 'uds' }>, datasetId: number | undefined, hooks: RuleHooks) => Promise<RuleResult>;
+
+function evaluateSqlRule(db: Db, rule: Exclude<SubsetRule, { kind: 'cluster_quota' | 'kcenter' | 's2l' | 'uds' }>, datasetId?: number): number[] {
   const scope = datasetId !== undefined ? 'e.dataset_id = ?' : '1=1';
   const scopeArgs = datasetId !== undefined ? [datasetId] : [];
   const from = 'examples e LEFT JOIN example_signals s ON s.example_id = e.id';
@@ -132,9 +138,9 @@ export function assertSubsetNameFree(db: Db, name: string): void {
   if (exists) throw new WinnowError('conflict', `a subset named "${name}" already exists`);
 }
 
-export function createSubset(db: Db, name: string, rule: SubsetRule, datasetId?: number, hooks: RuleHooks = {}): SubsetInfo {
+export function createSubset(db: Db, name: string, rule: SubsetRule, datasetId?: number, hooks: RuleHooks = {}, result?: RuleResult): SubsetInfo {
   assertSubsetNameFree(db, name);
-  const { ids, provenance } = evaluateRuleWithProvenance(db, rule, datasetId, hooks);
+  const { ids, provenance } = result ?? evaluateRuleWithProvenance(db, rule, datasetId, hooks);
   // the name may have been taken while a slow rule ran
   assertSubsetNameFree(db, name);
   const stored = { ...rule, ...provenance, ...(datasetId !== undefined ? { datasetId } : {}) };
@@ -154,6 +160,7 @@ export function createSubset(db: Db, name: string, rule: SubsetRule, datasetId?:
 export function whyNotRecreatable(db: Db, s: SubsetInfo): string | null {
   const rule = s.rule;
   if (rule.kind === 'ids') return `"${s.name}" is hand-picked rows${rule.source ? ` (${rule.source})` : ''}: there is no rule to run again`;
+  if (rule.kind === 'uds') return `"${s.name}" is a UDS pass over a model's logits: make it again as a new subset (a job)`;
   if (rule.kind === 'combine' || (rule.kind === 'kcenter' && rule.subsetId !== undefined)) {
     const sources = rule.kind === 'combine' ? rule.subsetIds : [rule.subsetId!];
     const has = db.prepare('SELECT 1 FROM subsets WHERE id = ?');
@@ -239,22 +246,29 @@ export function combineSubsets(db: Db, name: string, op: 'union' | 'intersection
   return createSubset(db, name, { kind: 'combine', op, subsetIds, names });
 }
 
-/** Job runner (kind `select`): params {name, rule, datasetId?} — a subset whose rule takes a while (k-center). */
-export async function runSelectJob(ctx: JobContext): Promise<JobOutcome> {
+/** Job runner (kind `select`): params {name, rule, datasetId?} — a subset whose rule takes a while (k-center, UDS). */
+export async function runSelectJob(ctx: JobContext, uds?: UdsEvaluator): Promise<JobOutcome> {
   const db = openProjectDb(ctx.dbPath);
   try {
     const p = ctx.params as { name: string; rule: SubsetRule; datasetId?: number };
     let last = 0;
-    ctx.progress({ current: 0, total: 1, message: 'reading embeddings' });
-    const subset = createSubset(db, p.name, p.rule, p.datasetId, {
+    ctx.progress({ current: 0, total: 1, message: p.rule.kind === 'uds' ? 'loading the model' : 'reading embeddings' });
+    const hooks: RuleHooks = {
       onProgress: (done, total) => {
         if (ctx.isCancelled()) throw new WinnowError('cancelled', 'subset rule cancelled; no subset was made');
         const now = Date.now();
         if (now - last < 200) return;
         last = now;
-        ctx.progress({ current: done, total, message: `${done} of ${total} picked` });
+        ctx.progress({ current: done, total, message: p.rule.kind === 'uds' ? `${done} of ${total} rows scored` : `${done} of ${total} picked` });
       },
-    });
+    };
+    assertSubsetNameFree(db, p.name);
+    let result: RuleResult | undefined;
+    if (p.rule.kind === 'uds') {
+      if (!uds) throw new WinnowError('bad_input', 'rule: UDS is not available in this job runner');
+      result = await uds(db, p.rule, p.datasetId, hooks);
+    }
+    const subset = createSubset(db, p.name, p.rule, p.datasetId, hooks, result);
     return { message: `subset "${subset.name}": ${subset.size} rows`, stats: { subsetId: subset.id, size: subset.size } };
   } finally {
     db.close();

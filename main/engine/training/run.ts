@@ -8,6 +8,8 @@
  * other entry stays bit-identical to the base weights.
  * With LoRA (cfg.lora) no base tensor is a variable: each targeted module gets A and B (models/lora.ts), added at its
  * linear layer by the forward's hook; the run writes a PEFT adapter folder (runs/N/adapter) and the merged model.
+ * With `recordTrajectories` every example's loss is stored at each checkpoint (S2L, trajectories.ts); with `uds` each
+ * micro-batch is scored in a forward pass and only its best share trains (UDS, selection/uds.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
@@ -32,6 +34,8 @@ import { adapterConfig, initLora, loraScale, mergeLora, peftTensorName, withDrop
 import { resolveLora } from './lora';
 import { mulberry32 } from '../util/random';
 import { scopeLabel } from '../db/names';
+import { UdsSelector, udsScoreBatch } from '../selection/uds';
+import { perExampleLoss, writeTrajectoryStep } from './trajectories';
 
 // the token policy a run's config names lives beside the policies (selection/token-policy.ts); callers keep this name
 export { trainTokenPolicy };
@@ -224,6 +228,7 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
       start = ckpt.state.step;
       // steps after the checkpoint are recomputed: drop their metrics so the curve has no duplicates
       db.prepare('DELETE FROM train_metrics WHERE run_id = ? AND step > ?').run(runId, start);
+      db.prepare('DELETE FROM loss_trajectories WHERE run_id = ? AND step > ?').run(runId, start);
       ctx.log('info', `train run ${runId}: resumed from step ${start}`);
     }
 
@@ -262,6 +267,16 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
       for (let k = from; k < to; k++) s += learningRate(cfg.schedule, cfg.lr, k, cfg.steps, cfg.warmupSteps);
       return s / Math.max(1, to - from);
     };
+    // UDS's memory buffer lives for the run; a resumed run starts it empty (it is not in the checkpoint)
+    const uds = cfg.uds ? new UdsSelector({ keep: cfg.uds.keep, bufferSize: cfg.uds.bufferSize, lambda: cfg.uds.lambda, seed: cfg.seed }) : null;
+    let udsSeen = 0;
+    let udsKept = 0;
+    const trajectoryRows = [...data.train, ...data.eval];
+    const recordTrajectory = async (step: number) => {
+      ctx.progress({ current: step, total: cfg.steps, message: `recording ${trajectoryRows.length} losses (S2L) at step ${step}` });
+      const losses = await perExampleLoss(m, m.weights, trajectoryRows, { padId, maxTokens: cfg.maxTokens, batchSize: cfg.batchSize, lora: hook ? withDropoutSeed(hook, null) : undefined });
+      writeTrajectoryStep(db, runId, step, trajectoryRows, losses);
+    };
 
     let lastLoss = NaN;
     let tokensTotal = 0;
@@ -278,7 +293,15 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
       const losses: tf.Tensor[] = [];
       let stepTokens = 0;
       for (let a = 0; a < cfg.gradAccum; a++) {
-        const batch = microBatch(data.train, cfg.seed, step * cfg.gradAccum + a, cfg.batchSize);
+        let batch = microBatch(data.train, cfg.seed, step * cfg.gradAccum + a, cfg.batchSize);
+        if (uds) {
+          // forward only, adapters without dropout: the scores are the model's, not one dropout draw's
+          const sc = await udsScoreBatch(m, m.weights, batch, { padId, maxTokens: cfg.maxTokens, seed: cfg.seed, lora: hook ? withDropoutSeed(hook, null) : undefined });
+          const { kept } = uds.select(sc.utility, sc.sketches);
+          udsSeen += batch.length;
+          udsKept += kept.length;
+          batch = kept.map((i) => batch[i]!);
+        }
         const b = lossOnBatch(m, m.weights, batch, {
           padId, maxTokens: cfg.maxTokens, frozenBelow, dft: cfg.dftWeight, lora: hook ? withDropoutSeed(hook, dropoutSeed(step, a)) : undefined,
         });
@@ -348,6 +371,7 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
       }
       const keptAt = kept.indexOf(step + 1);
       if (keptAt >= 0) await saveCheckpoint(keptCheckpointDir(runDir, step + 1), step + 1, vars, opt.o.state(), meanLr(keptAt > 0 ? kept[keptAt - 1]! : 0, step + 1));
+      if (cfg.recordTrajectories && ((step + 1) % cfg.checkpointEvery === 0 || step + 1 === cfg.steps)) await recordTrajectory(step + 1);
       if ((step + 1) % cfg.checkpointEvery === 0 && step + 1 < cfg.steps) {
         await saveCheckpoint(ckptDir, step + 1, vars, opt.o.state());
         db.prepare('UPDATE train_runs SET checkpoint_path = ? WHERE id = ?').run(ckptDir, runId);
@@ -374,6 +398,8 @@ export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
         runId, outDir, loss: lastLoss, tokensPerSec: Math.round(tokensTotal / Math.max(secs, 1e-3)), trainableTensors: hook ? vars.size : trainable.length,
         ...(adapterDir ? { adapterDir, loraModules: hook!.modules.size } : {}),
         ...(evalSeen ? { evalRowsInMaskPass: evalSeen.rows } : {}),
+        ...(uds ? { udsSeen, udsKept } : {}),
+        ...(cfg.recordTrajectories ? { trajectoryExamples: trajectoryRows.length } : {}),
       },
     };
   } catch (err) {

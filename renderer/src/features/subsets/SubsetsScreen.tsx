@@ -1,7 +1,7 @@
 /**
  * Subsets: create one from a rule (top-k, top-k%, threshold, random, IFD's drop-then-top, n or n% per K-means cluster,
- * k-center diversity), combine existing ones (union, intersection, difference), list them with size and rule,
- * delete; undo/redo of create and delete. k-center runs as a job with progress and cancel. A stale subset (its dataset
+ * k-center diversity, S2L over a run's loss trajectories, UDS over a model's logits), combine existing ones (union, intersection, difference), list them with size and rule,
+ * delete; undo/redo of create and delete. k-center and UDS run as a job with progress and cancel. A stale subset (its dataset
  * was re-mapped) can be recreated in place from its stored rule; that is not on the undo stack (its old rows are gone).
  */
 import { useEffect, useState } from 'react';
@@ -27,6 +27,8 @@ const RULE_KINDS = [
   ['cluster_quota', 'n per cluster (K-means)'],
   ['cluster_quota_percent', 'n% of each cluster (K-means)'],
   ['kcenter', 'Diverse k (k-center on embedding)'],
+  ['s2l', 'S2L: k over loss-trajectory clusters'],
+  ['uds', 'UDS: best share of each batch (model)'],
 ] as const;
 type RuleKind = (typeof RULE_KINDS)[number][0];
 const RANDOM = '(random)';
@@ -66,6 +68,10 @@ export function describeRule(rule: SubsetRule): string {
       const radius = rule.radius !== undefined ? `; every row within ${rule.radius.toPrecision(3)} of one picked` : '';
       return `k-center ${rule.count} on embedding${within} (seed ${rule.seed})${radius}`;
     }
+    case 's2l':
+      return `S2L ${rule.count} from the loss trajectories of run #${rule.runId} (${rule.clusters} clusters, seed ${rule.seed})`;
+    case 'uds':
+      return `UDS: best ${Math.round(rule.keep * 100)}% of each batch of ${rule.batchSize} under model #${rule.modelId} (λ = ${rule.lambda}, buffer ${rule.bufferSize})`;
     case 'ids':
       return `${rule.ids.length} picked rows${rule.source ? ` (${rule.source})` : ''}`;
     case 'combine': {
@@ -80,6 +86,7 @@ export function describeRule(rule: SubsetRule): string {
 function whyNotRecreatable(s: SubsetInfo, all: SubsetInfo[]): string | null {
   const rule = s.rule;
   if (rule.kind === 'ids') return `Hand-picked rows${rule.source ? ` (${rule.source})` : ''} have no rule to run again: delete the subset and pick the rows again.`;
+  if (rule.kind === 'uds') return 'A UDS pass runs a model over every row: make it again as a new subset.';
   const sources = rule.kind === 'combine' ? rule.subsetIds : rule.kind === 'kcenter' && rule.subsetId !== undefined ? [rule.subsetId] : [];
   const gone = sources.filter((id) => !all.some((x) => x.id === id));
   if (gone.length) return `Made from subset${gone.length > 1 ? 's' : ''} ${gone.map((id) => `#${id}`).join(', ')}, which no longer exist${gone.length > 1 ? '' : 's'}: it cannot be made again.`;
@@ -101,7 +108,19 @@ export function SubsetsScreen() {
   const [seed, setSeed] = useState('0');
   const [rankBy, setRankBy] = useState('');
   const [within, setWithin] = useState('');
-  const [selectJob, setSelectJob] = useState<{ jobId: string; name: string } | null>(null);
+  const [selectJob, setSelectJob] = useState<{ jobId: string; name: string; label: string } | null>(null);
+  const [s2lRun, setS2lRun] = useState('');
+  const [s2lClusters, setS2lClusters] = useState('10');
+  const [udsModel, setUdsModel] = useState('');
+  const [udsBatch, setUdsBatch] = useState('8');
+  const [udsLambda, setUdsLambda] = useState('0.0025');
+  const [udsBuffer, setUdsBuffer] = useState('1024');
+  const runs = useCall('train.list', kind === 's2l' ? {} : null);
+  // runs that recorded loss trajectories (S2L needs them), newest first
+  const trajectoryRuns = (runs.data ?? []).filter((r) => r.config.recordTrajectories && r.status === 'done').reverse();
+  const s2lRunId = s2lRun || String(trajectoryRuns[0]?.id ?? '');
+  const models = project?.models ?? [];
+  const udsModelId = udsModel || String(models[0]?.id ?? '');
   const clusters = useCall('clusters.info', datasetId === null ? null : { datasetId });
   const [error, setError] = useState<ApiError | null>(null);
   const [localError, setLocalError] = useState<string | null>(null);
@@ -177,6 +196,28 @@ export function SubsetsScreen() {
         if (!Number.isInteger(s)) return 'Seed must be a whole number.';
         return { kind: 'kcenter', count: n, seed: s, ...(within ? { subsetId: Number(within) } : {}) };
       }
+      case 's2l': {
+        const s = Number(seed);
+        const k = Number(s2lClusters);
+        if (!s2lRunId) return 'No training run recorded loss trajectories: train with "Record loss trajectories" on first.';
+        if (!Number.isInteger(n) || n <= 0) return 'Count must be a positive whole number.';
+        if (!Number.isInteger(k) || k <= 0) return 'Clusters must be a positive whole number.';
+        if (!Number.isInteger(s)) return 'Seed must be a whole number.';
+        return { kind: 's2l', runId: Number(s2lRunId), count: n, clusters: k, seed: s };
+      }
+      case 'uds': {
+        const s = Number(seed);
+        const b = Number(udsBatch);
+        const lambda = Number(udsLambda);
+        const buf = Number(udsBuffer);
+        if (!udsModelId) return 'No model: add one on the Data screen first.';
+        if (!(n > 0 && n <= 100)) return 'Keep percent must be more than 0 and at most 100.';
+        if (!Number.isInteger(b) || b < 2) return 'Batch must be a whole number of at least 2.';
+        if (!(lambda >= 0) || udsLambda.trim() === '') return 'λ must be a number ≥ 0.';
+        if (!Number.isInteger(buf) || buf <= 0) return 'Buffer must be a positive whole number.';
+        if (!Number.isInteger(s)) return 'Seed must be a whole number.';
+        return { kind: 'uds', modelId: Number(udsModelId), keep: n / 100, batchSize: b, bufferSize: buf, lambda, seed: s, maxTokens: 256 };
+      }
     }
   };
 
@@ -204,11 +245,11 @@ export function SubsetsScreen() {
       return;
     }
     setLocalError(null);
-    if (rule.kind === 'kcenter') {
+    if (rule.kind === 'kcenter' || rule.kind === 'uds') {
       const r = await client.call('subsets.start', { name: name.trim(), rule, datasetId: datasetId ?? undefined });
       setError(r.ok ? null : r.error);
       if (r.ok) {
-        setSelectJob({ jobId: r.value.jobId, name: name.trim() });
+        setSelectJob({ jobId: r.value.jobId, name: name.trim(), label: rule.kind === 'uds' ? 'UDS' : 'k-center' });
         setCreated(null);
         setName('');
       }
@@ -312,12 +353,45 @@ export function SubsetsScreen() {
               </select>
             </label>
           )}
-          {!['random', 'kcenter'].includes(kind) && !kind.startsWith('ifd') && !kind.startsWith('cluster_quota') && (
+          {kind === 's2l' && (
+            <>
+              <label className="field">
+                <span>Run</span>
+                <select data-testid="subset-s2l-run" value={s2lRunId} onChange={(e) => setS2lRun(e.target.value)}>
+                  {!trajectoryRuns.length && <option value="">no run with trajectories</option>}
+                  {trajectoryRuns.map((r) => (
+                    <option key={r.id} value={r.id}>
+                      run #{r.id} ({r.totalSteps} steps, checkpoint every {r.config.checkpointEvery})
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <TextField label="Clusters" testId="subset-s2l-clusters" width="narrow" inputMode="numeric" value={s2lClusters} onChange={setS2lClusters} />
+            </>
+          )}
+          {kind === 'uds' && (
+            <>
+              <label className="field">
+                <span>Model</span>
+                <select data-testid="subset-uds-model" value={udsModelId} onChange={(e) => setUdsModel(e.target.value)}>
+                  {models.map((m) => (
+                    <option key={m.id} value={m.id}>
+                      {m.name}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <TextField label="Batch" testId="subset-uds-batch" width="narrow" inputMode="numeric" value={udsBatch} onChange={setUdsBatch} />
+              <TextField label="λ" testId="subset-uds-lambda" width="narrow" inputMode="decimal" value={udsLambda} onChange={setUdsLambda} />
+              <TextField label="Buffer" testId="subset-uds-buffer" width="narrow" inputMode="numeric" value={udsBuffer} onChange={setUdsBuffer} />
+            </>
+          )}
+          {!['random', 'kcenter', 's2l', 'uds'].includes(kind) && !kind.startsWith('ifd') && !kind.startsWith('cluster_quota') && (
             <SelectField label="Column" testId="subset-column" value={column} onChange={setSignal} options={columns.map((c) => [c, c] as const)} />
           )}
           {kind !== 'threshold' && (
             <TextField
-              label={kind.endsWith('percent') ? 'Percent' : kind.startsWith('cluster_quota') ? 'Per cluster' : 'Count'}
+              label={kind.endsWith('percent') ? 'Percent' : kind === 'uds' ? 'Keep %' : kind.startsWith('cluster_quota') ? 'Per cluster' : 'Count'}
               testId="subset-amount"
               width="narrow"
               inputMode="decimal"
@@ -334,7 +408,7 @@ export function SubsetsScreen() {
               <TextField label="Max" testId="subset-max" width="narrow" inputMode="decimal" value={max} onChange={setMax} />
             </>
           )}
-          {(kind === 'random' || kind === 'kcenter' || kind.startsWith('cluster_quota')) && (
+          {(kind === 'random' || kind === 'kcenter' || kind === 's2l' || kind === 'uds' || kind.startsWith('cluster_quota')) && (
             <TextField label="Seed" testId="subset-seed" width="narrow" inputMode="numeric" value={seed} onChange={setSeed} />
           )}
           <button className="btn btn-primary" data-testid="subset-create" disabled={!name.trim()} onClick={() => void create()}>
@@ -365,8 +439,21 @@ export function SubsetsScreen() {
             space; the rule records the radius within which every candidate lies. Runs as a job; needs the <code>embedding</code> score.
           </p>
         )}
+        {kind === 's2l' && (
+          <p className="muted hint" data-testid="subset-s2l-hint">
+            S2L: K-means on each row&apos;s loss trajectory (its loss at every checkpoint of the chosen run), then the count is spread over
+            the clusters, smallest first, each taking its even share of what is left. Train a small model with &ldquo;Record loss
+            trajectories&rdquo; on to get a run.
+          </p>
+        )}
+        {kind === 'uds' && (
+          <p className="muted hint" data-testid="subset-uds-hint">
+            UDS: the rows in order, in batches; each row scored by the nuclear norm of the model&apos;s logits plus λ × its distance to a
+            buffer of rows kept before, and the best share of each batch kept. One forward pass per batch; runs as a job.
+          </p>
+        )}
         <ErrorText error={error} testId="subset-error" />
-        {selectJob && <JobProgress jobId={selectJob.jobId} label={`k-center “${selectJob.name}”`} />}
+        {selectJob && <JobProgress jobId={selectJob.jobId} label={`${selectJob.label} “${selectJob.name}”`} />}
         {created && (
           <div className="ok-text" data-testid="subset-created" data-size={created.size}>
             Created “{created.name}” with {plural(created.size, 'row')}.

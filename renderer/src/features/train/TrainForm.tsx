@@ -78,6 +78,9 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
   const [weightDecay, setWeightDecay] = useState('0');
   const [clipNorm, setClipNorm] = useState('1');
   const [dft, setDft] = useState(false);
+  const [recordTrajectories, setRecordTrajectories] = useState(false);
+  const [uds, setUds] = useState(false);
+  const [udsKeep, setUdsKeep] = useState('50');
   const [evalEvery, setEvalEvery] = useState('10');
   const [evalPercent, setEvalPercent] = useState('5');
   const [checkpointEvery, setCheckpointEvery] = useState('20');
@@ -134,6 +137,9 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
       // empty = no clipping
       clipNorm: clipNorm.trim() === '' ? null : num(clipNorm),
       dftWeight: dft,
+      recordTrajectories,
+      // UDS: the best share of each micro-batch trains (buffer and λ at UDS's defaults)
+      ...(uds ? { uds: { keep: num(udsKeep) / 100, bufferSize: 1024, lambda: 2.5e-3 } } : {}),
       evalEvery: num(evalEvery),
       evalFraction: num(evalPercent) / 100,
       checkpointEvery: num(checkpointEvery),
@@ -311,6 +317,15 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
           <input type="checkbox" data-testid="train-dft" checked={dft} onChange={(e) => setDft(e.target.checked)} />
           DFT weighting
         </label>
+        <label className="check" title="S2L: store every example's loss at each checkpoint, for the S2L subset rule">
+          <input type="checkbox" data-testid="train-record-trajectories" checked={recordTrajectories} onChange={(e) => setRecordTrajectories(e.target.checked)} />
+          Record loss trajectories
+        </label>
+        <label className="check" title="UDS online batch selection: each batch is scored in a forward pass (nuclear norm of the logits + diversity against earlier kept rows) and only its best share trains">
+          <input type="checkbox" data-testid="train-uds" checked={uds} onChange={(e) => setUds(e.target.checked)} />
+          UDS batch selection
+        </label>
+        {uds && <TextField label="UDS keep %" testId="train-uds-keep" width="narrow" inputMode="decimal" value={udsKeep} onChange={setUdsKeep} />}
       </div>
       <div className="train-estimate" data-testid="train-estimate" data-fits={est ? est.fits : ''} data-trainable={est?.trainableParams ?? ''} data-lora={est ? est.lora !== null : ''}>
         {est ? (

@@ -180,7 +180,10 @@ export interface ExampleRow {
   rowIndex: number;
   preview: string;
   nTokens: number | null;
+  /** trainable tokens: the hand-edited mask's when the row has one (`edited`), else the template's */
   nLabel: number | null;
+  /** the row has a hand-edited label mask on the render shown */
+  edited?: boolean;
   signals: Record<string, number | null>;
 }
 

@@ -239,6 +239,12 @@ export interface SubsetInfo {
   staleReason: string | null;
 }
 
+/** The tensor kinds the `attention` and `mlp` layer specs take in every block (engine selection/layers.ts; the Layers grid names its picks with them). */
+export const LAYER_SPEC_KINDS = {
+  attention: ['q', 'k', 'v', 'o', 'qkv'],
+  mlp: ['up', 'gate', 'down', 'fc', 'proj'],
+} as const;
+
 export interface TensorRow {
   name: string;
   shape: number[];

@@ -589,7 +589,8 @@ export interface DatasetPreview {
   mapping: DatasetMapping;
   /** fields seen in the sampled records */
   fields: string[];
-  rows: Array<{ line: number; rendered?: string; nTokens?: number; nLabel?: number; error?: string }>;
+  /** trained: the [start, end) character ranges of `rendered` the model learns from (the label mask) */
+  rows: Array<{ line: number; rendered?: string; nTokens?: number; nLabel?: number; trained?: Array<[number, number]>; error?: string }>;
   /** no known format was recognised; `mapping` is a guess from the field names */
   guessed: boolean;
   /** with `guessed`: why detection recognised nothing (e.g. an OpenAssistant message tree), for the user to read */

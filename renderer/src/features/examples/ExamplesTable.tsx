@@ -185,7 +185,8 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
   const minWidth = leaf.reduce((w, c) => w + (c.id === 'preview' && !layout.widths.preview ? PREVIEW_MIN : c.getSize()), 0);
   const rowWidth = leaf.find((c) => c.id === ROW_COLUMN)?.getSize() ?? 0;
   const frozenLeft: Record<string, number> = { [ROW_COLUMN]: 0, preview: rowWidth };
-  const frozen = (id: string) => (id in frozenLeft ? { className: ' frozen', style: { left: frozenLeft[id] } } : { className: '', style: undefined });
+  const frozen = (id: string) =>
+    id in frozenLeft ? { className: id === 'preview' ? ' frozen frozen-last' : ' frozen', style: { left: frozenLeft[id] } } : { className: '', style: undefined };
 
   const clickSort = (column: string) => {
     // desc first (the interesting end of most signals), then asc, then unsorted

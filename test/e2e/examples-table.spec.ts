@@ -26,6 +26,22 @@ const EXTRA_SCORES = ['score_a', 'score_b', 'score_c', 'score_d', 'score_e', 'sc
 
 test('import gsm8k-50, score token_loss, add score and duplicate columns', async ({ page }) => {
   test.setTimeout(900_000);
+  // the import preview: each row whole on request, the trained part (the answer) highlighted
+  await page.addInitScript(`localStorage.getItem('winnow.theme') || localStorage.setItem('winnow.theme', 'light')`);
+  await page.goto(`${server.url}#/data`);
+  await page.getByTestId('import-path').fill(GSM8K_50);
+  await page.getByTestId('import-preview-button').click();
+  const first = page.getByTestId('preview-row').first();
+  await expect(first.getByTestId('preview-trained').first()).toBeVisible();
+  const trained = (await first.getByTestId('preview-trained').allTextContents()).join('');
+  expect(trained).toContain('Natalia sold 48/2');
+  expect(trained).not.toContain('Natalia sold clips to 48');
+  const text = first.getByTestId('preview-text');
+  const folded = (await text.boundingBox())!.height;
+  await first.getByTestId('preview-expand').click();
+  await expect(text).toHaveAttribute('data-open', 'true');
+  expect((await text.boundingBox())!.height).toBeGreaterThan(folded);
+  await shots(page, 'preview');
   await importDataset(page, server, GSM8K_50, 50);
   await page.getByTestId('nav-score').click();
   const box = page.getByTestId('signal-token_loss');

@@ -150,6 +150,9 @@ test('a hand-edited mask: Trainable counts it and marks the row; a policy asks b
   await expect(row).toHaveAttribute('data-edited', 'true');
   await expect(row.locator('[data-column="n_label"]')).toHaveText(`✎ ${templateCount + 2}`);
   await expect(row.getByTestId('edited-mark')).toBeVisible();
+  await page.getByTestId('examples-table').evaluate((el) => (el.scrollLeft = el.scrollWidth));
+  await expect(row.locator('[data-column="n_label"]')).toBeInViewport();
+  await shots(page, 'edited');
 
   // keep top 50%: asks first; "keep them" changes nothing
   await page.getByTestId('policy-percent').fill('50');

@@ -181,7 +181,10 @@ export interface ExampleRow {
   rowIndex: number;
   preview: string;
   nTokens: number | null;
+  /** trainable tokens: the hand-edited mask's when the row has one (`edited`), else the template's */
   nLabel: number | null;
+  /** the row has a hand-edited label mask on the render shown */
+  edited?: boolean;
   signals: Record<string, number | null>;
 }
 
@@ -236,6 +239,12 @@ export interface SubsetInfo {
   /** why the rows may no longer be what the rule would pick (e.g. its dataset was re-mapped and its scores deleted); null when current */
   staleReason: string | null;
 }
+
+/** The tensor kinds the `attention` and `mlp` layer specs take in every block (engine selection/layers.ts; the Layers grid names its picks with them). */
+export const LAYER_SPEC_KINDS = {
+  attention: ['q', 'k', 'v', 'o', 'qkv'],
+  mlp: ['up', 'gate', 'down', 'fc', 'proj'],
+} as const;
 
 export interface TensorRow {
   name: string;
@@ -670,7 +679,8 @@ export interface DatasetPreview {
   mapping: DatasetMapping;
   /** fields seen in the sampled records */
   fields: string[];
-  rows: Array<{ line: number; rendered?: string; nTokens?: number; nLabel?: number; error?: string }>;
+  /** trained: the [start, end) character ranges of `rendered` the model learns from (the label mask) */
+  rows: Array<{ line: number; rendered?: string; nTokens?: number; nLabel?: number; trained?: Array<[number, number]>; error?: string }>;
   /** no known format was recognised; `mapping` is a guess from the field names */
   guessed: boolean;
   /** with `guessed`: why detection recognised nothing (e.g. an OpenAssistant message tree), for the user to read */

@@ -117,7 +117,7 @@ const USAGE = `winnow <command> [options]
   serve [--port N]                                     browser mode (same as npm start without Electron)
 
   Common: --json (machine-readable result as the last stdout line), --home DIR (WINNOW_HOME)
-  Layer SPEC: last:N | top:N:fim | attention | mlp | hft:SEED | all | names:t1,t2,...
+  Layer SPEC: last:N | first:N | blocks:A-B | top:N:fim | attention | mlp | hft:SEED | all | names:t1,t2,...
   Parameter MASK (train only these entries; --layers, default all, is the scope it picks from):
     salience:abs_g|abs_wg|sq_wg:DENSITY[:global|per_tensor][:all] | gps:N (inputs per row) | gps:DENSITY | name:MASK (saved)
     (salience scores the scope's linear weight matrices, as SPEFT; ":all" adds embeddings, norms, biases, the LM head)

@@ -63,7 +63,7 @@ test('import a JSONL by path; browse, sort, page and open an example', async ({ 
   await expect(page.getByTestId('sort-row_index')).toHaveAttribute('data-sort', 'desc');
   await expect(table).toHaveAttribute('data-loading', 'false');
   const rowCells = page.locator('[data-testid="examples-row"] [data-column="row_index"]');
-  await expect(rowCells.first()).toHaveText('299');
+  await expect(rowCells.first()).toHaveText('300'); // row numbers count from 1 (rowNumber)
 
   await table.evaluate((el) => (el.scrollTop = el.scrollHeight));
   await expect(page.locator('[data-testid="examples-row"][data-index="299"]')).toBeVisible();

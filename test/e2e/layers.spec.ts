@@ -61,6 +61,15 @@ test('presets resolve through the engine; cells and blocks toggle; the estimate 
   await expect(page.getByTestId('layers-spec')).toContainText('model.layers.0.self_attn.q_proj.weight');
   await expect(page.locator('[data-testid="layer-block"][data-block="0"]')).toHaveAttribute('data-selected', 'some');
   await expect.poll(() => trainable(page)).toBeGreaterThan(last2);
+  // off and on again: the pick is last:2 again, and named so (the shortest spec, not a names: list)
+  await page.locator('[data-testid="layer-cell"][data-block="0"][data-kind="q"]').click();
+  await expect(page.getByTestId('layers-spec')).toHaveText('last:2');
+  await page.locator('[data-testid="layer-cell"][data-block="4"][data-kind="q"]').click();
+  await expect(page.getByTestId('layers-spec')).toContainText('names:');
+  await page.locator('[data-testid="layer-cell"][data-block="4"][data-kind="q"]').click();
+  await expect(page.getByTestId('layers-spec')).toHaveText('last:2');
+  await page.locator('[data-testid="layer-cell"][data-block="0"][data-kind="q"]').click();
+  await expect(page.getByTestId('layers-spec')).toContainText('model.layers.0.self_attn.q_proj.weight');
   // a block label toggles the whole block
   await page.locator('[data-testid="layer-block"][data-block="4"]').click();
   await expect(page.locator('[data-testid="layer-block"][data-block="4"]')).toHaveAttribute('data-selected', 'none');

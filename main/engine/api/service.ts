@@ -209,7 +209,7 @@ export class EngineService {
         suggested: r.suggested as DatasetPreview['suggested'],
         ...(r.lists ? { lists: r.lists } : {}),
         ...(r.trees ? { trees: r.trees } : {}),
-        rows: r.rows.map((row) => ({ line: row.line, rendered: row.rendered ?? row.text, nTokens: row.nTokens, nLabel: row.nLabel, error: row.error })),
+        rows: r.rows.map((row) => ({ line: row.line, rendered: row.rendered ?? row.text, nTokens: row.nTokens, nLabel: row.nLabel, trained: row.trained, error: row.error })),
       };
     },
 

@@ -20,7 +20,8 @@ export function deriveMessages(rawJson: string, messagesJson: string, mapping: M
 
 /** Where a stored row is, for messages: its dataset's file name (what the user imported) and the row. */
 export function storedRowName(datasetName: string, datasetId: number, rowIndex: number): string {
-  return `${datasetName} (dataset ${datasetId}) row ${rowIndex}`;
+  // numbered from 1, as the UI numbers rows (the file's item number; row_index counts from 0)
+  return `${datasetName} (dataset ${datasetId}) row ${rowIndex + 1}`;
 }
 
 /** deriveMessages for rows of any dataset, with each dataset's mapping read once. */

@@ -84,7 +84,7 @@ export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
       textMode: p.textMode,
       skipMalformed: p.skipMalformed,
       signal: abort.signal,
-      onProgress: (done, total) => ctx.progress({ current: done, total: total ?? 0, message: `imported ${done} rows` }),
+      onProgress: (done, total) => ctx.progress({ current: done, total: total ?? 0, message: `imported ${done} row${done === 1 ? '' : 's'}` }),
       // committed with the rows: a job stopped from here on says what it kept and resumes instead of starting over
       onCommit: (datasetId, rows, skipped) => recordSavedImport(db, ctx.jobId, { datasetId, rows, skipped }),
       onPhase: (phase, rows) => {
@@ -98,7 +98,7 @@ export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
     const tail = await keptOnError(db, ctx.jobId, () => renderAndDuplicates(ctx, db, res.datasetId, abort.signal, textComplete));
     clearSavedImport(db, ctx.jobId);
     return {
-      message: `imported ${res.rows} rows as ${describeMapping(res.mapping)}${res.skipped ? `, skipped ${res.skipped} malformed` : ''}${tail.message}`,
+      message: `imported ${res.rows} row${res.rows === 1 ? '' : 's'} as ${describeMapping(res.mapping)}${res.skipped ? `, skipped ${res.skipped} malformed` : ''}${tail.message}`,
       stats: { datasetId: res.datasetId, rows: res.rows, skipped: res.skipped, format: res.mapping.format, mapping: JSON.stringify(res.mapping), ...tail.stats },
     };
   } finally {

@@ -35,8 +35,25 @@ export interface PreviewRow {
   nTokens?: number;
   /** tokens the model learns from under the label policy */
   nLabel?: number;
+  /** the parts of `rendered` trained on: [start, end) character ranges, in order, not touching */
+  trained?: Array<[number, number]>;
   /** why this record cannot be imported (or rendered) as mapped */
   error?: string;
+}
+
+/** The character ranges of a render's trained tokens (label mask 1), neighbours merged: what the preview highlights. */
+export function trainedRanges(offsets: Int32Array, labelMask: Uint8Array): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < labelMask.length; i++) {
+    if (labelMask[i] !== 1) continue;
+    const start = offsets[2 * i]!;
+    const end = offsets[2 * i + 1]!;
+    if (end <= start) continue;
+    const last = out[out.length - 1];
+    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
+    else out.push([start, end]);
+  }
+  return out;
 }
 
 export interface ImportPreview {
@@ -204,6 +221,7 @@ function previewSample(
               row.rendered = r.text;
               row.nTokens = r.tokenIds.length;
               row.nLabel = r.labelMask.reduce((a, b) => a + b, 0);
+              row.trained = trainedRanges(r.offsets, r.labelMask);
             } catch (err) {
               row.error = `cannot render: ${(err as Error).message}`;
             }

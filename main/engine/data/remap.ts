@@ -81,7 +81,7 @@ export async function remapDataset(db: Db, datasetId: number, mapping: Mapping, 
       if (rows.length === 0) break;
       for (const r of rows) {
         try {
-          const norm = toMessages(JSON.parse(r.raw), mapping, `row ${r.rowIndex}`);
+          const norm = toMessages(JSON.parse(r.raw), mapping, `row ${r.rowIndex + 1}`);
           if (nBad === 0) update.run(charCount(norm), r.id);
         } catch (err) {
           if (!(err instanceof WinnowError)) throw err;

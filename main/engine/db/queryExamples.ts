@@ -3,6 +3,7 @@ import { WinnowError } from '../util/errors';
 import { listSignalColumns } from './signals';
 import { indexOf, planSignalRanges } from './rangeCount';
 import { ftsQuery } from './fts';
+import { getRender, tokenMaskFor } from './renders';
 import type { ExampleRow } from '../../../preload/contract';
 
 export interface ExampleQuery {
@@ -20,6 +21,9 @@ export interface ExampleQuery {
 
 /** a table row, as the contract describes it (`examples.query`) */
 export type ExampleListRow = ExampleRow;
+
+/** The hand-edited mask's name (the Examples screen saves under it; Train and Export read it by default). */
+export const EDITED_MASK_NAME = 'edited';
 
 const BUILTIN: Record<string, string> = {
   row_index: 'e.row_index',
@@ -244,5 +248,26 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
       nLabel: (r.n_label as number | null) ?? null, signals: sig,
     };
   });
+  if (keyArg !== null) withEditedMasks(db, rows, keyArg);
   return { total, rows, ...extra };
+}
+
+/**
+ * A row with a hand-edited mask trains on that mask's tokens, not the template's: its nLabel is the edited count and
+ * it is marked `edited`. Few rows have one, so the page's ids are looked up in one query and only those are resolved
+ * (tokenMaskFor: the mask must have been drawn on these tokens). Sorting and filtering on n_label still use the
+ * template's count, which the index holds.
+ */
+function withEditedMasks(db: Db, rows: ExampleListRow[], renderKeyId: number): void {
+  if (rows.length === 0) return;
+  const withMask = new Set(db.prepare(`SELECT DISTINCT example_id FROM token_masks WHERE name = ? AND example_id IN (SELECT value FROM json_each(?))`)
+    .pluck().all(EDITED_MASK_NAME, JSON.stringify(rows.map((r) => r.id))) as number[]);
+  for (const row of rows) {
+    if (!withMask.has(row.id)) continue;
+    const render = getRender(db, row.id, renderKeyId);
+    const m = render && tokenMaskFor(db, EDITED_MASK_NAME, render);
+    if (!m) continue;
+    row.nLabel = m.mask.reduce((a, b) => a + b, 0);
+    row.edited = true;
+  }
 }

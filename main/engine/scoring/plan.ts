@@ -12,7 +12,34 @@ import { checkpointTensors } from '../models/checkpoint-tensors';
 import { layerBlockScores } from '../db/layers';
 import { resolveLayerSpec } from '../selection/layers';
 import { DEFAULT_GRAD_DIM } from './passes/projection';
-import { checkRowScope, describeRows, type RowScope } from './rows';
+import { checkRowScope, describeRows, rowScopeSql, type RowScope } from './rows';
+
+/** characters per token before any row of the project is rendered (English text with a BPE vocabulary) */
+const CHARS_PER_TOKEN = 4;
+
+/**
+ * About how many tokens the scoped rows hold: their characters at the tokens per character of the project's rendered
+ * rows (a sample of them), or CHARS_PER_TOKEN before any is. Characters are stored for every row at import; tokens
+ * only once a row is rendered, which a scoring job does first, after the plan.
+ */
+export function scopeTokens(db: Db, rows: RowScope | undefined, datasetId: number | undefined): number {
+  const parts: string[] = [];
+  const args: unknown[] = [];
+  if (datasetId !== undefined) {
+    parts.push('e.dataset_id = ?');
+    args.push(datasetId);
+  }
+  const extra = rowScopeSql(db, rows, datasetId);
+  if (extra) {
+    parts.push(extra.sql);
+    args.push(...extra.args);
+  }
+  const chars = (db.prepare(`SELECT SUM(e.n_chars) FROM examples e${parts.length ? ` WHERE ${parts.join(' AND ')}` : ''}`).pluck().get(...args) as number | null) ?? 0;
+  const seen = db.prepare(`SELECT SUM(s.n_tokens) AS tokens, SUM(e.n_chars) AS chars FROM (SELECT example_id, n_tokens FROM renders LIMIT 5000) s
+    JOIN examples e ON e.id = s.example_id`).get() as { tokens: number | null; chars: number | null };
+  const perChar = seen.tokens && seen.chars ? seen.tokens / seen.chars : 1 / CHARS_PER_TOKEN;
+  return chars * perChar;
+}
 
 /** Signals one forward pass of the scored model yields. */
 export const FORWARD_SIGNALS = [
@@ -117,7 +144,11 @@ export function planScoring(db: Db, input: PlanInput): ScorePlan {
   const meta = (key: string) => Number(db.prepare(`SELECT value FROM project_meta WHERE key = ?`).pluck().get(key) ?? 0);
   const eps = meta('score_examples_per_sec');
   const backEps = meta('score_backward_examples_per_sec') || eps / BACKWARD_COST;
-  const fwdSeconds = (n: number) => (eps > 0 ? n / eps : null);
+  // forward passes from tokens (a pass's work grows with the tokens it reads; util/eta.ts): the scope's tokens at the
+  // last run's tokens/s; examples/s only where no run has measured tokens yet
+  const tps = meta('score_tokens_per_sec');
+  const tokens = tps > 0 && examples > 0 ? scopeTokens(db, input.rows, input.datasetId) : 0;
+  const fwdSeconds = (n: number) => (tps > 0 && tokens > 0 ? (tokens * n) / examples / tps : eps > 0 ? n / eps : null);
 
   const passes: ScorePlan['passes'] = [];
   const fwd = [...has(FORWARD_SIGNALS), ...has(ATTENTION_SIGNALS)];

@@ -311,6 +311,10 @@ async function forwardLoop(
     db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('score_examples_per_sec', ?)`).run(
       String((pending.length * passesPerBatch) / secs),
     );
+    // and per token, which the plan's estimate uses: long rows cost more than short ones (util/eta.ts)
+    if (tokensDone > 0) {
+      db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('score_tokens_per_sec', ?)`).run(String((tokensDone * passesPerBatch) / secs));
+    }
   }
   return { examples: total, tokensPerSec: Math.round(tokensDone / Math.max(secs, 1e-3)), seconds: Math.round(secs * 10) / 10 };
 }

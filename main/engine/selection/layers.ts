@@ -1,17 +1,18 @@
 /**
  * Layer specs → exact Hugging Face tensor names. One grammar for the UI, the CLI and exports:
- *   last:N  top:N:SIGNAL  attention  mlp  hft:SEED  all  names:t1,t2,...
+ *   last:N  first:N  blocks:A-B  top:N:SIGNAL  attention  mlp  hft:SEED  all  names:t1,t2,...
  * Block-level specs take every tensor of the chosen blocks (norms included); attention/mlp take the projection
  * matrices (and their biases) of every block; hft takes half of each block's matrices by category (HFT, below).
  */
 import type { TensorInfo } from '../models/types';
 import { WinnowError } from '../util/errors';
 import { mulberry32 } from '../util/random';
+import { LAYER_SPEC_KINDS } from '../../../preload/contract';
 
-const ATTENTION_KINDS = new Set(['q', 'k', 'v', 'o', 'qkv']);
-const MLP_KINDS = new Set(['up', 'gate', 'down', 'fc', 'proj']);
+const ATTENTION_KINDS = new Set<string>(LAYER_SPEC_KINDS.attention);
+const MLP_KINDS = new Set<string>(LAYER_SPEC_KINDS.mlp);
 
-export const LAYER_SPEC_HELP = 'last:N | top:N:SIGNAL | attention | mlp | hft:SEED | all | names:t1,t2,...';
+export const LAYER_SPEC_HELP = 'last:N | first:N | blocks:A-B | top:N:SIGNAL | attention | mlp | hft:SEED | all | names:t1,t2,...';
 
 function blocksOf(tensors: TensorInfo[]): number[] {
   return [...new Set(tensors.filter((t) => t.block !== null).map((t) => t.block!))].sort((a, b) => a - b);
@@ -34,6 +35,18 @@ export function resolveLayerSpec(spec: string, tensors: TensorInfo[], blockScore
     const n = Number(m[1]);
     if (n < 1 || n > blocks.length) throw new WinnowError('bad_input', `layers "${s}": N must be 1..${blocks.length}`);
     return inBlocks(new Set(blocks.slice(-n)));
+  }
+  if ((m = /^first:(\d+)$/.exec(s))) {
+    const n = Number(m[1]);
+    if (n < 1 || n > blocks.length) throw new WinnowError('bad_input', `layers "${s}": N must be 1..${blocks.length}`);
+    return inBlocks(new Set(blocks.slice(0, n)));
+  }
+  if ((m = /^blocks:(\d+)-(\d+)$/.exec(s))) {
+    const [a, b] = [Number(m[1]), Number(m[2])];
+    if (a > b || !blocks.includes(a) || !blocks.includes(b)) {
+      throw new WinnowError('bad_input', `layers "${s}": blocks A-B must be ${blocks[0] ?? 0}..${blocks[blocks.length - 1] ?? 0} with A ≤ B`);
+    }
+    return inBlocks(new Set(blocks.filter((x) => x >= a && x <= b)));
   }
   if ((m = /^top:(\d+):([a-z_]+)$/.exec(s))) {
     const n = Number(m[1]);

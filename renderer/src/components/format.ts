@@ -47,3 +47,11 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 export function fmtBytes(b: number): string {
   return b < 1024 ** 3 ? `${(b / 1024 ** 2).toFixed(1)} MiB` : `${(b / 1024 ** 3).toFixed(2)} GiB`;
 }
+
+/**
+ * The number a row is shown with everywhere in the UI: its item number in the imported file, from 1 (the engine
+ * stores `row_index` from 0, in file order). One helper so the table, the detail, the map and the error lists agree.
+ */
+export function rowNumber(rowIndex: number): number {
+  return rowIndex + 1;
+}

@@ -133,7 +133,7 @@ describe('Parquet fuzz regressions', () => {
     db!.prepare(`UPDATE examples SET raw_json = json_set(raw_json, '$.answer', NULL) WHERE dataset_id = ? AND row_index = 3`).run(r.datasetId);
     db!.prepare('DELETE FROM examples_fts').run();
     db!.prepare('UPDATE datasets SET text_indexed_upto = 0').run();
-    expect(() => allMessages(r.datasetId)).toThrow(`gsm8k-10.parquet (dataset ${r.datasetId}) row 3: field "answer" is missing`);
+    expect(() => allMessages(r.datasetId)).toThrow(`gsm8k-10.parquet (dataset ${r.datasetId}) row 4: field "answer" is missing`); // row_index 3, numbered from 1
     const res = await indexText(db!);
     expect(res).toMatchObject({ indexed: 10, complete: true });
     expect(pendingIndex()).toEqual([]);

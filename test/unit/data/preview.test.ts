@@ -22,6 +22,26 @@ describe('previewImport', () => {
     expect(p.rows[0].nLabel).toBeGreaterThan(0);
   });
 
+  it('says which part of each row is trained on: the answer, as character ranges of the rendered text', async () => {
+    const p = await previewImport(fixture('gsm8k-50.jsonl'), {}, tok);
+    for (const row of p.rows.slice(0, 5)) {
+      const trained = row.trained!;
+      expect(trained.length).toBeGreaterThan(0);
+      // in order, not touching, inside the text
+      trained.forEach(([a, b], i) => {
+        expect(b).toBeGreaterThan(a);
+        if (i > 0) expect(a).toBeGreaterThan(trained[i - 1]![1]);
+      });
+      expect(trained[trained.length - 1]![1]).toBeLessThanOrEqual(row.rendered!.length);
+      const text = trained.map(([a, b]) => row.rendered!.slice(a, b)).join('');
+      // the answer's words are trained on; the question's are not
+      const answer = (row.messages![1]!.content as string).replace(/\s+/g, '');
+      const question = (row.messages![0]!.content as string).slice(0, 30);
+      expect(text.replace(/\s+/g, '')).toContain(answer.slice(0, 40));
+      expect(text).not.toContain(question);
+    }
+  });
+
   it('marks the rows a mapping cannot take, and scores the mapping by the rows it accepts', async () => {
     const p = await previewImport(fixture('malformed.jsonl'));
     expect(p.rows.map((r) => r.line)).toEqual([1, 2, 3, 4, 5, 6]);

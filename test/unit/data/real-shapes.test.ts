@@ -505,7 +505,7 @@ describe('what detection tells the user', () => {
       progress: () => undefined, isCancelled: () => false, log: () => undefined,
     });
     db = openProjectDb(join(dir, 'p.winnow'));
-    expect(out.message).toContain('imported 1 rows as alpaca (instruction: "instruction", input: "context", output: "response")');
+    expect(out.message).toContain('imported 1 row as alpaca (instruction: "instruction", input: "context", output: "response")');
     expect(out.stats).toMatchObject({ rows: 1, renderErrors: 0, format: 'alpaca' });
   });
 

@@ -124,7 +124,7 @@ describe('re-mapping a stored dataset', () => {
     });
     const before = snapshot();
     await expect(remapDataset(db, gsm.datasetId, { format: 'question_answer', question: 'question', answer: 'solution' }))
-      .rejects.toThrow(/^50 of 50 rows of "gsm8k-50\.jsonl" do not fit the new mapping, so nothing was changed: row 0: field "solution" is missing/);
+      .rejects.toThrow(/^50 of 50 rows of "gsm8k-50\.jsonl" do not fit the new mapping, so nothing was changed: row 1: field "solution" is missing/);
     expect(snapshot()).toEqual(before);
     const ac = new AbortController();
     ac.abort();

@@ -213,7 +213,6 @@ describe('other jobs at other max tokens leave the scored renders, the render er
     const snapshot = () => proj.db.prepare('SELECT example_id, token_ids, label_mask FROM renders WHERE render_key_id = ? ORDER BY example_id').all(keyId);
     const before = snapshot();
     expect(before).toHaveLength(ROWS.length - 1);
-    const table0 = await proj.call('examples.query', { datasetId, offset: 0, limit: 10 });
 
     // a hand edit on the token view: only the first answer token kept
     const row0 = await proj.call('examples.get', { exampleId: ids[0]!, modelId: demoId });
@@ -224,6 +223,9 @@ describe('other jobs at other max tokens leave the scored renders, the render er
     expect(row0.tokens.length).toBeGreaterThan(CUT + 2);
     const edited = row0.tokens.map((_, t) => (t === first ? 1 : 0));
     await proj.call('tokenMasks.save', { exampleId: ids[0]!, modelId: demoId, mask: edited, renderKeyId: row0.render.renderKeyId });
+    // the table counts the hand edit (one token) and marks the row
+    const table0 = await proj.call('examples.query', { datasetId, offset: 0, limit: 10 });
+    expect(table0.rows.find((r) => r.id === ids[0])).toMatchObject({ nLabel: 1, edited: true });
 
     // train at CUT max tokens with the hand-edited masks, then export its token masks, and an export at the default
     const cfg = TrainConfigSchema.parse({ modelId: demoId, subsetId: null, datasetId, layers: 'last:1', steps: 1, batchSize: 2, maxTokens: CUT, tokenMaskName: 'edited', evalFraction: 0 });

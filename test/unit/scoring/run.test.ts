@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../../../main/engine/compute/backend';
-import { planScoring, IMPLEMENTED_SIGNALS, BACKWARD_COST } from '../../../main/engine/scoring/plan';
+import { planScoring, IMPLEMENTED_SIGNALS, BACKWARD_COST, scopeTokens } from '../../../main/engine/scoring/plan';
 import { SIGNALS } from '../../../preload/contract';
 import { tmpDir } from '../models/tiny';
 import { STORIES, TestProject, gsm8kRows } from './helpers';
@@ -68,7 +68,15 @@ describe('scoring job', () => {
     expect(eps).toBeGreaterThan(0);
     // no backward pass measured in this project yet: BACKWARD_COST forward passes each
     expect(proj.db.prepare(`SELECT value FROM project_meta WHERE key = 'score_backward_examples_per_sec'`).pluck().get()).toBeUndefined();
-    expect(plan.estimatedSeconds!).toBeCloseTo((3 * ROWS + BACKWARD_COST * 10) / eps, 6);
+    // forward passes from tokens: the rows' tokens (rendered by the run, so their tokens per character is exact here)
+    // at the run's tokens/s; the backward pass, not measured, at BACKWARD_COST forward passes per example
+    const tps = Number(proj.db.prepare(`SELECT value FROM project_meta WHERE key = 'score_tokens_per_sec'`).pluck().get());
+    expect(tps).toBeGreaterThan(eps);
+    const tokens = scopeTokens(proj.db, undefined, datasetId);
+    const rendered = proj.db.prepare('SELECT SUM(r.n_tokens) FROM renders r JOIN examples e ON e.id = r.example_id WHERE e.dataset_id = ?').pluck().get(datasetId) as number;
+    expect(tokens).toBeCloseTo(rendered, 6);
+    expect(plan.passes[0]!.estimatedSeconds!).toBeCloseTo(tokens / tps, 6);
+    expect(plan.estimatedSeconds!).toBeCloseTo((3 * tokens) / tps + (BACKWARD_COST * 10) / eps, 6);
     expect(plan.passes.reduce((a, p) => a + p.estimatedSeconds!, 0)).toBeCloseTo(plan.estimatedSeconds!, 9);
     expect(() => planScoring(proj.db, { signals: ['excess_loss'] })).toThrow(/refModelId/);
     expect(() => planScoring(proj.db, { signals: ['sstoken'] })).toThrow(/history model, the EARLIER one.*historyModelId/);

@@ -7,7 +7,7 @@ import { useApp, useCall, useOnJobDone } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
-import { fmtCount, fmtNum, plural } from '../../components/format';
+import { fmtCount, fmtNum, plural, rowNumber } from '../../components/format';
 import { rowsLabel } from '../../components/names';
 import { ItemActions } from '../../components/ItemActions';
 import { TokenMasks } from './TokenMasks';
@@ -274,7 +274,7 @@ function RenderErrors({ datasetId, onClose }: { datasetId: number; onClose: () =
     <PagedReasons
       testId="render-errors" rowTestId="render-error-row" title="Rows that could not be rendered" unit="rows" at="Row"
       offset={offset} setOffset={setOffset} error={error} onClose={onClose}
-      data={data ? { total: data.total, rows: data.rows.map((r) => ({ at: r.rowIndex, reason: r.reason })) } : null}
+      data={data ? { total: data.total, rows: data.rows.map((r) => ({ at: rowNumber(r.rowIndex), reason: r.reason })) } : null}
     />
   );
 }

@@ -2,6 +2,7 @@
  * The mapping step: the first rows of a file as the model will see them, the detected record format and how sure
  * the detection is, and a mapping editor for files whose fields are named differently.
  */
+import { useState } from 'react';
 import type { DatasetMapping, DatasetPreview } from '../../../../preload/contract';
 import { fmtNum, plural } from '../../components/format';
 
@@ -25,6 +26,43 @@ const ROLES: Record<DatasetMapping['format'], Array<{ key: string; label: string
   ],
   text: [{ key: 'field', label: 'text field' }],
 };
+
+/**
+ * One row as the model sees it, whole: the trained part (the label mask's characters) highlighted, folded to a few
+ * lines until "show all" so a long row does not push the others away.
+ */
+export function PreviewText({ text, trained }: { text: string; trained?: Array<[number, number]> }) {
+  const [open, setOpen] = useState(false);
+  const parts: Array<{ text: string; trained: boolean }> = [];
+  let at = 0;
+  for (const [start, end] of trained ?? []) {
+    if (start > at) parts.push({ text: text.slice(at, start), trained: false });
+    parts.push({ text: text.slice(start, end), trained: true });
+    at = end;
+  }
+  if (at < text.length) parts.push({ text: text.slice(at), trained: false });
+  const long = text.length > 240 || text.split('\n').length > 5;
+  return (
+    <div className="preview-cell">
+      <pre className={`preview-text${open ? ' open' : ''}`} data-testid="preview-text" data-open={open}>
+        {parts.map((p, i) =>
+          p.trained ? (
+            <mark key={i} className="trained" data-testid="preview-trained" title="trained on">
+              {p.text}
+            </mark>
+          ) : (
+            <span key={i}>{p.text}</span>
+          ),
+        )}
+      </pre>
+      {long && (
+        <button className="btn btn-ghost btn-small" data-testid="preview-expand" onClick={() => setOpen((o) => !o)}>
+          {open ? 'show less' : 'show all'}
+        </button>
+      )}
+    </div>
+  );
+}
 
 export function ImportPreview({
   preview,
@@ -222,7 +260,7 @@ export function ImportPreview({
           {preview.rows.map((r, i) => (
             <tr key={`${r.line}-${i}`} data-testid="preview-row" data-error={r.error ? 'true' : 'false'}>
               <td className="num">{r.line}</td>
-              <td>{r.error ? <span className="error-inline">{r.error}</span> : <pre className="preview-text">{r.rendered}</pre>}</td>
+              <td>{r.error ? <span className="error-inline">{r.error}</span> : <PreviewText text={r.rendered ?? ''} trained={r.trained} />}</td>
               <td className="num">{r.nTokens !== undefined ? fmtNum(r.nTokens) : '—'}</td>
               <td className="num">{r.nLabel !== undefined ? fmtNum(r.nLabel) : '—'}</td>
             </tr>

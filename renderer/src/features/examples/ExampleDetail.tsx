@@ -7,7 +7,7 @@ import type { ExampleDetail, TokenView } from '../../../../preload/contract';
 import { useApp, useCall } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { Histogram } from '../../components/Histogram';
-import { fmtNum, fmtPercent } from '../../components/format';
+import { fmtNum, fmtPercent, rowNumber } from '../../components/format';
 import { MaskTools, useMaskEdit } from './MaskTools';
 import { HeatLegend, heatBackground, shownText, valueRange } from '../../components/TokenHeat';
 
@@ -16,9 +16,11 @@ interface Props {
   tokenSignal: string | null;
   onTokenSignal: (signal: string) => void;
   onClose: () => void;
+  /** a mask was saved (the table's Trainable count of the row changes) */
+  onMaskSaved?: () => void;
 }
 
-export function ExampleDetailPanel({ exampleId, tokenSignal, onTokenSignal, onClose }: Props) {
+export function ExampleDetailPanel({ exampleId, tokenSignal, onTokenSignal, onClose, onMaskSaved }: Props) {
   const { project } = useApp();
   const [modelId, setModelId] = useState<number | null>(null);
   const { data, error, loading } = useCall('examples.get', { exampleId, modelId: modelId ?? undefined });
@@ -31,7 +33,7 @@ export function ExampleDetailPanel({ exampleId, tokenSignal, onTokenSignal, onCl
   return (
     <aside className="detail" data-testid="example-detail" data-example-id={exampleId} data-loading={loading || !detail}>
       <div className="detail-head">
-        <h2>Example {detail ? `row ${detail.rowIndex}` : ''}</h2>
+        <h2>Example {detail ? `row ${rowNumber(detail.rowIndex)}` : ''}</h2>
         <span className="spacer" />
         {project && project.models.length > 0 && (
           <label className="field inline">
@@ -52,7 +54,7 @@ export function ExampleDetailPanel({ exampleId, tokenSignal, onTokenSignal, onCl
       </div>
       <ErrorText error={error} testId="detail-error" />
       {!detail && !error && <p className="muted detail-loading">Rendering the example with the model’s chat template…</p>}
-      {detail && <DetailBody key={`${detail.id}:${detail.render.renderKeyId}`} detail={detail} modelId={modelId} tokenSignal={tokenSignal} onTokenSignal={onTokenSignal} />}
+      {detail && <DetailBody key={`${detail.id}:${detail.render.renderKeyId}`} detail={detail} modelId={modelId} tokenSignal={tokenSignal} onTokenSignal={onTokenSignal} onMaskSaved={onMaskSaved} />}
     </aside>
   );
 }
@@ -62,14 +64,16 @@ function DetailBody({
   modelId,
   tokenSignal,
   onTokenSignal,
+  onMaskSaved,
 }: {
   detail: ExampleDetail;
   modelId: number | null;
   tokenSignal: string | null;
   onTokenSignal: (s: string) => void;
+  onMaskSaved?: () => void;
 }) {
   const [hovered, setHovered] = useState<number | null>(null);
-  const edit = useMaskEdit(detail, modelId);
+  const edit = useMaskEdit(detail, modelId, onMaskSaved);
   // drag-painting: the value the first token toggled to is painted onto every token the pointer enters
   const [paint, setPaint] = useState<number | null>(null);
   useEffect(() => {

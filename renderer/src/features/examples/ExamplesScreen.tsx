@@ -21,6 +21,8 @@ export interface ExamplesView {
   tokenSignal: string | null;
   /** the last change to the query was typing (search text, a range input, a brush still being dragged): wait for a pause */
   typing: boolean;
+  /** the grouped duplicates column is shown (hidden at first: most rows are unique, and the filter above covers the common use) */
+  showDuplicates: boolean;
 }
 
 export const initialExamplesView: ExamplesView = {
@@ -32,6 +34,7 @@ export const initialExamplesView: ExamplesView = {
   openExampleId: null,
   tokenSignal: null,
   typing: false,
+  showDuplicates: false,
 };
 
 const DUP_COLUMNS = ['exact_dup', 'near_dup'];
@@ -180,6 +183,12 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
             </select>
           </label>
         )}
+        {dupColumns.length > 0 && (
+          <label className="field inline" title="One column with each row's duplicate groups: their size, and whether “keep one per group” keeps or drops the row">
+            <input type="checkbox" data-testid="show-duplicates" checked={view.showDuplicates} onChange={(e) => patch({ showDuplicates: e.target.checked })} />
+            <span>duplicates column</span>
+          </label>
+        )}
         {clusters.data && (
           <label className="field inline">
             <span>Cluster</span>
@@ -257,6 +266,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
             selectedIndex={view.selectedIndex}
             onSelect={(selectedIndex) => patch({ selectedIndex })}
             onOpen={open}
+            showDuplicates={view.showDuplicates}
           />
         </div>
         {view.openExampleId !== null && (
@@ -265,6 +275,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
             tokenSignal={view.tokenSignal}
             onTokenSignal={(tokenSignal) => patch({ tokenSignal })}
             onClose={() => patch({ openExampleId: null })}
+            onMaskSaved={rows.refresh}
           />
         )}
       </div>

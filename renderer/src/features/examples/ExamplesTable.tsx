@@ -6,7 +6,7 @@ import { type ColumnDef, type SortingState, flexRender, getCoreRowModel, useReac
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { ExampleRow } from '../../../../preload/contract';
-import { fmtNum } from '../../components/format';
+import { fmtNum, rowNumber } from '../../components/format';
 import { ColumnHistogram } from './ColumnHistogram';
 import { ordered, useColumnLayout } from './columnLayout';
 import type { PagedRows, RowsQuery } from './usePagedRows';
@@ -23,6 +23,29 @@ export const ROW_COLUMN = 'row_index';
 const FIXED_NUMERIC = ['n_tokens', 'n_label'];
 const ROW_HEIGHT = 32;
 const MIN_WIDTH = 56;
+/** Row and Preview stay put while the rest scrolls sideways (CSS sticky at these left offsets), and stay first. */
+export const FROZEN = [ROW_COLUMN, 'preview'];
+const PREVIEW_MIN = 240;
+/**
+ * The engine's duplicate columns (data/duplicates.ts): shown as one "duplicates" column (group size, keep/drop),
+ * hidden until asked for. `near_dup` is a group id (the smallest example id in the group): no histogram, no filter.
+ */
+export const DUPLICATE_COLUMNS = ['exact_dup', 'exact_dup_rank', 'near_dup', 'near_dup_size', 'near_dup_rank'];
+export const DUPLICATES = 'duplicates';
+/** Columns that are not scores of a model: placed after the scores and the token counts. */
+const NOT_SCORES = ['cluster', 'n_chars'];
+
+/** "exact ×3 · keep", "near ×2 · drop", "unique": the row's duplicate groups, with whether "keep one per group" keeps it. */
+export function duplicatesText(signals: Record<string, number | null>): string {
+  const parts: string[] = [];
+  const group = (kind: string, size: number | null | undefined, rank: number | null | undefined) => {
+    if (typeof size === 'number' && size >= 2) parts.push(`${kind} ×${size} · ${rank === 0 ? 'keep' : 'drop'}`);
+  };
+  group('exact', signals.exact_dup, signals.exact_dup_rank);
+  group('near', signals.near_dup_size, signals.near_dup_rank);
+  if (parts.length) return parts.join(', ');
+  return DUPLICATE_COLUMNS.some((c) => typeof signals[c] === 'number') ? 'unique' : '—';
+}
 
 interface Props {
   rows: PagedRows;
@@ -41,6 +64,8 @@ interface Props {
   selectedIndex: number;
   onSelect: (index: number) => void;
   onOpen: (index: number) => void;
+  /** show the grouped duplicates column (hidden at first) */
+  showDuplicates: boolean;
 }
 
 function signalCell(name: string) {
@@ -52,9 +77,12 @@ function numericFilter(f: { min: string; max: string } | undefined): { min?: num
   return { min: n(f?.min), max: n(f?.max) };
 }
 
-export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, onRange, query, projectPath, selectedIndex, onSelect, onOpen }: Props) {
+export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, onRange, query, projectPath, selectedIndex, onSelect, onOpen, showDuplicates }: Props) {
   const scrollRef = useRef<HTMLDivElement>(null);
-  const signalColumns = rows.columns.filter((c) => !FIXED_NUMERIC.includes(c) && c !== ROW_COLUMN);
+  const signalColumns = rows.columns.filter((c) => !FIXED_NUMERIC.includes(c) && c !== ROW_COLUMN && !DUPLICATE_COLUMNS.includes(c));
+  const scoreColumns = signalColumns.filter((c) => !NOT_SCORES.includes(c));
+  const otherColumns = signalColumns.filter((c) => NOT_SCORES.includes(c));
+  const hasDuplicates = rows.columns.some((c) => DUPLICATE_COLUMNS.includes(c));
   const { layout, setWidth, move, reset } = useColumnLayout(projectPath);
   const [dragging, setDragging] = useState<string | null>(null);
   const [dropTarget, setDropTarget] = useState<string | null>(null);
@@ -63,24 +91,36 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
 
   const baseColumns = useMemo<ColumnDef<Entry, unknown>[]>(
     () => [
-      { id: ROW_COLUMN, header: 'Row', accessorFn: (e) => e.row.rowIndex, size: 72, meta: { numeric: true } },
+      { id: ROW_COLUMN, header: 'Row', accessorFn: (e) => rowNumber(e.row.rowIndex), size: 72, meta: { numeric: true } },
       { id: 'preview', header: 'Preview', accessorFn: (e) => e.row.preview, enableSorting: false, size: 0, meta: { numeric: false } },
-      { id: 'n_tokens', header: 'Tokens', accessorFn: (e) => e.row.nTokens, size: 96, meta: { numeric: true } },
-      { id: 'n_label', header: 'Trainable', accessorFn: (e) => e.row.nLabel, size: 104, meta: { numeric: true } },
-      ...signalColumns.map<ColumnDef<Entry, unknown>>((name) => ({
+      // scores first: they are what the table is for; token counts and the rest after them
+      ...scoreColumns.map<ColumnDef<Entry, unknown>>((name) => ({
         id: name,
         header: name,
         accessorFn: signalCell(name),
         size: 120,
         meta: { numeric: true },
       })),
+      { id: 'n_tokens', header: 'Tokens', accessorFn: (e) => e.row.nTokens, size: 96, meta: { numeric: true } },
+      { id: 'n_label', header: 'Trainable', accessorFn: (e) => e.row.nLabel, size: 104, meta: { numeric: true } },
+      ...otherColumns.map<ColumnDef<Entry, unknown>>((name) => ({
+        id: name,
+        header: name,
+        accessorFn: signalCell(name),
+        size: 120,
+        meta: { numeric: true },
+      })),
+      ...(hasDuplicates && showDuplicates
+        ? [{ id: DUPLICATES, header: 'duplicates', accessorFn: (e: Entry) => duplicatesText(e.row.signals), enableSorting: false, size: 168, meta: { numeric: false } }]
+        : []),
     ],
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [signalColumns.join(',')],
+    [signalColumns.join(','), hasDuplicates, showDuplicates],
   );
   const columns = useMemo(() => {
     const byId = new Map(baseColumns.map((c) => [c.id!, c]));
-    return ordered([...byId.keys()], layout.order).map((id) => {
+    const movable = [...byId.keys()].filter((id) => !FROZEN.includes(id));
+    return [...FROZEN, ...ordered(movable, layout.order)].map((id) => {
       const c = byId.get(id)!;
       const w = layout.widths[id];
       return w ? { ...c, size: w } : c;
@@ -138,10 +178,15 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [total > 0]);
 
-  const template = table
-    .getVisibleLeafColumns()
-    .map((c) => (c.id === 'preview' && !layout.widths.preview ? 'minmax(240px, 1fr)' : `${c.getSize()}px`))
-    .join(' ');
+  const leaf = table.getVisibleLeafColumns();
+  const template = leaf.map((c) => (c.id === 'preview' && !layout.widths.preview ? `minmax(${PREVIEW_MIN}px, 1fr)` : `${c.getSize()}px`)).join(' ');
+  // the rows are absolutely placed, so the body does not grow with them: give it (and them) the columns' full width,
+  // or the selection's highlight would stop at the window's edge when scrolled sideways
+  const minWidth = leaf.reduce((w, c) => w + (c.id === 'preview' && !layout.widths.preview ? PREVIEW_MIN : c.getSize()), 0);
+  const rowWidth = leaf.find((c) => c.id === ROW_COLUMN)?.getSize() ?? 0;
+  const frozenLeft: Record<string, number> = { [ROW_COLUMN]: 0, preview: rowWidth };
+  const frozen = (id: string) =>
+    id in frozenLeft ? { className: id === 'preview' ? ' frozen frozen-last' : ' frozen', style: { left: frozenLeft[id] } } : { className: '', style: undefined };
 
   const clickSort = (column: string) => {
     // desc first (the interesting end of most signals), then asc, then unsorted
@@ -195,14 +240,15 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
               <div
                 key={h.id}
                 role="columnheader"
-                className={`vtable-cell header-cell${numeric ? ' num' : ''}${dropTarget === h.id && dragging !== h.id ? ' drop-target' : ''}${dragging === h.id ? ' dragging' : ''}`}
+                className={`vtable-cell header-cell${numeric ? ' num' : ''}${frozen(h.id).className}${dropTarget === h.id && dragging !== h.id ? ' drop-target' : ''}${dragging === h.id ? ' dragging' : ''}`}
+                style={frozen(h.id).style}
                 aria-sort={sorted ? (sorted === 'asc' ? 'ascending' : 'descending') : 'none'}
                 data-testid={`header-${h.id}`}
                 data-width={Math.round(h.column.getSize())}
-                draggable
-                title="Drag to move the column; drag its right edge to resize"
+                draggable={!FROZEN.includes(h.id)}
+                title={FROZEN.includes(h.id) ? 'Stays in place when scrolling sideways; drag its right edge to resize' : 'Drag to move the column; drag its right edge to resize'}
                 onDragStart={(e) => {
-                  if (resizing.current) {
+                  if (resizing.current || FROZEN.includes(h.id)) {
                     e.preventDefault();
                     return;
                   }
@@ -211,7 +257,7 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
                   setDragging(h.id);
                 }}
                 onDragOver={(e) => {
-                  if (!dragging) return;
+                  if (!dragging || FROZEN.includes(h.id)) return;
                   e.preventDefault();
                   setDropTarget(h.id);
                 }}
@@ -268,7 +314,7 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
         <div className="vtable-row vtable-hists" role="row" style={{ gridTemplateColumns: template }}>
           {headerGroup.headers.map((h) => {
             const numeric = (h.column.columnDef.meta as { numeric: boolean }).numeric;
-            if (!numeric || h.id === ROW_COLUMN) return <div key={h.id} className="vtable-cell" />;
+            if (!numeric || h.id === ROW_COLUMN) return <div key={h.id} className={`vtable-cell${frozen(h.id).className}`} style={frozen(h.id).style} />;
             return (
               <div key={h.id} className="vtable-cell hist-cell">
                 <ColumnHistogram column={h.id} query={histQuery} range={numericFilter(filters[h.id])} onRange={(min, max, live) => onRange(h.id, min, max, live)} />
@@ -279,7 +325,7 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
         <div className="vtable-row vtable-filters" role="row" style={{ gridTemplateColumns: template }}>
           {headerGroup.headers.map((h) => {
             const numeric = (h.column.columnDef.meta as { numeric: boolean }).numeric;
-            if (!numeric || h.id === ROW_COLUMN) return <div key={h.id} className="vtable-cell" />;
+            if (!numeric || h.id === ROW_COLUMN) return <div key={h.id} className={`vtable-cell${frozen(h.id).className}`} style={frozen(h.id).style} />;
             const f = filters[h.id] ?? { min: '', max: '' };
             return (
               <div key={h.id} className="vtable-cell filter-cell">
@@ -301,7 +347,7 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
           })}
         </div>
       </div>
-      <div className="vtable-body" role="rowgroup" style={{ height: virtualizer.getTotalSize() }}>
+      <div className="vtable-body" role="rowgroup" style={{ height: virtualizer.getTotalSize(), minWidth }}>
         {items.map((item) => {
           const tableRow = rowByIndex.get(item.index);
           const selected = item.index === selectedIndex;
@@ -309,7 +355,7 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
           if (!tableRow) {
             return (
               <div key={item.key} className="vtable-row placeholder" role="row" style={style} data-index={item.index}>
-                <div className="vtable-cell muted">…</div>
+                <div className="vtable-cell muted frozen" style={{ left: 0 }}>…</div>
               </div>
             );
           }
@@ -319,11 +365,12 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
               key={item.key}
               role="row"
               aria-selected={selected}
-              className={`vtable-row${selected ? ' selected' : ''}`}
+              className={`vtable-row${selected ? ' selected' : ''}${entry.row.edited ? ' edited' : ''}`}
               style={style}
               data-testid="examples-row"
               data-index={item.index}
               data-example-id={entry.row.id}
+              data-edited={entry.row.edited === true}
               onClick={() => {
                 onSelect(item.index);
                 onOpen(item.index);
@@ -332,23 +379,32 @@ export function ExamplesTable({ rows, loading, sort, onSort, filters, onFilter, 
               {tableRow.getVisibleCells().map((cell) => {
                 const numeric = (cell.column.columnDef.meta as { numeric: boolean }).numeric;
                 const value = cell.getValue();
-                if (cell.column.id === 'preview') {
+                const fz = frozen(cell.column.id);
+                if (cell.column.id === 'preview' || cell.column.id === DUPLICATES) {
                   return (
-                    <div key={cell.id} className="vtable-cell ellipsis" title={String(value ?? '')}>
+                    <div key={cell.id} className={`vtable-cell ellipsis${fz.className}`} style={fz.style} data-column={cell.column.id} title={String(value ?? '')}>
                       {String(value ?? '')}
                     </div>
                   );
                 }
                 // a row that trains on nothing is a silent mask failure: make it stand out
                 const zeroTrainable = cell.column.id === 'n_label' && value === 0;
+                const edited = cell.column.id === 'n_label' && entry.row.edited === true;
+                const title = [zeroTrainable ? 'no trainable tokens' : '', edited ? 'hand-edited mask: counts its tokens' : ''].filter(Boolean).join('; ');
                 return (
                   <div
                     key={cell.id}
-                    className={`vtable-cell${numeric ? ' num' : ''}${zeroTrainable ? ' warn-text' : ''}`}
+                    className={`vtable-cell${numeric ? ' num' : ''}${fz.className}${zeroTrainable ? ' warn-text' : ''}`}
+                    style={fz.style}
                     data-column={cell.column.id}
-                    title={zeroTrainable ? 'no trainable tokens' : undefined}
+                    title={title || undefined}
                   >
-                    {typeof value === 'number' ? fmtNum(value) : '—'}
+                    {edited && (
+                      <span className="edited-mark" data-testid="edited-mark" aria-label="hand-edited mask">
+                        ✎{' '}
+                      </span>
+                    )}
+                    {cell.column.id === ROW_COLUMN ? String(value) : typeof value === 'number' ? fmtNum(value) : '—'}
                   </div>
                 );
               })}

@@ -16,6 +16,8 @@ export interface MaskEdit {
   /** where the mask shown comes from */
   source: 'template' | 'edited';
   dirty: boolean;
+  /** the mask shown holds toggles made by hand (unsaved, or saved without a policy): a policy would replace them */
+  handEdited: boolean;
   /** the policy that made the current mask, if any (stored as provenance) */
   policy: string | null;
   set: (mask: number[], policy?: string | null) => void;
@@ -27,7 +29,7 @@ export interface MaskEdit {
   loading: boolean;
 }
 
-export function useMaskEdit(detail: ExampleDetail, modelId: number | null): MaskEdit {
+export function useMaskEdit(detail: ExampleDetail, modelId: number | null, onSaved?: () => void): MaskEdit {
   const { client } = useApp();
   const template = detail.tokens.map((t) => (t.label ? 1 : 0));
   const renderKeyId = detail.render.renderKeyId;
@@ -38,30 +40,39 @@ export function useMaskEdit(detail: ExampleDetail, modelId: number | null): Mask
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const [savedNow, setSavedNow] = useState<number[] | null>(null);
+  // the policy of the mask saved in this session (null: saved by hand)
+  const [savedPolicy, setSavedPolicy] = useState<string | null>(null);
   useEffect(() => {
     setMask(null);
     setSavedNow(null);
     setPolicy(null);
+    setSavedPolicy(null);
   }, [detail.id, renderKeyId]);
   const base = savedNow ?? savedMask;
   const current = mask ?? base ?? template;
   const reference = base ?? template;
   const dirty = mask !== null && mask.some((v, i) => v !== reference[i]);
+  const baseByHand = savedNow ? savedPolicy === null : savedMask !== null && typeof saved.data?.provenance.policy !== 'string';
+  const handEdited = dirty ? policy === null : base !== null && baseByHand;
   return {
     mask: current,
     source: base ? 'edited' : 'template',
     dirty,
+    handEdited,
     policy,
     set: (m, p = null) => {
       setMask(m);
       setPolicy(p);
     },
-    toggle: (index, value) =>
+    toggle: (index, value) => {
+      // a toggle makes the mask a hand edit, whatever policy it started from
+      setPolicy(null);
       setMask((prev) => {
         const next = [...(prev ?? current)];
         next[index] = value;
         return next;
-      }),
+      });
+    },
     save: async () => {
       setSaving(true);
       const r = await client.call('tokenMasks.save', {
@@ -76,7 +87,9 @@ export function useMaskEdit(detail: ExampleDetail, modelId: number | null): Mask
       setError(r.ok ? null : r.error);
       if (r.ok) {
         setSavedNow(r.value.mask);
+        setSavedPolicy(policy);
         setMask(null);
+        onSaved?.();
       }
     },
     resetToTemplate: () => {
@@ -106,6 +119,12 @@ export function MaskTools({ detail, edit, signals }: { detail: ExampleDetail; ed
   const template = detail.tokens.map((t) => (t.label ? 1 : 0));
   const pct = Number(percent);
   const valid = Number.isFinite(pct) && pct > 0 && pct <= 100;
+  // a policy replaces the whole mask: with hand edits in it, ask first (they would be lost without a word)
+  const [confirming, setConfirming] = useState(false);
+  const apply = () => {
+    edit.set(topPercentPolicy(template, detail.tokenSignals[chosen] ?? [], pct), `top:${pct}%:${chosen}`);
+    setConfirming(false);
+  };
   return (
     <div className="mask-tools" data-testid="mask-tools" data-source={edit.source} data-dirty={edit.dirty}>
       <span className={`mask-source mask-source-${edit.source}`} data-testid="mask-source">
@@ -128,7 +147,7 @@ export function MaskTools({ detail, edit, signals }: { detail: ExampleDetail; ed
             className="btn btn-small"
             data-testid="policy-apply"
             disabled={!valid || !chosen}
-            onClick={() => edit.set(topPercentPolicy(template, detail.tokenSignals[chosen] ?? [], pct), `top:${pct}%:${chosen}`)}
+            onClick={() => (edit.handEdited ? setConfirming(true) : apply())}
           >
             Apply
           </button>
@@ -143,6 +162,19 @@ export function MaskTools({ detail, edit, signals }: { detail: ExampleDetail; ed
         {edit.saving ? 'Saving…' : 'Save mask'}
       </button>
       <ErrorText error={edit.error} testId="mask-error" />
+      {confirming && (
+        <div className="banner banner-warn policy-confirm" data-testid="policy-confirm" role="alertdialog" aria-label="Replace hand edits?">
+          <span>
+            This row’s mask has hand edits. Keeping the top {pct}% by {chosen} replaces them (the saved mask changes only when you save).
+          </span>
+          <button className="btn btn-small btn-primary" data-testid="policy-confirm-replace" onClick={apply}>
+            Replace hand edits
+          </button>
+          <button className="btn btn-small" data-testid="policy-confirm-cancel" onClick={() => setConfirming(false)}>
+            Keep them
+          </button>
+        </div>
+      )}
     </div>
   );
 }

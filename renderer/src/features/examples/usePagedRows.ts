@@ -27,6 +27,8 @@ export interface PagedRows {
   version: number;
   /** true once rows of the current query have arrived (false while a new query is in flight) */
   ready: boolean;
+  /** fetch the loaded pages again (a saved mask changes a row's Trainable count) */
+  refresh: () => void;
 }
 
 export function usePagedRows(query: RowsQuery | null): PagedRows {
@@ -139,5 +141,6 @@ export function usePagedRows(query: RowsQuery | null): PagedRows {
     return out;
   }, []);
 
-  return { total, textPending, columns, error, rowAt, showRange, loaded, version, ready: key !== null && loadedKey === key };
+  const refresh = useCallback(() => setRecheck((n) => n + 1), []);
+  return { total, textPending, columns, error, rowAt, showRange, loaded, version, ready: key !== null && loadedKey === key, refresh };
 }

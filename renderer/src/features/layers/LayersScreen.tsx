@@ -10,7 +10,7 @@ import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { ModelField, SelectField, TextField } from '../../components/Field';
 import { fmtCount, fmtNum } from '../../components/format';
-import { layerGrid, namesSpec } from './layerGrid';
+import { layerGrid, simplestSpec } from './layerGrid';
 import { ParamMaskPanel } from './ParamMaskPanel';
 import { CurrentDataset } from '../../components/CurrentDataset';
 import { MemoryBreakdown } from '../../components/MemoryBreakdown';
@@ -58,7 +58,7 @@ export function LayersScreen() {
     setPreset(null);
   }, [modelId]);
 
-  const spec = chosen.size === 0 ? null : (preset ?? namesSpec(tensors, chosen));
+  const spec = chosen.size === 0 ? null : (preset ?? simplestSpec(tensors, chosen));
   const bs = Number(batchSize);
   const mt = Number(maxTokens);
   const lr = Number(loraRank);

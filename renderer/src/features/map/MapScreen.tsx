@@ -10,7 +10,7 @@ import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { SelectField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
-import { fmtNum, plural } from '../../components/format';
+import { fmtNum, plural, rowNumber } from '../../components/format';
 import { ClustersPanel } from './ClustersPanel';
 import { type ScatterRenderer, type View, createCanvasRenderer, createWebGlRenderer } from './renderers';
 import { GridIndex, clusterColour, fitPoints, insidePolygon, parseColor, ramp, rgbCss, themeColour } from './scatter';
@@ -388,7 +388,7 @@ export function MapScreen() {
               ) : (
                 <>
                   <div className="row">
-                    <strong>Row {hoveredDetail ? hoveredDetail.rowIndex : '…'}</strong>
+                    <strong>Row {hoveredDetail ? rowNumber(hoveredDetail.rowIndex) : '…'}</strong>
                     {signal && hover !== null && (
                       <span className="muted num">
                         {signal} {fmtNum(values?.[hover] ?? null)}

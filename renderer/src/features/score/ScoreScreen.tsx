@@ -57,7 +57,7 @@ function OtherModelSelect(props: {
 }
 
 export function ScoreScreen() {
-  const { client, project, datasetId, setDatasetId } = useApp();
+  const { client, project, datasetId } = useApp();
   const jobs = useJobs();
   const [given] = useState(takeScoreHashParams);
   const [modelId, setModelId] = useState<number | null>(given.model);
@@ -167,16 +167,6 @@ export function ScoreScreen() {
               {models.map((m) => (
                 <option key={m.id} value={m.id}>
                   {m.name}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="field">
-            <span>Dataset</span>
-            <select data-testid="score-dataset" value={datasetId ?? ''} onChange={(e) => setDatasetId(Number(e.target.value))}>
-              {project?.datasets.map((d) => (
-                <option key={d.id} value={d.id}>
-                  {d.name} ({fmtNum(d.rowCount)} rows)
                 </option>
               ))}
             </select>

@@ -43,7 +43,12 @@ const DIRS = [
   ['asc', 'lowest'],
 ] as const;
 
-export function describeRule(rule: SubsetRule): string {
+/**
+ * A rule in words. `names`: the project's subsets by id, for a rule that refers to one by id alone (an older rule
+ * stored no name): it is named as it is called now, or said to be deleted, never "subset #N".
+ */
+export function describeRule(rule: SubsetRule, names: ReadonlyMap<number, string> = new Map()): string {
+  const subsetName = (id: number) => (names.has(id) ? `“${names.get(id)}”` : 'a deleted subset');
   switch (rule.kind) {
     case 'all':
       return 'all rows';
@@ -64,7 +69,7 @@ export function describeRule(rule: SubsetRule): string {
       return `${n} per cluster${run}, ${by}`;
     }
     case 'kcenter': {
-      const within = rule.subsetName ? ` within “${rule.subsetName}”` : rule.subsetId !== undefined ? ` within subset #${rule.subsetId}` : '';
+      const within = rule.subsetName ? ` within “${rule.subsetName}”` : rule.subsetId !== undefined ? ` within ${subsetName(rule.subsetId)}` : '';
       const radius = rule.radius !== undefined ? `; every row within ${rule.radius.toPrecision(3)} of one picked` : '';
       return `k-center ${rule.count} on embedding${within} (seed ${rule.seed})${radius}`;
     }
@@ -292,6 +297,7 @@ export function SubsetsScreen() {
     }
   };
   const nameOf = (id: number) => list.data?.find((s) => s.id === id)?.name ?? `#${id}`;
+  const subsetNames = new Map((list.data ?? []).map((s) => [s.id, s.name]));
   const sym = combineOp === 'union' ? ' ∪ ' : combineOp === 'intersection' ? ' ∩ ' : ' − ';
 
   return (
@@ -517,7 +523,7 @@ export function SubsetsScreen() {
                   <td className="num" data-testid="subset-size">
                     {fmtNum(s.size)}
                   </td>
-                  <td>{describeRule(s.rule)}</td>
+                  <td>{describeRule(s.rule, subsetNames)}</td>
                   <td className="num">{new Date(s.createdAt).toLocaleString()}</td>
                   <td>
                     {s.staleReason && (() => {
@@ -527,7 +533,7 @@ export function SubsetsScreen() {
                           className="btn btn-small"
                           data-testid="subset-recreate"
                           disabled={why !== null || recreating !== null}
-                          title={why ?? `Run the rule again (${describeRule(s.rule)}) on the dataset as it is now and put the rows in place of these, under the same name. Not undoable.`}
+                          title={why ?? `Run the rule again (${describeRule(s.rule, subsetNames)}) on the dataset as it is now and put the rows in place of these, under the same name. Not undoable.`}
                           onClick={() => void recreate(s)}
                         >
                           {recreating === s.id ? 'Recreating…' : 'Recreate'}

@@ -13,6 +13,7 @@ import { JobProgress } from '../../components/JobProgress';
 import { fmtNum, plural } from '../../components/format';
 import { CurrentDataset } from '../../components/CurrentDataset';
 import { rowsLabel } from '../../components/names';
+import { tokenPolicyOf } from '../../components/TokenPolicyFields';
 
 type What = ExportRequest['what'][number];
 const WHATS: Array<{ id: What; label: string }> = [
@@ -82,15 +83,7 @@ export function ExportScreen() {
       what: WHATS.map((w) => w.id).filter((w) => what.has(w) || (what.has('configs') && CONFIG_INPUTS.has(w))),
       overwrite,
       // token masks as the chosen run trained on them; otherwise the response mask with hand edits
-      ...(run
-        ? {
-            tokenPolicy: run.config.tokenPolicy,
-            tokenSignal: run.config.tokenSignal,
-            tokenPercent: run.config.tokenPercent,
-            tokenScope: run.config.tokenScope,
-            tokenMaskName: run.config.tokenMaskName,
-          }
-        : { tokenMaskName: 'edited' }),
+      ...(run ? tokenPolicyOf(run.config) : { tokenMaskName: 'edited' }),
     });
     setBusy(false);
     setError(r.ok ? null : r.error);

@@ -5,8 +5,8 @@
  * out for eval (its "eval rows %" and seed, the Train form's defaults here) are left out of the pass.
  */
 import { useState } from 'react';
-import type { ApiError, ApiInput, ParamMaskInfo } from '../../../../preload/contract';
-import { useApp, useCall, useOnJobDone } from '../../api/hooks';
+import type { ApiInput, ParamMaskInfo } from '../../../../preload/contract';
+import { useApp, useCall, useStartJob } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { SelectField, SubsetField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
@@ -63,7 +63,7 @@ export function maskLeavesOutEval(
 const pct = (part: number, whole: number) => `${((100 * part) / Math.max(1, whole)).toFixed(part / Math.max(1, whole) < 0.01 ? 2 : 1)}%`;
 
 export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: string | null }) {
-  const { client, datasetId } = useApp();
+  const { datasetId } = useApp();
   const masks = useCall('paramMasks.list', { modelId });
   const subsets = useCall('subsets.list', {});
   const [method, setMethod] = useState<'salience' | 'gps'>('salience');
@@ -79,12 +79,9 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
   const [evalPercent, setEvalPercent] = useState('5');
   const [evalSeed, setEvalSeed] = useState('0');
   const [name, setName] = useState('');
-  const [jobId, setJobId] = useState<string | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
   const [made, setMade] = useState<string | null>(null);
   const scopeSpec = scope ?? 'all';
-
-  useOnJobDone(jobId, (job) => {
+  const { jobId, error, start } = useStartJob('paramMasks.compute', (job) => {
     if (job.status === 'done') {
       setMade(typeof job.stats.maskId === 'number' ? String(job.stats.maskId) : null);
       masks.reload();
@@ -106,10 +103,7 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
       ...tokenPolicyInput(tokens),
       ...(method === 'salience' ? { metric, density: Number(densityPct) / 100, topk, allParams } : { perRow: Number(perRow) }),
     };
-    const r = await client.call('paramMasks.compute', input);
-    setError(r.ok ? null : r.error);
-    if (r.ok) {
-      setJobId(r.value.jobId);
+    if (await start(input)) {
       setMade(null);
       setName('');
     }

@@ -1,7 +1,7 @@
 /** The training form. Validation is the engine's: its message names the field at fault. */
 import { useState } from 'react';
-import type { ApiError, ApiInput } from '../../../../preload/contract';
-import { useApp, useCall } from '../../api/hooks';
+import type { ApiInput } from '../../../../preload/contract';
+import { useApp, useCall, useStartJob } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { ModelField, SelectField, SubsetField, TextField } from '../../components/Field';
 import { fmtCount, fmtNum, plural, fmtBytes } from '../../components/format';
@@ -41,7 +41,7 @@ function takeHashParams(): { layers: string | null; model: number | null; paramM
 }
 
 export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: string) => void }) {
-  const { client, project, datasetId } = useApp();
+  const { project, datasetId } = useApp();
   const subsets = useCall('subsets.list', {});
   const models = project?.models ?? [];
   const [given] = useState(takeHashParams);
@@ -76,8 +76,7 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
     given.lora === null || given.lora === '' ? '' : LORA_TARGET_OPTIONS.some(([v]) => v === given.lora && v !== 'names') ? (given.lora as LoraTargetMode) : 'names';
   const [loraTargetMode, setLoraTargetMode] = useState<LoraTargetMode>(givenTargets);
   const [loraNames, setLoraNames] = useState(givenTargets === 'names' ? given.lora! : 'q_proj,v_proj');
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, busy, start: startTrain } = useStartJob('train.start');
   const model = modelId ?? models[0]?.id ?? null;
   const numLayers = models.find((m) => m.id === model)?.numLayers;
   const paramMasks = useCall('paramMasks.list', model === null ? null : { modelId: model });
@@ -129,11 +128,8 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
       maxTokens: num(maxTokens),
       ...tokenPolicyInput(tokens),
     };
-    setBusy(true);
-    const r = await client.call('train.start', config);
-    setBusy(false);
-    setError(r.ok ? null : r.error);
-    if (r.ok) onStarted(r.value.runId, r.value.jobId);
+    const started = await startTrain(config);
+    if (started) onStarted(started.runId, started.jobId);
   };
 
   return (

@@ -329,14 +329,12 @@ export const ClusterRequestSchema = z.object({
   maxIter: z.number().int().min(1).max(1000).default(100),
 });
 
-/** The file formats an import reads (data/readers); absent: from the file's extension */
-export const FILE_FORMATS = ['jsonl', 'json', 'csv', 'tsv', 'txt', 'parquet', 'arrow'] as const;
-
 /** import / remap jobs: a file to import, a stored dataset to re-map, or only the search index to finish */
 export const ImportJobParamsSchema = z.object({
   path: z.string().min(1).optional(),
   name: z.string().optional(),
-  format: z.enum(FILE_FORMATS).optional(),
+  /** jsonl, json, csv, tsv, txt, parquet or arrow (data/readers FileFormat); absent: from the file's extension */
+  format: z.string().optional(),
   mapping: MappingSchema.optional(),
   textMode: z.enum(['block', 'line']).optional(),
   skipMalformed: z.boolean().optional(),

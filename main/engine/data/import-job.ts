@@ -9,6 +9,7 @@
 import { openProjectDb, type Db } from '../db';
 import { jobParams, type JobContext, type JobOutcome } from '../util/job-context';
 import type { JobParams } from '../../../preload/contract';
+import type { FileFormat } from './readers';
 import { importDataset } from './import';
 import { renderDataset } from './renderDataset';
 import { loadTokenizer } from '../models/tokenizer';
@@ -74,7 +75,8 @@ export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
     const res = await keptOnError(db, ctx.jobId, () => importDataset(db, {
       path,
       name: p.name,
-      format: p.format,
+      // datasets.import takes the name as a string, as it always has; the readers know the formats
+      format: p.format as FileFormat | undefined,
       mapping: p.mapping,
       textMode: p.textMode,
       skipMalformed: p.skipMalformed,

@@ -53,7 +53,7 @@ const older: Record<JobKind, string> = {
 
 /** one bad field per kind: the field and a params object that gets it wrong */
 const bad: Record<JobKind, [string, Record<string, unknown>]> = {
-  import: ['format', { path: '/a.jsonl', format: 'xlsx' }],
+  import: ['skipMalformed', { path: '/a.jsonl', skipMalformed: 'yes' }],
   remap: ['remap.datasetId', { remap: { datasetId: 0, mapping: { format: 'text', field: 'text' } } }],
   score: ['projectModelPath', { modelId: 1, signals: ['loss'], batchSize: 8, maxTokens: 512 }],
   train: ['runId', { runId: '7' }],

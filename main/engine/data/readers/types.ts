@@ -1,7 +1,4 @@
-import type { FILE_FORMATS } from '../../../../preload/contract';
-
-/** the formats an import reads: the contract's one list (an import job's `format` is checked against it) */
-export type FileFormat = (typeof FILE_FORMATS)[number];
+export type FileFormat = 'jsonl' | 'json' | 'csv' | 'tsv' | 'txt' | 'parquet' | 'arrow';
 
 export interface RecordItem {
   /** 1-based line where the record starts (for JSON files: the 1-based item index) */

@@ -8,6 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { ApiInputs, JobParamsSchemas, TokenPolicyOverrideSchema, TokenPolicySchema, type ApiInput, type ApiName, type JobKind } from '../../../preload/contract';
 import { jobParams } from '../../../main/engine/util/job-context';
 import { WinnowError } from '../../../main/engine/util/errors';
+import { join } from 'node:path';
+import { runJob } from '../../../main/engine/jobs/runners';
+import { openProjectDb } from '../../../main/engine/db/open';
+import { tempDir } from '../data/helpers';
 
 /** what the service stores for a call: its parsed input, as JSON (jobs.params_json) */
 function stored<N extends ApiName>(name: N, input: ApiInput<N>, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -99,6 +103,26 @@ describe('job params: one schema per kind, shared by the calls, the job function
     expect(jobParams('param_mask', { params: JSON.parse(older.param_mask) as Record<string, unknown> }).evalFraction).toBeUndefined();
     expect(jobParams('cluster', { params: JSON.parse(older.cluster) as Record<string, unknown> }).maxIter).toBe(100);
     expect(jobParams('umap', { params: JSON.parse(older.umap) as Record<string, unknown> }).nEpochs).toBe(0);
+  });
+});
+
+describe('a job whose stored params are bad', () => {
+  it.each(['cluster', 'select'] as const)('%s: fails through the runner naming the field, and writes nothing', async (kind) => {
+    const t = tempDir();
+    try {
+      const dbPath = join(t.dir, 'p.winnow');
+      openProjectDb(dbPath).close();
+      const [field, params] = bad[kind];
+      await expect(runJob(kind, {
+        jobId: 'j1', dbPath, projectDir: t.dir, params, progress: () => undefined, isCancelled: () => false, log: () => undefined,
+      })).rejects.toThrow(`${kind} job params: field "${field}"`);
+      const db = openProjectDb(dbPath);
+      expect(db.prepare('SELECT COUNT(*) FROM score_runs').pluck().get()).toBe(0);
+      expect(db.prepare('SELECT COUNT(*) FROM subsets').pluck().get()).toBe(0);
+      db.close();
+    } finally {
+      t.cleanup();
+    }
   });
 });
 

@@ -13,7 +13,7 @@ import { convertLlama2c } from '../engine/models/llama2c';
 import { parseHubId } from '../engine/models/hub-cache';
 import { projectsDir } from '../engine/util/paths';
 import { WinnowError, toErrorValue } from '../engine/util/errors';
-import type { ApiInput, ApiName, ApiOutputs, Job, ParamMaskInfo, RowScope } from '../../preload/contract';
+import type { ApiInput, ApiName, ApiOutputs, Job, ParamMaskInfo, RowScope, TokenPolicyOverride } from '../../preload/contract';
 import { LoraConfigSchema, TrainConfigSchema, type TrainConfig } from '../../preload/contract';
 import { writeScoresJsonl } from './score-output';
 import { withDuplicateCompanions } from '../engine/data/duplicates';
@@ -238,6 +238,20 @@ function fimLossFlag(v: unknown): 'sum' | 'mean' | undefined {
   if (v === undefined) return undefined;
   if (v !== 'sum' && v !== 'mean') throw new WinnowError('bad_input', `--fim-loss must be sum or mean, got "${String(v)}"`);
   return v;
+}
+
+/**
+ * --token-policy, --token-signal, --token-percent, --token-scope: the contract's TokenPolicySchema fields, for train,
+ * export and a --param-mask pass alike. Absent flags stay absent (the call's defaults, or the training run's policy
+ * for export); the call's schema checks the values and names the field at fault.
+ */
+function tokenPolicyFlags(o: Opts): TokenPolicyOverride {
+  return {
+    tokenPolicy: o['token-policy'] as TokenPolicyOverride['tokenPolicy'],
+    tokenSignal: o['token-signal'] as string | undefined,
+    tokenPercent: num(o['token-percent'], 'token-percent'),
+    tokenScope: o['token-scope'] as TokenPolicyOverride['tokenScope'],
+  };
 }
 
 function need(o: Opts, flag: keyof typeof OPTIONS): string {
@@ -570,10 +584,7 @@ async function run(argv: string[]): Promise<unknown> {
           optimizer: o.optimizer as 'adamw' | 'sgd' | undefined,
           schedule: o.schedule as 'cosine' | 'linear' | 'constant' | undefined,
           warmupSteps: num(o.warmup, 'warmup'),
-          tokenPolicy: o['token-policy'] as 'response' | 'all' | 'top_percent' | 'critical' | undefined,
-          tokenSignal: o['token-signal'] as string | undefined,
-          tokenPercent: num(o['token-percent'], 'token-percent'),
-          tokenScope: o['token-scope'] as 'example' | 'global' | undefined,
+          ...tokenPolicyFlags(o),
           dftWeight: !!o.dft,
           seed: num(o.seed, 'seed'),
           maxTokens: num(o['max-tokens'], 'max-tokens'),
@@ -623,10 +634,7 @@ async function run(argv: string[]): Promise<unknown> {
         const out = resolve(need(o, 'out'));
         const { jobId } = await s.call('export.start', {
           outDir: out, subsetId, datasetId, modelId, layerMaskId, what, overwrite: !!o.overwrite,
-          tokenPolicy: o['token-policy'] as 'response' | 'all' | 'top_percent' | 'critical' | undefined,
-          tokenSignal: o['token-signal'] as string | undefined,
-          tokenPercent: num(o['token-percent'], 'token-percent'),
-          tokenScope: o['token-scope'] as 'example' | 'global' | undefined,
+          ...tokenPolicyFlags(o),
         });
         const job = await s.job(jobId);
         return { out, files: job.stats.files };
@@ -779,10 +787,7 @@ async function cliParamMask(s: Session, o: Opts, d: { modelId: number; datasetId
     examples: num(o['param-examples'], 'param-examples'),
     seed: num(o.seed, 'seed'),
     maxTokens: num(o['max-tokens'], 'max-tokens'),
-    tokenPolicy: o['token-policy'] as 'response' | 'all' | 'top_percent' | 'critical' | undefined,
-    tokenSignal: o['token-signal'] as string | undefined,
-    tokenPercent: num(o['token-percent'], 'token-percent'),
-    tokenScope: o['token-scope'] as 'example' | 'global' | undefined,
+    ...tokenPolicyFlags(o),
     // leave out the rows this run holds out for eval (its default eval fraction, its seed)
     evalFraction: TrainConfigSchema.shape.evalFraction.parse(undefined),
     evalSeed: num(o.seed, 'seed'),

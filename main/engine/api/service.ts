@@ -324,7 +324,9 @@ export class EngineService {
       if (i.signals.includes('grad_sim') && i.lessWarmup) lessRunId = await this.queueLessWarmup(i.modelId, i.datasetId, i.maxTokens, i.lessWarmup);
       else if (i.signals.includes('grad_sim')) lessWarmupRun(p.db, p.dir, i.lessRunId, i.modelId);
       setActiveModel(p.db, i.modelId);
-      const job = p.jobs.submit('score', { ...i, rows, lessRunId, lessWarmup: undefined, projectModelPath: modelPath(p.db, i.modelId) });
+      // the warm-up is its own run now: the job keeps its id, not its settings
+      const { lessWarmup: _warmup, ...asked } = i;
+      const job = p.jobs.submit('score', { ...asked, rows, lessRunId, projectModelPath: modelPath(p.db, i.modelId) });
       return { jobId: job.jobId, plan, ...(i.lessWarmup ? { lessRunId } : {}) };
     },
 

@@ -7,12 +7,13 @@
  * (`textIndexOnly`).
  */
 import { openProjectDb, type Db } from '../db';
-import type { JobContext, JobOutcome } from '../util/job-context';
+import { jobParams, type JobContext, type JobOutcome } from '../util/job-context';
+import type { JobParams } from '../../../preload/contract';
+import type { FileFormat } from './readers';
 import { importDataset } from './import';
 import { renderDataset } from './renderDataset';
 import { loadTokenizer } from '../models/tokenizer';
 import { DEFAULT_RENDER } from '../data/render-key';
-import type { FileFormat } from './readers';
 import { describeMapping, type Mapping } from './formats';
 import { computeDuplicates } from './duplicates';
 import { indexText } from './textIndex';
@@ -20,16 +21,11 @@ import { remapDataset } from './remap';
 import { WinnowError } from '../util/errors';
 import { clearSavedImport, describeSavedImport, recordSavedImport, savedImport, type SavedImport } from './import-saved';
 
-export interface ImportJobParams {
-  path?: string; name?: string; format?: FileFormat; mapping?: Mapping; textMode?: 'block' | 'line'; skipMalformed?: boolean;
-  /** re-map this stored dataset with `mapping` instead of importing a file */
-  remap?: { datasetId: number; mapping: Mapping };
-  /** only finish the search index of datasets that are behind */
-  textIndexOnly?: boolean;
-}
+/** an import or remap job's params (preload/contract-jobs.ts ImportJobParamsSchema) */
+export type ImportJobParams = JobParams<'import'>;
 
 export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
-  const p = ctx.params as ImportJobParams;
+  const p = jobParams('import', ctx);
   const db = openProjectDb(ctx.dbPath);
   const abort = new AbortController();
   const poll = setInterval(() => {
@@ -79,7 +75,8 @@ export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
     const res = await keptOnError(db, ctx.jobId, () => importDataset(db, {
       path,
       name: p.name,
-      format: p.format,
+      // datasets.import takes the name as a string, as it always has; the readers know the formats
+      format: p.format as FileFormat | undefined,
       mapping: p.mapping,
       textMode: p.textMode,
       skipMalformed: p.skipMalformed,

@@ -20,7 +20,7 @@ import { eosIds, generate } from '../models/generate';
 import { disposeModel, loadModel, type LoadedModel } from '../models/model';
 import { applyAdapterFolder } from '../models/lora';
 import { WinnowError } from '../util/errors';
-import type { JobContext, JobOutcome } from '../util/job-context';
+import { jobParams, type JobContext, type JobOutcome } from '../util/job-context';
 import { answersMatch, compileAnswerRegex, extractAnswer, normaliseAnswer } from './metrics';
 import { choiceReference, generationConfigEos, pickLabel, promptTurns, readDataRows, renderPrompt, rowChoices, tokenNll } from './prompt';
 
@@ -99,7 +99,7 @@ async function loadEvalModel(run: EvalRunRow): Promise<LoadedModel> {
 }
 
 export async function runEvalJob(ctx: JobContext): Promise<JobOutcome> {
-  const evalRunId = Number(ctx.params.evalRunId);
+  const { evalRunId } = jobParams('eval', ctx);
   const db = openProjectDb(ctx.dbPath);
   let m: LoadedModel | null = null;
   try {

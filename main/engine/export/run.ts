@@ -14,7 +14,7 @@ import { join, relative, resolve } from 'node:path';
 import { messagesReader } from '../data/examples';
 import { openProjectDb, type Db } from '../db';
 import type { ExportRequest } from '../../../preload/contract';
-import type { JobContext, JobOutcome } from '../util/job-context';
+import { jobParams, type JobContext, type JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { loadTokenizer } from '../models/tokenizer';
 import type { Normalized } from '../data/formats';
@@ -95,7 +95,7 @@ export function exportParts(what: ExportRequest['what']): ExportRequest['what'] 
 }
 
 export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
-  const asked = ctx.params as unknown as ExportRequest;
+  const asked = jobParams('export', ctx);
   const req: ExportRequest = { ...asked, what: exportParts(asked.what) };
   const outDir = resolve(req.outDir);
   const db = openProjectDb(ctx.dbPath);

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { ApiError, EngineEvent, Job, JobKind, JobStatus } from '../../../preload/contract';
+import type { ApiError, EngineEvent, Job, JobKind, JobParamsInput, JobStatus } from '../../../preload/contract';
 import { WinnowError, toErrorValue } from '../util/errors';
 import { DISCARDABLE_KINDS, RESUMABLE_KINDS, type JobOutcome, type JobProgress } from './types';
 import { discardPartialExport } from '../export/partial';
@@ -91,7 +91,8 @@ export class JobManager {
     return stale.length;
   }
 
-  submit(kind: JobKind, params: Record<string, unknown>): Job {
+  /** Queues a job; its params are stored as JSON and parsed with the kind's schema when it runs (jobParams). */
+  submit<K extends JobKind>(kind: K, params: JobParamsInput<K>): Job {
     const id = randomUUID();
     this.db
       .prepare(

@@ -25,7 +25,7 @@ import { layerBlockScores } from '../db/layers';
 import { exampleGradients, seededChoice, type GradientExample } from './passes/gradients';
 import type { PassState } from '../db/pass-state';
 import type { ParamMaskRequest } from '../../../preload/contract';
-import type { JobContext, JobOutcome } from '../util/job-context';
+import { jobParams, type JobContext, type JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { resolveLayerSpec } from '../selection/layers';
 import { createTokenMasker, trainTokenPolicy, type MaskedExample } from '../selection/token-policy';
@@ -168,7 +168,7 @@ class Sums {
 }
 
 export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
-  const req = ctx.params as unknown as ParamMaskRequest;
+  const req = jobParams('param_mask', ctx);
   const db = openProjectDb(ctx.dbPath);
   const st = paramMaskPassState(db, ctx.jobId);
   let model: LoadedModel | null = null;

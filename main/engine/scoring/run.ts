@@ -16,7 +16,7 @@ import { loadModel, disposeModel, type LoadedModel } from '../models';
 import { applyAdapterFolder } from '../models/lora';
 import { renderDataset } from '../data/renderDataset';
 import { DEFAULT_RENDER } from '../data/render-key';
-import type { JobContext, JobOutcome } from '../util/job-context';
+import { jobParams, type JobContext, type JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import {
   ANSWER_ONLY_SIGNALS, ATTENTION_SIGNALS, DEFAULT_SSTOKEN_GAMMA, FORWARD_SIGNALS, GRADIENT_SIGNALS, HISTORY_SIGNALS, LATER_REFERENCE_SIGNALS, REVERSE_SIGNALS,
@@ -99,7 +99,7 @@ function scopeOf(db: Db, p: ScoreParams, keyId: number): Scope {
 }
 
 export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
-  const p = ctx.params as unknown as ScoreParams;
+  const p = jobParams('score', ctx);
   checkSignals(p.signals);
   const want = new Set(p.signals);
   const has = (list: readonly string[]) => list.some((s) => want.has(s));

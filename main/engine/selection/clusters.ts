@@ -4,7 +4,7 @@
  * the per-cluster quota rule that reads one such run back.
  */
 import { openProjectDb, writeExampleSignal, type Db } from '../db';
-import type { JobContext, JobOutcome } from '../util/job-context';
+import { jobParams, type JobContext, type JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { mulberry32 } from '../util/random';
 import { NO_EMBEDDINGS, loadEmbeddings, sqDist } from './embeddings';
@@ -200,7 +200,7 @@ export function clusterEmbeddings(
 export async function runClusterJob(ctx: JobContext): Promise<JobOutcome> {
   const db = openProjectDb(ctx.dbPath);
   try {
-    const params = ctx.params as { datasetId?: number; k: number; seed: number; maxIter?: number };
+    const params = jobParams('cluster', ctx);
     const maxIter = params.maxIter ?? 100;
     ctx.progress({ current: 0, total: maxIter, message: 'reading embeddings' });
     const run = clusterEmbeddings(db, { ...params, maxIter, jobId: ctx.jobId }, {

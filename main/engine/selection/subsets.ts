@@ -8,7 +8,7 @@ import { listSignalColumns, openProjectDb } from '../db';
 import { WinnowError } from '../util/errors';
 import type { SubsetInfo, SubsetRule } from '../../../preload/contract';
 import { mulberry32 } from '../util/random';
-import type { JobContext, JobOutcome } from '../util/job-context';
+import { jobParams, type JobContext, type JobOutcome } from '../util/job-context';
 import { clusterQuota, getClusterRun, latestClusterRun } from './clusters';
 import { NO_EMBEDDINGS, loadEmbeddings } from './embeddings';
 import { kcenterGreedy } from './kcenter';
@@ -250,7 +250,7 @@ export function combineSubsets(db: Db, name: string, op: 'union' | 'intersection
 export async function runSelectJob(ctx: JobContext, uds?: UdsEvaluator): Promise<JobOutcome> {
   const db = openProjectDb(ctx.dbPath);
   try {
-    const p = ctx.params as { name: string; rule: SubsetRule; datasetId?: number };
+    const p = jobParams('select', ctx);
     let last = 0;
     ctx.progress({ current: 0, total: 1, message: p.rule.kind === 'uds' ? 'loading the model' : 'reading embeddings' });
     const hooks: RuleHooks = {

@@ -4,7 +4,7 @@
  * The 2-D points are stored in example_vectors (signal `umap`) under a score_runs row that records the parameters.
  */
 import { openProjectDb, toBlob, type Db } from '../db';
-import type { JobContext, JobOutcome } from '../util/job-context';
+import { jobParams, type JobContext, type JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { mulberry32 } from '../util/random';
 import { NO_EMBEDDINGS, loadEmbeddings } from './embeddings';
@@ -99,7 +99,7 @@ export async function computeUmap(db: Db, scope: { datasetId?: number; limit: nu
 export async function runUmapJob(ctx: JobContext): Promise<JobOutcome> {
   const db = openProjectDb(ctx.dbPath);
   try {
-    const q = ctx.params as unknown as { datasetId?: number; limit: number } & UmapParams;
+    const q = jobParams('umap', ctx);
     ctx.progress({ current: 0, total: 1, message: 'finding nearest neighbours' });
     let last = 0;
     const run = await computeUmap(db, { datasetId: q.datasetId, limit: q.limit, jobId: ctx.jobId }, q, {

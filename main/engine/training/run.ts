@@ -19,7 +19,7 @@ import { renderDataset } from '../data/renderDataset';
 import { resolveLayerSpec } from '../selection/layers';
 import { DEFAULT_RENDER } from '../data/render-key';
 import type { TrainConfig } from '../../../preload/contract';
-import type { JobContext, JobOutcome } from '../util/job-context';
+import { jobParams, type JobContext, type JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { loadTrainData, microBatch, padBatch, type TrainExample } from './data';
 import { weightedLmLoss } from './loss';
@@ -140,7 +140,7 @@ export function evalRowsSeenByMask(db: Db, cfg: TrainConfig, evalRows: TrainExam
 }
 
 export async function runTrainJob(ctx: JobContext): Promise<JobOutcome> {
-  const runId = Number(ctx.params.runId);
+  const { runId } = jobParams('train', ctx);
   const db = openProjectDb(ctx.dbPath);
   let model: LoadedModel | null = null;
   const vars = new Map<string, tf.Variable>();

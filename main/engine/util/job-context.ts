@@ -3,6 +3,9 @@
  * data import). It sits at the bottom of the engine so those functions can take a JobContext without importing the
  * runner above them.
  */
+import { JobParamsSchemas, type JobKind, type JobParams } from '../../../preload/contract';
+import { WinnowError } from './errors';
+
 /** What a job implementation sees. The same runner works in the compute worker, in the CLI (in-process) and in tests. */
 export interface JobContext {
   jobId: string;
@@ -33,3 +36,16 @@ export interface JobOutcome {
 }
 
 export type JobRunner = (ctx: JobContext) => Promise<JobOutcome>;
+
+/**
+ * A job's params, parsed with its kind's schema (preload/contract-jobs.ts) once as the job function starts: defaults
+ * filled, types checked, so no job function casts `ctx.params` by hand. Params stored by an older version parse too
+ * (fields added since are optional). Bad params fail the job before it touches anything, naming the field.
+ */
+export function jobParams<K extends JobKind>(kind: K, ctx: Pick<JobContext, 'params'>): JobParams<K> {
+  const parsed = JobParamsSchemas[kind].safeParse(ctx.params);
+  if (parsed.success) return parsed.data as JobParams<K>;
+  const issue = parsed.error.issues[0];
+  const field = issue && issue.path.length ? issue.path.join('.') : '(params)';
+  throw new WinnowError('bad_input', `${kind} job params: field "${field}": ${issue?.message ?? 'invalid'}`);
+}

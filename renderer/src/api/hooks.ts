@@ -127,3 +127,40 @@ export function useOnJobDone(jobId: string | null | undefined, onDone: (job: Job
     }
   }, [job]);
 }
+
+/** The calls that start a job and answer its id (scoring.start, train.start, export.start, clusters.start, …). */
+export type JobStartCall = { [N in ApiName]: ApiOutputs[N] extends { jobId: string } ? N : never }[ApiName];
+
+export interface StartJob<N extends JobStartCall> {
+  /** the job this component started last (null before the first start) */
+  jobId: string | null;
+  /** the engine's refusal of the last start (it names the field), or one the screen set itself */
+  error: ApiError | null;
+  setError: (error: ApiError | null) => void;
+  /** true while the start call is in flight */
+  busy: boolean;
+  /** calls `name`; on success tracks the new job and clears the error, else shows the error. Answers the call's value, or null */
+  start: (input: ApiInput<N>) => Promise<ApiOutputs[N] | null>;
+}
+
+/**
+ * The job-start block every screen that starts a job shares: call the `*.start` API, track the job id, show the
+ * error, and run `onDone` once when the job is done (e.g. to refresh the list it changed).
+ */
+export function useStartJob<N extends JobStartCall>(name: N, onDone?: (job: Job) => void): StartJob<N> {
+  const { client } = useApp();
+  const [jobId, setJobId] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  useOnJobDone(jobId, (job) => onDone?.(job));
+  const start = async (input: ApiInput<N>): Promise<ApiOutputs[N] | null> => {
+    setBusy(true);
+    const r = await client.call(name, input);
+    setBusy(false);
+    setError(r.ok ? null : r.error);
+    if (!r.ok) return null;
+    setJobId((r.value as { jobId: string }).jobId);
+    return r.value;
+  };
+  return { jobId, error, setError, busy, start };
+}

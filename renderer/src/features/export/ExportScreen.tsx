@@ -4,8 +4,8 @@
  * writes them with the configs either way: export/run.ts exportParts).
  */
 import { useState } from 'react';
-import type { ApiError, ExportRequest } from '../../../../preload/contract';
-import { useApp, useCall, useJob, useJobs } from '../../api/hooks';
+import type { ExportRequest } from '../../../../preload/contract';
+import { useApp, useCall, useJob, useJobs, useStartJob } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { ModelField, SubsetField, TextField } from '../../components/Field';
@@ -13,6 +13,7 @@ import { JobProgress } from '../../components/JobProgress';
 import { fmtNum, plural } from '../../components/format';
 import { CurrentDataset } from '../../components/CurrentDataset';
 import { rowsLabel } from '../../components/names';
+import { tokenPolicyOf } from '../../components/TokenPolicyFields';
 
 type What = ExportRequest['what'][number];
 const WHATS: Array<{ id: What; label: string }> = [
@@ -31,7 +32,7 @@ function isPath(v: number | string): v is string {
 }
 
 export function ExportScreen() {
-  const { client, project, datasetId } = useApp();
+  const { project, datasetId } = useApp();
   const subsets = useCall('subsets.list', {});
   const runs = useCall('train.list', {});
   const masks = useCall('layerMasks.list', {});
@@ -43,9 +44,7 @@ export function ExportScreen() {
   const [modelChoice, setModelChoice] = useState<number | null>(null);
   const [outDir, setOutDir] = useState('');
   const [overwrite, setOverwrite] = useState(false);
-  const [jobId, setJobId] = useState<string | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { jobId, error, busy, start: startExport } = useStartJob('export.start');
   const shownJobId = jobId ?? jobs.find((j) => j.kind === 'export')?.jobId ?? null;
   const job = useJob(shownJobId);
   const doneRuns = (runs.data ?? []).filter((r) => r.status === 'done');
@@ -71,8 +70,7 @@ export function ExportScreen() {
     });
 
   const start = async () => {
-    setBusy(true);
-    const r = await client.call('export.start', {
+    await startExport({
       outDir: outDir.trim(),
       subsetId,
       datasetId: datasetId ?? undefined,
@@ -82,19 +80,8 @@ export function ExportScreen() {
       what: WHATS.map((w) => w.id).filter((w) => what.has(w) || (what.has('configs') && CONFIG_INPUTS.has(w))),
       overwrite,
       // token masks as the chosen run trained on them; otherwise the response mask with hand edits
-      ...(run
-        ? {
-            tokenPolicy: run.config.tokenPolicy,
-            tokenSignal: run.config.tokenSignal,
-            tokenPercent: run.config.tokenPercent,
-            tokenScope: run.config.tokenScope,
-            tokenMaskName: run.config.tokenMaskName,
-          }
-        : { tokenMaskName: 'edited' }),
+      ...(run ? tokenPolicyOf(run.config) : { tokenMaskName: 'edited' }),
     });
-    setBusy(false);
-    setError(r.ok ? null : r.error);
-    if (r.ok) setJobId(r.value.jobId);
   };
 
   if (project && project.datasets.length === 0) {

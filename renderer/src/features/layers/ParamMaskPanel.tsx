@@ -5,13 +5,14 @@
  * out for eval (its "eval rows %" and seed, the Train form's defaults here) are left out of the pass.
  */
 import { useState } from 'react';
-import type { ApiError, ApiInput, ParamMaskInfo } from '../../../../preload/contract';
-import { useApp, useCall, useOnJobDone } from '../../api/hooks';
+import type { ApiInput, ParamMaskInfo } from '../../../../preload/contract';
+import { useApp, useCall, useStartJob } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { SelectField, SubsetField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtCount, fmtNum } from '../../components/format';
 import { ItemActions } from '../../components/ItemActions';
+import { TokenPolicyFields, tokenPolicyInput, useTokenPolicy } from '../../components/TokenPolicyFields';
 
 const METRICS = [
   ['abs_wg', '|w·Σg| (saliency)'],
@@ -28,10 +29,8 @@ const TOPK = [
   ['global', 'the whole scope'],
   ['per_tensor', 'each tensor'],
 ] as const;
-const TOKENS = [
-  ['response', 'response only'],
-  ['all', 'all tokens'],
-] as const;
+// the pass counts the label mask (with hand-edited masks where saved) or every token
+const POLICIES = ['response', 'all'] as const;
 
 export function describeMask(m: ParamMaskInfo): string {
   if (m.method === 'gps') return `gps, ${m.perRow !== null ? `${m.perRow} inputs per row` : `${fmtNum(100 * (m.density ?? 0))}% of each row`}`;
@@ -64,7 +63,7 @@ export function maskLeavesOutEval(
 const pct = (part: number, whole: number) => `${((100 * part) / Math.max(1, whole)).toFixed(part / Math.max(1, whole) < 0.01 ? 2 : 1)}%`;
 
 export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: string | null }) {
-  const { client, datasetId } = useApp();
+  const { datasetId } = useApp();
   const masks = useCall('paramMasks.list', { modelId });
   const subsets = useCall('subsets.list', {});
   const [method, setMethod] = useState<'salience' | 'gps'>('salience');
@@ -75,17 +74,14 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
   const [perRow, setPerRow] = useState('4');
   const [subsetId, setSubsetId] = useState<number | null>(null);
   const [examples, setExamples] = useState('100');
-  const [tokenPolicy, setTokenPolicy] = useState<'response' | 'all'>('response');
+  const [tokens, setTokens] = useTokenPolicy();
   // the Train form's defaults: a run started from there holds out these rows
   const [evalPercent, setEvalPercent] = useState('5');
   const [evalSeed, setEvalSeed] = useState('0');
   const [name, setName] = useState('');
-  const [jobId, setJobId] = useState<string | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
   const [made, setMade] = useState<string | null>(null);
   const scopeSpec = scope ?? 'all';
-
-  useOnJobDone(jobId, (job) => {
+  const { jobId, error, start } = useStartJob('paramMasks.compute', (job) => {
     if (job.status === 'done') {
       setMade(typeof job.stats.maskId === 'number' ? String(job.stats.maskId) : null);
       masks.reload();
@@ -103,15 +99,11 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
       examples: Number(examples),
       evalFraction: Number(evalPercent) / 100,
       evalSeed: Number(evalSeed),
-      tokenPolicy,
       // hand-edited masks (saved as "edited") replace the template mask where they exist, as in training
-      ...(tokenPolicy === 'response' ? { tokenMaskName: 'edited' } : {}),
+      ...tokenPolicyInput(tokens),
       ...(method === 'salience' ? { metric, density: Number(densityPct) / 100, topk, allParams } : { perRow: Number(perRow) }),
     };
-    const r = await client.call('paramMasks.compute', input);
-    setError(r.ok ? null : r.error);
-    if (r.ok) {
-      setJobId(r.value.jobId);
+    if (await start(input)) {
       setMade(null);
       setName('');
     }
@@ -154,7 +146,7 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
           onChange={setExamples}
           title="a seeded choice of this many rows with trainable tokens; one backward pass each"
         />
-        <SelectField label="Tokens" testId="pm-token-policy" value={tokenPolicy} onChange={setTokenPolicy} options={TOKENS} />
+        <TokenPolicyFields label="Tokens" testIdPrefix="pm" value={tokens} onChange={setTokens} policies={POLICIES} />
         <TextField
           label="Eval rows %"
           testId="pm-eval-percent"

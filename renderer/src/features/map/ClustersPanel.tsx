@@ -1,7 +1,7 @@
 /** K-means on `embedding` for the current dataset: run it (a background job), and read what the stored clustering is. */
 import { useEffect, useState } from 'react';
-import type { ApiError, ClusterInfo } from '../../../../preload/contract';
-import { useApp, useOnJobDone } from '../../api/hooks';
+import type { ClusterInfo } from '../../../../preload/contract';
+import { useApp, useStartJob } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
@@ -16,13 +16,11 @@ interface Props {
 }
 
 export function ClustersPanel({ info, loading, onDone }: Props) {
-  const { client, datasetId } = useApp();
+  const { datasetId } = useApp();
   const [k, setK] = useState('8');
   const [seed, setSeed] = useState('0');
-  const [jobId, setJobId] = useState<string | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
+  const { jobId, error, start } = useStartJob('clusters.start', onDone);
   const [formError, setFormError] = useState<string | null>(null);
-  useOnJobDone(jobId, onDone);
   // start from the stored clustering's settings
   useEffect(() => {
     if (!info) return;
@@ -36,9 +34,7 @@ export function ClustersPanel({ info, loading, onDone }: Props) {
     if (!Number.isInteger(kk) || kk < 2 || kk > 1000) return setFormError('k must be a whole number from 2 to 1000.');
     if (!Number.isInteger(s)) return setFormError('Seed must be a whole number.');
     setFormError(null);
-    const r = await client.call('clusters.start', { datasetId: datasetId ?? undefined, k: kk, seed: s });
-    setError(r.ok ? null : r.error);
-    if (r.ok) setJobId(r.value.jobId);
+    await start({ datasetId: datasetId ?? undefined, k: kk, seed: s });
   };
 
   return (

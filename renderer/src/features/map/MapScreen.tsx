@@ -5,7 +5,7 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { ApiError, ExampleDetail } from '../../../../preload/contract';
-import { useApp, useCall, useOnJobDone } from '../../api/hooks';
+import { useApp, useCall, useStartJob } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { SelectField, TextField } from '../../components/Field';
@@ -81,9 +81,7 @@ export function MapScreen() {
   const [saved, setSaved] = useState<{ name: string; size: number } | null>(null);
   const [umapSeed, setUmapSeed] = useState('0');
   const [umapNeighbors, setUmapNeighbors] = useState('15');
-  const [umapJob, setUmapJob] = useState<string | null>(null);
-  const [umapError, setUmapError] = useState<ApiError | null>(null);
-  useOnJobDone(umapJob, reloadMap);
+  const { jobId: umapJob, error: umapError, setError: setUmapError, start: startUmapJob } = useStartJob('map.umap', reloadMap);
 
   const hasPoints = n > 0;
   useEffect(() => {
@@ -227,9 +225,7 @@ export function MapScreen() {
       setUmapError({ code: 'bad_input', message: 'Seed must be a whole number and neighbours a whole number from 2 to 200.' });
       return;
     }
-    const r = await client.call('map.umap', { datasetId: datasetId ?? undefined, seed, nNeighbors: nn });
-    setUmapError(r.ok ? null : r.error);
-    if (r.ok) setUmapJob(r.value.jobId);
+    await startUmapJob({ datasetId: datasetId ?? undefined, seed, nNeighbors: nn });
   };
 
   if (project && project.datasets.length === 0) {

@@ -1,7 +1,7 @@
 /** Score: pick a model and signals (with the options the chosen ones need), see the planned passes, follow the job. */
 import { useState } from 'react';
-import { type ApiError, IMPORT_SIGNALS, type RowScope, type ScorePlan, SIGNALS } from '../../../../preload/contract';
-import { useApp, useCall, useJobs, useOnJobDone } from '../../api/hooks';
+import { IMPORT_SIGNALS, type RowScope, type ScorePlan, SIGNALS } from '../../../../preload/contract';
+import { useApp, useCall, useJobs, useOnJobDone, useStartJob } from '../../api/hooks';
 import { ItemActions } from '../../components/ItemActions';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
@@ -57,7 +57,7 @@ function OtherModelSelect(props: {
 }
 
 export function ScoreScreen() {
-  const { client, project, datasetId } = useApp();
+  const { project, datasetId } = useApp();
   const jobs = useJobs();
   const [given] = useState(takeScoreHashParams);
   const [modelId, setModelId] = useState<number | null>(given.model);
@@ -81,9 +81,7 @@ export function ScoreScreen() {
   const subsets = useCall('subsets.list', {});
   const runs = useCall('scoring.runs', {});
   const [plan, setPlan] = useState<ScorePlan | null>(null);
-  const [jobId, setJobId] = useState<string | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { jobId, error, busy, start: startScoring } = useStartJob('scoring.start');
 
   const models = project?.models ?? [];
   const model = (modelId !== null && models.some((m) => m.id === modelId) ? modelId : null) ?? models[0]?.id ?? null;
@@ -127,8 +125,7 @@ export function ScoreScreen() {
 
   const start = async () => {
     if (model === null) return;
-    setBusy(true);
-    const r = await client.call('scoring.start', {
+    const started = await startScoring({
       modelId: model,
       datasetId: datasetId ?? undefined,
       signals: SIGNALS.filter((s) => signals.has(s)),
@@ -144,13 +141,10 @@ export function ScoreScreen() {
       sstokenGamma: wantSs ? Number(gamma) : undefined,
       rows,
     });
-    setBusy(false);
-    if (r.ok) {
-      setPlan(r.value.plan);
-      setJobId(r.value.jobId);
+    if (started) {
+      setPlan(started.plan);
       runs.reload();
-      setError(null);
-    } else setError(r.error);
+    }
   };
 
   return (

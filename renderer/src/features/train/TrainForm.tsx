@@ -1,11 +1,12 @@
 /** The training form. Validation is the engine's: its message names the field at fault. */
 import { useState } from 'react';
-import { TOKEN_SIGNALS, type ApiError, type ApiInput } from '../../../../preload/contract';
-import { useApp, useCall } from '../../api/hooks';
+import type { ApiInput } from '../../../../preload/contract';
+import { useApp, useCall, useStartJob } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { ModelField, SelectField, SubsetField, TextField } from '../../components/Field';
 import { fmtCount, fmtNum, plural, fmtBytes } from '../../components/format';
 import { MemoryBreakdown } from '../../components/MemoryBreakdown';
+import { TokenPolicyFields, tokenPolicyInput, useTokenPolicy } from '../../components/TokenPolicyFields';
 import { describeEvalSplit, maskLeavesOutEval } from '../layers/ParamMaskPanel';
 import { LORA_TARGET_OPTIONS, loraTargets, type LoraTargetMode } from './lora';
 
@@ -13,18 +14,6 @@ const mem = fmtBytes;
 
 const num = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
 
-const TOKEN_POLICIES = [
-  ['response', 'response only'],
-  ['top_percent', 'top k% of response by a signal'],
-  ['critical', 'critical tokens (CFT; needs a critical run)'],
-  ['all', 'all tokens'],
-] as const;
-// every token signal (METHODS.md), from the contract's one list; the policy ranks response tokens by any of them
-const TOKEN_SIGNAL_OPTIONS = TOKEN_SIGNALS.map((s) => [s, s] as const);
-const TOKEN_SCOPES = [
-  ['example', 'per example'],
-  ['global', 'global'],
-] as const;
 const OPTIMIZERS = [
   ['adamw', 'AdamW'],
   ['sgd', 'SGD'],
@@ -52,7 +41,7 @@ function takeHashParams(): { layers: string | null; model: number | null; paramM
 }
 
 export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: string) => void }) {
-  const { client, project, datasetId } = useApp();
+  const { project, datasetId } = useApp();
   const subsets = useCall('subsets.list', {});
   const models = project?.models ?? [];
   const [given] = useState(takeHashParams);
@@ -68,11 +57,7 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
   const [schedule, setSchedule] = useState<'constant' | 'linear' | 'cosine'>('cosine');
   const [warmup, setWarmup] = useState('0');
   const [maxTokens, setMaxTokens] = useState('256');
-  const [tokenPolicy, setTokenPolicy] = useState<'response' | 'all' | 'top_percent' | 'critical'>('response');
-  const [tokenSignal, setTokenSignal] = useState('excess_loss');
-  const [tokenPercent, setTokenPercent] = useState('60');
-  const [tokenScope, setTokenScope] = useState<'example' | 'global'>('example');
-  const [useEdited, setUseEdited] = useState(true);
+  const [tokens, setTokens] = useTokenPolicy();
   const [paramMaskId, setParamMaskId] = useState<number | null>(given.paramMask);
   const [gradAccum, setGradAccum] = useState('1');
   const [weightDecay, setWeightDecay] = useState('0');
@@ -94,8 +79,7 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
     given.lora === null || given.lora === '' ? '' : LORA_TARGET_OPTIONS.some(([v]) => v === given.lora && v !== 'names') ? (given.lora as LoraTargetMode) : 'names';
   const [loraTargetMode, setLoraTargetMode] = useState<LoraTargetMode>(givenTargets);
   const [loraNames, setLoraNames] = useState(givenTargets === 'names' ? given.lora! : 'q_proj,v_proj');
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, busy, start: startTrain } = useStartJob('train.start');
   const model = modelId ?? models[0]?.id ?? null;
   const numLayers = models.find((m) => m.id === model)?.numLayers;
   const paramMasks = useCall('paramMasks.list', model === null ? null : { modelId: model });
@@ -148,16 +132,10 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
       schedule,
       warmupSteps: num(warmup),
       maxTokens: num(maxTokens),
-      tokenPolicy,
-      ...(tokenPolicy === 'top_percent' ? { tokenSignal, tokenPercent: num(tokenPercent), tokenScope } : {}),
-      // masks edited by hand in the example view (saved as "edited") replace the template mask where they exist
-      ...(tokenPolicy !== 'all' && useEdited ? { tokenMaskName: 'edited' } : {}),
+      ...tokenPolicyInput(tokens),
     };
-    setBusy(true);
-    const r = await client.call('train.start', config);
-    setBusy(false);
-    setError(r.ok ? null : r.error);
-    if (r.ok) onStarted(r.value.runId, r.value.jobId);
+    const started = await startTrain(config);
+    if (started) onStarted(started.runId, started.jobId);
   };
 
   return (
@@ -166,20 +144,7 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
       <div className="form-row">
         <ModelField testId="train-model" value={model} onChange={setModelId} models={models} />
         <SubsetField testId="train-subset" value={subsetId} onChange={setSubsetId} subsets={subsets.data} />
-        <SelectField label="Tokens trained on" testId="train-token-policy" value={tokenPolicy} onChange={setTokenPolicy} options={TOKEN_POLICIES} />
-        {tokenPolicy === 'top_percent' && (
-          <>
-            <SelectField label="Token signal" testId="train-token-signal" value={tokenSignal} onChange={setTokenSignal} options={TOKEN_SIGNAL_OPTIONS} />
-            <TextField label="Keep %" testId="train-token-percent" inputMode="decimal" value={tokenPercent} onChange={setTokenPercent} />
-            <SelectField label="Threshold" testId="train-token-scope" value={tokenScope} onChange={setTokenScope} options={TOKEN_SCOPES} />
-          </>
-        )}
-        {tokenPolicy !== 'all' && (
-          <label className="check">
-            <input type="checkbox" data-testid="train-use-edited" checked={useEdited} onChange={(e) => setUseEdited(e.target.checked)} />
-            use hand-edited masks where saved
-          </label>
-        )}
+        <TokenPolicyFields label="Tokens trained on" testIdPrefix="train" value={tokens} onChange={setTokens} editedToggle />
       </div>
       <div className="form-row">
         <fieldset className="field-group" disabled={paramMask !== null}>
@@ -228,7 +193,7 @@ export function TrainForm({ onStarted }: { onStarted: (runId: number, jobId: str
             </span>
           )}
           {paramMask &&
-            !maskLeavesOutEval(paramMask, { subsetId, datasetId: subsetId === null ? (datasetId ?? null) : null, tokenPolicy, maxTokens: num(maxTokens), evalFraction: num(evalPercent) / 100, seed: num(seed) }) && (
+            !maskLeavesOutEval(paramMask, { subsetId, datasetId: subsetId === null ? (datasetId ?? null) : null, tokenPolicy: tokens.tokenPolicy, maxTokens: num(maxTokens), evalFraction: num(evalPercent) / 100, seed: num(seed) }) && (
               <span className="muted hint" data-testid="train-param-mask-eval">
                 its gradient pass did not leave out this run’s eval rows ({describeEvalSplit(paramMask)}; compute it with the same rows, eval rows % and seed to do so) — the run reports how many of them it saw
               </span>

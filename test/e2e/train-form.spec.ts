@@ -9,11 +9,10 @@ import { GSM8K_50, importDataset, shooter, useServer } from './helpers';
 const server = useServer('train-form');
 const shot = shooter('train-form-', { fullPage: true });
 
-/** MiB of gradients in the estimate's breakdown (its title) */
-async function gradientMiB(title: string | null): Promise<number> {
-  const m = /gradients ([\d.]+) (MiB|GiB)/.exec(title ?? '');
-  if (!m) throw new Error(`no gradient figure in "${title}"`);
-  return Number(m[1]) * (m[2] === 'GiB' ? 1024 : 1);
+/** MiB of gradients in the estimate's breakdown (its gradients part's bytes) */
+async function gradientMiB(bytes: string | null): Promise<number> {
+  if (bytes === null || !Number.isFinite(Number(bytes))) throw new Error(`no gradient figure in the breakdown ("${bytes}")`);
+  return Number(bytes) / 2 ** 20;
 }
 
 test('accumulation doubles the gradient memory in the estimate; a bad seed is refused by name', async ({ page }) => {
@@ -24,12 +23,12 @@ test('accumulation doubles the gradient memory in the estimate; a bad seed is re
   await page.getByTestId('train-layers').fill('all');
   const estimate = page.getByTestId('train-estimate');
   await expect(estimate).toHaveAttribute('data-fits', 'true');
-  const breakdown = estimate.locator('span[title*="gradients"]');
-  const one = await gradientMiB(await breakdown.getAttribute('title'));
+  const breakdown = estimate.locator('[data-part="gradients"]');
+  const one = await gradientMiB(await breakdown.getAttribute('data-bytes'));
   expect(one).toBeGreaterThan(0);
 
   await page.getByTestId('train-grad-accum').fill('4');
-  await expect.poll(async () => gradientMiB(await breakdown.getAttribute('title'))).toBeCloseTo(2 * one, 0);
+  await expect.poll(async () => gradientMiB(await breakdown.getAttribute('data-bytes'))).toBeCloseTo(2 * one, 0);
   await page.getByTestId('train-weight-decay').fill('0.01');
   await page.getByTestId('train-clip-norm').fill('');
   await page.getByTestId('train-dft').check();

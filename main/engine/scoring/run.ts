@@ -175,7 +175,7 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
     }
     db.prepare(`UPDATE score_runs SET status = 'done', finished_at = datetime('now') WHERE id = ?`).run(runId);
     const rows = describeRows(db, p.rows, countScopeRows(db, p.rows, p.datasetId));
-    return { message: `scored ${stats.examples ?? stats.gradientExamples ?? stats.textExamples ?? 0} examples of ${scopeLabel(db, { subsetId: p.subsetId, datasetId: p.datasetId })} · ${rows}`, stats: { ...stats, rows } };
+    return { message: `scored ${stats.examples ?? stats.gradientExamples ?? stats.textExamples ?? 0} examples of ${scopeLabel(db, { subsetId: p.subsetId, datasetId: p.datasetId })}${p.rows && p.rows.kind !== 'all' ? ` · ${rows}` : ''}`, stats: { ...stats, rows } };
   } catch (err) {
     try {
       db.prepare(`UPDATE score_runs SET status = ?, error = ? WHERE job_id = ?`).run(

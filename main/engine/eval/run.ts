@@ -58,6 +58,26 @@ export function choiceReference(answer: string, choices: string[]): string {
   return a;
 }
 
+/**
+ * The label the model finds most likely after the prompt: Σ log p over each label's tokens. Returns the label and
+ * every label's score.
+ */
+export async function pickLabel(m: LoadedModel, promptIds: number[], labels: string[]): Promise<{ label: string; logprobs: Record<string, number> }> {
+  const scores: number[] = [];
+  for (const l of labels) {
+    const ids = m.tokenizer.encode(l, { addSpecialTokens: false }).ids;
+    const nll = await tokenNll(m, [...promptIds, ...ids]);
+    let s = 0;
+    for (let t = promptIds.length - 1; t < nll.length; t++) s -= nll[t]!;
+    scores.push(s);
+  }
+  let best = 0;
+  scores.forEach((s, i) => {
+    if (s > scores[best]!) best = i;
+  });
+  return { label: labels[best]!, logprobs: Object.fromEntries(labels.map((l, i) => [l, scores[i]!])) };
+}
+
 export interface EvalOptions {
   metric: string;
   /** the data file's name, for messages */
@@ -112,20 +132,8 @@ export async function evaluateRows(m: LoadedModel, rows: DataRow[], all: DataRow
       const labels = choices ?? fileLabels;
       if (labels.length < 2) throw new WinnowError('bad_input', `accuracy needs at least two labels, found ${labels.length} (give --labels a,b,... or a "choices" list per record)`);
       const reference = choices ? choiceReference(promptTurns(row.norm).reference!, choices) : promptTurns(row.norm).reference!.trim();
-      const prompt = renderPrompt(m, row.norm).ids;
-      const scores: number[] = [];
-      for (const l of labels) {
-        const ids = m.tokenizer.encode(l, { addSpecialTokens: false }).ids;
-        const nll = await tokenNll(m, [...prompt, ...ids]);
-        let s = 0;
-        for (let t = prompt.length - 1; t < nll.length; t++) s -= nll[t]!;
-        scores.push(s);
-      }
-      let best = 0;
-      scores.forEach((s, i) => {
-        if (s > scores[best]!) best = i;
-      });
-      per.push({ index: row.index, prediction: labels[best], reference, correct: normaliseAnswer(labels[best]!) === normaliseAnswer(reference), logprobs: Object.fromEntries(labels.map((l, i) => [l, scores[i]])) });
+      const picked = await pickLabel(m, renderPrompt(m, row.norm).ids, labels);
+      per.push({ index: row.index, prediction: picked.label, reference, correct: normaliseAnswer(picked.label) === normaliseAnswer(reference), logprobs: picked.logprobs });
       if (!o.quiet && per.length % 20 === 0) process.stderr.write(`[eval] ${per.length}/${withRef.length}\n`);
     }
     const labels = fileLabels;

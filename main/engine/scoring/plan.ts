@@ -12,7 +12,7 @@ import { checkpointTensors } from '../models/checkpoint-tensors';
 import { layerBlockScores } from '../db/layers';
 import { resolveLayerSpec } from '../selection/layers';
 import { DEFAULT_GRAD_DIM } from './passes/projection';
-import { checkRowScope, describeRows, rowScopeSql, type RowScope } from './rows';
+import { checkRowScope, describeRows, scopeWhere, type RowScope } from './rows';
 
 /** characters per token before any row of the project is rendered (English text with a BPE vocabulary) */
 const CHARS_PER_TOKEN = 4;
@@ -23,18 +23,8 @@ const CHARS_PER_TOKEN = 4;
  * only once a row is rendered, which a scoring job does first, after the plan.
  */
 export function scopeTokens(db: Db, rows: RowScope | undefined, datasetId: number | undefined): number {
-  const parts: string[] = [];
-  const args: unknown[] = [];
-  if (datasetId !== undefined) {
-    parts.push('e.dataset_id = ?');
-    args.push(datasetId);
-  }
-  const extra = rowScopeSql(db, rows, datasetId);
-  if (extra) {
-    parts.push(extra.sql);
-    args.push(...extra.args);
-  }
-  const chars = (db.prepare(`SELECT SUM(e.n_chars) FROM examples e${parts.length ? ` WHERE ${parts.join(' AND ')}` : ''}`).pluck().get(...args) as number | null) ?? 0;
+  const { where, args } = scopeWhere(db, rows, datasetId);
+  const chars = (db.prepare(`SELECT SUM(e.n_chars) FROM examples e${where}`).pluck().get(...args) as number | null) ?? 0;
   const seen = db.prepare(`SELECT SUM(s.n_tokens) AS tokens, SUM(e.n_chars) AS chars FROM (SELECT example_id, n_tokens FROM renders LIMIT 5000) s
     JOIN examples e ON e.id = s.example_id`).get() as { tokens: number | null; chars: number | null };
   const perChar = seen.tokens && seen.chars ? seen.tokens / seen.chars : 1 / CHARS_PER_TOKEN;

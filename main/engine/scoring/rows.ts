@@ -33,8 +33,8 @@ export function sampleIds(db: Db, n: number, seed: number, datasetId: number | u
   return evaluateRule(db, { kind: 'random', count: n, seed }, datasetId).sort((a, b) => a - b);
 }
 
-/** How many rows the scope holds (of the dataset when given). */
-export function countScopeRows(db: Db, rows: RowScope | undefined, datasetId: number | undefined): number {
+/** The WHERE clause (with its leading " WHERE ", or empty) over `examples e` for the scope's rows of the dataset. */
+export function scopeWhere(db: Db, rows: RowScope | undefined, datasetId: number | undefined): { where: string; args: unknown[] } {
   const parts: string[] = [];
   const args: unknown[] = [];
   if (datasetId !== undefined) {
@@ -46,7 +46,13 @@ export function countScopeRows(db: Db, rows: RowScope | undefined, datasetId: nu
     parts.push(extra.sql);
     args.push(...extra.args);
   }
-  return db.prepare(`SELECT COUNT(*) FROM examples e${parts.length ? ` WHERE ${parts.join(' AND ')}` : ''}`).pluck().get(...args) as number;
+  return { where: parts.length ? ` WHERE ${parts.join(' AND ')}` : '', args };
+}
+
+/** How many rows the scope holds (of the dataset when given). */
+export function countScopeRows(db: Db, rows: RowScope | undefined, datasetId: number | undefined): number {
+  const { where, args } = scopeWhere(db, rows, datasetId);
+  return db.prepare(`SELECT COUNT(*) FROM examples e${where}`).pluck().get(...args) as number;
 }
 
 /**

@@ -7,13 +7,13 @@ import { unmigratedProjectPerTest } from './helpers';
 const fresh = unmigratedProjectPerTest();
 
 describe('migration 012: eval runs', () => {
-  it('adds eval_runs and eval_rows to a schema-10 project; deleting a train run deletes its evaluations and their rows', () => {
+  it('adds eval_runs and eval_rows to a schema-11 project; deleting a train run deletes its evaluations and their rows', () => {
     const db = fresh();
     migrate(db, { upTo: 11 });
     db.prepare("INSERT INTO models (id,name,path,architecture,config_json,hash,created_at) VALUES (1,'a','/a','llama','{}','h','t')").run();
     db.prepare("INSERT INTO train_runs (id, model_id, config_json, status, step, total_steps, created_at) VALUES (7, 1, '{}', 'done', 3, 3, 't')").run();
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name IN ('eval_runs', 'eval_rows')").pluck().all()).toEqual([]);
-    expect(migrate(db)).toEqual([12]);
+    expect(migrate(db, { upTo: 12 })).toEqual([12]);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'eval_%' ORDER BY name").pluck().all();
     expect(tables).toEqual(['eval_rows', 'eval_runs']);
     expect(db.prepare('SELECT id, status, step FROM train_runs').all()).toEqual([{ id: 7, status: 'done', step: 3 }]);

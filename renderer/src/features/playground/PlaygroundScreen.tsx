@@ -11,7 +11,7 @@ import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { JobActions, ProgressBar } from '../../components/JobProgress';
 import { HeatLegend, TokenHeat, valueRange } from '../../components/TokenHeat';
-import { fmtNum } from '../../components/format';
+import { fmtNum, rowNumber } from '../../components/format';
 import { EvalReport, heldOutKey, latestPerModel, modelLabel } from './EvalReport';
 
 type Metric = 'exact_match' | 'accuracy' | 'loss';
@@ -266,7 +266,7 @@ function SideBySide({ runs }: { runs: EvalRunInfo[] }) {
         return (
           <div key={i} className="pg-row" data-testid="pg-row" data-row={i}>
             <div className="pg-prompt">
-              <span className="muted">Row {i}</span> <span className="pg-prompt-text">{promptOf(first)}</span>
+              <span className="muted">Row {rowNumber(i)}</span> <span className="pg-prompt-text">{promptOf(first)}</span>
               {scale && <HeatLegend scale={scale} label="token loss" />}
             </div>
             <div className="pg-cols" style={{ gridTemplateColumns: `repeat(${runs.length}, minmax(0, 1fr))` }}>

@@ -9,7 +9,7 @@ import type { ApiError, SubsetInfo, SubsetRule } from '../../../../preload/contr
 import { useApp, useCall, useJob } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
-import { SelectField, TextField } from '../../components/Field';
+import { ModelField, SelectField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtNum, parseOptionalNumber, plural } from '../../components/format';
 import { STALE_ADVICE, StaleMark, staleTitle, subsetOptionText } from '../../components/StaleSubset';
@@ -377,16 +377,7 @@ export function SubsetsScreen() {
           )}
           {kind === 'uds' && (
             <>
-              <label className="field">
-                <span>Model</span>
-                <select data-testid="subset-uds-model" value={udsModelId} onChange={(e) => setUdsModel(e.target.value)}>
-                  {models.map((m) => (
-                    <option key={m.id} value={m.id}>
-                      {m.name}
-                    </option>
-                  ))}
-                </select>
-              </label>
+              <ModelField testId="subset-uds-model" value={udsModelId ? Number(udsModelId) : null} onChange={(id) => setUdsModel(String(id))} models={models} />
               <TextField label="Batch" testId="subset-uds-batch" width="narrow" inputMode="numeric" value={udsBatch} onChange={setUdsBatch} />
               <TextField label="λ" testId="subset-uds-lambda" width="narrow" inputMode="decimal" value={udsLambda} onChange={setUdsLambda} />
               <TextField label="Buffer" testId="subset-uds-buffer" width="narrow" inputMode="numeric" value={udsBuffer} onChange={setUdsBuffer} />

@@ -73,7 +73,7 @@ export default tseslint.config(
       'react-hooks/exhaustive-deps': 'warn',
       'no-restricted-imports': ['error', {
         paths: ['electron', ...NODE_BUILTINS.flatMap((m) => [m, `node:${m}`])].map((name) => ({ name, message: 'the renderer runs without Node: talk to the engine through the contract' })),
-        patterns: [{ group: ['**/main/**', 'better-sqlite3', '@tensorflow/*'], message: 'the renderer imports only the contract (preload/contract.ts)' }],
+        patterns: [{ group: ['**/main/**', 'better-sqlite3', '@tensorflow/*'], message: 'the renderer imports only the contract (preload/contract)' }],
       }],
     },
   },

@@ -1,5 +1,5 @@
 /**
- * The engine service: implements every call of the contract (preload/contract.ts) over the open project.
+ * The engine service: implements every call of the contract (preload/contract) over the open project.
  * Transports (Electron IPC via the utilityProcess port, browser-mode WebSocket, tests) call `call(name, input)`;
  * inputs are validated here and every failure comes back as an error value.
  */

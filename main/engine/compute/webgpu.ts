@@ -25,7 +25,7 @@ import { registerWebgpuFixes } from './webgpu-fixes';
 import type { GpuAdapterInfo } from '../../../preload/contract';
 import { SYSTEM_LIB_DIRS, softwareIcd, vulkanDirs, vulkanDriversInstalled } from './vulkan-env';
 
-/** The adapter as BackendInfo carries it (preload/contract.ts GpuAdapterInfo). */
+/** The adapter as BackendInfo carries it (preload/contract/project.ts GpuAdapterInfo). */
 export type AdapterSummary = GpuAdapterInfo;
 
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|warp|microsoft basic render|software/i;

@@ -21,7 +21,7 @@ import { remapDataset } from './remap';
 import { WinnowError } from '../util/errors';
 import { clearSavedImport, describeSavedImport, recordSavedImport, savedImport, type SavedImport } from './import-saved';
 
-/** an import or remap job's params (preload/contract-jobs.ts ImportJobParamsSchema) */
+/** an import or remap job's params (preload/contract/datasets.ts ImportJobParamsSchema) */
 export type ImportJobParams = JobParams<'import'>;
 
 export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {

@@ -38,7 +38,7 @@ export interface JobOutcome {
 export type JobRunner = (ctx: JobContext) => Promise<JobOutcome>;
 
 /**
- * A job's params, parsed with its kind's schema (preload/contract-jobs.ts) once as the job function starts: defaults
+ * A job's params, parsed with its kind's schema (preload/contract/jobs.ts) once as the job function starts: defaults
  * filled, types checked, so no job function casts `ctx.params` by hand. Params stored by an older version parse too
  * (fields added since are optional). Bad params fail the job before it touches anything, naming the field.
  */

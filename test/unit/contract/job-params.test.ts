@@ -1,5 +1,5 @@
 /**
- * Each job kind's params schema (preload/contract-jobs.ts) accepts what a `*.start` call stores today (built as the CLI
+ * Each job kind's params schema (preload/contract/jobs.ts JobParamsSchemas) accepts what a `*.start` call stores today (built as the CLI
  * builds it, parsed by the call's schema and stored as JSON by the service), accepts what an older version stored
  * (a job resumed after an upgrade), and refuses a bad one, naming the field. jobParams is what every job function
  * calls first, so these are the params the job functions see.

@@ -1,6 +1,6 @@
 /**
  * The LoRA choices the Train form and the Layers grid share: targets as a preset or as module names, turned into the
- * `lora` block the engine takes (preload/contract.ts LoraConfigSchema; the engine expands presets per architecture).
+ * `lora` block the engine takes (preload/contract/training.ts LoraConfigSchema; the engine expands presets per architecture).
  */
 import { LORA_PRESETS, type LoraConfig } from '../../../../preload/contract';
 

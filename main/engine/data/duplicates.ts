@@ -21,6 +21,8 @@
 import type { Db } from '../db/open';
 import { listSignalColumns, writeExampleSignals } from '../db/signals';
 import { examplePager } from '../db/datasets';
+import { countDatasetExamples } from '../db/examples';
+import { copySignalColumnToRun, countExamplesMissingSignals } from '../db/duplicates';
 import { messagesReader } from './examples';
 import { WinnowError } from '../util/errors';
 import { fullText, normHash } from './normalize';
@@ -138,7 +140,7 @@ function find(parent: Int32Array, x: number): number {
 export async function computeDuplicates(db: Db, datasetId: number, opts: DuplicateOptions = {}): Promise<DuplicateResult> {
   const threshold = opts.threshold ?? 0.7;
   if (!(threshold > 0 && threshold <= 1)) throw new WinnowError('bad_input', `near-duplicate threshold must be in (0, 1], got ${threshold}`);
-  const total = db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ?').pluck().get(datasetId) as number;
+  const total = countDatasetExamples(db, datasetId);
   if (total >= MAX_DUPLICATE_ROWS) {
     throw new WinnowError('unsupported', `dataset ${datasetId} has ${total} examples; near-duplicate detection handles up to ${MAX_DUPLICATE_ROWS - 1}`);
   }
@@ -256,21 +258,15 @@ export async function recordDuplicatesForRun(
   const computed: number[] = [];
   const cols = new Set(listSignalColumns(db));
   for (const d of datasetIds) {
-    const total = db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ?').pluck().get(d) as number;
-    const missing = DUPLICATE_COLUMNS.some((c) => !cols.has(c)) ? total : (db.prepare(
-      `SELECT COUNT(*) FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id
-       WHERE e.dataset_id = ? AND (${DUPLICATE_COLUMNS.map((c) => `s."${c}" IS NULL`).join(' OR ')})`,
-    ).pluck().get(d) as number);
+    const total = countDatasetExamples(db, d);
+    const missing = DUPLICATE_COLUMNS.some((c) => !cols.has(c)) ? total : countExamplesMissingSignals(db, d, DUPLICATE_COLUMNS);
     if (missing > 0) {
       examples += (await computeDuplicates(db, d, { runId, onProgress: opts.onProgress, signal: opts.signal })).examples;
       computed.push(d);
       continue;
     }
     db.transaction(() => {
-      for (const c of DUPLICATE_COLUMNS) {
-        db.prepare(`INSERT OR REPLACE INTO example_scores (run_id, example_id, signal, value)
-          SELECT ?, e.id, ?, s."${c}" FROM examples e JOIN example_signals s ON s.example_id = e.id WHERE e.dataset_id = ?`).run(runId, c, d);
-      }
+      for (const c of DUPLICATE_COLUMNS) copySignalColumnToRun(db, runId, d, c);
     })();
     examples += total;
     opts.onProgress?.(examples, examples);

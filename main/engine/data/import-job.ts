@@ -7,6 +7,8 @@
  * (`textIndexOnly`).
  */
 import { openProjectDb, type Db } from '../db';
+import { datasetMappingReader } from '../db/datasets';
+import { importRenderModelId, modelPath } from '../db/models';
 import { jobParams, type JobContext, type JobOutcome } from '../util/job-context';
 import type { JobParams } from '../../../preload/contract';
 import type { FileFormat } from './readers';
@@ -110,7 +112,7 @@ export async function runImportJob(ctx: JobContext): Promise<JobOutcome> {
  */
 async function finishSavedImport(ctx: JobContext, db: Db, saved: SavedImport, signal: AbortSignal,
   indexProgress: (done: number, total: number) => void): Promise<JobOutcome> {
-  const mappingJson = db.prepare('SELECT mapping_json FROM datasets WHERE id = ?').pluck().get(saved.datasetId) as string | undefined;
+  const mappingJson = datasetMappingReader(db)(saved.datasetId)?.mappingJson;
   if (mappingJson === undefined) {
     clearSavedImport(db, ctx.jobId);
     throw new WinnowError('conflict', `the rows this import saved (dataset ${saved.datasetId}) were deleted since; start the import again`);
@@ -150,12 +152,10 @@ async function renderAndDuplicates(ctx: JobContext, db: Db, datasetId: number, s
   if (signal.aborted) {
     throw new WinnowError('cancelled', `cancelled after the rows were saved${textComplete ? '' : '; the search index is finished by the next job'}`);
   }
-  const modelId =
-    (db.prepare(`SELECT value FROM project_meta WHERE key = 'active_model_id'`).pluck().get() as string | undefined) ??
-    (db.prepare('SELECT id FROM models ORDER BY id LIMIT 1').pluck().get() as number | undefined);
+  const modelId = importRenderModelId(db);
   let renderErrors = 0;
   if (modelId !== undefined) {
-    const dir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(Number(modelId)) as string;
+    const dir = modelPath(db, modelId);
     const tok = await loadTokenizer(dir);
     const r = await renderDataset(db, datasetId, tok, {
       ...DEFAULT_RENDER,

@@ -5,33 +5,14 @@
  * A job stopped after the commit (killed, cancelled, failed in a later phase) then says what was kept and is resumed
  * — never started again, which would import the rows twice; the record is removed when the job finishes.
  */
-import type Database from 'better-sqlite3';
+import type { Db } from '../db/open';
+import { datasetMappingReader } from '../db/datasets';
+import type { SavedImport } from '../db/import-state';
 
-export interface SavedImport {
-  datasetId: number;
-  rows: number;
-  skipped: number;
-}
-
-const key = (jobId: string) => `import_saved:${jobId}`;
-
-export function recordSavedImport(db: Database.Database, jobId: string, saved: SavedImport): void {
-  db.prepare('INSERT OR REPLACE INTO project_meta (key, value) VALUES (?, ?)').run(key(jobId), JSON.stringify(saved));
-}
-
-export function savedImport(db: Database.Database, jobId: string): SavedImport | null {
-  const v = db.prepare('SELECT value FROM project_meta WHERE key = ?').pluck().get(key(jobId)) as string | undefined;
-  if (v === undefined) return null;
-  const s = JSON.parse(v) as SavedImport;
-  return typeof s.datasetId === 'number' && typeof s.rows === 'number' ? { datasetId: s.datasetId, rows: s.rows, skipped: s.skipped ?? 0 } : null;
-}
-
-export function clearSavedImport(db: Database.Database, jobId: string): void {
-  db.prepare('DELETE FROM project_meta WHERE key = ?').run(key(jobId));
-}
+export { clearSavedImport, recordSavedImport, savedImport, type SavedImport } from '../db/import-state';
 
 /** The job's words for what it kept: the dataset by name, its rows, and what is left to do. */
-export function describeSavedImport(db: Database.Database, s: SavedImport): string {
-  const name = db.prepare('SELECT name FROM datasets WHERE id = ?').pluck().get(s.datasetId) as string | undefined;
+export function describeSavedImport(db: Db, s: SavedImport): string {
+  const name = datasetMappingReader(db)(s.datasetId)?.name;
   return `its ${s.rows} rows were saved as dataset ${s.datasetId}${name ? ` ("${name}")` : ''}${s.skipped ? ` (${s.skipped} malformed skipped)` : ''}`;
 }

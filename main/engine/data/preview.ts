@@ -13,6 +13,7 @@ import { formatFromPath, positionName, readRecordBatches, type FileFormat, type 
 import { renderExample, type LabelPolicy } from './render';
 import type { Db } from '../db/open';
 import { getDataset } from '../db/datasets';
+import { firstStoredRecords } from '../db/examples';
 
 export interface PreviewOptions {
   /** file format; from the extension by default */
@@ -140,8 +141,7 @@ export async function previewImport(path: string, opts: PreviewOptions = {}, tok
  */
 export function previewDataset(db: Db, datasetId: number, opts: { mapping?: Mapping; rows?: number; labelPolicy?: LabelPolicy } = {}, tok?: WinnowTokenizer): ImportPreview {
   const ds = getDataset(db, datasetId);
-  const raws = db.prepare('SELECT row_index AS rowIndex, raw_json AS raw FROM examples WHERE dataset_id = ? ORDER BY row_index LIMIT ?')
-    .all(datasetId, SAMPLE) as Array<{ rowIndex: number; raw: string }>;
+  const raws = firstStoredRecords(db, datasetId, SAMPLE);
   if (raws.length === 0) throw new WinnowError('bad_input', `dataset "${ds.name}" has no rows`);
   const sample: RecordItem[] = raws.map((r) => ({ line: r.rowIndex + 1, record: JSON.parse(r.raw) }));
   const fileFormat = (ds.format.includes(':') ? ds.format.slice(0, ds.format.indexOf(':')) : ds.format) as FileFormat;

@@ -8,7 +8,8 @@
  */
 import type { Db } from '../db/open';
 import { WinnowError } from '../util/errors';
-import { examplePager, getDataset } from '../db/datasets';
+import { countDatasetDependents, deleteDatasetDerived, examplePager, getDataset, scoreRunsReadingDataset, setDatasetMapping, subsetsHoldingDataset } from '../db/datasets';
+import { remappedExampleWriter } from '../db/examples';
 import { listSignalColumns } from '../db/signals';
 import { DUPLICATE_COLUMNS } from './duplicates';
 import { toMessages, type Mapping } from './formats';
@@ -17,24 +18,20 @@ import type { RemapImpact } from '../../../preload/contract';
 
 export type { RemapImpact };
 
-const IN_DATASET = 'IN (SELECT id FROM examples WHERE dataset_id = ?)';
-
 /** What a re-mapping would invalidate; shown before the user confirms, and returned by the job. */
 export function remapImpact(db: Db, datasetId: number): RemapImpact {
   const ds = getDataset(db, datasetId);
-  const count = (sql: string) => db.prepare(sql).pluck().get(datasetId) as number;
   // the duplicate columns are computed again by the job, from the new messages: not counted as lost scores
   const scored = listSignalColumns(db).filter((c) => !DUPLICATE_COLUMNS.includes(c));
-  const runs = db.prepare(`SELECT id, signals_json FROM score_runs WHERE status != 'stale' AND (dataset_id = ? OR (dataset_id IS NULL AND created_at >= ?))
-    ORDER BY id`).all(datasetId, ds.createdAt) as Array<{ id: number; signals_json: string }>;
+  const runs = scoreRunsReadingDataset(db, datasetId, ds.createdAt);
+  const counts = countDatasetDependents(db, datasetId, scored);
   return {
     rows: ds.rowCount,
-    renders: count(`SELECT COUNT(*) FROM renders WHERE example_id ${IN_DATASET}`),
-    scoredExamples: scored.length ? count(`SELECT COUNT(*) FROM example_signals WHERE example_id ${IN_DATASET} AND (${scored.map((c) => `"${c}" IS NOT NULL`).join(' OR ')})`) : 0,
+    renders: counts.renders,
+    scoredExamples: counts.scoredExamples,
     scoreRuns: runs.map((r) => ({ id: r.id, signals: parseSignals(r.signals_json) })),
-    tokenMasks: count(`SELECT COUNT(*) FROM token_masks WHERE example_id ${IN_DATASET}`),
-    subsets: db.prepare(`SELECT id, name FROM subsets WHERE id IN (SELECT DISTINCT subset_id FROM subset_members WHERE example_id ${IN_DATASET}) ORDER BY id`)
-      .all(datasetId) as Array<{ id: number; name: string }>,
+    tokenMasks: counts.tokenMasks,
+    subsets: subsetsHoldingDataset(db, datasetId),
   };
 }
 
@@ -65,7 +62,7 @@ export async function remapDataset(db: Db, datasetId: number, mapping: Mapping, 
   const impact = remapImpact(db, datasetId);
   const page = examplePager<{ id: number; rowIndex: number; raw: string }>(db, datasetId, 'id, row_index AS rowIndex, raw_json AS raw');
   // messages, preview and hash follow from the record and the new mapping (derived on read / by the duplicate pass)
-  const update = db.prepare(`UPDATE examples SET messages_json = '', text_preview = '', norm_hash = '', n_chars = ? WHERE id = ?`);
+  const update = remappedExampleWriter(db);
   const checkAbort = () => {
     if (opts.signal?.aborted) throw new WinnowError('cancelled', `re-mapping dataset "${ds.name}" cancelled; nothing changed`);
   };
@@ -82,7 +79,7 @@ export async function remapDataset(db: Db, datasetId: number, mapping: Mapping, 
       for (const r of rows) {
         try {
           const norm = toMessages(JSON.parse(r.raw), mapping, `row ${r.rowIndex + 1}`);
-          if (nBad === 0) update.run(charCount(norm), r.id);
+          if (nBad === 0) update(r.id, charCount(norm));
         } catch (err) {
           if (!(err instanceof WinnowError)) throw err;
           if (nBad++ < SHOW_BAD) bad.push(err.message);
@@ -100,25 +97,9 @@ export async function remapDataset(db: Db, datasetId: number, mapping: Mapping, 
     checkAbort();
     const runIds = impact.scoreRuns.map((r) => r.id);
     const reason = `dataset "${ds.name}" was re-mapped`;
-    const del = (sql: string) => db.prepare(sql).run(datasetId);
-    del(`DELETE FROM renders WHERE example_id ${IN_DATASET}`);
-    del('DELETE FROM render_errors WHERE dataset_id = ?');
-    del(`DELETE FROM example_scores WHERE example_id ${IN_DATASET}`);
-    del(`DELETE FROM token_scores WHERE example_id ${IN_DATASET}`);
-    del(`DELETE FROM example_vectors WHERE example_id ${IN_DATASET}`);
-    del(`DELETE FROM example_signals WHERE example_id ${IN_DATASET}`);
-    del(`DELETE FROM token_masks WHERE example_id ${IN_DATASET}`);
-    del(`DELETE FROM examples_fts WHERE rowid ${IN_DATASET}`);
-    if (runIds.length) {
-      const list = runIds.join(',');
-      db.exec(`DELETE FROM layer_scores WHERE run_id IN (${list})`);
-      db.prepare(`UPDATE score_runs SET status = 'stale', error = ? WHERE id IN (${list})`).run(reason);
-    }
-    db.prepare(`UPDATE subsets SET stale_reason = ? WHERE id IN (SELECT DISTINCT subset_id FROM subset_members WHERE example_id ${IN_DATASET})`)
-      .run(`${reason}: its scores were deleted`, datasetId);
+    deleteDatasetDerived(db, datasetId, runIds, reason);
     const fileFormat = ds.format.includes(':') ? ds.format.slice(0, ds.format.indexOf(':')) : ds.format;
-    db.prepare('UPDATE datasets SET mapping_json = ?, format = ?, text_indexed_upto = 0 WHERE id = ?')
-      .run(JSON.stringify(mapping), `${fileFormat}:${mapping.format}`, datasetId);
+    setDatasetMapping(db, datasetId, mapping, `${fileFormat}:${mapping.format}`);
     db.exec('COMMIT');
   } catch (err) {
     if (db.inTransaction) db.exec('ROLLBACK');

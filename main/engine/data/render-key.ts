@@ -4,16 +4,13 @@
  * run has scored, and hand-edited masks drawn there are read under.
  */
 import type { Db } from '../db/open';
+import { findModelPath } from '../db/models';
 import { findRenderKeyId, renderKeyOf, type RenderKey } from '../db/renders';
 import { tokenizerIdentity } from '../models/tokenizer';
 import type { RenderOptions } from './render';
 
 /** The default render options: the assistant turns are learned, 512 tokens at most. */
 export const DEFAULT_RENDER: RenderOptions = { labelPolicy: 'assistant', maxTokens: 512 };
-
-function modelDir(db: Db, modelId: number): string | null {
-  return (db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(modelId) as string | undefined) ?? null;
-}
 
 /** The render key of a model folder's tokenizer with `opts` (no tokenizer is built). */
 export function renderKeyForDir(dir: string, opts: RenderOptions): RenderKey {
@@ -26,7 +23,7 @@ export function renderKeyForDir(dir: string, opts: RenderOptions): RenderKey {
  */
 export function defaultRenderKeyId(db: Db, modelId: number | null): number | null {
   if (modelId === null) return null;
-  const dir = modelDir(db, modelId);
+  const dir = findModelPath(db, modelId);
   if (!dir) return null;
   try {
     return findRenderKeyId(db, renderKeyForDir(dir, DEFAULT_RENDER));

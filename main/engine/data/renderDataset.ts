@@ -1,7 +1,7 @@
 import type { Db } from '../db/open';
 import { getDataset } from '../db/datasets';
 import { examplesAfter } from './examples';
-import { clearRenderErrors, renderErrorWriter, renderKeyId, renderKeyOf, renderWriter } from '../db/renders';
+import { clearRenderErrors, renderedIdsReader, renderErrorWriter, renderKeyId, renderKeyOf, renderWriter } from '../db/renders';
 import type { WinnowTokenizer } from '../models/types';
 import { WinnowError } from '../util/errors';
 import { countLabels, hasEmptyResponse, renderExample, type LabelPolicy } from './render';
@@ -35,7 +35,7 @@ export async function renderDataset(db: Db, datasetId: number, tok: WinnowTokeni
   const total = getDataset(db, datasetId).rowCount;
   const keyId = renderKeyId(db, renderKeyOf(tok, opts));
   // one lookup per batch (ids are contiguous in a batch's range), not one per row
-  const cachedIn = db.prepare('SELECT example_id FROM renders WHERE render_key_id = ? AND example_id BETWEEN ? AND ?').pluck();
+  const cachedIn = renderedIdsReader(db);
   const write = renderWriter(db);
   const writeError = renderErrorWriter(db, datasetId, keyId);
   clearRenderErrors(db, datasetId, keyId);
@@ -47,7 +47,7 @@ export async function renderDataset(db: Db, datasetId: number, tok: WinnowTokeni
     if (opts.signal?.aborted) throw new WinnowError('cancelled', `rendering dataset ${datasetId} cancelled after ${done} of ${total} rows`);
     const batch = examplesAfter(db, datasetId, after, BATCH);
     if (batch.length === 0) break;
-    const cached = new Set(cachedIn.all(keyId, batch[0].id, batch[batch.length - 1].id) as number[]);
+    const cached = new Set(cachedIn(keyId, batch[0].id, batch[batch.length - 1].id));
     db.transaction(() => {
       for (const ex of batch) {
         if (cached.has(ex.id)) { res.cached++; continue; }

@@ -7,6 +7,7 @@
  */
 import type { Db } from '../db/open';
 import { datasetIdRange, examplePager, setTextIndexedUpto } from '../db/datasets';
+import { examplesAfterCounter, searchTextWriter, textIndexMarks } from '../db/text-index';
 import { messagesReader } from './examples';
 import { fullText } from './normalize';
 import { WinnowError } from '../util/errors';
@@ -55,14 +56,13 @@ const PER_COMMIT = 20_000;
 
 /** Examples not yet in the search index, per dataset. */
 export function textIndexBacklog(db: Db, datasetId?: number): Array<{ datasetId: number; upto: number; pending: number }> {
-  const ds = db.prepare(`SELECT id, text_indexed_upto AS upto FROM datasets${datasetId === undefined ? '' : ' WHERE id = ?'} ORDER BY id`)
-    .all(...(datasetId === undefined ? [] : [datasetId])) as Array<{ id: number; upto: number }>;
-  const pending = db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ? AND id > ?').pluck();
+  const ds = textIndexMarks(db, datasetId);
+  const pending = examplesAfterCounter(db);
   const out: Array<{ datasetId: number; upto: number; pending: number }> = [];
   for (const d of ds) {
     const r = datasetIdRange(db, d.id);
     if (r === null || r.hi <= d.upto) continue;
-    const n = r.contiguous ? r.hi - Math.max(d.upto, r.lo - 1) : (pending.get(d.id, d.upto) as number);
+    const n = r.contiguous ? r.hi - Math.max(d.upto, r.lo - 1) : pending(d.id, d.upto);
     out.push({ datasetId: d.id, upto: d.upto, pending: n });
   }
   return out;
@@ -72,7 +72,7 @@ export async function indexText(db: Db, opts: TextIndexOptions = {}): Promise<Te
   const backlog = textIndexBacklog(db, opts.datasetId);
   const total = backlog.reduce((s, b) => s + b.pending, 0);
   type Row = { id: number; rowIndex: number; rawJson: string; messagesJson: string };
-  const ins = db.prepare('INSERT INTO examples_fts (rowid, text) VALUES (?, ?)');
+  const writeText = searchTextWriter(db);
   const messagesOf = messagesReader(db);
   const perCommit = opts.perCommit ?? PER_COMMIT;
   let done = 0;
@@ -89,7 +89,7 @@ export async function indexText(db: Db, opts: TextIndexOptions = {}): Promise<Te
         while (n < perCommit) {
           const want = Math.min(PAGE, perCommit - n);
           const rows = page(after, want);
-          for (const r of rows) ins.run(r.id, searchText(messagesOf, b.datasetId, r));
+          for (const r of rows) writeText(r.id, searchText(messagesOf, b.datasetId, r));
           n += rows.length;
           if (rows.length) after = rows[rows.length - 1].id;
           if (rows.length < want) { more = false; break; }

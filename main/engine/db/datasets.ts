@@ -219,3 +219,59 @@ export function examplePager<T>(db: Db, datasetId: number, columns: string): (af
 export function setTextIndexedUpto(db: Db, datasetId: number, exampleId: number): void {
   db.prepare('UPDATE datasets SET text_indexed_upto = ? WHERE id = ?').run(exampleId, datasetId);
 }
+
+// ---------- re-mapping a dataset (data/remap.ts): what depends on its examples ----------
+
+const IN_DATASET = 'IN (SELECT id FROM examples WHERE dataset_id = ?)';
+
+/** What re-mapping would delete or mark stale, counted: renders, examples with any of `scoredColumns`, token masks. */
+export function countDatasetDependents(db: Db, datasetId: number, scoredColumns: readonly string[]): { renders: number; scoredExamples: number; tokenMasks: number } {
+  const count = (sql: string) => db.prepare(sql).pluck().get(datasetId) as number;
+  return {
+    renders: count(`SELECT COUNT(*) FROM renders WHERE example_id ${IN_DATASET}`),
+    scoredExamples: scoredColumns.length ? count(`SELECT COUNT(*) FROM example_signals WHERE example_id ${IN_DATASET} AND (${scoredColumns.map((c) => `"${c}" IS NOT NULL`).join(' OR ')})`) : 0,
+    tokenMasks: count(`SELECT COUNT(*) FROM token_masks WHERE example_id ${IN_DATASET}`),
+  };
+}
+
+/** Score runs, not stale, that read the dataset: on it, or on every dataset since `createdAt` (the dataset's). */
+export function scoreRunsReadingDataset(db: Db, datasetId: number, createdAt: string): Array<{ id: number; signals_json: string }> {
+  return db.prepare(`SELECT id, signals_json FROM score_runs WHERE status != 'stale' AND (dataset_id = ? OR (dataset_id IS NULL AND created_at >= ?))
+    ORDER BY id`).all(datasetId, createdAt) as Array<{ id: number; signals_json: string }>;
+}
+
+/** Subsets holding any of the dataset's rows, in id order. */
+export function subsetsHoldingDataset(db: Db, datasetId: number): Array<{ id: number; name: string }> {
+  return db.prepare(`SELECT id, name FROM subsets WHERE id IN (SELECT DISTINCT subset_id FROM subset_members WHERE example_id ${IN_DATASET}) ORDER BY id`)
+    .all(datasetId) as Array<{ id: number; name: string }>;
+}
+
+/**
+ * Deletes what was computed from the dataset's messages (renders, render errors, scores, vectors, signal columns,
+ * token masks, search index), the layer scores of `staleRunIds` (marked stale with `reason`), and marks the subsets
+ * holding its rows stale ("<reason>: its scores were deleted"). The caller holds the transaction.
+ */
+export function deleteDatasetDerived(db: Db, datasetId: number, staleRunIds: number[], reason: string): void {
+  const del = (sql: string) => db.prepare(sql).run(datasetId);
+  del(`DELETE FROM renders WHERE example_id ${IN_DATASET}`);
+  del('DELETE FROM render_errors WHERE dataset_id = ?');
+  del(`DELETE FROM example_scores WHERE example_id ${IN_DATASET}`);
+  del(`DELETE FROM token_scores WHERE example_id ${IN_DATASET}`);
+  del(`DELETE FROM example_vectors WHERE example_id ${IN_DATASET}`);
+  del(`DELETE FROM example_signals WHERE example_id ${IN_DATASET}`);
+  del(`DELETE FROM token_masks WHERE example_id ${IN_DATASET}`);
+  del(`DELETE FROM examples_fts WHERE rowid ${IN_DATASET}`);
+  if (staleRunIds.length) {
+    const list = staleRunIds.join(',');
+    db.exec(`DELETE FROM layer_scores WHERE run_id IN (${list})`);
+    db.prepare(`UPDATE score_runs SET status = 'stale', error = ? WHERE id IN (${list})`).run(reason);
+  }
+  db.prepare(`UPDATE subsets SET stale_reason = ? WHERE id IN (SELECT DISTINCT subset_id FROM subset_members WHERE example_id ${IN_DATASET})`)
+    .run(`${reason}: its scores were deleted`, datasetId);
+}
+
+/** A new mapping and format for the dataset; its search index starts again (text_indexed_upto 0). */
+export function setDatasetMapping(db: Db, datasetId: number, mapping: unknown, format: string): void {
+  db.prepare('UPDATE datasets SET mapping_json = ?, format = ?, text_indexed_upto = 0 WHERE id = ?')
+    .run(JSON.stringify(mapping), format, datasetId);
+}

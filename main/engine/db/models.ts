@@ -36,3 +36,16 @@ export function modelPath(db: Db, id: number): string {
   if (!r) throw new WinnowError('not_found', `model ${id} not found in this project`);
   return r.path;
 }
+
+/** A model's folder, or null when the model does not exist. */
+export function findModelPath(db: Db, id: number): string | null {
+  return (db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(id) as string | undefined) ?? null;
+}
+
+/** The model an import renders with: the project's active model (project_meta), else the first registered one. */
+export function importRenderModelId(db: Db): number | undefined {
+  const id =
+    (db.prepare(`SELECT value FROM project_meta WHERE key = 'active_model_id'`).pluck().get() as string | undefined) ??
+    (db.prepare('SELECT id FROM models ORDER BY id LIMIT 1').pluck().get() as number | undefined);
+  return id === undefined ? undefined : Number(id);
+}

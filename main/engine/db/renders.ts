@@ -203,3 +203,12 @@ export function tokenMaskFor(db: Db, name: string, render: StoredRender): Stored
   }
   return null;
 }
+
+/**
+ * A reader (prepared once) of the example ids in [loId, hiId] that have a render under `renderKeyId`: one lookup
+ * per batch of contiguous ids, not one per row.
+ */
+export function renderedIdsReader(db: Db): (renderKeyId: number, loId: number, hiId: number) => number[] {
+  const st = db.prepare('SELECT example_id FROM renders WHERE render_key_id = ? AND example_id BETWEEN ? AND ?').pluck();
+  return (renderKeyId, loId, hiId) => st.all(renderKeyId, loId, hiId) as number[];
+}

@@ -84,6 +84,120 @@ function ropeScaling(raw: Raw, file: string): ModelConfig['ropeScaling'] {
   );
 }
 
+/** GPT-2's config.json (n_embd, n_head, …), refusing the options Winnow does not implement. */
+function gpt2Config(raw: Raw, f: Fields, file: string, modelType: string): ModelConfig {
+  const act = raw.activation_function ?? 'gelu_new';
+  if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') {
+    throw new WinnowError('unsupported', `${file}: field "activation_function" is "${String(act)}"; only "gelu_new" is supported`, {
+      file,
+      field: 'activation_function',
+    });
+  }
+  for (const flag of ['scale_attn_by_inverse_layer_idx', 'reorder_and_upcast_attn']) {
+    if (raw[flag] === true) {
+      throw new WinnowError('unsupported', `${file}: field "${flag}" is true; not supported`, { file, field: flag });
+    }
+  }
+  // transformers then leaves the attention scores unscaled; Winnow always divides by sqrt(head_dim)
+  if (raw.scale_attn_weights === false) {
+    throw new WinnowError('unsupported', `${file}: field "scale_attn_weights" is false; only scaled attention is supported`, {
+      file,
+      field: 'scale_attn_weights',
+    });
+  }
+  const hidden = f.posInt('n_embd', 768);
+  const heads = f.posInt('n_head', 12);
+  if (hidden % heads) {
+    throw new WinnowError('parse_error', `${file}: field "n_embd" (${hidden}) must be divisible by "n_head" (${heads})`, { file });
+  }
+  return {
+    modelType,
+    arch: 'gpt2',
+    vocabSize: f.posInt('vocab_size', 50257),
+    hiddenSize: hidden,
+    numLayers: f.posInt('n_layer', 12),
+    numHeads: heads,
+    numKvHeads: heads,
+    headDim: hidden / heads,
+    intermediateSize: f.posInt('n_inner', 4 * hidden),
+    maxPositions: f.posInt('n_positions', 1024),
+    normEps: f.posNum('layer_norm_epsilon', 1e-5),
+    ropeTheta: 0,
+    ropeScaling: null,
+    tieWordEmbeddings: f.bool('tie_word_embeddings', true),
+    attentionBias: true,
+    mlpBias: true,
+    bosTokenId: f.tokenId('bos_token_id', 50256),
+    eosTokenId: f.tokenId('eos_token_id', 50256),
+    raw,
+  };
+}
+
+/** The Llama family's config.json (llama, mistral, qwen2): grouped-query heads, RoPE, SiLU MLP. */
+function llamaFamilyConfig(raw: Raw, f: Fields, file: string, modelType: 'llama' | 'mistral' | 'qwen2'): ModelConfig {
+  const hidden = f.posInt('hidden_size');
+  const heads = f.posInt('num_attention_heads');
+  const kvHeads = f.posInt('num_key_value_heads', heads);
+  if (heads % kvHeads) {
+    throw new WinnowError(
+      'parse_error',
+      `${file}: field "num_attention_heads" (${heads}) must be a multiple of "num_key_value_heads" (${kvHeads})`,
+      { file, field: 'num_key_value_heads' },
+    );
+  }
+  if (raw.head_dim == null && hidden % heads) {
+    throw new WinnowError('parse_error', `${file}: field "hidden_size" (${hidden}) must be divisible by "num_attention_heads" (${heads})`, {
+      file,
+    });
+  }
+  if (raw.hidden_act !== undefined && raw.hidden_act !== 'silu') {
+    throw new WinnowError('unsupported', `${file}: field "hidden_act" is "${String(raw.hidden_act)}"; only "silu" is supported`, {
+      file,
+      field: 'hidden_act',
+    });
+  }
+  if (modelType === 'qwen2' && raw.use_sliding_window === true) {
+    // Qwen2 applies its window only above max_window_layers; not implemented, so refuse rather than differ.
+    throw new WinnowError('unsupported', `${file}: field "use_sliding_window" is true; Qwen2 sliding-window attention is not supported`, {
+      file,
+      field: 'use_sliding_window',
+    });
+  }
+  const ropeParams = raw.rope_parameters as Raw | undefined;
+  const ropeThetaRaw = raw.rope_theta ?? ropeParams?.rope_theta;
+  const ropeTheta = typeof ropeThetaRaw === 'number' && ropeThetaRaw > 0 ? ropeThetaRaw : 10000;
+  if (ropeThetaRaw !== undefined && ropeThetaRaw !== null && ropeTheta !== ropeThetaRaw) {
+    throw new WinnowError('parse_error', `${file}: field "rope_theta" must be a positive number`, { file, field: 'rope_theta' });
+  }
+  const defaults = {
+    llama: { maxPos: 2048, eps: 1e-6 },
+    mistral: { maxPos: 4096 * 32, eps: 1e-6 },
+    qwen2: { maxPos: 32768, eps: 1e-6 },
+  }[modelType];
+  return {
+    modelType,
+    arch: 'llama',
+    vocabSize: f.posInt('vocab_size', 32000),
+    hiddenSize: hidden,
+    numLayers: f.posInt('num_hidden_layers'),
+    numHeads: heads,
+    numKvHeads: kvHeads,
+    headDim: f.posInt('head_dim', Math.floor(hidden / heads)),
+    intermediateSize: f.posInt('intermediate_size'),
+    maxPositions: f.posInt('max_position_embeddings', defaults.maxPos),
+    normEps: f.posNum('rms_norm_eps', defaults.eps),
+    ropeTheta,
+    ropeScaling: ropeScaling(raw, file),
+    tieWordEmbeddings: f.bool('tie_word_embeddings', false),
+    // Qwen2's q/k/v always carry a bias (its config has no attention_bias field).
+    attentionBias: modelType === 'qwen2' ? true : f.bool('attention_bias', false),
+    mlpBias: modelType === 'llama' ? f.bool('mlp_bias', false) : false,
+    bosTokenId: f.tokenId('bos_token_id', modelType === 'qwen2' ? null : 1),
+    eosTokenId: f.tokenId('eos_token_id', modelType === 'qwen2' ? null : 2),
+    raw,
+  };
+}
+
 /** Parse an already-read config object. `file` is only used in messages. */
 export function parseModelConfig(raw: Raw, file = 'config.json'): ModelConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -94,116 +208,8 @@ export function parseModelConfig(raw: Raw, file = 'config.json'): ModelConfig {
     throw new WinnowError('parse_error', `${file}: field "model_type" is missing`, { file, field: 'model_type' });
   }
   const f = new Fields(raw, file);
-  if (modelType === 'gpt2') {
-    const act = raw.activation_function ?? 'gelu_new';
-    if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') {
-      throw new WinnowError('unsupported', `${file}: field "activation_function" is "${String(act)}"; only "gelu_new" is supported`, {
-        file,
-        field: 'activation_function',
-      });
-    }
-    for (const flag of ['scale_attn_by_inverse_layer_idx', 'reorder_and_upcast_attn']) {
-      if (raw[flag] === true) {
-        throw new WinnowError('unsupported', `${file}: field "${flag}" is true; not supported`, { file, field: flag });
-      }
-    }
-    // transformers then leaves the attention scores unscaled; Winnow always divides by sqrt(head_dim)
-    if (raw.scale_attn_weights === false) {
-      throw new WinnowError('unsupported', `${file}: field "scale_attn_weights" is false; only scaled attention is supported`, {
-        file,
-        field: 'scale_attn_weights',
-      });
-    }
-    const hidden = f.posInt('n_embd', 768);
-    const heads = f.posInt('n_head', 12);
-    if (hidden % heads) {
-      throw new WinnowError('parse_error', `${file}: field "n_embd" (${hidden}) must be divisible by "n_head" (${heads})`, { file });
-    }
-    return {
-      modelType,
-      arch: 'gpt2',
-      vocabSize: f.posInt('vocab_size', 50257),
-      hiddenSize: hidden,
-      numLayers: f.posInt('n_layer', 12),
-      numHeads: heads,
-      numKvHeads: heads,
-      headDim: hidden / heads,
-      intermediateSize: f.posInt('n_inner', 4 * hidden),
-      maxPositions: f.posInt('n_positions', 1024),
-      normEps: f.posNum('layer_norm_epsilon', 1e-5),
-      ropeTheta: 0,
-      ropeScaling: null,
-      tieWordEmbeddings: f.bool('tie_word_embeddings', true),
-      attentionBias: true,
-      mlpBias: true,
-      bosTokenId: f.tokenId('bos_token_id', 50256),
-      eosTokenId: f.tokenId('eos_token_id', 50256),
-      raw,
-    };
-  }
-  if (modelType === 'llama' || modelType === 'mistral' || modelType === 'qwen2') {
-    const hidden = f.posInt('hidden_size');
-    const heads = f.posInt('num_attention_heads');
-    const kvHeads = f.posInt('num_key_value_heads', heads);
-    if (heads % kvHeads) {
-      throw new WinnowError(
-        'parse_error',
-        `${file}: field "num_attention_heads" (${heads}) must be a multiple of "num_key_value_heads" (${kvHeads})`,
-        { file, field: 'num_key_value_heads' },
-      );
-    }
-    if (raw.head_dim == null && hidden % heads) {
-      throw new WinnowError('parse_error', `${file}: field "hidden_size" (${hidden}) must be divisible by "num_attention_heads" (${heads})`, {
-        file,
-      });
-    }
-    if (raw.hidden_act !== undefined && raw.hidden_act !== 'silu') {
-      throw new WinnowError('unsupported', `${file}: field "hidden_act" is "${String(raw.hidden_act)}"; only "silu" is supported`, {
-        file,
-        field: 'hidden_act',
-      });
-    }
-    if (modelType === 'qwen2' && raw.use_sliding_window === true) {
-      // Qwen2 applies its window only above max_window_layers; not implemented, so refuse rather than differ.
-      throw new WinnowError('unsupported', `${file}: field "use_sliding_window" is true; Qwen2 sliding-window attention is not supported`, {
-        file,
-        field: 'use_sliding_window',
-      });
-    }
-    const ropeParams = raw.rope_parameters as Raw | undefined;
-    const ropeThetaRaw = raw.rope_theta ?? ropeParams?.rope_theta;
-    const ropeTheta = typeof ropeThetaRaw === 'number' && ropeThetaRaw > 0 ? ropeThetaRaw : 10000;
-    if (ropeThetaRaw !== undefined && ropeThetaRaw !== null && ropeTheta !== ropeThetaRaw) {
-      throw new WinnowError('parse_error', `${file}: field "rope_theta" must be a positive number`, { file, field: 'rope_theta' });
-    }
-    const defaults = {
-      llama: { maxPos: 2048, eps: 1e-6 },
-      mistral: { maxPos: 4096 * 32, eps: 1e-6 },
-      qwen2: { maxPos: 32768, eps: 1e-6 },
-    }[modelType];
-    return {
-      modelType,
-      arch: 'llama',
-      vocabSize: f.posInt('vocab_size', 32000),
-      hiddenSize: hidden,
-      numLayers: f.posInt('num_hidden_layers'),
-      numHeads: heads,
-      numKvHeads: kvHeads,
-      headDim: f.posInt('head_dim', Math.floor(hidden / heads)),
-      intermediateSize: f.posInt('intermediate_size'),
-      maxPositions: f.posInt('max_position_embeddings', defaults.maxPos),
-      normEps: f.posNum('rms_norm_eps', defaults.eps),
-      ropeTheta,
-      ropeScaling: ropeScaling(raw, file),
-      tieWordEmbeddings: f.bool('tie_word_embeddings', false),
-      // Qwen2's q/k/v always carry a bias (its config has no attention_bias field).
-      attentionBias: modelType === 'qwen2' ? true : f.bool('attention_bias', false),
-      mlpBias: modelType === 'llama' ? f.bool('mlp_bias', false) : false,
-      bosTokenId: f.tokenId('bos_token_id', modelType === 'qwen2' ? null : 1),
-      eosTokenId: f.tokenId('eos_token_id', modelType === 'qwen2' ? null : 2),
-      raw,
-    };
-  }
+  if (modelType === 'gpt2') return gpt2Config(raw, f, file, modelType);
+  if (modelType === 'llama' || modelType === 'mistral' || modelType === 'qwen2') return llamaFamilyConfig(raw, f, file, modelType);
   throw new WinnowError(
     'unsupported',
     `${file}: model_type "${modelType}" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,

@@ -14,6 +14,46 @@ const isSpace = (c: number) => c === 32 || c === LF || c === 13 || c === 9;
 const isTurn = (m: unknown) => m !== null && typeof m === 'object' && !Array.isArray(m) &&
   ((typeof (m as Record<string, unknown>).role === 'string' && 'content' in m) || (typeof (m as Record<string, unknown>).from === 'string' && 'value' in m));
 
+/** One item's bytes parsed on its own: the record, or an error naming the line of the file it starts on. */
+function parseItem(bytes: Buffer, index: number, startLine: number): RecordItem {
+  const text = bytes.toString('utf8');
+  try {
+    return { line: index, record: JSON.parse(text) as unknown };
+  } catch (err) {
+    return { line: index, error: `invalid JSON in the item starting on line ${startLine} of the file (${(err as Error).message})`, raw: text };
+  }
+}
+
+/**
+ * The stream's chunks, the first one holding at least 4 bytes (or the whole stream, if shorter), so the BOM and
+ * UTF-16 checks see the first 4 bytes together however the stream cuts them. `first` marks that chunk.
+ */
+async function* chunksWithHead(stream: Readable): AsyncGenerator<{ b: Buffer; first: boolean }> {
+  let head: Buffer | null = Buffer.alloc(0);
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (!head) { yield { b: chunk, first: false }; continue; }
+    const b = Buffer.concat([head, chunk]);
+    if (b.length < 4) { head = b; continue; }
+    head = null;
+    yield { b, first: true };
+  }
+  if (head && head.length) yield { b: head, first: true };
+}
+
+/**
+ * The document's shape, checked once it has been read: not cut short, and an object holds a list (the one asked
+ * for, when one was).
+ */
+function checkDocumentEnd(s: { top: 'none' | 'array' | 'object' | 'done'; n: number; isObject: boolean; lists: string[]; list?: string }): void {
+  if (s.top !== 'done') throw parseFailure(`the file ends inside the JSON document (cut short?) after ${s.n} complete items`);
+  if (s.isObject && s.lists.length === 0) {
+    throw parseFailure('expected an array of records or an object with exactly one list field, found no list');
+  }
+  if (s.isObject && s.list !== undefined && !s.lists.includes(s.list)) {
+    throw parseFailure(`the object holds no list "${s.list}" (its lists: ${s.lists.map((k) => `"${k}"`).join(', ')})`);
+  }
+}
+
 /**
  * A JSON document: an array of records, or an object holding exactly one list of them (e.g. `{"data": [...]}`), or
  * one conversation (`{"messages": [...]}`, a single record). Streamed: each item of the list is cut out of the bytes
@@ -42,15 +82,6 @@ export async function* readJson(stream: Readable, pick: { list?: string; lists?:
   let docBytes = 0;
   let isObject = false;
   let whole = false; // the object's list is a conversation's turns: the object is the record
-
-  const parseItem = (bytes: Buffer, index: number, startLine: number): RecordItem => {
-    const text = bytes.toString('utf8');
-    try {
-      return { line: index, record: JSON.parse(text) as unknown };
-    } catch (err) {
-      return { line: index, error: `invalid JSON in the item starting on line ${startLine} of the file (${(err as Error).message})`, raw: text };
-    }
-  };
 
   /** The items that end in this chunk (scanning from `i`); what is unfinished is carried over. */
   const scan = (b: Buffer, i: number): RecordItem[] => {
@@ -139,34 +170,14 @@ export async function* readJson(stream: Readable, pick: { list?: string; lists?:
     return out;
   };
 
-  // the first 4 bytes are looked at together (BOM, UTF-16), however the stream cuts them
-  let head: Buffer | null = Buffer.alloc(0);
-  const start = (b: Buffer): RecordItem[] => {
-    checkNotUtf16(b.subarray(0, 4));
-    return scan(b, b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0);
-  };
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    let out: RecordItem[];
-    if (head) {
-      const b = Buffer.concat([head, chunk]);
-      if (b.length < 4) { head = b; continue; }
-      head = null;
-      out = start(b);
-    } else out = scan(chunk, 0);
-    if (out.length) yield out;
-  }
-  if (head && head.length) {
-    const out = start(head);
+  for await (const { b, first } of chunksWithHead(stream)) {
+    // the first chunk: not UTF-16, and a UTF-8 BOM skipped
+    if (first) checkNotUtf16(b.subarray(0, 4));
+    const out = scan(b, first && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0);
     if (out.length) yield out;
   }
   if (top === 'none') return;
-  if (top !== 'done') throw parseFailure(`the file ends inside the JSON document (cut short?) after ${n} complete items`);
-  if (isObject && lists.length === 0) {
-    throw parseFailure('expected an array of records or an object with exactly one list field, found no list');
-  }
-  if (isObject && pick.list !== undefined && !lists.includes(pick.list)) {
-    throw parseFailure(`the object holds no list "${pick.list}" (its lists: ${lists.map((k) => `"${k}"`).join(', ')})`);
-  }
+  checkDocumentEnd({ top, n, isObject, lists, list: pick.list });
   if (whole) {
     if (docBytes >= WHOLE_OBJECT) throw parseFailure('a single conversation object over 16 MB; save it as JSONL (one record per line)');
     yield [parseItem(Buffer.concat(doc!), 1, 1)];

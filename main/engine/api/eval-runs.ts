@@ -3,17 +3,14 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Db } from '../db';
 import { blobToFloat32, blobToUint8 } from '../db/blobs';
+import { evalRowPage, evalRunExists, insertEvalRun, listEvalRunRows } from '../db/eval-runs';
+import { trainRunOutput } from '../db/train-runs';
 import { compileAnswerRegex } from '../eval/metrics';
 import { assertAdapterFolder } from '../models/lora';
 import { WinnowError } from '../util/errors';
 import type { ApiParsedInput, EvalRowView, EvalRunInfo, JobStatus } from '../../../preload/contract';
 import { getModel, modelPath } from './models-registry';
 import { getSubset } from '../selection/subsets';
-
-interface EvalRunDb {
-  id: number; kind: string; job_id: string | null; model_id: number; train_run_id: number | null; adapter_path: string | null; subset_id: number | null;
-  data_path: string | null; params_json: string; status: string; total_rows: number; metrics_json: string | null; created_at: string; done_rows: number;
-}
 
 /**
  * Checks an eval.start call and stores its run (status queued): which weights it loads — the base model's folder, a
@@ -30,7 +27,7 @@ export function createEvalRun(db: Db, i: ApiParsedInput<'eval.start'>): number {
   let modelDir = modelPath(db, i.modelId);
   let adapter: string | null = null;
   if (i.trainRunId !== undefined) {
-    const run = db.prepare('SELECT model_id, status, out_dir FROM train_runs WHERE id = ?').get(i.trainRunId) as { model_id: number; status: string; out_dir: string | null } | undefined;
+    const run = trainRunOutput(db, i.trainRunId);
     if (!run) throw new WinnowError('not_found', `train run ${i.trainRunId} not found`);
     if (run.status !== 'done' || !run.out_dir) throw new WinnowError('conflict', `train run ${i.trainRunId} is ${run.status}: only a finished run has a model to evaluate`);
     if (run.model_id !== i.modelId) throw new WinnowError('bad_input', `train run ${i.trainRunId} tuned model ${run.model_id}, not model ${i.modelId}`);
@@ -44,18 +41,12 @@ export function createEvalRun(db: Db, i: ApiParsedInput<'eval.start'>): number {
     metrics: i.kind === 'generate' ? [] : i.metrics, answerRegex: i.answerRegex, labels: i.labels, maxNewTokens: i.maxNewTokens,
     temperature: i.temperature, seed: i.seed, batchSize: i.batchSize, maxTokens: i.maxTokens, limit: i.limit,
   };
-  return Number(db.prepare(`INSERT INTO eval_runs (kind, model_id, train_run_id, model_path, adapter_path, subset_id, data_path, params_json, status, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', datetime('now'))`)
-    .run(i.kind, i.modelId, i.trainRunId ?? null, modelDir, adapter, i.subsetId ?? null, dataPath, JSON.stringify(params)).lastInsertRowid);
+  return insertEvalRun(db, { kind: i.kind, modelId: i.modelId, trainRunId: i.trainRunId ?? null, modelPath: modelDir, adapterPath: adapter, subsetId: i.subsetId ?? null, dataPath, params });
 }
 
 export function listEvalRuns(db: Db, trainRunId?: number): EvalRunInfo[] {
-  const where = trainRunId === undefined ? '' : trainRunId === 0 ? 'WHERE r.train_run_id IS NULL' : 'WHERE r.train_run_id = ?';
   // an unfinished run's status is its job's (an engine that died mid-job leaves the run 'running' and fails the job)
-  const rows = db.prepare(`SELECT r.*, (SELECT COUNT(*) FROM eval_rows w WHERE w.eval_run_id = r.id) AS done_rows,
-      CASE WHEN r.status = 'done' THEN 'done' ELSE COALESCE((SELECT j.status FROM jobs j WHERE j.id = r.job_id), r.status) END AS status
-    FROM eval_runs r ${where} ORDER BY r.id DESC`)
-    .all(...(trainRunId ? [trainRunId] : [])) as EvalRunDb[];
+  const rows = listEvalRunRows(db, trainRunId);
   return rows.map((r) => ({
     id: r.id,
     kind: r.kind as EvalRunInfo['kind'],
@@ -75,12 +66,8 @@ export function listEvalRuns(db: Db, trainRunId?: number): EvalRunInfo[] {
 }
 
 export function evalRows(db: Db, evalRunId: number, offset: number, limit: number): EvalRowView[] {
-  if (!db.prepare('SELECT 1 FROM eval_runs WHERE id = ?').get(evalRunId)) throw new WinnowError('not_found', `evaluation run ${evalRunId} not found`);
-  const rows = db.prepare('SELECT * FROM eval_rows WHERE eval_run_id = ? ORDER BY row_index LIMIT ? OFFSET ?').all(evalRunId, limit, offset) as Array<{
-    row_index: number; example_id: number | null; prompt: string; reference: string | null; completion: string | null; finish_reason: string | null;
-    prediction: string | null; reference_answer: string | null; correct: number | null; label_prediction: string | null; label_correct: number | null;
-    token_texts: string; label_mask: Buffer; token_loss: Buffer; loss_sum: number; loss_tokens: number;
-  }>;
+  if (!evalRunExists(db, evalRunId)) throw new WinnowError('not_found', `evaluation run ${evalRunId} not found`);
+  const rows = evalRowPage(db, evalRunId, offset, limit);
   return rows.map((r) => {
     const mask = blobToUint8(r.label_mask);
     const loss = blobToFloat32(r.token_loss);

@@ -1,7 +1,7 @@
 /** One example as the model sees it: the rendered text, its tokens with roles and label mask, and their scores. */
 import type { ExampleDetail, RenderInfo, TokenView } from '../../../preload/contract';
 import {
-  getRender, getExampleSignals, blobToFloat32, renderWriter, renderKeyId, renderKeyOf, getRenderKey, describeRenderKey,
+  getRender, getExampleSignals, blobToFloat32, renderWriter, renderKeyId, renderKeyOf, getRenderKey, describeRenderKey, latestTokenScoredRenderKeyId, tokenScoresOnRender,
   type Db, type StoredRender, ROLE_ASSISTANT, ROLE_USER, ROLE_OTHER,
 } from '../db';
 import { getExample } from '../data/examples';
@@ -42,13 +42,7 @@ function roleName(r: number): TokenView['role'] {
 export async function exampleDetail(db: Db, exampleId: number, modelId: number): Promise<ExampleDetail> {
   const ex = getExample(db, exampleId);
   const tok = await tokenizerFor(modelPath(db, modelId));
-  const scored = db
-    .prepare(
-      `SELECT r.render_key_id FROM token_scores ts JOIN score_runs r ON r.id = ts.run_id
-       WHERE ts.example_id = ? AND r.model_id = ? AND r.render_key_id IS NOT NULL ORDER BY ts.run_id DESC LIMIT 1`,
-    )
-    .pluck()
-    .get(exampleId, modelId) as number | undefined;
+  const scored = latestTokenScoredRenderKeyId(db, exampleId, modelId);
   let keyId = scored ?? renderKeyId(db, renderKeyOf(tok, DEFAULT_RENDER));
   let render = getRender(db, exampleId, keyId);
   if (!render && scored !== undefined) {
@@ -96,12 +90,7 @@ export async function exampleDetail(db: Db, exampleId: number, modelId: number):
     }
   }
   // token signals of this model's runs on this render key, the latest run's value of each signal
-  const rows = db
-    .prepare(
-      `SELECT ts.run_id AS run, ts.signal, ts."values" AS v FROM token_scores ts JOIN score_runs r ON r.id = ts.run_id
-       WHERE ts.example_id = ? AND r.model_id = ? AND r.render_key_id = ? ORDER BY ts.run_id ASC`,
-    )
-    .all(exampleId, modelId, keyId) as Array<{ run: number; signal: string; v: Buffer }>;
+  const rows = tokenScoresOnRender(db, exampleId, modelId, keyId);
   const tokenSignals: Record<string, Array<number | null>> = {};
   const runs = new Set<number>();
   for (const row of rows) {

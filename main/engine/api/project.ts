@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineEvent, ProjectInfo, ProjectProgress } from '../../../preload/contract';
 import { openProjectDb, listDatasets, listImportSkips, countRenderErrors, type Db } from '../db';
+import { activeModelId, projectCounts, setProjectMeta } from '../db/project-meta';
 import { defaultRenderKeyId } from '../data/render-key';
 import { JobManager, type JobExecutor } from '../jobs/manager';
 import { projectSlug, resourcesDir } from '../util/paths';
@@ -54,7 +55,7 @@ export function openProject(
   // imports stopped after their commit finish their later phases now (the search index included)
   const resumed = isNew ? [] : project.jobs.resumeCommittedImports();
   if (isNew) {
-    db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('name', ?)`).run(name);
+    setProjectMeta(db, 'name', name);
     seed(project, name === DEMO_PROJECT);
   } else if (resumed.length === 0 && textIndexBacklog(db).length > 0) {
     // a search index left incomplete by a cancelled or killed import is finished in the background
@@ -71,16 +72,8 @@ function seed(p: OpenProject, withDataset: boolean): void {
   }
 }
 
-export function activeModelId(db: Db): number | null {
-  const v = db.prepare(`SELECT value FROM project_meta WHERE key = 'active_model_id'`).pluck().get() as string | undefined;
-  if (v) return Number(v);
-  const first = db.prepare('SELECT id FROM models ORDER BY id LIMIT 1').pluck().get() as number | undefined;
-  return first ?? null;
-}
-
-export function setActiveModel(db: Db, modelId: number): void {
-  db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('active_model_id', ?)`).run(String(modelId));
-}
+/** The active model (project_meta; the first model registered when none was chosen), as the service and CLI use it. */
+export { activeModelId, setActiveModel } from '../db/project-meta';
 
 export function projectInfo(p: OpenProject): ProjectInfo {
   // render errors of the active model's default render: another job's render options never change the count
@@ -99,24 +92,7 @@ export function projectInfo(p: OpenProject): ProjectInfo {
 
 /** What the project holds, step by step (the first screen's check marks); scores and subsets of one dataset when given. */
 export function projectProgress(db: Db, datasetId?: number): ProjectProgress {
-  const count = (sql: string, ...args: unknown[]) => db.prepare(sql).pluck().get(...args) as number;
-  const onDataset = datasetId !== undefined;
-  return {
-    datasets: count('SELECT COUNT(*) FROM datasets'),
-    models: count('SELECT COUNT(*) FROM models'),
-    scoreRuns: onDataset
-      ? count(`SELECT COUNT(*) FROM score_runs WHERE status = 'done' AND dataset_id = ?`, datasetId)
-      : count(`SELECT COUNT(*) FROM score_runs WHERE status = 'done'`),
-    subsets: onDataset
-      ? count(
-          `SELECT COUNT(*) FROM subsets s WHERE EXISTS (SELECT 1 FROM subset_members m JOIN examples e ON e.id = m.example_id
-             WHERE m.subset_id = s.id AND e.dataset_id = ?)`,
-          datasetId,
-        )
-      : count('SELECT COUNT(*) FROM subsets WHERE size > 0'),
-    trainRuns: count(`SELECT COUNT(*) FROM train_runs WHERE status = 'done'`),
-    exports: count('SELECT COUNT(*) FROM exports'),
-  };
+  return projectCounts(db, datasetId);
 }
 
 export function listProjectNames(projectsDir: string): string[] {

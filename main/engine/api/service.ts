@@ -7,7 +7,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ApiName, ApiOutputs, ApiParsedInput, DatasetMapping, DatasetPreview, EngineEvent, Job, Result } from '../../../preload/contract';
 import { isApiName, parseInput } from '../../../preload/contract';
-import { listRenderErrors, listImportSkips } from '../db';
+import { countExampleRows, listRenderErrors, listImportSkips, listSignalColumns } from '../db';
+import { setTrainRunJob, setTrainRunOutModel } from '../db/train-runs';
+import { setEvalRunJob } from '../db/eval-runs';
 import { queryExamples } from '../data/queryExamples';
 import { WinnowError, toErrorValue } from '../util/errors';
 import type { JobExecutor } from '../jobs/manager';
@@ -142,7 +144,7 @@ export class EngineService {
    */
   private async queueLessWarmup(modelId: number, datasetId: number | undefined, maxTokens: number, w: NonNullable<ApiParsedInput<'scoring.start'>['lessWarmup']>): Promise<number> {
     const db = this.current().db;
-    const n = (datasetId !== undefined ? db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ?').pluck().get(datasetId) : db.prepare('SELECT COUNT(*) FROM examples').pluck().get()) as number;
+    const n = countExampleRows(db, datasetId);
     const count = Math.max(1, Math.round((w.percent / 100) * n));
     const ok = <T>(r: Result<unknown>): T => {
       if (!r.ok) throw new WinnowError(r.error.code, `LESS warm-up: ${r.error.message}`);
@@ -164,7 +166,7 @@ export class EngineService {
     if (job.kind === 'train' && typeof job.stats.outDir === 'string') {
       const runId = Number(job.stats.runId);
       const model = addModel(p.db, job.stats.outDir, { name: `trained run ${runId}`, trainRunId: runId });
-      p.db.prepare('UPDATE train_runs SET out_model_id = ? WHERE id = ?').run(model.id, runId);
+      setTrainRunOutModel(p.db, runId, model.id);
     }
     if (job.kind === 'import' || job.kind === 'remap' || job.kind === 'train') this.emit({ type: 'project', project: projectInfo(p) });
   }
@@ -271,10 +273,7 @@ export class EngineService {
       const p = this.current();
       // token counts of the active model's default render
       const res = queryExamples(p.db, { ...i, renderKeyId: defaultRenderKeyId(p.db, activeModelId(p.db)) });
-      const columns = p.db
-        .prepare(`SELECT name FROM pragma_table_info('example_signals') WHERE name != 'example_id'`)
-        .pluck()
-        .all() as string[];
+      const columns = listSignalColumns(p.db);
       return { total: res.total, rows: res.rows, columns, ...(res.textPending ? { textPending: res.textPending } : {}) };
     },
 
@@ -393,7 +392,7 @@ export class EngineService {
       });
       const runId = createTrainRun(p.db, i);
       const job = p.jobs.submit('train', { runId });
-      p.db.prepare('UPDATE train_runs SET job_id = ? WHERE id = ?').run(job.jobId, runId);
+      setTrainRunJob(p.db, runId, job.jobId);
       return { jobId: job.jobId, runId };
     },
     'train.list': () => listTrainRuns(this.current().db),
@@ -406,7 +405,7 @@ export class EngineService {
       });
       const evalRunId = createEvalRun(p.db, i);
       const job = p.jobs.submit(i.kind, { evalRunId });
-      p.db.prepare('UPDATE eval_runs SET job_id = ? WHERE id = ?').run(job.jobId, evalRunId);
+      setEvalRunJob(p.db, evalRunId, job.jobId);
       return { jobId: job.jobId, evalRunId };
     },
     'eval.list': (i) => listEvalRuns(this.current().db, i.trainRunId),

@@ -2,24 +2,17 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Db } from '../db';
+import { runLabel } from '../db/project-meta';
+import { insertTrainRun, listTrainRunRows, trainMetricRows } from '../db/train-runs';
 import { ADAPTER_CONFIG } from '../models/lora';
-import { runLabel } from './housekeeping';
 import type { JobStatus, TrainConfig, TrainMetric, TrainRunInfo } from '../../../preload/contract';
 
-interface RunRowDb {
-  id: number; model_id: number; subset_id: number | null; config_json: string; status: string; step: number;
-  total_steps: number; out_dir: string | null; job_id: string | null; out_model_id: number | null;
-}
-
 export function createTrainRun(db: Db, cfg: TrainConfig): number {
-  const info = db
-    .prepare(`INSERT INTO train_runs (model_id, subset_id, config_json, status, step, total_steps, created_at) VALUES (?, ?, ?, 'queued', 0, ?, datetime('now'))`)
-    .run(cfg.modelId, cfg.subsetId, JSON.stringify(cfg), cfg.steps);
-  return Number(info.lastInsertRowid);
+  return insertTrainRun(db, cfg);
 }
 
 export function listTrainRuns(db: Db): TrainRunInfo[] {
-  const rows = db.prepare('SELECT * FROM train_runs ORDER BY id DESC').all() as RunRowDb[];
+  const rows = listTrainRunRows(db);
   return rows.map((r) => ({
     id: r.id,
     label: runLabel(db, 'train_run', r.id),
@@ -45,7 +38,5 @@ function adapterOf(outDir: string | null): TrainRunInfo['adapter'] {
 }
 
 export function trainMetrics(db: Db, runId: number): TrainMetric[] {
-  return (
-    db.prepare('SELECT step, split, loss, lr, tokens_per_sec AS tokensPerSec FROM train_metrics WHERE run_id = ? ORDER BY split, step').all(runId) as TrainMetric[]
-  );
+  return trainMetricRows(db, runId);
 }

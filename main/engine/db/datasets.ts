@@ -147,6 +147,11 @@ export function projectExampleCount(db: Db): number {
   return db.prepare('SELECT COALESCE(SUM(row_count), 0) FROM datasets').pluck().get() as number;
 }
 
+/** Example rows counted in the table: of one dataset, or of the project. */
+export function countExampleRows(db: Db, datasetId?: number): number {
+  return (datasetId !== undefined ? db.prepare('SELECT COUNT(*) FROM examples WHERE dataset_id = ?').pluck().get(datasetId) : db.prepare('SELECT COUNT(*) FROM examples').pluck().get()) as number;
+}
+
 /**
  * A reader of datasets' names and mappings (mapping_json as stored) by id, with its statement prepared once; undefined
  * for a dataset that does not exist. data/examples.ts derives rows' messages with them.

@@ -86,6 +86,18 @@ export function scoreRunRenderKeyId(db: Db, runId: number): number | null {
   return (db.prepare('SELECT render_key_id FROM score_runs WHERE id = ?').pluck().get(runId) as number | null | undefined) ?? null;
 }
 
+/** The render key of the latest run of a model that stored token values for an example; undefined when none did. */
+export function latestTokenScoredRenderKeyId(db: Db, exampleId: number, modelId: number): number | undefined {
+  return db.prepare(`SELECT r.render_key_id FROM token_scores ts JOIN score_runs r ON r.id = ts.run_id
+       WHERE ts.example_id = ? AND r.model_id = ? AND r.render_key_id IS NOT NULL ORDER BY ts.run_id DESC LIMIT 1`).pluck().get(exampleId, modelId) as number | undefined;
+}
+
+/** An example's token values from a model's runs on one render key, oldest run first (a later run's signal replaces an earlier one's). */
+export function tokenScoresOnRender(db: Db, exampleId: number, modelId: number, renderKeyId: number): Array<{ run: number; signal: string; v: Buffer }> {
+  return db.prepare(`SELECT ts.run_id AS run, ts.signal, ts."values" AS v FROM token_scores ts JOIN score_runs r ON r.id = ts.run_id
+       WHERE ts.example_id = ? AND r.model_id = ? AND r.render_key_id = ? ORDER BY ts.run_id ASC`).all(exampleId, modelId, renderKeyId) as Array<{ run: number; signal: string; v: Buffer }>;
+}
+
 export interface StoredRender {
   exampleId: number;
   renderKeyId: number;

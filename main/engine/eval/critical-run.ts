@@ -6,8 +6,8 @@
  * under that render key, where the `critical` token policy (selection/token-policy.ts) and the token views read them.
  * Examples whose response has no final answer are skipped and counted.
  */
-import { blobToFloat32, getRender, type Db } from '../db';
-import { toBlob } from '../db/blobs';
+import { getRender, type Db } from '../db';
+import { insertCriticalRun, storedCriticalValues } from '../db/eval-runs';
 import type { LoadedModel } from '../models/model';
 import { WinnowError } from '../util/errors';
 import { compileAnswerRegex, extractAnswer } from './metrics';
@@ -103,20 +103,12 @@ export async function runCriticalTokens(db: Db, m: LoadedModel, o: {
     generatedTokens += r.generatedTokens;
     o.onProgress?.(i + 1, ready.length);
   }
-  const runId = db.transaction(() => {
-    const id = Number(db.prepare(
-      `INSERT INTO score_runs (model_id, ref_model_id, dataset_id, signals_json, params_json, status, cursor, total, created_at, finished_at, job_id, render_key_id)
-       VALUES (?, NULL, ?, ?, ?, 'done', ?, ?, datetime('now'), datetime('now'), NULL, ?)`,
-    ).run(o.modelId, o.datasetId ?? null, JSON.stringify(['critical']), JSON.stringify({ method: 'critical', budget: o.budget, answerRegex: o.answerRegex ?? null, cost }), ready.length, ready.length, o.renderKeyId).lastInsertRowid);
-    const insert = db.prepare('INSERT INTO token_scores (run_id, example_id, signal, "values") VALUES (?, ?, ?, ?)');
-    for (const [exampleId, v] of values) insert.run(id, exampleId, 'critical', toBlob(v));
-    return id;
-  })();
+  const params = { method: 'critical', budget: o.budget, answerRegex: o.answerRegex ?? null, cost };
+  const runId = db.transaction(() => insertCriticalRun(db, { modelId: o.modelId, datasetId: o.datasetId ?? null, params, rows: ready.length, renderKeyId: o.renderKeyId }, values))();
   return { runId, cost, examples: ready.length, skipped, examined, critical, rollouts, generatedTokens };
 }
 
 /** The stored `critical` values of one example in a run (tests, views). */
 export function criticalValues(db: Db, runId: number, exampleId: number): Float32Array | null {
-  const blob = db.prepare(`SELECT "values" FROM token_scores WHERE run_id = ? AND example_id = ? AND signal = 'critical'`).pluck().get(runId, exampleId) as Buffer | undefined;
-  return blob ? blobToFloat32(blob) : null;
+  return storedCriticalValues(db, runId, exampleId);
 }

@@ -12,7 +12,7 @@
  */
 import type { Db } from '../db/open';
 import { openProjectDb } from '../db/open';
-import { toBlob } from '../db/blobs';
+import { evalRowTotals, evalRowWriter, evalRunForJob, markEvalRunDone, markEvalRunRunning, savedEvalRowIndexes, setEvalRunStatus, subsetExamplesForEval, type EvalRunJobRowDb, type NewEvalRow } from '../db/eval-runs';
 import { renderExample } from '../data/render';
 import { messagesReader } from '../data/examples';
 import type { Normalized } from '../data/formats';
@@ -59,18 +59,12 @@ interface HeldOutRow {
   norm: Normalized;
 }
 
-interface EvalRunRow {
-  id: number; kind: string; model_path: string; adapter_path: string | null; subset_id: number | null; data_path: string | null; params_json: string;
-}
-
 /** The held-out rows of a run: its subset's examples in id order, or its data file's records; the first `limit`. */
 export async function heldOutRows(db: Db, run: { subsetId: number | null; dataPath: string | null; limit?: number }): Promise<HeldOutRow[]> {
   let rows: HeldOutRow[];
   if (run.subsetId !== null) {
     const read = messagesReader(db);
-    const ex = db.prepare(`SELECT e.id, e.dataset_id AS datasetId, e.row_index AS rowIndex, e.raw_json AS rawJson, e.messages_json AS messagesJson
-      FROM subset_members s JOIN examples e ON e.id = s.example_id WHERE s.subset_id = ? ORDER BY e.id${run.limit ? ' LIMIT ?' : ''}`)
-      .all(...(run.limit ? [run.subsetId, run.limit] : [run.subsetId])) as Array<{ id: number; datasetId: number; rowIndex: number; rawJson: string; messagesJson: string }>;
+    const ex = subsetExamplesForEval(db, run.subsetId, run.limit);
     rows = ex.map((e, i) => ({ index: i, exampleId: e.id, record: JSON.parse(e.rawJson) as Record<string, unknown>, norm: read(e) }));
   } else if (run.dataPath !== null) {
     rows = (await readDataRows(run.dataPath)).slice(0, run.limit ?? Infinity).map((r) => ({ index: r.index, exampleId: null, record: r.record, norm: r.norm }));
@@ -86,13 +80,12 @@ export async function heldOutRows(db: Db, run: { subsetId: number | null; dataPa
  * none was checked); loss is Σ token NLL / Σ answer tokens over every row (token-weighted), perplexity exp(loss).
  */
 export function metricsOf(db: Db, evalRunId: number): EvalMetrics {
-  const r = db.prepare(`SELECT COUNT(*) AS n, AVG(correct) AS em, AVG(label_correct) AS acc, SUM(loss_sum) AS s, SUM(loss_tokens) AS t
-    FROM eval_rows WHERE eval_run_id = ?`).get(evalRunId) as { n: number; em: number | null; acc: number | null; s: number | null; t: number | null };
+  const r = evalRowTotals(db, evalRunId);
   const loss = r.t ? r.s! / r.t : null;
   return { n: r.n, exact_match: r.em, accuracy: r.acc, loss, perplexity: loss === null ? null : Math.exp(loss), tokens: r.t ?? 0 };
 }
 
-async function loadEvalModel(run: EvalRunRow): Promise<LoadedModel> {
+async function loadEvalModel(run: EvalRunJobRowDb): Promise<LoadedModel> {
   const m = await loadModel(run.model_path);
   if (run.adapter_path) applyAdapterFolder(m, run.adapter_path);
   return m;
@@ -103,22 +96,20 @@ export async function runEvalJob(ctx: JobContext): Promise<JobOutcome> {
   const db = openProjectDb(ctx.dbPath);
   let m: LoadedModel | null = null;
   try {
-    const run = db.prepare('SELECT id, kind, model_path, adapter_path, subset_id, data_path, params_json FROM eval_runs WHERE id = ?').get(evalRunId) as EvalRunRow | undefined;
+    const run = evalRunForJob(db, evalRunId);
     if (!run) throw new WinnowError('not_found', `evaluation run ${evalRunId} not found`);
     const p = JSON.parse(run.params_json) as EvalParams;
     const re = compileAnswerRegex(p.answerRegex);
     const rows = await heldOutRows(db, { subsetId: run.subset_id, dataPath: run.data_path, limit: p.limit });
-    db.prepare(`UPDATE eval_runs SET status = 'running', job_id = ?, total_rows = ? WHERE id = ?`).run(ctx.jobId, rows.length, evalRunId);
-    const done = new Set(db.prepare('SELECT row_index FROM eval_rows WHERE eval_run_id = ?').pluck().all(evalRunId) as number[]);
+    markEvalRunRunning(db, evalRunId, ctx.jobId, rows.length);
+    const done = new Set(savedEvalRowIndexes(db, evalRunId));
     const todo = rows.filter((r) => !done.has(r.index));
     const generates = run.kind === 'generate' || p.metrics.includes('exact_match');
     const accuracy = p.metrics.includes('accuracy');
     const setLabels = p.labels ?? [...new Set(rows.filter((r) => rowChoices(r.record) === null).map((r) => promptTurns(r.norm).reference?.trim()).filter((x): x is string => !!x))];
     m = await loadEvalModel(run);
     const eos = eosIds(m.config, m.tokenizer, generationConfigEos(m.dir));
-    const insert = db.prepare(`INSERT OR REPLACE INTO eval_rows (eval_run_id, row_index, example_id, prompt, reference, completion, finish_reason, prediction,
-      reference_answer, correct, label_prediction, label_correct, token_texts, label_mask, token_loss, loss_sum, loss_tokens)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const save = evalRowWriter(db, evalRunId);
     let finished = done.size;
     ctx.progress({ current: finished, total: rows.length, message: `${finished} of ${rows.length} rows` });
     for (let at = 0; at < todo.length; at += p.batchSize) {
@@ -130,7 +121,7 @@ export async function runEvalJob(ctx: JobContext): Promise<JobOutcome> {
           maxNewTokens: p.maxNewTokens, temperature: p.temperature, seed: p.seed, eosIds: eos, batchSize: p.batchSize, indices: part.map((r) => r.index),
         })
         : null;
-      const out: unknown[][] = [];
+      const out: NewEvalRow[] = [];
       for (let i = 0; i < part.length; i++) {
         const row = part[i]!;
         const refText = promptTurns(row.norm).reference;
@@ -169,24 +160,26 @@ export async function runEvalJob(ctx: JobContext): Promise<JobOutcome> {
           }
         }
         const texts = ids.map((_, t) => r.text.slice(r.offsets[2 * t]!, r.offsets[2 * t + 1]!));
-        out.push([evalRunId, row.index, row.exampleId, prompts[i]!.text, refText, completion, gens ? gens[i]!.finishReason : null, prediction, refAnswer, correct,
-          labelPrediction, labelCorrect, JSON.stringify(texts), toBlob(r.labelMask), toBlob(loss), sum, n]);
+        out.push({
+          rowIndex: row.index, exampleId: row.exampleId, prompt: prompts[i]!.text, reference: refText, completion, finishReason: gens ? gens[i]!.finishReason : null,
+          prediction, referenceAnswer: refAnswer, correct, labelPrediction, labelCorrect, tokenTexts: texts, labelMask: r.labelMask, tokenLoss: loss, lossSum: sum, lossTokens: n,
+        });
       }
       db.transaction(() => {
-        for (const o of out) insert.run(...o);
+        for (const o of out) save(o);
       })();
       finished += part.length;
       ctx.progress({ current: finished, total: rows.length, message: `${finished} of ${rows.length} rows` });
     }
     const metrics = metricsOf(db, evalRunId);
-    db.prepare(`UPDATE eval_runs SET status = 'done', metrics_json = ? WHERE id = ?`).run(JSON.stringify(metrics), evalRunId);
+    markEvalRunDone(db, evalRunId, metrics);
     const stats: Record<string, number | string> = { evalRunId, rows: metrics.n };
     for (const k of ['exact_match', 'accuracy', 'loss', 'perplexity'] as const) if (metrics[k] !== null) stats[k] = metrics[k];
     const shown = (['exact_match', 'accuracy', 'perplexity'] as const).filter((k) => metrics[k] !== null).map((k) => `${k} ${metrics[k]!.toFixed(3)}`);
     return { stats, message: `${run.kind === 'generate' ? 'generated' : 'evaluated'} ${metrics.n} rows${shown.length ? ': ' + shown.join(', ') : ''}` };
   } catch (err) {
     const status = err instanceof WinnowError && err.code === 'cancelled' ? 'cancelled' : 'failed';
-    db.prepare('UPDATE eval_runs SET status = ? WHERE id = ?').run(status, evalRunId);
+    setEvalRunStatus(db, evalRunId, status);
     throw err;
   } finally {
     if (m) disposeModel(m);

@@ -6,7 +6,7 @@
  */
 import { useState } from 'react';
 import type { ApiInput, ParamMaskInfo } from '../../../../preload/contract';
-import { useApp, useCall, useStartJob } from '../../api/hooks';
+import { type CallState, useApp, useCall, useStartJob } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { SelectField, SubsetField, TextField } from '../../components/Field';
 import { JobProgress } from '../../components/JobProgress';
@@ -108,9 +108,6 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
       setName('');
     }
   };
-  const trainWith = (m: ParamMaskInfo) => {
-    window.location.hash = `#/train?model=${modelId}&paramMask=${m.id}&layers=${encodeURIComponent(m.scope)}`;
-  };
 
   return (
     <section className="card" data-testid="param-mask-panel">
@@ -181,6 +178,18 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
           Mask computed.
         </div>
       )}
+      <ParamMaskList modelId={modelId} masks={masks} />
+    </section>
+  );
+}
+
+/** The model's saved parameter masks: rule, scope, trainable count of the scope's, eval rows left out; "Train with" each. */
+function ParamMaskList({ modelId, masks }: { modelId: number; masks: CallState<ParamMaskInfo[]> }) {
+  const trainWith = (m: ParamMaskInfo) => {
+    window.location.hash = `#/train?model=${modelId}&paramMask=${m.id}&layers=${encodeURIComponent(m.scope)}`;
+  };
+  return (
+    <>
       <ErrorText error={masks.error} />
       {masks.data && masks.data.length === 0 && <div className="muted">No parameter masks for this model yet.</div>}
       {masks.data && masks.data.length > 0 && (
@@ -222,6 +231,6 @@ export function ParamMaskPanel({ modelId, scope }: { modelId: number; scope: str
           </tbody>
         </table>
       )}
-    </section>
+    </>
   );
 }

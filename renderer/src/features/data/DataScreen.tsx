@@ -1,153 +1,166 @@
 /** Data: the project's datasets and models; import a dataset (path or upload); add a model folder. */
 import { useState } from 'react';
-import type { ApiError, DatasetMapping, DatasetPreview } from '../../../../preload/contract';
-import { ImportPreview } from './ImportPreview';
+import type { ApiError } from '../../../../preload/contract';
+import { ImportDataset } from './ImportDataset';
 import { EditMapping } from './EditMapping';
-import { useApp, useCall, useOnJobDone } from '../../api/hooks';
+import { useApp, useCall } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
-import { JobProgress } from '../../components/JobProgress';
 import { fmtCount, fmtNum, plural, rowNumber } from '../../components/format';
 import { rowsLabel } from '../../components/names';
 import { ItemActions } from '../../components/ItemActions';
 import { TokenMasks } from './TokenMasks';
 
 export function DataScreen() {
-  const { project, datasetId, setDatasetId } = useApp();
-  const [errorsOf, setErrorsOf] = useState<number | null>(null);
-  const [skipsOf, setSkipsOf] = useState<number | null>(null);
-  const [mappingOf, setMappingOf] = useState<number | null>(null);
-  const mappingName = project?.datasets.find((d) => d.id === mappingOf)?.name;
   return (
     <div className="screen" data-testid="screen-data">
       <h1>Data</h1>
-      <section className="card">
-        <h2>Datasets</h2>
-        {project && project.datasets.length === 0 && (
-          <EmptyState title="No datasets yet" testId="datasets-empty">
-            Import a JSONL, JSON, CSV, TSV, Parquet or text file below — by path on this machine or by upload.
-          </EmptyState>
-        )}
-        {project && project.datasets.length > 0 && (
-          <table className="simple-table" data-testid="datasets-table">
-            <thead>
-              <tr>
-                <th />
-                <th>Name</th>
-                <th>Format</th>
-                <th className="num">Rows</th>
-                <th className="num" title="Rows the active model cannot render at its default options (assistant turns learned, 512 tokens). Jobs that render with other options (a training run's max tokens) keep their own renders and do not change this count.">
-                  Render errors
-                </th>
-                <th className="num">Skipped</th>
-                <th>Source</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {project.datasets.map((d) => (
-                <tr key={d.id} data-testid="dataset-row" data-dataset-id={d.id} className={d.id === datasetId ? 'selected' : ''}>
-                  <td>
-                    <input
-                      type="radio"
-                      name="current-dataset"
-                      data-testid="dataset-select"
-                      aria-label={`Work on ${d.name}`}
-                      checked={d.id === datasetId}
-                      onChange={() => setDatasetId(d.id)}
-                    />
-                  </td>
-                  <td>{d.name}</td>
-                  <td>{d.format}</td>
-                  <td className="num" data-testid="dataset-rows">
-                    {fmtNum(d.rowCount)}
-                  </td>
-                  <td className="num">
-                    {d.renderErrors > 0 ? (
-                      <button className="link" data-testid="dataset-render-errors" onClick={() => setErrorsOf(errorsOf === d.id ? null : d.id)}>
-                        {fmtNum(d.renderErrors)}
-                      </button>
-                    ) : (
-                      '0'
-                    )}
-                  </td>
-                  <td className="num">
-                    {d.skipped > 0 ? (
-                      <button className="link" data-testid="dataset-skipped" onClick={() => setSkipsOf(skipsOf === d.id ? null : d.id)}>
-                        {fmtNum(d.skipped)}
-                      </button>
-                    ) : (
-                      '0'
-                    )}
-                  </td>
-                  <td className="path" title={d.sourcePath}>
-                    {d.sourcePath}
-                  </td>
-                  <td>
-                    <span className="item-actions">
-                      <button className="btn btn-small" data-testid="dataset-edit-mapping" onClick={() => setMappingOf(mappingOf === d.id ? null : d.id)}>
-                        Edit mapping
-                      </button>
-                      <ItemActions kind="dataset" id={d.id} name={d.name} onChanged={() => undefined} />
-                    </span>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        {errorsOf !== null && <RenderErrors datasetId={errorsOf} onClose={() => setErrorsOf(null)} />}
-        {skipsOf !== null && <ImportSkips datasetId={skipsOf} onClose={() => setSkipsOf(null)} />}
-        {mappingOf !== null && mappingName !== undefined && <EditMapping datasetId={mappingOf} name={mappingName} onClose={() => setMappingOf(null)} />}
-      </section>
+      <DatasetsCard />
       <ImportDataset />
-      <section className="card">
-        <h2>Models</h2>
-        {project && project.models.length === 0 && (
-          <EmptyState title="No models yet" testId="models-empty">
-            Add a Hugging Face model folder (config.json, model.safetensors, tokenizer.json) below to score and train.
-          </EmptyState>
-        )}
-        {project && project.models.length > 0 && (
-          <table className="simple-table" data-testid="models-table">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Architecture</th>
-                <th className="num">Layers</th>
-                <th className="num">Params</th>
-                <th>Origin</th>
-                <th>Path</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {project.models.map((m) => (
-                <tr key={m.id} data-testid="model-row" data-model-id={m.id}>
-                  <td>{m.name}</td>
-                  <td>{m.architecture}</td>
-                  <td className="num">{m.numLayers}</td>
-                  <td className="num">{fmtCount(m.params)}</td>
-                  <td>{m.trainRunId ? `train run #${m.trainRunId}` : 'added'}</td>
-                  <td className="path" title={m.path}>
-                    {m.path}
-                  </td>
-                  <td>
-                    <ItemActions kind="model" id={m.id} name={m.name} onChanged={() => undefined} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <AddModel />
-      </section>
+      <ModelsCard />
       <TokenMasks />
       <section className="card">
         <h2>Open an export bundle</h2>
         <OpenBundle />
       </section>
     </div>
+  );
+}
+
+/** The project's datasets: pick the one to work on; their render errors, import skips and mapping open below. */
+function DatasetsCard() {
+  const { project, datasetId, setDatasetId } = useApp();
+  const [errorsOf, setErrorsOf] = useState<number | null>(null);
+  const [skipsOf, setSkipsOf] = useState<number | null>(null);
+  const [mappingOf, setMappingOf] = useState<number | null>(null);
+  const mappingName = project?.datasets.find((d) => d.id === mappingOf)?.name;
+  return (
+    <section className="card">
+      <h2>Datasets</h2>
+      {project && project.datasets.length === 0 && (
+        <EmptyState title="No datasets yet" testId="datasets-empty">
+          Import a JSONL, JSON, CSV, TSV, Parquet or text file below — by path on this machine or by upload.
+        </EmptyState>
+      )}
+      {project && project.datasets.length > 0 && (
+        <table className="simple-table" data-testid="datasets-table">
+          <thead>
+            <tr>
+              <th />
+              <th>Name</th>
+              <th>Format</th>
+              <th className="num">Rows</th>
+              <th className="num" title="Rows the active model cannot render at its default options (assistant turns learned, 512 tokens). Jobs that render with other options (a training run's max tokens) keep their own renders and do not change this count.">
+                Render errors
+              </th>
+              <th className="num">Skipped</th>
+              <th>Source</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {project.datasets.map((d) => (
+              <tr key={d.id} data-testid="dataset-row" data-dataset-id={d.id} className={d.id === datasetId ? 'selected' : ''}>
+                <td>
+                  <input
+                    type="radio"
+                    name="current-dataset"
+                    data-testid="dataset-select"
+                    aria-label={`Work on ${d.name}`}
+                    checked={d.id === datasetId}
+                    onChange={() => setDatasetId(d.id)}
+                  />
+                </td>
+                <td>{d.name}</td>
+                <td>{d.format}</td>
+                <td className="num" data-testid="dataset-rows">
+                  {fmtNum(d.rowCount)}
+                </td>
+                <td className="num">
+                  {d.renderErrors > 0 ? (
+                    <button className="link" data-testid="dataset-render-errors" onClick={() => setErrorsOf(errorsOf === d.id ? null : d.id)}>
+                      {fmtNum(d.renderErrors)}
+                    </button>
+                  ) : (
+                    '0'
+                  )}
+                </td>
+                <td className="num">
+                  {d.skipped > 0 ? (
+                    <button className="link" data-testid="dataset-skipped" onClick={() => setSkipsOf(skipsOf === d.id ? null : d.id)}>
+                      {fmtNum(d.skipped)}
+                    </button>
+                  ) : (
+                    '0'
+                  )}
+                </td>
+                <td className="path" title={d.sourcePath}>
+                  {d.sourcePath}
+                </td>
+                <td>
+                  <span className="item-actions">
+                    <button className="btn btn-small" data-testid="dataset-edit-mapping" onClick={() => setMappingOf(mappingOf === d.id ? null : d.id)}>
+                      Edit mapping
+                    </button>
+                    <ItemActions kind="dataset" id={d.id} name={d.name} onChanged={() => undefined} />
+                  </span>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {errorsOf !== null && <RenderErrors datasetId={errorsOf} onClose={() => setErrorsOf(null)} />}
+      {skipsOf !== null && <ImportSkips datasetId={skipsOf} onClose={() => setSkipsOf(null)} />}
+      {mappingOf !== null && mappingName !== undefined && <EditMapping datasetId={mappingOf} name={mappingName} onClose={() => setMappingOf(null)} />}
+    </section>
+  );
+}
+
+function ModelsCard() {
+  const { project } = useApp();
+  return (
+    <section className="card">
+      <h2>Models</h2>
+      {project && project.models.length === 0 && (
+        <EmptyState title="No models yet" testId="models-empty">
+          Add a Hugging Face model folder (config.json, model.safetensors, tokenizer.json) below to score and train.
+        </EmptyState>
+      )}
+      {project && project.models.length > 0 && (
+        <table className="simple-table" data-testid="models-table">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Architecture</th>
+              <th className="num">Layers</th>
+              <th className="num">Params</th>
+              <th>Origin</th>
+              <th>Path</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {project.models.map((m) => (
+              <tr key={m.id} data-testid="model-row" data-model-id={m.id}>
+                <td>{m.name}</td>
+                <td>{m.architecture}</td>
+                <td className="num">{m.numLayers}</td>
+                <td className="num">{fmtCount(m.params)}</td>
+                <td>{m.trainRunId ? `train run #${m.trainRunId}` : 'added'}</td>
+                <td className="path" title={m.path}>
+                  {m.path}
+                </td>
+                <td>
+                  <ItemActions kind="model" id={m.id} name={m.name} onChanged={() => undefined} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <AddModel />
+    </section>
   );
 }
 
@@ -276,148 +289,6 @@ function RenderErrors({ datasetId, onClose }: { datasetId: number; onClose: () =
       offset={offset} setOffset={setOffset} error={error} onClose={onClose}
       data={data ? { total: data.total, rows: data.rows.map((r) => ({ at: rowNumber(r.rowIndex), reason: r.reason })) } : null}
     />
-  );
-}
-
-function ImportDataset() {
-  const { client, reloadProject } = useApp();
-  const [path, setPath] = useState('');
-  const [name, setName] = useState('');
-  const [skipMalformed, setSkipMalformed] = useState(false);
-  const [jobId, setJobId] = useState<string | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [preview, setPreview] = useState<DatasetPreview | null>(null);
-  const [mapping, setMapping] = useState<DatasetMapping | null>(null);
-  const [mappingEdited, setMappingEdited] = useState(false);
-  // dataset snapshots in the Hugging Face hub cache, their files by split
-  const cachedData = useCall('datasets.listCached', {});
-  useOnJobDone(jobId, reloadProject);
-
-  const loadPreview = async (m: DatasetMapping | null, at = path.trim()) => {
-    setBusy(true);
-    const r = await client.call('datasets.preview', { path: at, mapping: m ?? undefined });
-    setBusy(false);
-    setError(r.ok ? null : r.error);
-    setPreview(r.ok ? r.value : null);
-    if (r.ok) setMapping(r.value.mapping);
-  };
-
-  const importPath = async () => {
-    setBusy(true);
-    // the mapping the preview showed (detected or edited) is the one imported
-    const r = await client.call('datasets.import', { path: path.trim(), name: name.trim() || undefined, skipMalformed, mapping: preview ? (mapping ?? undefined) : undefined });
-    setBusy(false);
-    setError(r.ok ? null : r.error);
-    if (r.ok) setJobId(r.value.jobId);
-  };
-
-  const upload = async (file: File) => {
-    setBusy(true);
-    const content = await file.text();
-    // saved under its own name, then the same preview and mapping step as a path
-    const r = await client.call('datasets.upload', { fileName: file.name, content, skipMalformed, stage: true });
-    setBusy(false);
-    setError(r.ok ? null : r.error);
-    if (!r.ok) return;
-    setPath(r.value.path);
-    setName(r.value.name);
-    setMappingEdited(false);
-    await loadPreview(null, r.value.path);
-  };
-
-  return (
-    <section className="card">
-      <h2>Import a dataset</h2>
-      <div className="form-row">
-        <label className="field grow">
-          <span>File path on this machine</span>
-          <input
-            data-testid="import-path"
-            value={path}
-            placeholder="/data/train.jsonl"
-            onChange={(e) => {
-              setPath(e.target.value);
-              setPreview(null);
-              setMapping(null);
-              setMappingEdited(false);
-            }}
-            onKeyDown={(e) => e.key === 'Enter' && path.trim() && void importPath()}
-          />
-        </label>
-        <label className="field">
-          <span>Name (optional)</span>
-          <input data-testid="import-name" value={name} onChange={(e) => setName(e.target.value)} />
-        </label>
-        <button className="btn" data-testid="import-preview-button" disabled={!path.trim() || busy} onClick={() => void loadPreview(null)}>
-          Preview
-        </button>
-        <button className="btn btn-primary" data-testid="import-submit" disabled={!path.trim() || busy} onClick={() => void importPath()}>
-          Import
-        </button>
-      </div>
-      {cachedData.data && cachedData.data.some((d) => Object.keys(d.splits).length > 0) && (
-        <div className="form-row">
-          <label className="field grow">
-            <span>…or a dataset in the Hugging Face cache (by split)</span>
-            <select
-              data-testid="import-cached"
-              value=""
-              onChange={(e) => {
-                if (!e.target.value) return;
-                setPath(e.target.value);
-                setMappingEdited(false);
-                void loadPreview(null, e.target.value);
-              }}
-            >
-              <option value="">(pick a split's file)</option>
-              {cachedData.data.flatMap((d) =>
-                Object.entries(d.splits).flatMap(([split, files]) =>
-                  files.map((f) => (
-                    <option key={`${d.commit}/${f}`} value={`${d.dir}/${f}`}>
-                      {d.repo}@{d.refs[0] ?? d.commit.slice(0, 12)} · {split} · {f}
-                    </option>
-                  )),
-                ),
-              )}
-            </select>
-          </label>
-        </div>
-      )}
-      <div className="form-row">
-        <label className="field">
-          <span>…or upload a file</span>
-          <input
-            type="file"
-            data-testid="import-file"
-            accept=".jsonl,.json,.csv,.tsv,.txt,.parquet"
-            onChange={(e) => {
-              const file = e.target.files?.[0];
-              if (file) void upload(file);
-              e.target.value = '';
-            }}
-          />
-        </label>
-        <label className="check">
-          <input type="checkbox" data-testid="import-skip-malformed" checked={skipMalformed} onChange={(e) => setSkipMalformed(e.target.checked)} />
-          Skip malformed lines (otherwise the first bad line stops the import and is reported)
-        </label>
-      </div>
-      <ErrorText error={error} testId="import-error" />
-      {preview && mapping && (
-        <ImportPreview
-          edited={mappingEdited}
-          preview={preview}
-          mapping={mapping}
-          onMapping={(m) => {
-            setMapping(m);
-            setMappingEdited(true);
-            void loadPreview(m);
-          }}
-        />
-      )}
-      <JobProgress jobId={jobId} label="import" />
-    </section>
   );
 }
 

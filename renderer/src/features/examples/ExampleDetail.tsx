@@ -3,13 +3,14 @@
  * signal, tokens outside the label mask dimmed and struck, with the trainable share and any render problem up top.
  */
 import { useEffect, useState } from 'react';
-import type { ExampleDetail, TokenView } from '../../../../preload/contract';
+import type { ExampleDetail } from '../../../../preload/contract';
 import { useApp, useCall } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { Histogram } from '../../components/Histogram';
 import { fmtNum, fmtPercent, rowNumber } from '../../components/format';
 import { MaskTools, useMaskEdit } from './MaskTools';
-import { HeatLegend, heatBackground, shownText, valueRange } from '../../components/TokenHeat';
+import { HeatLegend, valueRange } from '../../components/TokenHeat';
+import { ExampleTokens, TokenInfo } from './ExampleTokens';
 
 interface Props {
   exampleId: number;
@@ -74,25 +75,66 @@ function DetailBody({
 }) {
   const [hovered, setHovered] = useState<number | null>(null);
   const edit = useMaskEdit(detail, modelId, onMaskSaved);
-  // drag-painting: the value the first token toggled to is painted onto every token the pointer enters
-  const [paint, setPaint] = useState<number | null>(null);
-  useEffect(() => {
-    if (paint === null) return;
-    const up = () => setPaint(null);
-    window.addEventListener('pointerup', up);
-    return () => window.removeEventListener('pointerup', up);
-  }, [paint]);
   const signalNames = Object.keys(detail.tokenSignals);
   const signal = tokenSignal && signalNames.includes(tokenSignal) ? tokenSignal : (signalNames[0] ?? null);
   const values = signal ? detail.tokenSignals[signal]! : [];
   const scale = valueRange(values);
   const nLabel = edit.mask.reduce((a, b) => a + b, 0);
-  const hoveredToken: TokenView | undefined = hovered === null ? undefined : detail.tokens[hovered];
-
-  const background = (v: number | null | undefined) => heatBackground(scale, v);
 
   return (
     <div className="detail-body">
+      <DetailFacts detail={detail} nLabel={nLabel} />
+      <div className="legend-row">
+        {signalNames.length > 0 ? (
+          <label className="field inline">
+            <span>Colour by</span>
+            <select data-testid="token-signal" value={signal ?? ''} onChange={(e) => onTokenSignal(e.target.value)}>
+              {signalNames.map((s) => (
+                <option key={s}>{s}</option>
+              ))}
+            </select>
+          </label>
+        ) : (
+          <span className="muted" data-testid="token-signal-none">
+            No token scores yet — run <a href="#/score?signals=token_loss">Score with token_loss</a> to colour tokens.
+          </span>
+        )}
+        {scale && (
+          <HeatLegend scale={scale} testId="token-legend" />
+        )}
+        <span className="mask-legend">
+          <span className="token-chip label-off">prompt</span> not trained on
+          <span className="token-chip">response</span> trained on
+        </span>
+      </div>
+      <MaskTools detail={detail} edit={edit} signals={signalNames} />
+      <ExampleTokens detail={detail} edit={edit} signal={signal} values={values} scale={scale} hovered={hovered} onHover={setHovered} />
+      <TokenInfo detail={detail} edit={edit} signal={signal} values={values} hovered={hovered} />
+      {signal && <Histogram values={values} label={signal} testId="token-histogram" />}
+      {Object.keys(detail.signals).length > 0 && (
+        <table className="simple-table signals-table" data-testid="detail-signals">
+          <tbody>
+            {Object.entries(detail.signals).map(([k, v]) => (
+              <tr key={k}>
+                <th>{k}</th>
+                <td className="num">{fmtNum(v)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <details className="raw">
+        <summary>Raw row</summary>
+        <pre>{JSON.stringify(detail.raw, null, 2)}</pre>
+      </details>
+    </div>
+  );
+}
+
+/** What went wrong rendering the row (if anything), its size, the share trained on (`nLabel` tokens) and the render. */
+function DetailFacts({ detail, nLabel }: { detail: ExampleDetail; nLabel: number }) {
+  return (
+    <>
       {detail.renderError && (
         <div className="banner banner-error" data-testid="detail-render-error">
           This row could not be rendered: {detail.renderError}
@@ -119,101 +161,6 @@ function DetailBody({
           {detail.render.scoreRunIds.length > 0 && ` · token scores of run ${detail.render.scoreRunIds.map((r) => `#${r}`).join(', ')}`}
         </span>
       </div>
-      <div className="legend-row">
-        {signalNames.length > 0 ? (
-          <label className="field inline">
-            <span>Colour by</span>
-            <select data-testid="token-signal" value={signal ?? ''} onChange={(e) => onTokenSignal(e.target.value)}>
-              {signalNames.map((s) => (
-                <option key={s}>{s}</option>
-              ))}
-            </select>
-          </label>
-        ) : (
-          <span className="muted" data-testid="token-signal-none">
-            No token scores yet — run <a href="#/score?signals=token_loss">Score with token_loss</a> to colour tokens.
-          </span>
-        )}
-        {scale && (
-          <HeatLegend scale={scale} testId="token-legend" />
-        )}
-        <span className="mask-legend">
-          <span className="token-chip label-off">prompt</span> not trained on
-          <span className="token-chip">response</span> trained on
-        </span>
-      </div>
-      <MaskTools detail={detail} edit={edit} signals={signalNames} />
-      <div className={`tokens editable${paint !== null ? ' painting' : ''}`} data-testid="tokens" onMouseLeave={() => setHovered(null)}>
-        {detail.tokens.map((t, i) => {
-          const v = values[i] ?? null;
-          const label = edit.mask[i] === 1;
-          return (
-            <span
-              key={i}
-              className={`token${label ? '' : ' label-off'}${hovered === i ? ' hovered' : ''}${label !== t.label ? ' changed' : ''}`}
-              data-testid="token"
-              data-index={i}
-              data-label={label}
-              data-template-label={t.label}
-              onPointerDown={(e) => {
-                if (e.button !== 0) return;
-                e.preventDefault();
-                const value = label ? 0 : 1;
-                setPaint(value);
-                edit.toggle(i, value);
-              }}
-              onPointerEnter={() => {
-                if (paint !== null && (edit.mask[i] ?? 0) !== paint) edit.toggle(i, paint);
-              }}
-              data-role={t.role}
-              data-value={v ?? ''}
-              style={{ background: background(v) }}
-              title={`${JSON.stringify(t.text)} · id ${t.id} · ${t.role}${signal ? ` · ${signal} ${fmtNum(v)}` : ''}${label ? '' : ' · not trained on'} — click to toggle`}
-              onMouseEnter={() => setHovered(i)}
-            >
-              {shownText(t.text)}
-            </span>
-          );
-        })}
-      </div>
-      <div className="token-info" data-testid="token-info">
-        {hoveredToken ? (
-          <>
-            <code>{JSON.stringify(hoveredToken.text)}</code>
-            <span>
-              <span className="muted">id</span> <span className="num">{hoveredToken.id}</span>
-            </span>
-            <span>
-              <span className="muted">role</span> {hoveredToken.role}
-            </span>
-            {signal && (
-              <span>
-                <span className="muted">{signal}</span> <span className="num">{fmtNum(values[hovered!] ?? null)}</span>
-              </span>
-            )}
-            <span>{edit.mask[hovered!] === 1 ? 'trained on' : 'not trained on'}</span>
-          </>
-        ) : (
-          <span className="muted">Hover a token to see its text, id, role and value.</span>
-        )}
-      </div>
-      {signal && <Histogram values={values} label={signal} testId="token-histogram" />}
-      {Object.keys(detail.signals).length > 0 && (
-        <table className="simple-table signals-table" data-testid="detail-signals">
-          <tbody>
-            {Object.entries(detail.signals).map(([k, v]) => (
-              <tr key={k}>
-                <th>{k}</th>
-                <td className="num">{fmtNum(v)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <details className="raw">
-        <summary>Raw row</summary>
-        <pre>{JSON.stringify(detail.raw, null, 2)}</pre>
-      </details>
-    </div>
+    </>
   );
 }

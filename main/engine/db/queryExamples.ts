@@ -4,6 +4,7 @@ import { listSignalColumns } from './signals';
 import { indexOf, planSignalRanges } from './rangeCount';
 import { ftsQuery } from './fts';
 import { getRender, tokenMaskFor } from './renders';
+import { EDITED_MASK_NAME, EDITED_N_LABEL, editedTable, prepareEditedTrainable } from './edited-trainable';
 import type { ExampleRow } from '../../../preload/contract';
 
 export interface ExampleQuery {
@@ -22,8 +23,7 @@ export interface ExampleQuery {
 /** a table row, as the contract describes it (`examples.query`) */
 export type ExampleListRow = ExampleRow;
 
-/** The hand-edited mask's name (the Examples screen saves under it; Train and Export read it by default). */
-export const EDITED_MASK_NAME = 'edited';
+export { EDITED_MASK_NAME };
 
 const BUILTIN: Record<string, string> = {
   row_index: 'e.row_index',
@@ -89,7 +89,12 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   if (!Number.isInteger(q.offset) || q.offset < 0) throw new WinnowError('bad_input', `offset must be a non-negative integer, got ${q.offset}`);
   if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > 10000) throw new WinnowError('bad_input', `limit must be an integer in 1..10000, got ${q.limit}`);
   const signals = listSignalColumns(db);
+  const keyArg = q.renderKeyId ?? null;
+  // sorting or filtering on trainable tokens counts hand-edited masks (edited-trainable.ts)
+  const edited = keyArg !== null && (q.sort?.column === 'n_label' || (q.filters ?? []).some((f) => f.column === 'n_label')) &&
+    prepareEditedTrainable(db, keyArg);
   const colSql = (name: string): string => {
+    if (name === 'n_label' && edited) return EDITED_N_LABEL;
     if (name in BUILTIN) return BUILTIN[name];
     if (signals.includes(name)) return `s."${name}"`;
     throw new WinnowError('bad_input', `unknown column "${name}" (known: ${[...Object.keys(BUILTIN), ...signals].join(', ')})`);
@@ -97,12 +102,12 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   if (q.sort && q.sort.dir !== 'asc' && q.sort.dir !== 'desc') {
     throw new WinnowError('bad_input', `sort direction must be "asc" or "desc", got "${String(q.sort.dir)}"`);
   }
-  const keyArg = q.renderKeyId ?? null;
 
   // each condition remembers which table it reads, so queries join only what they need
   type Cond = { sql: string; args: unknown[]; uses: 'e' | 's' | 'r' | 'id'; fts?: true };
   const conds: Cond[] = [];
-  const usesOf = (c: string): Cond['uses'] => (c.startsWith('s.') ? 's' : c.startsWith('r.') ? 'r' : 'e');
+  const usesR = (c: string | null): boolean => c !== null && (c.startsWith('r.') || c === EDITED_N_LABEL);
+  const usesOf = (c: string): Cond['uses'] => (c.startsWith('s.') ? 's' : usesR(c) ? 'r' : 'e');
   let scope: Scope | null = null;
   if (q.datasetId !== undefined) {
     scope = datasetScope(db, q.datasetId);
@@ -143,10 +148,11 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
     if (lead !== 'e' && has('e', extra)) joins.push(`CROSS JOIN examples e ON e.id = ${idCol}`);
     if (lead !== 's' && has('s', extra)) joins.push(`LEFT JOIN example_signals s ON s.example_id = ${idCol}`);
     if (lead === 'r') args.push(keyArg);
-    else if (has('r', extra) || sortCol?.startsWith('r.')) {
+    else if (has('r', extra) || usesR(sortCol)) {
       joins.push(`LEFT JOIN renders r ON r.example_id = ${idCol} AND r.render_key_id = ?`);
       args.push(keyArg);
     }
+    if (edited) joins.push(`LEFT JOIN ${editedTable(keyArg!)} en ON en.example_id = ${idCol}`);
     const from = `${lead === 's' ? `example_signals s${hint}` : lead === 'r' ? 'renders r' : lead === 'f' ? 'examples_fts' : 'examples e'} ${joins.join(' ')}`;
     const sql = [...(lead === 'r' ? ['r.render_key_id = ?'] : []),
       ...all.map((c) => (lead === 'f' && c.fts ? 'examples_fts MATCH ?' : c.sql.replaceAll('{id}', idCol)))];
@@ -199,7 +205,7 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
     const b = build(lead, [], plan && lead === 's' ? (plan.index ? ` INDEXED BY "${plan.index}"` : ' NOT INDEXED') : '');
     ids = db.prepare(`SELECT ${b.idCol} FROM ${b.from} ${b.where} ORDER BY ${b.idCol} ${idDir} LIMIT ? OFFSET ?`)
       .pluck().all(...b.args, q.limit, q.offset) as number[];
-  } else if (sortCol.startsWith('s.') || sortCol.startsWith('r.')) {
+  } else if (sortCol.startsWith('s.') || usesR(sortCol)) {
     // Signal (or token count) sort in two parts so SQLite walks that column's index (a LEFT JOIN from examples
     // would sort in a temp b-tree): rows with a value in index order, then rows without one (NULLs last) in id order.
     const sl = sortCol.startsWith('s.') ? 's' : 'r';
@@ -255,8 +261,8 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
 /**
  * A row with a hand-edited mask trains on that mask's tokens, not the template's: its nLabel is the edited count and
  * it is marked `edited`. Few rows have one, so the page's ids are looked up in one query and only those are resolved
- * (tokenMaskFor: the mask must have been drawn on these tokens). Sorting and filtering on n_label still use the
- * template's count, which the index holds.
+ * (tokenMaskFor: the mask must have been drawn on these tokens). Sorting and filtering on n_label count the edits too
+ * (edited-trainable.ts).
  */
 function withEditedMasks(db: Db, rows: ExampleListRow[], renderKeyId: number): void {
   if (rows.length === 0) return;

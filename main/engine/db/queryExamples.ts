@@ -4,7 +4,7 @@ import { listSignalColumns } from './signals';
 import { indexOf, planSignalRanges } from './rangeCount';
 import { ftsQuery } from './fts';
 import { getRender, tokenMaskFor } from './renders';
-import { EDITED_MASK_NAME, EDITED_N_LABEL, editedTable, prepareEditedTrainable } from './edited-trainable';
+import { EDITED_MASK_NAME, N_LABEL_SLOT, countWithEdits, pageWithEdits, prepareEditedTrainable, type EditedQuery } from './edited-trainable';
 import type { ExampleRow } from '../../../preload/contract';
 
 export interface ExampleQuery {
@@ -91,10 +91,10 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   const signals = listSignalColumns(db);
   const keyArg = q.renderKeyId ?? null;
   // sorting or filtering on trainable tokens counts hand-edited masks (edited-trainable.ts)
-  const edited = keyArg !== null && (q.sort?.column === 'n_label' || (q.filters ?? []).some((f) => f.column === 'n_label')) &&
-    prepareEditedTrainable(db, keyArg);
+  const nlFiltered = (q.filters ?? []).some((f) => f.column === 'n_label');
+  const edited = keyArg !== null && (q.sort?.column === 'n_label' || nlFiltered) && prepareEditedTrainable(db, keyArg);
   const colSql = (name: string): string => {
-    if (name === 'n_label' && edited) return EDITED_N_LABEL;
+    if (name === 'n_label' && edited) return N_LABEL_SLOT;
     if (name in BUILTIN) return BUILTIN[name];
     if (signals.includes(name)) return `s."${name}"`;
     throw new WinnowError('bad_input', `unknown column "${name}" (known: ${[...Object.keys(BUILTIN), ...signals].join(', ')})`);
@@ -106,7 +106,7 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   // each condition remembers which table it reads, so queries join only what they need
   type Cond = { sql: string; args: unknown[]; uses: 'e' | 's' | 'r' | 'id'; fts?: true };
   const conds: Cond[] = [];
-  const usesR = (c: string | null): boolean => c !== null && (c.startsWith('r.') || c === EDITED_N_LABEL);
+  const usesR = (c: string | null): boolean => c !== null && (c.startsWith('r.') || c === N_LABEL_SLOT);
   const usesOf = (c: string): Cond['uses'] => (c.startsWith('s.') ? 's' : usesR(c) ? 'r' : 'e');
   let scope: Scope | null = null;
   if (q.datasetId !== undefined) {
@@ -152,7 +152,6 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
       joins.push(`LEFT JOIN renders r ON r.example_id = ${idCol} AND r.render_key_id = ?`);
       args.push(keyArg);
     }
-    if (edited) joins.push(`LEFT JOIN ${editedTable(keyArg!)} en ON en.example_id = ${idCol}`);
     const from = `${lead === 's' ? `example_signals s${hint}` : lead === 'r' ? 'renders r' : lead === 'f' ? 'examples_fts' : 'examples e'} ${joins.join(' ')}`;
     const sql = [...(lead === 'r' ? ['r.render_key_id = ?'] : []),
       ...all.map((c) => (lead === 'f' && c.fts ? 'examples_fts MATCH ?' : c.sql.replaceAll('{id}', idCol)))];
@@ -177,7 +176,14 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   const signalRangesOnly = q.subsetId === undefined && (q.text === undefined || ftsQuery(q.text) === null) &&
     (q.datasetId === undefined || scope !== null) && (q.filters ?? []).length > 0 && (q.filters ?? []).every((f) => signals.includes(f.column));
   const plan = !ranges && signalRangesOnly ? planSignalRanges(db, q.filters!, scope) : null;
-  if (ranges) total = ranges.reduce((t, r) => t + r.n, 0);
+  // hand-edited masks counted: two arms merged (edited-trainable.ts)
+  const withEdits: EditedQuery | null = edited ? {
+    renderKeyId: keyArg!, conds: conds.map((c) => ({ sql: c.sql, args: c.args })),
+    joinE: has('e') || (sortCol?.startsWith('e.') ?? false), joinS: has('s') || (sortCol?.startsWith('s.') ?? false),
+    sort: sortCol ? { expr: sortCol, dir } : null, offset: q.offset, limit: q.limit,
+  } : null;
+  if (withEdits && nlFiltered) total = countWithEdits(db, withEdits);
+  else if (ranges) total = ranges.reduce((t, r) => t + r.n, 0);
   else if (plan !== null) total = plan.total;
   else if (conds.length === 0) total = db.prepare('SELECT COUNT(*) FROM examples').pluck().get() as number;
   else {
@@ -189,7 +195,8 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   const idOrder = !sortCol || (sortCol === 'e.row_index' && scope !== null && q.datasetId !== undefined);
   const idDir = sortCol && q.sort?.dir === 'desc' ? 'DESC' : 'ASC';
   let ids: number[];
-  if (ranges && idOrder) {
+  if (withEdits) ids = pageWithEdits(db, withEdits, !nlFiltered);
+  else if (ranges && idOrder) {
     ids = [];
     let skip = q.offset;
     const ordered = idDir === 'DESC' ? [...ranges].reverse() : ranges;

@@ -5,6 +5,9 @@
  * pages of 100 at offsets 0 and half the rows, sorted by a signal, range filters, FTS search. Reports p50/p95
  * against the 150 ms target. Then the column histograms the Examples table asks for when it opens (one per numeric
  * column, before the user's first click can be answered): each one's time and their sum, first and repeated.
+ * With token counts, sorting and filtering on Trainable (n_label) without hand-edited masks (the renders index) and
+ * with 20 planted ones (every row in scope is read; edited-trainable.ts), as a ratio in the same run; the planted
+ * masks are removed again.
  * Results in bench/results/query.json.
  */
 import { existsSync } from 'node:fs';
@@ -60,21 +63,8 @@ function main() {
       ['keep one per near group, sorted by bench_loss', { ...base, offset: 0, filters: [{ column: 'near_dup_rank', max: 0 }], sort: { column: 'bench_loss', dir: 'desc' } }] as [string, ExampleQuery]] : []),
   ];
 
-  const results = cases.map(([name, q]) => {
-    const first = performance.now();
-    const r = queryExamples(db, q);
-    const cold = performance.now() - first;
-    const times: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const t = performance.now();
-      queryExamples(db, q);
-      times.push(performance.now() - t);
-    }
-    times.sort((a, b) => a - b);
-    const out = { name, total: r.total, rows: r.rows.length, firstMs: +cold.toFixed(1), p50Ms: +percentile(times, 50).toFixed(1), p95Ms: +percentile(times, 95).toFixed(1) };
-    log(`${out.p95Ms <= TARGET_MS ? 'ok  ' : 'SLOW'} p50 ${String(out.p50Ms).padStart(7)} ms  p95 ${String(out.p95Ms).padStart(7)} ms  first ${String(out.firstMs).padStart(7)} ms  total ${r.total}  ${name}`);
-    return out;
-  });
+  const results = cases.map(([name, q]) => timeCase(db, name, q));
+  const edited = tok ? trainableWithEdits(db, ds.id, tok, half) : null;
   // the Examples table's first view: one histogram per numeric column, answered before the first click is
   const histCols = ['n_chars', ...(tok ? ['n_tokens', 'n_label'] : []), ...listSignalColumns(db)];
   const histRound = () => histCols.map((column) => {
@@ -95,8 +85,56 @@ function main() {
   };
   log(`histograms of ${histCols.length} columns (the table's first view): first round ${histograms.firstRoundMs} ms, then p50 ${histograms.roundMsP50} ms; one pass over the rows: ${onePassMs} ms`);
   db.close();
-  const file = writeResult('query.json', { machine: machine(), project, rows: ds.n, runs: RUNS, targetP95Ms: TARGET_MS, results, histograms });
+  const file = writeResult('query.json', { machine: machine(), project, rows: ds.n, runs: RUNS, targetP95Ms: TARGET_MS, results, trainableWithEdits: edited, histograms });
   log(`${results.filter((r) => r.p95Ms > TARGET_MS).length} of ${results.length} over the target; wrote ${file}`);
+}
+
+type Timed = { name: string; total: number; rows: number; firstMs: number; p50Ms: number; p95Ms: number };
+
+/** One table query: the first run, then RUNS timed runs (p50, p95). */
+function timeCase(db: ReturnType<typeof openProjectDb>, name: string, q: ExampleQuery): Timed {
+  const first = performance.now();
+  const r = queryExamples(db, q);
+  const cold = performance.now() - first;
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = performance.now();
+    queryExamples(db, q);
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  const out = { name, total: r.total, rows: r.rows.length, firstMs: +cold.toFixed(1), p50Ms: +percentile(times, 50).toFixed(1), p95Ms: +percentile(times, 95).toFixed(1) };
+  log(`${out.p95Ms <= TARGET_MS ? 'ok  ' : 'SLOW'} p50 ${String(out.p50Ms).padStart(7)} ms  p95 ${String(out.p95Ms).padStart(7)} ms  first ${String(out.firstMs).padStart(7)} ms  total ${r.total}  ${name}`);
+  return out;
+}
+
+/**
+ * Trainable (n_label) sorted and filtered, first with no hand-edited mask (the renders index answers), then with 20
+ * planted all-zero edited masks (each query reads every row in scope: edited-trainable.ts); p50 ratios with / without.
+ * The planted masks are deleted afterwards, so the project is left as it was.
+ */
+function trainableWithEdits(db: ReturnType<typeof openProjectDb>, datasetId: number, tok: number, half: number) {
+  const base = { datasetId, limit: 100, renderKeyId: tok };
+  const qs: Array<[string, ExampleQuery]> = [
+    ['sort n_label desc, page 0', { ...base, offset: 0, sort: { column: 'n_label', dir: 'desc' } }],
+    [`sort n_label asc, page at ${half}`, { ...base, offset: half, sort: { column: 'n_label', dir: 'asc' } }],
+    ['filter n_label <= 0', { ...base, offset: 0, filters: [{ column: 'n_label', max: 0 }] }],
+  ];
+  const without = qs.map(([n, q]) => timeCase(db, `${n} (no edits)`, q));
+  const rows = db.prepare('SELECT example_id, token_ids, label_mask FROM renders WHERE render_key_id = ? AND n_label > 0 ORDER BY example_id LIMIT 20')
+    .all(tok) as Array<{ example_id: number; token_ids: Buffer; label_mask: Buffer }>;
+  const put = db.prepare(`INSERT INTO token_masks (name, example_id, render_key_id, token_ids, mask, provenance_json) VALUES ('edited', ?, ?, ?, ?, '{"source":"bench"}')`);
+  db.transaction(() => { for (const r of rows) put.run(r.example_id, tok, r.token_ids, Buffer.alloc(r.label_mask.length)); })();
+  let withEdits: Timed[];
+  try {
+    withEdits = qs.map(([n, q]) => timeCase(db, `${n} (20 edited rows)`, q));
+  } finally {
+    db.prepare(`DELETE FROM token_masks WHERE name = 'edited' AND provenance_json = '{"source":"bench"}' AND example_id IN (SELECT value FROM json_each(?))`)
+      .run(JSON.stringify(rows.map((r) => r.example_id)));
+  }
+  const ratios = withEdits.map((w, i) => ({ name: qs[i]![0], p50Ratio: +(w.p50Ms / Math.max(without[i]!.p50Ms, 0.01)).toFixed(1) }));
+  for (const r of ratios) log(`with 20 edited rows / without: ${r.p50Ratio}×  ${r.name}`);
+  return { planted: rows.length, without, withEdits, ratios };
 }
 
 main();

@@ -13,6 +13,7 @@ import { setEvalRunJob } from '../db/eval-runs';
 import { queryExamples } from '../data/queryExamples';
 import { WinnowError, toErrorValue } from '../util/errors';
 import type { JobExecutor } from '../jobs/manager';
+import { demoScoreRequest } from './demo';
 import { DEMO_PROJECT, activeModelId, openProject, projectInfo, projectProgress, setActiveModel, type OpenProject } from './project';
 import { addModel, getModel, modelPath } from './models-registry';
 import { writeWiseModel } from '../models/wise';
@@ -169,6 +170,12 @@ export class EngineService {
       setTrainRunOutModel(p.db, runId, model.id);
     }
     if (job.kind === 'import' || job.kind === 'remap' || job.kind === 'train') this.emit({ type: 'project', project: projectInfo(p) });
+    const demo = demoScoreRequest(p, job);
+    if (demo) {
+      void this.call('scoring.start', demo).then((r) => {
+        if (!r.ok) this.emit({ type: 'log', level: 'warn', message: `the demo's first scoring was not started: ${r.error.message}` });
+      });
+    }
   }
 
   private handlers: Handlers = {

@@ -10,6 +10,7 @@
  * search) goes through one SQL pass as before.
  */
 import type { Db } from './open';
+import { EDITED_N_LABEL, editedTable, prepareEditedTrainable } from './edited-trainable';
 import { WinnowError } from '../util/errors';
 import { listSignalColumns } from './signals';
 import { datasetIdRange } from './datasets';
@@ -72,7 +73,11 @@ export async function columnHistogramYielding(db: Db, q: HistogramQuery): Promis
 function* histogramSteps(db: Db, q: HistogramQuery): Generator<void, HistogramResult> {
   if (!Number.isInteger(q.bins) || q.bins < 1 || q.bins > 1000) throw new WinnowError('bad_input', `examples.histogram: field "bins" must be 1..1000, got ${q.bins}`);
   const signals = listSignalColumns(db);
+  // trainable tokens count hand-edited masks (edited-trainable.ts); then the one-pass path reads them
+  const edited = q.renderKeyId !== undefined && q.renderKeyId !== null &&
+    (q.column === 'n_label' || (q.filters ?? []).some((f) => f.column === 'n_label')) && prepareEditedTrainable(db, q.renderKeyId);
   const colSql = (name: string): string => {
+    if (name === 'n_label' && edited) return EDITED_N_LABEL;
     if (name in BUILTIN) return BUILTIN[name]!;
     if (signals.includes(name)) return `s."${name}"`;
     throw new WinnowError('bad_input', `examples.histogram: unknown column "${name}" (known: ${[...Object.keys(BUILTIN), ...signals].join(', ')})`);
@@ -241,10 +246,13 @@ function* onePassSteps(db: Db, q: HistogramQuery, col: string, colSql: (n: strin
     conds.push('e.id IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)');
     args.push(text);
   }
-  const usesR = col.startsWith('r.') || filters.some((f) => colSql(f.column).startsWith('r.'));
+  const readsR = (c: string) => c.startsWith('r.') || c === EDITED_N_LABEL;
+  const usesR = readsR(col) || filters.some((f) => readsR(colSql(f.column)));
+  const usesEdited = col === EDITED_N_LABEL || filters.some((f) => colSql(f.column) === EDITED_N_LABEL);
   const from = signalsOnly
     ? 'FROM example_signals s'
-    : `FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id${usesR ? ' LEFT JOIN renders r ON r.example_id = e.id AND r.render_key_id = ?' : ''}`;
+    : `FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id${usesR ? ' LEFT JOIN renders r ON r.example_id = e.id AND r.render_key_id = ?' : ''}` +
+      (usesEdited ? ` LEFT JOIN ${editedTable(q.renderKeyId!)} en ON en.example_id = e.id` : '');
   const fromArgs = usesR && !signalsOnly ? [q.renderKeyId ?? null] : [];
   // one statement for the whole span when searching (or when there are no rows); else one per chunk of ids
   const chunks: Array<[number, number]> = [];

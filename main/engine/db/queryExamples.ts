@@ -4,6 +4,7 @@ import { listSignalColumns } from './signals';
 import { indexOf, planSignalRanges } from './rangeCount';
 import { ftsQuery } from './fts';
 import { getRender, tokenMaskFor } from './renders';
+import { EDITED_MASK_NAME, N_LABEL_SLOT, countWithEdits, pageWithEdits, prepareEditedTrainable, type EditedQuery } from './edited-trainable';
 import type { ExampleRow } from '../../../preload/contract';
 
 export interface ExampleQuery {
@@ -22,8 +23,7 @@ export interface ExampleQuery {
 /** a table row, as the contract describes it (`examples.query`) */
 export type ExampleListRow = ExampleRow;
 
-/** The hand-edited mask's name (the Examples screen saves under it; Train and Export read it by default). */
-export const EDITED_MASK_NAME = 'edited';
+export { EDITED_MASK_NAME };
 
 const BUILTIN: Record<string, string> = {
   row_index: 'e.row_index',
@@ -89,7 +89,12 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   if (!Number.isInteger(q.offset) || q.offset < 0) throw new WinnowError('bad_input', `offset must be a non-negative integer, got ${q.offset}`);
   if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > 10000) throw new WinnowError('bad_input', `limit must be an integer in 1..10000, got ${q.limit}`);
   const signals = listSignalColumns(db);
+  const keyArg = q.renderKeyId ?? null;
+  // sorting or filtering on trainable tokens counts hand-edited masks (edited-trainable.ts)
+  const nlFiltered = (q.filters ?? []).some((f) => f.column === 'n_label');
+  const edited = keyArg !== null && (q.sort?.column === 'n_label' || nlFiltered) && prepareEditedTrainable(db, keyArg);
   const colSql = (name: string): string => {
+    if (name === 'n_label' && edited) return N_LABEL_SLOT;
     if (name in BUILTIN) return BUILTIN[name];
     if (signals.includes(name)) return `s."${name}"`;
     throw new WinnowError('bad_input', `unknown column "${name}" (known: ${[...Object.keys(BUILTIN), ...signals].join(', ')})`);
@@ -97,12 +102,12 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   if (q.sort && q.sort.dir !== 'asc' && q.sort.dir !== 'desc') {
     throw new WinnowError('bad_input', `sort direction must be "asc" or "desc", got "${String(q.sort.dir)}"`);
   }
-  const keyArg = q.renderKeyId ?? null;
 
   // each condition remembers which table it reads, so queries join only what they need
   type Cond = { sql: string; args: unknown[]; uses: 'e' | 's' | 'r' | 'id'; fts?: true };
   const conds: Cond[] = [];
-  const usesOf = (c: string): Cond['uses'] => (c.startsWith('s.') ? 's' : c.startsWith('r.') ? 'r' : 'e');
+  const usesR = (c: string | null): boolean => c !== null && (c.startsWith('r.') || c === N_LABEL_SLOT);
+  const usesOf = (c: string): Cond['uses'] => (c.startsWith('s.') ? 's' : usesR(c) ? 'r' : 'e');
   let scope: Scope | null = null;
   if (q.datasetId !== undefined) {
     scope = datasetScope(db, q.datasetId);
@@ -143,7 +148,7 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
     if (lead !== 'e' && has('e', extra)) joins.push(`CROSS JOIN examples e ON e.id = ${idCol}`);
     if (lead !== 's' && has('s', extra)) joins.push(`LEFT JOIN example_signals s ON s.example_id = ${idCol}`);
     if (lead === 'r') args.push(keyArg);
-    else if (has('r', extra) || sortCol?.startsWith('r.')) {
+    else if (has('r', extra) || usesR(sortCol)) {
       joins.push(`LEFT JOIN renders r ON r.example_id = ${idCol} AND r.render_key_id = ?`);
       args.push(keyArg);
     }
@@ -171,7 +176,14 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   const signalRangesOnly = q.subsetId === undefined && (q.text === undefined || ftsQuery(q.text) === null) &&
     (q.datasetId === undefined || scope !== null) && (q.filters ?? []).length > 0 && (q.filters ?? []).every((f) => signals.includes(f.column));
   const plan = !ranges && signalRangesOnly ? planSignalRanges(db, q.filters!, scope) : null;
-  if (ranges) total = ranges.reduce((t, r) => t + r.n, 0);
+  // hand-edited masks counted: two arms merged (edited-trainable.ts)
+  const withEdits: EditedQuery | null = edited ? {
+    renderKeyId: keyArg!, conds: conds.map((c) => ({ sql: c.sql, args: c.args })),
+    joinE: has('e') || (sortCol?.startsWith('e.') ?? false), joinS: has('s') || (sortCol?.startsWith('s.') ?? false),
+    sort: sortCol ? { expr: sortCol, dir } : null, offset: q.offset, limit: q.limit,
+  } : null;
+  if (withEdits && nlFiltered) total = countWithEdits(db, withEdits);
+  else if (ranges) total = ranges.reduce((t, r) => t + r.n, 0);
   else if (plan !== null) total = plan.total;
   else if (conds.length === 0) total = db.prepare('SELECT COUNT(*) FROM examples').pluck().get() as number;
   else {
@@ -183,7 +195,8 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   const idOrder = !sortCol || (sortCol === 'e.row_index' && scope !== null && q.datasetId !== undefined);
   const idDir = sortCol && q.sort?.dir === 'desc' ? 'DESC' : 'ASC';
   let ids: number[];
-  if (ranges && idOrder) {
+  if (withEdits) ids = pageWithEdits(db, withEdits, !nlFiltered);
+  else if (ranges && idOrder) {
     ids = [];
     let skip = q.offset;
     const ordered = idDir === 'DESC' ? [...ranges].reverse() : ranges;
@@ -199,7 +212,7 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
     const b = build(lead, [], plan && lead === 's' ? (plan.index ? ` INDEXED BY "${plan.index}"` : ' NOT INDEXED') : '');
     ids = db.prepare(`SELECT ${b.idCol} FROM ${b.from} ${b.where} ORDER BY ${b.idCol} ${idDir} LIMIT ? OFFSET ?`)
       .pluck().all(...b.args, q.limit, q.offset) as number[];
-  } else if (sortCol.startsWith('s.') || sortCol.startsWith('r.')) {
+  } else if (sortCol.startsWith('s.') || usesR(sortCol)) {
     // Signal (or token count) sort in two parts so SQLite walks that column's index (a LEFT JOIN from examples
     // would sort in a temp b-tree): rows with a value in index order, then rows without one (NULLs last) in id order.
     const sl = sortCol.startsWith('s.') ? 's' : 'r';
@@ -255,8 +268,8 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
 /**
  * A row with a hand-edited mask trains on that mask's tokens, not the template's: its nLabel is the edited count and
  * it is marked `edited`. Few rows have one, so the page's ids are looked up in one query and only those are resolved
- * (tokenMaskFor: the mask must have been drawn on these tokens). Sorting and filtering on n_label still use the
- * template's count, which the index holds.
+ * (tokenMaskFor: the mask must have been drawn on these tokens). Sorting and filtering on n_label count the edits too
+ * (edited-trainable.ts).
  */
 function withEditedMasks(db: Db, rows: ExampleListRow[], renderKeyId: number): void {
   if (rows.length === 0) return;

@@ -4,7 +4,7 @@
  * stays but refers to it — and deletes only when the user confirms that very list (the engine refuses if it changed).
  */
 import { useState } from 'react';
-import type { ApiError, DependencyReport, ItemKind } from '../../../preload/contract';
+import type { ApiError, DependencyLine, DependencyReport, ItemKind } from '../../../preload/contract';
 import { useApp } from '../api/hooks';
 import { ErrorText } from './ErrorText';
 
@@ -121,48 +121,60 @@ export function ItemActions(props: {
         </span>
       )}
       {report && <div className="dialog-backdrop" data-testid="dependency-backdrop" onClick={() => setReport(null)} />}
-      {report && (
-        <div className="dependency-dialog" role="dialog" aria-label={`Delete ${words} ${report.name}?`} data-testid="dependency-dialog">
-          <h3>
-            Delete {words} “{report.name}”?
-          </h3>
-          <p>This deletes, in one step:</p>
-          <ul data-testid="dependency-deletes">
-            {report.deletes.map((l) => (
-              <li key={l.what}>
-                <strong>{l.what}</strong>: {l.names.join('; ')}
-              </li>
-            ))}
-          </ul>
-          {report.keeps.length > 0 && (
-            <>
-              <p>These stay, but refer to it:</p>
-              <ul data-testid="dependency-keeps">
-                {report.keeps.map((l) => (
-                  <li key={l.what}>
-                    <strong>{l.what}</strong>: {l.names.join('; ')}
-                  </li>
-                ))}
-              </ul>
-            </>
-          )}
-          <p className="muted">Nothing else changes. Files on disk (model folders, checkpoints, exported bundles) are never deleted.</p>
-          {report.blockedBy && (
-            <p className="warn-text" data-testid="dependency-blocked">
-              Not now: {report.blockedBy}.
-            </p>
-          )}
-          <div className="form-row">
-            <button className="btn btn-primary btn-danger-fill" data-testid="dependency-confirm" disabled={busy || !!report.blockedBy} onClick={() => void confirm()}>
-              Delete
-            </button>
-            <button className="btn" data-testid="dependency-cancel" onClick={() => setReport(null)}>
-              Cancel
-            </button>
-          </div>
-        </div>
-      )}
+      {report && <DependencyDialog report={report} words={words} busy={busy} onConfirm={() => void confirm()} onCancel={() => setReport(null)} />}
       <ErrorText error={error} testId="item-error" />
     </span>
+  );
+}
+
+/** One part of the report: a kind of thing and the names of those it lists. */
+function DependencyList({ lines, testId }: { lines: DependencyLine[]; testId: string }) {
+  return (
+    <ul data-testid={testId}>
+      {lines.map((l) => (
+        <li key={l.what}>
+          <strong>{l.what}</strong>: {l.names.join('; ')}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** What a delete takes with it and what stays but refers to it; Delete confirms this very list. */
+function DependencyDialog({ report, words, busy, onConfirm, onCancel }: {
+  report: DependencyReport;
+  words: string;
+  busy: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  return (
+    <div className="dependency-dialog" role="dialog" aria-label={`Delete ${words} ${report.name}?`} data-testid="dependency-dialog">
+      <h3>
+        Delete {words} “{report.name}”?
+      </h3>
+      <p>This deletes, in one step:</p>
+      <DependencyList lines={report.deletes} testId="dependency-deletes" />
+      {report.keeps.length > 0 && (
+        <>
+          <p>These stay, but refer to it:</p>
+          <DependencyList lines={report.keeps} testId="dependency-keeps" />
+        </>
+      )}
+      <p className="muted">Nothing else changes. Files on disk (model folders, checkpoints, exported bundles) are never deleted.</p>
+      {report.blockedBy && (
+        <p className="warn-text" data-testid="dependency-blocked">
+          Not now: {report.blockedBy}.
+        </p>
+      )}
+      <div className="form-row">
+        <button className="btn btn-primary btn-danger-fill" data-testid="dependency-confirm" disabled={busy || !!report.blockedBy} onClick={onConfirm}>
+          Delete
+        </button>
+        <button className="btn" data-testid="dependency-cancel" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </div>
   );
 }

@@ -4,32 +4,13 @@
  * writes them with the configs either way: export/run.ts exportParts).
  */
 import { useState } from 'react';
-import type { ExportRequest } from '../../../../preload/contract';
-import { useApp, useCall, useJob, useJobs, useStartJob } from '../../api/hooks';
+import { useApp, useCall, useJobs, useStartJob } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
 import { ModelField, SubsetField, TextField } from '../../components/Field';
-import { JobProgress } from '../../components/JobProgress';
-import { fmtNum, plural } from '../../components/format';
 import { CurrentDataset } from '../../components/CurrentDataset';
-import { rowsLabel } from '../../components/names';
 import { tokenPolicyOf } from '../../components/TokenPolicyFields';
-
-type What = ExportRequest['what'][number];
-const WHATS: Array<{ id: What; label: string }> = [
-  { id: 'subset', label: 'Subset rows (JSONL)' },
-  { id: 'token_masks', label: 'Token masks (JSONL: labels = -100 and char spans)' },
-  { id: 'layer_mask', label: 'Layer mask (JSON for PEFT / Axolotl / LLaMA-Factory)' },
-  { id: 'weights', label: 'Tuned weights (Hugging Face folder)' },
-  { id: 'scores', label: 'Scores (per-example signals)' },
-  { id: 'configs', label: 'Trainer configs: TRL (train_trl.py), Axolotl, LLaMA-Factory (+ dataset_info.json)' },
-];
-/** what the trainer configs read: TRL and Axolotl train on token_masks.jsonl, LLaMA-Factory on subset.messages.jsonl */
-const CONFIG_INPUTS: ReadonlySet<What> = new Set<What>(['subset', 'token_masks']);
-
-function isPath(v: number | string): v is string {
-  return typeof v === 'string' && /[\\/]/.test(v);
-}
+import { CONFIG_INPUTS, ExportProgress, LayerMaskField, TrainRunField, WHATS, type What, WhatFieldset } from './ExportFields';
 
 export function ExportScreen() {
   const { project, datasetId } = useApp();
@@ -46,7 +27,6 @@ export function ExportScreen() {
   const [overwrite, setOverwrite] = useState(false);
   const { jobId, error, busy, start: startExport } = useStartJob('export.start');
   const shownJobId = jobId ?? jobs.find((j) => j.kind === 'export')?.jobId ?? null;
-  const job = useJob(shownJobId);
   const doneRuns = (runs.data ?? []).filter((r) => r.status === 'done');
   const run = (runs.data ?? []).find((r) => r.id === trainRunId);
   // token masks and trainer configs are made with this model's tokenizer: the one chosen, else the run's, else the first
@@ -103,50 +83,13 @@ export function ExportScreen() {
         <CurrentDataset />
       </div>
       <section className="card">
-        <fieldset className="signal-grid">
-          <legend>What</legend>
-          {WHATS.map((w) => {
-            const forConfigs = what.has('configs') && CONFIG_INPUTS.has(w.id);
-            return (
-              <label key={w.id} className="check" title={forConfigs ? 'the trainer configs train on this file, so it comes with them' : undefined}>
-                <input
-                  type="checkbox"
-                  data-testid={`export-what-${w.id}`}
-                  checked={what.has(w.id) || forConfigs}
-                  disabled={forConfigs}
-                  onChange={(e) => toggle(w.id, e.target.checked)}
-                />
-                {w.label}
-              </label>
-            );
-          })}
-        </fieldset>
+        <WhatFieldset what={what} onToggle={toggle} />
         <div className="form-row">
           <SubsetField testId="export-subset" value={subsetId} onChange={setSubsetId} subsets={subsets.data} />
           {/* token masks and trainer configs use this model's tokenizer (input_ids) and path */}
           {needsModel && <ModelField testId="export-model" value={modelId} onChange={setModelChoice} models={models} />}
-          <label className="field">
-            <span>Training run (for weights)</span>
-            <select data-testid="export-train-run" value={trainRunId ?? ''} onChange={(e) => setTrainRunId(e.target.value ? Number(e.target.value) : null)}>
-              <option value="">none</option>
-              {doneRuns.map((r) => (
-                <option key={r.id} value={r.id}>
-                  run #{r.id}: {rowsLabel({ subsetId: r.subsetId, datasetId: r.config.datasetId }, subsets.data, project?.datasets)} ({r.config.layers}, {plural(r.step, 'step')})
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="field">
-            <span>Layer mask</span>
-            <select data-testid="export-layer-mask" value={layerMaskId ?? ''} onChange={(e) => setLayerMaskId(e.target.value ? Number(e.target.value) : null)}>
-              <option value="">from the training run</option>
-              {masks.data?.map((m) => (
-                <option key={m.id} value={m.id}>
-                  {m.name} ({plural(m.tensors.length, 'tensor')})
-                </option>
-              ))}
-            </select>
-          </label>
+          <TrainRunField value={trainRunId} onChange={setTrainRunId} runs={doneRuns} subsets={subsets.data} datasets={project?.datasets} />
+          <LayerMaskField value={layerMaskId} onChange={setLayerMaskId} masks={masks.data} />
         </div>
         {what.has('weights') && trainRunId === null && <div className="warn-text">Tuned weights need a finished training run.</div>}
         {what.has('layer_mask') && trainRunId === null && layerMaskId === null && (
@@ -179,25 +122,7 @@ export function ExportScreen() {
         </div>
         <ErrorText error={error} testId="export-error" />
       </section>
-      {shownJobId && (
-        <section className="card">
-          <h2>Progress</h2>
-          <JobProgress jobId={shownJobId} label="export" />
-          {job?.status === 'done' && (
-            <div className="export-result" data-testid="export-result">
-              <strong>Written:</strong>
-              <ul>
-                {Object.entries(job.stats).map(([k, v]) => (
-                  <li key={k}>
-                    <span className="muted">{k}</span>{' '}
-                    {isPath(v) ? <code data-testid="export-path">{v}</code> : <span className="num">{typeof v === 'number' ? fmtNum(v) : v}</span>}
-                  </li>
-                ))}
-              </ul>
-            </div>
-          )}
-        </section>
-      )}
+      {shownJobId && <ExportProgress jobId={shownJobId} />}
     </div>
   );
 }

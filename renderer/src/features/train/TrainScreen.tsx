@@ -1,19 +1,17 @@
 /** Train: start a selective fine-tune, list runs, follow one live (loss curve, tokens/s, step, ETA, cancel/resume). */
 import { useEffect, useState } from 'react';
-import type { Series } from '../../components/LineChart';
-import type { TrainMetric, TrainRunInfo } from '../../../../preload/contract';
-import { useApp, useCall, useEngineEvent, useJob, useJobs } from '../../api/hooks';
+import type { TrainRunInfo } from '../../../../preload/contract';
+import { useApp, useCall, useJob, useJobs } from '../../api/hooks';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
-import { JobActions, ProgressBar } from '../../components/JobProgress';
-import { LineChart } from '../../components/LineChart';
-import { fmtEta, fmtNum } from '../../components/format';
+import { fmtNum } from '../../components/format';
 import { TrainForm } from './TrainForm';
 import { CurrentDataset } from '../../components/CurrentDataset';
 import { rowsLabel } from '../../components/names';
 import { describeLora } from './lora';
 import { ItemActions } from '../../components/ItemActions';
 import { EvalReport } from '../playground/EvalReport';
+import { RunView } from './RunView';
 
 export function TrainScreen() {
   const { project } = useApp();
@@ -153,157 +151,6 @@ function RunRow({
         <ItemActions kind="train_run" id={run.id} name={run.label ?? ''} onChanged={onDeleted} />
       </td>
     </tr>
-  );
-}
-
-const COMPARE_COLORS = ['var(--series-3)', 'var(--series-4)', 'var(--series-5)', 'var(--series-6)'];
-
-/** Train-loss curves of other runs, fetched once per run id set (finished runs do not change). */
-function useCompared(runs: TrainRunInfo[]): Series[] {
-  const { client, epoch } = useApp();
-  const [byRun, setByRun] = useState<Record<number, TrainMetric[]>>({});
-  const key = runs.map((r) => `${r.id}:${r.status}`).join(',');
-  useEffect(() => {
-    let live = true;
-    for (const r of runs) {
-      void client.call('train.metrics', { runId: r.id }).then((res) => live && res.ok && setByRun((m) => ({ ...m, [r.id]: res.value })));
-    }
-    return () => {
-      live = false;
-    };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [client, epoch, key]);
-  return runs.map((r, i) => ({
-    name: `#${r.id} train${r.config.lora ? ' (LoRA)' : ''}`,
-    color: COMPARE_COLORS[i % COMPARE_COLORS.length]!,
-    points: (byRun[r.id] ?? []).filter((m) => m.split === 'train').sort((a, b) => a.step - b.step).map((m) => ({ x: m.step, y: m.loss })),
-    dashed: true,
-  }));
-}
-
-function RunView({ run, compare }: { run: TrainRunInfo; compare: TrainRunInfo[] }) {
-  const compared = useCompared(compare);
-  const fetched = useCall('train.metrics', { runId: run.id });
-  const [live, setLive] = useState<TrainMetric[]>([]);
-  const job = useJob(run.jobId);
-  useEngineEvent((event) => {
-    if (event.type === 'train.metric' && event.runId === run.id) setLive((prev) => [...prev, event.metric]);
-  });
-  // a fresh fetch already contains what arrived live before it
-  useEffect(() => setLive([]), [fetched.data]);
-
-  const seen = new Set<string>();
-  const metrics: TrainMetric[] = [];
-  for (const m of [...(fetched.data ?? []), ...live]) {
-    const k = `${m.split}:${m.step}`;
-    if (seen.has(k)) continue;
-    seen.add(k);
-    metrics.push(m);
-  }
-  const trainPts = metrics.filter((m) => m.split === 'train').sort((a, b) => a.step - b.step);
-  const evalPts = metrics.filter((m) => m.split === 'eval').sort((a, b) => a.step - b.step);
-  const lastTrain = trainPts[trainPts.length - 1];
-  const tokensPerSec = typeof job?.stats.tokensPerSec === 'number' ? job.stats.tokensPerSec : lastTrain?.tokensPerSec;
-  const status = job?.status ?? run.status;
-  const step = job?.current ?? lastTrain?.step ?? run.step;
-  const total = job?.total ?? run.totalSteps;
-
-  return (
-    <section className="card" data-testid="train-run" data-run-id={run.id} data-status={status}>
-      <div className="row">
-        <h2>Run #{run.id}</h2>
-        <span className={`status-pill status-${status}`} data-testid="train-status">
-          {status}
-        </span>
-        {status === 'cancelled' && job?.resumable && (
-          <span className="muted" data-testid="train-paused">
-            paused at a checkpoint — Resume continues from it
-          </span>
-        )}
-        <span className="spacer" />
-        {job && <JobActions job={job} />}
-      </div>
-      <ProgressBar current={step} total={total} status={status} />
-      <div className="stat-row">
-        <div className="stat">
-          <span className="stat-label">Step</span>
-          <span className="stat-value num" data-testid="train-step" data-step={step} data-total={total}>
-            {fmtNum(step)} / {fmtNum(total)}
-          </span>
-        </div>
-        <div className="stat">
-          <span className="stat-label">Train loss</span>
-          <span className="stat-value num" data-testid="train-loss">
-            {fmtNum(lastTrain?.loss ?? null)}
-          </span>
-        </div>
-        <div className="stat">
-          <span className="stat-label">Eval loss</span>
-          <span className="stat-value num">{fmtNum(evalPts[evalPts.length - 1]?.loss ?? null)}</span>
-        </div>
-        <div className="stat">
-          <span className="stat-label">Tokens/s</span>
-          <span className="stat-value num" data-testid="train-tokens-per-sec">
-            {fmtNum(tokensPerSec ?? null, 3)}
-          </span>
-        </div>
-        <div className="stat">
-          <span className="stat-label">ETA</span>
-          <span className="stat-value num">{status === 'running' ? fmtEta(job?.etaSeconds) : '—'}</span>
-        </div>
-        <div className="stat">
-          <span className="stat-label">Learning rate</span>
-          <span className="stat-value num">{fmtNum(lastTrain?.lr ?? null, 3)}</span>
-        </div>
-      </div>
-      <ErrorText error={job?.error ?? fetched.error} testId="train-run-error" />
-      <LineChart
-        testId="train-loss-chart"
-        xLabel="step"
-        yLabel="loss"
-        series={[
-          { name: compared.length ? `#${run.id} train${run.config.lora ? ' (LoRA)' : ''}` : 'train', color: 'var(--series-1)', points: trainPts.map((m) => ({ x: m.step, y: m.loss })) },
-          { name: compared.length ? `#${run.id} eval` : 'eval', color: 'var(--series-2)', points: evalPts.map((m) => ({ x: m.step, y: m.loss })), dots: true },
-          ...compared,
-        ]}
-      />
-      {trainPts.length > 1 && (
-        <LineChart
-          testId="train-lr-chart"
-          xLabel="step"
-          yLabel="learning rate"
-          height={120}
-          series={[{ name: `learning rate (${run.config.schedule}, warmup ${run.config.warmupSteps})`, color: 'var(--series-2)', points: trainPts.map((m) => ({ x: m.step, y: m.lr })) }]}
-        />
-      )}
-      {run.config.lora && (
-        <div className="lora-summary" data-testid="train-run-lora-settings">
-          <span className="muted">Adapters</span> <span data-testid="train-run-lora-desc">{describeLora(run.config.lora)}</span>
-          {run.adapter ? (
-            <div data-testid="train-run-adapter" data-dir={run.adapter.dir}>
-              <span className="muted">PEFT adapter folder</span> <code>{run.adapter.dir}</code>:{' '}
-              {run.adapter.files.map((f, i) => (
-                <span key={f}>
-                  {i > 0 && ', '}
-                  <code data-testid="train-run-adapter-file">{f}</code>
-                </span>
-              ))}
-            </div>
-          ) : (
-            <div className="muted">The adapter folder is written when the run finishes.</div>
-          )}
-        </div>
-      )}
-      <div className="muted">
-        layers <code>{run.config.layers}</code> · lr {run.config.lr} · {run.config.optimizer} · {run.config.schedule} · batch {run.config.batchSize}
-        {run.outDir && (
-          <>
-            {' '}
-            · {run.config.lora ? 'merged model' : 'output'} <code data-testid="train-out-dir">{run.outDir}</code>
-          </>
-        )}
-      </div>
-    </section>
   );
 }
 

@@ -73,7 +73,7 @@ function planDataset(db: Db, id: number): Plan {
   // runs over every dataset (dataset_id NULL) that hold values for its rows: they stay, without those values
   const other = (db.prepare(`SELECT id, signals_json, params_json FROM score_runs WHERE id IN (
       SELECT run_id FROM example_scores WHERE example_id ${IN_DS} UNION SELECT run_id FROM token_scores WHERE example_id ${IN_DS}
-      UNION SELECT run_id FROM example_vectors WHERE example_id ${IN_DS}) ORDER BY id`).all(id, id, id) as Array<{ id: number; signals_json: string; params_json: string }>)
+      UNION SELECT run_id FROM example_vectors WHERE example_id ${IN_DS} UNION SELECT run_id FROM layout_points WHERE example_id ${IN_DS}) ORDER BY id`).all(id, id, id, id) as Array<{ id: number; signals_json: string; params_json: string }>)
     .filter((r) => !ownIds.has(r.id));
   const subsets = db.prepare(`SELECT s.id, s.name, s.size, COUNT(*) AS inside FROM subsets s JOIN subset_members m ON m.subset_id = s.id
       WHERE m.example_id ${IN_DS} GROUP BY s.id ORDER BY s.id`).all(id) as Array<{ id: number; name: string; size: number; inside: number }>;
@@ -179,7 +179,7 @@ function planScoreRun(db: Db, id: number): Plan {
   const count = (sql: string) => db.prepare(sql).pluck().get(id) as number;
   const examples = count('SELECT COUNT(DISTINCT example_id) FROM example_scores WHERE run_id = ?');
   const tokens = count('SELECT COUNT(DISTINCT example_id) FROM token_scores WHERE run_id = ?');
-  const vectors = count('SELECT COUNT(DISTINCT example_id) FROM example_vectors WHERE run_id = ?');
+  const vectors = count('SELECT COUNT(DISTINCT example_id) FROM example_vectors WHERE run_id = ?') + count('SELECT COUNT(*) FROM layout_points WHERE run_id = ?');
   const layers = count('SELECT COUNT(*) FROM layer_scores WHERE run_id = ?');
   const columns = listSignalColumns(db);
   // the Examples table shows each signal's latest value: where this run's is shown, an earlier run's (or none) comes back

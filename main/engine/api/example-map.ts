@@ -3,8 +3,10 @@
  * embeddings change) or the latest stored UMAP layout — with a colour value per point.
  */
 import type { ExampleMap } from '../../../preload/contract';
-import { blobToFloat32, listSignalColumns, type Db } from '../db';
-import { NO_EMBEDDINGS, hasEmbeddingTable, loadEmbeddings } from '../selection/embeddings';
+import { listSignalColumns, signalColumnInIdRange, type Db } from '../db';
+import { embeddingFingerprint, hasEmbeddingTable } from '../db/embeddings';
+import { layoutPoints } from '../db/layouts';
+import { NO_EMBEDDINGS, loadEmbeddings } from '../selection/embeddings';
 import { pca2 } from '../selection/projection';
 import { latestUmapRun } from '../selection/umap';
 import { WinnowError } from '../util/errors';
@@ -18,7 +20,7 @@ const EMPTY = (message: string, method: 'pca' | 'umap'): ExampleMap => ({ points
 const pcaCache = new Map<string, { ids: number[]; points: number[]; explained: number[]; key: string }>();
 
 function pcaPoints(db: Db, datasetId: number | undefined, limit: number): { ids: number[]; points: number[]; explained: number[]; key: string } {
-  const fp = db.prepare(`SELECT MAX(run_id) AS run, COUNT(*) AS n FROM example_vectors WHERE signal = 'embedding'`).get() as { run: number | null; n: number };
+  const fp = embeddingFingerprint(db);
   const key = `${db.name}|${datasetId ?? '*'}|${limit}|${fp.run}|${fp.n}`;
   const hit = pcaCache.get(key);
   if (hit) return hit;
@@ -38,9 +40,7 @@ function colourValues(db: Db, ids: number[], signal: string | undefined): Array<
   if (signal === undefined || !ids.length) return out;
   // two plucked columns in key order, merged with the ascending ids: ~3× faster than row objects and a Map at 100k
   // rows (77 vs 236 ms), and this is all a colour change waits for
-  const where = `FROM example_signals WHERE example_id BETWEEN ? AND ? ORDER BY example_id`;
-  const rowIds = db.prepare(`SELECT example_id ${where}`).pluck().all(ids[0], ids[ids.length - 1]) as number[];
-  const rowValues = db.prepare(`SELECT "${signal}" ${where}`).pluck().all(ids[0], ids[ids.length - 1]) as Array<number | null>;
+  const { ids: rowIds, values: rowValues } = signalColumnInIdRange(db, signal, ids[0]!, ids[ids.length - 1]!);
   let j = 0;
   for (let r = 0; r < rowIds.length && j < ids.length; r++) {
     const id = rowIds[r]!;
@@ -67,17 +67,10 @@ export function exampleMap(db: Db, i: { datasetId?: number; signal?: string; lim
       const any = loadEmbeddings(db, { datasetId: i.datasetId, limit: 1 }).ids.length > 0;
       return EMPTY(any ? 'No UMAP layout yet: compute one (a background job; the same seed gives the same layout).' : NO_EMBEDDINGS, method);
     }
-    const rows = db
-      .prepare(`SELECT example_id AS id${i.valuesOnly ? '' : ', vector'} FROM example_vectors WHERE run_id = ? AND signal = 'umap' ORDER BY example_id LIMIT ?`)
-      .all(run.runId, i.limit) as Array<{ id: number; vector: Buffer }>;
+    const rows = layoutPoints(db, run.runId, i.limit, !!i.valuesOnly);
     const ids = rows.map((r) => r.id);
     const points: number[] = [];
-    if (!i.valuesOnly) {
-      for (const r of rows) {
-        const v = blobToFloat32(r.vector);
-        points.push(Math.round(v[0]! * 1e5) / 1e5, Math.round(v[1]! * 1e5) / 1e5);
-      }
-    }
+    if (!i.valuesOnly) for (const r of rows) points.push(Math.round(r.x * 1e5) / 1e5, Math.round(r.y * 1e5) / 1e5);
     const { seed, nNeighbors, minDist } = run.params;
     const layout = { runId: run.runId, seed, nNeighbors, minDist, createdAt: run.createdAt };
     return { points, ids: i.valuesOnly ? [] : ids, values: colourValues(db, ids, i.signal), message: null, explained: [], method, layout, layoutKey: `umap|${run.runId}|${ids.length}|${ids[0]}|${ids[ids.length - 1]}` };

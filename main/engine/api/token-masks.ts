@@ -6,6 +6,7 @@
  */
 import type { Db } from '../db';
 import { describeRenderKey, getRender, getRenderKey, renderKeyId, renderKeyOf, tokenMaskFor, writeTokenMask } from '../db';
+import { deleteTokenMaskRows } from '../db/token-masks';
 import { WinnowError } from '../util/errors';
 import { DEFAULT_RENDER } from '../data/render-key';
 import { tokenizerFor } from './examples';
@@ -63,5 +64,5 @@ export async function getTokenMask(db: Db, i: { exampleId: number; modelId: numb
 }
 
 export function deleteTokenMask(db: Db, i: { exampleId: number; name: string }): boolean {
-  return db.prepare('DELETE FROM token_masks WHERE name = ? AND example_id = ?').run(i.name, i.exampleId).changes > 0;
+  return deleteTokenMaskRows(db, i.name, i.exampleId);
 }

@@ -263,6 +263,8 @@ export function deleteDatasetDerived(db: Db, datasetId: number, staleRunIds: num
   del(`DELETE FROM example_scores WHERE example_id ${IN_DATASET}`);
   del(`DELETE FROM token_scores WHERE example_id ${IN_DATASET}`);
   del(`DELETE FROM example_vectors WHERE example_id ${IN_DATASET}`);
+  del(`DELETE FROM layout_points WHERE example_id ${IN_DATASET}`);
+  del(`DELETE FROM cluster_assignments WHERE example_id ${IN_DATASET}`);
   del(`DELETE FROM example_signals WHERE example_id ${IN_DATASET}`);
   del(`DELETE FROM token_masks WHERE example_id ${IN_DATASET}`);
   del(`DELETE FROM examples_fts WHERE rowid ${IN_DATASET}`);

@@ -50,7 +50,8 @@ export function scoreRunsOfDataset(db: Db, datasetId: number): ScoreRunSummaryDb
 export function scoreRunsWithDatasetValues(db: Db, datasetId: number): ScoreRunSummaryDb[] {
   return db.prepare(`SELECT id, signals_json, params_json FROM score_runs WHERE id IN (
       SELECT run_id FROM example_scores WHERE example_id ${IN_DS} UNION SELECT run_id FROM token_scores WHERE example_id ${IN_DS}
-      UNION SELECT run_id FROM example_vectors WHERE example_id ${IN_DS}) ORDER BY id`).all(datasetId, datasetId, datasetId) as ScoreRunSummaryDb[];
+      UNION SELECT run_id FROM example_vectors WHERE example_id ${IN_DS} UNION SELECT run_id FROM layout_points WHERE example_id ${IN_DS}) ORDER BY id`)
+    .all(datasetId, datasetId, datasetId, datasetId) as ScoreRunSummaryDb[];
 }
 
 /** Subsets holding any of a dataset's rows, with how many of their rows are in it (`inside`), by id. */
@@ -106,7 +107,8 @@ export function scoreRunOutputCounts(db: Db, runId: number): { examples: number;
   return {
     examples: count('SELECT COUNT(DISTINCT example_id) FROM example_scores WHERE run_id = ?'),
     tokens: count('SELECT COUNT(DISTINCT example_id) FROM token_scores WHERE run_id = ?'),
-    vectors: count('SELECT COUNT(DISTINCT example_id) FROM example_vectors WHERE run_id = ?'),
+    // embeddings, and map layouts (their own table since migration 014)
+    vectors: count('SELECT COUNT(DISTINCT example_id) FROM example_vectors WHERE run_id = ?') + count('SELECT COUNT(*) FROM layout_points WHERE run_id = ?'),
     layers: count('SELECT COUNT(*) FROM layer_scores WHERE run_id = ?'),
   };
 }

@@ -75,3 +75,9 @@ export function writeExampleSignals(db: Db, runId: number | null, signals: strin
     }
   })();
 }
+
+/** One signal column of the example_signals rows with ids in [lo, hi], as two arrays in id order (ids, values). */
+export function signalColumnInIdRange(db: Db, signal: string, lo: number, hi: number): { ids: number[]; values: Array<number | null> } {
+  const where = `FROM example_signals WHERE example_id BETWEEN ? AND ? ORDER BY example_id`;
+  return { ids: db.prepare(`SELECT example_id ${where}`).pluck().all(lo, hi) as number[], values: db.prepare(`SELECT "${signal}" ${where}`).pluck().all(lo, hi) as Array<number | null> };
+}

@@ -1,12 +1,13 @@
 /**
- * Clusters of the `embedding` signal: seeded K-means (k-means++ start, Lloyd iterations), stored as the per-example
- * `cluster` column with a score_runs row as provenance (method, k, seed, iterations, objective, embedding runs), and
- * the per-cluster quota rule that reads one such run back.
+ * Clusters of the `embedding` signal: seeded K-means (k-means++ start, Lloyd iterations), stored in cluster_assignments
+ * (db/clusters.ts) and as the per-example `cluster` column, with a score_runs row as provenance (method, k, seed,
+ * iterations, objective, embedding runs), and the per-cluster quota rule that reads one such run back.
  */
 import { openProjectDb, writeExampleSignal, type Db } from '../db';
 import { jobParams, type JobContext, type JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { mulberry32 } from '../util/random';
+import { clusterMembers, clusterRunRow, insertClusterRun, latestClusterRunRow, type ClusterRunRowDb } from '../db/clusters';
 import { NO_EMBEDDINGS, loadEmbeddings, sqDist } from './embeddings';
 import type { ClusterInfo } from '../../../preload/contract';
 
@@ -127,35 +128,22 @@ export function kmeans(data: Float32Array, n: number, dim: number, k: number, op
 /** a stored clustering, as the contract describes it (`clusters.info`) */
 export type ClusterRun = ClusterInfo;
 
-const CLUSTER_SIGNALS = '["cluster"]';
-
 /** The latest K-means run over this dataset (or over all rows when no dataset is given), if any. */
 export function latestClusterRun(db: Db, datasetId?: number): ClusterRun | null {
-  const row = db
-    .prepare(
-      `SELECT id, dataset_id, params_json, created_at FROM score_runs WHERE signals_json = ? AND status = 'done'
-       AND ${datasetId !== undefined ? '(dataset_id = ? OR dataset_id IS NULL)' : 'dataset_id IS NULL'} ORDER BY id DESC LIMIT 1`,
-    )
-    .get(CLUSTER_SIGNALS, ...(datasetId !== undefined ? [datasetId] : [])) as
-    | { id: number; dataset_id: number | null; params_json: string; created_at: string }
-    | undefined;
+  const row = latestClusterRunRow(db, datasetId);
   return row ? toClusterRun(row) : null;
 }
 
 export function getClusterRun(db: Db, runId: number): ClusterRun {
-  const row = db.prepare(`SELECT id, dataset_id, params_json, created_at FROM score_runs WHERE id = ? AND signals_json = ?`).get(runId, CLUSTER_SIGNALS) as
-    | { id: number; dataset_id: number | null; params_json: string; created_at: string }
-    | undefined;
-  if (!row) throw new WinnowError('not_found', `clustering run ${runId} not found — run K-means again (Map → Clusters)`);
-  return toClusterRun(row);
+  return toClusterRun(clusterRunRow(db, runId));
 }
 
-function toClusterRun(row: { id: number; dataset_id: number | null; params_json: string; created_at: string }): ClusterRun {
+function toClusterRun(row: ClusterRunRowDb): ClusterRun {
   const p = JSON.parse(row.params_json) as Omit<ClusterRun, 'runId' | 'datasetId' | 'createdAt'>;
   return { ...p, runId: row.id, datasetId: row.dataset_id, createdAt: row.created_at };
 }
 
-/** K-means over the embeddings in scope, stored as the `cluster` column; one transaction, so a cancel leaves nothing. */
+/** K-means over the embeddings in scope, stored with the `cluster` column; one transaction, so a cancel leaves nothing. */
 export function clusterEmbeddings(
   db: Db,
   p: { datasetId?: number; k: number; seed: number; maxIter?: number; jobId?: string },
@@ -183,14 +171,10 @@ export function clusterEmbeddings(
     sizes,
   };
   const runId = db.transaction(() => {
-    const info = db
-      .prepare(
-        `INSERT INTO score_runs (model_id, ref_model_id, dataset_id, signals_json, params_json, status, cursor, total, created_at, finished_at, job_id)
-         VALUES (NULL, NULL, ?, ?, ?, 'done', ?, ?, datetime('now'), datetime('now'), ?)`,
-      )
-      .run(p.datasetId ?? null, CLUSTER_SIGNALS, JSON.stringify(params), n, n, p.jobId ?? null);
-    const id = Number(info.lastInsertRowid);
-    writeExampleSignal(db, id, 'cluster', m.ids.map((e, i): [number, number] => [e, r.assignments[i]!]));
+    const assignments = m.ids.map((e, i): [number, number] => [e, r.assignments[i]!]);
+    const id = insertClusterRun(db, { datasetId: p.datasetId ?? null, params, n, jobId: p.jobId ?? null, assignments });
+    // the Examples-table column shows the latest clustering; its history stays in example_scores like every column's
+    writeExampleSignal(db, id, 'cluster', assignments);
     return id;
   })();
   return getClusterRun(db, runId);
@@ -231,20 +215,15 @@ export interface QuotaRule {
 }
 
 /**
- * Per cluster of one clustering run: the best `count` rows (or `percent` of the cluster, at least one) by `signalSql`
+ * Per cluster of one clustering run (its rows in the dataset, when given): the best `count` rows (or `percent` of the
+ * cluster, at least one) by `signalSql`
  * (rows without a value are left out), or a seeded random sample. Returns ids cluster by cluster, best first.
  */
-export function clusterQuota(db: Db, runId: number, rule: QuotaRule, scope: { sql: string; args: unknown[] }, signalSql: string | null): number[] {
+export function clusterQuota(db: Db, runId: number, rule: QuotaRule, datasetId: number | undefined, signalSql: string | null): number[] {
   if ((rule.count === undefined) === (rule.percent === undefined)) {
     throw new WinnowError('bad_input', 'rule: cluster_quota needs exactly one of count or percent');
   }
-  const rows = db
-    .prepare(
-      `SELECT es.example_id AS id, es.value AS c, ${signalSql ?? 'NULL'} AS v
-       FROM example_scores es JOIN examples e ON e.id = es.example_id LEFT JOIN example_signals s ON s.example_id = es.example_id
-       WHERE es.run_id = ? AND es.signal = 'cluster' AND es.value IS NOT NULL AND ${scope.sql} ORDER BY es.example_id`,
-    )
-    .all(runId, ...scope.args) as Array<{ id: number; c: number; v: number | null }>;
+  const rows = clusterMembers(db, runId, datasetId, signalSql);
   const byCluster = new Map<number, Array<{ id: number; v: number | null }>>();
   for (const r of rows) {
     let list = byCluster.get(r.c);

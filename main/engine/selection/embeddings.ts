@@ -3,6 +3,7 @@
  * map's projections. The latest scoring run's vector per example; scoped to a dataset and/or a subset.
  */
 import { blobToFloat32, type Db } from '../db';
+import { hasEmbeddingTable, latestEmbeddingRows } from '../db/embeddings';
 import { WinnowError } from '../util/errors';
 
 export interface EmbeddingMatrix {
@@ -17,28 +18,9 @@ export interface EmbeddingMatrix {
 
 export const NO_EMBEDDINGS = 'No embeddings yet: score the dataset with the embedding signal (Score → embedding).';
 
-export function hasEmbeddingTable(db: Db): boolean {
-  return !!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'example_vectors'`).get();
-}
-
 export function loadEmbeddings(db: Db, scope: { datasetId?: number; subsetId?: number; limit?: number } = {}): EmbeddingMatrix {
   if (!hasEmbeddingTable(db)) return { ids: [], data: new Float32Array(0), dim: 0, runIds: [] };
-  const conds = [`v.signal = 'embedding'`, `v.run_id = (SELECT MAX(run_id) FROM example_vectors x WHERE x.example_id = v.example_id AND x.signal = 'embedding')`];
-  const args: unknown[] = [];
-  if (scope.datasetId !== undefined) {
-    conds.push('e.dataset_id = ?');
-    args.push(scope.datasetId);
-  }
-  if (scope.subsetId !== undefined) {
-    conds.push('v.example_id IN (SELECT example_id FROM subset_members WHERE subset_id = ?)');
-    args.push(scope.subsetId);
-  }
-  const rows = db
-    .prepare(
-      `SELECT v.example_id AS id, v.run_id AS run, v.vector FROM example_vectors v JOIN examples e ON e.id = v.example_id
-       WHERE ${conds.join(' AND ')} ORDER BY v.example_id LIMIT ?`,
-    )
-    .all(...args, scope.limit ?? -1) as Array<{ id: number; run: number; vector: Buffer }>;
+  const rows = latestEmbeddingRows(db, scope);
   if (!rows.length) return { ids: [], data: new Float32Array(0), dim: 0, runIds: [] };
   const dim = rows[0]!.vector.byteLength / 4;
   const data = new Float32Array(rows.length * dim);

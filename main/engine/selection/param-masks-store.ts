@@ -4,16 +4,15 @@
  * of the gradient pass are kept beside it (migration 009), and a pass under way keeps its state in `job_state`.
  */
 import type { Db } from '../db';
-import { toBlob, blobToUint8, blobToInt32 } from '../db';
+import { blobToUint8, blobToInt32 } from '../db';
+import {
+  insertParamMask, listParamMaskRows, paramMaskBitRows, paramMaskExampleIdsBlob, paramMaskNameTaken, paramMaskRow, paramMaskRowByName,
+  paramMaskTensorRows, type ParamMaskRowDb,
+} from '../db/param-masks';
 import { JOB_STATE, PassState } from '../db/pass-state';
 import type { ParamMaskInfo } from '../../../preload/contract';
 import { WinnowError } from '../util/errors';
 import { packBits, unpackBits, type TensorMask } from './param-masks';
-
-interface MaskRowDb {
-  id: number; name: string; model_id: number; method: string; trainable_params: number; scope_params: number;
-  provenance_json: string; created_at: string;
-}
 
 /** What a mask was made from: method and settings, data, token policy and the model's content hash. */
 export interface ParamMaskProvenance {
@@ -45,10 +44,9 @@ export interface ParamMaskProvenance {
   seconds: number;
 }
 
-function info(db: Db, r: MaskRowDb): ParamMaskInfo {
+function info(db: Db, r: ParamMaskRowDb): ParamMaskInfo {
   const p = JSON.parse(r.provenance_json) as ParamMaskProvenance;
-  const tensors = (db.prepare('SELECT tensor_name AS name, shape_json, selected FROM param_mask_tensors WHERE mask_id = ? ORDER BY rowid').all(r.id) as Array<{ name: string; shape_json: string; selected: number }>)
-    .map((t) => ({ name: t.name, shape: JSON.parse(t.shape_json) as number[], selected: t.selected }));
+  const tensors = paramMaskTensorRows(db, r.id).map((t) => ({ name: t.name, shape: JSON.parse(t.shape_json) as number[], selected: t.selected }));
   return {
     id: r.id,
     name: r.name,
@@ -70,7 +68,7 @@ function info(db: Db, r: MaskRowDb): ParamMaskInfo {
 
 export function assertMaskNameFree(db: Db, name: string): void {
   if (!name.trim()) throw new WinnowError('bad_input', 'parameter mask: give it a name');
-  if (db.prepare('SELECT 1 FROM param_masks WHERE name = ?').get(name)) throw new WinnowError('conflict', `a parameter mask named "${name}" already exists`);
+  if (paramMaskNameTaken(db, name)) throw new WinnowError('conflict', `a parameter mask named "${name}" already exists`);
 }
 
 export function saveParamMask(
@@ -80,40 +78,35 @@ export function saveParamMask(
   const trainable = opts.tensors.reduce((a, t) => a + t.selected, 0);
   const id = db.transaction(() => {
     assertMaskNameFree(db, opts.name);
-    const r = db
-      .prepare(`INSERT INTO param_masks (name, model_id, method, trainable_params, scope_params, provenance_json, example_ids, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, datetime('now'))`)
-      .run(opts.name, opts.modelId, opts.provenance.method, trainable, opts.scopeParams, JSON.stringify(opts.provenance), opts.exampleIds ? toBlob(opts.exampleIds) : null);
-    const maskId = Number(r.lastInsertRowid);
-    const ins = db.prepare('INSERT INTO param_mask_tensors (mask_id, tensor_name, shape_json, selected, bits) VALUES (?, ?, ?, ?, ?)');
-    for (const t of opts.tensors) ins.run(maskId, t.name, JSON.stringify(t.shape), t.selected, toBlob(packBits(t.mask)));
-    return maskId;
+    return insertParamMask(
+      db,
+      { name: opts.name, modelId: opts.modelId, method: opts.provenance.method, trainableParams: trainable, scopeParams: opts.scopeParams, provenanceJson: JSON.stringify(opts.provenance), exampleIds: opts.exampleIds },
+      opts.tensors.map((t) => ({ name: t.name, shape: t.shape, selected: t.selected, bits: packBits(t.mask) })),
+    );
   })();
   return getParamMask(db, id);
 }
 
 export function getParamMask(db: Db, id: number): ParamMaskInfo {
-  const r = db.prepare('SELECT * FROM param_masks WHERE id = ?').get(id) as MaskRowDb | undefined;
+  const r = paramMaskRow(db, id);
   if (!r) throw new WinnowError('not_found', `parameter mask ${id} not found`);
   return info(db, r);
 }
 
 export function findParamMaskByName(db: Db, name: string): ParamMaskInfo {
-  const r = db.prepare('SELECT * FROM param_masks WHERE name = ?').get(name) as MaskRowDb | undefined;
+  const r = paramMaskRowByName(db, name);
   if (!r) throw new WinnowError('not_found', `no parameter mask named "${name}" in this project`);
   return info(db, r);
 }
 
 export function listParamMasks(db: Db, modelId?: number): ParamMaskInfo[] {
-  const rows = (modelId !== undefined
-    ? db.prepare('SELECT * FROM param_masks WHERE model_id = ? ORDER BY id').all(modelId)
-    : db.prepare('SELECT * FROM param_masks ORDER BY id').all()) as MaskRowDb[];
-  return rows.map((r) => info(db, r));
+  return listParamMaskRows(db, modelId).map((r) => info(db, r));
 }
 
 /** The mask's entries per tensor (1 = trainable), unpacked. */
 export function loadParamMaskBits(db: Db, id: number): Map<string, { shape: number[]; mask: Uint8Array }> {
   getParamMask(db, id);
-  const rows = db.prepare('SELECT tensor_name, shape_json, bits FROM param_mask_tensors WHERE mask_id = ? ORDER BY rowid').all(id) as Array<{ tensor_name: string; shape_json: string; bits: Buffer }>;
+  const rows = paramMaskBitRows(db, id);
   const out = new Map<string, { shape: number[]; mask: Uint8Array }>();
   for (const r of rows) {
     const shape = JSON.parse(r.shape_json) as number[];
@@ -124,7 +117,7 @@ export function loadParamMaskBits(db: Db, id: number): Map<string, { shape: numb
 
 /** The examples of the mask's gradient pass, or null for a mask saved before they were recorded. */
 export function paramMaskExampleIds(db: Db, id: number): Int32Array | null {
-  const b = db.prepare('SELECT example_ids FROM param_masks WHERE id = ?').pluck().get(id) as Buffer | null | undefined;
+  const b = paramMaskExampleIdsBlob(db, id);
   if (b === undefined) throw new WinnowError('not_found', `parameter mask ${id} not found`);
   return b ? blobToInt32(b) : null;
 }

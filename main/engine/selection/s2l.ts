@@ -7,6 +7,7 @@
  * a seeded random sample, as in S2L's faiss_kmeans_selection.
  */
 import type { Db } from '../db';
+import { trainRunExists, trajectoryLosses, trajectorySteps } from '../db/trajectories';
 import { WinnowError } from '../util/errors';
 import { mulberry32 } from '../util/random';
 import { kmeans } from './clusters';
@@ -23,17 +24,13 @@ export interface Trajectories {
 }
 
 export function loadTrajectories(db: Db, runId: number, datasetId?: number): Trajectories {
-  const steps = db.prepare('SELECT DISTINCT step FROM loss_trajectories WHERE run_id = ? ORDER BY step').pluck().all(runId) as number[];
+  const steps = trajectorySteps(db, runId);
   if (!steps.length) {
-    const run = db.prepare('SELECT id FROM train_runs WHERE id = ?').get(runId);
-    if (!run) throw new WinnowError('not_found', `S2L: train run ${runId} not found`);
+    if (!trainRunExists(db, runId)) throw new WinnowError('not_found', `S2L: train run ${runId} not found`);
     throw new WinnowError('not_found', `S2L: train run ${runId} recorded no loss trajectories — train with "record loss trajectories" (recordTrajectories) on`);
   }
   const col = new Map(steps.map((s, i) => [s, i]));
-  const scope = datasetId !== undefined ? 'AND t.example_id IN (SELECT id FROM examples WHERE dataset_id = ?)' : '';
-  const rows = db
-    .prepare(`SELECT t.example_id AS e, t.step AS s, t.loss AS l FROM loss_trajectories t WHERE t.run_id = ? ${scope} ORDER BY t.example_id, t.step`)
-    .all(...(datasetId !== undefined ? [runId, datasetId] : [runId])) as Array<{ e: number; s: number; l: number }>;
+  const rows = trajectoryLosses(db, runId, datasetId);
   const byId = new Map<number, Float32Array>();
   const seen = new Map<number, number>();
   for (const r of rows) {

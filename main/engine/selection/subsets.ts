@@ -5,6 +5,11 @@
  */
 import type { Db } from '../db';
 import { listSignalColumns, openProjectDb } from '../db';
+import { datasetLabel } from '../db/names';
+import {
+  columnHasValues, combinedMemberIds, countWithColumn, datasetExampleIds, getSubset, idsInColumnRange, insertSubset, isBuiltinRuleColumn,
+  replaceSubsetRows, ruleColumnSql, scopedExampleIds, subsetExists, subsetNameTaken, topIdsByColumn,
+} from '../db/subsets';
 import { WinnowError } from '../util/errors';
 import type { SubsetInfo, SubsetRule } from '../../../preload/contract';
 import { mulberry32 } from '../util/random';
@@ -25,13 +30,7 @@ export interface RuleResult {
   provenance: Record<string, unknown>;
 }
 
-const BUILTIN_COLUMNS: Record<string, string> = { row_index: 'e.row_index', n_chars: 'e.n_chars' };
-
-function columnSql(db: Db, name: string): string {
-  if (name in BUILTIN_COLUMNS) return BUILTIN_COLUMNS[name]!;
-  if (listSignalColumns(db).includes(name)) return `s."${name}"`;
-  throw new WinnowError('bad_input', `rule: unknown column "${name}" — score the dataset with it first`);
-}
+export { deleteSubset, findSubsetByName, getSubset, listSubsets, subsetMemberIds } from '../db/subsets';
 
 /** The example ids a rule selects, in rule order (best first for top-k). */
 export function evaluateRule(db: Db, rule: SubsetRule, datasetId?: number, hooks: RuleHooks = {}): number[] {
@@ -42,8 +41,7 @@ export function evaluateRuleWithProvenance(db: Db, rule: SubsetRule, datasetId?:
   if (rule.kind === 'cluster_quota') {
     const run = rule.clusterRunId !== undefined ? getClusterRun(db, rule.clusterRunId) : latestClusterRun(db, datasetId);
     if (!run) throw new WinnowError('not_found', 'rule: no clusters yet — run K-means first (Map → Clusters)');
-    const scope = datasetId !== undefined ? { sql: 'e.dataset_id = ?', args: [datasetId] } : { sql: '1=1', args: [] };
-    const ids = clusterQuota(db, run.runId, rule, scope, rule.signal !== undefined ? columnSql(db, rule.signal) : null);
+    const ids = clusterQuota(db, run.runId, rule, datasetId, rule.signal !== undefined ? ruleColumnSql(db, rule.signal) : null);
     return { ids, provenance: { clusterRunId: run.runId, k: run.k } };
   }
   if (rule.kind === 'kcenter') {
@@ -65,64 +63,46 @@ export function evaluateRuleWithProvenance(db: Db, rule: SubsetRule, datasetId?:
 export type UdsEvaluator = (db: Db, rule: Extract<SubsetRule, { kind: 'uds' }>, datasetId: number | undefined, hooks: RuleHooks) => Promise<RuleResult>;
 
 function evaluateSqlRule(db: Db, rule: Exclude<SubsetRule, { kind: 'cluster_quota' | 'kcenter' | 's2l' | 'uds' }>, datasetId?: number): number[] {
-  const scope = datasetId !== undefined ? 'e.dataset_id = ?' : '1=1';
-  const scopeArgs = datasetId !== undefined ? [datasetId] : [];
-  const from = 'examples e LEFT JOIN example_signals s ON s.example_id = e.id';
   switch (rule.kind) {
     case 'all':
-      return db.prepare(`SELECT e.id FROM ${from} WHERE ${scope} ORDER BY e.id`).pluck().all(...scopeArgs) as number[];
+      return scopedExampleIds(db, datasetId);
     case 'threshold': {
       if (rule.min === undefined && rule.max === undefined) throw new WinnowError('bad_input', 'rule: threshold needs min or max');
-      const col = columnSql(db, rule.signal);
-      const conds = [scope, `${col} IS NOT NULL`];
-      const args: unknown[] = [...scopeArgs];
-      if (rule.min !== undefined) { conds.push(`${col} >= ?`); args.push(rule.min); }
-      if (rule.max !== undefined) { conds.push(`${col} <= ?`); args.push(rule.max); }
-      return db.prepare(`SELECT e.id FROM ${from} WHERE ${conds.join(' AND ')} ORDER BY e.id`).pluck().all(...args) as number[];
+      return idsInColumnRange(db, ruleColumnSql(db, rule.signal), rule, datasetId);
     }
     case 'top': {
-      const col = columnSql(db, rule.signal);
+      const col = ruleColumnSql(db, rule.signal);
       if ((rule.count === undefined) === (rule.percent === undefined)) {
         throw new WinnowError('bad_input', 'rule: top needs exactly one of count or percent');
       }
-      const scored = db.prepare(`SELECT COUNT(*) FROM ${from} WHERE ${scope} AND ${col} IS NOT NULL`).pluck().get(...scopeArgs) as number;
+      const scored = countWithColumn(db, col, datasetId);
       const k = rule.count ?? Math.max(1, Math.round(((rule.percent ?? 0) / 100) * scored));
-      const dir = rule.dir === 'asc' ? 'ASC' : 'DESC';
-      return db
-        .prepare(`SELECT e.id FROM ${from} WHERE ${scope} AND ${col} IS NOT NULL ORDER BY ${col} ${dir}, e.id LIMIT ?`)
-        .pluck()
-        .all(...scopeArgs, k) as number[];
+      return topIdsByColumn(db, col, rule.dir === 'asc' ? 'asc' : 'desc', k, datasetId);
     }
     case 'ifd_top': {
       // IFD > 1: the prompt makes the answer harder, not easier — the paper drops these before taking the top
-      const col = columnSql(db, 'ifd');
+      const col = ruleColumnSql(db, 'ifd');
       if ((rule.count === undefined) === (rule.percent === undefined)) {
         throw new WinnowError('bad_input', 'rule: ifd_top needs exactly one of count or percent');
       }
-      const kept = `${scope} AND ${col} IS NOT NULL AND ${col} <= 1`;
-      const n = db.prepare(`SELECT COUNT(*) FROM ${from} WHERE ${kept}`).pluck().get(...scopeArgs) as number;
+      const n = countWithColumn(db, col, datasetId, 1);
       const k = rule.count ?? Math.max(1, Math.round(((rule.percent ?? 0) / 100) * n));
-      return db.prepare(`SELECT e.id FROM ${from} WHERE ${kept} ORDER BY ${col} DESC, e.id LIMIT ?`).pluck().all(...scopeArgs, k) as number[];
+      return topIdsByColumn(db, col, 'desc', k, datasetId, 1);
     }
     case 'combine': {
       for (const sid of rule.subsetIds) getSubset(db, sid);
-      const [first, ...rest] = rule.subsetIds;
-      const member = 'SELECT example_id FROM subset_members WHERE subset_id = ?';
-      const op = rule.op === 'union' ? 'UNION' : rule.op === 'intersection' ? 'INTERSECT' : 'EXCEPT';
-      // difference: the first minus every other one (EXCEPT chains left to right)
-      const sql = [member, ...rest.map(() => `${op} ${member}`)].join(' ');
-      const ids = db.prepare(`SELECT example_id FROM (${sql}) ORDER BY example_id`).pluck().all(first, ...rest) as number[];
+      const ids = combinedMemberIds(db, rule.op, rule.subsetIds);
       if (datasetId === undefined) return ids;
-      const inScope = new Set(db.prepare('SELECT id FROM examples WHERE dataset_id = ?').pluck().all(datasetId) as number[]);
+      const inScope = new Set(datasetExampleIds(db, datasetId));
       return ids.filter((e) => inScope.has(e));
     }
     case 'ids': {
       // only rows that exist (and are in the dataset, when given)
-      const known = new Set(db.prepare(`SELECT e.id FROM examples e WHERE ${scope}`).pluck().all(...scopeArgs) as number[]);
+      const known = new Set(scopedExampleIds(db, datasetId));
       return [...new Set(rule.ids)].filter((e) => known.has(e)).sort((a, b) => a - b);
     }
     case 'random': {
-      const ids = db.prepare(`SELECT e.id FROM ${from} WHERE ${scope} ORDER BY e.id`).pluck().all(...scopeArgs) as number[];
+      const ids = scopedExampleIds(db, datasetId);
       const rand = mulberry32(rule.seed);
       for (let i = ids.length - 1; i > 0; i--) {
         const j = Math.floor(rand() * (i + 1));
@@ -134,8 +114,7 @@ function evaluateSqlRule(db: Db, rule: Exclude<SubsetRule, { kind: 'cluster_quot
 }
 
 export function assertSubsetNameFree(db: Db, name: string): void {
-  const exists = db.prepare('SELECT id FROM subsets WHERE name = ?').get(name);
-  if (exists) throw new WinnowError('conflict', `a subset named "${name}" already exists`);
+  if (subsetNameTaken(db, name)) throw new WinnowError('conflict', `a subset named "${name}" already exists`);
 }
 
 export function createSubset(db: Db, name: string, rule: SubsetRule, datasetId?: number, hooks: RuleHooks = {}, result?: RuleResult): SubsetInfo {
@@ -144,16 +123,7 @@ export function createSubset(db: Db, name: string, rule: SubsetRule, datasetId?:
   // the name may have been taken while a slow rule ran
   assertSubsetNameFree(db, name);
   const stored = { ...rule, ...provenance, ...(datasetId !== undefined ? { datasetId } : {}) };
-  const id = db.transaction(() => {
-    const info = db
-      .prepare(`INSERT INTO subsets (name, rule_json, size, created_at) VALUES (?, ?, ?, datetime('now'))`)
-      .run(name, JSON.stringify(stored), ids.length);
-    const subsetId = Number(info.lastInsertRowid);
-    const ins = db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)');
-    for (const e of ids) ins.run(subsetId, e);
-    return subsetId;
-  })();
-  return getSubset(db, id);
+  return getSubset(db, insertSubset(db, name, JSON.stringify(stored), ids));
 }
 
 /** Why a subset's stored rule cannot be run again (hand-picked rows, a set operation whose sources are gone); null when it can. */
@@ -163,20 +133,16 @@ export function whyNotRecreatable(db: Db, s: SubsetInfo): string | null {
   if (rule.kind === 'uds') return `"${s.name}" is a UDS pass over a model's logits: make it again as a new subset (a job)`;
   if (rule.kind === 'combine' || (rule.kind === 'kcenter' && rule.subsetId !== undefined)) {
     const sources = rule.kind === 'combine' ? rule.subsetIds : [rule.subsetId!];
-    const has = db.prepare('SELECT 1 FROM subsets WHERE id = ?');
-    const gone = sources.filter((sid) => !has.get(sid));
+    const gone = sources.filter((sid) => !subsetExists(db, sid));
     if (gone.length) return `"${s.name}" was made from subset${gone.length > 1 ? 's' : ''} ${gone.map((g) => `#${g}`).join(', ')}, which no longer exist${gone.length > 1 ? '' : 's'}`;
   }
   return null;
 }
 
-const datasetName = (db: Db, id: number): string =>
-  (db.prepare('SELECT name FROM datasets WHERE id = ?').pluck().get(id) as string | undefined) ?? `#${id}`;
-
 /** The signal columns a rule ranks or filters by (built-in columns excluded). */
 function ruleColumns(rule: SubsetRule): string[] {
   const col = rule.kind === 'threshold' || rule.kind === 'top' ? rule.signal : rule.kind === 'ifd_top' ? 'ifd' : rule.kind === 'cluster_quota' ? rule.signal : undefined;
-  return col !== undefined && !(col in BUILTIN_COLUMNS) ? [col] : [];
+  return col !== undefined && !isBuiltinRuleColumn(col) ? [col] : [];
 }
 
 /**
@@ -192,51 +158,17 @@ export function recreateSubset(db: Db, subsetId: number): SubsetInfo {
   const datasetId = stored.datasetId;
   const known = listSignalColumns(db);
   for (const col of ruleColumns(stored)) {
-    const where = datasetId !== undefined ? ' AND example_id IN (SELECT id FROM examples WHERE dataset_id = ?)' : '';
-    const scored = known.includes(col) && db.prepare(`SELECT 1 FROM example_signals WHERE "${col}" IS NOT NULL${where} LIMIT 1`).get(...(datasetId !== undefined ? [datasetId] : []));
+    const scored = known.includes(col) && columnHasValues(db, col, datasetId);
     if (!scored) {
-      throw new WinnowError('not_found', `subsets.recreate: the rule of "${old.name}" reads column "${col}", which has no values${datasetId !== undefined ? ` in dataset "${datasetName(db, datasetId)}"` : ''} (a re-map deletes a dataset's scores) — score the dataset with ${col} again, then recreate`, { column: col });
+      throw new WinnowError('not_found', `subsets.recreate: the rule of "${old.name}" reads column "${col}", which has no values${datasetId !== undefined ? ` in dataset "${datasetLabel(db, datasetId)}"` : ''} (a re-map deletes a dataset's scores) — score the dataset with ${col} again, then recreate`, { column: col });
     }
   }
   return db.transaction(() => {
     const { ids, provenance } = evaluateRuleWithProvenance(db, stored, datasetId);
     const rule = { ...stored, ...provenance };
-    db.prepare(`UPDATE subsets SET rule_json = ?, size = ?, stale_reason = NULL, created_at = datetime('now') WHERE id = ?`).run(JSON.stringify(rule), ids.length, subsetId);
-    db.prepare('DELETE FROM subset_members WHERE subset_id = ?').run(subsetId);
-    const ins = db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)');
-    for (const e of ids) ins.run(subsetId, e);
+    replaceSubsetRows(db, subsetId, JSON.stringify(rule), ids);
     return getSubset(db, subsetId);
   })();
-}
-
-interface SubsetRowDb { id: number; name: string; rule_json: string; size: number; created_at: string; stale_reason: string | null }
-
-function toInfo(r: SubsetRowDb): SubsetInfo {
-  return { id: r.id, name: r.name, size: r.size, rule: JSON.parse(r.rule_json), createdAt: r.created_at, staleReason: r.stale_reason ?? null };
-}
-
-export function getSubset(db: Db, id: number): SubsetInfo {
-  const r = db.prepare('SELECT * FROM subsets WHERE id = ?').get(id) as SubsetRowDb | undefined;
-  if (!r) throw new WinnowError('not_found', `subset ${id} not found`);
-  return toInfo(r);
-}
-
-export function findSubsetByName(db: Db, name: string): SubsetInfo {
-  const r = db.prepare('SELECT * FROM subsets WHERE name = ?').get(name) as SubsetRowDb | undefined;
-  if (!r) throw new WinnowError('not_found', `subset "${name}" not found`);
-  return toInfo(r);
-}
-
-export function listSubsets(db: Db): SubsetInfo[] {
-  return (db.prepare('SELECT * FROM subsets ORDER BY id').all() as SubsetRowDb[]).map(toInfo);
-}
-
-export function deleteSubset(db: Db, id: number): boolean {
-  return db.prepare('DELETE FROM subsets WHERE id = ?').run(id).changes > 0;
-}
-
-export function subsetMemberIds(db: Db, id: number): number[] {
-  return db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(id) as number[];
 }
 
 /** A subset made from existing ones with a set operation; its stored rule names the operation and the sources. */

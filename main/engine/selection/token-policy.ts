@@ -17,6 +17,7 @@
  */
 import type { Db, StoredRender } from '../db';
 import { blobToFloat32, getRender, sharesTokens, tokenMaskFor } from '../db';
+import { latestTokenSignalRun, tokenValuesReader } from '../db/token-masks';
 import { WinnowError } from '../util/errors';
 import type { TrainConfig } from '../../../preload/contract';
 
@@ -48,12 +49,9 @@ export interface MaskedExample {
  * render key its values stand on.
  */
 function signalRun(db: Db, modelId: number, signal: string): { runId: number; renderKeyId: number } {
-  const run = db
-    .prepare(`SELECT MAX(ts.run_id) FROM token_scores ts JOIN score_runs r ON r.id = ts.run_id WHERE r.model_id = ? AND ts.signal = ?`)
-    .pluck()
-    .get(modelId, signal) as number | null;
-  if (!run) throw new WinnowError('bad_input', `token policy: no "${signal}" token scores for this model yet — score it first`);
-  const key = db.prepare('SELECT render_key_id FROM score_runs WHERE id = ?').pluck().get(run) as number | null;
+  const latest = latestTokenSignalRun(db, modelId, signal);
+  if (!latest) throw new WinnowError('bad_input', `token policy: no "${signal}" token scores for this model yet — score it first`);
+  const { runId: run, renderKeyId: key } = latest;
   if (key === null) {
     throw new WinnowError('bad_input', `token policy: the "${signal}" scores of run ${run} stand on renders that are no longer stored (scored before renders were kept per render key, and re-rendered since) — score ${signal} again`);
   }
@@ -105,10 +103,10 @@ export function createTokenMasker(
   if (p.kind === 'top_percent' && !(p.percent > 0 && p.percent <= 100)) throw new WinnowError('bad_input', `token policy: percent must be in (0, 100], got ${p.percent}`);
   const signal = p.kind === 'critical' ? 'critical' : p.signal;
   const run = signalRun(db, opts.modelId, signal);
-  const valuesOf = db.prepare(`SELECT "values" FROM token_scores WHERE run_id = ? AND example_id = ? AND signal = ?`).pluck();
+  const valuesOf = tokenValuesReader(db, run.runId, signal);
   /** the run's values on `r`'s positions (NaN past the scored render's end), or null where they do not apply */
   const scores = (exampleId: number, r: StoredRender): Float32Array | null => {
-    const blob = valuesOf.get(run.runId, exampleId, signal) as Buffer | undefined;
+    const blob = valuesOf(exampleId);
     if (!blob) return null;
     const v = blobToFloat32(blob);
     if (run.renderKeyId === r.renderKeyId) return v.length === r.nTokens ? v : null;

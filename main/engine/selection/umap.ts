@@ -1,9 +1,10 @@
 /**
  * UMAP layout of the `embedding` signal for the Map, on request, as a background job (`umap`). umap-js (PAIR-code)
  * does the work; every random draw it makes goes through the seeded PRNG we hand it, so one seed gives one layout.
- * The 2-D points are stored in example_vectors (signal `umap`) under a score_runs row that records the parameters.
+ * The 2-D points are stored in layout_points (db/layouts.ts) under a score_runs row that records the parameters.
  */
-import { openProjectDb, toBlob, type Db } from '../db';
+import { openProjectDb, type Db } from '../db';
+import { insertLayoutRun, latestLayoutRunRow } from '../db/layouts';
 import { jobParams, type JobContext, type JobOutcome } from '../util/job-context';
 import { WinnowError } from '../util/errors';
 import { mulberry32 } from '../util/random';
@@ -53,8 +54,6 @@ export async function umapLayout(data: Float32Array, n: number, dim: number, p: 
   return out;
 }
 
-const UMAP_SIGNALS = '["umap"]';
-
 export interface UmapRun {
   runId: number;
   datasetId: number | null;
@@ -64,14 +63,7 @@ export interface UmapRun {
 
 /** The latest UMAP layout of this dataset's embeddings (or of all rows), if one was computed. */
 export function latestUmapRun(db: Db, datasetId?: number): UmapRun | null {
-  const row = db
-    .prepare(
-      `SELECT id, dataset_id, params_json, created_at FROM score_runs WHERE signals_json = ? AND status = 'done'
-       AND ${datasetId !== undefined ? 'dataset_id = ?' : 'dataset_id IS NULL'} ORDER BY id DESC LIMIT 1`,
-    )
-    .get(UMAP_SIGNALS, ...(datasetId !== undefined ? [datasetId] : [])) as
-    | { id: number; dataset_id: number | null; params_json: string; created_at: string }
-    | undefined;
+  const row = latestLayoutRunRow(db, datasetId);
   return row ? { runId: row.id, datasetId: row.dataset_id, params: JSON.parse(row.params_json), createdAt: row.created_at } : null;
 }
 
@@ -81,17 +73,7 @@ export async function computeUmap(db: Db, scope: { datasetId?: number; limit: nu
   if (!m.ids.length) throw new WinnowError('not_found', NO_EMBEDDINGS);
   const xy = await umapLayout(m.data, m.ids.length, m.dim, p, hooks);
   const params = { ...p, nEpochs: p.nEpochs ?? 0, n: m.ids.length, limit: scope.limit, embeddingRuns: m.runIds };
-  db.transaction(() => {
-    const info = db
-      .prepare(
-        `INSERT INTO score_runs (model_id, ref_model_id, dataset_id, signals_json, params_json, status, cursor, total, created_at, finished_at, job_id)
-         VALUES (NULL, NULL, ?, ?, ?, 'done', ?, ?, datetime('now'), datetime('now'), ?)`,
-      )
-      .run(scope.datasetId ?? null, UMAP_SIGNALS, JSON.stringify(params), m.ids.length, m.ids.length, scope.jobId ?? null);
-    const runId = Number(info.lastInsertRowid);
-    const put = db.prepare(`INSERT INTO example_vectors (run_id, example_id, signal, dim, vector) VALUES (?, ?, 'umap', 2, ?)`);
-    m.ids.forEach((id, i) => put.run(runId, id, toBlob(xy.subarray(2 * i, 2 * i + 2))));
-  })();
+  db.transaction(() => insertLayoutRun(db, { datasetId: scope.datasetId ?? null, params, jobId: scope.jobId ?? null, ids: m.ids, xy }))();
   return latestUmapRun(db, scope.datasetId)!;
 }
 

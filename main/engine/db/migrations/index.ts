@@ -11,9 +11,10 @@ import { m010 } from './010_render_keys';
 import { m011 } from './011_grad_sim_base';
 import { m012 } from './012_eval_runs';
 import { m013 } from './013_loss_trajectories';
+import { m014 } from './014_clusters_layouts';
 import type { Migration } from './types';
 
 export type { Migration } from './types';
 
 /** In version order; never edit a released migration, add a new one. */
-export const migrations: Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013];
+export const migrations: Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013, m014];

@@ -36,3 +36,8 @@ export function modelPath(db: Db, id: number): string {
   if (!r) throw new WinnowError('not_found', `model ${id} not found in this project`);
   return r.path;
 }
+
+/** A model's row; undefined where there is none (the caller's error names what it needed it for). */
+export function findModelRow(db: Db, id: number): ModelRowDb | undefined {
+  return db.prepare('SELECT * FROM models WHERE id = ?').get(id) as ModelRowDb | undefined;
+}

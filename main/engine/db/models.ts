@@ -49,3 +49,8 @@ export function importRenderModelId(db: Db): number | undefined {
     (db.prepare('SELECT id FROM models ORDER BY id LIMIT 1').pluck().get() as number | undefined);
   return id === undefined ? undefined : Number(id);
 }
+
+/** A model's row; undefined where there is none (the caller's error names what it needed it for). */
+export function findModelRow(db: Db, id: number): ModelRowDb | undefined {
+  return db.prepare('SELECT * FROM models WHERE id = ?').get(id) as ModelRowDb | undefined;
+}

@@ -81,3 +81,19 @@ export function signalColumnInIdRange(db: Db, signal: string, lo: number, hi: nu
   const where = `FROM example_signals WHERE example_id BETWEEN ? AND ? ORDER BY example_id`;
   return { ids: db.prepare(`SELECT example_id ${where}`).pluck().all(lo, hi) as number[], values: db.prepare(`SELECT "${signal}" ${where}`).pluck().all(lo, hi) as Array<number | null> };
 }
+
+/**
+ * Record a dataset's current values of an example column under a run (example_scores), as they are: the duplicate
+ * columns, which the import computes, recorded for a scoring run that asked for them.
+ */
+export function recordColumnForRun(db: Db, runId: number, column: string, datasetId: number): void {
+  assertSignalName(column);
+  db.prepare(`INSERT OR REPLACE INTO example_scores (run_id, example_id, signal, value)
+    SELECT ?, e.id, ?, s."${column}" FROM examples e JOIN example_signals s ON s.example_id = e.id WHERE e.dataset_id = ?`).run(runId, column, datasetId);
+}
+
+/** Reads one example column's value of an example (null where it has none); `column` is one of listSignalColumns. */
+export function exampleColumnReader(db: Db, column: string): (exampleId: number) => number | null {
+  const stmt = db.prepare(`SELECT "${column}" FROM example_signals WHERE example_id = ?`).pluck();
+  return (exampleId) => (stmt.get(exampleId) ?? null) as number | null;
+}

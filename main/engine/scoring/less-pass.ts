@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
-import { getRender, listSignalColumns, writeExampleSignal, type Db } from '../db';
+import { exampleColumnReader, getRender, listSignalColumns, writeExampleSignal, type Db } from '../db';
 import { embed, finalNorm, lmHead, runBlocks, type LoadedModel } from '../models';
 import type { JobContext } from '../util/job-context';
 import type { TrainConfig } from '../../../preload/contract';
@@ -30,6 +30,8 @@ import { layerBlockScores } from '../db/layers';
 import { lossWeights } from './passes/gradients';
 import { norm, projectRows } from './passes/projection';
 import { PassState } from '../db/pass-state';
+import { warmupTrainRun } from '../db/score-runs';
+import { learnableSubsetRenderIds, scopedRenderIds } from '../db/score-rows';
 import type { Scope } from './gradient-pass';
 import type { ScoreParams } from './params';
 
@@ -51,7 +53,7 @@ export function lessWarmupRun(db: Db, projectDir: string, lessRunId: number | un
   if (lessRunId === undefined) {
     throw new WinnowError('bad_input', 'grad_sim (LESS) needs a LoRA warm-up run: lessRunId or lessWarmup (CLI --less-run N, or --less-warmup P:EPOCHS:K to train one); the base model\'s plain gradients are grad_sim_base');
   }
-  const row = db.prepare('SELECT config_json, model_id, status, error FROM train_runs WHERE id = ?').get(lessRunId) as { config_json: string; model_id: number; status: string; error: string | null } | undefined;
+  const row = warmupTrainRun(db, lessRunId);
   if (!row) throw new WinnowError('not_found', `grad_sim: train run ${lessRunId} (lessRunId) not found`);
   const cfg = JSON.parse(row.config_json) as TrainConfig;
   if (!cfg.lora) throw new WinnowError('bad_input', `grad_sim: train run ${lessRunId} trained whole tensors, not LoRA adapters; LESS needs a LoRA warm-up run`);
@@ -102,13 +104,10 @@ function loraGradients(model: LoadedModel, hook: LoraHook, keys: string[], token
  * target subset, or with `column` one value of that example column among all the targets (empty values one more).
  */
 function chooseExamples(db: Db, keyId: number, scope: Scope, subsets: number[], column?: string): { order: number[]; scopeIdx: Int32Array; subtasks: number[][]; nTasks: number } {
-  const inScope = db.prepare(`SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE ${scope.sql} ORDER BY r.example_id`).pluck().all(...scope.args) as number[];
+  const inScope = scopedRenderIds(db, scope);
   const tasksOf = new Map<number, number[]>();
   subsets.forEach((sid, s) => {
-    const ids = db
-      .prepare(`SELECT m.example_id FROM subset_members m JOIN renders r ON r.example_id = m.example_id AND r.render_key_id = ? WHERE m.subset_id = ? AND r.n_label > 0 ORDER BY m.example_id`)
-      .pluck()
-      .all(keyId, sid) as number[];
+    const ids = learnableSubsetRenderIds(db, keyId, sid);
     if (!ids.length) throw new WinnowError('bad_input', `grad_sim: target subset ${sid} has no rendered example with trainable tokens`);
     for (const id of ids) tasksOf.set(id, [...(tasksOf.get(id) ?? []), s]);
   });
@@ -118,8 +117,8 @@ function chooseExamples(db: Db, keyId: number, scope: Scope, subsets: number[], 
     if (!listSignalColumns(db).includes(column)) {
       throw new WinnowError('bad_input', `grad_sim: targetColumn "${column}" is not an example column (columns: ${listSignalColumns(db).join(', ')})`);
     }
-    const get = db.prepare(`SELECT "${column}" FROM example_signals WHERE example_id = ?`).pluck();
-    const valueOf = new Map(targets.map((id) => [id, (get.get(id) ?? null) as number | null]));
+    const get = exampleColumnReader(db, column);
+    const valueOf = new Map(targets.map((id) => [id, get(id)]));
     const values = [...new Set(valueOf.values())].sort((a, b) => (a === null ? 1 : b === null ? -1 : a - b));
     for (const id of targets) tasksOf.set(id, [values.indexOf(valueOf.get(id)!)]);
     nTasks = values.length;
@@ -133,6 +132,31 @@ function chooseExamples(db: Db, keyId: number, scope: Scope, subsets: number[], 
   return { order, scopeIdx, subtasks: order.map((id) => tasksOf.get(id) ?? []), nTasks };
 }
 
+/** What the LESS pass works with once its examples are chosen. */
+interface Less {
+  ctx: JobContext;
+  db: Db;
+  runId: number;
+  p: ScoreParams;
+  model: LoadedModel;
+  keyId: number;
+  /** the adapted modules, and their A and B tensors' names (each module's A then B) */
+  keys: string[];
+  names: string[];
+  /** the examples, targets first; each one's row in the scores (−1: a target outside the scope) and subtasks */
+  order: number[];
+  scopeIdx: Int32Array;
+  subtasks: number[][];
+  /** subtasks, projection dimensions and seed */
+  S: number;
+  d: number;
+  seed: number;
+  /** Σ_k η̄_k x̂_k·T_s,k per (scope example, subtask); NaN: the example has nothing to learn */
+  score: Float64Array;
+  K: number;
+  started: number;
+}
+
 export async function lessPass(ctx: JobContext, db: Db, runId: number, p: ScoreParams, model: LoadedModel, scope: Scope, keyId: number): Promise<Record<string, number>> {
   const warm = lessWarmupRun(db, ctx.projectDir, p.lessRunId, p.modelId, { done: true });
   const subsets = targetSubsets(p);
@@ -143,8 +167,6 @@ export async function lessPass(ctx: JobContext, db: Db, runId: number, p: ScoreP
   const nScope = scopeIdx.reduce((a, v) => a + (v >= 0 ? 1 : 0), 0);
   if (!nScope) throw new WinnowError('bad_input', 'grad_sim: no rendered example in scope');
   const S = nTasks;
-  const d = p.gradDim ?? DEFAULT_LESS_GRAD_DIM;
-  const seed = p.seed ?? 0;
   // Σ_k η̄_k x̂_k·T_s,k per (scope example, subtask); NaN: the example has nothing to learn
   const saved = meta ? st.float64('score') : undefined;
   if (saved && saved.length !== nScope * S) {
@@ -156,112 +178,13 @@ export async function lessPass(ctx: JobContext, db: Db, runId: number, p: ScoreP
   const lora = warm.cfg.lora!;
   const resolved = resolveLora(model.config, model.tensors, lora, warm.cfg.layers, layerBlockScores(db, warm.cfg.modelId, lora.layers ?? warm.cfg.layers));
   const keys = resolved.modules.map((m) => m.key);
-  const names = keys.flatMap((k) => [peftTensorName(model.config, k, 'A'), peftTensorName(model.config, k, 'B')]);
-  const started = Date.now();
-  const K = warm.checkpoints.length;
-  const total = K * order.length;
+  const s: Less = {
+    ctx, db, runId, p, model, keyId, keys, names: keys.flatMap((k) => [peftTensorName(model.config, k, 'A'), peftTensorName(model.config, k, 'B')]),
+    order, scopeIdx, subtasks, S, d: p.gradDim ?? DEFAULT_LESS_GRAD_DIM, seed: p.seed ?? 0, score, K: warm.checkpoints.length, started: Date.now(),
+  };
 
-  for (let k = meta.checkpoint; k < K; k++) {
-    const ck = loadCheckpoint(warm.checkpoints[k]!.dir);
-    if (!ck) throw new WinnowError('not_found', `grad_sim: checkpoint ${warm.checkpoints[k]!.dir} of run ${p.lessRunId} could not be read`);
-    const lr = (ck.state as CheckpointState).lr;
-    const hook: LoraHook = { scale: loraScale(lora), modules: new Map(), dropout: 0, dropoutSeed: null };
-    const m: Float32Array[] = [];
-    const v: Float32Array[] = [];
-    try {
-      if (lr === undefined) throw new WinnowError('bad_input', `grad_sim: checkpoint ${warm.checkpoints[k]!.dir} has no learning rate (written before kept checkpoints recorded one); train the warm-up again`);
-      for (const key of keys) {
-        const A = ck.trainable.get(peftTensorName(model.config, key, 'A'));
-        const B = ck.trainable.get(peftTensorName(model.config, key, 'B'));
-        if (!A || !B) throw new WinnowError('conflict', `grad_sim: checkpoint ${warm.checkpoints[k]!.dir} has no adapter for ${key}`);
-        hook.modules.set(key, { A: A as tf.Tensor2D, B: B as tf.Tensor2D });
-      }
-      for (const n of names) {
-        const mt = ck.optimizer.tensors.get(`${n}.exp_avg`);
-        const vt = ck.optimizer.tensors.get(`${n}.exp_avg_sq`);
-        if (!mt || !vt) throw new WinnowError('conflict', `grad_sim: checkpoint ${warm.checkpoints[k]!.dir} has no Adam state for ${n} (LESS needs an adamw warm-up)`);
-        m.push((await mt.data()) as Float32Array);
-        v.push((await vt.data()) as Float32Array);
-      }
-      const P = m.reduce((a, x) => a + x.length, 0);
-      const targetSum = Array.from({ length: S }, () => new Float64Array(d));
-      const targetCount = new Float64Array(S);
-      // scope examples that are also targets wait for the finished means
-      const waiting: Array<[number, Float64Array]> = [];
-      const addScore = (i: number, x: Float64Array): void => {
-        for (let s = 0; s < S; s++) {
-          const t = targetSum[s]!;
-          let dot = 0;
-          for (let e = 0; e < d; e++) dot += x[e]! * t[e]!;
-          // the mean over the subtask's targets of the cosine, weighted by the checkpoint's learning rate
-          score[scopeIdx[i]! * S + s] += lr * (dot / targetCount[s]!);
-        }
-      };
-      const batch = Math.max(1, Math.min(p.batchSize, Math.floor((64 << 20) / (4 * Math.max(1, P)))));
-      for (let from = 0; from < order.length; from += batch) {
-        const rows: Float32Array[] = [];
-        const rowOf: Array<{ k: number; target: boolean }> = [];
-        for (let i = from; i < Math.min(order.length, from + batch); i++) {
-          if (ctx.isCancelled()) throw new WinnowError('cancelled', 'cancelled');
-          const r = getRender(db, order[i]!, keyId);
-          if (!r) throw new WinnowError('not_found', `example ${order[i]} is no longer rendered with render key ${keyId}; start the scoring again`);
-          const grads = loraGradients(model, hook, keys, r.tokenIds, r.labelMask);
-          if (!grads) {
-            if (scopeIdx[i]! >= 0) for (let s = 0; s < S; s++) score[scopeIdx[i]! * S + s] = NaN;
-            continue;
-          }
-          const g = new Float32Array(P);
-          let o = 0;
-          for (const t of grads) {
-            g.set((await t.data()) as Float32Array, o);
-            o += t.size;
-          }
-          tf.dispose(grads);
-          if (subtasks[i]!.length) {
-            rows.push(g);
-            rowOf.push({ k: i, target: true });
-          }
-          if (scopeIdx[i]! >= 0) {
-            // Adam's update direction from the checkpoint's moments, no bias correction (collect_grad_reps.py)
-            const f = new Float32Array(P);
-            let q = 0;
-            m.forEach((mk, j) => {
-              const vk = v[j]!;
-              for (let e = 0; e < mk.length; e++, q++) {
-                const m1 = BETA1 * mk[e]! + (1 - BETA1) * g[q]!;
-                const v1 = BETA2 * vk[e]! + (1 - BETA2) * g[q]! * g[q]!;
-                f[q] = m1 / Math.sqrt(v1 + EPS);
-              }
-            });
-            rows.push(f);
-            rowOf.push({ k: i, target: false });
-          }
-          await new Promise((res) => setImmediate(res));
-        }
-        const proj = projectRows(rows, d, seed);
-        proj.forEach((x, j) => {
-          const { k: i, target } = rowOf[j]!;
-          const n = norm(x);
-          if (n > 0) for (let e = 0; e < d; e++) x[e] = x[e]! / n;
-          if (target) {
-            for (const s of subtasks[i]!) {
-              const t = targetSum[s]!;
-              for (let e = 0; e < d; e++) t[e] += x[e]!;
-              targetCount[s] += 1;
-            }
-          } else if (subtasks[i]!.length) waiting.push([i, x]);
-          else addScore(i, x);
-        });
-        const done = k * order.length + Math.min(order.length, from + batch);
-        const secs = (Date.now() - started) / 1000;
-        ctx.progress({ current: done, total, message: `LESS gradients, checkpoint ${k + 1}/${K}: ${Math.min(order.length, from + batch)}/${order.length}`, stats: { runId, checkpoint: k + 1 }, etaSeconds: done > 0 ? (secs / done) * (total - done) : null });
-      }
-      for (const [i, x] of waiting) addScore(i, x);
-
-    } finally {
-      for (const t of ck.trainable.values()) t.dispose();
-      for (const t of ck.optimizer.tensors.values()) t.dispose();
-    }
+  for (let k = meta.checkpoint; k < s.K; k++) {
+    await checkpointScores(s, warm.checkpoints[k]!.dir, k, lora);
     meta.checkpoint = k + 1;
     const mm = meta;
     db.transaction(() => {
@@ -275,7 +198,7 @@ export async function lessPass(ctx: JobContext, db: Db, runId: number, p: ScoreP
     const row = scopeIdx[i]!;
     if (row < 0) return;
     let best = -Infinity;
-    for (let s = 0; s < S; s++) best = Math.max(best, score[row * S + s]!);
+    for (let t = 0; t < S; t++) best = Math.max(best, score[row * S + t]!);
     out.push([id, Number.isFinite(best) ? best : null]);
   });
   meta.done = true;
@@ -285,5 +208,129 @@ export async function lessPass(ctx: JobContext, db: Db, runId: number, p: ScoreP
     st.clearExcept(['meta']);
     st.putJson('meta', mm);
   })();
-  return { lessCheckpoints: K, lessExamples: order.length, lessSeconds: Math.round(((Date.now() - started) / 1000) * 10) / 10 };
+  return { lessCheckpoints: s.K, lessExamples: order.length, lessSeconds: Math.round(((Date.now() - s.started) / 1000) * 10) / 10 };
+}
+
+/** Checkpoint k's term of every scope example's scores: η̄_k · x̂_k·T_s,k, added to s.score. */
+async function checkpointScores(s: Less, dir: string, k: number, lora: NonNullable<TrainConfig['lora']>): Promise<void> {
+  const { order, scopeIdx, subtasks, S, d, score } = s;
+  const ck = loadCheckpoint(dir);
+  if (!ck) throw new WinnowError('not_found', `grad_sim: checkpoint ${dir} of run ${s.p.lessRunId} could not be read`);
+  const lr = (ck.state as CheckpointState).lr;
+  const hook: LoraHook = { scale: loraScale(lora), modules: new Map(), dropout: 0, dropoutSeed: null };
+  try {
+    if (lr === undefined) throw new WinnowError('bad_input', `grad_sim: checkpoint ${dir} has no learning rate (written before kept checkpoints recorded one); train the warm-up again`);
+    const { m, v } = await adapterState(s, ck, dir, hook);
+    const P = m.reduce((a, x) => a + x.length, 0);
+    const targetSum = Array.from({ length: S }, () => new Float64Array(d));
+    const targetCount = new Float64Array(S);
+    // scope examples that are also targets wait for the finished means
+    const waiting: Array<[number, Float64Array]> = [];
+    const addScore = (i: number, x: Float64Array): void => {
+      for (let t = 0; t < S; t++) {
+        const sum = targetSum[t]!;
+        let dot = 0;
+        for (let e = 0; e < d; e++) dot += x[e]! * sum[e]!;
+        // the mean over the subtask's targets of the cosine, weighted by the checkpoint's learning rate
+        score[scopeIdx[i]! * S + t] += lr * (dot / targetCount[t]!);
+      }
+    };
+    const batch = Math.max(1, Math.min(s.p.batchSize, Math.floor((64 << 20) / (4 * Math.max(1, P)))));
+    const total = s.K * order.length;
+    for (let from = 0; from < order.length; from += batch) {
+      const { rows, rowOf } = await batchFeatures(s, hook, m, v, P, from, Math.min(order.length, from + batch));
+      const proj = projectRows(rows, d, s.seed);
+      proj.forEach((x, j) => {
+        const { k: i, target } = rowOf[j]!;
+        const n = norm(x);
+        if (n > 0) for (let e = 0; e < d; e++) x[e] = x[e]! / n;
+        if (target) {
+          for (const t of subtasks[i]!) {
+            const sum = targetSum[t]!;
+            for (let e = 0; e < d; e++) sum[e] += x[e]!;
+            targetCount[t] += 1;
+          }
+        } else if (subtasks[i]!.length) waiting.push([i, x]);
+        else addScore(i, x);
+      });
+      const done = k * order.length + Math.min(order.length, from + batch);
+      const secs = (Date.now() - s.started) / 1000;
+      s.ctx.progress({ current: done, total, message: `LESS gradients, checkpoint ${k + 1}/${s.K}: ${Math.min(order.length, from + batch)}/${order.length}`, stats: { runId: s.runId, checkpoint: k + 1 }, etaSeconds: done > 0 ? (secs / done) * (total - done) : null });
+    }
+    for (const [i, x] of waiting) addScore(i, x);
+  } finally {
+    for (const t of ck.trainable.values()) t.dispose();
+    for (const t of ck.optimizer.tensors.values()) t.dispose();
+  }
+}
+
+/** The checkpoint's adapters, set on `hook`, and Adam's moments of each adapter tensor (in s.names order). */
+async function adapterState(s: Less, ck: NonNullable<ReturnType<typeof loadCheckpoint>>, dir: string, hook: LoraHook): Promise<{ m: Float32Array[]; v: Float32Array[] }> {
+  const config = s.model.config;
+  for (const key of s.keys) {
+    const A = ck.trainable.get(peftTensorName(config, key, 'A'));
+    const B = ck.trainable.get(peftTensorName(config, key, 'B'));
+    if (!A || !B) throw new WinnowError('conflict', `grad_sim: checkpoint ${dir} has no adapter for ${key}`);
+    hook.modules.set(key, { A: A as tf.Tensor2D, B: B as tf.Tensor2D });
+  }
+  const m: Float32Array[] = [];
+  const v: Float32Array[] = [];
+  for (const n of s.names) {
+    const mt = ck.optimizer.tensors.get(`${n}.exp_avg`);
+    const vt = ck.optimizer.tensors.get(`${n}.exp_avg_sq`);
+    if (!mt || !vt) throw new WinnowError('conflict', `grad_sim: checkpoint ${dir} has no Adam state for ${n} (LESS needs an adamw warm-up)`);
+    m.push((await mt.data()) as Float32Array);
+    v.push((await vt.data()) as Float32Array);
+  }
+  return { m, v };
+}
+
+/**
+ * The features of order[from, to) to project: a target's gradient g itself, a scope example's Adam update direction
+ * from the checkpoint's moments (m, v). An example with nothing to learn gets NaN scores and no feature.
+ */
+async function batchFeatures(
+  s: Less, hook: LoraHook, m: Float32Array[], v: Float32Array[], P: number, from: number, to: number,
+): Promise<{ rows: Float32Array[]; rowOf: Array<{ k: number; target: boolean }> }> {
+  const { order, scopeIdx, S, score } = s;
+  const rows: Float32Array[] = [];
+  const rowOf: Array<{ k: number; target: boolean }> = [];
+  for (let i = from; i < to; i++) {
+    if (s.ctx.isCancelled()) throw new WinnowError('cancelled', 'cancelled');
+    const r = getRender(s.db, order[i]!, s.keyId);
+    if (!r) throw new WinnowError('not_found', `example ${order[i]} is no longer rendered with render key ${s.keyId}; start the scoring again`);
+    const grads = loraGradients(s.model, hook, s.keys, r.tokenIds, r.labelMask);
+    if (!grads) {
+      if (scopeIdx[i]! >= 0) for (let t = 0; t < S; t++) score[scopeIdx[i]! * S + t] = NaN;
+      continue;
+    }
+    const g = new Float32Array(P);
+    let o = 0;
+    for (const t of grads) {
+      g.set((await t.data()) as Float32Array, o);
+      o += t.size;
+    }
+    tf.dispose(grads);
+    if (s.subtasks[i]!.length) {
+      rows.push(g);
+      rowOf.push({ k: i, target: true });
+    }
+    if (scopeIdx[i]! >= 0) {
+      // Adam's update direction from the checkpoint's moments, no bias correction (collect_grad_reps.py)
+      const f = new Float32Array(P);
+      let q = 0;
+      m.forEach((mk, j) => {
+        const vk = v[j]!;
+        for (let e = 0; e < mk.length; e++, q++) {
+          const m1 = BETA1 * mk[e]! + (1 - BETA1) * g[q]!;
+          const v1 = BETA2 * vk[e]! + (1 - BETA2) * g[q]! * g[q]!;
+          f[q] = m1 / Math.sqrt(v1 + EPS);
+        }
+      });
+      rows.push(f);
+      rowOf.push({ k: i, target: false });
+    }
+    await new Promise((res) => setImmediate(res));
+  }
+  return { rows, rowOf };
 }

@@ -22,6 +22,8 @@ import { disposeModel, loadModel, type LoadedModel } from '../models';
 import { renderDataset } from '../data/renderDataset';
 import { DEFAULT_RENDER } from '../data/render-key';
 import { layerBlockScores } from '../db/layers';
+import { findModelRow } from '../db/models';
+import { datasetsOfExamples, subsetName as subsetNameOf } from '../db/score-rows';
 import { exampleGradients, seededChoice, type GradientExample } from './passes/gradients';
 import type { PassState } from '../db/pass-state';
 import type { ParamMaskRequest } from '../../../preload/contract';
@@ -87,7 +89,7 @@ interface Meta {
 /** Render the rows and build training's token masker over all of them (a global top-% cut is taken over every row). */
 async function rowMasker(db: Db, req: ParamMaskRequest, model: LoadedModel): Promise<{ ids: number[]; masker: (id: number) => MaskedExample | null }> {
   const ids = trainCandidateIds(db, req.subsetId, req.datasetId);
-  const datasets = ids.length ? (db.prepare(`SELECT DISTINCT dataset_id FROM examples WHERE id IN (SELECT value FROM json_each(?))`).pluck().all(JSON.stringify(ids)) as number[]) : [];
+  const datasets = datasetsOfExamples(db, ids);
   const opts = { ...DEFAULT_RENDER, maxTokens: req.maxTokens };
   for (const d of datasets) await renderDataset(db, d, model.tokenizer, opts);
   const keyId = renderKeyId(db, renderKeyOf(model.tokenizer, opts));
@@ -175,138 +177,166 @@ export async function runParamMaskJob(ctx: JobContext): Promise<JobOutcome> {
   let sums: Sums | null = null;
   try {
     assertMaskNameFree(db, req.name);
-    const dir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(req.modelId) as string | undefined;
+    const dir = findModelRow(db, req.modelId)?.path;
     if (!dir) throw new WinnowError('not_found', `model ${req.modelId} not found`);
-    let meta = st.json<Meta>('meta');
-    ctx.progress({ current: meta?.cursor ?? 0, total: meta?.total ?? req.examples, message: 'loading model' });
+    const saved = st.json<Meta>('meta');
+    ctx.progress({ current: saved?.cursor ?? 0, total: saved?.total ?? req.examples, message: 'loading model' });
     model = await loadModel(dir);
     const m = model;
-    let ids: Int32Array;
-    let examples: GradientExample[];
-    if (meta) {
-      // resuming: the same examples in the same order, checked against what the pass started with
-      if (meta.modelHash !== m.hash) throw new WinnowError('conflict', `parameter mask "${req.name}": the weights of ${dir} changed since its gradient pass started (hash ${meta.modelHash}, now ${m.hash}); discard the job and compute the mask again`);
-      const missing = meta.names.filter((n) => !(n in m.weights));
-      if (missing.length) throw new WinnowError('conflict', `parameter mask "${req.name}": tensor ${missing[0]} of the saved pass is not in ${dir}; discard the job and compute the mask again`);
-      ctx.progress({ current: meta.cursor, total: meta.total, message: 'rendering examples' });
-      ids = st.int32('ids')!;
-      const { masker } = await rowMasker(db, req, m);
-      // an example with nothing left to learn shows up as empty, which no fingerprint of a started pass matches
-      examples = Array.from(ids, (id) => passExample(masker(id), req.maxTokens) ?? { tokenIds: new Int32Array(0), labelMask: new Uint8Array(0) });
-      if (fingerprint(ids, examples) !== meta.fingerprint) {
-        throw new WinnowError('conflict', `parameter mask "${req.name}": the examples of its gradient pass changed since it started (re-rendered, re-mapped, a changed token mask or subset); discard the job and compute the mask again`);
-      }
-      sums = Sums.start(m, meta.names, meta.cursor > 0 ? { st } : undefined);
-    } else {
-      const names = maskTensors(req, resolveLayerSpec(req.scope, m.tensors, layerBlockScores(db, req.modelId, req.scope)), m.tensors);
-      ctx.progress({ current: 0, total: req.examples, message: 'rendering examples' });
-      const chosen = await gradientExamples(db, req, m);
-      ids = Int32Array.from(chosen.ids);
-      examples = chosen.examples;
-      meta = { cursor: 0, total: ids.length, names, modelHash: m.hash, fingerprint: fingerprint(ids, examples), heldOut: chosen.heldOut, seconds: 0 };
-      const first = meta;
-      db.transaction(() => {
-        st.putArray('ids', ids);
-        st.putJson('meta', first);
-      })();
-      sums = Sums.start(m, names);
-    }
-    const names = meta.names;
+    const pass = saved ? await resumePass(ctx, db, req, st, m, dir, saved) : await startPass(ctx, db, req, st, m);
+    sums = pass.sums;
+    const { meta, ids } = pass;
     const total = meta.total;
-
-    const policy = savePolicy();
-    const stateBytes = 4 * names.reduce((a, n) => a + m.weights[n]!.size, 0);
     const started = Date.now();
     const secondsBefore = meta.seconds;
     const startCursor = meta.cursor;
-    let savedAt = Date.now();
-    let saveMs = 0;
-    let savedCursor = meta.cursor;
-    const save = async (): Promise<void> => {
-      const t0 = Date.now();
-      const a = await sums!.arrays();
-      meta!.seconds = secondsBefore + (Date.now() - started) / 1000;
-      const at = meta!;
-      db.transaction(() => {
-        names.forEach((n, k) => {
-          st.putArray(`g:${n}`, a.g[k]!);
-        });
-        st.putJson('meta', at);
-      })();
-      savedAt = Date.now();
-      saveMs = savedAt - t0;
-      savedCursor = at.cursor;
-    };
-    const saveDue = (): boolean =>
-      Date.now() - savedAt >= (stateBytes <= policy.bytes ? Math.min(policy.seconds * 1000, SAVE_COST_FACTOR * saveMs) : policy.seconds * 1000);
-    if (startCursor > 0) ctx.log('info', `parameter mask "${req.name}": resuming its gradient pass at example ${startCursor} of ${total}`);
-
-    for (let k = meta.cursor; k < total; k++) {
-      if (ctx.isCancelled()) {
-        if (savedCursor < meta.cursor) await save();
-        throw new WinnowError('cancelled', `cancelled after ${meta.cursor} of ${total} examples; the gradient sums so far are saved — Resume continues from there, Discard drops them`);
-      }
-      // null: no position to learn — passExample keeps only examples with one, so this never adds anything
-      sums.add(exampleGradients(m, examples[k]!, names) ?? []);
-      meta.cursor = k + 1;
-      if (meta.cursor < total && saveDue()) await save();
-      const secs = (Date.now() - started) / 1000;
-      const done = meta.cursor - startCursor;
-      ctx.progress({ current: meta.cursor, total, message: `gradients ${meta.cursor}/${total}`, etaSeconds: ((total - meta.cursor) * secs) / done, stats: { examplesPerSec: Math.round((10 * done) / Math.max(secs, 1e-3)) / 10 } });
-      await new Promise((r) => setImmediate(r));
-    }
+    await sumGradients(ctx, db, req, st, m, pass, started);
 
     ctx.progress({ current: total, total, message: 'choosing entries' });
     const sumsNow = await sums.arrays();
     const info = new Map(m.tensors.map((t) => [t.name, t]));
     const grads: TensorGrads[] = [];
-    for (let k = 0; k < names.length; k++) {
+    for (let k = 0; k < meta.names.length; k++) {
       grads.push({
-        info: info.get(names[k]!)!,
-        weight: (await m.weights[names[k]!]!.data()) as Float32Array,
+        info: info.get(meta.names[k]!)!,
+        weight: (await m.weights[meta.names[k]!]!.data()) as Float32Array,
         sumG: sumsNow.g[k]!,
       });
     }
     const tensors = computeParamMask(grads, methodOf(req));
     const scopeParams = grads.reduce((a, g) => a + g.info.size, 0);
-    const subsetName = req.subsetId !== null ? ((db.prepare('SELECT name FROM subsets WHERE id = ?').pluck().get(req.subsetId) as string | undefined) ?? null) : null;
-    const provenance: ParamMaskProvenance = {
-      spec: specOf(req),
-      method: req.method,
-      metric: req.method === 'salience' ? req.metric : null,
-      metricForm: req.method === 'salience' ? SALIENCE_FORMS[req.metric] : null,
-      // from the pass's own tensors: a pass resumed from before the linear-only default may hold others
-      tensorsScored: names.every((n) => isLinearWeight(info.get(n)!)) ? 'linear' : 'all',
-      density: req.method === 'gps' && req.perRow !== undefined ? null : req.density,
-      perRow: req.method === 'gps' ? (req.perRow ?? null) : null,
-      topk: req.method === 'gps' ? 'per_row' : req.topk,
-      scope: req.scope,
-      examples: total,
-      seed: req.seed,
-      evalSplit: req.evalFraction !== undefined ? { fraction: req.evalFraction, seed: req.evalSeed ?? 0, heldOut: meta.heldOut ?? 0 } : null,
-      subsetId: req.subsetId,
-      subsetName,
-      datasetId: req.datasetId ?? null,
-      tokenPolicy: { ...trainTokenPolicy(req) },
-      maxTokens: req.maxTokens,
-      modelHash: m.hash,
-      modelPath: dir,
-      seconds: Math.round(10 * (secondsBefore + (Date.now() - started) / 1000)) / 10,
-    };
+    const provenance = maskProvenance(db, req, meta, info, { modelHash: m.hash, modelPath: dir, seconds: Math.round(10 * (secondsBefore + (Date.now() - started) / 1000)) / 10 });
     // the mask and the end of the saved pass in one transaction: a crash leaves one or the other
-    const saved = db.transaction(() => {
+    const mask = db.transaction(() => {
       const s = saveParamMask(db, { name: req.name, modelId: req.modelId, scopeParams, provenance, tensors, exampleIds: ids });
       st.clear();
       return s;
     })();
     const held = meta.heldOut ? `, ${meta.heldOut} eval row(s) left out` : '';
     return {
-      message: `parameter mask "${saved.name}": ${saved.trainableParams} of ${scopeParams} entries in ${saved.tensors.length} tensor(s), from ${total} example(s)${held}${startCursor > 0 ? ` (resumed at ${startCursor})` : ''}`,
-      stats: { maskId: saved.id, trainableParams: saved.trainableParams, scopeParams, tensors: saved.tensors.length, examples: total, heldOut: meta.heldOut ?? 0 },
+      message: `parameter mask "${mask.name}": ${mask.trainableParams} of ${scopeParams} entries in ${mask.tensors.length} tensor(s), from ${total} example(s)${held}${startCursor > 0 ? ` (resumed at ${startCursor})` : ''}`,
+      stats: { maskId: mask.id, trainableParams: mask.trainableParams, scopeParams, tensors: mask.tensors.length, examples: total, heldOut: meta.heldOut ?? 0 },
     };
   } finally {
     sums?.dispose();
     if (model) disposeModel(model);
     db.close();
   }
+}
+
+/** A pass under way: its meta, its examples in pass order, and the running sums. */
+interface MaskPass {
+  meta: Meta;
+  ids: Int32Array;
+  examples: GradientExample[];
+  sums: Sums;
+}
+
+/** Resuming: the same examples in the same order, checked against what the pass started with; the sums restored. */
+async function resumePass(ctx: JobContext, db: Db, req: ParamMaskRequest, st: PassState, m: LoadedModel, dir: string, meta: Meta): Promise<MaskPass> {
+  if (meta.modelHash !== m.hash) throw new WinnowError('conflict', `parameter mask "${req.name}": the weights of ${dir} changed since its gradient pass started (hash ${meta.modelHash}, now ${m.hash}); discard the job and compute the mask again`);
+  const missing = meta.names.filter((n) => !(n in m.weights));
+  if (missing.length) throw new WinnowError('conflict', `parameter mask "${req.name}": tensor ${missing[0]} of the saved pass is not in ${dir}; discard the job and compute the mask again`);
+  ctx.progress({ current: meta.cursor, total: meta.total, message: 'rendering examples' });
+  const ids = st.int32('ids')!;
+  const { masker } = await rowMasker(db, req, m);
+  // an example with nothing left to learn shows up as empty, which no fingerprint of a started pass matches
+  const examples = Array.from(ids, (id) => passExample(masker(id), req.maxTokens) ?? { tokenIds: new Int32Array(0), labelMask: new Uint8Array(0) });
+  if (fingerprint(ids, examples) !== meta.fingerprint) {
+    throw new WinnowError('conflict', `parameter mask "${req.name}": the examples of its gradient pass changed since it started (re-rendered, re-mapped, a changed token mask or subset); discard the job and compute the mask again`);
+  }
+  return { meta, ids, examples, sums: Sums.start(m, meta.names, meta.cursor > 0 ? { st } : undefined) };
+}
+
+/** A new pass: the scope's tensors and the examples chosen, saved before the first gradient. */
+async function startPass(ctx: JobContext, db: Db, req: ParamMaskRequest, st: PassState, m: LoadedModel): Promise<MaskPass> {
+  const names = maskTensors(req, resolveLayerSpec(req.scope, m.tensors, layerBlockScores(db, req.modelId, req.scope)), m.tensors);
+  ctx.progress({ current: 0, total: req.examples, message: 'rendering examples' });
+  const chosen = await gradientExamples(db, req, m);
+  const ids = Int32Array.from(chosen.ids);
+  const examples = chosen.examples;
+  const meta: Meta = { cursor: 0, total: ids.length, names, modelHash: m.hash, fingerprint: fingerprint(ids, examples), heldOut: chosen.heldOut, seconds: 0 };
+  db.transaction(() => {
+    st.putArray('ids', ids);
+    st.putJson('meta', meta);
+  })();
+  return { meta, ids, examples, sums: Sums.start(m, names) };
+}
+
+/**
+ * Adds the remaining examples' gradients to the sums, saving them as savePolicy says (and on cancel, before the
+ * error). `started`: when this attempt's pass began (meta.seconds adds the time since).
+ */
+async function sumGradients(ctx: JobContext, db: Db, req: ParamMaskRequest, st: PassState, m: LoadedModel, pass: MaskPass, started: number): Promise<void> {
+  const { meta, examples, sums } = pass;
+  const { names, total } = meta;
+  const policy = savePolicy();
+  const stateBytes = 4 * names.reduce((a, n) => a + m.weights[n]!.size, 0);
+  const secondsBefore = meta.seconds;
+  const startCursor = meta.cursor;
+  let savedAt = Date.now();
+  let saveMs = 0;
+  let savedCursor = meta.cursor;
+  const save = async (): Promise<void> => {
+    const t0 = Date.now();
+    const a = await sums.arrays();
+    meta.seconds = secondsBefore + (Date.now() - started) / 1000;
+    db.transaction(() => {
+      names.forEach((n, k) => {
+        st.putArray(`g:${n}`, a.g[k]!);
+      });
+      st.putJson('meta', meta);
+    })();
+    savedAt = Date.now();
+    saveMs = savedAt - t0;
+    savedCursor = meta.cursor;
+  };
+  const saveDue = (): boolean =>
+    Date.now() - savedAt >= (stateBytes <= policy.bytes ? Math.min(policy.seconds * 1000, SAVE_COST_FACTOR * saveMs) : policy.seconds * 1000);
+  if (startCursor > 0) ctx.log('info', `parameter mask "${req.name}": resuming its gradient pass at example ${startCursor} of ${total}`);
+
+  for (let k = meta.cursor; k < total; k++) {
+    if (ctx.isCancelled()) {
+      if (savedCursor < meta.cursor) await save();
+      throw new WinnowError('cancelled', `cancelled after ${meta.cursor} of ${total} examples; the gradient sums so far are saved — Resume continues from there, Discard drops them`);
+    }
+    // null: no position to learn — passExample keeps only examples with one, so this never adds anything
+    sums.add(exampleGradients(m, examples[k]!, names) ?? []);
+    meta.cursor = k + 1;
+    if (meta.cursor < total && saveDue()) await save();
+    const secs = (Date.now() - started) / 1000;
+    const done = meta.cursor - startCursor;
+    ctx.progress({ current: meta.cursor, total, message: `gradients ${meta.cursor}/${total}`, etaSeconds: ((total - meta.cursor) * secs) / done, stats: { examplesPerSec: Math.round((10 * done) / Math.max(secs, 1e-3)) / 10 } });
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** What the mask records of how it was made. */
+function maskProvenance(
+  db: Db, req: ParamMaskRequest, meta: Meta, info: Map<string, TensorInfo>, run: { modelHash: string; modelPath: string; seconds: number },
+): ParamMaskProvenance {
+  const subsetName = req.subsetId !== null ? (subsetNameOf(db, req.subsetId) ?? null) : null;
+  return {
+    spec: specOf(req),
+    method: req.method,
+    metric: req.method === 'salience' ? req.metric : null,
+    metricForm: req.method === 'salience' ? SALIENCE_FORMS[req.metric] : null,
+    // from the pass's own tensors: a pass resumed from before the linear-only default may hold others
+    tensorsScored: meta.names.every((n) => isLinearWeight(info.get(n)!)) ? 'linear' : 'all',
+    density: req.method === 'gps' && req.perRow !== undefined ? null : req.density,
+    perRow: req.method === 'gps' ? (req.perRow ?? null) : null,
+    topk: req.method === 'gps' ? 'per_row' : req.topk,
+    scope: req.scope,
+    examples: meta.total,
+    seed: req.seed,
+    evalSplit: req.evalFraction !== undefined ? { fraction: req.evalFraction, seed: req.evalSeed ?? 0, heldOut: meta.heldOut ?? 0 } : null,
+    subsetId: req.subsetId,
+    subsetName,
+    datasetId: req.datasetId ?? null,
+    tokenPolicy: { ...trainTokenPolicy(req) },
+    maxTokens: req.maxTokens,
+    modelHash: run.modelHash,
+    modelPath: run.modelPath,
+    seconds: run.seconds,
+  };
 }

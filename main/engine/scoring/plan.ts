@@ -8,6 +8,8 @@ import type { ScorePlan } from '../../../preload/contract';
 import type { Db } from '../db';
 import { WinnowError } from '../util/errors';
 import { modelPath } from '../db/models';
+import { measuredThroughput, modelHasTokenScores, warmupTrainRun, type ThroughputKey } from '../db/score-runs';
+import { charsWhere, renderedSample, subsetRowsOutside, subsetSize } from '../db/score-rows';
 import { checkpointTensors } from '../models/checkpoint-tensors';
 import { layerBlockScores } from '../db/layers';
 import { resolveLayerSpec } from '../selection/layers';
@@ -24,9 +26,8 @@ const CHARS_PER_TOKEN = 4;
  */
 export function scopeTokens(db: Db, rows: RowScope | undefined, datasetId: number | undefined): number {
   const { where, args } = scopeWhere(db, rows, datasetId);
-  const chars = (db.prepare(`SELECT SUM(e.n_chars) FROM examples e${where}`).pluck().get(...args) as number | null) ?? 0;
-  const seen = db.prepare(`SELECT SUM(s.n_tokens) AS tokens, SUM(e.n_chars) AS chars FROM (SELECT example_id, n_tokens FROM renders LIMIT 5000) s
-    JOIN examples e ON e.id = s.example_id`).get() as { tokens: number | null; chars: number | null };
+  const chars = charsWhere(db, where, args);
+  const seen = renderedSample(db);
   const perChar = seen.tokens && seen.chars ? seen.tokens / seen.chars : 1 / CHARS_PER_TOKEN;
   return chars * perChar;
 }
@@ -131,7 +132,7 @@ export function planScoring(db: Db, input: PlanInput): ScorePlan {
   const has = (list: readonly string[]) => input.signals.filter((s) => list.includes(s));
   const examples = checkRowScope(db, input.rows, input.datasetId);
   // the last measured throughputs of this project, if any, give the estimate
-  const meta = (key: string) => Number(db.prepare(`SELECT value FROM project_meta WHERE key = ?`).pluck().get(key) ?? 0);
+  const meta = (key: ThroughputKey) => measuredThroughput(db, key);
   const eps = meta('score_examples_per_sec');
   const backEps = meta('score_backward_examples_per_sec') || eps / BACKWARD_COST;
   // forward passes from tokens (a pass's work grows with the tokens it reads; util/eta.ts): the scope's tokens at the
@@ -188,7 +189,7 @@ export function planScoring(db: Db, input: PlanInput): ScorePlan {
     }
     let k = input.lessWarmup?.checkpoints ?? 1;
     if (input.lessRunId !== undefined) {
-      const warm = db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(input.lessRunId) as string | undefined;
+      const warm = warmupTrainRun(db, input.lessRunId)?.config_json;
       if (warm === undefined) throw new WinnowError('not_found', `grad_sim: train run ${input.lessRunId} (lessRunId) not found`);
       k = (JSON.parse(warm) as { keepCheckpoints?: number }).keepCheckpoints ?? 1;
     }
@@ -213,11 +214,9 @@ function backwardExamples(db: Db, input: PlanInput, examples: number): number {
   let n = perExample ? examples : fim;
   if (input.signals.includes('grad_sim_base')) {
     if (input.targetSubsetId === undefined) throw new WinnowError('bad_input', 'grad_sim_base needs a target set: targetSubsetId (CLI --target-subset NAME)');
-    const size = db.prepare('SELECT COUNT(*) FROM subset_members WHERE subset_id = ?').pluck().get(input.targetSubsetId) as number;
+    const size = subsetSize(db, input.targetSubsetId);
     if (!size) throw new WinnowError('bad_input', `grad_sim_base: target subset ${input.targetSubsetId} is empty or does not exist`);
-    const outside = (input.datasetId !== undefined
-      ? db.prepare('SELECT COUNT(*) FROM subset_members m JOIN examples e ON e.id = m.example_id WHERE m.subset_id = ? AND e.dataset_id != ?').pluck().get(input.targetSubsetId, input.datasetId)
-      : 0) as number;
+    const outside = input.datasetId !== undefined ? subsetRowsOutside(db, input.targetSubsetId, input.datasetId) : 0;
     n += perExample ? outside : size;
   }
   return n;
@@ -229,12 +228,7 @@ function backwardExamples(db: Db, input: PlanInput, examples: number): number {
  * Looks at the model's runs that named the signal (score_runs.signals_json), then for one stored value of it.
  */
 export function assertTokenSignalScored(db: Db, modelId: number, signal: string): void {
-  const runs = db
-    .prepare(`SELECT id FROM score_runs WHERE model_id = ? AND EXISTS (SELECT 1 FROM json_each(signals_json) WHERE value = ?) ORDER BY id DESC`)
-    .pluck()
-    .all(modelId, signal) as number[];
-  const has = db.prepare('SELECT 1 FROM token_scores WHERE run_id = ? AND signal = ? LIMIT 1');
-  if (runs.some((r) => has.get(r, signal))) return;
+  if (modelHasTokenScores(db, modelId, signal)) return;
   throw new WinnowError(
     'bad_input',
     `token policy top_percent: no "${signal}" token scores for model ${modelId} yet — score it first (Score screen, or winnow score --signals ${signal})`,

@@ -8,6 +8,7 @@ import type { Db } from '../db';
 import type { RowScope } from '../../../preload/contract';
 import { WinnowError } from '../util/errors';
 import { evaluateRule, getSubset } from '../selection/subsets';
+import { countExamplesWhere, datasetName, subsetName } from '../db/score-rows';
 
 export type { RowScope };
 
@@ -52,7 +53,7 @@ export function scopeWhere(db: Db, rows: RowScope | undefined, datasetId: number
 /** How many rows the scope holds (of the dataset when given). */
 export function countScopeRows(db: Db, rows: RowScope | undefined, datasetId: number | undefined): number {
   const { where, args } = scopeWhere(db, rows, datasetId);
-  return db.prepare(`SELECT COUNT(*) FROM examples e${where}`).pluck().get(...args) as number;
+  return countExamplesWhere(db, where, args);
 }
 
 /**
@@ -71,7 +72,7 @@ export function checkRowScope(db: Db, rows: RowScope | undefined, datasetId: num
 }
 
 function datasetLabel(db: Db, id: number): string {
-  const name = db.prepare('SELECT name FROM datasets WHERE id = ?').pluck().get(id) as string | undefined;
+  const name = datasetName(db, id);
   return name !== undefined ? `"${name}"` : `#${id}`;
 }
 
@@ -83,7 +84,7 @@ export function describeRows(db: Db, rows: RowScope | undefined, count?: number)
   const n = count !== undefined ? ` (${count} row${count === 1 ? '' : 's'})` : '';
   if (!rows || rows.kind === 'all') return `all rows${n}`;
   if (rows.kind === 'sample') return `random ${rows.n}, seed ${rows.seed}`;
-  const now = db.prepare('SELECT name FROM subsets WHERE id = ?').pluck().get(rows.subsetId) as string | undefined;
+  const now = subsetName(db, rows.subsetId);
   if (now !== undefined) return `subset '${now}'${n}`;
   return `subset '${rows.name ?? `#${rows.subsetId}`}' (deleted)${n}`;
 }

@@ -11,7 +11,13 @@
  *    last finished checkpoint.
  */
 import { getExample } from '../data/examples';
-import { openProjectDb, getRender, writeExampleSignal, toBlob, renderKeyId, renderKeyOf, describeRenderKey, getRenderKey, type Db, type StoredRender } from '../db';
+import { openProjectDb, getRender, writeExampleSignal, toBlob, renderKeyId, renderKeyOf, describeRenderKey, getRenderKey, listDatasets, scoreRunRenderKeyId, type Db, type StoredRender } from '../db';
+import {
+  findScoreRunOfJob, insertScoreRun, markScoreRunDone, markScoreRunEnded, markScoreRunRunning, recordThroughput, scoreRunCursorSetter, scoreRunHasResults,
+  setScoreRunProgress, setScoreRunRenderKey, tokenScoreInserter,
+} from '../db/score-runs';
+import { countScopedRenders, datasetsOfSubset, pendingRenders } from '../db/score-rows';
+import { writeExampleVectors } from '../db/vectors';
 import { loadModel, disposeModel, type LoadedModel } from '../models';
 import { applyAdapterFolder } from '../models/lora';
 import { renderDataset } from '../data/renderDataset';
@@ -30,7 +36,6 @@ import { assertModelRoles, excessLoss, historyModelOf, learnability, loadReferen
 import { reverseRender } from './passes/reverse';
 import { promptKeys, sstokenFrom } from './passes/sstoken';
 import { gradientPass, type Scope as GradientScope } from './gradient-pass';
-import { writeExampleVectors } from './vectors';
 import type { Normalized } from '../data/formats';
 import { recordDuplicatesForRun } from '../data/duplicates';
 import { scopeLabel } from '../db/names';
@@ -47,15 +52,9 @@ export function cancelled(): WinnowError {
 }
 
 function findOrCreateRun(db: Db, jobId: string, p: ScoreParams): number {
-  const existing = db.prepare('SELECT id FROM score_runs WHERE job_id = ?').pluck().get(jobId) as number | undefined;
+  const existing = findScoreRunOfJob(db, jobId);
   if (existing) return existing;
-  const info = db
-    .prepare(
-      `INSERT INTO score_runs (model_id, ref_model_id, dataset_id, signals_json, params_json, status, cursor, created_at, job_id)
-       VALUES (?, ?, ?, ?, ?, 'running', 0, datetime('now'), ?)`,
-    )
-    .run(p.modelId, p.refModelId ?? null, p.datasetId ?? null, JSON.stringify(p.signals), JSON.stringify(p), jobId);
-  return Number(info.lastInsertRowid);
+  return insertScoreRun(db, { modelId: p.modelId, refModelId: p.refModelId ?? null, datasetId: p.datasetId ?? null, signalsJson: JSON.stringify(p.signals), paramsJson: JSON.stringify(p), jobId });
 }
 
 type Scope = GradientScope;
@@ -65,15 +64,13 @@ type Scope = GradientScope;
  * its earlier batches scored).
  */
 function bindRenderKey(db: Db, runId: number, keyId: number): void {
-  const row = db.prepare('SELECT render_key_id FROM score_runs WHERE id = ?').get(runId) as { render_key_id: number | null };
-  if (row.render_key_id === keyId) return;
-  const scored = db.prepare('SELECT 1 FROM example_scores WHERE run_id = ? LIMIT 1').get(runId) ??
-    db.prepare('SELECT 1 FROM token_scores WHERE run_id = ? LIMIT 1').get(runId) ?? db.prepare('SELECT 1 FROM score_pass_state WHERE run_id = ? LIMIT 1').get(runId);
-  if (scored) {
-    const was = row.render_key_id === null ? 'renders that were not recorded (it started before an update)' : describeRenderKey(getRenderKey(db, row.render_key_id));
+  const bound = scoreRunRenderKeyId(db, runId);
+  if (bound === keyId) return;
+  if (scoreRunHasResults(db, runId)) {
+    const was = bound === null ? 'renders that were not recorded (it started before an update)' : describeRenderKey(getRenderKey(db, bound));
     throw new WinnowError('conflict', `score run ${runId} scored its first examples on ${was}, and would now render with ${describeRenderKey(getRenderKey(db, keyId))} (the model's tokenizer files changed?): start a new scoring`);
   }
-  db.prepare('UPDATE score_runs SET render_key_id = ? WHERE id = ?').run(keyId, runId);
+  setScoreRunRenderKey(db, runId, keyId);
 }
 
 function scopeOf(db: Db, p: ScoreParams, keyId: number): Scope {
@@ -118,7 +115,7 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
   let his: LoadedModel | null = null;
   try {
     const runId = findOrCreateRun(db, ctx.jobId, p);
-    db.prepare(`UPDATE score_runs SET status = 'running', error = NULL WHERE id = ?`).run(runId);
+    markScoreRunRunning(db, runId);
     ctx.progress({ current: 0, total: 0, message: 'loading model' });
     model = await loadModel(p.projectModelPath);
     if (p.adapterPath) {
@@ -134,16 +131,12 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
     bindRenderKey(db, runId, keyId);
     const datasetIds = p.datasetId !== undefined
       ? [p.datasetId]
-      : (db.prepare('SELECT id FROM datasets ORDER BY id').pluck().all() as number[]);
+      : listDatasets(db).map((d) => d.id);
     const scopeDatasets = [...datasetIds];
     const targets = want.has('grad_sim') ? targetSubsets(p) : want.has('grad_sim_base') && p.targetSubsetId !== undefined ? [p.targetSubsetId] : [];
     for (const t of targets) {
       // the target set may come from another dataset: it is differentiated too, so it must be rendered
-      const more = db
-        .prepare('SELECT DISTINCT e.dataset_id FROM subset_members m JOIN examples e ON e.id = m.example_id WHERE m.subset_id = ?')
-        .pluck()
-        .all(t) as number[];
-      for (const d of more) if (!datasetIds.includes(d)) datasetIds.push(d);
+      for (const d of datasetsOfSubset(db, t)) if (!datasetIds.includes(d)) datasetIds.push(d);
     }
     for (const d of datasetIds) {
       ctx.progress({ current: 0, total: 0, message: 'rendering examples' });
@@ -173,16 +166,12 @@ export async function runScoreJob(ctx: JobContext): Promise<JobOutcome> {
       stats.textExamples = text.examples;
       if (text.computed.length) ctx.log('info', `duplicates were missing for dataset(s) ${text.computed.join(', ')}: computed now`);
     }
-    db.prepare(`UPDATE score_runs SET status = 'done', finished_at = datetime('now') WHERE id = ?`).run(runId);
+    markScoreRunDone(db, runId);
     const rows = describeRows(db, p.rows, countScopeRows(db, p.rows, p.datasetId));
     return { message: `scored ${stats.examples ?? stats.gradientExamples ?? stats.textExamples ?? 0} examples of ${scopeLabel(db, { subsetId: p.subsetId, datasetId: p.datasetId })}${p.rows && p.rows.kind !== 'all' ? ` · ${rows}` : ''}`, stats: { ...stats, rows } };
   } catch (err) {
     try {
-      db.prepare(`UPDATE score_runs SET status = ?, error = ? WHERE job_id = ?`).run(
-        err instanceof WinnowError && err.code === 'cancelled' ? 'cancelled' : 'failed',
-        (err as Error).message,
-        ctx.jobId,
-      );
+      markScoreRunEnded(db, ctx.jobId, err instanceof WinnowError && err.code === 'cancelled' ? 'cancelled' : 'failed', (err as Error).message);
     } catch {
       // the database itself may be the problem; the job error says so
     }
@@ -206,21 +195,11 @@ async function forwardLoop(
   scope: Scope,
   keyId: number,
 ): Promise<Record<string, number>> {
-  const total = db
-    .prepare(`SELECT COUNT(*) FROM renders r JOIN examples e ON e.id = r.example_id WHERE ${scope.sql}`)
-    .pluck()
-    .get(...scope.args) as number;
+  const total = countScopedRenders(db, scope);
   // pending: rendered, not yet scored by this run (length_tokens is written for every scored example)
-  const pending = db
-    .prepare(
-      `SELECT r.example_id AS id, r.n_tokens AS n FROM renders r JOIN examples e ON e.id = r.example_id
-       WHERE ${scope.sql}
-         AND NOT EXISTS (SELECT 1 FROM example_scores s WHERE s.run_id = ${runId} AND s.example_id = r.example_id AND s.signal = 'length_tokens')
-       ORDER BY r.n_tokens, r.example_id`,
-    )
-    .all(...scope.args) as Array<{ id: number; n: number }>;
+  const pending = pendingRenders(db, scope, runId);
   let done = total - pending.length;
-  db.prepare('UPDATE score_runs SET total = ?, cursor = ? WHERE id = ?').run(total, done, runId);
+  setScoreRunProgress(db, runId, total, done);
 
   const want = new Set(p.signals);
   const tokenSignals = TOKEN_SIGNAL_IDS.filter((s) => want.has(s));
@@ -228,8 +207,8 @@ async function forwardLoop(
   const wantRifd = want.has('rifd');
   const wantSs = ATTENTION_SIGNALS.some((s) => want.has(s));
   const gamma = p.sstokenGamma ?? DEFAULT_SSTOKEN_GAMMA;
-  const insertToken = db.prepare(`INSERT INTO token_scores (run_id, example_id, signal, "values") VALUES (?, ?, ?, ?)`);
-  const setCursor = db.prepare('UPDATE score_runs SET cursor = ? WHERE id = ?');
+  const insertToken = tokenScoreInserter(db);
+  const setCursor = scoreRunCursorSetter(db);
   const bosId = model.tokenizer.bosId;
   const passesPerBatch = 1 + (ref ? 1 : 0) + (his && his !== ref ? 1 : 0) + (wantIfd ? 1 : 0) + (wantRifd ? 2 : 0);
   const started = Date.now();
@@ -265,17 +244,17 @@ async function forwardLoop(
     db.transaction(() => {
       renders.forEach((r, b) => {
         const s = main.tokens[b]!;
-        for (const sig of tokenSignals) insertToken.run(runId, r.exampleId, sig, toBlob(s[sig]));
+        for (const sig of tokenSignals) insertToken(runId, r.exampleId, sig, toBlob(s[sig]));
         const mean = maskedMean(s.token_loss, r.labelMask);
         if (want.has('mean_loss')) put('mean_loss', r.exampleId, mean);
         if (want.has('ppl')) put('ppl', r.exampleId, mean === null ? null : Math.exp(mean));
         if (refOut) {
           const refLoss = refOut.tokens[b]!.token_loss;
-          if (want.has('excess_loss')) insertToken.run(runId, r.exampleId, 'excess_loss', toBlob(excessLoss(s.token_loss, refLoss)));
+          if (want.has('excess_loss')) insertToken(runId, r.exampleId, 'excess_loss', toBlob(excessLoss(s.token_loss, refLoss)));
           if (want.has('learnability')) put('learnability', r.exampleId, learnability(mean, maskedMean(refLoss, r.labelMask)));
         }
         if (hisOut && wantSs) {
-          insertToken.run(runId, r.exampleId, 'sstoken', toBlob(sstokenFrom(s.token_loss, hisOut.tokens[b]!.token_loss, main.keyAttention![b]!, r.labelMask, gamma)));
+          insertToken(runId, r.exampleId, 'sstoken', toBlob(sstokenFrom(s.token_loss, hisOut.tokens[b]!.token_loss, main.keyAttention![b]!, r.labelMask, gamma)));
         }
         if (ifd) put('ifd', r.exampleId, ifd[b]!);
         if (rifd) put('rifd', r.exampleId, rifd[b]!);
@@ -288,7 +267,7 @@ async function forwardLoop(
       if (main.embeddings) writeExampleVectors(db, runId, 'embedding', renders.map((r, b) => [r.exampleId, main.embeddings![b]!]));
       for (const [signal, values] of perExample) writeExampleSignal(db, runId, signal, values);
       done += batch.length;
-      setCursor.run(done, runId);
+      setCursor(runId, done);
     })();
     // the rows' rendered lengths (the ones the plan sorted by), so done + left stays the pending total
     const batchTokens = batch.reduce((a, b) => a + b.n, 0);
@@ -308,12 +287,10 @@ async function forwardLoop(
   const secs = (Date.now() - started) / 1000;
   if (pending.length && secs > 0) {
     // throughput per forward pass over one example: plan.ts multiplies by the number of passes
-    db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('score_examples_per_sec', ?)`).run(
-      String((pending.length * passesPerBatch) / secs),
-    );
+    recordThroughput(db, 'score_examples_per_sec', (pending.length * passesPerBatch) / secs);
     // and per token, which the plan's estimate uses: long rows cost more than short ones (util/eta.ts)
     if (tokensDone > 0) {
-      db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES ('score_tokens_per_sec', ?)`).run(String((tokensDone * passesPerBatch) / secs));
+      recordThroughput(db, 'score_tokens_per_sec', (tokensDone * passesPerBatch) / secs);
     }
   }
   return { examples: total, tokensPerSec: Math.round(tokensDone / Math.max(secs, 1e-3)), seconds: Math.round(secs * 10) / 10 };

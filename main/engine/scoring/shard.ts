@@ -29,7 +29,11 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { getRender, getRenderKey, writeExampleSignals, type Db, type RenderKey } from '../db';
+import { getDataset, getRender, getRenderKey, listSignalColumns, recordColumnForRun, writeExampleSignals, type Db, type RenderKey } from '../db';
+import { findModelRow } from '../db/models';
+import { insertMergedScoreRun, layerScoreInserter, scoreRunForShard, tokenScoreInserter } from '../db/score-runs';
+import { datasetRowsInOrder, runValuesReader } from '../db/shards';
+import { exampleVectorInserter } from '../db/vectors';
 import { messagesReader } from '../data/examples';
 import { normHash } from '../data/normalize';
 import { WinnowError } from '../util/errors';
@@ -85,9 +89,7 @@ export interface ShardRow {
  */
 export function datasetRows(db: Db, datasetId: number): ShardRow[] {
   const messagesOf = messagesReader(db);
-  const all = db.prepare('SELECT id, row_index AS rowIndex, raw_json AS rawJson, messages_json AS messagesJson, norm_hash AS h FROM examples WHERE dataset_id = ? ORDER BY row_index')
-    .all(datasetId) as Array<{ id: number; rowIndex: number; rawJson: string; messagesJson: string; h: string }>;
-  return all.map((r) => ({ exampleId: r.id, index: r.rowIndex, contentHash: r.h || normHash(messagesOf({ datasetId, ...r })) }));
+  return datasetRowsInOrder(db, datasetId).map((r) => ({ exampleId: r.id, index: r.rowIndex, contentHash: r.h || normHash(messagesOf({ datasetId, ...r })) }));
 }
 
 /** A dataset's rows in one shard, in file order. */
@@ -146,7 +148,7 @@ export interface LoadedShard extends ShardResult {
 
 function modelOf(db: Db, id: number | null | undefined): ShardModel | undefined {
   if (id === null || id === undefined) return undefined;
-  const r = db.prepare('SELECT path, hash FROM models WHERE id = ?').get(id) as ShardModel | undefined;
+  const r = findModelRow(db, id);
   if (!r) throw new WinnowError('not_found', `model ${id} not found`);
   return { path: r.path, hash: r.hash };
 }
@@ -161,45 +163,42 @@ const PROJECT_PARAMS = ['modelId', 'refModelId', 'historyModelId', 'datasetId', 
 export function writeShardResult(db: Db, opts: {
   runId: number; datasetId: number; shard: ShardSpec; rows: ShardRow[]; scoresOut: string; targetDatasetId?: number;
 }): string {
-  const run = db.prepare('SELECT model_id, signals_json, params_json, render_key_id, total FROM score_runs WHERE id = ?').get(opts.runId) as
-    { model_id: number; signals_json: string; params_json: string; render_key_id: number | null; total: number | null };
+  const run = scoreRunForShard(db, opts.runId);
   if (run.render_key_id === null) throw new WinnowError('internal', `score run ${opts.runId} has no render key`);
   const params = JSON.parse(run.params_json) as Record<string, unknown> & { refModelId?: number; historyModelId?: number };
   // the options, without what names things in this (temporary) project: the merge puts its own ids there
   const options = Object.fromEntries(Object.entries(params).filter(([k]) => !PROJECT_PARAMS.includes(k)));
-  const ds = db.prepare('SELECT source_path, hash, row_count, format, mapping_json FROM datasets WHERE id = ?').get(opts.datasetId) as
-    { source_path: string; hash: string; row_count: number; format: string; mapping_json: string };
+  const ds = getDataset(db, opts.datasetId);
   const key = getRenderKey(db, run.render_key_id);
   const valuesPath = `${opts.scoresOut}.shard.values.jsonl`;
-  const exStmt = db.prepare('SELECT signal, value FROM example_scores WHERE run_id = ? AND example_id = ? ORDER BY signal');
-  const tokStmt = db.prepare('SELECT signal, "values" AS v FROM token_scores WHERE run_id = ? AND example_id = ? ORDER BY signal');
-  const vecStmt = db.prepare('SELECT signal, vector FROM example_vectors WHERE run_id = ? AND example_id = ? ORDER BY signal');
+  const valuesOf = runValuesReader(db, opts.runId);
   const rows: ShardResult['rows'] = [];
   const fd = openSync(valuesPath, 'w');
   try {
     for (const r of opts.rows) {
       const render = getRender(db, r.exampleId, run.render_key_id);
       rows.push({ index: r.index, contentHash: r.contentHash, tokens: render ? tokensHash(render.tokenIds) : null });
+      const stored = valuesOf(r.exampleId);
       const example: Record<string, number | null> = {};
-      for (const x of exStmt.all(opts.runId, r.exampleId) as Array<{ signal: string; value: number | null }>) example[x.signal] = x.value;
+      for (const x of stored.example) example[x.signal] = x.value;
       const token: Record<string, string> = {};
-      for (const x of tokStmt.all(opts.runId, r.exampleId) as Array<{ signal: string; v: Buffer }>) token[x.signal] = x.v.toString('base64');
+      for (const x of stored.token) token[x.signal] = x.v.toString('base64');
       const vector: Record<string, string> = {};
-      for (const x of vecStmt.all(opts.runId, r.exampleId) as Array<{ signal: string; vector: Buffer }>) vector[x.signal] = x.vector.toString('base64');
+      for (const x of stored.vector) vector[x.signal] = x.vector.toString('base64');
       writeSync(fd, JSON.stringify({ index: r.index, example, token, vector }) + '\n');
     }
   } finally {
     closeSync(fd);
   }
   const sums = writeSums(db, opts.runId, `${opts.scoresOut}.shard.sums.bin`);
-  const target = opts.targetDatasetId === undefined ? undefined
-    : db.prepare('SELECT source_path AS path, hash AS sha256, row_count AS rows, format FROM datasets WHERE id = ?').get(opts.targetDatasetId) as ShardResult['target'];
+  const targetDs = opts.targetDatasetId === undefined ? undefined : getDataset(db, opts.targetDatasetId);
+  const target: ShardResult['target'] = targetDs && { path: targetDs.sourcePath, sha256: targetDs.hash, rows: targetDs.rowCount, format: targetDs.format };
   const file = (role: 'values' | 'scores' | 'sums', path: string) => ({ role, name: basename(path), sha256: sha256File(path), bytes: statSync(path).size });
   const result: ShardResult = {
     format: SHARD_FORMAT,
     version: SHARD_VERSION,
     shard: opts.shard,
-    input: { path: ds.source_path, sha256: ds.hash, rows: ds.row_count, format: ds.format, mapping: JSON.parse(ds.mapping_json) as unknown },
+    input: { path: ds.sourcePath, sha256: ds.hash, rows: ds.rowCount, format: ds.format, mapping: ds.mapping },
     models: { model: modelOf(db, run.model_id)!, ref: modelOf(db, params.refModelId), history: modelOf(db, params.historyModelId) },
     tokenizer: key.tokenizerId,
     renderKey: { tokenizerId: key.tokenizerId, templateHash: key.templateHash, labelPolicy: key.labelPolicy, maxTokens: key.maxTokens, renderer: key.renderer },
@@ -516,12 +515,12 @@ export function importMergedRun(db: Db, shards: LoadedShard[], opts: {
   checkTargetSums(shards);
   return db.transaction(() => {
     const total = shards.reduce((a, s) => a + s.total, 0);
-    const runId = Number(db.prepare(
-      `INSERT INTO score_runs (model_id, ref_model_id, dataset_id, signals_json, params_json, status, cursor, total, created_at, finished_at, job_id, render_key_id)
-       VALUES (?, ?, ?, ?, ?, 'done', ?, ?, datetime('now'), datetime('now'), NULL, ?)`,
-    ).run(opts.modelId, opts.refModelId ?? null, opts.datasetId, JSON.stringify(first.signals), JSON.stringify(opts.params), total, total, opts.renderKeyId).lastInsertRowid);
-    const insertToken = db.prepare('INSERT INTO token_scores (run_id, example_id, signal, "values") VALUES (?, ?, ?, ?)');
-    const insertVector = db.prepare('INSERT INTO example_vectors (run_id, example_id, signal, dim, vector) VALUES (?, ?, ?, ?, ?)');
+    const runId = insertMergedScoreRun(db, {
+      modelId: opts.modelId, refModelId: opts.refModelId ?? null, datasetId: opts.datasetId, signalsJson: JSON.stringify(first.signals), paramsJson: JSON.stringify(opts.params),
+      total, renderKeyId: opts.renderKeyId,
+    });
+    const insertToken = tokenScoreInserter(db);
+    const insertVector = exampleVectorInserter(db);
     const bySignal = new Map<string, Array<[number, number | null]>>();
     shards.forEach((s) => {
       const rows = new Map(s.rows.map((r) => [r.index, r]));
@@ -543,27 +542,21 @@ export function importMergedRun(db: Db, shards: LoadedShard[], opts: {
           if (!bySignal.has(sig)) bySignal.set(sig, []);
           bySignal.get(sig)!.push([exampleId, x]);
         }
-        for (const [sig, b64] of Object.entries(v.token)) insertToken.run(runId, exampleId, sig, Buffer.from(b64, 'base64'));
-        for (const [sig, b64] of Object.entries(v.vector)) {
-          const buf = Buffer.from(b64, 'base64');
-          insertVector.run(runId, exampleId, sig, buf.length / 4, buf);
-        }
+        for (const [sig, b64] of Object.entries(v.token)) insertToken(runId, exampleId, sig, Buffer.from(b64, 'base64'));
+        for (const [sig, b64] of Object.entries(v.vector)) insertVector(runId, exampleId, sig, Buffer.from(b64, 'base64'));
       }
       if (done.size !== rows.size) throw new WinnowError('bad_input', `${label(s)}: its values file has ${done.size} rows, the result file lists ${rows.size}`);
     });
-    const insertLayer = db.prepare('INSERT INTO layer_scores (run_id, tensor_name, block, kind, signal, value) VALUES (?, ?, ?, ?, ?, ?)');
-    for (const l of layers) insertLayer.run(runId, l.tensorName, l.block, l.kind, l.signal, l.value);
+    const insertLayer = layerScoreInserter(db, { replace: false });
+    for (const l of layers) insertLayer(runId, l);
     // one signal at a time, in example order: the history rows and the latest-value columns an unsharded run writes
     for (const [sig, rows] of bySignal) writeExampleSignals(db, runId, [sig], rows.sort((a, b) => a[0] - b[0]).map(([id, x]) => [id, x]));
     if (first.signals.some((s) => s === 'exact_dup' || s === 'near_dup')) {
       // as recordDuplicatesForRun does for a run: the import's values, under this run
-      const cols = new Set(db.prepare(`SELECT name FROM pragma_table_info('example_signals')`).pluck().all() as string[]);
+      const cols = new Set(listSignalColumns(db));
       const lacking = DUPLICATE_COLUMNS.filter((c) => !cols.has(c));
       if (lacking.length) throw new WinnowError('internal', `the imported dataset has no ${lacking.join(', ')} columns`);
-      for (const c of DUPLICATE_COLUMNS) {
-        db.prepare(`INSERT OR REPLACE INTO example_scores (run_id, example_id, signal, value)
-          SELECT ?, e.id, ?, s."${c}" FROM examples e JOIN example_signals s ON s.example_id = e.id WHERE e.dataset_id = ?`).run(runId, c, opts.datasetId);
-      }
+      for (const c of DUPLICATE_COLUMNS) recordColumnForRun(db, runId, c, opts.datasetId);
     }
     return runId;
   })();

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../main/engine/compute/backend';
 import { loadModel, forward, forwardWithHidden, type LoadedModel } from '../../../main/engine/models';
 import { blobToFloat32, getRender } from '../../../main/engine/db';
-import { readExampleVectors } from '../../../main/engine/scoring/vectors';
+import { readExampleVectors } from '../../../main/engine/db/vectors';
 import { writeTinyModel, TINY_QWEN2 } from '../models/tiny';
 import { GSM8K_50, TestProject, logSoftmax64, logitsOf } from './helpers';
 

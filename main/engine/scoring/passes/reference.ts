@@ -15,7 +15,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Db } from '../../db';
 import { loadModel, disposeModel, loadTokenizer, type LoadedModel } from '../../models';
-import { modelRow } from '../../db/models';
+import { findModelIdByPath, findModelRow, modelRow } from '../../db/models';
+import { trainRunsThatMade } from '../../db/score-runs';
 import { readDeltaManifest } from '../../models/delta';
 import { WinnowError } from '../../util/errors';
 
@@ -31,21 +32,18 @@ export function historyModelOf(p: { signals: string[]; refModelId?: number; hist
  */
 export function modelAncestors(db: Db, modelId: number): Map<number, string> {
   const out = new Map<number, string>();
-  const byPath = db.prepare('SELECT id FROM models WHERE path = ?').pluck();
   let frontier = [modelId];
   for (let depth = 0; depth < 64 && frontier.length; depth++) {
     const next: number[] = [];
     for (const id of frontier) {
-      const row = db.prepare('SELECT path, train_run_id FROM models WHERE id = ?').get(id) as { path: string; train_run_id: number | null } | undefined;
+      const row = findModelRow(db, id);
       if (!row) continue;
       const parents: Array<[number, string]> = [];
-      const runs = db
-        .prepare('SELECT id, model_id FROM train_runs WHERE model_id IS NOT NULL AND (id = ? OR out_model_id = ? OR out_dir = ?)')
-        .all(row.train_run_id ?? -1, id, row.path) as Array<{ id: number; model_id: number }>;
+      const runs = trainRunsThatMade(db, { trainRunId: row.train_run_id, modelId: id, path: row.path });
       for (const r of runs) parents.push([r.model_id, `train run ${r.id} started from it`]);
       try {
         const delta = existsSync(row.path) ? readDeltaManifest(row.path) : null;
-        const base = delta ? (byPath.get(resolve(row.path, delta.base.path)) as number | undefined) : undefined;
+        const base = delta ? findModelIdByPath(db, resolve(row.path, delta.base.path)) : undefined;
         if (base !== undefined) parents.push([base, `its winnow_delta.json names it as the base`]);
       } catch {
         // an unreadable manifest says nothing about the roles; loading the model reports it

@@ -1,9 +1,16 @@
 /** Per-example vector signals (`embedding`) in example_vectors (migration 004): Float32 blobs, never sortable columns. */
-import { blobToFloat32, toBlob, type Db } from '../db';
+import type { Db } from './open';
+import { blobToFloat32, toBlob } from './blobs';
 
 export function writeExampleVectors(db: Db, runId: number, signal: string, rows: Iterable<[number, Float32Array]>): void {
   const put = db.prepare('INSERT OR REPLACE INTO example_vectors (run_id, example_id, signal, dim, vector) VALUES (?, ?, ?, ?, ?)');
   for (const [exampleId, v] of rows) put.run(runId, exampleId, signal, v.length, toBlob(v));
+}
+
+/** Stores vectors as stored bytes (a merge copies its shards' blobs); a vector the run already has is an error. */
+export function exampleVectorInserter(db: Db): (runId: number, exampleId: number, signal: string, vector: Buffer) => void {
+  const stmt = db.prepare('INSERT INTO example_vectors (run_id, example_id, signal, dim, vector) VALUES (?, ?, ?, ?, ?)');
+  return (runId, exampleId, signal, vector) => void stmt.run(runId, exampleId, signal, vector.length / 4, vector);
 }
 
 /** The latest run's vector of `signal` for each example that has one (optionally only those of one run). */

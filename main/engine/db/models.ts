@@ -36,3 +36,8 @@ export function modelPath(db: Db, id: number): string {
   if (!r) throw new WinnowError('not_found', `model ${id} not found in this project`);
   return r.path;
 }
+
+/** Remove a model's row only (a caller taking back a model it just added; housekeeping removes one with what uses it). */
+export function deleteModelRow(db: Db, id: number): void {
+  db.prepare('DELETE FROM models WHERE id = ?').run(id);
+}

@@ -73,6 +73,11 @@ export function deleteDataset(db: Db, datasetId: number): void {
   db.prepare('DELETE FROM datasets WHERE id = ?').run(datasetId);
 }
 
+/** The datasets the given examples belong to. */
+export function datasetIdsOfExamples(db: Db, exampleIds: number[]): number[] {
+  return db.prepare(`SELECT DISTINCT dataset_id FROM examples WHERE id IN (SELECT value FROM json_each(?))`).pluck().all(JSON.stringify(exampleIds)) as number[];
+}
+
 /**
  * One example at a time with everything given (tests, hand-made rows): returns a function inserting one example
  * (row + search text), giving its id. `fts: false` leaves search out (fullText is then not needed). Imports use

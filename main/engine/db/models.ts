@@ -54,3 +54,8 @@ export function importRenderModelId(db: Db): number | undefined {
 export function findModelRow(db: Db, id: number): ModelRowDb | undefined {
   return db.prepare('SELECT * FROM models WHERE id = ?').get(id) as ModelRowDb | undefined;
 }
+
+/** Remove a model's row only (a caller taking back a model it just added; housekeeping removes one with what uses it). */
+export function deleteModelRow(db: Db, id: number): void {
+  db.prepare('DELETE FROM models WHERE id = ?').run(id);
+}

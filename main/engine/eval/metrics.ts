@@ -1,7 +1,7 @@
 /**
  * Task metrics over generated answers and held-out rows: exact match of a final answer (GSM8K's `#### N`, the last
  * number otherwise, or a user regex), label accuracy, and token-weighted loss / perplexity. Pure functions: the
- * `winnow eval` command (cli/eval.ts) feeds them completions and per-token losses.
+ * `winnow eval` command (cli/commands/eval.ts) feeds them completions and per-token losses.
  */
 import { WinnowError } from '../util/errors';
 

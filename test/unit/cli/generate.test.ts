@@ -12,7 +12,7 @@ import { initBackend } from '../../../main/engine/compute/backend';
 import { renderExample } from '../../../main/engine/data/render';
 import { forward } from '../../../main/engine/models/forward';
 import { generate } from '../../../main/engine/models/generate';
-import { choiceReference, rowChoices } from '../../../main/cli/eval';
+import { choiceReference, rowChoices } from '../../../main/cli/commands/eval';
 import { disposeModel, loadModel, type LoadedModel } from '../../../main/engine/models/model';
 
 const ROOT = resolve(__dirname, '../../..');

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completionProgram, recordTests, runCodeTests, DEFAULT_CODE_LIMITS } from '../../../main/engine/eval/code-exec';
-import { runEvalCommand } from '../../../main/cli/eval';
+import { runEvalCommand } from '../../../main/cli/commands/eval';
 import { initBackend } from '../../../main/engine/compute/backend';
 import { STORIES, tmpDir } from '../models/tiny';
 

@@ -16,7 +16,7 @@ import { forwardBatch } from '../../../main/engine/scoring/passes/forward';
 import { getRender, scoreRunRenderKeyId, getRenderKey } from '../../../main/engine/db';
 import { createTokenMasker } from '../../../main/engine/selection/token-policy';
 import { renderDataset } from '../../../main/engine/data/renderDataset';
-import { writeScoresJsonl } from '../../../main/cli/score-output';
+import { writeScoresJsonl } from '../../../main/cli/commands/score-output';
 import { TrainConfigSchema, type ExampleDetail } from '../../../preload/contract';
 import { writeRealFolder } from '../models/real-shapes';
 import { TestProject } from './helpers';

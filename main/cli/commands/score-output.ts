@@ -6,34 +6,22 @@
  * rendered with that key are written as {"index": i, "error": "..."} so none disappears silently.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { blobToFloat32, getRender, scoreRunRenderKeyId, type Db } from '../engine/db';
-import { WinnowError } from '../engine/util/errors';
-import { TOKEN_SIGNALS, type RowScope } from '../../preload/contract';
-import { rowScopeSql } from '../engine/scoring/rows';
+import { blobToFloat32, getRender, scoreRunRenderKeyId, type Db } from '../../engine/db';
+import { examplesInFileOrder, runValueReaders } from '../../engine/db/score-output';
+import { WinnowError } from '../../engine/util/errors';
+import { TOKEN_SIGNALS, type RowScope } from '../../../preload/contract';
+import { scopeWhere } from '../../engine/scoring/rows';
 
 /** `rows`: the rows the run covered (--subset, --sample); `onlyExampleIds`: a `--shard` run writes its own rows only (each with its file index, as always). */
 export function writeScoresJsonl(db: Db, opts: { runId: number; datasetId?: number; rows?: RowScope; signals: string[]; out: string; onlyExampleIds?: Set<number> }): { rows: number; errors: number } {
   const keyId = scoreRunRenderKeyId(db, opts.runId);
   if (keyId === null) throw new WinnowError('not_found', `score run ${opts.runId} has no recorded render key: its input_ids are not known`);
   // only the rows the run covered (--subset, --sample), in file order
-  const where: string[] = [];
-  const args: unknown[] = [];
-  if (opts.datasetId !== undefined) {
-    where.push('e.dataset_id = ?');
-    args.push(opts.datasetId);
-  }
-  const scope = rowScopeSql(db, opts.rows, opts.datasetId);
-  if (scope) {
-    where.push(scope.sql);
-    args.push(...scope.args);
-  }
-  const examples = db.prepare(`SELECT e.id, e.dataset_id, e.row_index FROM examples e ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.dataset_id, e.row_index`)
-    .all(...args) as Array<{ id: number; dataset_id: number; row_index: number }>;
+  const { where, args } = scopeWhere(db, opts.rows, opts.datasetId);
+  const examples = examplesInFileOrder(db, where, args);
   const tokenSignals = opts.signals.filter((s) => (TOKEN_SIGNALS as readonly string[]).includes(s));
   const exampleSignals = opts.signals.filter((s) => !(TOKEN_SIGNALS as readonly string[]).includes(s));
-  const tokenStmt = db.prepare(`SELECT "values" FROM token_scores WHERE run_id = ? AND example_id = ? AND signal = ?`).pluck();
-  const exStmt = db.prepare('SELECT value FROM example_scores WHERE run_id = ? AND example_id = ? AND signal = ?').pluck();
-  const errStmt = db.prepare('SELECT reason FROM render_errors WHERE dataset_id = ? AND row_index = ? AND render_key_id = ?').pluck();
+  const read = runValueReaders(db);
   const fd = openSync(opts.out, 'w');
   let rows = 0;
   let errors = 0;
@@ -42,18 +30,18 @@ export function writeScoresJsonl(db: Db, opts: { runId: number; datasetId?: numb
       if (opts.onlyExampleIds && !opts.onlyExampleIds.has(e.id)) continue;
       const render = getRender(db, e.id, keyId);
       if (!render) {
-        const reason = (errStmt.get(e.dataset_id, e.row_index, keyId) as string | undefined) ?? 'not scored';
+        const reason = read.renderError(e.dataset_id, e.row_index, keyId) ?? 'not scored';
         writeSync(fd, JSON.stringify({ index: e.row_index, error: reason }) + '\n');
         errors++;
         continue;
       }
       const token: Record<string, Array<number | null>> = {};
       for (const s of tokenSignals) {
-        const blob = tokenStmt.get(opts.runId, e.id, s) as Buffer | undefined;
+        const blob = read.tokenValues(opts.runId, e.id, s);
         token[s] = blob ? Array.from(blobToFloat32(blob), (x) => (Number.isNaN(x) ? null : x)) : [];
       }
       const example: Record<string, number | null> = {};
-      for (const s of exampleSignals) example[s] = (exStmt.get(opts.runId, e.id, s) as number | null | undefined) ?? null;
+      for (const s of exampleSignals) example[s] = read.exampleValue(opts.runId, e.id, s) ?? null;
       writeSync(
         fd,
         JSON.stringify({ index: e.row_index, input_ids: Array.from(render.tokenIds), label_mask: Array.from(render.labelMask), token, example }) + '\n',

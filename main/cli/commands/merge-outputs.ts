@@ -15,10 +15,10 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
-import { checkShardSet, label, parseShardSpec, type ShardSpec } from '../engine/scoring/shard';
-import { meanOf } from '../engine/eval/metrics';
-import { normHash } from '../engine/data/normalize';
-import { WinnowError } from '../engine/util/errors';
+import { checkShardSet, label, parseShardSpec, type ShardSpec } from '../../engine/scoring/shard';
+import { meanOf } from '../../engine/eval/metrics';
+import { normHash } from '../../engine/data/normalize';
+import { WinnowError } from '../../engine/util/errors';
 import type { DataRow } from './generate';
 
 export const OUTPUT_SHARD_FORMAT = { generate: 'winnow-generate-shard', eval: 'winnow-eval-shard' } as const;

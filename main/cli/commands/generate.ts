@@ -6,17 +6,19 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initBackend } from '../engine/compute/backend';
-import { disposeModel, loadModel, type LoadedModel } from '../engine/models/model';
-import { applyAdapterFolder, assertAdapterFolder } from '../engine/models/lora';
-import { WinnowError } from '../engine/util/errors';
-import { generateRows, readDataRows, shardRows, type SamplingFlags } from '../engine/eval/rows';
+import { initBackend } from '../../engine/compute/backend';
+import { disposeModel, loadModel, type LoadedModel } from '../../engine/models/model';
+import { applyAdapterFolder, assertAdapterFolder } from '../../engine/models/lora';
+import { WinnowError } from '../../engine/util/errors';
+import { generateRows, readDataRows, shardRows, type SamplingFlags } from '../../engine/eval/rows';
 import { writeOutputShard } from './merge-outputs';
+import { need, samplingFlags } from '../flags';
+import type { CommandContext } from '../session';
 
 // the rows, prompts and batched generation live in the engine (eval/rows.ts), shared with eval and the app's jobs
 export {
   generateRows, generationConfigEos, promptTurns, readDataRows, renderPrompt, shardRows, type DataRow, type SamplingFlags,
-} from '../engine/eval/rows';
+} from '../../engine/eval/rows';
 
 /**
  * --adapter: a PEFT LoRA adapter folder, checked before any work (a folder that is not one is refused, naming the
@@ -102,4 +104,13 @@ export async function runGenerateCommand(o: {
     options: { flags: o.flags, format: o.format, mapping: o.mapping, skipMalformed: o.skipMalformed },
   });
   return { out, rows: rows.length, generated: todo.length, skipped: have.size, finishReasons: reasons, ...(o.shard !== undefined ? { shard: o.shard, result } : {}), ...(adapter ? { adapter } : {}) };
+}
+
+/** `winnow generate --model DIR --data FILE --out OUT.jsonl`: the flags as runGenerateCommand's options. */
+export async function generateCommand({ o, quiet }: CommandContext): Promise<unknown> {
+  return runGenerateCommand({
+    model: need(o, 'model'), adapter: o.adapter, data: need(o, 'data'), out: need(o, 'out'), resume: !!o.resume,
+    format: o.format as string | undefined, mapping: o.mapping as string | undefined, skipMalformed: !!o['skip-malformed'],
+    flags: samplingFlags(o, 128), quiet, shard: o.shard as string | undefined,
+  });
 }

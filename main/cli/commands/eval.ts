@@ -4,14 +4,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkMetric, evaluateRows, PASS_AT_1_REFUSAL } from '../engine/eval/run';
-import type { CodeLimits } from '../engine/eval/code-exec';
-import { disposeModel } from '../engine/models/model';
-import { WinnowError } from '../engine/util/errors';
+import { checkMetric, evaluateRows, PASS_AT_1_REFUSAL } from '../../engine/eval/run';
+import type { CodeLimits } from '../../engine/eval/code-exec';
+import { disposeModel } from '../../engine/models/model';
+import { WinnowError } from '../../engine/util/errors';
 import { loadForGeneration, readDataRows, adapterFlag, shardRows, type SamplingFlags } from './generate';
 import { writeOutputShard } from './merge-outputs';
+import { codeLimits, need, num, samplingFlags } from '../flags';
+import type { CommandContext } from '../session';
 
-export { choiceReference, METRICS, rowChoices, tokenNll } from '../engine/eval/run';
+export { choiceReference, METRICS, rowChoices, tokenNll } from '../../engine/eval/run';
 
 export async function runEvalCommand(o: {
   model: string; adapter?: unknown; data: string; out: string; metric: string; answerRegex?: string; labels?: string;
@@ -54,4 +56,15 @@ export async function runEvalCommand(o: {
   const { rows: _rows, ...summary } = report;
   void _rows;
   return { out, ...summary, ...(result ? { result } : {}) };
+}
+
+/** `winnow eval --model DIR --data FILE --metric M --out report.json`: the flags as runEvalCommand's options. */
+export async function evalCommand({ o, quiet }: CommandContext): Promise<unknown> {
+  return runEvalCommand({
+    model: need(o, 'model'), adapter: o.adapter, data: need(o, 'data'), out: need(o, 'out'), metric: need(o, 'metric'),
+    answerRegex: o['answer-regex'] as string | undefined, labels: o.labels as string | undefined,
+    format: o.format as string | undefined, mapping: o.mapping as string | undefined, skipMalformed: !!o['skip-malformed'],
+    maxTokens: num(o['max-tokens'], 'max-tokens'), flags: samplingFlags(o, 256), quiet, shard: o.shard as string | undefined,
+    allowCodeExecution: !!o['allow-code-execution'], codeLimits: codeLimits(o),
+  });
 }

@@ -9,6 +9,11 @@ export function findModelIdByPath(db: Db, dir: string): number | undefined {
   return r?.id;
 }
 
+/** A model's folder; undefined when there is no such model (callers word their own message). */
+export function findModelPath(db: Db, id: number): string | undefined {
+  return db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(id) as string | undefined;
+}
+
 export function updateModelConfig(db: Db, id: number, c: { configJson: string; hash: string; architecture: string }): void {
   db.prepare('UPDATE models SET config_json = ?, hash = ?, architecture = ? WHERE id = ?').run(c.configJson, c.hash, c.architecture, id);
 }

@@ -11,6 +11,9 @@ import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Db } from '../db';
 import { deleteDataset, openProjectDb, renderKeyId, writeTokenMask } from '../db';
+import {
+  datasetIdsByHash, exampleIdByRowReader, insertBundleLayerMask, insertSubsetWithMembers, layerMaskNameTaken, modelIdByHashOrPath, subsetNameTaken,
+} from '../db/bundles';
 import type { BundleOpenResult } from '../../../preload/contract';
 import { importDataset } from '../data/import';
 import { WinnowError } from '../util/errors';
@@ -110,6 +113,70 @@ function parseLine(name: string, line: number, text: string): unknown {
   }
 }
 
+/**
+ * Each exported example's id in this project, where its dataset is here (same hash, every row index present; the
+ * dataset of the same name first), and the datasets that are not and must be imported (with their examples' positions).
+ */
+function findBundleRows(db: Db, m: Manifest, rowId: (datasetId: number, rowIndex: number) => number | undefined): { newIds: number[]; datasetIds: number[]; toImport: Array<{ di: number; positions: number[] }> } {
+  const newIds = new Array<number>(m.examples.length);
+  const datasetIds: number[] = [];
+  const toImport: Array<{ di: number; positions: number[] }> = [];
+  for (let di = 0; di < m.datasets.length; di++) {
+    const d = m.datasets[di]!;
+    const positions = m.examples.map((e, k) => (e[0] === di ? k : -1)).filter((k) => k >= 0);
+    // the same file imported twice has one hash: prefer the dataset of the same name
+    const candidates = datasetIdsByHash(db, d.hash, d.name);
+    const found = candidates.find((cid) => positions.every((k) => rowId(cid, m.examples[k]![1]) !== undefined));
+    if (found === undefined) {
+      toImport.push({ di, positions });
+      continue;
+    }
+    for (const k of positions) newIds[k] = rowId(found, m.examples[k]![1]) as number;
+    datasetIds.push(found);
+  }
+  return { newIds, datasetIds, toImport };
+}
+
+/** The bundle's subset, layer mask and token masks, recreated under free names (the caller runs it in one transaction). */
+function recreateInProject(
+  db: Db, dir: string, m: Manifest,
+  o: { lm: z.infer<typeof LayerMaskFile> | null; maskRows: Array<z.infer<typeof TokenMaskLine>>; newIds: number[]; datasetIds: number[]; importedDatasets: number },
+): BundleOpenResult {
+  const { lm, maskRows, newIds, datasetIds } = o;
+  const tm = m.artifacts?.tokenMasks;
+  const name = freeName(m.subset?.name ?? `bundle ${basename(dir)}`, (n) => subsetNameTaken(db, n));
+  const rule = { ...(m.subset?.rule ?? { kind: 'all' }), bundle: dir };
+  const members = [...new Set(newIds)];
+  const subsetId = insertSubsetWithMembers(db, name, JSON.stringify(rule), members);
+
+  let layerMaskId: number | null = null;
+  if (lm) {
+    const modelId = m.model ? modelIdByHashOrPath(db, m.model.checkpointId, m.model.path) : null;
+    const lmName = freeName(name, (n) => layerMaskNameTaken(db, n));
+    layerMaskId = insertBundleLayerMask(db, lmName, modelId, JSON.stringify(lm.trainable_tensors), JSON.stringify({ ...(lm.provenance ?? {}), bundle: dir }));
+  }
+
+  let tokenMasks = 0;
+  if (tm && maskRows.length) {
+    const byOldId = new Map(m.examples.map((e, k) => [e[2], newIds[k]!]));
+    // stored under the render key they were drawn on, with their input_ids: they apply to the same tokens only
+    const r = tm.render;
+    const keyId = renderKeyId(db, {
+      tokenizerId: tm.tokenizer, templateHash: r?.templateHash ?? '', labelPolicy: r?.labelPolicy ?? 'assistant',
+      maxTokens: r ? r.maxTokens : 512, renderer: r?.renderer ?? 1,
+    });
+    const provenance = { source: 'bundle', bundle: dir, policy: tm.policy };
+    for (const row of maskRows) {
+      writeTokenMask(db, {
+        name, exampleId: byOldId.get(row.example_id)!, renderKeyId: keyId, tokenIds: Int32Array.from(row.input_ids),
+        mask: Uint8Array.from(row.labels, (l) => (l === -100 ? 0 : 1)), provenance,
+      });
+      tokenMasks++;
+    }
+  }
+  return { subsetId, layerMaskId, datasetId: datasetIds[0] ?? 0, datasetIds, importedDatasets: o.importedDatasets, tokenMasks };
+}
+
 export async function openBundle(db: Db, dirIn: string): Promise<BundleOpenResult> {
   const dir = resolve(dirIn);
   const m = verifyBundle(dir);
@@ -132,23 +199,8 @@ export async function openBundle(db: Db, dirIn: string): Promise<BundleOpenResul
     : [];
 
   // 2. each exported example → an example id in this project: found by dataset hash and row index, else imported
-  const newIds = new Array<number>(m.examples.length);
-  const datasetIds: number[] = [];
-  const rowId = db.prepare('SELECT id FROM examples WHERE dataset_id = ? AND row_index = ?').pluck();
-  const toImport: Array<{ di: number; positions: number[] }> = [];
-  for (let di = 0; di < m.datasets.length; di++) {
-    const d = m.datasets[di]!;
-    const positions = m.examples.map((e, k) => (e[0] === di ? k : -1)).filter((k) => k >= 0);
-    // the same file imported twice has one hash: prefer the dataset of the same name
-    const candidates = db.prepare('SELECT id FROM datasets WHERE hash = ? ORDER BY name = ? DESC, id').pluck().all(d.hash, d.name) as number[];
-    const found = candidates.find((cid) => positions.every((k) => rowId.get(cid, m.examples[k]![1]) !== undefined));
-    if (found === undefined) {
-      toImport.push({ di, positions });
-      continue;
-    }
-    for (const k of positions) newIds[k] = rowId.get(found, m.examples[k]![1]) as number;
-    datasetIds.push(found);
-  }
+  const rowId = exampleIdByRowReader(db);
+  const { newIds, datasetIds, toImport } = findBundleRows(db, m, rowId);
   let lines: string[] = [];
   if (toImport.length) {
     const d = m.datasets[toImport[0]!.di]!;
@@ -194,54 +246,12 @@ export async function openBundle(db: Db, dirIn: string): Promise<BundleOpenResul
       const res = await importDataset(db, { path: file, name: d.name, format: 'jsonl' });
       importedIds.push(res.datasetId);
       if (res.rows !== positions.length) throw new WinnowError('parse_error', `${EXPORT_FILES.subset}: only ${res.rows} of ${positions.length} rows of dataset "${d.name}" imported`);
-      positions.forEach((k, j) => (newIds[k] = rowId.get(res.datasetId, j) as number));
+      positions.forEach((k, j) => (newIds[k] = rowId(res.datasetId, j) as number));
       datasetIds.push(res.datasetId);
     }
 
     // 3. subset, layer mask and token masks, all or nothing
-    return db.transaction((): BundleOpenResult => {
-      const name = freeName(m.subset?.name ?? `bundle ${basename(dir)}`, (n) => !!db.prepare('SELECT 1 FROM subsets WHERE name = ?').get(n));
-      const rule = { ...(m.subset?.rule ?? { kind: 'all' }), bundle: dir };
-      const members = [...new Set(newIds)];
-      const subsetId = Number(
-        db.prepare(`INSERT INTO subsets (name, rule_json, size, created_at) VALUES (?, ?, ?, datetime('now'))`).run(name, JSON.stringify(rule), members.length).lastInsertRowid,
-      );
-      const addMember = db.prepare('INSERT INTO subset_members (subset_id, example_id) VALUES (?, ?)');
-      for (const id of members) addMember.run(subsetId, id);
-
-      let layerMaskId: number | null = null;
-      if (lm) {
-        const modelId = m.model
-          ? ((db.prepare('SELECT id FROM models WHERE hash = ? ORDER BY id').pluck().get(m.model.checkpointId) as number | undefined) ??
-            (db.prepare('SELECT id FROM models WHERE path = ? ORDER BY id').pluck().get(m.model.path) as number | undefined) ?? null)
-          : null;
-        const lmName = freeName(name, (n) => !!db.prepare('SELECT 1 FROM layer_masks WHERE name = ?').get(n));
-        layerMaskId = Number(
-          db.prepare(`INSERT INTO layer_masks (name, model_id, tensors_json, provenance_json, created_at) VALUES (?, ?, ?, ?, datetime('now'))`)
-            .run(lmName, modelId, JSON.stringify(lm.trainable_tensors), JSON.stringify({ ...(lm.provenance ?? {}), bundle: dir })).lastInsertRowid,
-        );
-      }
-
-      let tokenMasks = 0;
-      if (tm && maskRows.length) {
-        const byOldId = new Map(m.examples.map((e, k) => [e[2], newIds[k]!]));
-        // stored under the render key they were drawn on, with their input_ids: they apply to the same tokens only
-        const r = tm.render;
-        const keyId = renderKeyId(db, {
-          tokenizerId: tm.tokenizer, templateHash: r?.templateHash ?? '', labelPolicy: r?.labelPolicy ?? 'assistant',
-          maxTokens: r ? r.maxTokens : 512, renderer: r?.renderer ?? 1,
-        });
-        const provenance = { source: 'bundle', bundle: dir, policy: tm.policy };
-        for (const row of maskRows) {
-          writeTokenMask(db, {
-            name, exampleId: byOldId.get(row.example_id)!, renderKeyId: keyId, tokenIds: Int32Array.from(row.input_ids),
-            mask: Uint8Array.from(row.labels, (l) => (l === -100 ? 0 : 1)), provenance,
-          });
-          tokenMasks++;
-        }
-      }
-      return { subsetId, layerMaskId, datasetId: datasetIds[0] ?? 0, datasetIds, importedDatasets: importedIds.length, tokenMasks };
-    })();
+    return db.transaction(() => recreateInProject(db, dir, m, { lm, maskRows, newIds, datasetIds, importedDatasets: importedIds.length }))();
   } catch (err) {
     // should the final transaction still fail, rows imported for the bundle go again
     for (const id of importedIds) deleteDataset(db, id);

@@ -21,6 +21,9 @@ import type { Normalized } from '../data/formats';
 import type { TokenPolicySpec } from '../selection/token-policy';
 import type { LayerMaskForms } from './layer-formats';
 import { getLayerMask } from '../db/layers';
+import { findModelPath } from '../db/models';
+import { scopeExampleIds, trainRunOutDir } from '../db/training';
+import { exampleDatasetId, exportDatasetRow, exportExampleReader, exportModelRow, insertExport, subsetExists, subsetSummaryRow } from '../db/exports';
 import { insideDir } from './names';
 import { bundleReadme } from './readme';
 import { scopeLabel } from '../db/names';
@@ -30,16 +33,10 @@ import { getParamMask } from '../selection/param-masks-store';
 import { BUNDLE_FORMAT, EXPORT_FILES, WINNOW_VERSION, filesUnder, sha256File } from './files';
 import {
   listExamples, writeConfigs, writeLayerMask, writeParamMask, writeScores, writeSubset, writeTokenMasks, writeWeights,
-  type Bundle, type DatasetRow, type ModelRow,
+  type Bundle,
 } from './writers';
 
 export { BUNDLE_FORMAT, EXPORT_FILES, WINNOW_VERSION, filesUnder, sha256File };
-
-function exampleIds(db: Db, req: ExportRequest): number[] {
-  if (req.subsetId !== null) return db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(req.subsetId) as number[];
-  if (req.datasetId !== undefined) return db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(req.datasetId) as number[];
-  return db.prepare('SELECT id FROM examples ORDER BY id').pluck().all() as number[];
-}
 
 /** Everything an export needs is checked before a single file is written. */
 export function validateExport(db: Db, req: ExportRequest): void {
@@ -51,7 +48,7 @@ export function validateExport(db: Db, req: ExportRequest): void {
   }
   const needsModel = req.what.includes('token_masks') || req.what.includes('configs');
   if (needsModel && !req.modelId) throw new WinnowError('bad_input', 'token masks and trainer configs need a model (its tokenizer defines input_ids)');
-  if (req.modelId && !db.prepare('SELECT 1 FROM models WHERE id = ?').get(req.modelId)) throw new WinnowError('not_found', `model ${req.modelId} not found`);
+  if (req.modelId && findModelPath(db, req.modelId) === undefined) throw new WinnowError('not_found', `model ${req.modelId} not found`);
   if (req.what.includes('layer_mask') && !req.layerMaskId && !req.trainRunId) {
     throw new WinnowError('bad_input', 'layer mask export needs a layer mask or a training run');
   }
@@ -64,10 +61,10 @@ export function validateExport(db: Db, req: ExportRequest): void {
   if (req.wiseAlpha !== undefined && !req.what.includes('weights')) throw new WinnowError('bad_input', 'wiseAlpha (WiSE-FT) interpolates exported weights: add "weights" to what is exported');
   if (req.what.includes('weights')) {
     if (!req.trainRunId) throw new WinnowError('bad_input', 'tuned weights export needs a finished training run');
-    const outModel = db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string | null | undefined;
+    const outModel = trainRunOutDir(db, req.trainRunId);
     if (!outModel || !existsSync(outModel)) throw new WinnowError('not_found', `training run ${req.trainRunId} has no tuned model yet`);
   }
-  if (req.subsetId !== null && !db.prepare('SELECT 1 FROM subsets WHERE id = ?').get(req.subsetId)) {
+  if (req.subsetId !== null && !subsetExists(db, req.subsetId)) {
     throw new WinnowError('not_found', `subset ${req.subsetId} not found`);
   }
 }
@@ -115,7 +112,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
   const described: Array<{ file: string; what: string }> = [];
   const notes: string[] = [];
   try {
-    const ids = exampleIds(db, req);
+    const ids = scopeExampleIds(db, req.subsetId, req.datasetId);
     const perExample = ['subset', 'token_masks', 'scores'].filter((w) => req.what.includes(w as never)).length;
     const total = ids.length * perExample + 1;
     let done = 0;
@@ -125,25 +122,25 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
     };
 
     // provenance: which dataset rows are exported, in file order
-    const exRows = db.prepare('SELECT id, dataset_id, row_index, raw_json, messages_json FROM examples WHERE id = ?');
+    const exRow = exportExampleReader(db);
     // messages are stored, or derived from the row and its dataset's mapping (imports since schema 8)
     const messagesOf = messagesReader(db);
     const normOf = (id: number): Normalized => {
-      const r = exRows.get(id) as { dataset_id: number; row_index: number; raw_json: string; messages_json: string };
+      const r = exRow(id);
       return messagesOf({ datasetId: r.dataset_id, rowIndex: r.row_index, rawJson: r.raw_json, messagesJson: r.messages_json });
     };
-    const dsIds = [...new Set(ids.map((id) => (db.prepare('SELECT dataset_id FROM examples WHERE id = ?').pluck().get(id) as number)))].sort((a, b) => a - b);
-    const datasets = dsIds.map((d) => db.prepare('SELECT id, name, hash, format, row_count, source_path FROM datasets WHERE id = ?').get(d) as DatasetRow);
+    const dsIds = [...new Set(ids.map((id) => exampleDatasetId(db, id)))].sort((a, b) => a - b);
+    const datasets = dsIds.map((d) => exportDatasetRow(db, d));
     const dsIndex = new Map(datasets.map((d, i) => [d.id, i]));
     const subset = req.subsetId !== null
       ? (() => {
-          const s = db.prepare('SELECT id, name, rule_json, size FROM subsets WHERE id = ?').get(req.subsetId) as { id: number; name: string; rule_json: string; size: number };
+          const s = subsetSummaryRow(db, req.subsetId!);
           return { name: s.name, rule: JSON.parse(s.rule_json) as unknown, size: s.size };
         })()
       : null;
-    const model = req.modelId ? (db.prepare('SELECT id, name, path, architecture, hash FROM models WHERE id = ?').get(req.modelId) as ModelRow) : null;
+    const model = req.modelId ? exportModelRow(db, req.modelId) : null;
     const tok = model ? await loadTokenizer(model.path) : null;
-    const b: Bundle = { db, req, ids, at, check, tick, artifacts, described, notes, exRows, normOf, dsIds, datasets, dsIndex, subset, model, tok };
+    const b: Bundle = { db, req, ids, at, check, tick, artifacts, described, notes, exRow, normOf, dsIds, datasets, dsIndex, subset, model, tok };
 
     const { examples, allChat } = req.what.includes('subset') ? await writeSubset(b) : listExamples(b);
     let tokenPolicySpec: TokenPolicySpec | null = null;
@@ -183,7 +180,7 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
     writeFileSync(at(EXPORT_FILES.manifest), JSON.stringify(manifest, null, 2) + '\n');
     publishExport(partial, dest);
     published = true;
-    db.prepare(`INSERT INTO exports (kind, out_path, manifest_json, created_at) VALUES (?, ?, ?, datetime('now'))`).run(req.what.join(','), outDir, JSON.stringify({ ...manifest, examples: examples.length }));
+    insertExport(db, req.what.join(','), outDir, JSON.stringify({ ...manifest, examples: examples.length }));
     return { message: `exported ${Object.keys(artifacts).length} artifact(s) of ${scopeLabel(db, req)} to ${outDir}`, stats: { outDir, files: Object.keys(manifest.files).length } };
   } finally {
     if (!published) rmSync(partial, { recursive: true, force: true });

@@ -17,6 +17,9 @@ import { DEFAULT_RENDER } from '../data/render-key';
 import type { RenderOptions } from '../data/render';
 import { checkpointTensors } from '../models/checkpoint-tensors';
 import { getLayerMask } from '../db/layers';
+import { findModelPath } from '../db/models';
+import { trainRunConfigAndKey, trainRunConfigAndModel, trainRunConfigJson, trainRunOutAndModel, trainRunOutDir } from '../db/training';
+import { exampleSignalRowReader, latestTokenSignalsReader, type ExportDatasetRow, type ExportExampleRow, type ExportModelRow } from '../db/exports';
 import { resolveLayerSpec } from '../selection/layers';
 import { sanitizeFileName } from './names';
 import { writeParquet, rowsToColumns } from './tables';
@@ -31,8 +34,8 @@ import { TRAIN_HF_PY } from './train-hf-script';
 import { PARAM_MASK_FILES, paramMaskIdOf, writeChangedWeights, writeParamMaskFiles } from './param-mask';
 import { EXPORT_FILES } from './files';
 
-export interface ModelRow { id: number; name: string; path: string; architecture: string; hash: string }
-export interface DatasetRow { id: number; name: string; hash: string; format: string; row_count: number; source_path: string }
+export type ModelRow = ExportModelRow;
+export type DatasetRow = ExportDatasetRow;
 
 /** What every writer of one export reads, and the lists they add to. */
 export interface Bundle {
@@ -48,8 +51,8 @@ export interface Bundle {
   artifacts: Record<string, Record<string, unknown>>;
   described: Array<{ file: string; what: string }>;
   notes: string[];
-  /** SELECT id, dataset_id, row_index, raw_json, messages_json of one example */
-  exRows: ReturnType<Db['prepare']>;
+  /** one example's id, dataset, row index, original JSON and stored messages */
+  exRow: (id: number) => ExportExampleRow;
   /** an example's messages (stored, or derived from the row and its dataset's mapping) */
   normOf: (id: number) => Normalized;
   /** the source datasets (ids ascending) and each one's index in the manifest's list */
@@ -86,7 +89,7 @@ function csvCell(v: unknown): string {
  */
 function tokenPolicyOf(db: Db, req: ExportRequest): TokenPolicySpec {
   const run = req.trainRunId
-    ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as Record<string, unknown>)
+    ? (JSON.parse(trainRunConfigJson(db, req.trainRunId) as string) as Record<string, unknown>)
     : {};
   const kind = req.tokenPolicy ?? (run.tokenPolicy as TokenPolicySpec['kind'] | undefined) ?? 'response';
   const editedName = req.tokenMaskName ?? (run.tokenMaskName as string | undefined) ?? 'edited';
@@ -103,7 +106,7 @@ function tokenPolicyOf(db: Db, req: ExportRequest): TokenPolicySpec {
 /** The render options of the export's token masks: the training run's (its max tokens) when there is one, else the default. */
 function renderOptionsOf(db: Db, req: ExportRequest): RenderOptions {
   if (!req.trainRunId) return DEFAULT_RENDER;
-  const row = db.prepare('SELECT config_json, render_key_id FROM train_runs WHERE id = ?').get(req.trainRunId) as { config_json: string; render_key_id: number | null } | undefined;
+  const row = trainRunConfigAndKey(db, req.trainRunId);
   if (!row) return DEFAULT_RENDER;
   if (row.render_key_id !== null) {
     const k = getRenderKey(db, row.render_key_id);
@@ -116,19 +119,19 @@ function renderOptionsOf(db: Db, req: ExportRequest): RenderOptions {
 function layerMaskTensors(db: Db, req: ExportRequest): { tensors: string[]; provenance: Record<string, unknown>; modelDir: string | null } {
   if (req.layerMaskId) {
     const mask = getLayerMask(db, req.layerMaskId);
-    const dir = mask.modelId ? (db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(mask.modelId) as string | undefined) ?? null : null;
+    const dir = mask.modelId ? findModelPath(db, mask.modelId) ?? null : null;
     return { tensors: mask.tensors, provenance: { layerMask: mask.name, ...mask.provenance }, modelDir: dir };
   }
-  const run = db.prepare('SELECT config_json, model_id FROM train_runs WHERE id = ?').get(req.trainRunId) as { config_json: string; model_id: number } | undefined;
+  const run = trainRunConfigAndModel(db, req.trainRunId!);
   if (!run) throw new WinnowError('not_found', `train run ${req.trainRunId} not found`);
   const spec = JSON.parse(run.config_json).layers as string;
-  const dir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(run.model_id) as string;
+  const dir = findModelPath(db, run.model_id) as string;
   return { tensors: resolveLayerSpec(spec, checkpointTensors(dir)), provenance: { trainRun: req.trainRunId, spec }, modelDir: dir };
 }
 
 /** subset.jsonl (original rows), subset.messages.jsonl / .parquet (normalized) and one Parquet file per dataset. */
 export async function writeSubset(b: Bundle): Promise<ExampleList> {
-  const { ids, at, check, tick, artifacts, described, exRows, normOf, datasets, dsIndex, subset } = b;
+  const { ids, at, check, tick, artifacts, described, exRow, normOf, datasets, dsIndex, subset } = b;
   const examples: Array<[number, number, number]> = [];
   let allChat = true;
   const raw = createWriteStream(at(EXPORT_FILES.subset));
@@ -137,7 +140,7 @@ export async function writeSubset(b: Bundle): Promise<ExampleList> {
   const msgCol: unknown[] = [];
   for (const id of ids) {
     check();
-    const r = exRows.get(id) as { id: number; dataset_id: number; row_index: number; raw_json: string; messages_json: string };
+    const r = exRow(id);
     examples.push([dsIndex.get(r.dataset_id)!, r.row_index, id]);
     await write(raw, r.raw_json + '\n');
     const m = normOf(id);
@@ -182,11 +185,11 @@ export async function writeSubset(b: Bundle): Promise<ExampleList> {
 
 /** The example list of an export that writes no subset files. */
 export function listExamples(b: Bundle): ExampleList {
-  const { ids, exRows, normOf, dsIndex } = b;
+  const { ids, exRow, normOf, dsIndex } = b;
   const examples: Array<[number, number, number]> = [];
   let allChat = true;
   for (const id of ids) {
-    const r = exRows.get(id) as { dataset_id: number; row_index: number; messages_json: string };
+    const r = exRow(id);
     examples.push([dsIndex.get(r.dataset_id)!, r.row_index, id]);
     if (!Array.isArray(normOf(id))) allChat = false;
   }
@@ -279,8 +282,8 @@ export function writeParamMask(b: Bundle): void {
  */
 export async function writeWeights(b: Bundle): Promise<void> {
   const { db, req, at, tick, artifacts, described } = b;
-  const run = db.prepare('SELECT out_dir, model_id FROM train_runs WHERE id = ?').get(req.trainRunId) as { out_dir: string; model_id: number };
-  const baseDir = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(run.model_id) as string;
+  const run = trainRunOutAndModel(db, req.trainRunId!);
+  const baseDir = findModelPath(db, run.model_id) as string;
   const alpha = req.wiseAlpha;
   let outModel = run.out_dir;
   let wiseTmp: string | null = null;
@@ -311,7 +314,7 @@ export async function writeWeights(b: Bundle): Promise<void> {
 export function writeConfigs(b: Bundle, model: ModelRow, o: { forms: LayerMaskForms | null; allChat: boolean; tokenPolicySpec: TokenPolicySpec | null }): void {
   const { db, req, ids, at, artifacts, described, notes, tok } = b;
   const { forms, allChat, tokenPolicySpec } = o;
-  const runCfg = req.trainRunId ? (JSON.parse(db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(req.trainRunId) as string) as RunConfigLike) : null;
+  const runCfg = req.trainRunId ? (JSON.parse(trainRunConfigJson(db, req.trainRunId) as string) as RunConfigLike) : null;
   const run: RunConfigLike = runCfg ?? {};
   const lora = runCfg?.lora ? runLoraBlock(db, req.trainRunId!) : null;
   const s: TrainerSettings = {
@@ -367,11 +370,11 @@ export async function writeScores(b: Bundle): Promise<void> {
   const cols = listSignalColumns(db);
   const out = createWriteStream(at(EXPORT_FILES.scores));
   await write(out, ['example_id', 'dataset_id', 'row_index', ...cols].join(',') + '\n');
-  const get = db.prepare(`SELECT e.id, e.dataset_id, e.row_index${cols.map((c) => `, s."${c}"`).join('')} FROM examples e LEFT JOIN example_signals s ON s.example_id = e.id WHERE e.id = ?`);
+  const get = exampleSignalRowReader(db, cols);
   const table: Array<Record<string, unknown>> = [];
   for (const id of ids) {
     check();
-    const r = get.get(id) as Record<string, unknown>;
+    const r = get(id);
     table.push(r);
     await write(out, [r.id, r.dataset_id, r.row_index, ...cols.map((c) => r[c])].map(csvCell).join(',') + '\n');
     tick('scores');
@@ -386,10 +389,7 @@ export async function writeScores(b: Bundle): Promise<void> {
   // token signals: per example, each model's latest run's values of each signal (the export's model only, when it
   // names one); one line per example and run, with the input_ids of the render that run scored (its render key), so
   // every array is aligned to the tokens it was computed on
-  const tokenSignals = db.prepare(`SELECT t.run_id AS run, t.signal, t."values" AS v, r.render_key_id AS key FROM token_scores t JOIN score_runs r ON r.id = t.run_id
-    WHERE t.example_id = ? AND (? IS NULL OR r.model_id = ?) AND t.run_id = (SELECT MAX(u.run_id) FROM token_scores u JOIN score_runs ur ON ur.id = u.run_id
-      WHERE u.example_id = t.example_id AND u.signal = t.signal AND ur.model_id IS r.model_id)
-    ORDER BY t.run_id, t.signal`);
+  const tokenSignals = latestTokenSignalsReader(db);
   const ts = createWriteStream(at(EXPORT_FILES.tokenScores));
   const tokenCols = new Set<string>();
   const keys = new Map<number, RenderKey>();
@@ -397,7 +397,7 @@ export async function writeScores(b: Bundle): Promise<void> {
   let unbound = 0;
   for (const id of ids) {
     check();
-    const rows = tokenSignals.all(id, modelId, modelId) as Array<{ run: number; signal: string; v: Buffer; key: number | null }>;
+    const rows = tokenSignals(id, modelId);
     const byRun = new Map<number, typeof rows>();
     for (const r of rows) byRun.set(r.run, [...(byRun.get(r.run) ?? []), r]);
     for (const [run, list] of byRun) {
@@ -434,7 +434,7 @@ export async function writeScores(b: Bundle): Promise<void> {
  * (its exact target modules and blocks, presets and layer spec resolved).
  */
 function runLoraBlock(db: Db, runId: number): LoraExport {
-  const out = db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(runId) as string | null | undefined;
+  const out = trainRunOutDir(db, runId);
   const file = out ? join(dirname(out), 'adapter', ADAPTER_CONFIG) : null;
   if (!file || !existsSync(file)) throw new WinnowError('conflict', `training run ${runId} trains LoRA adapters and has not written them yet: export its configs once it is done`);
   const c = JSON.parse(readFileSync(file, 'utf8')) as AdapterConfigJson;

@@ -11,6 +11,7 @@ import { DISCARDABLE_KINDS, RESUMABLE_KINDS, type JobOutcome, type JobProgress }
 import { discardPartialExport } from '../export/partial';
 import { paramMaskPassState } from '../selection/param-masks-store';
 import { clearSavedImport, describeSavedImport, savedImport } from '../data/import-saved';
+import { deleteJob, finishedJobIds, insertQueuedJob, jobFailer, jobParamsJson, jobRow, recentJobRows, unfinishedJobs, updateJob, type JobDbRow } from '../db/jobs';
 
 export interface JobExecutor {
   run(
@@ -21,18 +22,9 @@ export interface JobExecutor {
   cancel(): void;
 }
 
-interface JobRow {
-  id: string;
+interface JobRow extends JobDbRow {
   kind: JobKind;
   status: JobStatus;
-  params_json: string;
-  current: number;
-  total: number;
-  message: string;
-  error_json: string | null;
-  stats_json: string | null;
-  created_at: string;
-  updated_at: string;
 }
 
 export class JobManager {
@@ -59,12 +51,8 @@ export class JobManager {
 
   /** Jobs left running or queued by a dead engine are failed with a reason; resumable kinds can be resumed. */
   recoverAfterRestart(): number {
-    const stale = this.db
-      .prepare(`SELECT id, kind, params_json FROM jobs WHERE status IN ('running','queued')`)
-      .all() as Array<{ id: string; kind: JobKind; params_json: string }>;
-    const mark = this.db.prepare(
-      `UPDATE jobs SET status='failed', error_json=?, message=?, updated_at=datetime('now') WHERE id=?`,
-    );
+    const stale = unfinishedJobs(this.db) as Array<{ id: string; kind: JobKind; params_json: string }>;
+    const mark = jobFailer(this.db);
     for (const { id, kind, params_json } of stale) {
       // an export killed mid-way leaves only its `.partial-<jobId>` folder, never a half bundle: remove it
       let removed: string | null = null;
@@ -85,7 +73,7 @@ export class JobManager {
           ? 'the engine stopped while this job ran; finished work is saved — resume to continue'
           : `the engine stopped while this job ran; nothing partial was kept${removed ? ` (removed the unfinished ${removed})` : ''} — start it again`,
       };
-      mark.run(JSON.stringify(error), error.message, id);
+      mark(id, JSON.stringify(error), error.message);
       if (saved) this.stoppedImports.push(id);
     }
     return stale.length;
@@ -94,12 +82,7 @@ export class JobManager {
   /** Queues a job; its params are stored as JSON and parsed with the kind's schema when it runs (jobParams). */
   submit<K extends JobKind>(kind: K, params: JobParamsInput<K>): Job {
     const id = randomUUID();
-    this.db
-      .prepare(
-        `INSERT INTO jobs (id, kind, status, params_json, current, total, message, created_at, updated_at)
-         VALUES (?, ?, 'queued', ?, 0, 0, 'queued', datetime('now'), datetime('now'))`,
-      )
-      .run(id, kind, JSON.stringify(params));
+    insertQueuedJob(this.db, id, kind, JSON.stringify(params));
     this.queue.push(id);
     const job = this.get(id);
     this.opts.emit({ type: 'job', job });
@@ -108,20 +91,20 @@ export class JobManager {
   }
 
   get(jobId: string): Job {
-    const row = this.db.prepare(`SELECT * FROM jobs WHERE id = ?`).get(jobId) as JobRow | undefined;
+    const row = jobRow(this.db, jobId) as JobRow | undefined;
     if (!row) throw new WinnowError('not_found', `job ${jobId} not found`);
     return this.toJob(row);
   }
 
   list(limit = 200): Job[] {
-    const rows = this.db.prepare(`SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?`).all(limit) as JobRow[];
+    const rows = recentJobRows(this.db, limit) as JobRow[];
     return rows.map((r) => this.toJob(r));
   }
 
   params(jobId: string): Record<string, unknown> {
-    const row = this.db.prepare(`SELECT params_json FROM jobs WHERE id = ?`).get(jobId) as { params_json: string } | undefined;
-    if (!row) throw new WinnowError('not_found', `job ${jobId} not found`);
-    return JSON.parse(row.params_json);
+    const json = jobParamsJson(this.db, jobId);
+    if (json === undefined) throw new WinnowError('not_found', `job ${jobId} not found`);
+    return JSON.parse(json);
   }
 
   cancel(jobId: string): Job {
@@ -173,12 +156,12 @@ export class JobManager {
    * parameter-mask pass's sums, an import's record). Their runs, datasets, models and files stay. Returns how many.
    */
   clearFinished(): number {
-    const ids = this.db.prepare(`SELECT id FROM jobs WHERE status IN ('done', 'failed', 'cancelled')`).pluck().all() as string[];
+    const ids = finishedJobIds(this.db);
     this.db.transaction(() => {
       for (const id of ids) {
         paramMaskPassState(this.db, id).clear();
         clearSavedImport(this.db, id);
-        this.db.prepare('DELETE FROM jobs WHERE id = ?').run(id);
+        deleteJob(this.db, id);
       }
     })();
     for (const id of ids) {
@@ -314,15 +297,12 @@ export class JobManager {
     jobId: string,
     patch: Partial<{ status: JobStatus; current: number; total: number; message: string; stats: Record<string, number | string>; error: ApiError | null }>,
   ): void {
-    const sets: string[] = [`updated_at = datetime('now')`];
-    const vals: unknown[] = [];
-    if (patch.status !== undefined) { sets.push('status = ?'); vals.push(patch.status); }
-    if (patch.current !== undefined) { sets.push('current = ?'); vals.push(patch.current); }
-    if (patch.total !== undefined) { sets.push('total = ?'); vals.push(patch.total); }
-    if (patch.message !== undefined) { sets.push('message = ?'); vals.push(patch.message); }
-    if (patch.stats !== undefined) { sets.push('stats_json = ?'); vals.push(JSON.stringify(patch.stats)); }
-    if (patch.error !== undefined) { sets.push('error_json = ?'); vals.push(patch.error ? JSON.stringify(patch.error) : null); }
-    this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...vals, jobId);
+    const { stats, error, ...fields } = patch;
+    updateJob(this.db, jobId, {
+      ...fields,
+      ...(stats !== undefined ? { statsJson: JSON.stringify(stats) } : {}),
+      ...(error !== undefined ? { errorJson: error ? JSON.stringify(error) : null } : {}),
+    });
   }
 
   private toJob(row: JobRow): Job {

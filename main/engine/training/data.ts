@@ -4,6 +4,7 @@
  * sees exactly the batches it would have seen — no RNG state needs saving.
  */
 import type { Db } from '../db';
+import { scopeExampleIds } from '../db/training';
 import { createTokenMasker, type TokenPolicySpec } from '../selection/token-policy';
 import { WinnowError } from '../util/errors';
 import { mulberry32 } from '../util/random';
@@ -24,9 +25,7 @@ export interface TrainData {
 
 /** The rows a run (or a parameter mask computed for it) reads: a subset's members, a dataset's rows, or every row; by id. */
 export function trainCandidateIds(db: Db, subsetId: number | null, datasetId?: number): number[] {
-  if (subsetId !== null) return db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(subsetId) as number[];
-  if (datasetId !== undefined) return db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(datasetId) as number[];
-  return db.prepare('SELECT id FROM examples ORDER BY id').pluck().all() as number[];
+  return scopeExampleIds(db, subsetId, datasetId);
 }
 
 /** Whether training keeps an example: it is rendered and its token mask has a trainable token. */

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Db } from '../db';
+import { writeLossTrajectoryStep } from '../db/loss-trajectories';
 import { embed, finalNorm, lmHead, runBlocks, type LoadedModel } from '../models';
 import type { LoraHook } from '../models/lora';
 import { readAll } from '../compute/read';
@@ -51,10 +52,5 @@ export async function perExampleLoss(
 }
 
 export function writeTrajectoryStep(db: Db, runId: number, step: number, examples: TrainExample[], losses: number[]): void {
-  const ins = db.prepare('INSERT OR REPLACE INTO loss_trajectories (run_id, step, example_id, loss) VALUES (?, ?, ?, ?)');
-  db.transaction(() => {
-    examples.forEach((e, i) => {
-      if (Number.isFinite(losses[i])) ins.run(runId, step, e.exampleId, losses[i]);
-    });
-  })();
+  writeLossTrajectoryStep(db, runId, step, examples.map((e) => e.exampleId), losses);
 }

@@ -7,6 +7,8 @@
  */
 import type { Db } from '../db';
 import { renderKeyId, renderKeyOf } from '../db';
+import { findModelPath } from '../db/models';
+import { scopeDatasetIds } from '../db/training';
 import { loadModel, disposeModel } from '../models';
 import { renderDataset } from '../data/renderDataset';
 import { DEFAULT_RENDER } from '../data/render-key';
@@ -24,12 +26,12 @@ export async function udsSelect(
   datasetId: number | undefined,
   hooks: { onProgress?: (done: number, total: number) => void } = {},
 ): Promise<{ ids: number[]; provenance: Record<string, unknown> }> {
-  const path = db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(rule.modelId) as string | undefined;
+  const path = findModelPath(db, rule.modelId);
   if (!path) throw new WinnowError('not_found', `UDS: field "modelId": model ${rule.modelId} not found`);
   const model = await loadModel(path);
   try {
     const render = { ...DEFAULT_RENDER, maxTokens: rule.maxTokens };
-    const datasets = (datasetId !== undefined ? [datasetId] : db.prepare('SELECT id FROM datasets ORDER BY id').pluck().all()) as number[];
+    const datasets = scopeDatasetIds(db, null, datasetId);
     for (const d of datasets) await renderDataset(db, d, model.tokenizer, render);
     const keyId = renderKeyId(db, renderKeyOf(model.tokenizer, render));
     const ids = trainCandidateIds(db, null, datasetId);

@@ -1,0 +1,89 @@
+/**
+ * The training job's tables: `train_runs` (a run's config, status, step, checkpoint and tuned model) and
+ * `train_metrics` (its loss curve), and the rows a run's scope covers. The S2L loss trajectories are in
+ * loss-trajectories.ts.
+ */
+import type { Db } from './open';
+
+export interface TrainRunDbRow { id: number; config_json: string; model_id: number; status: string; render_key_id: number | null }
+
+export function trainRunRow(db: Db, runId: number): TrainRunDbRow | undefined {
+  return db.prepare('SELECT * FROM train_runs WHERE id = ?').get(runId) as TrainRunDbRow | undefined;
+}
+
+/** A run's config JSON; undefined when there is no such run. */
+export function trainRunConfigJson(db: Db, runId: number): string | undefined {
+  return db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(runId) as string | undefined;
+}
+
+/** A run's tuned model folder: null while it has none, undefined when there is no such run. */
+export function trainRunOutDir(db: Db, runId: number): string | null | undefined {
+  return db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(runId) as string | null | undefined;
+}
+
+export function trainRunConfigAndKey(db: Db, runId: number): { config_json: string; render_key_id: number | null } | undefined {
+  return db.prepare('SELECT config_json, render_key_id FROM train_runs WHERE id = ?').get(runId) as { config_json: string; render_key_id: number | null } | undefined;
+}
+
+export function trainRunConfigAndModel(db: Db, runId: number): { config_json: string; model_id: number } | undefined {
+  return db.prepare('SELECT config_json, model_id FROM train_runs WHERE id = ?').get(runId) as { config_json: string; model_id: number } | undefined;
+}
+
+export function trainRunOutAndModel(db: Db, runId: number): { out_dir: string; model_id: number } {
+  return db.prepare('SELECT out_dir, model_id FROM train_runs WHERE id = ?').get(runId) as { out_dir: string; model_id: number };
+}
+
+export function markTrainRunRunning(db: Db, runId: number): void {
+  db.prepare(`UPDATE train_runs SET status = 'running', error = NULL WHERE id = ?`).run(runId);
+}
+
+export function setTrainRunRenderKey(db: Db, runId: number, keyId: number): void {
+  db.prepare('UPDATE train_runs SET render_key_id = ? WHERE id = ?').run(keyId, runId);
+}
+
+/** The steps a run has finished. */
+export function setTrainRunStep(db: Db, runId: number, step: number): void {
+  db.prepare('UPDATE train_runs SET step = ? WHERE id = ?').run(step, runId);
+}
+
+export function setTrainRunCheckpoint(db: Db, runId: number, checkpointPath: string): void {
+  db.prepare('UPDATE train_runs SET checkpoint_path = ? WHERE id = ?').run(checkpointPath, runId);
+}
+
+/** A cancelled run, with the step and checkpoint it resumes from. */
+export function markTrainRunCancelled(db: Db, runId: number, step: number, checkpointPath: string): void {
+  db.prepare(`UPDATE train_runs SET status = 'cancelled', step = ?, checkpoint_path = ? WHERE id = ?`).run(step, checkpointPath, runId);
+}
+
+export function markTrainRunDone(db: Db, runId: number, outDir: string, steps: number): void {
+  db.prepare(`UPDATE train_runs SET status = 'done', out_dir = ?, step = ? WHERE id = ?`).run(outDir, steps, runId);
+}
+
+export function markTrainRunFailed(db: Db, runId: number, error: string): void {
+  db.prepare(`UPDATE train_runs SET status = 'failed', error = ? WHERE id = ?`).run(error, runId);
+}
+
+/** Stores one point of a run's loss curve ('train' or 'eval'). */
+export function trainMetricInserter(db: Db): (runId: number, step: number, split: string, loss: number, lr: number, tokensPerSec: number) => void {
+  const ins = db.prepare('INSERT INTO train_metrics (run_id, step, split, loss, lr, tokens_per_sec) VALUES (?, ?, ?, ?, ?, ?)');
+  return (runId, step, split, loss, lr, tokensPerSec) => void ins.run(runId, step, split, loss, lr, tokensPerSec);
+}
+
+/** Drops a run's metrics after `step` (a resumed run computes those steps again). */
+export function deleteTrainMetricsAfter(db: Db, runId: number, step: number): void {
+  db.prepare('DELETE FROM train_metrics WHERE run_id = ? AND step > ?').run(runId, step);
+}
+
+/** The rows a scope covers, by id: a subset's members, a dataset's rows, or every row. */
+export function scopeExampleIds(db: Db, subsetId: number | null, datasetId?: number): number[] {
+  if (subsetId !== null) return db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(subsetId) as number[];
+  if (datasetId !== undefined) return db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(datasetId) as number[];
+  return db.prepare('SELECT id FROM examples ORDER BY id').pluck().all() as number[];
+}
+
+/** The datasets a scope's rows come from: a subset's, the one dataset, or every dataset. */
+export function scopeDatasetIds(db: Db, subsetId: number | null, datasetId?: number): number[] {
+  if (subsetId !== null) return db.prepare('SELECT DISTINCT e.dataset_id FROM subset_members s JOIN examples e ON e.id = s.example_id WHERE s.subset_id = ?').pluck().all(subsetId) as number[];
+  if (datasetId !== undefined) return [datasetId];
+  return db.prepare('SELECT id FROM datasets ORDER BY id').pluck().all() as number[];
+}

@@ -252,9 +252,14 @@ test('a new user: import, score a sample, sort and filter, edit a mask, subset, 
     await page.getByTestId('nav-score').click();
     await expect(page.getByTestId('screen-score')).toBeVisible();
     await expect(page.getByTestId('score-run-row')).toHaveCount(0);
+    // the Train screen, with no dataset left, shows no runs at all (not even the kept one); the run's model is still
+    // listed on the Data screen
     await page.getByTestId('nav-train').click();
-    await expect(page.getByTestId('train-run-row')).toHaveCount(1);
-    await shots(page, '15-train-run-kept');
+    await expect(page.getByTestId('train-empty')).toBeVisible();
+    await shots(page, '15-train-no-dataset');
+    await page.getByTestId('nav-data').click();
+    await expect(page.locator('[data-testid="model-row"]', { hasText: 'train run #1' })).toBeVisible();
+    await shots(page, '16-model-kept');
     // the screens above have no dataset to show any more, so read the project itself: the deletion took its score
     // run, subset and masks, and kept the train run
     withProjectDb(server, 'journey', (db) => {
@@ -267,7 +272,7 @@ test('a new user: import, score a sample, sort and filter, edit a mask, subset, 
     await page.getByTestId('nav-home').click();
     await expect(page.getByTestId('home-steps')).toHaveAttribute('data-loading', 'false');
     await expect(page.getByTestId('home-step-import')).toHaveAttribute('data-done', 'false');
-    await shots(page, '16-home-after-delete', true);
+    await shots(page, '17-home-after-delete', true);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -271,7 +271,11 @@ test('a new user: import, score a sample, sort and filter, edit a mask, subset, 
     expect(readdirSync(out).sort()).toEqual([...written].sort());
     await page.getByTestId('nav-home').click();
     await expect(page.getByTestId('home-steps')).toHaveAttribute('data-loading', 'false');
+    // import is next again; the kept training run and the bundle on disk keep their steps ticked
     await expect(page.getByTestId('home-step-import')).toHaveAttribute('data-done', 'false');
+    await expect(page.getByTestId('home-step-import')).toHaveAttribute('data-next', 'true');
+    for (const s of ['score', 'subset']) await expect(page.getByTestId(`home-step-${s}`)).toHaveAttribute('data-done', 'false');
+    for (const s of ['train', 'export']) await expect(page.getByTestId(`home-step-${s}`)).toHaveAttribute('data-done', 'true');
     await shots(page, '17-home-after-delete', true);
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -42,11 +42,6 @@ export function modelPath(db: Db, id: number): string {
   return r.path;
 }
 
-/** A model's folder, or null when the model does not exist. */
-export function findModelPath(db: Db, id: number): string | null {
-  return (db.prepare('SELECT path FROM models WHERE id = ?').pluck().get(id) as string | undefined) ?? null;
-}
-
 /** The model an import renders with: the project's active model (project_meta), else the first registered one. */
 export function importRenderModelId(db: Db): number | undefined {
   const id =

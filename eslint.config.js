@@ -77,4 +77,21 @@ export default tseslint.config(
       }],
     },
   },
+  {
+    // SQL lives in main/engine/db/ only, in repositories per table family (docs/architecture.md, "SQL in one place")
+    files: ['main/**/*.ts'],
+    ignores: ['main/engine/db/**'],
+    rules: {
+      'no-restricted-syntax': ['error', {
+        selector: "CallExpression[callee.property.name='prepare']",
+        message: 'SQL lives in main/engine/db/: add a function to the table family\'s repository there and call it (docs/contributing.md)',
+      }],
+    },
+  },
+  {
+    // functions stay short enough to read at once (issue 17); a migration's schema is one list and may be longer
+    files: ['main/**/*.ts', 'preload/**/*.ts', 'renderer/**/*.ts', 'renderer/**/*.tsx'],
+    ignores: ['main/engine/db/migrations/**'],
+    rules: { 'max-lines-per-function': ['error', { max: 120, skipBlankLines: true, skipComments: true, IIFEs: true }] },
+  },
 );

@@ -196,18 +196,8 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   const idDir = sortCol && q.sort?.dir === 'desc' ? 'DESC' : 'ASC';
   let ids: number[];
   if (withEdits) ids = pageWithEdits(db, withEdits, !nlFiltered);
-  else if (ranges && idOrder) {
-    ids = [];
-    let skip = q.offset;
-    const ordered = idDir === 'DESC' ? [...ranges].reverse() : ranges;
-    for (const r of ordered) {
-      if (skip >= r.n) { skip -= r.n; continue; }
-      if (idDir === 'DESC') for (let id = r.hi - skip; id >= r.lo && ids.length < q.limit; id--) ids.push(id);
-      else for (let id = r.lo + skip; id <= r.hi && ids.length < q.limit; id++) ids.push(id);
-      skip = 0;
-      if (ids.length >= q.limit) break;
-    }
-  } else if (idOrder) {
+  else if (ranges && idOrder) ids = idsFromRanges(ranges, idDir, q.offset, q.limit);
+  else if (idOrder) {
     // with signal ranges: few matches → from the smallest range's index, sorted; many → the rows in id order, tested
     const b = build(lead, [], plan && lead === 's' ? (plan.index ? ` INDEXED BY "${plan.index}"` : ' NOT INDEXED') : '');
     ids = db.prepare(`SELECT ${b.idCol} FROM ${b.from} ${b.where} ORDER BY ${b.idCol} ${idDir} LIMIT ? OFFSET ?`)
@@ -240,6 +230,27 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   const pending = q.text !== undefined && ftsQuery(q.text) !== null ? textPending(db, q.datasetId) : 0;
   const extra = pending > 0 ? { textPending: pending } : {};
   if (ids.length === 0) return { total, rows: [], ...extra };
+  const rows = pageRows(db, ids, signals, keyArg, previewOf);
+  return { total, rows, ...extra };
+}
+
+/** A page of ids in row order over whole datasets' id ranges (no table is read). */
+function idsFromRanges(ranges: Scope[], dir: 'ASC' | 'DESC', offset: number, limit: number): number[] {
+  const ids: number[] = [];
+  let skip = offset;
+  const ordered = dir === 'DESC' ? [...ranges].reverse() : ranges;
+  for (const r of ordered) {
+    if (skip >= r.n) { skip -= r.n; continue; }
+    if (dir === 'DESC') for (let id = r.hi - skip; id >= r.lo && ids.length < limit; id--) ids.push(id);
+    else for (let id = r.lo + skip; id <= r.hi && ids.length < limit; id++) ids.push(id);
+    skip = 0;
+    if (ids.length >= limit) break;
+  }
+  return ids;
+}
+
+/** The page's rows, in `ids` order, with their signals, token counts (of the render key) and hand edits. */
+function pageRows(db: Db, ids: number[], signals: string[], keyArg: number | null, previewOf: (row: PreviewSource) => string): ExampleListRow[] {
   const sigSel = signals.map((c) => `, s."${c}" AS "sig_${c}"`).join('');
   const raw = db.prepare(`SELECT e.id, e.dataset_id, e.row_index, e.text_preview, r.n_tokens, r.n_label${sigSel},
     CASE WHEN e.text_preview = '' THEN e.raw_json END AS raw_json, CASE WHEN e.text_preview = '' THEN e.messages_json END AS messages_json
@@ -262,7 +273,7 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
     };
   });
   if (keyArg !== null) withEditedMasks(db, rows, keyArg);
-  return { total, rows, ...extra };
+  return rows;
 }
 
 /**

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
+import { initBackend } from '../../../main/engine/compute/backend';
 import { DEMO_SAMPLE } from '../../../main/engine/api/demo';
 import type { ApiInput, ApiName, ApiOutputs, Job } from '../../../preload/contract';
 
@@ -35,7 +36,9 @@ async function settle(): Promise<Job[]> {
   return call('jobs.list', {});
 }
 
-beforeAll(() => {
+beforeAll(async () => {
+  // the app's job worker runs on the fastest backend there is (wasm here), not tfjs's plain-JS cpu default
+  await initBackend();
   home = mkdtempSync(join(tmpdir(), 'winnow-demo-'));
   service = new EngineService({ projectsDir: home, mode: 'browser', executor: new InProcessExecutor() });
 });

@@ -94,7 +94,7 @@ function planDataset(db: Db, id: number): Plan {
     line('scored rows', scoredRows ? [`the scores of ${scoredRows} rows`] : [], scoredRows),
     line('score runs', own.map((r) => scoreRunLabel(db, r))),
     line('subsets', gone.map((s) => `"${s.name}" (${s.size} rows, all in this dataset)`)),
-    line('token masks', tokenMasks.map((t) => `"${t.name}" on ${t.n} rows`), tokenMasks.reduce((a, t) => a + t.n, 0)),
+    line('token masks', tokenMasks.map((t) => `"${t.name}" on ${t.n} ${t.n === 1 ? 'row' : 'rows'}`), tokenMasks.reduce((a, t) => a + t.n, 0)),
   ].filter((l) => l.count > 0);
   const keeps = [
     line('score runs losing these rows\' values', other.map((r) => scoreRunLabel(db, r))),
@@ -251,7 +251,7 @@ function planTokenMask(db: Db, name: string): Plan {
   return {
     report: {
       kind: 'token_mask', id: null, name,
-      deletes: [line('token masks', [`"${name}" on ${n} rows (the rows go back to their label mask)`], n)],
+      deletes: [line('token masks', [`"${name}" on ${n} ${n === 1 ? 'row' : 'rows'} (the rows go back to their label mask)`], n)],
       keeps: runs.length ? [line('train runs that used it (kept; they can no longer resume)', runs.map((t) => trainRunLabel(db, t)))] : [],
     },
     apply: () => {

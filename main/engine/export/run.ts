@@ -181,7 +181,12 @@ export async function runExportJob(ctx: JobContext): Promise<JobOutcome> {
     publishExport(partial, dest);
     published = true;
     insertExport(db, req.what.join(','), outDir, JSON.stringify({ ...manifest, examples: examples.length }));
-    return { message: `exported ${Object.keys(artifacts).length} artifact(s) of ${scopeLabel(db, req)} to ${outDir}`, stats: { outDir, files: Object.keys(manifest.files).length } };
+    const nArtifacts = Object.keys(artifacts).length;
+    const nFiles = Object.keys(manifest.files).length;
+    return {
+      message: `exported ${nArtifacts} ${nArtifacts === 1 ? 'artifact' : 'artifacts'} of ${scopeLabel(db, req)} to ${outDir} (${nFiles} files with the README and manifest)`,
+      stats: { outDir, files: nFiles },
+    };
   } finally {
     if (!published) rmSync(partial, { recursive: true, force: true });
     db.close();

@@ -157,7 +157,7 @@ describe('deleting a dataset', () => {
     expect(del['score runs']!.names.some((n) => n.includes("subset 'target-renamed'"))).toBe(true);
     expect(del['score runs']!.names.some((n) => n.includes('random 7, seed 3'))).toBe(true);
     expect(del.subsets!.names).toEqual(['"target-renamed" (5 rows, all in this dataset)', '"random7" (7 rows, all in this dataset)', '"only-a" (4 rows, all in this dataset)']);
-    expect(del['token masks']!.names).toEqual(['"edited" on 1 rows']);
+    expect(del['token masks']!.names).toEqual(['"edited" on 1 row']);
     expect(keep["score runs losing these rows' values"]!.names).toEqual([expect.stringContaining(`score run #${runAll} `)]);
     expect(keep['subsets losing rows (marked stale)']!.names).toEqual(['"mixed" loses 3 of 5 rows']);
     expect(keep['train runs that used it (kept, with their models and files)']!.names).toEqual([`train run #${trainRun} (queued)`]);

@@ -1,11 +1,16 @@
 /** The project's hand-edited token masks, by name (Examples → edit a row's mask), with Rename and Delete. */
-import { useCall } from '../../api/hooks';
+import { useEffect } from 'react';
+import { useApp, useCall } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { ItemActions } from '../../components/ItemActions';
 import { fmtNum } from '../../components/format';
 
 export function TokenMasks() {
   const names = useCall('tokenMasks.names', {});
+  // deleting a dataset (or re-mapping one) takes its rows' masks with it: the list follows the project
+  const { project } = useApp();
+  const { reload } = names;
+  useEffect(() => reload(), [project, reload]);
   if (!names.data || names.data.length === 0) return <ErrorText error={names.error} />;
   return (
     <section className="card" data-testid="token-masks">

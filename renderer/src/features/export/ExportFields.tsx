@@ -86,6 +86,9 @@ export function LayerMaskField({ value, onChange, masks }: { value: number | nul
 }
 
 /** The export job's progress and, once done, the paths and counts it wrote. */
+/** The export job's figures in words (its stats keys are the engine's). */
+const STAT_LABELS: Record<string, string> = { outDir: 'folder', files: 'files written' };
+
 export function ExportProgress({ jobId }: { jobId: string }) {
   const job = useJob(jobId);
   return (
@@ -98,7 +101,7 @@ export function ExportProgress({ jobId }: { jobId: string }) {
           <ul>
             {Object.entries(job.stats).map(([k, v]) => (
               <li key={k}>
-                <span className="muted">{k}</span>{' '}
+                <span className="muted">{STAT_LABELS[k] ?? k}</span>{' '}
                 {isPath(v) ? <code data-testid="export-path">{v}</code> : <span className="num">{typeof v === 'number' ? fmtNum(v) : v}</span>}
               </li>
             ))}

@@ -82,10 +82,14 @@ export default tseslint.config(
     files: ['main/**/*.ts'],
     ignores: ['main/engine/db/**'],
     rules: {
-      'no-restricted-syntax': ['error', {
-        selector: "CallExpression[callee.property.name='prepare']",
+      'no-restricted-syntax': ['error', ...[
+        "CallExpression[callee.property.name='prepare']",
+        "CallExpression[callee.property.name='exec'] > Literal[value=/^\\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|PRAGMA|WITH)\\b/i]",
+        "CallExpression[callee.property.name='exec'] > TemplateLiteral > TemplateElement:first-child[value.raw=/^\\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|PRAGMA|WITH)\\b/i]",
+      ].map((selector) => ({
+        selector,
         message: 'SQL lives in main/engine/db/: add a function to the table family\'s repository there and call it (docs/contributing.md)',
-      }],
+      }))],
     },
   },
   {

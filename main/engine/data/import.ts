@@ -13,6 +13,7 @@ import type { Mapping } from './formats';
 import { parseFile } from './parse';
 import { canParseInWorker, parseFileInWorker } from './parse-client';
 import { indexText } from './textIndex';
+import { beginImmediate, commit, rollbackIfOpen } from '../db/transaction';
 
 export interface ImportOptions {
   path: string;
@@ -136,7 +137,7 @@ export async function importDataset(db: Db, opts: ImportOptions): Promise<Import
   // committed with the project's usual durability (WAL, synchronous=NORMAL) either way.
   const autockpt = db.pragma('wal_autocheckpoint', { simple: true }) as number;
   db.pragma('wal_autocheckpoint = 0');
-  db.exec('BEGIN IMMEDIATE');
+  beginImmediate(db);
   try {
     datasetId = createDataset(db, {
       name: opts.name ?? file, sourcePath: opts.path, format: `${format}:${src.recordFormat}`, mapping: src.mapping, hash: '',
@@ -167,9 +168,9 @@ export async function importDataset(db: Db, opts: ImportOptions): Promise<Import
     setDatasetRowCount(db, datasetId, rows);
     setDatasetHash(db, datasetId, await hashing);
     opts.onCommit?.(datasetId, rows, errors.length);
-    db.exec('COMMIT');
+    commit(db);
   } catch (err) {
-    if (db.inTransaction) db.exec('ROLLBACK');
+    rollbackIfOpen(db);
     db.pragma(`wal_autocheckpoint = ${autockpt}`);
     await src.batches.return(undefined);
     await hashing.catch(() => undefined);

@@ -15,6 +15,7 @@ import { DUPLICATE_COLUMNS } from './duplicates';
 import { toMessages, type Mapping } from './formats';
 import { charCount } from './normalize';
 import type { RemapImpact } from '../../../preload/contract';
+import { beginImmediate, commit, rollbackIfOpen } from '../db/transaction';
 
 export type { RemapImpact };
 
@@ -69,7 +70,7 @@ export async function remapDataset(db: Db, datasetId: number, mapping: Mapping, 
   const bad: string[] = [];
   let nBad = 0;
   let done = 0;
-  db.exec('BEGIN IMMEDIATE');
+  beginImmediate(db);
   try {
     let after = 0;
     for (;;) {
@@ -100,9 +101,9 @@ export async function remapDataset(db: Db, datasetId: number, mapping: Mapping, 
     deleteDatasetDerived(db, datasetId, runIds, reason);
     const fileFormat = ds.format.includes(':') ? ds.format.slice(0, ds.format.indexOf(':')) : ds.format;
     setDatasetMapping(db, datasetId, mapping, `${fileFormat}:${mapping.format}`);
-    db.exec('COMMIT');
+    commit(db);
   } catch (err) {
-    if (db.inTransaction) db.exec('ROLLBACK');
+    rollbackIfOpen(db);
     throw err;
   }
   return impact;

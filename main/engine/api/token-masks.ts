@@ -5,6 +5,7 @@
  * tokens (db/renders.ts tokenMaskFor).
  */
 import type { Db } from '../db';
+import type { TokenMaskInfo } from '../../../preload/contract';
 import { describeRenderKey, getRender, getRenderKey, renderKeyId, renderKeyOf, tokenMaskFor, writeTokenMask } from '../db';
 import { deleteTokenMaskRows } from '../db/token-masks';
 import { WinnowError } from '../util/errors';
@@ -12,15 +13,8 @@ import { DEFAULT_RENDER } from '../data/render-key';
 import { tokenizerFor } from './examples';
 import { modelPath } from './models-registry';
 
-export interface TokenMaskView {
-  name: string;
-  exampleId: number;
-  tokenizerId: string;
-  renderKeyId: number;
-  mask: number[];
-  trainable: number;
-  provenance: Record<string, unknown>;
-}
+/** A mask as the contract describes it (`tokenMasks.get` / `tokenMasks.save`). */
+export type TokenMaskView = TokenMaskInfo;
 
 /** The render a mask call is about: `renderKeyId` when given, else the model's default render key. */
 async function keyOf(db: Db, modelId: number, renderKey: number | undefined): Promise<number> {

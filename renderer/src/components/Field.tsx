@@ -52,21 +52,26 @@ export function SelectField<T extends string>({ label, testId, width, title, val
   );
 }
 
-/** Which rows: every row of the dataset (null) or one subset, listed with its size (and "stale" when it is). */
-export function SubsetField({ testId, value, onChange, subsets }: {
+/**
+ * Which rows: every row of the dataset (null) or one subset, listed with its size (and "stale" when it is). A form
+ * that needs a subset names its empty choice otherwise (`emptyLabel`, e.g. "choose a subset…").
+ */
+export function SubsetField({ testId, value, onChange, subsets, label = 'Rows', emptyLabel = 'All rows of the dataset' }: {
   testId: string;
   value: number | null;
   onChange: (subsetId: number | null) => void;
   subsets: SubsetInfo[] | null | undefined;
+  label?: string;
+  emptyLabel?: string;
 }) {
   const picked = subsets?.find((s) => s.id === value);
   return (
     <label className="field">
       <span>
-        Rows <StaleMark subset={picked} testId={`${testId}-stale`} />
+        {label} <StaleMark subset={picked} testId={`${testId}-stale`} />
       </span>
       <select data-testid={testId} value={value ?? ''} onChange={(e) => onChange(e.target.value ? Number(e.target.value) : null)}>
-        <option value="">All rows of the dataset</option>
+        <option value="">{emptyLabel}</option>
         {subsets?.map((s) => (
           <option key={s.id} value={s.id} title={s.staleReason ? staleTitle(s) : undefined}>
             {subsetOptionText(s)}

@@ -1,7 +1,6 @@
 /** The Score form's sections: model and rows, the signals, the options the ticked signals need, and the Score button. */
 import { IMPORT_SIGNALS, type ModelInfo, type RowScope, type SubsetInfo } from '../../../../preload/contract';
-import { SelectField, TextField } from '../../components/Field';
-import { staleTitle, subsetOptionText } from '../../components/StaleSubset';
+import { SelectField, SubsetField, TextField } from '../../components/Field';
 import { NEEDS_REFERENCE, SCORE_SCREEN_SIGNALS, SIGNAL_HELP } from '../../components/signals';
 import { rowsReady, type ScoreForm, type SetScoreForm, type SignalNeeds } from './scoreForm';
 
@@ -41,29 +40,6 @@ function OtherModelSelect(props: {
   );
 }
 
-/** A subset the form needs (the rows to score, grad_sim's target set): "choose a subset…" until one is picked. */
-function SubsetChoice({ label, testId, value, onChange, subsets }: {
-  label: string;
-  testId: string;
-  value: number | null;
-  onChange: (id: number | null) => void;
-  subsets: SubsetInfo[] | null | undefined;
-}) {
-  return (
-    <label className="field">
-      <span>{label}</span>
-      <select data-testid={testId} value={value ?? ''} onChange={(e) => onChange(e.target.value ? Number(e.target.value) : null)}>
-        <option value="">choose a subset…</option>
-        {subsets?.map((s) => (
-          <option key={s.id} value={s.id} title={s.staleReason ? staleTitle(s) : undefined}>
-            {subsetOptionText(s)}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
-}
-
 /** The scoring model, the rows, the second models the signals need, batch size and max tokens. */
 export function ScoreSettings({ form, set, model, models, subsets, needs }: {
   form: ScoreForm;
@@ -84,7 +60,7 @@ export function ScoreSettings({ form, set, model, models, subsets, needs }: {
         onChange={(rowsKind) => set({ rowsKind })}
         options={ROW_KINDS}
       />
-      {form.rowsKind === 'subset' && <SubsetChoice label="Subset" testId="score-rows-subset" value={form.rowsSubsetId} onChange={(rowsSubsetId) => set({ rowsSubsetId })} subsets={subsets} />}
+      {form.rowsKind === 'subset' && <SubsetField emptyLabel="choose a subset…" label="Subset" testId="score-rows-subset" value={form.rowsSubsetId} onChange={(rowsSubsetId) => set({ rowsSubsetId })} subsets={subsets} />}
       {form.rowsKind === 'sample' && (
         <>
           <TextField label="Sample n" testId="score-sample-n" width="narrow" inputMode="numeric" value={form.sampleN} onChange={(sampleN) => set({ sampleN })} />
@@ -168,7 +144,7 @@ export function SignalOptions({ form, set, signals, needs, subsets }: {
       {perExampleGrad && (
         <TextField label="Gradient over" testId="score-grad-layers" title="layer spec: all | last:N | top:N:fim | attention | mlp | names:t1,t2" value={form.gradLayers} onChange={(gradLayers) => set({ gradLayers })} />
       )}
-      {wantSim && <SubsetChoice label="Target set (grad_sim)" testId="score-target-subset" value={form.targetSubsetId} onChange={(targetSubsetId) => set({ targetSubsetId })} subsets={subsets} />}
+      {wantSim && <SubsetField emptyLabel="choose a subset…" label="Target set (grad_sim)" testId="score-target-subset" value={form.targetSubsetId} onChange={(targetSubsetId) => set({ targetSubsetId })} subsets={subsets} />}
       {wantLess && (
         <TextField
           label="Warm-up run #"

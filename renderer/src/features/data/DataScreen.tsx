@@ -112,7 +112,7 @@ function DatasetsCard() {
       )}
       {errorsOf !== null && <RenderErrors datasetId={errorsOf} onClose={() => setErrorsOf(null)} />}
       {skipsOf !== null && <ImportSkips datasetId={skipsOf} onClose={() => setSkipsOf(null)} />}
-      {mappingOf !== null && mappingName !== undefined && <EditMapping datasetId={mappingOf} name={mappingName} onClose={() => setMappingOf(null)} />}
+      {mappingOf !== null && mappingName !== undefined && <EditMapping key={mappingOf} datasetId={mappingOf} name={mappingName} onClose={() => setMappingOf(null)} />}
     </section>
   );
 }

@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'react';
 import type { ApiError, DatasetMapping, DatasetPreview, RemapImpact } from '../../../../preload/contract';
 import { ImportPreview } from './ImportPreview';
-import { useApp, useJob, useOnJobDone } from '../../api/hooks';
+import { useApp, useJob, useStartJob } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtNum, plural } from '../../components/format';
@@ -19,16 +19,18 @@ export function EditMapping({ datasetId, name, onClose }: { datasetId: number; n
   const [mapping, setMapping] = useState<DatasetMapping | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
-  const [jobId, setJobId] = useState<string | null>(null);
-  const job = useJob(jobId);
-  useOnJobDone(jobId, () => {
+  // the re-map job: started, tracked and refused like every other job start (useStartJob)
+  const remap = useStartJob('datasets.remap', () => {
     reloadProject();
     // the stored mapping is now the new one
     void load(null);
   });
+  const jobId = remap.jobId;
+  const job = useJob(jobId);
 
   const load = async (m: DatasetMapping | null) => {
     setBusy(true);
+    remap.setError(null);
     const r = await client.call('datasets.preview', { datasetId, mapping: m ?? undefined });
     setBusy(false);
     setError(r.ok ? null : r.error);
@@ -38,18 +40,12 @@ export function EditMapping({ datasetId, name, onClose }: { datasetId: number; n
     if (m === null) setCurrent(r.value.mapping);
   };
   useEffect(() => {
-    setJobId(null);
     void load(null);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [datasetId]);
 
-  const apply = async () => {
-    if (!mapping) return;
-    setBusy(true);
-    const r = await client.call('datasets.remap', { datasetId, mapping });
-    setBusy(false);
-    setError(r.ok ? null : r.error);
-    if (r.ok) setJobId(r.value.jobId);
+  const apply = () => {
+    if (mapping) void remap.start({ datasetId, mapping });
   };
 
   const changed = !same(mapping, current);
@@ -81,14 +77,14 @@ export function EditMapping({ datasetId, name, onClose }: { datasetId: number; n
           <strong className="warn-text">Re-mapping changes every row of this dataset.</strong>
           <Impact impact={preview.impact} />
           <div className="row">
-            <button className="btn btn-primary" data-testid="remap-apply" disabled={busy || misfit} onClick={() => void apply()}>
+            <button className="btn btn-primary" data-testid="remap-apply" disabled={busy || remap.busy || misfit} onClick={apply}>
               Re-map {plural(preview.impact.rows, 'row')}
             </button>
             {misfit && <span className="warn-text">Some rows do not fit this mapping; it cannot be applied.</span>}
           </div>
         </div>
       )}
-      <ErrorText error={error} testId="remap-error" />
+      <ErrorText error={remap.error ?? error} testId="remap-error" />
       <JobProgress jobId={jobId} label="re-map" />
       {job?.status === 'done' && (
         <div className="ok-text" data-testid="remap-done">

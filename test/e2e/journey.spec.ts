@@ -173,6 +173,7 @@ test('a new user: import, score a sample, sort and filter, edit a mask, subset, 
     const subsetName = page.getByTestId('examples-subset-name');
     await expect(subsetName).toHaveValue(`filtered: mean_loss ${Number(fmin)}–${Number(fmax)}`);
     await subsetName.fill('upper-loss');
+    await shots(page, '10-save-subset');
     await page.getByTestId('examples-subset-save').click();
     await expect(page.getByTestId('examples-subset-saved')).toHaveAttribute('data-size', String(total));
     await page.getByTestId('nav-subsets').click();

@@ -110,6 +110,22 @@ describe('a filter subset is the rows the table shows', () => {
     expect(s2.size).toBe(49);
   });
 
+  it('within a subset: the rows the table shows for that subset; recreate is refused once the subset is gone', async () => {
+    const within = await call('subsets.create', { name: 'first half', rule: { kind: 'filter', filters: [{ column: 'row_index', max: 24 }] }, datasetId });
+    expect(within.size).toBe(25);
+    const filters: Filters = [{ column: 'n_tokens', min: 1 }];
+    const shown = await call('examples.query', { datasetId, subsetId: within.id, filters, text: 'how', offset: 0, limit: 1000 } as ApiInput<'examples.query'>);
+    expect(shown.total).toBeGreaterThan(0);
+    expect(shown.total).toBeLessThan(25);
+    const s = await call('subsets.create', { name: 'how, first half', rule: { kind: 'filter', filters, text: 'how', subsetId: within.id }, datasetId });
+    expect(await memberIds(s.id)).toEqual(shown.rows.map((r) => r.id).sort((a, b) => a - b));
+    expect(describeRule(s.rule)).toBe('n_tokens ≥ 1, text “how” within “first half” (Examples filter)');
+    await call('subsets.delete', { subsetId: within.id });
+    const r = await service.call('subsets.recreate', { subsetId: s.id });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.message).toContain(`#${within.id}, which no longer exists`);
+  });
+
   it('refuses an unknown column by name and makes no subset', async () => {
     const before = await call('subsets.list', {});
     const r = await service.call('subsets.create', { name: 'bad', rule: { kind: 'filter', filters: [{ column: 'no_such_signal', min: 1 }] }, datasetId });

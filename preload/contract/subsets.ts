@@ -93,6 +93,19 @@ export const SubsetRuleSchema = z.discriminatedUnion('kind', [
     maxTokens: z.number().int().positive().max(1 << 16).default(256),
     candidates: z.number().int().optional(),
   }),
+  /**
+   * the rows the Examples table shows under these filters: column ranges (the duplicates and cluster quick filters are
+   * ranges too), a text search, optionally within subset `subsetId`, evaluated by the table's own query. The engine
+   * fills `subsetName` and, when a filter reads token counts (n_tokens, n_label), the `renderKeyId` they were counted on.
+   */
+  z.object({
+    kind: z.literal('filter'),
+    filters: z.array(z.object({ column: signalName, min: z.number().optional(), max: z.number().optional() })).max(32).default([]),
+    text: z.string().max(500).optional(),
+    subsetId: z.number().int().positive().optional(),
+    subsetName: z.string().optional(),
+    renderKeyId: z.number().int().positive().optional(),
+  }),
   /** hand-picked rows (e.g. a lasso on the Map); `source` says how they were picked */
   z.object({ kind: z.literal('ids'), ids: z.array(z.number().int().positive()).min(1).max(1_000_000), source: z.string().max(200).optional() }),
 ]);

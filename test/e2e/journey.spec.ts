@@ -167,18 +167,20 @@ test('a new user: import, score a sample, sort and filter, edit a mask, subset, 
     await page.keyboard.press('Escape');
     await expect(detail).toHaveCount(0);
 
-    // a subset of the filtered rows: the Examples screen has no "save these rows", so the same range as a threshold
-    // rule on the Subsets screen; it holds exactly the rows the filter showed
+    // a subset of the filtered rows, saved from the Examples toolbar: it holds exactly the rows the filter showed,
+    // and the Subsets screen lists it with its rule in words
+    await page.getByTestId('examples-save-subset').click();
+    const subsetName = page.getByTestId('examples-subset-name');
+    await expect(subsetName).toHaveValue(`filtered: mean_loss ${Number(fmin)}–${Number(fmax)}`);
+    await subsetName.fill('upper-loss');
+    await shots(page, '10-save-subset');
+    await page.getByTestId('examples-subset-save').click();
+    await expect(page.getByTestId('examples-subset-saved')).toHaveAttribute('data-size', String(total));
     await page.getByTestId('nav-subsets').click();
     await expect(page.getByTestId('screen-subsets')).toBeVisible();
-    await page.getByTestId('subset-name').fill('upper-loss');
-    await page.getByTestId('subset-kind').selectOption('threshold');
-    await page.getByTestId('subset-column').selectOption('mean_loss');
-    await page.getByTestId('subset-min').fill(fmin);
-    await page.getByTestId('subset-max').fill(fmax);
-    await page.getByTestId('subset-create').click();
-    await expect(page.getByTestId('subset-created')).toHaveAttribute('data-size', String(total));
-    await expect(page.locator('[data-testid="subset-row"][data-name="upper-loss"] [data-testid="subset-size"]')).toContainText(String(total));
+    const saved = page.locator('[data-testid="subset-row"][data-name="upper-loss"]');
+    await expect(saved.getByTestId('subset-size')).toContainText(String(total));
+    await expect(saved).toContainText(`${Number(fmin)} ≤ mean_loss ≤ ${Number(fmax)} (Examples filter)`);
     await shots(page, '10-subset');
 
     // train the last layer for two steps on it with the bundled tiny model

@@ -32,6 +32,9 @@ const BUILTIN: Record<string, string> = {
   n_label: 'r.n_label',
 };
 
+/** The table's columns that every row has (not signal columns): row_index, n_chars and the token counts. */
+export const TABLE_BUILTIN_COLUMNS: readonly string[] = Object.keys(BUILTIN);
+
 interface Scope { lo: number; hi: number; n: number }
 
 /**
@@ -86,6 +89,29 @@ export interface PreviewSource { datasetId: number; rowIndex: number; rawJson: s
  * (data/queryExamples.ts passes the row's messages' preview text), for this page only.
  */
 export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: PreviewSource) => string): ExampleQueryResult {
+  const page = queryIdPage(db, q);
+  const extra = page.textPending > 0 ? { textPending: page.textPending } : {};
+  if (page.ids.length === 0) return { total: page.total, rows: [], ...extra };
+  return { total: page.total, rows: pageRows(db, page.ids, page.signals, q.renderKeyId ?? null, previewOf), ...extra };
+}
+
+const ID_PAGE = 10000;
+
+/**
+ * Every example id the table's query matches (dataset, subset, filters, text), in the table's order: the table's own
+ * query a page at a time, so a subset made from the table's filters (the `filter` rule) holds exactly its rows.
+ */
+export function queryExampleIds(db: Db, q: Omit<ExampleQuery, 'offset' | 'limit'>): number[] {
+  const ids: number[] = [];
+  for (let offset = 0; ; offset += ID_PAGE) {
+    const page = queryIdPage(db, { ...q, offset, limit: ID_PAGE });
+    for (const id of page.ids) ids.push(id);
+    if (page.ids.length < ID_PAGE || ids.length >= page.total) return ids;
+  }
+}
+
+/** One page of the table's query as ids, with its total, the signal columns and the rows not yet searchable. */
+function queryIdPage(db: Db, q: ExampleQuery): { total: number; ids: number[]; signals: string[]; textPending: number } {
   if (!Number.isInteger(q.offset) || q.offset < 0) throw new WinnowError('bad_input', `offset must be a non-negative integer, got ${q.offset}`);
   if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > 10000) throw new WinnowError('bad_input', `limit must be an integer in 1..10000, got ${q.limit}`);
   const signals = listSignalColumns(db);
@@ -228,10 +254,7 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   }
 
   const pending = q.text !== undefined && ftsQuery(q.text) !== null ? textPending(db, q.datasetId) : 0;
-  const extra = pending > 0 ? { textPending: pending } : {};
-  if (ids.length === 0) return { total, rows: [], ...extra };
-  const rows = pageRows(db, ids, signals, keyArg, previewOf);
-  return { total, rows, ...extra };
+  return { total, ids, signals, textPending: pending };
 }
 
 /** A page of ids in row order over whole datasets' id ranges (no table is read). */

@@ -6,6 +6,9 @@
 import type { Db } from '../db';
 import { listSignalColumns, openProjectDb } from '../db';
 import { datasetLabel } from '../db/names';
+import { activeModelId } from '../db/project-meta';
+import { TABLE_BUILTIN_COLUMNS, queryExampleIds } from '../db/queryExamples';
+import { defaultRenderKeyId } from '../data/render-key';
 import {
   columnHasValues, combinedMemberIds, countWithColumn, datasetExampleIds, getSubset, idsInColumnRange, insertSubset, isBuiltinRuleColumn,
   replaceSubsetRows, ruleColumnSql, scopedExampleIds, subsetExists, subsetNameTaken, topIdsByColumn,
@@ -55,14 +58,32 @@ export function evaluateRuleWithProvenance(db: Db, rule: SubsetRule, datasetId?:
     };
   }
   if (rule.kind === 's2l') return s2lSelect(db, rule, datasetId);
+  if (rule.kind === 'filter') return filterRule(db, rule, datasetId);
   if (rule.kind === 'uds') throw new WinnowError('bad_input', 'rule: UDS runs the model over every row — start it as a job (subsets.start)');
   return { ids: evaluateSqlRule(db, rule, datasetId), provenance: {} };
+}
+
+/**
+ * The rows the Examples table shows under the rule's filters: the table's own query (db/queryExamples.ts), so the
+ * subset and the table cannot disagree; an unknown column is refused there, by name. Token counts (n_tokens, n_label
+ * with hand-edited masks) are read under the render key the table reads them under (the active model's default), or
+ * the one the stored rule recorded when it is run again.
+ */
+function filterRule(db: Db, rule: Extract<SubsetRule, { kind: 'filter' }>, datasetId?: number): RuleResult {
+  const subsetName = rule.subsetId !== undefined ? getSubset(db, rule.subsetId).name : undefined;
+  const counted = rule.filters.some((f) => f.column === 'n_tokens' || f.column === 'n_label');
+  const renderKeyId = rule.renderKeyId ?? defaultRenderKeyId(db, activeModelId(db));
+  const ids = queryExampleIds(db, { datasetId, subsetId: rule.subsetId, renderKeyId, filters: rule.filters, text: rule.text });
+  return {
+    ids: ids.sort((a, b) => a - b),
+    provenance: { ...(subsetName !== undefined ? { subsetName } : {}), ...(counted && renderKeyId !== null ? { renderKeyId } : {}) },
+  };
 }
 
 /** A rule that runs a model (asynchronously, in the `select` job): UDS, given by the job runner (training/uds-select.ts). */
 export type UdsEvaluator = (db: Db, rule: Extract<SubsetRule, { kind: 'uds' }>, datasetId: number | undefined, hooks: RuleHooks) => Promise<RuleResult>;
 
-function evaluateSqlRule(db: Db, rule: Exclude<SubsetRule, { kind: 'cluster_quota' | 'kcenter' | 's2l' | 'uds' }>, datasetId?: number): number[] {
+function evaluateSqlRule(db: Db, rule: Exclude<SubsetRule, { kind: 'cluster_quota' | 'kcenter' | 's2l' | 'uds' | 'filter' }>, datasetId?: number): number[] {
   switch (rule.kind) {
     case 'all':
       return scopedExampleIds(db, datasetId);
@@ -131,7 +152,7 @@ export function whyNotRecreatable(db: Db, s: SubsetInfo): string | null {
   const rule = s.rule;
   if (rule.kind === 'ids') return `"${s.name}" is hand-picked rows${rule.source ? ` (${rule.source})` : ''}: there is no rule to run again`;
   if (rule.kind === 'uds') return `"${s.name}" is a UDS pass over a model's logits: make it again as a new subset (a job)`;
-  if (rule.kind === 'combine' || (rule.kind === 'kcenter' && rule.subsetId !== undefined)) {
+  if (rule.kind === 'combine' || ((rule.kind === 'kcenter' || rule.kind === 'filter') && rule.subsetId !== undefined)) {
     const sources = rule.kind === 'combine' ? rule.subsetIds : [rule.subsetId!];
     const gone = sources.filter((sid) => !subsetExists(db, sid));
     if (gone.length) return `"${s.name}" was made from subset${gone.length > 1 ? 's' : ''} ${gone.map((g) => `#${g}`).join(', ')}, which no longer exist${gone.length > 1 ? '' : 's'}`;
@@ -141,6 +162,7 @@ export function whyNotRecreatable(db: Db, s: SubsetInfo): string | null {
 
 /** The signal columns a rule ranks or filters by (built-in columns excluded). */
 function ruleColumns(rule: SubsetRule): string[] {
+  if (rule.kind === 'filter') return [...new Set(rule.filters.map((f) => f.column))].filter((c) => !TABLE_BUILTIN_COLUMNS.includes(c));
   const col = rule.kind === 'threshold' || rule.kind === 'top' ? rule.signal : rule.kind === 'ifd_top' ? 'ifd' : rule.kind === 'cluster_quota' ? rule.signal : undefined;
   return col !== undefined && !isBuiltinRuleColumn(col) ? [col] : [];
 }

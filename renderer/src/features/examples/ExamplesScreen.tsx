@@ -62,12 +62,12 @@ function useExamplesData(datasetId: number | null, view: ExamplesView) {
   const rows = usePagedRows(query);
   const loading = !rows.ready || JSON.stringify(queryNow) !== JSON.stringify(query);
   const clusters = useCall('clusters.info', datasetId === null || !rows.columns.includes('cluster') ? null : { datasetId });
-  return { subsets: subsets.data, query, rows, loading, clusters: clusters.data };
+  return { subsets: subsets.data, reloadSubsets: subsets.reload, query, rows, loading, clusters: clusters.data };
 }
 
 export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView: SetView }) {
   const { project, datasetId } = useApp();
-  const { subsets, query, rows, loading, clusters } = useExamplesData(datasetId, view);
+  const { subsets, reloadSubsets, query, rows, loading, clusters } = useExamplesData(datasetId, view);
   const patch = (p: Partial<ExamplesView>) => setView((v) => ({ ...v, ...p }));
 
   if (project && project.datasets.length === 0) {
@@ -88,7 +88,7 @@ export function ExamplesScreen({ view, setView }: { view: ExamplesView; setView:
 
   return (
     <div className={`screen screen-examples${view.openExampleId ? ' with-detail' : ''}`} data-testid="screen-examples">
-      <ExamplesToolbar view={view} setView={setView} rows={rows} loading={loading} subsets={subsets} clusters={clusters} />
+      <ExamplesToolbar view={view} setView={setView} rows={rows} loading={loading} subsets={subsets} clusters={clusters} query={query} onSubsetSaved={reloadSubsets} />
       <ErrorText error={rows.error} testId="examples-error" />
       <div className="examples-body">
         <div className="examples-table-wrap">

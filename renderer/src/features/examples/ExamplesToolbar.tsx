@@ -4,7 +4,8 @@ import { CurrentDataset } from '../../components/CurrentDataset';
 import { fmtNum, plural } from '../../components/format';
 import { StaleMark, staleTitle, subsetOptionText } from '../../components/StaleSubset';
 import { DUP_COLUMNS, type ExamplesView, type SetView, clusterFilterValue, dupFilterValue, resetPlace, withCluster, withDupFilter } from './examplesView';
-import type { PagedRows } from './usePagedRows';
+import { SaveSubset } from './SaveSubset';
+import type { PagedRows, RowsQuery } from './usePagedRows';
 
 interface Props {
   view: ExamplesView;
@@ -14,9 +15,12 @@ interface Props {
   loading: boolean;
   subsets: SubsetInfo[] | null;
   clusters: ApiOutputs['clusters.info'] | null;
+  /** the query the table's rows answer ("Save as subset" saves its rows) */
+  query: RowsQuery | null;
+  onSubsetSaved: (subset: SubsetInfo) => void;
 }
 
-export function ExamplesToolbar({ view, setView, rows, loading, subsets, clusters }: Props) {
+export function ExamplesToolbar({ view, setView, rows, loading, subsets, clusters, query, onSubsetSaved }: Props) {
   const patch = (p: Partial<ExamplesView>) => setView((v) => ({ ...v, ...p }));
   const dupColumns = DUP_COLUMNS.filter((c) => rows.columns.includes(c));
   return (
@@ -55,6 +59,7 @@ export function ExamplesToolbar({ view, setView, rows, loading, subsets, cluster
         </span>
       )}
       <span className="spacer" />
+      <SaveSubset query={query} loading={loading} total={rows.total} onSaved={onSubsetSaved} />
       <span className="row-count num" data-testid="examples-count" data-total={rows.total ?? ''} data-loading={loading}>
         {rows.total === null ? 'loading…' : plural(rows.total, 'row')}
       </span>

@@ -35,6 +35,8 @@ export function describeRule(rule: SubsetRule, names: ReadonlyMap<number, string
       return `S2L ${rule.count} from the loss trajectories of run #${rule.runId} (${rule.clusters} clusters, seed ${rule.seed})`;
     case 'uds':
       return `UDS: best ${Math.round(rule.keep * 100)}% of each batch of ${rule.batchSize} under model #${rule.modelId} (λ = ${rule.lambda}, buffer ${rule.bufferSize})`;
+    case 'filter':
+      return describeFilter(rule, subsetName);
     case 'ids':
       return `${rule.ids.length} picked rows${rule.source ? ` (${rule.source})` : ''}`;
     case 'combine': {
@@ -45,12 +47,25 @@ export function describeRule(rule: SubsetRule, names: ReadonlyMap<number, string
   }
 }
 
+/** The Examples table's filters in words: "2.1 ≤ mean_loss ≤ 3.4, text “carrot”" (the rows it showed). */
+export function describeFilter(
+  rule: { filters: Array<{ column: string; min?: number; max?: number }>; text?: string; subsetId?: number; subsetName?: string },
+  subsetName: (id: number) => string = (id) => `#${id}`,
+): string {
+  const parts = rule.filters.map((f) =>
+    f.min !== undefined && f.max !== undefined ? (f.min === f.max ? `${f.column} = ${f.min}` : `${f.min} ≤ ${f.column} ≤ ${f.max}`)
+      : f.min !== undefined ? `${f.column} ≥ ${f.min}` : f.max !== undefined ? `${f.column} ≤ ${f.max}` : `any ${f.column}`);
+  if (rule.text?.trim()) parts.push(`text “${rule.text.trim()}”`);
+  const within = rule.subsetName ? ` within “${rule.subsetName}”` : rule.subsetId !== undefined ? ` within ${subsetName(rule.subsetId)}` : '';
+  return `${parts.length ? parts.join(', ') : 'all rows'}${within} (Examples filter)`;
+}
+
 /** Why a subset's rule cannot be run again, for the Recreate button's title (the engine refuses the same cases). */
 export function whyNotRecreatable(s: SubsetInfo, all: SubsetInfo[]): string | null {
   const rule = s.rule;
   if (rule.kind === 'ids') return `Hand-picked rows${rule.source ? ` (${rule.source})` : ''} have no rule to run again: delete the subset and pick the rows again.`;
   if (rule.kind === 'uds') return 'A UDS pass runs a model over every row: make it again as a new subset.';
-  const sources = rule.kind === 'combine' ? rule.subsetIds : rule.kind === 'kcenter' && rule.subsetId !== undefined ? [rule.subsetId] : [];
+  const sources = rule.kind === 'combine' ? rule.subsetIds : (rule.kind === 'kcenter' || rule.kind === 'filter') && rule.subsetId !== undefined ? [rule.subsetId] : [];
   const gone = sources.filter((id) => !all.some((x) => x.id === id));
   if (gone.length) return `Made from subset${gone.length > 1 ? 's' : ''} ${gone.map((id) => `#${id}`).join(', ')}, which no longer exist${gone.length > 1 ? '' : 's'}: it cannot be made again.`;
   return null;

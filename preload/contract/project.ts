@@ -59,7 +59,15 @@ export const ProjectInputs = {
 
 /** app.info, project.*: each call's output. */
 export interface ProjectOutputs {
-  'app.info': { version: string; backend: BackendInfo | null; projectsDir: string; mode: 'electron' | 'browser' };
+  'app.info': {
+    version: string;
+    /** null while the compute backend is still starting (ask again), or when it did not come up (`backendDown`) */
+    backend: BackendInfo | null;
+    /** why the compute backend did not come up; absent while it is starting and once it is up */
+    backendDown?: string;
+    projectsDir: string;
+    mode: 'electron' | 'browser';
+  };
   'project.open': ProjectInfo;
   'project.progress': ProjectProgress;
 }

@@ -73,7 +73,7 @@ export function TopBar({ project, datasetId, setDatasetId, info, drawerOpen, onT
         </label>
       )}
       <span className="spacer" />
-      <BackendBadge backend={info?.backend} />
+      <BackendBadge backend={info?.backend} down={info?.backendDown} />
       <JobsIndicator onClick={onToggleDrawer} open={drawerOpen} />
       <ThemeToggle />
     </header>

@@ -52,7 +52,9 @@ test('from a fresh home to an exported bundle, guided by the first screen', asyn
 
   // the backend: a short badge, never the raw reason; the details in a popover on hover
   const badge = page.getByTestId('backend');
-  await expect(badge).not.toContainText('backend not chosen yet');
+  // "starting the compute backend…" until app.info has it; never "not chosen" once it is up
+  await expect(badge).toHaveAttribute('data-state', 'ready');
+  await expect(badge).not.toContainText('not chosen');
   await expect(badge).toHaveText(/^(GPU · .+ \(webgpu\)|CPU · .+|TensorFlow .+)$/);
   const reason = (await page.getByTestId('backend-reason').getAttribute('data-reason'))!;
   expect(reason.length).toBeGreaterThan(0);

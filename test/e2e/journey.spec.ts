@@ -32,6 +32,19 @@ async function shots(page: Page, name: string, dark = false): Promise<void> {
   await expect(toggle).toHaveAttribute('data-theme', 'light');
 }
 
+/** WCAG's contrast ratio of two computed CSS colours ("rgb(r, g, b)"), from 1 (none) to 21 (black on white). */
+function contrast(a: string, b: string): number {
+  const luminance = (css: string) => {
+    const [r, g, b] = (css.match(/[\d.]+/g) ?? []).slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi! + 0.05) / (lo! + 0.05);
+}
+
 /** The values a numeric column shows in the rows on screen (blank cells, rows not scored, left out). */
 async function shownValues(page: Page, column: string): Promise<number[]> {
   const cells = page.locator(`[data-testid="examples-row"] [data-column="${column}"]`);
@@ -225,6 +238,9 @@ test('a new user: import, score a sample, sort and filter, edit a mask, subset, 
     await expect(deletes).toContainText('token masks');
     await expect(dialog.getByTestId('dependency-keeps')).toContainText('train runs that used it (kept, with their models and files)');
     await expect(dialog).toContainText('exported bundles) are never deleted');
+    // the note stands clear of the buttons below it
+    const gap = async () => (await dialog.getByTestId('dependency-confirm').boundingBox())!.y - await dialog.getByTestId('dependency-note').evaluate((e) => e.getBoundingClientRect().bottom);
+    expect(await gap()).toBeGreaterThanOrEqual(16);
     await shots(page, '13-delete-dialog');
     // Cancel deletes nothing; the same dialog in the dark theme (the backdrop covers the theme toggle), then confirm
     const toggle = page.getByTestId('theme-toggle');
@@ -235,6 +251,12 @@ test('a new user: import, score a sample, sort and filter, edit a mask, subset, 
     await expect(toggle).toHaveAttribute('data-theme', 'dark');
     await page.getByTestId('dataset-row').first().getByTestId('item-delete').click();
     await expect(deletes).toContainText('50 rows of "gsm8k-50.jsonl"');
+    // the red Delete button's white text reads in the dark theme too (WCAG AA: at least 4.5:1)
+    const confirmColours = await dialog.getByTestId('dependency-confirm').evaluate((e) => {
+      const style = e.ownerDocument.defaultView!.getComputedStyle(e);
+      return [style.color, style.backgroundColor];
+    });
+    expect(contrast(confirmColours[0]!, confirmColours[1]!)).toBeGreaterThanOrEqual(4.5);
     await shot(page, '13-delete-dialog-dark');
     await dialog.getByTestId('dependency-cancel').click();
     await toggle.click();
@@ -254,11 +276,16 @@ test('a new user: import, score a sample, sort and filter, edit a mask, subset, 
     await page.getByTestId('nav-score').click();
     await expect(page.getByTestId('screen-score')).toBeVisible();
     await expect(page.getByTestId('score-run-row')).toHaveCount(0);
-    // the Train screen, with no dataset left, shows no runs at all (not even the kept one); the run's model is still
-    // listed on the Data screen
+    // the Train screen, with no dataset left, has no form to start a run, but still lists the kept run and shows it;
+    // the run's model is still listed on the Data screen
     await page.getByTestId('nav-train').click();
     await expect(page.getByTestId('train-empty')).toBeVisible();
-    await shots(page, '15-train-no-dataset');
+    await expect(page.getByTestId('train-start')).toHaveCount(0);
+    await expect(page.getByTestId('train-run-row')).toHaveCount(1);
+    await expect(page.getByTestId('train-run-row')).toHaveAttribute('data-status', 'done');
+    await expect(page.getByTestId('train-run-rows')).toHaveText('a deleted subset of a deleted dataset');
+    await expect(page.getByTestId('train-run')).toHaveAttribute('data-status', 'done');
+    await shots(page, '15-train-no-dataset', true);
     await page.getByTestId('nav-data').click();
     await expect(page.locator('[data-testid="model-row"]', { hasText: 'train run #1' })).toBeVisible();
     await shots(page, '16-model-kept');
@@ -279,6 +306,12 @@ test('a new user: import, score a sample, sort and filter, edit a mask, subset, 
     for (const s of ['score', 'subset']) await expect(page.getByTestId(`home-step-${s}`)).toHaveAttribute('data-done', 'false');
     for (const s of ['train', 'export']) await expect(page.getByTestId(`home-step-${s}`)).toHaveAttribute('data-done', 'true');
     await shots(page, '17-home-after-delete', true);
+
+    // the top bar named the backend once it was up, and never said "not chosen" after
+    const badge = page.getByTestId('backend');
+    await expect(badge).toHaveAttribute('data-state', 'ready');
+    await expect(badge).not.toContainText('not chosen');
+    await expect(badge).not.toContainText('starting');
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

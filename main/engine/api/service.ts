@@ -119,14 +119,23 @@ export class EngineService {
     this.project = null;
   }
 
-  /** The backend jobs run on; null only when it does not come up within BACKEND_WAIT_MS (or failed to start). */
-  private async backendInfo(): Promise<import('../../../preload/contract').BackendInfo | null> {
+  /**
+   * The backend jobs run on; null only when it does not come up within BACKEND_WAIT_MS (still starting: ask again) or
+   * failed to start, which `backendDown` then says, so the top bar can tell "starting" from "did not come up".
+   */
+  private async backendInfo(): Promise<{ backend: import('../../../preload/contract').BackendInfo | null; backendDown?: string }> {
     const ex = this.opts.executor;
-    if (ex.backend || !ex.whenBackend) return ex.backend ?? null;
+    if (ex.backend || !ex.whenBackend) return { backend: ex.backend ?? null };
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let down: string | undefined;
     const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), BACKEND_WAIT_MS)));
     try {
-      return await Promise.race([ex.whenBackend().catch(() => null), timeout]);
+      const started = ex.whenBackend().catch((err: unknown) => {
+        down = err instanceof Error ? err.message : String(err);
+        return null;
+      });
+      const backend = await Promise.race([started, timeout]);
+      return down === undefined ? { backend } : { backend, backendDown: down };
     } finally {
       clearTimeout(timer);
     }
@@ -181,7 +190,7 @@ export class EngineService {
   private handlers: Handlers = {
     'app.info': async () => ({
       version: this.opts.version ?? '0.1.0',
-      backend: await this.backendInfo(),
+      ...(await this.backendInfo()),
       projectsDir: this.opts.projectsDir,
       mode: this.opts.mode,
     }),

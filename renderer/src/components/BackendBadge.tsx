@@ -7,14 +7,18 @@ import { useState } from 'react';
 import type { BackendInfo } from '../../../preload/contract';
 import { adapterLabel, backendBadge, fasterAdvice, reasonHead } from './backend';
 
-export function BackendBadge({ backend }: { backend: BackendInfo | null | undefined }) {
+/**
+ * `backend`: null while app.info has not answered (it waits for the compute worker) or answered without one; `down`:
+ * why it did not come up. Only then does the bar say "not chosen": until it does, the backend is still starting.
+ */
+export function BackendBadge({ backend, down }: { backend: BackendInfo | null | undefined; down?: string }) {
   const [pinned, setPinned] = useState(false);
   const [hover, setHover] = useState(false);
   const open = pinned || hover;
   if (!backend) {
     return (
-      <div className="backend" data-testid="backend" data-backend="">
-        <span className="muted">backend not chosen yet</span>
+      <div className="backend" data-testid="backend" data-backend="" data-state={down ? 'down' : 'starting'} title={down}>
+        <span className="muted">{down ? 'backend not chosen yet' : 'starting the compute backend…'}</span>
       </div>
     );
   }
@@ -24,11 +28,13 @@ export function BackendBadge({ backend }: { backend: BackendInfo | null | undefi
         className={`backend backend-badge${backend.name === 'webgpu' && !backend.adapter?.software ? ' gpu' : ''}`}
         data-testid="backend"
         data-backend={backend.name}
+        data-state="ready"
         aria-expanded={open}
         aria-controls="backend-popover"
-        // a click pins it open; a click on the open popover's badge closes it, hover or not
+        // a click pins it open, a second click closes it, hover or not. It toggles the pin alone: the pointer's arrival
+        // (hover) and its click come together, and a click that read the hover would close what it had just opened
         onClick={() => {
-          if (open) {
+          if (pinned) {
             setPinned(false);
             setHover(false);
           } else setPinned(true);

@@ -161,13 +161,13 @@ function DependencyDialog({ report, words, busy, onConfirm, onCancel }: {
           <DependencyList lines={report.keeps} testId="dependency-keeps" />
         </>
       )}
-      <p className="muted">Nothing else changes. Files on disk (model folders, checkpoints, exported bundles) are never deleted.</p>
+      <p className="muted" data-testid="dependency-note">Nothing else changes. Files on disk (model folders, checkpoints, exported bundles) are never deleted.</p>
       {report.blockedBy && (
         <p className="warn-text" data-testid="dependency-blocked">
           Not now: {report.blockedBy}.
         </p>
       )}
-      <div className="form-row">
+      <div className="form-row dependency-actions">
         <button className="btn btn-primary btn-danger-fill" data-testid="dependency-confirm" disabled={busy || !!report.blockedBy} onClick={onConfirm}>
           Delete
         </button>

@@ -7,10 +7,12 @@ export function rowsLabel(
   datasets: DatasetInfo[] | null | undefined,
 ): string {
   const dataset = scope.datasetId != null ? datasets?.find((d) => d.id === scope.datasetId) : undefined;
-  const of = dataset ? ` of ${dataset.name}` : '';
+  // a run keeps its rows' names after they are deleted: say so rather than read as "all rows" of nothing
+  const gone = !dataset && scope.datasetId != null && !!datasets;
+  const of = dataset ? ` of ${dataset.name}` : gone ? ' of a deleted dataset' : '';
   if (scope.subsetId != null) {
     const subset = subsets?.find((s) => s.id === scope.subsetId);
     return subset ? `“${subset.name}”${of}` : `a deleted subset${of}`;
   }
-  return dataset ? `all rows of ${dataset.name}` : 'all rows';
+  return dataset || gone ? `all rows${of}` : 'all rows';
 }

@@ -105,6 +105,7 @@ function DetailBody({
         <span className="mask-legend">
           <span className="token-chip label-off">prompt</span> not trained on
           <span className="token-chip">response</span> trained on
+          <span className="token-chip changed" data-testid="mask-legend-edited">edited</span> changed by hand
         </span>
       </div>
       <MaskTools detail={detail} edit={edit} signals={signalNames} />

@@ -4,6 +4,7 @@ import { useJob } from '../../api/hooks';
 import { JobProgress } from '../../components/JobProgress';
 import { fmtNum, plural } from '../../components/format';
 import { rowsLabel } from '../../components/names';
+import { useRevealWhenFinished } from '../../components/reveal';
 
 export type What = ExportRequest['what'][number];
 export const WHATS: Array<{ id: What; label: string }> = [
@@ -60,7 +61,7 @@ export function TrainRunField({ value, onChange, runs, subsets, datasets }: {
         <option value="">none</option>
         {runs.map((r) => (
           <option key={r.id} value={r.id}>
-            run #{r.id}: {rowsLabel({ subsetId: r.subsetId, datasetId: r.config.datasetId }, subsets, datasets)} ({r.config.layers}, {plural(r.step, 'step')})
+            run #{r.id}: {rowsLabel({ subsetId: r.subsetId ?? r.config.subsetId, datasetId: r.config.datasetId }, subsets, datasets)} ({r.config.layers}, {plural(r.step, 'step')})
           </option>
         ))}
       </select>
@@ -89,10 +90,12 @@ export function LayerMaskField({ value, onChange, masks }: { value: number | nul
 /** The export job's figures in words (its stats keys are the engine's). */
 const STAT_LABELS: Record<string, string> = { outDir: 'folder', files: 'files written' };
 
-export function ExportProgress({ jobId }: { jobId: string }) {
+/** `started`: the job was started from this screen, so its card scrolls into view when it finishes. */
+export function ExportProgress({ jobId, started }: { jobId: string; started: boolean }) {
   const job = useJob(jobId);
+  const card = useRevealWhenFinished(started ? jobId : null);
   return (
-    <section className="card">
+    <section className="card" ref={card}>
       <h2>Progress</h2>
       <JobProgress jobId={jobId} label="export" />
       {job?.status === 'done' && (

@@ -122,7 +122,7 @@ export function ExportScreen() {
         </div>
         <ErrorText error={error} testId="export-error" />
       </section>
-      {shownJobId && <ExportProgress jobId={shownJobId} />}
+      {shownJobId && <ExportProgress jobId={shownJobId} started={shownJobId === jobId} />}
     </div>
   );
 }

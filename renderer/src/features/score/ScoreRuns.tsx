@@ -3,12 +3,24 @@ import type { ScorePlan, ScoreRunInfo } from '../../../../preload/contract';
 import { ItemActions } from '../../components/ItemActions';
 import { fmtEta, fmtNum } from '../../components/format';
 
+/**
+ * A plan's time in words. The engine estimates from the speeds this project's scoring runs measured (project_meta,
+ * scoring/plan.ts); before the first run there is none, and a bare "—" read as a fault.
+ */
+function estimateText(seconds: number | null | undefined): string {
+  return seconds === null || seconds === undefined ? 'no time estimate yet' : `estimated ${fmtEta(seconds)}`;
+}
+
 export function ScorePlanCard({ plan }: { plan: ScorePlan }) {
   return (
     <section className="card" data-testid="score-plan">
       <h2>Plan</h2>
       <p className="muted">
-        <span data-testid="score-plan-rows">{plan.rows}</span> · {fmtNum(plan.examples)} examples · estimated {fmtEta(plan.estimatedSeconds)}
+        <span data-testid="score-plan-rows">{plan.rows}</span> · {fmtNum(plan.examples)} examples ·{' '}
+        <span data-testid="score-plan-estimate" data-seconds={plan.estimatedSeconds ?? ''}>
+          {estimateText(plan.estimatedSeconds)}
+          {plan.estimatedSeconds === null && ': the first scoring run in this project measures the speed later plans are timed by'}
+        </span>
       </p>
       <ol className="plan">
         {plan.passes.map((p, i) => (
@@ -17,7 +29,7 @@ export function ScorePlanCard({ plan }: { plan: ScorePlan }) {
             {p.examples !== undefined && (
               <span className="muted">
                 {' '}
-                · {fmtNum(p.examples)} examples · {fmtEta(p.estimatedSeconds ?? null)}
+                · {fmtNum(p.examples)} examples · {estimateText(p.estimatedSeconds)}
               </span>
             )}
           </li>

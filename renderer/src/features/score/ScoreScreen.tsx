@@ -7,6 +7,7 @@ import { ErrorText } from '../../components/ErrorText';
 import { JobProgress } from '../../components/JobProgress';
 import { SCORE_SCREEN_SIGNALS } from '../../components/signals';
 import { CurrentDataset } from '../../components/CurrentDataset';
+import { useRevealWhenFinished } from '../../components/reveal';
 import { initialScoreForm, rowsReady, type ScoreForm, scoreInput, signalNeeds } from './scoreForm';
 import { ScoreSettings, ScoreStart, SignalChoice, SignalOptions } from './ScoreFields';
 import { ScorePlanCard, ScoreRunsTable } from './ScoreRuns';
@@ -45,6 +46,7 @@ export function ScoreScreen() {
   const [plan, setPlan] = useState<ScorePlan | null>(null);
   const { jobId, error, busy, start: startScoring } = useStartJob('scoring.start');
   const { runs, shownJobId } = useScoreRuns(jobId);
+  const progressCard = useRevealWhenFinished(jobId);
 
   const models = project?.models ?? [];
   const model = (form.modelId !== null && models.some((m) => m.id === form.modelId) ? form.modelId : null) ?? models[0]?.id ?? null;
@@ -93,7 +95,7 @@ export function ScoreScreen() {
       </section>
       {plan && <ScorePlanCard plan={plan} />}
       {shownJobId && (
-        <section className="card">
+        <section className="card" ref={progressCard}>
           <h2>Progress</h2>
           <JobProgress jobId={shownJobId} label="scoring" />
         </section>

@@ -6,6 +6,7 @@ import { ErrorText } from '../../components/ErrorText';
 import { JobActions, ProgressBar } from '../../components/JobProgress';
 import { LineChart, type Series } from '../../components/LineChart';
 import { fmtEta, fmtNum } from '../../components/format';
+import { useRevealWhenFinished } from '../../components/reveal';
 import { describeLora } from './lora';
 
 const COMPARE_COLORS = ['var(--series-3)', 'var(--series-4)', 'var(--series-5)', 'var(--series-6)'];
@@ -125,8 +126,10 @@ function AdapterSummary({ run }: { run: TrainRunInfo }) {
   );
 }
 
-export function RunView({ run, compare }: { run: TrainRunInfo; compare: TrainRunInfo[] }) {
+/** `revealJobId`: the job this screen started for the run; the card scrolls into view when it finishes. */
+export function RunView({ run, compare, revealJobId }: { run: TrainRunInfo; compare: TrainRunInfo[]; revealJobId?: string | null }) {
   const compared = useCompared(compare);
+  const card = useRevealWhenFinished(revealJobId);
   const { trainPts, evalPts, error } = useRunMetrics(run.id);
   const job = useJob(run.jobId);
   const lastTrain = trainPts[trainPts.length - 1];
@@ -135,7 +138,7 @@ export function RunView({ run, compare }: { run: TrainRunInfo; compare: TrainRun
   const total = job?.total ?? run.totalSteps;
 
   return (
-    <section className="card" data-testid="train-run" data-run-id={run.id} data-status={status}>
+    <section className="card" ref={card} data-testid="train-run" data-run-id={run.id} data-status={status}>
       <div className="row">
         <h2>Run #{run.id}</h2>
         <span className={`status-pill status-${status}`} data-testid="train-status">

@@ -20,6 +20,8 @@ export function TrainScreen() {
   const jobs = useJobs();
   const [selected, setSelected] = useState<number | null>(null);
   const [compare, setCompare] = useState<number[]>([]);
+  // the job started from this screen: its run's card scrolls into view when it finishes
+  const [startedJobId, setStartedJobId] = useState<string | null>(null);
 
   // refresh the run list when any training job changes state
   const trainStates = jobs
@@ -29,17 +31,8 @@ export function TrainScreen() {
   const { reload } = runs;
   useEffect(() => reload(), [trainStates, reload]);
 
-  if (project && (!project.models.length || !project.datasets.length)) {
-    return (
-      <div className="screen" data-testid="screen-train">
-        <h1>Train</h1>
-        <EmptyState title={!project.models.length ? 'No model to train' : 'No dataset to train on'} testId="train-empty">
-          Add {!project.models.length ? 'a model' : 'a dataset'} on the <a href="#/data">Data</a> screen first.
-        </EmptyState>
-      </div>
-    );
-  }
-
+  // with no model or dataset only the form has nothing to work on: the runs (kept when their dataset is deleted) stay
+  const missing = project && !project.models.length ? 'model' : project && !project.datasets.length ? 'dataset' : null;
   const list = runs.data ?? [];
   const current = list.find((r) => r.id === selected) ?? list[0] ?? null;
   return (
@@ -48,16 +41,25 @@ export function TrainScreen() {
         <h1>Train</h1>
         <CurrentDataset />
       </div>
-      <TrainForm
-        onStarted={(runId) => {
-          setSelected(runId);
-          reload();
-        }}
-      />
+      {missing ? (
+        <EmptyState title={missing === 'model' ? 'No model to train' : 'No dataset to train on'} testId="train-empty">
+          Add a {missing} on the <a href="#/data">Data</a> screen first.
+        </EmptyState>
+      ) : (
+        <TrainForm
+          onStarted={(runId, jobId) => {
+            setSelected(runId);
+            setStartedJobId(jobId);
+            reload();
+          }}
+        />
+      )}
       <section className="card">
         <h2>Runs</h2>
         <ErrorText error={runs.error} />
-        {list.length === 0 && runs.data && <EmptyState title="No runs yet">Start one above; its loss curve shows here live.</EmptyState>}
+        {list.length === 0 && runs.data && (
+          <EmptyState title="No runs yet">{missing ? 'A run and its loss curve show here.' : 'Start one above; its loss curve shows here live.'}</EmptyState>
+        )}
         {list.length > 0 && (
           <table className="simple-table" data-testid="train-runs">
             <thead>
@@ -77,7 +79,7 @@ export function TrainScreen() {
                 <RunRow
                   key={r.id}
                   run={r}
-                  rows={rowsLabel({ subsetId: r.subsetId, datasetId: r.config.datasetId }, subsets.data, project?.datasets)}
+                  rows={rowsLabel({ subsetId: r.subsetId ?? r.config.subsetId, datasetId: r.config.datasetId }, subsets.data, project?.datasets)}
                   selected={current?.id === r.id}
                   onSelect={() => setSelected(r.id)}
                   compared={compare.includes(r.id)}
@@ -89,7 +91,14 @@ export function TrainScreen() {
           </table>
         )}
       </section>
-      {current && <RunView key={current.id} run={current} compare={list.filter((r) => r.id !== current.id && compare.includes(r.id))} />}
+      {current && (
+        <RunView
+          key={current.id}
+          run={current}
+          compare={list.filter((r) => r.id !== current.id && compare.includes(r.id))}
+          revealJobId={current.jobId === startedJobId ? startedJobId : null}
+        />
+      )}
       <RunsReport />
     </div>
   );

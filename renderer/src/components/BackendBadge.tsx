@@ -4,10 +4,13 @@
  * faster. The bar never shows raw diagnostics.
  */
 import { useState } from 'react';
-import type { BackendInfo } from '../../../preload/contract';
+import type { AppInfo } from '../../../preload/contract';
 import { adapterLabel, backendBadge, fasterAdvice, reasonHead } from './backend';
+import { BackendChoice } from './BackendChoice';
 
-export function BackendBadge({ backend }: { backend: BackendInfo | null | undefined }) {
+/** onInfo: app.info after the user switched backends in the popover */
+export function BackendBadge({ info, onInfo }: { info: AppInfo | null | undefined; onInfo: (info: AppInfo) => void }) {
+  const backend = info?.backend;
   const [pinned, setPinned] = useState(false);
   const [hover, setHover] = useState(false);
   const open = pinned || hover;
@@ -71,6 +74,7 @@ export function BackendBadge({ backend }: { backend: BackendInfo | null | undefi
         <div data-testid="backend-faster" className="backend-popover-line">
           <b>Faster:</b> {fasterAdvice(backend)}
         </div>
+        {info.backendChoice && <BackendChoice choice={info.backendChoice} onInfo={onInfo} />}
         <div className="muted backend-popover-line">WINNOW_BACKEND=webgpu|tensorflow|wasm|cpu forces one (see the Backends page of the docs).</div>
       </div>
     </div>

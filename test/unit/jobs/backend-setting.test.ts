@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine, type Engine } from '../../../main/engine/create';
+import { readBackendSetting, writeBackendSetting } from '../../../main/engine/api/backend-setting';
 import type { ApiInput, ApiName, ApiOutputs, AppInfo } from '../../../preload/contract';
 
 const home = mkdtempSync(join(tmpdir(), 'winnow-backend-setting-'));
@@ -106,6 +107,22 @@ describe('app.setBackend', () => {
       expect(saved()).toBeNull();
     } finally {
       delete process.env.WINNOW_BACKEND;
+    }
+  });
+
+  it('reads a settings file it cannot use as automatic, naming the file and the field, and keeps its other fields', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winnow-settings-'));
+    try {
+      const file = join(dir, 'settings.json');
+      writeFileSync(file, '{"backend": "metal", "theme": "dark"}');
+      expect(readBackendSetting(dir)).toEqual({ prefer: null, problem: `${file}: field "backend" is "metal", not one of webgpu, tensorflow, wasm, cpu or null; the backend is chosen automatically` });
+      writeBackendSetting(dir, 'cpu');
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ backend: 'cpu', theme: 'dark' });
+      expect(readBackendSetting(dir)).toEqual({ prefer: 'cpu' });
+      writeFileSync(file, '{"backend": ');
+      expect(readBackendSetting(dir)).toMatchObject({ prefer: null, problem: expect.stringMatching(new RegExp(`^${file.replace(/[.]/g, '\\.')} is not valid JSON \\(`)) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -26,7 +26,8 @@ export function BackendChoice({ choice, onInfo }: { choice: Choice; onInfo: (inf
   const { client } = useApp();
   const [switching, setSwitching] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
-  const offered = choice.backends.filter((b) => b.state !== 'unavailable');
+  // the saved choice stays listed even where it did not start this time (its reason is under "Not available")
+  const offered = choice.backends.filter((b) => b.state !== 'unavailable' || b.name === choice.prefer);
   const choose = async (value: string) => {
     const prefer = value === AUTO ? null : (value as BackendName);
     setSwitching(value);

@@ -15,6 +15,34 @@ export interface BackendInfo {
   adapter?: GpuAdapterInfo;
 }
 
+/** The compute backends, fastest first (the engine's compute/backend.ts keeps the same list). */
+export const BACKEND_NAMES = ['webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/**
+ * The backend the user chose in the app (app.setBackend) and what this engine knows of each backend, so the badge's
+ * popover offers only the ones that can start here. What is known comes from the compute worker's starts since the
+ * engine started: the automatic start tries the backends fastest first and says why each faster one did not start.
+ */
+export interface BackendChoice {
+  /** the saved choice; null: automatic (the fastest backend found) */
+  prefer: BackendName | null;
+  /** WINNOW_BACKEND when it is set: it wins over the saved choice, which cannot be changed in the app then */
+  envForced: string | null;
+  backends: Array<{
+    name: BackendName;
+    /**
+     * running: jobs run on it now; started: it started here before; untried: not tried since the engine started;
+     * software: webgpu found only a software adapter (SwiftShader, lavapipe), which it uses only when chosen;
+     * unavailable: it did not start (why says why)
+     */
+    state: 'running' | 'started' | 'untried' | 'software' | 'unavailable';
+    /** webgpu on a software adapter (running, or started before) */
+    software?: boolean;
+    why?: string;
+  }>;
+}
+
 export interface GpuAdapterInfo {
   vendor: string;
   architecture: string;
@@ -49,9 +77,27 @@ export interface ProjectProgress {
   exports: number;
 }
 
+export interface AppInfo {
+  version: string;
+  /** null while the compute backend is still starting (ask again), or when it did not come up (`backendDown`) */
+  backend: BackendInfo | null;
+  /** why the compute backend did not come up; absent while it is starting and once it is up */
+  backendDown?: string;
+  /** null where the backend cannot be changed while the engine runs (the CLI: WINNOW_BACKEND only) */
+  backendChoice: BackendChoice | null;
+  projectsDir: string;
+  mode: 'electron' | 'browser';
+}
+
 /** app.info, project.*: each call's input schema (composed into ApiInputs, index.ts). */
 export const ProjectInputs = {
   'app.info': z.object({}),
+  /**
+   * Restart the compute worker on a backend (null: automatic, the fastest found) and save the choice in WINNOW_HOME.
+   * Refused while a job runs or is queued, and when WINNOW_BACKEND is set; a backend that does not start leaves the
+   * previous one running and the error says why. Answers what app.info answers after the switch.
+   */
+  'app.setBackend': z.object({ prefer: z.enum(BACKEND_NAMES).nullable() }),
   'project.open': z.object({ name: z.string().min(1).max(200).optional() }),
   /** what the project holds, for the first screen's steps: scores and subsets counted on `datasetId` when given */
   'project.progress': z.object({ datasetId: id.optional() }),
@@ -59,15 +105,8 @@ export const ProjectInputs = {
 
 /** app.info, project.*: each call's output. */
 export interface ProjectOutputs {
-  'app.info': {
-    version: string;
-    /** null while the compute backend is still starting (ask again), or when it did not come up (`backendDown`) */
-    backend: BackendInfo | null;
-    /** why the compute backend did not come up; absent while it is starting and once it is up */
-    backendDown?: string;
-    projectsDir: string;
-    mode: 'electron' | 'browser';
-  };
+  'app.info': AppInfo;
+  'app.setBackend': AppInfo;
   'project.open': ProjectInfo;
   'project.progress': ProjectProgress;
 }

@@ -32,7 +32,7 @@ export function App() {
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
 
-  const { epoch, connection, engineStatus, info, project, projectError, reloadProject } = useEngineState(client, jobs);
+  const { epoch, connection, engineStatus, info, setInfo, project, projectError, reloadProject } = useEngineState(client, jobs);
   const { datasetId, setDatasetId } = useDatasetChoice(project);
 
   // the Examples screen's place (selected row, open example) belongs to the dataset it was on
@@ -49,7 +49,7 @@ export function App() {
     <AppContext.Provider value={state}>
       <div className="shell" data-testid="app" data-connection={connection}>
         <Nav screen={screen} onGo={go} info={info} />
-        <TopBar project={project} datasetId={datasetId} setDatasetId={setDatasetId} info={info} drawerOpen={drawerOpen} onToggleDrawer={() => setDrawerOpen((o) => !o)} />
+        <TopBar project={project} datasetId={datasetId} setDatasetId={setDatasetId} info={info} onInfo={setInfo} drawerOpen={drawerOpen} onToggleDrawer={() => setDrawerOpen((o) => !o)} />
         <main className="content">
           <Banners connection={connection} engineStatus={engineStatus} projectError={projectError} />
           {screen === 'home' && <HomeScreen />}

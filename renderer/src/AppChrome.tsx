@@ -47,11 +47,13 @@ export function Nav({ screen, onGo, info }: { screen: ScreenId; onGo: (id: Scree
 }
 
 /** The project, the dataset every screen works on, the backend badge, the jobs indicator and the theme. */
-export function TopBar({ project, datasetId, setDatasetId, info, drawerOpen, onToggleDrawer }: {
+export function TopBar({ project, datasetId, setDatasetId, info, onInfo, drawerOpen, onToggleDrawer }: {
   project: ProjectInfo | null;
   datasetId: number | null;
   setDatasetId: (id: number) => void;
   info: ApiOutputs['app.info'] | null;
+  /** app.info after a backend switch in the badge's popover */
+  onInfo: (info: ApiOutputs['app.info']) => void;
   drawerOpen: boolean;
   onToggleDrawer: () => void;
 }) {
@@ -73,7 +75,7 @@ export function TopBar({ project, datasetId, setDatasetId, info, drawerOpen, onT
         </label>
       )}
       <span className="spacer" />
-      <BackendBadge backend={info?.backend} down={info?.backendDown} />
+      <BackendBadge info={info} onInfo={onInfo} />
       <JobsIndicator onClick={onToggleDrawer} open={drawerOpen} />
       <ThemeToggle />
     </header>

@@ -79,7 +79,8 @@ export function useEngineState(client: EngineClient, jobs: JobsStore) {
   }, [client, epoch, projectNonce]);
 
   const reloadProject = useCallback(() => setProjectNonce((n) => n + 1), []);
-  return { epoch, connection, engineStatus, info, project, projectError, reloadProject };
+  // setInfo: the backend badge's popover switches backends and answers the new app.info
+  return { epoch, connection, engineStatus, info, setInfo, project, projectError, reloadProject };
 }
 
 /** The dataset chosen in the top bar is kept per project (by its file path), so a reload keeps it. */

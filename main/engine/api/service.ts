@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { ApiName, ApiOutputs, ApiParsedInput, DatasetMapping, DatasetPreview, EngineEvent, Job, Result } from '../../../preload/contract';
+import type { ApiName, ApiOutputs, ApiParsedInput, AppInfo, BackendName, DatasetMapping, DatasetPreview, EngineEvent, Job, Result } from '../../../preload/contract';
 import { isApiName, parseInput } from '../../../preload/contract';
 import { countExampleRows, listRenderErrors, listImportSkips, listSignalColumns } from '../db';
 import { setTrainRunJob, setTrainRunOutModel } from '../db/train-runs';
@@ -46,6 +46,7 @@ import { openBundle } from '../export/bundle';
 import { paramMaskLayers } from './layers';
 import { assertMaskNameFree, getParamMask, listParamMasks } from '../selection/param-masks-store';
 import { deleteItem, dependencyReport, listScoreRuns, listTokenMaskNames, renameItem } from './housekeeping';
+import type { BackendSetting } from './backend-setting';
 
 export interface EngineServiceOptions {
   projectsDir: string;
@@ -56,6 +57,8 @@ export interface EngineServiceOptions {
     whenBackend?: () => Promise<import('../../../preload/contract').BackendInfo>;
   };
   version?: string;
+  /** the backend chosen in the app (the compute worker's engines); absent where it is fixed at start (the CLI) */
+  backendSetting?: BackendSetting;
 }
 
 /** how long app.info waits for the compute worker's backend (it starts with the engine, in a few seconds) */
@@ -141,6 +144,22 @@ export class EngineService {
     }
   }
 
+  private async appInfo(): Promise<AppInfo> {
+    const { backend, backendDown } = await this.backendInfo();
+    return { version: this.opts.version ?? '0.1.0', backend, ...(backendDown !== undefined ? { backendDown } : {}), backendChoice: this.opts.backendSetting?.choice() ?? null, projectsDir: this.opts.projectsDir, mode: this.opts.mode };
+  }
+
+  /** app.setBackend: refused while a job of the open project runs or waits (the worker would be stopped under it). */
+  private async setBackend(prefer: BackendName | null): Promise<AppInfo> {
+    const setting = this.opts.backendSetting;
+    if (!setting) throw new WinnowError('unsupported', 'this engine\'s backend is chosen when it starts: set WINNOW_BACKEND=webgpu|tensorflow|wasm|cpu');
+    const busy = this.project?.jobs.list().find((j) => j.status === 'running' || j.status === 'queued');
+    await setting.set(prefer, busy ? `${/^[aeiou]/.test(busy.kind) ? 'an' : 'a'} ${busy.kind} job is ${busy.status}` : null);
+    const info = await this.appInfo();
+    if (info.backend) this.emit({ type: 'log', level: 'info', message: `compute backend: ${info.backend.name} (${info.backend.reason})` });
+    return info;
+  }
+
   private modelFor(modelId: number | undefined): number {
     const m = modelId ?? activeModelId(this.current().db);
     if (!m) throw new WinnowError('not_found', 'no model in this project: add one first');
@@ -188,12 +207,8 @@ export class EngineService {
   }
 
   private handlers: Handlers = {
-    'app.info': async () => ({
-      version: this.opts.version ?? '0.1.0',
-      ...(await this.backendInfo()),
-      projectsDir: this.opts.projectsDir,
-      mode: this.opts.mode,
-    }),
+    'app.info': () => this.appInfo(),
+    'app.setBackend': (i) => this.setBackend(i.prefer),
 
     'project.open': (i) => projectInfo(i.name ? this.open(i.name) : this.current()),
     'project.progress': (i) => projectProgress(this.current().db, i.datasetId),

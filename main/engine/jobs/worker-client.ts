@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import type { JobKind } from '../../../preload/contract';
 import type { JobOutcome, JobProgress } from './types';
-import type { BackendInfo } from '../../../preload/contract';
+import type { BackendInfo, BackendName } from '../../../preload/contract';
 import { WinnowError } from '../util/errors';
 
 export interface WorkerJobSpec {
@@ -59,24 +59,78 @@ export class WorkerClient {
     reject: (e: unknown) => void;
   } | null = null;
   backend: BackendInfo | null = null;
+  /** setPreference is replacing the worker: `ready` already stands for the switch's outcome */
+  private switching = false;
 
-  constructor(private readonly env: Record<string, string> = {}) {}
+  /**
+   * env: added to the worker's environment. prefer: the backend its TF.js starts first (the app's saved choice;
+   * WINNOW_BACKEND still wins), null for the usual order.
+   */
+  constructor(
+    private readonly env: Record<string, string> = {},
+    private prefer: BackendName | null = null,
+  ) {}
 
   start(): Promise<BackendInfo> {
-    if (this.ready) return this.ready;
+    this.ready ??= this.spawn(this.prefer).then((backend) => (this.backend = backend));
+    return this.ready;
+  }
+
+  /** A job runs in the worker now. */
+  get busy(): boolean {
+    return this.current !== null;
+  }
+
+  /**
+   * Restart the worker on `prefer` (null: automatic). initBackend falls back to the next backend when the asked one
+   * does not start; that counts as a failure here: the worker is started again on the previous preference and this
+   * throws, naming the backend and why (details: backend, why). Jobs that start meanwhile wait for the worker.
+   */
+  async setPreference(prefer: BackendName | null): Promise<BackendInfo> {
+    if (this.current) throw new WinnowError('conflict', 'a job is running in the compute worker: the backend cannot be switched under it');
+    if (prefer === this.prefer && this.backend && this.worker) return this.backend;
+    const previous = this.prefer;
+    // app.info waits for the new backend rather than naming the one that is stopping
+    this.backend = null;
+    this.switching = true;
+    const attempt = this.switchTo(prefer, previous).finally(() => (this.switching = false));
+    const ready = attempt.then((r) => (this.backend = r.backend));
+    this.ready = ready;
+    // neither worker started: the next job starts one afresh
+    ready.catch(() => this.ready === ready && (this.ready = null));
+    const r = await attempt;
+    if (r.failed === null) return r.backend;
+    throw new WinnowError('unsupported', `${prefer ?? 'automatic'} did not start: ${r.failed}; still on ${r.backend.name}`, { backend: prefer, why: r.failed });
+  }
+
+  private async switchTo(prefer: BackendName | null, previous: BackendName | null): Promise<{ backend: BackendInfo; failed: string | null }> {
+    await this.terminate();
+    const started = await this.spawn(prefer).catch((err: Error) => err);
+    if (!(started instanceof Error) && (prefer === null || started.name === prefer)) {
+      this.prefer = prefer;
+      return { backend: started, failed: null };
+    }
+    const why = started instanceof Error ? started.message : (started.unavailable.find((u) => u.name === prefer)?.why ?? `${started.name} started instead`);
+    await this.terminate();
+    return { backend: await this.spawn(previous), failed: why };
+  }
+
+  /** A new worker whose TF.js starts `prefer` first (then the usual order); resolves with its backend once it is up. */
+  private spawn(prefer: BackendName | null): Promise<BackendInfo> {
     const entry = resolveWorkerEntry();
-    // software WebGPU asked for: VK_ICD_FILENAMES must be in the real environment, which a worker cannot set
-    prepareWorkerVulkan({ ...process.env, ...this.env });
+    const env = { ...process.env, ...this.env };
+    // software WebGPU asked for (WINNOW_BACKEND, else the app's choice): VK_ICD_FILENAMES must be in the real
+    // environment, which a worker cannot set
+    prepareWorkerVulkan(prefer === 'webgpu' && !env.WINNOW_BACKEND?.trim() ? { ...env, WINNOW_BACKEND: 'webgpu' } : env);
     const worker = new Worker(entry.file, {
       eval: entry.eval,
-      workerData: { cancelFlag: this.cancelFlag },
-      env: { ...process.env, ...this.env },
+      workerData: { cancelFlag: this.cancelFlag, prefer },
+      env,
     });
     this.worker = worker;
-    this.ready = new Promise<BackendInfo>((resolve, reject) => {
+    return new Promise<BackendInfo>((resolve, reject) => {
       worker.on('message', (msg: FromWorker) => {
         if (msg.t === 'ready') {
-          this.backend = msg.backend;
           resolve(msg.backend);
           return;
         }
@@ -87,13 +141,15 @@ export class WorkerClient {
         this.failCurrent(new WinnowError('internal', `compute worker crashed: ${err.message}`));
       });
       worker.on('exit', (code) => {
-        this.worker = null;
-        this.ready = null;
+        // a worker replaced by a switch exits after its successor started: it must not forget the successor
+        if (this.worker === worker) {
+          this.worker = null;
+          if (!this.switching) this.ready = null;
+        }
         reject(new WinnowError('internal', `compute worker exited with code ${code}`));
         this.failCurrent(new WinnowError('internal', `compute worker exited with code ${code} during the job`));
       });
     });
-    return this.ready;
   }
 
   /**
@@ -124,9 +180,13 @@ export class WorkerClient {
   }
 
   async stop(): Promise<void> {
+    this.ready = null;
+    await this.terminate();
+  }
+
+  private async terminate(): Promise<void> {
     const w = this.worker;
     this.worker = null;
-    this.ready = null;
     if (w) await w.terminate();
   }
 

@@ -31,7 +31,8 @@ function lowerPriority(): void {
 
 async function main(): Promise<void> {
   lowerPriority();
-  const backend = await initBackend();
+  // the app's saved choice (app.setBackend), null for the usual order; WINNOW_BACKEND wins over it in initBackend
+  const backend = await initBackend(workerData.prefer ?? undefined);
   port.postMessage({ t: 'ready', backend });
   port.on('message', async (msg: { t: 'run'; spec: WorkerJobSpec }) => {
     if (msg.t !== 'run') return;

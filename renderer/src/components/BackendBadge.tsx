@@ -4,14 +4,18 @@
  * faster. The bar never shows raw diagnostics.
  */
 import { useState } from 'react';
-import type { BackendInfo } from '../../../preload/contract';
+import type { AppInfo } from '../../../preload/contract';
 import { adapterLabel, backendBadge, fasterAdvice, reasonHead } from './backend';
+import { BackendChoice } from './BackendChoice';
 
 /**
- * `backend`: null while app.info has not answered (it waits for the compute worker) or answered without one; `down`:
- * why it did not come up. Only then does the bar say "not chosen": until it does, the backend is still starting.
+ * `info.backend`: null while app.info has not answered (it waits for the compute worker) or answered without one;
+ * `info.backendDown`: why it did not come up. Only then does the bar say "not chosen": until it does, the backend is
+ * still starting. onInfo: app.info after the user switched backends in the popover.
  */
-export function BackendBadge({ backend, down }: { backend: BackendInfo | null | undefined; down?: string }) {
+export function BackendBadge({ info, onInfo }: { info: AppInfo | null | undefined; onInfo: (info: AppInfo) => void }) {
+  const backend = info?.backend;
+  const down = info?.backendDown;
   const [pinned, setPinned] = useState(false);
   const [hover, setHover] = useState(false);
   const open = pinned || hover;
@@ -77,6 +81,7 @@ export function BackendBadge({ backend, down }: { backend: BackendInfo | null | 
         <div data-testid="backend-faster" className="backend-popover-line">
           <b>Faster:</b> {fasterAdvice(backend)}
         </div>
+        {info.backendChoice && <BackendChoice choice={info.backendChoice} onInfo={onInfo} />}
         <div className="muted backend-popover-line">WINNOW_BACKEND=webgpu|tensorflow|wasm|cpu forces one (see the Backends page of the docs).</div>
       </div>
     </div>

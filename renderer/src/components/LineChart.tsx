@@ -20,7 +20,8 @@ const Y_TITLE_X = 12;
 const Y_TITLE_GAP = 10;
 
 /** A line chart with axes, ticks and a legend; scales to its container's width. */
-export function LineChart({ series, xLabel, yLabel, testId, height = 260 }: { series: Series[]; xLabel: string; yLabel: string; testId?: string; height?: number }) {
+/** integerX: x counts whole things (training steps), so no tick falls between two of them */
+export function LineChart({ series, xLabel, yLabel, testId, height = 260, integerX = false }: { series: Series[]; xLabel: string; yLabel: string; testId?: string; height?: number; integerX?: boolean }) {
   const H = height;
   const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
   const count = all.length;
@@ -32,7 +33,7 @@ export function LineChart({ series, xLabel, yLabel, testId, height = 260 }: { se
     yMin -= 0.5;
     yMax += 0.5;
   }
-  const xTicks = niceTicks(xMin, xMax, 6);
+  const xTicks = niceTicks(xMin, xMax, 6, integerX ? 1 : 0);
   const yTicks = niceTicks(yMin, yMax, 5);
   // the plot starts right of the widest y tick label, so the axis title never overlaps a label (e.g. "1.5e-4")
   const widestTick = Math.max(0, ...yTicks.map((t) => tickLabel(t).length)) * TICK_CHAR_PX;

@@ -157,6 +157,7 @@ export function RunView({ run, compare, revealJobId }: { run: TrainRunInfo; comp
       <ErrorText error={job?.error ?? error} testId="train-run-error" />
       <LineChart
         testId="train-loss-chart"
+        integerX
         xLabel="step"
         yLabel="loss"
         series={[
@@ -168,6 +169,7 @@ export function RunView({ run, compare, revealJobId }: { run: TrainRunInfo; comp
       {trainPts.length > 1 && (
         <LineChart
           testId="train-lr-chart"
+          integerX
           xLabel="step"
           yLabel="learning rate"
           height={120}

@@ -126,6 +126,47 @@ describe('Parquet fuzz regressions', () => {
     expect(count('SELECT COUNT(*) FROM datasets')).toBe(0);
   });
 
+  it('a footer naming one column twice is refused as damage, with no stray read failing after the import returns', async () => {
+    // CI run of 2026-12-07: a garbled footer named a column twice; the reader kept one chunk, dropped the other
+    // column's values without a word, and the dropped chunk's failed read surfaced later as an unhandled rejection
+    const dir = project();
+    const leaked: unknown[] = [];
+    const onLeak = (e: unknown) => { leaked.push(e); };
+    process.on('unhandledRejection', onLeak);
+    try {
+      const bytes = Buffer.from(parquetWriteBuffer({ columnData: [
+        { name: 'yyyycol', type: 'STRING', data: ['a', 'b', 'c'] },
+        { name: 'zzzzcol', type: 'STRING', data: ['x', 'y', 'z'] },
+      ], codec: 'UNCOMPRESSED' }));
+      bytes.write('yyyycol', bytes.lastIndexOf(Buffer.from('zzzzcol')), 'latin1'); // the row group's chunk path
+      const x = bytes.indexOf(Buffer.from('x'), 4);
+      bytes.fill(0xff, x - 12, x); // and that chunk's page header damaged
+      const path = join(dir, 'twice.parquet');
+      writeFileSync(path, bytes);
+      await expect(importDataset(db!, { path, skipMalformed: true })).rejects.toThrow(
+        'twice.parquet: row group 1 (rows 1-3): the file is damaged: its footer lists column "yyyycol" twice');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(leaked).toEqual([]);
+      expect(count('SELECT COUNT(*) FROM datasets')).toBe(0);
+    } finally {
+      process.off('unhandledRejection', onLeak);
+    }
+  });
+
+  it('a footer whose chunk names a column the schema lacks is refused as damage, naming both columns', async () => {
+    const dir = project();
+    const bytes = Buffer.from(parquetWriteBuffer({ columnData: [
+      { name: 'yyyycol', type: 'STRING', data: ['a', 'b', 'c'] },
+      { name: 'zzzzcol', type: 'STRING', data: ['x', 'y', 'z'] },
+    ], codec: 'UNCOMPRESSED' }));
+    bytes.write('wwwwcol', bytes.lastIndexOf(Buffer.from('zzzzcol')), 'latin1'); // the row group's chunk path
+    const path = join(dir, 'renamed.parquet');
+    writeFileSync(path, bytes);
+    await expect(importDataset(db!, { path })).rejects.toThrow('renamed.parquet: row group 1 (rows 1-3): the file is damaged: ' +
+      'its footer lists no data for column "zzzzcol" and data for column "wwwwcol" that the schema lacks');
+    expect(count('SELECT COUNT(*) FROM datasets')).toBe(0);
+  });
+
   it('a stored row its mapping no longer takes is indexed by its record\'s text and named by file, not "dataset N"', async () => {
     project();
     const r = await importDataset(db!, { path: fixture('gsm8k-10.parquet') });

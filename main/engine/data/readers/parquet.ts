@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, type Compressors } from 'hyparquet';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema, type Compressors, type FileMetaData, type SchemaTree } from 'hyparquet';
 import { compressors as jsCompressors } from 'hyparquet-compressors';
 import { WinnowError } from '../../util/errors';
 import type { RecordItem } from './types';
@@ -36,6 +36,43 @@ function plain(v: unknown): unknown {
   return v;
 }
 
+/** The schema's leaf columns as dotted paths (what each row group must hold one chunk of). */
+function leafPaths(name: string, metadata: FileMetaData): string[] {
+  let tree: SchemaTree;
+  try {
+    tree = parquetSchema(metadata);
+  } catch (err) {
+    throw new WinnowError('parse_error', `${name}: not a valid Parquet file (its schema cannot be read: ${(err as Error).message})`);
+  }
+  const out: string[] = [];
+  const walk = (node: SchemaTree): void => {
+    if (node.children.length) node.children.forEach(walk);
+    else out.push(node.path.join('.'));
+  };
+  walk(tree);
+  return out;
+}
+
+/**
+ * A row group holds exactly one chunk per schema column. A damaged footer can name a column twice (the reader would
+ * keep one and drop the other column's values without a word) or leave one out (its values would be made up as
+ * missing), so both are refused as damage.
+ */
+function checkChunks(at: string, leaves: string[], chunks: string[]): void {
+  const seen = new Set<string>();
+  for (const path of chunks) {
+    if (seen.has(path)) throw new WinnowError('parse_error', `${at}: the file is damaged: its footer lists column "${path}" twice`);
+    seen.add(path);
+  }
+  const missing = leaves.filter((l) => !seen.has(l));
+  const extra = chunks.filter((c) => !leaves.includes(c));
+  if (missing.length || extra.length) {
+    const parts = [missing.length ? `no data for column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}` : '',
+      extra.length ? `data for column${extra.length > 1 ? 's' : ''} ${extra.map((m) => `"${m}"`).join(', ')} that the schema lacks` : ''].filter(Boolean);
+    throw new WinnowError('parse_error', `${at}: the file is damaged: its footer lists ${parts.join(' and ')}`);
+  }
+}
+
 /**
  * A Parquet file, one row group at a time (memory follows the largest row group, not the file). Nested columns
  * come through as plain arrays and objects, so a `messages` list<struct<role, content>> column maps like JSONL.
@@ -55,9 +92,11 @@ export async function* readParquet(path: string): AsyncGenerator<RecordItem[]> {
   } catch (err) {
     throw new WinnowError('parse_error', `${name}: not a valid Parquet file (${(err as Error).message})`);
   }
+  const leaves = leafPaths(name, metadata);
   let start = 0;
   for (const [g, rg] of metadata.row_groups.entries()) {
     const n = Number(rg.num_rows);
+    checkChunks(`${name}: row group ${g + 1} (rows ${start + 1}-${start + n})`, leaves, rg.columns.map((c) => (c.meta_data?.path_in_schema ?? []).join('.')));
     // a column holds a value (or a null) per row at least: fewer means a damaged footer, and the reader would make up
     // the missing rows (a field "missing" in rows the file never had)
     for (const col of rg.columns) {

@@ -7,13 +7,16 @@
  * column, before the user's first click can be answered): each one's time and their sum, first and repeated.
  * With token counts, sorting and filtering on Trainable (n_label) without hand-edited masks (the renders index) and
  * with 20 planted ones (every row in scope is read; edited-trainable.ts), as a ratio in the same run; the planted
- * masks are removed again.
+ * masks are removed again. The ids a `filter` subset rule takes ("Save as subset" on the Examples table, `select
+ * --where`): every matching id, the table's query a page at a time, against one SQL statement over the signal's
+ * index as the reference (ratio of medians).
  * Results in bench/results/query.json.
  */
 import { existsSync } from 'node:fs';
 import { openProjectDb } from '../main/engine/db/open';
 import { listSignalColumns, writeExampleSignals } from '../main/engine/db/signals';
 import { queryExamples, type ExampleQuery } from '../main/engine/data/queryExamples';
+import { queryExampleIds } from '../main/engine/db/queryExamples';
 import { columnHistogram, columnHistogramOnePass } from '../main/engine/db/histogram';
 import { arg, machine, percentile, writeResult } from './import-stats';
 
@@ -65,6 +68,7 @@ function main() {
 
   const results = cases.map(([name, q]) => timeCase(db, name, q));
   const edited = tok ? trainableWithEdits(db, ds.id, tok, half) : null;
+  const filterRule = filterRuleIds(db, ds.id);
   // the Examples table's first view: one histogram per numeric column, answered before the first click is
   const histCols = ['n_chars', ...(tok ? ['n_tokens', 'n_label'] : []), ...listSignalColumns(db)];
   const histRound = () => histCols.map((column) => {
@@ -85,7 +89,7 @@ function main() {
   };
   log(`histograms of ${histCols.length} columns (the table's first view): first round ${histograms.firstRoundMs} ms, then p50 ${histograms.roundMsP50} ms; one pass over the rows: ${onePassMs} ms`);
   db.close();
-  const file = writeResult('query.json', { machine: machine(), project, rows: ds.n, runs: RUNS, targetP95Ms: TARGET_MS, results, trainableWithEdits: edited, histograms });
+  const file = writeResult('query.json', { machine: machine(), project, rows: ds.n, runs: RUNS, targetP95Ms: TARGET_MS, results, trainableWithEdits: edited, filterRule, histograms });
   log(`${results.filter((r) => r.p95Ms > TARGET_MS).length} of ${results.length} over the target; wrote ${file}`);
 }
 
@@ -135,6 +139,33 @@ function trainableWithEdits(db: ReturnType<typeof openProjectDb>, datasetId: num
   const ratios = withEdits.map((w, i) => ({ name: qs[i]![0], p50Ratio: +(w.p50Ms / Math.max(without[i]!.p50Ms, 0.01)).toFixed(1) }));
   for (const r of ratios) log(`with 20 edited rows / without: ${r.p50Ratio}×  ${r.name}`);
   return { planted: rows.length, without, withEdits, ratios };
+}
+
+/**
+ * Every id under the table's filters (queryExampleIds, what the `filter` subset rule stores) for a wide and a narrow
+ * range, against the same ids by one statement on the signal column (reference), medians of 5 and their ratio.
+ */
+function filterRuleIds(db: ReturnType<typeof openProjectDb>, datasetId: number) {
+  const scope = db.prepare('SELECT MIN(id) AS lo, MAX(id) AS hi FROM examples WHERE dataset_id = ?').get(datasetId) as { lo: number; hi: number };
+  const ref = db.prepare('SELECT example_id FROM example_signals WHERE bench_loss >= ? AND bench_loss <= ? AND example_id BETWEEN ? AND ? ORDER BY example_id').pluck();
+  const median = (f: () => number[]): { ms: number; n: number } => {
+    const times: number[] = [];
+    let n = 0;
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      n = f().length;
+      times.push(performance.now() - t);
+    }
+    return { ms: +percentile(times.sort((a, b) => a - b), 50).toFixed(1), n };
+  };
+  return [[0, 3], [1, 1.1]].map(([min, max]) => {
+    const rule = median(() => queryExampleIds(db, { datasetId, filters: [{ column: 'bench_loss', min, max }] }));
+    const reference = median(() => ref.all(min, max, scope.lo, scope.hi) as number[]);
+    if (rule.n !== reference.n) throw new Error(`filter rule took ${rule.n} ids, the reference ${reference.n}`);
+    const out = { range: `bench_loss ${min}..${max}`, ids: rule.n, ruleMsP50: rule.ms, referenceMsP50: reference.ms, ratio: +(rule.ms / Math.max(reference.ms, 0.1)).toFixed(1) };
+    log(`filter rule ids, ${out.range}: ${out.ids} ids in ${out.ruleMsP50} ms; one statement ${out.referenceMsP50} ms (${out.ratio}×)`);
+    return out;
+  });
 }
 
 main();

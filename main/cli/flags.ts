@@ -91,6 +91,8 @@ export const OPTIONS = {
   'top-k': { type: 'string' },
   'top-p': { type: 'string' },
   stop: { type: 'string', multiple: true },
+  where: { type: 'string', multiple: true },
+  search: { type: 'string' },
   resume: { type: 'boolean' },
   metric: { type: 'string' },
   'answer-regex': { type: 'string' },
@@ -130,6 +132,26 @@ export function positiveInt(v: string, flag: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new WinnowError('bad_input', `--${flag}: expected a whole number of rows ≥ 1, got "${v}"`);
   return n;
+}
+
+/**
+ * `--where` conditions as the Examples table's range filters: `COL>=A`, `COL<=B` or `COL=A` (both ends), one per flag;
+ * two on one column make one range. The column is checked by the engine, which names the known ones.
+ */
+export function parseWhere(list: string[]): Array<{ column: string; min?: number; max?: number }> {
+  const byColumn = new Map<string, { column: string; min?: number; max?: number }>();
+  for (const w of list) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_.:-]*)\s*(>=|<=|=)\s*(\S+)\s*$/.exec(w);
+    if (!m) throw new WinnowError('bad_input', `--where "${w}": expected COLUMN>=NUMBER, COLUMN<=NUMBER or COLUMN=NUMBER (e.g. --where "mean_loss>=2.5")`);
+    const [, column, op, text] = m as unknown as [string, string, string, string];
+    const v = Number(text);
+    if (!Number.isFinite(v)) throw new WinnowError('bad_input', `--where "${w}": "${text}" is not a number`);
+    const f = byColumn.get(column) ?? { column };
+    if (op !== '<=') f.min = f.min === undefined ? v : Math.max(f.min, v);
+    if (op !== '>=') f.max = f.max === undefined ? v : Math.min(f.max, v);
+    byColumn.set(column, f);
+  }
+  return [...byColumn.values()];
 }
 
 /** `--mapping` as JSON (checked against the mapping schema by the API call). */

@@ -60,6 +60,7 @@ const USAGE = `winnow <command> [options]
          | --random K [--seed S]
          | (--per-cluster N | --per-cluster-percent X) [--signal S [--asc]] [--seed S] [--cluster-run ID]
          | --kcenter K [--among SUBSET] [--seed S]
+         | --where "COL>=A" [--where "COL<=B" ...] [--search TEXT] [--among SUBSET]
          | --s2l K --run RUN_ID [--clusters 10] [--seed S]
          | --uds KEEP --model DIR [--batch 8] [--uds-buffer 1024] [--uds-lambda 0.0025] [--max-tokens 256] [--seed S]
         (per cluster of the latest K-means run: the top N (or X% of each cluster) by --signal, or a seeded random N;

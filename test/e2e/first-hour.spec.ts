@@ -169,7 +169,9 @@ test('the dataset in use is named on every screen, a new import becomes it, and 
   await page.getByTestId('nav-examples').click();
   await expect(page.getByTestId('screen-dataset')).toContainText('dups.jsonl');
   await expect(page.getByTestId('examples-count')).toHaveText('4 rows');
-  await expectSteps(page, ['import', 'model', 'train', 'export'], 'score');
+  // the training run and bundle of the other dataset are earlier work here, not this dataset's steps done
+  await expectSteps(page, ['import', 'model'], 'score');
+  for (const s of ['train', 'export']) await expect(page.getByTestId(`home-step-${s}`)).toHaveAttribute('data-kept', 'true');
   await shots(page, '09-second-dataset');
 
   // chosen in the top bar, kept over a reload

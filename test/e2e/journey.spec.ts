@@ -143,6 +143,8 @@ test('a new user: import, score a sample, sort and filter, edit a mask, subset, 
     const total = Number(await page.getByTestId('examples-count').getAttribute('data-total'));
     expect(total).toBeGreaterThan(0);
     expect(total).toBeLessThan(SAMPLE);
+    // the 30 rows outside the scored sample have no mean_loss: the count says the filter left them out
+    await expect(page.getByTestId('examples-filter-note')).toHaveText('rows without mean_loss left out');
     await expect(page.getByTestId('examples-row')).toHaveCount(total);
     const kept = await shownValues(page, 'mean_loss');
     expect(kept).toHaveLength(total);
@@ -300,11 +302,15 @@ test('a new user: import, score a sample, sort and filter, edit a mask, subset, 
     expect(readdirSync(out).sort()).toEqual([...written].sort());
     await page.getByTestId('nav-home').click();
     await expect(page.getByTestId('home-steps')).toHaveAttribute('data-loading', 'false');
-    // import is next again; the kept training run and the bundle on disk keep their steps ticked
+    // import is next again; the kept training run and the bundle on disk are named as earlier work, not ticked
     await expect(page.getByTestId('home-step-import')).toHaveAttribute('data-done', 'false');
     await expect(page.getByTestId('home-step-import')).toHaveAttribute('data-next', 'true');
-    for (const s of ['score', 'subset']) await expect(page.getByTestId(`home-step-${s}`)).toHaveAttribute('data-done', 'false');
-    for (const s of ['train', 'export']) await expect(page.getByTestId(`home-step-${s}`)).toHaveAttribute('data-done', 'true');
+    for (const s of ['score', 'subset', 'train', 'export']) await expect(page.getByTestId(`home-step-${s}`)).toHaveAttribute('data-done', 'false');
+    for (const s of ['train', 'export']) {
+      await expect(page.getByTestId(`home-step-${s}`)).toHaveAttribute('data-kept', 'true');
+      await expect(page.getByTestId(`home-kept-${s}`)).toContainText('from earlier work');
+    }
+    await expect(page.getByTestId('home-kept-train')).toContainText('1 finished run');
     await shots(page, '17-home-after-delete', true);
 
     // the top bar named the backend once it was up, and never said "not chosen" after

@@ -5,7 +5,7 @@
 import { WinnowError } from '../../engine/util/errors';
 import { findSubsetByName } from '../../engine/selection/subsets';
 import type { ApiInput } from '../../../preload/contract';
-import { need, num, type Opts } from '../flags';
+import { need, num, parseWhere, type Opts } from '../flags';
 import { backendLine, withSession, type CommandContext, type Session } from '../session';
 
 type Rule = ApiInput<'subsets.create'>['rule'];
@@ -31,6 +31,14 @@ export async function selectCommand({ o, quiet }: CommandContext): Promise<unkno
         },
       });
       return subsetOfJob(s, jobId);
+    }
+    if (o.where !== undefined || o.search !== undefined) {
+      // the Examples table's filters and search, as "Save as subset" there stores them
+      const among = typeof o.among === 'string' ? findSubsetByName(s.service.current().db, o.among).id : undefined;
+      const filters = parseWhere(Array.isArray(o.where) ? o.where : []);
+      const text = typeof o.search === 'string' ? o.search : undefined;
+      const subset = await s.call('subsets.create', { name, rule: { kind: 'filter', filters, text, subsetId: among } });
+      return { subset: subset.id, name: subset.name, size: subset.size, rule: subset.rule };
     }
     const subset = await s.call('subsets.create', { name, rule: ruleOfFlags(o) });
     return { subset: subset.id, name: subset.name, size: subset.size, rule: subset.rule };

@@ -37,7 +37,8 @@ function roleCode(role: string): number {
   return ROLE_OTHER;
 }
 
-function locate(text: string, content: string, from: number, to: number): [number, number] | null {
+/** where a message's content (or, failing that, its trimmed content) sits in `text[from, to)`, or null */
+export function locate(text: string, content: string, from: number, to: number): [number, number] | null {
   for (const c of content.trim() === content ? [content] : [content, content.trim()]) {
     if (c === '') return [from, from];
     const i = text.indexOf(c, from);

@@ -3,6 +3,7 @@
  * datasets"): job messages name their data, never "subset #1".
  */
 import type { Db } from './open';
+import { datasetsOfSubset } from './score-rows';
 
 export function datasetLabel(db: Db, id: number): string {
   const name = db.prepare('SELECT name FROM datasets WHERE id = ?').pluck().get(id) as string | undefined;
@@ -13,10 +14,7 @@ export function scopeLabel(db: Db, scope: { subsetId?: number | null; datasetId?
   if (scope.subsetId !== undefined && scope.subsetId !== null) {
     const name = db.prepare('SELECT name FROM subsets WHERE id = ?').pluck().get(scope.subsetId) as string | undefined;
     if (name === undefined) return `subset ${scope.subsetId} (deleted)`;
-    const datasets = db
-      .prepare('SELECT DISTINCT e.dataset_id FROM subset_members m JOIN examples e ON e.id = m.example_id WHERE m.subset_id = ?')
-      .pluck()
-      .all(scope.subsetId) as number[];
+    const datasets = datasetsOfSubset(db, scope.subsetId);
     return datasets.length === 1 ? `subset “${name}” of ${datasetLabel(db, datasets[0]!)}` : `subset “${name}”`;
   }
   if (scope.datasetId !== undefined && scope.datasetId !== null) return datasetLabel(db, scope.datasetId);

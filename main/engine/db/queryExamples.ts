@@ -96,6 +96,8 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
 }
 
 const ID_PAGE = 10000;
+/** a LIMIT no project reaches: every row */
+const ALL_ROWS = 2 ** 31 - 1;
 
 /**
  * Every example id the table's query matches (dataset, subset, filters, text), in the table's order: the table's own
@@ -103,17 +105,27 @@ const ID_PAGE = 10000;
  */
 export function queryExampleIds(db: Db, q: Omit<ExampleQuery, 'offset' | 'limit'>): number[] {
   const ids: number[] = [];
-  for (let offset = 0; ; offset += ID_PAGE) {
-    const page = queryIdPage(db, { ...q, offset, limit: ID_PAGE });
-    for (const id of page.ids) ids.push(id);
-    if (page.ids.length < ID_PAGE || ids.length >= page.total) return ids;
+  if (q.sort) {
+    for (let offset = 0; ; offset += ID_PAGE) {
+      const page = queryIdPage(db, { ...q, offset, limit: ID_PAGE });
+      for (const id of page.ids) ids.push(id);
+      if (page.ids.length < ID_PAGE || ids.length >= page.total) return ids;
+    }
   }
+  // in id order: one statement for every id (pages by OFFSET re-read every row before them: 900k ids took 5.9 s that
+  // way, bench/query.ts), and no count
+  return queryIdPage(db, { ...q, offset: 0, limit: ID_PAGE, all: true, counted: false }).ids;
 }
 
+/** Internally: every matching id at once (`all`, row order only, `limit` ignored) and no total (`counted: false`: -1). */
+type IdPageQuery = ExampleQuery & { all?: true; counted?: false };
+
 /** One page of the table's query as ids, with its total, the signal columns and the rows not yet searchable. */
-function queryIdPage(db: Db, q: ExampleQuery): { total: number; ids: number[]; signals: string[]; textPending: number } {
+function queryIdPage(db: Db, q: IdPageQuery): { total: number; ids: number[]; signals: string[]; textPending: number } {
   if (!Number.isInteger(q.offset) || q.offset < 0) throw new WinnowError('bad_input', `offset must be a non-negative integer, got ${q.offset}`);
   if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > 10000) throw new WinnowError('bad_input', `limit must be an integer in 1..10000, got ${q.limit}`);
+  if (q.all && q.sort) throw new WinnowError('bad_input', 'every id at once is for row order only');
+  const limit = q.all ? ALL_ROWS : q.limit;
   const signals = listSignalColumns(db);
   const keyArg = q.renderKeyId ?? null;
   // sorting or filtering on trainable tokens counts hand-edited masks (edited-trainable.ts)
@@ -206,9 +218,10 @@ function queryIdPage(db: Db, q: ExampleQuery): { total: number; ids: number[]; s
   const withEdits: EditedQuery | null = edited ? {
     renderKeyId: keyArg!, conds: conds.map((c) => ({ sql: c.sql, args: c.args })),
     joinE: has('e') || (sortCol?.startsWith('e.') ?? false), joinS: has('s') || (sortCol?.startsWith('s.') ?? false),
-    sort: sortCol ? { expr: sortCol, dir } : null, offset: q.offset, limit: q.limit,
+    sort: sortCol ? { expr: sortCol, dir } : null, offset: q.offset, limit,
   } : null;
-  if (withEdits && nlFiltered) total = countWithEdits(db, withEdits);
+  if (q.counted === false) total = -1;
+  else if (withEdits && nlFiltered) total = countWithEdits(db, withEdits);
   else if (ranges) total = ranges.reduce((t, r) => t + r.n, 0);
   else if (plan !== null) total = plan.total;
   else if (conds.length === 0) total = db.prepare('SELECT COUNT(*) FROM examples').pluck().get() as number;
@@ -222,12 +235,12 @@ function queryIdPage(db: Db, q: ExampleQuery): { total: number; ids: number[]; s
   const idDir = sortCol && q.sort?.dir === 'desc' ? 'DESC' : 'ASC';
   let ids: number[];
   if (withEdits) ids = pageWithEdits(db, withEdits, !nlFiltered);
-  else if (ranges && idOrder) ids = idsFromRanges(ranges, idDir, q.offset, q.limit);
+  else if (ranges && idOrder) ids = idsFromRanges(ranges, idDir, q.offset, limit);
   else if (idOrder) {
     // with signal ranges: few matches → from the smallest range's index, sorted; many → the rows in id order, tested
     const b = build(lead, [], plan && lead === 's' ? (plan.index ? ` INDEXED BY "${plan.index}"` : ' NOT INDEXED') : '');
     ids = db.prepare(`SELECT ${b.idCol} FROM ${b.from} ${b.where} ORDER BY ${b.idCol} ${idDir} LIMIT ? OFFSET ?`)
-      .pluck().all(...b.args, q.limit, q.offset) as number[];
+      .pluck().all(...b.args, limit, q.offset) as number[];
   } else if (sortCol.startsWith('s.') || usesR(sortCol)) {
     // Signal (or token count) sort in two parts so SQLite walks that column's index (a LEFT JOIN from examples
     // would sort in a temp b-tree): rows with a value in index order, then rows without one (NULLs last) in id order.

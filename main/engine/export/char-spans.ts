@@ -7,6 +7,7 @@
 import type { ChatMessage, WinnowTokenizer } from '../models/types';
 import { chatTools, isTextRecord, type Normalized } from '../data/formats';
 import { renderChatTemplate } from '../data/chatShapes';
+import { locate } from '../data/render';
 
 export interface MessageSpans {
   role: string;
@@ -21,15 +22,6 @@ interface ContentSpan {
   contentEnd: number;
   /** where the turn's template text after the content ends (next turn's start) */
   turnEnd: number;
-}
-
-function locate(text: string, content: string, from: number, to: number): [number, number] | null {
-  for (const c of content.trim() === content ? [content] : [content, content.trim()]) {
-    if (c === '') return [from, from];
-    const i = text.indexOf(c, from);
-    if (i !== -1 && i + c.length <= to) return [i, i + c.length];
-  }
-  return null;
 }
 
 /**

@@ -121,6 +121,24 @@ describe('winnow CLI', () => {
     const sel = winnow(['select', '--project', 'cli-flow', '--name', 'top10', '--signal', 'mean_loss', '--top', '10', '--json']);
     expect(sel.status, sel.stderr).toBe(0);
     expect(sel.json.size).toBe(10);
+    // the Examples table's filters as flags: every row whose mean_loss and length fall in the ranges, and none other
+    const db = new Database(join(tmp, 'home', 'projects', 'cli-flow', 'project.winnow'), { readonly: true });
+    const median = (db.prepare('SELECT mean_loss FROM example_signals ORDER BY mean_loss').pluck().all() as number[])[25]!;
+    const want = db.prepare('SELECT e.id FROM examples e JOIN example_signals s ON s.example_id = e.id WHERE s.mean_loss >= ? AND e.n_chars <= 400 ORDER BY e.id')
+      .pluck().all(median) as number[];
+    db.close();
+    expect(want.length).toBeGreaterThan(0);
+    expect(want.length).toBeLessThan(50);
+    const where = winnow(['select', '--project', 'cli-flow', '--name', 'where', '--where', `mean_loss>=${median}`, '--where', 'n_chars<=400', '--json']);
+    expect(where.status, where.stderr).toBe(0);
+    expect(where.json.size).toBe(want.length);
+    expect(where.json.rule).toMatchObject({ kind: 'filter', filters: [{ column: 'mean_loss', min: median }, { column: 'n_chars', max: 400 }] });
+    const bad = winnow(['select', '--project', 'cli-flow', '--name', 'bad', '--where', 'mean_loss>>2', '--json']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('--where "mean_loss>>2": expected COLUMN>=NUMBER');
+    const unknown = winnow(['select', '--project', 'cli-flow', '--name', 'unknown', '--where', 'no_such=1', '--json']);
+    expect(unknown.status).not.toBe(0);
+    expect(unknown.stderr).toContain('unknown column "no_such"');
     const trained = winnow(['train', '--model', MODEL, '--project', 'cli-flow', '--subset', 'top10', '--layers', 'last:1', '--steps', '2', '--batch', '2', '--out', join(tmp, 'tuned'), '--json']);
     expect(trained.status, trained.stderr).toBe(0);
     expect(readFileSync(join(tmp, 'tuned', 'model', 'config.json'), 'utf8')).toContain('llama');

@@ -4,6 +4,7 @@ import { openProjectDb, type Db } from '../../../main/engine/db/open';
 import { createDataset, exampleInserter, setDatasetRowCount } from '../../../main/engine/db/datasets';
 import { ensureSignalColumn, getExampleSignals, listSignalColumns, writeExampleSignal } from '../../../main/engine/db/signals';
 import { queryExamples } from '../../../main/engine/data/queryExamples';
+import { queryExampleIds, type ExampleQuery } from '../../../main/engine/db/queryExamples';
 import { renderKeyId, renderWriter } from '../../../main/engine/db/renders';
 import { tempDir } from './helpers';
 
@@ -159,6 +160,35 @@ describe('queryExamples', () => {
     expect(() => queryExamples(db, { filters: [{ column: 'nope', min: 1 }], offset: 0, limit: 1 })).toThrow(/unknown column "nope"/);
     expect(() => queryExamples(db, { offset: -1, limit: 1 })).toThrow(/offset/);
     expect(() => queryExamples(db, { offset: 0, limit: 0 })).toThrow(/limit/);
+  });
+});
+
+describe('queryExampleIds (what a filter subset holds)', () => {
+  it('takes every id the table pages through, in its order, for each kind of query', () => {
+    db.prepare(`INSERT INTO token_masks (name, example_id, render_key_id, token_ids, mask, provenance_json) VALUES ('edited', ?, ?, ?, ?, '{}')`)
+      .run(ids[4], KEY, Buffer.from(new Int32Array(5).buffer), Buffer.alloc(5)); // row 4 hand-edited to 0 trainable tokens
+    const shapes: Array<Omit<ExampleQuery, 'offset' | 'limit'>> = [
+      {},
+      { datasetId: 1 },
+      { datasetId: 2 },
+      { datasetId: 1, filters: [{ column: 'mean_loss', min: 0.5 }] },
+      { filters: [{ column: 'mean_loss', max: 1.2 }, { column: 'n_chars', min: 10 }] },
+      { datasetId: 1, text: 'apple' },
+      { datasetId: 1, renderKeyId: KEY, filters: [{ column: 'n_label', max: 8 }] },
+      { datasetId: 1, sort: { column: 'mean_loss', dir: 'desc' } },
+    ];
+    for (const q of shapes) {
+      const paged: number[] = [];
+      for (let offset = 0; ; offset += 3) {
+        const page = queryExamples(db, { ...q, offset, limit: 3 });
+        paged.push(...page.rows.map((r) => r.id));
+        if (page.rows.length < 3) break;
+      }
+      expect(paged.length, JSON.stringify(q)).toBeGreaterThan(0);
+      expect(queryExampleIds(db, q), JSON.stringify(q)).toEqual(paged);
+    }
+    // the hand edit counts: row 4 has 0 trainable tokens now, so it passes n_label <= 0 on its own
+    expect(queryExampleIds(db, { datasetId: 1, renderKeyId: KEY, filters: [{ column: 'n_label', max: 0 }] })).toEqual([ids[4]]);
   });
 });
 

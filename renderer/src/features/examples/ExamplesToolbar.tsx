@@ -3,7 +3,7 @@ import type { ApiOutputs, SubsetInfo } from '../../../../preload/contract';
 import { CurrentDataset } from '../../components/CurrentDataset';
 import { fmtNum, plural } from '../../components/format';
 import { StaleMark, staleTitle, subsetOptionText } from '../../components/StaleSubset';
-import { DUP_COLUMNS, type ExamplesView, type SetView, clusterFilterValue, dupFilterValue, resetPlace, withCluster, withDupFilter } from './examplesView';
+import { DUP_COLUMNS, type ExamplesView, type SetView, clusterFilterValue, dupFilterValue, resetPlace, scoreFilterColumns, withCluster, withDupFilter } from './examplesView';
 import { SaveSubset } from './SaveSubset';
 import type { PagedRows, RowsQuery } from './usePagedRows';
 
@@ -23,6 +23,7 @@ interface Props {
 export function ExamplesToolbar({ view, setView, rows, loading, subsets, clusters, query, onSubsetSaved }: Props) {
   const patch = (p: Partial<ExamplesView>) => setView((v) => ({ ...v, ...p }));
   const dupColumns = DUP_COLUMNS.filter((c) => rows.columns.includes(c));
+  const scoreFilters = scoreFilterColumns(view.filters);
   return (
     <div className="toolbar">
       <h1>Examples</h1>
@@ -63,6 +64,15 @@ export function ExamplesToolbar({ view, setView, rows, loading, subsets, cluster
       <span className="row-count num" data-testid="examples-count" data-total={rows.total ?? ''} data-loading={loading}>
         {rows.total === null ? 'loading…' : plural(rows.total, 'row')}
       </span>
+      {scoreFilters.length > 0 && (
+        <span
+          className="muted"
+          data-testid="examples-filter-note"
+          title="A range filter matches only rows that have a value in that column: rows not scored for it are left out"
+        >
+          rows without {scoreFilters.join(' / ')} left out
+        </span>
+      )}
     </div>
   );
 }

@@ -102,3 +102,13 @@ export function withBound(v: ExamplesView, column: string, bound: 'min' | 'max',
   const current = v.filters[column] ?? { min: '', max: '' };
   return { ...v, ...resetPlace, filters: { ...v.filters, [column]: { ...current, [bound]: value } }, typing: true };
 }
+
+/**
+ * The score columns a range filter is set on (not the duplicate or cluster filters, which every row has a value for).
+ * A row without a value in such a column never matches it, which the row count says.
+ */
+export function scoreFilterColumns(filters: FilterInputs): string[] {
+  return Object.entries(filters)
+    .filter(([c, r]) => c !== 'cluster' && !DUP_FILTER_COLUMNS.includes(c) && (r.min.trim() !== '' || r.max.trim() !== ''))
+    .map(([c]) => c);
+}

@@ -1,73 +1,13 @@
 /**
  * The first screen: what Winnow does, and the steps from a dataset to an exported bundle, each one click from its
- * screen and checked once the project holds its result (`project.progress`, re-asked whenever a job finishes).
+ * screen and checked once the project holds its result (`project.progress`, re-asked whenever a job finishes). A
+ * step is checked only when the steps it needs are: a training run kept from a deleted dataset, or from another
+ * dataset than the one in use, is shown as earlier work, not as this dataset's step done.
  */
-import type { ProjectProgress } from '../../../../preload/contract';
 import { useApp, useCall, useEngineEvent } from '../../api/hooks';
 import { ErrorText } from '../../components/ErrorText';
 import { plural } from '../../components/format';
-
-export interface HomeStep {
-  id: 'import' | 'model' | 'score' | 'subset' | 'train' | 'export';
-  /** the screen it opens */
-  screen: string;
-  title: string;
-  what: string;
-  done: (p: ProjectProgress) => boolean;
-  /** what is there once done */
-  have: (p: ProjectProgress) => string;
-}
-
-export const HOME_STEPS: HomeStep[] = [
-  {
-    id: 'import',
-    screen: 'data',
-    title: 'Import a dataset',
-    what: 'A JSONL, JSON, CSV, TSV, Parquet or text file of prompts and answers or chats. You check how each row maps before anything is written.',
-    done: (p) => p.datasets > 0,
-    have: (p) => plural(p.datasets, 'dataset'),
-  },
-  {
-    id: 'model',
-    screen: 'data',
-    title: 'Add a model',
-    what: 'The model you will fine-tune: a Hugging Face folder (safetensors and tokenizer.json). A tiny one comes with Winnow to try things out.',
-    done: (p) => p.models > 0,
-    have: (p) => plural(p.models, 'model'),
-  },
-  {
-    id: 'score',
-    screen: 'score',
-    title: 'Score the examples',
-    what: 'Run the model over the dataset: per-token loss, difficulty (IFD), embeddings for the map, and more. The Examples table and the Map show the results.',
-    done: (p) => p.scoreRuns > 0,
-    have: (p) => plural(p.scoreRuns, 'scoring run'),
-  },
-  {
-    id: 'subset',
-    screen: 'subsets',
-    title: 'Make a subset',
-    what: 'Keep the examples worth training on: the top k% by a score, a random sample, a few per cluster, or rows picked on the Map.',
-    done: (p) => p.subsets > 0,
-    have: (p) => plural(p.subsets, 'subset'),
-  },
-  {
-    id: 'train',
-    screen: 'train',
-    title: 'Train',
-    what: 'Fine-tune on the subset, only the layers you choose, and watch the loss. Optional: a short run shows whether the subset helps.',
-    done: (p) => p.trainRuns > 0,
-    have: (p) => plural(p.trainRuns, 'finished run'),
-  },
-  {
-    id: 'export',
-    screen: 'export',
-    title: 'Export',
-    what: 'Write a bundle for your own trainer: the chosen rows, their token masks and the layer mask, with a manifest.',
-    done: (p) => p.exports > 0,
-    have: (p) => plural(p.exports, 'bundle'),
-  },
-];
+import { HOME_STEPS, stepsDone, type HomeStep } from './steps';
 
 export function HomeScreen() {
   const { project, datasetId } = useApp();
@@ -78,7 +18,8 @@ export function HomeScreen() {
   });
   const dataset = project?.datasets.find((d) => d.id === datasetId);
   const p = progress.data;
-  const next = p ? HOME_STEPS.find((s) => !s.done(p)) : undefined;
+  const done = p ? stepsDone(p) : new Set<HomeStep['id']>();
+  const next = p ? HOME_STEPS.find((s) => !done.has(s.id)) : undefined;
   return (
     <div className="screen screen-home" data-testid="screen-home">
       <h1>Winnow</h1>
@@ -98,25 +39,38 @@ export function HomeScreen() {
         )}
         <ol className="home-steps" data-testid="home-steps" data-loading={p ? 'false' : 'true'}>
           {HOME_STEPS.map((s, i) => {
-            const done = p ? s.done(p) : false;
+            const isDone = done.has(s.id);
+            // its result exists, but a step it needs is not done (on this dataset): earlier work, not ticked
+            const kept = !isDone && !!p && s.done(p);
             const isNext = next?.id === s.id;
             return (
               <li
                 key={s.id}
-                className={`home-step${done ? ' done' : ''}${isNext ? ' next' : ''}`}
+                className={`home-step${isDone ? ' done' : ''}${isNext ? ' next' : ''}`}
                 data-testid={`home-step-${s.id}`}
-                data-done={done}
+                data-done={isDone}
+                data-kept={kept}
                 data-next={isNext}
               >
-                <span className="home-check" aria-label={done ? 'done' : 'not done yet'}>
-                  {done ? '✓' : i + 1}
+                <span className="home-check" aria-label={isDone ? 'done' : 'not done yet'}>
+                  {isDone ? '✓' : i + 1}
                 </span>
                 <div className="home-step-body">
                   <a href={`#/${s.screen}`} className="home-step-title" data-testid={`home-go-${s.id}`}>
                     {s.title}
                   </a>
                   {isNext && <span className="pill home-next">next</span>}
-                  {done && p && <span className="muted home-have"> · {s.have(p)}</span>}
+                  {isDone && p && <span className="muted home-have"> · {s.have(p)}</span>}
+                  {kept && p && (
+                    <span
+                      className="muted home-have"
+                      data-testid={`home-kept-${s.id}`}
+                      title="Made on another dataset, or on data since deleted: not ticked until this dataset gets there"
+                    >
+                      {' '}
+                      · {s.have(p)} from earlier work
+                    </span>
+                  )}
                   <div className="muted home-what">{s.what}</div>
                 </div>
               </li>

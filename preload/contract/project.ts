@@ -15,7 +15,7 @@ export interface BackendInfo {
   adapter?: GpuAdapterInfo;
 }
 
-/** The compute backends, fastest first (the engine's compute/backend.ts keeps the same list). */
+/** The compute backends, fastest first (the order the engine's compute/backend.ts tries them in). */
 export const BACKEND_NAMES = ['webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 

@@ -15,9 +15,11 @@ import { registerWasmFixes } from './wasm-fixes';
 import { withWasmThreads } from './wasm-threads';
 import { describeAdapter, startWebgpu, type AdapterSummary } from './webgpu';
 import { getBackendInfo, setBackendInfo, type BackendInfo } from './backend-info';
+import { BACKEND_NAMES, type BackendName } from '../../../preload/contract';
 
-export type BackendName = 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_ORDER: BackendName[] = ['webgpu', 'tensorflow', 'wasm', 'cpu'];
+export type { BackendName };
+/** fastest first: the contract's list of backends */
+export const BACKEND_ORDER: readonly BackendName[] = BACKEND_NAMES;
 
 export { getBackendInfo, type BackendInfo } from './backend-info';
 

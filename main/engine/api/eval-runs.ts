@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Db } from '../db';
 import { blobToFloat32, blobToUint8 } from '../db/blobs';
 import { evalRowPage, evalRunExists, insertEvalRun, listEvalRunRows } from '../db/eval-runs';
-import { trainRunOutput } from '../db/train-runs';
+import { trainRunRow } from '../db/training';
 import { compileAnswerRegex } from '../eval/metrics';
 import { assertAdapterFolder } from '../models/lora';
 import { WinnowError } from '../util/errors';
@@ -27,7 +27,7 @@ export function createEvalRun(db: Db, i: ApiParsedInput<'eval.start'>): number {
   let modelDir = modelPath(db, i.modelId);
   let adapter: string | null = null;
   if (i.trainRunId !== undefined) {
-    const run = trainRunOutput(db, i.trainRunId);
+    const run = trainRunRow(db, i.trainRunId);
     if (!run) throw new WinnowError('not_found', `train run ${i.trainRunId} not found`);
     if (run.status !== 'done' || !run.out_dir) throw new WinnowError('conflict', `train run ${i.trainRunId} is ${run.status}: only a finished run has a model to evaluate`);
     if (run.model_id !== i.modelId) throw new WinnowError('bad_input', `train run ${i.trainRunId} tuned model ${run.model_id}, not model ${i.modelId}`);

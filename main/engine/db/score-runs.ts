@@ -121,12 +121,6 @@ export function recordThroughput(db: Db, key: ThroughputKey, perSecond: number):
   db.prepare(`INSERT OR REPLACE INTO project_meta (key, value) VALUES (?, ?)`).run(key, String(perSecond));
 }
 
-/** The train run a LESS scoring reads as its LoRA warm-up. */
-export function warmupTrainRun(db: Db, trainRunId: number): { config_json: string; model_id: number; status: string; error: string | null } | undefined {
-  return db.prepare('SELECT config_json, model_id, status, error FROM train_runs WHERE id = ?').get(trainRunId) as
-    { config_json: string; model_id: number; status: string; error: string | null } | undefined;
-}
-
 /** The train runs that made a model (by run id, output model id or output folder), with the model each started from. */
 export function trainRunsThatMade(db: Db, m: { trainRunId: number | null; modelId: number; path: string }): Array<{ id: number; model_id: number }> {
   return db

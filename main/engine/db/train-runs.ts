@@ -20,11 +20,6 @@ export function listTrainRunRows(db: Db): TrainRunRowDb[] {
   return db.prepare('SELECT * FROM train_runs ORDER BY id DESC').all() as TrainRunRowDb[];
 }
 
-/** A run's model, status and model folder; undefined for a run that does not exist. */
-export function trainRunOutput(db: Db, id: number): { model_id: number; status: string; out_dir: string | null } | undefined {
-  return db.prepare('SELECT model_id, status, out_dir FROM train_runs WHERE id = ?').get(id) as { model_id: number; status: string; out_dir: string | null } | undefined;
-}
-
 export function setTrainRunJob(db: Db, id: number, jobId: string): void {
   db.prepare('UPDATE train_runs SET job_id = ? WHERE id = ?').run(jobId, id);
 }

@@ -5,32 +5,16 @@
  */
 import type { Db } from './open';
 
-export interface TrainRunDbRow { id: number; config_json: string; model_id: number; status: string; render_key_id: number | null }
+/** A train_runs row, every column. */
+export interface TrainRunDbRow {
+  id: number; model_id: number; subset_id: number | null; config_json: string; status: string; step: number;
+  total_steps: number | null; checkpoint_path: string | null; out_dir: string | null; created_at: string; error: string | null;
+  job_id: string | null; out_model_id: number | null; render_key_id: number | null;
+}
 
+/** The one read of a train run by id (callers take the columns they need); undefined when there is no such run. */
 export function trainRunRow(db: Db, runId: number): TrainRunDbRow | undefined {
   return db.prepare('SELECT * FROM train_runs WHERE id = ?').get(runId) as TrainRunDbRow | undefined;
-}
-
-/** A run's config JSON; undefined when there is no such run. */
-export function trainRunConfigJson(db: Db, runId: number): string | undefined {
-  return db.prepare('SELECT config_json FROM train_runs WHERE id = ?').pluck().get(runId) as string | undefined;
-}
-
-/** A run's tuned model folder: null while it has none, undefined when there is no such run. */
-export function trainRunOutDir(db: Db, runId: number): string | null | undefined {
-  return db.prepare('SELECT out_dir FROM train_runs WHERE id = ?').pluck().get(runId) as string | null | undefined;
-}
-
-export function trainRunConfigAndKey(db: Db, runId: number): { config_json: string; render_key_id: number | null } | undefined {
-  return db.prepare('SELECT config_json, render_key_id FROM train_runs WHERE id = ?').get(runId) as { config_json: string; render_key_id: number | null } | undefined;
-}
-
-export function trainRunConfigAndModel(db: Db, runId: number): { config_json: string; model_id: number } | undefined {
-  return db.prepare('SELECT config_json, model_id FROM train_runs WHERE id = ?').get(runId) as { config_json: string; model_id: number } | undefined;
-}
-
-export function trainRunOutAndModel(db: Db, runId: number): { out_dir: string; model_id: number } {
-  return db.prepare('SELECT out_dir, model_id FROM train_runs WHERE id = ?').get(runId) as { out_dir: string; model_id: number };
 }
 
 export function markTrainRunRunning(db: Db, runId: number): void {

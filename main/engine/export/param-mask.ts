@@ -9,7 +9,7 @@
 import { copyFileSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Db } from '../db';
-import { trainRunConfigJson } from '../db/training';
+import { trainRunRow } from '../db/training';
 import type { ParamMaskInfo } from '../../../preload/contract';
 import { getParamMask, loadParamMaskBits } from '../selection/param-masks-store';
 import { disposeModel, loadModel } from '../models/model';
@@ -39,7 +39,7 @@ export function writeU8Safetensors(file: string, tensors: Array<{ name: string; 
 export function paramMaskIdOf(db: Db, req: { paramMaskId?: number; trainRunId?: number }): number | null {
   if (req.paramMaskId !== undefined) return req.paramMaskId;
   if (req.trainRunId === undefined) return null;
-  const cfg = trainRunConfigJson(db, req.trainRunId);
+  const cfg = trainRunRow(db, req.trainRunId)?.config_json;
   const id = cfg ? (JSON.parse(cfg) as { paramMaskId?: number }).paramMaskId : undefined;
   return id ?? null;
 }

@@ -22,7 +22,7 @@ import type { TokenPolicySpec } from '../selection/token-policy';
 import type { LayerMaskForms } from './layer-formats';
 import { getLayerMask } from '../db/layers';
 import { findModelPath } from '../db/models';
-import { scopeExampleIds, trainRunOutDir } from '../db/training';
+import { scopeExampleIds, trainRunRow } from '../db/training';
 import { exampleDatasetId, exportDatasetRow, exportExampleReader, exportModelRow, insertExport, subsetExists, subsetSummaryRow } from '../db/exports';
 import { insideDir } from './names';
 import { bundleReadme } from './readme';
@@ -61,7 +61,7 @@ export function validateExport(db: Db, req: ExportRequest): void {
   if (req.wiseAlpha !== undefined && !req.what.includes('weights')) throw new WinnowError('bad_input', 'wiseAlpha (WiSE-FT) interpolates exported weights: add "weights" to what is exported');
   if (req.what.includes('weights')) {
     if (!req.trainRunId) throw new WinnowError('bad_input', 'tuned weights export needs a finished training run');
-    const outModel = trainRunOutDir(db, req.trainRunId);
+    const outModel = trainRunRow(db, req.trainRunId)?.out_dir;
     if (!outModel || !existsSync(outModel)) throw new WinnowError('not_found', `training run ${req.trainRunId} has no tuned model yet`);
   }
   if (req.subsetId !== null && !subsetExists(db, req.subsetId)) {

@@ -18,7 +18,7 @@ import type { RenderOptions } from '../data/render';
 import { checkpointTensors } from '../models/checkpoint-tensors';
 import { getLayerMask } from '../db/layers';
 import { findModelPath } from '../db/models';
-import { trainRunConfigAndKey, trainRunConfigAndModel, trainRunConfigJson, trainRunOutAndModel, trainRunOutDir } from '../db/training';
+import { trainRunRow } from '../db/training';
 import { exampleSignalRowReader, latestTokenSignalsReader, type ExportDatasetRow, type ExportExampleRow, type ExportModelRow } from '../db/exports';
 import { resolveLayerSpec } from '../selection/layers';
 import { sanitizeFileName } from './names';
@@ -89,7 +89,7 @@ function csvCell(v: unknown): string {
  */
 function tokenPolicyOf(db: Db, req: ExportRequest): TokenPolicySpec {
   const run = req.trainRunId
-    ? (JSON.parse(trainRunConfigJson(db, req.trainRunId) as string) as Record<string, unknown>)
+    ? (JSON.parse(trainRunRow(db, req.trainRunId)?.config_json as string) as Record<string, unknown>)
     : {};
   const kind = req.tokenPolicy ?? (run.tokenPolicy as TokenPolicySpec['kind'] | undefined) ?? 'response';
   const editedName = req.tokenMaskName ?? (run.tokenMaskName as string | undefined) ?? 'edited';
@@ -106,7 +106,7 @@ function tokenPolicyOf(db: Db, req: ExportRequest): TokenPolicySpec {
 /** The render options of the export's token masks: the training run's (its max tokens) when there is one, else the default. */
 function renderOptionsOf(db: Db, req: ExportRequest): RenderOptions {
   if (!req.trainRunId) return DEFAULT_RENDER;
-  const row = trainRunConfigAndKey(db, req.trainRunId);
+  const row = trainRunRow(db, req.trainRunId);
   if (!row) return DEFAULT_RENDER;
   if (row.render_key_id !== null) {
     const k = getRenderKey(db, row.render_key_id);
@@ -122,7 +122,7 @@ function layerMaskTensors(db: Db, req: ExportRequest): { tensors: string[]; prov
     const dir = mask.modelId ? findModelPath(db, mask.modelId) ?? null : null;
     return { tensors: mask.tensors, provenance: { layerMask: mask.name, ...mask.provenance }, modelDir: dir };
   }
-  const run = trainRunConfigAndModel(db, req.trainRunId!);
+  const run = trainRunRow(db, req.trainRunId!);
   if (!run) throw new WinnowError('not_found', `train run ${req.trainRunId} not found`);
   const spec = JSON.parse(run.config_json).layers as string;
   const dir = findModelPath(db, run.model_id) as string;
@@ -282,26 +282,27 @@ export function writeParamMask(b: Bundle): void {
  */
 export async function writeWeights(b: Bundle): Promise<void> {
   const { db, req, at, tick, artifacts, described } = b;
-  const run = trainRunOutAndModel(db, req.trainRunId!);
+  const run = trainRunRow(db, req.trainRunId!)!;
+  const tuned = run.out_dir as string; // export/run.ts refused a run without a tuned model folder
   const baseDir = findModelPath(db, run.model_id) as string;
   const alpha = req.wiseAlpha;
-  let outModel = run.out_dir;
+  let outModel = tuned;
   let wiseTmp: string | null = null;
   if (alpha !== undefined) {
     wiseTmp = at(`${EXPORT_FILES.weights}.wise-tmp`);
-    writeWiseModel(baseDir, run.out_dir, alpha, wiseTmp, { overwrite: true });
+    writeWiseModel(baseDir, tuned, alpha, wiseTmp, { overwrite: true });
     outModel = wiseTmp;
   }
-  const wise = alpha !== undefined ? { wiseAlpha: alpha, formula: '(1-alpha)*base + alpha*tuned', base: baseDir, tuned: run.out_dir } : {};
+  const wise = alpha !== undefined ? { wiseAlpha: alpha, formula: '(1-alpha)*base + alpha*tuned', base: baseDir, tuned } : {};
   const what = alpha !== undefined ? `WiSE-FT weights, (1−α)·base + α·tuned with α = ${alpha}` : 'tuned weights';
   try {
     if (req.weightsForm === 'changed') {
       const changed = await writeChangedWeights(baseDir, outModel, at(EXPORT_FILES.weights), { trainRun: req.trainRunId, ...wise });
-      artifacts.weights = { dir: EXPORT_FILES.weights, from: run.out_dir, trainRun: req.trainRunId, form: 'changed tensors only + winnow_delta.json (base path and hash)', base: baseDir, tensors: changed, ...wise };
+      artifacts.weights = { dir: EXPORT_FILES.weights, from: tuned, trainRun: req.trainRunId, form: 'changed tensors only + winnow_delta.json (base path and hash)', base: baseDir, tensors: changed, ...wise };
       described.push({ file: `${EXPORT_FILES.weights}/`, what: `${what}: only the ${changed.length} changed tensor(s), with winnow_delta.json naming the base model (load the base, then these tensors over it)` });
     } else {
       cpSync(outModel, at(EXPORT_FILES.weights), { recursive: true });
-      artifacts.weights = { dir: EXPORT_FILES.weights, from: run.out_dir, trainRun: req.trainRunId, form: 'full', ...wise };
+      artifacts.weights = { dir: EXPORT_FILES.weights, from: tuned, trainRun: req.trainRunId, form: 'full', ...wise };
       described.push({ file: `${EXPORT_FILES.weights}/`, what: `${what} (Hugging Face folder)` });
     }
   } finally {
@@ -314,7 +315,7 @@ export async function writeWeights(b: Bundle): Promise<void> {
 export function writeConfigs(b: Bundle, model: ModelRow, o: { forms: LayerMaskForms | null; allChat: boolean; tokenPolicySpec: TokenPolicySpec | null }): void {
   const { db, req, ids, at, artifacts, described, notes, tok } = b;
   const { forms, allChat, tokenPolicySpec } = o;
-  const runCfg = req.trainRunId ? (JSON.parse(trainRunConfigJson(db, req.trainRunId) as string) as RunConfigLike) : null;
+  const runCfg = req.trainRunId ? (JSON.parse(trainRunRow(db, req.trainRunId)?.config_json as string) as RunConfigLike) : null;
   const run: RunConfigLike = runCfg ?? {};
   const lora = runCfg?.lora ? runLoraBlock(db, req.trainRunId!) : null;
   const s: TrainerSettings = {
@@ -434,7 +435,7 @@ export async function writeScores(b: Bundle): Promise<void> {
  * (its exact target modules and blocks, presets and layer spec resolved).
  */
 function runLoraBlock(db: Db, runId: number): LoraExport {
-  const out = trainRunOutDir(db, runId);
+  const out = trainRunRow(db, runId)?.out_dir;
   const file = out ? join(dirname(out), 'adapter', ADAPTER_CONFIG) : null;
   if (!file || !existsSync(file)) throw new WinnowError('conflict', `training run ${runId} trains LoRA adapters and has not written them yet: export its configs once it is done`);
   const c = JSON.parse(readFileSync(file, 'utf8')) as AdapterConfigJson;

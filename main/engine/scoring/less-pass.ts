@@ -30,7 +30,7 @@ import { layerBlockScores } from '../db/layers';
 import { lossWeights } from './passes/gradients';
 import { norm, projectRows } from './passes/projection';
 import { PassState } from '../db/pass-state';
-import { warmupTrainRun } from '../db/score-runs';
+import { trainRunRow } from '../db/training';
 import { learnableSubsetRenderIds, scopedRenderIds } from '../db/score-rows';
 import type { Scope } from './gradient-pass';
 import type { ScoreParams } from './params';
@@ -53,7 +53,7 @@ export function lessWarmupRun(db: Db, projectDir: string, lessRunId: number | un
   if (lessRunId === undefined) {
     throw new WinnowError('bad_input', 'grad_sim (LESS) needs a LoRA warm-up run: lessRunId or lessWarmup (CLI --less-run N, or --less-warmup P:EPOCHS:K to train one); the base model\'s plain gradients are grad_sim_base');
   }
-  const row = warmupTrainRun(db, lessRunId);
+  const row = trainRunRow(db, lessRunId);
   if (!row) throw new WinnowError('not_found', `grad_sim: train run ${lessRunId} (lessRunId) not found`);
   const cfg = JSON.parse(row.config_json) as TrainConfig;
   if (!cfg.lora) throw new WinnowError('bad_input', `grad_sim: train run ${lessRunId} trained whole tensors, not LoRA adapters; LESS needs a LoRA warm-up run`);

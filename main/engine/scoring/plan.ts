@@ -8,7 +8,8 @@ import type { ScorePlan } from '../../../preload/contract';
 import type { Db } from '../db';
 import { WinnowError } from '../util/errors';
 import { modelPath } from '../db/models';
-import { measuredThroughput, modelHasTokenScores, warmupTrainRun, type ThroughputKey } from '../db/score-runs';
+import { measuredThroughput, modelHasTokenScores, type ThroughputKey } from '../db/score-runs';
+import { trainRunRow } from '../db/training';
 import { charsWhere, renderedSample, subsetRowsOutside, subsetSize } from '../db/score-rows';
 import { checkpointTensors } from '../models/checkpoint-tensors';
 import { layerBlockScores } from '../db/layers';
@@ -189,7 +190,7 @@ export function planScoring(db: Db, input: PlanInput): ScorePlan {
     }
     let k = input.lessWarmup?.checkpoints ?? 1;
     if (input.lessRunId !== undefined) {
-      const warm = warmupTrainRun(db, input.lessRunId)?.config_json;
+      const warm = trainRunRow(db, input.lessRunId)?.config_json;
       if (warm === undefined) throw new WinnowError('not_found', `grad_sim: train run ${input.lessRunId} (lessRunId) not found`);
       k = (JSON.parse(warm) as { keepCheckpoints?: number }).keepCheckpoints ?? 1;
     }

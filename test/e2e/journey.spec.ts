@@ -111,6 +111,9 @@ test('a new user: import, score a sample, sort and filter, edit a mask, subset, 
     await expect(page.getByTestId('score-plan-rows')).toHaveText(`random ${SAMPLE}, seed 7`);
     await expect(page.getByTestId('job-progress').first()).toHaveAttribute('data-status', 'done', { timeout: 600_000 });
     await expect(page.getByTestId('score-run-row').first().getByTestId('score-run-rows')).toHaveText(`random ${SAMPLE}, seed 7`);
+    // the finished run's speed, in tokens and in examples
+    await expect(page.getByTestId('job-progress').first().getByTestId('job-tokensPerSec')).toContainText('tokens/s');
+    await expect(page.getByTestId('job-progress').first().getByTestId('job-examplesPerSec')).toContainText('examples/s');
     await shots(page, '05-scored', true);
 
     // the Examples table: sort by mean_loss, highest first

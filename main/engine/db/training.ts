@@ -4,6 +4,8 @@
  * loss-trajectories.ts.
  */
 import type { Db } from './open';
+import { subsetMemberIds } from './subsets';
+import { datasetsOfSubset } from './score-rows';
 
 /** A train_runs row, every column. */
 export interface TrainRunDbRow {
@@ -60,14 +62,14 @@ export function deleteTrainMetricsAfter(db: Db, runId: number, step: number): vo
 
 /** The rows a scope covers, by id: a subset's members, a dataset's rows, or every row. */
 export function scopeExampleIds(db: Db, subsetId: number | null, datasetId?: number): number[] {
-  if (subsetId !== null) return db.prepare('SELECT example_id FROM subset_members WHERE subset_id = ? ORDER BY example_id').pluck().all(subsetId) as number[];
+  if (subsetId !== null) return subsetMemberIds(db, subsetId);
   if (datasetId !== undefined) return db.prepare('SELECT id FROM examples WHERE dataset_id = ? ORDER BY id').pluck().all(datasetId) as number[];
   return db.prepare('SELECT id FROM examples ORDER BY id').pluck().all() as number[];
 }
 
 /** The datasets a scope's rows come from: a subset's, the one dataset, or every dataset. */
 export function scopeDatasetIds(db: Db, subsetId: number | null, datasetId?: number): number[] {
-  if (subsetId !== null) return db.prepare('SELECT DISTINCT e.dataset_id FROM subset_members s JOIN examples e ON e.id = s.example_id WHERE s.subset_id = ?').pluck().all(subsetId) as number[];
+  if (subsetId !== null) return datasetsOfSubset(db, subsetId);
   if (datasetId !== undefined) return [datasetId];
   return db.prepare('SELECT id FROM datasets ORDER BY id').pluck().all() as number[];
 }

@@ -293,7 +293,10 @@ async function forwardLoop(
       recordThroughput(db, 'score_tokens_per_sec', (tokensDone * passesPerBatch) / secs);
     }
   }
-  return { examples: total, tokensPerSec: Math.round(tokensDone / Math.max(secs, 1e-3)), seconds: Math.round(secs * 10) / 10 };
+  return {
+    examples: total, tokensPerSec: Math.round(tokensDone / Math.max(secs, 1e-3)),
+    examplesPerSec: Math.round((10 * pending.length) / Math.max(secs, 1e-3)) / 10, seconds: Math.round(secs * 10) / 10,
+  };
 }
 
 /** The answer-only pass of one batch: IFD per render (null where there is no answer to score). */

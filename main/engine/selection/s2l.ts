@@ -7,7 +7,8 @@
  * a seeded random sample, as in S2L's faiss_kmeans_selection.
  */
 import type { Db } from '../db';
-import { trainRunExists, trajectoryLosses, trajectorySteps } from '../db/trajectories';
+import { trajectoryLosses, trajectorySteps } from '../db/loss-trajectories';
+import { trainRunRow } from '../db/training';
 import { WinnowError } from '../util/errors';
 import { mulberry32 } from '../util/random';
 import { kmeans } from './clusters';
@@ -26,7 +27,7 @@ export interface Trajectories {
 export function loadTrajectories(db: Db, runId: number, datasetId?: number): Trajectories {
   const steps = trajectorySteps(db, runId);
   if (!steps.length) {
-    if (!trainRunExists(db, runId)) throw new WinnowError('not_found', `S2L: train run ${runId} not found`);
+    if (!trainRunRow(db, runId)) throw new WinnowError('not_found', `S2L: train run ${runId} not found`);
     throw new WinnowError('not_found', `S2L: train run ${runId} recorded no loss trajectories — train with "record loss trajectories" (recordTrajectories) on`);
   }
   const col = new Map(steps.map((s, i) => [s, i]));

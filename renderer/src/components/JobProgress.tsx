@@ -10,7 +10,8 @@ const RATE_KEYS: Array<[string, string]> = [
 ];
 
 export function ProgressBar({ current, total, status }: { current: number; total: number; status?: string }) {
-  const pct = total > 0 ? Math.min(100, (100 * current) / total) : status === 'done' ? 100 : 0;
+  // done is whole: a job's last report may come before its last step (an export's README and manifest)
+  const pct = status === 'done' ? 100 : total > 0 ? Math.min(100, (100 * current) / total) : 0;
   return (
     <div className="progress" role="progressbar" aria-valuemin={0} aria-valuemax={total} aria-valuenow={current} data-status={status}>
       <div className="progress-fill" style={{ width: `${pct}%` }} />

@@ -69,13 +69,13 @@ export function TrainRunField({ value, onChange, runs, subsets, datasets }: {
   );
 }
 
-/** A saved layer mask, or (empty) the training run's. */
-export function LayerMaskField({ value, onChange, masks }: { value: number | null; onChange: (maskId: number | null) => void; masks: LayerMaskInfo[] | null | undefined }) {
+/** A saved layer mask, or (empty) the training run's: `hasRun` says whether a training run is chosen to take it from. */
+export function LayerMaskField({ value, onChange, masks, hasRun }: { value: number | null; onChange: (maskId: number | null) => void; masks: LayerMaskInfo[] | null | undefined; hasRun: boolean }) {
   return (
     <label className="field">
       <span>Layer mask</span>
       <select data-testid="export-layer-mask" value={value ?? ''} onChange={(e) => onChange(e.target.value ? Number(e.target.value) : null)}>
-        <option value="">from the training run</option>
+        <option value="">{hasRun ? 'from the training run' : 'none (no training run chosen)'}</option>
         {masks?.map((m) => (
           <option key={m.id} value={m.id}>
             {m.name} ({plural(m.tensors.length, 'tensor')})

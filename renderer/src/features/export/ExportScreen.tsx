@@ -89,7 +89,7 @@ export function ExportScreen() {
           {/* token masks and trainer configs use this model's tokenizer (input_ids) and path */}
           {needsModel && <ModelField testId="export-model" value={modelId} onChange={setModelChoice} models={models} />}
           <TrainRunField value={trainRunId} onChange={setTrainRunId} runs={doneRuns} subsets={subsets.data} datasets={project?.datasets} />
-          <LayerMaskField value={layerMaskId} onChange={setLayerMaskId} masks={masks.data} />
+          <LayerMaskField value={layerMaskId} onChange={setLayerMaskId} masks={masks.data} hasRun={trainRunId !== null} />
         </div>
         {what.has('weights') && trainRunId === null && <div className="warn-text">Tuned weights need a finished training run.</div>}
         {what.has('layer_mask') && trainRunId === null && layerMaskId === null && (

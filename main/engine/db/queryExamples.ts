@@ -95,26 +95,16 @@ export function queryExampleRows(db: Db, q: ExampleQuery, previewOf: (row: Previ
   return { total: page.total, rows: pageRows(db, page.ids, page.signals, q.renderKeyId ?? null, previewOf), ...extra };
 }
 
-const ID_PAGE = 10000;
 /** a LIMIT no project reaches: every row */
 const ALL_ROWS = 2 ** 31 - 1;
 
 /**
- * Every example id the table's query matches (dataset, subset, filters, text), in the table's order: the table's own
- * query a page at a time, so a subset made from the table's filters (the `filter` rule) holds exactly its rows.
+ * Every example id the table's query matches (dataset, subset, filters, text), in id order: the table's own query,
+ * so a subset made from the table's filters (the `filter` rule) holds exactly its rows. One statement, uncounted:
+ * paging it by OFFSET re-read every row before each page (900k ids took 5.9 s that way; bench/query.ts).
  */
-export function queryExampleIds(db: Db, q: Omit<ExampleQuery, 'offset' | 'limit'>): number[] {
-  const ids: number[] = [];
-  if (q.sort) {
-    for (let offset = 0; ; offset += ID_PAGE) {
-      const page = queryIdPage(db, { ...q, offset, limit: ID_PAGE });
-      for (const id of page.ids) ids.push(id);
-      if (page.ids.length < ID_PAGE || ids.length >= page.total) return ids;
-    }
-  }
-  // in id order: one statement for every id (pages by OFFSET re-read every row before them: 900k ids took 5.9 s that
-  // way, bench/query.ts), and no count
-  return queryIdPage(db, { ...q, offset: 0, limit: ID_PAGE, all: true, counted: false }).ids;
+export function queryExampleIds(db: Db, q: Omit<ExampleQuery, 'offset' | 'limit' | 'sort'>): number[] {
+  return queryIdPage(db, { ...q, offset: 0, limit: 1, all: true, counted: false }).ids;
 }
 
 /** Internally: every matching id at once (`all`, row order only, `limit` ignored) and no total (`counted: false`: -1). */

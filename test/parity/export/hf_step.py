@@ -15,6 +15,7 @@ step losses, and delta/ (the changed-tensors form of the final weights). test/un
 compares them with Winnow's own step.
 """
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -58,7 +59,8 @@ def main():
     hyper = cfg["hyper"]
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:
-        torch.distributed.init_process_group("gloo")
+        # a stalled rendezvous or collective fails within a minute instead of the default half hour
+        torch.distributed.init_process_group("gloo", timeout=datetime.timedelta(seconds=60))
     rank = torch.distributed.get_rank() if world > 1 else 0
 
     base_dir = cfg["model"]["path"]

@@ -113,6 +113,12 @@ export function columnHasValues(db: Db, col: string, datasetId?: number): boolea
   return !!db.prepare(`SELECT 1 FROM example_signals WHERE "${col}" IS NOT NULL${where} LIMIT 1`).get(...(datasetId !== undefined ? [datasetId] : []));
 }
 
+/** Whether any row (of the dataset, when given) has a render under the render key. */
+export function renderKeyHasRows(db: Db, renderKeyId: number, datasetId?: number): boolean {
+  const where = datasetId !== undefined ? ' AND example_id IN (SELECT id FROM examples WHERE dataset_id = ?)' : '';
+  return !!db.prepare(`SELECT 1 FROM renders WHERE render_key_id = ?${where} LIMIT 1`).get(renderKeyId, ...(datasetId !== undefined ? [datasetId] : []));
+}
+
 interface SubsetRowDb { id: number; name: string; rule_json: string; size: number; created_at: string; stale_reason: string | null }
 
 function toInfo(r: SubsetRowDb): SubsetInfo {

@@ -9,9 +9,10 @@ import { datasetLabel } from '../db/names';
 import { activeModelId } from '../db/project-meta';
 import { TABLE_BUILTIN_COLUMNS, queryExampleIds } from '../db/queryExamples';
 import { defaultRenderKeyId } from '../data/render-key';
+import { describeRenderKey, getRenderKey } from '../db/renders';
 import {
   columnHasValues, combinedMemberIds, countWithColumn, datasetExampleIds, getSubset, idsInColumnRange, insertSubset, isBuiltinRuleColumn,
-  replaceSubsetRows, ruleColumnSql, scopedExampleIds, subsetExists, subsetNameTaken, topIdsByColumn,
+  renderKeyHasRows, replaceSubsetRows, ruleColumnSql, scopedExampleIds, subsetExists, subsetNameTaken, topIdsByColumn,
 } from '../db/subsets';
 import { WinnowError } from '../util/errors';
 import type { SubsetInfo, SubsetRule } from '../../../preload/contract';
@@ -185,12 +186,28 @@ export function recreateSubset(db: Db, subsetId: number): SubsetInfo {
       throw new WinnowError('not_found', `subsets.recreate: the rule of "${old.name}" reads column "${col}", which has no values${datasetId !== undefined ? ` in dataset "${datasetLabel(db, datasetId)}"` : ''} (a re-map deletes a dataset's scores) — score the dataset with ${col} again, then recreate`, { column: col });
     }
   }
+  if (stored.kind === 'filter') assertCountsRendered(db, old.name, stored, datasetId);
   return db.transaction(() => {
     const { ids, provenance } = evaluateRuleWithProvenance(db, stored, datasetId);
     const rule = { ...stored, ...provenance };
     replaceSubsetRows(db, subsetId, JSON.stringify(rule), ids);
     return getSubset(db, subsetId);
   })();
+}
+
+/**
+ * A filter on token counts (n_tokens, n_label) reads them from the renders of the render key the rule recorded. A
+ * re-map deletes a dataset's renders and renders it again only with the active model, so that key may have no rows
+ * now: an error naming the column and the renders, not an empty subset.
+ */
+function assertCountsRendered(db: Db, name: string, rule: Extract<SubsetRule, { kind: 'filter' }>, datasetId?: number): void {
+  const col = rule.filters.find((f) => f.column === 'n_tokens' || f.column === 'n_label')?.column;
+  if (col === undefined) return;
+  const keyId = rule.renderKeyId ?? defaultRenderKeyId(db, activeModelId(db));
+  if (keyId !== null && renderKeyHasRows(db, keyId, datasetId)) return;
+  const where = datasetId !== undefined ? ` of dataset "${datasetLabel(db, datasetId)}"` : '';
+  const renders = keyId !== null ? `the renders (${describeRenderKey(getRenderKey(db, keyId))})` : 'renders';
+  throw new WinnowError('not_found', `subsets.recreate: the rule of "${name}" reads column "${col}", counted on ${renders}${where}, and no row has them now (a re-map deletes a dataset's renders) — score the dataset with that model again, then recreate`, { column: col, renderKeyId: keyId });
 }
 
 /** A subset made from existing ones with a set operation; its stored rule names the operation and the sources. */

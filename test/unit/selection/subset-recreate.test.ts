@@ -1,7 +1,8 @@
 /**
  * subsets.recreate: a subset made stale by a re-map is made again from its stored rule, in its place (same id and
  * name, not stale, the rows the rule picks now); a rule whose column lost its values says which column and that the
- * dataset needs scoring again, and leaves the old subset as it was; hand-picked rows cannot be recreated.
+ * dataset needs scoring again, and leaves the old subset as it was; hand-picked rows cannot be recreated. A token-count
+ * filter reads the renders its rule recorded, and names them when a re-map deleted them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestProject, STORIES, gsm8kRows } from '../scoring/helpers';
@@ -84,5 +85,41 @@ describe('subsets.recreate', () => {
     const orphan = await t.service.call('subsets.recreate', { subsetId: both.id });
     expect(orphan.ok).toBe(false);
     if (!orphan.ok) expect(orphan.error.message).toContain(`made from subset #${sample.id}, which no longer exists`);
+  }, 180_000);
+
+  it('a token-count filter recreates on the renders a re-map made again, and names the renders it had when they are gone', async () => {
+    // scoring at 400 tokens renders under a second key; the re-map below renders again only with the default one
+    const run = await t.score({ modelId, datasetId, signals: ['mean_loss'], maxTokens: 400 });
+    const shortKey = t.db.prepare('SELECT render_key_id FROM score_runs WHERE id = ?').pluck().get(run) as number;
+    const countedOn = (key: number) => t.db.prepare('SELECT r.example_id FROM renders r JOIN examples e ON e.id = r.example_id WHERE e.dataset_id = ? AND r.render_key_id = ? AND r.n_tokens >= 150 ORDER BY r.example_id')
+      .pluck().all(datasetId, key) as number[];
+    const filters = [{ column: 'n_tokens', min: 150 }];
+    const short = await t.call('subsets.create', { name: 'long at 400', rule: { kind: 'filter', filters, renderKeyId: shortKey }, datasetId });
+    const plain = await t.call('subsets.create', { name: 'long', rule: { kind: 'filter', filters }, datasetId });
+    expect(short.size).toBeGreaterThan(0);
+    expect(members(short.id)).toEqual(countedOn(shortKey));
+    const defaultKey = (plain.rule as { renderKeyId: number }).renderKeyId;
+    expect(defaultKey).not.toBe(shortKey);
+    expect(members(plain.id)).toEqual(countedOn(defaultKey));
+
+    const r = await t.call('datasets.remap', { datasetId, mapping: { format: 'prompt_completion', prompt: 'question', completion: 'answer' } });
+    await t.finished(r.jobId);
+    expect(countedOn(shortKey)).toEqual([]);
+
+    // the default key's renders were made again: recreated on them
+    const again = await t.call('subsets.recreate', { subsetId: plain.id });
+    expect(again).toMatchObject({ id: plain.id, staleReason: null });
+    expect(members(plain.id)).toEqual(countedOn(defaultKey));
+
+    // the 400-token renders are gone: an error naming the column and the renders, the old subset kept
+    const before = members(short.id);
+    const failed = await t.service.call('subsets.recreate', { subsetId: short.id });
+    expect(failed.ok).toBe(false);
+    if (!failed.ok) {
+      expect(failed.error.code).toBe('not_found');
+      expect(failed.error.message).toMatch(/reads column "n_tokens", counted on the renders \(tokenizer .*, max 400 tokens, labels: assistant\) of dataset "gsm8k-6.jsonl", and no row has them now/);
+    }
+    expect(members(short.id)).toEqual(before);
+    expect((await t.call('subsets.list', {})).find((s) => s.id === short.id)!.staleReason).not.toBeNull();
   }, 180_000);
 });

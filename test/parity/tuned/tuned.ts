@@ -13,11 +13,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
-import type { ApiInput, ApiName, ApiOutputs } from '../../../preload/contract';
+import type { ApiInput } from '../../../preload/contract';
 import { parseModelConfig } from '../../../main/engine/models/config';
 import { writeSafetensors } from '../../../main/engine/models/safetensors';
 import { expectedTensors } from '../../../main/engine/models/tensors';
 import { mulberry32 } from '../../../main/engine/util/random';
+import { callOk as call, finishedJob as finished } from '../../support/engine';
 
 // import.meta.url, not __dirname: the generator runs under tsx (ESM) as well as vitest
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -57,18 +58,6 @@ export function writeBase(dir: string): string {
   writeFileSync(join(dir, 'config.json'), JSON.stringify(TUNED_CONFIG, null, 2) + '\n');
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(STORIES, f), join(dir, f));
   return dir;
-}
-
-async function call<N extends ApiName>(s: EngineService, name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await s.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
-
-async function finished(s: EngineService, jobId: string): Promise<void> {
-  await s.whenIdle();
-  const job = (await call(s, 'jobs.list', {})).find((j) => j.jobId === jobId)!;
-  if (job.status !== 'done') throw new Error(`job ${jobId} ${job.status}: ${job.error?.message}`);
 }
 
 /**

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { writeExampleSignal, toBlob } from '../../../main/engine/db';
-import type { ApiInput, ApiName, ApiOutputs } from '../../../preload/contract';
+import { serviceCalls } from '../../support/engine';
 
 const FIXTURE = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
 
@@ -19,11 +19,7 @@ let service: EngineService;
 let datasetId = 0;
 let ids: number[] = [];
 
-async function call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await service.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
+const { call } = serviceCalls(() => service);
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'winnow-curation-'));

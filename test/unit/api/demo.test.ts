@@ -12,18 +12,15 @@ import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { initBackend } from '../../../main/engine/compute/backend';
 import { DEMO_SAMPLE } from '../../../main/engine/api/demo';
-import type { ApiInput, ApiName, ApiOutputs, Job } from '../../../preload/contract';
+import type { Job } from '../../../preload/contract';
+import { serviceCalls } from '../../support/engine';
 
 const GSM8K_50 = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
 
 let home: string;
 let service: EngineService;
 
-async function call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await service.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
+const { call } = serviceCalls(() => service);
 
 /** Waits until the queue is idle and stays idle (the demo's score job is queued when the import finishes). */
 async function settle(): Promise<Job[]> {

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
-import type { ApiInput, ApiName, ApiOutputs } from '../../../preload/contract';
+import type { ApiInput } from '../../../preload/contract';
+import { serviceCalls } from '../../support/engine';
 
 const FIXTURE = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
 
@@ -17,11 +18,7 @@ let home: string;
 let service: EngineService;
 let datasetId = 0;
 
-async function call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await service.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
+const { call } = serviceCalls(() => service);
 
 const page = (extra: Partial<ApiInput<'examples.query'>> = {}) =>
   call('examples.query', { datasetId, offset: 0, limit: 100, ...extra } as ApiInput<'examples.query'>);

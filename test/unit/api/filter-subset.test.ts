@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
-import type { ApiInput, ApiName, ApiOutputs } from '../../../preload/contract';
+import type { ApiInput } from '../../../preload/contract';
 import { describeRule } from '../../../renderer/src/features/subsets/rules';
+import { serviceCalls } from '../../support/engine';
 
 const FIXTURE = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
 
@@ -19,11 +20,7 @@ let home: string;
 let service: EngineService;
 let datasetId = 0;
 
-async function call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await service.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
+const { call } = serviceCalls(() => service);
 
 type Filters = Array<{ column: string; min?: number; max?: number }>;
 

@@ -12,6 +12,7 @@ import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { createTrainRun } from '../../../main/engine/api/train-runs';
 import { sampleIds } from '../../../main/engine/scoring/rows';
 import { TrainConfigSchema, type ApiInput, type ApiName, type ApiOutputs, type DependencyReport } from '../../../preload/contract';
+import { serviceCalls } from '../../support/engine';
 
 /** 50 short rows, written by the test: scoring them on CPU takes seconds */
 const ROWS = 50;
@@ -23,11 +24,7 @@ let dsA = 0;
 let dsB = 0;
 let modelId = 0;
 
-async function call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await service.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
+const { call } = serviceCalls(() => service);
 
 async function fails<N extends ApiName>(name: N, input: ApiInput<N>): Promise<{ code: string; message: string }> {
   const r = await service.call(name, input);

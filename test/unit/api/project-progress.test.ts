@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { initBackend } from '../../../main/engine/compute/backend';
-import type { ApiInput, ApiName, ApiOutputs, Job } from '../../../preload/contract';
+import { serviceCalls } from '../../support/engine';
 
 const GSM8K = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
 const DUPS = resolve(__dirname, '../../fixtures/data/dups.jsonl');
@@ -18,19 +18,7 @@ const DUPS = resolve(__dirname, '../../fixtures/data/dups.jsonl');
 let home: string;
 let service: EngineService;
 
-async function call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await service.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
-
-async function finished(jobId: string): Promise<Job> {
-  await service.whenIdle();
-  const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
-  expect(job.error?.message ?? null).toBeNull();
-  expect(job.status).toBe('done');
-  return job;
-}
+const { call, finished } = serviceCalls(() => service);
 
 beforeAll(async () => {
   await initBackend();

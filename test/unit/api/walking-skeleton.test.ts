@@ -14,8 +14,9 @@ import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { initBackend } from '../../../main/engine/compute/backend';
 import { readCheckpoint } from '../../../main/engine/models/safetensors';
 import { loadModel, forward } from '../../../main/engine/models';
-import type { ApiInput, ApiName, ApiOutputs, EngineEvent, Job } from '../../../preload/contract';
+import type { EngineEvent } from '../../../preload/contract';
 import { blobToFloat32, getRender } from '../../../main/engine/db';
+import { serviceCalls } from '../../support/engine';
 
 const FIXTURE = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
 const MODEL = resolve(__dirname, '../../../resources/models/stories260K');
@@ -24,19 +25,7 @@ let home: string;
 let service: EngineService;
 const events: EngineEvent[] = [];
 
-async function call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await service.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
-
-async function finished(jobId: string): Promise<Job> {
-  await service.whenIdle();
-  const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
-  expect(job.error?.message ?? null).toBeNull();
-  expect(job.status).toBe('done');
-  return job;
-}
+const { call, finished } = serviceCalls(() => service);
 
 beforeAll(async () => {
   await initBackend();

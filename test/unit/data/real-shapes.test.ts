@@ -23,7 +23,7 @@ import type { WinnowTokenizer } from '../../../main/engine/models/types';
 import { dbSnapshot } from '../fuzz/fuzz';
 import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
-import type { ApiInput, ApiName, ApiOutputs } from '../../../preload/contract';
+import { serviceCalls } from '../../support/engine';
 import { fixture, maskedText, STORIES_DIR, projectPerTest, storiesTokenizer } from './helpers';
 
 let tok: WinnowTokenizer;
@@ -468,11 +468,7 @@ describe('what detection tells the user', () => {
     const service = new EngineService({ projectsDir: join(dir, 'projects'), mode: 'browser', executor: new InProcessExecutor() });
     try {
       service.open('skips');
-      const call = async <N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> => {
-        const r = await service.call(name, input);
-        if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
-        return r.value as ApiOutputs[N];
-      };
+      const { call } = serviceCalls(() => service);
       const p = write('mixed.jsonl', '{"question": "A?", "answer": "a"}\n{"question": "B?"\n[3]\n{"question": "D?", "answer": "d"}\n{"question": "E?"}\n');
       await call('datasets.import', { path: p, skipMalformed: true });
       await service.whenIdle();

@@ -11,24 +11,13 @@ import { join } from 'node:path';
 import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { importDataset } from '../../../main/engine/data/import';
-import type { ApiInput, ApiName, ApiOutputs, Job } from '../../../preload/contract';
 import { fixture } from './helpers';
+import { serviceCalls } from '../../support/engine';
 
 let home: string;
 let service: EngineService;
 
-async function call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await service.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
-
-async function done(jobId: string): Promise<Job> {
-  await service.whenIdle();
-  const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
-  expect(job.error?.message ?? null).toBeNull();
-  return job;
-}
+const { call, finished: done } = serviceCalls(() => service);
 
 beforeAll(() => {
   home = mkdtempSync(join(tmpdir(), 'winnow-remap-'));

@@ -15,7 +15,7 @@ import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { initBackend } from '../../../main/engine/compute/backend';
 import { blobToInt32, blobToUint8, getRender, tokenMaskFor } from '../../../main/engine/db';
-import type { ApiInput, ApiName, ApiOutputs, Job } from '../../../preload/contract';
+import { callOk as call, finishedJob as finished } from '../../support/engine';
 
 const FIXTURE = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
 const CHAT = resolve(__dirname, '../../fixtures/data/messages.jsonl');
@@ -24,20 +24,6 @@ let home: string;
 let service: EngineService;
 const HOSTILE_SUBSET = '../../etc/passwd';
 const HOSTILE_DATASETS = ['../../../escape', '/etc/shadow', 'CON', 'x'.repeat(190), 'a\u0000b/..\\..\\c'];
-
-async function call<N extends ApiName>(s: EngineService, name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await s.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
-
-async function finished(s: EngineService, jobId: string): Promise<Job> {
-  await s.whenIdle();
-  const job = (await call(s, 'jobs.list', {})).find((j) => j.jobId === jobId)!;
-  expect(job.error?.message ?? null).toBeNull();
-  expect(job.status).toBe('done');
-  return job;
-}
 
 function lines(file: string): string[] {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean);

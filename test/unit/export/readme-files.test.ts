@@ -11,7 +11,8 @@ import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { initBackend } from '../../../main/engine/compute/backend';
 import { exportParts } from '../../../main/engine/export/run';
-import type { ApiInput, ApiName, ApiOutputs, ExportRequest, Job } from '../../../preload/contract';
+import type { ExportRequest } from '../../../preload/contract';
+import { serviceCalls } from '../../support/engine';
 
 const FIXTURE = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
 let home = '';
@@ -20,18 +21,7 @@ let modelId = 0;
 let subsetId = 0;
 let layerMaskId = 0;
 
-async function call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await service.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
-
-async function finished(jobId: string): Promise<Job> {
-  await service.whenIdle();
-  const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
-  expect(job.error?.message ?? null).toBeNull();
-  return job;
-}
+const { call, finished } = serviceCalls(() => service);
 
 /** Names in backticks that look like a bundle file (a name with a known extension, or a path inside the bundle). */
 /** what the bundle's trainers write when they run (named as their outputs), not files of the bundle */

@@ -29,9 +29,10 @@ import { readCheckpoint, readSafetensors } from '../../../main/engine/models/saf
 import { loadTrainData, microBatch } from '../../../main/engine/training/data';
 import { clipByGlobalNorm, createOptimizer } from '../../../main/engine/training/optimizer';
 import { lossOnBatch, trainTokenPolicy } from '../../../main/engine/training/run';
-import { TrainConfigSchema, type ApiInput, type ApiName, type ApiOutputs, type Job, type TrainConfig } from '../../../preload/contract';
+import { TrainConfigSchema, type TrainConfig } from '../../../preload/contract';
 import { hfHyper, hfNotes } from '../../../main/engine/export/train-hf';
 import { GSM8K, writeBase } from '../../parity/tuned/tuned';
+import { callOk as call, finishedJob as finished } from '../../support/engine';
 
 const PYTHON = '/usr/bin/python3';
 const DRIVER = resolve(__dirname, '../../parity/export/hf_step.py');
@@ -62,19 +63,6 @@ const FINAL_SHARE = 0.95;
 const CURVE_REL = 1e-4;
 const STABLE_G = 1e-3;
 const DDP_REL = 1e-5;
-
-async function call<N extends ApiName>(s: EngineService, name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await s.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
-
-async function finished(s: EngineService, jobId: string): Promise<Job> {
-  await s.whenIdle();
-  const job = (await call(s, 'jobs.list', {})).find((j) => j.jobId === jobId)!;
-  expect(job.error?.message ?? null).toBeNull();
-  return job;
-}
 
 interface StepJson {
   world: number; requires_grad: string[]; train_ids: number[]; held_ids: number[]; micro_batches: number[][]; tokens: number[];

@@ -17,8 +17,8 @@ import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { openProjectDb, type Db } from '../../../main/engine/db';
 import { openBundle } from '../../../main/engine/export/bundle';
-import type { ApiInput, ApiName, ApiOutputs } from '../../../preload/contract';
 import { cleanly, count, counts, dbSnapshot, fuzzParams, fuzzSeed, withinTime } from './fuzz';
+import { serviceCalls } from '../../support/engine';
 
 /** this run's fast-check seed (printed; WINNOW_FUZZ_SEED replays it) */
 const SEED = fuzzSeed('bundle');
@@ -31,11 +31,7 @@ let service: EngineService;
 let manifest: Record<string, unknown>;
 let files: string[];
 
-async function call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await service.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
+const { call } = serviceCalls(() => service);
 
 beforeAll(async () => {
   service = new EngineService({ projectsDir: join(home, 'projects'), mode: 'browser', executor: new InProcessExecutor() });

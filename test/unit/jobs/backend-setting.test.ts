@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine, type Engine } from '../../../main/engine/create';
 import { readBackendSetting, writeBackendSetting } from '../../../main/engine/api/backend-setting';
-import type { ApiInput, ApiName, ApiOutputs, AppInfo } from '../../../preload/contract';
+import type { AppInfo } from '../../../preload/contract';
+import { serviceCalls } from '../../support/engine';
 
 const home = mkdtempSync(join(tmpdir(), 'winnow-backend-setting-'));
 const settingsFile = join(home, 'settings.json');
@@ -22,11 +23,7 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-async function call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await engine!.service.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
+const { call } = serviceCalls(() => engine!.service);
 
 const saved = (): unknown => (existsSync(settingsFile) ? JSON.parse(readFileSync(settingsFile, 'utf8')).backend : undefined);
 const entry = (info: AppInfo, name: string) => info.backendChoice!.backends.find((b) => b.name === name)!;

@@ -15,6 +15,7 @@ import { modelPath } from '../../../main/engine/api/models-registry';
 import { renderKeyId, renderKeyOf } from '../../../main/engine/db';
 import type { JobProgress } from '../../../main/engine/jobs/types';
 import type { ApiInput, ApiName, ApiOutputs, Job } from '../../../preload/contract';
+import { callOk, finishedJob } from '../../support/engine';
 
 export const GSM8K_50 = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
 export const STORIES = resolve(__dirname, '../../../resources/models/stories260K');
@@ -39,17 +40,12 @@ export class TestProject {
     return this.service.current().db;
   }
 
-  async call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-    const r = await this.service.call(name, input);
-    if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-    return r.value as ApiOutputs[N];
+  call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
+    return callOk(this.service, name, input);
   }
 
-  async finished(jobId: string): Promise<Job> {
-    await this.service.whenIdle();
-    const job = (await this.call('jobs.list', {})).find((j) => j.jobId === jobId)!;
-    if (job.status !== 'done') throw new Error(`job ${jobId} ${job.status}: ${job.error?.message}`);
-    return job;
+  finished(jobId: string): Promise<Job> {
+    return finishedJob(this.service, jobId);
   }
 
   async importDataset(path: string): Promise<number> {

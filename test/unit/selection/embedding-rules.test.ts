@@ -10,8 +10,9 @@ import { join, resolve } from 'node:path';
 import { EngineService } from '../../../main/engine/api/service';
 import { InProcessExecutor } from '../../../main/engine/jobs/runners';
 import { toBlob, writeExampleSignal } from '../../../main/engine/db';
-import type { ApiInput, ApiName, ApiOutputs, SubsetRule } from '../../../preload/contract';
+import type { SubsetRule } from '../../../preload/contract';
 import { mulberry32 } from '../../../main/engine/util/random';
+import { serviceCalls } from '../../support/engine';
 
 const FIXTURE = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
 const DIM = 8;
@@ -22,19 +23,7 @@ let datasetId = 0;
 let ids: number[] = [];
 const vectors = new Map<number, Float32Array>();
 
-async function call<N extends ApiName>(name: N, input: ApiInput<N>): Promise<ApiOutputs[N]> {
-  const r = await service.call(name, input);
-  if (!r.ok) throw new Error(`${name}: ${r.error.code}: ${r.error.message}`);
-  return r.value as ApiOutputs[N];
-}
-
-async function finished(jobId: string) {
-  await service.whenIdle();
-  const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
-  expect(job.error?.message ?? null).toBe(null);
-  expect(job.status).toBe('done');
-  return job;
-}
+const { call, finished } = serviceCalls(() => service);
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'winnow-embedding-rules-'));

@@ -70,6 +70,26 @@ export function JobActions({ job }: { job: Job }) {
   );
 }
 
+/** A job's first line and its bar: what it is, its status, n / N and its actions (on a screen and in the Jobs drawer). */
+export function JobHead({ job, label, kindTestId, statusTestId }: { job: Job; label: string; kindTestId?: string; statusTestId?: string }) {
+  return (
+    <>
+      <div className="job-progress-head">
+        <span className="job-kind" data-testid={kindTestId}>{label}</span>
+        <span className={`status-pill status-${job.status}`} data-testid={statusTestId}>
+          {job.status}
+        </span>
+        <span className="num muted">
+          {fmtNum(job.current)} / {fmtNum(job.total)}
+        </span>
+        <span className="spacer" />
+        <JobActions job={job} />
+      </div>
+      <ProgressBar current={job.current} total={job.total} status={job.status} />
+    </>
+  );
+}
+
 /** Live progress of one job: bar, n/N, rates, ETA, message, error, actions. */
 export function JobProgress({ jobId, label }: { jobId: string | null | undefined; label?: string }) {
   const job = useJob(jobId);
@@ -83,18 +103,7 @@ export function JobProgress({ jobId, label }: { jobId: string | null | undefined
   }
   return (
     <div className="job-progress" data-testid="job-progress" data-status={job.status} data-job-id={job.jobId}>
-      <div className="job-progress-head">
-        <span className="job-kind">{label ?? job.kind}</span>
-        <span className={`status-pill status-${job.status}`} data-testid="job-status">
-          {job.status}
-        </span>
-        <span className="num muted">
-          {fmtNum(job.current)} / {fmtNum(job.total)}
-        </span>
-        <span className="spacer" />
-        <JobActions job={job} />
-      </div>
-      <ProgressBar current={job.current} total={job.total} status={job.status} />
+      <JobHead job={job} label={label ?? job.kind} statusTestId="job-status" />
       <div className="job-progress-stats">
         {RATE_KEYS.map(([key, unit]) =>
           typeof job.stats[key] === 'number' ? (

@@ -4,40 +4,26 @@
  * project (SQLite, bundled stories260K, GSM8K rows), through the engine service.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { EngineService } from '../../../main/engine/api/service';
-import { InProcessExecutor } from '../../../main/engine/jobs/runners';
+import { resolve } from 'node:path';
 import type { ApiInput } from '../../../preload/contract';
-import { serviceCalls } from '../../support/engine';
+import { TestProject } from '../scoring/helpers';
 
 const FIXTURE = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
 
-let home: string;
-let service: EngineService;
+let t: TestProject;
 let datasetId = 0;
 
-const { call } = serviceCalls(() => service);
+const call: TestProject['call'] = (name, input) => t.call(name, input);
 
 const page = (extra: Partial<ApiInput<'examples.query'>> = {}) =>
   call('examples.query', { datasetId, offset: 0, limit: 100, ...extra } as ApiInput<'examples.query'>);
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'winnow-edited-trainable-'));
-  service = new EngineService({ projectsDir: home, mode: 'browser', executor: new InProcessExecutor() });
-  service.open('edited');
-  const { jobId } = await call('datasets.import', { path: FIXTURE });
-  await service.whenIdle();
-  const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
-  expect(job.status).toBe('done');
-  datasetId = Number(job.stats.datasetId);
+  t = new TestProject('edited');
+  datasetId = await t.importDataset(FIXTURE);
 });
 
-afterAll(() => {
-  service.close();
-  rmSync(home, { recursive: true, force: true });
-});
+afterAll(() => t?.close());
 
 describe('Trainable counts hand-edited masks', () => {
   it('sorts, filters and buckets an edited row by its edited count; other rows keep the template count', async () => {
@@ -77,7 +63,7 @@ describe('Trainable counts hand-edited masks', () => {
 
     // a row without a render of this tokenizer (as after a render error) has no count: sorted after the others
     const unrendered = before.rows[5]!.id;
-    service.current().db.prepare('DELETE FROM renders WHERE example_id = ?').run(unrendered);
+    t.db.prepare('DELETE FROM renders WHERE example_id = ?').run(unrendered);
     for (const dir of ['asc', 'desc'] as const) {
       const all = await page({ sort: { column: 'n_label', dir } });
       expect(all.total).toBe(50);

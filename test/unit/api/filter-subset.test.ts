@@ -5,22 +5,17 @@
  * engine service.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { EngineService } from '../../../main/engine/api/service';
-import { InProcessExecutor } from '../../../main/engine/jobs/runners';
+import { resolve } from 'node:path';
 import type { ApiInput } from '../../../preload/contract';
 import { describeRule } from '../../../renderer/src/features/subsets/rules';
-import { serviceCalls } from '../../support/engine';
+import { TestProject } from '../scoring/helpers';
 
 const FIXTURE = resolve(__dirname, '../../fixtures/data/gsm8k-50.jsonl');
 
-let home: string;
-let service: EngineService;
+let t: TestProject;
 let datasetId = 0;
 
-const { call } = serviceCalls(() => service);
+const call: TestProject['call'] = (name, input) => t.call(name, input);
 
 type Filters = Array<{ column: string; min?: number; max?: number }>;
 
@@ -38,20 +33,11 @@ async function memberIds(subsetId: number): Promise<number[]> {
 }
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'winnow-filter-subset-'));
-  service = new EngineService({ projectsDir: home, mode: 'browser', executor: new InProcessExecutor() });
-  service.open('filtered');
-  const { jobId } = await call('datasets.import', { path: FIXTURE });
-  await service.whenIdle();
-  const job = (await call('jobs.list', {})).find((j) => j.jobId === jobId)!;
-  expect(job.status).toBe('done');
-  datasetId = Number(job.stats.datasetId);
+  t = new TestProject('filtered');
+  datasetId = await t.importDataset(FIXTURE);
 });
 
-afterAll(() => {
-  service.close();
-  rmSync(home, { recursive: true, force: true });
-});
+afterAll(() => t?.close());
 
 describe('a filter subset is the rows the table shows', () => {
   it('two ranges and a text search: the same rows as the table, described in words, recreated the same', async () => {
@@ -118,14 +104,14 @@ describe('a filter subset is the rows the table shows', () => {
     expect(await memberIds(s.id)).toEqual(shown.rows.map((r) => r.id).sort((a, b) => a - b));
     expect(describeRule(s.rule)).toBe('n_tokens ≥ 1, text “how” within “first half” (Examples filter)');
     await call('subsets.delete', { subsetId: within.id });
-    const r = await service.call('subsets.recreate', { subsetId: s.id });
+    const r = await t.service.call('subsets.recreate', { subsetId: s.id });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.message).toContain(`#${within.id}, which no longer exists`);
   });
 
   it('refuses an unknown column by name and makes no subset', async () => {
     const before = await call('subsets.list', {});
-    const r = await service.call('subsets.create', { name: 'bad', rule: { kind: 'filter', filters: [{ column: 'no_such_signal', min: 1 }] }, datasetId });
+    const r = await t.service.call('subsets.create', { name: 'bad', rule: { kind: 'filter', filters: [{ column: 'no_such_signal', min: 1 }] }, datasetId });
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.error.code).toBe('bad_input');

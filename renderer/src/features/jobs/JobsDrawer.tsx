@@ -2,10 +2,10 @@
 import { useState } from 'react';
 import type { ApiError } from '../../../../preload/contract';
 import { useApp, useJobs } from '../../api/hooks';
-import { JobActions, ProgressBar } from '../../components/JobProgress';
+import { JobHead } from '../../components/JobProgress';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorText } from '../../components/ErrorText';
-import { fmtEta, fmtNum } from '../../components/format';
+import { fmtEta } from '../../components/format';
 import { JOB_KIND_LABELS } from './labels';
 
 export function JobsIndicator({ onClick, open }: { onClick: () => void; open: boolean }) {
@@ -57,16 +57,7 @@ export function JobsDrawer({ onClose }: { onClose: () => void }) {
       <ul className="job-list">
         {jobs.map((job) => (
           <li key={job.jobId} className="job-row" data-testid="job-row" data-status={job.status} data-kind={job.kind} data-job-id={job.jobId}>
-            <div className="job-progress-head">
-              <span className="job-kind" data-testid="job-kind">{JOB_KIND_LABELS[job.kind] ?? job.kind}</span>
-              <span className={`status-pill status-${job.status}`}>{job.status}</span>
-              <span className="num muted">
-                {fmtNum(job.current)} / {fmtNum(job.total)}
-              </span>
-              <span className="spacer" />
-              <JobActions job={job} />
-            </div>
-            <ProgressBar current={job.current} total={job.total} status={job.status} />
+            <JobHead job={job} label={JOB_KIND_LABELS[job.kind] ?? job.kind} kindTestId="job-kind" />
             <div className="job-progress-stats muted">
               {job.status === 'running' && <span className="num">ETA {fmtEta(job.etaSeconds)}</span>}
               <span>{job.message}</span>

@@ -1,6 +1,6 @@
 /**
  * Example-table query benchmark (not part of npm test), on the project bench/import.ts left with --keep:
- *   npx tsx bench/import.ts --keep /tmp/winnow-bench && npx tsx bench/query.ts --project /tmp/winnow-bench/bench.winnow
+ *   npx tsx bench/import.ts --keep /tmp/winnow-bench && npx tsx bench/query.ts --project /tmp/winnow-bench/bench.winnow [--runs 20] [--out query.json]
  * Fills three synthetic signal columns (if absent), then runs each table query 20 times (after one warm-up run):
  * pages of 100 at offsets 0 and half the rows, sorted by a signal, range filters, FTS search. Reports p50/p95
  * against the 150 ms target. Then the column histograms the Examples table asks for when it opens (one per numeric
@@ -22,6 +22,7 @@ import { arg, machine, percentile, writeResult } from './import-stats';
 
 const project = arg('project') ?? '/tmp/winnow-bench/bench.winnow';
 const RUNS = Number(arg('runs') ?? 20);
+const OUT = arg('out') ?? 'query.json';
 const TARGET_MS = 150;
 const log = (s: string) => console.log(`[bench:query] ${s}`);
 
@@ -89,7 +90,7 @@ function main() {
   };
   log(`histograms of ${histCols.length} columns (the table's first view): first round ${histograms.firstRoundMs} ms, then p50 ${histograms.roundMsP50} ms; one pass over the rows: ${onePassMs} ms`);
   db.close();
-  const file = writeResult('query.json', { machine: machine(), project, rows: ds.n, runs: RUNS, targetP95Ms: TARGET_MS, results, trainableWithEdits: edited, filterRule, histograms });
+  const file = writeResult(OUT, { machine: machine(), project, rows: ds.n, runs: RUNS, targetP95Ms: TARGET_MS, results, trainableWithEdits: edited, filterRule, histograms });
   log(`${results.filter((r) => r.p95Ms > TARGET_MS).length} of ${results.length} over the target; wrote ${file}`);
 }
 

@@ -70,10 +70,18 @@ export function evaluateRuleWithProvenance(db: Db, rule: SubsetRule, datasetId?:
  * with hand-edited masks) are read under the render key the table reads them under (the active model's default), or
  * the one the stored rule recorded when it is run again.
  */
-function filterRule(db: Db, rule: Extract<SubsetRule, { kind: 'filter' }>, datasetId?: number): RuleResult {
+type FilterRule = Extract<SubsetRule, { kind: 'filter' }>;
+
+/** The token-count column (n_tokens, n_label) a filter rule reads first, if any: those are counted on renders. */
+const countedColumn = (rule: FilterRule): string | undefined => rule.filters.find((f) => f.column === 'n_tokens' || f.column === 'n_label')?.column;
+
+/** The render key a filter rule counts tokens under: the one it recorded, else the active model's default. */
+const filterRenderKeyId = (db: Db, rule: FilterRule): number | null => rule.renderKeyId ?? defaultRenderKeyId(db, activeModelId(db));
+
+function filterRule(db: Db, rule: FilterRule, datasetId?: number): RuleResult {
   const subsetName = rule.subsetId !== undefined ? getSubset(db, rule.subsetId).name : undefined;
-  const counted = rule.filters.some((f) => f.column === 'n_tokens' || f.column === 'n_label');
-  const renderKeyId = rule.renderKeyId ?? defaultRenderKeyId(db, activeModelId(db));
+  const counted = countedColumn(rule) !== undefined;
+  const renderKeyId = filterRenderKeyId(db, rule);
   const ids = queryExampleIds(db, { datasetId, subsetId: rule.subsetId, renderKeyId, filters: rule.filters, text: rule.text });
   return {
     ids: ids.sort((a, b) => a - b),
@@ -200,10 +208,10 @@ export function recreateSubset(db: Db, subsetId: number): SubsetInfo {
  * re-map deletes a dataset's renders and renders it again only with the active model, so that key may have no rows
  * now: an error naming the column and the renders, not an empty subset.
  */
-function assertCountsRendered(db: Db, name: string, rule: Extract<SubsetRule, { kind: 'filter' }>, datasetId?: number): void {
-  const col = rule.filters.find((f) => f.column === 'n_tokens' || f.column === 'n_label')?.column;
+function assertCountsRendered(db: Db, name: string, rule: FilterRule, datasetId?: number): void {
+  const col = countedColumn(rule);
   if (col === undefined) return;
-  const keyId = rule.renderKeyId ?? defaultRenderKeyId(db, activeModelId(db));
+  const keyId = filterRenderKeyId(db, rule);
   if (keyId !== null && renderKeyHasRows(db, keyId, datasetId)) return;
   const where = datasetId !== undefined ? ` of dataset "${datasetLabel(db, datasetId)}"` : '';
   const renders = keyId !== null ? `the renders (${describeRenderKey(getRenderKey(db, keyId))})` : 'renders';
